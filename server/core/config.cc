@@ -1,0 +1,76 @@
+#include "server/core/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace switchboard::core {
+
+absl::Status MergeConfigFile(const std::string& path, ServerConfig* config) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--config: cannot read '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  absl::Status s = MergeConfigJson(ss.str(), config);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--config ", path, ": ", s.message()));
+  return s;
+}
+
+absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
+  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, false, /*ignore_comments=*/true);
+  if (j.is_discarded()) return absl::InvalidArgumentError("not valid JSON");
+  if (!j.is_object()) return absl::InvalidArgumentError("must be a JSON object of settings");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const auto& v = it.value();
+    auto str = [&](std::string* out) -> absl::Status {
+      if (!v.is_string()) return absl::InvalidArgumentError(absl::StrCat("key '", k, "' must be a string"));
+      *out = v.get<std::string>();
+      return absl::OkStatus();
+    };
+    auto num = [&](int64_t* out) -> absl::Status {
+      if (!v.is_number_integer()) return absl::InvalidArgumentError(absl::StrCat("key '", k, "' must be an integer"));
+      *out = v.get<int64_t>();
+      return absl::OkStatus();
+    };
+    absl::Status s;
+    if (k == "data_dir") s = str(&c->data_dir);
+    else if (k == "grpc_address") s = str(&c->grpc_address);
+    else if (k == "http_address") s = str(&c->http_address);
+    else if (k == "token_file") s = str(&c->token_file);
+    else if (k == "tls_cert_file") s = str(&c->tls_cert_file);
+    else if (k == "tls_key_file") s = str(&c->tls_key_file);
+    else if (k == "log_level") s = str(&c->log_level);
+    else if (k == "max_message_bytes") s = num(&c->max_message_bytes);
+    else if (k == "watch_max_lag") s = num(&c->watch_max_lag);
+    else if (k == "watch_ring_capacity") s = num(&c->watch_ring_capacity);
+    else if (k == "shutdown_grace_seconds") s = num(&c->shutdown_grace_seconds);
+    else if (k == "resourcing" || k == "media" || k == "notification" || k == "gateway") {
+      // Sections of the service issues; accepted so one file serves all.
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown key '", k, "'; see docs/configuration.md for the keys"));
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const ServerConfig& c) {
+  if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert_file and tls_key_file go together: give both or neither");
+  }
+  if (c.max_message_bytes < 1024 || c.max_message_bytes > (256LL << 20)) {
+    return absl::InvalidArgumentError("max_message_bytes must be between 1024 and 268435456");
+  }
+  if (c.watch_max_lag < 1) return absl::InvalidArgumentError("watch_max_lag must be at least 1");
+  if (c.watch_ring_capacity < 16) return absl::InvalidArgumentError("watch_ring_capacity must be at least 16");
+  if (c.shutdown_grace_seconds < 0) return absl::InvalidArgumentError("shutdown_grace_seconds must not be negative");
+  return absl::OkStatus();
+}
+
+}  // namespace switchboard::core

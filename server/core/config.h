@@ -1,0 +1,42 @@
+#pragma once
+// switchboardd configuration: embedded defaults, then a JSON config file
+// (--config), then command-line flags, each overriding the one before.
+// docs/configuration.md lists every key.
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace switchboard::core {
+
+struct ServerConfig {
+  std::string data_dir = "switchboard-data";
+  std::string grpc_address = "127.0.0.1:50051";
+  std::string http_address = "127.0.0.1:8081";
+  // Bearer tokens; without it the server is loopback-only and every caller
+  // is the local admin.
+  std::string token_file;
+  // PEM files; both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Largest request the server accepts (INVALID_ARGUMENT beyond it).
+  int64_t max_message_bytes = 4 << 20;
+  // Events a live watcher may fall behind before it is ended (resumable).
+  int64_t watch_max_lag = 10000;
+  // Recent events kept in memory for watchers.
+  int64_t watch_ring_capacity = 8192;
+  // Seconds given to in-flight calls at shutdown.
+  int64_t shutdown_grace_seconds = 5;
+  std::string log_level = "info";
+};
+
+// Reads a JSON object whose keys are the field names above. Unknown keys
+// and wrong types are INVALID_ARGUMENT naming the key.
+absl::Status MergeConfigFile(const std::string& path, ServerConfig* config);
+absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* config);
+// Cross-field checks (TLS pair, positive limits).
+absl::Status ValidateConfig(const ServerConfig& config);
+
+}  // namespace switchboard::core

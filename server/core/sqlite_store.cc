@@ -1,0 +1,543 @@
+// SQLite implementation of Store: WAL mode, synchronous=FULL, one writer
+// thread that group-commits queued mutations, and a small pool of read
+// connections (WAL lets readers run beside the writer).
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "server/core/store.h"
+
+namespace switchboard::core {
+
+absl::StatusOr<CommitResult> Store::Commit(Mutation m) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::StatusOr<CommitResult>> result;
+  CommitAsync(std::move(m), [&](absl::StatusOr<CommitResult> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(r);
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return std::move(*result);
+}
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY,
+  create_us INTEGER NOT NULL,
+  service TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  related TEXT NOT NULL,
+  data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_service ON events(service, seq);
+CREATE TABLE IF NOT EXISTS resources(
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY(kind, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS requests(
+  scope TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  fingerprint BLOB NOT NULL,
+  response BLOB NOT NULL,
+  create_us INTEGER NOT NULL,
+  PRIMARY KEY(scope, request_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
+)sql";
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(absl::StrCat("store: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+// A prepared statement that resets itself when it goes out of scope.
+class Stmt {
+ public:
+  Stmt() = default;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  absl::Status Prepare(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
+      return SqlError(db, absl::StrCat("prepare '", sql, "'"));
+    }
+    return absl::OkStatus();
+  }
+  sqlite3_stmt* get() { return stmt_; }
+  void Finalize() {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Binds and resets around one use of a statement.
+class Use {
+ public:
+  explicit Use(Stmt& s) : s_(s.get()) {}
+  ~Use() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Use& Text(int i, absl::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Use& Blob(int i, absl::string_view v) {
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Use& Int(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  int Step() { return sqlite3_step(s_); }
+  std::string Col(int i) {
+    const void* p = sqlite3_column_blob(s_, i);
+    int n = sqlite3_column_bytes(s_, i);
+    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
+  }
+  int64_t ColInt(int i) { return sqlite3_column_int64(s_, i); }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::UnavailableError(absl::StrCat("cannot open store '", path, "': ", msg,
+                                               "; check that --data_dir exists and is writable"));
+  }
+  sqlite3_busy_timeout(db, 10000);
+  const char* pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+                               : "PRAGMA synchronous=FULL;";
+  char* err = nullptr;
+  if (sqlite3_exec(db, pragmas, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return absl::UnavailableError(absl::StrCat("store pragmas failed: ", msg));
+  }
+  return db;
+}
+
+// Appends fields 1 (sequence) and 2 (create_time) to a serialized message;
+// protobuf parsing lets later occurrences of a scalar or message field win
+// (messages merge, and the payload never sets them).
+std::string Finalize(const std::string& payload, int64_t seq, int64_t create_us) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(create_us / 1000000);
+  ts.set_nanos(static_cast<int32_t>((create_us % 1000000) * 1000));
+  std::string out = payload;
+  {
+    google::protobuf::io::StringOutputStream sos(&out);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.WriteTag((1 << 3) | 0);
+    cos.WriteVarint64(static_cast<uint64_t>(seq));
+    cos.WriteTag((2 << 3) | 2);
+    cos.WriteVarint32(static_cast<uint32_t>(ts.ByteSizeLong()));
+    ts.SerializeWithCachedSizes(&cos);
+  }
+  return out;
+}
+
+struct ReadConn {
+  sqlite3* db = nullptr;
+  Stmt get_resource;
+  Stmt list_resources;
+  Stmt read_all;
+  Stmt read_service;
+  Stmt head;
+  ~ReadConn() {
+    // Members are destroyed after this body; statements must be finalized
+    // before the connection can close.
+    for (Stmt* s : {&get_resource, &list_resources, &read_all, &read_service, &head}) s->Finalize();
+    sqlite3_close(db);
+  }
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+
+  ~SqliteStore() override {
+    Close();
+    pool_.clear();
+    FinalizeWriter();
+  }
+
+  absl::Status Init() {
+    ASSIGN_OR_RETURN(writer_, OpenDb(options_.path, /*writer=*/true));
+    char* err = nullptr;
+    if (sqlite3_exec(writer_, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "?";
+      sqlite3_free(err);
+      return absl::UnavailableError(absl::StrCat("store schema: ", msg));
+    }
+    RETURN_IF_ERROR(w_begin_.Prepare(writer_, "BEGIN IMMEDIATE"));
+    RETURN_IF_ERROR(w_commit_.Prepare(writer_, "COMMIT"));
+    RETURN_IF_ERROR(w_rollback_.Prepare(writer_, "ROLLBACK"));
+    RETURN_IF_ERROR(w_savepoint_.Prepare(writer_, "SAVEPOINT m"));
+    RETURN_IF_ERROR(w_release_.Prepare(writer_, "RELEASE m"));
+    RETURN_IF_ERROR(w_rollback_to_.Prepare(writer_, "ROLLBACK TO m"));
+    RETURN_IF_ERROR(w_get_request_.Prepare(
+        writer_, "SELECT fingerprint, response FROM requests WHERE scope=?1 AND request_id=?2"));
+    RETURN_IF_ERROR(w_put_request_.Prepare(
+        writer_, "INSERT INTO requests(scope, request_id, fingerprint, response, create_us) VALUES(?1,?2,?3,?4,?5)"));
+    RETURN_IF_ERROR(w_get_resource_.Prepare(writer_, "SELECT value FROM resources WHERE kind=?1 AND name=?2"));
+    RETURN_IF_ERROR(w_put_resource_.Prepare(
+        writer_, "INSERT INTO resources(kind, name, value) VALUES(?1,?2,?3) "
+                 "ON CONFLICT(kind, name) DO UPDATE SET value=excluded.value"));
+    RETURN_IF_ERROR(w_del_resource_.Prepare(writer_, "DELETE FROM resources WHERE kind=?1 AND name=?2"));
+    RETURN_IF_ERROR(w_put_event_.Prepare(
+        writer_, "INSERT INTO events(seq, create_us, service, kind, resource, related, data) "
+                 "VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+    Stmt head;  // finalized at the end of Init
+    RETURN_IF_ERROR(head.Prepare(writer_, "SELECT COALESCE(MAX(seq), 0) FROM events"));
+    {
+      Use u(head);
+      if (u.Step() != SQLITE_ROW) return SqlError(writer_, "read log head");
+      next_seq_ = u.ColInt(0) + 1;
+    }
+    head_.store(next_seq_ - 1);
+    for (int i = 0; i < std::max(1, options_.read_connections); ++i) {
+      auto conn = std::make_unique<ReadConn>();
+      ASSIGN_OR_RETURN(conn->db, OpenDb(options_.path, /*writer=*/false));
+      RETURN_IF_ERROR(conn->get_resource.Prepare(conn->db, "SELECT value FROM resources WHERE kind=?1 AND name=?2"));
+      RETURN_IF_ERROR(conn->list_resources.Prepare(
+          conn->db, "SELECT name, value FROM resources WHERE kind=?1 AND name>?2 ORDER BY name LIMIT ?3"));
+      RETURN_IF_ERROR(conn->read_all.Prepare(
+          conn->db, "SELECT seq, create_us, service, kind, resource, related, data FROM events "
+                    "WHERE seq>?1 ORDER BY seq LIMIT ?2"));
+      RETURN_IF_ERROR(conn->read_service.Prepare(
+          conn->db, "SELECT seq, create_us, service, kind, resource, related, data FROM events "
+                    "WHERE service=?3 AND seq>?1 ORDER BY seq LIMIT ?2"));
+      RETURN_IF_ERROR(conn->head.Prepare(conn->db, "SELECT COALESCE(MAX(seq), 0) FROM events"));
+      free_.push_back(conn.get());
+      pool_.push_back(std::move(conn));
+    }
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+    return absl::OkStatus();
+  }
+
+  void CommitAsync(Mutation m, CommitCallback done) override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!closing_) {
+        queue_.push_back(Pending{std::move(m), std::move(done)});
+        queue_cv_.notify_one();
+        return;
+      }
+    }
+    done(absl::UnavailableError("store is shutting down; retry against a running server"));
+  }
+
+  absl::StatusOr<std::optional<std::string>> GetResource(absl::string_view kind, absl::string_view name) override {
+    Lease lease(this);
+    Use u(lease->get_resource);
+    u.Text(1, kind).Text(2, name);
+    int rc = u.Step();
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc != SQLITE_ROW) return SqlError(lease->db, "get resource");
+    return std::optional<std::string>(u.Col(0));
+  }
+
+  absl::StatusOr<ResourcePage> ListResources(absl::string_view kind, absl::string_view after_name,
+                                             int limit) override {
+    Lease lease(this);
+    Use u(lease->list_resources);
+    u.Text(1, kind).Text(2, after_name).Int(3, limit + 1);
+    ResourcePage page;
+    int rc;
+    while ((rc = u.Step()) == SQLITE_ROW) page.items.emplace_back(u.Col(0), u.Col(1));
+    if (rc != SQLITE_DONE) return SqlError(lease->db, "list resources");
+    if (static_cast<int>(page.items.size()) > limit) {
+      page.items.pop_back();
+      page.next_after = page.items.back().first;
+    }
+    return page;
+  }
+
+  absl::StatusOr<EventBatch> ReadEvents(int64_t after, int limit, absl::string_view service) override {
+    Lease lease(this);
+    EventBatch batch;
+    char* err = nullptr;
+    // One read transaction, so that the head read below matches the rows.
+    if (sqlite3_exec(lease->db, "BEGIN", nullptr, nullptr, &err) != SQLITE_OK) {
+      sqlite3_free(err);
+      return SqlError(lease->db, "begin read");
+    }
+    absl::Status status;
+    {
+      Use u(service.empty() ? lease->read_all : lease->read_service);
+      u.Int(1, after).Int(2, limit);
+      if (!service.empty()) u.Text(3, service);
+      int rc;
+      while ((rc = u.Step()) == SQLITE_ROW) {
+        EventRecord r;
+        r.sequence = u.ColInt(0);
+        r.create_time_us = u.ColInt(1);
+        r.service = u.Col(2);
+        r.kind = u.Col(3);
+        r.resource = u.Col(4);
+        r.related = u.Col(5);
+        r.data = u.Col(6);
+        batch.events.push_back(std::move(r));
+      }
+      if (rc != SQLITE_DONE) status = SqlError(lease->db, "read events");
+    }
+    if (status.ok()) {
+      if (static_cast<int>(batch.events.size()) == limit) {
+        batch.scanned_through = batch.events.back().sequence;
+      } else {
+        Use h(lease->head);
+        batch.scanned_through = h.Step() == SQLITE_ROW ? h.ColInt(0) : after;
+      }
+    }
+    sqlite3_exec(lease->db, "COMMIT", nullptr, nullptr, nullptr);
+    if (!status.ok()) return status;
+    if (batch.scanned_through < after) batch.scanned_through = after;
+    return batch;
+  }
+
+  int64_t HeadSequence() const override { return head_.load(std::memory_order_acquire); }
+
+  void SetCommitListener(CommitListener listener) override {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    listener_ = std::move(listener);
+  }
+
+  void Close() override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (closing_) return;
+      closing_ = true;
+      queue_cv_.notify_all();
+    }
+    if (writer_thread_.joinable()) writer_thread_.join();
+  }
+
+ private:
+  struct Pending {
+    Mutation m;
+    CommitCallback done;
+  };
+
+  class Lease {
+   public:
+    explicit Lease(SqliteStore* s) : s_(s) {
+      std::unique_lock<std::mutex> lock(s_->pool_mu_);
+      s_->pool_cv_.wait(lock, [&] { return !s_->free_.empty(); });
+      c_ = s_->free_.back();
+      s_->free_.pop_back();
+    }
+    ~Lease() {
+      std::lock_guard<std::mutex> lock(s_->pool_mu_);
+      s_->free_.push_back(c_);
+      s_->pool_cv_.notify_one();
+    }
+    ReadConn* operator->() { return c_; }
+
+   private:
+    SqliteStore* s_;
+    ReadConn* c_;
+  };
+
+  class WriterReader final : public TxnReader {
+   public:
+    explicit WriterReader(SqliteStore* s) : s_(s) {}
+    absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind, absl::string_view name) override {
+      Use u(s_->w_get_resource_);
+      u.Text(1, kind).Text(2, name);
+      int rc = u.Step();
+      if (rc == SQLITE_DONE) return std::optional<std::string>();
+      if (rc != SQLITE_ROW) return SqlError(s_->writer_, "get resource");
+      return std::optional<std::string>(u.Col(0));
+    }
+    int64_t NextSequence() const override { return s_->next_seq_; }
+
+   private:
+    SqliteStore* s_;
+  };
+
+  bool Exec(Stmt& s) {
+    Use u(s);
+    return u.Step() == SQLITE_DONE;
+  }
+
+  // Applies one mutation inside the open transaction. On error the caller
+  // rolls back to the savepoint.
+  absl::StatusOr<CommitResult> Apply(Mutation& m, int64_t now_us,
+                                     std::vector<std::shared_ptr<const EventRecord>>& out_events) {
+    if (!m.request_id.empty()) {
+      Use u(w_get_request_);
+      u.Text(1, m.scope).Text(2, m.request_id);
+      int rc = u.Step();
+      if (rc == SQLITE_ROW) {
+        if (u.Col(0) != m.fingerprint) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "request_id '", m.request_id, "' was already used for a different ", m.scope,
+              " request; use a new request_id for a new request"));
+        }
+        return CommitResult{0, u.Col(1), true};
+      }
+      if (rc != SQLITE_DONE) return SqlError(writer_, "idempotency lookup");
+    }
+    if (m.prepare) {
+      WriterReader reader(this);
+      RETURN_IF_ERROR(m.prepare(reader, m));
+    }
+    for (const auto& w : m.writes) {
+      Use u(w.erase ? w_del_resource_ : w_put_resource_);
+      u.Text(1, w.kind).Text(2, w.name);
+      if (!w.erase) u.Blob(3, w.value);
+      if (u.Step() != SQLITE_DONE) return SqlError(writer_, "write resource");
+    }
+    int64_t last = next_seq_ - 1;
+    for (auto& e : m.events) {
+      auto rec = std::make_shared<EventRecord>();
+      rec->sequence = next_seq_;
+      rec->create_time_us = now_us;
+      rec->service = std::move(e.service);
+      rec->kind = std::move(e.kind);
+      rec->resource = std::move(e.resource);
+      rec->related = std::move(e.related);
+      rec->data = Finalize(e.payload, rec->sequence, now_us);
+      Use u(w_put_event_);
+      u.Int(1, rec->sequence).Int(2, now_us).Text(3, rec->service).Text(4, rec->kind);
+      u.Text(5, rec->resource).Text(6, rec->related).Blob(7, rec->data);
+      if (u.Step() != SQLITE_DONE) return SqlError(writer_, "append event");
+      last = next_seq_++;
+      out_events.push_back(std::move(rec));
+    }
+    CommitResult result{last, m.make_response ? m.make_response(last) : std::string(), false};
+    if (!m.request_id.empty()) {
+      Use u(w_put_request_);
+      u.Text(1, m.scope).Text(2, m.request_id).Blob(3, m.fingerprint).Blob(4, result.response).Int(5, now_us);
+      if (u.Step() != SQLITE_DONE) return SqlError(writer_, "record request");
+    }
+    return result;
+  }
+
+  void WriterLoop() {
+    std::vector<Pending> batch;
+    for (;;) {
+      CommitListener listener;
+      {
+        std::unique_lock<std::mutex> lock(queue_mu_);
+        queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // closing and drained
+        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        listener = listener_;
+      }
+      RunBatch(batch, listener);
+      batch.clear();
+    }
+  }
+
+  void RunBatch(std::vector<Pending>& batch, const CommitListener& listener) {
+    std::vector<absl::StatusOr<CommitResult>> results;
+    results.reserve(batch.size());
+    std::vector<std::shared_ptr<const EventRecord>> events;
+    const int64_t start_seq = next_seq_;
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    if (!Exec(w_begin_)) {
+      absl::Status s = SqlError(writer_, "begin");
+      for (auto& p : batch) p.done(s);
+      return;
+    }
+    for (auto& p : batch) {
+      Exec(w_savepoint_);
+      const int64_t seq_before = next_seq_;
+      const size_t events_before = events.size();
+      absl::StatusOr<CommitResult> r = Apply(p.m, now_us, events);
+      if (!r.ok()) {
+        Exec(w_rollback_to_);
+        next_seq_ = seq_before;
+        events.resize(events_before);
+      }
+      Exec(w_release_);
+      if (r.ok() && r->replayed) r->last_sequence = next_seq_ - 1;
+      results.push_back(std::move(r));
+    }
+    if (!Exec(w_commit_)) {
+      absl::Status s = SqlError(writer_, "commit");
+      log::Error("store commit failed", {{"error", std::string(s.message())}});
+      Exec(w_rollback_);
+      next_seq_ = start_seq;
+      for (auto& p : batch) p.done(s);
+      return;
+    }
+    head_.store(next_seq_ - 1, std::memory_order_release);
+    if (listener && !events.empty()) listener(std::move(events));
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  }
+
+  void FinalizeWriter() {
+    for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_savepoint_, &w_release_, &w_rollback_to_,
+                    &w_get_request_, &w_put_request_, &w_get_resource_, &w_put_resource_, &w_del_resource_,
+                    &w_put_event_}) {
+      s->Finalize();
+    }
+    if (writer_ != nullptr) sqlite3_close(writer_);
+    writer_ = nullptr;
+  }
+
+  SqliteOptions options_;
+  sqlite3* writer_ = nullptr;
+  Stmt w_begin_, w_commit_, w_rollback_, w_savepoint_, w_release_, w_rollback_to_;
+  Stmt w_get_request_, w_put_request_, w_get_resource_, w_put_resource_, w_del_resource_, w_put_event_;
+  int64_t next_seq_ = 1;  // writer thread only
+  std::atomic<int64_t> head_{0};
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool closing_ = false;
+  CommitListener listener_;
+  std::thread writer_thread_;
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<ReadConn>> pool_;
+  std::vector<ReadConn*> free_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  auto store = std::make_unique<SqliteStore>(options);
+  RETURN_IF_ERROR(store->Init());
+  return store;
+}
+
+}  // namespace switchboard::core

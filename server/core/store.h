@@ -1,0 +1,147 @@
+#pragma once
+// The durable state of switchboardd: resources, the event log and the
+// idempotency records, behind one interface so that a PostgreSQL
+// implementation can take SQLite's place.
+//
+// All writes go through Commit: a Mutation is applied atomically, and its
+// callback runs only after the transaction holding it is durable. Concurrent
+// mutations are group-committed: many share one transaction and one fsync.
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace switchboard::core {
+
+// One event of the global log. `data` is the complete serialized service
+// event message (e.g. switchboard.v1.NotificationEvent) with its `sequence`
+// (field 1) and `create_time` (field 2) filled in.
+struct EventRecord {
+  int64_t sequence = 0;
+  int64_t create_time_us = 0;
+  // "resourcing", "media" or "notification".
+  std::string service;
+  // The payload case, e.g. "bus_event", "run", "storage".
+  std::string kind;
+  // The resource the event is about ("runs/12"), and a second one it belongs
+  // to ("workspaces/FISH"); watches filter on either.
+  std::string resource;
+  std::string related;
+  std::string data;
+};
+
+// An event to append; the store assigns sequence and create_time.
+struct EventDraft {
+  std::string service;
+  std::string kind;
+  std::string resource;
+  std::string related;
+  // The serialized service event without fields 1 and 2.
+  std::string payload;
+};
+
+struct ResourceWrite {
+  std::string kind;
+  std::string name;
+  std::string value;
+  bool erase = false;
+};
+
+// Reads inside the committing transaction: they see every earlier mutation
+// of the same batch, so read-modify-write is safe.
+class TxnReader {
+ public:
+  virtual ~TxnReader() = default;
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind, absl::string_view name) = 0;
+  virtual int64_t NextSequence() const = 0;
+};
+
+struct Mutation {
+  // Idempotency: a repeat of (scope, request_id) returns the first response
+  // and applies nothing. Empty request_id means no idempotency record.
+  std::string scope;
+  std::string request_id;
+  // Identifies the request's content; a repeat with another fingerprint is
+  // ALREADY_EXISTS.
+  std::string fingerprint;
+  // Optional: runs inside the transaction before the writes below are
+  // applied; may add writes and events, or fail this mutation alone.
+  std::function<absl::Status(TxnReader&, struct Mutation&)> prepare;
+  std::vector<ResourceWrite> writes;
+  std::vector<EventDraft> events;
+  // Builds the response stored for the request_id, given the sequence of the
+  // mutation's last event (or the head of the log if it has none).
+  std::function<std::string(int64_t last_sequence)> make_response;
+};
+
+struct CommitResult {
+  // Sequence of the mutation's last event, or the log head if it had none.
+  int64_t last_sequence = 0;
+  // make_response's output, or the stored response on a repeat.
+  std::string response;
+  // True when this was a repeat of an earlier request_id.
+  bool replayed = false;
+};
+
+struct ResourcePage {
+  std::vector<std::pair<std::string, std::string>> items;  // name, value
+  // Name to pass as `after_name` for the next page; empty on the last page.
+  std::string next_after;
+};
+
+struct EventBatch {
+  std::vector<EventRecord> events;
+  // Every event with sequence <= scanned_through has been considered (the
+  // filter may have skipped some). Continue reading after it.
+  int64_t scanned_through = 0;
+};
+
+class Store {
+ public:
+  using CommitCallback = std::function<void(absl::StatusOr<CommitResult>)>;
+  // Receives every committed event, in sequence order, right after the
+  // transaction is durable. Called from the store's commit thread.
+  using CommitListener = std::function<void(std::vector<std::shared_ptr<const EventRecord>>)>;
+
+  virtual ~Store() = default;
+
+  // Queues `m`; `done` runs once it is durable (or failed). Never blocks on
+  // I/O. UNAVAILABLE once the store is closing.
+  virtual void CommitAsync(Mutation m, CommitCallback done) = 0;
+  // Blocking convenience wrapper.
+  absl::StatusOr<CommitResult> Commit(Mutation m);
+
+  virtual absl::StatusOr<std::optional<std::string>> GetResource(absl::string_view kind, absl::string_view name) = 0;
+  // Resources of `kind` with names > after_name, in name order.
+  virtual absl::StatusOr<ResourcePage> ListResources(absl::string_view kind, absl::string_view after_name,
+                                                     int limit) = 0;
+  // Up to `limit` events with sequence > after, of `service` if non-empty.
+  virtual absl::StatusOr<EventBatch> ReadEvents(int64_t after, int limit, absl::string_view service) = 0;
+  // Sequence of the last durable event (0 for an empty log).
+  virtual int64_t HeadSequence() const = 0;
+
+  virtual void SetCommitListener(CommitListener listener) = 0;
+  // Finishes queued commits, then stops accepting new ones.
+  virtual void Close() = 0;
+};
+
+struct SqliteOptions {
+  // The database file; its folder must exist.
+  std::string path;
+  // Most mutations in one transaction.
+  int max_batch = 1024;
+  // Read connections kept open.
+  int read_connections = 4;
+};
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace switchboard::core

@@ -1,0 +1,106 @@
+// switchboardd: the Switchboard gRPC control plane.
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <iostream>
+
+#include "common/cli.h"
+#include "common/log.h"
+#include "server/core/config.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  using switchboard::Cli;
+  switchboard::core::ServerConfig defaults;
+  Cli cli("switchboardd", "switchboardd [flags]");
+  cli.AddString("config", "", "JSON config file; flags given here override its keys (docs/configuration.md).");
+  cli.AddString("data_dir", defaults.data_dir, "Folder for the SQLite store and other state; created if missing.");
+  cli.AddString("grpc_address", defaults.grpc_address, "gRPC listen address host:port (port 0 picks a free one).");
+  cli.AddString("http_address", defaults.http_address, "HTTP listen address for /healthz and /metrics.");
+  cli.AddString("token_file", "",
+                "JSON bearer-token file (docs/configuration.md). Without it the server listens on loopback only "
+                "and every caller is the local admin.");
+  cli.AddString("tls_cert_file", "", "PEM certificate chain: serve gRPC over TLS (with --tls_key_file).");
+  cli.AddString("tls_key_file", "", "PEM private key for --tls_cert_file.");
+  cli.AddInt("max_message_bytes", defaults.max_message_bytes, "Largest request accepted.");
+  cli.AddInt("watch_max_lag", defaults.watch_max_lag,
+             "Events a live watcher may fall behind before it is ended with a resumable ABORTED.");
+  cli.AddInt("watch_ring_capacity", defaults.watch_ring_capacity, "Recent events kept in memory for watchers.");
+  cli.AddInt("shutdown_grace_seconds", defaults.shutdown_grace_seconds,
+             "Seconds in-flight calls get after SIGTERM.");
+  cli.AddString("log_level", defaults.log_level, "debug, info, warn or error.");
+  cli.SetEpilog(
+      "Logs are JSON lines on stderr. SIGTERM or SIGINT drains and stops the server.\n"
+      "Services: switchboard.v1.ResourcingService, MediaService, NotificationService, grpc.health.v1.Health,\n"
+      "and server reflection. See README.md and docs/.");
+  auto parsed = cli.Parse(argc, argv);
+  if (!parsed.ok()) {
+    std::cerr << "switchboardd: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  if (!*parsed) return 0;
+  if (!cli.positionals().empty()) {
+    std::cerr << "switchboardd: unexpected argument '" << cli.positionals()[0] << "'; see --help\n";
+    return 2;
+  }
+
+  switchboard::core::ServerConfig config;
+  if (cli.IsSet("config")) {
+    if (auto s = switchboard::core::MergeConfigFile(cli.GetString("config"), &config); !s.ok()) {
+      std::cerr << "switchboardd: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  auto str = [&](const char* flag, std::string* field) {
+    if (cli.IsSet(flag)) *field = cli.GetString(flag);
+  };
+  auto num = [&](const char* flag, int64_t* field) {
+    if (cli.IsSet(flag)) *field = cli.GetInt(flag);
+  };
+  str("data_dir", &config.data_dir);
+  str("grpc_address", &config.grpc_address);
+  str("http_address", &config.http_address);
+  str("token_file", &config.token_file);
+  str("tls_cert_file", &config.tls_cert_file);
+  str("tls_key_file", &config.tls_key_file);
+  str("log_level", &config.log_level);
+  num("max_message_bytes", &config.max_message_bytes);
+  num("watch_max_lag", &config.watch_max_lag);
+  num("watch_ring_capacity", &config.watch_ring_capacity);
+  num("shutdown_grace_seconds", &config.shutdown_grace_seconds);
+
+  switchboard::log::Level level;
+  if (!switchboard::log::ParseLevel(config.log_level, &level)) {
+    std::cerr << "switchboardd: --log_level '" << config.log_level << "' must be debug, info, warn or error\n";
+    return 2;
+  }
+  switchboard::log::SetMinLevel(level);
+
+  // Many watchers mean many connections: take every descriptor allowed.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto server = switchboard::Server::Start(config);
+  if (!server.ok()) {
+    switchboard::log::Error("cannot start", {{"error", std::string(server.status().message())}});
+    std::cerr << "switchboardd: " << server.status().message() << "\n";
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  switchboard::log::Info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
+  return 0;
+}

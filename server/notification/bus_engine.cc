@@ -1,0 +1,145 @@
+#include "server/notification/bus_engine.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/status.h"
+#include "server/core/paging.h"
+#include "server/notification/topic.h"
+
+namespace switchboard::notification {
+namespace {
+
+constexpr char kBusEventKind[] = "bus_event";
+constexpr char kScopePublish[] = "notification.Publish";
+
+absl::Status Required(bool present, absl::string_view field) {
+  if (present) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " is required (WIRE.md section 3)"));
+}
+
+std::string BusEventName(absl::string_view uuid) { return absl::StrCat("busEvents/", uuid); }
+
+}  // namespace
+
+absl::Status ValidateEnvelope(const v1::BusEnvelope& e) {
+  RETURN_IF_ERROR(Required(!e.event_uuid().empty(), "envelope.event_uuid"));
+  if (e.event_uuid().size() > 128) {
+    return absl::InvalidArgumentError("envelope.event_uuid is longer than 128 characters");
+  }
+  RETURN_IF_ERROR(ValidateRoutingKey("envelope.event_name", e.event_name()));
+  RETURN_IF_ERROR(Required(e.has_event_creation_time(), "envelope.event_creation_time"));
+  RETURN_IF_ERROR(Required(!e.event_sender_id().empty(), "envelope.event_sender_id"));
+  RETURN_IF_ERROR(Required(e.has_data(), "envelope.data (a JSON object)"));
+  for (int i = 0; i < e.errors_size(); ++i) {
+    const auto& err = e.errors(i);
+    if (err.error_type() == v1::BusError::TYPE_UNSPECIFIED || !v1::BusError::Type_IsValid(err.error_type())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "envelope.errors[", i, "].error_type must be one of debug, info, warning, softerror, harderror"));
+    }
+  }
+  if (e.errors_count() < 0) {
+    return absl::InvalidArgumentError("envelope.errors_count must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& request,
+                        std::function<void(absl::StatusOr<v1::PublishResponse>)> done) {
+  const v1::BusEnvelope& env = request.envelope();
+  if (absl::Status s = ValidateEnvelope(env); !s.ok()) return done(s);
+  if (!request.request_id().empty() && request.request_id() != env.event_uuid()) {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("request_id '", request.request_id(), "' differs from envelope.event_uuid '", env.event_uuid(),
+                     "'; the event_uuid is the idempotency key, so leave request_id empty or equal to it")));
+  }
+  const std::string name = BusEventName(env.event_uuid());
+
+  v1::BusEvent event;
+  event.set_name(name);
+  *event.mutable_envelope() = env;
+  event.set_publisher(caller.name);
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
+  event.mutable_publish_time()->set_seconds(now_us / 1000000);
+  event.mutable_publish_time()->set_nanos(static_cast<int32_t>(now_us % 1000000) * 1000);
+
+  core::Mutation m;
+  m.scope = kScopePublish;
+  m.request_id = env.event_uuid();
+  {
+    std::string bytes;
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    env.SerializeToCodedStream(&cos);
+    cos.Trim();
+    m.fingerprint = Sha256Hex(bytes);
+  }
+  // The event's sequence is only known inside the transaction.
+  m.prepare = [event, name](core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
+    event.set_sequence(txn.NextSequence());
+    v1::NotificationEvent log_event;
+    *log_event.mutable_bus_event() = event;
+    self.writes.push_back({kBusEventKind, name, event.SerializeAsString(), false});
+    self.events.push_back({"notification", kBusEventKind, name, event.envelope().event_name(),
+                           log_event.SerializeAsString()});
+    return absl::OkStatus();
+  };
+  m.make_response = [name](int64_t last_sequence) {
+    v1::PublishResponse resp;
+    resp.set_name(name);
+    resp.set_sequence(last_sequence);
+    return resp.SerializeAsString();
+  };
+  store_->CommitAsync(std::move(m), [done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    if (!r.ok()) return done(r.status());
+    v1::PublishResponse resp;
+    if (!resp.ParseFromString(r->response)) return done(absl::DataLossError("stored Publish response is corrupt"));
+    done(std::move(resp));
+  });
+}
+
+absl::StatusOr<v1::BusEvent> BusEngine::GetBusEvent(absl::string_view name) const {
+  std::string full = absl::StartsWith(name, "busEvents/") ? std::string(name) : BusEventName(name);
+  if (full == "busEvents/") return absl::InvalidArgumentError("name is empty; give busEvents/{event_uuid}");
+  ASSIGN_OR_RETURN(std::optional<std::string> value, store_->GetResource(kBusEventKind, full));
+  if (!value.has_value()) {
+    return absl::NotFoundError(absl::StrCat("bus event '", full, "' was never published"));
+  }
+  v1::BusEvent event;
+  if (!event.ParseFromString(*value)) return absl::DataLossError(absl::StrCat("stored ", full, " is corrupt"));
+  return event;
+}
+
+absl::StatusOr<v1::ListBusEventsResponse> BusEngine::ListBusEvents(const v1::ListBusEventsRequest& request) const {
+  if (!request.binding().empty()) RETURN_IF_ERROR(ValidateBinding("binding", request.binding()));
+  ASSIGN_OR_RETURN(int limit, core::PageSize(request.page_size()));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(request.page_token()));
+  v1::ListBusEventsResponse resp;
+  // A filtered listing may need several reads to fill a page.
+  bool more = true;
+  while (more && resp.events_size() < limit) {
+    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kBusEventKind, after, limit));
+    more = !page.next_after.empty();
+    for (size_t i = 0; i < page.items.size(); ++i) {
+      auto& [name, value] = page.items[i];
+      after = name;
+      v1::BusEvent e;
+      if (!e.ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+      if (!request.binding().empty() && !TopicMatches(request.binding(), e.envelope().event_name())) continue;
+      *resp.add_events() = std::move(e);
+      if (resp.events_size() == limit) {
+        more = more || i + 1 < page.items.size();
+        break;
+      }
+    }
+  }
+  if (more) resp.set_next_page_token(core::EncodePageToken(after));
+  return resp;
+}
+
+}  // namespace switchboard::notification

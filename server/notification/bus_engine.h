@@ -1,0 +1,37 @@
+#pragma once
+// The event bus of the Gorg convention (seed 003), free of gRPC: publishes
+// envelopes into the durable log and serves them back. Subscriptions,
+// deliveries and dead letters arrive with the notification issue.
+
+#include "absl/strings/string_view.h"
+#include <functional>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+#include "server/core/store.h"
+#include "switchboard/v1/notification.pb.h"
+
+namespace switchboard::notification {
+
+// INVALID_ARGUMENT naming the field, per WIRE.md section 3.
+absl::Status ValidateEnvelope(const v1::BusEnvelope& envelope);
+
+class BusEngine {
+ public:
+  explicit BusEngine(core::Store* store) : store_(store) {}
+
+  // Durable and idempotent on the envelope's event_uuid: a repeat returns
+  // the first response.
+  void Publish(const Principal& caller, const v1::PublishRequest& request,
+               std::function<void(absl::StatusOr<v1::PublishResponse>)> done);
+
+  // `name` is "busEvents/{event_uuid}" or the bare uuid.
+  absl::StatusOr<v1::BusEvent> GetBusEvent(absl::string_view name) const;
+  absl::StatusOr<v1::ListBusEventsResponse> ListBusEvents(const v1::ListBusEventsRequest& request) const;
+
+ private:
+  core::Store* store_;
+};
+
+}  // namespace switchboard::notification

@@ -1,0 +1,74 @@
+#include "server/rpc/guard.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/unknown_field_set.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace switchboard::rpc {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+absl::Status Walk(const Message& m, const std::string& path) {
+  const Reflection* r = m.GetReflection();
+  const auto& unknown = r->GetUnknownFields(m);
+  if (!unknown.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path.empty() ? "request" : path, ": unknown field number ", unknown.field(0).number(),
+        "; this server does not know it (client built from a newer or different .proto?)"));
+  }
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    std::string sub = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        if (absl::Status s = Walk(r->GetRepeatedMessage(m, f, i), absl::StrCat(sub, "[", i, "]")); !s.ok()) return s;
+      }
+    } else {
+      if (absl::Status s = Walk(r->GetMessage(m, f), sub); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckNoUnknownFields(const Message& message) { return Walk(message, ""); }
+
+absl::Status CheckRequestId(const std::string& request_id) {
+  if (request_id.empty()) {
+    return absl::InvalidArgumentError(
+        "request_id is empty; every mutating call needs a unique request_id (a UUID works) so that a retry is "
+        "recognised");
+  }
+  if (request_id.size() > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id is ", request_id.size(), " bytes; at most 256 are allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Principal> Guard::Admit(grpc::CallbackServerContext* ctx, const Message& request,
+                                       Role needed) const {
+  std::optional<absl::string_view> authorization;
+  const auto& md = ctx->client_metadata();
+  if (auto it = md.find("authorization"); it != md.end()) {
+    authorization = absl::string_view(it->second.data(), it->second.size());
+  }
+  ASSIGN_OR_RETURN(Principal principal, auth_->Authorize(authorization, needed));
+  size_t size = request.ByteSizeLong();
+  if (size > max_request_bytes_) {
+    return absl::InvalidArgumentError(absl::StrCat("request is ", size, " bytes; this server accepts at most ",
+                                                   max_request_bytes_,
+                                                   " (--max_message_bytes). Split the request or raise the limit."));
+  }
+  RETURN_IF_ERROR(CheckNoUnknownFields(request));
+  return principal;
+}
+
+}  // namespace switchboard::rpc

@@ -1,0 +1,61 @@
+#pragma once
+// The checks every RPC makes before its handler runs: authentication and
+// role, request size, and unknown fields. Handlers call Admit() first.
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <string>
+
+#include <google/protobuf/message.h>
+
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+#include "common/status.h"
+
+namespace switchboard::rpc {
+
+class Guard {
+ public:
+  Guard(const TokenAuthenticator* auth, size_t max_request_bytes)
+      : auth_(auth), max_request_bytes_(max_request_bytes) {}
+
+  absl::StatusOr<Principal> Admit(grpc::CallbackServerContext* ctx, const google::protobuf::Message& request,
+                                  Role needed) const;
+
+  size_t max_request_bytes() const { return max_request_bytes_; }
+
+ private:
+  const TokenAuthenticator* auth_;
+  size_t max_request_bytes_;
+};
+
+// INVALID_ARGUMENT naming the first unknown field found (e.g.
+// "envelope.data: unknown field number 99"), anywhere in the message.
+absl::Status CheckNoUnknownFields(const google::protobuf::Message& message);
+
+// INVALID_ARGUMENT if request_id is empty or longer than 256 bytes.
+absl::Status CheckRequestId(const std::string& request_id);
+
+// Returns a callback that completes a unary reactor with a StatusOr.
+template <class Resp>
+std::function<void(absl::StatusOr<Resp>)> Completer(grpc::ServerUnaryReactor* reactor, Resp* out) {
+  return [reactor, out](absl::StatusOr<Resp> result) {
+    if (!result.ok()) {
+      reactor->Finish(ToGrpcStatus(result.status()));
+      return;
+    }
+    *out = std::move(*result);
+    reactor->Finish(grpc::Status::OK);
+  };
+}
+
+// Finishes a unary call at once.
+template <class Resp>
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, absl::StatusOr<Resp> result, Resp* out) {
+  auto* reactor = ctx->DefaultReactor();
+  Completer(reactor, out)(std::move(result));
+  return reactor;
+}
+
+}  // namespace switchboard::rpc

@@ -1,0 +1,184 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "server/core/event_hub.h"
+#include "server/core/store.h"
+#include "server/http/admin_http.h"
+#include "server/media/media_service.h"
+#include "server/notification/bus_engine.h"
+#include "server/notification/notification_service.h"
+#include "server/resourcing/resourcing_service.h"
+#include "server/rpc/guard.h"
+#include "server/rpc/health_service.h"
+#include "server/rpc/interceptors.h"
+#include "server/rpc/metrics.h"
+
+namespace switchboard {
+
+struct Server::Impl {
+  core::ServerConfig config;
+  std::string grpc_address;
+  std::unique_ptr<TokenAuthenticator> auth;
+  std::unique_ptr<core::Store> store;
+  std::unique_ptr<core::EventHub> hub;
+  std::unique_ptr<rpc::Guard> guard;
+  rpc::Metrics metrics;
+  std::unique_ptr<notification::BusEngine> bus;
+  std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
+  std::unique_ptr<media::MediaServiceImpl> media;
+  std::unique_ptr<notification::NotificationServiceImpl> notification;
+  std::unique_ptr<rpc::HealthService> health;
+  std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<http::AdminHttpServer> http;
+  bool shut_down = false;
+};
+
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view flag) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const core::ServerConfig& c) {
+  if (c.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions opts;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(c.tls_cert_file, "tls_cert_file"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadFile(c.tls_key_file, "tls_key_file"));
+  opts.pem_key_cert_pairs.push_back(std::move(pair));
+  return grpc::SslServerCredentials(opts);
+}
+
+}  // namespace
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(); }
+
+const std::string& Server::grpc_address() const { return impl_->grpc_address; }
+const std::string& Server::http_address() const { return impl_->http->address(); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& config) {
+  RETURN_IF_ERROR(core::ValidateConfig(config));
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+
+  if (config.token_file.empty()) {
+    impl->auth = TokenAuthenticator::AllowLocal();
+  } else {
+    ASSIGN_OR_RETURN(impl->auth, TokenAuthenticator::FromFile(config.token_file));
+  }
+  RETURN_IF_ERROR(impl->auth->CheckListenAddress("grpc_address", config.grpc_address));
+  RETURN_IF_ERROR(impl->auth->CheckListenAddress("http_address", config.http_address));
+  ASSIGN_OR_RETURN(auto creds, Credentials(config));
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create --data_dir '", config.data_dir, "': ", ec.message()));
+  }
+  core::SqliteOptions store_opts;
+  store_opts.path = (std::filesystem::path(config.data_dir) / "switchboard.db").string();
+  ASSIGN_OR_RETURN(impl->store, core::OpenSqliteStore(store_opts));
+
+  core::EventHub::Options hub_opts;
+  hub_opts.max_lag = config.watch_max_lag;
+  hub_opts.ring_capacity = static_cast<size_t>(config.watch_ring_capacity);
+  impl->hub = std::make_unique<core::EventHub>(impl->store.get(), hub_opts);
+  impl->store->SetCommitListener([hub = impl->hub.get()](auto events) { hub->OnCommitted(std::move(events)); });
+
+  impl->guard = std::make_unique<rpc::Guard>(impl->auth.get(), static_cast<size_t>(config.max_message_bytes));
+  impl->bus = std::make_unique<notification::BusEngine>(impl->store.get());
+  impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get());
+  impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get());
+  impl->notification = std::make_unique<notification::NotificationServiceImpl>(impl->guard.get(), impl->hub.get(),
+                                                                                impl->bus.get());
+  impl->health = std::make_unique<rpc::HealthService>(std::vector<std::string>{
+      v1::ResourcingService::service_full_name(), v1::MediaService::service_full_name(),
+      v1::NotificationService::service_full_name()});
+
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.grpc_address, creds, &port);
+  // gRPC's own ceiling sits above ours so that an oversized request reaches
+  // the Guard and gets a clear INVALID_ARGUMENT; past 4x it is gRPC's
+  // RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<int64_t>(config.max_message_bytes * 4, INT32_MAX)));
+  builder.SetMaxSendMessageSize(static_cast<int>(std::min<int64_t>(config.max_message_bytes * 4, INT32_MAX)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.RegisterService(impl->resourcing.get());
+  builder.RegisterService(impl->media.get());
+  builder.RegisterService(impl->notification.get());
+  builder.RegisterService(impl->health.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(rpc::MakeCallInterceptorFactory(&impl->metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  impl->grpc_server = builder.BuildAndStart();
+  if (!impl->grpc_server || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on --grpc_address ", config.grpc_address,
+                                               " (in use, or not an address of this machine?)"));
+  }
+  auto colon = config.grpc_address.rfind(':');
+  impl->grpc_address = absl::StrCat(config.grpc_address.substr(0, colon), ":", port);
+
+  Impl* raw = impl.get();
+  impl->metrics.AddGauge("switchboard_watchers", "Open watch streams.",
+                         [raw] { return static_cast<double>(raw->hub->watchers()); });
+  impl->metrics.AddGauge("switchboard_log_head_sequence", "Sequence of the last durable event.",
+                         [raw] { return static_cast<double>(raw->store->HeadSequence()); });
+  ASSIGN_OR_RETURN(impl->http, http::AdminHttpServer::Start(config.http_address, [raw](const std::string& method,
+                                                                                        const std::string& path) {
+    if (method != "GET") return http::Response{405, "text/plain; charset=utf-8", "only GET is served here\n"};
+    if (path == "/healthz") {
+      if (raw->hub->closed()) return http::Response{503, "text/plain; charset=utf-8", "shutting down\n"};
+      return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    if (path == "/metrics") {
+      return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", raw->metrics.Render()};
+    }
+    return http::Response{404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
+  }));
+
+  log::Info("serving", {{"grpc_address", impl->grpc_address},
+                        {"http_address", impl->http->address()},
+                        {"data_dir", config.data_dir},
+                        {"auth", impl->auth->requires_tokens() ? "tokens" : "loopback-local-admin"},
+                        {"tls", !config.tls_cert_file.empty()},
+                        {"log_head", impl->store->HeadSequence()}});
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::Shutdown() {
+  if (!impl_ || impl_->shut_down) return;
+  impl_->shut_down = true;
+  log::Info("draining", {{"grace_seconds", impl_->config.shutdown_grace_seconds}});
+  impl_->health->SetServing(false);
+  impl_->hub->Close();
+  impl_->health->Shutdown();
+  impl_->grpc_server->Shutdown(std::chrono::system_clock::now() +
+                               std::chrono::seconds(impl_->config.shutdown_grace_seconds));
+  impl_->grpc_server->Wait();
+  impl_->http->Stop();
+  impl_->store->Close();
+  log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});
+}
+
+}  // namespace switchboard

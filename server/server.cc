@@ -144,6 +144,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
                          [raw] { return static_cast<double>(raw->hub->watchers()); });
   impl->metrics.AddGauge("switchboard_log_head_sequence", "Sequence of the last durable event.",
                          [raw] { return static_cast<double>(raw->store->HeadSequence()); });
+  impl->metrics.AddGauge("switchboard_store_transactions", "Store transactions committed (each one fsync).",
+                         [raw] { return static_cast<double>(raw->store->stats().transactions); });
+  impl->metrics.AddGauge("switchboard_store_mutations", "Mutations committed; divided by transactions, the "
+                         "group-commit factor.",
+                         [raw] { return static_cast<double>(raw->store->stats().mutations); });
   ASSIGN_OR_RETURN(impl->http, http::AdminHttpServer::Start(config.http_address, [raw](const std::string& method,
                                                                                         const std::string& path) {
     if (method != "GET") return http::Response{405, "text/plain; charset=utf-8", "only GET is served here\n"};

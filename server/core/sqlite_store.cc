@@ -328,6 +328,10 @@ class SqliteStore final : public Store {
 
   int64_t HeadSequence() const override { return head_.load(std::memory_order_acquire); }
 
+  Stats stats() const override {
+    return Stats{transactions_.load(std::memory_order_relaxed), mutations_.load(std::memory_order_relaxed)};
+  }
+
   void SetCommitListener(CommitListener listener) override {
     std::lock_guard<std::mutex> lock(queue_mu_);
     listener_ = std::move(listener);
@@ -498,6 +502,8 @@ class SqliteStore final : public Store {
       return;
     }
     head_.store(next_seq_ - 1, std::memory_order_release);
+    transactions_.fetch_add(1, std::memory_order_relaxed);
+    mutations_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
     if (listener && !events.empty()) listener(std::move(events));
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
   }
@@ -518,6 +524,8 @@ class SqliteStore final : public Store {
   Stmt w_get_request_, w_put_request_, w_get_resource_, w_put_resource_, w_del_resource_, w_put_event_;
   int64_t next_seq_ = 1;  // writer thread only
   std::atomic<int64_t> head_{0};
+  std::atomic<int64_t> transactions_{0};
+  std::atomic<int64_t> mutations_{0};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -128,6 +128,14 @@ class Store {
   // Sequence of the last durable event (0 for an empty log).
   virtual int64_t HeadSequence() const = 0;
 
+  struct Stats {
+    // Transactions committed, and mutations they held: their ratio is the
+    // group-commit factor.
+    int64_t transactions = 0;
+    int64_t mutations = 0;
+  };
+  virtual Stats stats() const = 0;
+
   virtual void SetCommitListener(CommitListener listener) = 0;
   // Finishes queued commits, then stops accepting new ones.
   virtual void Close() = 0;

@@ -21,7 +21,7 @@ bool MatchWords(const std::vector<absl::string_view>& p, size_t pi, const std::v
       return false;
     }
     if (ki >= k.size()) return false;
-    if (p[pi] != "*" && p[pi] != k[ki]) return false;
+    if (k[ki].empty() || (p[pi] != "*" && p[pi] != k[ki])) return false;
     ++pi;
     ++ki;
   }

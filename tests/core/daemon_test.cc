@@ -1,0 +1,126 @@
+// The real switchboardd binary: --help, bad flags and config, SIGTERM drain.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/core/test_support.h"
+
+namespace switchboard {
+namespace {
+
+using testing::PublishOk;
+using testing::TempDir;
+
+struct Proc {
+  pid_t pid = -1;
+  std::string log;
+  ~Proc() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+  int Wait() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  std::string Log() const {
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+};
+
+std::unique_ptr<Proc> Spawn(const std::vector<std::string>& args, const std::string& log) {
+  auto p = std::make_unique<Proc>();
+  p->log = log;
+  p->pid = fork();
+  if (p->pid == 0) {
+    FILE* f = fopen(log.c_str(), "w");
+    dup2(fileno(f), 1);
+    dup2(fileno(f), 2);
+    std::vector<char*> argv;
+    std::string bin = SWITCHBOARDD_PATH;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return p;
+}
+
+int RunToExit(const std::vector<std::string>& args, const TempDir& dir, std::string* output) {
+  auto p = Spawn(args, dir.path() + "/out.log");
+  int code = p->Wait();
+  *output = p->Log();
+  return code;
+}
+
+TEST(Daemon, HelpAndBadFlags) {
+  TempDir dir;
+  std::string out;
+  EXPECT_EQ(RunToExit({"--help"}, dir, &out), 0);
+  EXPECT_NE(out.find("--grpc_address"), std::string::npos);
+  EXPECT_NE(out.find("--token_file"), std::string::npos);
+  EXPECT_EQ(RunToExit({"--no_such_flag=1"}, dir, &out), 2);
+  EXPECT_NE(out.find("unknown flag --no_such_flag"), std::string::npos);
+  EXPECT_EQ(RunToExit({"--watch_max_lag=lots"}, dir, &out), 2);
+  EXPECT_NE(out.find("must be an integer"), std::string::npos);
+
+  std::string cfg = dir.path() + "/cfg.json";
+  std::ofstream(cfg) << R"({"grpc_address": "127.0.0.1:0", "colour": "blue"})";
+  EXPECT_EQ(RunToExit({"--config=" + cfg}, dir, &out), 2);
+  EXPECT_NE(out.find("unknown key 'colour'"), std::string::npos) << out;
+}
+
+TEST(Daemon, SigtermDrainsWatchesAndExitsCleanly) {
+  TempDir dir;
+  auto p = Spawn({"--data_dir=" + dir.path() + "/data", "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0"},
+                 dir.path() + "/d.log");
+  std::string address;
+  std::regex re("\"grpc_address\":\"([^\"]+)\"");
+  for (int i = 0; i < 100 && address.empty(); ++i) {
+    std::smatch m;
+    std::string log = p->Log();
+    if (std::regex_search(log, m, re)) address = m[1];
+    else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(address.empty()) << "server never logged its address: " << p->Log();
+  auto stub = v1::NotificationService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  PublishOk(*stub, "before-stop");
+  grpc::ClientContext ctx;
+  v1::WatchEventsRequest req;
+  auto reader = stub->WatchEvents(&ctx, req);
+  v1::NotificationEvent ev;
+  ASSERT_TRUE(reader->Read(&ev));
+  kill(p->pid, SIGTERM);
+  EXPECT_FALSE(reader->Read(&ev));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(p->Wait(), 0);
+  std::string log = p->Log();
+  EXPECT_NE(log.find("\"msg\":\"draining\""), std::string::npos);
+  EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos);
+  // Every log line is a JSON object.
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_EQ(line.back(), '}') << line;
+  }
+}
+
+}  // namespace
+}  // namespace switchboard

@@ -1,0 +1,49 @@
+#pragma once
+// Shared pieces of the core tests: temp folders, an in-process server on
+// port 0 with a real gRPC channel, and envelope builders.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "server/core/config.h"
+#include "server/server.h"
+#include "switchboard/v1/notification.grpc.pb.h"
+
+namespace switchboard::testing {
+
+// A fresh folder under $TMPDIR, removed when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// An in-process switchboardd on 127.0.0.1:0.
+class TestServer {
+ public:
+  // `tweak` may change the config (data_dir is preset).
+  explicit TestServer(const std::string& data_dir, core::ServerConfig config = {});
+  ~TestServer();
+  Server& server() { return *server_; }
+  std::shared_ptr<grpc::Channel> Channel() const;
+  std::unique_ptr<v1::NotificationService::Stub> Notification() const;
+  void Shutdown() { server_->Shutdown(); }
+
+ private:
+  std::unique_ptr<Server> server_;
+};
+
+// A valid Gorg envelope with the given uuid and routing key.
+v1::BusEnvelope Envelope(const std::string& uuid, const std::string& event_name = "request.gapps.account.create");
+
+// Publishes and returns the sequence (fails the test on error).
+int64_t PublishOk(v1::NotificationService::Stub& stub, const std::string& uuid,
+                  const std::string& token = "");
+
+}  // namespace switchboard::testing

@@ -1,0 +1,161 @@
+// sbctl watch SERVICE: a service's WatchEvents stream, printed as it comes.
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "clients/sbctl/command.h"
+#include "clients/sbctl/output.h"
+#include "common/status.h"
+#include "switchboard/v1/media.grpc.pb.h"
+#include "switchboard/v1/notification.grpc.pb.h"
+#include "switchboard/v1/resourcing.grpc.pb.h"
+
+namespace switchboard::sbctl {
+namespace {
+
+using google::protobuf::Message;
+
+// Readable payloads are cut to this many characters; --json prints all.
+constexpr size_t kShortPayload = 200;
+
+// "#12  2024-05-01T10:00:00Z  bus_event  {...}" for any of the three event
+// messages: they share sequence = 1, create_time = 2 and a `payload` oneof.
+std::string EventLine(const Message& event) {
+  const auto* desc = event.GetDescriptor();
+  const auto* refl = event.GetReflection();
+  std::string line;
+  if (const auto* f = desc->FindFieldByName("sequence")) absl::StrAppend(&line, "#", refl->GetInt64(event, f));
+  if (const auto* f = desc->FindFieldByName("create_time")) {
+    const auto& ts = static_cast<const google::protobuf::Timestamp&>(refl->GetMessage(event, f));
+    absl::StrAppend(&line, "  ", TimeText(ts));
+  }
+  const auto* oneof = desc->FindOneofByName("payload");
+  const auto* field = oneof != nullptr ? refl->GetOneofFieldDescriptor(event, oneof) : nullptr;
+  if (field == nullptr) return absl::StrCat(line, "  (no payload)");
+  absl::StrAppend(&line, "  ", field->name());
+  if (const auto* op = desc->FindFieldByName("operation"); op != nullptr && op->type() == op->TYPE_STRING) {
+    std::string name = refl->GetString(event, op);
+    if (!name.empty()) absl::StrAppend(&line, "  ", name);
+  }
+  if (field->cpp_type() == field->CPPTYPE_MESSAGE) {
+    absl::StrAppend(&line, "  ", Shorten(MessageJson(refl->GetMessage(event, field)), kShortPayload));
+  } else if (field->cpp_type() == field->CPPTYPE_ENUM) {
+    absl::StrAppend(&line, "  ", refl->GetEnum(event, field)->name());
+  }
+  return line;
+}
+
+template <class Event>
+using Opener =
+    std::function<std::unique_ptr<grpc::ClientReader<Event>>(grpc::ClientContext*, const v1::WatchEventsRequest&)>;
+
+// Streams until the server ends the watch. With `follow`, reconnects after
+// the last event seen (or the server's resume point) on ABORTED (lagging)
+// and UNAVAILABLE (restart, network), backing off up to 10 s.
+template <class Event>
+int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& open, int64_t after, bool follow) {
+  const std::string again = absl::StrCat("sbctl watch ", inv.args()[0], " --after=");
+  auto backoff = std::chrono::milliseconds(250);
+  while (true) {
+    auto ctx = conn->NewStreamContext();
+    v1::WatchEventsRequest req;
+    req.set_after_sequence(after);
+    auto reader = open(ctx.get(), req);
+    Event event;
+    while (reader->Read(&event)) {
+      if (inv.json()) {
+        inv.out() << MessageJson(event) << "\n";
+      } else {
+        inv.out() << EventLine(event) << "\n";
+      }
+      inv.out().flush();
+      if (!inv.out()) {
+        ctx->TryCancel();
+        reader->Finish();
+        return kExitError;  // stdout is gone (e.g. a closed pipe)
+      }
+      after = std::max(after, event.sequence());
+      backoff = std::chrono::milliseconds(250);
+    }
+    grpc::Status s = reader->Finish();
+    std::optional<int64_t> resume = client::ResumeAfter(*ctx);
+    // The resume point is the last event the server sent; never step back
+    // behind what was printed, so nothing is printed twice.
+    if (resume.has_value()) after = std::max(after, *resume);
+    bool lagged = s.error_code() == grpc::StatusCode::ABORTED && resume.has_value();
+    if (follow && (lagged || s.ok() || conn->IsUnreachable(s))) {
+      inv.Note(absl::StrCat(
+          "reconnecting after sequence ", after, " (",
+          s.ok() ? "stream ended" : absl::StrCat(CodeName(FromGrpcStatus(s).code()), ": ", s.error_message()), ")"));
+      if (!lagged) {
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(10));
+      }
+      continue;
+    }
+    if (s.ok()) return kExitOk;
+    if (resume.has_value()) {
+      return inv.RpcError(s, absl::StrCat("resume after sequence ", after, " with '", again, after,
+                                          "', or add --follow to reconnect automatically"));
+    }
+    return inv.RpcError(s);
+  }
+}
+
+int RunWatch(Invocation& inv) {
+  long long after = inv.cli().GetInt("after");
+  if (after < 0) return inv.UsageError(absl::StrCat("--after must be 0 or more, got ", after));
+  bool follow = inv.cli().GetBool("follow");
+  const std::string& service = inv.args()[0];
+  if (service != "resourcing" && service != "media" && service != "notification") {
+    return inv.UsageError(absl::StrCat("unknown service '", service, "'; expected resourcing, media or notification"));
+  }
+  SBCTL_CONNECT_OR_EXIT(conn, inv);
+  if (service == "resourcing") {
+    auto stub = v1::ResourcingService::NewStub(conn->channel());
+    return WatchLoop<v1::ResourcingEvent>(
+        inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
+        after, follow);
+  }
+  if (service == "media") {
+    auto stub = v1::MediaService::NewStub(conn->channel());
+    return WatchLoop<v1::MediaEvent>(
+        inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
+        after, follow);
+  }
+  auto stub = v1::NotificationService::NewStub(conn->channel());
+  return WatchLoop<v1::NotificationEvent>(
+      inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
+      after, follow);
+}
+
+}  // namespace
+
+void RegisterWatchCommands(CommandRegistry& registry) {
+  registry.Add({
+      .path = "watch",
+      .args = "SERVICE",
+      .summary = "Stream a service's events (resourcing, media or notification) as they happen.",
+      .details = "Replays the event log after --after, then prints each new event as it is appended,\n"
+                 "until interrupted. Text lines read '#SEQUENCE  TIME  KIND  PAYLOAD' (payload cut to\n"
+                 "200 characters); --json prints each event in full, one JSON object per line.\n"
+                 "A watch that falls too far behind is ended by the server with ABORTED and a resume\n"
+                 "point: sbctl prints it and exits 1, or with --follow reconnects from it (and after\n"
+                 "server restarts) without losing or repeating an event.",
+      .min_args = 1,
+      .max_args = 1,
+      .flags =
+          [](Cli& cli) {
+            cli.AddInt("after", 0, "Print events whose sequence is greater than this (0 = the whole log).");
+            cli.AddBool("follow", false,
+                        "Reconnect automatically when the stream ends (lagging, server restart, network).");
+          },
+      .run = RunWatch,
+  });
+}
+
+}  // namespace switchboard::sbctl

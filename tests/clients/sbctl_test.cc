@@ -1,0 +1,540 @@
+// sbctl end to end: the real sbctl binary against the real switchboardd,
+// started on port 0 with a temporary data directory. Every child process is
+// owned by an RAII Subprocess and every read has a deadline, so a broken
+// server or client fails the test instead of hanging it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tests/clients/subprocess.h"
+
+namespace switchboard::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::string kFixtures = std::string(SB_FIXTURES_DIR) + "/gorg/";
+const std::string kCreateFixture = kFixtures + "request.gapps.account.create.json";
+const std::string kNotifyFixture = kFixtures + "notify.gapps.account.updated.json";
+constexpr char kCreateUuid[] = "88d818a1-c77c-44e6-ad0c-8aa893468e94";
+constexpr char kNotifyUuid[] = "3f1e2d4c-5b6a-4978-8a1b-2c3d4e5f6a7b";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sbctl_test.XXXXXX").string();
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& content) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << content;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// The sbctl child environment never inherits the caller's server or token.
+Subprocess::Options CleanEnv(std::map<std::string, std::string> env = {}) {
+  Subprocess::Options o;
+  o.env = std::move(env);
+  o.unset_env = {"SWITCHBOARD_SERVER", "SWITCHBOARD_TOKEN"};
+  return o;
+}
+
+RunResult Sbctl(std::vector<std::string> args, const Subprocess::Options& options = CleanEnv()) {
+  args.insert(args.begin(), SBCTL_PATH);
+  return RunCommand(args, options, 60s);
+}
+
+std::string Describe(const RunResult& r) {
+  return absl::StrCat("exit ", r.exit_code, r.timed_out ? " (timed out)" : "", "\n--- stdout:\n", r.out,
+                      "\n--- stderr:\n", r.err);
+}
+
+// A port nothing listens on: bound then released.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// switchboardd on 127.0.0.1:0 with its own data directory. Its stderr goes
+// to a file (never a pipe nobody drains); the real port comes from the
+// "serving" log line.
+class Server {
+ public:
+  explicit Server(std::vector<std::string> extra_flags = {}) : extra_flags_(std::move(extra_flags)) {}
+  ~Server() { process_.Stop(5s); }
+
+  ::testing::AssertionResult Start() {
+    if (dir_.path().empty()) return ::testing::AssertionFailure() << "cannot create a temp dir";
+    log_path_ = dir_.path() + "/switchboardd.log";
+    std::vector<std::string> argv = {SWITCHBOARDD_PATH, "--data_dir=" + dir_.path() + "/data",
+                                     "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0"};
+    argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
+    Subprocess::Options options = CleanEnv();
+    options.stderr_file = log_path_;
+    std::string error;
+    if (!process_.Start(argv, options, &error)) return ::testing::AssertionFailure() << error;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::istringstream log(ReadFile(log_path_));
+      for (std::string line; std::getline(log, line);) {
+        json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+        if (j.is_object() && j.value("msg", "") == "serving" && j.contains("grpc_address")) {
+          address_ = j["grpc_address"].get<std::string>();
+          return ::testing::AssertionSuccess();
+        }
+      }
+      if (auto code = process_.Wait(0ms)) {
+        return ::testing::AssertionFailure() << "switchboardd exited with " << *code << " before serving:\n"
+                                             << ReadFile(log_path_);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return ::testing::AssertionFailure() << "no \"serving\" log line within 30 s:\n" << ReadFile(log_path_);
+  }
+
+  const std::string& address() const { return address_; }
+  std::string Log() const { return ReadFile(log_path_); }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  std::vector<std::string> extra_flags_;
+  TempDir dir_;
+  std::string log_path_;
+  std::string address_;
+  Subprocess process_;
+};
+
+class SbctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(ServerFlags());
+    ASSERT_TRUE(server_->Start());
+  }
+  virtual std::vector<std::string> ServerFlags() const { return {}; }
+
+  // sbctl with --server pointing at this test's server (global flags may
+  // follow the command).
+  RunResult Ctl(std::vector<std::string> args, const Subprocess::Options& options = CleanEnv()) {
+    args.push_back("--server=" + server_->address());
+    return Sbctl(std::move(args), options);
+  }
+
+  // Starts `sbctl watch ...` in the background.
+  std::unique_ptr<Subprocess> StartWatch(std::vector<std::string> args) {
+    std::vector<std::string> argv = {SBCTL_PATH, "watch"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--server=" + server_->address());
+    auto p = std::make_unique<Subprocess>();
+    std::string error;
+    EXPECT_TRUE(p->Start(argv, CleanEnv(), &error)) << error;
+    return p;
+  }
+
+  std::unique_ptr<Server> server_;
+};
+
+// --- No server needed -------------------------------------------------------
+
+TEST(SbctlHelp, TopLevelListsCommandsAndGlobalFlags) {
+  for (const char* flag : {"--help", "-h"}) {
+    RunResult r = Sbctl({flag});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    for (const char* want :
+         {"Usage: sbctl", "Commands:", "health", "watch SERVICE", "bus publish", "bus get", "bus events", "--server",
+          "SWITCHBOARD_SERVER", "--token", "SWITCHBOARD_TOKEN", "--tls_ca", "--json", "--timeout", "Exit codes"}) {
+      EXPECT_TRUE(absl::StrContains(r.out, want)) << "missing '" << want << "'\n" << Describe(r);
+    }
+  }
+}
+
+TEST(SbctlHelp, EachCommandDescribesItsFlags) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> want;
+  };
+  std::vector<Case> cases = {
+      {{"health", "--help"}, {"sbctl health [SERVICE]", "SERVING", "--server"}},
+      {{"watch", "--help"}, {"sbctl watch SERVICE", "--after", "--follow", "resume"}},
+      {{"bus", "publish", "--help"}, {"sbctl bus publish", "--file", "--request_id"}},
+      {{"bus", "get", "--help"}, {"sbctl bus get NAME|EVENT_UUID"}},
+      {{"bus", "events", "--help"}, {"--binding", "--limit", "--page_size"}},
+      {{"help", "bus", "events"}, {"--binding"}},
+      {{"bus", "--help"}, {"bus publish", "bus get", "bus events"}},
+  };
+  for (const auto& c : cases) {
+    RunResult r = Sbctl(c.args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    for (const auto& w : c.want) EXPECT_TRUE(absl::StrContains(r.out, w)) << "missing '" << w << "'\n" << Describe(r);
+  }
+}
+
+TEST(SbctlUsage, MistakesExitWithTwoAndOneLine) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string want;
+  };
+  std::vector<Case> cases = {
+      {{}, "Usage: sbctl"},
+      {{"frobnicate"}, "sbctl: unknown command 'frobnicate'"},
+      {{"bus"}, "sbctl: bus: missing command"},
+      {{"bus", "frob"}, "sbctl: bus: unknown command 'frob'"},
+      {{"watch"}, "sbctl: watch: missing argument SERVICE"},
+      {{"watch", "printers"}, "sbctl: watch: unknown service 'printers'"},
+      {{"watch", "media", "--after=-3"}, "--after must be 0 or more"},
+      {{"health", "--bogus"}, "unknown flag --bogus"},
+      {{"health", "--timeout=abc"}, "--timeout must be an integer"},
+      {{"bus", "publish"}, "--file is required"},
+      {{"bus", "publish", "--file=/nonexistent/envelope.json"}, "NOT_FOUND: --file: cannot read"},
+  };
+  for (const auto& c : cases) {
+    RunResult r = Sbctl(c.args);
+    EXPECT_EQ(r.exit_code, 2) << Describe(r);
+    EXPECT_TRUE(absl::StrContains(r.err, c.want)) << "want '" << c.want << "'\n" << Describe(r);
+  }
+}
+
+TEST(SbctlUnreachable, ExitsThreeWithAClearMessage) {
+  std::string server = absl::StrCat("127.0.0.1:", FreePort());
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"health"}, {"bus", "events"}, {"bus", "publish", "--file=" + kCreateFixture}, {"watch", "media"}}) {
+    args.push_back("--server=" + server);
+    RunResult r = Sbctl(args);
+    EXPECT_EQ(r.exit_code, 3) << Describe(r);
+    EXPECT_TRUE(absl::StrContains(r.err, "UNAVAILABLE: cannot reach switchboardd at " + server)) << Describe(r);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line\n" << Describe(r);
+  }
+  // The same through SWITCHBOARD_SERVER.
+  RunResult r = Sbctl({"health"}, CleanEnv({{"SWITCHBOARD_SERVER", server}}));
+  EXPECT_EQ(r.exit_code, 3) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, server)) << Describe(r);
+}
+
+// --- Against a server --------------------------------------------------------
+
+TEST_F(SbctlTest, HealthServing) {
+  RunResult r = Ctl({"health"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "SERVICE")) << Describe(r);
+  for (const char* s : {"(server)", "switchboard.v1.ResourcingService", "switchboard.v1.MediaService",
+                        "switchboard.v1.NotificationService"}) {
+    EXPECT_TRUE(absl::StrContains(r.out, s)) << Describe(r);
+  }
+  EXPECT_FALSE(absl::StrContains(r.out, "NOT_SERVING")) << Describe(r);
+
+  r = Ctl({"health", "switchboard.v1.NotificationService", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  json j = json::parse(r.out, nullptr, false);
+  EXPECT_EQ(j, (json{{"service", "switchboard.v1.NotificationService"}, {"status", "SERVING"}})) << Describe(r);
+
+  r = Ctl({"health", "no.such.Service"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "sbctl: health: NOT_FOUND:")) << Describe(r);
+}
+
+TEST_F(SbctlTest, PublishThenGet) {
+  RunResult r = Ctl({"bus", "publish", "--file=" + kCreateFixture});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, absl::StrCat("published busEvents/", kCreateUuid))) << Describe(r);
+
+  // Text: the header and the envelope as it travels on the bus.
+  r = Ctl({"bus", "get", kCreateUuid});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  for (const char* want :
+       {"busEvents/88d818a1-c77c-44e6-ad0c-8aa893468e94", "\"event_name\": \"request.gapps.account.create\"",
+        "\"error_type\": \"softerror\"", "\"event_creation_time\": \"2016-05-29T15:03:50+00:00\""}) {
+    EXPECT_TRUE(absl::StrContains(r.out, want)) << "missing " << want << "\n" << Describe(r);
+  }
+
+  // JSON, by full name: the envelope matches the fixture.
+  r = Ctl({"bus", "get", absl::StrCat("busEvents/", kCreateUuid), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  json got = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(got.is_object()) << Describe(r);
+  json want = json::parse(ReadFile(kCreateFixture));
+  const json& env = got["envelope"];
+  EXPECT_EQ(got["name"], absl::StrCat("busEvents/", kCreateUuid));
+  for (const char* key : {"event_uuid", "event_name", "event_sender_id", "data", "errors_count"}) {
+    EXPECT_EQ(env[key], want[key]) << key;
+  }
+  EXPECT_EQ(env["errors"][0]["error_type"], "SOFTERROR");  // proto JSON spells the enum
+  EXPECT_EQ(env["errors"][0]["error_message"], "Google API Unavailable");
+
+  r = Ctl({"bus", "get", "no-such-uuid"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "sbctl: bus get: NOT_FOUND:")) << Describe(r);
+}
+
+TEST_F(SbctlTest, PublishTwiceReturnsTheFirstResult) {
+  RunResult a = Ctl({"bus", "publish", "--file=" + kNotifyFixture, "--json"});
+  RunResult b = Ctl({"bus", "publish", "--file=" + kNotifyFixture, "--json"});
+  ASSERT_EQ(a.exit_code, 0) << Describe(a);
+  ASSERT_EQ(b.exit_code, 0) << Describe(b);
+  EXPECT_EQ(json::parse(a.out, nullptr, false), json::parse(b.out, nullptr, false)) << a.out << b.out;
+}
+
+TEST_F(SbctlTest, PublishFromStdin) {
+  Subprocess::Options o = CleanEnv();
+  o.stdin_data = ReadFile(kNotifyFixture);
+  RunResult r = Ctl({"bus", "publish", "--file=-"}, o);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, kNotifyUuid)) << Describe(r);
+}
+
+TEST_F(SbctlTest, PublishBadFileNamesTheField) {
+  json bad = json::parse(ReadFile(kCreateFixture));
+  bad["errors"][0]["error_type"] = "fatal";
+  std::string path = server_->dir().Write("bad.json", bad.dump());
+  RunResult r = Ctl({"bus", "publish", "--file=" + path});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.err,
+            "sbctl: bus publish: INVALID_ARGUMENT: errors[0].error_type: 'fatal' is not one of debug, info, "
+            "warning, softerror, harderror\n")
+      << Describe(r);
+
+  bad = json::parse(ReadFile(kCreateFixture));
+  bad["event_name"] = "request..create";
+  r = Ctl({"bus", "publish", "--file=" + server_->dir().Write("bad2.json", bad.dump())});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "event_name: 'request..create' has an empty word")) << Describe(r);
+
+  r = Ctl({"bus", "publish", "--file=" + server_->dir().Write("bad3.json", "{\"event_uuid\": ")});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "sbctl: bus publish: INVALID_ARGUMENT: invalid JSON")) << Describe(r);
+
+  // Nothing reached the bus.
+  r = Ctl({"bus", "events", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "") << Describe(r);
+}
+
+TEST_F(SbctlTest, BusEventsListsAndFilters) {
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kCreateFixture}).exit_code, 0);
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kNotifyFixture}).exit_code, 0);
+  RunResult r = Ctl({"bus", "events"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "EVENT_NAME")) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, kCreateUuid)) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, kNotifyUuid)) << Describe(r);
+
+  // Paging: one event per call still lists both.
+  r = Ctl({"bus", "events", "--json", "--page_size=1"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << Describe(r);
+
+  r = Ctl({"bus", "events", "--binding=notify.#", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, kNotifyUuid)) << Describe(r);
+  EXPECT_FALSE(absl::StrContains(r.out, kCreateUuid)) << Describe(r);
+
+  r = Ctl({"bus", "events", "--limit=1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << Describe(r);
+}
+
+TEST_F(SbctlTest, WatchReplaysThePublishedEvent) {
+  RunResult pub = Ctl({"bus", "publish", "--file=" + kCreateFixture});
+  ASSERT_EQ(pub.exit_code, 0) << Describe(pub);
+  auto watch = StartWatch({"notification", "--after", "0", "--json"});
+  std::optional<std::string> line = watch->ReadLine(15s);
+  watch->Stop(1s);
+  ASSERT_TRUE(line.has_value()) << "no event within 15 s; stderr:\n" << watch->err();
+  json event = json::parse(*line, nullptr, false);
+  ASSERT_TRUE(event.is_object()) << *line;
+  EXPECT_EQ(event["sequence"], "1") << *line;
+  EXPECT_EQ(event["bus_event"]["envelope"]["event_uuid"], kCreateUuid) << *line;
+  EXPECT_EQ(event["bus_event"]["envelope"]["event_name"], "request.gapps.account.create") << *line;
+}
+
+TEST_F(SbctlTest, WatchPrintsLiveEventsAsText) {
+  auto watch = StartWatch({"notification"});
+  // Give the watch time to connect; it must print the event whether it
+  // arrives during replay or live.
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kNotifyFixture}).exit_code, 0);
+  std::optional<std::string> line = watch->ReadLine(15s);
+  watch->Stop(1s);
+  ASSERT_TRUE(line.has_value()) << "no event within 15 s; stderr:\n" << watch->err();
+  EXPECT_TRUE(absl::StartsWith(*line, "#1  ")) << *line;
+  EXPECT_TRUE(absl::StrContains(*line, "  bus_event  {")) << *line;
+  EXPECT_TRUE(absl::StrContains(*line, kNotifyUuid)) << *line;
+}
+
+TEST_F(SbctlTest, WatchBeyondTheHeadIsOutOfRange) {
+  RunResult r = Ctl({"watch", "media", "--after=50"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "sbctl: watch: OUT_OF_RANGE:")) << Describe(r);
+}
+
+// --- Authentication -----------------------------------------------------------
+
+TEST(SbctlAuth, SendsTheBearerToken) {
+  TempDir dir;
+  std::string tokens = dir.Write(
+      "tokens.json", R"({"tokens": [{"token": "s3cret-token", "principal": "ci-bot", "roles": ["operator"]}]})");
+  Server server({"--token_file=" + tokens});
+  ASSERT_TRUE(server.Start());
+  std::string flag = "--server=" + server.address();
+
+  RunResult r = Sbctl({"bus", "events", flag});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "UNAUTHENTICATED")) << Describe(r);
+
+  r = Sbctl({"bus", "events", flag, "--token=wrong"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "UNAUTHENTICATED")) << Describe(r);
+
+  r = Sbctl({"bus", "publish", "--file=" + kNotifyFixture, flag}, CleanEnv({{"SWITCHBOARD_TOKEN", "s3cret-token"}}));
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  r = Sbctl({"bus", "get", kNotifyUuid, flag, "--token=s3cret-token", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(json::parse(r.out, nullptr, false)["publisher"], "ci-bot") << Describe(r);
+  // The token never shows up in sbctl's output.
+  EXPECT_FALSE(absl::StrContains(r.out + r.err, "s3cret-token"));
+}
+
+TEST(SbctlTls, VerifiesTheServerWithTheGivenCa) {
+  TempDir dir;
+  std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
+  RunResult gen =
+      RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                  "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                 CleanEnv(), 60s);
+  if (gen.exit_code != 0) GTEST_SKIP() << "cannot make a test certificate with /usr/bin/openssl: " << Describe(gen);
+  Server server({"--tls_cert_file=" + cert, "--tls_key_file=" + key});
+  ASSERT_TRUE(server.Start());
+  RunResult r = Sbctl({"health", "--server=" + server.address(), "--tls_ca=" + cert});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  // Plaintext to a TLS server cannot connect.
+  r = Sbctl({"health", "--server=" + server.address()});
+  EXPECT_EQ(r.exit_code, 3) << Describe(r);
+  // A file that is not a certificate is a usage error.
+  r = Sbctl({"health", "--server=" + server.address(), "--tls_ca=" + key});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "holds no PEM certificate")) << Describe(r);
+}
+
+// --- Lagging watchers ---------------------------------------------------------
+
+// A server that ends a live watcher once it is more than one event behind.
+// The watcher is frozen with SIGSTOP while events far larger than the socket
+// buffers are published, so the server's write cannot complete and the
+// watcher must fall behind.
+class SbctlLagTest : public SbctlTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override { return {"--watch_max_lag=1"}; }
+
+  // Publishes `n` envelopes of ~300 KB each; returns their uuids.
+  std::vector<std::string> PublishBig(int n) {
+    std::vector<std::string> uuids;
+    json env = json::parse(ReadFile(kNotifyFixture));
+    env["data"] = json{{"blob", std::string(300000, 'x')}};
+    for (int i = 0; i < n; ++i) {
+      env["event_uuid"] = absl::StrCat("big-", i);
+      std::string path = server_->dir().Write(absl::StrCat("big", i, ".json"), env.dump());
+      RunResult r = Ctl({"bus", "publish", "--file=" + path});
+      EXPECT_EQ(r.exit_code, 0) << Describe(r);
+      uuids.push_back(absl::StrCat("big-", i));
+    }
+    return uuids;
+  }
+
+  // Starts a live watch (one small event already seen) and freezes it.
+  std::unique_ptr<Subprocess> FrozenLiveWatch(std::vector<std::string> flags) {
+    EXPECT_EQ(Ctl({"bus", "publish", "--file=" + kCreateFixture}).exit_code, 0);
+    std::vector<std::string> args = {"notification", "--json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto watch = StartWatch(args);
+    auto first = watch->ReadLine(15s);
+    EXPECT_TRUE(first.has_value()) << watch->err();
+    watch->Signal(SIGSTOP);
+    return watch;
+  }
+};
+
+constexpr int kBigEvents = 30;
+
+TEST_F(SbctlLagTest, WatchEndsWithTheResumePoint) {
+  auto watch = FrozenLiveWatch({});
+  PublishBig(kBigEvents);
+  watch->Signal(SIGCONT);
+  int64_t last = 1;
+  while (auto line = watch->ReadLine(30s)) {
+    json e = json::parse(*line, nullptr, false);
+    last = std::stoll(e.value("sequence", "0"));
+  }
+  std::optional<int> code = watch->Wait(10s);
+  ASSERT_TRUE(code.has_value()) << "watch did not end";
+  watch->ReadAll(5s);
+  EXPECT_EQ(*code, 1) << watch->err();
+  EXPECT_LT(last, kBigEvents + 1) << "the watch never lagged";
+  EXPECT_TRUE(absl::StrContains(watch->err(), "sbctl: watch: ABORTED: ")) << watch->err();
+  EXPECT_TRUE(absl::StrContains(watch->err(), absl::StrCat("resume after sequence ", last,
+                                                           " with 'sbctl watch notification --after=", last, "'")))
+      << watch->err();
+}
+
+TEST_F(SbctlLagTest, FollowResumesWithoutGapsOrRepeats) {
+  auto watch = FrozenLiveWatch({"--follow"});
+  std::vector<std::string> uuids = PublishBig(kBigEvents);
+  watch->Signal(SIGCONT);
+  std::vector<std::string> seen;
+  int64_t expect_seq = 2;
+  while (static_cast<int>(seen.size()) < kBigEvents) {
+    auto line = watch->ReadLine(30s);
+    ASSERT_TRUE(line.has_value()) << "stopped after " << seen.size() << " events; stderr:\n" << watch->err();
+    json e = json::parse(*line, nullptr, false);
+    ASSERT_EQ(std::stoll(e.value("sequence", "0")), expect_seq++) << "gap or repeat";
+    seen.push_back(e["bus_event"]["envelope"]["event_uuid"].get<std::string>());
+  }
+  watch->Stop(1s);
+  watch->ReadAll(2s);
+  EXPECT_EQ(seen, uuids);
+  EXPECT_TRUE(absl::StrContains(watch->err(), "reconnecting after sequence")) << "the watch never lagged:\n"
+                                                                              << watch->err();
+}
+
+}  // namespace
+}  // namespace switchboard::testing

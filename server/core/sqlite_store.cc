@@ -243,6 +243,7 @@ class SqliteStore final : public Store {
       pool_.push_back(std::move(conn));
     }
     writer_thread_ = std::thread([this] { WriterLoop(); });
+    completion_thread_ = std::thread([this] { CompletionLoop(); });
     return absl::OkStatus();
   }
 
@@ -345,12 +346,23 @@ class SqliteStore final : public Store {
       queue_cv_.notify_all();
     }
     if (writer_thread_.joinable()) writer_thread_.join();
+    {
+      std::lock_guard<std::mutex> lock(done_mu_);
+      done_stop_ = true;
+      done_cv_.notify_all();
+    }
+    if (completion_thread_.joinable()) completion_thread_.join();
   }
 
  private:
   struct Pending {
     Mutation m;
     CommitCallback done;
+  };
+  struct Completed {
+    CommitListener listener;
+    std::vector<std::shared_ptr<const EventRecord>> events;
+    std::vector<std::pair<CommitCallback, absl::StatusOr<CommitResult>>> callbacks;
   };
 
   class Lease {
@@ -504,8 +516,32 @@ class SqliteStore final : public Store {
     head_.store(next_seq_ - 1, std::memory_order_release);
     transactions_.fetch_add(1, std::memory_order_relaxed);
     mutations_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
-    if (listener && !events.empty()) listener(std::move(events));
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+    // Hand the callbacks (which finish gRPC calls) to the completion thread,
+    // so that the writer starts the next transaction at once.
+    Completed c;
+    c.listener = listener;
+    c.events = std::move(events);
+    c.callbacks.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) c.callbacks.emplace_back(std::move(batch[i].done), std::move(results[i]));
+    std::lock_guard<std::mutex> lock(done_mu_);
+    completed_.push_back(std::move(c));
+    done_cv_.notify_one();
+  }
+
+  void CompletionLoop() {
+    for (;;) {
+      std::deque<Completed> work;
+      {
+        std::unique_lock<std::mutex> lock(done_mu_);
+        done_cv_.wait(lock, [&] { return done_stop_ || !completed_.empty(); });
+        if (completed_.empty()) return;
+        work.swap(completed_);
+      }
+      for (auto& c : work) {
+        if (c.listener && !c.events.empty()) c.listener(std::move(c.events));
+        for (auto& [cb, result] : c.callbacks) cb(std::move(result));
+      }
+    }
   }
 
   void FinalizeWriter() {
@@ -525,6 +561,7 @@ class SqliteStore final : public Store {
   int64_t next_seq_ = 1;  // writer thread only
   std::atomic<int64_t> head_{0};
   std::atomic<int64_t> transactions_{0};
+
   std::atomic<int64_t> mutations_{0};
 
   std::mutex queue_mu_;
@@ -533,6 +570,13 @@ class SqliteStore final : public Store {
   bool closing_ = false;
   CommitListener listener_;
   std::thread writer_thread_;
+
+  // Durable batches whose callbacks are still to run, in commit order.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<Completed> completed_;
+  bool done_stop_ = false;
+  std::thread completion_thread_;
 
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;

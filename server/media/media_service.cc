@@ -1,40 +1,39 @@
 #include "server/media/media_service.h"
 
 #include "absl/strings/match.h"
-#include "server/rpc/watch_reactor.h"
+#include "server/rpc/watch_stream.h"
 
 namespace switchboard::media {
+namespace {
+constexpr char kService[] = "media";
+}  // namespace
 
-grpc::ServerWriteReactor<v1::MediaEvent>* MediaServiceImpl::Watch(grpc::CallbackServerContext* ctx,
-                                                                  const google::protobuf::Message& req,
-                                                                  int64_t after, core::WatchFilter filter) {
-  filter.service = "media";
-  absl::Status precheck = guard_->Admit(ctx, req, Role::kReader).status();
-  return rpc::WatchReactor<v1::MediaEvent>::Start(ctx, hub_, after, std::move(filter), precheck);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,
+                                                                      const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchEventsRequest>(ctx, *guard_, hub_, kService, raw,
+                                                 [](const auto&, core::WatchFilter*) { return absl::OkStatus(); });
 }
 
-grpc::ServerWriteReactor<v1::MediaEvent>* MediaServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,
-                                                                        const v1::WatchEventsRequest* req) {
-  return Watch(ctx, *req, req->after_sequence(), {});
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchOperation(grpc::CallbackServerContext* ctx,
+                                                                         const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchOperationRequest>(
+      ctx, *guard_, hub_, kService, raw, [](const v1::WatchOperationRequest& req, core::WatchFilter* f) {
+        if (!absl::StartsWith(req.name(), "operations/") || req.name().size() == 11) {
+          return absl::InvalidArgumentError("name must be an operation name such as operations/abc123");
+        }
+        f->resource = req.name();
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerWriteReactor<v1::MediaEvent>* MediaServiceImpl::WatchOperation(grpc::CallbackServerContext* ctx,
-                                                                           const v1::WatchOperationRequest* req) {
-  core::WatchFilter f;
-  f.resource = req->name();
-  if (!absl::StartsWith(f.resource, "operations/") || f.resource.size() == 11) {
-    return rpc::WatchReactor<v1::MediaEvent>::Start(
-        ctx, hub_, 0, f, absl::InvalidArgumentError("name must be an operation name such as operations/abc123"));
-  }
-  return Watch(ctx, *req, req->after_sequence(), std::move(f));
-}
-
-grpc::ServerWriteReactor<v1::MediaEvent>* MediaServiceImpl::WatchStorageEvents(
-    grpc::CallbackServerContext* ctx, const v1::WatchStorageEventsRequest* req) {
-  core::WatchFilter f;
-  f.kinds = {"storage"};
-  f.resource_prefix = req->uri_prefix();
-  return Watch(ctx, *req, req->after_sequence(), std::move(f));
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchStorageEvents(grpc::CallbackServerContext* ctx,
+                                                                             const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchStorageEventsRequest>(
+      ctx, *guard_, hub_, kService, raw, [](const v1::WatchStorageEventsRequest& req, core::WatchFilter* f) {
+        f->kinds = {"storage"};
+        f->resource_prefix = req.uri_prefix();
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace switchboard::media

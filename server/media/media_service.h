@@ -1,6 +1,7 @@
 #pragma once
 // gRPC adapter of the media service. Only the watch RPCs are served in this
-// build; the rest answer UNIMPLEMENTED until the media issue lands.
+// build; the rest answer UNIMPLEMENTED until the media issue lands. Watch
+// methods are raw (see server/rpc/watch_stream.h).
 
 #include "server/core/event_hub.h"
 #include "server/rpc/guard.h"
@@ -8,21 +9,22 @@
 
 namespace switchboard::media {
 
-class MediaServiceImpl final : public v1::MediaService::CallbackService {
+using MediaServiceBase = v1::MediaService::WithRawCallbackMethod_WatchEvents<
+    v1::MediaService::WithRawCallbackMethod_WatchOperation<
+        v1::MediaService::WithRawCallbackMethod_WatchStorageEvents<v1::MediaService::CallbackService>>>;
+
+class MediaServiceImpl final : public MediaServiceBase {
  public:
   MediaServiceImpl(const rpc::Guard* guard, core::EventHub* hub) : guard_(guard), hub_(hub) {}
 
-  grpc::ServerWriteReactor<v1::MediaEvent>* WatchEvents(grpc::CallbackServerContext* ctx,
-                                                        const v1::WatchEventsRequest* req) override;
-  grpc::ServerWriteReactor<v1::MediaEvent>* WatchOperation(grpc::CallbackServerContext* ctx,
-                                                           const v1::WatchOperationRequest* req) override;
-  grpc::ServerWriteReactor<v1::MediaEvent>* WatchStorageEvents(grpc::CallbackServerContext* ctx,
-                                                               const v1::WatchStorageEventsRequest* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* ctx,
+                                                          const grpc::ByteBuffer* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchOperation(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStorageEvents(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* req) override;
 
  private:
-  grpc::ServerWriteReactor<v1::MediaEvent>* Watch(grpc::CallbackServerContext* ctx,
-                                                  const google::protobuf::Message& req, int64_t after,
-                                                  core::WatchFilter filter);
   const rpc::Guard* guard_;
   core::EventHub* hub_;
 };

@@ -1,8 +1,12 @@
 #include "server/notification/notification_service.h"
 
-#include "server/rpc/watch_reactor.h"
+#include "server/rpc/watch_stream.h"
 
 namespace switchboard::notification {
+
+namespace {
+constexpr char kService[] = "notification";
+}  // namespace
 
 grpc::ServerUnaryReactor* NotificationServiceImpl::Publish(grpc::CallbackServerContext* ctx,
                                                            const v1::PublishRequest* req, v1::PublishResponse* resp) {
@@ -28,32 +32,30 @@ grpc::ServerUnaryReactor* NotificationServiceImpl::ListBusEvents(grpc::CallbackS
   return rpc::FinishNow(ctx, bus_->ListBusEvents(*req), resp);
 }
 
-grpc::ServerWriteReactor<v1::NotificationEvent>* NotificationServiceImpl::Watch(
-    grpc::CallbackServerContext* ctx, const google::protobuf::Message& req, int64_t after, core::WatchFilter filter) {
-  filter.service = "notification";
-  absl::Status precheck = guard_->Admit(ctx, req, Role::kReader).status();
-  return rpc::WatchReactor<v1::NotificationEvent>::Start(ctx, hub_, after, std::move(filter), precheck);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NotificationServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,
+                                                                             const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchEventsRequest>(ctx, *guard_, hub_, kService, raw,
+                                                 [](const auto&, core::WatchFilter*) { return absl::OkStatus(); });
 }
 
-grpc::ServerWriteReactor<v1::NotificationEvent>* NotificationServiceImpl::WatchEvents(
-    grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* req) {
-  return Watch(ctx, *req, req->after_sequence(), {});
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NotificationServiceImpl::WatchApplications(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchApplicationsRequest>(ctx, *guard_, hub_, kService, raw,
+                                                       [](const auto& req, core::WatchFilter* f) {
+                                                         f->kinds = {"application"};
+                                                         f->resource = req.name();
+                                                         return absl::OkStatus();
+                                                       });
 }
 
-grpc::ServerWriteReactor<v1::NotificationEvent>* NotificationServiceImpl::WatchApplications(
-    grpc::CallbackServerContext* ctx, const v1::WatchApplicationsRequest* req) {
-  core::WatchFilter f;
-  f.kinds = {"application"};
-  f.resource = req->name();
-  return Watch(ctx, *req, req->after_sequence(), std::move(f));
-}
-
-grpc::ServerWriteReactor<v1::NotificationEvent>* NotificationServiceImpl::WatchDeliveries(
-    grpc::CallbackServerContext* ctx, const v1::WatchDeliveriesRequest* req) {
-  core::WatchFilter f;
-  f.kinds = {"delivery"};
-  f.resource = req->webhook();
-  return Watch(ctx, *req, req->after_sequence(), std::move(f));
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NotificationServiceImpl::WatchDeliveries(grpc::CallbackServerContext* ctx,
+                                                                                 const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchDeliveriesRequest>(ctx, *guard_, hub_, kService, raw,
+                                                     [](const auto& req, core::WatchFilter* f) {
+                                                       f->kinds = {"delivery"};
+                                                       f->resource = req.webhook();
+                                                       return absl::OkStatus();
+                                                     });
 }
 
 }  // namespace switchboard::notification

@@ -1,7 +1,8 @@
 #pragma once
 // gRPC adapter of the notification service: admits the call, hands plain
 // protos to the engines, maps their status. RPCs not listed here answer
-// UNIMPLEMENTED until the notification issue lands.
+// UNIMPLEMENTED until the notification issue lands. Watch methods are raw
+// (see server/rpc/watch_stream.h).
 
 #include "server/core/event_hub.h"
 #include "server/notification/bus_engine.h"
@@ -10,7 +11,11 @@
 
 namespace switchboard::notification {
 
-class NotificationServiceImpl final : public v1::NotificationService::CallbackService {
+using NotificationServiceBase = v1::NotificationService::WithRawCallbackMethod_WatchEvents<
+    v1::NotificationService::WithRawCallbackMethod_WatchApplications<
+        v1::NotificationService::WithRawCallbackMethod_WatchDeliveries<v1::NotificationService::CallbackService>>>;
+
+class NotificationServiceImpl final : public NotificationServiceBase {
  public:
   NotificationServiceImpl(const rpc::Guard* guard, core::EventHub* hub, BusEngine* bus)
       : guard_(guard), hub_(hub), bus_(bus) {}
@@ -21,17 +26,14 @@ class NotificationServiceImpl final : public v1::NotificationService::CallbackSe
                                         v1::BusEvent* resp) override;
   grpc::ServerUnaryReactor* ListBusEvents(grpc::CallbackServerContext* ctx, const v1::ListBusEventsRequest* req,
                                           v1::ListBusEventsResponse* resp) override;
-  grpc::ServerWriteReactor<v1::NotificationEvent>* WatchEvents(grpc::CallbackServerContext* ctx,
-                                                               const v1::WatchEventsRequest* req) override;
-  grpc::ServerWriteReactor<v1::NotificationEvent>* WatchApplications(
-      grpc::CallbackServerContext* ctx, const v1::WatchApplicationsRequest* req) override;
-  grpc::ServerWriteReactor<v1::NotificationEvent>* WatchDeliveries(grpc::CallbackServerContext* ctx,
-                                                                   const v1::WatchDeliveriesRequest* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* ctx,
+                                                          const grpc::ByteBuffer* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchApplications(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchDeliveries(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* req) override;
 
  private:
-  grpc::ServerWriteReactor<v1::NotificationEvent>* Watch(grpc::CallbackServerContext* ctx,
-                                                         const google::protobuf::Message& req, int64_t after,
-                                                         core::WatchFilter filter);
   const rpc::Guard* guard_;
   core::EventHub* hub_;
   BusEngine* bus_;

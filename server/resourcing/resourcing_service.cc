@@ -1,44 +1,41 @@
 #include "server/resourcing/resourcing_service.h"
 
 #include "absl/strings/match.h"
-#include "server/rpc/watch_reactor.h"
+#include "server/rpc/watch_stream.h"
 
 namespace switchboard::resourcing {
+namespace {
+constexpr char kService[] = "resourcing";
+}  // namespace
 
-grpc::ServerWriteReactor<v1::ResourcingEvent>* ResourcingServiceImpl::Watch(grpc::CallbackServerContext* ctx,
-                                                                            const google::protobuf::Message& req,
-                                                                            int64_t after, core::WatchFilter filter) {
-  filter.service = "resourcing";
-  absl::Status precheck = guard_->Admit(ctx, req, Role::kReader).status();
-  return rpc::WatchReactor<v1::ResourcingEvent>::Start(ctx, hub_, after, std::move(filter), precheck);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,
+                                                                           const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchEventsRequest>(ctx, *guard_, hub_, kService, raw,
+                                                 [](const auto&, core::WatchFilter*) { return absl::OkStatus(); });
 }
 
-grpc::ServerWriteReactor<v1::ResourcingEvent>* ResourcingServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,
-                                                                                  const v1::WatchEventsRequest* req) {
-  return Watch(ctx, *req, req->after_sequence(), {});
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchWorkspaces(grpc::CallbackServerContext* ctx,
+                                                                               const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchWorkspacesRequest>(
+      ctx, *guard_, hub_, kService, raw, [](const v1::WatchWorkspacesRequest& req, core::WatchFilter* f) {
+        if (!req.workspace().empty() && !absl::StartsWith(req.workspace(), "workspaces/")) {
+          return absl::InvalidArgumentError("workspace must be a name such as workspaces/FISH, or empty for all");
+        }
+        f->resource = req.workspace();
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerWriteReactor<v1::ResourcingEvent>* ResourcingServiceImpl::WatchWorkspaces(
-    grpc::CallbackServerContext* ctx, const v1::WatchWorkspacesRequest* req) {
-  core::WatchFilter f;
-  f.resource = req->workspace();
-  absl::Status s;
-  if (!f.resource.empty() && !absl::StartsWith(f.resource, "workspaces/")) {
-    s = absl::InvalidArgumentError("workspace must be a name such as workspaces/FISH, or empty for all");
-  }
-  if (!s.ok()) return rpc::WatchReactor<v1::ResourcingEvent>::Start(ctx, hub_, 0, f, s);
-  return Watch(ctx, *req, req->after_sequence(), std::move(f));
-}
-
-grpc::ServerWriteReactor<v1::ResourcingEvent>* ResourcingServiceImpl::WatchRun(grpc::CallbackServerContext* ctx,
-                                                                               const v1::WatchRunRequest* req) {
-  core::WatchFilter f;
-  f.resource = req->name();
-  if (!absl::StartsWith(f.resource, "runs/") || f.resource.size() == 5) {
-    return rpc::WatchReactor<v1::ResourcingEvent>::Start(
-        ctx, hub_, 0, f, absl::InvalidArgumentError("name must be a run name such as runs/42"));
-  }
-  return Watch(ctx, *req, req->after_sequence(), std::move(f));
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchRun(grpc::CallbackServerContext* ctx,
+                                                                        const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchRunRequest>(
+      ctx, *guard_, hub_, kService, raw, [](const v1::WatchRunRequest& req, core::WatchFilter* f) {
+        if (!absl::StartsWith(req.name(), "runs/") || req.name().size() == 5) {
+          return absl::InvalidArgumentError("name must be a run name such as runs/42");
+        }
+        f->resource = req.name();
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace switchboard::resourcing

@@ -1,6 +1,7 @@
 #pragma once
 // gRPC adapter of the resourcing service. Only the watch RPCs are served in
 // this build; the rest answer UNIMPLEMENTED until the resourcing issue lands.
+// Watch methods are raw (see server/rpc/watch_stream.h).
 
 #include "server/core/event_hub.h"
 #include "server/rpc/guard.h"
@@ -8,21 +9,22 @@
 
 namespace switchboard::resourcing {
 
-class ResourcingServiceImpl final : public v1::ResourcingService::CallbackService {
+using ResourcingServiceBase = v1::ResourcingService::WithRawCallbackMethod_WatchEvents<
+    v1::ResourcingService::WithRawCallbackMethod_WatchWorkspaces<
+        v1::ResourcingService::WithRawCallbackMethod_WatchRun<v1::ResourcingService::CallbackService>>>;
+
+class ResourcingServiceImpl final : public ResourcingServiceBase {
  public:
   ResourcingServiceImpl(const rpc::Guard* guard, core::EventHub* hub) : guard_(guard), hub_(hub) {}
 
-  grpc::ServerWriteReactor<v1::ResourcingEvent>* WatchEvents(grpc::CallbackServerContext* ctx,
-                                                             const v1::WatchEventsRequest* req) override;
-  grpc::ServerWriteReactor<v1::ResourcingEvent>* WatchWorkspaces(grpc::CallbackServerContext* ctx,
-                                                                 const v1::WatchWorkspacesRequest* req) override;
-  grpc::ServerWriteReactor<v1::ResourcingEvent>* WatchRun(grpc::CallbackServerContext* ctx,
-                                                          const v1::WatchRunRequest* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* ctx,
+                                                          const grpc::ByteBuffer* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchWorkspaces(grpc::CallbackServerContext* ctx,
+                                                              const grpc::ByteBuffer* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchRun(grpc::CallbackServerContext* ctx,
+                                                       const grpc::ByteBuffer* req) override;
 
  private:
-  grpc::ServerWriteReactor<v1::ResourcingEvent>* Watch(grpc::CallbackServerContext* ctx,
-                                                       const google::protobuf::Message& req, int64_t after,
-                                                       core::WatchFilter filter);
   const rpc::Guard* guard_;
   core::EventHub* hub_;
 };

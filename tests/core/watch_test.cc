@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "server/rpc/watch_reactor.h"
+#include "server/rpc/watch_stream.h"
 #include "switchboard/v1/media.grpc.pb.h"
 #include "tests/core/test_support.h"
 

@@ -1,12 +1,15 @@
-// sb_bench: Switchboard's load generator. See docs/performance.md.
+// sb_bench: Switchboard's load generator. The method and the figures are in
+// docs/performance.md.
 
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -23,108 +26,9 @@ namespace v1 = switchboard::v1;
 
 namespace {
 
+constexpr char kReadTargetUuid[] = "bench-read-target";
+
 std::string RunId() { return std::to_string(std::chrono::system_clock::now().time_since_epoch().count()); }
-
-class EchoSlot final : public sb::CallSlot {
- public:
-  explicit EchoSlot(std::shared_ptr<grpc::Channel> ch) : stub_(switchboard::bench::Echo::NewStub(ch)) {}
-  void Start(grpc::CompletionQueue* cq, void* tag, uint64_t) override {
-    req_.set_payload("busEvents/bench-read-target");
-    call_ = stub_->PrepareAsyncEcho(&ctx_, req_, cq);
-    call_->StartCall();
-    call_->Finish(&resp_, &status_, tag);
-  }
-  const grpc::Status& status() const override { return status_; }
-
- private:
-  std::unique_ptr<switchboard::bench::Echo::Stub> stub_;
-  grpc::ClientContext ctx_;
-  switchboard::bench::EchoMessage req_, resp_;
-  grpc::Status status_;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<switchboard::bench::EchoMessage>> call_;
-};
-
-class GetBusEventSlot final : public sb::CallSlot {
- public:
-  GetBusEventSlot(std::shared_ptr<grpc::Channel> ch, std::string name)
-      : stub_(v1::NotificationService::NewStub(ch)), name_(std::move(name)) {}
-  void Start(grpc::CompletionQueue* cq, void* tag, uint64_t) override {
-    req_.set_name(name_);
-    call_ = stub_->PrepareAsyncGetBusEvent(&ctx_, req_, cq);
-    call_->StartCall();
-    call_->Finish(&resp_, &status_, tag);
-  }
-  const grpc::Status& status() const override { return status_; }
-
- private:
-  std::unique_ptr<v1::NotificationService::Stub> stub_;
-  std::string name_;
-  grpc::ClientContext ctx_;
-  v1::GetBusEventRequest req_;
-  v1::BusEvent resp_;
-  grpc::Status status_;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::BusEvent>> call_;
-};
-
-class PublishSlot final : public sb::CallSlot {
- public:
-  PublishSlot(std::shared_ptr<grpc::Channel> ch, std::string prefix)
-      : stub_(v1::NotificationService::NewStub(ch)), prefix_(std::move(prefix)) {}
-  void Start(grpc::CompletionQueue* cq, void* tag, uint64_t n) override {
-    auto* env = req_.mutable_envelope();
-    env->set_event_uuid(prefix_ + std::to_string(n));
-    env->set_event_name("bench.write");
-    env->mutable_event_creation_time()->set_seconds(1700000000);
-    env->set_event_sender_id("sb_bench");
-    (*env->mutable_data()->mutable_fields())["n"].set_number_value(static_cast<double>(n));
-    call_ = stub_->PrepareAsyncPublish(&ctx_, req_, cq);
-    call_->StartCall();
-    call_->Finish(&resp_, &status_, tag);
-  }
-  const grpc::Status& status() const override { return status_; }
-
- private:
-  std::unique_ptr<v1::NotificationService::Stub> stub_;
-  std::string prefix_;
-  grpc::ClientContext ctx_;
-  v1::PublishRequest req_;
-  v1::PublishResponse resp_;
-  grpc::Status status_;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::PublishResponse>> call_;
-};
-
-// Publishes the event the read benchmark fetches; returns its name.
-std::string SeedReadTarget(const std::string& target) {
-  auto stub = v1::NotificationService::NewStub(sb::NewChannel(target, 9999));
-  grpc::ClientContext ctx;
-  v1::PublishRequest req;
-  auto* env = req.mutable_envelope();
-  env->set_event_uuid("bench-read-target");
-  env->set_event_name("bench.read");
-  env->mutable_event_creation_time()->set_seconds(1700000000);
-  env->set_event_sender_id("sb_bench");
-  (*env->mutable_data()->mutable_fields())["id"].set_string_value("12453");
-  v1::PublishResponse resp;
-  grpc::Status s = stub->Publish(&ctx, req, &resp);
-  if (!s.ok()) std::cerr << "sb_bench: seeding the read target failed: " << s.error_message() << "\n";
-  return "busEvents/bench-read-target";
-}
-
-sb::LoadResult RunKind(const std::string& kind, const std::string& target, int threads, int concurrency,
-                       double duration) {
-  if (kind == "echo") {
-    return sb::RunLoad(target, threads, concurrency, duration,
-                       [](auto ch) { return std::make_unique<EchoSlot>(ch); });
-  }
-  if (kind == "getbusevent") {
-    std::string name = SeedReadTarget(target);
-    return sb::RunLoad(target, threads, concurrency, duration,
-                       [name](auto ch) { return std::make_unique<GetBusEventSlot>(ch, name); });
-  }
-  std::string prefix = "bench-w-" + RunId() + "-";
-  return sb::RunLoad(target, threads, concurrency, duration,
-                     [prefix](auto ch) { return std::make_unique<PublishSlot>(ch, prefix); });
-}
 
 std::string Fmt(double v, int prec = 0) {
   char buf[64];
@@ -132,97 +36,326 @@ std::string Fmt(double v, int prec = 0) {
   return buf;
 }
 
-void PrintLoad(const std::string& label, const sb::LoadResult& r) {
-  std::cout << "| " << label << " | " << Fmt(r.Throughput()) << " | " << Fmt(r.Percentile(50), 0) << " | "
-            << Fmt(r.Percentile(99), 0) << " | " << r.ok << " | " << r.errors << " |\n";
-  if (r.errors) std::cout << "\nfirst error: " << r.first_error << "\n";
+using EchoSlot = sb::UnarySlot<switchboard::bench::Echo::Stub, switchboard::bench::EchoMessage,
+                               switchboard::bench::EchoMessage, &switchboard::bench::Echo::Stub::PrepareAsyncEcho>;
+using GetSlot = sb::UnarySlot<v1::NotificationService::Stub, v1::GetBusEventRequest, v1::BusEvent,
+                              &v1::NotificationService::Stub::PrepareAsyncGetBusEvent>;
+using PublishSlot = sb::UnarySlot<v1::NotificationService::Stub, v1::PublishRequest, v1::PublishResponse,
+                                  &v1::NotificationService::Stub::PrepareAsyncPublish>;
+
+// Publishes the one event that the read benchmark fetches over and over
+// (idempotent: a second run finds it already there).
+bool SeedReadTarget(const std::string& target) {
+  auto stub = v1::NotificationService::NewStub(sb::NewChannel(target, 999999));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::PublishRequest req;
+  req.set_request_id(kReadTargetUuid);
+  auto* env = req.mutable_envelope();
+  env->set_event_uuid(kReadTargetUuid);
+  env->set_event_name("bench.read");
+  env->mutable_event_creation_time()->set_seconds(1700000000);
+  env->set_event_sender_id("sb_bench");
+  (*env->mutable_data()->mutable_fields())["id"].set_string_value("12453");
+  v1::PublishResponse resp;
+  grpc::Status s = stub->Publish(&ctx, req, &resp);
+  if (!s.ok()) std::cerr << "sb_bench: seeding the read target failed: " << s.error_message() << "\n";
+  return s.ok();
+}
+
+struct Phase {
+  std::string label;
+  sb::LoadResult load;
+  double server_cpu_s = 0;  // CPU the server used during the phase (0: unknown)
+  double client_cpu_s = 0;  // CPU this process used during the phase
+  double ServerCpuUsPerOp() const { return load.ok ? server_cpu_s * 1e6 / static_cast<double>(load.ok) : 0; }
+  double ClientCpuUsPerOp() const { return load.ok ? client_cpu_s * 1e6 / static_cast<double>(load.ok) : 0; }
+};
+
+double SelfCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+struct LoadSpec {
+  std::string target;
+  int threads = 2;
+  int concurrency = 64;
+  double duration_s = 10;
+  pid_t server_pid = 0;
+};
+
+// kind: echo, getbusevent or publish.
+Phase RunPhase(const std::string& label, const std::string& kind, const LoadSpec& spec) {
+  Phase p;
+  p.label = label;
+  sb::SlotFactory factory;
+  if (kind == "echo") {
+    factory = [](const std::shared_ptr<grpc::Channel>& ch) {
+      return std::make_unique<EchoSlot>(switchboard::bench::Echo::NewStub(ch),
+                                        [](uint64_t, switchboard::bench::EchoMessage* m) {
+                                          if (m->payload().empty()) m->set_payload(std::string("busEvents/") + kReadTargetUuid);
+                                        });
+    };
+  } else if (kind == "getbusevent") {
+    SeedReadTarget(spec.target);
+    factory = [](const std::shared_ptr<grpc::Channel>& ch) {
+      return std::make_unique<GetSlot>(v1::NotificationService::NewStub(ch), [](uint64_t, v1::GetBusEventRequest* r) {
+        if (r->name().empty()) r->set_name(std::string("busEvents/") + kReadTargetUuid);
+      });
+    };
+  } else {
+    const std::string prefix = "bench-w-" + RunId() + "-";
+    factory = [prefix](const std::shared_ptr<grpc::Channel>& ch) {
+      return std::make_unique<PublishSlot>(v1::NotificationService::NewStub(ch), [prefix](uint64_t n,
+                                                                                        v1::PublishRequest* r) {
+        std::string uuid = prefix + std::to_string(n);  // unique per call: every call is a new event
+        r->set_request_id(uuid);
+        auto* env = r->mutable_envelope();
+        env->set_event_uuid(uuid);
+        env->set_event_name("bench.write");
+        env->mutable_event_creation_time()->set_seconds(1700000000);
+        env->set_event_sender_id("sb_bench");
+        (*env->mutable_data()->mutable_fields())["n"].set_number_value(static_cast<double>(n));
+      });
+    };
+  }
+  double s0 = spec.server_pid > 0 ? sb::CpuSeconds(spec.server_pid) : 0;
+  double c0 = SelfCpuSeconds();
+  p.load = sb::RunLoad(spec.target, spec.threads, spec.concurrency, spec.duration_s, factory);
+  p.client_cpu_s = SelfCpuSeconds() - c0;
+  if (spec.server_pid > 0) p.server_cpu_s = sb::CpuSeconds(spec.server_pid) - s0;
+  return p;
+}
+
+void PrintLoadHeader() {
+  std::cout << "| run | ops/s | p50 µs | p99 µs | calls ok | errors | server CPU µs/op | client CPU µs/op |\n"
+               "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+}
+
+void PrintLoadRow(const Phase& p) {
+  const auto& r = p.load;
+  std::cout << "| " << p.label << " | " << Fmt(r.Throughput()) << " | " << Fmt(r.Percentile(50)) << " | "
+            << Fmt(r.Percentile(99)) << " | " << r.ok << " | " << r.errors << " | "
+            << (p.server_cpu_s > 0 ? Fmt(p.ServerCpuUsPerOp(), 1) : "-") << " | " << Fmt(p.ClientCpuUsPerOp(), 1)
+            << " |\n";
+}
+
+void PrintLoadErrors(const Phase& p) {
+  if (p.load.errors) std::cout << "\n" << p.label << ": first error: " << p.load.first_error << "\n";
+}
+
+void PrintFanout(const sb::FanoutResult& f) {
+  auto max_of = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
+  double pub = 0;
+  for (double ms : f.publish_ms) pub += ms;
+  if (!f.publish_ms.empty()) pub /= static_cast<double>(f.publish_ms.size());
+  std::cout << "| watchers open | channels | rounds | deliveries | p50 ms | p99 ms | max ms | Publish round trip ms "
+               "(mean) | time to open all s |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            << "| " << f.opened << " / " << f.watchers << " | " << f.channels << " | " << f.rounds << " | "
+            << f.delivered << " / " << f.expected << " | " << Fmt(f.Percentile(50), 1) << " | "
+            << Fmt(f.Percentile(99), 1) << " | " << Fmt(max_of(f.latencies_ms), 1) << " | " << Fmt(pub, 1) << " | "
+            << Fmt(f.open_seconds, 2) << " |\n\n";
+  std::cout << "Per round, until the last watcher had the event (ms):";
+  for (double ms : f.round_max_ms) std::cout << " " << Fmt(ms, 1);
+  std::cout << "\n\n";
+  if (f.rss_before > 0) {
+    std::cout << "| server VmRSS | KiB |\n|---|---:|\n"
+              << "| idle, warmed up | " << f.rss_before / 1024 << " |\n"
+              << "| + " << f.channels << " idle connections | " << f.rss_connected / 1024 << " |\n"
+              << "| + " << f.opened << " idle watch streams | " << f.rss_after / 1024 << " |\n\n"
+              << "Bytes per idle watcher: **" << Fmt(f.BytesPerWatcher()) << "** (streams only), "
+              << Fmt(f.BytesPerWatcherWithConnections()) << " counting the connections too.\n\n";
+  }
+  std::cout << "Cancelled at the end: " << f.cancelled << " streams ended CANCELLED, " << f.other_end
+            << " otherwise" << (f.first_other_status.empty() ? "" : " (first: " + f.first_other_status + ")")
+            << ".\n";
+  if (!f.error.empty()) std::cout << "\n**fan-out error:** " << f.error << "\n";
 }
 
 void RaiseFdLimit() {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 }
 
-std::string CommandLine(int argc, char** argv) {
+std::string ShellQuote(const std::string& s) {
+  if (s.find_first_of(" '\"$\\") == std::string::npos) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string Join(const std::vector<std::string>& words) {
   std::string s;
-  for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
+  for (size_t i = 0; i < words.size(); ++i) s += (i ? " " : "") + ShellQuote(words[i]);
   return s;
+}
+
+std::string CommandLine(int argc, char** argv) { return Join(std::vector<std::string>(argv, argv + argc)); }
+
+std::string FirstLineWith(const std::string& path, const std::string& prefix) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) return line;
+  }
+  return "";
+}
+
+void PrintMachine() {
+  utsname u{};
+  uname(&u);
+  std::string model = sb::Extract(FirstLineWith("/proc/cpuinfo", "model name"), ":\\s*(.*)");
+  std::string mem = sb::Extract(FirstLineWith("/proc/meminfo", "MemTotal"), ":\\s*([0-9]+)");
+  std::string load = FirstLineWith("/proc/loadavg", "");
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  std::cout << "- machine: nproc " << sysconf(_SC_NPROCESSORS_ONLN) << " (" << (model.empty() ? "unknown CPU" : model)
+            << "), " << (mem.empty() ? "?" : std::to_string(std::stoll(mem) / 1024)) << " MiB RAM, " << u.sysname
+            << " " << u.release << " " << u.machine << "\n"
+            << "- load average at start: " << load << " (the client and both servers share these cores)\n"
+            << "- gRPC " << grpc::Version() << "; RLIMIT_NOFILE " << rl.rlim_cur
+            << " (raised to the hard limit; the servers inherit it)\n";
+}
+
+std::vector<std::string> SplitWords(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
 }
 
 int All(const switchboard::Cli& cli, int argc, char** argv) {
   const double duration = static_cast<double>(cli.GetInt("duration_s"));
-  const int concurrency = static_cast<int>(cli.GetInt("concurrency"));
-  const int threads = static_cast<int>(cli.GetInt("threads"));
+  LoadSpec spec;
+  spec.threads = static_cast<int>(cli.GetInt("threads"));
+  spec.concurrency = static_cast<int>(cli.GetInt("concurrency"));
   const int watchers = static_cast<int>(cli.GetInt("watchers"));
-  std::string tmp = std::filesystem::temp_directory_path().string() + "/sb-bench-" + RunId();
+  const std::string tmp = std::filesystem::temp_directory_path().string() + "/sb-bench-" + RunId();
   std::filesystem::create_directories(tmp);
   int rc = 0;
+  bool keep_tmp = false;
   {
     sb::ChildProcess echo({cli.GetString("echo_server"), "--address=127.0.0.1:0"}, tmp + "/echo.log");
-    sb::ChildProcess sbd({cli.GetString("switchboardd"), "--data_dir=" + tmp + "/data",
-                          "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0"},
-                         tmp + "/switchboardd.log");
-    std::string echo_port = echo.WaitFor("PORT ([0-9]+)", 20);
-    std::string sbd_addr = sbd.WaitFor("\"grpc_address\":\"([^\"]+)\"", 20);
+    std::vector<std::string> sbd_argv = {cli.GetString("switchboardd"), "--data_dir=" + tmp + "/data",
+                                         "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0"};
+    for (auto& f : SplitWords(cli.GetString("server_flags"))) sbd_argv.push_back(f);
+    sb::ChildProcess sbd(sbd_argv, tmp + "/switchboardd.log");
+    const std::string echo_port = sb::Extract(echo.WaitForLine("PORT ", 20), "PORT ([0-9]+)");
+    const std::string serving = sbd.WaitForLine("\"msg\":\"serving\"", 30);
+    const std::string sbd_addr = sb::Extract(serving, "\"grpc_address\":\"([^\"]+)\"");
+    const std::string http_addr = sb::Extract(serving, "\"http_address\":\"([^\"]+)\"");
     if (echo_port.empty() || sbd_addr.empty()) {
-      std::cerr << "sb_bench: a server did not start; logs in " << tmp << "\n";
+      std::cerr << "sb_bench: a server did not start; logs kept in " << tmp << "\n"
+                << "--- switchboardd log tail:\n"
+                << sbd.LogTail(2000) << "\n--- echo log tail:\n"
+                << echo.LogTail(2000) << "\n";
       return 1;
     }
     const std::string echo_addr = "127.0.0.1:" + echo_port;
 
-    utsname u{};
-    uname(&u);
-    std::cout << "## sb_bench all\n\n"
-              << "- command: `" << CommandLine(argc, argv) << "`\n"
-              << "- machine: " << std::thread::hardware_concurrency() << " cores, " << u.sysname << " " << u.release
-              << "; client and servers share the machine\n"
-              << "- load: " << concurrency << " calls outstanding over " << threads << " client threads, "
-              << duration << " s per phase\n\n";
+    std::cout << "## sb_bench all\n\n- command: `" << CommandLine(argc, argv) << "`\n";
+    PrintMachine();
+    std::cout << "- switchboardd: `" << Join(sbd_argv)
+              << "` (temporary data directory, removed afterwards)\n"
+              << "- load: closed loop, " << spec.concurrency << " calls outstanding over " << spec.threads
+              << " client threads (one channel and completion queue each)\n\n";
 
+    // 1. Reads. Alternate the two servers twice so that drift on a shared
+    // machine hits both the same.
     std::cout << "### 1. Cheap read: bare callback echo server vs switchboardd GetBusEvent\n\n"
-              << "| run | ops/s | p50 µs | p99 µs | ok | errors |\n|---|---|---|---|---|---|\n";
-    // Alternate the two twice so that drift on a noisy machine hits both.
-    sb::LoadResult e1 = RunKind("echo", echo_addr, threads, concurrency, duration / 2);
-    sb::LoadResult g1 = RunKind("getbusevent", sbd_addr, threads, concurrency, duration / 2);
-    sb::LoadResult e2 = RunKind("echo", echo_addr, threads, concurrency, duration / 2);
-    sb::LoadResult g2 = RunKind("getbusevent", sbd_addr, threads, concurrency, duration / 2);
-    PrintLoad("echo (baseline), pass 1", e1);
-    PrintLoad("GetBusEvent, pass 1", g1);
-    PrintLoad("echo (baseline), pass 2", e2);
-    PrintLoad("GetBusEvent, pass 2", g2);
-    double echo_tp = (e1.Throughput() + e2.Throughput()) / 2;
-    double read_tp = (g1.Throughput() + g2.Throughput()) / 2;
-    std::cout << "\nGetBusEvent / echo throughput: **" << Fmt(read_tp / echo_tp, 2) << "x** (target >= 0.80)\n\n";
+              << "Two passes of " << Fmt(duration / 2, 1) << " s each, alternating.\n\n";
+    spec.duration_s = duration / 2;
+    LoadSpec echo_spec = spec, sbd_spec = spec;
+    echo_spec.target = echo_addr;
+    echo_spec.server_pid = echo.pid();
+    sbd_spec.target = sbd_addr;
+    sbd_spec.server_pid = sbd.pid();
+    std::vector<Phase> reads;
+    reads.push_back(RunPhase("echo (baseline), pass 1", "echo", echo_spec));
+    reads.push_back(RunPhase("GetBusEvent, pass 1", "getbusevent", sbd_spec));
+    reads.push_back(RunPhase("echo (baseline), pass 2", "echo", echo_spec));
+    reads.push_back(RunPhase("GetBusEvent, pass 2", "getbusevent", sbd_spec));
+    PrintLoadHeader();
+    for (auto& p : reads) PrintLoadRow(p);
+    for (auto& p : reads) PrintLoadErrors(p);
+    const double echo_tp = (reads[0].load.Throughput() + reads[2].load.Throughput()) / 2;
+    const double read_tp = (reads[1].load.Throughput() + reads[3].load.Throughput()) / 2;
+    const double ratio = echo_tp > 0 ? read_tp / echo_tp : 0;
+    std::cout << "\nMean throughput: echo " << Fmt(echo_tp) << "/s, GetBusEvent " << Fmt(read_tp)
+              << "/s; ratio **" << Fmt(ratio, 2) << "** (target >= 0.80)\n\n";
 
-    std::cout << "### 2. Durable writes: Publish (fsync before answering), " << concurrency
-              << " concurrent clients\n\n"
-              << "| run | ops/s | p50 µs | p99 µs | ok | errors |\n|---|---|---|---|---|---|\n";
-    sb::LoadResult w = RunKind("publish", sbd_addr, threads, concurrency, duration);
-    PrintLoad("Publish", w);
-    std::cout << "\nTarget >= 10,000/s: **" << (w.Throughput() >= 10000 ? "met" : "not met") << "**\n\n";
-
-    std::cout << "### 3. Watch fan-out: " << watchers << " watchers, one event at a time\n\n";
-    sb::FanoutResult f = sb::RunFanout(sbd_addr, watchers, static_cast<int>(cli.GetInt("channels")),
-                                       static_cast<int>(cli.GetInt("rounds")), sbd.pid());
-    std::cout << "| watchers | rounds | delivered | p50 ms | p99 ms | max ms | server RSS idle before | after | "
-                 "bytes per idle watcher |\n|---|---|---|---|---|---|---|---|---|\n"
-              << "| " << f.watchers << " | " << f.rounds << " | " << f.delivered << "/" << f.expected << " | "
-              << Fmt(f.Percentile(50), 1) << " | " << Fmt(f.Percentile(99), 1) << " | "
-              << Fmt(f.latencies_ms.empty() ? 0 : f.latencies_ms.back(), 1) << " | " << f.rss_before / 1024
-              << " KiB | " << f.rss_after / 1024 << " KiB | " << Fmt(f.BytesPerWatcher()) << " |\n\n";
-    if (!f.error.empty()) {
-      std::cout << "fan-out error: " << f.error << "\n\n";
-      rc = 1;
+    // 2. Durable writes.
+    std::cout << "### 2. Durable writes: Publish (answered after fsync), " << spec.concurrency
+              << " concurrent callers, " << Fmt(duration, 0) << " s\n\n";
+    const std::string m0 = http_addr.empty() ? "" : sb::HttpGet(http_addr, "/metrics");
+    sbd_spec.duration_s = duration;
+    Phase w = RunPhase("Publish", "publish", sbd_spec);
+    const std::string m1 = http_addr.empty() ? "" : sb::HttpGet(http_addr, "/metrics");
+    PrintLoadHeader();
+    PrintLoadRow(w);
+    PrintLoadErrors(w);
+    const double tx = sb::MetricValue(m1, "switchboard_store_transactions") -
+                      sb::MetricValue(m0, "switchboard_store_transactions");
+    const double mu = sb::MetricValue(m1, "switchboard_store_mutations") -
+                      sb::MetricValue(m0, "switchboard_store_mutations");
+    if (!m0.empty() && !m1.empty() && tx > 0) {
+      std::cout << "\nStore, from /metrics: " << Fmt(tx) << " transactions (one fsync each) for " << Fmt(mu)
+                << " mutations: " << Fmt(mu / tx, 1) << " per commit, " << Fmt(tx / w.load.seconds)
+                << " commits/s.\n";
     }
-    std::cout << "Targets: p99 <= 250 ms: **" << (f.Percentile(99) <= 250 ? "met" : "not met")
-              << "**; < 8 KB per idle watcher: **" << (f.BytesPerWatcher() < 8192 ? "met" : "not met") << "**\n";
-    if (e1.errors + e2.errors + g1.errors + g2.errors + w.errors) rc = 1;
+    std::cout << "\n";
+
+    // 3. Fan-out.
+    std::cout << "### 3. Watch fan-out: " << watchers << " idle WatchEvents streams, then one event at a time\n\n";
+    sb::FanoutOptions fo;
+    fo.target = sbd_addr;
+    fo.watchers = watchers;
+    fo.channels = static_cast<int>(cli.GetInt("channels"));
+    fo.rounds = static_cast<int>(cli.GetInt("rounds"));
+    fo.threads = static_cast<int>(cli.GetInt("fanout_threads"));
+    fo.server_pid = sbd.pid();
+    sb::FanoutResult f = sb::RunFanout(fo);
+    PrintFanout(f);
+
+    const std::string echo_exit = echo.Stop();
+    const std::string sbd_exit = sbd.Stop();
+    std::cout << "\nServers stopped with SIGTERM: sb_echo_server " << echo_exit << ", switchboardd " << sbd_exit
+              << ".\n\n";
+
+    const bool read_ok = ratio >= 0.8;
+    const bool write_ok = w.load.Throughput() >= 10000;
+    const bool p99_ok = f.error.empty() && f.Percentile(99) <= 250;
+    const bool mem_ok = f.rss_after > 0 && f.BytesPerWatcher() < 8192;
+    auto verdict = [](bool ok) { return ok ? "met" : "**not met**"; };
+    std::cout << "### Summary\n\n| target | measured | verdict |\n|---|---|---|\n"
+              << "| GetBusEvent >= 0.8x echo throughput | " << Fmt(ratio, 2) << "x (" << Fmt(read_tp) << " vs "
+              << Fmt(echo_tp) << " /s) | " << verdict(read_ok) << " |\n"
+              << "| Publish >= 10,000/s at " << spec.concurrency << " callers | " << Fmt(w.load.Throughput())
+              << "/s, p50 " << Fmt(w.load.Percentile(50) / 1000, 1) << " ms, p99 "
+              << Fmt(w.load.Percentile(99) / 1000, 1) << " ms | " << verdict(write_ok) << " |\n"
+              << "| fan-out p99 <= 250 ms at " << watchers << " watchers | p50 " << Fmt(f.Percentile(50), 1)
+              << " ms, p99 " << Fmt(f.Percentile(99), 1) << " ms, max "
+              << Fmt(f.latencies_ms.empty() ? 0 : f.latencies_ms.back(), 1) << " ms | " << verdict(p99_ok) << " |\n"
+              << "| < 8 KB per idle watcher | " << Fmt(f.BytesPerWatcher()) << " B | " << verdict(mem_ok) << " |\n";
+    const uint64_t errors = reads[0].load.errors + reads[1].load.errors + reads[2].load.errors +
+                            reads[3].load.errors + w.load.errors;
+    if (errors || !f.error.empty()) {
+      rc = 1;
+      keep_tmp = true;
+      std::cout << "\nErrors occurred; server logs kept in " << tmp << "\n";
+    }
   }
-  std::error_code ec;
-  std::filesystem::remove_all(tmp, ec);
+  if (!keep_tmp) {
+    std::error_code ec;
+    std::filesystem::remove_all(tmp, ec);
+  }
   return rc;
 }
 
@@ -233,21 +366,29 @@ int main(int argc, char** argv) {
   switchboard::Cli cli("sb_bench",
                        "sb_bench COMMAND [flags]\n\n"
                        "Commands:\n"
-                       "  read     unary read load: --kind=echo|getbusevent against --target\n"
-                       "  write    durable Publish load against --target\n"
-                       "  fanout   --watchers watch streams; one event at a time; delivery latency and memory\n"
-                       "  all      starts sb_echo_server and switchboardd and runs the three comparisons side by side");
-  cli.AddString("target", "127.0.0.1:50051", "Server for read/write/fanout.");
+                       "  read     closed-loop unary reads against --target: --kind=echo (sb_echo_server) or\n"
+                       "           getbusevent (switchboardd GetBusEvent of one seeded event)\n"
+                       "  write    closed-loop durable Publish calls against --target, each a new event\n"
+                       "  fanout   --watchers WatchEvents streams over --channels connections; memory per idle\n"
+                       "           watcher (with --server_pid) and delivery latency, one event at a time\n"
+                       "  all      starts sb_echo_server and switchboardd on free loopback ports, runs the\n"
+                       "           three comparisons side by side, stops both, prints a Markdown report");
+  cli.AddString("target", "", "read/write/fanout: the server, HOST:PORT.");
   cli.AddString("kind", "getbusevent", "read: echo or getbusevent.");
-  cli.AddInt("duration_s", 10, "Seconds per load phase.");
+  cli.AddInt("duration_s", 10, "Seconds of load (read/write); all: per comparison, the read passes share it.");
   cli.AddInt("concurrency", 64, "Calls outstanding at once.");
-  cli.AddInt("threads", 2, "Client threads (each with its own channel and completion queue).");
+  cli.AddInt("threads", 2, "Client threads for read/write (each with its own channel and completion queue).");
   cli.AddInt("watchers", 10000, "fanout: watch streams.");
-  cli.AddInt("channels", 50, "fanout: channels (connections) the watchers are spread over.");
+  cli.AddInt("channels", 50, "fanout: channels (TCP connections) the watchers are spread over.");
   cli.AddInt("rounds", 5, "fanout: events published, one at a time.");
-  cli.AddInt("server_pid", 0, "fanout: pid of the server, to read its memory.");
+  cli.AddInt("fanout_threads", 2, "fanout: client threads reading the streams.");
+  cli.AddInt("server_pid", 0, "fanout/read/write: pid of the server, for its memory (VmRSS) and CPU time.");
   cli.AddString("switchboardd", "build/server/switchboardd", "all: the switchboardd binary.");
-  cli.AddString("echo_server", "build/tools/bench/sb_echo_server", "all: the echo server binary.");
+  cli.AddString("echo_server", "build/tools/bench/sb_echo_server", "all: the sb_echo_server binary.");
+  cli.AddString("server_flags", "", "all: extra switchboardd flags, space-separated (e.g. --watch_max_lag=1000).");
+  cli.SetEpilog(
+      "Every load loop is bounded by --duration_s (plus a 30 s drain) and every wait has a deadline.\n"
+      "RLIMIT_NOFILE is raised to the hard limit at start; servers started by `all` inherit it.");
   auto parsed = cli.Parse(argc, argv);
   if (!parsed.ok()) {
     std::cerr << "sb_bench: " << parsed.status().message() << "\n";
@@ -259,26 +400,42 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = cli.positionals()[0];
-  const double duration = static_cast<double>(cli.GetInt("duration_s"));
-  const int concurrency = static_cast<int>(cli.GetInt("concurrency"));
-  const int threads = static_cast<int>(cli.GetInt("threads"));
-  if (cmd == "read" || cmd == "write") {
-    std::string kind = cmd == "write" ? "publish" : cli.GetString("kind");
-    auto r = RunKind(kind, cli.GetString("target"), threads, concurrency, duration);
-    std::cout << "| run | ops/s | p50 µs | p99 µs | ok | errors |\n|---|---|---|---|---|---|\n";
-    PrintLoad(kind, r);
-    return r.errors ? 1 : 0;
-  }
-  if (cmd == "fanout") {
-    auto r = sb::RunFanout(cli.GetString("target"), static_cast<int>(cli.GetInt("watchers")),
-                           static_cast<int>(cli.GetInt("channels")), static_cast<int>(cli.GetInt("rounds")),
-                           static_cast<pid_t>(cli.GetInt("server_pid")));
-    std::cout << "watchers " << r.watchers << ", delivered " << r.delivered << "/" << r.expected << ", p50 "
-              << Fmt(r.Percentile(50), 1) << " ms, p99 " << Fmt(r.Percentile(99), 1) << " ms, bytes/watcher "
-              << Fmt(r.BytesPerWatcher()) << (r.error.empty() ? "" : ", error: " + r.error) << "\n";
-    return r.error.empty() ? 0 : 1;
-  }
   if (cmd == "all") return All(cli, argc, argv);
-  std::cerr << "sb_bench: unknown command '" << cmd << "'; see --help\n";
-  return 2;
+  if (cmd != "read" && cmd != "write" && cmd != "fanout") {
+    std::cerr << "sb_bench: unknown command '" << cmd << "'; see --help\n";
+    return 2;
+  }
+  if (cli.GetString("target").empty()) {
+    std::cerr << "sb_bench: " << cmd << " needs --target=HOST:PORT\n";
+    return 2;
+  }
+  const pid_t pid = static_cast<pid_t>(cli.GetInt("server_pid"));
+  if (cmd == "fanout") {
+    sb::FanoutOptions fo;
+    fo.target = cli.GetString("target");
+    fo.watchers = static_cast<int>(cli.GetInt("watchers"));
+    fo.channels = static_cast<int>(cli.GetInt("channels"));
+    fo.rounds = static_cast<int>(cli.GetInt("rounds"));
+    fo.threads = static_cast<int>(cli.GetInt("fanout_threads"));
+    fo.server_pid = pid;
+    sb::FanoutResult f = sb::RunFanout(fo);
+    PrintFanout(f);
+    return f.error.empty() ? 0 : 1;
+  }
+  std::string kind = cmd == "write" ? "publish" : cli.GetString("kind");
+  if (kind != "echo" && kind != "getbusevent" && kind != "publish") {
+    std::cerr << "sb_bench: --kind must be echo or getbusevent\n";
+    return 2;
+  }
+  LoadSpec spec;
+  spec.target = cli.GetString("target");
+  spec.threads = static_cast<int>(cli.GetInt("threads"));
+  spec.concurrency = static_cast<int>(cli.GetInt("concurrency"));
+  spec.duration_s = static_cast<double>(cli.GetInt("duration_s"));
+  spec.server_pid = pid;
+  Phase p = RunPhase(kind, kind, spec);
+  PrintLoadHeader();
+  PrintLoadRow(p);
+  PrintLoadErrors(p);
+  return p.load.errors ? 1 : 0;
 }

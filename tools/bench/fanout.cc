@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <memory>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "load.h"
 #include "process.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -16,25 +19,96 @@ using Clock = std::chrono::steady_clock;
 
 double FanoutResult::Percentile(double p) const {
   if (latencies_ms.empty()) return 0;
-  return latencies_ms[static_cast<size_t>(p / 100.0 * (latencies_ms.size() - 1))];
+  return latencies_ms[static_cast<size_t>(p / 100.0 * static_cast<double>(latencies_ms.size() - 1))];
 }
 
 namespace {
+
+// Each stream has exactly one operation outstanding at a time:
+// start -> initial metadata -> read, read, ... -> finish.
+enum Op : uintptr_t { kStart = 0, kMetadata = 1, kRead = 2, kFinish = 3 };
+void* Tag(size_t i, Op op) { return reinterpret_cast<void*>(static_cast<uintptr_t>(i * 4 + op)); }
 
 struct Watcher {
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientAsyncReader<v1::NotificationEvent>> reader;
   v1::NotificationEvent ev;
-  int64_t last_seq = 0;
+  grpc::Status status;
 };
 
-// Tags: index * 4 + op.
-enum Op { kStart = 0, kMetadata = 1, kRead = 2, kFinish = 3 };
-void* Tag(size_t i, Op op) { return reinterpret_cast<void*>(static_cast<uintptr_t>(i * 4 + op)); }
+struct Arrival {
+  int64_t sequence;
+  Clock::time_point at;
+};
 
-int64_t Publish(v1::NotificationService::Stub& stub, const std::string& uuid) {
+// One client thread with its own completion queue, serving every stream
+// whose index is congruent to its own modulo the thread count.
+struct Receiver {
+  grpc::CompletionQueue cq;
+  std::vector<Arrival> arrivals;
+  int members = 0;
+  int finished = 0;
+  int cancelled = 0;
+  int other = 0;
+  std::string first_other;
+  std::thread thread;
+};
+
+struct Shared {
+  std::vector<std::unique_ptr<Watcher>> ws;
+  int64_t head = 0;
+  std::atomic<int> ready{0};
+  std::atomic<int> ended{0};     // streams that ended (before or after we cancelled)
+  std::atomic<int> finished{0};  // streams whose final status is in
+  std::atomic<long long> delivered{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> give_up{false};
+};
+
+void Serve(Shared* sh, Receiver* rcv) {
+  void* tag;
+  bool ok;
+  while (rcv->finished < rcv->members && !sh->give_up.load()) {
+    auto st = rcv->cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    if (st == grpc::CompletionQueue::NextStatus::TIMEOUT) continue;
+    if (st == grpc::CompletionQueue::NextStatus::SHUTDOWN) break;
+    const size_t i = reinterpret_cast<uintptr_t>(tag) / 4;
+    const Op op = static_cast<Op>(reinterpret_cast<uintptr_t>(tag) % 4);
+    Watcher& w = *sh->ws[i];
+    if (op == kFinish) {
+      ++rcv->finished;
+      sh->finished.fetch_add(1);
+      if (w.status.error_code() == grpc::StatusCode::CANCELLED && sh->stopping.load()) {
+        ++rcv->cancelled;
+      } else if (rcv->other++ == 0) {
+        rcv->first_other = std::to_string(w.status.error_code()) + ": " + w.status.error_message();
+      }
+      continue;
+    }
+    if (!ok) {  // the stream is over; collect its status
+      sh->ended.fetch_add(1);
+      w.reader->Finish(&w.status, Tag(i, kFinish));
+      continue;
+    }
+    if (op == kStart) {
+      w.reader->ReadInitialMetadata(Tag(i, kMetadata));
+    } else {
+      if (op == kMetadata) {
+        sh->ready.fetch_add(1);
+      } else if (w.ev.sequence() > sh->head) {
+        rcv->arrivals.push_back({w.ev.sequence(), Clock::now()});
+        sh->delivered.fetch_add(1);
+      }
+      w.reader->Read(&w.ev, Tag(i, kRead));
+    }
+  }
+}
+
+absl::StatusOr<int64_t> Publish(v1::NotificationService::Stub& stub, const std::string& uuid) {
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::PublishRequest req;
+  req.set_request_id(uuid);
   auto* env = req.mutable_envelope();
   env->set_event_uuid(uuid);
   env->set_event_name("bench.fanout");
@@ -43,102 +117,151 @@ int64_t Publish(v1::NotificationService::Stub& stub, const std::string& uuid) {
   (*env->mutable_data()->mutable_fields())["n"].set_string_value(uuid);
   v1::PublishResponse resp;
   grpc::Status s = stub.Publish(&ctx, req, &resp);
-  return s.ok() ? resp.sequence() : -1;
+  if (!s.ok()) return absl::UnavailableError(std::to_string(s.error_code()) + ": " + s.error_message());
+  return resp.sequence();
+}
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// Waits until `done()` or `seconds` pass; true if done.
+template <class F>
+bool WaitUntil(F done, double seconds) {
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 }  // namespace
 
-FanoutResult RunFanout(const std::string& target, int n, int channels, int rounds, pid_t server_pid) {
+FanoutResult RunFanout(const FanoutOptions& o) {
   FanoutResult r;
-  r.watchers = n;
-  r.rounds = rounds;
-  auto control = v1::NotificationService::NewStub(NewChannel(target, 100000));
-  std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  int64_t head = Publish(*control, "warmup-" + run);
-  if (head < 0) {
-    r.error = "warm-up publish failed";
+  r.watchers = o.watchers;
+  r.channels = std::max(1, o.channels);
+  r.rounds = o.rounds;
+  const int nthreads = std::max(1, o.threads);
+  auto control_channel = NewChannel(o.target, 1000000);
+  auto control = v1::NotificationService::NewStub(control_channel);
+  const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+
+  // The head: publish one warm-up event and watch from its sequence.
+  auto head = Publish(*control, "bench-fanout-warmup-" + run);
+  if (!head.ok()) {
+    r.error = "warm-up publish failed: " + std::string(head.status().message());
     return r;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  r.rss_before = ResidentBytes(server_pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  if (o.server_pid > 0) r.rss_before = ResidentBytes(o.server_pid);
 
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::NotificationService::Stub>> stubs;
-  for (int c = 0; c < channels; ++c) stubs.push_back(v1::NotificationService::NewStub(NewChannel(target, c)));
-  grpc::CompletionQueue cq;
-  std::vector<std::unique_ptr<Watcher>> ws(n);
-  auto setup_start = Clock::now();
-  v1::WatchEventsRequest req;
-  req.set_after_sequence(head);
-  for (int i = 0; i < n; ++i) {
-    ws[i] = std::make_unique<Watcher>();
-    ws[i]->last_seq = head;
-    ws[i]->reader = stubs[i % channels]->PrepareAsyncWatchEvents(&ws[i]->ctx, req, &cq);
-    ws[i]->reader->StartCall(Tag(i, kStart));
+  for (int c = 0; c < r.channels; ++c) {
+    channels.push_back(NewChannel(o.target, c));
+    if (!WaitConnected(channels.back(), 10)) {
+      r.error = "channel " + std::to_string(c) + " did not connect";
+      return r;
+    }
+    stubs.push_back(v1::NotificationService::NewStub(channels.back()));
   }
-  // Wait until every stream has its initial metadata: registered server-side.
-  int ready = 0;
-  void* tag;
-  bool ok;
-  while (ready < n) {
-    if (cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(60)) != grpc::CompletionQueue::NextStatus::GOT_EVENT) {
-      r.error = "timed out opening watchers (" + std::to_string(ready) + " ready)";
-      break;
-    }
-    size_t i = reinterpret_cast<uintptr_t>(tag) / 4;
-    Op op = static_cast<Op>(reinterpret_cast<uintptr_t>(tag) % 4);
-    if (!ok) {
-      r.error = "a watch failed to start";
-      break;
-    }
-    if (op == kStart) ws[i]->reader->ReadInitialMetadata(Tag(i, kMetadata));
-    if (op == kMetadata) {
-      ++ready;
-      ws[i]->reader->Read(&ws[i]->ev, Tag(i, kRead));
-    }
-  }
-  r.setup_seconds = std::chrono::duration<double>(Clock::now() - setup_start).count();
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  r.rss_after = ResidentBytes(server_pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  if (o.server_pid > 0) r.rss_connected = ResidentBytes(o.server_pid);
 
-  for (int round = 0; round < rounds && r.error.empty(); ++round) {
+  Shared sh;
+  sh.head = *head;
+  sh.ws.resize(o.watchers);
+  for (auto& w : sh.ws) w = std::make_unique<Watcher>();
+  std::vector<std::unique_ptr<Receiver>> rcvs;
+  for (int t = 0; t < nthreads; ++t) {
+    rcvs.push_back(std::make_unique<Receiver>());
+    rcvs.back()->members = o.watchers / nthreads + (t < o.watchers % nthreads ? 1 : 0);
+    rcvs.back()->arrivals.reserve(static_cast<size_t>(rcvs.back()->members) * (o.rounds + 1));
+  }
+  for (auto& rcv : rcvs) rcv->thread = std::thread(Serve, &sh, rcv.get());
+
+  // Open every stream; "open" means its initial metadata has arrived, which
+  // the server sends once the watch is registered.
+  auto open_start = Clock::now();
+  v1::WatchEventsRequest req;
+  req.set_after_sequence(*head);
+  for (int i = 0; i < o.watchers; ++i) {
+    Watcher& w = *sh.ws[i];
+    w.reader = stubs[i % r.channels]->PrepareAsyncWatchEvents(&w.ctx, req, &rcvs[i % nthreads]->cq);
+    w.reader->StartCall(Tag(i, kStart));
+  }
+  bool all_open = WaitUntil([&] { return sh.ready.load() + sh.ended.load() >= o.watchers; }, 120);
+  r.open_seconds = std::chrono::duration<double>(Clock::now() - open_start).count();
+  r.opened = sh.ready.load();
+  if (!all_open || r.opened < o.watchers) {
+    r.error = std::to_string(r.opened) + " of " + std::to_string(o.watchers) + " streams opened (" +
+              std::to_string(sh.ended.load()) + " ended)";
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  if (o.server_pid > 0) r.rss_after = ResidentBytes(o.server_pid);
+
+  // One event at a time; wait until every open stream has it.
+  std::map<int64_t, Clock::time_point> sent;
+  for (int round = 0; round < o.rounds && r.opened > 0; ++round) {
+    const long long before = sh.delivered.load();
     auto t0 = Clock::now();
-    int64_t seq = Publish(*control, "fanout-" + run + "-" + std::to_string(round));
-    if (seq < 0) {
-      r.error = "publish failed";
+    auto seq = Publish(*control, "bench-fanout-" + run + "-" + std::to_string(round));
+    auto t1 = Clock::now();
+    if (!seq.ok()) {
+      r.error = "publish failed: " + std::string(seq.status().message());
       break;
     }
-    r.expected += n;
-    int got = 0;
-    double last = 0;
-    while (got < n) {
-      if (cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(30)) !=
-          grpc::CompletionQueue::NextStatus::GOT_EVENT) {
-        r.error = "timed out: " + std::to_string(got) + " of " + std::to_string(n) + " got event " +
-                  std::to_string(seq);
-        break;
-      }
-      size_t i = reinterpret_cast<uintptr_t>(tag) / 4;
-      if (!ok) {
-        r.error = "a watch ended early";
-        break;
-      }
-      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      if (ws[i]->ev.sequence() == seq) {
-        ++got;
-        ++r.delivered;
-        r.latencies_ms.push_back(ms);
-        last = ms;
-      }
-      ws[i]->reader->Read(&ws[i]->ev, Tag(i, kRead));
+    sent[*seq] = t0;
+    r.publish_ms.push_back(Ms(t1 - t0));
+    const int alive = r.opened - sh.ended.load();
+    r.expected += alive;
+    if (!WaitUntil([&] { return sh.delivered.load() - before >= alive; }, 30)) {
+      r.error = "round " + std::to_string(round) + ": " + std::to_string(sh.delivered.load() - before) + " of " +
+                std::to_string(alive) + " watchers had the event after 30 s";
+      break;
     }
-    r.round_max_ms.push_back(last);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
-  for (auto& w : ws) w->ctx.TryCancel();
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
+
+  // Cancel every stream and collect its status (CANCELLED expected).
+  sh.stopping.store(true);
+  for (auto& w : sh.ws) w->ctx.TryCancel();
+  bool drained = WaitUntil([&] { return sh.finished.load() >= o.watchers; }, 60);
+  if (!drained) sh.give_up.store(true);
+  for (auto& rcv : rcvs) rcv->thread.join();
+  for (auto& rcv : rcvs) {
+    rcv->cq.Shutdown();
+    void* tag;
+    bool ok;
+    while (rcv->cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(5)) ==
+           grpc::CompletionQueue::NextStatus::GOT_EVENT) {
+    }
+    r.cancelled += rcv->cancelled;
+    r.other_end += rcv->other;
+    if (r.first_other_status.empty()) r.first_other_status = rcv->first_other;
   }
+
+  std::map<int64_t, double> round_max;
+  for (auto& rcv : rcvs) {
+    for (const Arrival& a : rcv->arrivals) {
+      auto it = sent.find(a.sequence);
+      if (it == sent.end()) continue;
+      double ms = Ms(a.at - it->second);
+      r.latencies_ms.push_back(ms);
+      round_max[a.sequence] = std::max(round_max[a.sequence], ms);
+    }
+  }
+  for (auto& [seq, ms] : round_max) r.round_max_ms.push_back(ms);
+  r.delivered = static_cast<long long>(r.latencies_ms.size());
   std::sort(r.latencies_ms.begin(), r.latencies_ms.end());
+  if (!drained) {
+    if (r.error.empty()) r.error = "streams did not all end within 60 s of cancelling";
+    // Operations may still be pending: leak rather than destroy them.
+    for (auto& w : sh.ws) w.release();
+    for (auto& rcv : rcvs) rcv.release();
+  } else {
+    sh.ws.clear();  // the calls go before their completion queues
+  }
   return r;
 }
 

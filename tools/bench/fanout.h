@@ -1,28 +1,48 @@
 #pragma once
-// Watch fan-out: N WatchEvents streams over M channels; one event published
-// at a time; the time until each watcher has it.
+// Watch fan-out: N WatchEvents streams from the current head, spread over M
+// channels (M connections); the server's memory before and after they are
+// open and idle; then one event published at a time and, for each watcher,
+// the time from sending the Publish until that watcher has read the event.
+
+#include <sys/types.h>
 
 #include <string>
 #include <vector>
 
-#include <sys/types.h>
-
 namespace switchboard::bench {
+
+struct FanoutOptions {
+  std::string target;
+  int watchers = 10000;
+  int channels = 50;
+  int rounds = 5;
+  int threads = 2;  // client threads reading the streams, one completion queue each
+  pid_t server_pid = 0;  // 0: memory is not measured
+};
 
 struct FanoutResult {
   int watchers = 0;
+  int opened = 0;  // streams that got their initial metadata
+  int channels = 0;
   int rounds = 0;
   long long delivered = 0;
   long long expected = 0;
   std::vector<double> latencies_ms;  // sorted, one per watcher per round
-  std::vector<double> round_max_ms;  // time until the last watcher had it
-  long long rss_before = 0, rss_after = 0;
-  double setup_seconds = 0;
+  std::vector<double> round_max_ms;  // per round: until the last watcher had it
+  std::vector<double> publish_ms;    // per round: Publish round trip
+  long long rss_before = 0;     // server idle, warmed up, no bench connections
+  long long rss_connected = 0;  // plus M idle connections
+  long long rss_after = 0;      // plus N idle watch streams
+  double open_seconds = 0;  // all streams opened
+  int cancelled = 0;        // streams that ended CANCELLED when we cancelled
+  int other_end = 0;        // streams that ended any other way
+  std::string first_other_status;
   std::string error;
-  double BytesPerWatcher() const { return watchers ? double(rss_after - rss_before) / watchers : 0; }
+  double BytesPerWatcher() const { return opened ? double(rss_after - rss_connected) / opened : 0; }
+  double BytesPerWatcherWithConnections() const { return opened ? double(rss_after - rss_before) / opened : 0; }
   double Percentile(double p) const;
 };
 
-FanoutResult RunFanout(const std::string& target, int watchers, int channels, int rounds, pid_t server_pid);
+FanoutResult RunFanout(const FanoutOptions& options);
 
 }  // namespace switchboard::bench

@@ -1,124 +1,210 @@
 #!/usr/bin/env bash
 # Starts and stops the services the tests use, on free loopback ports, with
-# their state in a temp folder:
-#   tools/services.sh start   # RabbitMQ and Azurite
-#   tools/services.sh env     # prints export lines for the tests
-#   tools/services.sh stop    # safe to call twice
+# all their state in one temp folder ($SWITCHBOARD_SERVICES_DIR, default
+# /tmp/switchboard-services):
+#
+#   tools/services.sh start   # RabbitMQ and Azurite; waits until both accept connections
+#   tools/services.sh env     # prints `export` lines for the tests (eval "$(tools/services.sh env)")
+#   tools/services.sh stop    # stops both and removes the folder; safe to call twice
+#
+# Needs what `tools/bootstrap.sh --test` installs. Nothing listens beyond
+# 127.0.0.1 (epmd, Erlang's port mapper, binds loopback too, and is left
+# running after stop like any Erlang installation leaves it: it holds no state).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${SWITCHBOARD_SERVICES_DIR:-/tmp/switchboard-services}"
 STATE="$DIR/state"
+AZURITE_JS="$ROOT/tools/.local/azurite/node_modules/azurite/dist/src/azurite.js"
+# Azurite's fixed, publicly documented development account and key.
+AZURITE_ACCOUNT="devstoreaccount1"
 AZURITE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+RABBIT_START_TIMEOUT=90
+AZURITE_START_TIMEOUT=60
 
 log() { echo "[services] $*" >&2; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# Five distinct free loopback ports: all are bound at once before any is
+# released, so no two are the same.
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
 }
 
-wait_tcp() {  # host port seconds pidfile
-  local deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-    kill -0 "$(cat "$4")" 2>/dev/null || return 1  # it died
+# wait_tcp PORT SECONDS PIDFILE: until 127.0.0.1:PORT accepts a connection;
+# fails early if the process in PIDFILE is gone.
+wait_tcp() {
+  local deadline=$((SECONDS + $2))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    kill -0 "$(cat "$3" 2>/dev/null)" 2>/dev/null || return 1
     sleep 0.5
   done
   return 1
 }
 
+# How RabbitMQ is run. As root, Debian's wrappers (rabbitmq-server,
+# rabbitmqctl) switch to the rabbitmq user with HOME=/var/lib/rabbitmq, so
+# the server and rabbitmqctl share /var/lib/rabbitmq/.erlang.cookie whatever
+# our HOME is (/root or unset). As any other user the wrappers refuse to run,
+# so the real scripts are called directly with HOME set to a folder of ours:
+# Erlang creates the cookie there and rabbitmqctl reads the same one.
+rabbit_mode() {
+  if [ "$(id -u)" -eq 0 ] && id rabbitmq >/dev/null 2>&1; then echo wrapper; else echo direct; fi
+}
+
+# rabbit_argv MODE rabbitmq-server|rabbitmqctl: sets RABBIT_ARGV to the command.
+rabbit_argv() {
+  local ctl_args="-kernel inet_dist_use_interface {127,0,0,1}"  # rabbitmqctl's own node: loopback
+  if [ "$1" = wrapper ]; then
+    RABBIT_ARGV=(env RABBITMQ_CTL_ERL_ARGS="$ctl_args" "$2")
+  else
+    local bin="/usr/lib/rabbitmq/bin/$2"
+    [ -x "$bin" ] || bin="$2"
+    RABBIT_ARGV=(env HOME="$DIR/rabbitmq/home" RABBITMQ_CTL_ERL_ARGS="$ctl_args" "$bin")
+  fi
+}
+
 start() {
-  if [ -f "$STATE" ]; then
-    log "already started (state in $STATE); stopping the old ones first"
+  command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
+    || { log "rabbitmq-server is not installed: run tools/bootstrap.sh --test"; exit 1; }
+  [ -f "$AZURITE_JS" ] || { log "Azurite is not installed: run tools/bootstrap.sh --test"; exit 1; }
+  command -v node >/dev/null 2>&1 || { log "node is not installed: run tools/bootstrap.sh --test"; exit 1; }
+
+  if [ -f "$STATE" ] || [ -f "$DIR/azurite.pid" ] || [ -f "$DIR/rabbitmq.launcher.pid" ]; then
+    log "$DIR holds an earlier start; stopping that first"
     stop
   fi
   mkdir -p "$DIR"
-  local amqp dist blob queue table
-  amqp=$(free_port); dist=$(free_port); blob=$(free_port); queue=$(free_port); table=$(free_port)
-  local node="sbtest-$amqp@localhost"
+  local amqp dist blob queue table mode node
+  local -a RABBIT_ARGV
+  read -r amqp dist blob queue table < <(free_ports 5)
+  mode=$(rabbit_mode)
+  node="sbtest-$amqp@localhost"
 
-  # RabbitMQ: loopback only, no plugins, all state in $DIR/rabbitmq.
-  mkdir -p "$DIR/rabbitmq/mnesia" "$DIR/rabbitmq/log"
-  echo "[]." > "$DIR/rabbitmq/enabled_plugins"
-  cat > "$DIR/rabbitmq/rabbitmq.conf" <<CONF
+  # Written first, so that `stop` after a half-done start still finds everything.
+  cat > "$STATE" <<S
+AMQP_PORT=$amqp
+DIST_PORT=$dist
+BLOB_PORT=$blob
+QUEUE_PORT=$queue
+TABLE_PORT=$table
+RABBIT_NODE=$node
+RABBIT_MODE=$mode
+S
+
+  # RabbitMQ: AMQP and Erlang distribution on loopback only, no plugins
+  # (management stays off), all state in $DIR/rabbitmq.
+  local rdir="$DIR/rabbitmq"
+  mkdir -p "$rdir/mnesia" "$rdir/log" "$rdir/home"
+  echo "[]." > "$rdir/enabled_plugins"
+  cat > "$rdir/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$amqp
+# guest may log in over any connection; there are only loopback ones.
 loopback_users = none
 CONF
-  # Debian's rabbitmq-server switches to the rabbitmq user when run as root.
-  if [ "$(id -u)" -eq 0 ] && id rabbitmq >/dev/null 2>&1; then
-    chown -R rabbitmq:rabbitmq "$DIR/rabbitmq"
+  if [ "$mode" = wrapper ]; then
+    chown -R rabbitmq:rabbitmq "$rdir"
     chmod 755 "$DIR"
   fi
-  log "starting RabbitMQ on 127.0.0.1:$amqp"
+  rabbit_argv "$mode" rabbitmq-server
+  log "starting RabbitMQ $node on 127.0.0.1:$amqp (distribution 127.0.0.1:$dist)"
   env RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp" \
       RABBITMQ_DIST_PORT="$dist" ERL_EPMD_ADDRESS=127.0.0.1 \
       RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
-      RABBITMQ_CONFIG_FILE="$DIR/rabbitmq/rabbitmq" \
-      RABBITMQ_MNESIA_BASE="$DIR/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$DIR/rabbitmq/log" \
-      RABBITMQ_PID_FILE="$DIR/rabbitmq/pid" RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/rabbitmq/enabled_plugins" \
-      rabbitmq-server > "$DIR/rabbitmq/stdout.log" 2>&1 &
+      RABBITMQ_CONFIG_FILE="$rdir/rabbitmq" \
+      RABBITMQ_MNESIA_BASE="$rdir/mnesia" RABBITMQ_LOG_BASE="$rdir/log" \
+      RABBITMQ_PID_FILE="$rdir/pid" RABBITMQ_ENABLED_PLUGINS_FILE="$rdir/enabled_plugins" \
+      setsid "${RABBIT_ARGV[@]}" \
+      </dev/null > "$rdir/stdout.log" 2>&1 &
   echo $! > "$DIR/rabbitmq.launcher.pid"
+  local t0=$SECONDS
 
-  # Azurite: blob, queue and table on loopback, data in $DIR/azurite.
+  # Azurite: blob, queue and table on loopback, data in $DIR/azurite. No
+  # telemetry (it would try to reach a host on the internet).
   mkdir -p "$DIR/azurite"
-  log "starting Azurite (blob 127.0.0.1:$blob, queue 127.0.0.1:$queue)"
-  node "$ROOT/tools/.local/azurite/node_modules/azurite/dist/src/azurite.js" \
+  log "starting Azurite (blob 127.0.0.1:$blob, queue 127.0.0.1:$queue, table 127.0.0.1:$table)"
+  setsid node "$AZURITE_JS" \
       --blobHost 127.0.0.1 --blobPort "$blob" --queueHost 127.0.0.1 --queuePort "$queue" \
       --tableHost 127.0.0.1 --tablePort "$table" --location "$DIR/azurite" \
-      --skipApiVersionCheck --loose --silent > "$DIR/azurite.log" 2>&1 &
+      --skipApiVersionCheck --loose --silent --disableTelemetry \
+      </dev/null > "$DIR/azurite.log" 2>&1 &
   echo $! > "$DIR/azurite.pid"
 
-  cat > "$STATE" <<S
-AMQP_PORT=$amqp
-RABBIT_NODE=$node
-BLOB_PORT=$blob
-QUEUE_PORT=$queue
-S
-  if ! wait_tcp 127.0.0.1 "$blob" 60 "$DIR/azurite.pid"; then
-    log "Azurite did not start; its log:"; tail -n 30 "$DIR/azurite.log" >&2 || true; exit 1
+  if ! wait_tcp "$blob" "$AZURITE_START_TIMEOUT" "$DIR/azurite.pid"; then
+    log "Azurite did not start within ${AZURITE_START_TIMEOUT}s; its log:"
+    tail -n 30 "$DIR/azurite.log" >&2 || true
+    stop; exit 1
   fi
-  if ! wait_tcp 127.0.0.1 "$amqp" 120 "$DIR/rabbitmq.launcher.pid"; then
-    log "RabbitMQ did not start; its log:"; tail -n 40 "$DIR/rabbitmq/stdout.log" >&2 || true
-    tail -n 40 "$DIR"/rabbitmq/log/*.log >&2 2>/dev/null || true
-    exit 1
+  log "Azurite is up after $((SECONDS - t0))s"
+  if ! wait_tcp "$amqp" "$RABBIT_START_TIMEOUT" "$DIR/rabbitmq.launcher.pid"; then
+    log "RabbitMQ did not start within ${RABBIT_START_TIMEOUT}s; its logs:"
+    tail -n 40 "$rdir/stdout.log" >&2 || true
+    tail -n 40 "$rdir"/log/*.log >&2 2>/dev/null || true
+    stop; exit 1
   fi
-  log "ready"
+  log "RabbitMQ is up after $((SECONDS - t0))s; ready (state in $DIR)"
 }
 
 env_lines() {
-  [ -f "$STATE" ] || { log "not started: run tools/services.sh start"; exit 1; }
+  [ -f "$STATE" ] || { log "not started ($STATE is missing): run tools/services.sh start"; exit 1; }
+  local AMQP_PORT BLOB_PORT QUEUE_PORT
   # shellcheck disable=SC1090
   . "$STATE"
   echo "export SWITCHBOARD_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
   echo "export SWITCHBOARD_TEST_AMQP_PORT=$AMQP_PORT"
-  echo "export SWITCHBOARD_TEST_AZURITE_BLOB=http://127.0.0.1:$BLOB_PORT/devstoreaccount1"
-  echo "export SWITCHBOARD_TEST_AZURITE_QUEUE=http://127.0.0.1:$QUEUE_PORT/devstoreaccount1"
-  echo "export SWITCHBOARD_TEST_AZURITE_ACCOUNT=devstoreaccount1"
+  echo "export SWITCHBOARD_TEST_AZURITE_BLOB=http://127.0.0.1:$BLOB_PORT/$AZURITE_ACCOUNT"
+  echo "export SWITCHBOARD_TEST_AZURITE_QUEUE=http://127.0.0.1:$QUEUE_PORT/$AZURITE_ACCOUNT"
+  echo "export SWITCHBOARD_TEST_AZURITE_ACCOUNT=$AZURITE_ACCOUNT"
   echo "export SWITCHBOARD_TEST_AZURITE_KEY=$AZURITE_KEY"
 }
 
-kill_wait() {  # pidfile
+# kill_wait PIDFILE: SIGTERM the process (and its process group, which
+# setsid made its own), wait up to 10s, then SIGKILL.
+kill_wait() {
   [ -f "$1" ] || return 0
-  local pid; pid=$(cat "$1")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  local pid
+  pid=$(cat "$1" 2>/dev/null || true)
   rm -f "$1"
+  case "$pid" in ''|*[!0-9]*) return 0 ;; esac
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  local _
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+  log "pid $pid did not exit on SIGTERM; killing it"
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 }
 
 stop() {
+  [ -e "$DIR" ] || return 0
   if [ -f "$STATE" ]; then
+    local RABBIT_NODE="" RABBIT_MODE=""
+    local -a RABBIT_ARGV
     # shellcheck disable=SC1090
     . "$STATE"
-    log "stopping RabbitMQ ($RABBIT_NODE)"
-    rabbitmqctl -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true
+    if [ -n "$RABBIT_NODE" ] && [ -f "$DIR/rabbitmq.launcher.pid" ]; then
+      log "stopping RabbitMQ $RABBIT_NODE"
+      rabbit_argv "${RABBIT_MODE:-$(rabbit_mode)}" rabbitmqctl
+      "${RABBIT_ARGV[@]}" -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 \
+        || log "rabbitmqctl stop failed; killing the node"
+    fi
   fi
-  kill_wait "$DIR/azurite.pid"
+  # The Erlang VM itself (its pid file), then the launchers.
   kill_wait "$DIR/rabbitmq/pid"
   kill_wait "$DIR/rabbitmq.launcher.pid"
-  # Erlang leaves epmd behind; it holds no state of ours.
-  rm -rf "$DIR"
+  if [ -f "$DIR/azurite.pid" ]; then log "stopping Azurite"; fi
+  kill_wait "$DIR/azurite.pid"
+  # Only what start made, so a SWITCHBOARD_SERVICES_DIR pointed at a folder
+  # with other things in it keeps them.
+  rm -rf "$DIR/rabbitmq" "$DIR/azurite" "$DIR/azurite.log" "$STATE"
+  rmdir "$DIR" 2>/dev/null || true
+  log "stopped"
 }
 
 case "${1:-}" in

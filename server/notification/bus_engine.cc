@@ -83,6 +83,7 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
   m.prepare = [event, name](core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
     event.set_sequence(txn.NextSequence());
     v1::NotificationEvent log_event;
+    log_event.set_request_id(event.envelope().event_uuid());  // the idempotency key
     *log_event.mutable_bus_event() = event;
     self.writes.push_back({kBusEventKind, name, event.SerializeAsString(), false});
     self.events.push_back({"notification", kBusEventKind, name, event.envelope().event_name(),

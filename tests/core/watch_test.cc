@@ -61,6 +61,7 @@ TEST(Watch, ReconnectFromASequenceContinuesExactly) {
   ASSERT_TRUE(reader->Read(&ev));
   EXPECT_EQ(ev.sequence(), 8);
   EXPECT_EQ(ev.bus_event().envelope().event_uuid(), "e8");
+  EXPECT_EQ(ev.request_id(), "e8") << "the event carries the request_id (the event_uuid) that caused it";
   ASSERT_TRUE(reader->Read(&ev));
   EXPECT_EQ(ev.sequence(), 9);
   ASSERT_TRUE(reader->Read(&ev));

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "echo.grpc.pb.h"
 #include "load.h"
 #include "process.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -15,6 +17,8 @@
 namespace switchboard::bench {
 
 namespace v1 = switchboard::v1;
+using switchboard::bench::Echo;
+using switchboard::bench::EchoMessage;
 using Clock = std::chrono::steady_clock;
 
 double FanoutResult::Percentile(double p) const {
@@ -29,10 +33,11 @@ namespace {
 enum Op : uintptr_t { kStart = 0, kMetadata = 1, kRead = 2, kFinish = 3 };
 void* Tag(size_t i, Op op) { return reinterpret_cast<void*>(static_cast<uintptr_t>(i * 4 + op)); }
 
+template <class P>
 struct Watcher {
   grpc::ClientContext ctx;
-  std::unique_ptr<grpc::ClientAsyncReader<v1::NotificationEvent>> reader;
-  v1::NotificationEvent ev;
+  std::unique_ptr<grpc::ClientAsyncReader<typename P::Event>> reader;
+  typename P::Event ev;
   grpc::Status status;
 };
 
@@ -54,8 +59,9 @@ struct Receiver {
   std::thread thread;
 };
 
+template <class P>
 struct Shared {
-  std::vector<std::unique_ptr<Watcher>> ws;
+  std::vector<std::unique_ptr<Watcher<P>>> ws;
   int64_t head = 0;
   std::atomic<int> ready{0};
   std::atomic<int> ended{0};     // streams that ended (before or after we cancelled)
@@ -65,7 +71,8 @@ struct Shared {
   std::atomic<bool> give_up{false};
 };
 
-void Serve(Shared* sh, Receiver* rcv) {
+template <class P>
+void Serve(Shared<P>* sh, Receiver* rcv) {
   void* tag;
   bool ok;
   while (rcv->finished < rcv->members && !sh->give_up.load()) {
@@ -74,7 +81,7 @@ void Serve(Shared* sh, Receiver* rcv) {
     if (st == grpc::CompletionQueue::NextStatus::SHUTDOWN) break;
     const size_t i = reinterpret_cast<uintptr_t>(tag) / 4;
     const Op op = static_cast<Op>(reinterpret_cast<uintptr_t>(tag) % 4);
-    Watcher& w = *sh->ws[i];
+    Watcher<P>& w = *sh->ws[i];
     if (op == kFinish) {
       ++rcv->finished;
       sh->finished.fetch_add(1);
@@ -95,8 +102,8 @@ void Serve(Shared* sh, Receiver* rcv) {
     } else {
       if (op == kMetadata) {
         sh->ready.fetch_add(1);
-      } else if (w.ev.sequence() > sh->head) {
-        rcv->arrivals.push_back({w.ev.sequence(), Clock::now()});
+      } else if (int64_t seq = P::Sequence(w.ev); seq > sh->head) {
+        rcv->arrivals.push_back({seq, Clock::now()});
         sh->delivered.fetch_add(1);
       }
       w.reader->Read(&w.ev, Tag(i, kRead));
@@ -104,22 +111,64 @@ void Serve(Shared* sh, Receiver* rcv) {
   }
 }
 
-absl::StatusOr<int64_t> Publish(v1::NotificationService::Stub& stub, const std::string& uuid) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  v1::PublishRequest req;
-  req.set_request_id(uuid);
-  auto* env = req.mutable_envelope();
-  env->set_event_uuid(uuid);
-  env->set_event_name("bench.fanout");
-  env->mutable_event_creation_time()->set_seconds(std::time(nullptr));
-  env->set_event_sender_id("sb_bench");
-  (*env->mutable_data()->mutable_fields())["n"].set_string_value(uuid);
-  v1::PublishResponse resp;
-  grpc::Status s = stub.Publish(&ctx, req, &resp);
-  if (!s.ok()) return absl::UnavailableError(std::to_string(s.error_code()) + ": " + s.error_message());
-  return resp.sequence();
-}
+// switchboardd: WatchEvents streams; an event is a durable Publish.
+struct SwitchboardProtocol {
+  using Stub = v1::NotificationService::Stub;
+  using Event = v1::NotificationEvent;
+  static std::unique_ptr<Stub> NewStub(const std::shared_ptr<grpc::Channel>& ch) {
+    return v1::NotificationService::NewStub(ch);
+  }
+  static std::unique_ptr<grpc::ClientAsyncReader<Event>> Prepare(Stub& stub, grpc::ClientContext* ctx, int64_t head,
+                                                                 grpc::CompletionQueue* cq) {
+    v1::WatchEventsRequest req;
+    req.set_after_sequence(head);
+    return stub.PrepareAsyncWatchEvents(ctx, req, cq);
+  }
+  static int64_t Sequence(const Event& ev) { return ev.sequence(); }
+  // Publishes event `n` of run `run`; returns its sequence.
+  static absl::StatusOr<int64_t> Publish(Stub& stub, const std::string& run, int n) {
+    const std::string uuid = "bench-fanout-" + run + "-" + std::to_string(n);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::PublishRequest req;
+    req.set_request_id(uuid);
+    auto* env = req.mutable_envelope();
+    env->set_event_uuid(uuid);
+    env->set_event_name("bench.fanout");
+    env->mutable_event_creation_time()->set_seconds(std::time(nullptr));
+    env->set_event_sender_id("sb_bench");
+    (*env->mutable_data()->mutable_fields())["n"].set_number_value(n);
+    v1::PublishResponse resp;
+    grpc::Status s = stub.Publish(&ctx, req, &resp);
+    if (!s.ok()) return absl::UnavailableError(std::to_string(s.error_code()) + ": " + s.error_message());
+    return resp.sequence();
+  }
+};
+
+// sb_echo_server: Hold streams; an event is a Broadcast (nothing durable).
+struct EchoProtocol {
+  using Stub = Echo::Stub;
+  using Event = EchoMessage;
+  static std::unique_ptr<Stub> NewStub(const std::shared_ptr<grpc::Channel>& ch) { return Echo::NewStub(ch); }
+  static std::unique_ptr<grpc::ClientAsyncReader<Event>> Prepare(Stub& stub, grpc::ClientContext* ctx, int64_t,
+                                                                 grpc::CompletionQueue* cq) {
+    return stub.PrepareAsyncHold(ctx, EchoMessage(), cq);
+  }
+  static int64_t Sequence(const Event& ev) {
+    int64_t n = 0;
+    return absl::SimpleAtoi(ev.payload(), &n) ? n : -1;
+  }
+  // Event n has sequence n (the warm-up is 0).
+  static absl::StatusOr<int64_t> Publish(Stub& stub, const std::string&, int n) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    EchoMessage req, resp;
+    req.set_payload(std::to_string(n));
+    grpc::Status s = stub.Broadcast(&ctx, req, &resp);
+    if (!s.ok()) return absl::UnavailableError(std::to_string(s.error_code()) + ": " + s.error_message());
+    return n;
+  }
+};
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -134,20 +183,19 @@ bool WaitUntil(F done, double seconds) {
   return true;
 }
 
-}  // namespace
-
-FanoutResult RunFanout(const FanoutOptions& o) {
+template <class P>
+FanoutResult RunFanoutWith(const FanoutOptions& o) {
   FanoutResult r;
   r.watchers = o.watchers;
   r.channels = std::max(1, o.channels);
   r.rounds = o.rounds;
   const int nthreads = std::max(1, o.threads);
   auto control_channel = NewChannel(o.target, 1000000);
-  auto control = v1::NotificationService::NewStub(control_channel);
+  auto control = P::NewStub(control_channel);
   const std::string run = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
 
   // The head: publish one warm-up event and watch from its sequence.
-  auto head = Publish(*control, "bench-fanout-warmup-" + run);
+  auto head = P::Publish(*control, run, 0);
   if (!head.ok()) {
     r.error = "warm-up publish failed: " + std::string(head.status().message());
     return r;
@@ -156,38 +204,36 @@ FanoutResult RunFanout(const FanoutOptions& o) {
   if (o.server_pid > 0) r.rss_before = ResidentBytes(o.server_pid);
 
   std::vector<std::shared_ptr<grpc::Channel>> channels;
-  std::vector<std::unique_ptr<v1::NotificationService::Stub>> stubs;
+  std::vector<std::unique_ptr<typename P::Stub>> stubs;
   for (int c = 0; c < r.channels; ++c) {
     channels.push_back(NewChannel(o.target, c));
     if (!WaitConnected(channels.back(), 10)) {
       r.error = "channel " + std::to_string(c) + " did not connect";
       return r;
     }
-    stubs.push_back(v1::NotificationService::NewStub(channels.back()));
+    stubs.push_back(P::NewStub(channels.back()));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   if (o.server_pid > 0) r.rss_connected = ResidentBytes(o.server_pid);
 
-  Shared sh;
+  Shared<P> sh;
   sh.head = *head;
   sh.ws.resize(o.watchers);
-  for (auto& w : sh.ws) w = std::make_unique<Watcher>();
+  for (auto& w : sh.ws) w = std::make_unique<Watcher<P>>();
   std::vector<std::unique_ptr<Receiver>> rcvs;
   for (int t = 0; t < nthreads; ++t) {
     rcvs.push_back(std::make_unique<Receiver>());
     rcvs.back()->members = o.watchers / nthreads + (t < o.watchers % nthreads ? 1 : 0);
     rcvs.back()->arrivals.reserve(static_cast<size_t>(rcvs.back()->members) * (o.rounds + 1));
   }
-  for (auto& rcv : rcvs) rcv->thread = std::thread(Serve, &sh, rcv.get());
+  for (auto& rcv : rcvs) rcv->thread = std::thread(Serve<P>, &sh, rcv.get());
 
   // Open every stream; "open" means its initial metadata has arrived, which
   // the server sends once the watch is registered.
   auto open_start = Clock::now();
-  v1::WatchEventsRequest req;
-  req.set_after_sequence(*head);
   for (int i = 0; i < o.watchers; ++i) {
-    Watcher& w = *sh.ws[i];
-    w.reader = stubs[i % r.channels]->PrepareAsyncWatchEvents(&w.ctx, req, &rcvs[i % nthreads]->cq);
+    Watcher<P>& w = *sh.ws[i];
+    w.reader = P::Prepare(*stubs[i % r.channels], &w.ctx, *head, &rcvs[i % nthreads]->cq);
     w.reader->StartCall(Tag(i, kStart));
   }
   bool all_open = WaitUntil([&] { return sh.ready.load() + sh.ended.load() >= o.watchers; }, 120);
@@ -205,7 +251,7 @@ FanoutResult RunFanout(const FanoutOptions& o) {
   for (int round = 0; round < o.rounds && r.opened > 0; ++round) {
     const long long before = sh.delivered.load();
     auto t0 = Clock::now();
-    auto seq = Publish(*control, "bench-fanout-" + run + "-" + std::to_string(round));
+    auto seq = P::Publish(*control, run, round + 1);
     auto t1 = Clock::now();
     if (!seq.ok()) {
       r.error = "publish failed: " + std::string(seq.status().message());
@@ -263,6 +309,12 @@ FanoutResult RunFanout(const FanoutOptions& o) {
     sh.ws.clear();  // the calls go before their completion queues
   }
   return r;
+}
+
+}  // namespace
+
+FanoutResult RunFanout(const FanoutOptions& o) {
+  return o.echo_baseline ? RunFanoutWith<EchoProtocol>(o) : RunFanoutWith<SwitchboardProtocol>(o);
 }
 
 }  // namespace switchboard::bench

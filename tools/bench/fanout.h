@@ -3,6 +3,7 @@
 // channels (M connections); the server's memory before and after they are
 // open and idle; then one event published at a time and, for each watcher,
 // the time from sending the Publish until that watcher has read the event.
+// The same run against sb_echo_server (Hold / Broadcast) gives gRPC's floor.
 
 #include <sys/types.h>
 
@@ -18,6 +19,8 @@ struct FanoutOptions {
   int rounds = 5;
   int threads = 2;  // client threads reading the streams, one completion queue each
   pid_t server_pid = 0;  // 0: memory is not measured
+  // Against sb_echo_server instead: Hold streams, Broadcast as the event.
+  bool echo_baseline = false;
 };
 
 struct FanoutResult {

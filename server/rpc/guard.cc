@@ -40,19 +40,6 @@ absl::Status Walk(const Message& m, const std::string& path) {
 
 absl::Status CheckNoUnknownFields(const Message& message) { return Walk(message, ""); }
 
-absl::Status CheckRequestId(const std::string& request_id) {
-  if (request_id.empty()) {
-    return absl::InvalidArgumentError(
-        "request_id is empty; every mutating call needs a unique request_id (a UUID works) so that a retry is "
-        "recognised");
-  }
-  if (request_id.size() > 256) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request_id is ", request_id.size(), " bytes; at most 256 are allowed"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<Principal> Guard::Admit(grpc::CallbackServerContext* ctx, const Message& request,
                                        Role needed) const {
   std::optional<absl::string_view> authorization;

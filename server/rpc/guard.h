@@ -34,9 +34,6 @@ class Guard {
 // "envelope.data: unknown field number 99"), anywhere in the message.
 absl::Status CheckNoUnknownFields(const google::protobuf::Message& message);
 
-// INVALID_ARGUMENT if request_id is empty or longer than 256 bytes.
-absl::Status CheckRequestId(const std::string& request_id);
-
 // Returns a callback that completes a unary reactor with a StatusOr.
 template <class Resp>
 std::function<void(absl::StatusOr<Resp>)> Completer(grpc::ServerUnaryReactor* reactor, Resp* out) {

@@ -86,18 +86,45 @@ TEST(Daemon, HelpAndBadFlags) {
   EXPECT_NE(out.find("unknown key 'colour'"), std::string::npos) << out;
 }
 
+// Waits for the "serving" log line and returns the gRPC address.
+std::string AddressOf(const Proc& p) {
+  std::regex re("\"grpc_address\":\"([^\"]+)\"");
+  for (int i = 0; i < 100; ++i) {
+    std::smatch m;
+    std::string log = p.Log();
+    if (std::regex_search(log, m, re)) return m[1];
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
+}
+
+TEST(Daemon, AcknowledgedWritesSurviveKill9) {
+  TempDir dir;
+  const std::vector<std::string> args = {"--data_dir=" + dir.path() + "/data", "--grpc_address=127.0.0.1:0",
+                                         "--http_address=127.0.0.1:0"};
+  int64_t last = 0;
+  {
+    auto p = Spawn(args, dir.path() + "/a.log");
+    std::string address = AddressOf(*p);
+    ASSERT_FALSE(address.empty()) << p->Log();
+    auto stub = v1::NotificationService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    for (int i = 0; i < 50; ++i) last = PublishOk(*stub, "k9-" + std::to_string(i));
+    kill(p->pid, SIGKILL);  // no drain, no clean close
+    EXPECT_EQ(p->Wait(), 128 + SIGKILL);
+  }
+  auto p = Spawn(args, dir.path() + "/b.log");
+  std::string address = AddressOf(*p);
+  ASSERT_FALSE(address.empty()) << p->Log();
+  auto stub = v1::NotificationService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(PublishOk(*stub, "k9-49"), last) << "every acknowledged write is there, idempotency too";
+  EXPECT_EQ(PublishOk(*stub, "after"), last + 1) << "the sequence carries on without a gap";
+}
+
 TEST(Daemon, SigtermDrainsWatchesAndExitsCleanly) {
   TempDir dir;
   auto p = Spawn({"--data_dir=" + dir.path() + "/data", "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0"},
                  dir.path() + "/d.log");
-  std::string address;
-  std::regex re("\"grpc_address\":\"([^\"]+)\"");
-  for (int i = 0; i < 100 && address.empty(); ++i) {
-    std::smatch m;
-    std::string log = p->Log();
-    if (std::regex_search(log, m, re)) address = m[1];
-    else std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  std::string address = AddressOf(*p);
   ASSERT_FALSE(address.empty()) << "server never logged its address: " << p->Log();
   auto stub = v1::NotificationService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   PublishOk(*stub, "before-stop");

@@ -18,8 +18,8 @@ AZURITE_JS="$ROOT/tools/.local/azurite/node_modules/azurite/dist/src/azurite.js"
 # Azurite's fixed, publicly documented development account and key.
 AZURITE_ACCOUNT="devstoreaccount1"
 AZURITE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-RABBIT_START_TIMEOUT=90
-AZURITE_START_TIMEOUT=60
+RABBIT_START_TIMEOUT="${SWITCHBOARD_RABBITMQ_START_TIMEOUT:-90}"   # seconds
+AZURITE_START_TIMEOUT="${SWITCHBOARD_AZURITE_START_TIMEOUT:-60}"
 
 log() { echo "[services] $*" >&2; }
 
@@ -165,26 +165,40 @@ env_lines() {
   echo "export SWITCHBOARD_TEST_AZURITE_KEY=$AZURITE_KEY"
 }
 
-# kill_wait PIDFILE: SIGTERM the process (and its process group, which
-# setsid made its own), wait up to 10s, then SIGKILL.
-kill_wait() {
-  [ -f "$1" ] || return 0
-  local pid
-  pid=$(cat "$1" 2>/dev/null || true)
-  rm -f "$1"
+# kill_pid PID: SIGTERM the process (and its process group, if setsid made
+# it a group leader), wait up to 10s, then SIGKILL.
+kill_pid() {
+  local pid="$1" _
   case "$pid" in ''|*[!0-9]*) return 0 ;; esac
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  local _
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
   log "pid $pid did not exit on SIGTERM; killing it"
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 }
 
+kill_pidfile() {
+  [ -f "$1" ] || return 0
+  local pid
+  pid=$(cat "$1" 2>/dev/null || true)
+  rm -f "$1"
+  kill_pid "$pid"
+}
+
+# The Erlang VMs of node $1: found by the RABBITMQ_NODENAME in their
+# environment, which names this start's node alone (its port is in the name).
+# Needed when the node is stopped before it wrote its pid file.
+rabbit_vm_pids() {
+  local p
+  for p in $(pgrep -x beam.smp || true); do
+    if grep -qzxF "RABBITMQ_NODENAME=$1" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
+  done
+}
+
 stop() {
   [ -e "$DIR" ] || return 0
+  local RABBIT_NODE="" RABBIT_MODE=""
   if [ -f "$STATE" ]; then
-    local RABBIT_NODE="" RABBIT_MODE=""
     local -a RABBIT_ARGV
     # shellcheck disable=SC1090
     . "$STATE"
@@ -195,11 +209,16 @@ stop() {
         || log "rabbitmqctl stop failed; killing the node"
     fi
   fi
-  # The Erlang VM itself (its pid file), then the launchers.
-  kill_wait "$DIR/rabbitmq/pid"
-  kill_wait "$DIR/rabbitmq.launcher.pid"
+  # The Erlang VM itself (by its pid file, and by its node name in case it
+  # has not written that yet), then the launchers.
+  kill_pidfile "$DIR/rabbitmq/pid"
+  if [ -n "${RABBIT_NODE:-}" ]; then
+    local vm
+    for vm in $(rabbit_vm_pids "$RABBIT_NODE"); do kill_pid "$vm"; done
+  fi
+  kill_pidfile "$DIR/rabbitmq.launcher.pid"
   if [ -f "$DIR/azurite.pid" ]; then log "stopping Azurite"; fi
-  kill_wait "$DIR/azurite.pid"
+  kill_pidfile "$DIR/azurite.pid"
   # Only what start made, so a SWITCHBOARD_SERVICES_DIR pointed at a folder
   # with other things in it keeps them.
   rm -rf "$DIR/rabbitmq" "$DIR/azurite" "$DIR/azurite.log" "$STATE"

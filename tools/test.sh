@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, starts the test services (RabbitMQ,
-# Azurite), runs the whole suite through ctest, and stops what it started.
-# Extra arguments go to ctest (e.g. -R Watch).
+# The whole test suite (what CI runs): installs what is missing, builds,
+# starts the test services (RabbitMQ, Azurite) on free loopback ports, runs
+# every test through ctest, and stops the services however it ends.
+#
+#   tools/test.sh              # everything
+#   tools/test.sh -R Watch     # extra arguments go to ctest
+#
+# Exits with ctest's status.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${SWITCHBOARD_BUILD_DIR:-$ROOT/build}"
+
 "$ROOT/tools/bootstrap.sh" --test
-export SWITCHBOARD_SERVICES_DIR="${SWITCHBOARD_SERVICES_DIR:-$(mktemp -d /tmp/sb-services-XXXXXX)}"
+
+# A folder of its own, so two runs at once do not share (or stop) services.
+SWITCHBOARD_SERVICES_DIR="${SWITCHBOARD_SERVICES_DIR:-$(mktemp -d /tmp/switchboard-services-XXXXXX)}"
+export SWITCHBOARD_SERVICES_DIR
 trap '"$ROOT/tools/services.sh" stop' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 "$ROOT/tools/services.sh" start
 eval "$("$ROOT/tools/services.sh" env)"
-echo "[test] running ctest" >&2
-ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 600 "$@"
+
+echo "[test] ctest in $BUILD (AMQP 127.0.0.1:$SWITCHBOARD_TEST_AMQP_PORT, Azurite $SWITCHBOARD_TEST_AZURITE_BLOB)" >&2
+status=0
+ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 600 "$@" || status=$?
+echo "[test] ctest exited with $status" >&2
+exit "$status"

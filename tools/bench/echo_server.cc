@@ -118,6 +118,9 @@ class EchoService final : public switchboard::bench::Echo::CallbackService {
 int main(int argc, char** argv) {
   switchboard::Cli cli("sb_echo_server", "sb_echo_server [--address=127.0.0.1:0]");
   cli.AddString("address", "127.0.0.1:0", "Listen address (loopback; port 0 picks a free one).");
+  cli.AddBool("minimal_stack", false,
+              "Set grpc.minimal_stack (fewer filters per call): shows how much of the per-stream memory the "
+              "default filter stack costs.");
   auto parsed = cli.Parse(argc, argv);
   if (!parsed.ok()) {
     std::cerr << "sb_echo_server: " << parsed.status().message() << "\n";
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(cli.GetString("address"), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
+  if (cli.GetBool("minimal_stack")) builder.AddChannelArgument(GRPC_ARG_MINIMAL_STACK, 1);
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::cerr << "sb_echo_server: cannot listen on " << cli.GetString("address") << "\n";

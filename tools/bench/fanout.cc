@@ -248,6 +248,8 @@ FanoutResult RunFanoutWith(const FanoutOptions& o) {
 
   // One event at a time; wait until every open stream has it.
   std::map<int64_t, Clock::time_point> sent;
+  const double server_cpu0 = o.server_pid > 0 ? CpuSeconds(o.server_pid) : 0;
+  const double client_cpu0 = SelfCpuSeconds();
   for (int round = 0; round < o.rounds && r.opened > 0; ++round) {
     const long long before = sh.delivered.load();
     auto t0 = Clock::now();
@@ -268,6 +270,9 @@ FanoutResult RunFanoutWith(const FanoutOptions& o) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
+
+  if (o.server_pid > 0) r.server_cpu_s = CpuSeconds(o.server_pid) - server_cpu0;
+  r.client_cpu_s = SelfCpuSeconds() - client_cpu0;
 
   // Cancel every stream and collect its status (CANCELLED expected).
   sh.stopping.store(true);

@@ -37,6 +37,8 @@ struct FanoutResult {
   long long rss_connected = 0;  // plus M idle connections
   long long rss_after = 0;      // plus N idle watch streams
   double open_seconds = 0;  // all streams opened
+  double server_cpu_s = 0;  // CPU used during the rounds (sleeps between rounds included, idle)
+  double client_cpu_s = 0;
   int cancelled = 0;        // streams that ended CANCELLED when we cancelled
   int other_end = 0;        // streams that ended any other way
   std::string first_other_status;

@@ -41,6 +41,9 @@ long long ResidentBytes(pid_t pid);
 // User plus system CPU time of a process (all its threads), in seconds.
 double CpuSeconds(pid_t pid);
 
+// User plus system CPU time of this process, in seconds.
+double SelfCpuSeconds();
+
 // One GET over plain HTTP/1.0 to host:port; the body, or "" on any failure.
 std::string HttpGet(const std::string& host_port, const std::string& path);
 

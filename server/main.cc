@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "absl/synchronization/mutex.h"
 #include "common/cli.h"
 #include "common/log.h"
 #include "server/core/config.h"
@@ -76,6 +77,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   switchboard::log::SetMinLevel(level);
+
+  // Debian's Abseil is built with deadlock detection on every Mutex lock
+  // (gRPC uses them on every call); it is a debugging aid, not a check we rely on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Many watchers mean many connections: take every descriptor allowed.
   rlimit rl{};

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   cli.AddInt("watch_max_lag", defaults.watch_max_lag,
              "Events a live watcher may fall behind before it is ended with a resumable ABORTED.");
   cli.AddInt("watch_ring_capacity", defaults.watch_ring_capacity, "Recent events kept in memory for watchers.");
+  cli.AddInt("watch_wake_threads", defaults.watch_wake_threads,
+             "Threads that wake caught-up watchers after each commit (1-16).");
   cli.AddInt("shutdown_grace_seconds", defaults.shutdown_grace_seconds,
              "Seconds in-flight calls get after SIGTERM.");
   cli.AddString("log_level", defaults.log_level, "debug, info, warn or error.");
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
   num("max_message_bytes", &config.max_message_bytes);
   num("watch_max_lag", &config.watch_max_lag);
   num("watch_ring_capacity", &config.watch_ring_capacity);
+  num("watch_wake_threads", &config.watch_wake_threads);
   num("shutdown_grace_seconds", &config.shutdown_grace_seconds);
 
   switchboard::log::Level level;

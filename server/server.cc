@@ -100,6 +100,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   core::EventHub::Options hub_opts;
   hub_opts.max_lag = config.watch_max_lag;
   hub_opts.ring_capacity = static_cast<size_t>(config.watch_ring_capacity);
+  hub_opts.wake_threads = static_cast<int>(config.watch_wake_threads);
   impl->hub = std::make_unique<core::EventHub>(impl->store.get(), hub_opts);
   impl->store->SetCommitListener([hub = impl->hub.get()](auto events) { hub->OnCommitted(std::move(events)); });
 

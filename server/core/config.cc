@@ -47,6 +47,7 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "max_message_bytes") s = num(&c->max_message_bytes);
     else if (k == "watch_max_lag") s = num(&c->watch_max_lag);
     else if (k == "watch_ring_capacity") s = num(&c->watch_ring_capacity);
+    else if (k == "watch_wake_threads") s = num(&c->watch_wake_threads);
     else if (k == "shutdown_grace_seconds") s = num(&c->shutdown_grace_seconds);
     else if (k == "resourcing" || k == "media" || k == "notification" || k == "gateway") {
       // Sections of the service issues; accepted so one file serves all.
@@ -69,6 +70,8 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   }
   if (c.watch_max_lag < 1) return absl::InvalidArgumentError("watch_max_lag must be at least 1");
   if (c.watch_ring_capacity < 16) return absl::InvalidArgumentError("watch_ring_capacity must be at least 16");
+  if (c.watch_wake_threads < 1 || c.watch_wake_threads > 16)
+    return absl::InvalidArgumentError("watch_wake_threads must be between 1 and 16");
   if (c.shutdown_grace_seconds < 0) return absl::InvalidArgumentError("shutdown_grace_seconds must not be negative");
   return absl::OkStatus();
 }

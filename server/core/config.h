@@ -27,6 +27,7 @@ struct ServerConfig {
   int64_t watch_max_lag = 10000;
   // Recent events kept in memory for watchers.
   int64_t watch_ring_capacity = 8192;
+  int64_t watch_wake_threads = 2;
   // Seconds given to in-flight calls at shutdown.
   int64_t shutdown_grace_seconds = 5;
   std::string log_level = "info";

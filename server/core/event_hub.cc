@@ -14,7 +14,8 @@ bool WatchFilter::Matches(const EventRecord& e) const {
 
 EventHub::EventHub(Store* store, Options options) : store_(store), options_(options) {
   head_ = store_->HeadSequence();
-  notify_thread_ = std::thread([this] { NotifyLoop(); });
+  const int threads = std::max(1, options_.wake_threads);
+  for (int i = 0; i < threads; ++i) notify_threads_.emplace_back([this] { NotifyLoop(); });
 }
 
 EventHub::~EventHub() {
@@ -23,7 +24,7 @@ EventHub::~EventHub() {
     stopping_ = true;
     notify_cv_.notify_all();
   }
-  notify_thread_.join();
+  for (auto& t : notify_threads_) t.join();
 }
 
 void EventHub::OnCommitted(std::vector<std::shared_ptr<const EventRecord>> events) {
@@ -39,19 +40,31 @@ void EventHub::OnCommitted(std::vector<std::shared_ptr<const EventRecord>> event
 }
 
 void EventHub::NotifyLoop() {
-  std::vector<std::weak_ptr<Waiter>> to_wake;
+  constexpr size_t kChunk = 64;
   for (;;) {
+    std::shared_ptr<WakeBatch> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      notify_cv_.wait(lock, [&] { return stopping_ || notify_pending_; });
+      notify_cv_.wait(lock, [&] { return stopping_ || notify_pending_ || (batch_ && !batch_->claimed()); });
       if (stopping_ && !notify_pending_) return;
-      notify_pending_ = false;
-      to_wake.swap(parked_);
+      if (notify_pending_ && (!batch_ || batch_->claimed())) {
+        notify_pending_ = false;
+        batch_ = std::make_shared<WakeBatch>();
+        batch_->waiters.swap(parked_);
+        if (batch_->waiters.size() > kChunk) notify_cv_.notify_all();
+      }
+      batch = batch_;
     }
-    for (auto& w : to_wake) {
-      if (auto s = w.lock()) s->Wake();
+    const size_t n = batch->waiters.size();
+    for (;;) {
+      const size_t begin = batch->next.fetch_add(kChunk);
+      if (begin >= n) break;
+      for (size_t i = begin; i < std::min(n, begin + kChunk); ++i) {
+        if (auto s = batch->waiters[i].lock()) s->Wake();
+      }
     }
-    to_wake.clear();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (batch_ == batch) batch_.reset();  // every chunk is claimed; drop the references
   }
 }
 

@@ -9,6 +9,7 @@
 // matter how slow the client is, and there is no gap or duplicate between
 // replay and live: both read the same log by sequence.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -51,6 +52,10 @@ class EventHub {
     // A live watcher more than this many events behind the head is ended
     // with a resumable error.
     int64_t max_lag = 10000;
+    // Threads that wake parked watchers after a commit. Each wake may write
+    // to a stream, so with thousands of watchers the work is shared out in
+    // chunks.
+    int wake_threads = 2;
   };
 
   EventHub(Store* store, Options options);
@@ -99,12 +104,21 @@ class EventHub {
   std::vector<std::weak_ptr<Waiter>> parked_;
   int64_t watchers_ = 0;
 
+  // The watchers being woken after the latest commit; wake threads claim
+  // them in chunks.
+  struct WakeBatch {
+    std::vector<std::weak_ptr<Waiter>> waiters;
+    std::atomic<size_t> next{0};
+    bool claimed() const { return next.load(std::memory_order_relaxed) >= waiters.size(); }
+  };
+  std::shared_ptr<WakeBatch> batch_;
+
   // Wakes run on their own thread so that the store's commit thread never
   // waits on thousands of stream writes.
   std::condition_variable notify_cv_;
   bool notify_pending_ = false;
   bool stopping_ = false;
-  std::thread notify_thread_;
+  std::vector<std::thread> notify_threads_;
 };
 
 }  // namespace switchboard::core

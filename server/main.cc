@@ -33,6 +33,18 @@ int main(int argc, char** argv) {
   cli.AddInt("shutdown_grace_seconds", defaults.shutdown_grace_seconds,
              "Seconds in-flight calls get after SIGTERM.");
   cli.AddString("log_level", defaults.log_level, "debug, info, warn or error.");
+  cli.AddInt("bus_visibility_timeout_ms", defaults.bus_visibility_timeout_ms,
+             "Default for new bus subscriptions: an unanswered delivery comes back after this long.");
+  cli.AddInt("bus_retry_delay_ms", defaults.bus_retry_delay_ms,
+             "Default for new bus subscriptions: a soft error is redelivered after this long.");
+  cli.AddInt("bus_max_attempts", defaults.bus_max_attempts,
+             "Default for new bus subscriptions: soft errors before a message is dead-lettered.");
+  cli.AddInt("webhook_workers", defaults.webhook_workers, "Webhook HTTP attempts made at once.");
+  cli.AddInt("webhook_per_endpoint_in_flight", defaults.webhook_per_endpoint_in_flight,
+             "Webhook attempts at once to one subscription, so a slow receiver cannot hold every worker.");
+  cli.AddInt("webhook_retry_base_ms", defaults.webhook_retry_base_ms,
+             "First webhook retry backoff; doubles per attempt, with jitter, up to --webhook_retry_max_ms.");
+  cli.AddInt("webhook_retry_max_ms", defaults.webhook_retry_max_ms, "Longest webhook retry backoff.");
   cli.SetEpilog(
       "Logs are JSON lines on stderr. SIGTERM or SIGINT drains and stops the server.\n"
       "Services: switchboard.v1.ResourcingService, MediaService, NotificationService, grpc.health.v1.Health,\n"
@@ -73,6 +85,13 @@ int main(int argc, char** argv) {
   num("watch_ring_capacity", &config.watch_ring_capacity);
   num("watch_wake_threads", &config.watch_wake_threads);
   num("shutdown_grace_seconds", &config.shutdown_grace_seconds);
+  num("bus_visibility_timeout_ms", &config.bus_visibility_timeout_ms);
+  num("bus_retry_delay_ms", &config.bus_retry_delay_ms);
+  num("bus_max_attempts", &config.bus_max_attempts);
+  num("webhook_workers", &config.webhook_workers);
+  num("webhook_per_endpoint_in_flight", &config.webhook_per_endpoint_in_flight);
+  num("webhook_retry_base_ms", &config.webhook_retry_base_ms);
+  num("webhook_retry_max_ms", &config.webhook_retry_max_ms);
 
   switchboard::log::Level level;
   if (!switchboard::log::ParseLevel(config.log_level, &level)) {

@@ -35,6 +35,9 @@ struct Server::Impl {
   std::unique_ptr<rpc::Guard> guard;
   rpc::Metrics metrics;
   std::unique_ptr<notification::BusEngine> bus;
+  std::unique_ptr<notification::QueueEngine> queues;
+  std::unique_ptr<notification::WebhookEngine> webhooks;
+  std::unique_ptr<notification::ManagedAppEngine> apps;
   std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
   std::unique_ptr<media::MediaServiceImpl> media;
   std::unique_ptr<notification::NotificationServiceImpl> notification;
@@ -106,10 +109,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
 
   impl->guard = std::make_unique<rpc::Guard>(impl->auth.get(), static_cast<size_t>(config.max_message_bytes));
   impl->bus = std::make_unique<notification::BusEngine>(impl->store.get());
+  notification::QueueOptions queue_opts;
+  queue_opts.visibility_timeout = absl::Milliseconds(config.bus_visibility_timeout_ms);
+  queue_opts.retry_delay = absl::Milliseconds(config.bus_retry_delay_ms);
+  queue_opts.max_attempts = static_cast<int>(config.bus_max_attempts);
+  impl->queues = std::make_unique<notification::QueueEngine>(impl->store.get(), queue_opts);
+  RETURN_IF_ERROR(impl->queues->Load());
+  notification::WebhookOptions hook_opts;
+  hook_opts.workers = static_cast<int>(config.webhook_workers);
+  hook_opts.per_webhook_in_flight = static_cast<int>(config.webhook_per_endpoint_in_flight);
+  hook_opts.retry_base = absl::Milliseconds(config.webhook_retry_base_ms);
+  hook_opts.retry_max = absl::Milliseconds(config.webhook_retry_max_ms);
+  impl->webhooks = std::make_unique<notification::WebhookEngine>(impl->store.get(), hook_opts);
+  RETURN_IF_ERROR(impl->webhooks->Load());
+  impl->bus->AddRoute(impl->queues.get());
+  impl->bus->AddRoute(impl->webhooks.get());
+  impl->apps = std::make_unique<notification::ManagedAppEngine>(impl->store.get());
   impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get());
   impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get());
-  impl->notification = std::make_unique<notification::NotificationServiceImpl>(impl->guard.get(), impl->hub.get(),
-                                                                                impl->bus.get());
+  impl->notification = std::make_unique<notification::NotificationServiceImpl>(
+      impl->guard.get(), impl->hub.get(),
+      notification::Engines{impl->bus.get(), impl->queues.get(), impl->apps.get(), impl->webhooks.get()});
   impl->health = std::make_unique<rpc::HealthService>(std::vector<std::string>{
       v1::ResourcingService::service_full_name(), v1::MediaService::service_full_name(),
       v1::NotificationService::service_full_name()});
@@ -145,6 +165,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
                          [raw] { return static_cast<double>(raw->hub->watchers()); });
   impl->metrics.AddGauge("switchboard_log_head_sequence", "Sequence of the last durable event.",
                          [raw] { return static_cast<double>(raw->store->HeadSequence()); });
+  impl->metrics.AddGauge("switchboard_bus_ready_messages", "Bus messages waiting on subscription queues.",
+                         [raw] { return static_cast<double>(raw->queues->totals().ready); });
+  impl->metrics.AddGauge("switchboard_bus_in_flight_messages", "Bus deliveries not yet answered.",
+                         [raw] { return static_cast<double>(raw->queues->totals().in_flight); });
+  impl->metrics.AddGauge("switchboard_webhook_pending_deliveries", "Webhook deliveries waiting for an attempt.",
+                         [raw] { return static_cast<double>(raw->webhooks->pending()); });
   impl->metrics.AddGauge("switchboard_store_transactions", "Store transactions committed (each one fsync).",
                          [raw] { return static_cast<double>(raw->store->stats().transactions); });
   impl->metrics.AddGauge("switchboard_store_mutations", "Mutations committed; divided by transactions, the "
@@ -178,11 +204,13 @@ void Server::Shutdown() {
   log::Info("draining", {{"grace_seconds", impl_->config.shutdown_grace_seconds}});
   impl_->health->SetServing(false);
   impl_->hub->Close();
+  impl_->queues->Close();
   impl_->health->Shutdown();
   impl_->grpc_server->Shutdown(std::chrono::system_clock::now() +
                                std::chrono::seconds(impl_->config.shutdown_grace_seconds));
   impl_->grpc_server->Wait();
   impl_->http->Stop();
+  impl_->webhooks->Close();
   impl_->store->Close();
   log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});
 }

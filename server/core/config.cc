@@ -49,6 +49,13 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "watch_ring_capacity") s = num(&c->watch_ring_capacity);
     else if (k == "watch_wake_threads") s = num(&c->watch_wake_threads);
     else if (k == "shutdown_grace_seconds") s = num(&c->shutdown_grace_seconds);
+    else if (k == "bus_visibility_timeout_ms") s = num(&c->bus_visibility_timeout_ms);
+    else if (k == "bus_retry_delay_ms") s = num(&c->bus_retry_delay_ms);
+    else if (k == "bus_max_attempts") s = num(&c->bus_max_attempts);
+    else if (k == "webhook_workers") s = num(&c->webhook_workers);
+    else if (k == "webhook_per_endpoint_in_flight") s = num(&c->webhook_per_endpoint_in_flight);
+    else if (k == "webhook_retry_base_ms") s = num(&c->webhook_retry_base_ms);
+    else if (k == "webhook_retry_max_ms") s = num(&c->webhook_retry_max_ms);
     else if (k == "resourcing" || k == "media" || k == "notification" || k == "gateway") {
       // Sections of the service issues; accepted so one file serves all.
     } else {
@@ -73,6 +80,22 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.watch_wake_threads < 1 || c.watch_wake_threads > 16)
     return absl::InvalidArgumentError("watch_wake_threads must be between 1 and 16");
   if (c.shutdown_grace_seconds < 0) return absl::InvalidArgumentError("shutdown_grace_seconds must not be negative");
+  struct Range {
+    const char* key;
+    int64_t value, min, max;
+  };
+  for (const Range& r : {Range{"bus_visibility_timeout_ms", c.bus_visibility_timeout_ms, 100, 12LL * 3600 * 1000},
+                         Range{"bus_retry_delay_ms", c.bus_retry_delay_ms, 0, 7LL * 24 * 3600 * 1000},
+                         Range{"bus_max_attempts", c.bus_max_attempts, 1, 10000},
+                         Range{"webhook_workers", c.webhook_workers, 1, 256},
+                         Range{"webhook_per_endpoint_in_flight", c.webhook_per_endpoint_in_flight, 1, 256},
+                         Range{"webhook_retry_base_ms", c.webhook_retry_base_ms, 1, 3600LL * 1000},
+                         Range{"webhook_retry_max_ms", c.webhook_retry_max_ms, 1, 24LL * 3600 * 1000}}) {
+    if (r.value < r.min || r.value > r.max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(r.key, " is ", r.value, "; it must be between ", r.min, " and ", r.max));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -31,6 +31,16 @@ struct ServerConfig {
   // Seconds given to in-flight calls at shutdown.
   int64_t shutdown_grace_seconds = 5;
   std::string log_level = "info";
+
+  // Notification: bus subscription defaults (a subscription may set its own).
+  int64_t bus_visibility_timeout_ms = 60000;
+  int64_t bus_retry_delay_ms = 30 * 60 * 1000;
+  int64_t bus_max_attempts = 48;
+  // Notification: webhook delivery.
+  int64_t webhook_workers = 8;
+  int64_t webhook_per_endpoint_in_flight = 2;
+  int64_t webhook_retry_base_ms = 1000;
+  int64_t webhook_retry_max_ms = 10 * 60 * 1000;
 };
 
 // Reads a JSON object whose keys are the field names above. Unknown keys

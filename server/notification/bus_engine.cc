@@ -1,14 +1,14 @@
 #include "server/notification/bus_engine.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
-#include "server/core/paging.h"
+#include "server/core/fingerprint.h"
+#include "server/core/list_page.h"
 #include "server/notification/topic.h"
 
 namespace switchboard::notification {
@@ -70,17 +70,11 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
   core::Mutation m;
   m.scope = kScopePublish;
   m.request_id = env.event_uuid();
-  {
-    std::string bytes;
-    google::protobuf::io::StringOutputStream sos(&bytes);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    env.SerializeToCodedStream(&cos);
-    cos.Trim();
-    m.fingerprint = Sha256Hex(bytes);
-  }
+  m.fingerprint = core::Fingerprint(env);
   // The event's sequence is only known inside the transaction.
-  m.prepare = [event, name](core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
+  auto after = std::make_shared<AfterCommit>();
+  auto matched = std::make_shared<int>(0);
+  m.prepare = [this, event, name, after, matched](core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
     event.set_sequence(txn.NextSequence());
     v1::NotificationEvent log_event;
     log_event.set_request_id(event.envelope().event_uuid());  // the idempotency key
@@ -88,15 +82,18 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
     self.writes.push_back({kBusEventKind, name, event.SerializeAsString(), false});
     self.events.push_back({"notification", kBusEventKind, name, event.envelope().event_name(),
                            log_event.SerializeAsString()});
+    for (BusRoute* route : routes_) *matched += route->Route(event, self, after.get());
     return absl::OkStatus();
   };
-  m.make_response = [name](int64_t last_sequence) {
+  m.make_response = [name, matched](int64_t last_sequence) {
     v1::PublishResponse resp;
     resp.set_name(name);
     resp.set_sequence(last_sequence);
+    resp.set_matched_subscriptions(*matched);
     return resp.SerializeAsString();
   };
-  store_->CommitAsync(std::move(m), [done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+  store_->CommitAsync(std::move(m), [after, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    for (auto& f : *after) f(r.ok());
     if (!r.ok()) return done(r.status());
     v1::PublishResponse resp;
     if (!resp.ParseFromString(r->response)) return done(absl::DataLossError("stored Publish response is corrupt"));
@@ -118,28 +115,15 @@ absl::StatusOr<v1::BusEvent> BusEngine::GetBusEvent(absl::string_view name) cons
 
 absl::StatusOr<v1::ListBusEventsResponse> BusEngine::ListBusEvents(const v1::ListBusEventsRequest& request) const {
   if (!request.binding().empty()) RETURN_IF_ERROR(ValidateBinding("binding", request.binding()));
-  ASSIGN_OR_RETURN(int limit, core::PageSize(request.page_size()));
-  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(request.page_token()));
-  v1::ListBusEventsResponse resp;
-  // A filtered listing may need several reads to fill a page.
-  bool more = true;
-  while (more && resp.events_size() < limit) {
-    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kBusEventKind, after, limit));
-    more = !page.next_after.empty();
-    for (size_t i = 0; i < page.items.size(); ++i) {
-      auto& [name, value] = page.items[i];
-      after = name;
-      v1::BusEvent e;
-      if (!e.ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-      if (!request.binding().empty() && !TopicMatches(request.binding(), e.envelope().event_name())) continue;
-      *resp.add_events() = std::move(e);
-      if (resp.events_size() == limit) {
-        more = more || i + 1 < page.items.size();
-        break;
-      }
-    }
+  std::function<bool(const v1::BusEvent&)> keep;
+  if (!request.binding().empty()) {
+    keep = [&request](const v1::BusEvent& e) { return TopicMatches(request.binding(), e.envelope().event_name()); };
   }
-  if (more) resp.set_next_page_token(core::EncodePageToken(after));
+  ASSIGN_OR_RETURN(auto page, core::ListPage<v1::BusEvent>(*store_, kBusEventKind, request.page_size(),
+                                                           request.page_token(), keep));
+  v1::ListBusEventsResponse resp;
+  for (auto& e : page.items) *resp.add_events() = std::move(e);
+  resp.set_next_page_token(std::move(page.next_page_token));
   return resp;
 }
 

@@ -1,15 +1,17 @@
 #pragma once
 // The event bus of the Gorg convention (seed 003), free of gRPC: publishes
-// envelopes into the durable log and serves them back. Subscriptions,
-// deliveries and dead letters arrive with the notification issue.
+// envelopes into the durable log, onto every matching route (subscription
+// queues, webhooks) in the same transaction, and serves them back.
 
 #include "absl/strings/string_view.h"
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
 #include "server/core/store.h"
+#include "server/notification/bus_route.h"
 #include "switchboard/v1/notification.pb.h"
 
 namespace switchboard::notification {
@@ -20,6 +22,9 @@ absl::Status ValidateEnvelope(const v1::BusEnvelope& envelope);
 class BusEngine {
  public:
   explicit BusEngine(core::Store* store) : store_(store) {}
+
+  // Routes are consulted in the order added; add them before serving.
+  void AddRoute(BusRoute* route) { routes_.push_back(route); }
 
   // Durable and idempotent on the envelope's event_uuid: a repeat returns
   // the first response.
@@ -32,6 +37,7 @@ class BusEngine {
 
  private:
   core::Store* store_;
+  std::vector<BusRoute*> routes_;
 };
 
 }  // namespace switchboard::notification

@@ -55,4 +55,25 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, absl::Stat
   return reactor;
 }
 
+// The body of a unary RPC whose engine answers at once: admit with `role`,
+// then finish with fn(principal).
+template <class Resp, class Req, class Fn>
+grpc::ServerUnaryReactor* SyncCall(grpc::CallbackServerContext* ctx, const Guard& guard, const Req& req,
+                                   Resp* resp, Role role, Fn fn) {
+  auto principal = guard.Admit(ctx, req, role);
+  if (!principal.ok()) return FinishNow<Resp>(ctx, principal.status(), resp);
+  return FinishNow<Resp>(ctx, fn(*principal), resp);
+}
+
+// The same for an engine that answers later: fn(principal, done).
+template <class Resp, class Req, class Fn>
+grpc::ServerUnaryReactor* AsyncCall(grpc::CallbackServerContext* ctx, const Guard& guard, const Req& req,
+                                    Resp* resp, Role role, Fn fn) {
+  auto principal = guard.Admit(ctx, req, role);
+  if (!principal.ok()) return FinishNow<Resp>(ctx, principal.status(), resp);
+  auto* reactor = ctx->DefaultReactor();
+  fn(*principal, Completer(reactor, resp));
+  return reactor;
+}
+
 }  // namespace switchboard::rpc

@@ -1,0 +1,26 @@
+#pragma once
+// Where a published bus event goes besides the log: durable subscription
+// queues and webhook subscriptions. Each route adds its durable writes to the
+// Publish transaction, so an event is on every matching queue the moment
+// Publish is durable, and a crash cannot lose it between the two.
+
+#include <functional>
+#include <vector>
+
+#include "server/core/store.h"
+#include "switchboard/v1/notification.pb.h"
+
+namespace switchboard::notification {
+
+// Runs once the publish has committed (ok) or failed.
+using AfterCommit = std::vector<std::function<void(bool ok)>>;
+
+class BusRoute {
+ public:
+  virtual ~BusRoute() = default;
+  // Called inside the Publish transaction, in log order. Returns how many
+  // destinations took the event.
+  virtual int Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) = 0;
+};
+
+}  // namespace switchboard::notification

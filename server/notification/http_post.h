@@ -1,0 +1,27 @@
+#pragma once
+// One HTTP POST through libcurl, for webhook delivery. Each calling thread
+// keeps its own easy handle, so connections to a receiver are reused
+// (keep-alive) across deliveries. Redirects are not followed.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace switchboard::notification {
+
+struct PostResult {
+  // 0 when no HTTP answer came (refused, unreachable, timed out).
+  int status_code = 0;
+  absl::Duration latency;
+  // libcurl's message when status_code is 0.
+  std::string error;
+  // Retry-After in seconds (either form of the header), or -1 if absent.
+  int64_t retry_after_seconds = -1;
+};
+
+PostResult HttpPost(const std::string& url, const std::vector<std::string>& headers, const std::string& body,
+                    absl::Duration timeout);
+
+}  // namespace switchboard::notification

@@ -1,0 +1,123 @@
+#include "tests/notification/webhook_receiver.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace switchboard::testing {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+struct WebhookReceiver::Impl {
+  Handler handler;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::thread accept_thread;
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;
+  std::vector<Request> received;
+  std::vector<std::shared_ptr<tcp::socket>> sockets;
+  std::vector<std::thread> conns;
+  bool stopping = false;
+
+  void Serve(std::shared_ptr<tcp::socket> sock) {
+    boost::beast::flat_buffer buf;
+    for (;;) {
+      http::request<http::string_body> req;
+      boost::system::error_code ec;
+      http::read(*sock, buf, req, ec);
+      if (ec) return;
+      Request r;
+      r.target = std::string(req.target());
+      for (const auto& f : req) r.headers[absl::AsciiStrToLower(std::string(f.name_string()))] = std::string(f.value());
+      r.body = req.body();
+      Reply reply = handler(r);
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        received.push_back(r);
+        cv.notify_all();
+        if (reply.delay_ms > 0) {
+          cv.wait_for(lock, std::chrono::milliseconds(reply.delay_ms), [&] { return stopping; });
+        }
+        if (stopping) return;
+      }
+      http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
+      for (const auto& [k, v] : reply.headers) res.set(k, v);
+      res.body() = "ok";
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      http::write(*sock, res, ec);
+      if (ec || !req.keep_alive()) return;
+    }
+  }
+};
+
+WebhookReceiver::WebhookReceiver(Handler handler, int port) : impl_(std::make_unique<Impl>()) {
+  impl_->handler = std::move(handler);
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen();
+  port_ = impl_->acceptor.local_endpoint().port();
+  Impl* im = impl_.get();
+  impl_->accept_thread = std::thread([im] {
+    for (;;) {
+      auto sock = std::make_shared<tcp::socket>(im->io);
+      boost::system::error_code ec;
+      im->acceptor.accept(*sock, ec);
+      std::lock_guard<std::mutex> lock(im->mu);
+      if (ec || im->stopping) return;
+      im->sockets.push_back(sock);
+      im->conns.emplace_back([im, sock] { im->Serve(sock); });
+    }
+  });
+}
+
+WebhookReceiver::~WebhookReceiver() { Stop(); }
+
+void WebhookReceiver::Stop() {
+  if (!impl_->accept_thread.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+    boost::system::error_code ec;
+    for (auto& s : impl_->sockets) {
+      s->shutdown(tcp::socket::shutdown_both, ec);
+      s->close(ec);
+    }
+    impl_->cv.notify_all();
+  }
+  boost::system::error_code ec;
+  impl_->acceptor.cancel(ec);
+  // accept() is blocking: poke it with a connection so it returns.
+  {
+    tcp::socket poke(impl_->io);
+    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)), ec);
+  }
+  impl_->accept_thread.join();
+  impl_->acceptor.close(ec);
+  for (auto& t : impl_->conns) t.join();
+  impl_->conns.clear();
+}
+
+std::string WebhookReceiver::url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }
+
+std::vector<WebhookReceiver::Request> WebhookReceiver::received() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->received;
+}
+
+bool WebhookReceiver::WaitFor(size_t n, int timeout_ms) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  return impl_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return impl_->received.size() >= n; });
+}
+
+}  // namespace switchboard::testing

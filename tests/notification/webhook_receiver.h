@@ -1,0 +1,50 @@
+#pragma once
+// A real HTTP/1.1 server on 127.0.0.1 (Boost.Beast, one thread per
+// connection, keep-alive) that plays a webhook receiver: it records every
+// request and answers as the test's handler says, optionally after a delay.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace switchboard::testing {
+
+class WebhookReceiver {
+ public:
+  struct Request {
+    std::string target;
+    std::map<std::string, std::string> headers;  // lowercase names
+    std::string body;
+  };
+  struct Reply {
+    int status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    int delay_ms = 0;
+  };
+  using Handler = std::function<Reply(const Request&)>;
+
+  // Listens on 127.0.0.1:`port` (0 = a free port).
+  explicit WebhookReceiver(Handler handler, int port = 0);
+  ~WebhookReceiver();
+  void Stop();
+
+  int port() const { return port_; }
+  std::string url() const;
+  std::vector<Request> received() const;
+  // Waits until `n` requests have arrived; false on timeout.
+  bool WaitFor(size_t n, int timeout_ms = 10000) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+}  // namespace switchboard::testing

@@ -1,0 +1,247 @@
+// Webhook delivery against real HTTP receivers on loopback: retries on 5xx,
+// 429 with Retry-After, no retry on 400, a receiver that is down then up, a
+// hanging receiver, the time limit, a restart with pending retries, and the
+// signature checked on the receiver's side.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/time/clock.h"
+#include "gateway/codecs/gorg_envelope.h"
+#include "server/notification/webhook_signature.h"
+#include "tests/core/test_support.h"
+#include "tests/notification/webhook_receiver.h"
+
+namespace switchboard::testing {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using Reply = WebhookReceiver::Reply;
+
+constexpr char kSecret[] = "0123456789abcdef-secret";
+
+core::ServerConfig FastRetries() {
+  core::ServerConfig c;
+  c.webhook_retry_base_ms = 50;
+  c.webhook_retry_max_ms = 200;
+  return c;
+}
+
+std::string CreateWebhook(v1::NotificationService::Stub& stub, const std::string& url, int attempt_timeout_ms = 2000,
+                          int time_limit_s = 60) {
+  grpc::ClientContext ctx;
+  v1::CreateWebhookSubscriptionRequest req;
+  auto* w = req.mutable_webhook();
+  w->set_url(url);
+  w->add_bindings("request.gapps.#");
+  w->set_secret(kSecret);
+  *w->mutable_attempt_timeout() = TimeUtil::MillisecondsToDuration(attempt_timeout_ms);
+  w->mutable_time_limit()->set_seconds(time_limit_s);
+  v1::WebhookSubscription out;
+  grpc::Status s = stub.CreateWebhookSubscription(&ctx, req, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(out.secret().empty()) << "the secret is write-only";
+  return out.name();
+}
+
+// Polls ListDeliveries until `done` holds for the only delivery.
+v1::WebhookDelivery WaitDelivery(v1::NotificationService::Stub& stub, const std::string& hook,
+                                 const std::function<bool(const v1::WebhookDelivery&)>& done,
+                                 int timeout_ms = 15000) {
+  v1::WebhookDelivery last;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < until) {
+    grpc::ClientContext ctx;
+    v1::ListDeliveriesRequest req;
+    req.set_webhook(hook);
+    v1::ListDeliveriesResponse resp;
+    if (stub.ListDeliveries(&ctx, req, &resp).ok() && resp.deliveries_size() == 1) {
+      last = resp.deliveries(0);
+      if (done(last)) return last;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  ADD_FAILURE() << "delivery did not reach the expected state; last: " << last.ShortDebugString();
+  return last;
+}
+
+bool Final(const v1::WebhookDelivery& d) {
+  return d.state() == v1::DELIVERED || d.state() == v1::DELIVERY_DEAD_LETTERED;
+}
+
+TEST(Webhooks, ServerErrorsAreRetriedThenDeliveredAndEverySignatureVerifies) {
+  TempDir dir;
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  std::atomic<int> n{0};
+  WebhookReceiver rx([&](const WebhookReceiver::Request&) { return Reply{++n <= 2 ? 500 : 200, {}, 0}; });
+  std::string hook = CreateWebhook(*stub, rx.url());
+  PublishOk(*stub, "wh-1");
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  ASSERT_EQ(d.attempts_size(), 3);
+  EXPECT_EQ(d.attempts(0).status_code(), 500);
+  EXPECT_EQ(d.attempts(1).status_code(), 500);
+  EXPECT_EQ(d.attempts(2).status_code(), 200);
+  EXPECT_EQ(d.event_uuid(), "wh-1");
+
+  auto got = rx.received();
+  ASSERT_EQ(got.size(), 3u);
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  for (const auto& r : got) {
+    EXPECT_EQ(r.headers.at("x-switchboard-event-id"), "wh-1");
+    EXPECT_TRUE(notification::VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
+                                            r.headers.at("x-switchboard-signature"), r.body, now)
+                    .ok());
+    auto env = codecs::GorgEnvelopeFromJson(r.body);
+    ASSERT_TRUE(env.ok()) << env.status();
+    EXPECT_EQ(env->event_uuid(), "wh-1");
+  }
+  // A tampered body, a wrong secret and a replay a day later all fail.
+  const auto& r = got[0];
+  EXPECT_FALSE(notification::VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
+                                           r.headers.at("x-switchboard-signature"), r.body + " ", now)
+                   .ok());
+  EXPECT_FALSE(notification::VerifyWebhook("another-secret-0000", r.headers.at("x-switchboard-timestamp"),
+                                           r.headers.at("x-switchboard-signature"), r.body, now)
+                   .ok());
+  EXPECT_FALSE(notification::VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
+                                           r.headers.at("x-switchboard-signature"), r.body, now + 86400)
+                   .ok());
+}
+
+TEST(Webhooks, TooManyRequestsHonoursRetryAfter) {
+  TempDir dir;
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  std::atomic<int> n{0};
+  WebhookReceiver rx([&](const WebhookReceiver::Request&) {
+    if (++n == 1) return Reply{429, {{"Retry-After", "1"}}, 0};
+    return Reply{200, {}, 0};
+  });
+  std::string hook = CreateWebhook(*stub, rx.url());
+  PublishOk(*stub, "wh-429");
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  ASSERT_EQ(d.attempts_size(), 2);
+  EXPECT_EQ(d.attempts(0).status_code(), 429);
+  const int64_t gap_ms = TimeUtil::TimestampToMilliseconds(d.attempts(1).time()) -
+                         TimeUtil::TimestampToMilliseconds(d.attempts(0).time());
+  // The backoff alone would be under 200 ms; Retry-After asked for 1 s.
+  EXPECT_GE(gap_ms, 950) << "Retry-After was not honoured";
+}
+
+TEST(Webhooks, ClientErrorIsPermanentAndNotRetried) {
+  TempDir dir;
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  WebhookReceiver rx([&](const WebhookReceiver::Request&) { return Reply{400, {}, 0}; });
+  std::string hook = CreateWebhook(*stub, rx.url());
+  PublishOk(*stub, "wh-400");
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERY_DEAD_LETTERED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(rx.received().size(), 1u) << "a 400 must not be retried";
+  EXPECT_EQ(WaitDelivery(*stub, hook, Final).attempts_size(), 1);
+}
+
+TEST(Webhooks, ReceiverDownThenUpGetsTheDelivery) {
+  TempDir dir;
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  int port = 0;
+  {
+    WebhookReceiver probe([](const WebhookReceiver::Request&) { return Reply{}; });
+    port = probe.port();
+  }  // now nothing listens there
+  std::string hook = CreateWebhook(*stub, "http://127.0.0.1:" + std::to_string(port) + "/hook");
+  PublishOk(*stub, "wh-down");
+  auto failing = WaitDelivery(*stub, hook, [](const auto& d) { return d.attempts_size() >= 2; });
+  EXPECT_EQ(failing.state(), v1::DELIVERY_RETRYING);
+  EXPECT_EQ(failing.attempts(0).status_code(), 0);
+  EXPECT_FALSE(failing.attempts(0).error().empty());
+  WebhookReceiver rx([](const WebhookReceiver::Request&) { return Reply{200, {}, 0}; }, port);
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  EXPECT_GE(rx.received().size(), 1u);
+}
+
+TEST(Webhooks, HangingReceiverTimesOutAndIsRetried) {
+  TempDir dir;
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  std::atomic<int> n{0};
+  WebhookReceiver rx([&](const WebhookReceiver::Request&) { return Reply{200, {}, ++n == 1 ? 5000 : 0}; });
+  std::string hook = CreateWebhook(*stub, rx.url(), /*attempt_timeout_ms=*/300);
+  PublishOk(*stub, "wh-hang");
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  ASSERT_GE(d.attempts_size(), 2);
+  EXPECT_EQ(d.attempts(0).status_code(), 0);
+  EXPECT_LT(TimeUtil::DurationToMilliseconds(d.attempts(0).latency()), 2000) << "the attempt timeout was ignored";
+}
+
+TEST(Webhooks, TimeLimitDeadLettersAReceiverThatNeverRecovers) {
+  TempDir dir;
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  WebhookReceiver rx([](const WebhookReceiver::Request&) { return Reply{503, {}, 0}; });
+  std::string hook = CreateWebhook(*stub, rx.url(), 2000, /*time_limit_s=*/1);
+  PublishOk(*stub, "wh-limit");
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERY_DEAD_LETTERED);
+  EXPECT_GE(d.attempts_size(), 2);
+  EXPECT_EQ(d.attempts(d.attempts_size() - 1).status_code(), 503);
+}
+
+TEST(Webhooks, PendingRetriesCarryOnAfterARestart) {
+  TempDir dir;
+  int port = 0;
+  {
+    WebhookReceiver probe([](const WebhookReceiver::Request&) { return Reply{}; });
+    port = probe.port();
+  }
+  std::string hook;
+  {
+    TestServer ts(dir.path(), FastRetries());
+    auto stub = ts.Notification();
+    hook = CreateWebhook(*stub, "http://127.0.0.1:" + std::to_string(port) + "/hook");
+    PublishOk(*stub, "wh-restart");
+    WaitDelivery(*stub, hook, [](const auto& d) { return d.attempts_size() >= 1; });
+  }
+  WebhookReceiver rx([](const WebhookReceiver::Request&) { return Reply{200, {}, 0}; }, port);
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  ASSERT_TRUE(rx.WaitFor(1));
+  EXPECT_EQ(rx.received()[0].headers.at("x-switchboard-event-id"), "wh-restart");
+}
+
+TEST(Webhooks, BadUrlIsRejectedAndNothingIsStored) {
+  TempDir dir;
+  TestServer ts(dir.path());
+  auto stub = ts.Notification();
+  for (const char* url : {"ftp://example.invalid/hook", "127.0.0.1:9/hook", "http://", ""}) {
+    grpc::ClientContext ctx;
+    v1::CreateWebhookSubscriptionRequest req;
+    req.mutable_webhook()->set_url(url);
+    req.mutable_webhook()->add_bindings("#");
+    req.mutable_webhook()->set_secret(kSecret);
+    v1::WebhookSubscription out;
+    grpc::Status s = stub->CreateWebhookSubscription(&ctx, req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << url;
+    EXPECT_NE(s.error_message().find("webhook.url"), std::string::npos) << s.error_message();
+  }
+  grpc::ClientContext ctx;
+  v1::ListWebhookSubscriptionsResponse out;
+  ASSERT_TRUE(stub->ListWebhookSubscriptions(&ctx, v1::ListWebhookSubscriptionsRequest(), &out).ok());
+  EXPECT_EQ(out.webhooks_size(), 0);
+}
+
+}  // namespace
+}  // namespace switchboard::testing

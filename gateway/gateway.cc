@@ -6,6 +6,7 @@
 #include "clients/lib/client.h"
 #include "common/log.h"
 #include "gateway/endpoints/health.h"
+#include "gateway/endpoints/managed_app.h"
 #include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
 
@@ -16,6 +17,7 @@ struct Gateway::Impl {
   std::unique_ptr<client::Connection> conn;
   Metrics metrics;
   std::unique_ptr<HealthEndpoint> health;
+  std::unique_ptr<ManagedAppEndpoint> managed_app;
   std::unique_ptr<http::HttpServer> http;
 
   void Route(http::Request req, http::Responder respond);
@@ -42,6 +44,10 @@ void Gateway::Impl::Route(http::Request req, http::Responder respond) {
     r.body = metrics.Render();
     return done(std::move(r));
   }
+  if (req.path == "/resource") {
+    route = "resource";
+    return done(managed_app->Handle(req));
+  }
   route = "other";
   done(http::Response::Text(404, absl::StrCat("not found: ", req.path,
                                               "; try POST /api/eventgrid, POST /resource, GET /healthz, GET /metrics")));
@@ -65,6 +71,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   if (!conn.ok()) return conn.status();
   impl->conn = std::move(*conn);
   impl->health = std::make_unique<HealthEndpoint>(impl->conn.get());
+  impl->managed_app =
+      std::make_unique<ManagedAppEndpoint>(impl->conn.get(), config.managedapp_sig, &impl->metrics);
 
   http::ServerOptions hopts;
   hopts.address = config.http_address;

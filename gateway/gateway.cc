@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
+#include "gateway/eventgrid/endpoint.h"
 #include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
 
@@ -18,6 +19,9 @@ struct Gateway::Impl {
   Metrics metrics;
   std::unique_ptr<HealthEndpoint> health;
   std::unique_ptr<ManagedAppEndpoint> managed_app;
+  eventgrid::HandlerRegistry eventgrid_handlers;
+  std::unique_ptr<eventgrid::TopicClient> topic;
+  std::unique_ptr<eventgrid::Endpoint> eventgrid;
   std::unique_ptr<http::HttpServer> http;
 
   void Route(http::Request req, http::Responder respond);
@@ -43,6 +47,10 @@ void Gateway::Impl::Route(http::Request req, http::Responder respond) {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics.Render();
     return done(std::move(r));
+  }
+  if (req.path == "/api/eventgrid") {
+    route = "eventgrid";
+    return done(eventgrid->Handle(req));
   }
   if (req.path == "/resource") {
     route = "resource";
@@ -73,6 +81,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   impl->health = std::make_unique<HealthEndpoint>(impl->conn.get());
   impl->managed_app =
       std::make_unique<ManagedAppEndpoint>(impl->conn.get(), config.managedapp_sig, &impl->metrics);
+  if (!config.eventgrid_topic_url.empty()) {
+    eventgrid::TopicOptions topts;
+    topts.url = config.eventgrid_topic_url;
+    topts.key = config.eventgrid_topic_key;
+    impl->topic = std::make_unique<eventgrid::TopicClient>(topts);
+  }
+  impl->eventgrid = std::make_unique<eventgrid::Endpoint>(config.eventgrid_key, &impl->eventgrid_handlers,
+                                                          impl->topic.get(), &impl->metrics);
 
   http::ServerOptions hopts;
   hopts.address = config.http_address;

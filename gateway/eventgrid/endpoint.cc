@@ -1,0 +1,84 @@
+#include "gateway/eventgrid/endpoint.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "gateway/endpoints/status_map.h"
+#include "gateway/eventgrid/responses.h"
+
+namespace switchboard::gateway::eventgrid {
+
+Endpoint::Endpoint(std::string key, const HandlerRegistry* handlers, const TopicClient* topic, Metrics* metrics)
+    : key_(std::move(key)), handlers_(handlers), topic_(topic), metrics_(metrics) {}
+
+http::Response Endpoint::Handle(const http::Request& req) const {
+  if (req.method != "POST") return http::Response::Text(405, "use POST /api/eventgrid");
+  if (key_.empty()) return http::Response::Text(404, "the Event Grid endpoint is disabled: configure eventgrid_key");
+  // The header wins when both are given; each comparison is constant time.
+  const std::string& given = req.headers.count("aeg-sas-key") ? req.Header("aeg-sas-key") : req.Query("code");
+  if (!ConstantTimeEquals(given, key_)) {
+    metrics_->RecordError("eventgrid_auth");
+    return http::Response::Text(401, "aeg-sas-key header or code parameter: missing or wrong");
+  }
+  auto batch = ParseBatch(req.body);
+  if (!batch.ok()) {
+    metrics_->RecordError("eventgrid_decode");
+    return http::Response::Text(400, std::string(batch.status().message()));
+  }
+  for (const Event& e : *batch) {
+    if (e.event_type != kValidationEventType) continue;
+    if (!e.data.is_object() || !e.data.contains("validationCode") || !e.data["validationCode"].is_string()) {
+      return http::Response::Text(400, "data.validationCode: required string of the validation event");
+    }
+    log::Info("event grid subscription validated", {{"id", e.id}});
+    return http::Response::Json(200, nlohmann::json{{"validationResponse", e.data["validationCode"]}}.dump());
+  }
+
+  std::vector<Event> direct;  // responses the gateway publishes itself
+  int accepted = 0;
+  for (const Event& e : *batch) {
+    Handler* h = handlers_->Find(e.event_type);
+    if (!h) {
+      auto out = UnknownTypeEvents(e);
+      direct.insert(direct.end(), out.begin(), out.end());
+      continue;
+    }
+    grpc::Status s = h->Submit(e, e.id);
+    if (s.ok()) {
+      ++accepted;
+      continue;
+    }
+    if (IsRetryable(s)) {
+      metrics_->RecordError("eventgrid_unavailable");
+      log::Warn("event grid batch not accepted",
+                {{"id", e.id},
+                 {"code", CodeName(static_cast<absl::StatusCode>(s.error_code()))},
+                 {"error", s.error_message()}});
+      return http::Response::Text(503, absl::StrCat("switchboardd unavailable, retry later: ",
+                                                    CodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
+                                                    s.error_message()));
+    }
+    auto out = RejectionEvents(e, s, h->HandlerClassName(e.event_type));
+    direct.insert(direct.end(), out.begin(), out.end());
+  }
+  metrics_->Count("eventgrid_events_accepted", "Event Grid events durably accepted by switchboardd.", accepted);
+  if (!direct.empty()) {
+    metrics_->Count("eventgrid_events_rejected", "Response events the gateway published itself (failures, acks).",
+                    direct.size());
+    if (!topic_) {
+      log::Warn("rejected Event Grid events, but no topic is configured to report them",
+                {{"responses", direct.size()}});
+    } else {
+      auto s = topic_->Post(TopicClient::Encode(direct), std::chrono::steady_clock::now() + std::chrono::seconds(10));
+      if (!s.ok()) {
+        metrics_->RecordError("eventgrid_topic");
+        return http::Response::Text(503, absl::StrCat("cannot report failures to the topic, retry later: ",
+                                                      s.message()));
+      }
+    }
+  }
+  return http::Response::Text(200, absl::StrCat("accepted ", accepted, " of ", batch->size(), " events"));
+}
+
+}  // namespace switchboard::gateway::eventgrid

@@ -1,0 +1,55 @@
+#pragma once
+// The seam between the Event Grid endpoint and the Event Grid codec: a
+// handler turns one request event into one gRPC call on switchboardd. The
+// endpoint owns authentication, the validation handshake, batching and the
+// HTTP answer; handlers own what `data` means.
+//
+// Contract of Submit:
+//  * OK: the server durably accepted the request (or had accepted it before
+//    with the same request_id). Its response events (ack, then success or
+//    failure) come out of the server's log through the publisher.
+//  * INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS...:
+//    the request will never be accepted. The endpoint publishes the
+//    acknowledgement (for request.*) and a response.failure built from the
+//    status, straight to the topic.
+//  * UNAVAILABLE and other retryable codes (status_map.h): nothing was
+//    accepted; the endpoint answers 503 so Event Grid redelivers.
+
+#include <grpcpp/support/status.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/eventgrid/event.h"
+
+namespace switchboard::gateway::eventgrid {
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // True for the eventTypes this handler serves.
+  virtual bool Handles(const std::string& event_type) const = 0;
+  // One gRPC call; `request_id` is the Event Grid event id.
+  virtual grpc::Status Submit(const Event& event, const std::string& request_id) = 0;
+  // The Gridwich handler class named in response.failure, e.g.
+  // "BlobMetadataCreateHandler".
+  virtual std::string HandlerClassName(const std::string& event_type) const = 0;
+};
+
+class HandlerRegistry {
+ public:
+  void Add(std::unique_ptr<Handler> handler) { handlers_.push_back(std::move(handler)); }
+  // nullptr when no handler serves `event_type`.
+  Handler* Find(const std::string& event_type) const {
+    for (const auto& h : handlers_) {
+      if (h->Handles(event_type)) return h.get();
+    }
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Handler>> handlers_;
+};
+
+}  // namespace switchboard::gateway::eventgrid

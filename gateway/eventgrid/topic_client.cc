@@ -1,0 +1,105 @@
+#include "gateway/eventgrid/topic_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace switchboard::gateway::eventgrid {
+
+namespace {
+
+size_t Collect(char* data, size_t size, size_t n, void* out) {
+  auto* s = static_cast<std::string*>(out);
+  if (s->size() < 4096) s->append(data, std::min(size * n, 4096 - s->size()));
+  return size * n;
+}
+
+struct CurlInit {
+  CurlInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+}  // namespace
+
+bool IsRetryableHttp(int status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
+
+TopicClient::TopicClient(TopicOptions options) : options_(std::move(options)) {
+  static CurlInit init;
+}
+
+std::string TopicClient::Encode(const std::vector<Event>& events) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : events) out.push_back(ToJson(e));
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+PostResult TopicClient::PostOnce(const std::string& body) const {
+  PostResult r;
+  r.attempts = 1;
+  CURL* curl = curl_easy_init();
+  if (!curl) {
+    r.error = "curl_easy_init failed";
+    return r;
+  }
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  std::string key_header = absl::StrCat("aeg-sas-key: ", options_.key);
+  headers = curl_slist_append(headers, key_header.c_str());
+  headers = curl_slist_append(headers, "Expect:");
+  std::string answer;
+  curl_easy_setopt(curl, CURLOPT_URL, options_.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.attempt_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(options_.attempt_timeout.count(), 5000)));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc != CURLE_OK) {
+    r.error = curl_easy_strerror(rc);
+  } else {
+    long code = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    r.http_status = static_cast<int>(code);
+    r.error = answer;
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return r;
+}
+
+absl::Status TopicClient::Post(const std::string& body, std::chrono::steady_clock::time_point deadline,
+                               const std::atomic<bool>* stop, PostResult* last) const {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  auto backoff = options_.initial_backoff;
+  int attempts = 0;
+  PostResult r;
+  for (;;) {
+    r = PostOnce(body);
+    r.attempts = ++attempts;
+    if (last) *last = r;
+    if (r.http_status >= 200 && r.http_status < 300) return absl::OkStatus();
+    if (!IsRetryableHttp(r.http_status)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("topic answered ", r.http_status, " (not retried): ", r.error.substr(0, 300)));
+    }
+    // Full jitter, capped.
+    auto wait = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(rng));
+    if (std::chrono::steady_clock::now() + wait > deadline || (stop && stop->load())) break;
+    auto until = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < until && !(stop && stop->load())) {
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(std::chrono::milliseconds(20), wait));
+    }
+    backoff = std::min(options_.max_backoff, backoff * 2);
+  }
+  return absl::UnavailableError(absl::StrCat("topic unreachable after ", attempts, " attempts: ",
+                                             r.http_status ? absl::StrCat("HTTP ", r.http_status) : r.error));
+}
+
+}  // namespace switchboard::gateway::eventgrid

@@ -1,0 +1,55 @@
+#pragma once
+// POSTs arrays of events to an Event Grid topic endpoint with the
+// `aeg-sas-key` header (libcurl). Retries 5xx, 429 and network errors with
+// exponential backoff (capped), up to a deadline; other answers are final.
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gateway/eventgrid/event.h"
+
+namespace switchboard::gateway::eventgrid {
+
+struct TopicOptions {
+  std::string url;
+  std::string key;
+  std::chrono::milliseconds attempt_timeout{10000};
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{10000};
+};
+
+struct PostResult {
+  int http_status = 0;  // 0: no answer (network error)
+  std::string error;    // curl's message, or the answer body
+  int attempts = 0;
+};
+
+class TopicClient {
+ public:
+  explicit TopicClient(TopicOptions options);
+
+  // One POST of a JSON body; no retries.
+  PostResult PostOnce(const std::string& body) const;
+
+  // POSTs until a 2xx, a final answer (4xx other than 408/429), `deadline`
+  // passes, or `*stop` becomes true (may be null). OK on 2xx; UNAVAILABLE
+  // when retries ran out; INVALID_ARGUMENT with the answer for a final 4xx.
+  absl::Status Post(const std::string& body, std::chrono::steady_clock::time_point deadline,
+                    const std::atomic<bool>* stop = nullptr, PostResult* last = nullptr) const;
+
+  // Serializes events as a JSON array.
+  static std::string Encode(const std::vector<Event>& events);
+
+  const TopicOptions& options() const { return options_; }
+
+ private:
+  TopicOptions options_;
+};
+
+// True for the answers worth retrying: no answer, 408, 429 and 5xx.
+bool IsRetryableHttp(int status);
+
+}  // namespace switchboard::gateway::eventgrid

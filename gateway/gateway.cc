@@ -1,0 +1,112 @@
+#include "gateway/gateway.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "clients/lib/client.h"
+#include "common/log.h"
+#include "gateway/endpoints/health.h"
+#include "gateway/endpoints/managed_app.h"
+#include "gateway/eventgrid/endpoint.h"
+#include "gateway/http/http_server.h"
+#include "gateway/http/metrics.h"
+
+namespace switchboard::gateway {
+
+struct Gateway::Impl {
+  GatewayConfig config;
+  std::unique_ptr<client::Connection> conn;
+  Metrics metrics;
+  std::unique_ptr<HealthEndpoint> health;
+  std::unique_ptr<ManagedAppEndpoint> managed_app;
+  eventgrid::HandlerRegistry eventgrid_handlers;
+  std::unique_ptr<eventgrid::TopicClient> topic;
+  std::unique_ptr<eventgrid::Endpoint> eventgrid;
+  std::unique_ptr<http::HttpServer> http;
+
+  void Route(http::Request req, http::Responder respond);
+};
+
+void Gateway::Impl::Route(http::Request req, http::Responder respond) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route;
+  auto done = [this, &route, start, respond](http::Response resp) {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.RecordRequest(route, resp.status, seconds);
+    respond(std::move(resp));
+  };
+  if (req.path == "/healthz") {
+    route = "healthz";
+    if (req.method != "GET") return done(http::Response::Text(405, "use GET /healthz"));
+    return done(health->Check());
+  }
+  if (req.path == "/metrics") {
+    route = "metrics";
+    if (req.method != "GET") return done(http::Response::Text(405, "use GET /metrics"));
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics.Render();
+    return done(std::move(r));
+  }
+  if (req.path == "/api/eventgrid") {
+    route = "eventgrid";
+    return done(eventgrid->Handle(req));
+  }
+  if (req.path == "/resource") {
+    route = "resource";
+    return done(managed_app->Handle(req));
+  }
+  route = "other";
+  done(http::Response::Text(404, absl::StrCat("not found: ", req.path,
+                                              "; try POST /api/eventgrid, POST /resource, GET /healthz, GET /metrics")));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() { Stop(); }
+
+const std::string& Gateway::http_address() const { return impl_->http->address(); }
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  client::ClientOptions copts;
+  copts.server = config.server;
+  copts.token = config.token;
+  copts.tls_ca_file = config.tls_ca;
+  copts.timeout = absl::Seconds(config.timeout_seconds);
+  if (auto s = client::ValidateToken(copts.token); !s.ok()) return s;
+  auto conn = client::Connection::Open(copts);
+  if (!conn.ok()) return conn.status();
+  impl->conn = std::move(*conn);
+  impl->health = std::make_unique<HealthEndpoint>(impl->conn.get());
+  impl->managed_app =
+      std::make_unique<ManagedAppEndpoint>(impl->conn.get(), config.managedapp_sig, &impl->metrics);
+  if (!config.eventgrid_topic_url.empty()) {
+    eventgrid::TopicOptions topts;
+    topts.url = config.eventgrid_topic_url;
+    topts.key = config.eventgrid_topic_key;
+    impl->topic = std::make_unique<eventgrid::TopicClient>(topts);
+  }
+  impl->eventgrid = std::make_unique<eventgrid::Endpoint>(config.eventgrid_key, &impl->eventgrid_handlers,
+                                                          impl->topic.get(), &impl->metrics);
+
+  http::ServerOptions hopts;
+  hopts.address = config.http_address;
+  hopts.body_limit = static_cast<size_t>(config.http_body_limit);
+  hopts.io_threads = static_cast<int>(config.http_io_threads);
+  hopts.worker_threads = static_cast<int>(config.http_worker_threads);
+  Impl* raw = impl.get();
+  auto server = http::HttpServer::Start(hopts, [raw](http::Request req, http::Responder respond) {
+    raw->Route(std::move(req), std::move(respond));
+  });
+  if (!server.ok()) return server.status();
+  impl->http = std::move(*server);
+  log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+void Gateway::Stop() {
+  if (impl_->http) impl_->http->Stop();
+}
+
+}  // namespace switchboard::gateway

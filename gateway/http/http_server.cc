@@ -1,0 +1,304 @@
+#include "gateway/http/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace switchboard::gateway::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+const std::string kEmpty;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string UrlDecode(absl::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseQuery(absl::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    absl::string_view part = query.substr(0, amp);
+    query = amp == absl::string_view::npos ? absl::string_view() : query.substr(amp + 1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    std::string key = UrlDecode(part.substr(0, eq), true);
+    std::string value = eq == absl::string_view::npos ? "" : UrlDecode(part.substr(eq + 1), true);
+    out.emplace(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+const std::string& Request::Header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? kEmpty : it->second;
+}
+
+const std::string& Request::Query(const std::string& name) const {
+  auto it = query.find(name);
+  return it == query.end() ? kEmpty : it->second;
+}
+
+Response Response::Text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  if (r.body.empty() || r.body.back() != '\n') r.body.push_back('\n');
+  return r;
+}
+
+Response Response::Json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::move(body);
+  return r;
+}
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  Handler handler;
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor{ioc};
+  std::unique_ptr<asio::thread_pool> workers;
+  std::vector<std::thread> io_threads;
+  std::string address;
+  std::atomic<bool> stopped{false};
+  std::mutex stop_mu;
+
+  void Accept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(server_->options.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
+    stream_.expires_after(server_->options.idle_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      Close();
+      return;
+    }
+    if (ec == bhttp::error::body_limit) {
+      WriteError(413, absl::StrCat("request body larger than ", server_->options.body_limit, " bytes"));
+      return;
+    }
+    if (ec == bhttp::error::header_limit) {
+      WriteError(431, "request headers too large");
+      return;
+    }
+    if (ec) {
+      WriteError(400, absl::StrCat("malformed HTTP request: ", ec.message()));
+      return;
+    }
+    bhttp::request<bhttp::string_body> msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    absl::string_view target = req.target;
+    size_t q = target.find('?');
+    req.path = UrlDecode(target.substr(0, q), false);
+    if (q != absl::string_view::npos) req.query = ParseQuery(target.substr(q + 1));
+    for (const auto& field : msg) {
+      req.headers.emplace(
+          absl::AsciiStrToLower(absl::string_view(field.name_string().data(), field.name_string().size())),
+          std::string(field.value()));
+    }
+    req.body = std::move(msg.body());
+    auto self = shared_from_this();
+    auto responded = std::make_shared<std::atomic<bool>>(false);
+    Responder respond = [self, responded](Response resp) {
+      if (responded->exchange(true)) return;
+      asio::post(self->stream_.get_executor(),
+                 [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), false); });
+    };
+    asio::post(*server_->workers, [handler = &server_->handler, req = std::move(req), respond]() mutable {
+      try {
+        (*handler)(std::move(req), respond);
+      } catch (const std::exception& e) {
+        log::Error("http handler threw", {{"error", e.what()}});
+        respond(Response::Text(500, "internal error"));
+      }
+    });
+  }
+
+  void WriteError(int status, std::string message) {
+    version_ = version_ ? version_ : 11;
+    Write(Response::Text(status, std::move(message)), true);
+  }
+
+  void Write(Response resp, bool close) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(resp.status), version_);
+    res->set(bhttp::field::server, "switchboard-gateway");
+    res->set(bhttp::field::content_type, resp.content_type);
+    for (auto& [k, v] : resp.headers) res->set(k, v);
+    res->body() = std::move(resp.body);
+    bool keep = keep_alive_ && !close && !server_->stopped.load();
+    res->keep_alive(keep);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(30));
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+                         if (ec || !keep) {
+                           self->Close();
+                           return;
+                         }
+                         self->Read();
+                       });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl* server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      log::Warn("http accept failed", {{"error", ec.message()}});
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), this)->Start();
+    }
+    if (acceptor.is_open()) Accept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+const std::string& HttpServer::address() const { return impl_->address; }
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler handler) {
+  size_t colon = options.address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http address '", options.address, "' must be HOST:PORT, e.g. 127.0.0.1:8080"));
+  }
+  std::string host = options.address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  int port = 0;
+  if (!absl::SimpleAtoi(options.address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http address '", options.address, "': port must be a number 0-65535"));
+  }
+  beast::error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http address '", options.address, "': host must be an IP address or localhost"));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->handler = std::move(handler);
+  tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address, ": ", ec.message()));
+  }
+  auto bound = impl->acceptor.local_endpoint();
+  std::string bound_host = bound.address().to_string();
+  if (bound.address().is_v6()) bound_host = absl::StrCat("[", bound_host, "]");
+  impl->address = absl::StrCat(bound_host, ":", bound.port());
+  impl->workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
+  impl->work.emplace(impl->ioc.get_executor());
+  impl->Accept();
+  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+    impl->io_threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+void HttpServer::Stop() {
+  std::lock_guard<std::mutex> lock(impl_->stop_mu);
+  if (impl_->stopped.exchange(true)) return;
+  asio::post(impl_->ioc, [raw = impl_.get()] {
+    beast::error_code ec;
+    raw->acceptor.close(ec);
+  });
+  // Running handlers finish; their answers are written if the loop still runs.
+  impl_->workers->join();
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->io_threads) t.join();
+  impl_->io_threads.clear();
+}
+
+}  // namespace switchboard::gateway::http

@@ -1,0 +1,99 @@
+// Configuration: file keys, precedence, secrets from files and the
+// environment, and the binary's --help.
+
+#include "gateway/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "tests/clients/subprocess.h"
+#include "tests/core/test_support.h"
+
+namespace switchboard::gateway {
+namespace {
+
+using switchboard::testing::RunCommand;
+using switchboard::testing::TempDir;
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+TEST(GatewayConfigTest, JsonKeysOverrideDefaults) {
+  GatewayConfig c;
+  ASSERT_TRUE(MergeConfigJson(R"({"server":"127.0.0.1:1","http_body_limit":5000,"amqp_exchange":"ex"})", &c).ok());
+  EXPECT_EQ(c.server, "127.0.0.1:1");
+  EXPECT_EQ(c.http_body_limit, 5000);
+  EXPECT_EQ(c.amqp_exchange, "ex");
+  EXPECT_EQ(c.http_address, "127.0.0.1:8080");
+}
+
+TEST(GatewayConfigTest, BadKeysAndTypesNameTheKey) {
+  GatewayConfig c;
+  auto s = MergeConfigJson(R"({"servr":"x"})", &c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("servr"), std::string::npos) << s;
+  s = MergeConfigJson(R"({"http_body_limit":"big"})", &c);
+  EXPECT_NE(s.message().find("http_body_limit"), std::string::npos) << s;
+  s = MergeConfigJson(R"([1])", &c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  s = MergeConfigJson(R"({"eventgrid_key_file":"/nonexistent/x"})", &c);
+  EXPECT_NE(s.message().find("eventgrid_key_file"), std::string::npos) << s;
+}
+
+TEST(GatewayConfigTest, SecretsFromFilesEnvAndFlagsInOrder) {
+  TempDir dir;
+  std::string cfg = dir.path() + "/gw.json", keyfile = dir.path() + "/key";
+  WriteFile(keyfile, "from-file\n");
+  WriteFile(cfg, R"({"managedapp_sig_file":")" + keyfile + R"(","eventgrid_key":"from-config"})");
+  setenv("SWITCHBOARD_EVENTGRID_KEY", "from-env", 1);
+  Cli cli("t", "t");
+  AddConfigFlags(cli);
+  std::vector<std::string> args = {"t", "--config=" + cfg, "--eventgrid_topic_key_file=" + keyfile};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  ASSERT_TRUE(cli.Parse(static_cast<int>(argv.size()), argv.data()).ok());
+  GatewayConfig c;
+  auto s = LoadConfig(cli, &c);
+  unsetenv("SWITCHBOARD_EVENTGRID_KEY");
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(c.managedapp_sig, "from-file");
+  EXPECT_EQ(c.eventgrid_key, "from-env");  // environment beats the config file
+  EXPECT_EQ(c.eventgrid_topic_key, "from-file");
+}
+
+TEST(GatewayConfigTest, TopicUrlNeedsAKey) {
+  GatewayConfig c;
+  c.eventgrid_topic_url = "http://127.0.0.1:9/api/events";
+  auto s = ValidateConfig(c);
+  EXPECT_NE(s.message().find("eventgrid_topic_key"), std::string::npos) << s;
+  c.eventgrid_topic_key = "k";
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.eventgrid_topic_url = "ftp://x";
+  EXPECT_NE(ValidateConfig(c).message().find("eventgrid_topic_url"), std::string::npos);
+}
+
+TEST(GatewayBinaryTest, HelpDocumentsTheAcceptanceFlags) {
+  auto r = RunCommand({SWITCHBOARD_GATEWAY_PATH, "--help"}, {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* flag : {"--server", "--http_address", "--eventgrid_key", "--eventgrid_topic_url",
+                           "--eventgrid_topic_key", "--managedapp_sig", "--amqp_url", "--config",
+                           "--managedapp_sig_file", "SWITCHBOARD_EVENTGRID_KEY", "/api/eventgrid", "/resource",
+                           "/healthz", "/metrics", "127.0.0.1:8080"}) {
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag << " missing from --help:\n" << r.out;
+  }
+}
+
+TEST(GatewayBinaryTest, BadFlagsExitTwoNamingTheProblem) {
+  auto r = RunCommand({SWITCHBOARD_GATEWAY_PATH, "--no_such_flag=1"}, {});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no_such_flag"), std::string::npos) << r.err;
+  r = RunCommand({SWITCHBOARD_GATEWAY_PATH, "--eventgrid_topic_url=http://127.0.0.1:9/x"}, {});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("eventgrid_topic_key"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace switchboard::gateway

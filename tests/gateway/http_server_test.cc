@@ -1,0 +1,106 @@
+// The Beast server on its own: keep-alive, body limit (413), malformed
+// requests (400), query and header parsing, answers from other threads.
+
+#include "gateway/http/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/gateway/http_client.h"
+
+namespace switchboard::gateway::http {
+namespace {
+
+using switchboard::testing::HttpClient;
+
+std::unique_ptr<HttpServer> StartEcho(size_t body_limit = 1024) {
+  ServerOptions o;
+  o.address = "127.0.0.1:0";
+  o.body_limit = body_limit;
+  o.worker_threads = 2;
+  auto s = HttpServer::Start(o, [](Request req, Responder respond) {
+    std::string out = req.method + " " + req.path + " sig=" + req.Query("sig") + " h=" + req.Header("x-test") +
+                      " body=" + req.body;
+    if (req.path == "/later") {
+      // Answer from another thread after the handler returned.
+      std::thread([respond, out] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        respond(Response::Text(202, out));
+      }).detach();
+      return;
+    }
+    respond(Response::Text(200, out));
+  });
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+TEST(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  auto server = StartEcho();
+  ASSERT_TRUE(server);
+  HttpClient client(server->address());
+  for (int i = 0; i < 5; ++i) {
+    auto r = client.Post("/x?sig=a%2Bb&sig=second", "n=" + std::to_string(i), {{"X-Test", "v"}});
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.body, "POST /x sig=a+b h=v body=n=" + std::to_string(i) + "\n");
+    EXPECT_TRUE(r.keep_alive);
+  }
+  EXPECT_EQ(client.connections(), 1);
+}
+
+TEST(HttpServerTest, AnswersFromAnotherThread) {
+  auto server = StartEcho();
+  ASSERT_TRUE(server);
+  HttpClient client(server->address());
+  auto r = client.Get("/later");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "GET /later sig= h= body=\n");
+}
+
+TEST(HttpServerTest, BodyOverTheLimitIs413) {
+  auto server = StartEcho(/*body_limit=*/100);
+  ASSERT_TRUE(server);
+  HttpClient client(server->address());
+  auto ok = client.Post("/x", std::string(100, 'a'));
+  EXPECT_EQ(ok.status, 200);
+  auto big = client.Post("/x", std::string(101, 'a'));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_NE(big.body.find("larger than 100 bytes"), std::string::npos) << big.body;
+  EXPECT_FALSE(big.keep_alive);
+  // The server is still fine afterwards.
+  EXPECT_EQ(client.Get("/y").status, 200);
+}
+
+TEST(HttpServerTest, GarbageIs400AndServerSurvives) {
+  auto server = StartEcho();
+  ASSERT_TRUE(server);
+  HttpClient client(server->address());
+  std::string raw = client.Raw("NOT AN HTTP REQUEST\r\n\r\n");
+  EXPECT_NE(raw.find("400"), std::string::npos) << raw;
+  raw = client.Raw(std::string("GET / HTTP/1.1\r\nContent-Length: zz\r\n\r\n"));
+  EXPECT_NE(raw.find("400"), std::string::npos) << raw;
+  EXPECT_EQ(client.Get("/ok").status, 200);
+}
+
+TEST(HttpServerTest, BadAddressesAreRejected) {
+  ServerOptions o;
+  o.address = "nohost";
+  EXPECT_EQ(HttpServer::Start(o, [](Request, Responder) {}).status().code(), absl::StatusCode::kInvalidArgument);
+  o.address = "127.0.0.1:99999";
+  EXPECT_EQ(HttpServer::Start(o, [](Request, Responder) {}).status().code(), absl::StatusCode::kInvalidArgument);
+  o.address = "example.com:80";
+  EXPECT_EQ(HttpServer::Start(o, [](Request, Responder) {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HttpServerTest, UrlDecoding) {
+  EXPECT_EQ(UrlDecode("a%20b+c%zz%4", true), "a b c%zz%4");
+  EXPECT_EQ(UrlDecode("a+b", false), "a+b");
+  auto q = ParseQuery("a=1&&b=%3D&a=2&c");
+  EXPECT_EQ(q["a"], "1");
+  EXPECT_EQ(q["b"], "=");
+  EXPECT_EQ(q.count("c"), 1u);
+}
+
+}  // namespace
+}  // namespace switchboard::gateway::http

@@ -6,7 +6,7 @@ namespace switchboard::blob {
 namespace {
 
 TEST(BlobNames, ContainerRules) {
-  for (const std::string ok : {std::string("abc"), std::string("a-b-c"), std::string("inbox1"), std::string(63, 'a')}) {
+  for (const std::string& ok : {std::string("abc"), std::string("a-b-c"), std::string("inbox1"), std::string(63, 'a')}) {
     EXPECT_TRUE(ValidateContainerName(ok, "containerName").ok()) << ok;
   }
   for (const char* bad : {"ab", "-abc", "abc-", "a--b", "ABC", "a_b", "a.b", ""}) {

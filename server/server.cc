@@ -36,6 +36,7 @@ struct Server::Impl {
   rpc::Metrics metrics;
   std::unique_ptr<notification::BusEngine> bus;
   std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
+  std::unique_ptr<media::MediaEngine> media_engine;
   std::unique_ptr<media::MediaServiceImpl> media;
   std::unique_ptr<notification::NotificationServiceImpl> notification;
   std::unique_ptr<rpc::HealthService> health;
@@ -107,7 +108,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->guard = std::make_unique<rpc::Guard>(impl->auth.get(), static_cast<size_t>(config.max_message_bytes));
   impl->bus = std::make_unique<notification::BusEngine>(impl->store.get());
   impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get());
-  impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get());
+  {
+    ASSIGN_OR_RETURN(media::MediaConfig media_config, media::ParseMediaConfig(config.media_json));
+    media::MediaEngineOptions mo;
+    mo.config = std::move(media_config);
+    mo.blob_root = (std::filesystem::path(config.data_dir) / "blobs").string();
+    mo.work_dir = (std::filesystem::path(config.data_dir) / "media-tmp").string();
+    Impl* self = impl.get();
+    mo.http_host = [self] { return self->http ? self->http->address() : std::string(); };
+    ASSIGN_OR_RETURN(impl->media_engine, media::MediaEngine::Create(impl->store.get(), std::move(mo)));
+  }
+  impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get(),
+                                                          impl->media_engine.get());
   impl->notification = std::make_unique<notification::NotificationServiceImpl>(impl->guard.get(), impl->hub.get(),
                                                                                 impl->bus.get());
   impl->health = std::make_unique<rpc::HealthService>(std::vector<std::string>{
@@ -183,6 +195,7 @@ void Server::Shutdown() {
                                std::chrono::seconds(impl_->config.shutdown_grace_seconds));
   impl_->grpc_server->Wait();
   impl_->http->Stop();
+  impl_->media_engine->Shutdown();
   impl_->store->Close();
   log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});
 }

@@ -49,6 +49,7 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "watch_ring_capacity") s = num(&c->watch_ring_capacity);
     else if (k == "watch_wake_threads") s = num(&c->watch_wake_threads);
     else if (k == "shutdown_grace_seconds") s = num(&c->shutdown_grace_seconds);
+    else if (k == "media") c->media_json = v.dump();
     else if (k == "resourcing" || k == "media" || k == "notification" || k == "gateway") {
       // Sections of the service issues; accepted so one file serves all.
     } else {

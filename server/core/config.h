@@ -31,6 +31,9 @@ struct ServerConfig {
   // Seconds given to in-flight calls at shutdown.
   int64_t shutdown_grace_seconds = 5;
   std::string log_level = "info";
+  // The "media" section as JSON text (server/media/media_config.h reads it;
+  // docs/media.md lists its keys). Empty: defaults.
+  std::string media_json;
 };
 
 // Reads a JSON object whose keys are the field names above. Unknown keys

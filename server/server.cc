@@ -39,6 +39,7 @@ struct Server::Impl {
   std::unique_ptr<notification::WebhookEngine> webhooks;
   std::unique_ptr<notification::ManagedAppEngine> apps;
   std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
+  std::unique_ptr<media::MediaEngine> media_engine;
   std::unique_ptr<media::MediaServiceImpl> media;
   std::unique_ptr<notification::NotificationServiceImpl> notification;
   std::unique_ptr<rpc::HealthService> health;
@@ -126,7 +127,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->bus->AddRoute(impl->webhooks.get());
   impl->apps = std::make_unique<notification::ManagedAppEngine>(impl->store.get());
   impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get());
-  impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get());
+  {
+    ASSIGN_OR_RETURN(media::MediaConfig media_config, media::ParseMediaConfig(config.media_json));
+    media::MediaEngineOptions mo;
+    mo.config = std::move(media_config);
+    mo.blob_root = (std::filesystem::path(config.data_dir) / "blobs").string();
+    mo.work_dir = (std::filesystem::path(config.data_dir) / "media-tmp").string();
+    Impl* self = impl.get();
+    mo.http_host = [self] { return self->http ? self->http->address() : std::string(); };
+    ASSIGN_OR_RETURN(impl->media_engine, media::MediaEngine::Create(impl->store.get(), std::move(mo)));
+  }
+  impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get(),
+                                                          impl->media_engine.get());
   impl->notification = std::make_unique<notification::NotificationServiceImpl>(
       impl->guard.get(), impl->hub.get(),
       notification::Engines{impl->bus.get(), impl->queues.get(), impl->apps.get(), impl->webhooks.get()});
@@ -210,6 +222,7 @@ void Server::Shutdown() {
                                std::chrono::seconds(impl_->config.shutdown_grace_seconds));
   impl_->grpc_server->Wait();
   impl_->http->Stop();
+  impl_->media_engine->Shutdown();
   impl_->webhooks->Close();
   impl_->store->Close();
   log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});

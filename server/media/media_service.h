@@ -1,9 +1,10 @@
 #pragma once
-// gRPC adapter of the media service. Only the watch RPCs are served in this
-// build; the rest answer UNIMPLEMENTED until the media issue lands. Watch
-// methods are raw (see server/rpc/watch_stream.h).
+// gRPC adapter of the media service: admits the caller (role), hands the
+// request to the MediaEngine, and maps its result in one place
+// (common/status). Watch methods are raw (see server/rpc/watch_stream.h).
 
 #include "server/core/event_hub.h"
+#include "server/media/media_engine.h"
 #include "server/rpc/guard.h"
 #include "switchboard/v1/media.grpc.pb.h"
 
@@ -15,7 +16,28 @@ using MediaServiceBase = v1::MediaService::WithRawCallbackMethod_WatchEvents<
 
 class MediaServiceImpl final : public MediaServiceBase {
  public:
-  MediaServiceImpl(const rpc::Guard* guard, core::EventHub* hub) : guard_(guard), hub_(hub) {}
+  MediaServiceImpl(const rpc::Guard* guard, core::EventHub* hub, MediaEngine* engine)
+      : guard_(guard), hub_(hub), engine_(engine) {}
+
+#define SB_MEDIA_UNARY(Method, Req, Resp) \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, const v1::Req* req, v1::Resp* resp) override;
+  SB_MEDIA_UNARY(SetBlobMetadata, SetBlobMetadataRequest, Operation)
+  SB_MEDIA_UNARY(AnalyzeBlob, AnalyzeBlobRequest, Operation)
+  SB_MEDIA_UNARY(CopyBlob, CopyBlobRequest, Operation)
+  SB_MEDIA_UNARY(DeleteBlob, DeleteBlobRequest, Operation)
+  SB_MEDIA_UNARY(CreateSasUrl, CreateSasUrlRequest, Operation)
+  SB_MEDIA_UNARY(ChangeBlobTier, ChangeBlobTierRequest, Operation)
+  SB_MEDIA_UNARY(CreateContainer, CreateContainerRequest, Operation)
+  SB_MEDIA_UNARY(DeleteContainer, DeleteContainerRequest, Operation)
+  SB_MEDIA_UNARY(ChangeContainerAccess, ChangeContainerAccessRequest, Operation)
+  SB_MEDIA_UNARY(RollStorageKey, RollStorageKeyRequest, Operation)
+  SB_MEDIA_UNARY(Encode, EncodeRequest, Operation)
+  SB_MEDIA_UNARY(CancelEncode, CancelEncodeRequest, Operation)
+  SB_MEDIA_UNARY(ReportStorageEvent, ReportStorageEventRequest, StorageEvent)
+  SB_MEDIA_UNARY(GetOperation, GetOperationRequest, Operation)
+  SB_MEDIA_UNARY(ListOperations, ListOperationsRequest, ListOperationsResponse)
+  SB_MEDIA_UNARY(ListBlobs, ListBlobsRequest, ListBlobsResponse)
+#undef SB_MEDIA_UNARY
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* ctx,
                                                           const grpc::ByteBuffer* req) override;
@@ -27,6 +49,7 @@ class MediaServiceImpl final : public MediaServiceBase {
  private:
   const rpc::Guard* guard_;
   core::EventHub* hub_;
+  MediaEngine* engine_;
 };
 
 }  // namespace switchboard::media

@@ -1,0 +1,128 @@
+#pragma once
+// Blob storage behind one interface, with two implementations that pass one
+// conformance suite (tests/blob/blob_store_conformance_test.cc):
+//   - LocalBlobStore: a filesystem under the data dir (the embedded default);
+//   - AzureBlobStore: the Azure Blob REST API over libcurl (SharedKey), also
+//     what Azurite speaks.
+//
+// Names passed in are already validated (server/blob/blob_names.h); stores
+// check them again and answer INVALID_ARGUMENT rather than trust callers.
+// Errors: NOT_FOUND for a missing container or blob, ALREADY_EXISTS for a
+// container that exists, FAILED_PRECONDITION for an archived blob read or an
+// operation the store cannot do (key rolls against Azure).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace switchboard::blob {
+
+enum class Tier { kHot, kCool, kCold, kArchive };
+enum class Rehydrate { kStandard, kHigh };
+// Anonymous access: None, Blob, BlobContainer.
+enum class Access { kPrivate, kBlob, kContainer };
+
+// "Hot", "Cool", "Cold", "Archive" (Azure's spelling) and back.
+const char* TierName(Tier t);
+std::optional<Tier> ParseTier(absl::string_view s);
+const char* AccessName(Access a);  // "None", "Blob", "BlobContainer"
+std::optional<Access> ParseAccess(absl::string_view s);
+
+using Metadata = std::map<std::string, std::string>;
+
+struct BlobRef {
+  std::string account;
+  std::string container;
+  std::string name;
+};
+
+struct BlobProperties {
+  std::string name;
+  int64_t size = 0;
+  std::string content_type;
+  std::string etag;
+  int64_t last_modified_us = 0;
+  Metadata metadata;
+  Tier tier = Tier::kHot;
+  // An archived blob with a rehydration under way.
+  bool rehydrating = false;
+};
+
+struct BlobPage {
+  std::vector<BlobProperties> blobs;
+  // Pass as `marker` for the next page; empty on the last one.
+  std::string next_marker;
+};
+
+// Fills `buf` with up to `cap` bytes; returns how many (0 at the end).
+using ChunkSource = std::function<absl::StatusOr<size_t>(char* buf, size_t cap)>;
+// Receives consecutive pieces of a read; returning false stops the read.
+using ChunkSink = std::function<bool(absl::string_view piece)>;
+
+struct PutOptions {
+  std::string content_type = "application/octet-stream";
+  Metadata metadata;
+  // Sent as x-ms-client-request-id (Azure echoes it into storage events).
+  std::string client_request_id;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // "local" or "azure".
+  virtual const char* kind() const = 0;
+  // Accounts this store serves.
+  virtual std::vector<std::string> accounts() const = 0;
+  bool HasAccount(absl::string_view account) const;
+
+  // Where a blob is really served (http://host:port/account/container/blob),
+  // without a query string.
+  virtual std::string BlobUrl(const BlobRef& ref) const = 0;
+
+  virtual absl::Status CreateContainer(absl::string_view account, absl::string_view container) = 0;
+  virtual absl::Status DeleteContainer(absl::string_view account, absl::string_view container) = 0;
+  virtual absl::StatusOr<bool> ContainerExists(absl::string_view account, absl::string_view container) = 0;
+  virtual absl::Status SetContainerAccess(absl::string_view account, absl::string_view container, Access access) = 0;
+  virtual absl::StatusOr<Access> GetContainerAccess(absl::string_view account, absl::string_view container) = 0;
+
+  // Writes a blob of exactly `size` bytes read from `source`, streamed, never
+  // held whole in memory. Replaces an existing blob. Nothing is visible until
+  // the whole body has arrived.
+  virtual absl::StatusOr<BlobProperties> PutBlob(const BlobRef& ref, int64_t size, const ChunkSource& source,
+                                                 const PutOptions& options) = 0;
+  virtual absl::StatusOr<BlobProperties> GetProperties(const BlobRef& ref) = 0;
+  // Reads [offset, offset+length) (length < 0: to the end) into `sink`.
+  // FAILED_PRECONDITION for an archived blob.
+  virtual absl::Status Read(const BlobRef& ref, int64_t offset, int64_t length, const ChunkSink& sink) = 0;
+  // Replaces the blob's metadata. NOT_FOUND for a missing blob.
+  virtual absl::Status SetMetadata(const BlobRef& ref, const Metadata& metadata,
+                                   const std::string& client_request_id) = 0;
+  virtual absl::Status DeleteBlob(const BlobRef& ref, const std::string& client_request_id) = 0;
+  // Server-side copy within the store (same account or another account of
+  // it); the destination container must exist. Completes before returning.
+  virtual absl::StatusOr<BlobProperties> CopyBlob(const BlobRef& source, const BlobRef& dest,
+                                                  const std::string& client_request_id) = 0;
+  virtual absl::Status SetTier(const BlobRef& ref, Tier tier, Rehydrate priority) = 0;
+  virtual absl::StatusOr<BlobPage> ListBlobs(absl::string_view account, absl::string_view container,
+                                             absl::string_view prefix, absl::string_view marker,
+                                             int max_results) = 0;
+
+  // The account key ("key1"/"key2") as base64, for SAS signing.
+  virtual absl::StatusOr<std::string> AccountKey(absl::string_view account, absl::string_view key_name) = 0;
+  // Regenerates a key. FAILED_PRECONDITION where keys cannot be rolled.
+  virtual absl::Status RollKey(absl::string_view account, absl::string_view key_name) = 0;
+
+  // A path a local process may open to read the blob's bytes, if the store
+  // keeps it on this machine's filesystem.
+  virtual std::optional<std::string> LocalPath(const BlobRef& ref) = 0;
+};
+
+}  // namespace switchboard::blob

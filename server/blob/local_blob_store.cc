@@ -1,0 +1,476 @@
+#include "server/blob/local_blob_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/azure/crypto.h"
+#include "common/status.h"
+#include "server/blob/blob_names.h"
+
+namespace switchboard::blob {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+absl::Status IoError(absl::string_view what, const std::string& path) {
+  return absl::InternalError(absl::StrCat(what, " '", path, "': ", std::strerror(errno)));
+}
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("no file '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Writes to a temp file beside `path`, then renames it into place.
+absl::Status WriteAtomic(const std::string& path, absl::string_view text) {
+  std::string tmp = absl::StrCat(path, ".tmp-", absl::BytesToHexString(azure::RandomBytes(6)));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return IoError("cannot write", tmp);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!out) return IoError("cannot write", tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return IoError("cannot rename into", path);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<json> ReadJson(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return absl::DataLossError(absl::StrCat("corrupt record '", path, "'"));
+  return j;
+}
+
+int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
+
+std::string NewEtag() { return absl::StrCat("\"0x", absl::AsciiStrToUpper(absl::BytesToHexString(azure::RandomBytes(8))), "\""); }
+
+std::string NewKey() { return absl::Base64Escape(azure::RandomBytes(64)); }
+
+std::string NotFoundBlob(const BlobRef& ref) {
+  return absl::StrCat("blob '", ref.name, "' does not exist in container '", ref.container, "' of account '",
+                      ref.account, "'");
+}
+
+}  // namespace
+
+BlobProperties PropertiesFromRecord(const json& r) {
+  BlobProperties p;
+  p.name = r.value("name", "");
+  p.size = r.value("size", int64_t{0});
+  p.content_type = r.value("content_type", "application/octet-stream");
+  p.etag = r.value("etag", "");
+  p.last_modified_us = r.value("last_modified_us", int64_t{0});
+  if (r.contains("metadata") && r["metadata"].is_object()) {
+    for (auto& [k, v] : r["metadata"].items()) p.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  p.tier = ParseTier(r.value("tier", "Hot")).value_or(Tier::kHot);
+  p.rehydrating = r.value("rehydrate_at_us", int64_t{0}) > 0;
+  return p;
+}
+
+absl::StatusOr<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(LocalBlobStoreOptions options) {
+  if (options.root.empty()) return absl::InvalidArgumentError("blob store root must be set");
+  for (const auto& a : options.accounts) RETURN_IF_ERROR(ValidateAccountName(a, "blob_local_accounts"));
+  std::error_code ec;
+  fs::create_directories(options.root, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat("cannot create '", options.root, "': ", ec.message()));
+  auto store = std::unique_ptr<LocalBlobStore>(new LocalBlobStore(std::move(options)));
+  for (const auto& a : store->options_.accounts) RETURN_IF_ERROR(store->EnsureAccount(a));
+  return store;
+}
+
+absl::Status LocalBlobStore::EnsureAccount(const std::string& account) {
+  std::string dir = (fs::path(options_.root) / account).string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
+  std::string path = dir + "/account.json";
+  if (fs::exists(path)) return absl::OkStatus();
+  json j = {{"key1", NewKey()}, {"key2", NewKey()}};
+  RETURN_IF_ERROR(WriteAtomic(path, j.dump()));
+  ::chmod(path.c_str(), 0600);
+  return absl::OkStatus();
+}
+
+void LocalBlobStore::SetRehydrateDelays(double standard_seconds, double high_seconds) {
+  std::lock_guard<std::mutex> l(mu_);
+  options_.rehydrate_standard_seconds = standard_seconds;
+  options_.rehydrate_high_seconds = high_seconds;
+}
+
+std::string LocalBlobStore::BlobUrl(const BlobRef& ref) const {
+  std::string base = options_.base_url ? options_.base_url() : "http://127.0.0.1";
+  return absl::StrCat(base, "/", ref.account, "/", ref.container, "/", ref.name);
+}
+
+absl::Status LocalBlobStore::CheckContainer(absl::string_view account, absl::string_view container) const {
+  if (!HasAccount(account)) {
+    return absl::InvalidArgumentError(absl::StrCat("storage account '", account, "' is not served by this store"));
+  }
+  return ValidateContainerName(container, "container");
+}
+
+absl::Status LocalBlobStore::CheckRef(const BlobRef& ref) const {
+  RETURN_IF_ERROR(CheckContainer(ref.account, ref.container));
+  return ValidateBlobName(ref.name, "blob");
+}
+
+std::string LocalBlobStore::ContainerDir(absl::string_view account, absl::string_view container) const {
+  return absl::StrCat(options_.root, "/", account, "/", container);
+}
+
+std::string LocalBlobStore::BlobBase(const BlobRef& ref) const {
+  return absl::StrCat(ContainerDir(ref.account, ref.container), "/blobs/", azure::Sha256Hex(ref.name));
+}
+
+absl::Status LocalBlobStore::CreateContainer(absl::string_view account, absl::string_view container) {
+  RETURN_IF_ERROR(CheckContainer(account, container));
+  std::lock_guard<std::mutex> l(mu_);
+  std::string dir = ContainerDir(account, container);
+  if (fs::exists(dir + "/container.json")) {
+    return absl::AlreadyExistsError(absl::StrCat("container '", container, "' already exists"));
+  }
+  std::error_code ec;
+  fs::create_directories(dir + "/blobs", ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
+  return WriteAtomic(dir + "/container.json", json{{"access", "None"}, {"created_us", NowUs()}}.dump());
+}
+
+absl::Status LocalBlobStore::DeleteContainer(absl::string_view account, absl::string_view container) {
+  RETURN_IF_ERROR(CheckContainer(account, container));
+  std::lock_guard<std::mutex> l(mu_);
+  std::string dir = ContainerDir(account, container);
+  if (!fs::exists(dir + "/container.json")) {
+    return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
+  }
+  // Rename first so that the container disappears at once, then remove.
+  std::string gone = absl::StrCat(dir, ".deleted-", absl::BytesToHexString(azure::RandomBytes(6)));
+  if (::rename(dir.c_str(), gone.c_str()) != 0) return IoError("cannot delete container", dir);
+  std::error_code ec;
+  fs::remove_all(gone, ec);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> LocalBlobStore::ContainerExists(absl::string_view account, absl::string_view container) {
+  RETURN_IF_ERROR(CheckContainer(account, container));
+  return fs::exists(ContainerDir(account, container) + "/container.json");
+}
+
+absl::Status LocalBlobStore::SetContainerAccess(absl::string_view account, absl::string_view container,
+                                                Access access) {
+  RETURN_IF_ERROR(CheckContainer(account, container));
+  std::lock_guard<std::mutex> l(mu_);
+  std::string path = ContainerDir(account, container) + "/container.json";
+  auto j = ReadJson(path);
+  if (!j.ok()) return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
+  (*j)["access"] = AccessName(access);
+  return WriteAtomic(path, j->dump());
+}
+
+absl::StatusOr<Access> LocalBlobStore::GetContainerAccess(absl::string_view account, absl::string_view container) {
+  RETURN_IF_ERROR(CheckContainer(account, container));
+  std::lock_guard<std::mutex> l(mu_);
+  auto j = ReadJson(ContainerDir(account, container) + "/container.json");
+  if (!j.ok()) return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
+  return ParseAccess(j->value("access", "None")).value_or(Access::kPrivate);
+}
+
+absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64_t size, const ChunkSource& source,
+                                                       const PutOptions& options) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  RETURN_IF_ERROR(ValidateMetadata(options.metadata, "metadata"));
+  if (size < 0) return absl::InvalidArgumentError("size must be >= 0");
+  std::string dir = ContainerDir(ref.account, ref.container);
+  if (!fs::exists(dir + "/container.json")) {
+    return absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist"));
+  }
+  std::string base = BlobBase(ref);
+  std::string tmp = absl::StrCat(base, ".upload-", absl::BytesToHexString(azure::RandomBytes(6)));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot create", tmp);
+  auto fail = [&](absl::Status s) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  };
+  std::vector<char> buf(1 << 16);
+  int64_t written = 0;
+  while (written < size) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), size - written));
+    auto n = source(buf.data(), want);
+    if (!n.ok()) return fail(n.status());
+    if (*n == 0) {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("the body ended after ", written, " of ", size, " bytes; send the whole blob")));
+    }
+    size_t off = 0;
+    while (off < *n) {
+      ssize_t w = ::write(fd, buf.data() + off, *n - off);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return fail(IoError("cannot write", tmp));
+      }
+      off += static_cast<size_t>(w);
+    }
+    written += static_cast<int64_t>(*n);
+  }
+  if (::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return IoError("cannot write", tmp);
+  }
+  json record = {{"name", ref.name},
+                 {"size", size},
+                 {"content_type", options.content_type.empty() ? "application/octet-stream" : options.content_type},
+                 {"etag", NewEtag()},
+                 {"last_modified_us", NowUs()},
+                 {"metadata", options.metadata},
+                 {"tier", "Hot"}};
+  std::lock_guard<std::mutex> l(mu_);
+  if (!fs::exists(dir + "/container.json")) {
+    ::unlink(tmp.c_str());
+    return absl::NotFoundError(absl::StrCat("container '", ref.container, "' was deleted during the upload"));
+  }
+  if (::rename(tmp.c_str(), (base + ".data").c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return IoError("cannot rename into", base + ".data");
+  }
+  RETURN_IF_ERROR(WriteAtomic(base + ".json", record.dump()));
+  return PropertiesFromRecord(record);
+}
+
+absl::StatusOr<json> LocalBlobStore::LoadLocked(const BlobRef& ref) {
+  std::string base = BlobBase(ref);
+  auto j = ReadJson(base + ".json");
+  if (!j.ok()) {
+    if (absl::IsNotFound(j.status())) return absl::NotFoundError(NotFoundBlob(ref));
+    return j.status();
+  }
+  int64_t at = j->value("rehydrate_at_us", int64_t{0});
+  if (at > 0 && NowUs() >= at) {
+    (*j)["tier"] = j->value("rehydrate_to", "Hot");
+    j->erase("rehydrate_at_us");
+    j->erase("rehydrate_to");
+    RETURN_IF_ERROR(WriteAtomic(base + ".json", j->dump()));
+  }
+  return j;
+}
+
+absl::Status LocalBlobStore::SaveLocked(const BlobRef& ref, const json& record) {
+  return WriteAtomic(BlobBase(ref) + ".json", record.dump());
+}
+
+absl::StatusOr<BlobProperties> LocalBlobStore::GetProperties(const BlobRef& ref) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  std::lock_guard<std::mutex> l(mu_);
+  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+  return PropertiesFromRecord(j);
+}
+
+absl::Status LocalBlobStore::Read(const BlobRef& ref, int64_t offset, int64_t length, const ChunkSink& sink) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  int fd = -1;
+  int64_t size = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+    auto p = PropertiesFromRecord(j);
+    if (p.tier == Tier::kArchive) {
+      return absl::FailedPreconditionError(absl::StrCat("blob '", ref.name,
+                                                        "' is archived; change its tier to Hot or Cool and wait "
+                                                        "for the rehydration before reading it"));
+    }
+    size = p.size;
+    // Opened under the lock: a later replace renames a new file over the
+    // name, and this descriptor keeps reading the old one whole.
+    fd = ::open((BlobBase(ref) + ".data").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return IoError("cannot open", BlobBase(ref) + ".data");
+  }
+  if (offset < 0 || offset > size) {
+    ::close(fd);
+    return absl::OutOfRangeError(absl::StrCat("offset ", offset, " is outside the blob (", size, " bytes)"));
+  }
+  int64_t end = length < 0 ? size : std::min(size, offset + length);
+  std::vector<char> buf(1 << 16);
+  int64_t pos = offset;
+  while (pos < end) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), end - pos));
+    ssize_t n = ::pread(fd, buf.data(), want, pos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return absl::DataLossError(absl::StrCat("blob '", ref.name, "' is shorter on disk than recorded"));
+    }
+    pos += n;
+    if (!sink(absl::string_view(buf.data(), static_cast<size_t>(n)))) break;
+  }
+  ::close(fd);
+  return absl::OkStatus();
+}
+
+absl::Status LocalBlobStore::SetMetadata(const BlobRef& ref, const Metadata& metadata, const std::string&) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  RETURN_IF_ERROR(ValidateMetadata(metadata, "metadata"));
+  std::lock_guard<std::mutex> l(mu_);
+  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+  j["metadata"] = metadata;
+  j["etag"] = NewEtag();
+  j["last_modified_us"] = NowUs();
+  return SaveLocked(ref, j);
+}
+
+absl::Status LocalBlobStore::DeleteBlob(const BlobRef& ref, const std::string&) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  std::lock_guard<std::mutex> l(mu_);
+  std::string base = BlobBase(ref);
+  if (::unlink((base + ".json").c_str()) != 0) {
+    if (errno == ENOENT) return absl::NotFoundError(NotFoundBlob(ref));
+    return IoError("cannot delete", base + ".json");
+  }
+  ::unlink((base + ".data").c_str());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BlobProperties> LocalBlobStore::CopyBlob(const BlobRef& source, const BlobRef& dest,
+                                                        const std::string& client_request_id) {
+  RETURN_IF_ERROR(CheckRef(source));
+  RETURN_IF_ERROR(CheckRef(dest));
+  BlobProperties src;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ASSIGN_OR_RETURN(json j, LoadLocked(source));
+    src = PropertiesFromRecord(j);
+  }
+  if (src.tier == Tier::kArchive) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("source blob '", source.name, "' is archived; rehydrate it before copying"));
+  }
+  int fd = ::open((BlobBase(source) + ".data").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(NotFoundBlob(source));
+  PutOptions opts;
+  opts.content_type = src.content_type;
+  opts.metadata = src.metadata;
+  opts.client_request_id = client_request_id;
+  auto result = PutBlob(dest, src.size, [fd](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+    while (true) {
+      ssize_t n = ::read(fd, buf, cap);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return absl::InternalError(absl::StrCat("read failed: ", std::strerror(errno)));
+      return static_cast<size_t>(n);
+    }
+  }, opts);
+  ::close(fd);
+  return result;
+}
+
+absl::Status LocalBlobStore::SetTier(const BlobRef& ref, Tier tier, Rehydrate priority) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  std::lock_guard<std::mutex> l(mu_);
+  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+  Tier current = ParseTier(j.value("tier", "Hot")).value_or(Tier::kHot);
+  if (current == Tier::kArchive && tier != Tier::kArchive) {
+    if (j.value("rehydrate_at_us", int64_t{0}) > 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("blob '", ref.name, "' is already being rehydrated; wait for it to finish"));
+    }
+    double delay = priority == Rehydrate::kHigh ? options_.rehydrate_high_seconds : options_.rehydrate_standard_seconds;
+    j["rehydrate_to"] = TierName(tier);
+    j["rehydrate_at_us"] = NowUs() + static_cast<int64_t>(delay * 1e6);
+    if (delay <= 0) {
+      j["tier"] = TierName(tier);
+      j.erase("rehydrate_to");
+      j.erase("rehydrate_at_us");
+    }
+  } else {
+    j["tier"] = TierName(tier);
+    j.erase("rehydrate_to");
+    j.erase("rehydrate_at_us");
+  }
+  return SaveLocked(ref, j);
+}
+
+absl::StatusOr<BlobPage> LocalBlobStore::ListBlobs(absl::string_view account, absl::string_view container,
+                                                   absl::string_view prefix, absl::string_view marker,
+                                                   int max_results) {
+  RETURN_IF_ERROR(CheckContainer(account, container));
+  if (max_results <= 0) max_results = 5000;
+  std::lock_guard<std::mutex> l(mu_);
+  std::string dir = ContainerDir(account, container);
+  if (!fs::exists(dir + "/container.json")) {
+    return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
+  }
+  std::vector<BlobProperties> all;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir + "/blobs", ec)) {
+    const auto& p = entry.path();
+    if (p.extension() != ".json") continue;
+    auto j = ReadJson(p.string());
+    if (!j.ok()) continue;  // raced with a delete
+    std::string name = j->value("name", "");
+    if (!absl::StartsWith(name, prefix) || name <= std::string(marker)) continue;
+    ASSIGN_OR_RETURN(json loaded, LoadLocked(BlobRef{std::string(account), std::string(container), name}));
+    all.push_back(PropertiesFromRecord(loaded));
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  BlobPage page;
+  if (static_cast<int>(all.size()) > max_results) {
+    all.resize(static_cast<size_t>(max_results));
+    page.next_marker = all.back().name;
+  }
+  page.blobs = std::move(all);
+  return page;
+}
+
+absl::StatusOr<std::string> LocalBlobStore::AccountKey(absl::string_view account, absl::string_view key_name) {
+  if (!HasAccount(account)) {
+    return absl::InvalidArgumentError(absl::StrCat("storage account '", account, "' is not served by this store"));
+  }
+  if (key_name != "key1" && key_name != "key2") {
+    return absl::InvalidArgumentError(absl::StrCat("keyName '", key_name, "' must be key1 or key2"));
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  ASSIGN_OR_RETURN(json j, ReadJson(absl::StrCat(options_.root, "/", account, "/account.json")));
+  return j.value(std::string(key_name), "");
+}
+
+absl::Status LocalBlobStore::RollKey(absl::string_view account, absl::string_view key_name) {
+  if (!HasAccount(account)) {
+    return absl::InvalidArgumentError(absl::StrCat("account '", account, "' is not served by this store"));
+  }
+  if (key_name != "key1" && key_name != "key2") {
+    return absl::InvalidArgumentError(absl::StrCat("keyName '", key_name, "' must be key1 or key2"));
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  std::string path = absl::StrCat(options_.root, "/", account, "/account.json");
+  ASSIGN_OR_RETURN(json j, ReadJson(path));
+  j[std::string(key_name)] = NewKey();
+  return WriteAtomic(path, j.dump());
+}
+
+std::optional<std::string> LocalBlobStore::LocalPath(const BlobRef& ref) {
+  if (!CheckRef(ref).ok()) return std::nullopt;
+  std::string path = BlobBase(ref) + ".data";
+  if (!fs::exists(path)) return std::nullopt;
+  return path;
+}
+
+}  // namespace switchboard::blob

@@ -1,0 +1,90 @@
+#pragma once
+// The embedded blob store: a filesystem under the data dir.
+//
+//   <root>/<account>/account.json                 keys key1 and key2
+//   <root>/<account>/<container>/container.json   access level
+//   <root>/<account>/<container>/blobs/<h>.data   the bytes
+//   <root>/<account>/<container>/blobs/<h>.json   name, properties, metadata
+//
+// <h> is the SHA-256 of the blob name, so any valid name (up to 1024
+// characters, with '/') maps to one flat file. Bytes are written to a temp
+// file and renamed into place, so a blob is either whole or absent. An
+// archived blob being rehydrated changes tier once its delay has passed,
+// checked when it is next looked at.
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "server/blob/blob_store.h"
+
+namespace switchboard::blob {
+
+struct LocalBlobStoreOptions {
+  std::string root;
+  // Accounts created if missing (with fresh random keys).
+  std::vector<std::string> accounts = {"devstoreaccount1"};
+  // Rehydration delay from Archive, by priority.
+  double rehydrate_standard_seconds = 60;
+  double rehydrate_high_seconds = 10;
+  // Base of served URLs ("http://127.0.0.1:8081"); asked each time, since the
+  // listener's port is known only after it starts.
+  std::function<std::string()> base_url;
+};
+
+class LocalBlobStore final : public BlobStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<LocalBlobStore>> Open(LocalBlobStoreOptions options);
+
+  const char* kind() const override { return "local"; }
+  std::vector<std::string> accounts() const override { return options_.accounts; }
+  std::string BlobUrl(const BlobRef& ref) const override;
+
+  absl::Status CreateContainer(absl::string_view account, absl::string_view container) override;
+  absl::Status DeleteContainer(absl::string_view account, absl::string_view container) override;
+  absl::StatusOr<bool> ContainerExists(absl::string_view account, absl::string_view container) override;
+  absl::Status SetContainerAccess(absl::string_view account, absl::string_view container, Access access) override;
+  absl::StatusOr<Access> GetContainerAccess(absl::string_view account, absl::string_view container) override;
+
+  absl::StatusOr<BlobProperties> PutBlob(const BlobRef& ref, int64_t size, const ChunkSource& source,
+                                         const PutOptions& options) override;
+  absl::StatusOr<BlobProperties> GetProperties(const BlobRef& ref) override;
+  absl::Status Read(const BlobRef& ref, int64_t offset, int64_t length, const ChunkSink& sink) override;
+  absl::Status SetMetadata(const BlobRef& ref, const Metadata& metadata,
+                           const std::string& client_request_id) override;
+  absl::Status DeleteBlob(const BlobRef& ref, const std::string& client_request_id) override;
+  absl::StatusOr<BlobProperties> CopyBlob(const BlobRef& source, const BlobRef& dest,
+                                          const std::string& client_request_id) override;
+  absl::Status SetTier(const BlobRef& ref, Tier tier, Rehydrate priority) override;
+  absl::StatusOr<BlobPage> ListBlobs(absl::string_view account, absl::string_view container,
+                                     absl::string_view prefix, absl::string_view marker, int max_results) override;
+
+  absl::StatusOr<std::string> AccountKey(absl::string_view account, absl::string_view key_name) override;
+  absl::Status RollKey(absl::string_view account, absl::string_view key_name) override;
+  std::optional<std::string> LocalPath(const BlobRef& ref) override;
+
+  // Test hook: the rehydration delays.
+  void SetRehydrateDelays(double standard_seconds, double high_seconds);
+
+ private:
+  explicit LocalBlobStore(LocalBlobStoreOptions options) : options_(std::move(options)) {}
+
+  absl::Status CheckRef(const BlobRef& ref) const;
+  absl::Status CheckContainer(absl::string_view account, absl::string_view container) const;
+  std::string ContainerDir(absl::string_view account, absl::string_view container) const;
+  std::string BlobBase(const BlobRef& ref) const;
+  // Loads the blob's record, applying a due rehydration. Caller holds mu_.
+  absl::StatusOr<nlohmann::json> LoadLocked(const BlobRef& ref);
+  absl::Status SaveLocked(const BlobRef& ref, const nlohmann::json& record);
+  absl::Status EnsureAccount(const std::string& account);
+
+  LocalBlobStoreOptions options_;
+  std::mutex mu_;
+};
+
+// Properties from a stored record.
+BlobProperties PropertiesFromRecord(const nlohmann::json& record);
+
+}  // namespace switchboard::blob

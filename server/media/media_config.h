@@ -1,0 +1,41 @@
+#pragma once
+// The "media" section of the server config (docs/media.md lists every key).
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/blob/azure_blob_store.h"
+
+namespace switchboard::media {
+
+struct MediaConfig {
+  // Accounts served by the embedded store (under <data_dir>/blobs).
+  std::vector<std::string> local_accounts = {"devstoreaccount1"};
+  double rehydrate_standard_seconds = 60;
+  double rehydrate_high_seconds = 10;
+  // Accounts served through the Azure REST API (Azure or Azurite).
+  std::vector<blob::AzureAccount> azure_accounts;
+  // Encoders: name ("flip", "cloudport") -> implementation ("ffmpeg").
+  std::map<std::string, std::string> encoders = {{"flip", "ffmpeg"}, {"cloudport", "ffmpeg"}};
+  std::string ffmpeg_path = "ffmpeg";
+  // Encodes running at once; the rest wait in `scheduled`.
+  int max_concurrent_encodes = 1;
+  // Flip profile -> ffmpeg output arguments; CloudPort workflow -> the same.
+  std::map<std::string, std::vector<std::string>> profiles;
+  std::map<std::string, std::vector<std::string>> workflows;
+  // Output file extension per profile/workflow name (default "mp4").
+  std::map<std::string, std::string> extensions;
+  // Least time between two `processing` events of one encode.
+  double progress_interval_seconds = 1.0;
+  // Worker threads for storage operations.
+  int workers = 4;
+};
+
+// Defaults plus the keys of `json_text` (empty: defaults only). Unknown keys
+// and wrong types are INVALID_ARGUMENT naming the key.
+absl::StatusOr<MediaConfig> ParseMediaConfig(absl::string_view json_text);
+
+}  // namespace switchboard::media

@@ -1,0 +1,479 @@
+#include "server/media/media_engine.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/azure/crypto.h"
+#include "common/azure/sas.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "server/blob/blob_names.h"
+#include "server/core/paging.h"
+#include "server/media/blob_info.h"
+#include "server/media/encode_manager.h"
+#include "server/media/op_recorder.h"
+#include "server/media/worker_pool.h"
+
+namespace switchboard::media {
+namespace {
+
+constexpr int64_t kMaxSecToLive = 7 * 24 * 3600;
+
+// The operation context travels through storage in x-ms-client-request-id
+// (Azure allows 1024 characters); longer contexts travel as the op name.
+std::string ClientRequestId(const v1::Operation& op) {
+  std::string ctx = StructToJson(op.operation_context()).dump(-1, ' ', true);
+  if (op.has_operation_context() && ctx.size() <= 1024) return ctx;
+  return op.name();
+}
+
+absl::Status Required(bool present, absl::string_view field, absl::string_view what) {
+  if (present) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " is required: ", what));
+}
+
+absl::StatusOr<blob::Tier> TierOf(v1::AccessTier t) {
+  switch (t) {
+    case v1::HOT: return blob::Tier::kHot;
+    case v1::COOL: return blob::Tier::kCool;
+    case v1::COLD: return blob::Tier::kCold;
+    case v1::ARCHIVE: return blob::Tier::kArchive;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("access_tier ", static_cast<int>(t), " is not a tier; use Hot, Cool, Cold or Archive"));
+  }
+}
+
+absl::StatusOr<blob::Rehydrate> PriorityOf(v1::RehydratePriority p) {
+  switch (p) {
+    case v1::REHYDRATE_PRIORITY_UNSPECIFIED:
+    case v1::STANDARD: return blob::Rehydrate::kStandard;
+    case v1::HIGH: return blob::Rehydrate::kHigh;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("rehydrate_priority ", static_cast<int>(p), " is unknown; use Standard or High"));
+  }
+}
+
+absl::StatusOr<blob::Access> AccessOf(v1::ContainerAccess a) {
+  switch (a) {
+    case v1::PRIVATE: return blob::Access::kPrivate;
+    case v1::BLOB: return blob::Access::kBlob;
+    case v1::BLOB_CONTAINER: return blob::Access::kContainer;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("access ", static_cast<int>(a), " is not an access type; use Blob, BlobContainer or None"));
+  }
+}
+
+// Streams a blob from one store into another through a temp file (a
+// cross-store copy: reads push, writes pull).
+absl::StatusOr<blob::BlobProperties> CopyAcross(const ResolvedBlob& src, const ResolvedBlob& dst,
+                                                const std::string& work_dir, const std::string& client_request_id) {
+  ASSIGN_OR_RETURN(auto props, src.store->GetProperties(src.ref));
+  std::string tmp = absl::StrCat(work_dir, "/copy-", absl::BytesToHexString(azure::RandomBytes(8)));
+  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
+  ::unlink(tmp.c_str());
+  bool write_ok = true;
+  absl::Status read = src.store->Read(src.ref, 0, -1, [&](absl::string_view piece) {
+    write_ok = ::write(fd, piece.data(), piece.size()) == static_cast<ssize_t>(piece.size());
+    return write_ok;
+  });
+  if (!read.ok() || !write_ok) {
+    ::close(fd);
+    return read.ok() ? absl::InternalError("cannot write the copy's temp file") : read;
+  }
+  ::lseek(fd, 0, SEEK_SET);
+  blob::PutOptions o;
+  o.content_type = props.content_type;
+  o.metadata = props.metadata;
+  o.client_request_id = client_request_id;
+  auto put = dst.store->PutBlob(dst.ref, props.size, [fd](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+    ssize_t n = ::read(fd, buf, cap);
+    if (n < 0) return absl::InternalError(absl::StrCat("read failed: ", std::strerror(errno)));
+    return static_cast<size_t>(n);
+  }, o);
+  ::close(fd);
+  return put;
+}
+
+absl::Status EnsureContainer(const ResolvedBlob& where) {
+  ASSIGN_OR_RETURN(bool exists, where.store->ContainerExists(where.ref.account, where.ref.container));
+  if (exists) return absl::OkStatus();
+  absl::Status s = where.store->CreateContainer(where.ref.account, where.ref.container);
+  if (absl::IsAlreadyExists(s)) return absl::OkStatus();
+  return s;
+}
+
+}  // namespace
+
+MediaEngine::MediaEngine(core::Store* store, MediaEngineOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+MediaEngine::~MediaEngine() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<MediaEngine>> MediaEngine::Create(core::Store* store, MediaEngineOptions options) {
+  auto engine = std::unique_ptr<MediaEngine>(new MediaEngine(store, std::move(options)));
+  RETURN_IF_ERROR(engine->Init());
+  return engine;
+}
+
+absl::Status MediaEngine::Init() {
+  const MediaConfig& c = options_.config;
+  std::error_code ec;
+  std::filesystem::create_directories(options_.work_dir, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat("cannot create ", options_.work_dir, ": ", ec.message()));
+  for (const auto& a : c.azure_accounts) {
+    for (const auto& l : c.local_accounts) {
+      if (a.name == l) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "media: account '", l, "' is in both local_accounts and azure_accounts; each account has one store"));
+      }
+    }
+  }
+  if (!c.local_accounts.empty()) {
+    blob::LocalBlobStoreOptions lo;
+    lo.root = options_.blob_root;
+    lo.accounts = c.local_accounts;
+    lo.rehydrate_standard_seconds = c.rehydrate_standard_seconds;
+    lo.rehydrate_high_seconds = c.rehydrate_high_seconds;
+    auto host = options_.http_host;
+    lo.base_url = [host] { return absl::StrCat("http://", host ? host() : "127.0.0.1"); };
+    ASSIGN_OR_RETURN(local_, blob::LocalBlobStore::Open(lo));
+    router_.Add(local_.get(), {});
+  }
+  if (!c.azure_accounts.empty()) {
+    blob::AzureBlobStoreOptions ao;
+    ao.accounts = c.azure_accounts;
+    ASSIGN_OR_RETURN(auto azure, blob::AzureBlobStore::Open(ao));
+    std::vector<std::string> hosts;
+    for (const auto& a : c.azure_accounts) {
+      absl::string_view ep = a.endpoint;
+      absl::ConsumePrefix(&ep, "http://");
+      absl::ConsumePrefix(&ep, "https://");
+      hosts.push_back(std::string(ep.substr(0, ep.find('/'))));
+    }
+    azure_ = std::move(azure);
+    router_.Add(azure_.get(), hosts);
+  }
+  router_.SetLocalHost(options_.http_host);
+  recorder_ = std::make_unique<OpRecorder>(store_);
+  pool_ = std::make_unique<WorkerPool>(c.workers);
+  return InitEncodes();
+}
+
+void MediaEngine::Shutdown() {
+  ShutdownEncodes();
+  if (pool_) pool_->Stop();
+}
+
+// Runs `work` on a worker; `done` gets UNAVAILABLE if the engine is closing.
+#define SB_MEDIA_RUN(done, body)                                                     \
+  do {                                                                               \
+    auto done_ptr = std::make_shared<Done>(std::move(done));                         \
+    if (!pool_->Submit([=, this]() mutable { (*done_ptr)(body()); })) {              \
+      (*done_ptr)(absl::UnavailableError("the media service is shutting down"));     \
+    }                                                                                \
+  } while (0)
+
+void MediaEngine::SetBlobMetadata(const v1::SetBlobMetadataRequest& req, Done done) {
+  auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
+  if (!target.ok()) return done(target.status());
+  blob::Metadata md(req.blob_metadata().begin(), req.blob_metadata().end());
+  if (auto s = blob::ValidateMetadata(md, "blob_metadata"); !s.ok()) return done(s);
+  auto body = [this, req, t = *target, md]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::SET_BLOB_METADATA, req.request_id(),
+                                                  &req.operation_context(), req.blob_uri(), Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    v1::Operation op = std::move(begun.op);
+    absl::Status s = t.store->SetMetadata(t.ref, md, ClientRequestId(op));
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, s);
+    auto props = t.store->GetProperties(t.ref);
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, props.status());
+    *op.mutable_blob() = ToBlobInfo(req.blob_uri(), *props);
+    op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
+    return recorder_->Succeed(std::move(op));
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+void MediaEngine::CopyBlob(const v1::CopyBlobRequest& req, Done done) {
+  auto src = router_.ResolveBlob(req.source_uri(), "source_uri");
+  if (!src.ok()) return done(src.status());
+  auto dst = router_.ResolveBlob(req.destination_uri(), "destination_uri");
+  if (!dst.ok()) return done(dst.status());
+  auto body = [this, req, s = *src, d = *dst]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::COPY_BLOB, req.request_id(), &req.operation_context(),
+                                                  req.destination_uri(), Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    v1::Operation op = std::move(begun.op);
+    auto props = s.store->GetProperties(s.ref);
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kCopyFailed, props.status());
+    op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
+    ASSIGN_OR_RETURN(op, recorder_->Schedule(std::move(op)));
+    // The copy itself runs after the answer, as in Gridwich.
+    pool_->Submit([this, op, s, d, req]() mutable {
+      std::string crid = ClientRequestId(op);
+      absl::Status st = EnsureContainer(d);
+      absl::StatusOr<blob::BlobProperties> out =
+          !st.ok() ? absl::StatusOr<blob::BlobProperties>(st)
+                   : (s.store == d.store ? s.store->CopyBlob(s.ref, d.ref, crid)
+                                         : CopyAcross(s, d, options_.work_dir, crid));
+      if (!out.ok()) {
+        (void)recorder_->Fail(std::move(op), log_events::kCopyFailed, out.status());
+        return;
+      }
+      v1::StorageEvent ev = ToStorageEvent(v1::StorageEvent::BLOB_CREATED, req.destination_uri(), *out, crid);
+      ev.set_operation(op.name());
+      *op.mutable_blob() = ToBlobInfo(req.destination_uri(), *out);
+      op.set_state(v1::Operation::SUCCEEDED);
+      v1::MediaEvent e;
+      *e.mutable_storage() = ev;
+      auto r = recorder_->Record(std::move(op), {std::move(e)});
+      if (!r.ok()) log::Error("copy outcome not recorded", {{"error", r.status().ToString()}});
+    });
+    return op;
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+void MediaEngine::DeleteBlob(const v1::DeleteBlobRequest& req, Done done) {
+  auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
+  if (!target.ok()) return done(target.status());
+  auto body = [this, req, t = *target]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::DELETE_BLOB, req.request_id(), &req.operation_context(),
+                                                  req.blob_uri(), Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    v1::Operation op = std::move(begun.op);
+    auto props = t.store->GetProperties(t.ref);
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kDeleteFailed, props.status());
+    op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
+    ASSIGN_OR_RETURN(op, recorder_->Schedule(std::move(op)));
+    pool_->Submit([this, op, t, req, props = *props]() mutable {
+      std::string crid = ClientRequestId(op);
+      absl::Status st = t.store->DeleteBlob(t.ref, crid);
+      if (!st.ok()) {
+        (void)recorder_->Fail(std::move(op), log_events::kDeleteFailed, st);
+        return;
+      }
+      v1::StorageEvent ev = ToStorageEvent(v1::StorageEvent::BLOB_DELETED, req.blob_uri(), props, crid);
+      ev.set_operation(op.name());
+      op.set_state(v1::Operation::SUCCEEDED);
+      v1::MediaEvent e;
+      *e.mutable_storage() = ev;
+      auto r = recorder_->Record(std::move(op), {std::move(e)});
+      if (!r.ok()) log::Error("delete outcome not recorded", {{"error", r.status().ToString()}});
+    });
+    return op;
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+void MediaEngine::CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done) {
+  auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
+  if (!target.ok()) return done(target.status());
+  if (req.sec_to_live() <= 0 || req.sec_to_live() > kMaxSecToLive) {
+    return done(absl::InvalidArgumentError(absl::StrCat("sec_to_live is ", req.sec_to_live(),
+                                                        "; give 1 to 604800 seconds (7 days)")));
+  }
+  auto body = [this, req, t = *target]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CREATE_SAS_URL, req.request_id(), &req.operation_context(),
+                                                  req.blob_uri(), Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    v1::Operation op = std::move(begun.op);
+    auto key = t.store->AccountKey(t.ref.account, "key1");
+    if (!key.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, key.status());
+    azure::BlobSasValues v;
+    absl::Time now = absl::Now();
+    v.start = now - absl::Minutes(5);
+    v.expiry = now + absl::Seconds(req.sec_to_live());
+    auto sas = azure::CreateBlobSas(t.ref.account, t.ref.container, t.ref.name, *key, v);
+    if (!sas.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, sas.status());
+    std::string url = t.store->BlobUrl(t.ref);
+    url.reserve(url.size() + 1 + sas->size());
+    url.append(1, '?').append(*sas);
+    op.set_sas_url(std::move(url));
+    return recorder_->Succeed(std::move(op));
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+void MediaEngine::ChangeBlobTier(const v1::ChangeBlobTierRequest& req, Done done) {
+  auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
+  if (!target.ok()) return done(target.status());
+  auto tier = TierOf(req.access_tier());
+  if (!tier.ok()) return done(tier.status());
+  auto prio = PriorityOf(req.rehydrate_priority());
+  if (!prio.ok()) return done(prio.status());
+  auto body = [this, req, t = *target, tier = *tier, prio = *prio]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CHANGE_BLOB_TIER, req.request_id(), &req.operation_context(),
+                                                  req.blob_uri(), Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    v1::Operation op = std::move(begun.op);
+    absl::Status s = t.store->SetTier(t.ref, tier, prio);
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kTierFailed, s);
+    auto props = t.store->GetProperties(t.ref);
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kTierFailed, props.status());
+    *op.mutable_blob() = ToBlobInfo(req.blob_uri(), *props);
+    return recorder_->Succeed(std::move(op));
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+namespace {
+absl::StatusOr<blob::BlobStore*> ContainerTarget(const BlobRouter& router, const std::string& account,
+                                                 const std::string& container) {
+  if (account.empty()) {
+    return absl::InvalidArgumentError("storage_account_name is required, e.g. devstoreaccount1");
+  }
+  ASSIGN_OR_RETURN(auto* store, router.StoreFor(account, "storage_account_name"));
+  RETURN_IF_ERROR(blob::ValidateContainerName(container, "container_name"));
+  return store;
+}
+std::string ContainerUri(const std::string& account, const std::string& container) {
+  return absl::StrCat("https://", account, ".blob.core.windows.net/", container, "/");
+}
+}  // namespace
+
+void MediaEngine::CreateContainer(const v1::CreateContainerRequest& req, Done done) {
+  auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
+  if (!store.ok()) return done(store.status());
+  auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CREATE_CONTAINER, req.request_id(), &req.operation_context(),
+                                                  ContainerUri(req.storage_account_name(), req.container_name()),
+                                                  Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    absl::Status s = store->CreateContainer(req.storage_account_name(), req.container_name());
+    if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerCreateFailed, s);
+    return recorder_->Succeed(std::move(begun.op));
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+void MediaEngine::DeleteContainer(const v1::DeleteContainerRequest& req, Done done) {
+  auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
+  if (!store.ok()) return done(store.status());
+  auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::DELETE_CONTAINER, req.request_id(), &req.operation_context(),
+                                                  ContainerUri(req.storage_account_name(), req.container_name()),
+                                                  Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    absl::Status s = store->DeleteContainer(req.storage_account_name(), req.container_name());
+    if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerDeleteFailed, s);
+    return recorder_->Succeed(std::move(begun.op));
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+void MediaEngine::ChangeContainerAccess(const v1::ChangeContainerAccessRequest& req, Done done) {
+  auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
+  if (!store.ok()) return done(store.status());
+  auto access = AccessOf(req.access());
+  if (!access.ok()) return done(access.status());
+  auto body = [this, req, store = *store, access = *access]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun,
+                     recorder_->Begin(v1::CHANGE_CONTAINER_ACCESS, req.request_id(), &req.operation_context(),
+                                      ContainerUri(req.storage_account_name(), req.container_name()),
+                                      Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    absl::Status s = store->SetContainerAccess(req.storage_account_name(), req.container_name(), access);
+    if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerAccessFailed, s);
+    return recorder_->Succeed(std::move(begun.op));
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+void MediaEngine::RollStorageKey(const v1::RollStorageKeyRequest& req, Done done) {
+  if (req.account().empty()) return done(absl::InvalidArgumentError("account is required, e.g. devstoreaccount1"));
+  auto store = router_.StoreFor(req.account(), "account");
+  if (!store.ok()) return done(store.status());
+  if (req.key_name() != "key1" && req.key_name() != "key2") {
+    return done(absl::InvalidArgumentError(absl::StrCat("key_name '", req.key_name(), "' must be key1 or key2")));
+  }
+  auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
+    // No acknowledge and no operation context (WIRE.md section 4).
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::ROLL_STORAGE_KEY, req.request_id(), nullptr,
+                                                  absl::StrCat("https://", req.account(), ".blob.core.windows.net/"),
+                                                  Fingerprint(req), false));
+    if (begun.replayed) return begun.op;
+    absl::Status s = store->RollKey(req.account(), req.key_name());
+    if (!s.ok()) {
+      ASSIGN_OR_RETURN(auto failed, recorder_->Fail(std::move(begun.op), log_events::kRollKeyFailed, s));
+      // The Azure case is the caller's to fix: say so in the RPC status too.
+      if (absl::IsFailedPrecondition(s)) return s;
+      return failed;
+    }
+    return recorder_->Succeed(std::move(begun.op));
+  };
+  SB_MEDIA_RUN(done, body);
+}
+
+absl::StatusOr<v1::StorageEvent> MediaEngine::ReportStorageEvent(const v1::ReportStorageEventRequest& req) {
+  const auto& e = req.event();
+  if (e.kind() != v1::StorageEvent::BLOB_CREATED && e.kind() != v1::StorageEvent::BLOB_DELETED) {
+    return absl::InvalidArgumentError("event.kind must be BLOB_CREATED or BLOB_DELETED");
+  }
+  RETURN_IF_ERROR(Required(!e.blob_uri().empty(), "event.blob_uri", "the blob the event is about"));
+  RETURN_IF_ERROR(recorder_->Storage(nullptr, e, req.request_id()));
+  return e;
+}
+
+absl::Status MediaEngine::RecordUpload(const std::string& blob_url, const blob::BlobProperties& props,
+                                       const std::string& client_request_id) {
+  v1::StorageEvent ev = ToStorageEvent(v1::StorageEvent::BLOB_CREATED, blob_url, props, client_request_id);
+  return recorder_->Storage(nullptr, ev, client_request_id);
+}
+
+absl::StatusOr<v1::Operation> MediaEngine::GetOperation(absl::string_view name) const { return recorder_->Get(name); }
+
+absl::StatusOr<v1::ListOperationsResponse> MediaEngine::ListOperations(const v1::ListOperationsRequest& req) const {
+  ASSIGN_OR_RETURN(int limit, core::PageSize(req.page_size()));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(req.page_token()));
+  v1::ListOperationsResponse resp;
+  bool more = true;
+  while (more && resp.operations_size() < limit) {
+    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kOperationKind, after, limit));
+    more = !page.next_after.empty();
+    for (size_t i = 0; i < page.items.size(); ++i) {
+      after = page.items[i].first;
+      v1::Operation op;
+      if (!op.ParseFromString(page.items[i].second)) return absl::DataLossError(absl::StrCat(after, " is corrupt"));
+      if (req.type() != v1::OPERATION_TYPE_UNSPECIFIED && op.type() != req.type()) continue;
+      if (req.state() != v1::Operation::STATE_UNSPECIFIED && op.state() != req.state()) continue;
+      *resp.add_operations() = std::move(op);
+      if (resp.operations_size() == limit) {
+        more = more || i + 1 < page.items.size();
+        break;
+      }
+    }
+  }
+  if (more) resp.set_next_page_token(core::EncodePageToken(after));
+  return resp;
+}
+
+absl::StatusOr<v1::ListBlobsResponse> MediaEngine::ListBlobs(const v1::ListBlobsRequest& req) const {
+  ASSIGN_OR_RETURN(auto c, router_.ResolveContainer(req.container_uri(), "container_uri"));
+  ASSIGN_OR_RETURN(int limit, core::PageSize(req.page_size()));
+  ASSIGN_OR_RETURN(std::string marker, core::DecodePageToken(req.page_token()));
+  ASSIGN_OR_RETURN(auto page, c.store->ListBlobs(c.ref.account, c.ref.container, req.prefix(), marker, limit));
+  v1::ListBlobsResponse resp;
+  std::string base = req.container_uri();
+  if (!absl::EndsWith(base, "/")) base += "/";
+  for (const auto& b : page.blobs) *resp.add_blobs() = ToBlobInfo(base + b.name, b);
+  if (!page.next_marker.empty()) resp.set_next_page_token(core::EncodePageToken(page.next_marker));
+  return resp;
+}
+
+}  // namespace switchboard::media

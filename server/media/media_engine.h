@@ -1,0 +1,98 @@
+#pragma once
+// The media service, free of gRPC: every Gridwich blob operation and the
+// encoders, over the BlobStores, recorded in the event log.
+//
+// Each mutating call:
+//   1. validates the request (INVALID_ARGUMENT naming the field; nothing is
+//      recorded or changed);
+//   2. records the Operation ("operations/{id}") with its acknowledge event,
+//      idempotently on (operation type, request_id): a repeat returns the
+//      operation as it stands and does nothing again;
+//   3. does the work and records the outcome: `succeeded`, `scheduled` then
+//      a storage event (copy, delete), encode stages, or `failure` with a
+//      stable logEventId (server/media/log_events.h).
+// Work runs on the engine's worker threads; `done` gets the Operation once
+// it is succeeded, failed or scheduled.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/blob/local_blob_store.h"
+#include "server/core/store.h"
+#include "server/media/blob_router.h"
+#include "server/media/media_config.h"
+#include "switchboard/v1/media.pb.h"
+
+namespace switchboard::media {
+
+class WorkerPool;
+class EncodeManager;
+class OpRecorder;
+
+struct MediaEngineOptions {
+  MediaConfig config;
+  // Root of the local blob store (<data_dir>/blobs).
+  std::string blob_root;
+  // Temp files (cross-store copies, encodes): <data_dir>/media-tmp.
+  std::string work_dir;
+  // "127.0.0.1:8081", asked each time: where the local store is served.
+  std::function<std::string()> http_host;
+};
+
+class MediaEngine {
+ public:
+  using Done = std::function<void(absl::StatusOr<v1::Operation>)>;
+
+  static absl::StatusOr<std::unique_ptr<MediaEngine>> Create(core::Store* store, MediaEngineOptions options);
+  ~MediaEngine();
+
+  void SetBlobMetadata(const v1::SetBlobMetadataRequest& req, Done done);
+  void AnalyzeBlob(const v1::AnalyzeBlobRequest& req, Done done);
+  void CopyBlob(const v1::CopyBlobRequest& req, Done done);
+  void DeleteBlob(const v1::DeleteBlobRequest& req, Done done);
+  void CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done);
+  void ChangeBlobTier(const v1::ChangeBlobTierRequest& req, Done done);
+  void CreateContainer(const v1::CreateContainerRequest& req, Done done);
+  void DeleteContainer(const v1::DeleteContainerRequest& req, Done done);
+  void ChangeContainerAccess(const v1::ChangeContainerAccessRequest& req, Done done);
+  void RollStorageKey(const v1::RollStorageKeyRequest& req, Done done);
+  void Encode(const v1::EncodeRequest& req, Done done);
+  void CancelEncode(const v1::CancelEncodeRequest& req, Done done);
+
+  absl::StatusOr<v1::StorageEvent> ReportStorageEvent(const v1::ReportStorageEventRequest& req);
+  absl::StatusOr<v1::Operation> GetOperation(absl::string_view name) const;
+  absl::StatusOr<v1::ListOperationsResponse> ListOperations(const v1::ListOperationsRequest& req) const;
+  absl::StatusOr<v1::ListBlobsResponse> ListBlobs(const v1::ListBlobsRequest& req) const;
+
+  // For the blob listener: a blob written over HTTP (Put Blob) becomes a
+  // BlobCreated storage event.
+  absl::Status RecordUpload(const std::string& blob_url, const blob::BlobProperties& props,
+                            const std::string& client_request_id);
+
+  const BlobRouter& router() const { return router_; }
+  blob::LocalBlobStore* local_store() const { return local_.get(); }
+  const MediaConfig& config() const { return options_.config; }
+
+  // Cancels encodes, finishes queued work; later calls fail UNAVAILABLE.
+  void Shutdown();
+
+ private:
+  MediaEngine(core::Store* store, MediaEngineOptions options);
+  absl::Status Init();
+  // encode_ops.cc
+  absl::Status InitEncodes();
+  void ShutdownEncodes();
+
+  core::Store* store_;
+  MediaEngineOptions options_;
+  std::unique_ptr<blob::LocalBlobStore> local_;
+  std::unique_ptr<blob::BlobStore> azure_;
+  BlobRouter router_;
+  std::unique_ptr<OpRecorder> recorder_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<EncodeManager> encodes_;
+};
+
+}  // namespace switchboard::media

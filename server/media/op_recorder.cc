@@ -1,0 +1,169 @@
+#include "server/media/op_recorder.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/azure/crypto.h"
+#include "common/status.h"
+
+namespace switchboard::media {
+namespace {
+
+void SetNow(google::protobuf::Timestamp* ts) {
+  int64_t us = absl::ToUnixMicros(absl::Now());
+  ts->set_seconds(us / 1000000);
+  ts->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+}
+
+const char* KindOf(const v1::MediaEvent& e) {
+  switch (e.payload_case()) {
+    case v1::MediaEvent::kAcknowledged: return "acknowledged";
+    case v1::MediaEvent::kSucceeded: return "succeeded";
+    case v1::MediaEvent::kScheduled: return "scheduled";
+    case v1::MediaEvent::kStorage: return "storage";
+    case v1::MediaEvent::kEncode: return "encode";
+    case v1::MediaEvent::kFailure: return "failure";
+    default: return "other";
+  }
+}
+
+}  // namespace
+
+std::string Fingerprint(const google::protobuf::Message& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&cos);
+  }
+  return azure::Sha256Hex(bytes);
+}
+
+absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, const std::string& request_id,
+                                                    const google::protobuf::Struct* context,
+                                                    const std::string& target, const std::string& fingerprint,
+                                                    bool acknowledge) {
+  v1::Operation op;
+  op.set_name(absl::StrCat("operations/", absl::BytesToHexString(azure::RandomBytes(10))));
+  op.set_request_id(request_id);
+  op.set_type(type);
+  op.set_state(v1::Operation::ACCEPTED);
+  if (context) *op.mutable_operation_context() = *context;
+  SetNow(op.mutable_create_time());
+  *op.mutable_update_time() = op.create_time();
+  op.set_target_uri(target);
+
+  core::Mutation m;
+  m.scope = absl::StrCat("media.", v1::OperationType_Name(type));
+  m.request_id = request_id;
+  m.fingerprint = fingerprint;
+  m.prepare = [op, acknowledge](core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
+    if (acknowledge) {
+      op.set_last_sequence(txn.NextSequence());
+      v1::MediaEvent e;
+      e.set_request_id(op.request_id());
+      if (op.has_operation_context()) *e.mutable_operation_context() = op.operation_context();
+      e.set_operation(op.name());
+      e.set_operation_type(op.type());
+      e.set_acknowledged(op.type());
+      self.events.push_back({"media", "acknowledged", op.name(), op.target_uri(), e.SerializeAsString()});
+    }
+    self.writes.push_back({kOperationKind, op.name(), op.SerializeAsString(), false});
+    return absl::OkStatus();
+  };
+  m.make_response = [name = op.name()](int64_t) { return name; };
+  ASSIGN_OR_RETURN(core::CommitResult r, store_->Commit(std::move(m)));
+  Begun b;
+  if (r.replayed) {
+    ASSIGN_OR_RETURN(b.op, Get(r.response));
+    b.replayed = true;
+    return b;
+  }
+  ASSIGN_OR_RETURN(b.op, Get(op.name()));
+  return b;
+}
+
+absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events) {
+  SetNow(op.mutable_update_time());
+  core::Mutation m;
+  auto shared_op = std::make_shared<v1::Operation>(std::move(op));
+  m.prepare = [shared_op, events = std::move(events)](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+    v1::Operation& o = *shared_op;
+    int64_t seq = txn.NextSequence();
+    for (auto e : events) {
+      e.set_request_id(o.request_id());
+      if (o.has_operation_context()) *e.mutable_operation_context() = o.operation_context();
+      e.set_operation(o.name());
+      e.set_operation_type(o.type());
+      std::string resource = o.name(), related = o.target_uri();
+      if (e.has_storage()) {
+        resource = e.storage().blob_uri();
+        related = o.name();
+      }
+      self.events.push_back({"media", KindOf(e), resource, related, e.SerializeAsString()});
+      o.set_last_sequence(seq++);
+    }
+    self.writes.push_back({kOperationKind, o.name(), o.SerializeAsString(), false});
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(store_->Commit(std::move(m)).status());
+  return *shared_op;
+}
+
+absl::StatusOr<v1::Operation> OpRecorder::Succeed(v1::Operation op) {
+  op.set_state(v1::Operation::SUCCEEDED);
+  v1::MediaEvent e;
+  *e.mutable_succeeded() = op;
+  return Record(std::move(op), {std::move(e)});
+}
+
+absl::StatusOr<v1::Operation> OpRecorder::Schedule(v1::Operation op) {
+  op.set_state(v1::Operation::SCHEDULED);
+  v1::MediaEvent e;
+  *e.mutable_scheduled() = op;
+  return Record(std::move(op), {std::move(e)});
+}
+
+absl::StatusOr<v1::Operation> OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status& status) {
+  op.set_state(v1::Operation::FAILED);
+  *op.mutable_failure() = MakeFailure(id, status);
+  v1::MediaEvent e;
+  *e.mutable_failure() = op.failure();
+  return Record(std::move(op), {std::move(e)});
+}
+
+absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent& event,
+                                 const std::string& request_id) {
+  v1::MediaEvent e;
+  *e.mutable_storage() = event;
+  if (op) {
+    e.set_request_id(op->request_id());
+    if (op->has_operation_context()) *e.mutable_operation_context() = op->operation_context();
+    e.set_operation(op->name());
+    e.set_operation_type(op->type());
+  } else {
+    e.set_request_id(request_id);
+  }
+  core::Mutation m;
+  m.events.push_back({"media", "storage", event.blob_uri(), op ? op->name() : event.operation(),
+                      e.SerializeAsString()});
+  return store_->Commit(std::move(m)).status();
+}
+
+absl::StatusOr<v1::Operation> OpRecorder::Get(absl::string_view name) const {
+  if (!absl::StartsWith(name, "operations/") || name.size() <= 11) {
+    return absl::InvalidArgumentError(absl::StrCat("name '", name, "' must be an operation name such as operations/ab12"));
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> value, store_->GetResource(kOperationKind, name));
+  if (!value) return absl::NotFoundError(absl::StrCat("operation '", name, "' does not exist"));
+  v1::Operation op;
+  if (!op.ParseFromString(*value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+  return op;
+}
+
+}  // namespace switchboard::media

@@ -1,0 +1,56 @@
+#pragma once
+// Operations and their events in the durable log: one place that writes the
+// Operation resource ("media_operation") and appends MediaEvents, so that a
+// watcher of "operations/{id}" sees every stage and GetOperation the latest.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/core/store.h"
+#include "server/media/log_events.h"
+#include "switchboard/v1/media.pb.h"
+
+namespace switchboard::media {
+
+inline constexpr char kOperationKind[] = "media_operation";
+
+class OpRecorder {
+ public:
+  explicit OpRecorder(core::Store* store) : store_(store) {}
+
+  struct Begun {
+    v1::Operation op;
+    // A repeat of an earlier request_id: `op` is that operation as it stands
+    // now, and nothing should be done again.
+    bool replayed = false;
+  };
+  // Records a new ACCEPTED operation and (if `acknowledge`) its
+  // acknowledge event. Idempotent on (type, request_id) when request_id is
+  // set; a repeat with different content is ALREADY_EXISTS.
+  absl::StatusOr<Begun> Begin(v1::OperationType type, const std::string& request_id,
+                              const google::protobuf::Struct* context, const std::string& target,
+                              const std::string& fingerprint, bool acknowledge);
+
+  // Writes `op` (its state as given) with `events` appended; each event
+  // gets the op's request id, context, name and type.
+  absl::StatusOr<v1::Operation> Record(v1::Operation op, std::vector<v1::MediaEvent> events);
+  // SUCCEEDED with a `succeeded` snapshot event.
+  absl::StatusOr<v1::Operation> Succeed(v1::Operation op);
+  // SCHEDULED with a `scheduled` snapshot event.
+  absl::StatusOr<v1::Operation> Schedule(v1::Operation op);
+  // FAILED with the failure record and a `failure` event.
+  absl::StatusOr<v1::Operation> Fail(v1::Operation op, const LogEventId& id, const absl::Status& status);
+  // A storage event, about a blob; `op` may be null (uploads, reports).
+  absl::Status Storage(const v1::Operation* op, const v1::StorageEvent& event, const std::string& request_id);
+
+  absl::StatusOr<v1::Operation> Get(absl::string_view name) const;
+
+ private:
+  core::Store* store_;
+};
+
+// Deterministic SHA-256 of a message, for idempotency fingerprints.
+std::string Fingerprint(const google::protobuf::Message& m);
+
+}  // namespace switchboard::media

@@ -18,6 +18,7 @@
 #include "server/media/media_service.h"
 #include "server/notification/bus_engine.h"
 #include "server/notification/notification_service.h"
+#include "server/resourcing/engine.h"
 #include "server/resourcing/resourcing_service.h"
 #include "server/rpc/guard.h"
 #include "server/rpc/health_service.h"
@@ -35,6 +36,7 @@ struct Server::Impl {
   std::unique_ptr<rpc::Guard> guard;
   rpc::Metrics metrics;
   std::unique_ptr<notification::BusEngine> bus;
+  std::unique_ptr<resourcing::ResourcingEngine> resourcing_engine;
   std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
   std::unique_ptr<media::MediaServiceImpl> media;
   std::unique_ptr<notification::NotificationServiceImpl> notification;
@@ -106,7 +108,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
 
   impl->guard = std::make_unique<rpc::Guard>(impl->auth.get(), static_cast<size_t>(config.max_message_bytes));
   impl->bus = std::make_unique<notification::BusEngine>(impl->store.get());
-  impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get());
+  {
+    resourcing::ResourcingOptions ropts;
+    ASSIGN_OR_RETURN(ropts, resourcing::OptionsFromConfig(config));
+    ASSIGN_OR_RETURN(impl->resourcing_engine, resourcing::ResourcingEngine::Start(impl->store.get(), std::move(ropts)));
+  }
+  impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get(),
+                                                                          impl->resourcing_engine.get());
   impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get());
   impl->notification = std::make_unique<notification::NotificationServiceImpl>(impl->guard.get(), impl->hub.get(),
                                                                                 impl->bus.get());
@@ -183,6 +191,7 @@ void Server::Shutdown() {
                                std::chrono::seconds(impl_->config.shutdown_grace_seconds));
   impl_->grpc_server->Wait();
   impl_->http->Stop();
+  impl_->resourcing_engine->Stop();
   impl_->store->Close();
   log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});
 }

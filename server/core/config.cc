@@ -49,7 +49,8 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "watch_ring_capacity") s = num(&c->watch_ring_capacity);
     else if (k == "watch_wake_threads") s = num(&c->watch_wake_threads);
     else if (k == "shutdown_grace_seconds") s = num(&c->shutdown_grace_seconds);
-    else if (k == "resourcing" || k == "media" || k == "notification" || k == "gateway") {
+    else if (k == "resourcing") c->resourcing_json = v.dump();
+    else if (k == "media" || k == "notification" || k == "gateway") {
       // Sections of the service issues; accepted so one file serves all.
     } else {
       return absl::InvalidArgumentError(

@@ -31,6 +31,9 @@ struct ServerConfig {
   // Seconds given to in-flight calls at shutdown.
   int64_t shutdown_grace_seconds = 5;
   std::string log_level = "info";
+  // The "resourcing" section as JSON text (parsed by the resourcing engine;
+  // docs/resourcing.md). Empty means the embedded defaults.
+  std::string resourcing_json;
 };
 
 // Reads a JSON object whose keys are the field names above. Unknown keys

@@ -18,6 +18,7 @@
 #include "server/media/media_service.h"
 #include "server/notification/bus_engine.h"
 #include "server/notification/notification_service.h"
+#include "server/resourcing/engine.h"
 #include "server/resourcing/resourcing_service.h"
 #include "server/rpc/guard.h"
 #include "server/rpc/health_service.h"
@@ -38,6 +39,7 @@ struct Server::Impl {
   std::unique_ptr<notification::QueueEngine> queues;
   std::unique_ptr<notification::WebhookEngine> webhooks;
   std::unique_ptr<notification::ManagedAppEngine> apps;
+  std::unique_ptr<resourcing::ResourcingEngine> resourcing_engine;
   std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
   std::unique_ptr<media::MediaEngine> media_engine;
   std::unique_ptr<media::MediaServiceImpl> media;
@@ -126,7 +128,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->bus->AddRoute(impl->queues.get());
   impl->bus->AddRoute(impl->webhooks.get());
   impl->apps = std::make_unique<notification::ManagedAppEngine>(impl->store.get());
-  impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get());
+  {
+    resourcing::ResourcingOptions ropts;
+    ASSIGN_OR_RETURN(ropts, resourcing::OptionsFromConfig(config));
+    ASSIGN_OR_RETURN(impl->resourcing_engine, resourcing::ResourcingEngine::Start(impl->store.get(), std::move(ropts)));
+  }
+  impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get(),
+                                                                          impl->resourcing_engine.get());
   {
     ASSIGN_OR_RETURN(media::MediaConfig media_config, media::ParseMediaConfig(config.media_json));
     media::MediaEngineOptions mo;
@@ -222,6 +230,7 @@ void Server::Shutdown() {
                                std::chrono::seconds(impl_->config.shutdown_grace_seconds));
   impl_->grpc_server->Wait();
   impl_->http->Stop();
+  impl_->resourcing_engine->Stop();
   impl_->media_engine->Shutdown();
   impl_->webhooks->Close();
   impl_->store->Close();

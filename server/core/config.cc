@@ -57,7 +57,8 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "webhook_retry_base_ms") s = num(&c->webhook_retry_base_ms);
     else if (k == "webhook_retry_max_ms") s = num(&c->webhook_retry_max_ms);
     else if (k == "media") c->media_json = v.dump();
-    else if (k == "resourcing" || k == "media" || k == "notification" || k == "gateway") {
+    else if (k == "resourcing") c->resourcing_json = v.dump();
+    else if (k == "notification" || k == "gateway") {
       // Sections of the service issues; accepted so one file serves all.
     } else {
       return absl::InvalidArgumentError(

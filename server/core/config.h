@@ -44,6 +44,9 @@ struct ServerConfig {
   // The "media" section as JSON text (server/media/media_config.h reads it;
   // docs/media.md lists its keys). Empty: defaults.
   std::string media_json;
+  // The "resourcing" section as JSON text (parsed by the resourcing engine;
+  // docs/resourcing.md). Empty means the embedded defaults.
+  std::string resourcing_json;
 };
 
 // Reads a JSON object whose keys are the field names above. Unknown keys

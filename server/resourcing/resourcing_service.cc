@@ -1,12 +1,80 @@
 #include "server/resourcing/resourcing_service.h"
 
 #include "absl/strings/match.h"
+#include "server/resourcing/names.h"
 #include "server/rpc/watch_stream.h"
 
 namespace switchboard::resourcing {
-namespace {
-constexpr char kService[] = "resourcing";
-}  // namespace
+
+#define SB_ADMIT(Resp, role)                                               \
+  auto principal = guard_->Admit(ctx, *req, role);                         \
+  if (!principal.ok()) return rpc::FinishNow<Resp>(ctx, principal.status(), resp)
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::SubmitRun(grpc::CallbackServerContext* ctx,
+                                                           const v1::SubmitRunRequest* req, v1::Run* resp) {
+  SB_ADMIT(v1::Run, Role::kOperator);
+  return rpc::FinishNow(ctx, engine_->SubmitRun(*principal, *req), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::GetRun(grpc::CallbackServerContext* ctx, const v1::GetRunRequest* req,
+                                                        v1::Run* resp) {
+  SB_ADMIT(v1::Run, Role::kReader);
+  return rpc::FinishNow(ctx, engine_->GetRun(req->name()), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::ListRuns(grpc::CallbackServerContext* ctx,
+                                                          const v1::ListRunsRequest* req, v1::ListRunsResponse* resp) {
+  SB_ADMIT(v1::ListRunsResponse, Role::kReader);
+  return rpc::FinishNow(ctx, engine_->ListRuns(*req), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::GetWorkspace(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetWorkspaceRequest* req, v1::Workspace* resp) {
+  SB_ADMIT(v1::Workspace, Role::kReader);
+  return rpc::FinishNow(ctx, engine_->GetWorkspace(req->name(), principal->role == Role::kAdmin), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::ListWorkspaces(grpc::CallbackServerContext* ctx,
+                                                                const v1::ListWorkspacesRequest* req,
+                                                                v1::ListWorkspacesResponse* resp) {
+  SB_ADMIT(v1::ListWorkspacesResponse, Role::kReader);
+  return rpc::FinishNow(ctx, engine_->ListWorkspaces(*req, principal->role == Role::kAdmin), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::GetPullRequest(grpc::CallbackServerContext* ctx,
+                                                                const v1::GetPullRequestRequest* req,
+                                                                v1::PullRequest* resp) {
+  SB_ADMIT(v1::PullRequest, Role::kReader);
+  return rpc::FinishNow(ctx, engine_->GetPullRequest(req->name()), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::ListPullRequests(grpc::CallbackServerContext* ctx,
+                                                                  const v1::ListPullRequestsRequest* req,
+                                                                  v1::ListPullRequestsResponse* resp) {
+  SB_ADMIT(v1::ListPullRequestsResponse, Role::kReader);
+  return rpc::FinishNow(ctx, engine_->ListPullRequests(*req), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::ApprovePullRequest(grpc::CallbackServerContext* ctx,
+                                                                    const v1::ApprovePullRequestRequest* req,
+                                                                    v1::PullRequest* resp) {
+  SB_ADMIT(v1::PullRequest, Role::kAdmin);
+  return rpc::FinishNow(ctx, engine_->ApprovePullRequest(*principal, *req), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::AbandonPullRequest(grpc::CallbackServerContext* ctx,
+                                                                    const v1::AbandonPullRequestRequest* req,
+                                                                    v1::PullRequest* resp) {
+  SB_ADMIT(v1::PullRequest, Role::kAdmin);
+  return rpc::FinishNow(ctx, engine_->AbandonPullRequest(*principal, *req), resp);
+}
+
+grpc::ServerUnaryReactor* ResourcingServiceImpl::ReportPipelineOutputs(grpc::CallbackServerContext* ctx,
+                                                                       const v1::ReportPipelineOutputsRequest* req,
+                                                                       v1::ReportPipelineOutputsResponse* resp) {
+  SB_ADMIT(v1::ReportPipelineOutputsResponse, Role::kOperator);
+  return rpc::FinishNow(ctx, engine_->ReportPipelineOutputs(*req, principal->role == Role::kAdmin), resp);
+}
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,
                                                                            const grpc::ByteBuffer* raw) {

@@ -1,9 +1,12 @@
 #pragma once
-// gRPC adapter of the resourcing service. Only the watch RPCs are served in
-// this build; the rest answer UNIMPLEMENTED until the resourcing issue lands.
-// Watch methods are raw (see server/rpc/watch_stream.h).
+// gRPC adapter of the resourcing service: admits the call, hands plain
+// protos to the ResourcingEngine, maps its status. Watch methods are raw
+// (see server/rpc/watch_stream.h). Engine calls that touch git or wait for
+// the store run on the engine's caller thread; they are short (a fetch and a
+// merge at most).
 
 #include "server/core/event_hub.h"
+#include "server/resourcing/engine.h"
 #include "server/rpc/guard.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
@@ -15,7 +18,33 @@ using ResourcingServiceBase = v1::ResourcingService::WithRawCallbackMethod_Watch
 
 class ResourcingServiceImpl final : public ResourcingServiceBase {
  public:
-  ResourcingServiceImpl(const rpc::Guard* guard, core::EventHub* hub) : guard_(guard), hub_(hub) {}
+  ResourcingServiceImpl(const rpc::Guard* guard, core::EventHub* hub, ResourcingEngine* engine)
+      : guard_(guard), hub_(hub), engine_(engine) {}
+
+  grpc::ServerUnaryReactor* SubmitRun(grpc::CallbackServerContext* ctx, const v1::SubmitRunRequest* req,
+                                      v1::Run* resp) override;
+  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* ctx, const v1::GetRunRequest* req,
+                                   v1::Run* resp) override;
+  grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* ctx, const v1::ListRunsRequest* req,
+                                     v1::ListRunsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetWorkspace(grpc::CallbackServerContext* ctx, const v1::GetWorkspaceRequest* req,
+                                         v1::Workspace* resp) override;
+  grpc::ServerUnaryReactor* ListWorkspaces(grpc::CallbackServerContext* ctx, const v1::ListWorkspacesRequest* req,
+                                           v1::ListWorkspacesResponse* resp) override;
+  grpc::ServerUnaryReactor* GetPullRequest(grpc::CallbackServerContext* ctx, const v1::GetPullRequestRequest* req,
+                                           v1::PullRequest* resp) override;
+  grpc::ServerUnaryReactor* ListPullRequests(grpc::CallbackServerContext* ctx,
+                                             const v1::ListPullRequestsRequest* req,
+                                             v1::ListPullRequestsResponse* resp) override;
+  grpc::ServerUnaryReactor* ApprovePullRequest(grpc::CallbackServerContext* ctx,
+                                               const v1::ApprovePullRequestRequest* req,
+                                               v1::PullRequest* resp) override;
+  grpc::ServerUnaryReactor* AbandonPullRequest(grpc::CallbackServerContext* ctx,
+                                               const v1::AbandonPullRequestRequest* req,
+                                               v1::PullRequest* resp) override;
+  grpc::ServerUnaryReactor* ReportPipelineOutputs(grpc::CallbackServerContext* ctx,
+                                                  const v1::ReportPipelineOutputsRequest* req,
+                                                  v1::ReportPipelineOutputsResponse* resp) override;
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* ctx,
                                                           const grpc::ByteBuffer* req) override;
@@ -27,6 +56,7 @@ class ResourcingServiceImpl final : public ResourcingServiceBase {
  private:
   const rpc::Guard* guard_;
   core::EventHub* hub_;
+  ResourcingEngine* engine_;
 };
 
 }  // namespace switchboard::resourcing

@@ -167,14 +167,15 @@ TEST(Api, UnknownFieldsAndOversizedRequestsAreInvalidArgument) {
 TEST(Api, LaterIssuesAnswerUnimplementedWithAClearMessage) {
   TempDir dir;
   TestServer ts(dir.path());
-  auto stub = v1::ResourcingService::NewStub(ts.Channel());
+  // (Resourcing is implemented now; the media service is still to come.)
+  auto stub = v1::MediaService::NewStub(ts.Channel());
   grpc::ClientContext ctx;
-  v1::SubmitRunRequest req;
-  v1::Run run;
-  grpc::Status s = stub->SubmitRun(&ctx, req, &run);
+  v1::SetBlobMetadataRequest req;
+  v1::Operation op;
+  grpc::Status s = stub->SetBlobMetadata(&ctx, req, &op);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("SubmitRun"), std::string::npos) << s.error_message();
-  EXPECT_NE(s.error_message().find("resourcing"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("SetBlobMetadata"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("media"), std::string::npos) << s.error_message();
 }
 
 TEST(Api, HealthCheckThroughARealClient) {

@@ -1,0 +1,263 @@
+#include "server/resourcing/engine.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "server/core/paging.h"
+#include "server/resourcing/names.h"
+#include "server/resourcing/records.h"
+#include "server/resourcing/validation.h"
+
+namespace switchboard::resourcing {
+namespace {
+
+constexpr char kScopeSubmit[] = "resourcing.SubmitRun";
+
+std::string Fingerprint(const google::protobuf::Message& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&cos);
+  }
+  return Sha256Hex(bytes);
+}
+
+// Names such as runs/42 sort by number, newest first.
+int64_t NumberOf(absl::string_view name) {
+  size_t slash = name.rfind('/');
+  int64_t n = 0;
+  if (slash != absl::string_view::npos) (void)absl::SimpleAtoi(name.substr(slash + 1), &n);
+  return n;
+}
+
+template <class T>
+absl::StatusOr<std::vector<T>> LoadAll(core::Store* store, const std::string& kind) {
+  std::vector<T> out;
+  std::string after;
+  for (;;) {
+    ASSIGN_OR_RETURN(core::ResourcePage page, store->ListResources(kind, after, 1000));
+    for (auto& [name, value] : page.items) {
+      T t;
+      if (!t.ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+      out.push_back(std::move(t));
+    }
+    if (page.next_after.empty()) break;
+    after = page.next_after;
+  }
+  return out;
+}
+
+// Pages over an in-memory list sorted newest first; the token is the name of
+// the last item returned.
+template <class T, class Resp, class Add>
+absl::Status PageOut(std::vector<T> items, int32_t page_size, const std::string& token, Resp* resp, Add add) {
+  ASSIGN_OR_RETURN(int limit, core::PageSize(page_size));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(token));
+  size_t start = 0;
+  if (!after.empty()) {
+    int64_t n = NumberOf(after);
+    while (start < items.size() && NumberOf(items[start].name()) >= n) ++start;
+  }
+  size_t end = std::min(items.size(), start + static_cast<size_t>(limit));
+  if (end < items.size() && end > start) resp->set_next_page_token(core::EncodePageToken(items[end - 1].name()));
+  for (size_t i = start; i < end; ++i) add(resp, std::move(items[i]));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+class RunExecutor {
+ public:
+  virtual ~RunExecutor() = default;
+};
+
+ResourcingEngine::ResourcingEngine(core::Store* store, ResourcingOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<ResourcingEngine>> ResourcingEngine::Start(core::Store* store,
+                                                                          ResourcingOptions options) {
+  std::unique_ptr<ResourcingEngine> e(new ResourcingEngine(store, std::move(options)));
+  return e;
+}
+
+ResourcingEngine::~ResourcingEngine() { Stop(); }
+
+void ResourcingEngine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void ResourcingEngine::Enqueue(const std::string& run, int64_t delay_ms) {
+  (void)run;
+  (void)delay_ms;
+}
+
+absl::StatusOr<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest req) {
+  RETURN_IF_ERROR(ValidateAndNormalize(&req));
+  const std::string fingerprint = Fingerprint(req);
+  const std::string ws_name = WorkspaceName(req.workspace().acronym());
+  auto result = Transact(
+      store_, req.request_id(),
+      [&](Txn& txn) -> absl::Status {
+        v1::Run run;
+        run.set_name(RunName(txn.NextSequence()));
+        run.set_request_id(req.request_id());
+        run.set_workspace(ws_name);
+        *run.mutable_workspace_spec() = req.workspace();
+        *run.mutable_modules() = req.modules();
+        run.set_requesting_user_email(req.requesting_user_email());
+        run.set_state(v1::Run::QUEUED);
+        *run.mutable_operation_context() = req.operation_context();
+        SetNow(run.mutable_create_time());
+        *run.mutable_update_time() = run.create_time();
+
+        ASSIGN_OR_RETURN(std::optional<v1::Workspace> existing, txn.Get<v1::Workspace>(kWorkspaceKind, ws_name));
+        v1::Workspace ws = existing.value_or(v1::Workspace());
+        if (!existing.has_value()) {
+          ws.set_name(ws_name);
+          *ws.mutable_create_time() = run.create_time();
+        }
+        *ws.mutable_spec() = req.workspace();
+        ws.set_last_run(run.name());
+        ws.add_open_runs(run.name());
+        for (const auto& m : req.modules()) {
+          SetTemplateStatus(&ws, &run, m.name(), v1::REQUESTED, "");
+          for (auto* list : {ws.mutable_templates(), run.mutable_templates()}) {
+            for (auto& t : *list) {
+              if (t.template_() == m.name()) t.set_version(m.version());
+            }
+          }
+        }
+        Touch(&ws);
+        txn.Put(kRunKind, run.name(), run);
+        txn.Put(kWorkspaceKind, ws_name, ws);
+        EmitRun(txn, run);
+        EmitStatus(txn, ws, run.name());
+        txn.set_response(run.name());
+        return absl::OkStatus();
+      },
+      kScopeSubmit, fingerprint);
+  if (!result.ok()) return result.status();
+  if (!result->replayed) {
+    log::Info("run submitted", {{"run", result->response},
+                                {"workspace", ws_name},
+                                {"principal", caller.name},
+                                {"request_id", req.request_id()}});
+    Enqueue(result->response);
+  }
+  return GetRun(result->response);
+}
+
+absl::StatusOr<v1::Run> ResourcingEngine::GetRun(absl::string_view name) const {
+  if (!absl::StartsWith(name, "runs/") || name.size() == 5) {
+    return absl::InvalidArgumentError(absl::StrCat("name: '", name, "' is not a run name such as runs/42"));
+  }
+  return LoadRecord<v1::Run>(*store_, kRunKind, std::string(name));
+}
+
+absl::StatusOr<v1::ListRunsResponse> ResourcingEngine::ListRuns(const v1::ListRunsRequest& request) const {
+  ASSIGN_OR_RETURN(std::vector<v1::Run> runs, LoadAll<v1::Run>(store_, kRunKind));
+  if (!request.workspace().empty()) {
+    const std::string ws = WorkspaceName(AcronymOf(request.workspace()));
+    runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const v1::Run& r) { return r.workspace() != ws; }),
+               runs.end());
+  }
+  std::sort(runs.begin(), runs.end(),
+            [](const v1::Run& a, const v1::Run& b) { return NumberOf(a.name()) > NumberOf(b.name()); });
+  v1::ListRunsResponse resp;
+  RETURN_IF_ERROR(PageOut(std::move(runs), request.page_size(), request.page_token(), &resp,
+                          [](v1::ListRunsResponse* r, v1::Run x) { *r->add_runs() = std::move(x); }));
+  return resp;
+}
+
+absl::StatusOr<v1::Workspace> ResourcingEngine::GetWorkspace(absl::string_view name, bool reveal_sensitive) const {
+  if (name.empty()) return absl::InvalidArgumentError("name: give a workspace such as workspaces/FISH");
+  const std::string full = WorkspaceName(AcronymOf(name));
+  ASSIGN_OR_RETURN(v1::Workspace ws, LoadRecord<v1::Workspace>(*store_, kWorkspaceKind, full));
+  if (!reveal_sensitive) RedactOutputs(ws.mutable_outputs());
+  return ws;
+}
+
+absl::StatusOr<v1::ListWorkspacesResponse> ResourcingEngine::ListWorkspaces(const v1::ListWorkspacesRequest& request,
+                                                                           bool reveal_sensitive) const {
+  ASSIGN_OR_RETURN(int limit, core::PageSize(request.page_size()));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(request.page_token()));
+  v1::ListWorkspacesResponse resp;
+  bool more = true;
+  while (more && resp.workspaces_size() < limit) {
+    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kWorkspaceKind, after, limit));
+    more = !page.next_after.empty();
+    for (size_t i = 0; i < page.items.size(); ++i) {
+      after = page.items[i].first;
+      v1::Workspace ws;
+      if (!ws.ParseFromString(page.items[i].second)) return absl::DataLossError(absl::StrCat("stored ", after, " is corrupt"));
+      if (request.status() != v1::RESOURCE_STATUS_UNSPECIFIED && ws.status() != request.status()) continue;
+      if (!reveal_sensitive) RedactOutputs(ws.mutable_outputs());
+      *resp.add_workspaces() = std::move(ws);
+      if (resp.workspaces_size() == limit) {
+        more = more || i + 1 < page.items.size();
+        break;
+      }
+    }
+  }
+  if (more) resp.set_next_page_token(core::EncodePageToken(after));
+  return resp;
+}
+
+absl::StatusOr<v1::PullRequest> ResourcingEngine::GetPullRequest(absl::string_view name) const {
+  if (!absl::StartsWith(name, "pullRequests/") || name.size() == 13) {
+    return absl::InvalidArgumentError(absl::StrCat("name: '", name, "' is not a pull request such as pullRequests/7"));
+  }
+  return LoadRecord<v1::PullRequest>(*store_, kPullRequestKind, std::string(name));
+}
+
+absl::StatusOr<v1::ListPullRequestsResponse> ResourcingEngine::ListPullRequests(
+    const v1::ListPullRequestsRequest& request) const {
+  ASSIGN_OR_RETURN(std::vector<v1::PullRequest> prs, LoadAll<v1::PullRequest>(store_, kPullRequestKind));
+  const std::string ws = request.workspace().empty() ? "" : WorkspaceName(AcronymOf(request.workspace()));
+  prs.erase(std::remove_if(prs.begin(), prs.end(),
+                           [&](const v1::PullRequest& p) {
+                             return (!ws.empty() && p.workspace() != ws) ||
+                                    (request.state() != v1::PullRequest::STATE_UNSPECIFIED &&
+                                     p.state() != request.state());
+                           }),
+            prs.end());
+  std::sort(prs.begin(), prs.end(), [](const auto& a, const auto& b) { return a.id() > b.id(); });
+  v1::ListPullRequestsResponse resp;
+  RETURN_IF_ERROR(PageOut(std::move(prs), request.page_size(), request.page_token(), &resp,
+                          [](v1::ListPullRequestsResponse* r, v1::PullRequest x) {
+                            *r->add_pull_requests() = std::move(x);
+                          }));
+  return resp;
+}
+
+absl::StatusOr<v1::PullRequest> ResourcingEngine::ApprovePullRequest(const Principal&,
+                                                                     const v1::ApprovePullRequestRequest&) {
+  return absl::UnimplementedError("ApprovePullRequest is not implemented yet");
+}
+
+absl::StatusOr<v1::PullRequest> ResourcingEngine::AbandonPullRequest(const Principal&,
+                                                                     const v1::AbandonPullRequestRequest&) {
+  return absl::UnimplementedError("AbandonPullRequest is not implemented yet");
+}
+
+absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ReportPipelineOutputs(
+    const v1::ReportPipelineOutputsRequest&, bool) {
+  return absl::UnimplementedError("ReportPipelineOutputs is not implemented yet");
+}
+
+}  // namespace switchboard::resourcing

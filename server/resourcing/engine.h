@@ -1,0 +1,84 @@
+#pragma once
+// The resourcing engine, free of gRPC: records runs and workspaces, drives
+// each run through git (GitOps), pull requests and the pipeline, and applies
+// status reports. Every state change is one store transaction that also
+// appends the events watchers see; every step is checkpointed so that a
+// restart carries unfinished runs on (see docs/resourcing.md).
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+#include "server/core/store.h"
+#include "server/resourcing/options.h"
+#include "switchboard/v1/resourcing.pb.h"
+
+namespace switchboard::resourcing {
+
+class RunExecutor;
+
+class ResourcingEngine {
+ public:
+  // Prepares the repositories (creating the embedded remotes when none are
+  // configured) and starts the workers; unfinished runs are picked up again.
+  static absl::StatusOr<std::unique_ptr<ResourcingEngine>> Start(core::Store* store, ResourcingOptions options);
+  ~ResourcingEngine();
+
+  // Validates (WIRE.md section 1), records the run, the workspace and one
+  // REQUESTED status per template, and queues the run. A repeat of
+  // request_id returns the same run as it is now.
+  absl::StatusOr<v1::Run> SubmitRun(const Principal& caller, v1::SubmitRunRequest request);
+  absl::StatusOr<v1::Run> GetRun(absl::string_view name) const;
+  absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) const;
+  // Sensitive outputs are redacted unless `reveal_sensitive`.
+  absl::StatusOr<v1::Workspace> GetWorkspace(absl::string_view name, bool reveal_sensitive) const;
+  absl::StatusOr<v1::ListWorkspacesResponse> ListWorkspaces(const v1::ListWorkspacesRequest& request,
+                                                            bool reveal_sensitive) const;
+
+  absl::StatusOr<v1::PullRequest> GetPullRequest(absl::string_view name) const;
+  absl::StatusOr<v1::ListPullRequestsResponse> ListPullRequests(const v1::ListPullRequestsRequest& request) const;
+  // Merges into main and starts the pipeline. Caller must be an admin.
+  absl::StatusOr<v1::PullRequest> ApprovePullRequest(const Principal& caller,
+                                                     const v1::ApprovePullRequestRequest& request);
+  absl::StatusOr<v1::PullRequest> AbandonPullRequest(const Principal& caller,
+                                                     const v1::AbandonPullRequestRequest& request);
+
+  // Applies a `terraform output -json` map. Repeats change nothing.
+  absl::StatusOr<v1::ReportPipelineOutputsResponse> ReportPipelineOutputs(
+      const v1::ReportPipelineOutputsRequest& request, bool reveal_sensitive);
+
+  // Stops the workers; runs in flight stop at their next checkpoint.
+  void Stop();
+
+  const ResourcingOptions& options() const { return options_; }
+
+ private:
+  ResourcingEngine(core::Store* store, ResourcingOptions options);
+  void Enqueue(const std::string& run, int64_t delay_ms = 0);
+  void WorkerLoop();
+  absl::Status Recover();
+
+  core::Store* store_;
+  ResourcingOptions options_;
+  std::unique_ptr<RunExecutor> executor_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  // Runs ready to go, and runs waiting for a retry time (steady ms).
+  std::deque<std::string> ready_;
+  std::multimap<int64_t, std::string> delayed_;
+  // Workspaces with a run being worked on: their other runs wait.
+  std::set<std::string> busy_workspaces_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace switchboard::resourcing

@@ -1,0 +1,50 @@
+#pragma once
+// Names, store kinds and status texts of the resourcing service, shared by
+// the engine pieces. Pure functions.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "switchboard/v1/resourcing.pb.h"
+
+namespace switchboard::resourcing {
+
+inline constexpr char kService[] = "resourcing";
+// Store kinds.
+inline constexpr char kRunKind[] = "resourcing.run";
+inline constexpr char kWorkspaceKind[] = "resourcing.workspace";
+inline constexpr char kPullRequestKind[] = "resourcing.pull_request";
+// Name = ACRONYM; value = the name of the workspace's active pull request.
+inline constexpr char kActivePrKind[] = "resourcing.active_pr";
+
+// The workspace template, always applied first; both names are accepted.
+inline constexpr char kWorkspaceTemplate[] = "new-workspace-template";
+inline constexpr char kProjectTemplate[] = "new-project-template";
+bool IsWorkspaceTemplate(absl::string_view name);
+
+std::string RunName(int64_t id);
+std::string WorkspaceName(absl::string_view acronym);
+std::string PullRequestName(int64_t id);
+// "workspaces/FISH" -> "FISH" (or the argument itself when it has no prefix).
+std::string AcronymOf(absl::string_view workspace_name);
+// "templates/azure-storage-blob" -> "azure-storage-blob".
+std::string StripTemplatesPrefix(absl::string_view module_name);
+// "azure-storage-blob" -> "azure_storage_blob".
+std::string StatusKeyBase(absl::string_view template_name);
+
+// "Pending Approval" etc. (WIRE.md section 2).
+const char* StatusText(v1::ResourceStatus status);
+// Reads a status value case-insensitively with separators ignored; anything
+// unknown is UNKNOWN.
+v1::ResourceStatus ParseStatusText(absl::string_view text);
+bool IsTerminal(v1::ResourceStatus status);
+bool IsTerminalRun(v1::Run::State state);
+
+// The least advanced status of the templates (FAILED wins; UNKNOWN counts as
+// least advanced after FAILED).
+v1::ResourceStatus Aggregate(const google::protobuf::RepeatedPtrField<v1::TemplateStatus>& templates);
+
+void SetNow(google::protobuf::Timestamp* ts);
+
+}  // namespace switchboard::resourcing

@@ -1,0 +1,32 @@
+#pragma once
+// Shared pieces of the resourcing tests: requests like the seed fixtures,
+// an in-process server with resourcing settings, and waiting for a run or
+// workspace to reach a state.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "switchboard/v1/resourcing.grpc.pb.h"
+#include "tests/core/test_support.h"
+
+namespace switchboard::testing {
+
+// A request like fixtures/datahub/resource-run-request.*.json.
+v1::SubmitRunRequest FishRequest(const std::string& request_id,
+                                 const std::string& module = "templates/new-workspace-template",
+                                 const std::string& acronym = "FISH");
+
+// Reads a fixture file under SB_FIXTURES_DIR.
+std::string ReadFixture(const std::string& relative);
+
+// A server config whose "resourcing" section is `resourcing_json`.
+core::ServerConfig ConfigWith(const std::string& resourcing_json);
+
+// Polls `probe` every 20 ms until it returns true or `seconds` pass.
+bool WaitFor(const std::function<bool()>& probe, double seconds = 30);
+
+v1::Run GetRunOrDie(v1::ResourcingService::Stub& stub, const std::string& name);
+v1::Workspace GetWorkspaceOrDie(v1::ResourcingService::Stub& stub, const std::string& name);
+
+}  // namespace switchboard::testing

@@ -44,6 +44,7 @@ absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportT
     }
     // Runs whose templates have all ended are over.
     std::vector<std::string> still_open;
+    std::vector<v1::Run> ended;
     for (const std::string& run_name : ws.open_runs()) {
       ASSIGN_OR_RETURN(std::optional<v1::Run> run, txn.Get<v1::Run>(kRunKind, run_name));
       if (!run.has_value()) continue;
@@ -71,7 +72,7 @@ absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportT
         if (!all_ok) run->set_error(absl::StrCat("the pipeline reported failed: ", absl::StrJoin(failed, ", ")));
         Touch(&*run);
         txn.Put(kRunKind, run_name, *run);
-        EmitRun(txn, *run);
+        ended.push_back(*run);
       } else {
         still_open.push_back(run_name);
         if (run->state() == v1::Run::PIPELINE_RUNNING) {
@@ -85,6 +86,9 @@ absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportT
     Touch(&ws);
     txn.Put(kWorkspaceKind, ws_name, ws);
     EmitStatus(txn, ws, run_for_events.empty() ? ws.last_run() : run_for_events);
+    // After the status, so that a watcher that stops at the run's end has
+    // seen the final statuses.
+    for (const auto& run : ended) EmitRun(txn, run);
     resp.set_allocated_workspace(new v1::Workspace(ws));
     return absl::OkStatus();
   });

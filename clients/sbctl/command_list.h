@@ -6,4 +6,8 @@
 #define SBCTL_COMMAND_GROUPS(X) \
   X(Health)                     \
   X(Watch)                      \
-  X(Bus)
+  X(Bus)                        \
+  X(Workspace)                  \
+  X(Run)                        \
+  X(Pr)                         \
+  X(Pipeline)

@@ -4,6 +4,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -11,7 +13,10 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "server/core/paging.h"
+#include "server/resourcing/git_repo.h"
 #include "server/resourcing/names.h"
+#include "server/resourcing/pipeline.h"
+#include "server/resourcing/pr_provider.h"
 #include "server/resourcing/records.h"
 #include "server/resourcing/validation.h"
 
@@ -75,23 +80,76 @@ absl::Status PageOut(std::vector<T> items, int32_t page_size, const std::string&
 
 }  // namespace
 
-class RunExecutor {
- public:
-  virtual ~RunExecutor() = default;
-};
-
 ResourcingEngine::ResourcingEngine(core::Store* store, ResourcingOptions options)
     : store_(store), options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<ResourcingEngine>> ResourcingEngine::Start(core::Store* store,
                                                                           ResourcingOptions options) {
   std::unique_ptr<ResourcingEngine> e(new ResourcingEngine(store, std::move(options)));
+  RETURN_IF_ERROR(e->OpenRepositories());
+  e->prs_ = std::make_unique<BuiltinPullRequests>();
+  if (!e->options_.pipeline_command.empty()) {
+    e->pipeline_ = std::make_unique<CommandPipeline>(e->options_.pipeline_command,
+                                                     e->options_.pipeline_timeout_seconds, &e->stop_flag_);
+  }
+  RETURN_IF_ERROR(e->Recover());
+  for (int i = 0; i < e->options_.workers; ++i) e->workers_.emplace_back([raw = e.get()] { raw->WorkerLoop(); });
   return e;
+}
+
+absl::Status ResourcingEngine::OpenRepositories() {
+  namespace fs = std::filesystem;
+  const fs::path work = fs::absolute(options_.work_dir);
+  std::error_code ec;
+  fs::create_directories(work, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat("cannot create ", work.string(), ": ", ec.message()));
+  const Signature sig{"Switchboard", "switchboard@localhost"};
+  std::string infra_url = options_.infra_url;
+  if (infra_url.empty()) {
+    const std::string path = (work / "remotes" / "infra.git").string();
+    RETURN_IF_ERROR(GitRepo::InitSeededBare(
+        path, options_.main_branch, "",
+        {{"README.md", "# Infrastructure\n\nWorkspaces live in terraform/projects/<ACRONYM>/, written by Switchboard.\n"},
+         {"terraform/projects/.gitkeep", ""}},
+        sig));
+    infra_url = path;
+  }
+  std::string modules_url = options_.modules_url;
+  if (modules_url.empty()) {
+    if (options_.modules_seed_dir.empty() || !fs::is_directory(options_.modules_seed_dir)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "resourcing: no modules_url is configured and the example modules folder '", options_.modules_seed_dir,
+          "' does not exist; set resourcing.modules_url or resourcing.modules_seed_dir"));
+    }
+    const std::string path = (work / "remotes" / "modules.git").string();
+    RETURN_IF_ERROR(GitRepo::InitSeededBare(path, options_.main_branch, options_.modules_seed_dir, {}, sig));
+    modules_url = path;
+  }
+  ASSIGN_OR_RETURN(infra_, GitRepo::OpenMirror((work / "mirrors" / "infra.git").string(), infra_url,
+                                               options_.git_token));
+  ASSIGN_OR_RETURN(modules_, GitRepo::OpenMirror((work / "mirrors" / "modules.git").string(), modules_url,
+                                                 options_.git_token));
+  return absl::OkStatus();
+}
+
+absl::Status ResourcingEngine::Recover() {
+  ASSIGN_OR_RETURN(std::vector<v1::Run> runs, LoadAll<v1::Run>(store_, kRunKind));
+  std::sort(runs.begin(), runs.end(),
+            [](const v1::Run& a, const v1::Run& b) { return NumberOf(a.name()) < NumberOf(b.name()); });
+  int n = 0;
+  for (const auto& r : runs) {
+    if (IsTerminalRun(r.state()) || r.state() == v1::Run::AWAITING_APPROVAL) continue;
+    Enqueue(r.name(), r.workspace());
+    ++n;
+  }
+  if (n > 0) log::Info("resuming runs", {{"count", n}});
+  return absl::OkStatus();
 }
 
 ResourcingEngine::~ResourcingEngine() { Stop(); }
 
 void ResourcingEngine::Stop() {
+  stop_flag_ = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -101,9 +159,49 @@ void ResourcingEngine::Stop() {
   workers_.clear();
 }
 
-void ResourcingEngine::Enqueue(const std::string& run, int64_t delay_ms) {
-  (void)run;
-  (void)delay_ms;
+void ResourcingEngine::Enqueue(const std::string& run, const std::string& workspace, int64_t delay_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (delay_ms <= 0) {
+      ready_.push_back({run, workspace});
+    } else {
+      int64_t due = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch()).count() + delay_ms;
+      delayed_.emplace(due, Queued{run, workspace});
+    }
+  }
+  cv_.notify_all();
+}
+
+void ResourcingEngine::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (stopping_) return;
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      ready_.push_back(std::move(delayed_.begin()->second));
+      delayed_.erase(delayed_.begin());
+    }
+    auto it = std::find_if(ready_.begin(), ready_.end(),
+                           [&](const Queued& q) { return busy_workspaces_.count(q.workspace) == 0; });
+    if (it == ready_.end()) {
+      if (delayed_.empty()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, delayed_.begin()->first - now)));
+      }
+      continue;
+    }
+    Queued q = std::move(*it);
+    ready_.erase(it);
+    busy_workspaces_.insert(q.workspace);
+    lock.unlock();
+    ProcessRun(q.run);
+    lock.lock();
+    busy_workspaces_.erase(q.workspace);
+    cv_.notify_all();
+  }
 }
 
 absl::StatusOr<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest req) {
@@ -157,7 +255,7 @@ absl::StatusOr<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1:
                                 {"workspace", ws_name},
                                 {"principal", caller.name},
                                 {"request_id", req.request_id()}});
-    Enqueue(result->response);
+    Enqueue(result->response, ws_name);
   }
   return GetRun(result->response);
 }
@@ -243,21 +341,6 @@ absl::StatusOr<v1::ListPullRequestsResponse> ResourcingEngine::ListPullRequests(
                             *r->add_pull_requests() = std::move(x);
                           }));
   return resp;
-}
-
-absl::StatusOr<v1::PullRequest> ResourcingEngine::ApprovePullRequest(const Principal&,
-                                                                     const v1::ApprovePullRequestRequest&) {
-  return absl::UnimplementedError("ApprovePullRequest is not implemented yet");
-}
-
-absl::StatusOr<v1::PullRequest> ResourcingEngine::AbandonPullRequest(const Principal&,
-                                                                     const v1::AbandonPullRequestRequest&) {
-  return absl::UnimplementedError("AbandonPullRequest is not implemented yet");
-}
-
-absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ReportPipelineOutputs(
-    const v1::ReportPipelineOutputsRequest&, bool) {
-  return absl::UnimplementedError("ReportPipelineOutputs is not implemented yet");
 }
 
 }  // namespace switchboard::resourcing

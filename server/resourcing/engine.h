@@ -5,6 +5,7 @@
 // appends the events watchers see; every step is checkpointed so that a
 // restart carries unfinished runs on (see docs/resourcing.md).
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -23,7 +24,9 @@
 
 namespace switchboard::resourcing {
 
-class RunExecutor;
+class GitRepo;
+class PipelineRunner;
+class PullRequestProvider;
 
 class ResourcingEngine {
  public:
@@ -61,21 +64,51 @@ class ResourcingEngine {
   const ResourcingOptions& options() const { return options_; }
 
  private:
+  struct Queued {
+    std::string run;
+    std::string workspace;
+  };
+
   ResourcingEngine(core::Store* store, ResourcingOptions options);
-  void Enqueue(const std::string& run, int64_t delay_ms = 0);
+  absl::Status OpenRepositories();
+  void Enqueue(const std::string& run, const std::string& workspace, int64_t delay_ms = 0);
   void WorkerLoop();
   absl::Status Recover();
 
+  // run_worker.cc: one pass of a run from its last checkpoint.
+  void ProcessRun(const std::string& name);
+  // Copies, commits and pushes; then opens the PR or starts the pipeline.
+  absl::Status ApplyRun(v1::Run run);
+  absl::Status RunPipeline(v1::Run run);
+  // Marks the run and its unfinished templates FAILED.
+  absl::Status FailRun(const std::string& name, const absl::Status& why);
+  // Records a retryable failure and schedules the next attempt.
+  absl::Status RetryLater(const std::string& name, const absl::Status& why);
+  // pull_requests.cc
+  absl::Status OpenOrReusePullRequest(const v1::Run& run, const std::vector<v1::TemplateStatus>& templates);
+  // report: applies inside a transaction and finishes runs whose templates
+  // all reached an end.
+  absl::StatusOr<v1::ReportPipelineOutputsResponse> ApplyReportTxn(const v1::ReportPipelineOutputsRequest& request,
+                                                                   const std::string& run_for_events);
+
   core::Store* store_;
   ResourcingOptions options_;
-  std::unique_ptr<RunExecutor> executor_;
+  std::unique_ptr<GitRepo> infra_;
+  std::unique_ptr<GitRepo> modules_;
+  std::unique_ptr<PipelineRunner> pipeline_;
+  std::unique_ptr<PullRequestProvider> prs_;
+  // Held across every fetch-commit-push (or fetch-merge-push) sequence on
+  // the infrastructure repository, and across modules fetches.
+  std::mutex infra_write_mu_;
+  std::mutex modules_mu_;
+  std::atomic<bool> stop_flag_{false};
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   // Runs ready to go, and runs waiting for a retry time (steady ms).
-  std::deque<std::string> ready_;
-  std::multimap<int64_t, std::string> delayed_;
+  std::deque<Queued> ready_;
+  std::multimap<int64_t, Queued> delayed_;
   // Workspaces with a run being worked on: their other runs wait.
   std::set<std::string> busy_workspaces_;
   std::vector<std::thread> workers_;

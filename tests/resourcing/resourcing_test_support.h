@@ -26,6 +26,8 @@ core::ServerConfig ConfigWith(const std::string& resourcing_json);
 // Polls `probe` every 20 ms until it returns true or `seconds` pass.
 bool WaitFor(const std::function<bool()>& probe, double seconds = 30);
 
+inline bool IsTerminalRunState(v1::Run::State s) { return s == v1::Run::SUCCEEDED || s == v1::Run::FAILED; }
+
 v1::Run GetRunOrDie(v1::ResourcingService::Stub& stub, const std::string& name);
 v1::Workspace GetWorkspaceOrDie(v1::ResourcingService::Stub& stub, const std::string& name);
 

@@ -1,0 +1,184 @@
+// sbctl run ...: resourcing runs; plus the run printing and following that
+// the workspace and pipeline groups share (declared in cmd_run.h).
+#include "clients/sbctl/cmd_run.h"
+
+#include "absl/strings/match.h"
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "clients/sbctl/output.h"
+
+namespace switchboard::sbctl {
+
+const char* StatusWord(v1::ResourceStatus status) {
+  switch (status) {
+    case v1::REQUESTED: return "Requested";
+    case v1::PENDING_APPROVAL: return "Pending Approval";
+    case v1::IN_PROGRESS: return "In Progress";
+    case v1::COMPLETED: return "Completed";
+    case v1::FAILED: return "Failed";
+    case v1::UNKNOWN: return "Unknown";
+    default: return "-";
+  }
+}
+
+std::string ResourcingEventLine(const v1::ResourcingEvent& e) {
+  std::string head = absl::StrCat("#", e.sequence(), "  ", TimeText(e.create_time()), "  ");
+  switch (e.payload_case()) {
+    case v1::ResourcingEvent::kRun: {
+      const auto& r = e.run();
+      std::string line = absl::StrCat(head, "run ", r.name(), " ", v1::Run::State_Name(r.state()));
+      if (!r.pull_request().empty() && r.state() == v1::Run::AWAITING_APPROVAL) {
+        absl::StrAppend(&line, "  (", r.pull_request(), " waits for an admin: sbctl pr approve ", r.pull_request(), ")");
+      }
+      if (!r.error().empty()) absl::StrAppend(&line, "  error: ", r.error());
+      return line;
+    }
+    case v1::ResourcingEvent::kStatus: {
+      std::vector<std::string> parts;
+      for (const auto& t : e.status().templates()) {
+        parts.push_back(absl::StrCat(t.template_(), ": ",
+                                     t.status() == v1::UNKNOWN ? t.raw_status() : StatusWord(t.status())));
+      }
+      return absl::StrCat(head, "status ", e.status().project_cd(), "  ", absl::StrJoin(parts, ", "));
+    }
+    case v1::ResourcingEvent::kPullRequest:
+      return absl::StrCat(head, "pull request ", e.pull_request().name(), " ",
+                          v1::PullRequest::State_Name(e.pull_request().state()));
+    case v1::ResourcingEvent::kPipeline: {
+      const auto& p = e.pipeline();
+      std::string line = absl::StrCat(head, "pipeline ", p.project_folder(), " ",
+                                      v1::PipelineEvent::Phase_Name(p.phase()));
+      if (p.phase() == v1::PipelineEvent::FAILED) absl::StrAppend(&line, " (exit ", p.exit_code(), ")");
+      return line;
+    }
+    default:
+      return "";
+  }
+}
+
+void PrintRun(Invocation& inv, const v1::Run& run) {
+  if (inv.json()) {
+    inv.out() << MessageJson(run) << "\n";
+    return;
+  }
+  std::vector<std::string> modules;
+  for (const auto& m : run.modules()) modules.push_back(absl::StrCat(m.name(), "@", m.version()));
+  inv.out() << "name:          " << run.name() << "\n"
+            << "workspace:     " << run.workspace() << "\n"
+            << "state:         " << v1::Run::State_Name(run.state()) << "\n"
+            << "templates:     " << absl::StrJoin(modules, ", ") << "\n"
+            << "requested by:  " << run.requesting_user_email() << "\n"
+            << "request_id:    " << run.request_id() << "\n";
+  if (!run.branch().empty()) inv.out() << "branch:        " << run.branch() << "\n";
+  if (!run.pull_request().empty()) inv.out() << "pull request:  " << run.pull_request() << "\n";
+  if (run.commits_size() > 0) inv.out() << "commits:       " << absl::StrJoin(run.commits(), ", ") << "\n";
+  if (!run.error().empty()) inv.out() << "error:         " << run.error() << "\n";
+  for (const auto& t : run.templates()) {
+    inv.out() << "  " << t.template_() << ": " << StatusWord(t.status())
+              << (t.message().empty() ? "" : absl::StrCat(" (", t.message(), ")")) << "\n";
+  }
+}
+
+int FollowRun(Invocation& inv, client::Connection* conn, const std::string& run) {
+  auto stub = v1::ResourcingService::NewStub(conn->channel());
+  int64_t after = 0;
+  auto backoff = std::chrono::milliseconds(250);
+  for (;;) {
+    auto ctx = conn->NewStreamContext();
+    v1::WatchRunRequest req;
+    req.set_name(run);
+    req.set_after_sequence(after);
+    auto reader = stub->WatchRun(ctx.get(), req);
+    v1::ResourcingEvent e;
+    while (reader->Read(&e)) {
+      after = e.sequence();
+      if (inv.json()) {
+        inv.out() << MessageJson(e) << "\n";
+      } else if (std::string line = ResourcingEventLine(e); !line.empty()) {
+        inv.out() << line << "\n";
+      }
+      inv.out().flush();
+      if (e.has_run() && e.run().name() == run &&
+          (e.run().state() == v1::Run::SUCCEEDED || e.run().state() == v1::Run::FAILED)) {
+        ctx->TryCancel();
+        reader->Finish();
+        return e.run().state() == v1::Run::SUCCEEDED ? kExitOk : kExitError;
+      }
+    }
+    grpc::Status s = reader->Finish();
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE && s.error_code() != grpc::StatusCode::ABORTED) {
+      return inv.RpcError(s);
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+  }
+}
+
+absl::StatusOr<std::string> ReadInputFile(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return text;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("--file: cannot read '", path, "'"));
+  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return text;
+}
+
+
+namespace {
+
+std::string Name(const std::string& arg) { return absl::StartsWith(arg, "runs/") ? arg : absl::StrCat("runs/", arg); }
+
+int RunGet(Invocation& inv) {
+  SBCTL_CONNECT_OR_EXIT(conn, inv);
+  auto stub = v1::ResourcingService::NewStub(conn->channel());
+  v1::GetRunRequest req;
+  req.set_name(Name(inv.args()[0]));
+  v1::Run run;
+  auto ctx = conn->NewUnaryContext();
+  grpc::Status s = stub->GetRun(ctx.get(), req, &run);
+  if (!s.ok()) return inv.RpcError(s);
+  PrintRun(inv, run);
+  return kExitOk;
+}
+
+int RunWatch(Invocation& inv) {
+  SBCTL_CONNECT_OR_EXIT(conn, inv);
+  return FollowRun(inv, conn, Name(inv.args()[0]));
+}
+
+}  // namespace
+
+void RegisterRunCommands(CommandRegistry& registry) {
+  registry.Add({
+      .path = "run get",
+      .args = "ID|runs/ID",
+      .summary = "Show a resourcing run: state, templates, branch, commits, pull request.",
+      .details = "",
+      .min_args = 1,
+      .max_args = 1,
+      .flags = nullptr,
+      .run = RunGet,
+  });
+  registry.Add({
+      .path = "run watch",
+      .args = "ID|runs/ID",
+      .summary = "Follow a run's events from its submission until it ends (exit 1 if it fails).",
+      .details = "",
+      .min_args = 1,
+      .max_args = 1,
+      .flags = nullptr,
+      .run = RunWatch,
+  });
+}
+
+}  // namespace switchboard::sbctl

@@ -1,0 +1,25 @@
+#pragma once
+// sbctl run ...: and the printing and following of resourcing runs that the
+// workspace, run and pipeline command groups share (defined in cmd_run.cc).
+
+#include <string>
+
+#include "clients/sbctl/command.h"
+#include "switchboard/v1/resourcing.grpc.pb.h"
+
+namespace switchboard::sbctl {
+
+// "Pending Approval" etc.
+const char* StatusWord(v1::ResourceStatus status);
+// One line for a resourcing event; empty for events not worth a line.
+std::string ResourcingEventLine(const v1::ResourcingEvent& event);
+void PrintRun(Invocation& inv, const v1::Run& run);
+
+// Follows a run's events until it ends (exit 0 if SUCCEEDED, 1 if FAILED).
+// Reconnects after UNAVAILABLE.
+int FollowRun(Invocation& inv, client::Connection* conn, const std::string& run);
+
+// Reads a file (or standard input for "-").
+absl::StatusOr<std::string> ReadInputFile(const std::string& path);
+
+}  // namespace switchboard::sbctl

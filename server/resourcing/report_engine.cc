@@ -1,0 +1,99 @@
+// ReportPipelineOutputs: applies a `terraform output -json` map to the
+// workspace in one transaction and ends the runs it completes.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status.h"
+#include "server/resourcing/engine.h"
+#include "server/resourcing/names.h"
+#include "server/resourcing/records.h"
+#include "server/resourcing/report.h"
+
+namespace switchboard::resourcing {
+
+absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ReportPipelineOutputs(
+    const v1::ReportPipelineOutputsRequest& request, bool reveal_sensitive) {
+  if (request.request_id().empty()) {
+    return absl::InvalidArgumentError("request_id: required (the queue message id, or any unique id)");
+  }
+  ASSIGN_OR_RETURN(v1::ReportPipelineOutputsResponse resp, ApplyReportTxn(request, ""));
+  if (!reveal_sensitive) RedactOutputs(resp.mutable_workspace()->mutable_outputs());
+  return resp;
+}
+
+absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportTxn(
+    const v1::ReportPipelineOutputsRequest& request, const std::string& run_for_events) {
+  ASSIGN_OR_RETURN(std::string acronym, ReportProjectCd(request.outputs()));
+  const std::string ws_name = WorkspaceName(acronym);
+  v1::ReportPipelineOutputsResponse resp;
+  auto r = Transact(store_, request.request_id(), [&](Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<v1::Workspace> found, txn.Get<v1::Workspace>(kWorkspaceKind, ws_name));
+    if (!found.has_value()) {
+      return absl::NotFoundError(absl::StrCat("outputs.project_cd: workspace ", acronym,
+                                              " is unknown; it must be requested (SubmitRun) first"));
+    }
+    v1::Workspace ws = std::move(*found);
+    bool outputs_changed = false;
+    std::vector<v1::TemplateStatus> changed = ApplyReport(request.outputs(), &ws, &outputs_changed);
+    for (auto& c : changed) *resp.add_changed() = c;
+    if (changed.empty() && !outputs_changed) {
+      resp.set_allocated_workspace(new v1::Workspace(ws));
+      return absl::OkStatus();  // a repeat: nothing to write
+    }
+    // Runs whose templates have all ended are over.
+    std::vector<std::string> still_open;
+    std::vector<v1::Run> ended;
+    for (const std::string& run_name : ws.open_runs()) {
+      ASSIGN_OR_RETURN(std::optional<v1::Run> run, txn.Get<v1::Run>(kRunKind, run_name));
+      if (!run.has_value()) continue;
+      bool all_done = true, all_ok = true;
+      std::vector<std::string> failed;
+      for (auto& t : *run->mutable_templates()) {
+        for (const auto& w : ws.templates()) {
+          if (w.template_() != t.template_()) continue;
+          // Only statuses that moved on since the run set them count.
+          if (run->state() == v1::Run::PIPELINE_RUNNING) {
+            t.set_status(w.status());
+            t.set_raw_status(w.raw_status());
+            t.set_message(w.message());
+            *t.mutable_update_time() = w.update_time();
+          }
+        }
+        all_done = all_done && IsTerminal(t.status());
+        if (t.status() == v1::FAILED) {
+          all_ok = false;
+          failed.push_back(t.template_());
+        }
+      }
+      if (run->state() == v1::Run::PIPELINE_RUNNING && all_done) {
+        run->set_state(all_ok ? v1::Run::SUCCEEDED : v1::Run::FAILED);
+        if (!all_ok) run->set_error(absl::StrCat("the pipeline reported failed: ", absl::StrJoin(failed, ", ")));
+        Touch(&*run);
+        txn.Put(kRunKind, run_name, *run);
+        ended.push_back(*run);
+      } else {
+        still_open.push_back(run_name);
+        if (run->state() == v1::Run::PIPELINE_RUNNING) {
+          Touch(&*run);
+          txn.Put(kRunKind, run_name, *run);
+        }
+      }
+    }
+    ws.clear_open_runs();
+    for (auto& n : still_open) ws.add_open_runs(n);
+    Touch(&ws);
+    txn.Put(kWorkspaceKind, ws_name, ws);
+    EmitStatus(txn, ws, run_for_events.empty() ? ws.last_run() : run_for_events);
+    // After the status, so that a watcher that stops at the run's end has
+    // seen the final statuses.
+    for (const auto& run : ended) EmitRun(txn, run);
+    resp.set_allocated_workspace(new v1::Workspace(ws));
+    return absl::OkStatus();
+  });
+  if (!r.ok()) return r.status();
+  return resp;
+}
+
+}  // namespace switchboard::resourcing

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "server/blob/azure_blob_store.h"
 #include "server/blob/local_blob_store.h"
 #include "switchboard/v1/media.grpc.pb.h"
 #include "tests/core/test_support.h"

@@ -15,6 +15,7 @@
 #include "server/core/event_hub.h"
 #include "server/core/store.h"
 #include "server/http/admin_http.h"
+#include "server/http/blob_http.h"
 #include "server/media/media_service.h"
 #include "server/notification/bus_engine.h"
 #include "server/notification/notification_service.h"
@@ -47,6 +48,7 @@ struct Server::Impl {
   std::unique_ptr<rpc::HealthService> health;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<http::AdminHttpServer> http;
+  std::unique_ptr<http::BlobHttp> blob_http;
   bool shut_down = false;
 };
 
@@ -58,6 +60,21 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The local blob store served on the admin listener (server/http/blob_http.h).
+http::RawHook BlobHook(Server::Impl* impl) {
+  if (!impl->media_engine->local_store()) return nullptr;
+  http::BlobHttpOptions o;
+  o.store = impl->media_engine->local_store();
+  o.on_upload = [engine = impl->media_engine.get()](const std::string& url, const blob::BlobProperties& props,
+                                                    const std::string& crid) {
+    if (auto s = engine->RecordUpload(url, props, crid); !s.ok()) {
+      log::Error("upload event not recorded", {{"blob", url}, {"error", s.ToString()}});
+    }
+  };
+  impl->blob_http = std::make_unique<http::BlobHttp>(std::move(o));
+  return [b = impl->blob_http.get()](int fd, const std::string& received) { return b->Claim(fd, received); };
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const core::ServerConfig& c) {
@@ -207,7 +224,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
       return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", raw->metrics.Render()};
     }
     return http::Response{404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
-  }));
+  }, BlobHook(raw)));
 
   log::Info("serving", {{"grpc_address", impl->grpc_address},
                         {"http_address", impl->http->address()},
@@ -230,6 +247,7 @@ void Server::Shutdown() {
                                std::chrono::seconds(impl_->config.shutdown_grace_seconds));
   impl_->grpc_server->Wait();
   impl_->http->Stop();
+  if (impl_->blob_http) impl_->blob_http->Stop();
   impl_->resourcing_engine->Stop();
   impl_->media_engine->Shutdown();
   impl_->webhooks->Close();

@@ -44,7 +44,7 @@ bool SplitHostPort(const std::string& address, std::string* host, std::string* p
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const std::string& address,
-                                                                        Handler handler) {
+                                                                        Handler handler, RawHook raw_hook) {
   std::string host, port;
   if (!SplitHostPort(address, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat("--http_address '", address, "' must be host:port"));
@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const st
   }
   auto server = std::unique_ptr<AdminHttpServer>(new AdminHttpServer());
   server->handler_ = std::move(handler);
+  server->raw_hook_ = std::move(raw_hook);
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -106,6 +107,7 @@ void AdminHttpServer::Loop() {
       if (n <= 0) break;
       req.append(buf, static_cast<size_t>(n));
     }
+    if (raw_hook_ && raw_hook_(c, req)) continue;
     Response resp;
     auto line_end = req.find("\r\n");
     auto sp1 = req.find(' ');

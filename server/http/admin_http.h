@@ -23,10 +23,17 @@ struct Response {
 // Called with the method and path (query included).
 using Handler = std::function<Response(const std::string& method, const std::string& path)>;
 
+// Optional: sees each connection first, with what was read of it (the
+// request head, and any body bytes that came with it). Returning true means
+// it took the connection: it answers and closes the socket itself (the blob
+// endpoint, server/http/blob_http.h).
+using RawHook = std::function<bool(int fd, const std::string& received)>;
+
 class AdminHttpServer {
  public:
   // Binds `address` ("host:port", port 0 picks one) and starts serving.
-  static absl::StatusOr<std::unique_ptr<AdminHttpServer>> Start(const std::string& address, Handler handler);
+  static absl::StatusOr<std::unique_ptr<AdminHttpServer>> Start(const std::string& address, Handler handler,
+                                                                 RawHook raw_hook = nullptr);
   ~AdminHttpServer();
 
   // "host:port" with the real port.
@@ -40,6 +47,7 @@ class AdminHttpServer {
   int fd_ = -1;
   std::string address_;
   Handler handler_;
+  RawHook raw_hook_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -1,10 +1,60 @@
-// AnalyzeBlob: MediaInfo over a blob.
+// AnalyzeBlob: MediaInfo over a blob, by direct file access for the local
+// store and ranged reads otherwise.
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "gateway/codecs/json_util.h"
+#include "server/media/analyzer.h"
+#include "server/media/blob_info.h"
 #include "server/media/media_engine.h"
+#include "server/media/op_recorder.h"
+#include "server/media/worker_pool.h"
 
 namespace switchboard::media {
 
-void MediaEngine::AnalyzeBlob(const v1::AnalyzeBlobRequest&, Done done) {
-  done(absl::UnimplementedError("AnalyzeBlob is not implemented yet"));
+void MediaEngine::AnalyzeBlob(const v1::AnalyzeBlobRequest& req, Done done) {
+  auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
+  if (!target.ok()) return done(target.status());
+  AnalyzerOptions options(req.mediainfo_options().begin(), req.mediainfo_options().end());
+  if (auto s = ValidateAnalyzerOptions(options); !s.ok()) return done(s);
+  auto body = [this, req, t = *target, options]() -> absl::StatusOr<v1::Operation> {
+    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::ANALYZE_BLOB, req.request_id(), &req.operation_context(),
+                                                  req.blob_uri(), Fingerprint(req), true));
+    if (begun.replayed) return begun.op;
+    v1::Operation op = std::move(begun.op);
+    auto props = t.store->GetProperties(t.ref);
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, props.status());
+    if (props->tier == blob::Tier::kArchive) {
+      return recorder_->Fail(std::move(op), log_events::kAnalysisFailed,
+                             absl::FailedPreconditionError("the blob is archived; rehydrate it before analysing"));
+    }
+    absl::StatusOr<nlohmann::json> report;
+    if (auto path = t.store->LocalPath(t.ref)) {
+      report = AnalyzeFile(*path, options);
+    } else {
+      report = AnalyzeRanges(props->size, [&](int64_t off, int64_t len, std::string* out) {
+        return t.store->Read(t.ref, off, len, [out](absl::string_view p) {
+          out->append(p.data(), p.size());
+          return true;
+        });
+      }, options);
+    }
+    if (!report.ok()) {
+      const auto& id = absl::IsFailedPrecondition(report.status()) ? log_events::kAnalysisNotMedia
+                                                                    : log_events::kAnalysisFailed;
+      return recorder_->Fail(std::move(op), id, report.status());
+    }
+    // The report names the file it read; name the blob instead.
+    if (report->contains("media") && (*report)["media"].is_object()) (*report)["media"]["@ref"] = req.blob_uri();
+    auto result = codecs::JsonToStruct(*report, "analysisResult");
+    if (!result.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, result.status());
+    *op.mutable_analysis_result() = std::move(*result);
+    op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
+    return recorder_->Succeed(std::move(op));
+  };
+  auto done_ptr = std::make_shared<Done>(std::move(done));
+  if (!pool_->Submit([done_ptr, body]() mutable { (*done_ptr)(body()); })) {
+    (*done_ptr)(absl::UnavailableError("the media service is shutting down"));
+  }
 }
 
 }  // namespace switchboard::media

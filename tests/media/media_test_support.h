@@ -5,6 +5,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "server/blob/azure_blob_store.h"
 #include "server/blob/local_blob_store.h"
 #include "switchboard/v1/media.grpc.pb.h"
 #include "tests/core/test_support.h"
@@ -140,6 +144,19 @@ grpc::Status Call(grpc::Status (v1::MediaService::Stub::*method)(grpc::ClientCon
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   return (stub.*method)(&ctx, req, out);
+}
+
+// A clip of `seconds` of testsrc video and a sine tone, made by ffmpeg.
+inline std::string GenerateClip(const std::string& path, int seconds, const std::string& size = "320x240") {
+  std::string cmd = absl::StrCat(
+      "ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc=duration=", seconds, ":size=", size,
+      ":rate=25 -f lavfi -i sine=frequency=440:duration=", seconds,
+      " -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest '", path, "'");
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 inline google::protobuf::Struct Context(const std::string& id) {

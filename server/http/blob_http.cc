@@ -1,0 +1,343 @@
+#include "server/http/blob_http.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/azure/sas.h"
+#include "common/azure/url.h"
+#include "server/blob/blob_names.h"
+
+namespace switchboard::http {
+namespace {
+
+struct Request {
+  std::string method;
+  std::string path;  // decoded, without the query
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body_start;                      // bytes read past the head
+};
+
+bool ParseHead(const std::string& received, Request* r) {
+  auto end = received.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  std::vector<std::string> lines = absl::StrSplit(received.substr(0, end), "\r\n");
+  if (lines.empty()) return false;
+  std::vector<std::string> first = absl::StrSplit(lines[0], ' ');
+  if (first.size() != 3 || !absl::StartsWith(first[2], "HTTP/1.")) return false;
+  r->method = first[0];
+  absl::string_view target = first[1];
+  auto q = target.find('?');
+  r->path = azure::PercentDecode(target.substr(0, q));
+  if (q != absl::string_view::npos) r->query = azure::ParseQuery(target.substr(q + 1));
+  for (size_t i = 1; i < lines.size(); ++i) {
+    auto colon = lines[i].find(':');
+    if (colon == std::string::npos) return false;
+    r->headers[absl::AsciiStrToLower(absl::StripAsciiWhitespace(lines[i].substr(0, colon)))] =
+        std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+  }
+  r->body_start = received.substr(end + 4);
+  return true;
+}
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 206: return "Partial Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 416: return "Range Not Satisfiable";
+    default: return status >= 500 ? "Server Error" : "Error";
+  }
+}
+
+bool SendAll(int fd, absl::string_view data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+void SendHead(int fd, int status, const Headers& headers, int64_t length) {
+  std::string out = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status), "\r\n");
+  for (const auto& [k, v] : headers) absl::StrAppend(&out, k, ": ", v, "\r\n");
+  absl::StrAppend(&out, "Content-Length: ", length, "\r\nx-ms-version: 2021-12-02\r\nConnection: close\r\n\r\n");
+  SendAll(fd, out);
+}
+
+// An Azure-style error answer.
+void SendError(int fd, int status, absl::string_view code, absl::string_view message, bool head_only = false) {
+  std::string body = absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>", code,
+                                  "</Code><Message>", message, "</Message></Error>");
+  SendHead(fd, status, {{"Content-Type", "application/xml"}, {"x-ms-error-code", std::string(code)}},
+           head_only ? 0 : static_cast<int64_t>(body.size()));
+  if (!head_only) SendAll(fd, body);
+}
+
+std::string HttpDate(int64_t us) { return azure::Rfc1123(absl::FromUnixMicros(us)); }
+
+std::string XmlEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// "bytes=a-b", "bytes=a-", "bytes=-n" against `size` -> [start, end).
+bool ParseRange(absl::string_view spec, int64_t size, int64_t* start, int64_t* end) {
+  if (!absl::ConsumePrefix(&spec, "bytes=")) return false;
+  auto dash = spec.find('-');
+  if (dash == absl::string_view::npos || spec.find(',') != absl::string_view::npos) return false;
+  absl::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  int64_t x = 0, y = 0;
+  if (a.empty()) {
+    if (!absl::SimpleAtoi(b, &y) || y <= 0) return false;
+    *start = std::max<int64_t>(0, size - y);
+    *end = size;
+  } else {
+    if (!absl::SimpleAtoi(a, &x) || x < 0) return false;
+    *start = x;
+    if (b.empty()) {
+      *end = size;
+    } else {
+      if (!absl::SimpleAtoi(b, &y) || y < x) return false;
+      *end = std::min(size, y + 1);
+    }
+  }
+  return *start < size;
+}
+
+}  // namespace
+
+BlobHttp::BlobHttp(BlobHttpOptions options) : options_(std::move(options)) {
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+BlobHttp::~BlobHttp() { Stop(); }
+
+void BlobHttp::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  for (auto& [fd, _] : queue_) ::close(fd);
+  queue_.clear();
+}
+
+bool BlobHttp::Claim(int fd, const std::string& received) {
+  // "<METHOD> /<account>/..." for an account of the store.
+  auto sp = received.find(' ');
+  if (sp == std::string::npos || received.compare(sp + 1, 1, "/") != 0) return false;
+  auto end = received.find_first_of("/? ", sp + 2);
+  if (end == std::string::npos) return false;
+  if (!options_.store->HasAccount(received.substr(sp + 2, end - sp - 2))) return false;
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopping_) return false;
+  queue_.emplace_back(fd, received);
+  cv_.notify_one();
+  return true;
+}
+
+void BlobHttp::Loop() {
+  while (true) {
+    std::pair<int, std::string> job;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    timeval tv{30, 0};
+    setsockopt(job.first, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(job.first, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    Serve(job.first, job.second);
+    ::close(job.first);
+  }
+}
+
+void BlobHttp::Serve(int fd, const std::string& received) {
+  Request r;
+  if (!ParseHead(received, &r)) return SendError(fd, 400, "InvalidHttpRequest", "malformed or oversized request head");
+  blob::BlobStore* store = options_.store;
+  // /<account>/<container>[/<blob>]
+  absl::string_view path = r.path;
+  absl::ConsumePrefix(&path, "/");
+  std::vector<std::string> parts = absl::StrSplit(path, absl::MaxSplits('/', 2));
+  blob::BlobRef ref;
+  ref.account = parts[0];
+  if (parts.size() >= 2) ref.container = parts[1];
+  if (parts.size() == 3) ref.name = parts[2];
+  const bool head_only = r.method == "HEAD";
+  if (ref.container.empty() || !blob::ValidateContainerName(ref.container, "container").ok()) {
+    return SendError(fd, 400, "InvalidResourceName", "the container name is missing or not valid", head_only);
+  }
+  const bool list = ref.name.empty();
+  if (list && !(r.method == "GET" && r.query["comp"] == "list")) {
+    return SendError(fd, 400, "UnsupportedHttpVerb", "give a blob name, or ?restype=container&comp=list", head_only);
+  }
+  if (!list) {
+    if (auto s = blob::ValidateBlobName(ref.name, "blob"); !s.ok()) {
+      return SendError(fd, 400, "InvalidResourceName", s.message(), head_only);
+    }
+  }
+  char permission = r.method == "PUT" ? 'w' : (list ? 'l' : 'r');
+  if (r.method != "GET" && r.method != "HEAD" && r.method != "PUT") {
+    return SendError(fd, 405, "UnsupportedHttpVerb", "GET, HEAD and PUT are served", head_only);
+  }
+
+  // Access check.
+  if (azure::HasSas(r.query)) {
+    std::vector<std::string> keys;
+    for (const char* k : {"key1", "key2"}) {
+      auto key = store->AccountKey(ref.account, k);
+      if (key.ok()) keys.push_back(*key);
+    }
+    absl::Status s = azure::VerifyBlobSas(r.query, ref.account, ref.container, ref.name, permission, keys, absl::Now());
+    if (!s.ok() && permission == 'w') {
+      // Put Blob accepts 'c' (create) as well as 'w'.
+      s = azure::VerifyBlobSas(r.query, ref.account, ref.container, ref.name, 'c', keys, absl::Now());
+    }
+    if (!s.ok()) return SendError(fd, 403, "AuthenticationFailed", s.message(), head_only);
+  } else {
+    auto access = store->GetContainerAccess(ref.account, ref.container);
+    if (!access.ok()) return SendError(fd, 404, "ContainerNotFound", "the container does not exist", head_only);
+    bool allowed = permission == 'r' ? *access != blob::Access::kPrivate
+                                     : (permission == 'l' && *access == blob::Access::kContainer);
+    if (!allowed) {
+      // Azure hides private resources from anonymous callers.
+      return SendError(fd, 404, "ResourceNotFound",
+                       "not found, or not public: use a SAS URL (sbctl media sas) or change the container access",
+                       head_only);
+    }
+  }
+
+  if (list) {
+    auto page = store->ListBlobs(ref.account, ref.container, r.query["prefix"], r.query["marker"], 5000);
+    if (!page.ok()) return SendError(fd, 404, "ContainerNotFound", page.status().message());
+    std::string xml = absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ContainerName=\"",
+                                   XmlEscape(ref.container), "\"><Blobs>");
+    for (const auto& b : page->blobs) {
+      absl::StrAppend(&xml, "<Blob><Name>", XmlEscape(b.name), "</Name><Properties><Content-Length>", b.size,
+                      "</Content-Length><Content-Type>", XmlEscape(b.content_type), "</Content-Type><Etag>",
+                      XmlEscape(b.etag), "</Etag><Last-Modified>", HttpDate(b.last_modified_us),
+                      "</Last-Modified><AccessTier>", blob::TierName(b.tier), "</AccessTier></Properties></Blob>");
+    }
+    absl::StrAppend(&xml, "</Blobs><NextMarker>", XmlEscape(page->next_marker), "</NextMarker></EnumerationResults>");
+    SendHead(fd, 200, {{"Content-Type", "application/xml"}}, static_cast<int64_t>(xml.size()));
+    SendAll(fd, xml);
+    return;
+  }
+
+  if (r.method == "PUT") {
+    auto it = r.headers.find("content-length");
+    int64_t size = -1;
+    if (it == r.headers.end() || !absl::SimpleAtoi(it->second, &size) || size < 0) {
+      return SendError(fd, 411, "MissingContentLengthHeader", "Put Blob needs a Content-Length (no chunked bodies)");
+    }
+    if (r.headers["x-ms-blob-type"] != "BlockBlob") {
+      return SendError(fd, 400, "InvalidHeaderValue", "x-ms-blob-type must be BlockBlob");
+    }
+    blob::PutOptions o;
+    if (r.headers.count("content-type")) o.content_type = r.headers["content-type"];
+    o.client_request_id = r.headers["x-ms-client-request-id"];
+    for (const auto& [k, v] : r.headers) {
+      if (absl::StartsWith(k, "x-ms-meta-")) o.metadata[k.substr(10)] = v;
+    }
+    std::string pending = std::move(r.body_start);
+    size_t pending_off = 0;
+    auto source = [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+      if (pending_off < pending.size()) {
+        size_t n = std::min(cap, pending.size() - pending_off);
+        std::memcpy(buf, pending.data() + pending_off, n);
+        pending_off += n;
+        return n;
+      }
+      while (true) {
+        ssize_t n = ::recv(fd, buf, cap, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return absl::DeadlineExceededError("the upload stalled");
+        return static_cast<size_t>(n);
+      }
+    };
+    auto put = store->PutBlob(ref, size, source, o);
+    if (!put.ok()) {
+      int status = absl::IsNotFound(put.status()) ? 404 : absl::IsInvalidArgument(put.status()) ? 400 : 500;
+      const char* code = status == 404 ? "ContainerNotFound" : status == 400 ? "InvalidInput" : "InternalError";
+      return SendError(fd, status, code, put.status().message());
+    }
+    if (options_.on_upload) options_.on_upload(store->BlobUrl(ref), *put, o.client_request_id);
+    SendHead(fd, 201, {{"ETag", put->etag}, {"Last-Modified", HttpDate(put->last_modified_us)},
+                       {"x-ms-request-server-encrypted", "false"}}, 0);
+    return;
+  }
+
+  // GET / HEAD
+  auto props = store->GetProperties(ref);
+  if (!props.ok()) {
+    return SendError(fd, absl::IsNotFound(props.status()) ? 404 : 500, "BlobNotFound", props.status().message(),
+                     head_only);
+  }
+  Headers h = {{"Content-Type", props->content_type},
+               {"ETag", props->etag},
+               {"Last-Modified", HttpDate(props->last_modified_us)},
+               {"Accept-Ranges", "bytes"},
+               {"x-ms-blob-type", "BlockBlob"},
+               {"x-ms-access-tier", blob::TierName(props->tier)}};
+  if (props->rehydrating) h.emplace_back("x-ms-archive-status", "rehydrate-pending-to-hot");
+  for (const auto& [k, v] : props->metadata) h.emplace_back(absl::StrCat("x-ms-meta-", k), v);
+  if (props->tier == blob::Tier::kArchive && !head_only) {
+    return SendError(fd, 409, "BlobArchived", "the blob is archived; rehydrate it (change its tier) to read it");
+  }
+  int64_t start = 0, end = props->size;
+  int status = 200;
+  std::string range = r.headers.count("x-ms-range") ? r.headers["x-ms-range"] : r.headers["range"];
+  if (!range.empty()) {
+    if (!ParseRange(range, props->size, &start, &end)) {
+      h.emplace_back("Content-Range", absl::StrCat("bytes */", props->size));
+      return SendError(fd, 416, "InvalidRange", "the range is not satisfiable", head_only);
+    }
+    status = 206;
+    h.emplace_back("Content-Range", absl::StrCat("bytes ", start, "-", end - 1, "/", props->size));
+  }
+  SendHead(fd, status, h, end - start);
+  if (head_only || end == start) return;
+  (void)store->Read(ref, start, end - start, [fd](absl::string_view piece) { return SendAll(fd, piece); });
+}
+
+}  // namespace switchboard::http

@@ -8,6 +8,9 @@
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
 #include "gateway/eventgrid/endpoint.h"
+#include "gateway/eventgrid/media_binding.h"
+#include "gateway/eventgrid/publisher.h"
+#include "switchboard/v1/media.grpc.pb.h"
 #include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
 
@@ -22,6 +25,8 @@ struct Gateway::Impl {
   eventgrid::HandlerRegistry eventgrid_handlers;
   std::unique_ptr<eventgrid::TopicClient> topic;
   std::unique_ptr<eventgrid::Endpoint> eventgrid;
+  eventgrid::MediaBinding media;
+  std::unique_ptr<eventgrid::Publisher> publisher;
   std::unique_ptr<http::HttpServer> http;
 
   void Route(http::Request req, http::Responder respond);
@@ -87,6 +92,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     topts.key = config.eventgrid_topic_key;
     impl->topic = std::make_unique<eventgrid::TopicClient>(topts);
   }
+  eventgrid::BindMedia(impl->conn.get(), &impl->eventgrid_handlers, &impl->media);
   impl->eventgrid = std::make_unique<eventgrid::Endpoint>(config.eventgrid_key, &impl->eventgrid_handlers,
                                                           impl->topic.get(), &impl->metrics);
 
@@ -101,12 +107,43 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   });
   if (!server.ok()) return server.status();
   impl->http = std::move(*server);
+  if (impl->topic && impl->media.encode) {
+    eventgrid::PublisherOptions popts;
+    popts.cursor = absl::StrCat("cursors/", config.eventgrid_cursor);
+    popts.max_events = static_cast<int>(config.eventgrid_batch_max_events);
+    popts.max_bytes = static_cast<size_t>(config.eventgrid_batch_max_bytes);
+    const client::Connection* conn = impl->conn.get();
+    auto encode = impl->media.encode;
+    impl->publisher = std::make_unique<eventgrid::Publisher>(
+        conn,
+        [conn, encode]() -> std::unique_ptr<eventgrid::LogSource> {
+          return std::make_unique<eventgrid::WatchSource<v1::MediaEvent>>(
+              conn,
+              [conn](grpc::ClientContext* ctx, int64_t after) {
+                v1::WatchEventsRequest req;
+                req.set_after_sequence(after);
+                return v1::MediaService::NewStub(conn->channel())->WatchEvents(ctx, req);
+              },
+              encode);
+        },
+        impl->topic.get(), popts, &impl->metrics);
+    impl->publisher->Start();
+  } else if (impl->topic) {
+    log::Warn("eventgrid_topic_url is set but this build has no media response encoder; not publishing");
+  }
+  impl->metrics.AddGauge("switchboard_gateway_eventgrid_outbound_queue_depth",
+                         "Log events read by the Event Grid publisher and not yet published.",
+                         [raw] { return raw->publisher ? static_cast<double>(raw->publisher->queue_depth()) : 0.0; });
+  impl->metrics.AddGauge("switchboard_gateway_eventgrid_cursor_sequence",
+                         "Log sequence last committed by the Event Grid publisher.",
+                         [raw] { return raw->publisher ? static_cast<double>(raw->publisher->committed()) : 0.0; });
   log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 
 void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
+  if (impl_->publisher) impl_->publisher->Stop();
 }
 
 }  // namespace switchboard::gateway

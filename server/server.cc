@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "server/core/event_hub.h"
+#include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
 #include "server/http/admin_http.h"
 #include "server/http/blob_http.h"
@@ -46,6 +47,8 @@ struct Server::Impl {
   std::unique_ptr<media::MediaServiceImpl> media;
   std::unique_ptr<notification::NotificationServiceImpl> notification;
   std::unique_ptr<rpc::HealthService> health;
+  std::unique_ptr<cursors::CursorEngine> cursor_engine;
+  std::unique_ptr<cursors::CursorServiceImpl> cursors;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<http::AdminHttpServer> http;
   std::unique_ptr<http::BlobHttp> blob_http;
@@ -170,6 +173,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->health = std::make_unique<rpc::HealthService>(std::vector<std::string>{
       v1::ResourcingService::service_full_name(), v1::MediaService::service_full_name(),
       v1::NotificationService::service_full_name()});
+  impl->cursor_engine = std::make_unique<cursors::CursorEngine>(impl->store.get());
+  impl->cursors = std::make_unique<cursors::CursorServiceImpl>(impl->guard.get(), impl->cursor_engine.get());
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -186,6 +191,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   builder.RegisterService(impl->media.get());
   builder.RegisterService(impl->notification.get());
   builder.RegisterService(impl->health.get());
+  builder.RegisterService(impl->cursors.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(rpc::MakeCallInterceptorFactory(&impl->metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

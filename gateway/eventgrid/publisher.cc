@@ -1,0 +1,211 @@
+#include "gateway/eventgrid/publisher.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "switchboard/v1/cursors.grpc.pb.h"
+
+namespace switchboard::gateway::eventgrid {
+
+Publisher::Publisher(const client::Connection* conn, std::function<std::unique_ptr<LogSource>()> make_source,
+                     const TopicClient* topic, PublisherOptions options, Metrics* metrics)
+    : conn_(conn),
+      make_source_(std::move(make_source)),
+      topic_(topic),
+      options_(std::move(options)),
+      metrics_(metrics) {}
+
+Publisher::~Publisher() { Stop(); }
+
+void Publisher::Start() {
+  publisher_ = std::thread([this] { PublishLoop(); });
+}
+
+void Publisher::Stop() {
+  if (stop_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (source_) source_->Cancel();
+  }
+  cv_.notify_all();
+  if (publisher_.joinable()) publisher_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (source_) source_->Cancel();
+  }
+  cv_.notify_all();
+  if (reader_.joinable()) reader_.join();
+}
+
+size_t Publisher::queue_depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void Publisher::Sleep(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [this] { return stop_.load(); });
+}
+
+bool Publisher::LoadCursor(int64_t* out) {
+  auto stub = v1::CursorService::NewStub(conn_->channel());
+  auto ctx = conn_->NewUnaryContext();
+  v1::GetCursorRequest req;
+  req.set_name(options_.cursor);
+  v1::Cursor cursor;
+  grpc::Status s = stub->GetCursor(ctx.get(), req, &cursor);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    *out = 0;
+    log::Info("event grid publisher starts a new cursor at the beginning of the log", {{"cursor", options_.cursor}});
+    return true;
+  }
+  if (!s.ok()) {
+    log::Warn("cannot read the publisher cursor; retrying",
+              {{"cursor", options_.cursor}, {"error", s.error_message()}});
+    return false;
+  }
+  *out = cursor.sequence();
+  log::Info("event grid publisher resumes", {{"cursor", options_.cursor}, {"after_sequence", *out}});
+  return true;
+}
+
+void Publisher::CommitCursor(int64_t sequence) {
+  auto stub = v1::CursorService::NewStub(conn_->channel());
+  for (int attempt = 0; attempt < 5 && !stop_; ++attempt) {
+    auto ctx = conn_->NewUnaryContext();
+    v1::CommitCursorRequest req;
+    req.set_name(options_.cursor);
+    req.set_sequence(sequence);
+    v1::Cursor cursor;
+    grpc::Status s = stub->CommitCursor(ctx.get(), req, &cursor);
+    if (s.ok()) {
+      committed_ = cursor.sequence();
+      return;
+    }
+    log::Warn("cannot commit the publisher cursor",
+              {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
+    Sleep(std::chrono::milliseconds(100 << attempt));
+  }
+  // The next commit covers this one; a restart before it re-sends (at least once).
+  metrics_->RecordError("eventgrid_cursor_commit");
+}
+
+void Publisher::ReadLoop(int64_t after) {
+  int64_t last = after;
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop_) {
+    LogSource* src = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      source_ = make_source_();
+      src = source_.get();
+    }
+    src->Open(last);
+    if (stop_) src->Cancel();
+    while (auto item = src->Next()) {
+      last = item->sequence;
+      backoff = std::chrono::milliseconds(100);
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || queue_.size() < options_.max_queue; });
+      if (stop_) break;
+      queue_.push_back(std::move(*item));
+      cv_.notify_all();
+    }
+    grpc::Status s = src->Finish();
+    if (stop_) break;
+    metrics_->RecordError("eventgrid_watch");
+    log::Warn("event grid publisher watch ended; reconnecting",
+              {{"code", CodeName(static_cast<absl::StatusCode>(s.error_code()))},
+               {"error", s.error_message()},
+               {"after_sequence", last}});
+    Sleep(backoff);
+    backoff = std::min(options_.max_reconnect_backoff, backoff * 2);
+  }
+}
+
+void Publisher::PublishLoop() {
+  int64_t start = 0;
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop_ && !LoadCursor(&start)) {
+    Sleep(backoff);
+    backoff = std::min(options_.max_reconnect_backoff, backoff * 2);
+  }
+  if (stop_) return;
+  committed_ = start;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reader_ = std::thread([this, start] { ReadLoop(start); });
+  }
+
+  std::vector<std::string> parts;
+  size_t bytes = 2;
+  int64_t pending = start;  // last log sequence whose events are all in `parts` or sent
+
+  auto flush = [&](int64_t commit_through) {
+    if (!parts.empty()) {
+      std::string body = "[";
+      for (size_t i = 0; i < parts.size(); ++i) {
+        if (i) body.push_back(',');
+        body += parts[i];
+      }
+      body.push_back(']');
+      PostResult last;
+      absl::Status s = topic_->Post(body, std::chrono::steady_clock::time_point::max(), &stop_, &last);
+      if (!s.ok() && stop_) return;  // abandoned, uncommitted: sent again after a restart
+      if (!s.ok()) {
+        // A final 4xx: the topic will never take this batch.
+        metrics_->RecordError("eventgrid_publish_rejected");
+        log::Error("event grid topic rejected a batch; skipping it",
+                   {{"error", std::string(s.message())}, {"events", parts.size()}});
+      } else {
+        metrics_->Count("eventgrid_events_published", "Response events POSTed to the Event Grid topic.",
+                        parts.size());
+        metrics_->Count("eventgrid_posts", "POSTs accepted by the Event Grid topic.");
+        if (last.attempts > 1) metrics_->Count("eventgrid_post_retries", "Retried POSTs.", last.attempts - 1);
+      }
+      parts.clear();
+      bytes = 2;
+    }
+    if (commit_through > committed_.load()) CommitCursor(commit_through);
+  };
+
+  while (!stop_) {
+    std::optional<Encoded> item;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (queue_.empty()) {
+        cv_.wait_for(lock, parts.empty() ? std::chrono::milliseconds(100) : options_.linger,
+                     [this] { return stop_ || !queue_.empty(); });
+      }
+      if (stop_) break;
+      if (!queue_.empty()) {
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        cv_.notify_all();
+      }
+    }
+    if (!item) {
+      if (!parts.empty() || pending > committed_.load()) flush(pending);
+      continue;
+    }
+    for (const Event& e : item->events) {
+      std::string json = ToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      if (json.size() + 2 > options_.max_bytes) {
+        metrics_->RecordError("eventgrid_event_too_large");
+        log::Error("response event larger than the batch limit; dropped",
+                   {{"id", e.id}, {"event_type", e.event_type}, {"bytes", json.size()}});
+        continue;
+      }
+      if (!parts.empty() && (static_cast<int>(parts.size()) >= options_.max_events ||
+                             bytes + json.size() + 1 > options_.max_bytes)) {
+        flush(pending);
+        if (stop_) return;
+      }
+      bytes += json.size() + (parts.empty() ? 0 : 1);
+      parts.push_back(std::move(json));
+    }
+    pending = item->sequence;
+  }
+}
+
+}  // namespace switchboard::gateway::eventgrid

@@ -1,0 +1,204 @@
+// The outbound publisher against a real switchboardd and a local capture
+// topic. The source is the notification log (bus Publish events), encoded
+// by a small test encoder, because the media codec lives elsewhere: what is
+// tested here is batching, ordering, retries and the durable cursor.
+
+#include "gateway/eventgrid/publisher.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "switchboard/v1/cursors.grpc.pb.h"
+#include "tests/core/test_support.h"
+#include "tests/gateway/capture_server.h"
+
+namespace switchboard::gateway::eventgrid {
+namespace {
+
+using switchboard::testing::CaptureServer;
+using switchboard::testing::PublishOk;
+using switchboard::testing::TempDir;
+using switchboard::testing::TestServer;
+
+std::string Uuid(int i) {
+  char buf[40];
+  snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
+  return buf;
+}
+
+struct Fixture {
+  TempDir dir;
+  std::unique_ptr<TestServer> server;
+  std::unique_ptr<client::Connection> conn;
+  CaptureServer capture;
+  std::unique_ptr<TopicClient> topic;
+  Metrics metrics;
+
+  Fixture() {
+    server = std::make_unique<TestServer>(dir.path());
+    client::ClientOptions o;
+    o.server = server->server().grpc_address();
+    o.timeout = absl::Seconds(5);
+    conn = std::move(*client::Connection::Open(o));
+    TopicOptions t;
+    t.url = capture.url();
+    t.key = "topic-key";
+    t.initial_backoff = std::chrono::milliseconds(10);
+    t.max_backoff = std::chrono::milliseconds(50);
+    topic = std::make_unique<TopicClient>(t);
+  }
+
+  std::unique_ptr<Publisher> MakePublisher(int max_events = 100, size_t max_bytes = 1000000) {
+    PublisherOptions p;
+    p.cursor = "cursors/test-publisher";
+    p.max_events = max_events;
+    p.max_bytes = max_bytes;
+    auto make = [this]() -> std::unique_ptr<LogSource> {
+      return std::make_unique<WatchSource<v1::NotificationEvent>>(
+          conn.get(),
+          [this](grpc::ClientContext* ctx, int64_t after) {
+            v1::WatchEventsRequest req;
+            req.set_after_sequence(after);
+            return v1::NotificationService::NewStub(conn->channel())->WatchEvents(ctx, req);
+          },
+          [](const v1::NotificationEvent& e) {
+            std::vector<Event> out;
+            if (!e.has_bus_event()) return out;
+            Event ev = NewResponse("test.bus", e.bus_event().envelope().event_name(),
+                                   {{"sequence", e.sequence()}, {"pad", std::string(200, 'p')}});
+            ev.id = e.bus_event().envelope().event_uuid();
+            out.push_back(ev);
+            return out;
+          });
+    };
+    return std::make_unique<Publisher>(conn.get(), make, topic.get(), p, &metrics);
+  }
+
+  int64_t Cursor() {
+    grpc::ClientContext ctx;
+    v1::GetCursorRequest req;
+    req.set_name("cursors/test-publisher");
+    v1::Cursor c;
+    auto s = v1::CursorService::NewStub(conn->channel())->GetCursor(&ctx, req, &c);
+    return s.ok() ? c.sequence() : -1;
+  }
+};
+
+TEST(PublisherTest, PublishesInOrderInBoundedBatchesAndCommitsTheCursor) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  for (int i = 1; i <= 250; ++i) PublishOk(*bus, Uuid(i));
+  auto pub = f.MakePublisher(/*max_events=*/100, /*max_bytes=*/20000);
+  pub->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(250, std::chrono::seconds(20)));
+  auto events = f.capture.Events();
+  ASSERT_EQ(events.size(), 250u);
+  for (int i = 0; i < 250; ++i) {
+    EXPECT_EQ(events[i]["id"], Uuid(i + 1));
+    EXPECT_EQ(events[i]["data"]["sequence"], i + 1);
+    EXPECT_EQ(events[i]["dataVersion"], "1.0");
+  }
+  for (const auto& body : f.capture.Bodies()) {
+    EXPECT_LE(body.size(), 20000u);
+    EXPECT_LE(nlohmann::json::parse(body).size(), 100u);
+  }
+  EXPECT_GE(f.capture.Bodies().size(), 3u);
+  for (const auto& k : f.capture.Keys()) EXPECT_EQ(k, "topic-key");
+  // The cursor reaches the last event.
+  for (int i = 0; i < 200 && f.Cursor() != 250; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(f.Cursor(), 250);
+  // Live events after catching up are published too.
+  PublishOk(*bus, Uuid(251));
+  ASSERT_TRUE(f.capture.WaitForEvents(251, std::chrono::seconds(10)));
+  EXPECT_EQ(f.capture.Events().back()["id"], Uuid(251));
+}
+
+TEST(PublisherTest, RetriesServerErrorsAndThrottlingWithoutLoss) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  for (int i = 1; i <= 30; ++i) PublishOk(*bus, Uuid(i));
+  f.capture.FailNext(3, 503);
+  auto pub = f.MakePublisher(10);
+  pub->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(30, std::chrono::seconds(20)));
+  f.capture.FailNext(2, 429);
+  for (int i = 31; i <= 40; ++i) PublishOk(*bus, Uuid(i));
+  ASSERT_TRUE(f.capture.WaitForEvents(40, std::chrono::seconds(20)));
+  auto events = f.capture.Events();
+  ASSERT_EQ(events.size(), 40u);  // failed POSTs were not recorded, then resent
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(events[i]["id"], Uuid(i + 1));
+  EXPECT_GE(f.capture.posts(), 4 + 5);
+  EXPECT_NE(f.metrics.Render().find("switchboard_gateway_eventgrid_post_retries_total"), std::string::npos);
+}
+
+TEST(PublisherTest, KilledBeforePublishingThenRestartedLosesNothing) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  for (int i = 1; i <= 20; ++i) PublishOk(*bus, Uuid(i));
+  // The topic is down: the first publisher reads everything but publishes nothing.
+  f.capture.FailNext(1000000, 500);
+  {
+    auto pub = f.MakePublisher(5);
+    pub->Start();
+    for (int i = 0; i < 100 && f.capture.posts() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(pub->committed(), 0);
+  }  // stopped: "killed" between accept and publish
+  EXPECT_EQ(f.Cursor(), -1);  // never committed
+  f.capture.FailNext(0, 500);
+  auto pub = f.MakePublisher(5);
+  pub->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(20, std::chrono::seconds(20)));
+  std::set<std::string> ids;
+  for (const auto& e : f.capture.Events()) ids.insert(e["id"]);
+  EXPECT_EQ(ids.size(), 20u);
+}
+
+TEST(PublisherTest, RestartResumesFromTheCursorWithoutRepublishing) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  for (int i = 1; i <= 10; ++i) PublishOk(*bus, Uuid(i));
+  {
+    auto pub = f.MakePublisher();
+    pub->Start();
+    ASSERT_TRUE(f.capture.WaitForEvents(10, std::chrono::seconds(10)));
+    for (int i = 0; i < 200 && f.Cursor() != 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(f.Cursor(), 10);
+  }
+  for (int i = 11; i <= 15; ++i) PublishOk(*bus, Uuid(i));
+  auto pub = f.MakePublisher();
+  pub->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(15, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto events = f.capture.Events();
+  ASSERT_EQ(events.size(), 15u);
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(events[i]["id"], Uuid(i + 1));
+}
+
+TEST(PublisherTest, SurvivesAServerRestart) {
+  Fixture f;
+  auto pub = f.MakePublisher();
+  PublishOk(*f.server->Notification(), Uuid(1));
+  pub->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(1, std::chrono::seconds(10)));
+  std::string address = f.server->server().grpc_address();
+  // Restart the server on the same address and data; the connection and
+  // the publisher stay.
+  f.server.reset();
+  core::ServerConfig cfg;
+  cfg.data_dir = f.dir.path();
+  cfg.grpc_address = address;
+  cfg.http_address = "127.0.0.1:0";
+  cfg.shutdown_grace_seconds = 1;
+  auto restarted = Server::Start(cfg);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto bus = v1::NotificationService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  PublishOk(*bus, Uuid(2));
+  ASSERT_TRUE(f.capture.WaitForEvents(2, std::chrono::seconds(30)));
+  EXPECT_EQ(f.capture.Events()[1]["id"], Uuid(2));
+  pub->Stop();
+}
+
+}  // namespace
+}  // namespace switchboard::gateway::eventgrid

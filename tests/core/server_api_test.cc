@@ -164,20 +164,6 @@ TEST(Api, UnknownFieldsAndOversizedRequestsAreInvalidArgument) {
   }
 }
 
-TEST(Api, LaterIssuesAnswerUnimplementedWithAClearMessage) {
-  TempDir dir;
-  TestServer ts(dir.path());
-  // (Resourcing is implemented now; the media service is still to come.)
-  auto stub = v1::MediaService::NewStub(ts.Channel());
-  grpc::ClientContext ctx;
-  v1::SetBlobMetadataRequest req;
-  v1::Operation op;
-  grpc::Status s = stub->SetBlobMetadata(&ctx, req, &op);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("SetBlobMetadata"), std::string::npos) << s.error_message();
-  EXPECT_NE(s.error_message().find("media"), std::string::npos) << s.error_message();
-}
-
 TEST(Api, HealthCheckThroughARealClient) {
   TempDir dir;
   TestServer ts(dir.path());

@@ -95,6 +95,10 @@ int RunSubscribe(Invocation& inv) {
   if (!nack.empty() && nack != "soft" && nack != "hard") {
     return inv.UsageError(absl::StrCat("--nack must be soft or hard, got '", nack, "'"));
   }
+  bool soft = inv.cli().GetBool("nack-soft"), hard = inv.cli().GetBool("nack-hard");
+  if (soft + hard + !nack.empty() > 1) return inv.UsageError("give one of --nack, --nack-soft and --nack-hard");
+  if (soft) nack = "soft";
+  if (hard) nack = "hard";
   if (!nack.empty() && inv.cli().GetString("message").empty()) {
     return inv.UsageError("--message is required with --nack (it goes into the envelope's errors[])");
   }
@@ -318,6 +322,8 @@ void RegisterBusQueueCommands(CommandRegistry& registry) {
             cli.AddString("bind", "", "Topic patterns for a new subscription, comma-separated: 'request.#,*.gapps.*'.");
             cli.AddString("app_id", "", "Subscriber app id for a new subscription (error_sender of its Nacks).");
             cli.AddString("nack", "", "Answer with a Nack instead of an Ack: soft or hard.");
+            cli.AddBool("nack-soft", false, "Same as --nack=soft.");
+            cli.AddBool("nack-hard", false, "Same as --nack=hard.");
             cli.AddString("message", "", "Error message for --nack (required with it).");
             cli.AddInt("count", 0, "Exit after answering this many deliveries (0 = run until interrupted).");
           },

@@ -129,7 +129,7 @@ TEST_F(SbctlNotification, SubscriptionQueuesAckNackDeadLetterReplayAndPurge) {
   // purge empty the dead letters.
   r = Ctl({"bus", "deadletter", "replay", name});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  r = Ctl({"bus", "subscribe", "audit_q", "--count=1", "--nack=hard", "--message=still unknown", "--json"});
+  r = Ctl({"bus", "subscribe", "audit_q", "--count=1", "--nack-hard", "--message", "still unknown", "--json"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   json delivery = json::parse(r.out);
   EXPECT_EQ(delivery["envelope"]["event_name"], "notify.gapps.account.updated");
@@ -142,6 +142,7 @@ TEST_F(SbctlNotification, SubscriptionQueuesAckNackDeadLetterReplayAndPurge) {
   EXPECT_EQ(r.out, "");
 
   EXPECT_EQ(Ctl({"bus", "subscribe", "audit_q", "--nack=sideways", "--count=1"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"bus", "subscribe", "audit_q", "--nack-soft", "--nack-hard", "--message=x"}).exit_code, 2);
   EXPECT_EQ(Ctl({"bus", "subscribe", "audit_q", "--nack=soft", "--count=1"}).exit_code, 2) << "--message missing";
   r = Ctl({"bus", "unsubscribe", "audit_q"});
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
@@ -153,7 +154,7 @@ TEST_F(SbctlNotification, SoftNackAppendsAnErrorAndSchedulesARedelivery) {
                 .exit_code,
             0);
   ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kGorg + "request.gapps.account.create.json"}).exit_code, 0);
-  RunResult r = Ctl({"bus", "subscribe", "gappsd_job_q", "--count=1", "--nack=soft", "--message=ldap is down"});
+  RunResult r = Ctl({"bus", "subscribe", "gappsd_job_q", "--count=1", "--nack-soft", "--message=ldap is down"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(absl::StrContains(r.out, "redelivery at")) << r.out;
   // The redelivery carries the soft error and the softfail-count.

@@ -355,6 +355,18 @@ absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& e) {
   return out;
 }
 
+bool IsFinalEvent(const v1::MediaEvent& e) {
+  switch (e.payload_case()) {
+    case v1::MediaEvent::kSucceeded:
+    case v1::MediaEvent::kFailure:
+    case v1::MediaEvent::kStorage: return true;
+    case v1::MediaEvent::kEncode:
+      return e.encode().state() == v1::SUCCESS || e.encode().state() == v1::ENCODE_CANCELED ||
+             e.encode().state() == v1::FAILURE;
+    default: return false;
+  }
+}
+
 json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context) {
   std::string id = Guid();
   return Envelope("response.acknowledge", absl::StrCat(request.subject, "/", id),

@@ -64,6 +64,11 @@ bool IsRollKey(absl::string_view event_type);
 // The request eventType an operation type answers ("request.blob.copy").
 std::string RequestEventType(v1::OperationType type);
 
+// True for the last event an operation produces: its success, its failure,
+// the storage event that completes a copy or delete, and an encode's
+// success or cancellation. A client watching one operation stops there.
+bool IsFinalEvent(const v1::MediaEvent& event);
+
 // Response events. `request` is the request event being answered (its
 // subject and data are echoed where WIRE.md asks for "the same fields");
 // it may be null for storage events that arrived on their own.

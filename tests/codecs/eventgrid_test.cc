@@ -680,6 +680,29 @@ TEST(EventGridBadInput, ValidationEventWithoutCodeAnswersEmpty) {
   EXPECT_EQ(*v, json({{"validationResponse", ""}}));
 }
 
+TEST(EventGridCodec, FinalEvents) {
+  v1::MediaEvent e;
+  e.set_acknowledged(v1::COPY_BLOB);
+  EXPECT_FALSE(IsFinalEvent(e));
+  e.mutable_scheduled()->set_name("operations/x");
+  EXPECT_FALSE(IsFinalEvent(e));
+  e.mutable_storage()->set_kind(v1::StorageEvent::BLOB_CREATED);
+  EXPECT_TRUE(IsFinalEvent(e));
+  e.mutable_succeeded();
+  EXPECT_TRUE(IsFinalEvent(e));
+  e.mutable_failure();
+  EXPECT_TRUE(IsFinalEvent(e));
+  for (auto [s, final] : std::vector<std::pair<v1::EncodeState, bool>>{{v1::DISPATCHED, false},
+                                                                       {v1::ENCODE_SCHEDULED, false},
+                                                                       {v1::PROCESSING, false},
+                                                                       {v1::SUCCESS, true},
+                                                                       {v1::ENCODE_CANCELED, true},
+                                                                       {v1::FAILURE, true}}) {
+    e.mutable_encode()->set_state(s);
+    EXPECT_EQ(IsFinalEvent(e), final) << v1::EncodeState_Name(s);
+  }
+}
+
 TEST(EventGridBadInput, DeepOperationContextIsRejected) {
   json deep = json::object();
   for (int i = 0; i < 100; ++i) deep = json{{"x", deep}};

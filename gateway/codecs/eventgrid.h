@@ -70,8 +70,14 @@ std::string RequestEventType(v1::OperationType type);
 bool IsFinalEvent(const v1::MediaEvent& event);
 
 // Response events. `request` is the request event being answered (its
-// subject and data are echoed where WIRE.md asks for "the same fields");
-// it may be null for storage events that arrived on their own.
+// subject and data are echoed where WIRE.md asks for "the same fields").
+// It may be null (storage events that arrived on their own, or a gateway
+// publishing from the event log without the original request): everything
+// the MediaEvent holds is still written (blob URIs, metadata, tier,
+// container names, encode progress, failures, operationContext), but
+// fields only the request had are left out: the ack's subject prefix,
+// copy.scheduled's sourceUri, tier.success's rehydratePriority and the
+// rollkey events' keyName (and the rollkey failure's account).
 nlohmann::json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context);
 // The response for one MediaEvent, or nullopt if it has none on the wire.
 std::optional<nlohmann::json> ResponseFor(const v1::MediaEvent& event, const EventGridEvent* request);

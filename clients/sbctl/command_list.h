@@ -13,4 +13,7 @@
   X(Workspace)                  \
   X(Run)                        \
   X(Pr)                         \
-  X(Pipeline)
+  X(Pipeline)                   \
+  X(Media)                      \
+  X(Encode)                     \
+  X(Blob)

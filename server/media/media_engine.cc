@@ -288,7 +288,19 @@ void MediaEngine::CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done) {
     return done(absl::InvalidArgumentError(absl::StrCat("sec_to_live is ", req.sec_to_live(),
                                                         "; give 1 to 604800 seconds (7 days)")));
   }
-  auto body = [this, req, t = *target]() -> absl::StatusOr<v1::Operation> {
+  std::string perms = req.permissions().empty() ? "r" : req.permissions();
+  for (char p : perms) {
+    if (p != 'r' && p != 'c' && p != 'w') {
+      return done(absl::InvalidArgumentError(
+          absl::StrCat("permissions '", perms, "' may hold only r (read), c (create) and w (write)")));
+    }
+  }
+  // Azure wants them in the order racwdl.
+  std::string ordered;
+  for (char p : std::string("rcw")) {
+    if (perms.find(p) != std::string::npos) ordered.push_back(p);
+  }
+  auto body = [this, req, t = *target, ordered]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CREATE_SAS_URL, req.request_id(), &req.operation_context(),
                                                   req.blob_uri(), Fingerprint(req), true));
     if (begun.replayed) return begun.op;
@@ -299,6 +311,7 @@ void MediaEngine::CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done) {
     absl::Time now = absl::Now();
     v.start = now - absl::Minutes(5);
     v.expiry = now + absl::Seconds(req.sec_to_live());
+    v.permissions = ordered;
     auto sas = azure::CreateBlobSas(t.ref.account, t.ref.container, t.ref.name, *key, v);
     if (!sas.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, sas.status());
     std::string url = t.store->BlobUrl(t.ref);

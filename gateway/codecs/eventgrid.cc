@@ -1,0 +1,525 @@
+#include "gateway/codecs/eventgrid.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "gateway/codecs/json_util.h"
+
+namespace switchboard::codecs {
+namespace {
+
+using nlohmann::json;
+
+std::string Guid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof(b));
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  std::string h = absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(b), 16));
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-", h.substr(16, 4), "-",
+                      h.substr(20, 12));
+}
+
+std::string Now() {
+  google::protobuf::Timestamp ts;
+  int64_t us = absl::ToUnixMicros(absl::Now());
+  ts.set_seconds(us / 1000000);
+  ts.set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+  return FormatRfc3339(ts);
+}
+
+json Envelope(const std::string& event_type, const std::string& subject, json data, const std::string& id) {
+  return json{{"id", id},          {"topic", ""},        {"subject", subject}, {"eventType", event_type},
+              {"eventTime", Now()}, {"dataVersion", "1.0"}, {"metadataVersion", "1"}, {"data", std::move(data)}};
+}
+
+json Success(const std::string& event_type, json data) {
+  std::string id = Guid();
+  return Envelope(event_type, absl::StrCat("/", event_type, "/", id), std::move(data), id);
+}
+
+absl::StatusOr<std::string> Str(const json& data, const char* key) {
+  return RequireString(data, key, absl::StrCat("data.", key));
+}
+
+// An optional string member; "" when absent, null or not a string.
+std::string OptString(const json& data, const char* key) {
+  const json* m = FindMember(data, key);
+  return m && m->is_string() ? m->get<std::string>() : "";
+}
+
+absl::StatusOr<int64_t> Int(const json& data, const char* key, int64_t min, int64_t max) {
+  auto m = RequireMember(data, key, absl::StrCat("data.", key));
+  if (!m.ok()) return m.status();
+  return JsonToInt(**m, absl::StrCat("data.", key), min, max);
+}
+
+#define SB_TRY(lhs, expr)                    \
+  auto SB_TRY_##lhs = (expr);                \
+  if (!SB_TRY_##lhs.ok()) return SB_TRY_##lhs.status(); \
+  auto lhs = std::move(*SB_TRY_##lhs)
+
+const char* TierText(v1::AccessTier t) {
+  switch (t) {
+    case v1::HOT: return "Hot";
+    case v1::COOL: return "Cool";
+    case v1::COLD: return "Cold";
+    case v1::ARCHIVE: return "Archive";
+    default: return "";
+  }
+}
+
+std::string EncoderWord(v1::OperationType t) { return t == v1::ENCODE_CLOUDPORT ? "cloudport" : "flip"; }
+
+const char* EncodeStateWord(v1::EncodeState s) {
+  switch (s) {
+    case v1::DISPATCHED: return "dispatched";
+    case v1::ENCODE_SCHEDULED: return "scheduled";
+    case v1::PROCESSING: return "processing";
+    case v1::SUCCESS: return "success";
+    case v1::ENCODE_CANCELED: return "canceled";
+    default: return nullptr;
+  }
+}
+
+json ContextJson(const v1::MediaEvent& e) { return StructToJson(e.operation_context()); }
+
+json Echo(const EventGridEvent* request, std::initializer_list<const char*> keys) {
+  json out = json::object();
+  if (!request) return out;
+  for (const char* k : keys) {
+    if (request->data.contains(k)) out[k] = request->data[k];
+  }
+  return out;
+}
+
+json Metadata(const google::protobuf::Map<std::string, std::string>& m) {
+  json out = json::object();
+  for (const auto& [k, v] : m) out[k] = v;
+  return out;
+}
+
+// "https://acct.blob.core.windows.net/container/" -> account, container.
+void SplitContainerUri(const std::string& uri, std::string* account, std::string* container) {
+  absl::string_view rest = uri;
+  absl::ConsumePrefix(&rest, "https://");
+  auto dot = rest.find('.');
+  *account = std::string(rest.substr(0, dot));
+  auto slash = rest.find('/');
+  if (slash == absl::string_view::npos) return;
+  absl::string_view c = rest.substr(slash + 1);
+  if (absl::EndsWith(c, "/")) c.remove_suffix(1);
+  *container = std::string(c);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<EventGridEvent>> ParseEventGridBatch(absl::string_view body) {
+  if (body.size() > kMaxEventGridBody) {
+    return FieldError("body", absl::StrCat("is ", body.size(), " bytes; Event Grid batches are at most 1 MB"));
+  }
+  SB_TRY(j, ParseJson(body));
+  if (!j.is_array()) return FieldError("body", "must be a JSON array of events");
+  std::vector<EventGridEvent> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const json& e = j[i];
+    std::string at = absl::StrCat("[", i, "]");
+    if (!e.is_object()) return FieldError(at, "must be an event object");
+    EventGridEvent ev;
+    SB_TRY(id, RequireString(e, "id", at + ".id"));
+    SB_TRY(type, RequireString(e, "eventType", at + ".eventType"));
+    ev.id = id;
+    ev.event_type = type;
+    if (const json* s = FindMember(e, "subject"); s && s->is_string()) ev.subject = s->get<std::string>();
+    if (const json* s = FindMember(e, "topic"); s && s->is_string()) ev.topic = s->get<std::string>();
+    if (const json* s = FindMember(e, "eventTime"); s && s->is_string()) ev.event_time = s->get<std::string>();
+    if (const json* s = FindMember(e, "dataVersion"); s && s->is_string()) ev.data_version = s->get<std::string>();
+    const json* data = FindMember(e, "data");
+    if (!data || !data->is_object()) return FieldError(at + ".data", "must be a JSON object");
+    ev.data = *data;
+    out.push_back(std::move(ev));
+  }
+  return out;
+}
+
+std::optional<json> ValidationResponse(const std::vector<EventGridEvent>& batch) {
+  for (const auto& e : batch) {
+    if (e.event_type == "Microsoft.EventGrid.SubscriptionValidationEvent") {
+      const json* code = FindMember(e.data, "validationCode");
+      return json{{"validationResponse", code && code->is_string() ? code->get<std::string>() : ""}};
+    }
+  }
+  return std::nullopt;
+}
+
+bool IsRollKey(absl::string_view event_type) { return event_type == "request.rollkey.storage"; }
+
+std::string RequestEventType(v1::OperationType type) {
+  switch (type) {
+    case v1::SET_BLOB_METADATA: return "request.blob.metadata.create";
+    case v1::ANALYZE_BLOB: return "request.blob.analysis.create";
+    case v1::COPY_BLOB: return "request.blob.copy";
+    case v1::DELETE_BLOB: return "request.blob.delete";
+    case v1::CREATE_SAS_URL: return "request.blob.sas-url.create";
+    case v1::CHANGE_BLOB_TIER: return "request.blob.tier.change";
+    case v1::CREATE_CONTAINER: return "request.blob.container.create";
+    case v1::DELETE_CONTAINER: return "request.blob.container.delete";
+    case v1::CHANGE_CONTAINER_ACCESS: return "request.blob.container.access.change";
+    case v1::ROLL_STORAGE_KEY: return "request.rollkey.storage";
+    case v1::ENCODE_FLIP: return "request.encode.flip.create";
+    case v1::ENCODE_CLOUDPORT: return "request.encode.cloudport.create";
+    default: return "";
+  }
+}
+
+absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& e) {
+  const json& d = e.data;
+  MediaRequest out;
+  if (const json* ctx = FindMember(d, "operationContext"); ctx && !IsRollKey(e.event_type)) {
+    if (!ctx->is_object()) return FieldError("data.operationContext", "must be a JSON object");
+    SB_TRY(s, JsonToStruct(*ctx, "data.operationContext"));
+    out.operation_context = std::move(s);
+  }
+  auto common = [&](auto& req) {
+    req.set_request_id(e.id);
+    *req.mutable_operation_context() = out.operation_context;
+  };
+  const std::string& t = e.event_type;
+  if (t == "request.blob.metadata.create") {
+    v1::SetBlobMetadataRequest r;
+    common(r);
+    SB_TRY(uri, Str(d, "blobUri"));
+    r.set_blob_uri(uri);
+    SB_TRY(md, RequireMember(d, "blobMetadata", "data.blobMetadata"));
+    if (!md->is_object()) return FieldError("data.blobMetadata", "must be an object of name -> string");
+    for (auto& [k, v] : md->items()) {
+      if (!v.is_string()) return FieldError(absl::StrCat("data.blobMetadata.", k), "must be a string");
+      (*r.mutable_blob_metadata())[k] = v.get<std::string>();
+    }
+    out.message = std::move(r);
+  } else if (t == "request.blob.analysis.create") {
+    v1::AnalyzeBlobRequest r;
+    common(r);
+    SB_TRY(uri, Str(d, "blobUri"));
+    r.set_blob_uri(uri);
+    const json* asd = FindMember(d, "analyzerSpecificData");
+    const json* mi = asd && asd->is_object() ? FindMember(*asd, "mediaInfo") : nullptr;
+    const json* opts = mi && mi->is_object() ? FindMember(*mi, "commandLineOptions") : nullptr;
+    if (opts) {
+      if (!opts->is_object()) {
+        return FieldError("data.analyzerSpecificData.mediaInfo.commandLineOptions", "must be an object");
+      }
+      for (auto& [k, v] : opts->items()) {
+        (*r.mutable_mediainfo_options())[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+    }
+    out.message = std::move(r);
+  } else if (t == "request.blob.copy") {
+    v1::CopyBlobRequest r;
+    common(r);
+    SB_TRY(src, Str(d, "sourceUri"));
+    SB_TRY(dst, Str(d, "destinationUri"));
+    r.set_source_uri(src);
+    r.set_destination_uri(dst);
+    out.message = std::move(r);
+  } else if (t == "request.blob.delete") {
+    v1::DeleteBlobRequest r;
+    common(r);
+    SB_TRY(uri, Str(d, "blobUri"));
+    r.set_blob_uri(uri);
+    out.message = std::move(r);
+  } else if (t == "request.blob.sas-url.create") {
+    v1::CreateSasUrlRequest r;
+    common(r);
+    SB_TRY(uri, Str(d, "blobUri"));
+    SB_TRY(ttl, Int(d, "secToLive", INT32_MIN, INT64_MAX));
+    r.set_blob_uri(uri);
+    r.set_sec_to_live(ttl);
+    out.message = std::move(r);
+  } else if (t == "request.blob.tier.change") {
+    v1::ChangeBlobTierRequest r;
+    common(r);
+    SB_TRY(uri, Str(d, "blobUri"));
+    SB_TRY(tier, Str(d, "accessTier"));
+    r.set_blob_uri(uri);
+    if (tier == "Hot") r.set_access_tier(v1::HOT);
+    else if (tier == "Cool") r.set_access_tier(v1::COOL);
+    else if (tier == "Cold") r.set_access_tier(v1::COLD);
+    else if (tier == "Archive") r.set_access_tier(v1::ARCHIVE);
+    else return FieldError("data.accessTier", absl::StrCat("'", tier, "' is not Hot, Cool, Cold or Archive"));
+    if (const json* p = FindMember(d, "rehydratePriority")) {
+      std::string prio = p->is_string() ? p->get<std::string>() : "";
+      if (prio == "Standard") r.set_rehydrate_priority(v1::STANDARD);
+      else if (prio == "High") r.set_rehydrate_priority(v1::HIGH);
+      else return FieldError("data.rehydratePriority", "must be Standard or High");
+    }
+    out.message = std::move(r);
+  } else if (t == "request.blob.container.create" || t == "request.blob.container.delete" ||
+             t == "request.blob.container.access.change") {
+    SB_TRY(account, Str(d, "storageAccountName"));
+    SB_TRY(container, Str(d, "containerName"));
+    if (t == "request.blob.container.create") {
+      v1::CreateContainerRequest r;
+      common(r);
+      r.set_storage_account_name(account);
+      r.set_container_name(container);
+      out.message = std::move(r);
+    } else if (t == "request.blob.container.delete") {
+      v1::DeleteContainerRequest r;
+      common(r);
+      r.set_storage_account_name(account);
+      r.set_container_name(container);
+      out.message = std::move(r);
+    } else {
+      v1::ChangeContainerAccessRequest r;
+      common(r);
+      r.set_storage_account_name(account);
+      r.set_container_name(container);
+      SB_TRY(access, Str(d, "accessType"));
+      if (access == "Blob") r.set_access(v1::BLOB);
+      else if (access == "BlobContainer") r.set_access(v1::BLOB_CONTAINER);
+      else if (access == "None") r.set_access(v1::PRIVATE);
+      else return FieldError("data.accessType", absl::StrCat("'", access, "' is not Blob, BlobContainer or None"));
+      out.message = std::move(r);
+    }
+  } else if (t == "request.rollkey.storage") {
+    v1::RollStorageKeyRequest r;
+    r.set_request_id(e.id);
+    SB_TRY(account, Str(d, "account"));
+    SB_TRY(key, Str(d, "keyName"));
+    r.set_account(account);
+    r.set_key_name(key);
+    out.message = std::move(r);
+  } else if (t == "request.encode.flip.create" || t == "request.encode.cloudport.create") {
+    v1::EncodeRequest r;
+    common(r);
+    bool flip = t == "request.encode.flip.create";
+    r.set_encoder(flip ? v1::FLIP : v1::CLOUDPORT);
+    SB_TRY(inputs, RequireMember(d, "inputs", "data.inputs"));
+    if (!inputs->is_array() || inputs->empty()) return FieldError("data.inputs", "must be an array of {blobUri}");
+    for (size_t i = 0; i < inputs->size(); ++i) {
+      const json& in = (*inputs)[i];
+      if (!in.is_object()) return FieldError(absl::StrCat("data.inputs[", i, "]"), "must be an object {blobUri}");
+      SB_TRY(uri, RequireString(in, "blobUri", absl::StrCat("data.inputs[", i, "].blobUri")));
+      r.add_input_uris(uri);
+    }
+    SB_TRY(outc, Str(d, "outputContainer"));
+    r.set_output_container(outc);
+    if (flip) {
+      SB_TRY(profiles, Str(d, "profiles"));
+      r.set_profiles(profiles);
+      if (const json* f = FindMember(d, "factoryName"); f && f->is_string()) r.set_factory_name(f->get<std::string>());
+    } else {
+      SB_TRY(wf, Str(d, "workflowName"));
+      r.set_workflow_name(wf);
+    }
+    if (const json* p = FindMember(d, "parameters")) {
+      if (!p->is_array()) return FieldError("data.parameters", "must be an array of objects");
+      for (size_t i = 0; i < p->size(); ++i) {
+        if (!(*p)[i].is_object()) return FieldError(absl::StrCat("data.parameters[", i, "]"), "must be an object");
+        SB_TRY(s, JsonToStruct((*p)[i], absl::StrCat("data.parameters[", i, "]")));
+        *r.add_parameters() = std::move(s);
+      }
+    }
+    SB_TRY(ttl, Int(d, "secToLive", INT32_MIN, INT64_MAX));
+    r.set_sec_to_live(ttl);
+    out.message = std::move(r);
+  } else if (t == "Microsoft.Storage.BlobCreated" || t == "Microsoft.Storage.BlobDeleted") {
+    v1::ReportStorageEventRequest r;
+    r.set_request_id(e.id);
+    auto* ev = r.mutable_event();
+    ev->set_kind(t == "Microsoft.Storage.BlobCreated" ? v1::StorageEvent::BLOB_CREATED
+                                                      : v1::StorageEvent::BLOB_DELETED);
+    SB_TRY(url, Str(d, "url"));
+    ev->set_blob_uri(url);
+    ev->set_client_request_id(OptString(d, "clientRequestId"));
+    ev->set_content_type(OptString(d, "contentType"));
+    if (const json* n = FindMember(d, "contentLength"); n && n->is_number_integer()) {
+      ev->set_content_length(n->get<int64_t>());
+    }
+    ev->set_etag(OptString(d, "eTag"));
+    // The operation context came through storage in the client request id.
+    json ctx = json::parse(ev->client_request_id(), nullptr, false);
+    if (!ctx.is_discarded() && ctx.is_object()) {
+      auto s = JsonToStruct(ctx, "data.clientRequestId");
+      if (s.ok()) out.operation_context = std::move(*s);
+    }
+    out.message = std::move(r);
+  } else {
+    return absl::NotFoundError(absl::StrCat("eventType '", t, "' is not a request this service handles"));
+  }
+  return out;
+}
+
+bool IsFinalEvent(const v1::MediaEvent& e) {
+  switch (e.payload_case()) {
+    case v1::MediaEvent::kSucceeded:
+    case v1::MediaEvent::kFailure:
+    case v1::MediaEvent::kStorage: return true;
+    case v1::MediaEvent::kEncode:
+      return e.encode().state() == v1::SUCCESS || e.encode().state() == v1::ENCODE_CANCELED ||
+             e.encode().state() == v1::FAILURE;
+    default: return false;
+  }
+}
+
+json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context) {
+  std::string id = Guid();
+  return Envelope("response.acknowledge", absl::StrCat(request.subject, "/", id),
+                  json{{"operationContext", StructToJson(context)}, {"eventType", request.event_type}}, id);
+}
+
+std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* request) {
+  const v1::OperationType type = e.operation_type();
+  json ctx = ContextJson(e);
+  switch (e.payload_case()) {
+    case v1::MediaEvent::kAcknowledged: {
+      if (type == v1::ROLL_STORAGE_KEY) return std::nullopt;
+      EventGridEvent fake;
+      fake.event_type = RequestEventType(type);
+      fake.subject = request ? request->subject : "";
+      return AcknowledgeEvent(request ? *request : fake, e.operation_context());
+    }
+    case v1::MediaEvent::kSucceeded: {
+      const v1::Operation& op = e.succeeded();
+      json d = {{"operationContext", ctx}};
+      std::string et;
+      switch (type) {
+        case v1::SET_BLOB_METADATA:
+          et = "response.blob.metadata.success";
+          d["blobUri"] = op.target_uri();
+          d["blobMetadata"] = Metadata(op.blob().metadata());
+          break;
+        case v1::ANALYZE_BLOB:
+          et = "response.blob.analysis.success";
+          d["blobUri"] = op.target_uri();
+          d["blobMetadata"] = Metadata(op.blob_metadata());
+          d["analysisResult"] = StructToJson(op.analysis_result());
+          d["analysisResults"] = d["analysisResult"];
+          break;
+        case v1::CREATE_SAS_URL:
+          et = "response.blob.sas-url.success";
+          d["sasUrl"] = op.sas_url();
+          break;
+        case v1::CHANGE_BLOB_TIER:
+          et = "response.blob.tier.success";
+          d["blobUri"] = op.target_uri();
+          d["accessTier"] = TierText(op.blob().access_tier());
+          d.update(Echo(request, {"accessTier", "rehydratePriority"}));
+          break;
+        case v1::CREATE_CONTAINER:
+        case v1::DELETE_CONTAINER:
+        case v1::CHANGE_CONTAINER_ACCESS: {
+          et = type == v1::CREATE_CONTAINER   ? "response.blob.container.create.success"
+               : type == v1::DELETE_CONTAINER ? "response.blob.container.delete.success"
+                                              : "response.blob.container.access.change.success";
+          std::string account, container;
+          SplitContainerUri(op.target_uri(), &account, &container);
+          d["storageAccountName"] = account;
+          d["containerName"] = container;
+          d.update(Echo(request, {"storageAccountName", "containerName", "accessType"}));
+          break;
+        }
+        case v1::ROLL_STORAGE_KEY: {
+          std::string account, container;
+          SplitContainerUri(op.target_uri(), &account, &container);
+          json r = {{"account", account}};
+          r.update(Echo(request, {"keyName"}));
+          return Success("response.rollkey.storage.success", r);
+        }
+        default: return std::nullopt;
+      }
+      return Success(et, d);
+    }
+    case v1::MediaEvent::kScheduled: {
+      const v1::Operation& op = e.scheduled();
+      if (type == v1::COPY_BLOB) {
+        json d = {{"operationContext", ctx}, {"destinationUri", op.target_uri()},
+                  {"blobMetadata", Metadata(op.blob_metadata())}};
+        d.update(Echo(request, {"sourceUri"}));
+        return Success("response.blob.copy.scheduled", d);
+      }
+      if (type == v1::DELETE_BLOB) {
+        return Success("response.blob.delete.scheduled", json{{"operationContext", ctx},
+                                                               {"blobUri", op.target_uri()},
+                                                               {"blobMetadata", Metadata(op.blob_metadata())}});
+      }
+      return std::nullopt;
+    }
+    case v1::MediaEvent::kStorage: {
+      const v1::StorageEvent& s = e.storage();
+      json d = {{"operationContext", ctx}, {"blobUri", s.blob_uri()}};
+      if (s.kind() == v1::StorageEvent::BLOB_CREATED) {
+        d["contentType"] = s.content_type();
+        d["contentLength"] = s.content_length();
+        d["eTag"] = s.etag();
+        return Success("response.blob.created.success", d);
+      }
+      if (s.kind() == v1::StorageEvent::BLOB_DELETED) return Success("response.blob.delete.success", d);
+      return std::nullopt;
+    }
+    case v1::MediaEvent::kEncode: {
+      const v1::EncodeProgress& p = e.encode();
+      const char* word = EncodeStateWord(p.state());
+      if (!word) return std::nullopt;
+      json d = {{"operationContext", ctx},
+                {"encoderContext", StructToJson(p.encoder_context())},
+                {"workflowJobName", p.workflow_job_name()}};
+      if (p.state() == v1::PROCESSING) {
+        d["percentComplete"] = p.percent_complete();
+        d["currentStatus"] = p.current_status();
+      }
+      if (p.state() == v1::SUCCESS) {
+        json outs = json::array();
+        for (const auto& u : p.output_uris()) outs.push_back({{"blobUri", u}});
+        d["outputs"] = outs;
+      }
+      return Success(absl::StrCat("response.encode.", EncoderWord(type), ".", word), d);
+    }
+    case v1::MediaEvent::kFailure: {
+      const v1::Failure& f = e.failure();
+      if (type == v1::ROLL_STORAGE_KEY) {
+        json r = Echo(request, {"account", "keyName"});
+        r["error"] = f.log_event_message();
+        return Success("response.rollkey.storage.failure", r);
+      }
+      std::string id = Guid();
+      json d = {{"operationContext", ctx},
+                {"logEventId", f.log_event_id()},
+                {"logEventMessage", f.log_event_message()},
+                {"logRecordId", f.log_record_id()},
+                {"logRecordUrl", f.log_record_url()},
+                {"eventHandlerClassName", f.event_handler_class_name()},
+                {"handlerId", f.handler_id()}};
+      return Envelope("response.failure",
+                      absl::StrCat("gridwichFailure/", f.event_handler_class_name(), "/", f.log_event_id()), d, id);
+    }
+    default: return std::nullopt;
+  }
+}
+
+json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::Struct& context, int log_event_id,
+                         absl::string_view message, absl::string_view handler) {
+  if (IsRollKey(request.event_type)) {
+    json r = Echo(&request, {"account", "keyName"});
+    r["error"] = std::string(message);
+    return Success("response.rollkey.storage.failure", r);
+  }
+  std::string id = Guid();
+  // A name-independent handler id is not needed here: requests that never
+  // reached a handler are reported by the request decoder.
+  json d = {{"operationContext", StructToJson(context)},
+            {"logEventId", log_event_id},
+            {"logEventMessage", std::string(message)},
+            {"logRecordId", Guid()},
+            {"logRecordUrl", ""},
+            {"eventHandlerClassName", std::string(handler)},
+            {"handlerId", "00000000-0000-4000-8000-000000000000"}};
+  return Envelope("response.failure", absl::StrCat("gridwichFailure/", handler, "/", log_event_id), d, id);
+}
+
+}  // namespace switchboard::codecs

@@ -1,0 +1,89 @@
+#pragma once
+// Event Grid (WIRE.md section 4): Gridwich request events to MediaService
+// requests, and MediaEvents back to Gridwich response events. Pure
+// functions, no network: used by the gateway and by `sbctl media exec`.
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "switchboard/v1/media.pb.h"
+
+namespace switchboard::codecs {
+
+// Event Grid bodies are arrays of at most 1 MB.
+inline constexpr size_t kMaxEventGridBody = 1 << 20;
+
+// logEventIds of request decoding (level 2, subsystem 30; see
+// server/media/log_events.h for the whole table).
+inline constexpr int kLogRequestInvalid = 230001;
+inline constexpr int kLogRequestUnknownType = 230002;
+
+struct EventGridEvent {
+  std::string id;
+  std::string topic;
+  std::string subject;
+  std::string event_type;
+  std::string event_time;
+  std::string data_version;
+  nlohmann::json data = nlohmann::json::object();
+};
+
+// The batch: INVALID_ARGUMENT (HTTP 400) naming the event index and field
+// for a body that is not an array of events, or over 1 MB.
+absl::StatusOr<std::vector<EventGridEvent>> ParseEventGridBatch(absl::string_view body);
+
+// {"validationResponse": code} for a SubscriptionValidationEvent, if the
+// batch holds one.
+std::optional<nlohmann::json> ValidationResponse(const std::vector<EventGridEvent>& batch);
+
+using MediaRequestMessage =
+    std::variant<v1::SetBlobMetadataRequest, v1::AnalyzeBlobRequest, v1::CopyBlobRequest, v1::DeleteBlobRequest,
+                 v1::CreateSasUrlRequest, v1::ChangeBlobTierRequest, v1::CreateContainerRequest,
+                 v1::DeleteContainerRequest, v1::ChangeContainerAccessRequest, v1::RollStorageKeyRequest,
+                 v1::EncodeRequest, v1::ReportStorageEventRequest>;
+
+struct MediaRequest {
+  MediaRequestMessage message;
+  google::protobuf::Struct operation_context;
+};
+
+// One request event to its MediaService request; request_id is the event
+// id. INVALID_ARGUMENT naming `data.<field>` for bad data; NOT_FOUND for an
+// eventType this codec does not know (answer it with a response.failure).
+absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& event);
+
+// True for request.rollkey.storage (no acknowledge, no operationContext).
+bool IsRollKey(absl::string_view event_type);
+
+// The request eventType an operation type answers ("request.blob.copy").
+std::string RequestEventType(v1::OperationType type);
+
+// True for the last event an operation produces: its success, its failure,
+// the storage event that completes a copy or delete, and an encode's
+// success or cancellation. A client watching one operation stops there.
+bool IsFinalEvent(const v1::MediaEvent& event);
+
+// Response events. `request` is the request event being answered (its
+// subject and data are echoed where WIRE.md asks for "the same fields").
+// It may be null (storage events that arrived on their own, or a gateway
+// publishing from the event log without the original request): everything
+// the MediaEvent holds is still written (blob URIs, metadata, tier,
+// container names, encode progress, failures, operationContext), but
+// fields only the request had are left out: the ack's subject prefix,
+// copy.scheduled's sourceUri, tier.success's rehydratePriority and the
+// rollkey events' keyName (and the rollkey failure's account).
+nlohmann::json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context);
+// The response for one MediaEvent, or nullopt if it has none on the wire.
+std::optional<nlohmann::json> ResponseFor(const v1::MediaEvent& event, const EventGridEvent* request);
+// response.failure (or response.rollkey.storage.failure) for a request the
+// service never accepted (decoding or validation failed).
+nlohmann::json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::Struct& context,
+                                   int log_event_id, absl::string_view message, absl::string_view handler);
+
+}  // namespace switchboard::codecs

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/lib/client.h"
 #include "common/log.h"
+#include "gateway/adapters/rabbitmq/inbound.h"
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
 #include "gateway/eventgrid/endpoint.h"
@@ -27,6 +28,7 @@ struct Gateway::Impl {
   std::unique_ptr<eventgrid::Endpoint> eventgrid;
   eventgrid::MediaBinding media;
   std::unique_ptr<eventgrid::Publisher> publisher;
+  std::unique_ptr<rabbitmq::Inbound> rabbit_in;
   std::unique_ptr<http::HttpServer> http;
 
   void Route(http::Request req, http::Responder respond);
@@ -137,6 +139,17 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   impl->metrics.AddGauge("switchboard_gateway_eventgrid_cursor_sequence",
                          "Log sequence last committed by the Event Grid publisher.",
                          [raw] { return raw->publisher ? static_cast<double>(raw->publisher->committed()) : 0.0; });
+  if (!config.amqp_url.empty() && !config.amqp_consume.empty()) {
+    auto apps = rabbitmq::ParseConsumeSpec(config.amqp_consume);
+    if (!apps.ok()) return apps.status();
+    rabbitmq::InboundOptions ropts;
+    ropts.url = config.amqp_url;
+    ropts.exchange = config.amqp_exchange;
+    ropts.apps = std::move(*apps);
+    ropts.deferred_ttl_ms = config.amqp_deferred_ttl_ms;
+    impl->rabbit_in = std::make_unique<rabbitmq::Inbound>(impl->conn.get(), ropts, &impl->metrics);
+    impl->rabbit_in->Start();
+  }
   log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
@@ -144,6 +157,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
   if (impl_->publisher) impl_->publisher->Stop();
+  if (impl_->rabbit_in) impl_->rabbit_in->Stop();
 }
 
 }  // namespace switchboard::gateway

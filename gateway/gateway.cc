@@ -6,6 +6,7 @@
 #include "clients/lib/client.h"
 #include "common/log.h"
 #include "gateway/adapters/rabbitmq/inbound.h"
+#include "gateway/adapters/rabbitmq/outbound.h"
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
 #include "gateway/eventgrid/endpoint.h"
@@ -29,6 +30,7 @@ struct Gateway::Impl {
   eventgrid::MediaBinding media;
   std::unique_ptr<eventgrid::Publisher> publisher;
   std::unique_ptr<rabbitmq::Inbound> rabbit_in;
+  std::unique_ptr<rabbitmq::Outbound> rabbit_out;
   std::unique_ptr<http::HttpServer> http;
 
   void Route(http::Request req, http::Responder respond);
@@ -150,6 +152,16 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     impl->rabbit_in = std::make_unique<rabbitmq::Inbound>(impl->conn.get(), ropts, &impl->metrics);
     impl->rabbit_in->Start();
   }
+  if (!config.amqp_url.empty() && !config.amqp_bridge.empty()) {
+    auto bridges = rabbitmq::ParseConsumeSpec(config.amqp_bridge, "amqp_bridge");
+    if (!bridges.ok()) return bridges.status();
+    rabbitmq::OutboundOptions oopts;
+    oopts.url = config.amqp_url;
+    oopts.exchange = config.amqp_exchange;
+    for (auto& b : *bridges) oopts.bridges.push_back({std::move(b.app_id), std::move(b.bindings)});
+    impl->rabbit_out = std::make_unique<rabbitmq::Outbound>(impl->conn.get(), oopts, &impl->metrics);
+    impl->rabbit_out->Start();
+  }
   log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
@@ -158,6 +170,7 @@ void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
   if (impl_->publisher) impl_->publisher->Stop();
   if (impl_->rabbit_in) impl_->rabbit_in->Stop();
+  if (impl_->rabbit_out) impl_->rabbit_out->Stop();
 }
 
 }  // namespace switchboard::gateway

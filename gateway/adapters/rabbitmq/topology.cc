@@ -17,21 +17,21 @@ absl::Status CheckBinding(absl::string_view b, absl::string_view field) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<GorgApp>> ParseConsumeSpec(absl::string_view spec) {
+absl::StatusOr<std::vector<GorgApp>> ParseConsumeSpec(absl::string_view spec, absl::string_view key) {
   std::vector<GorgApp> out;
   for (absl::string_view entry : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
     entry = absl::StripAsciiWhitespace(entry);
-    std::string field = absl::StrCat("amqp_consume '", entry, "'");
+    std::string field = absl::StrCat(key, " '", entry, "'");
     size_t colon = entry.find(':');
     if (colon == absl::string_view::npos || colon == 0 || colon + 1 == entry.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": must be APP_ID:BINDING[|BINDING...]"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ": must be NAME:BINDING[|BINDING...]"));
     }
     GorgApp app;
     app.app_id = std::string(entry.substr(0, colon));
     for (char c : app.app_id) {
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
                 c == '.';
-      if (!ok) return absl::InvalidArgumentError(absl::StrCat(field, ": app id may only hold [A-Za-z0-9_.-]"));
+      if (!ok) return absl::InvalidArgumentError(absl::StrCat(field, ": the name may only hold [A-Za-z0-9_.-]"));
     }
     for (absl::string_view b : absl::StrSplit(entry.substr(colon + 1), '|')) {
       if (auto s = CheckBinding(b, field); !s.ok()) return s;

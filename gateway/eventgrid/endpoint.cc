@@ -87,7 +87,7 @@ http::Response Endpoint::Handle(const http::Request& req) const {
                                                     CodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
                                                     s.error_message()));
     }
-    auto out = RejectionEvents(e, s, h->HandlerClassName(e.event_type));
+    auto out = h->Rejection(e, s);
     direct.insert(direct.end(), out.begin(), out.end());
   }
   metrics_->Count("eventgrid_events_accepted", "Event Grid events durably accepted by switchboardd.", accepted);

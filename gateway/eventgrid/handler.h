@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "gateway/eventgrid/event.h"
+#include "gateway/eventgrid/responses.h"
 
 namespace switchboard::gateway::eventgrid {
 
@@ -44,6 +45,11 @@ class Handler {
   // The Gridwich handler class named in response.failure, e.g.
   // "BlobMetadataCreateHandler".
   virtual std::string HandlerClassName(const std::string& event_type) const = 0;
+  // The response events for a request the server refused for good: by
+  // default the gateway's acknowledge + response.failure (responses.h).
+  virtual std::vector<Event> Rejection(const Event& request, const grpc::Status& status) const {
+    return RejectionEvents(request, status, HandlerClassName(request.event_type));
+  }
 };
 
 class HandlerRegistry {

@@ -58,7 +58,8 @@ const std::vector<Key>& Keys() {
         "Job queues to consume into the bus: comma-separated APP_ID:BINDING[|BINDING...], "
         "e.g. gappsd:request.gapps.#."),
       S("amqp_bridge", &GatewayConfig::amqp_bridge,
-        "Bus subscriptions (queue names) whose deliveries are published to the exchange, comma-separated."),
+        "Bus bindings published out to the exchange: comma-separated QUEUE:BINDING[|BINDING...]; each names a "
+        "durable bus subscription (created if missing), e.g. gateway_out:notify.gapps.#."),
       N("amqp_deferred_ttl_ms", &GatewayConfig::amqp_deferred_ttl_ms, "TTL of the Gorg deferred queues, in ms."),
       S("azure_queue_endpoint", &GatewayConfig::azure_queue_endpoint,
         "Azure Queue endpoint, e.g. http://127.0.0.1:10001/devstoreaccount1. Empty disables the queue adapter."),

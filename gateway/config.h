@@ -51,7 +51,8 @@ struct GatewayConfig {
   // Comma-separated "<app_id>:<binding>|<binding>" job queues to consume,
   // e.g. "gappsd:request.gapps.#".
   std::string amqp_consume;
-  // Comma-separated bus subscriptions to bridge out to the exchange.
+  // Comma-separated "<bus queue>:<binding>|<binding>" bus subscriptions
+  // whose deliveries are published to the exchange.
   std::string amqp_bridge;
   int64_t amqp_deferred_ttl_ms = 30 * 60 * 1000;
 

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "clients/lib/client.h"
 #include "common/log.h"
+#include "gateway/adapters/rabbitmq/inbound.h"
+#include "gateway/adapters/rabbitmq/outbound.h"
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
 #include "gateway/eventgrid/endpoint.h"
@@ -27,6 +29,8 @@ struct Gateway::Impl {
   std::unique_ptr<eventgrid::Endpoint> eventgrid;
   eventgrid::MediaBinding media;
   std::unique_ptr<eventgrid::Publisher> publisher;
+  std::unique_ptr<rabbitmq::Inbound> rabbit_in;
+  std::unique_ptr<rabbitmq::Outbound> rabbit_out;
   std::unique_ptr<http::HttpServer> http;
 
   void Route(http::Request req, http::Responder respond);
@@ -137,6 +141,27 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   impl->metrics.AddGauge("switchboard_gateway_eventgrid_cursor_sequence",
                          "Log sequence last committed by the Event Grid publisher.",
                          [raw] { return raw->publisher ? static_cast<double>(raw->publisher->committed()) : 0.0; });
+  if (!config.amqp_url.empty() && !config.amqp_consume.empty()) {
+    auto apps = rabbitmq::ParseConsumeSpec(config.amqp_consume);
+    if (!apps.ok()) return apps.status();
+    rabbitmq::InboundOptions ropts;
+    ropts.url = config.amqp_url;
+    ropts.exchange = config.amqp_exchange;
+    ropts.apps = std::move(*apps);
+    ropts.deferred_ttl_ms = config.amqp_deferred_ttl_ms;
+    impl->rabbit_in = std::make_unique<rabbitmq::Inbound>(impl->conn.get(), ropts, &impl->metrics);
+    impl->rabbit_in->Start();
+  }
+  if (!config.amqp_url.empty() && !config.amqp_bridge.empty()) {
+    auto bridges = rabbitmq::ParseConsumeSpec(config.amqp_bridge, "amqp_bridge");
+    if (!bridges.ok()) return bridges.status();
+    rabbitmq::OutboundOptions oopts;
+    oopts.url = config.amqp_url;
+    oopts.exchange = config.amqp_exchange;
+    for (auto& b : *bridges) oopts.bridges.push_back({std::move(b.app_id), std::move(b.bindings)});
+    impl->rabbit_out = std::make_unique<rabbitmq::Outbound>(impl->conn.get(), oopts, &impl->metrics);
+    impl->rabbit_out->Start();
+  }
   log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
@@ -144,6 +169,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
   if (impl_->publisher) impl_->publisher->Stop();
+  if (impl_->rabbit_in) impl_->rabbit_in->Stop();
+  if (impl_->rabbit_out) impl_->rabbit_out->Stop();
 }
 
 }  // namespace switchboard::gateway

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/lib/client.h"
 #include "common/log.h"
+#include "gateway/adapters/storage_queue/adapter.h"
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
 #include "gateway/eventgrid/endpoint.h"
@@ -28,6 +29,7 @@ struct Gateway::Impl {
   eventgrid::MediaBinding media;
   std::unique_ptr<eventgrid::Publisher> publisher;
   std::unique_ptr<http::HttpServer> http;
+  std::unique_ptr<storage_queue::StorageQueueAdapter> storage_queue;
 
   void Route(http::Request req, http::Responder respond);
 };
@@ -137,6 +139,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   impl->metrics.AddGauge("switchboard_gateway_eventgrid_cursor_sequence",
                          "Log sequence last committed by the Event Grid publisher.",
                          [raw] { return raw->publisher ? static_cast<double>(raw->publisher->committed()) : 0.0; });
+  if (!config.azure_queue_endpoint.empty()) {
+    storage_queue::Hooks hooks;
+    hooks.count = [raw](const std::string& n, const std::string& h, uint64_t k) { raw->metrics.Count(n, h, k); };
+    hooks.error = [raw](const std::string& kind) { raw->metrics.RecordError(kind); };
+    auto sq = storage_queue::StorageQueueAdapter::Start(config, impl->conn.get(), hooks);
+    if (!sq.ok()) return sq.status();
+    impl->storage_queue = std::move(*sq);
+  }
   log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
@@ -144,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
   if (impl_->publisher) impl_->publisher->Stop();
+  if (impl_->storage_queue) impl_->storage_queue->Stop();
 }
 
 }  // namespace switchboard::gateway

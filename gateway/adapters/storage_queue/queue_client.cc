@@ -274,4 +274,18 @@ absl::Status QueueClient::ClearMessages(absl::string_view queue) const {
   return HttpError("clear messages", queue, *r);
 }
 
+absl::StatusOr<std::string> QueueClient::UpdateVisibility(absl::string_view queue, absl::string_view id,
+                                                          absl::string_view pop_receipt,
+                                                          int visibility_seconds) const {
+  Call c;
+  c.method = "PUT";
+  c.path = absl::StrCat("/", queue, "/messages/", azure::PercentEncode(id));
+  c.query["popreceipt"] = std::string(pop_receipt);
+  c.query["visibilitytimeout"] = absl::StrCat(visibility_seconds < 0 ? 0 : visibility_seconds);
+  auto r = Send(a_, std::move(c));
+  if (auto s = Reached("update message", queue, r); !s.ok()) return s;
+  if (r->status != 204) return HttpError("update message", queue, *r);
+  return r->header("x-ms-popreceipt");
+}
+
 }  // namespace switchboard::gateway::storage_queue

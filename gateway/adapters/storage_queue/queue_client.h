@@ -2,7 +2,8 @@
 // A blocking Azure Queue Storage REST client (libcurl + SharedKey), enough
 // for the gateway's queue adapter and its tests: Create Queue, Put Message,
 // Get Messages (with a visibility timeout), Peek Messages, Delete Message
-// (with its pop receipt) and Clear Messages. Works against Azure and
+// (with its pop receipt), Update Message (visibility only) and Clear
+// Messages. Works against Azure and
 // Azurite (path-style endpoints such as http://127.0.0.1:10001/devstoreaccount1).
 // https://learn.microsoft.com/rest/api/storageservices/queue-service-rest-api
 //
@@ -57,6 +58,10 @@ class QueueClient {
   absl::StatusOr<std::vector<QueueMessage>> PeekMessages(absl::string_view queue, int max) const;
   absl::Status DeleteMessage(absl::string_view queue, absl::string_view id, absl::string_view pop_receipt) const;
   absl::Status ClearMessages(absl::string_view queue) const;
+  // Makes a dequeued message visible again after `visibility_seconds` (0:
+  // now), keeping its text. Returns the new pop receipt.
+  absl::StatusOr<std::string> UpdateVisibility(absl::string_view queue, absl::string_view id,
+                                               absl::string_view pop_receipt, int visibility_seconds) const;
 
   const QueueAccount& account() const { return a_; }
 

@@ -75,6 +75,8 @@ const std::vector<Key>& Keys() {
         "Name of the durable server-side cursor the status queue emitter resumes from."),
       S("azure_queue_message_encoding", &GatewayConfig::azure_queue_message_encoding,
         "Encoding of the bodies put on status and poison queues: base64 (Azure's default) or none."),
+      N("azure_queue_visibility_timeout_seconds", &GatewayConfig::azure_queue_visibility_timeout_seconds,
+        "Seconds a dequeued message stays hidden; a message not deleted by then is delivered again."),
       S("log_level", &GatewayConfig::log_level, "debug, info, warn or error."),
   };
   return keys;

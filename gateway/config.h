@@ -67,6 +67,8 @@ struct GatewayConfig {
   std::string status_queue_cursor = "gateway-status-queue";
   // Bodies the gateway puts on queues (status, poison): "base64" or "none".
   std::string azure_queue_message_encoding = "base64";
+  // How long a dequeued message stays hidden while it is being handled.
+  int64_t azure_queue_visibility_timeout_seconds = 30;
 
   std::string log_level = "info";
 };

@@ -65,15 +65,19 @@ TEST(StorageQueueClient, PutGetDeleteAgainstAzurite) {
   EXPECT_EQ(m.dequeue_count, 1);
   EXPECT_FALSE(m.pop_receipt.empty());
 
-  // Invisible while its visibility timeout runs.
+  // Invisible while its visibility timeout runs, but still counted.
   auto again = q.GetMessages(name, 32, 30);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
+  auto count = q.ApproximateCount(name);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1);
 
   // A wrong pop receipt does not delete it.
   EXPECT_FALSE(q.DeleteMessage(name, m.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").ok());
   ASSERT_TRUE(q.DeleteMessage(name, m.id, m.pop_receipt).ok());
   EXPECT_EQ(q.DeleteMessage(name, m.id, m.pop_receipt).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*q.ApproximateCount(name), 0);
 }
 
 TEST(StorageQueueClient, MessageReappearsAfterVisibilityTimeoutWithHigherDequeueCount) {

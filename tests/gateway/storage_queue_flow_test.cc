@@ -35,6 +35,7 @@ using storage_queue::QueueMessage;
 using switchboard::testing::AzuriteQueueAccount;
 using switchboard::testing::DrainJson;
 using switchboard::testing::LogStatusMessages;
+using switchboard::testing::Count;
 using switchboard::testing::Peek;
 using switchboard::testing::QueueGatewayConfig;
 using switchboard::testing::ReadFixture;
@@ -88,8 +89,8 @@ TEST(StorageQueueFlow, Seed001FromQueueMessageToStatusMessages) {
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].request_id(), put->id);
   EXPECT_EQ(runs[0].workspace(), "workspaces/FISH");
-  EXPECT_TRUE(WaitFor([&] { return Peek(q, c.run_request_queue).empty(); }, 10));
-  EXPECT_TRUE(Peek(q, c.run_request_poison_queue).empty());
+  EXPECT_TRUE(WaitFor([&] { return Count(q, c.run_request_queue) == 0; }, 10));
+  EXPECT_TRUE(Count(q, c.run_request_poison_queue) == 0);
 
   // Approve the PR over gRPC; the pipeline runs and reports.
   auto stub = v1::ResourcingService::NewStub(ch);
@@ -154,8 +155,8 @@ TEST(StorageQueueFlow, RawJsonAndEnvelopeBodiesAreAccepted) {
   for (const auto& r : ListRuns(server.Channel())) workspace_of[r.request_id()] = r.workspace();
   EXPECT_EQ(workspace_of[raw->id], "workspaces/FISH");
   EXPECT_EQ(workspace_of[wrapped->id], "workspaces/SALMON");
-  EXPECT_TRUE(WaitFor([&] { return Peek(q, c.run_request_queue).empty(); }, 10));
-  EXPECT_TRUE(Peek(q, c.run_request_poison_queue).empty());
+  EXPECT_TRUE(WaitFor([&] { return Count(q, c.run_request_queue) == 0; }, 10));
+  EXPECT_TRUE(Count(q, c.run_request_poison_queue) == 0);
 }
 
 TEST(StorageQueueFlow, PoisonMessagesCarryTheReasonAndTheOriginalText) {
@@ -213,7 +214,7 @@ TEST(StorageQueueFlow, PoisonMessagesCarryTheReasonAndTheOriginalText) {
 
   // Nothing stays on the source queue, and no run came out of any of them
   // (the over-dequeued one was valid, but is not processed).
-  EXPECT_TRUE(WaitFor([&] { return Peek(q, c.run_request_queue).empty(); }, 10));
+  EXPECT_TRUE(WaitFor([&] { return Count(q, c.run_request_queue) == 0; }, 10));
   EXPECT_TRUE(ListRuns(server.Channel()).empty());
 }
 
@@ -244,12 +245,12 @@ TEST(StorageQueueFlow, RedeliveredMessageIdMakesOneRun) {
   ASSERT_TRUE(gw.ok()) << gw.status();
   // The gateway sees it again (dequeue count 2), submits it again with the
   // same request_id, and deletes it.
-  ASSERT_TRUE(WaitFor([&] { return Peek(q, c.run_request_queue).empty(); }, 30));
+  ASSERT_TRUE(WaitFor([&] { return Count(q, c.run_request_queue) == 0; }, 30));
   auto runs = ListRuns(ch);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].name(), first.name());
   EXPECT_EQ(runs[0].request_id(), put->id);
-  EXPECT_TRUE(Peek(q, c.run_request_poison_queue).empty());
+  EXPECT_TRUE(Count(q, c.run_request_poison_queue) == 0);
 
   // The same message id put again (a sender retrying) is still one run.
   // (A new message gets a new id, so this is a redelivery by hand.)
@@ -305,13 +306,13 @@ TEST(StorageQueueFlow, ServerStoppedMessagesStayOnTheQueue) {
   ASSERT_EQ(left.size(), 1u) << "the message stays, visible";
   EXPECT_EQ(left[0].id, put->id);
   EXPECT_LE(left[0].dequeue_count, 1) << "an outage does not burn the dequeue budget";
-  EXPECT_TRUE(Peek(q, c.run_request_poison_queue).empty());
+  EXPECT_TRUE(Count(q, c.run_request_poison_queue) == 0);
 
   // The server comes back on the same address: the message is processed.
   auto again = Server::Start(sc);
   ASSERT_TRUE(again.ok()) << again.status();
   auto ch = grpc::CreateChannel(sc.grpc_address, grpc::InsecureChannelCredentials());
-  ASSERT_TRUE(WaitFor([&] { return Peek(q, c.run_request_queue).empty(); }, 30));
+  ASSERT_TRUE(WaitFor([&] { return Count(q, c.run_request_queue) == 0; }, 30));
   auto runs = ListRuns(ch);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].request_id(), put->id);
@@ -352,6 +353,9 @@ TEST(StorageQueueConfig, ValidatesKeysNamingTheKey) {
   b = c;
   b.azure_queue_message_encoding = "utf8";
   check(b, "azure_queue_message_encoding");
+  b = c;
+  b.azure_queue_visibility_timeout_seconds = 0;
+  check(b, "azure_queue_visibility_timeout_seconds");
   b = c;
   b.status_queue_cursor = "";
   check(b, "status_queue_cursor");

@@ -75,4 +75,13 @@ std::vector<QueueMessage> Peek(const QueueClient& q, const std::string& queue) {
   return *p;
 }
 
+int64_t Count(const QueueClient& q, const std::string& queue) {
+  auto n = q.ApproximateCount(queue);
+  if (!n.ok()) {
+    EXPECT_EQ(n.status().code(), absl::StatusCode::kNotFound) << n.status();
+    return 0;
+  }
+  return *n;
+}
+
 }  // namespace switchboard::testing

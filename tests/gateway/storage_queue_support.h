@@ -33,4 +33,7 @@ gateway::GatewayConfig QueueGatewayConfig(const std::string& server_address, con
 std::vector<gateway::storage_queue::QueueMessage> Peek(const gateway::storage_queue::QueueClient& q,
                                                         const std::string& queue);
 
+// Messages on `queue`, hidden ones included (0 for a missing queue).
+int64_t Count(const gateway::storage_queue::QueueClient& q, const std::string& queue);
+
 }  // namespace switchboard::testing

@@ -63,6 +63,9 @@ absl::Status ValidateStorageQueueConfig(const GatewayConfig& c) {
     return absl::InvalidArgumentError(
         "run_request_queue, run_request_poison_queue, status_queue and pipeline_output_queue must differ");
   }
+  if (c.azure_queue_visibility_timeout_seconds < 1 || c.azure_queue_visibility_timeout_seconds > 7 * 24 * 3600) {
+    return absl::InvalidArgumentError("azure_queue_visibility_timeout_seconds: must be 1-604800 (7 days)");
+  }
   if (c.status_queue_cursor.empty()) return absl::InvalidArgumentError("status_queue_cursor: must not be empty");
   if (c.azure_queue_message_encoding != "base64" && c.azure_queue_message_encoding != "none") {
     return absl::InvalidArgumentError(absl::StrCat("azure_queue_message_encoding: '", c.azure_queue_message_encoding,
@@ -89,6 +92,7 @@ absl::StatusOr<std::unique_ptr<StorageQueueAdapter>> StorageQueueAdapter::Start(
   runs.poison_queue = config.run_request_poison_queue;
   runs.encode_base64 = base64;
   runs.kind = "run_request";
+  runs.visibility_seconds = static_cast<int>(config.azure_queue_visibility_timeout_seconds);
   a->run_requests_ = std::make_unique<QueueConsumer>(a->client_.get(), runs, RunRequestHandler(conn), ready, hooks);
 
   if (!config.pipeline_output_queue.empty()) {
@@ -97,6 +101,7 @@ absl::StatusOr<std::unique_ptr<StorageQueueAdapter>> StorageQueueAdapter::Start(
     outs.poison_queue = absl::StrCat(config.pipeline_output_queue, "-poison");
     outs.encode_base64 = base64;
     outs.kind = "pipeline_output";
+    outs.visibility_seconds = static_cast<int>(config.azure_queue_visibility_timeout_seconds);
     a->pipeline_outputs_ =
         std::make_unique<QueueConsumer>(a->client_.get(), outs, PipelineOutputHandler(conn), ready, hooks);
   }

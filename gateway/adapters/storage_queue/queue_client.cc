@@ -274,6 +274,21 @@ absl::Status QueueClient::ClearMessages(absl::string_view queue) const {
   return HttpError("clear messages", queue, *r);
 }
 
+absl::StatusOr<int64_t> QueueClient::ApproximateCount(absl::string_view queue) const {
+  Call c;
+  c.path = absl::StrCat("/", queue);
+  c.query["comp"] = "metadata";
+  auto r = Send(a_, std::move(c));
+  if (auto s = Reached("get metadata", queue, r); !s.ok()) return s;
+  if (r->status != 200) return HttpError("get metadata", queue, *r);
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(r->header("x-ms-approximate-messages-count"), &n)) {
+    return absl::UnavailableError(absl::StrCat("azure queue get metadata on '", queue,
+                                               "': no x-ms-approximate-messages-count header"));
+  }
+  return n;
+}
+
 absl::StatusOr<std::string> QueueClient::UpdateVisibility(absl::string_view queue, absl::string_view id,
                                                           absl::string_view pop_receipt,
                                                           int visibility_seconds) const {

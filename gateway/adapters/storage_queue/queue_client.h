@@ -58,6 +58,8 @@ class QueueClient {
   absl::StatusOr<std::vector<QueueMessage>> PeekMessages(absl::string_view queue, int max) const;
   absl::Status DeleteMessage(absl::string_view queue, absl::string_view id, absl::string_view pop_receipt) const;
   absl::Status ClearMessages(absl::string_view queue) const;
+  // Approximate number of messages, hidden ones included (Get Queue Metadata).
+  absl::StatusOr<int64_t> ApproximateCount(absl::string_view queue) const;
   // Makes a dequeued message visible again after `visibility_seconds` (0:
   // now), keeping its text. Returns the new pop receipt.
   absl::StatusOr<std::string> UpdateVisibility(absl::string_view queue, absl::string_view id,

@@ -65,6 +65,14 @@ bool QueueConsumer::EnsureQueues() {
 void QueueConsumer::Poison(const QueueMessage& m, const std::string& reason) {
   auto put = client_->PutMessage(options_.poison_queue,
                                  PoisonBody(m, options_.queue, reason, options_.encode_base64));
+  if (!put.ok() && put.status().code() == absl::StatusCode::kInvalidArgument) {
+    // The wrapper is too large for a queue message: move the text as it is
+    // (the plain Azure Functions convention); the reason is in the log.
+    log::Warn("poison wrapper rejected; moving the message text as it is",
+              {{"queue", options_.queue}, {"message_id", m.id}, {"reason", reason},
+               {"error", std::string(put.status().message())}});
+    put = client_->PutMessage(options_.poison_queue, m.text);
+  }
   if (!put.ok()) {
     // Left on the source queue: it reappears and is poisoned again later.
     log::Warn("cannot put message on the poison queue; leaving it on its queue",

@@ -17,6 +17,8 @@
 // The poison message is JSON (base64-encoded unless encode_base64 is off):
 //   {"reason": "...", "queue": "<source>", "messageId": "...",
 //    "dequeueCount": N, "insertionTime": "...", "messageText": "<as received>"}
+// If Azure refuses that wrapper (too large), the text is moved as it is and
+// the reason is only logged.
 
 #include <atomic>
 #include <chrono>

@@ -79,7 +79,7 @@ bool StatusEmitter::Commit(int64_t sequence) {
   return false;
 }
 
-bool StatusEmitter::PutWithRetry(const std::string& body) {
+StatusEmitter::PutResult StatusEmitter::PutWithRetry(const std::string& body) {
   auto backoff = std::chrono::milliseconds(100);
   bool queue_ready = false;
   while (!stop_) {
@@ -87,9 +87,15 @@ bool StatusEmitter::PutWithRetry(const std::string& body) {
     if (s.ok()) {
       queue_ready = true;
       auto put = client_->PutMessage(options_.queue, body);
-      if (put.ok()) return true;
+      if (put.ok()) return PutResult::kPut;
       s = put.status();
       if (s.code() == absl::StatusCode::kNotFound) queue_ready = false;
+      if (s.code() == absl::StatusCode::kInvalidArgument) {
+        hooks_.Error("status_queue_rejected");
+        log::Error("the status queue rejected a status message; skipping it",
+                   {{"queue", options_.queue}, {"error", std::string(s.message())}, {"bytes", body.size()}});
+        return PutResult::kRejected;
+      }
     }
     hooks_.Error("status_queue_put");
     log::Warn("cannot put a status message; retrying",
@@ -97,7 +103,7 @@ bool StatusEmitter::PutWithRetry(const std::string& body) {
     Sleep(backoff);
     backoff = std::min(options_.max_backoff, backoff * 2);
   }
-  return false;
+  return PutResult::kStopped;
 }
 
 void StatusEmitter::Loop() {
@@ -130,11 +136,14 @@ void StatusEmitter::Loop() {
       }
       std::string json = codecs::StatusReportToJson(event.status());
       std::string body = options_.encode_base64 ? absl::Base64Escape(json) : json;
-      if (!PutWithRetry(body)) break;  // stopping: uncommitted, sent again by the next emitter
-      hooks_.Count("storage_queue_status_messages", "Status messages put on the status queue.");
-      log::Info("status message emitted", {{"queue", options_.queue},
-                                           {"project_cd", event.status().project_cd()},
-                                           {"sequence", event.sequence()}});
+      PutResult put = PutWithRetry(body);
+      if (put == PutResult::kStopped) break;  // uncommitted: sent again by the next emitter
+      if (put == PutResult::kPut) {
+        hooks_.Count("storage_queue_status_messages", "Status messages put on the status queue.");
+        log::Info("status message emitted", {{"queue", options_.queue},
+                                             {"project_cd", event.status().project_cd()},
+                                             {"sequence", event.sequence()}});
+      }
       last = event.sequence();
       Commit(last);
       skipped = 0;

@@ -7,7 +7,9 @@
 //  1. reads its durable cursor from switchboardd (CursorService; never
 //     committed = the beginning of the log);
 //  2. watches WatchWorkspaces after it;
-//  3. puts each status message on the queue, retrying until Azure accepts;
+//  3. puts each status message on the queue, retrying until Azure accepts
+//     (a message Azure rejects for good, e.g. larger than 64 KiB, is logged,
+//     counted as an error and skipped);
 //  4. commits the cursor to the event's sequence only after the put
 //     succeeded (events without a status advance it in passing, every
 //     `skip_commit_every` events or with the next status).
@@ -55,7 +57,8 @@ class StatusEmitter {
   void Loop();
   bool LoadCursor(int64_t* out);
   bool Commit(int64_t sequence);
-  bool PutWithRetry(const std::string& body);
+  enum class PutResult { kPut, kRejected, kStopped };
+  PutResult PutWithRetry(const std::string& body);
   void Sleep(std::chrono::milliseconds d);
 
   const client::Connection* conn_;

@@ -23,6 +23,7 @@
 #include "gateway/codecs/run_request.h"
 #include "gateway/gateway.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
+#include "tests/gateway/http_client.h"
 #include "tests/gateway/storage_queue_env.h"
 #include "tests/gateway/storage_queue_support.h"
 #include "tests/resourcing/resourcing_test_support.h"
@@ -126,6 +127,16 @@ TEST(StorageQueueFlow, Seed001FromQueueMessageToStatusMessages) {
     return status.size() >= expected.size();
   }, 20));
   EXPECT_EQ(json(status), json(expected));
+
+  // The metrics count what happened.
+  auto metrics = testing::HttpClient((*gw)->http_address()).Get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("switchboard_gateway_storage_queue_run_request_accepted_total 1\n"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find(absl::StrCat("switchboard_gateway_storage_queue_status_messages_total ",
+                                           expected.size(), "\n")),
+            std::string::npos)
+      << metrics.body;
   (*gw)->Stop();
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/gateway.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
+#include "tests/gateway/http_client.h"
 #include "tests/gateway/storage_queue_env.h"
 #include "tests/gateway/storage_queue_support.h"
 #include "tests/resourcing/resourcing_test_support.h"
@@ -107,6 +108,63 @@ TEST(StorageQueuePipeline, ExternalPipelineReportsThroughTheQueue) {
   }, 30)) << json(status).dump();
   EXPECT_EQ(status.back()["workspace_resource_group"]["value"], "rg-from-queue");
   (*gw)->Stop();
+}
+
+v1::ReportPipelineOutputsRequest Report(const std::string& id, const std::string& status,
+                                        const std::map<std::string, std::string>& outputs) {
+  v1::ReportPipelineOutputsRequest r;
+  r.set_request_id(id);
+  (*r.mutable_outputs())["project_cd"].mutable_value()->set_string_value("FISH");
+  (*r.mutable_outputs())["new_project_template"].mutable_value()->set_string_value(status);
+  for (const auto& [k, v] : outputs) (*r.mutable_outputs())[k].mutable_value()->set_string_value(v);
+  return r;
+}
+
+TEST(StorageQueuePipeline, StatusMessageTooLargeForAzureIsSkippedNotBlocking) {
+  TempDir dir;
+  TestServer server(dir.path(), testing::ConfigWith(R"({"pipeline_command": []})"));
+  auto stub = v1::ResourcingService::NewStub(server.Channel());
+  GatewayConfig c = QueueGatewayConfig(server.server().grpc_address(), "big");
+  QueueClient q(AzuriteQueueAccount());
+  auto gw = Gateway::Start(c);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+
+  v1::Run run;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->SubmitRun(&ctx, testing::FishRequest("big-1"), &run).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return !testing::GetRunOrDie(*stub, run.name()).pull_request().empty(); }, 60));
+  {
+    grpc::ClientContext ctx;
+    v1::ApprovePullRequestRequest req;
+    req.set_request_id("approve");
+    req.set_name(testing::GetRunOrDie(*stub, run.name()).pull_request());
+    v1::PullRequest pr;
+    ASSERT_TRUE(stub->ApprovePullRequest(&ctx, req, &pr).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return testing::GetWorkspaceOrDie(*stub, "workspaces/FISH").status() == v1::IN_PROGRESS; }));
+  // A report whose status message is over Azure's 64 KiB, then one that
+  // makes the output small again (outputs are kept across reports).
+  for (const auto& r : {Report("r1", "Completed", {{"huge", std::string(70000, 'h')}}),
+                        Report("r2", "Completed", {{"huge", "small now"}})}) {
+    grpc::ClientContext ctx;
+    v1::ReportPipelineOutputsResponse resp;
+    grpc::Status s = stub->ReportPipelineOutputs(&ctx, r, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  std::vector<json> status;
+  ASSERT_TRUE(WaitFor([&] {
+    DrainJson(q, c.status_queue, &status);
+    return !status.empty() && status.back().contains("huge") && status.back()["huge"]["value"] == "small now";
+  }, 30)) << json(status).dump().substr(0, 2000);
+  for (const auto& m : status) {
+    EXPECT_TRUE(!m.contains("huge") || m["huge"]["value"] == "small now") << "Azure cannot hold the big one";
+  }
+  auto metrics = testing::HttpClient((*gw)->http_address()).Get("/metrics");
+  EXPECT_NE(metrics.body.find("switchboard_gateway_errors_total{kind=\"status_queue_rejected\"} 1"),
+            std::string::npos)
+      << metrics.body;
 }
 
 }  // namespace

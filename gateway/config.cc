@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/adapters/storage_queue/adapter.h"
 
 namespace switchboard::gateway {
 namespace {
@@ -71,6 +72,12 @@ const std::vector<Key>& Keys() {
       S("status_queue", &GatewayConfig::status_queue, "Queue the terraform-output status messages go to."),
       S("pipeline_output_queue", &GatewayConfig::pipeline_output_queue,
         "Optional queue of pipeline outputs fed to ReportPipelineOutputs."),
+      S("status_queue_cursor", &GatewayConfig::status_queue_cursor,
+        "Name of the durable server-side cursor the status queue emitter resumes from."),
+      S("azure_queue_message_encoding", &GatewayConfig::azure_queue_message_encoding,
+        "Encoding of the bodies put on status and poison queues: base64 (Azure's default) or none."),
+      N("azure_queue_visibility_timeout_seconds", &GatewayConfig::azure_queue_visibility_timeout_seconds,
+        "Seconds a dequeued message stays hidden; a message not deleted by then is delivered again."),
       S("log_level", &GatewayConfig::log_level, "debug, info, warn or error."),
   };
   return keys;
@@ -207,6 +214,7 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
   }
   if (c.eventgrid_cursor.empty()) return absl::InvalidArgumentError("eventgrid_cursor: must not be empty");
   if (c.amqp_deferred_ttl_ms <= 0) return absl::InvalidArgumentError("amqp_deferred_ttl_ms: must be positive");
+  if (auto s = storage_queue::ValidateStorageQueueConfig(c); !s.ok()) return s;
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "gateway/adapters/rabbitmq/inbound.h"
 #include "gateway/adapters/rabbitmq/outbound.h"
+#include "gateway/adapters/storage_queue/adapter.h"
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
 #include "gateway/eventgrid/endpoint.h"
@@ -32,6 +33,7 @@ struct Gateway::Impl {
   std::unique_ptr<rabbitmq::Inbound> rabbit_in;
   std::unique_ptr<rabbitmq::Outbound> rabbit_out;
   std::unique_ptr<http::HttpServer> http;
+  std::unique_ptr<storage_queue::StorageQueueAdapter> storage_queue;
 
   void Route(http::Request req, http::Responder respond);
 };
@@ -162,6 +164,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     impl->rabbit_out = std::make_unique<rabbitmq::Outbound>(impl->conn.get(), oopts, &impl->metrics);
     impl->rabbit_out->Start();
   }
+  if (!config.azure_queue_endpoint.empty()) {
+    storage_queue::Hooks hooks;
+    hooks.count = [raw](const std::string& n, const std::string& h, uint64_t k) { raw->metrics.Count(n, h, k); };
+    hooks.error = [raw](const std::string& kind) { raw->metrics.RecordError(kind); };
+    auto sq = storage_queue::StorageQueueAdapter::Start(config, impl->conn.get(), hooks);
+    if (!sq.ok()) return sq.status();
+    impl->storage_queue = std::move(*sq);
+  }
   log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
@@ -171,6 +181,7 @@ void Gateway::Stop() {
   if (impl_->publisher) impl_->publisher->Stop();
   if (impl_->rabbit_in) impl_->rabbit_in->Stop();
   if (impl_->rabbit_out) impl_->rabbit_out->Stop();
+  if (impl_->storage_queue) impl_->storage_queue->Stop();
 }
 
 }  // namespace switchboard::gateway

@@ -1,5 +1,8 @@
 // sbctl webhook ...: outbound webhook subscriptions and their deliveries.
+#include <atomic>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/util/time_util.h>
@@ -10,7 +13,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/lib/webhook_receiver.h"
 #include "clients/sbctl/command.h"
+#include "common/webhook_signature.h"
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/paging.h"
@@ -167,6 +174,53 @@ int RunDeliveries(Invocation& inv) {
   return kExitOk;
 }
 
+// A receiver for trying webhooks out: verifies each delivery's signature
+// (when given the secret) and can fail the first N on purpose, to show the
+// retries.
+int RunListen(Invocation& inv) {
+  long long port = inv.cli().GetInt("port");
+  long long fail_first = inv.cli().GetInt("fail_first");
+  long long count = inv.cli().GetInt("count");
+  if (port < 0 || port > 65535) return inv.UsageError(absl::StrCat("--port must be 0 to 65535, got ", port));
+  if (fail_first < 0 || count < 0) return inv.UsageError("--fail_first and --count must not be negative");
+  std::string secret = inv.cli().GetString("secret");
+  if (std::string file = inv.cli().GetString("secret_file"); !file.empty()) {
+    auto text = ReadInputFile(file);
+    if (!text.ok()) return inv.LocalError(absl::NotFoundError(absl::StrCat("--secret_file: cannot read '", file, "'")));
+    secret = std::string(absl::StripTrailingAsciiWhitespace(*text));
+  }
+  std::mutex mu;
+  std::atomic<long long> seen{0}, accepted{0};
+  auto handler = [&](const client::WebhookReceiver::Request& req) {
+    client::WebhookReceiver::Reply reply;
+    auto header = [&req](const std::string& name) {
+      auto it = req.headers.find(name);
+      return it == req.headers.end() ? std::string() : it->second;
+    };
+    std::string check = "not checked (no secret given)";
+    if (!secret.empty()) {
+      absl::Status s = VerifyWebhook(secret, header("x-switchboard-timestamp"), header("x-switchboard-signature"),
+                                     req.body, absl::ToUnixSeconds(absl::Now()));
+      check = s.ok() ? "signature ok" : absl::StrCat("REJECTED: ", s.message());
+      if (!s.ok()) reply.status = 401;
+    }
+    long long n = ++seen;
+    if (reply.status == 200 && n <= fail_first) reply.status = 503;
+    std::lock_guard<std::mutex> lock(mu);
+    inv.out() << "#" << n << "  " << header("x-switchboard-event") << "  " << header("x-switchboard-event-id") << "  "
+              << check << "  -> " << reply.status << "\n";
+    if (inv.json()) inv.out() << req.body << "\n";
+    inv.out().flush();
+    if (reply.status == 200) ++accepted;
+    return reply;
+  };
+  client::WebhookReceiver receiver(handler, static_cast<int>(port));
+  inv.Note(absl::StrCat("listening on ", receiver.url(), "; create the webhook with --url=", receiver.url()));
+  while (count == 0 || accepted < count) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  receiver.Stop();
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterWebhookCommands(CommandRegistry& registry) {
@@ -191,6 +245,27 @@ void RegisterWebhookCommands(CommandRegistry& registry) {
             cli.AddString("request_id", "", "Idempotency key (optional).");
           },
       .run = RunCreate,
+  });
+  registry.Add({
+      .path = "webhook listen",
+      .args = "",
+      .summary = "Run a local webhook receiver that prints and verifies each delivery.",
+      .details = "Listens on 127.0.0.1 (--port, 0 = a free port; the URL is printed on stderr). With the\n"
+                 "secret (--secret_file or SWITCHBOARD_WEBHOOK_SECRET) it checks X-Switchboard-Signature\n"
+                 "and the timestamp (5 minutes tolerance) and answers 401 to a bad one. --fail_first=N\n"
+                 "answers 503 to the first N deliveries, to watch Switchboard retry. Runs until\n"
+                 "interrupted, or until --count deliveries were accepted. --json also prints each body.",
+      .min_args = 0,
+      .max_args = 0,
+      .flags =
+          [](Cli& cli) {
+            cli.AddInt("port", 0, "Port on 127.0.0.1 (0 = a free port).");
+            cli.AddString("secret_file", "", "File holding the webhook's signing secret.");
+            cli.AddString("secret", "", "The signing secret (from the environment only).", "SWITCHBOARD_WEBHOOK_SECRET");
+            cli.AddInt("fail_first", 0, "Answer 503 to this many deliveries first.");
+            cli.AddInt("count", 0, "Exit after accepting this many deliveries (0 = run until interrupted).");
+          },
+      .run = RunListen,
   });
   registry.Add({
       .path = "webhook list",

@@ -17,7 +17,7 @@
 #include "server/core/list_page.h"
 #include "server/notification/http_post.h"
 #include "server/notification/topic.h"
-#include "server/notification/webhook_signature.h"
+#include "common/webhook_signature.h"
 
 namespace switchboard::notification {
 namespace {

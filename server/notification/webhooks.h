@@ -4,7 +4,7 @@
 //
 // A published bus event that matches a webhook's bindings gets a delivery
 // record in the same transaction as the publish. Worker threads POST the
-// envelope (Gorg JSON, signed: see webhook_signature.h) and record each
+// envelope (Gorg JSON, signed: see common/webhook_signature.h) and record each
 // attempt: 2xx delivers; >=500, 429, timeouts and unreachable hosts retry
 // with exponential backoff and jitter (Retry-After wins when sent) until the
 // webhook's time limit, then dead-letter; any other answer dead-letters at

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <signal.h>
+
 #include <algorithm>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,10 +15,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/clients/sbctl_harness.h"
-#include "tests/notification/webhook_receiver.h"
+#include "clients/lib/webhook_receiver.h"
 
 namespace switchboard::testing {
 namespace {
+
+using client::WebhookReceiver;
 
 using nlohmann::json;
 
@@ -213,6 +218,76 @@ TEST_F(SbctlNotification, WebhookCreateDeliverListAndDelete) {
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   r = Ctl({"webhook", "list", "--json"});
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+class SbctlWebhookRetry : public SbctlTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override { return {"--webhook_retry_base_ms=50"}; }
+};
+
+TEST_F(SbctlWebhookRetry, ListenVerifiesSignaturesAndShowsTheRetriesAfterFailures) {
+  std::string secret_file = server_->dir().Write("secret", "listen-secret-0123456789\n");
+  const int port = FreePort();
+  Subprocess listener;
+  std::string error;
+  ASSERT_TRUE(listener.Start({SBCTL_PATH, "webhook", "listen", "--port=" + std::to_string(port),
+                              "--secret_file=" + secret_file, "--fail_first=2", "--count=1"},
+                             CleanEnv(), &error))
+      << error;
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+  RunResult r = Ctl({"webhook", "create", "--url=" + url, "--bind=notify.#", "--secret_file=" + secret_file, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::string hook = json::parse(r.out)["name"];
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kGorg + "notify.gapps.account.updated.json"}).exit_code, 0);
+
+  // Two 503s, then the retry is accepted and the listener exits.
+  ASSERT_EQ(listener.Wait(30s), std::optional<int>(0));
+  listener.ReadAll(5s);
+  const std::string& out = listener.out();
+  EXPECT_TRUE(absl::StrContains(out, "#1  notify.gapps.account.updated")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "signature ok  -> 503")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "#3  notify.gapps.account.updated  3f1e2d4c-5b6a-4978-8a1b-2c3d4e5f6a7b  "
+                                     "signature ok  -> 200"))
+      << out;
+
+  bool delivered = false;
+  for (int i = 0; i < 100 && !delivered; ++i) {
+    r = Ctl({"webhook", "deliveries", hook, "--json"});
+    delivered = r.exit_code == 0 && absl::StrContains(r.out, "\"DELIVERED\"");
+    if (!delivered) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(delivered) << Describe(r);
+  json d = json::parse(r.out);
+  ASSERT_EQ(d["attempts"].size(), 3u) << r.out;
+  EXPECT_EQ(d["attempts"][0]["status_code"], 503);
+  EXPECT_EQ(d["attempts"][2]["status_code"], 200);
+}
+
+TEST(SbctlWebhookListen, RejectsAForgedSignature) {
+  TempDir dir;
+  std::string secret_file = dir.Write("secret", "listen-secret-0123456789");
+  const int port = FreePort();
+  Subprocess listener;
+  std::string error;
+  ASSERT_TRUE(listener.Start({SBCTL_PATH, "webhook", "listen", "--port=" + std::to_string(port),
+                              "--secret_file=" + secret_file},
+                             CleanEnv(), &error))
+      << error;
+  // A POST with a wrong signature, sent with curl as a forger would.
+  RunResult r;
+  for (int i = 0; i < 50; ++i) {
+    r = RunCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                    "-H", "X-Switchboard-Timestamp: " + std::to_string(time(nullptr)), "-H",
+                    "X-Switchboard-Signature: sha256=00", "-d", "{}",
+                    "http://127.0.0.1:" + std::to_string(port) + "/hook"},
+                   CleanEnv(), 10s);
+    if (r.out != "000") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(r.out, "401") << Describe(r);
+  listener.Signal(SIGTERM);
+  listener.ReadAll(5s);
+  EXPECT_TRUE(absl::StrContains(listener.out(), "REJECTED")) << listener.out();
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "absl/strings/ascii.h"
 #include "tests/core/test_support.h"
+#include "tests/notification/app_fixtures.h"
 
 namespace switchboard::testing {
 namespace {
@@ -23,20 +24,7 @@ const char* kOrder[] = {"put-accepted.service-catalog.json", "put-succeeded.serv
                         "put-failed.marketplace.json",       "patch-succeeded.json",
                         "delete-deleting.json",              "delete-deleted.json"};
 
-// Reads a fixture into the proto. The JSON keys are the proto's JSON names;
-// only provisioningState needs its enum prefix. (The gateway's codec is the
-// production decoder; this keeps these tests about the lifecycle.)
-v1::ManagedAppNotification Fixture(const std::string& file) {
-  std::ifstream in(std::string(SB_FIXTURES_DIR) + "/managedapp/" + file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str());
-  j["provisioningState"] = "PROVISIONING_" + absl::AsciiStrToUpper(j["provisioningState"].get<std::string>());
-  v1::ManagedAppNotification n;
-  auto s = google::protobuf::util::JsonStringToMessage(j.dump(), &n);
-  EXPECT_TRUE(s.ok()) << file << ": " << s.ToString();
-  return n;
-}
+v1::ManagedAppNotification Fixture(const std::string& file) { return AppFixture(file); }
 
 grpc::Status Record(v1::NotificationService::Stub& stub, const v1::ManagedAppNotification& n,
                     v1::RecordManagedAppNotificationResponse* out = nullptr) {

@@ -9,29 +9,20 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/codecs/managed_app.h"
 #include "server/notification/status_routes.h"
 #include "switchboard/v1/media.grpc.pb.h"
 #include "switchboard/v1/resourcing.pb.h"
 #include "tests/core/test_support.h"
+#include "tests/notification/app_fixtures.h"
 #include "tests/notification/bus_client.h"
 
 namespace switchboard::testing {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(SB_FIXTURES_DIR) + "/managedapp/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 v1::RecordManagedAppNotificationResponse RecordOk(v1::NotificationService::Stub& stub, const std::string& fixture) {
-  auto n = codecs::ManagedAppNotificationFromJson(Fixture(fixture));
-  EXPECT_TRUE(n.ok()) << n.status();
   grpc::ClientContext ctx;
   v1::RecordManagedAppNotificationRequest req;
-  *req.mutable_notification() = *n;
+  *req.mutable_notification() = AppFixture(fixture);
   v1::RecordManagedAppNotificationResponse resp;
   grpc::Status s = stub.RecordManagedAppNotification(&ctx, req, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();

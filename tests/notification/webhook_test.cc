@@ -12,12 +12,14 @@
 
 #include "absl/time/clock.h"
 #include "gateway/codecs/gorg_envelope.h"
-#include "server/notification/webhook_signature.h"
+#include "common/webhook_signature.h"
 #include "tests/core/test_support.h"
-#include "tests/notification/webhook_receiver.h"
+#include "clients/lib/webhook_receiver.h"
 
 namespace switchboard::testing {
 namespace {
+
+using client::WebhookReceiver;
 
 using google::protobuf::util::TimeUtil;
 using Reply = WebhookReceiver::Reply;
@@ -94,7 +96,7 @@ TEST(Webhooks, ServerErrorsAreRetriedThenDeliveredAndEverySignatureVerifies) {
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   for (const auto& r : got) {
     EXPECT_EQ(r.headers.at("x-switchboard-event-id"), "wh-1");
-    EXPECT_TRUE(notification::VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
+    EXPECT_TRUE(VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
                                             r.headers.at("x-switchboard-signature"), r.body, now)
                     .ok());
     auto env = codecs::GorgEnvelopeFromJson(r.body);
@@ -103,13 +105,13 @@ TEST(Webhooks, ServerErrorsAreRetriedThenDeliveredAndEverySignatureVerifies) {
   }
   // A tampered body, a wrong secret and a replay a day later all fail.
   const auto& r = got[0];
-  EXPECT_FALSE(notification::VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
+  EXPECT_FALSE(VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
                                            r.headers.at("x-switchboard-signature"), r.body + " ", now)
                    .ok());
-  EXPECT_FALSE(notification::VerifyWebhook("another-secret-0000", r.headers.at("x-switchboard-timestamp"),
+  EXPECT_FALSE(VerifyWebhook("another-secret-0000", r.headers.at("x-switchboard-timestamp"),
                                            r.headers.at("x-switchboard-signature"), r.body, now)
                    .ok());
-  EXPECT_FALSE(notification::VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
+  EXPECT_FALSE(VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
                                            r.headers.at("x-switchboard-signature"), r.body, now + 86400)
                    .ok());
 }

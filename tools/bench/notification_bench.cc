@@ -30,7 +30,7 @@
 #include "common/cli.h"
 #include "server/server.h"
 #include "switchboard/v1/notification.grpc.pb.h"
-#include "tests/notification/webhook_receiver.h"
+#include "clients/lib/webhook_receiver.h"
 
 namespace v1 = switchboard::v1;
 using Clock = std::chrono::steady_clock;
@@ -229,8 +229,8 @@ struct HookResult {
 };
 
 bool BenchWebhook(int per_endpoint, int events, int publishers, int wrk_seconds, HookResult* out) {
-  switchboard::testing::WebhookReceiver receiver(
-      [](const switchboard::testing::WebhookReceiver::Request&) { return switchboard::testing::WebhookReceiver::Reply{}; });
+  switchboard::client::WebhookReceiver receiver(
+      [](const switchboard::client::WebhookReceiver::Request&) { return switchboard::client::WebhookReceiver::Reply{}; });
   // The receiver's ceiling with the same body and as many connections.
   std::string body = R"({"event_uuid":"wrk-0","event_name":"bench.gapps.account.updated",)"
                      R"("event_creation_time":"2023-11-14T22:13:20+00:00","event_sender_id":"bench",)"

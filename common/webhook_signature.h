@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace switchboard::notification {
+namespace switchboard {
 
 inline constexpr char kSignatureHeader[] = "X-Switchboard-Signature";
 inline constexpr char kTimestampHeader[] = "X-Switchboard-Timestamp";
@@ -28,4 +28,4 @@ absl::Status VerifyWebhook(absl::string_view secret, absl::string_view timestamp
                            absl::string_view signature_header, absl::string_view body, int64_t now_unix_seconds,
                            int64_t tolerance_seconds = 300);
 
-}  // namespace switchboard::notification
+}  // namespace switchboard

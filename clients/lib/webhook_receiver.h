@@ -1,7 +1,8 @@
 #pragma once
-// A real HTTP/1.1 server on 127.0.0.1 (Boost.Beast, one thread per
+// A small HTTP/1.1 server on 127.0.0.1 (Boost.Beast, one thread per
 // connection, keep-alive) that plays a webhook receiver: it records every
-// request and answers as the test's handler says, optionally after a delay.
+// request and answers as its handler says, optionally after a delay. Used by
+// `sbctl webhook listen`, the tests and the benchmark.
 
 #include <atomic>
 #include <condition_variable>
@@ -14,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace switchboard::testing {
+namespace switchboard::client {
 
 class WebhookReceiver {
  public:
@@ -47,4 +48,4 @@ class WebhookReceiver {
   int port_ = 0;
 };
 
-}  // namespace switchboard::testing
+}  // namespace switchboard::client

@@ -1,4 +1,4 @@
-#include "tests/notification/webhook_receiver.h"
+#include "clients/lib/webhook_receiver.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -9,7 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
-namespace switchboard::testing {
+namespace switchboard::client {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
@@ -120,4 +120,4 @@ bool WebhookReceiver::WaitFor(size_t n, int timeout_ms) const {
   return impl_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return impl_->received.size() >= n; });
 }
 
-}  // namespace switchboard::testing
+}  // namespace switchboard::client

@@ -1,4 +1,4 @@
-#include "server/notification/webhook_signature.h"
+#include "common/webhook_signature.h"
 
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace switchboard::notification {
+namespace switchboard {
 
 std::string SignWebhook(absl::string_view secret, int64_t unix_seconds, absl::string_view body) {
   std::string message = absl::StrCat(unix_seconds, ".", body);
@@ -37,4 +37,4 @@ absl::Status VerifyWebhook(absl::string_view secret, absl::string_view timestamp
   return absl::OkStatus();
 }
 
-}  // namespace switchboard::notification
+}  // namespace switchboard

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/adapters/storage_queue/adapter.h"
 
 namespace switchboard::gateway {
 namespace {
@@ -58,7 +59,8 @@ const std::vector<Key>& Keys() {
         "Job queues to consume into the bus: comma-separated APP_ID:BINDING[|BINDING...], "
         "e.g. gappsd:request.gapps.#."),
       S("amqp_bridge", &GatewayConfig::amqp_bridge,
-        "Bus subscriptions (queue names) whose deliveries are published to the exchange, comma-separated."),
+        "Bus bindings published out to the exchange: comma-separated QUEUE:BINDING[|BINDING...]; each names a "
+        "durable bus subscription (created if missing), e.g. gateway_out:notify.gapps.#."),
       N("amqp_deferred_ttl_ms", &GatewayConfig::amqp_deferred_ttl_ms, "TTL of the Gorg deferred queues, in ms."),
       S("azure_queue_endpoint", &GatewayConfig::azure_queue_endpoint,
         "Azure Queue endpoint, e.g. http://127.0.0.1:10001/devstoreaccount1. Empty disables the queue adapter."),
@@ -70,6 +72,12 @@ const std::vector<Key>& Keys() {
       S("status_queue", &GatewayConfig::status_queue, "Queue the terraform-output status messages go to."),
       S("pipeline_output_queue", &GatewayConfig::pipeline_output_queue,
         "Optional queue of pipeline outputs fed to ReportPipelineOutputs."),
+      S("status_queue_cursor", &GatewayConfig::status_queue_cursor,
+        "Name of the durable server-side cursor the status queue emitter resumes from."),
+      S("azure_queue_message_encoding", &GatewayConfig::azure_queue_message_encoding,
+        "Encoding of the bodies put on status and poison queues: base64 (Azure's default) or none."),
+      N("azure_queue_visibility_timeout_seconds", &GatewayConfig::azure_queue_visibility_timeout_seconds,
+        "Seconds a dequeued message stays hidden; a message not deleted by then is delivered again."),
       S("log_level", &GatewayConfig::log_level, "debug, info, warn or error."),
   };
   return keys;
@@ -206,6 +214,7 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
   }
   if (c.eventgrid_cursor.empty()) return absl::InvalidArgumentError("eventgrid_cursor: must not be empty");
   if (c.amqp_deferred_ttl_ms <= 0) return absl::InvalidArgumentError("amqp_deferred_ttl_ms: must be positive");
+  if (auto s = storage_queue::ValidateStorageQueueConfig(c); !s.ok()) return s;
   return absl::OkStatus();
 }
 

@@ -51,7 +51,8 @@ struct GatewayConfig {
   // Comma-separated "<app_id>:<binding>|<binding>" job queues to consume,
   // e.g. "gappsd:request.gapps.#".
   std::string amqp_consume;
-  // Comma-separated bus subscriptions to bridge out to the exchange.
+  // Comma-separated "<bus queue>:<binding>|<binding>" bus subscriptions
+  // whose deliveries are published to the exchange.
   std::string amqp_bridge;
   int64_t amqp_deferred_ttl_ms = 30 * 60 * 1000;
 
@@ -63,6 +64,12 @@ struct GatewayConfig {
   std::string run_request_poison_queue = "resource-run-request-poison";
   std::string status_queue = "terraform-output";
   std::string pipeline_output_queue;
+  // Durable server-side cursor of the status queue emitter.
+  std::string status_queue_cursor = "gateway-status-queue";
+  // Bodies the gateway puts on queues (status, poison): "base64" or "none".
+  std::string azure_queue_message_encoding = "base64";
+  // How long a dequeued message stays hidden while it is being handled.
+  int64_t azure_queue_visibility_timeout_seconds = 30;
 
   std::string log_level = "info";
 };

@@ -5,6 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "clients/lib/client.h"
 #include "common/log.h"
+#include "gateway/adapters/rabbitmq/inbound.h"
+#include "gateway/adapters/rabbitmq/outbound.h"
+#include "gateway/adapters/storage_queue/adapter.h"
 #include "gateway/endpoints/health.h"
 #include "gateway/endpoints/managed_app.h"
 #include "gateway/eventgrid/endpoint.h"
@@ -27,7 +30,10 @@ struct Gateway::Impl {
   std::unique_ptr<eventgrid::Endpoint> eventgrid;
   eventgrid::MediaBinding media;
   std::unique_ptr<eventgrid::Publisher> publisher;
+  std::unique_ptr<rabbitmq::Inbound> rabbit_in;
+  std::unique_ptr<rabbitmq::Outbound> rabbit_out;
   std::unique_ptr<http::HttpServer> http;
+  std::unique_ptr<storage_queue::StorageQueueAdapter> storage_queue;
 
   void Route(http::Request req, http::Responder respond);
 };
@@ -137,6 +143,35 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   impl->metrics.AddGauge("switchboard_gateway_eventgrid_cursor_sequence",
                          "Log sequence last committed by the Event Grid publisher.",
                          [raw] { return raw->publisher ? static_cast<double>(raw->publisher->committed()) : 0.0; });
+  if (!config.amqp_url.empty() && !config.amqp_consume.empty()) {
+    auto apps = rabbitmq::ParseConsumeSpec(config.amqp_consume);
+    if (!apps.ok()) return apps.status();
+    rabbitmq::InboundOptions ropts;
+    ropts.url = config.amqp_url;
+    ropts.exchange = config.amqp_exchange;
+    ropts.apps = std::move(*apps);
+    ropts.deferred_ttl_ms = config.amqp_deferred_ttl_ms;
+    impl->rabbit_in = std::make_unique<rabbitmq::Inbound>(impl->conn.get(), ropts, &impl->metrics);
+    impl->rabbit_in->Start();
+  }
+  if (!config.amqp_url.empty() && !config.amqp_bridge.empty()) {
+    auto bridges = rabbitmq::ParseConsumeSpec(config.amqp_bridge, "amqp_bridge");
+    if (!bridges.ok()) return bridges.status();
+    rabbitmq::OutboundOptions oopts;
+    oopts.url = config.amqp_url;
+    oopts.exchange = config.amqp_exchange;
+    for (auto& b : *bridges) oopts.bridges.push_back({std::move(b.app_id), std::move(b.bindings)});
+    impl->rabbit_out = std::make_unique<rabbitmq::Outbound>(impl->conn.get(), oopts, &impl->metrics);
+    impl->rabbit_out->Start();
+  }
+  if (!config.azure_queue_endpoint.empty()) {
+    storage_queue::Hooks hooks;
+    hooks.count = [raw](const std::string& n, const std::string& h, uint64_t k) { raw->metrics.Count(n, h, k); };
+    hooks.error = [raw](const std::string& kind) { raw->metrics.RecordError(kind); };
+    auto sq = storage_queue::StorageQueueAdapter::Start(config, impl->conn.get(), hooks);
+    if (!sq.ok()) return sq.status();
+    impl->storage_queue = std::move(*sq);
+  }
   log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
@@ -144,6 +179,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
   if (impl_->publisher) impl_->publisher->Stop();
+  if (impl_->rabbit_in) impl_->rabbit_in->Stop();
+  if (impl_->rabbit_out) impl_->rabbit_out->Stop();
+  if (impl_->storage_queue) impl_->storage_queue->Stop();
 }
 
 }  // namespace switchboard::gateway

@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
              "Default for new bus subscriptions: a soft error is redelivered after this long.");
   cli.AddInt("bus_max_attempts", defaults.bus_max_attempts,
              "Default for new bus subscriptions: soft errors before a message is dead-lettered.");
+  cli.AddInt("bus_status_events", defaults.bus_status_events,
+             "1: publish every resourcing, media and managed-app status change on the bus "
+             "(notify.switchboard.*, notify.managedapp.*); 0: off.");
   cli.AddInt("webhook_workers", defaults.webhook_workers, "Webhook HTTP attempts made at once.");
   cli.AddInt("webhook_per_endpoint_in_flight", defaults.webhook_per_endpoint_in_flight,
              "Webhook attempts at once to one subscription, so a slow receiver cannot hold every worker.");
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
   num("bus_visibility_timeout_ms", &config.bus_visibility_timeout_ms);
   num("bus_retry_delay_ms", &config.bus_retry_delay_ms);
   num("bus_max_attempts", &config.bus_max_attempts);
+  num("bus_status_events", &config.bus_status_events);
   num("webhook_workers", &config.webhook_workers);
   num("webhook_per_endpoint_in_flight", &config.webhook_per_endpoint_in_flight);
   num("webhook_retry_base_ms", &config.webhook_retry_base_ms);

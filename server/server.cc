@@ -19,6 +19,7 @@
 #include "server/http/blob_http.h"
 #include "server/media/media_service.h"
 #include "server/notification/bus_engine.h"
+#include "server/notification/status_bridge.h"
 #include "server/notification/notification_service.h"
 #include "server/resourcing/engine.h"
 #include "server/resourcing/resourcing_service.h"
@@ -40,6 +41,7 @@ struct Server::Impl {
   std::unique_ptr<notification::BusEngine> bus;
   std::unique_ptr<notification::QueueEngine> queues;
   std::unique_ptr<notification::WebhookEngine> webhooks;
+  std::unique_ptr<notification::StatusBridge> bridge;
   std::unique_ptr<notification::ManagedAppEngine> apps;
   std::unique_ptr<resourcing::ResourcingEngine> resourcing_engine;
   std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
@@ -148,6 +150,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->bus->AddRoute(impl->queues.get());
   impl->bus->AddRoute(impl->webhooks.get());
   impl->apps = std::make_unique<notification::ManagedAppEngine>(impl->store.get());
+  if (config.bus_status_events != 0) {
+    impl->bridge = std::make_unique<notification::StatusBridge>(impl->store.get(), impl->hub.get(), impl->bus.get(),
+                                                                notification::StatusBridge::Options{});
+    RETURN_IF_ERROR(impl->bridge->Start());
+  }
   {
     resourcing::ResourcingOptions ropts;
     ASSIGN_OR_RETURN(ropts, resourcing::OptionsFromConfig(config));
@@ -247,6 +254,7 @@ void Server::Shutdown() {
   log::Info("draining", {{"grace_seconds", impl_->config.shutdown_grace_seconds}});
   impl_->health->SetServing(false);
   impl_->hub->Close();
+  if (impl_->bridge) impl_->bridge->Stop();
   impl_->queues->Close();
   impl_->health->Shutdown();
   impl_->grpc_server->Shutdown(std::chrono::system_clock::now() +

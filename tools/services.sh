@@ -6,6 +6,8 @@
 #   tools/services.sh start   # RabbitMQ and Azurite; waits until both accept connections
 #   tools/services.sh env     # prints `export` lines for the tests (eval "$(tools/services.sh env)")
 #   tools/services.sh stop    # stops both and removes the folder; safe to call twice
+#   tools/services.sh restart-rabbitmq  # stops and starts the RabbitMQ application (all
+#                             # connections drop; durable queues and persistent messages stay)
 #
 # Needs what `tools/bootstrap.sh --test` installs. Nothing listens beyond
 # 127.0.0.1 (epmd, Erlang's port mapper, binds loopback too, and is left
@@ -226,9 +228,28 @@ stop() {
   log "stopped"
 }
 
+# The RabbitMQ application restarts inside the running node (rabbitmqctl
+# stop_app / start_app): every client connection drops and the listener is
+# closed meanwhile, as in a broker restart; durable state is kept.
+restart_rabbitmq() {
+  [ -f "$STATE" ] || { log "not started ($STATE is missing): run tools/services.sh start"; exit 1; }
+  local RABBIT_NODE="" RABBIT_MODE="" AMQP_PORT=""
+  local -a RABBIT_ARGV
+  # shellcheck disable=SC1090
+  . "$STATE"
+  rabbit_argv "${RABBIT_MODE:-$(rabbit_mode)}" rabbitmqctl
+  log "restarting RabbitMQ $RABBIT_NODE"
+  "${RABBIT_ARGV[@]}" -q -n "$RABBIT_NODE" stop_app >/dev/null
+  "${RABBIT_ARGV[@]}" -q -n "$RABBIT_NODE" start_app >/dev/null
+  wait_tcp "$AMQP_PORT" "$RABBIT_START_TIMEOUT" "$DIR/rabbitmq.launcher.pid" \
+    || { log "RabbitMQ did not come back within ${RABBIT_START_TIMEOUT}s"; exit 1; }
+  log "RabbitMQ is back"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   env) env_lines ;;
-  *) echo "usage: tools/services.sh start|stop|env" >&2; exit 2 ;;
+  restart-rabbitmq) restart_rabbitmq ;;
+  *) echo "usage: tools/services.sh start|stop|env|restart-rabbitmq" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clients/sbctl/command.h"
+#include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
 #include "gateway/codecs/gorg_envelope.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -19,22 +20,10 @@ namespace {
 
 constexpr char kBusEventPrefix[] = "busEvents/";
 
-absl::StatusOr<std::string> ReadInput(const std::string& path) {
-  std::string text;
-  if (path == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return text;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("--file: cannot read '", path, "'"));
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return text;
-}
-
 int RunPublish(Invocation& inv) {
   std::string path = inv.cli().GetString("file");
   if (path.empty()) return inv.UsageError("--file is required (an envelope JSON file, or - for stdin)");
-  auto text = ReadInput(path);
+  auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
   auto envelope = codecs::GorgEnvelopeFromJson(*text);
   if (!envelope.ok()) return inv.LocalError(envelope.status());

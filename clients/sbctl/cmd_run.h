@@ -5,6 +5,7 @@
 #include <string>
 
 #include "clients/sbctl/command.h"
+#include "clients/sbctl/input.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
 namespace switchboard::sbctl {
@@ -19,7 +20,5 @@ void PrintRun(Invocation& inv, const v1::Run& run);
 // Reconnects after UNAVAILABLE.
 int FollowRun(Invocation& inv, client::Connection* conn, const std::string& run);
 
-// Reads a file (or standard input for "-").
-absl::StatusOr<std::string> ReadInputFile(const std::string& path);
 
 }  // namespace switchboard::sbctl

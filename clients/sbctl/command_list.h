@@ -7,6 +7,9 @@
   X(Health)                     \
   X(Watch)                      \
   X(Bus)                        \
+  X(BusQueue)                   \
+  X(App)                        \
+  X(Webhook)                    \
   X(Workspace)                  \
   X(Run)                        \
   X(Pr)                         \

@@ -1,5 +1,8 @@
 #include "gateway/eventgrid/endpoint.h"
 
+#include <condition_variable>
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/log.h"
@@ -35,16 +38,41 @@ http::Response Endpoint::Handle(const http::Request& req) const {
     return http::Response::Json(200, nlohmann::json{{"validationResponse", e.data["validationCode"]}}.dump());
   }
 
+  // Every event of the batch is submitted at once (the server commits them
+  // together); the answer waits for all of them.
+  const size_t n = batch->size();
+  std::vector<Handler*> handler(n, nullptr);
+  std::vector<grpc::Status> status(n);
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = 0;
+  for (size_t i = 0; i < n; ++i) handler[i] = handlers_->Find((*batch)[i].event_type);
+  for (size_t i = 0; i < n; ++i) pending += handler[i] ? 1 : 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!handler[i]) continue;
+    const Event& e = (*batch)[i];
+    handler[i]->SubmitAsync(e, e.id, [&, i](grpc::Status s) {
+      std::lock_guard<std::mutex> lock(mu);
+      status[i] = std::move(s);
+      if (--pending == 0) cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+  }
+
   std::vector<Event> direct;  // responses the gateway publishes itself
   int accepted = 0;
-  for (const Event& e : *batch) {
-    Handler* h = handlers_->Find(e.event_type);
+  for (size_t i = 0; i < n; ++i) {
+    const Event& e = (*batch)[i];
+    Handler* h = handler[i];
     if (!h) {
       auto out = UnknownTypeEvents(e);
       direct.insert(direct.end(), out.begin(), out.end());
       continue;
     }
-    grpc::Status s = h->Submit(e, e.id);
+    const grpc::Status& s = status[i];
     if (s.ok()) {
       ++accepted;
       continue;
@@ -59,7 +87,7 @@ http::Response Endpoint::Handle(const http::Request& req) const {
                                                     CodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
                                                     s.error_message()));
     }
-    auto out = RejectionEvents(e, s, h->HandlerClassName(e.event_type));
+    auto out = h->Rejection(e, s);
     direct.insert(direct.end(), out.begin(), out.end());
   }
   metrics_->Count("eventgrid_events_accepted", "Event Grid events durably accepted by switchboardd.", accepted);

@@ -52,8 +52,7 @@ absl::StatusOr<std::vector<Event>> ParseBatch(absl::string_view body) {
     if (!type.ok()) return type.status();
     ev.event_type = std::move(*type);
     for (auto [key, field] : {std::pair{"subject", &ev.subject}, std::pair{"topic", &ev.topic},
-                              std::pair{"eventTime", &ev.event_time}, std::pair{"dataVersion", &ev.data_version},
-                              std::pair{"metadataVersion", &ev.metadata_version}}) {
+                              std::pair{"eventTime", &ev.event_time}, std::pair{"dataVersion", &ev.data_version}}) {
       if (auto s = OptionalString(e, key, prefix, field); !s.ok()) return s;
     }
     if (auto it = e.find("data"); it != e.end()) ev.data = *it;
@@ -69,10 +68,26 @@ json ToJson(const Event& e) {
               {"eventType", e.event_type},
               {"eventTime", e.event_time},
               {"dataVersion", e.data_version},
-              {"metadataVersion", e.metadata_version},
+              {"metadataVersion", "1"},
               {"data", e.data}};
   if (e.topic.empty()) out.erase("topic");
   return out;
+}
+
+Event FromJson(const json& in) {
+  Event e;
+  auto str = [&in](const char* key) {
+    auto it = in.find(key);
+    return it != in.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  e.id = str("id");
+  e.topic = str("topic");
+  e.subject = str("subject");
+  e.event_type = str("eventType");
+  e.event_time = str("eventTime");
+  e.data_version = str("dataVersion");
+  if (auto it = in.find("data"); it != in.end()) e.data = *it;
+  return e;
 }
 
 std::string NewGuid() {
@@ -95,7 +110,6 @@ Event NewResponse(std::string event_type, std::string subject, json data) {
   e.subject = std::move(subject);
   e.event_time = NowRfc3339();
   e.data_version = "1.0";
-  e.metadata_version = "1";
   e.data = std::move(data);
   return e;
 }

@@ -22,7 +22,6 @@ struct Event {
   std::string event_type;
   std::string event_time;
   std::string data_version;
-  std::string metadata_version;
   nlohmann::json data;  // null when absent
 };
 
@@ -34,6 +33,9 @@ struct Event {
 absl::StatusOr<std::vector<Event>> ParseBatch(absl::string_view body);
 
 nlohmann::json ToJson(const Event& event);
+// The inverse, for response events built as JSON (by the codec): missing
+// keys stay empty, metadataVersion defaults to "1".
+Event FromJson(const nlohmann::json& event);
 
 // A random (version 4) GUID, lower case.
 std::string NewGuid();

@@ -17,11 +17,13 @@
 
 #include <grpcpp/support/status.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gateway/eventgrid/event.h"
+#include "gateway/eventgrid/responses.h"
 
 namespace switchboard::gateway::eventgrid {
 
@@ -32,9 +34,22 @@ class Handler {
   virtual bool Handles(const std::string& event_type) const = 0;
   // One gRPC call; `request_id` is the Event Grid event id.
   virtual grpc::Status Submit(const Event& event, const std::string& request_id) = 0;
+  // The same without blocking: `done` runs once, on any thread, with the
+  // status Submit would have returned. The endpoint submits every event of a
+  // batch at once this way so the server commits them together. The default
+  // runs Submit inline.
+  virtual void SubmitAsync(const Event& event, const std::string& request_id,
+                           std::function<void(grpc::Status)> done) {
+    done(Submit(event, request_id));
+  }
   // The Gridwich handler class named in response.failure, e.g.
   // "BlobMetadataCreateHandler".
   virtual std::string HandlerClassName(const std::string& event_type) const = 0;
+  // The response events for a request the server refused for good: by
+  // default the gateway's acknowledge + response.failure (responses.h).
+  virtual std::vector<Event> Rejection(const Event& request, const grpc::Status& status) const {
+    return RejectionEvents(request, status, HandlerClassName(request.event_type));
+  }
 };
 
 class HandlerRegistry {

@@ -52,6 +52,7 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "bus_visibility_timeout_ms") s = num(&c->bus_visibility_timeout_ms);
     else if (k == "bus_retry_delay_ms") s = num(&c->bus_retry_delay_ms);
     else if (k == "bus_max_attempts") s = num(&c->bus_max_attempts);
+    else if (k == "bus_status_events") s = num(&c->bus_status_events);
     else if (k == "webhook_workers") s = num(&c->webhook_workers);
     else if (k == "webhook_per_endpoint_in_flight") s = num(&c->webhook_per_endpoint_in_flight);
     else if (k == "webhook_retry_base_ms") s = num(&c->webhook_retry_base_ms);
@@ -89,6 +90,7 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   for (const Range& r : {Range{"bus_visibility_timeout_ms", c.bus_visibility_timeout_ms, 100, 12LL * 3600 * 1000},
                          Range{"bus_retry_delay_ms", c.bus_retry_delay_ms, 0, 7LL * 24 * 3600 * 1000},
                          Range{"bus_max_attempts", c.bus_max_attempts, 1, 10000},
+                         Range{"bus_status_events", c.bus_status_events, 0, 1},
                          Range{"webhook_workers", c.webhook_workers, 1, 256},
                          Range{"webhook_per_endpoint_in_flight", c.webhook_per_endpoint_in_flight, 1, 256},
                          Range{"webhook_retry_base_ms", c.webhook_retry_base_ms, 1, 3600LL * 1000},

@@ -36,6 +36,8 @@ struct ServerConfig {
   int64_t bus_visibility_timeout_ms = 60000;
   int64_t bus_retry_delay_ms = 30 * 60 * 1000;
   int64_t bus_max_attempts = 48;
+  // 1: publish every status change of the log on the bus (StatusBridge).
+  int64_t bus_status_events = 1;
   // Notification: webhook delivery.
   int64_t webhook_workers = 8;
   int64_t webhook_per_endpoint_in_flight = 2;

@@ -114,6 +114,9 @@ void WebhookEngine::Close() {
   cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  // Attempt records still committing call back into this engine.
+  std::unique_lock<std::mutex> lock(mu_);
+  records_done_.wait(lock, [this] { return records_in_flight_ == 0; });
 }
 
 int64_t WebhookEngine::pending() const {
@@ -291,16 +294,20 @@ void WebhookEngine::WorkerLoop() {
     const int64_t now = NowUs();
     auto pick = due_.end();
     int64_t next_due = now + 1000000;
-    for (auto it = due_.begin(); it != due_.end() && it->due_us <= now;) {
+    // Webhooks at their in-flight cap; once every webhook is, stop looking
+    // (thousands of due deliveries of one busy webhook are not rescanned).
+    std::set<std::string> full;
+    for (auto it = due_.begin(); it != due_.end() && it->due_us <= now && full.size() < hooks_.size();) {
       std::string hook = HookOf(it->delivery);
       if (hooks_.count(hook) == 0) {
         it = due_.erase(it);  // the webhook was deleted
         continue;
       }
-      if (in_flight_[hook] < options_.per_webhook_in_flight) {
+      if (full.count(hook) == 0 && in_flight_[hook] < options_.per_webhook_in_flight) {
         pick = it;
         break;
       }
+      full.insert(hook);
       ++it;
     }
     if (pick == due_.end()) {
@@ -388,21 +395,29 @@ void WebhookEngine::Attempt(const std::string& delivery_name, const v1::WebhookS
   *log_event.mutable_delivery() = *d;
   m.writes.push_back({kDeliveryKind, d->name(), d->SerializeAsString(), false});
   m.events.push_back({"notification", kDeliveryKind, d->name(), d->webhook(), log_event.SerializeAsString()});
-  auto committed = store_->Commit(std::move(m));
-  if (!committed.ok()) {
-    // Not recorded: try again later rather than lose the delivery.
-    log::Error("webhook attempt not recorded", {{"delivery", d->name()}, {"error", committed.status().ToString()}});
+  // The worker does not wait for the record to be durable: the next attempt
+  // starts while the store group-commits this one. A crash before it is
+  // durable repeats the attempt after the restart (at-least-once).
+  const bool retry = d->state() == v1::DELIVERY_RETRYING;
+  const int64_t next_us = retry ? TimeUtil::TimestampToMicroseconds(d->next_attempt_time()) : 0;
+  {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!closed_) due_.insert({now + absl::ToInt64Microseconds(options_.retry_base), d->name()});
-    return;
+    ++records_in_flight_;
   }
-  if (d->state() == v1::DELIVERY_RETRYING) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      due_.insert({TimeUtil::TimestampToMicroseconds(d->next_attempt_time()), d->name()});
+  store_->CommitAsync(std::move(m), [this, name = d->name(), retry, next_us, now](auto committed) {
+    // Everything under the lock: once records_in_flight_ reaches 0, Close
+    // may return and the engine go away.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_ && (!committed.ok() || retry)) {
+      if (!committed.ok()) {
+        // Not recorded: try again later rather than lose the delivery.
+        log::Error("webhook attempt not recorded", {{"delivery", name}, {"error", committed.status().ToString()}});
+      }
+      due_.insert({committed.ok() ? next_us : now + absl::ToInt64Microseconds(options_.retry_base), name});
+      cv_.notify_all();
     }
-    cv_.notify_all();
-  }
+    if (--records_in_flight_ == 0) records_done_.notify_all();
+  });
 }
 
 }  // namespace switchboard::notification

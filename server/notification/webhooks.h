@@ -81,6 +81,9 @@ class WebhookEngine final : public BusRoute {
   std::map<std::string, v1::WebhookSubscription> hooks_;  // by name, secret included
   std::set<Due> due_;
   std::map<std::string, int> in_flight_;  // per webhook
+  // Attempt records handed to the store and not yet durable (Close waits).
+  int records_in_flight_ = 0;
+  std::condition_variable records_done_;
   bool closed_ = false;
   std::vector<std::thread> workers_;
 };

@@ -1,0 +1,172 @@
+#include "gateway/adapters/storage_queue/status_emitter.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "gateway/codecs/terraform_output.h"
+#include "switchboard/v1/cursors.grpc.pb.h"
+#include "switchboard/v1/resourcing.grpc.pb.h"
+
+namespace switchboard::gateway::storage_queue {
+
+StatusEmitter::StatusEmitter(const client::Connection* conn, const QueueClient* client, StatusEmitterOptions options,
+                             Hooks hooks)
+    : conn_(conn), client_(client), options_(std::move(options)), hooks_(std::move(hooks)) {}
+
+StatusEmitter::~StatusEmitter() { Stop(); }
+
+void StatusEmitter::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void StatusEmitter::Stop() {
+  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (watch_ctx_) watch_ctx_->TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void StatusEmitter::Sleep(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [this] { return stop_.load(); });
+}
+
+bool StatusEmitter::LoadCursor(int64_t* out) {
+  auto ctx = conn_->NewUnaryContext();
+  v1::GetCursorRequest req;
+  req.set_name(options_.cursor);
+  v1::Cursor cursor;
+  grpc::Status s = v1::CursorService::NewStub(conn_->channel())->GetCursor(ctx.get(), req, &cursor);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    *out = 0;
+    log::Info("status queue emitter starts a new cursor at the beginning of the log", {{"cursor", options_.cursor}});
+    return true;
+  }
+  if (!s.ok()) {
+    log::Warn("cannot read the status queue cursor; retrying",
+              {{"cursor", options_.cursor}, {"error", s.error_message()}});
+    return false;
+  }
+  *out = cursor.sequence();
+  log::Info("status queue emitter resumes", {{"cursor", options_.cursor}, {"after_sequence", *out}});
+  return true;
+}
+
+bool StatusEmitter::Commit(int64_t sequence) {
+  for (int attempt = 0; attempt < 5 && !stop_; ++attempt) {
+    auto ctx = conn_->NewUnaryContext();
+    v1::CommitCursorRequest req;
+    req.set_name(options_.cursor);
+    req.set_sequence(sequence);
+    v1::Cursor cursor;
+    grpc::Status s = v1::CursorService::NewStub(conn_->channel())->CommitCursor(ctx.get(), req, &cursor);
+    if (s.ok()) {
+      committed_ = cursor.sequence();
+      return true;
+    }
+    log::Warn("cannot commit the status queue cursor",
+              {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
+    Sleep(std::chrono::milliseconds(100 << attempt));
+  }
+  // The next commit covers this one; a restart before it re-sends (at least once).
+  hooks_.Error("status_queue_cursor_commit");
+  return false;
+}
+
+StatusEmitter::PutResult StatusEmitter::PutWithRetry(const std::string& body) {
+  auto backoff = std::chrono::milliseconds(100);
+  bool queue_ready = false;
+  while (!stop_) {
+    absl::Status s = queue_ready ? absl::OkStatus() : client_->CreateQueue(options_.queue);
+    if (s.ok()) {
+      queue_ready = true;
+      auto put = client_->PutMessage(options_.queue, body);
+      if (put.ok()) return PutResult::kPut;
+      s = put.status();
+      if (s.code() == absl::StatusCode::kNotFound) queue_ready = false;
+      if (s.code() == absl::StatusCode::kInvalidArgument) {
+        hooks_.Error("status_queue_rejected");
+        log::Error("the status queue rejected a status message; skipping it",
+                   {{"queue", options_.queue}, {"error", std::string(s.message())}, {"bytes", body.size()}});
+        return PutResult::kRejected;
+      }
+    }
+    hooks_.Error("status_queue_put");
+    log::Warn("cannot put a status message; retrying",
+              {{"queue", options_.queue}, {"error", std::string(s.message())}, {"backoff_ms", backoff.count()}});
+    Sleep(backoff);
+    backoff = std::min(options_.max_backoff, backoff * 2);
+  }
+  return PutResult::kStopped;
+}
+
+void StatusEmitter::Loop() {
+  auto backoff = std::chrono::milliseconds(100);
+  int64_t last = 0;
+  while (!stop_ && !LoadCursor(&last)) {
+    Sleep(backoff);
+    backoff = std::min(options_.max_backoff, backoff * 2);
+  }
+  committed_ = last;
+  while (!stop_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) break;
+      watch_ctx_ = conn_->NewStreamContext();
+    }
+    v1::WatchWorkspacesRequest req;
+    req.set_after_sequence(last);
+    auto reader = v1::ResourcingService::NewStub(conn_->channel())->WatchWorkspaces(watch_ctx_.get(), req);
+    v1::ResourcingEvent event;
+    int skipped = 0;
+    while (!stop_ && reader->Read(&event)) {
+      backoff = std::chrono::milliseconds(100);
+      if (!event.has_status()) {
+        last = event.sequence();
+        if (++skipped >= options_.skip_commit_every) {
+          if (Commit(last)) skipped = 0;
+        }
+        continue;
+      }
+      std::string json = codecs::StatusReportToJson(event.status());
+      std::string body = options_.encode_base64 ? absl::Base64Escape(json) : json;
+      PutResult put = PutWithRetry(body);
+      if (put == PutResult::kStopped) break;  // uncommitted: sent again by the next emitter
+      if (put == PutResult::kPut) {
+        hooks_.Count("storage_queue_status_messages", "Status messages put on the status queue.");
+        log::Info("status message emitted", {{"queue", options_.queue},
+                                             {"project_cd", event.status().project_cd()},
+                                             {"sequence", event.sequence()}});
+      }
+      last = event.sequence();
+      Commit(last);
+      skipped = 0;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) watch_ctx_->TryCancel();
+    }
+    grpc::Status s = reader->Finish();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      watch_ctx_.reset();
+    }
+    if (stop_) break;
+    if (skipped > 0) Commit(last);
+    hooks_.Error("status_queue_watch");
+    log::Warn("status queue watch ended; reconnecting",
+              {{"code", CodeName(static_cast<absl::StatusCode>(s.error_code()))},
+               {"error", s.error_message()},
+               {"after_sequence", last}});
+    Sleep(backoff);
+    backoff = std::min(options_.max_backoff, backoff * 2);
+  }
+}
+
+}  // namespace switchboard::gateway::storage_queue

@@ -1,0 +1,42 @@
+#pragma once
+// Which status events of the log go on the bus, under which routing key,
+// and as what envelope. Pure functions: the StatusBridge does the I/O.
+//
+// Routing keys (docs/notification.md lists them with examples):
+//   notify.managedapp.<put|patch|delete>.<accepted|succeeded|failed|deleting|deleted>
+//   notify.switchboard.<run|workspace|status|pullrequest|pipeline>.updated      (resourcing)
+//   notify.switchboard.operation.<acknowledged|scheduled|succeeded|failed>       (media)
+//   notify.switchboard.encode.<dispatched|scheduled|processing|success|canceled|failure>
+//   notify.switchboard.storage.<blobcreated|blobdeleted>
+// Bus events, dead letters and webhook deliveries are never bridged: they are
+// the bus's own traffic (and bridging deliveries would loop).
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/core/store.h"
+#include "switchboard/v1/notification.pb.h"
+
+namespace switchboard::notification {
+
+// event_sender_id of bridged envelopes.
+inline constexpr char kStatusSender[] = "switchboard";
+
+// "switchboard-event-<sequence>": stable, so a re-bridged event is a
+// duplicate publish that changes nothing.
+std::string StatusEventUuid(int64_t sequence);
+
+// The routing key for a log event, or nullopt if it is not bridged.
+// INVALID_ARGUMENT when the event's data does not parse.
+absl::StatusOr<std::optional<std::string>> StatusRoutingKey(const core::EventRecord& event);
+
+// The envelope for a bridged event: data = {service, kind, sequence,
+// resource, related, event: <the service event as proto3 JSON with .proto
+// field names>}. An event whose JSON exceeds `max_event_bytes` is sent
+// without "event" and with "truncated": true; fetch it with the service's
+// Get or Watch RPC.
+absl::StatusOr<std::optional<v1::BusEnvelope>> StatusEnvelope(const core::EventRecord& event,
+                                                              size_t max_event_bytes = 64 * 1024);
+
+}  // namespace switchboard::notification

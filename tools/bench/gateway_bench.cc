@@ -1,0 +1,352 @@
+// sb_bench_gateway: Event Grid ingestion through switchboard-gateway, and
+// the same load sent to switchboardd's gRPC API directly, in one run
+// (docs/performance.md, section "Gateway: Event Grid ingestion").
+//
+// Setup: a fresh data dir whose local blob store holds one blob
+// (devstoreaccount1/media/input/clip.mp4); switchboardd and
+// switchboard-gateway as child processes; this process plays the Event Grid
+// topic (a loopback HTTP server counting the response events the gateway's
+// publisher POSTs).
+//
+// Load: `clients` threads, each sending batches of `batch` events of type
+// request.blob.metadata.create, one batch at a time, for `duration_s`:
+//  * gRPC direct: a batch is `batch` concurrent MediaService.SetBlobMetadata
+//    calls; the batch is done when all answered.
+//  * gateway: a batch is one POST /api/eventgrid with `batch` events; done
+//    when it answered 200 (every event durably accepted by switchboardd).
+// Every event has a new id (request_id), so every one is a new operation.
+// Reported: accepted events/s, and p50/p99 of the time to ack a batch (the
+// 200 / the last gRPC answer). After the gateway phase, the time until the
+// publisher delivered every response event (acknowledge + success per
+// accepted event) to the topic.
+#include <curl/curl.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cli.h"
+#include "gateway/http/http_server.h"
+#include "process.h"
+#include "server/blob/local_blob_store.h"
+#include "switchboard/v1/media.grpc.pb.h"
+
+namespace fs = std::filesystem;
+namespace sb = switchboard::bench;
+namespace v1 = switchboard::v1;
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr char kAccount[] = "devstoreaccount1";
+constexpr char kContainer[] = "media";
+constexpr char kBlob[] = "input/clip.mp4";
+constexpr char kBlobUri[] = "https://devstoreaccount1.blob.core.windows.net/media/input/clip.mp4";
+constexpr char kKey[] = "bench-eventgrid-key";
+
+std::string Guid(std::mt19937_64& rng) {
+  uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>((b >> 48) & 0xfff), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+bool SeedBlob(const std::string& root) {
+  switchboard::blob::LocalBlobStoreOptions o;
+  o.root = root;
+  o.base_url = [] { return std::string("http://127.0.0.1"); };
+  auto store = switchboard::blob::LocalBlobStore::Open(o);
+  if (!store.ok()) return std::cerr << store.status() << "\n", false;
+  if (auto s = (*store)->CreateContainer(kAccount, kContainer); !s.ok()) return std::cerr << s << "\n", false;
+  std::string bytes(4096, 'x');
+  size_t off = 0;
+  auto put = (*store)->PutBlob({kAccount, kContainer, kBlob}, static_cast<int64_t>(bytes.size()),
+                               [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+                                 size_t n = std::min(cap, bytes.size() - off);
+                                 std::copy_n(bytes.data() + off, n, buf);
+                                 off += n;
+                                 return n;
+                               },
+                               {});
+  if (!put.ok()) return std::cerr << put.status() << "\n", false;
+  return true;
+}
+
+struct Result {
+  std::string label;
+  int64_t events = 0;
+  int64_t failed_batches = 0;
+  double seconds = 0;
+  std::vector<double> batch_ms;
+  double Rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
+  double Pct(double p) const {
+    if (batch_ms.empty()) return 0;
+    std::vector<double> v = batch_ms;
+    size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+    return v[k];
+  }
+};
+
+// Runs `clients` threads calling `one_batch(thread, rng)` (true: accepted)
+// until `duration` has passed.
+template <class F>
+Result RunLoad(const std::string& label, int clients, int batch, double duration_s, F one_batch) {
+  Result r;
+  r.label = label;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration_s));
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(t) << 32));
+      std::vector<double> lat;
+      int64_t events = 0, failed = 0;
+      while (Clock::now() < end) {
+        auto t0 = Clock::now();
+        bool ok = one_batch(t, rng);
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (ok) {
+          lat.push_back(ms);
+          events += batch;
+        } else {
+          ++failed;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      r.batch_ms.insert(r.batch_ms.end(), lat.begin(), lat.end());
+      r.events += events;
+      r.failed_batches += failed;
+    });
+  }
+  for (auto& th : threads) th.join();
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return r;
+}
+
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+std::string Fmt(double v, int prec = 0) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  switchboard::Cli cli("sb_bench_gateway",
+                       "sb_bench_gateway [flags]: Event Grid ingestion through switchboard-gateway against\n"
+                       "calling switchboardd's gRPC API directly, same load, same run. See docs/performance.md.");
+  cli.AddString("switchboardd", "build/server/switchboardd", "The switchboardd binary.");
+  cli.AddString("gateway", "build/gateway/switchboard-gateway", "The switchboard-gateway binary.");
+  cli.AddInt("clients", 8, "Concurrent clients, each with one batch in flight.");
+  cli.AddInt("batch", 100, "Events per batch (per POST, or concurrent gRPC calls).");
+  cli.AddInt("duration_s", 10, "Seconds per phase.");
+  cli.AddInt("gateway_workers", 16, "The gateway's --http_worker_threads.");
+  cli.AddInt("media_workers", 64, "switchboardd's media.workers (storage operations at once).");
+  cli.AddString("work_dir", "", "Scratch folder (default: a new one under $TMPDIR, removed at the end).");
+  auto parsed = cli.Parse(argc, argv);
+  if (!parsed.ok()) {
+    std::cerr << "sb_bench_gateway: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  if (!*parsed) return 0;
+  const int clients = static_cast<int>(cli.GetInt("clients"));
+  const int batch = static_cast<int>(cli.GetInt("batch"));
+  const double duration = static_cast<double>(cli.GetInt("duration_s"));
+  std::string work = cli.GetString("work_dir");
+  const bool own_work = work.empty();
+  if (own_work) {
+    work = (fs::temp_directory_path() / ("sb_bench_gateway_" + std::to_string(getpid()))).string();
+  }
+  fs::create_directories(work + "/data");
+  if (!SeedBlob(work + "/data/blobs")) return 1;
+
+  // The topic: counts response events by type.
+  std::atomic<int64_t> topic_events{0}, topic_acks{0}, topic_success{0}, topic_failure{0};
+  switchboard::gateway::http::ServerOptions topts;
+  topts.address = "127.0.0.1:0";
+  topts.worker_threads = 2;
+  auto topic = switchboard::gateway::http::HttpServer::Start(
+      topts, [&](switchboard::gateway::http::Request req, switchboard::gateway::http::Responder respond) {
+        json arr = json::parse(req.body, nullptr, false);
+        if (arr.is_array()) {
+          for (const auto& e : arr) {
+            std::string t = e.value("eventType", "");
+            topic_events++;
+            if (t == "response.acknowledge") topic_acks++;
+            if (t == "response.blob.metadata.success") topic_success++;
+            if (t == "response.failure") topic_failure++;
+          }
+        }
+        respond(switchboard::gateway::http::Response::Text(200, ""));
+      });
+  if (!topic.ok()) return std::cerr << topic.status() << "\n", 1;
+
+  {
+    std::ofstream cfg(work + "/switchboardd.json");
+    cfg << json{{"media", {{"workers", cli.GetInt("media_workers")}}}}.dump() << "\n";
+  }
+  sb::ChildProcess sbd({cli.GetString("switchboardd"), "--data_dir=" + work + "/data", "--grpc_address=127.0.0.1:0",
+                        "--http_address=127.0.0.1:0", "--config=" + work + "/switchboardd.json"},
+                       work + "/switchboardd.log");
+  const std::string sbd_addr =
+      sb::Extract(sbd.WaitForLine("\"msg\":\"serving\"", 30), "\"grpc_address\":\"([^\"]+)\"");
+  if (sbd_addr.empty()) return std::cerr << "switchboardd did not start:\n" << sbd.LogTail(4000), 1;
+  sb::ChildProcess gw({cli.GetString("gateway"), "--server=" + sbd_addr, "--http_address=127.0.0.1:0",
+                       std::string("--eventgrid_key=") + kKey,
+                       "--eventgrid_topic_url=http://" + (*topic)->address() + "/api/events",
+                       "--eventgrid_topic_key=bench",
+                       "--http_worker_threads=" + std::to_string(cli.GetInt("gateway_workers"))},
+                      work + "/gateway.log");
+  const std::string gw_addr = sb::Extract(gw.WaitForLine("\"msg\":\"serving\"", 30), "\"http_address\":\"([^\"]+)\"");
+  if (gw_addr.empty()) return std::cerr << "switchboard-gateway did not start:\n" << gw.LogTail(4000), 1;
+
+  // --- gRPC direct -------------------------------------------------------
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::vector<std::unique_ptr<v1::MediaService::Stub>> stubs;
+  for (int i = 0; i < clients; ++i) {
+    args.SetInt("sb.bench.channel", i);  // one connection per client
+    stubs.push_back(
+        v1::MediaService::NewStub(grpc::CreateCustomChannel(sbd_addr, grpc::InsecureChannelCredentials(), args)));
+  }
+  auto grpc_batch = [&](int t, std::mt19937_64& rng) {
+    std::mutex mu;
+    std::condition_variable cv;
+    int pending = batch;
+    bool all_ok = true;
+    std::vector<std::unique_ptr<grpc::ClientContext>> ctxs(static_cast<size_t>(batch));
+    std::vector<v1::SetBlobMetadataRequest> reqs(static_cast<size_t>(batch));
+    std::vector<v1::Operation> resps(static_cast<size_t>(batch));
+    for (int i = 0; i < batch; ++i) {
+      auto& req = reqs[static_cast<size_t>(i)];
+      req.set_request_id(Guid(rng));
+      req.set_blob_uri(kBlobUri);
+      (*req.mutable_blob_metadata())["title"] = "Clip one";
+      (*req.mutable_blob_metadata())["programId"] = std::to_string(i);
+      (*req.mutable_operation_context()->mutable_fields())["prodID"].set_number_value(i);
+      ctxs[static_cast<size_t>(i)] = std::make_unique<grpc::ClientContext>();
+      ctxs[static_cast<size_t>(i)]->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      stubs[static_cast<size_t>(t)]->async()->SetBlobMetadata(
+          ctxs[static_cast<size_t>(i)].get(), &req, &resps[static_cast<size_t>(i)], [&](grpc::Status s) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!s.ok()) all_ok = false;
+            if (--pending == 0) cv.notify_all();
+          });
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
+    return all_ok;
+  };
+
+  // --- gateway -----------------------------------------------------------
+  std::vector<CURL*> curls;
+  for (int i = 0; i < clients; ++i) curls.push_back(curl_easy_init());
+  const std::string url = "http://" + gw_addr + "/api/eventgrid";
+  auto http_batch = [&](int t, std::mt19937_64& rng) {
+    json arr = json::array();
+    for (int i = 0; i < batch; ++i) {
+      arr.push_back({{"id", Guid(rng)},
+                     {"topic", "/subscriptions/bench/resourceGroups/sb/providers/Microsoft.EventGrid/topics/in"},
+                     {"subject", "/requests/bench"},
+                     {"eventType", "request.blob.metadata.create"},
+                     {"eventTime", "2026-11-22T10:00:00.000Z"},
+                     {"dataVersion", "1.0"},
+                     {"metadataVersion", "1"},
+                     {"data",
+                      {{"operationContext", {{"prodID", i}}},
+                       {"blobUri", kBlobUri},
+                       {"blobMetadata", {{"title", "Clip one"}, {"programId", std::to_string(i)}}}}}});
+    }
+    std::string body = arr.dump();
+    CURL* c = curls[static_cast<size_t>(t)];
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, (std::string("aeg-sas-key: ") + kKey).c_str());
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    CURLcode rc = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(headers);
+    return rc == CURLE_OK && code == 200;
+  };
+
+  std::cerr << "[bench] warm-up\n";
+  RunLoad("warm-up grpc", clients, batch, 1, grpc_batch);
+  RunLoad("warm-up gateway", clients, batch, 1, http_batch);
+  std::cerr << "[bench] gRPC direct, " << duration << " s\n";
+  Result direct = RunLoad("gRPC direct (SetBlobMetadata)", clients, batch, duration, grpc_batch);
+  std::cerr << "[bench] gateway, " << duration << " s\n";
+  const int64_t acks_before = topic_acks.load(), success_before = topic_success.load();
+  Result via = RunLoad("gateway (POST /api/eventgrid)", clients, batch, duration, http_batch);
+  auto load_end = Clock::now();
+  // The publisher also drains the direct phase's responses; wait for all.
+  // Warm-up and direct phase events are counted by their acks.
+  double drain_s = -1;
+  const int64_t expected_acks_gateway = via.events;
+  // Gives up after 10 s without a new response event.
+  int64_t last_seen = topic_events.load();
+  auto last_progress = Clock::now();
+  while (Clock::now() - last_progress < std::chrono::seconds(10)) {
+    if (topic_acks.load() - acks_before >= expected_acks_gateway &&
+        topic_success.load() - success_before >= expected_acks_gateway) {
+      drain_s = std::chrono::duration<double>(Clock::now() - load_end).count();
+      break;
+    }
+    if (topic_events.load() != last_seen) {
+      last_seen = topic_events.load();
+      last_progress = Clock::now();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  std::cout << "\n## Gateway: Event Grid ingestion (" << clients << " clients, batches of " << batch
+            << " request.blob.metadata.create, " << duration << " s per phase)\n\n";
+  std::cout << "| path | accepted events/s | batches | failed batches | p50 time to ack (ms) | p99 time to ack (ms) |\n";
+  std::cout << "|---|---|---|---|---|---|\n";
+  for (const Result* r : {&direct, &via}) {
+    std::cout << "| " << r->label << " | " << Fmt(r->Rate()) << " | " << r->batch_ms.size() << " | "
+              << r->failed_batches << " | " << Fmt(r->Pct(0.50), 1) << " | " << Fmt(r->Pct(0.99), 1) << " |\n";
+  }
+  std::cout << "\nGateway throughput vs direct: " << Fmt(direct.Rate() > 0 ? 100.0 * via.Rate() / direct.Rate() : 0, 1)
+            << " %; p99 overhead: " << Fmt(via.Pct(0.99) - direct.Pct(0.99), 1) << " ms.\n";
+  std::cout << "Publisher: topic received " << topic_events.load() << " response events in total ("
+            << topic_acks.load() << " acknowledge, " << topic_success.load() << " metadata success, "
+            << topic_failure.load() << " failure); ";
+  if (drain_s >= 0) {
+    std::cout << "every response of the gateway phase was delivered " << Fmt(drain_s, 2)
+              << " s after its load ended.\n";
+  } else {
+    std::cout << "NOT every response of the gateway phase was delivered (none arrived for 10 s).\n";
+  }
+  for (CURL* c : curls) curl_easy_cleanup(c);
+  gw.Stop();
+  sbd.Stop();
+  (*topic)->Stop();
+  if (own_work) fs::remove_all(work);
+  return 0;
+}

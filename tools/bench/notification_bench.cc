@@ -1,0 +1,319 @@
+// sb_bench_notification: the notification issue's benchmark, in one run.
+//
+// 1. Bus publish -> subscriber delivery with 1, 10 and 100 durable
+//    subscriptions: deliveries per second and publish-to-delivery latency
+//    (p50, p99), each delivery acked by its subscriber.
+// 2. Webhook deliveries per second to a local HTTP receiver, side by side
+//    with that receiver's own ceiling measured by `wrk` with as many
+//    connections as Switchboard may use.
+//
+// Every run uses a fresh in-process switchboardd (real SQLite, full sync) in
+// a temp dir, with the status bridge off so only the bus is measured.
+// docs/performance.md has the figures.
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/cli.h"
+#include "server/server.h"
+#include "switchboard/v1/notification.grpc.pb.h"
+#include "tests/notification/webhook_receiver.h"
+
+namespace v1 = switchboard::v1;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int64_t NowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
+}
+
+std::string TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "sb_bench_notification.XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return "";
+  return tmpl;
+}
+
+std::unique_ptr<switchboard::Server> StartServer(const std::string& dir, int per_endpoint) {
+  switchboard::core::ServerConfig config;
+  config.data_dir = dir + "/data";
+  config.grpc_address = "127.0.0.1:0";
+  config.http_address = "127.0.0.1:0";
+  config.bus_status_events = 0;
+  config.webhook_per_endpoint_in_flight = per_endpoint;
+  config.log_level = "warn";
+  auto server = switchboard::Server::Start(config);
+  if (!server.ok()) {
+    std::cerr << "switchboardd: " << server.status() << "\n";
+    return nullptr;
+  }
+  return std::move(*server);
+}
+
+v1::PublishRequest Envelope(const std::string& run, int i) {
+  v1::PublishRequest req;
+  auto* e = req.mutable_envelope();
+  e->set_event_uuid(run + "-" + std::to_string(i));
+  e->set_event_name("bench.gapps.account.updated");
+  e->mutable_event_creation_time()->set_seconds(1700000000);
+  e->set_event_sender_id("bench");
+  auto& data = *e->mutable_data()->mutable_fields();
+  data["id"].set_string_value(std::to_string(i));
+  data["t_ns"].set_string_value(std::to_string(NowNs()));
+  data["padding"].set_string_value(std::string(200, 'x'));
+  return req;
+}
+
+// Publishes `n` envelopes from `threads` threads; false on any error.
+bool PublishAll(v1::NotificationService::Stub& stub, const std::string& run, int n, int threads) {
+  std::atomic<int> next{0};
+  std::atomic<bool> ok{true};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (int i = next++; i < n && ok; i = next++) {
+        grpc::ClientContext ctx;
+        v1::PublishResponse resp;
+        grpc::Status s = stub.Publish(&ctx, Envelope(run, i), &resp);
+        if (!s.ok()) {
+          std::cerr << "publish: " << s.error_message() << "\n";
+          ok = false;
+        }
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  return ok;
+}
+
+struct BusResult {
+  int subscribers = 0;
+  int messages = 0;
+  int64_t deliveries = 0;
+  double seconds = 0;
+  double publish_seconds = 0;
+  double p50_ms = 0, p99_ms = 0;
+};
+
+bool BenchBus(int subscribers, int messages, int publishers, BusResult* out) {
+  std::string dir = TempDir();
+  auto server = StartServer(dir, 2);
+  if (!server) return false;
+  auto channel = grpc::CreateChannel(server->grpc_address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::NotificationService::NewStub(channel);
+  for (int i = 0; i < subscribers; ++i) {
+    grpc::ClientContext ctx;
+    v1::CreateSubscriptionRequest req;
+    req.mutable_subscription()->set_queue("q" + std::to_string(i));
+    req.mutable_subscription()->add_bindings("bench.#");
+    v1::Subscription sub;
+    grpc::Status s = stub->CreateSubscription(&ctx, req, &sub);
+    if (!s.ok()) {
+      std::cerr << "create subscription: " << s.error_message() << "\n";
+      return false;
+    }
+  }
+  std::mutex mu;
+  std::vector<double> latencies;
+  std::atomic<int64_t> delivered{0};
+  std::atomic<int64_t> acks_in_flight{0};
+  const int64_t want = static_cast<int64_t>(subscribers) * messages;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  for (int i = 0; i < subscribers; ++i) contexts.push_back(std::make_unique<grpc::ClientContext>());
+  std::vector<std::thread> readers;
+  for (int i = 0; i < subscribers; ++i) {
+    readers.emplace_back([&, i] {
+      v1::SubscribeRequest req;
+      req.set_subscription("subscriptions/q" + std::to_string(i));
+      req.set_max_in_flight(64);
+      auto reader = stub->Subscribe(contexts[i].get(), req);
+      v1::Delivery d;
+      std::vector<double> mine;
+      while (reader->Read(&d)) {
+        int64_t sent = std::stoll(d.envelope().data().fields().at("t_ns").string_value());
+        mine.push_back((NowNs() - sent) / 1e6);
+        // Acks are pipelined (callback API), as a consumer with a worker
+        // pool would send them; each is durable when its callback runs.
+        struct PendingAck {
+          grpc::ClientContext ctx;
+          v1::AckRequest req;
+          v1::AckResponse resp;
+        };
+        auto* ack = new PendingAck;
+        ack->req.set_subscription(d.subscription());
+        ack->req.set_delivery_id(d.delivery_id());
+        ++acks_in_flight;
+        stub->async()->Ack(&ack->ctx, &ack->req, &ack->resp, [ack, &acks_in_flight](grpc::Status s) {
+          if (!s.ok()) std::cerr << "ack: " << s.error_message() << "\n";
+          delete ack;
+          --acks_in_flight;
+        });
+        if (++delivered >= want) break;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  }
+  auto start = Clock::now();
+  bool ok = PublishAll(*stub, "bus" + std::to_string(subscribers), messages, publishers);
+  double publish_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  auto deadline = Clock::now() + std::chrono::seconds(300);
+  while (ok && delivered < want && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& c : contexts) c->TryCancel();
+  for (auto& t : readers) t.join();
+  while (acks_in_flight > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server->Shutdown();
+  std::filesystem::remove_all(dir);
+  if (delivered < want) {
+    std::cerr << "only " << delivered << " of " << want << " deliveries arrived\n";
+    return false;
+  }
+  *out = {subscribers, messages, delivered.load(), seconds, publish_seconds, Percentile(latencies, 0.5),
+          Percentile(latencies, 0.99)};
+  return true;
+}
+
+// `wrk` POSTing `body` to `url` with `connections` connections: requests/s,
+// or a negative number if wrk is missing or failed.
+double WrkCeiling(const std::string& url, const std::string& body, int connections, int seconds) {
+  std::string dir = TempDir();
+  std::string script = dir + "/post.lua";
+  {
+    std::ofstream lua(script);
+    std::string escaped;
+    for (char c : body) {
+      if (c == '\\' || c == '"') escaped += '\\';
+      escaped += c;
+    }
+    lua << "wrk.method = \"POST\"\nwrk.body = \"" << escaped
+        << "\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n";
+  }
+  std::string cmd = "wrk -t1 -c" + std::to_string(connections) + " -d" + std::to_string(seconds) + "s -s " + script +
+                    " " + url + " 2>&1";
+  std::string output;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof(buf), p) != nullptr) output += buf;
+    pclose(p);
+  }
+  std::filesystem::remove_all(dir);
+  std::smatch m;
+  if (std::regex_search(output, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) return std::stod(m[1].str());
+  std::cerr << "wrk failed:\n" << output << "\n";
+  return -1;
+}
+
+struct HookResult {
+  int per_endpoint = 0;
+  int events = 0;
+  double seconds = 0;
+  double wrk_rps = 0;
+};
+
+bool BenchWebhook(int per_endpoint, int events, int publishers, int wrk_seconds, HookResult* out) {
+  switchboard::testing::WebhookReceiver receiver(
+      [](const switchboard::testing::WebhookReceiver::Request&) { return switchboard::testing::WebhookReceiver::Reply{}; });
+  // The receiver's ceiling with the same body and as many connections.
+  std::string body = R"({"event_uuid":"wrk-0","event_name":"bench.gapps.account.updated",)"
+                     R"("event_creation_time":"2023-11-14T22:13:20+00:00","event_sender_id":"bench",)"
+                     R"("data":{"id":"0","padding":")" +
+                     std::string(200, 'x') + R"(","t_ns":"1"}})";
+  double rps = WrkCeiling(receiver.url() + "/wrk", body, per_endpoint, wrk_seconds);
+  if (rps < 0) return false;
+  size_t before = receiver.received().size();
+
+  std::string dir = TempDir();
+  auto server = StartServer(dir, per_endpoint);
+  if (!server) return false;
+  auto stub = v1::NotificationService::NewStub(
+      grpc::CreateChannel(server->grpc_address(), grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext ctx;
+    v1::CreateWebhookSubscriptionRequest req;
+    req.mutable_webhook()->set_url(receiver.url() + "/hook");
+    req.mutable_webhook()->add_bindings("bench.#");
+    req.mutable_webhook()->set_secret("bench-secret-0123456789");
+    v1::WebhookSubscription hook;
+    grpc::Status s = stub->CreateWebhookSubscription(&ctx, req, &hook);
+    if (!s.ok()) {
+      std::cerr << "create webhook: " << s.error_message() << "\n";
+      return false;
+    }
+  }
+  auto start = Clock::now();
+  bool ok = PublishAll(*stub, "hook" + std::to_string(per_endpoint), events, publishers);
+  ok = ok && receiver.WaitFor(before + events, 300000);
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  server->Shutdown();
+  std::filesystem::remove_all(dir);
+  if (!ok) {
+    std::cerr << "webhook deliveries did not all arrive\n";
+    return false;
+  }
+  *out = {per_endpoint, events, seconds, rps};
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  switchboard::Cli cli("sb_bench_notification", "sb_bench_notification [flags]");
+  cli.AddInt("messages", 2000, "Messages published per bus run with 1 subscriber (10: half, 100: an eighth).");
+  cli.AddInt("publishers", 16, "Publishing threads (each a synchronous Publish loop).");
+  cli.AddInt("webhook_events", 3000, "Events delivered per webhook run.");
+  cli.AddInt("wrk_seconds", 5, "Duration of each wrk run.");
+  auto parsed = cli.Parse(argc, argv);
+  if (!parsed.ok()) {
+    std::cerr << parsed.status().message() << "\n";
+    return 2;
+  }
+  if (!*parsed) return 0;
+  const int messages = static_cast<int>(cli.GetInt("messages"));
+  const int publishers = static_cast<int>(cli.GetInt("publishers"));
+
+  std::printf("## Bus: publish -> delivery (each delivery acked)\n\n");
+  std::printf("| subscribers | messages | deliveries | seconds | deliveries/s | publishes/s | p50 ms | p99 ms |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (auto [subs, msgs] : {std::pair{1, messages}, std::pair{10, messages / 2}, std::pair{100, messages / 8}}) {
+    BusResult r;
+    if (!BenchBus(subs, msgs, publishers, &r)) return 1;
+    std::printf("| %d | %d | %lld | %.2f | %.0f | %.0f | %.1f | %.1f |\n", r.subscribers, r.messages,
+                static_cast<long long>(r.deliveries), r.seconds, r.deliveries / r.seconds,
+                r.messages / r.publish_seconds, r.p50_ms, r.p99_ms);
+    std::fflush(stdout);
+  }
+
+  std::printf("\n## Webhooks: deliveries/s against the receiver's own ceiling (wrk, same connections)\n\n");
+  std::printf("| in flight per webhook | events | seconds | switchboard deliveries/s | wrk requests/s | ratio |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|\n");
+  for (int per_endpoint : {2, 8}) {
+    HookResult r;
+    if (!BenchWebhook(per_endpoint, static_cast<int>(cli.GetInt("webhook_events")), publishers,
+                      static_cast<int>(cli.GetInt("wrk_seconds")), &r)) {
+      return 1;
+    }
+    double rate = r.events / r.seconds;
+    std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f |\n", r.per_endpoint, r.events, r.seconds, rate, r.wrk_rps,
+                rate / r.wrk_rps);
+    std::fflush(stdout);
+  }
+  return 0;
+}

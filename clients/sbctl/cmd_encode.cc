@@ -107,7 +107,8 @@ int RunEncode(Invocation& inv) {
     return inv.UsageError("--output is required: the container URI the outputs go to, e.g. "
                           "https://devstoreaccount1.blob.core.windows.net/encoded/");
   }
-  req.set_profiles(inv.cli().GetString("profile"));
+  // Profiles are Flip's; CloudPort names a workflow instead.
+  if (req.encoder() == v1::FLIP) req.set_profiles(inv.cli().GetString("profile"));
   req.set_factory_name(inv.cli().GetString("factory"));
   req.set_workflow_name(inv.cli().GetString("workflow"));
   if (req.encoder() == v1::CLOUDPORT && req.workflow_name().empty()) {
@@ -165,7 +166,7 @@ void RegisterEncodeCommands(CommandRegistry& registry) {
             AddMediaRequestFlags(cli);
             cli.AddString("encoder", "flip", "flip or cloudport.");
             cli.AddString("output", "", "Output container URI (https://ACCOUNT.blob.core.windows.net/CONTAINER/).");
-            cli.AddString("profile", "h264", "Flip profile(s), mapped to ffmpeg arguments by the server config.");
+            cli.AddString("profile", "h264", "Flip profile(s), mapped to ffmpeg arguments by the server config (ignored for cloudport).");
             cli.AddString("factory", "", "Flip factory name (informational).");
             cli.AddString("workflow", "", "CloudPort workflow name (with --encoder=cloudport).");
             cli.AddString("parameters", "", "Encoder parameters, a JSON array of objects.");

@@ -10,6 +10,39 @@
 #include "server/media/worker_pool.h"
 
 namespace switchboard::media {
+namespace {
+
+// MediaInfo names the file it read (for the local store, a path under the
+// data dir); the answer names the blob instead, so no server path leaks:
+// media.@ref and the General track's CompleteName, FolderName, FileName,
+// FileNameExtension and FileExtension.
+void NameTheBlob(const std::string& uri, nlohmann::json* report) {
+  if (!report->is_object() || !report->contains("media") || !(*report)["media"].is_object()) return;
+  nlohmann::json& media = (*report)["media"];
+  media["@ref"] = uri;
+  if (!media.contains("track") || !media["track"].is_array()) return;
+  std::string path = uri.substr(0, uri.find('?'));
+  size_t slash = path.rfind('/');
+  std::string folder = slash == std::string::npos ? "" : path.substr(0, slash);
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  size_t dot = base.rfind('.');
+  for (auto& track : media["track"]) {
+    if (!track.is_object() || !track.contains("@type") || track["@type"] != "General") continue;
+    if (track.contains("CompleteName")) track["CompleteName"] = uri;
+    if (track.contains("FolderName")) track["FolderName"] = folder;
+    if (track.contains("FileNameExtension")) track["FileNameExtension"] = base;
+    if (track.contains("FileName")) track["FileName"] = dot == std::string::npos ? base : base.substr(0, dot);
+    if (track.contains("FileExtension")) {
+      if (dot == std::string::npos) {
+        track.erase("FileExtension");
+      } else {
+        track["FileExtension"] = base.substr(dot + 1);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void MediaEngine::AnalyzeBlob(const v1::AnalyzeBlobRequest& req, Done done) {
   auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
@@ -44,7 +77,7 @@ void MediaEngine::AnalyzeBlob(const v1::AnalyzeBlobRequest& req, Done done) {
       return recorder_->Fail(std::move(op), id, report.status());
     }
     // The report names the file it read; name the blob instead.
-    if (report->contains("media") && (*report)["media"].is_object()) (*report)["media"]["@ref"] = req.blob_uri();
+    NameTheBlob(req.blob_uri(), &*report);
     auto result = codecs::JsonToStruct(*report, "analysisResult");
     if (!result.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, result.status());
     *op.mutable_analysis_result() = std::move(*result);

@@ -54,6 +54,14 @@ TEST(Analyze, LocalClipHasVideoAndAudioAndItsDuration) {
   // The report names the blob, not a file of the server.
   EXPECT_EQ(op.analysis_result().fields().at("media").struct_value().fields().at("@ref").string_value(),
             AzureUri("media", "clip.mp4"));
+  // No path of the server's data dir anywhere in the answer.
+  std::string all = op.analysis_result().DebugString();
+  EXPECT_EQ(all.find(s.data_dir()), std::string::npos) << "the analysis leaks a server path";
+  const auto& general = op.analysis_result().fields().at("media").struct_value().fields().at("track")
+                            .list_value().values(0).struct_value().fields();
+  EXPECT_EQ(general.at("CompleteName").string_value(), AzureUri("media", "clip.mp4"));
+  EXPECT_EQ(general.at("FileName").string_value(), "clip");
+  EXPECT_EQ(general.at("FileExtension").string_value(), "mp4");
 }
 
 TEST(Analyze, AzuriteClipIsReadByRanges) {

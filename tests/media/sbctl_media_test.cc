@@ -302,6 +302,15 @@ TEST_F(SbctlMediaExec, EncodeWatchShowsProgressAndOutputs) {
   EXPECT_EQ(head.substr(4, 4), "ftyp");
   EXPECT_FALSE(std::filesystem::exists(file + ".sbctl-part"));
 
+  // CloudPort by workflow name (a built-in one).
+  r = Sbctl(server_, {"encode", AzureUri("inbox", "clip.mp4"), "--output=" + AzureUri("out"),
+                      "--encoder=cloudport", "--workflow=CloudPortH264", "--watch"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "dispatched as cloudport-")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "/devstoreaccount1/out/cloudport-")) << r.out;
+  r = Sbctl(server_, {"encode", AzureUri("inbox", "clip.mp4"), "--output=" + AzureUri("out"), "--encoder=cloudport"});
+  EXPECT_EQ(r.exit_code, 2) << "cloudport needs --workflow";
+
   // An encode of something that is not media fails cleanly, exit 1.
   std::string junk = tmp_.path() + "/junk.mp4";
   std::ofstream(junk) << std::string(5000, 'x');

@@ -12,55 +12,6 @@ namespace switchboard::gateway::eventgrid {
 
 using nlohmann::json;
 
-namespace {
-
-absl::Status OptionalString(const json& in, const char* key, const std::string& prefix, std::string* out) {
-  auto it = in.find(key);
-  if (it == in.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_string()) {
-    return codecs::FieldError(absl::StrCat(prefix, ".", key),
-                              absl::StrCat("must be a string, got ", codecs::JsonTypeName(*it)));
-  }
-  *out = it->get<std::string>();
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<std::vector<Event>> ParseBatch(absl::string_view body) {
-  auto parsed = codecs::ParseJson(body);
-  if (!parsed.ok()) return parsed.status();
-  const json& in = *parsed;
-  if (!in.is_array()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("body: must be a JSON array of Event Grid events, got ", codecs::JsonTypeName(in)));
-  }
-  std::vector<Event> out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    const json& e = in[i];
-    std::string prefix = absl::StrCat("[", i, "]");
-    if (!e.is_object()) {
-      return codecs::FieldError(prefix, absl::StrCat("must be a JSON object, got ", codecs::JsonTypeName(e)));
-    }
-    Event ev;
-    auto id = codecs::RequireString(e, "id", prefix + ".id");
-    if (!id.ok()) return id.status();
-    ev.id = std::move(*id);
-    if (ev.id.size() > 128) return codecs::FieldError(prefix + ".id", "longer than 128 characters");
-    auto type = codecs::RequireString(e, "eventType", prefix + ".eventType");
-    if (!type.ok()) return type.status();
-    ev.event_type = std::move(*type);
-    for (auto [key, field] : {std::pair{"subject", &ev.subject}, std::pair{"topic", &ev.topic},
-                              std::pair{"eventTime", &ev.event_time}, std::pair{"dataVersion", &ev.data_version}}) {
-      if (auto s = OptionalString(e, key, prefix, field); !s.ok()) return s;
-    }
-    if (auto it = e.find("data"); it != e.end()) ev.data = *it;
-    out.push_back(std::move(ev));
-  }
-  return out;
-}
-
 json ToJson(const Event& e) {
   json out = {{"id", e.id},
               {"topic", e.topic},

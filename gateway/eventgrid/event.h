@@ -1,12 +1,14 @@
 #pragma once
-// The Event Grid event schema (WIRE.md section 4): batches in, response
-// events out. Only the envelope is handled here; what `data` means for each
-// eventType is the business of the Event Grid codec and its handlers.
+// The Event Grid event schema (WIRE.md section 4): response events out.
+// Batches in are parsed by the Event Grid codec; what `data` means for each
+// eventType is the business of the codec and its handlers.
 
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "gateway/codecs/eventgrid.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -15,22 +17,11 @@ namespace switchboard::gateway::eventgrid {
 
 inline constexpr char kValidationEventType[] = "Microsoft.EventGrid.SubscriptionValidationEvent";
 
-struct Event {
-  std::string id;
-  std::string topic;
-  std::string subject;
-  std::string event_type;
-  std::string event_time;
-  std::string data_version;
-  nlohmann::json data;  // null when absent
-};
+// One event: the codec's struct, so that inbound batches are parsed in one
+// place (codecs::ParseEventGridBatch) and handed to handlers as they are.
+using Event = codecs::EventGridEvent;
 
-// Parses a POSTed body: a JSON array of events. Each needs a non-empty
-// string `id` and `eventType`; `subject`, `topic`, `eventTime`,
-// `dataVersion` and `metadataVersion` must be strings when present (any
-// dataVersion is accepted). INVALID_ARGUMENT names the event and field, e.g.
-// "[2].eventType: required key is missing".
-absl::StatusOr<std::vector<Event>> ParseBatch(absl::string_view body);
+// Inbound batches: codecs::ParseEventGridBatch (gateway/codecs/eventgrid.h).
 
 nlohmann::json ToJson(const Event& event);
 // The inverse, for response events built as JSON (by the codec): missing

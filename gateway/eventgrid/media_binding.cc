@@ -1,9 +1,193 @@
 #include "gateway/eventgrid/media_binding.h"
 
-namespace switchboard::gateway::eventgrid {
+#include <deque>
+#include <future>
+#include <mutex>
+#include <type_traits>
+#include <unordered_map>
+#include <variant>
 
-void BindMedia(const client::Connection* /*conn*/, HandlerRegistry* /*handlers*/, MediaBinding* /*binding*/) {
-  // Filled when gateway/codecs/eventgrid (media issue) lands on main.
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/codecs/eventgrid.h"
+#include "gateway/codecs/json_util.h"
+#include "gateway/eventgrid/responses.h"
+#include "switchboard/v1/media.grpc.pb.h"
+
+namespace switchboard::gateway::eventgrid {
+namespace {
+
+using Stub = v1::MediaService::Stub;
+using Callback = std::function<void(grpc::Status)>;
+
+// One overload per request message: the async call it makes.
+void Call(Stub* s, grpc::ClientContext* c, const v1::SetBlobMetadataRequest* r, v1::Operation* o, Callback f) {
+  s->async()->SetBlobMetadata(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::AnalyzeBlobRequest* r, v1::Operation* o, Callback f) {
+  s->async()->AnalyzeBlob(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::CopyBlobRequest* r, v1::Operation* o, Callback f) {
+  s->async()->CopyBlob(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::DeleteBlobRequest* r, v1::Operation* o, Callback f) {
+  s->async()->DeleteBlob(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::CreateSasUrlRequest* r, v1::Operation* o, Callback f) {
+  s->async()->CreateSasUrl(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::ChangeBlobTierRequest* r, v1::Operation* o, Callback f) {
+  s->async()->ChangeBlobTier(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::CreateContainerRequest* r, v1::Operation* o, Callback f) {
+  s->async()->CreateContainer(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::DeleteContainerRequest* r, v1::Operation* o, Callback f) {
+  s->async()->DeleteContainer(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::ChangeContainerAccessRequest* r, v1::Operation* o,
+          Callback f) {
+  s->async()->ChangeContainerAccess(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::RollStorageKeyRequest* r, v1::Operation* o, Callback f) {
+  s->async()->RollStorageKey(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::EncodeRequest* r, v1::Operation* o, Callback f) {
+  s->async()->Encode(c, r, o, std::move(f));
+}
+void Call(Stub* s, grpc::ClientContext* c, const v1::ReportStorageEventRequest* r, v1::StorageEvent* o,
+          Callback f) {
+  s->async()->ReportStorageEvent(c, r, o, std::move(f));
+}
+
+template <class Req>
+using ResponseOf =
+    std::conditional_t<std::is_same_v<Req, v1::ReportStorageEventRequest>, v1::StorageEvent, v1::Operation>;
+
+// The Gridwich handler class per request eventType (server/media/log_events.h).
+std::string ClassFor(const std::string& t) {
+  static const std::unordered_map<std::string, std::string> kClasses = {
+      {"request.blob.metadata.create", "BlobMetadataCreateHandler"},
+      {"request.blob.analysis.create", "BlobAnalysisCreateHandler"},
+      {"request.blob.copy", "BlobCopyHandler"},
+      {"request.blob.delete", "BlobDeleteHandler"},
+      {"request.blob.sas-url.create", "BlobSasUrlCreateHandler"},
+      {"request.blob.tier.change", "BlobTierChangeHandler"},
+      {"request.blob.container.create", "ContainerCreateHandler"},
+      {"request.blob.container.delete", "ContainerDeleteHandler"},
+      {"request.blob.container.access.change", "ContainerAccessChangeHandler"},
+      {"request.rollkey.storage", "StorageKeyRollHandler"},
+      {"request.encode.flip.create", "EncodeCreateHandler"},
+      {"request.encode.cloudport.create", "EncodeCreateHandler"},
+  };
+  auto it = kClasses.find(t);
+  return it == kClasses.end() ? "EventGridRequestHandler" : it->second;
+}
+
+bool IsStorageEventType(const std::string& t) {
+  return t == "Microsoft.Storage.BlobCreated" || t == "Microsoft.Storage.BlobDeleted";
+}
+
+class MediaHandler : public Handler {
+ public:
+  MediaHandler(const client::Connection* conn, RequestCache* cache)
+      : conn_(conn), cache_(cache), stub_(v1::MediaService::NewStub(conn->channel())) {}
+
+  bool Handles(const std::string& t) const override {
+    return absl::StartsWith(t, "request.") || IsStorageEventType(t);
+  }
+
+  grpc::Status Submit(const Event& event, const std::string& request_id) override {
+    std::promise<grpc::Status> p;
+    auto f = p.get_future();
+    SubmitAsync(event, request_id, [&p](grpc::Status s) { p.set_value(std::move(s)); });
+    return f.get();
+  }
+
+  void SubmitAsync(const Event& event, const std::string& request_id, Callback done) override {
+    auto decoded = codecs::DecodeMediaRequest(event);
+    if (!decoded.ok()) {
+      return done(grpc::Status(static_cast<grpc::StatusCode>(decoded.status().code()),
+                               std::string(decoded.status().message())));
+    }
+    (void)request_id;  // the codec already made the event id the request_id
+    if (!IsStorageEventType(event.event_type)) cache_->Put(event);
+    std::visit(
+        [&](auto& msg) {
+          using Req = std::decay_t<decltype(msg)>;
+          struct State {
+            std::unique_ptr<grpc::ClientContext> ctx;
+            Req req;
+            ResponseOf<Req> resp;
+          };
+          auto st = std::make_shared<State>();
+          st->ctx = conn_->NewUnaryContext();
+          st->req = std::move(msg);
+          Call(stub_.get(), st->ctx.get(), &st->req, &st->resp,
+               [st, done = std::move(done)](grpc::Status s) { done(std::move(s)); });
+        },
+        decoded->message);
+  }
+
+  std::string HandlerClassName(const std::string& t) const override { return ClassFor(t); }
+
+  std::vector<Event> Rejection(const Event& request, const grpc::Status& status) const override {
+    google::protobuf::Struct context;  // the request's operationContext, when it decodes
+    if (request.data.is_object() && request.data.contains("operationContext") &&
+        request.data["operationContext"].is_object()) {
+      auto parsed = codecs::JsonToStruct(request.data["operationContext"], "data.operationContext");
+      if (parsed.ok()) context = *parsed;
+    }
+    int id = status.error_code() == grpc::StatusCode::NOT_FOUND && !IsStorageEventType(request.event_type)
+                 ? codecs::kLogRequestUnknownType
+                 : codecs::kLogRequestInvalid;
+    std::vector<Event> out;
+    if (!codecs::IsRollKey(request.event_type) && !IsStorageEventType(request.event_type)) {
+      out.push_back(FromJson(codecs::AcknowledgeEvent(request, context)));
+    }
+    out.push_back(FromJson(codecs::RequestFailureEvent(request, context, id, status.error_message(),
+                                                       ClassFor(request.event_type))));
+    return out;
+  }
+
+ private:
+  const client::Connection* conn_;
+  RequestCache* cache_;
+  std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace
+
+void RequestCache::Put(const Event& e) {
+  std::string key = absl::StrCat(e.event_type, " ", e.id);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (by_id_.insert_or_assign(key, e).second) order_.push_back(key);
+  while (order_.size() > capacity_) {
+    by_id_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+std::optional<Event> RequestCache::Get(const std::string& event_type, const std::string& id) const {
+  std::string key = absl::StrCat(event_type, " ", id);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_id_.find(key);
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+void BindMedia(const client::Connection* conn, HandlerRegistry* handlers, MediaBinding* binding) {
+  auto cache = std::make_shared<RequestCache>();
+  handlers->Add(std::make_unique<MediaHandler>(conn, cache.get()));
+  binding->cache = cache;
+  binding->encode = [cache](const v1::MediaEvent& e) {
+    std::vector<Event> out;
+    std::optional<Event> request;
+    if (!e.request_id().empty()) request = cache->Get(codecs::RequestEventType(e.operation_type()), e.request_id());
+    auto r = codecs::ResponseFor(e, request ? &*request : nullptr);
+    if (r) out.push_back(FromJson(*r));
+    return out;
+  };
 }
 
 }  // namespace switchboard::gateway::eventgrid

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gateway/eventgrid/endpoint.h"
 #include "gateway/eventgrid/responses.h"
@@ -83,11 +84,12 @@ TEST_F(EventGridEndpointTest, MalformedBodiesAre400NamingTheField) {
   auto r = client_->Post("/api/eventgrid", "{\"id\":1}", key);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("array"), std::string::npos) << r.body;
-  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x"},{"eventType":"y"}])", key);
+  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","data":{}},{"eventType":"y","data":{}}])", key);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("[1].id"), std::string::npos) << r.body;
-  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","subject":7}])", key);
-  EXPECT_NE(r.body.find("[0].subject"), std::string::npos) << r.body;
+  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","data":7}])", key);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("[0].data"), std::string::npos) << r.body;
   r = client_->Post("/api/eventgrid", "[", key);
   EXPECT_EQ(r.status, 400);
   r = client_->Post("/api/eventgrid",
@@ -97,6 +99,23 @@ TEST_F(EventGridEndpointTest, MalformedBodiesAre400NamingTheField) {
   EXPECT_EQ(capture_.posts(), 0);
 }
 
+TEST_F(EventGridEndpointTest, EventTypeNoHandlerServesGetsTheGatewayFailure) {
+  json batch = json::parse(Fixture("request.blob.metadata.create.json"));
+  batch[0]["eventType"] = "contoso.order.created";
+  auto r = client_->Post("/api/eventgrid", batch.dump(), {{"aeg-sas-key", "in-key"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  // Not a request: no acknowledge, only the failure.
+  ASSERT_TRUE(capture_.WaitForEvents(1, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto events = capture_.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["eventType"], "response.failure");
+  EXPECT_EQ(events[0]["data"]["logEventId"], eventgrid::kFailureUnknownEventType);
+  EXPECT_EQ(events[0]["subject"], "gridwichFailure/EventGridGateway/409001");
+}
+
+// An unknown request.* type reaches the media handler, whose codec refuses
+// it: the codec's acknowledge and response.failure (logEventId 230002).
 TEST_F(EventGridEndpointTest, UnknownEventTypeGetsAckThenFailureWithContextEchoed) {
   json batch = json::parse(Fixture("request.blob.metadata.create.json"));
   batch[0]["eventType"] = "request.blob.teleport";
@@ -115,9 +134,9 @@ TEST_F(EventGridEndpointTest, UnknownEventTypeGetsAckThenFailureWithContextEchoe
   const json& failure = events[1];
   EXPECT_EQ(failure["eventType"], "response.failure");
   EXPECT_EQ(failure["data"]["operationContext"], json({{"prodID", 10}, {"dc", "abc"}}));
-  EXPECT_EQ(failure["data"]["logEventId"], eventgrid::kFailureUnknownEventType);
+  EXPECT_EQ(failure["data"]["logEventId"], codecs::kLogRequestUnknownType);
   EXPECT_NE(failure["data"]["logEventMessage"].get<std::string>().find("request.blob.teleport"), std::string::npos);
-  EXPECT_EQ(failure["subject"], "gridwichFailure/EventGridGateway/409001");
+  EXPECT_EQ(failure["subject"], "gridwichFailure/EventGridRequestHandler/230002");
   EXPECT_EQ(failure["data"]["logRecordId"].get<std::string>().size(), 36u);
   EXPECT_EQ(failure["data"]["handlerId"].get<std::string>().size(), 36u);
   EXPECT_NE(ack["id"], failure["id"]);

@@ -1,0 +1,314 @@
+// Event Grid end to end: a real switchboardd (in-process, real SQLite and
+// local blob store), the real switchboard-gateway binary as a child process,
+// and a loopback HTTP server playing the Event Grid topic. Every fixture of
+// shared/fixtures/eventgrid is posted and its response events are checked
+// in order, with the operationContext echoed.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "server/blob/local_blob_store.h"
+#include "switchboard/v1/media.grpc.pb.h"
+#include "tests/clients/subprocess.h"
+#include "tests/core/test_support.h"
+#include "tests/gateway/capture_server.h"
+#include "tests/gateway/http_client.h"
+
+namespace switchboard::gateway {
+namespace {
+
+using json = nlohmann::json;
+using switchboard::testing::CaptureServer;
+using switchboard::testing::HttpClient;
+using switchboard::testing::Subprocess;
+using switchboard::testing::TempDir;
+using switchboard::testing::TestServer;
+using namespace std::chrono_literals;
+
+constexpr char kKey[] = "e2e-eventgrid-key";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+json Fixture(const std::string& name) {
+  return json::parse(ReadFile(std::string(SB_FIXTURES_DIR) + "/eventgrid/" + name + ".json"));
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+// The fixtures' blob (devstoreaccount1/media/input/clip.mp4), a real
+// one-second clip made with ffmpeg, put in the local store before the
+// server opens it.
+void SeedClip(const std::string& data_dir) {
+  std::string clip = data_dir + "/clip.mp4";
+  std::string cmd = "ffmpeg -loglevel error -y -f lavfi -i testsrc=duration=1:size=160x120:rate=10 -pix_fmt yuv420p '" +
+                    clip + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  blob::LocalBlobStoreOptions o;
+  o.root = data_dir + "/blobs";
+  o.base_url = [] { return std::string("http://127.0.0.1"); };
+  auto store = blob::LocalBlobStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->CreateContainer("devstoreaccount1", "media").ok());
+  std::string bytes = ReadFile(clip);
+  size_t off = 0;
+  blob::PutOptions po;
+  po.content_type = "video/mp4";
+  auto put = (*store)->PutBlob({"devstoreaccount1", "media", "input/clip.mp4"}, static_cast<int64_t>(bytes.size()),
+                               [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+                                 size_t n = std::min(cap, bytes.size() - off);
+                                 std::copy_n(bytes.data() + off, n, buf);
+                                 off += n;
+                                 return n;
+                               },
+                               po);
+  ASSERT_TRUE(put.ok()) << put.status();
+}
+
+class EventGridE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.path() + "/data";
+    std::filesystem::create_directories(data_);
+    SeedClip(data_);
+    server_ = std::make_unique<TestServer>(data_);
+    port_ = FreePort();
+  }
+
+  void StartGateway() {
+    std::string err;
+    gateway_ = std::make_unique<Subprocess>();
+    Subprocess::Options o;
+    o.stderr_file = dir_.path() + "/gateway." + std::to_string(++gateway_starts_) + ".log";
+    ASSERT_TRUE(gateway_->Start({SWITCHBOARD_GATEWAY_PATH, "--server=" + server_->server().grpc_address(),
+                                 "--http_address=127.0.0.1:" + std::to_string(port_),
+                                 std::string("--eventgrid_key=") + kKey, "--eventgrid_topic_url=" + topic_.url(),
+                                 "--eventgrid_topic_key=topic-key", "--timeout_seconds=5"},
+                                o, &err))
+        << err;
+    // Up once it answers.
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      HttpClient c(Address());
+      if (c.Get("/healthz").status == 200) return;
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL() << "the gateway did not come up: " << ReadFile(o.stderr_file);
+  }
+
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  int Post(const json& batch) {
+    HttpClient c(Address());
+    auto r = c.Post("/api/eventgrid", batch.dump(), {{"aeg-sas-key", kKey}, {"content-type", "application/json"}});
+    last_body_ = r.body;
+    return r.status;
+  }
+
+  // Response events whose data.operationContext equals `ctx`, in arrival order.
+  std::vector<json> ResponsesFor(const json& ctx) const {
+    std::vector<json> out;
+    for (const auto& e : topic_.Events()) {
+      if (e.contains("data") && e["data"].is_object() && e["data"].contains("operationContext") &&
+          e["data"]["operationContext"] == ctx) {
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+
+  static std::vector<std::string> Types(const std::vector<json>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.value("eventType", ""));
+    return out;
+  }
+
+  // Waits until the responses for `ctx` end with `last`.
+  std::vector<std::string> WaitForTypes(const json& ctx, const std::string& last,
+                                        std::chrono::milliseconds timeout = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<std::string> types;
+    while (std::chrono::steady_clock::now() < deadline) {
+      types = Types(ResponsesFor(ctx));
+      if (!types.empty() && types.back() == last) return types;
+      std::this_thread::sleep_for(50ms);
+    }
+    return types;
+  }
+
+  TempDir dir_;
+  std::string data_;
+  std::unique_ptr<TestServer> server_;
+  CaptureServer topic_;
+  std::unique_ptr<Subprocess> gateway_;
+  int gateway_starts_ = 0;
+  int port_ = 0;
+  std::string last_body_;
+};
+
+// Each fixture with a context of its own, so that its responses can be told
+// apart; the expected response types in order.
+struct Case {
+  std::string fixture;
+  std::vector<std::string> expected;
+};
+
+TEST_F(EventGridE2eTest, EveryFixtureGetsItsResponsesInOrderWithTheContextEchoed) {
+  StartGateway();
+  const std::vector<Case> cases = {
+      {"request.blob.metadata.create", {"response.acknowledge", "response.blob.metadata.success"}},
+      {"request.blob.analysis.create", {"response.acknowledge", "response.blob.analysis.success"}},
+      {"request.blob.sas-url.create", {"response.acknowledge", "response.blob.sas-url.success"}},
+      {"request.blob.tier.change", {"response.acknowledge", "response.blob.tier.success"}},
+      {"request.blob.container.create", {"response.acknowledge", "response.blob.container.create.success"}},
+      {"request.blob.container.access.change",
+       {"response.acknowledge", "response.blob.container.access.change.success"}},
+      {"request.blob.container.delete", {"response.acknowledge", "response.blob.container.delete.success"}},
+      {"request.blob.copy", {"response.acknowledge", "response.blob.copy.scheduled", "response.blob.created.success"}},
+      {"request.blob.delete",
+       {"response.acknowledge", "response.blob.delete.scheduled", "response.blob.delete.success"}},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.fixture);
+    json batch = Fixture(c.fixture);
+    json ctx = {{"case", c.fixture}, {"n", ++n}};
+    batch[0]["data"]["operationContext"] = ctx;
+    ASSERT_EQ(Post(batch), 200) << last_body_;
+    auto types = WaitForTypes(ctx, c.expected.back());
+    EXPECT_EQ(types, c.expected);
+    for (const json& e : ResponsesFor(ctx)) {
+      EXPECT_EQ(e["data"]["operationContext"], ctx);
+      EXPECT_FALSE(e.value("id", "").empty());
+      EXPECT_EQ(e.value("dataVersion", ""), "1.0");
+    }
+    // The acknowledge names the request type.
+    auto events = ResponsesFor(ctx);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events[0]["data"]["eventType"], c.fixture);
+  }
+  EXPECT_EQ(topic_.Keys().front(), "topic-key");
+}
+
+TEST_F(EventGridE2eTest, EncodeRollKeyAndStorageEventsAreAnswered) {
+  StartGateway();
+  for (std::string f : {"request.encode.flip.create", "request.encode.cloudport.create"}) {
+    SCOPED_TRACE(f);
+    json batch = Fixture(f);
+    json ctx = {{"case", f}};
+    batch[0]["data"]["operationContext"] = ctx;
+    ASSERT_EQ(Post(batch), 200) << last_body_;
+    // Acknowledged first; then the encode's own events up to success or a failure.
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    std::vector<std::string> types;
+    while (std::chrono::steady_clock::now() < deadline) {
+      types = Types(ResponsesFor(ctx));
+      if (!types.empty() && (types.back() == "response.failure" || absl::EndsWith(types.back(), ".success"))) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_GE(types.size(), 2u) << ::testing::PrintToString(types);
+    EXPECT_EQ(types.front(), "response.acknowledge");
+    EXPECT_TRUE(types.back() == "response.failure" || absl::EndsWith(types.back(), ".success"))
+        << ::testing::PrintToString(types);
+  }
+  // Roll key: no acknowledge and no operationContext in its response.
+  ASSERT_EQ(Post(Fixture("request.rollkey.storage")), 200) << last_body_;
+  ASSERT_TRUE(topic_.WaitForEvents(1, 10s));
+  bool rolled = false;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!rolled && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : topic_.Events()) {
+      if (e.value("eventType", "") == "response.rollkey.storage.success") {
+        rolled = true;
+        EXPECT_EQ(e["data"]["account"], "devstoreaccount1");
+        EXPECT_EQ(e["data"]["keyName"], "key1");
+      }
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(rolled);
+  // A BlobCreated storage event is accepted and answered.
+  size_t before = topic_.Events().size();
+  ASSERT_EQ(Post(Fixture("microsoft.storage.blobcreated")), 200) << last_body_;
+  EXPECT_TRUE(topic_.WaitForEvents(before + 1, 20s));
+}
+
+TEST_F(EventGridE2eTest, SameEventGridIdThreeTimesIsOneOperation) {
+  StartGateway();
+  json batch = Fixture("request.blob.metadata.create");
+  json ctx = {{"case", "thrice"}};
+  batch[0]["data"]["operationContext"] = ctx;
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Post(batch), 200) << last_body_;
+  auto types = WaitForTypes(ctx, "response.blob.metadata.success");
+  std::this_thread::sleep_for(1s);  // a second operation would have answered by now
+  EXPECT_EQ(Types(ResponsesFor(ctx)),
+            (std::vector<std::string>{"response.acknowledge", "response.blob.metadata.success"}));
+  grpc::ClientContext gctx;
+  v1::ListOperationsRequest req;
+  v1::ListOperationsResponse resp;
+  auto media = v1::MediaService::NewStub(server_->Channel());
+  ASSERT_TRUE(media->ListOperations(&gctx, req, &resp).ok());
+  EXPECT_EQ(resp.operations_size(), 1);
+}
+
+TEST_F(EventGridE2eTest, GatewayKilledBetweenAcceptAndPublishStillPublishesEverything) {
+  StartGateway();
+  topic_.FailNext(1000000, 503);  // the topic is down: nothing gets published
+  std::vector<json> contexts;
+  for (int i = 0; i < 5; ++i) {
+    json batch = Fixture("request.blob.metadata.create");
+    batch[0]["id"] = "kill-" + std::to_string(i);
+    json ctx = {{"case", "kill"}, {"i", i}};
+    batch[0]["data"]["operationContext"] = ctx;
+    contexts.push_back(ctx);
+    ASSERT_EQ(Post(batch), 200) << last_body_;
+  }
+  std::this_thread::sleep_for(500ms);  // accepted and answered by the server, not published
+  gateway_->Signal(SIGKILL);
+  gateway_->Wait(5s);
+  topic_.FailNext(0, 503);
+  EXPECT_TRUE(topic_.Events().empty());
+  StartGateway();
+  for (const json& ctx : contexts) {
+    auto types = WaitForTypes(ctx, "response.blob.metadata.success");
+    EXPECT_EQ(types, (std::vector<std::string>{"response.acknowledge", "response.blob.metadata.success"}))
+        << ctx.dump();
+  }
+}
+
+TEST_F(EventGridE2eTest, ServerStoppedIsA503) {
+  StartGateway();
+  server_->Shutdown();
+  json batch = Fixture("request.blob.metadata.create");
+  EXPECT_EQ(Post(batch), 503) << last_body_;
+}
+
+}  // namespace
+}  // namespace switchboard::gateway

@@ -13,6 +13,7 @@
 #include "common/azure/sas.h"
 #include "common/azure/shared_key.h"
 #include "common/azure/url.h"
+#include "common/azure/xml.h"
 #include "common/status.h"
 #include "server/blob/blob_names.h"
 
@@ -21,6 +22,9 @@ namespace {
 
 using azure::HttpRequest;
 using azure::HttpResponse;
+using azure::Tag;
+using azure::TagText;
+using azure::XmlUnescape;
 
 struct Call {
   std::string method = "GET";
@@ -127,27 +131,6 @@ BlobProperties FromHeaders(const std::string& name, const HttpResponse& r) {
   return p;
 }
 
-std::string XmlDecode(absl::string_view s) {
-  return absl::StrReplaceAll(s, {{"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}});
-}
-
-// The text of the first <tag>...</tag> in `xml`, or "" (and false).
-bool Tag(absl::string_view xml, absl::string_view tag, std::string* out) {
-  std::string open = absl::StrCat("<", tag, ">"), close = absl::StrCat("</", tag, ">");
-  auto b = xml.find(open);
-  if (b == absl::string_view::npos) return false;
-  auto e = xml.find(close, b);
-  if (e == absl::string_view::npos) return false;
-  *out = std::string(xml.substr(b + open.size(), e - b - open.size()));
-  return true;
-}
-
-std::string TagText(absl::string_view xml, absl::string_view tag) {
-  std::string s;
-  Tag(xml, tag, &s);
-  return XmlDecode(s);
-}
-
 // Metadata children of <Metadata>: <name>value</name>...
 Metadata ParseMetadataXml(absl::string_view xml) {
   Metadata md;
@@ -170,7 +153,7 @@ Metadata ParseMetadataXml(absl::string_view xml) {
     std::string close = absl::StrCat("</", name, ">");
     auto end = xml.find(close, gt);
     if (end == absl::string_view::npos) break;
-    md[name] = XmlDecode(xml.substr(gt + 1, end - gt - 1));
+    md[name] = XmlUnescape(xml.substr(gt + 1, end - gt - 1));
     pos = end + close.size();
   }
   return md;

@@ -7,11 +7,14 @@
 #include <set>
 #include <thread>
 
+#include "common/azure/xml.h"
 #include "tests/gateway/storage_queue_env.h"
 
 namespace switchboard::gateway::storage_queue {
 namespace {
 
+using azure::XmlEscape;
+using azure::XmlUnescape;
 using switchboard::testing::AzuriteQueueAccount;
 using switchboard::testing::UniqueQueueName;
 

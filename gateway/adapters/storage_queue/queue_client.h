@@ -71,9 +71,6 @@ class QueueClient {
   QueueAccount a_;
 };
 
-// The XML pieces, exposed for tests.
-std::string XmlEscape(absl::string_view s);
-std::string XmlUnescape(absl::string_view s);
 // Parses a QueueMessagesList body.
 std::vector<QueueMessage> ParseMessagesList(absl::string_view xml);
 

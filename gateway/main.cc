@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "gateway/config.h"
 #include "gateway/gateway.h"
 
@@ -52,12 +53,7 @@ int main(int argc, char** argv) {
   switchboard::log::SetMinLevel(level);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = switchboard::BlockStopSignals();
 
   auto gateway = gw::Gateway::Start(config);
   if (!gateway.ok()) {
@@ -65,9 +61,7 @@ int main(int argc, char** argv) {
     std::cerr << "switchboard-gateway: " << gateway.status().message() << "\n";
     return 1;
   }
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  switchboard::log::Info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  switchboard::WaitForStopSignal(stop_signals);
   (*gateway)->Stop();
   return 0;
 }

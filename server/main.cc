@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "server/core/config.h"
 #include "server/server.h"
 
@@ -116,12 +117,7 @@ int main(int argc, char** argv) {
   }
 
   // Block the stop signals in every thread; main waits for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = switchboard::BlockStopSignals();
 
   auto server = switchboard::Server::Start(config);
   if (!server.ok()) {
@@ -129,9 +125,7 @@ int main(int argc, char** argv) {
     std::cerr << "switchboardd: " << server.status().message() << "\n";
     return 1;
   }
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  switchboard::log::Info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  switchboard::WaitForStopSignal(stop_signals);
   (*server)->Shutdown();
   return 0;
 }

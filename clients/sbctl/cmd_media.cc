@@ -433,7 +433,9 @@ int ExecOne(Invocation& inv, client::Connection* conn, const codecs::EventGridEv
   }
   absl::Status f = FollowOperation(conn, op.name(), WaitTimeout(inv), [&](const v1::MediaEvent& me) {
     if (me.has_failure()) *failed = true;
-    if (auto out = codecs::ResponseFor(me, &e)) PrintEvent(inv, *out);
+    // Without the request, as the stateless gateway does: every field comes
+    // from the server's event.
+    if (auto out = codecs::ResponseFor(me, nullptr)) PrintEvent(inv, *out);
   });
   if (!f.ok()) return inv.LocalError(f);
   return kExitOk;

@@ -97,6 +97,29 @@ json Echo(const EventGridEvent* request, std::initializer_list<const char*> keys
   return out;
 }
 
+// Sets d[key] to value unless it is empty (an event logged before the
+// server recorded it), keeping what `d` already holds from the request.
+void SetIfGiven(json& d, const char* key, const std::string& value) {
+  if (!value.empty()) d[key] = value;
+}
+
+const char* PriorityText(v1::RehydratePriority p) {
+  switch (p) {
+    case v1::STANDARD: return "Standard";
+    case v1::HIGH: return "High";
+    default: return "";
+  }
+}
+
+const char* AccessText(v1::ContainerAccess a) {
+  switch (a) {
+    case v1::PRIVATE: return "None";
+    case v1::BLOB: return "Blob";
+    case v1::BLOB_CONTAINER: return "BlobContainer";
+    default: return "";
+  }
+}
+
 json Metadata(const google::protobuf::Map<std::string, std::string>& m) {
   json out = json::object();
   for (const auto& [k, v] : m) out[k] = v;
@@ -186,6 +209,7 @@ absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& e) {
   }
   auto common = [&](auto& req) {
     req.set_request_id(e.id);
+    req.set_event_subject(e.subject);
     *req.mutable_operation_context() = out.operation_context;
   };
   const std::string& t = e.event_type;
@@ -379,10 +403,12 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
   switch (e.payload_case()) {
     case v1::MediaEvent::kAcknowledged: {
       if (type == v1::ROLL_STORAGE_KEY) return std::nullopt;
-      EventGridEvent fake;
-      fake.event_type = RequestEventType(type);
-      fake.subject = request ? request->subject : "";
-      return AcknowledgeEvent(request ? *request : fake, e.operation_context());
+      // The server keeps the request's subject (MediaEvent.echo); the
+      // request itself is only a fallback for events logged before it did.
+      EventGridEvent answered;
+      answered.event_type = RequestEventType(type);
+      answered.subject = !e.echo().subject().empty() ? e.echo().subject() : request ? request->subject : "";
+      return AcknowledgeEvent(answered, e.operation_context());
     }
     case v1::MediaEvent::kSucceeded: {
       const v1::Operation& op = e.succeeded();
@@ -410,6 +436,7 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
           d["blobUri"] = op.target_uri();
           d["accessTier"] = TierText(op.blob().access_tier());
           d.update(Echo(request, {"accessTier", "rehydratePriority"}));
+          SetIfGiven(d, "rehydratePriority", PriorityText(e.echo().rehydrate_priority()));
           break;
         case v1::CREATE_CONTAINER:
         case v1::DELETE_CONTAINER:
@@ -422,6 +449,7 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
           d["storageAccountName"] = account;
           d["containerName"] = container;
           d.update(Echo(request, {"storageAccountName", "containerName", "accessType"}));
+          if (type == v1::CHANGE_CONTAINER_ACCESS) SetIfGiven(d, "accessType", AccessText(e.echo().access()));
           break;
         }
         case v1::ROLL_STORAGE_KEY: {
@@ -429,6 +457,8 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
           SplitContainerUri(op.target_uri(), &account, &container);
           json r = {{"account", account}};
           r.update(Echo(request, {"keyName"}));
+          SetIfGiven(r, "account", e.echo().account());
+          SetIfGiven(r, "keyName", e.echo().key_name());
           return Success("response.rollkey.storage.success", r);
         }
         default: return std::nullopt;
@@ -441,6 +471,7 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
         json d = {{"operationContext", ctx}, {"destinationUri", op.target_uri()},
                   {"blobMetadata", Metadata(op.blob_metadata())}};
         d.update(Echo(request, {"sourceUri"}));
+        SetIfGiven(d, "sourceUri", e.echo().source_uri());
         return Success("response.blob.copy.scheduled", d);
       }
       if (type == v1::DELETE_BLOB) {
@@ -484,6 +515,8 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
       const v1::Failure& f = e.failure();
       if (type == v1::ROLL_STORAGE_KEY) {
         json r = Echo(request, {"account", "keyName"});
+        SetIfGiven(r, "account", e.echo().account());
+        SetIfGiven(r, "keyName", e.echo().key_name());
         r["error"] = f.log_event_message();
         return Success("response.rollkey.storage.failure", r);
       }

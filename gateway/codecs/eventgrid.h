@@ -54,7 +54,7 @@ struct MediaRequest {
 };
 
 // One request event to its MediaService request; request_id is the event
-// id. INVALID_ARGUMENT naming `data.<field>` for bad data; NOT_FOUND for an
+// id and event_subject its subject (not for rollkey, which has no ack). INVALID_ARGUMENT naming `data.<field>` for bad data; NOT_FOUND for an
 // eventType this codec does not know (answer it with a response.failure).
 absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& event);
 
@@ -69,15 +69,16 @@ std::string RequestEventType(v1::OperationType type);
 // success or cancellation. A client watching one operation stops there.
 bool IsFinalEvent(const v1::MediaEvent& event);
 
-// Response events. `request` is the request event being answered (its
-// subject and data are echoed where WIRE.md asks for "the same fields").
-// It may be null (storage events that arrived on their own, or a gateway
-// publishing from the event log without the original request): everything
-// the MediaEvent holds is still written (blob URIs, metadata, tier,
-// container names, encode progress, failures, operationContext), but
-// fields only the request had are left out: the ack's subject prefix,
-// copy.scheduled's sourceUri, tier.success's rehydratePriority and the
-// rollkey events' keyName (and the rollkey failure's account).
+// Response events. Every field comes from the MediaEvent: the server
+// records what the responses repeat from the request in MediaEvent.echo
+// (the ack's subject prefix, copy.scheduled's sourceUri, tier.success's
+// rehydratePriority, access.change.success's accessType, the rollkey
+// events' account and keyName), and
+// DecodeMediaRequest passes the request's subject on as event_subject. So
+// `request` may be null (a stateless gateway publishing from the event log,
+// or a storage event that arrived on its own) and the response is still
+// complete. When it is given (the request event being answered), its data
+// fills what an event logged before the server kept the echo lacks.
 nlohmann::json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context);
 // The response for one MediaEvent, or nullopt if it has none on the wire.
 std::optional<nlohmann::json> ResponseFor(const v1::MediaEvent& event, const EventGridEvent* request);

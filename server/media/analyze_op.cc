@@ -7,6 +7,7 @@
 #include "server/media/blob_info.h"
 #include "server/media/media_engine.h"
 #include "server/media/op_recorder.h"
+#include "server/media/request_echo.h"
 #include "server/media/worker_pool.h"
 
 namespace switchboard::media {
@@ -51,7 +52,7 @@ void MediaEngine::AnalyzeBlob(const v1::AnalyzeBlobRequest& req, Done done) {
   if (auto s = ValidateAnalyzerOptions(options); !s.ok()) return done(s);
   auto body = [this, req, t = *target, options]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::ANALYZE_BLOB, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true));
+                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     auto props = t.store->GetProperties(t.ref);

@@ -9,6 +9,7 @@
 #include "server/media/encode_manager.h"
 #include "server/media/media_engine.h"
 #include "server/media/op_recorder.h"
+#include "server/media/request_echo.h"
 #include "server/media/worker_pool.h"
 
 namespace switchboard::media {
@@ -93,7 +94,7 @@ void MediaEngine::Encode(const v1::EncodeRequest& req, Done done) {
 
   auto body = [this, req, type, job]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(type, req.request_id(), &req.operation_context(),
-                                                  req.output_container(), Fingerprint(req), true));
+                                                  req.output_container(), Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     // dispatched: the job has a name.

@@ -23,6 +23,7 @@
 #include "server/media/blob_info.h"
 #include "server/media/encode_manager.h"
 #include "server/media/op_recorder.h"
+#include "server/media/request_echo.h"
 #include "server/media/worker_pool.h"
 
 namespace switchboard::media {
@@ -195,7 +196,7 @@ void MediaEngine::SetBlobMetadata(const v1::SetBlobMetadataRequest& req, Done do
   if (auto s = blob::ValidateMetadata(md, "blob_metadata"); !s.ok()) return done(s);
   auto body = [this, req, t = *target, md]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::SET_BLOB_METADATA, req.request_id(),
-                                                  &req.operation_context(), req.blob_uri(), Fingerprint(req), true));
+                                                  &req.operation_context(), req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     absl::Status s = t.store->SetMetadata(t.ref, md, ClientRequestId(op));
@@ -216,7 +217,7 @@ void MediaEngine::CopyBlob(const v1::CopyBlobRequest& req, Done done) {
   if (!dst.ok()) return done(dst.status());
   auto body = [this, req, s = *src, d = *dst]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::COPY_BLOB, req.request_id(), &req.operation_context(),
-                                                  req.destination_uri(), Fingerprint(req), true));
+                                                  req.destination_uri(), Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     auto props = s.store->GetProperties(s.ref);
@@ -254,7 +255,7 @@ void MediaEngine::DeleteBlob(const v1::DeleteBlobRequest& req, Done done) {
   if (!target.ok()) return done(target.status());
   auto body = [this, req, t = *target]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::DELETE_BLOB, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true));
+                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     auto props = t.store->GetProperties(t.ref);
@@ -302,7 +303,7 @@ void MediaEngine::CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done) {
   }
   auto body = [this, req, t = *target, ordered]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CREATE_SAS_URL, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true));
+                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     auto key = t.store->AccountKey(t.ref.account, "key1");
@@ -332,7 +333,7 @@ void MediaEngine::ChangeBlobTier(const v1::ChangeBlobTierRequest& req, Done done
   if (!prio.ok()) return done(prio.status());
   auto body = [this, req, t = *target, tier = *tier, prio = *prio]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CHANGE_BLOB_TIER, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true));
+                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     absl::Status s = t.store->SetTier(t.ref, tier, prio);
@@ -366,7 +367,7 @@ void MediaEngine::CreateContainer(const v1::CreateContainerRequest& req, Done do
   auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CREATE_CONTAINER, req.request_id(), &req.operation_context(),
                                                   ContainerUri(req.storage_account_name(), req.container_name()),
-                                                  Fingerprint(req), true));
+                                                  Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     absl::Status s = store->CreateContainer(req.storage_account_name(), req.container_name());
     if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerCreateFailed, s);
@@ -381,7 +382,7 @@ void MediaEngine::DeleteContainer(const v1::DeleteContainerRequest& req, Done do
   auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::DELETE_CONTAINER, req.request_id(), &req.operation_context(),
                                                   ContainerUri(req.storage_account_name(), req.container_name()),
-                                                  Fingerprint(req), true));
+                                                  Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     absl::Status s = store->DeleteContainer(req.storage_account_name(), req.container_name());
     if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerDeleteFailed, s);
@@ -399,7 +400,7 @@ void MediaEngine::ChangeContainerAccess(const v1::ChangeContainerAccessRequest& 
     ASSIGN_OR_RETURN(auto begun,
                      recorder_->Begin(v1::CHANGE_CONTAINER_ACCESS, req.request_id(), &req.operation_context(),
                                       ContainerUri(req.storage_account_name(), req.container_name()),
-                                      Fingerprint(req), true));
+                                      Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     absl::Status s = store->SetContainerAccess(req.storage_account_name(), req.container_name(), access);
     if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerAccessFailed, s);
@@ -419,7 +420,7 @@ void MediaEngine::RollStorageKey(const v1::RollStorageKeyRequest& req, Done done
     // No acknowledge and no operation context (WIRE.md section 4).
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::ROLL_STORAGE_KEY, req.request_id(), nullptr,
                                                   absl::StrCat("https://", req.account(), ".blob.core.windows.net/"),
-                                                  Fingerprint(req), false));
+                                                  Fingerprint(req), false, EchoOf(req)));
     if (begun.replayed) return begun.op;
     absl::Status s = store->RollKey(req.account(), req.key_name());
     if (!s.ok()) {

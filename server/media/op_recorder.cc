@@ -47,7 +47,7 @@ std::string Fingerprint(const google::protobuf::Message& m) {
 absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, const std::string& request_id,
                                                     const google::protobuf::Struct* context,
                                                     const std::string& target, const std::string& fingerprint,
-                                                    bool acknowledge) {
+                                                    bool acknowledge, const v1::RequestEcho& echo) {
   v1::Operation op;
   op.set_name(absl::StrCat("operations/", absl::BytesToHexString(azure::RandomBytes(10))));
   op.set_request_id(request_id);
@@ -57,6 +57,7 @@ absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, cons
   SetNow(op.mutable_create_time());
   *op.mutable_update_time() = op.create_time();
   op.set_target_uri(target);
+  *op.mutable_echo() = echo;
 
   core::Mutation m;
   m.scope = absl::StrCat("media.", v1::OperationType_Name(type));
@@ -70,6 +71,7 @@ absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, cons
       if (op.has_operation_context()) *e.mutable_operation_context() = op.operation_context();
       e.set_operation(op.name());
       e.set_operation_type(op.type());
+      *e.mutable_echo() = op.echo();
       e.set_acknowledged(op.type());
       self.events.push_back({"media", "acknowledged", op.name(), op.target_uri(), e.SerializeAsString()});
     }
@@ -100,6 +102,7 @@ absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v
       if (o.has_operation_context()) *e.mutable_operation_context() = o.operation_context();
       e.set_operation(o.name());
       e.set_operation_type(o.type());
+      *e.mutable_echo() = o.echo();
       std::string resource = o.name(), related = o.target_uri();
       if (e.has_storage()) {
         resource = e.storage().blob_uri();
@@ -146,6 +149,7 @@ absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent
     if (op->has_operation_context()) *e.mutable_operation_context() = op->operation_context();
     e.set_operation(op->name());
     e.set_operation_type(op->type());
+    *e.mutable_echo() = op->echo();
   } else {
     e.set_request_id(request_id);
   }

@@ -26,11 +26,12 @@ class OpRecorder {
     bool replayed = false;
   };
   // Records a new ACCEPTED operation and (if `acknowledge`) its
-  // acknowledge event. Idempotent on (type, request_id) when request_id is
+  // acknowledge event. `echo` (see request_echo.h) goes on the operation and
+  // on every event of it. Idempotent on (type, request_id) when request_id is
   // set; a repeat with different content is ALREADY_EXISTS.
   absl::StatusOr<Begun> Begin(v1::OperationType type, const std::string& request_id,
                               const google::protobuf::Struct* context, const std::string& target,
-                              const std::string& fingerprint, bool acknowledge);
+                              const std::string& fingerprint, bool acknowledge, const v1::RequestEcho& echo);
 
   // Writes `op` (its state as given) with `events` appended; each event
   // gets the op's request id, context, name and type.

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/codecs/json_util.h"
+#include "server/media/request_echo.h"
 
 namespace switchboard::codecs {
 namespace {
@@ -97,6 +98,9 @@ void ExpectDecodedMatches(const EventGridEvent& e, const MediaRequest& r) {
             EXPECT_TRUE(r.operation_context.fields().empty()) << "rollkey carries no operationContext";
           } else {
             EXPECT_EQ(StructToJson(m.operation_context()), d["operationContext"]);
+            // The ack's subject prefix travels with the request to the server.
+            EXPECT_EQ(m.event_subject(), e.subject);
+            EXPECT_FALSE(m.event_subject().empty());
           }
           if constexpr (std::is_same_v<T, v1::SetBlobMetadataRequest>) {
             EXPECT_EQ(m.blob_uri(), d["blobUri"].get<std::string>());
@@ -188,10 +192,25 @@ v1::OperationType TypeOf(const MediaRequest& r) {
       r.message);
 }
 
+// A MediaEvent of the operation `r` starts, as OpRecorder writes it: the
+// operation's type, context and the engine's RequestEcho of the request.
 v1::MediaEvent EventOf(const MediaRequest& r, v1::OperationType type) {
   v1::MediaEvent e;
   e.set_operation_type(type);
   if (type != v1::ROLL_STORAGE_KEY) *e.mutable_operation_context() = r.operation_context;
+  std::visit(
+      [&](const auto& m) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(m)>, v1::ReportStorageEventRequest>) {
+          *e.mutable_echo() = media::EchoOf(m);
+        }
+      },
+      r.message);
+  return e;
+}
+
+// The same event as logged before the server kept the echo.
+v1::MediaEvent WithoutEcho(v1::MediaEvent e) {
+  e.clear_echo();
   return e;
 }
 
@@ -208,15 +227,21 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
   {
     v1::MediaEvent e = EventOf(r, type);
     e.set_acknowledged(type);
-    auto ack = ResponseFor(e, &req);
+    // Without the request (a stateless gateway): all from the event.
+    auto ack = ResponseFor(e, nullptr);
     if (IsRollKey(req.event_type)) {
       EXPECT_FALSE(ack.has_value()) << "rollkey has no acknowledge";
+      EXPECT_FALSE(ResponseFor(e, &req).has_value());
     } else {
       ASSERT_TRUE(ack.has_value());
       ExpectEnvelope(*ack, "response.acknowledge");
       EXPECT_EQ((*ack)["subject"], absl::StrCat(req.subject, "/", (*ack)["id"].get<std::string>()));
       EXPECT_EQ((*ack)["data"]["operationContext"], ctx);
       EXPECT_EQ((*ack)["data"]["eventType"], req.event_type);
+      // An event logged without the echo takes the subject from the request.
+      auto old = ResponseFor(WithoutEcho(e), &req);
+      ASSERT_TRUE(old.has_value());
+      EXPECT_EQ((*old)["subject"], absl::StrCat(req.subject, "/", (*old)["id"].get<std::string>()));
     }
   }
 
@@ -230,7 +255,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
     f->set_log_record_url("");
     f->set_event_handler_class_name("BlobCopyHandler");
     f->set_handler_id("66666666-7777-4888-8999-aaaaaaaaaaaa");
-    auto out = ResponseFor(e, &req);
+    auto out = ResponseFor(e, nullptr);
     ASSERT_TRUE(out.has_value());
     if (IsRollKey(req.event_type)) {
       ExpectEnvelope(*out, "response.rollkey.storage.failure");
@@ -239,6 +264,10 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       EXPECT_EQ((*out)["data"]["keyName"], d["keyName"]);
       EXPECT_EQ((*out)["data"]["error"], f->log_event_message());
       EXPECT_FALSE((*out)["data"].contains("operationContext"));
+      auto old = ResponseFor(WithoutEcho(e), &req);
+      ASSERT_TRUE(old.has_value());
+      EXPECT_EQ((*old)["data"]["account"], d["account"]) << "from the request when the event lacks it";
+      EXPECT_EQ((*old)["data"]["keyName"], d["keyName"]);
     } else {
       ExpectEnvelope(*out, "response.failure");
       EXPECT_EQ((*out)["subject"], "gridwichFailure/BlobCopyHandler/312001");
@@ -256,7 +285,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
 
   // Success-type responses.
   auto one = [&](const v1::MediaEvent& e, const std::string& want_type) -> json {
-    auto out = ResponseFor(e, &req);
+    auto out = ResponseFor(e, nullptr);
     EXPECT_TRUE(out.has_value()) << want_type;
     if (!out) return json::object();
     ExpectEnvelope(*out, want_type);
@@ -299,6 +328,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       (*e.mutable_scheduled()->mutable_blob_metadata())["programId"] = "1234";
       json out = one(e, "response.blob.copy.scheduled");
       EXPECT_EQ(out["sourceUri"], d["sourceUri"]);
+      EXPECT_EQ(ResponseFor(WithoutEcho(e), &req).value()["data"]["sourceUri"], d["sourceUri"]);
       EXPECT_EQ(out["destinationUri"], d["destinationUri"]);
       EXPECT_EQ(out["blobMetadata"], json({{"programId", "1234"}}));
       v1::MediaEvent c = EventOf(r, type);
@@ -344,6 +374,15 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       EXPECT_EQ(out["blobUri"], d["blobUri"]);
       EXPECT_EQ(out["accessTier"], d["accessTier"]);
       EXPECT_EQ(out["rehydratePriority"], d["rehydratePriority"]);
+      EXPECT_EQ(ResponseFor(WithoutEcho(e), &req).value()["data"]["rehydratePriority"], d["rehydratePriority"]);
+      // High, and Standard when the request leaves the priority out.
+      v1::ChangeBlobTierRequest high = std::get<v1::ChangeBlobTierRequest>(r.message);
+      high.set_rehydrate_priority(v1::HIGH);
+      *e.mutable_echo() = media::EchoOf(high);
+      EXPECT_EQ(one(e, "response.blob.tier.success")["rehydratePriority"], "High");
+      high.clear_rehydrate_priority();
+      *e.mutable_echo() = media::EchoOf(high);
+      EXPECT_EQ(one(e, "response.blob.tier.success")["rehydratePriority"], "Standard");
       break;
     }
     case v1::CREATE_CONTAINER:
@@ -361,6 +400,12 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       EXPECT_EQ(out["containerName"], d["containerName"]);
       if (type == v1::CHANGE_CONTAINER_ACCESS) {
         EXPECT_EQ(out["accessType"], d["accessType"]);
+        EXPECT_EQ(ResponseFor(WithoutEcho(e), &req).value()["data"]["accessType"], d["accessType"]);
+        for (auto [level, word] : std::vector<std::pair<v1::ContainerAccess, std::string>>{
+                 {v1::PRIVATE, "None"}, {v1::BLOB, "Blob"}, {v1::BLOB_CONTAINER, "BlobContainer"}}) {
+          e.mutable_echo()->set_access(level);
+          EXPECT_EQ(one(e, want)["accessType"], word);
+        }
       }
       // Without the request (gateway restarted), names come from the URI.
       auto bare = ResponseFor(e, nullptr);
@@ -376,6 +421,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       json out = one(e, "response.rollkey.storage.success");
       EXPECT_EQ(out["account"], d["account"]);
       EXPECT_EQ(out["keyName"], d["keyName"]);
+      EXPECT_EQ(ResponseFor(WithoutEcho(e), &req).value()["data"]["keyName"], d["keyName"]);
       break;
     }
     case v1::ENCODE_FLIP:
@@ -411,7 +457,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       EXPECT_EQ(ok["workflowJobName"], "job-1");
       // The FAILURE state itself goes out as response.failure (the Failure
       // event); the progress record of it has no wire form.
-      EXPECT_FALSE(ResponseFor(ev(v1::FAILURE), &req).has_value());
+      EXPECT_FALSE(ResponseFor(ev(v1::FAILURE), nullptr).has_value());
       break;
     }
     default: FAIL() << "no response check for " << req.event_type;

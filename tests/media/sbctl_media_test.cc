@@ -38,11 +38,22 @@ std::vector<json> Lines(const std::string& out) {
   return v;
 }
 
-json FixtureData(const std::string& name) {
+json FixtureEvent(const std::string& name) {
   std::ifstream in(kEventGrid + name);
   EXPECT_TRUE(in.good()) << name;
   json j = json::parse(in, nullptr, false);
-  return j.is_array() && !j.empty() ? j[0]["data"] : json();
+  return j.is_array() && !j.empty() ? j[0] : json();
+}
+
+json FixtureData(const std::string& name) { return FixtureEvent(name).value("data", json()); }
+
+// A fixture with changes, written to `dir`; returns its path.
+std::string VariantFile(const std::string& dir, const std::string& fixture, const json& patch) {
+  json batch = json::array({FixtureEvent(fixture)});
+  batch[0].merge_patch(patch);
+  std::string path = dir + "/variant-" + fixture;
+  std::ofstream(path) << batch.dump();
+  return path;
 }
 
 std::vector<std::string> Types(const std::vector<json>& events) {
@@ -51,16 +62,28 @@ std::vector<std::string> Types(const std::vector<json>& events) {
   return t;
 }
 
-// Runs one fixture; checks exit 0, that each event's operationContext is
-// the fixture's, and returns the events.
-std::vector<json> Exec(const MediaServer& s, const std::string& fixture) {
+// Runs one fixture (or `path`, a variant of it); checks exit 0, that each
+// event's operationContext is the fixture's and an ack's subject is the
+// request's subject plus its id, and returns the events. sbctl encodes the
+// responses without the request, as the stateless gateway does, so all of
+// this came from the server's events.
+std::vector<json> Exec(const MediaServer& s, const std::string& fixture, const std::string& path = "") {
   SCOPED_TRACE(fixture);
-  RunResult r = Sbctl(s, {"media", "exec", "--file=" + kEventGrid + fixture});
+  RunResult r = Sbctl(s, {"media", "exec", "--file=" + (path.empty() ? kEventGrid + fixture : path)});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   auto events = Lines(r.out);
   json data = FixtureData(fixture);
+  std::string subject = FixtureEvent(fixture).value("subject", "");
+  if (!path.empty()) {
+    std::ifstream in(path);
+    subject = json::parse(in)[0].value("subject", "");
+  }
   for (const auto& e : events) {
     EXPECT_EQ(e["dataVersion"], "1.0");
+    if (e["eventType"] == "response.acknowledge") {
+      EXPECT_FALSE(subject.empty());
+      EXPECT_EQ(e["subject"], subject + "/" + e["id"].get<std::string>()) << e.dump();
+    }
     if (fixture == "request.rollkey.storage.json") {
       EXPECT_FALSE(e["data"].contains("operationContext")) << e.dump();
     } else if (data.contains("operationContext")) {
@@ -142,6 +165,20 @@ TEST_F(SbctlMediaExec, EveryFixtureRunsAndAnswers) {
     ASSERT_EQ(ev.size(), 2u);
     EXPECT_EQ(ev[1]["data"]["accessTier"], "Cool");
     EXPECT_EQ(ev[1]["data"]["rehydratePriority"], "Standard");
+    EXPECT_EQ(ev[1]["data"]["blobUri"], FixtureData("request.blob.tier.change.json")["blobUri"]);
+  }
+  {
+    // Back to Hot with High: the priority comes back as given.
+    std::string f = VariantFile(tmp_.path(), "request.blob.tier.change.json",
+                                {{"id", "tier-high-1"},
+                                 {"subject", "/requests/tier-high"},
+                                 {"data", {{"accessTier", "Hot"}, {"rehydratePriority", "High"}}}});
+    auto ev = Exec(server_, "request.blob.tier.change.json", f);
+    EXPECT_EQ(Types(ev), (std::vector<std::string>{"response.acknowledge", "response.blob.tier.success"}));
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_TRUE(absl::StartsWith(ev[0]["subject"].get<std::string>(), "/requests/tier-high/")) << ev[0]["subject"];
+    EXPECT_EQ(ev[1]["data"]["accessTier"], "Hot");
+    EXPECT_EQ(ev[1]["data"]["rehydratePriority"], "High");
   }
   {
     auto ev = exec("request.blob.copy.json");
@@ -200,6 +237,15 @@ TEST_F(SbctlMediaExec, EveryFixtureRunsAndAnswers) {
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0]["data"]["account"], kAccount);
     EXPECT_EQ(ev[0]["data"]["keyName"], "key1");
+  }
+  {
+    std::string f = VariantFile(tmp_.path(), "request.rollkey.storage.json",
+                                {{"id", "rollkey-key2-1"}, {"data", {{"keyName", "key2"}}}});
+    auto ev = Exec(server_, "request.rollkey.storage.json", f);
+    EXPECT_EQ(Types(ev), (std::vector<std::string>{"response.rollkey.storage.success"}));
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0]["data"]["account"], kAccount);
+    EXPECT_EQ(ev[0]["data"]["keyName"], "key2");
   }
   {
     auto ev = exec("request.blob.container.delete.json");

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -197,13 +198,42 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(30));
     bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+                       [self = shared_from_this(), res, keep, close](beast::error_code ec, std::size_t) {
+                         if (!ec && close) {
+                           self->LingeringClose();
+                           return;
+                         }
                          if (ec || !keep) {
                            self->Close();
                            return;
                          }
                          self->Read();
                        });
+  }
+
+  // After an error answer the client may still be sending the body we
+  // refused. Closing with unread input makes the kernel send RST, which can
+  // destroy our 413/400 before the client reads it. So stop sending, then
+  // read and discard what still arrives (bounded in time and bytes) before
+  // closing, as nginx's lingering close does.
+  void LingeringClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    Drain();
+  }
+
+  void Drain() {
+    constexpr std::size_t kMaxDrained = 64u << 20;
+    drain_.resize(64 * 1024);
+    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > kMaxDrained) {
+        self->Close();
+        return;
+      }
+      self->Drain();
+    });
   }
 
   void Close() {
@@ -218,6 +248,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
+  std::vector<char> drain_;
+  std::size_t drained_ = 0;
 };
 
 }  // namespace

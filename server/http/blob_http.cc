@@ -96,6 +96,25 @@ void SendError(int fd, int status, absl::string_view code, absl::string_view mes
   if (!head_only) SendAll(fd, body);
 }
 
+// Closes a connection whose request body may be partly unread (a refused
+// PUT). Closing with unread input makes the kernel answer RST, which can
+// destroy our error response before the client reads it; so stop sending
+// first, then read and discard what still arrives, bounded in time and bytes.
+void LingeringClose(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char scratch[64 * 1024];
+  size_t drained = 0;
+  while (drained < (64u << 20)) {
+    ssize_t n = ::recv(fd, scratch, sizeof(scratch), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
+
 std::string HttpDate(int64_t us) { return azure::Rfc1123(absl::FromUnixMicros(us)); }
 
 std::string XmlEscape(absl::string_view s) {
@@ -187,7 +206,11 @@ void BlobHttp::Loop() {
     setsockopt(job.first, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(job.first, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     Serve(job.first, job.second);
-    ::close(job.first);
+    if (absl::StartsWith(job.second, "PUT ")) {
+      LingeringClose(job.first);
+    } else {
+      ::close(job.first);
+    }
   }
 }
 

@@ -62,7 +62,11 @@ HttpResult HttpClient::Request(const std::string& method, const std::string& tar
     bhttp::write(conn_->stream, req, ec);
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
-    if (!ec) bhttp::read(conn_->stream, conn_->buffer, parser, ec);
+    // A server may answer (413, 400) and stop reading before the whole body
+    // went out; like curl, still read its answer when the write failed.
+    beast::error_code write_ec = ec;
+    bhttp::read(conn_->stream, conn_->buffer, parser, ec);
+    if (ec && write_ec) ec = write_ec;
     if (ec) {
       conn_->open = false;
       result.error = ec.message();

@@ -123,6 +123,9 @@ class MediaHandler : public Handler {
           auto st = std::make_shared<State>();
           st->ctx = conn_->NewUnaryContext();
           st->req = std::move(msg);
+          // Event Grid is answered once the batch is durably accepted; the
+          // outcomes reach the topic through the publisher.
+          if constexpr (requires { st->req.set_return_when_accepted(true); }) st->req.set_return_when_accepted(true);
           Call(stub_.get(), st->ctx.get(), &st->req, &st->resp,
                [st, done = std::move(done)](grpc::Status s) { done(std::move(s)); });
         },

@@ -45,16 +45,13 @@ void NameTheBlob(const std::string& uri, nlohmann::json* report) {
 
 }  // namespace
 
-void MediaEngine::AnalyzeBlob(const v1::AnalyzeBlobRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::AnalyzeBlobRequest& req) {
   auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
-  if (!target.ok()) return done(target.status());
+  if (!target.ok()) return target.status();
   AnalyzerOptions options(req.mediainfo_options().begin(), req.mediainfo_options().end());
-  if (auto s = ValidateAnalyzerOptions(options); !s.ok()) return done(s);
-  auto body = [this, req, t = *target, options]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::ANALYZE_BLOB, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
-    v1::Operation op = std::move(begun.op);
+  if (auto s = ValidateAnalyzerOptions(options); !s.ok()) return s;
+  MediaJob job = JobFor(v1::ANALYZE_BLOB, req, req.blob_uri());
+  job.work = [this, req, t = *target, options](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     auto props = t.store->GetProperties(t.ref);
     if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, props.status());
     if (props->tier == blob::Tier::kArchive) {
@@ -85,10 +82,7 @@ void MediaEngine::AnalyzeBlob(const v1::AnalyzeBlobRequest& req, Done done) {
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
     return recorder_->Succeed(std::move(op));
   };
-  auto done_ptr = std::make_shared<Done>(std::move(done));
-  if (!pool_->Submit([done_ptr, body]() mutable { (*done_ptr)(body()); })) {
-    (*done_ptr)(absl::UnavailableError("the media service is shutting down"));
-  }
+  return job;
 }
 
 }  // namespace switchboard::media

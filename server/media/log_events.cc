@@ -24,7 +24,7 @@ const std::vector<LogEventId>& AllLogEventIds() {
       kMetadataFailed, kAnalysisFailed, kAnalysisNotMedia, kCopyFailed, kDeleteFailed,
       kSasFailed, kTierFailed, kContainerCreateFailed, kContainerDeleteFailed, kContainerAccessFailed,
       kRollKeyFailed, kEncodeFailed, kEncodeInputFailed, kEncodeOutputFailed, kEncodeCancelFailed,
-      kRequestInvalid, kRequestUnknownType};
+      kRequestInvalid, kRequestUnknownType, kResumeFailed};
   return all;
 }
 

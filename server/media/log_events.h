@@ -3,7 +3,8 @@
 //   id = level * 100000 + subsystem * 1000 + index
 // level: 1 information, 2 warning, 3 error, 4 critical.
 // subsystem: 10 metadata, 11 analysis, 12 copy, 13 delete, 14 SAS,
-// 15 tier, 16 containers, 17 storage keys, 20 encode, 30 request decoding.
+// 15 tier, 16 containers, 17 storage keys, 20 encode, 30 request decoding
+// and resuming.
 // Ids never change meaning once published; new ones get new indexes.
 // docs/media.md has the table; a test checks that ids are unique.
 
@@ -39,6 +40,9 @@ inline constexpr LogEventId kEncodeFailed{320001, "EncodeFailed", "EncodeCreateH
 inline constexpr LogEventId kEncodeInputFailed{320002, "EncodeInputUnavailable", "EncodeCreateHandler"};
 inline constexpr LogEventId kEncodeOutputFailed{320003, "EncodeOutputUploadFailed", "EncodeCreateHandler"};
 inline constexpr LogEventId kEncodeCancelFailed{320004, "EncodeCancelFailed", "EncodeCancelHandler"};
+// An operation accepted before a restart whose request no longer validates
+// when it is resumed (e.g. its account left the configuration).
+inline constexpr LogEventId kResumeFailed{330001, "OperationResumeFailed", "MediaOperationResumer"};
 inline constexpr LogEventId kRequestInvalid{230001, "RequestInvalid", "EventGridRequestHandler"};
 inline constexpr LogEventId kRequestUnknownType{230002, "RequestUnknownEventType", "EventGridRequestHandler"};
 }  // namespace log_events

@@ -81,6 +81,11 @@ absl::StatusOr<MediaConfig> ParseMediaConfig(absl::string_view text) {
     } else if (k == "max_concurrent_encodes" || k == "workers") {
       if (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > 64) return Bad(k, "must be 1..64");
       (k == "workers" ? c.workers : c.max_concurrent_encodes) = v.get<int>();
+    } else if (k == "max_queued_operations") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1000000) {
+        return Bad(k, "must be 1..1000000");
+      }
+      c.max_queued_operations = v.get<int>();
     } else if (k == "profiles") {
       auto s = ArgMap(v, k, &c.profiles);
       if (!s.ok()) return s;

@@ -32,6 +32,9 @@ struct MediaConfig {
   double progress_interval_seconds = 1.0;
   // Worker threads for storage operations.
   int workers = 4;
+  // Accepted operations waiting for a worker at most; beyond it a new
+  // request is RESOURCE_EXHAUSTED (retry later) and nothing is recorded.
+  int max_queued_operations = 20000;
 };
 
 // Defaults plus the keys of `json_text` (empty: defaults only). Unknown keys

@@ -39,6 +39,7 @@ std::string ClientRequestId(const v1::Operation& op) {
   return op.name();
 }
 
+
 absl::Status Required(bool present, absl::string_view field, absl::string_view what) {
   if (present) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(field, " is required: ", what));
@@ -172,6 +173,7 @@ absl::Status MediaEngine::Init() {
   router_.SetLocalHost(options_.http_host);
   recorder_ = std::make_unique<OpRecorder>(store_);
   pool_ = std::make_unique<WorkerPool>(c.workers);
+  RETURN_IF_ERROR(ResumePending());
   return InitEncodes();
 }
 
@@ -180,25 +182,98 @@ void MediaEngine::Shutdown() {
   if (pool_) pool_->Stop();
 }
 
-// Runs `work` on a worker; `done` gets UNAVAILABLE if the engine is closing.
-#define SB_MEDIA_RUN(done, body)                                                     \
-  do {                                                                               \
-    auto done_ptr = std::make_shared<Done>(std::move(done));                         \
-    if (!pool_->Submit([=, this]() mutable { (*done_ptr)(body()); })) {              \
-      (*done_ptr)(absl::UnavailableError("the media service is shutting down"));     \
-    }                                                                                \
-  } while (0)
+void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
+  if (!prepared.ok()) return done(prepared.status());
+  if (pool_->queued() >= static_cast<size_t>(options_.config.max_queued_operations)) {
+    return done(absl::ResourceExhaustedError(absl::StrCat(
+        "the media service has ", options_.config.max_queued_operations,
+        " operations waiting for a worker (media.max_queued_operations); nothing was recorded, retry later")));
+  }
+  auto job = std::make_shared<Job>(std::move(*prepared));
+  // Runs on the store's completion thread: hand the work to a worker.
+  recorder_->BeginAsync(job->begin, [this, job, done = std::move(done)](absl::StatusOr<OpRecorder::Begun> begun) {
+    if (!begun.ok()) return done(begun.status());
+    if (begun->replayed) return done(std::move(begun->op));
+    v1::Operation op = std::move(begun->op);
+    if (job->return_when_accepted) {
+      done(op);
+      pool_->Submit([job, op = std::move(op)]() mutable { (void)job->work(std::move(op)); });
+      return;
+    }
+    auto shared_done = std::make_shared<Done>(done);
+    if (!pool_->Submit([job, op = std::move(op), shared_done]() mutable { (*shared_done)(job->work(std::move(op))); })) {
+      // Recorded and pending: it runs at the next start.
+      (*shared_done)(absl::UnavailableError("the media service is shutting down; the operation runs at its next start"));
+    }
+  });
+}
 
-void MediaEngine::SetBlobMetadata(const v1::SetBlobMetadataRequest& req, Done done) {
+#define SB_MEDIA_START(Req) \
+  void MediaEngine::Req(const v1::Req##Request& req, Done done) { Start(Prepare(req), std::move(done)); }
+SB_MEDIA_START(SetBlobMetadata)
+SB_MEDIA_START(AnalyzeBlob)
+SB_MEDIA_START(CopyBlob)
+SB_MEDIA_START(DeleteBlob)
+SB_MEDIA_START(CreateSasUrl)
+SB_MEDIA_START(ChangeBlobTier)
+SB_MEDIA_START(CreateContainer)
+SB_MEDIA_START(DeleteContainer)
+SB_MEDIA_START(ChangeContainerAccess)
+SB_MEDIA_START(RollStorageKey)
+#undef SB_MEDIA_START
+
+template <class Req>
+absl::Status MediaEngine::Resume(const v1::Operation& op, const std::string& request) {
+  Req req;
+  if (!req.ParseFromString(request)) return absl::DataLossError(absl::StrCat("pending request of ", op.name()));
+  auto job = Prepare(req);
+  if (!job.ok()) {
+    // Valid when accepted, not any more (e.g. an account left the config).
+    return recorder_->Fail(op, log_events::kResumeFailed, job.status()).status();
+  }
+  log::Info("resuming an interrupted operation", {{"operation", op.name()}, {"type", v1::OperationType_Name(op.type())}});
+  pool_->Submit([job = std::make_shared<Job>(std::move(*job)), op]() mutable { (void)job->work(op); });
+  return absl::OkStatus();
+}
+
+absl::Status MediaEngine::ResumePending() {
+  std::string after;
+  do {
+    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kPendingKind, after, 500));
+    for (const auto& [name, request] : page.items) {
+      auto op = recorder_->Get(name);
+      if (!op.ok()) {
+        log::Error("pending operation unreadable", {{"operation", name}, {"error", op.status().ToString()}});
+        continue;
+      }
+      absl::Status s;
+      switch (op->type()) {
+        case v1::SET_BLOB_METADATA: s = Resume<v1::SetBlobMetadataRequest>(*op, request); break;
+        case v1::ANALYZE_BLOB: s = Resume<v1::AnalyzeBlobRequest>(*op, request); break;
+        case v1::COPY_BLOB: s = Resume<v1::CopyBlobRequest>(*op, request); break;
+        case v1::DELETE_BLOB: s = Resume<v1::DeleteBlobRequest>(*op, request); break;
+        case v1::CREATE_SAS_URL: s = Resume<v1::CreateSasUrlRequest>(*op, request); break;
+        case v1::CHANGE_BLOB_TIER: s = Resume<v1::ChangeBlobTierRequest>(*op, request); break;
+        case v1::CREATE_CONTAINER: s = Resume<v1::CreateContainerRequest>(*op, request); break;
+        case v1::DELETE_CONTAINER: s = Resume<v1::DeleteContainerRequest>(*op, request); break;
+        case v1::CHANGE_CONTAINER_ACCESS: s = Resume<v1::ChangeContainerAccessRequest>(*op, request); break;
+        case v1::ROLL_STORAGE_KEY: s = Resume<v1::RollStorageKeyRequest>(*op, request); break;
+        default: s = absl::DataLossError(absl::StrCat("no resume for ", v1::OperationType_Name(op->type())));
+      }
+      if (!s.ok()) log::Error("pending operation not resumed", {{"operation", name}, {"error", s.ToString()}});
+    }
+    after = page.next_after;
+  } while (!after.empty());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::SetBlobMetadataRequest& req) {
   auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
-  if (!target.ok()) return done(target.status());
+  if (!target.ok()) return target.status();
   blob::Metadata md(req.blob_metadata().begin(), req.blob_metadata().end());
-  if (auto s = blob::ValidateMetadata(md, "blob_metadata"); !s.ok()) return done(s);
-  auto body = [this, req, t = *target, md]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::SET_BLOB_METADATA, req.request_id(),
-                                                  &req.operation_context(), req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
-    v1::Operation op = std::move(begun.op);
+  if (auto s = blob::ValidateMetadata(md, "blob_metadata"); !s.ok()) return s;
+  MediaJob job = JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());
+  job.work = [this, req, t = *target, md](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     absl::Status s = t.store->SetMetadata(t.ref, md, ClientRequestId(op));
     if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, s);
     auto props = t.store->GetProperties(t.ref);
@@ -207,19 +282,16 @@ void MediaEngine::SetBlobMetadata(const v1::SetBlobMetadataRequest& req, Done do
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
     return recorder_->Succeed(std::move(op));
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
-void MediaEngine::CopyBlob(const v1::CopyBlobRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CopyBlobRequest& req) {
   auto src = router_.ResolveBlob(req.source_uri(), "source_uri");
-  if (!src.ok()) return done(src.status());
+  if (!src.ok()) return src.status();
   auto dst = router_.ResolveBlob(req.destination_uri(), "destination_uri");
-  if (!dst.ok()) return done(dst.status());
-  auto body = [this, req, s = *src, d = *dst]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::COPY_BLOB, req.request_id(), &req.operation_context(),
-                                                  req.destination_uri(), Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
-    v1::Operation op = std::move(begun.op);
+  if (!dst.ok()) return dst.status();
+  MediaJob job = JobFor(v1::COPY_BLOB, req, req.destination_uri());
+  job.work = [this, req, s = *src, d = *dst](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     auto props = s.store->GetProperties(s.ref);
     if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kCopyFailed, props.status());
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
@@ -247,17 +319,14 @@ void MediaEngine::CopyBlob(const v1::CopyBlobRequest& req, Done done) {
     });
     return op;
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
-void MediaEngine::DeleteBlob(const v1::DeleteBlobRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::DeleteBlobRequest& req) {
   auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
-  if (!target.ok()) return done(target.status());
-  auto body = [this, req, t = *target]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::DELETE_BLOB, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
-    v1::Operation op = std::move(begun.op);
+  if (!target.ok()) return target.status();
+  MediaJob job = JobFor(v1::DELETE_BLOB, req, req.blob_uri());
+  job.work = [this, req, t = *target](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     auto props = t.store->GetProperties(t.ref);
     if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kDeleteFailed, props.status());
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
@@ -279,21 +348,21 @@ void MediaEngine::DeleteBlob(const v1::DeleteBlobRequest& req, Done done) {
     });
     return op;
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
-void MediaEngine::CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CreateSasUrlRequest& req) {
   auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
-  if (!target.ok()) return done(target.status());
+  if (!target.ok()) return target.status();
   if (req.sec_to_live() <= 0 || req.sec_to_live() > kMaxSecToLive) {
-    return done(absl::InvalidArgumentError(absl::StrCat("sec_to_live is ", req.sec_to_live(),
-                                                        "; give 1 to 604800 seconds (7 days)")));
+    return absl::InvalidArgumentError(absl::StrCat("sec_to_live is ", req.sec_to_live(),
+                                                        "; give 1 to 604800 seconds (7 days)"));
   }
   std::string perms = req.permissions().empty() ? "r" : req.permissions();
   for (char p : perms) {
     if (p != 'r' && p != 'c' && p != 'w') {
-      return done(absl::InvalidArgumentError(
-          absl::StrCat("permissions '", perms, "' may hold only r (read), c (create) and w (write)")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("permissions '", perms, "' may hold only r (read), c (create) and w (write)"));
     }
   }
   // Azure wants them in the order racwdl.
@@ -301,11 +370,8 @@ void MediaEngine::CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done) {
   for (char p : std::string("rcw")) {
     if (perms.find(p) != std::string::npos) ordered.push_back(p);
   }
-  auto body = [this, req, t = *target, ordered]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CREATE_SAS_URL, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
-    v1::Operation op = std::move(begun.op);
+  MediaJob job = JobFor(v1::CREATE_SAS_URL, req, req.blob_uri());
+  job.work = [this, req, t = *target, ordered](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     auto key = t.store->AccountKey(t.ref.account, "key1");
     if (!key.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, key.status());
     azure::BlobSasValues v;
@@ -321,21 +387,18 @@ void MediaEngine::CreateSasUrl(const v1::CreateSasUrlRequest& req, Done done) {
     op.set_sas_url(std::move(url));
     return recorder_->Succeed(std::move(op));
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
-void MediaEngine::ChangeBlobTier(const v1::ChangeBlobTierRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::ChangeBlobTierRequest& req) {
   auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
-  if (!target.ok()) return done(target.status());
+  if (!target.ok()) return target.status();
   auto tier = TierOf(req.access_tier());
-  if (!tier.ok()) return done(tier.status());
+  if (!tier.ok()) return tier.status();
   auto prio = PriorityOf(req.rehydrate_priority());
-  if (!prio.ok()) return done(prio.status());
-  auto body = [this, req, t = *target, tier = *tier, prio = *prio]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CHANGE_BLOB_TIER, req.request_id(), &req.operation_context(),
-                                                  req.blob_uri(), Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
-    v1::Operation op = std::move(begun.op);
+  if (!prio.ok()) return prio.status();
+  MediaJob job = JobFor(v1::CHANGE_BLOB_TIER, req, req.blob_uri());
+  job.work = [this, req, t = *target, tier = *tier, prio = *prio](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     absl::Status s = t.store->SetTier(t.ref, tier, prio);
     if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kTierFailed, s);
     auto props = t.store->GetProperties(t.ref);
@@ -343,7 +406,7 @@ void MediaEngine::ChangeBlobTier(const v1::ChangeBlobTierRequest& req, Done done
     *op.mutable_blob() = ToBlobInfo(req.blob_uri(), *props);
     return recorder_->Succeed(std::move(op));
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
 namespace {
@@ -361,77 +424,65 @@ std::string ContainerUri(const std::string& account, const std::string& containe
 }
 }  // namespace
 
-void MediaEngine::CreateContainer(const v1::CreateContainerRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CreateContainerRequest& req) {
   auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
-  if (!store.ok()) return done(store.status());
-  auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::CREATE_CONTAINER, req.request_id(), &req.operation_context(),
-                                                  ContainerUri(req.storage_account_name(), req.container_name()),
-                                                  Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
+  if (!store.ok()) return store.status();
+  MediaJob job = JobFor(v1::CREATE_CONTAINER, req, ContainerUri(req.storage_account_name(), req.container_name()));
+  job.work = [this, req, store = *store](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     absl::Status s = store->CreateContainer(req.storage_account_name(), req.container_name());
-    if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerCreateFailed, s);
-    return recorder_->Succeed(std::move(begun.op));
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerCreateFailed, s);
+    return recorder_->Succeed(std::move(op));
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
-void MediaEngine::DeleteContainer(const v1::DeleteContainerRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::DeleteContainerRequest& req) {
   auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
-  if (!store.ok()) return done(store.status());
-  auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::DELETE_CONTAINER, req.request_id(), &req.operation_context(),
-                                                  ContainerUri(req.storage_account_name(), req.container_name()),
-                                                  Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
+  if (!store.ok()) return store.status();
+  MediaJob job = JobFor(v1::DELETE_CONTAINER, req, ContainerUri(req.storage_account_name(), req.container_name()));
+  job.work = [this, req, store = *store](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     absl::Status s = store->DeleteContainer(req.storage_account_name(), req.container_name());
-    if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerDeleteFailed, s);
-    return recorder_->Succeed(std::move(begun.op));
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerDeleteFailed, s);
+    return recorder_->Succeed(std::move(op));
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
-void MediaEngine::ChangeContainerAccess(const v1::ChangeContainerAccessRequest& req, Done done) {
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::ChangeContainerAccessRequest& req) {
   auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
-  if (!store.ok()) return done(store.status());
+  if (!store.ok()) return store.status();
   auto access = AccessOf(req.access());
-  if (!access.ok()) return done(access.status());
-  auto body = [this, req, store = *store, access = *access]() -> absl::StatusOr<v1::Operation> {
-    ASSIGN_OR_RETURN(auto begun,
-                     recorder_->Begin(v1::CHANGE_CONTAINER_ACCESS, req.request_id(), &req.operation_context(),
-                                      ContainerUri(req.storage_account_name(), req.container_name()),
-                                      Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
+  if (!access.ok()) return access.status();
+  MediaJob job = JobFor(v1::CHANGE_CONTAINER_ACCESS, req, ContainerUri(req.storage_account_name(), req.container_name()));
+  job.work = [this, req, store = *store, access = *access](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     absl::Status s = store->SetContainerAccess(req.storage_account_name(), req.container_name(), access);
-    if (!s.ok()) return recorder_->Fail(std::move(begun.op), log_events::kContainerAccessFailed, s);
-    return recorder_->Succeed(std::move(begun.op));
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerAccessFailed, s);
+    return recorder_->Succeed(std::move(op));
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
-void MediaEngine::RollStorageKey(const v1::RollStorageKeyRequest& req, Done done) {
-  if (req.account().empty()) return done(absl::InvalidArgumentError("account is required, e.g. devstoreaccount1"));
+absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::RollStorageKeyRequest& req) {
+  if (req.account().empty()) return absl::InvalidArgumentError("account is required, e.g. devstoreaccount1");
   auto store = router_.StoreFor(req.account(), "account");
-  if (!store.ok()) return done(store.status());
+  if (!store.ok()) return store.status();
   if (req.key_name() != "key1" && req.key_name() != "key2") {
-    return done(absl::InvalidArgumentError(absl::StrCat("key_name '", req.key_name(), "' must be key1 or key2")));
+    return absl::InvalidArgumentError(absl::StrCat("key_name '", req.key_name(), "' must be key1 or key2"));
   }
-  auto body = [this, req, store = *store]() -> absl::StatusOr<v1::Operation> {
+  MediaJob job = JobFor(v1::ROLL_STORAGE_KEY, req, absl::StrCat("https://", req.account(), ".blob.core.windows.net/"));
+  job.begin.acknowledge = false;
+  job.work = [this, req, store = *store](v1::Operation op) -> absl::StatusOr<v1::Operation> {
     // No acknowledge and no operation context (WIRE.md section 4).
-    ASSIGN_OR_RETURN(auto begun, recorder_->Begin(v1::ROLL_STORAGE_KEY, req.request_id(), nullptr,
-                                                  absl::StrCat("https://", req.account(), ".blob.core.windows.net/"),
-                                                  Fingerprint(req), false, EchoOf(req)));
-    if (begun.replayed) return begun.op;
     absl::Status s = store->RollKey(req.account(), req.key_name());
     if (!s.ok()) {
-      ASSIGN_OR_RETURN(auto failed, recorder_->Fail(std::move(begun.op), log_events::kRollKeyFailed, s));
+      ASSIGN_OR_RETURN(auto failed, recorder_->Fail(std::move(op), log_events::kRollKeyFailed, s));
       // The Azure case is the caller's to fix: say so in the RPC status too.
       if (absl::IsFailedPrecondition(s)) return s;
       return failed;
     }
-    return recorder_->Succeed(std::move(begun.op));
+    return recorder_->Succeed(std::move(op));
   };
-  SB_MEDIA_RUN(done, body);
+  return job;
 }
 
 absl::StatusOr<v1::StorageEvent> MediaEngine::ReportStorageEvent(const v1::ReportStorageEventRequest& req) {

@@ -11,11 +11,16 @@
 //   3. does the work and records the outcome: `succeeded`, `scheduled` then
 //      a storage event (copy, delete), encode stages, or `failure` with a
 //      stable logEventId (server/media/log_events.h).
-// Work runs on the engine's worker threads; `done` gets the Operation once
-// it is succeeded, failed or scheduled.
+// Recording (2) does not hold a worker thread; the work (3) runs on the
+// engine's worker threads. `done` gets the Operation once it is succeeded,
+// failed or scheduled, or, with the request's return_when_accepted, once it
+// is ACCEPTED. Until an operation is finished its request is kept in the
+// store ("media_pending"), and Create runs such operations again: an
+// accepted operation survives a crash or kill of switchboardd.
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,13 +28,13 @@
 #include "server/core/store.h"
 #include "server/media/blob_router.h"
 #include "server/media/media_config.h"
+#include "server/media/media_job.h"
 #include "switchboard/v1/media.pb.h"
 
 namespace switchboard::media {
 
 class WorkerPool;
 class EncodeManager;
-class OpRecorder;
 
 struct MediaEngineOptions {
   MediaConfig config;
@@ -40,6 +45,7 @@ struct MediaEngineOptions {
   // "127.0.0.1:8081", asked each time: where the local store is served.
   std::function<std::string()> http_host;
 };
+
 
 class MediaEngine {
  public:
@@ -81,6 +87,25 @@ class MediaEngine {
  private:
   MediaEngine(core::Store* store, MediaEngineOptions options);
   absl::Status Init();
+
+  using Job = MediaJob;
+  // Validates `req` (INVALID_ARGUMENT naming the field) into a Job.
+  absl::StatusOr<Job> Prepare(const v1::SetBlobMetadataRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::AnalyzeBlobRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::CopyBlobRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::DeleteBlobRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::CreateSasUrlRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::ChangeBlobTierRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::CreateContainerRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::DeleteContainerRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::ChangeContainerAccessRequest& req);
+  absl::StatusOr<Job> Prepare(const v1::RollStorageKeyRequest& req);
+  // Records the job's operation, then runs its work (see the class comment).
+  void Start(absl::StatusOr<Job> job, Done done);
+  // Runs again every operation a restart interrupted (media_pending).
+  absl::Status ResumePending();
+  template <class Req>
+  absl::Status Resume(const v1::Operation& op, const std::string& request);
   // encode_ops.cc
   absl::Status InitEncodes();
   void ShutdownEncodes();

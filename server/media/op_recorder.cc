@@ -1,5 +1,7 @@
 #include "server/media/op_recorder.h"
 
+#include <future>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
@@ -48,46 +50,69 @@ absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, cons
                                                     const google::protobuf::Struct* context,
                                                     const std::string& target, const std::string& fingerprint,
                                                     bool acknowledge, const v1::RequestEcho& echo) {
+  BeginArgs args;
+  args.type = type;
+  args.request_id = request_id;
+  if (context) args.context = *context;
+  args.target = target;
+  args.fingerprint = fingerprint;
+  args.acknowledge = acknowledge;
+  args.echo = echo;
+  std::promise<absl::StatusOr<Begun>> p;
+  auto f = p.get_future();
+  BeginAsync(args, [&p](absl::StatusOr<Begun> b) { p.set_value(std::move(b)); });
+  return f.get();
+}
+
+void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::StatusOr<Begun>)> done) {
   v1::Operation op;
   op.set_name(absl::StrCat("operations/", absl::BytesToHexString(azure::RandomBytes(10))));
-  op.set_request_id(request_id);
-  op.set_type(type);
+  op.set_request_id(args.request_id);
+  op.set_type(args.type);
   op.set_state(v1::Operation::ACCEPTED);
-  if (context) *op.mutable_operation_context() = *context;
+  if (args.context) *op.mutable_operation_context() = *args.context;
   SetNow(op.mutable_create_time());
   *op.mutable_update_time() = op.create_time();
-  op.set_target_uri(target);
-  *op.mutable_echo() = echo;
+  op.set_target_uri(args.target);
+  *op.mutable_echo() = args.echo;
 
   core::Mutation m;
-  m.scope = absl::StrCat("media.", v1::OperationType_Name(type));
-  m.request_id = request_id;
-  m.fingerprint = fingerprint;
-  m.prepare = [op, acknowledge](core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
+  m.scope = absl::StrCat("media.", v1::OperationType_Name(args.type));
+  m.request_id = args.request_id;
+  m.fingerprint = args.fingerprint;
+  auto shared_op = std::make_shared<v1::Operation>(std::move(op));
+  m.prepare = [shared_op, acknowledge = args.acknowledge, request = args.request](
+                  core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+    v1::Operation& o = *shared_op;
     if (acknowledge) {
-      op.set_last_sequence(txn.NextSequence());
+      o.set_last_sequence(txn.NextSequence());
       v1::MediaEvent e;
-      e.set_request_id(op.request_id());
-      if (op.has_operation_context()) *e.mutable_operation_context() = op.operation_context();
-      e.set_operation(op.name());
-      e.set_operation_type(op.type());
-      *e.mutable_echo() = op.echo();
-      e.set_acknowledged(op.type());
-      self.events.push_back({"media", "acknowledged", op.name(), op.target_uri(), e.SerializeAsString()});
+      e.set_request_id(o.request_id());
+      if (o.has_operation_context()) *e.mutable_operation_context() = o.operation_context();
+      e.set_operation(o.name());
+      e.set_operation_type(o.type());
+      *e.mutable_echo() = o.echo();
+      e.set_acknowledged(o.type());
+      self.events.push_back({"media", "acknowledged", o.name(), o.target_uri(), e.SerializeAsString()});
     }
-    self.writes.push_back({kOperationKind, op.name(), op.SerializeAsString(), false});
+    self.writes.push_back({kOperationKind, o.name(), o.SerializeAsString(), false});
+    if (!request.empty()) self.writes.push_back({kPendingKind, o.name(), request, false});
     return absl::OkStatus();
   };
-  m.make_response = [name = op.name()](int64_t) { return name; };
-  ASSIGN_OR_RETURN(core::CommitResult r, store_->Commit(std::move(m)));
-  Begun b;
-  if (r.replayed) {
-    ASSIGN_OR_RETURN(b.op, Get(r.response));
-    b.replayed = true;
-    return b;
-  }
-  ASSIGN_OR_RETURN(b.op, Get(op.name()));
-  return b;
+  m.make_response = [name = shared_op->name()](int64_t) { return name; };
+  store_->CommitAsync(std::move(m), [this, shared_op, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    if (!r.ok()) return done(r.status());
+    Begun b;
+    if (r->replayed) {
+      auto op = Get(r->response);
+      if (!op.ok()) return done(op.status());
+      b.op = std::move(*op);
+      b.replayed = true;
+      return done(std::move(b));
+    }
+    b.op = std::move(*shared_op);
+    done(std::move(b));
+  });
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events) {
@@ -112,6 +137,10 @@ absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v
       o.set_last_sequence(seq++);
     }
     self.writes.push_back({kOperationKind, o.name(), o.SerializeAsString(), false});
+    if (o.state() == v1::Operation::SUCCEEDED || o.state() == v1::Operation::FAILED ||
+        o.state() == v1::Operation::CANCELED) {
+      self.writes.push_back({kPendingKind, o.name(), "", true});
+    }
     return absl::OkStatus();
   };
   RETURN_IF_ERROR(store_->Commit(std::move(m)).status());

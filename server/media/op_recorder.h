@@ -3,6 +3,8 @@
 // Operation resource ("media_operation") and appends MediaEvents, so that a
 // watcher of "operations/{id}" sees every stage and GetOperation the latest.
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,9 @@
 namespace switchboard::media {
 
 inline constexpr char kOperationKind[] = "media_operation";
+// The serialized request of each operation that is not finished yet, so a
+// restart can run it again (MediaEngine::ResumePending).
+inline constexpr char kPendingKind[] = "media_pending";
 
 class OpRecorder {
  public:
@@ -33,8 +38,24 @@ class OpRecorder {
                               const google::protobuf::Struct* context, const std::string& target,
                               const std::string& fingerprint, bool acknowledge, const v1::RequestEcho& echo);
 
+  // The same without blocking. `request` (the serialized request; empty for
+  // none) is kept as pending until the operation is finished. `done` runs on
+  // the store's completion thread.
+  struct BeginArgs {
+    v1::OperationType type = v1::OPERATION_TYPE_UNSPECIFIED;
+    std::string request_id;
+    std::optional<google::protobuf::Struct> context;
+    std::string target;
+    std::string fingerprint;
+    bool acknowledge = true;
+    v1::RequestEcho echo;
+    std::string request;
+  };
+  void BeginAsync(const BeginArgs& args, std::function<void(absl::StatusOr<Begun>)> done);
+
   // Writes `op` (its state as given) with `events` appended; each event
-  // gets the op's request id, context, name and type.
+  // gets the op's request id, context, name and type. A finished op
+  // (SUCCEEDED, FAILED, CANCELED) is no longer pending.
   absl::StatusOr<v1::Operation> Record(v1::Operation op, std::vector<v1::MediaEvent> events);
   // SUCCEEDED with a `succeeded` snapshot event.
   absl::StatusOr<v1::Operation> Succeed(v1::Operation op);

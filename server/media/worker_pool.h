@@ -26,6 +26,12 @@ class WorkerPool {
     return true;
   }
 
+  // Tasks waiting for a thread.
+  size_t queued() {
+    std::lock_guard<std::mutex> l(mu_);
+    return tasks_.size();
+  }
+
   // Runs what is queued, then joins.
   void Stop() {
     {

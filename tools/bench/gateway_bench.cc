@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   cli.AddInt("duration_s", 10, "Seconds per phase.");
   cli.AddInt("gateway_workers", 16, "The gateway's --http_worker_threads.");
   cli.AddInt("media_workers", 64, "switchboardd's media.workers (storage operations at once).");
+  cli.AddInt("bus_status_events", 1, "switchboardd's bus_status_events (1: every status change is also a bus event).");
   cli.AddString("work_dir", "", "Scratch folder (default: a new one under $TMPDIR, removed at the end).");
   auto parsed = cli.Parse(argc, argv);
   if (!parsed.ok()) {
@@ -206,7 +207,8 @@ int main(int argc, char** argv) {
     cfg << json{{"media", {{"workers", cli.GetInt("media_workers")}}}}.dump() << "\n";
   }
   sb::ChildProcess sbd({cli.GetString("switchboardd"), "--data_dir=" + work + "/data", "--grpc_address=127.0.0.1:0",
-                        "--http_address=127.0.0.1:0", "--config=" + work + "/switchboardd.json"},
+                        "--http_address=127.0.0.1:0", "--config=" + work + "/switchboardd.json",
+                        "--bus_status_events=" + std::to_string(cli.GetInt("bus_status_events"))},
                        work + "/switchboardd.log");
   const std::string sbd_addr =
       sb::Extract(sbd.WaitForLine("\"msg\":\"serving\"", 30), "\"grpc_address\":\"([^\"]+)\"");

@@ -1,0 +1,42 @@
+#pragma once
+// A validated media request, ready to record and run (MediaEngine::Start).
+
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "server/media/op_recorder.h"
+#include "server/media/request_echo.h"
+#include "switchboard/v1/media.pb.h"
+
+namespace switchboard::media {
+
+struct MediaJob {
+  OpRecorder::BeginArgs begin;
+  // Answer once ACCEPTED; the work's outcome only goes to the log.
+  bool return_when_accepted = false;
+  // Does the work, given the ACCEPTED operation, and records its outcome.
+  std::function<absl::StatusOr<v1::Operation>(v1::Operation)> work;
+};
+
+// The Job of a request: its BeginArgs, with return_when_accepted left out of
+// the fingerprint and of the request kept for a resume.
+template <class Req>
+MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
+  Req plain = req;
+  plain.clear_return_when_accepted();
+  MediaJob job;
+  job.return_when_accepted = req.return_when_accepted();
+  OpRecorder::BeginArgs& a = job.begin;
+  a.type = type;
+  a.request_id = req.request_id();
+  if constexpr (requires { req.operation_context(); }) a.context = req.operation_context();
+  a.target = std::move(target);
+  a.fingerprint = Fingerprint(plain);
+  a.echo = EchoOf(req);
+  a.request = plain.SerializeAsString();
+  return job;
+}
+
+}  // namespace switchboard::media

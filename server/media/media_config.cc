@@ -79,7 +79,9 @@ absl::StatusOr<MediaConfig> ParseMediaConfig(absl::string_view text) {
       if (!v.is_string() || v.get<std::string>().empty()) return Bad(k, "must be a non-empty string");
       c.ffmpeg_path = v.get<std::string>();
     } else if (k == "max_concurrent_encodes" || k == "workers") {
-      if (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > 64) return Bad(k, "must be 1..64");
+      if (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > (k == "workers" ? 512 : 64)) {
+        return Bad(k, k == "workers" ? "must be 1..512" : "must be 1..64");
+      }
       (k == "workers" ? c.workers : c.max_concurrent_encodes) = v.get<int>();
     } else if (k == "max_queued_operations") {
       if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1000000) {

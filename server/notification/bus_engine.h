@@ -25,6 +25,13 @@ class BusEngine {
 
   // Routes are consulted in the order added; add them before serving.
   void AddRoute(BusRoute* route) { routes_.push_back(route); }
+  // True if a subscription or webhook would take an event with this key.
+  bool AnyRouteWants(const std::string& routing_key) const {
+    for (const BusRoute* r : routes_) {
+      if (r->Wants(routing_key)) return true;
+    }
+    return false;
+  }
 
   // Durable and idempotent on the envelope's event_uuid: a repeat returns
   // the first response.

@@ -21,6 +21,8 @@ class BusRoute {
   // Called inside the Publish transaction, in log order. Returns how many
   // destinations took the event.
   virtual int Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) = 0;
+  // True if an event with this routing key would reach a destination now.
+  virtual bool Wants(const std::string& routing_key) const = 0;
 };
 
 }  // namespace switchboard::notification

@@ -314,6 +314,16 @@ absl::StatusOr<v1::ListSubscriptionsResponse> QueueEngine::ListSubscriptions(
   return resp;
 }
 
+bool QueueEngine::Wants(const std::string& routing_key) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, q] : queues_) {
+    for (const auto& b : q->sub.bindings()) {
+      if (TopicMatches(b, routing_key)) return true;
+    }
+  }
+  return false;
+}
+
 int QueueEngine::Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) {
   const std::string& key = event.envelope().event_name();
   const int64_t seq = event.sequence();

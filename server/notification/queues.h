@@ -67,6 +67,7 @@ class QueueEngine final : public BusRoute {
   // subscription (adding the writes to `m`) and returns how many. The
   // in-memory queues take the messages in `after_commit`.
   int Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) override;
+  bool Wants(const std::string& routing_key) const override;
 
   // Starts delivering `subscription` to `consumer`, at most `max_in_flight`
   // unanswered at once.

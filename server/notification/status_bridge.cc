@@ -79,6 +79,10 @@ bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
   // Submitted in log order from this one thread, so the store commits them
   // (group-committed together) in that order.
   for (const auto& record : batch.events) {
+    // As a topic exchange drops what no queue binds, a status change that no
+    // subscription or webhook wants is not published (nor converted).
+    auto key = StatusRoutingKey(record);
+    if (key.ok() && (!key->has_value() || !bus_->AnyRouteWants(**key))) continue;
     auto envelope = StatusEnvelope(record);
     if (!envelope.ok()) {
       log::Error("status bridge skipped an event", {{"sequence", record.sequence}, {"error", envelope.status().ToString()}});

@@ -240,6 +240,16 @@ absl::StatusOr<v1::ListDeliveriesResponse> WebhookEngine::ListDeliveries(const v
   return resp;
 }
 
+bool WebhookEngine::Wants(const std::string& routing_key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, hook] : hooks_) {
+    for (const auto& b : hook.bindings()) {
+      if (TopicMatches(b, routing_key)) return true;
+    }
+  }
+  return false;
+}
+
 int WebhookEngine::Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) {
   std::vector<Due> created;
   {

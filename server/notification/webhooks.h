@@ -58,6 +58,7 @@ class WebhookEngine final : public BusRoute {
   absl::StatusOr<v1::ListDeliveriesResponse> ListDeliveries(const v1::ListDeliveriesRequest& request) const;
 
   int Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) override;
+  bool Wants(const std::string& routing_key) const override;
 
   int64_t pending() const;
 

@@ -46,22 +46,25 @@ inline nlohmann::json AzuriteAccountJson(const std::string& name) {
 
 class MediaServer {
  public:
-  explicit MediaServer(nlohmann::json media = nlohmann::json::object()) {
+  // `data_dir` empty: a new temp dir (removed at the end); else that one
+  // (for restarts on the same data).
+  explicit MediaServer(nlohmann::json media = nlohmann::json::object(), std::string data_dir = "")
+      : data_dir_(data_dir.empty() ? dir_.path() : std::move(data_dir)) {
     core::ServerConfig c;
     if (!media.empty()) c.media_json = media.dump();
-    server_ = std::make_unique<TestServer>(dir_.path(), c);
+    server_ = std::make_unique<TestServer>(data_dir_, c);
     stub_ = v1::MediaService::NewStub(server_->Channel());
   }
   v1::MediaService::Stub& stub() { return *stub_; }
   Server& server() { return server_->server(); }
-  const std::string& data_dir() const { return dir_.path(); }
+  const std::string& data_dir() const { return data_dir_; }
   std::string http() const { return server_->server().http_address(); }
 
   // A second handle on the server's local store (same files).
   blob::LocalBlobStore& local() {
     if (!local_) {
       blob::LocalBlobStoreOptions o;
-      o.root = dir_.path() + "/blobs";
+      o.root = data_dir_ + "/blobs";
       auto s = blob::LocalBlobStore::Open(o);
       EXPECT_TRUE(s.ok()) << s.status();
       local_ = std::move(*s);
@@ -132,6 +135,7 @@ class MediaServer {
 
  private:
   TempDir dir_;
+  std::string data_dir_;
   std::unique_ptr<TestServer> server_;
   std::unique_ptr<v1::MediaService::Stub> stub_;
   std::unique_ptr<blob::LocalBlobStore> local_;

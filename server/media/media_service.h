@@ -6,6 +6,7 @@
 #include "server/core/event_hub.h"
 #include "server/media/media_engine.h"
 #include "server/rpc/guard.h"
+#include "server/rpc/multi_watch.h"
 #include "switchboard/v1/media.grpc.pb.h"
 
 namespace switchboard::media {
@@ -45,6 +46,12 @@ class MediaServiceImpl final : public MediaServiceBase {
                                                              const grpc::ByteBuffer* req) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStorageEvents(grpc::CallbackServerContext* ctx,
                                                                  const grpc::ByteBuffer* req) override;
+
+  // Many watches over one stream (server/rpc/multi_watch.h).
+  grpc::ServerBidiReactor<v1::WatchManyRequest, v1::MediaWatchManyResponse>* WatchMany(
+      grpc::CallbackServerContext* ctx) override {
+    return rpc::MultiWatchStream<v1::MediaWatchManyResponse>::Start(ctx, guard_, hub_, "media");
+  }
 
  private:
   const rpc::Guard* guard_;

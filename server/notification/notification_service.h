@@ -9,6 +9,7 @@
 #include "server/notification/queues.h"
 #include "server/notification/webhooks.h"
 #include "server/rpc/guard.h"
+#include "server/rpc/multi_watch.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
 namespace switchboard::notification {
@@ -70,6 +71,12 @@ class NotificationServiceImpl final : public NotificationServiceBase {
   RawWatch* WatchEvents(Ctx* ctx, const grpc::ByteBuffer* req) override;
   RawWatch* WatchApplications(Ctx* ctx, const grpc::ByteBuffer* req) override;
   RawWatch* WatchDeliveries(Ctx* ctx, const grpc::ByteBuffer* req) override;
+
+  // Many watches over one stream (server/rpc/multi_watch.h).
+  grpc::ServerBidiReactor<v1::WatchManyRequest, v1::NotificationWatchManyResponse>* WatchMany(
+      grpc::CallbackServerContext* ctx) override {
+    return rpc::MultiWatchStream<v1::NotificationWatchManyResponse>::Start(ctx, guard_, hub_, "notification");
+  }
 
  private:
   const rpc::Guard* guard_;

@@ -8,6 +8,7 @@
 #include "server/core/event_hub.h"
 #include "server/resourcing/engine.h"
 #include "server/rpc/guard.h"
+#include "server/rpc/multi_watch.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
 namespace switchboard::resourcing {
@@ -52,6 +53,12 @@ class ResourcingServiceImpl final : public ResourcingServiceBase {
                                                               const grpc::ByteBuffer* req) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchRun(grpc::CallbackServerContext* ctx,
                                                        const grpc::ByteBuffer* req) override;
+
+  // Many watches over one stream (server/rpc/multi_watch.h).
+  grpc::ServerBidiReactor<v1::WatchManyRequest, v1::ResourcingWatchManyResponse>* WatchMany(
+      grpc::CallbackServerContext* ctx) override {
+    return rpc::MultiWatchStream<v1::ResourcingWatchManyResponse>::Start(ctx, guard_, hub_, "resourcing");
+  }
 
  private:
   const rpc::Guard* guard_;

@@ -5,17 +5,19 @@
 namespace switchboard::rpc {
 namespace {
 
-// A slice that points into the event's own bytes and keeps the event alive
-// until gRPC is done with it.
 grpc::ByteBuffer EventBytes(std::shared_ptr<const core::EventRecord> event) {
-  auto* holder = new std::shared_ptr<const core::EventRecord>(std::move(event));
-  grpc::Slice slice(
-      const_cast<char*>((*holder)->data.data()), (*holder)->data.size(),
-      [](void* p) { delete static_cast<std::shared_ptr<const core::EventRecord>*>(p); }, holder);
+  grpc::Slice slice = EventSlice(std::move(event));
   return grpc::ByteBuffer(&slice, 1);
 }
 
 }  // namespace
+
+grpc::Slice EventSlice(std::shared_ptr<const core::EventRecord> event) {
+  auto* holder = new std::shared_ptr<const core::EventRecord>(std::move(event));
+  return grpc::Slice(
+      const_cast<char*>((*holder)->data.data()), (*holder)->data.size(),
+      [](void* p) { delete static_cast<std::shared_ptr<const core::EventRecord>*>(p); }, holder);
+}
 
 absl::Status CheckAfterSequence(int64_t after_sequence, int64_t head) {
   if (after_sequence < 0) {

@@ -30,6 +30,10 @@ namespace switchboard::rpc {
 
 inline constexpr char kResumeAfterTrailer[] = "x-switchboard-resume-after";
 
+// A slice that points into the event's own bytes and keeps the event alive
+// until gRPC is done with it.
+grpc::Slice EventSlice(std::shared_ptr<const core::EventRecord> event);
+
 // Checks after_sequence against the log: negative is INVALID_ARGUMENT, past
 // the head is OUT_OF_RANGE.
 absl::Status CheckAfterSequence(int64_t after_sequence, int64_t head);

@@ -348,7 +348,10 @@ int All(const switchboard::Cli& cli, int argc, char** argv) {
     fo.target = sbd_addr;
     fo.server_pid = sbd.pid();
     sb::FanoutResult f = sb::RunFanout(fo);
-    PrintFanout({{"echo (baseline)", &fe}, {"switchboardd", &f}});
+    sb::FanoutResult fm = sb::RunFanoutMany(fo);
+    PrintFanout({{"echo (baseline)", &fe}, {"switchboardd WatchEvents", &f}, {"switchboardd WatchMany", &fm}});
+    std::cout << "\nWatchMany: the same " << watchers << " watchers as watches on " << fo.channels
+              << " WatchMany streams (one per connection; \"bytes per idle stream\" is per watch there).\n";
 
     const std::string echo_exit = echo.Stop();
     const std::string sbd_exit = sbd.Stop();
@@ -360,6 +363,8 @@ int All(const switchboard::Cli& cli, int argc, char** argv) {
     const bool write_ok = w.load.Throughput() >= 10000;
     const bool p99_ok = f.error.empty() && f.Percentile(99) <= 250;
     const bool mem_ok = f.rss_after > 0 && f.BytesPerWatcher() < 8192;
+    const bool many_p99_ok = fm.error.empty() && fm.Percentile(99) <= 250;
+    const bool many_mem_ok = fm.rss_after > 0 && fm.BytesPerWatcher() < 8192;
     auto verdict = [](bool ok) { return ok ? "met" : "**not met**"; };
     std::cout << "### Summary\n\n| target | measured | verdict |\n|---|---|---|\n"
               << "| GetBusEvent >= 0.8x echo throughput | " << Fmt(ratio, 3) << "x (" << Fmt(read_tp) << " vs "
@@ -372,10 +377,15 @@ int All(const switchboard::Cli& cli, int argc, char** argv) {
               << Fmt(MaxOf(f.latencies_ms), 1) << " ms (echo baseline: p99 " << Fmt(fe.Percentile(99), 1)
               << " ms) | " << verdict(p99_ok) << " |\n"
               << "| < 8 KB per idle watcher | " << Fmt(f.BytesPerWatcher()) << " B (echo baseline: "
-              << Fmt(fe.BytesPerWatcher()) << " B) | " << verdict(mem_ok) << " |\n";
+              << Fmt(fe.BytesPerWatcher()) << " B) | " << verdict(mem_ok) << " |\n"
+              << "| fan-out p99 <= 250 ms, " << watchers << " watches on WatchMany | p50 " << Fmt(fm.Percentile(50), 1)
+              << " ms, p99 " << Fmt(fm.Percentile(99), 1) << " ms, max " << Fmt(MaxOf(fm.latencies_ms), 1) << " ms | "
+              << verdict(many_p99_ok) << " |\n"
+              << "| < 8 KB per idle watch on WatchMany | " << Fmt(fm.BytesPerWatcher()) << " B | "
+              << verdict(many_mem_ok) << " |\n";
     const uint64_t errors = reads[0].load.errors + reads[1].load.errors + reads[2].load.errors +
                             reads[3].load.errors + w.load.errors;
-    if (errors || !f.error.empty() || !fe.error.empty()) {
+    if (errors || !f.error.empty() || !fe.error.empty() || !fm.error.empty()) {
       rc = 1;
       keep_tmp = true;
       std::cout << "\nErrors occurred; server logs kept in " << tmp << "\n";
@@ -400,12 +410,14 @@ int main(int argc, char** argv) {
                        "  write    closed-loop durable Publish calls against --target, each a new event\n"
                        "  fanout   --watchers WatchEvents streams over --channels connections; memory per idle\n"
                        "           watcher (with --server_pid) and delivery latency, one event at a time;\n"
-                       "           --kind=echo runs the same against sb_echo_server (the gRPC floor)\n"
+                       "           --kind=echo runs the same against sb_echo_server (the gRPC floor),\n"
+                       "           --kind=many as watches on one WatchMany stream per connection\n"
                        "  all      starts sb_echo_server and switchboardd on free loopback ports, runs the\n"
                        "           three comparisons side by side, stops both, prints a Markdown report");
   cli.AddString("target", "", "read/write/fanout: the server, HOST:PORT.");
   cli.AddString("kind", "getbusevent",
-                "read: echo or getbusevent; fanout: echo (sb_echo_server Hold/Broadcast) or anything else "
+                "read: echo or getbusevent; fanout: echo (sb_echo_server Hold/Broadcast), many (watches on WatchMany "
+                "streams, one per channel) or anything else "
                 "(switchboardd WatchEvents/Publish).");
   cli.AddInt("duration_s", 10, "Seconds of load (read/write); all: per comparison, the read passes share it.");
   cli.AddInt("concurrency", 64, "Calls outstanding at once.");
@@ -451,8 +463,9 @@ int main(int argc, char** argv) {
     fo.threads = static_cast<int>(cli.GetInt("fanout_threads"));
     fo.server_pid = pid;
     fo.echo_baseline = cli.GetString("kind") == "echo";
-    sb::FanoutResult f = sb::RunFanout(fo);
-    PrintFanout({{fo.echo_baseline ? "echo (baseline)" : "switchboardd", &f}});
+    const bool many = cli.GetString("kind") == "many";
+    sb::FanoutResult f = many ? sb::RunFanoutMany(fo) : sb::RunFanout(fo);
+    PrintFanout({{fo.echo_baseline ? "echo (baseline)" : many ? "switchboardd WatchMany" : "switchboardd", &f}});
     return f.error.empty() ? 0 : 1;
   }
   std::string kind = cmd == "write" ? "publish" : cli.GetString("kind");

@@ -50,4 +50,8 @@ struct FanoutResult {
 
 FanoutResult RunFanout(const FanoutOptions& options);
 
+// The same watchers as watches on WatchMany streams, one stream per channel
+// (fanout_many.cc); `echo_baseline` and `threads` are ignored.
+FanoutResult RunFanoutMany(const FanoutOptions& options);
+
 }  // namespace switchboard::bench

@@ -1,5 +1,7 @@
 #include "server/notification/bus_engine.h"
 
+#include <google/protobuf/io/coded_stream.h>
+
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -23,6 +25,16 @@ absl::Status Required(bool present, absl::string_view field) {
 }
 
 std::string BusEventName(absl::string_view uuid) { return absl::StrCat("busEvents/", uuid); }
+
+// Appends a length-delimited field holding `bytes` (a serialized message).
+void AppendMessageField(std::string* out, int field, const std::string& bytes) {
+  uint8_t buf[10];  // two varints of at most 5 bytes
+  uint8_t* p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(field) << 3 | 2, buf);
+  p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
+  out->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(p - buf));
+  out->append(bytes);
+}
 
 }  // namespace
 
@@ -74,15 +86,20 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
   // The event's sequence is only known inside the transaction.
   auto after = std::make_shared<AfterCommit>();
   auto matched = std::make_shared<int>(0);
-  m.prepare = [this, event, name, after, matched](core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
-    event.set_sequence(txn.NextSequence());
-    v1::NotificationEvent log_event;
-    log_event.set_request_id(event.envelope().event_uuid());  // the idempotency key
-    *log_event.mutable_bus_event() = event;
-    self.writes.push_back({kBusEventKind, name, event.SerializeAsString(), false});
-    self.events.push_back({"notification", kBusEventKind, name, event.envelope().event_name(),
-                           log_event.SerializeAsString()});
-    for (BusRoute* route : routes_) *matched += route->Route(event, self, after.get());
+  // One copy of the event, serialized once: the resource and the log event
+  // (a NotificationEvent holding it) share the bytes.
+  auto shared = std::make_shared<v1::BusEvent>(std::move(event));
+  m.prepare = [this, shared, name, after, matched](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+    v1::BusEvent& ev = *shared;
+    ev.set_sequence(txn.NextSequence());
+    std::string bytes = ev.SerializeAsString();
+    v1::NotificationEvent head;
+    head.set_request_id(ev.envelope().event_uuid());  // the idempotency key
+    std::string log_event = head.SerializeAsString();
+    AppendMessageField(&log_event, v1::NotificationEvent::kBusEventFieldNumber, bytes);
+    self.writes.push_back({kBusEventKind, name, std::move(bytes), false});
+    self.events.push_back({"notification", kBusEventKind, name, ev.envelope().event_name(), std::move(log_event)});
+    for (BusRoute* route : routes_) *matched += route->Route(ev, self, after.get());
     return absl::OkStatus();
   };
   m.make_response = [name, matched](int64_t last_sequence) {

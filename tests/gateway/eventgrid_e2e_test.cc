@@ -303,6 +303,66 @@ TEST_F(EventGridE2eTest, GatewayKilledBetweenAcceptAndPublishStillPublishesEvery
   }
 }
 
+// The shape of a JSON value: every key, recursively, and the type of every
+// leaf; values that differ run to run (ids, times, signatures) do not count.
+json Shape(const json& v) {
+  if (v.is_object()) {
+    json out = json::object();
+    for (auto it = v.begin(); it != v.end(); ++it) out[it.key()] = Shape(it.value());
+    return out;
+  }
+  if (v.is_array()) {
+    json out = json::array();
+    for (const auto& e : v) out.push_back(Shape(e));
+    return out;
+  }
+  return v.type_name();
+}
+
+// A restarted gateway has none of the requests it saw in memory: its
+// responses must still carry every field (from the server's log alone).
+TEST_F(EventGridE2eTest, ResponsesAfterAGatewayRestartHaveEveryFieldOfLiveOnes) {
+  const std::vector<Case> cases = {
+      {"request.blob.metadata.create", {"response.acknowledge", "response.blob.metadata.success"}},
+      {"request.blob.analysis.create", {"response.acknowledge", "response.blob.analysis.success"}},
+      {"request.blob.sas-url.create", {"response.acknowledge", "response.blob.sas-url.success"}},
+      {"request.blob.tier.change", {"response.acknowledge", "response.blob.tier.success"}},
+      {"request.blob.copy", {"response.acknowledge", "response.blob.copy.scheduled", "response.blob.created.success"}},
+  };
+  auto post = [&](const Case& c, const std::string& run) {
+    json batch = Fixture(c.fixture);
+    batch[0]["id"] = run + "-" + c.fixture;
+    batch[0]["data"]["operationContext"] = {{"case", c.fixture}, {"run", run}};
+    EXPECT_EQ(Post(batch), 200) << last_body_;
+  };
+  StartGateway();
+  for (const Case& c : cases) {
+    post(c, "live");
+    EXPECT_EQ(WaitForTypes({{"case", c.fixture}, {"run", "live"}}, c.expected.back()), c.expected) << c.fixture;
+  }
+  topic_.FailNext(1000000, 503);  // nothing of the second run is published before the kill
+  for (const Case& c : cases) post(c, "restart");
+  std::this_thread::sleep_for(500ms);
+  gateway_->Signal(SIGKILL);
+  gateway_->Wait(5s);
+  topic_.FailNext(0, 503);
+  StartGateway();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.fixture);
+    json live_ctx = {{"case", c.fixture}, {"run", "live"}};
+    json restart_ctx = {{"case", c.fixture}, {"run", "restart"}};
+    ASSERT_EQ(WaitForTypes(restart_ctx, c.expected.back()), c.expected);
+    auto live = ResponsesFor(live_ctx);
+    auto restarted = ResponsesFor(restart_ctx);
+    ASSERT_EQ(live.size(), restarted.size());
+    for (size_t i = 0; i < live.size(); ++i) {
+      EXPECT_EQ(Shape(restarted[i]), Shape(live[i])) << "live: " << live[i].dump() << "\nafter restart: "
+                                                     << restarted[i].dump();
+      EXPECT_EQ(restarted[i].value("subject", "").empty(), live[i].value("subject", "").empty());
+    }
+  }
+}
+
 TEST_F(EventGridE2eTest, ServerStoppedIsA503) {
   StartGateway();
   server_->Shutdown();

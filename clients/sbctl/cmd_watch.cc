@@ -1,12 +1,16 @@
-// sbctl watch SERVICE: a service's WatchEvents stream, printed as it comes.
+// sbctl watch SERVICE: a service's WatchEvents stream, printed as it comes;
+// with --resource, one WatchMany stream holding a watch per resource.
 #include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/output.h"
 #include "common/status.h"
@@ -106,6 +110,68 @@ int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& op
   }
 }
 
+// One WatchMany stream with watch i+1 on resources[i]. Each event is
+// printed once, after the resources it is about. With `follow`, a stream
+// that ends is opened again with each watch after the last event it got.
+template <class Resp, class Open>
+int WatchManyLoop(Invocation& inv, client::Connection* conn, const Open& open,
+                  const std::vector<std::string>& resources, int64_t after, bool follow) {
+  std::vector<int64_t> cursors(resources.size(), after);
+  auto backoff = std::chrono::milliseconds(250);
+  while (true) {
+    auto ctx = conn->NewStreamContext();
+    auto stream = open(ctx.get());
+    for (size_t i = 0; i < resources.size(); ++i) {
+      v1::WatchManyRequest add;
+      add.mutable_add()->set_watch_id(static_cast<int64_t>(i) + 1);
+      add.mutable_add()->set_after_sequence(cursors[i]);
+      add.mutable_add()->set_resource(resources[i]);
+      if (!stream->Write(add)) break;
+    }
+    Resp m;
+    size_t ended = 0;
+    while (stream->Read(&m)) {
+      std::vector<std::string> names;
+      for (int64_t id : m.watch_ids()) {
+        if (id >= 1 && static_cast<size_t>(id) <= resources.size()) names.push_back(resources[id - 1]);
+      }
+      if (m.has_ended()) {
+        inv.Note(absl::StrCat("watch of ", absl::StrJoin(names, ", "), " ended: ", m.ended().message()));
+        if (++ended == resources.size()) ctx->TryCancel();
+        continue;
+      }
+      if (inv.json()) {
+        inv.out() << MessageJson(m) << "\n";
+      } else {
+        inv.out() << "[" << absl::StrJoin(names, ", ") << "]  " << EventLine(m.event()) << "\n";
+      }
+      inv.out().flush();
+      if (!inv.out()) {
+        ctx->TryCancel();
+        stream->Finish();
+        return kExitError;
+      }
+      for (int64_t id : m.watch_ids()) {
+        if (id >= 1 && static_cast<size_t>(id) <= resources.size()) cursors[id - 1] = m.event().sequence();
+      }
+      backoff = std::chrono::milliseconds(250);
+    }
+    grpc::Status s = stream->Finish();
+    if (ended == resources.size()) return kExitError;  // every watch was refused; the notes say why
+    bool lagged = s.error_code() == grpc::StatusCode::ABORTED;
+    if (follow && (lagged || s.ok() || conn->IsUnreachable(s))) {
+      inv.Note(absl::StrCat("reconnecting (", s.ok() ? "stream ended" : s.error_message(), ")"));
+      if (!lagged) {
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(10));
+      }
+      continue;
+    }
+    if (s.ok()) return kExitOk;
+    return inv.RpcError(s, lagged ? "add --follow to resume each watch after the last event it printed" : "");
+  }
+}
+
 int RunWatch(Invocation& inv) {
   long long after = inv.cli().GetInt("after");
   if (after < 0) return inv.UsageError(absl::StrCat("--after must be 0 or more, got ", after));
@@ -114,20 +180,36 @@ int RunWatch(Invocation& inv) {
   if (service != "resourcing" && service != "media" && service != "notification") {
     return inv.UsageError(absl::StrCat("unknown service '", service, "'; expected resourcing, media or notification"));
   }
+  std::vector<std::string> resources;
+  for (absl::string_view r : absl::StrSplit(inv.cli().GetString("resource"), ',', absl::SkipWhitespace())) {
+    resources.emplace_back(r);
+  }
   SBCTL_CONNECT_OR_EXIT(conn, inv);
   if (service == "resourcing") {
     auto stub = v1::ResourcingService::NewStub(conn->channel());
+    if (!resources.empty()) {
+      return WatchManyLoop<v1::ResourcingWatchManyResponse>(
+          inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow);
+    }
     return WatchLoop<v1::ResourcingEvent>(
         inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
         after, follow);
   }
   if (service == "media") {
     auto stub = v1::MediaService::NewStub(conn->channel());
+    if (!resources.empty()) {
+      return WatchManyLoop<v1::MediaWatchManyResponse>(
+          inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow);
+    }
     return WatchLoop<v1::MediaEvent>(
         inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
         after, follow);
   }
   auto stub = v1::NotificationService::NewStub(conn->channel());
+  if (!resources.empty()) {
+    return WatchManyLoop<v1::NotificationWatchManyResponse>(
+        inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow);
+  }
   return WatchLoop<v1::NotificationEvent>(
       inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
       after, follow);
@@ -145,7 +227,11 @@ void RegisterWatchCommands(CommandRegistry& registry) {
                  "200 characters); --json prints each event in full, one JSON object per line.\n"
                  "A watch that falls too far behind is ended by the server with ABORTED and a resume\n"
                  "point: sbctl prints it and exits 1, or with --follow reconnects from it (and after\n"
-                 "server restarts) without losing or repeating an event.",
+                 "server restarts) without losing or repeating an event.\n"
+                 "--resource=A,B,... watches only events about those resources (an event's resource or\n"
+                 "the resource it belongs to: operations/ID, runs/N, workspaces/ACRONYM, ...), all over\n"
+                 "one WatchMany stream; --json then prints each WatchMany response (watch_ids are\n"
+                 "1-based positions in the --resource list).",
       .min_args = 1,
       .max_args = 1,
       .flags =
@@ -153,6 +239,9 @@ void RegisterWatchCommands(CommandRegistry& registry) {
             cli.AddInt("after", 0, "Print events whose sequence is greater than this (0 = the whole log).");
             cli.AddBool("follow", false,
                         "Reconnect automatically when the stream ends (lagging, server restart, network).");
+            cli.AddString("resource", "",
+                          "Only events about these resources (comma-separated, e.g. operations/ab12,operations/cd34),\n"
+                          "all on one WatchMany stream; each line starts with the [resources] it is about.");
           },
       .run = RunWatch,
   });

@@ -270,6 +270,24 @@ TEST_F(SbctlTest, WatchBeyondTheHeadIsOutOfRange) {
   EXPECT_TRUE(absl::StrContains(r.err, "sbctl: watch: OUT_OF_RANGE:")) << Describe(r);
 }
 
+TEST_F(SbctlTest, WatchWithResourcesPrintsOnlyTheirEventsOverWatchMany) {
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kCreateFixture}).exit_code, 0);
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kNotifyFixture}).exit_code, 0);
+  const std::string wanted = std::string("busEvents/") + kNotifyUuid;
+  auto watch = StartWatch({"notification", "--resource=" + wanted + ",busEvents/not-published-yet"});
+  std::optional<std::string> line = watch->ReadLine(15s);
+  std::optional<std::string> more = watch->ReadLine(500ms);
+  watch->Stop(1s);
+  ASSERT_TRUE(line.has_value()) << "no event within 15 s; stderr:\n" << watch->err();
+  EXPECT_TRUE(absl::StartsWith(*line, "[" + wanted + "]  #2  ")) << *line;
+  EXPECT_TRUE(absl::StrContains(*line, kNotifyUuid)) << *line;
+  EXPECT_FALSE(more.has_value()) << "the other event is about no watched resource: " << *more;
+
+  RunResult r = Ctl({"watch", "notification", "--resource=" + wanted, "--after=50"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "add.after_sequence 50 is beyond the head")) << Describe(r);
+}
+
 // --- Authentication -----------------------------------------------------------
 
 TEST(SbctlAuth, SendsTheBearerToken) {

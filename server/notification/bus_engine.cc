@@ -121,13 +121,26 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
 absl::StatusOr<v1::BusEvent> BusEngine::GetBusEvent(absl::string_view name) const {
   std::string full = absl::StartsWith(name, "busEvents/") ? std::string(name) : BusEventName(name);
   if (full == "busEvents/") return absl::InvalidArgumentError("name is empty; give busEvents/{event_uuid}");
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(full);
+    if (it != cache_.end()) return *it->second;
+  }
   ASSIGN_OR_RETURN(std::optional<std::string> value, store_->GetResource(kBusEventKind, full));
   if (!value.has_value()) {
     return absl::NotFoundError(absl::StrCat("bus event '", full, "' was never published"));
   }
-  v1::BusEvent event;
-  if (!event.ParseFromString(*value)) return absl::DataLossError(absl::StrCat("stored ", full, " is corrupt"));
-  return event;
+  auto event = std::make_shared<v1::BusEvent>();
+  if (!event->ParseFromString(*value)) return absl::DataLossError(absl::StrCat("stored ", full, " is corrupt"));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (cache_.emplace(full, event).second) {
+    cache_order_.push_back(full);
+    if (cache_order_.size() > kReadCacheCapacity) {
+      cache_.erase(cache_order_.front());
+      cache_order_.pop_front();
+    }
+  }
+  return *event;
 }
 
 absl::StatusOr<v1::ListBusEventsResponse> BusEngine::ListBusEvents(const v1::ListBusEventsRequest& request) const {

@@ -3,10 +3,16 @@
 // envelopes into the durable log, onto every matching route (subscription
 // queues, webhooks) in the same transaction, and serves them back.
 
-#include "absl/strings/string_view.h"
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
@@ -38,13 +44,19 @@ class BusEngine {
   void Publish(const Principal& caller, const v1::PublishRequest& request,
                std::function<void(absl::StatusOr<v1::PublishResponse>)> done);
 
-  // `name` is "busEvents/{event_uuid}" or the bare uuid.
+  // `name` is "busEvents/{event_uuid}" or the bare uuid. A published event
+  // never changes, so the most recently read ones are kept in memory.
   absl::StatusOr<v1::BusEvent> GetBusEvent(absl::string_view name) const;
   absl::StatusOr<v1::ListBusEventsResponse> ListBusEvents(const v1::ListBusEventsRequest& request) const;
 
  private:
+  static constexpr size_t kReadCacheCapacity = 4096;
+
   core::Store* store_;
   std::vector<BusRoute*> routes_;
+  mutable std::mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, std::shared_ptr<const v1::BusEvent>> cache_;
+  mutable std::deque<std::string> cache_order_;  // oldest first
 };
 
 }  // namespace switchboard::notification

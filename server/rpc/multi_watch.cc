@@ -38,27 +38,31 @@ grpc::ServerBidiReactor<v1::WatchManyRequest, Resp>* MultiWatchStream<Resp>::Sta
 template <class Resp>
 void MultiWatchStream<Resp>::OnReadDone(bool ok) {
   auto keep = this->shared_from_this();
+  bool pump = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // !ok: the client is done sending; its watches go on.
     if (!ok || finished_) return;
-    HandleRequestLocked(in_);
+    pump = HandleRequestLocked(in_);
     in_.Clear();
     if (finished_) return;
   }
   this->StartRead(&in_);
-  Pump();
+  // Adding a watch at the head of an idle stream needs no work: each add
+  // would otherwise cost a pass over every watch.
+  if (pump) Pump();
 }
 
 template <class Resp>
-void MultiWatchStream<Resp>::HandleRequestLocked(const v1::WatchManyRequest& req) {
+bool MultiWatchStream<Resp>::HandleRequestLocked(const v1::WatchManyRequest& req) {
   auto admitted = guard_->Admit(ctx_, req, Role::kReader);
   if (!admitted.ok()) {
     FinishLocked(ToGrpcStatus(admitted.status()));
-    return;
+    return false;
   }
   auto end = [this](int64_t id, absl::Status why) {
     ended_.push_back({{id}, static_cast<int>(why.code()), std::string(why.message())});
+    return true;
   };
   switch (req.request_case()) {
     case v1::WatchManyRequest::kAdd: {
@@ -66,6 +70,11 @@ void MultiWatchStream<Resp>::HandleRequestLocked(const v1::WatchManyRequest& req
       const int64_t id = add.watch_id();
       if (id <= 0) {
         return end(id, absl::InvalidArgumentError(absl::StrCat("add.watch_id is ", id, "; it must be positive")));
+      }
+      if (watches_.size() >= kMaxWatchesPerStream) {
+        return end(id, absl::ResourceExhaustedError(absl::StrCat(
+                           "this stream already holds ", kMaxWatchesPerStream,
+                           " watches; cancel some or open another stream")));
       }
       if (watches_.count(id)) {
         return end(id, absl::InvalidArgumentError(
@@ -75,12 +84,13 @@ void MultiWatchStream<Resp>::HandleRequestLocked(const v1::WatchManyRequest& req
         return end(id, absl::Status(s.code(), absl::StrCat("add.", s.message())));
       }
       watches_[id] = Watch{add.after_sequence(), add.resource()};
+      if (parked_ && add.after_sequence() >= hub_->head()) return false;
       // The new watch may be behind the others: walk the log from it again.
       live_ = false;
       replay_.clear();
       replay_next_ = 0;
       replay_scanned_ = 0;
-      return;
+      return true;
     }
     case v1::WatchManyRequest::kCancel: {
       const int64_t id = req.cancel().watch_id();
@@ -93,8 +103,9 @@ void MultiWatchStream<Resp>::HandleRequestLocked(const v1::WatchManyRequest& req
     case v1::WatchManyRequest::REQUEST_NOT_SET:
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 "WatchManyRequest: set add (a new watch) or cancel (end one)"));
-      return;
+      return false;
   }
+  return false;
 }
 
 template <class Resp>
@@ -215,6 +226,7 @@ bool MultiWatchStream<Resp>::Step() {
         break;
       case core::EventHub::NextKind::kWait:
         live_ = true;
+        parked_ = true;
         AdvanceAllLocked(next.advance_to);
         return false;
       case core::EventHub::NextKind::kReadStore: {

@@ -42,7 +42,13 @@ class MultiWatchStream final : public grpc::ServerBidiReactor<v1::WatchManyReque
                                                                    const Guard* guard, core::EventHub* hub,
                                                                    const char* service);
 
-  void Wake() override { Pump(); }
+  void Wake() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      parked_ = false;
+    }
+    Pump();
+  }
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -61,7 +67,9 @@ class MultiWatchStream final : public grpc::ServerBidiReactor<v1::WatchManyReque
     std::string message;
   };
 
-  void HandleRequestLocked(const v1::WatchManyRequest& req);
+  // Applies an add or cancel; true when the stream must pump (something to
+  // send or replay), false when the change needs nothing now.
+  bool HandleRequestLocked(const v1::WatchManyRequest& req);
   void Pump();
   bool Step();
   // Sends `event` to the watches behind it that match; false if none did.
@@ -70,6 +78,13 @@ class MultiWatchStream final : public grpc::ServerBidiReactor<v1::WatchManyReque
   void FinishLocked(grpc::Status status);
 
   static constexpr int kReplayBatch = 256;
+
+ public:
+  // Watches one stream may hold; an add beyond it ends that watch with
+  // RESOURCE_EXHAUSTED.
+  static constexpr size_t kMaxWatchesPerStream = 100000;
+
+ private:
 
   grpc::CallbackServerContext* ctx_;
   const Guard* guard_;
@@ -86,6 +101,8 @@ class MultiWatchStream final : public grpc::ServerBidiReactor<v1::WatchManyReque
   bool finished_ = false;
   bool cancelled_ = false;
   bool live_ = false;
+  // Parked in the hub, all watches at the head: an event will wake it.
+  bool parked_ = false;
   bool pumping_ = false;
   bool repump_ = false;
   std::vector<std::shared_ptr<const core::EventRecord>> replay_;

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/rpc/multi_watch.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 #include "tests/core/test_support.h"
 
@@ -130,6 +131,29 @@ TEST(WatchMany, CancelAndRefusedAddsEndOneWatchNotTheStream) {
   EXPECT_EQ(got[1], Range(1, 2));
   EXPECT_LE(got[2].size(), 1u);
   for (int64_t seq : got[2]) EXPECT_EQ(seq, 1);
+  ctx.TryCancel();
+}
+
+TEST(WatchMany, AStreamHoldsAtMostItsLimitOfWatches) {
+  TempDir dir;
+  TestServer ts(dir.path());
+  auto stub = ts.Notification();
+  grpc::ClientContext ctx;
+  auto stream = stub->WatchMany(&ctx);
+  const int64_t limit = static_cast<int64_t>(rpc::MultiWatchStream<v1::NotificationWatchManyResponse>::kMaxWatchesPerStream);
+  for (int64_t id = 1; id <= limit + 1; ++id) Add(*stream, id, 0);
+  v1::NotificationWatchManyResponse m;
+  ASSERT_TRUE(stream->Read(&m));
+  ASSERT_TRUE(m.has_ended());
+  ASSERT_EQ(m.watch_ids_size(), 1);
+  EXPECT_EQ(m.watch_ids(0), limit + 1);
+  EXPECT_EQ(m.ended().code(), static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_NE(m.ended().message().find("another stream"), std::string::npos) << m.ended().message();
+  // The stream and its watches go on.
+  PublishOk(*stub, "after-the-limit");
+  ASSERT_TRUE(stream->Read(&m));
+  EXPECT_TRUE(m.has_event());
+  EXPECT_EQ(m.watch_ids_size(), limit);
   ctx.TryCancel();
 }
 

@@ -53,7 +53,12 @@ const std::vector<Key>& Keys() {
       S("managedapp_sig", &GatewayConfig::managedapp_sig,
         "Secret expected in POST /resource?sig=. Empty disables the managed-app webhook.", true),
       S("amqp_url", &GatewayConfig::amqp_url,
-        "RabbitMQ URL amqp://user:pass@host:port/vhost. Empty disables the RabbitMQ adapter.", true),
+        "RabbitMQ URL amqp://user:pass@host:port/vhost, or amqps:// for TLS. Empty disables the RabbitMQ adapter.",
+        true),
+      S("amqp_ca_file", &GatewayConfig::amqp_ca_file,
+        "amqps: PEM file of the CA that signed the broker's certificate (verified, host name included)."),
+      S("amqp_cert_file", &GatewayConfig::amqp_cert_file, "amqps: client certificate (PEM), with amqp_key_file."),
+      S("amqp_key_file", &GatewayConfig::amqp_key_file, "amqps: the client certificate's key (PEM)."),
       S("amqp_exchange", &GatewayConfig::amqp_exchange, "Gorg topic exchange name."),
       S("amqp_consume", &GatewayConfig::amqp_consume,
         "Job queues to consume into the bus: comma-separated APP_ID:BINDING[|BINDING...], "

@@ -48,6 +48,10 @@ struct GatewayConfig {
   // --- RabbitMQ ---
   std::string amqp_url;  // secret (may hold a password)
   std::string amqp_exchange = "exchange";
+  // TLS for amqps:// (PEM files).
+  std::string amqp_ca_file;
+  std::string amqp_cert_file;
+  std::string amqp_key_file;
   // Comma-separated "<app_id>:<binding>|<binding>" job queues to consume,
   // e.g. "gappsd:request.gapps.#".
   std::string amqp_consume;

@@ -148,6 +148,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     if (!apps.ok()) return apps.status();
     rabbitmq::InboundOptions ropts;
     ropts.url = config.amqp_url;
+    ropts.tls = {config.amqp_ca_file, config.amqp_cert_file, config.amqp_key_file};
     ropts.exchange = config.amqp_exchange;
     ropts.apps = std::move(*apps);
     ropts.deferred_ttl_ms = config.amqp_deferred_ttl_ms;
@@ -159,6 +160,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     if (!bridges.ok()) return bridges.status();
     rabbitmq::OutboundOptions oopts;
     oopts.url = config.amqp_url;
+    oopts.tls = {config.amqp_ca_file, config.amqp_cert_file, config.amqp_key_file};
     oopts.exchange = config.amqp_exchange;
     for (auto& b : *bridges) oopts.bridges.push_back({std::move(b.app_id), std::move(b.bindings)});
     impl->rabbit_out = std::make_unique<rabbitmq::Outbound>(impl->conn.get(), oopts, &impl->metrics);

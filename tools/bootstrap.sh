@@ -50,7 +50,7 @@ BASE_PACKAGES=(
 # nodejs and npm are not in this list: the image ships node 20 and npm
 # (nodesource's nodejs, which bundles npm; Debian's `npm` package would
 # conflict with it). They are installed from Debian only if missing.
-TEST_PACKAGES=(rabbitmq-server ffmpeg mediainfo libmediainfo-dev git python3 wrk)
+TEST_PACKAGES=(rabbitmq-server ffmpeg mediainfo libmediainfo-dev git python3 wrk openssl)
 
 apt_env=(env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes)
 

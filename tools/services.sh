@@ -84,15 +84,16 @@ start() {
     stop
   fi
   mkdir -p "$DIR"
-  local amqp dist blob queue table mode node
+  local amqp amqps dist blob queue table mode node
   local -a RABBIT_ARGV
-  read -r amqp dist blob queue table < <(free_ports 5)
+  read -r amqp amqps dist blob queue table < <(free_ports 6)
   mode=$(rabbit_mode)
   node="sbtest-$amqp@localhost"
 
   # Written first, so that `stop` after a half-done start still finds everything.
   cat > "$STATE" <<S
 AMQP_PORT=$amqp
+AMQPS_PORT=$amqps
 DIST_PORT=$dist
 BLOB_PORT=$blob
 QUEUE_PORT=$queue
@@ -106,8 +107,25 @@ S
   local rdir="$DIR/rabbitmq"
   mkdir -p "$rdir/mnesia" "$rdir/log" "$rdir/home"
   echo "[]." > "$rdir/enabled_plugins"
+  # A test CA and a broker certificate for 127.0.0.1, for the amqps:// tests.
+  local tls="$rdir/tls"
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=switchboard test CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" \
+    >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$tls/san.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/san.ext" -out "$tls/server.pem" >/dev/null 2>&1
+  chmod 644 "$tls"/*.pem "$tls/server.key"
   cat > "$rdir/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$amqp
+listeners.ssl.1 = 127.0.0.1:$amqps
+ssl_options.cacertfile = $tls/ca.pem
+ssl_options.certfile = $tls/server.pem
+ssl_options.keyfile = $tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 # guest may log in over any connection; there are only loopback ones.
 loopback_users = none
 CONF
@@ -161,6 +179,9 @@ env_lines() {
   . "$STATE"
   echo "export SWITCHBOARD_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
   echo "export SWITCHBOARD_TEST_AMQP_PORT=$AMQP_PORT"
+  # "localhost": the name the broker certificate carries (rabbitmq-c checks DNS names, not IPs).
+  echo "export SWITCHBOARD_TEST_AMQPS_URL=amqps://guest:guest@localhost:${AMQPS_PORT:-0}/"
+  echo "export SWITCHBOARD_TEST_AMQPS_CA=$DIR/rabbitmq/tls/ca.pem"
   echo "export SWITCHBOARD_TEST_AZURITE_BLOB=http://127.0.0.1:$BLOB_PORT/$AZURITE_ACCOUNT"
   echo "export SWITCHBOARD_TEST_AZURITE_QUEUE=http://127.0.0.1:$QUEUE_PORT/$AZURITE_ACCOUNT"
   echo "export SWITCHBOARD_TEST_AZURITE_ACCOUNT=$AZURITE_ACCOUNT"

@@ -30,6 +30,11 @@ std::string AmqpUrl() {
   return url ? url : "";
 }
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
 // Names unique to this process and test, so tests never share queues.
 std::string Unique(const std::string& what) {
   static int n = 0;
@@ -64,11 +69,12 @@ class RabbitTest : public ::testing::Test {
     app_ = Unique("sbtest_app");
   }
 
-  std::unique_ptr<Gateway> StartGateway(TestServer& server, const std::string& bridge = "") {
+  std::unique_ptr<Gateway> StartGateway(TestServer& server, const std::string& bridge = "", bool tls = false) {
     GatewayConfig c;
     c.server = server.server().grpc_address();
     c.http_address = "127.0.0.1:0";
-    c.amqp_url = AmqpUrl();
+    c.amqp_url = tls ? Env("SWITCHBOARD_TEST_AMQPS_URL") : AmqpUrl();
+    if (tls) c.amqp_ca_file = Env("SWITCHBOARD_TEST_AMQPS_CA");
     c.amqp_exchange = exchange_;
     c.amqp_consume = app_ + ":request.gapps.#";
     c.amqp_bridge = bridge;
@@ -175,6 +181,35 @@ TEST_F(RabbitTest, EnvelopeCrossesIntoTheBusAndIsAckedAfterAccept) {
   EXPECT_EQ(e.envelope().event_sender_id(), "gram");
   EXPECT_EQ(e.envelope().errors_size(), 1);
   EXPECT_EQ(e.envelope().data().fields().at("id").string_value(), "12453");
+}
+
+// amqps://: the gateway verifies the broker against amqp_ca_file (the test
+// CA of tools/services.sh, for localhost) and works as over amqp://.
+TEST_F(RabbitTest, AmqpsVerifiesTheBrokerAndCarriesEnvelopes) {
+  ASSERT_FALSE(Env("SWITCHBOARD_TEST_AMQPS_URL").empty())
+      << "SWITCHBOARD_TEST_AMQPS_URL is not set: run tools/services.sh start and eval \"$(tools/services.sh env)\"";
+  AmqpClient tls_client;
+  auto s = tls_client.Connect(Env("SWITCHBOARD_TEST_AMQPS_URL"), {Env("SWITCHBOARD_TEST_AMQPS_CA"), "", ""});
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(DeclareExchange(tls_client, exchange_).ok());
+
+  // Another CA (the system's) does not vouch for the test broker.
+  AmqpClient wrong;
+  s = wrong.Connect(Env("SWITCHBOARD_TEST_AMQPS_URL"), {"/etc/ssl/certs/ca-certificates.crt", "", ""});
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_NE(s.message().find("TLS"), std::string::npos) << s;
+  // A CA file that is not there is the caller's mistake, named as such.
+  s = wrong.Connect(Env("SWITCHBOARD_TEST_AMQPS_URL"), {"/nonexistent/ca.pem", "", ""});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("amqp_ca_file"), std::string::npos) << s;
+
+  TempDir dir;
+  TestServer server(dir.path());
+  auto gw = StartGateway(server, "", /*tls=*/true);
+  ASSERT_TRUE(gw);
+  Send(GorgFixture());
+  EXPECT_TRUE(WaitFor([&] { return HasBusEvent(server, "88d818a1-c77c-44e6-ad0c-8aa893468e94"); }));
+  gw->Stop();
 }
 
 TEST_F(RabbitTest, EnvelopeFromRabbitMQArrivesOverGrpcSubscribe) {

@@ -1,5 +1,6 @@
 #include "gateway/adapters/rabbitmq/amqp_client.h"
 
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
 
@@ -118,29 +119,48 @@ absl::Status AmqpClient::ReopenChannel() {
   return absl::OkStatus();
 }
 
-absl::Status AmqpClient::Connect(const std::string& url, std::chrono::milliseconds timeout) {
+absl::Status AmqpClient::Connect(const std::string& url, const AmqpTls& tls, std::chrono::milliseconds timeout) {
   Close();
   std::vector<char> buf(url.begin(), url.end());
   buf.push_back('\0');
   amqp_connection_info info;
   amqp_default_connection_info(&info);
-  if (amqp_parse_url(buf.data(), &info) != AMQP_STATUS_OK || info.ssl) {
-    return absl::InvalidArgumentError("amqp_url: must be amqp://user:pass@host:port/vhost (TLS is not supported)");
+  if (amqp_parse_url(buf.data(), &info) != AMQP_STATUS_OK) {
+    return absl::InvalidArgumentError("amqp_url: must be amqp://user:pass@host:port/vhost or amqps://...");
   }
   // "amqp://host:port/" names the empty vhost; everyone means "/".
   if (info.vhost == nullptr || info.vhost[0] == '\0') info.vhost = const_cast<char*>("/");
   conn_ = amqp_new_connection();
-  amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
+  amqp_socket_t* socket = info.ssl ? amqp_ssl_socket_new(conn_) : amqp_tcp_socket_new(conn_);
   if (!socket) {
     Close();
     return absl::ResourceExhaustedError("amqp: cannot create a socket");
+  }
+  if (info.ssl) {
+    amqp_ssl_socket_set_verify_peer(socket, 1);
+    amqp_ssl_socket_set_verify_hostname(socket, 1);
+    if (!tls.ca_file.empty() && amqp_ssl_socket_set_cacert(socket, tls.ca_file.c_str()) != AMQP_STATUS_OK) {
+      Close();
+      return absl::InvalidArgumentError(
+          absl::StrCat("amqp_ca_file: cannot load '", tls.ca_file, "' as PEM CA certificates"));
+    }
+    if (tls.cert_file.empty() != tls.key_file.empty()) {
+      Close();
+      return absl::InvalidArgumentError("amqp_cert_file and amqp_key_file: give both or neither");
+    }
+    if (!tls.cert_file.empty() &&
+        amqp_ssl_socket_set_key(socket, tls.cert_file.c_str(), tls.key_file.c_str()) != AMQP_STATUS_OK) {
+      Close();
+      return absl::InvalidArgumentError(absl::StrCat("amqp_cert_file/amqp_key_file: cannot load '", tls.cert_file,
+                                                     "' with '", tls.key_file, "'"));
+    }
   }
   timeval tv = ToTimeval(timeout);
   int rc = amqp_socket_open_noblock(socket, info.host, info.port, &tv);
   if (rc != AMQP_STATUS_OK) {
     Close();
-    return absl::UnavailableError(
-        absl::StrCat("amqp: cannot connect to ", info.host, ":", info.port, ": ", amqp_error_string2(rc)));
+    return absl::UnavailableError(absl::StrCat("amqp: cannot connect to ", info.host, ":", info.port,
+                                               info.ssl ? " (TLS)" : "", ": ", amqp_error_string2(rc)));
   }
   absl::Status s = Check(amqp_login(conn_, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password),
                          "amqp login");

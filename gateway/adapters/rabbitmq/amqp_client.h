@@ -48,6 +48,16 @@ struct QueueArgs {
   std::optional<std::string> dead_letter_routing_key;
 };
 
+// TLS for amqps:// URLs (ignored for amqp://). The broker's certificate is
+// always verified, name included.
+struct AmqpTls {
+  // PEM file of the CA(s) that signed the broker's certificate.
+  std::string ca_file;
+  // Optional client certificate and its key (PEM), for brokers that ask.
+  std::string cert_file;
+  std::string key_file;
+};
+
 class AmqpClient {
  public:
   AmqpClient() = default;
@@ -55,9 +65,11 @@ class AmqpClient {
   AmqpClient(const AmqpClient&) = delete;
   AmqpClient& operator=(const AmqpClient&) = delete;
 
-  // amqp://user:pass@host:port/vhost. INVALID_ARGUMENT for a bad URL,
-  // UNAVAILABLE when the broker cannot be reached or refuses the login.
-  absl::Status Connect(const std::string& url, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // amqp://user:pass@host:port/vhost, or amqps:// with `tls`.
+  // INVALID_ARGUMENT for a bad URL or TLS file, UNAVAILABLE when the broker
+  // cannot be reached, fails TLS verification or refuses the login.
+  absl::Status Connect(const std::string& url, const AmqpTls& tls = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
   bool connected() const { return conn_ != nullptr; }
   void Close();
 

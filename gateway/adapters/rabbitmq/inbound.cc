@@ -49,8 +49,8 @@ void Inbound::Loop() {
 }
 
 absl::Status Inbound::Session() {
-  RETURN_IF_ERROR(consumer_.Connect(options_.url));
-  RETURN_IF_ERROR(publisher_.Connect(options_.url));
+  RETURN_IF_ERROR(consumer_.Connect(options_.url, options_.tls));
+  RETURN_IF_ERROR(publisher_.Connect(options_.url, options_.tls));
   RETURN_IF_ERROR(publisher_.EnableConfirms());
   RETURN_IF_ERROR(DeclareExchange(consumer_, options_.exchange));
   for (const auto& app : options_.apps) {

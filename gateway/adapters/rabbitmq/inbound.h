@@ -28,6 +28,7 @@ namespace switchboard::gateway::rabbitmq {
 
 struct InboundOptions {
   std::string url;
+  AmqpTls tls;  // for amqps:// URLs
   std::string exchange = "exchange";
   std::vector<GorgApp> apps;
   int64_t deferred_ttl_ms = 30 * 60 * 1000;

@@ -80,7 +80,7 @@ bool Outbound::Forward(Worker* w, const v1::Delivery& d) {
   while (!stop_) {
     absl::Status s;
     if (!w->amqp.connected()) {
-      s = w->amqp.Connect(options_.url);
+      s = w->amqp.Connect(options_.url, options_.tls);
       if (s.ok()) s = w->amqp.EnableConfirms();
       if (s.ok()) s = DeclareExchange(w->amqp, options_.exchange);
     }

@@ -40,6 +40,7 @@ struct Bridge {
 
 struct OutboundOptions {
   std::string url;
+  AmqpTls tls;  // for amqps:// URLs
   std::string exchange = "exchange";
   std::vector<Bridge> bridges;
   int32_t max_in_flight = 64;

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "echo.grpc.pb.h"
+#include "fanout_publish.h"
 #include "load.h"
 #include "process.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -127,21 +128,7 @@ struct SwitchboardProtocol {
   static int64_t Sequence(const Event& ev) { return ev.sequence(); }
   // Publishes event `n` of run `run`; returns its sequence.
   static absl::StatusOr<int64_t> Publish(Stub& stub, const std::string& run, int n) {
-    const std::string uuid = "bench-fanout-" + run + "-" + std::to_string(n);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::PublishRequest req;
-    req.set_request_id(uuid);
-    auto* env = req.mutable_envelope();
-    env->set_event_uuid(uuid);
-    env->set_event_name("bench.fanout");
-    env->mutable_event_creation_time()->set_seconds(std::time(nullptr));
-    env->set_event_sender_id("sb_bench");
-    (*env->mutable_data()->mutable_fields())["n"].set_number_value(n);
-    v1::PublishResponse resp;
-    grpc::Status s = stub.Publish(&ctx, req, &resp);
-    if (!s.ok()) return absl::UnavailableError(std::to_string(s.error_code()) + ": " + s.error_message());
-    return resp.sequence();
+    return PublishFanoutEvent(stub, "bench-fanout-" + run, n);
   }
 };
 
@@ -172,16 +159,6 @@ struct EchoProtocol {
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// Waits until `done()` or `seconds` pass; true if done.
-template <class F>
-bool WaitUntil(F done, double seconds) {
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 template <class P>
 FanoutResult RunFanoutWith(const FanoutOptions& o) {

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "fanout.h"
+#include "fanout_publish.h"
 #include "load.h"
 #include "process.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -24,32 +25,8 @@ using Stream = grpc::ClientReaderWriter<v1::WatchManyRequest, v1::NotificationWa
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-template <class F>
-bool WaitUntil(F done, double seconds) {
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 absl::StatusOr<int64_t> Publish(v1::NotificationService::Stub& stub, const std::string& run, int n) {
-  const std::string uuid = "bench-fanout-many-" + run + "-" + std::to_string(n);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  v1::PublishRequest req;
-  req.set_request_id(uuid);
-  auto* env = req.mutable_envelope();
-  env->set_event_uuid(uuid);
-  env->set_event_name("bench.fanout");
-  env->mutable_event_creation_time()->set_seconds(std::time(nullptr));
-  env->set_event_sender_id("sb_bench");
-  (*env->mutable_data()->mutable_fields())["n"].set_number_value(n);
-  v1::PublishResponse resp;
-  grpc::Status s = stub.Publish(&ctx, req, &resp);
-  if (!s.ok()) return absl::UnavailableError(std::to_string(s.error_code()) + ": " + s.error_message());
-  return resp.sequence();
+  return PublishFanoutEvent(stub, "bench-fanout-many-" + run, n);
 }
 
 struct StreamState {

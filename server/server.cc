@@ -12,6 +12,7 @@
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "server/core/data_dir_lock.h"
 #include "server/core/event_hub.h"
 #include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
@@ -31,6 +32,8 @@
 namespace switchboard {
 
 struct Server::Impl {
+  // First, so that it is released last.
+  std::unique_ptr<core::DataDirLock> data_dir_lock;
   core::ServerConfig config;
   std::string grpc_address;
   std::unique_ptr<TokenAuthenticator> auth;
@@ -121,6 +124,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create --data_dir '", config.data_dir, "': ", ec.message()));
   }
+  ASSIGN_OR_RETURN(impl->data_dir_lock, core::DataDirLock::Acquire(config.data_dir));
   core::SqliteOptions store_opts;
   store_opts.path = (std::filesystem::path(config.data_dir) / "switchboard.db").string();
   ASSIGN_OR_RETURN(impl->store, core::OpenSqliteStore(store_opts));

@@ -107,6 +107,7 @@ absl::Status ResourcingEngine::OpenRepositories() {
   std::string infra_url = options_.infra_url;
   if (infra_url.empty()) {
     const std::string path = (work / "remotes" / "infra.git").string();
+    GitRepo::RemoveStaleLocks(path);  // the embedded remote is this server's alone
     RETURN_IF_ERROR(GitRepo::InitSeededBare(
         path, options_.main_branch, "",
         {{"README.md", "# Infrastructure\n\nWorkspaces live in terraform/projects/<ACRONYM>/, written by Switchboard.\n"},
@@ -122,9 +123,12 @@ absl::Status ResourcingEngine::OpenRepositories() {
           "' does not exist; set resourcing.modules_url or resourcing.modules_seed_dir"));
     }
     const std::string path = (work / "remotes" / "modules.git").string();
+    GitRepo::RemoveStaleLocks(path);
     RETURN_IF_ERROR(GitRepo::InitSeededBare(path, options_.main_branch, options_.modules_seed_dir, {}, sig));
     modules_url = path;
   }
+  // The mirrors are this server's alone (the data-dir lock is held).
+  GitRepo::RemoveStaleLocks((work / "mirrors").string());
   ASSIGN_OR_RETURN(infra_, GitRepo::OpenMirror((work / "mirrors" / "infra.git").string(), infra_url,
                                                options_.git_token));
   ASSIGN_OR_RETURN(modules_, GitRepo::OpenMirror((work / "mirrors" / "modules.git").string(), modules_url,

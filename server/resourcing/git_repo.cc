@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace switchboard::resourcing {
@@ -573,6 +574,22 @@ absl::StatusOr<std::vector<std::string>> GitRepo::Log(absl::string_view commit, 
   git_oid oid;
   while (static_cast<int>(out.size()) < limit && git_revwalk_next(&oid, w) == 0) out.push_back(Hex(oid));
   return out;
+}
+
+int GitRepo::RemoveStaleLocks(const std::string& path) {
+  namespace fs = std::filesystem;
+  int removed = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().extension() != ".lock") continue;
+    std::error_code rm;
+    if (fs::remove(it->path(), rm)) {
+      log::Warn("removed a git lock left by an earlier crash", {{"path", it->path().string()}});
+      ++removed;
+    }
+  }
+  return removed;
 }
 
 }  // namespace switchboard::resourcing

@@ -51,6 +51,12 @@ class GitRepo {
   // Opens the mirror at `path`, creating it (bare, remote "origin" = url) if
   // missing, and updating the remote URL if it changed. `token` (may be
   // empty) answers https credential requests.
+  // Removes the *.lock files under a repository folder: git's locks, which a
+  // process killed mid-write leaves behind (a push to a local remote, a
+  // fetch into a mirror). Only for repositories this process alone writes,
+  // at start-up (switchboardd holds the data-dir lock). Returns how many.
+  static int RemoveStaleLocks(const std::string& path);
+
   static absl::StatusOr<std::unique_ptr<GitRepo>> OpenMirror(const std::string& path, const std::string& url,
                                                              const std::string& token);
   ~GitRepo();

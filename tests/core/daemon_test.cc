@@ -120,6 +120,24 @@ TEST(Daemon, AcknowledgedWritesSurviveKill9) {
   EXPECT_EQ(PublishOk(*stub, "after"), last + 1) << "the sequence carries on without a gap";
 }
 
+TEST(Daemon, ASecondServerOnTheSameDataDirIsRefused) {
+  TempDir dir;
+  auto args = [&](const std::string&) {
+    return std::vector<std::string>{"--data_dir=" + dir.path() + "/data", "--grpc_address=127.0.0.1:0",
+                                    "--http_address=127.0.0.1:0"};
+  };
+  auto first = Spawn(args("a"), dir.path() + "/a.log");
+  ASSERT_FALSE(AddressOf(*first).empty()) << first->Log();
+  auto second = Spawn(args("b"), dir.path() + "/b.log");
+  EXPECT_NE(second->Wait(), 0);
+  EXPECT_NE(second->Log().find("is in use by another switchboardd"), std::string::npos) << second->Log();
+  // Killed, the first releases it: a new server starts on the same data.
+  kill(first->pid, SIGKILL);
+  first->Wait();
+  auto third = Spawn(args("c"), dir.path() + "/c.log");
+  EXPECT_FALSE(AddressOf(*third).empty()) << third->Log();
+}
+
 TEST(Daemon, SigtermDrainsWatchesAndExitsCleanly) {
   TempDir dir;
   auto p = Spawn({"--data_dir=" + dir.path() + "/data", "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0"},

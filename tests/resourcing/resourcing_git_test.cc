@@ -4,6 +4,8 @@
 // ends, with no duplicate commits.
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -207,6 +209,40 @@ TEST(ResourcingGit, Kill9MidRunThenRestartFinishesEveryRunWithoutDuplicateCommit
     EXPECT_EQ(template_commits, static_cast<int>(acronyms.size())) << "delay " << delay_ms;
     for (const auto& a : acronyms) EXPECT_TRUE(*view->HasPath(**view->BranchCommit("main"), "terraform/projects/" + a));
   }
+}
+
+// A process killed mid-push leaves refs/heads/main.lock in the embedded
+// remote (and locks in the mirrors); the next start clears them, so the
+// push works instead of failing "failed to lock file".
+TEST(ResourcingGit, LocksACrashLeftInTheEmbeddedRepositoriesAreClearedAtStart) {
+  TempDir dir;
+  const std::string cfg = dir.path() + "/cfg.json";
+  std::ofstream(cfg) << R"({"resourcing": {"approval": {"new-workspace-template": "none"}}})";
+  const std::vector<std::string> args = {SWITCHBOARDD_PATH, "--data_dir=" + dir.path() + "/data",
+                                         "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0",
+                                         "--config=" + cfg};
+  {
+    auto p = Spawn(args, dir.path() + "/a.log");
+    ASSERT_FALSE(AddressOf(*p).empty()) << p->Log();
+    p->Kill();
+  }
+  const std::string remote_lock = dir.path() + "/data/resourcing/remotes/infra.git/refs/heads/main.lock";
+  const std::string mirror_lock = dir.path() + "/data/resourcing/mirrors/infra.git/packed-refs.lock";
+  std::ofstream(remote_lock) << "0000000000000000000000000000000000000000\n";
+  std::ofstream(mirror_lock) << "";
+  ASSERT_TRUE(std::filesystem::exists(remote_lock));
+  auto p = Spawn(args, dir.path() + "/b.log");
+  std::string address = AddressOf(*p);
+  ASSERT_FALSE(address.empty()) << p->Log();
+  EXPECT_FALSE(std::filesystem::exists(remote_lock));
+  EXPECT_FALSE(std::filesystem::exists(mirror_lock));
+  auto stub = v1::ResourcingService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::Run run;
+  ASSERT_TRUE(stub->SubmitRun(&ctx, FishRequest("after-lock", "templates/new-workspace-template", "LK"), &run).ok());
+  EXPECT_TRUE(WaitFor([&] { return testing::GetRunOrDie(*stub, run.name()).state() == v1::Run::SUCCEEDED; }, 60))
+      << testing::GetRunOrDie(*stub, run.name()).DebugString() << p->Log();
+  EXPECT_NE(p->Log().find("removed a git lock left by an earlier crash"), std::string::npos);
 }
 
 }  // namespace

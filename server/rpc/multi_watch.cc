@@ -135,28 +135,10 @@ void MultiWatchStream<Resp>::OnDone() {
   auto keep = std::move(self_);  // may destroy `this` when it goes
 }
 
-// As WatchStream::Pump: one thread runs the loop, others leave a note.
 template <class Resp>
 void MultiWatchStream<Resp>::Pump() {
-  auto keep = this->shared_from_this();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (pumping_) {
-      repump_ = true;
-      return;
-    }
-    pumping_ = true;
-  }
-  for (;;) {
-    bool again = Step();
-    std::lock_guard<std::mutex> lock(mu_);
-    if (again || (repump_ && !writing_ && !finished_)) {
-      repump_ = false;
-      continue;
-    }
-    pumping_ = false;
-    return;
-  }
+  auto keep = this->shared_from_this();  // Finish may lead to OnDone
+  RunPumpLoop(mu_, pumping_, repump_, [this] { return Step(); }, [this] { return writing_ || finished_; });
 }
 
 template <class Resp>

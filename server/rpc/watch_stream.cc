@@ -75,28 +75,9 @@ void WatchStream::OnDone() {
   auto keep = std::move(self_);  // may destroy `this` when it goes
 }
 
-// Serialized by `pumping_`: only one thread runs the loop; others leave a
-// note (`repump_`) for it.
 void WatchStream::Pump() {
   auto keep = shared_from_this();  // Finish may lead to OnDone
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (pumping_) {
-      repump_ = true;
-      return;
-    }
-    pumping_ = true;
-  }
-  for (;;) {
-    bool again = Step();
-    std::lock_guard<std::mutex> lock(mu_);
-    if (again || (repump_ && !writing_ && !finished_)) {
-      repump_ = false;
-      continue;
-    }
-    pumping_ = false;
-    return;
-  }
+  RunPumpLoop(mu_, pumping_, repump_, [this] { return Step(); }, [this] { return writing_ || finished_; });
 }
 
 // One step: start a write, park, or read ahead from the store. Returns true

@@ -34,6 +34,34 @@ inline constexpr char kResumeAfterTrailer[] = "x-switchboard-resume-after";
 // until gRPC is done with it.
 grpc::Slice EventSlice(std::shared_ptr<const core::EventRecord> event);
 
+// The step loop of a watch stream, on one thread at a time. A caller that
+// finds it running leaves a note (`repump`) and returns; the running loop
+// goes round once more for it unless `busy()` (a write in flight, or the
+// stream finished: that completion pumps again). `pumping` and `repump` are
+// guarded by `mu`; `step()` takes `mu` itself and returns true to run again
+// at once; `busy()` runs under `mu`.
+template <class StepFn, class BusyFn>
+void RunPumpLoop(std::mutex& mu, bool& pumping, bool& repump, StepFn step, BusyFn busy) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (pumping) {
+      repump = true;
+      return;
+    }
+    pumping = true;
+  }
+  for (;;) {
+    bool again = step();
+    std::lock_guard<std::mutex> lock(mu);
+    if (again || (repump && !busy())) {
+      repump = false;
+      continue;
+    }
+    pumping = false;
+    return;
+  }
+}
+
 // Checks after_sequence against the log: negative is INVALID_ARGUMENT, past
 // the head is OUT_OF_RANGE.
 absl::Status CheckAfterSequence(int64_t after_sequence, int64_t head);

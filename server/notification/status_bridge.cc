@@ -81,9 +81,7 @@ bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
   for (const auto& record : batch.events) {
     // As a topic exchange drops what no queue binds, a status change that no
     // subscription or webhook wants is not published (nor converted).
-    auto key = StatusRoutingKey(record);
-    if (key.ok() && (!key->has_value() || !bus_->AnyRouteWants(**key))) continue;
-    auto envelope = StatusEnvelope(record);
+    auto envelope = StatusEnvelope(record, [this](const std::string& key) { return bus_->AnyRouteWants(key); });
     if (!envelope.ok()) {
       log::Error("status bridge skipped an event", {{"sequence", record.sequence}, {"error", envelope.status().ToString()}});
       continue;

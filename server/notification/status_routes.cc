@@ -76,11 +76,11 @@ struct Parsed {
 };
 
 template <class Event, class KeyFn>
-absl::StatusOr<Parsed> ParseWith(const core::EventRecord& record, KeyFn key_fn, bool want_json) {
+absl::StatusOr<Parsed> ParseWith(const core::EventRecord& record, KeyFn key_fn, const KeyFilter* json_for) {
   auto event = Parse<Event>(record);
   if (!event.ok()) return event.status();
   Parsed parsed{key_fn(*event), ""};
-  if (want_json && parsed.key.has_value()) {
+  if (json_for != nullptr && parsed.key.has_value() && (*json_for)(*parsed.key)) {
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;
     auto s = google::protobuf::util::MessageToJsonString(*event, &parsed.json, options);
@@ -89,12 +89,12 @@ absl::StatusOr<Parsed> ParseWith(const core::EventRecord& record, KeyFn key_fn, 
   return parsed;
 }
 
-absl::StatusOr<Parsed> ParseRecord(const core::EventRecord& record, bool want_json) {
-  if (record.service == "resourcing") return ParseWith<v1::ResourcingEvent>(record, ResourcingKey, want_json);
-  if (record.service == "media") return ParseWith<v1::MediaEvent>(record, MediaKey, want_json);
+absl::StatusOr<Parsed> ParseRecord(const core::EventRecord& record, const KeyFilter* json_for) {
+  if (record.service == "resourcing") return ParseWith<v1::ResourcingEvent>(record, ResourcingKey, json_for);
+  if (record.service == "media") return ParseWith<v1::MediaEvent>(record, MediaKey, json_for);
   // Only applications: the bus's own events are never bridged.
   if (record.service == "notification" && record.kind == "application") {
-    return ParseWith<v1::NotificationEvent>(record, NotificationKey, want_json);
+    return ParseWith<v1::NotificationEvent>(record, NotificationKey, json_for);
   }
   return Parsed{};
 }
@@ -104,16 +104,16 @@ absl::StatusOr<Parsed> ParseRecord(const core::EventRecord& record, bool want_js
 std::string StatusEventUuid(int64_t sequence) { return absl::StrCat("switchboard-event-", sequence); }
 
 absl::StatusOr<std::optional<std::string>> StatusRoutingKey(const core::EventRecord& event) {
-  auto parsed = ParseRecord(event, false);
+  auto parsed = ParseRecord(event, nullptr);
   if (!parsed.ok()) return parsed.status();
   return parsed->key;
 }
 
 absl::StatusOr<std::optional<v1::BusEnvelope>> StatusEnvelope(const core::EventRecord& event,
-                                                              size_t max_event_bytes) {
-  auto parsed = ParseRecord(event, true);
+                                                              const KeyFilter& wanted, size_t max_event_bytes) {
+  auto parsed = ParseRecord(event, &wanted);
   if (!parsed.ok()) return parsed.status();
-  if (!parsed->key.has_value()) return std::optional<v1::BusEnvelope>();
+  if (!parsed->key.has_value() || !wanted(*parsed->key)) return std::optional<v1::BusEnvelope>();
 
   v1::BusEnvelope env;
   env.set_event_uuid(StatusEventUuid(event.sequence));

@@ -11,6 +11,7 @@
 // Bus events, dead letters and webhook deliveries are never bridged: they are
 // the bus's own traffic (and bridging deliveries would loop).
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,12 +32,17 @@ std::string StatusEventUuid(int64_t sequence);
 // INVALID_ARGUMENT when the event's data does not parse.
 absl::StatusOr<std::optional<std::string>> StatusRoutingKey(const core::EventRecord& event);
 
-// The envelope for a bridged event: data = {service, kind, sequence,
+// Whether a routing key has any taker (a subscription or webhook binds it).
+using KeyFilter = std::function<bool(const std::string& routing_key)>;
+
+// The envelope for a bridged event whose key `wanted` accepts (nullopt for
+// any other event: nothing is converted then). data = {service, kind, sequence,
 // resource, related, event: <the service event as proto3 JSON with .proto
 // field names>}. An event whose JSON exceeds `max_event_bytes` is sent
 // without "event" and with "truncated": true; fetch it with the service's
 // Get or Watch RPC.
-absl::StatusOr<std::optional<v1::BusEnvelope>> StatusEnvelope(const core::EventRecord& event,
-                                                              size_t max_event_bytes = 64 * 1024);
+absl::StatusOr<std::optional<v1::BusEnvelope>> StatusEnvelope(
+    const core::EventRecord& event, const KeyFilter& wanted = [](const std::string&) { return true; },
+    size_t max_event_bytes = 64 * 1024);
 
 }  // namespace switchboard::notification

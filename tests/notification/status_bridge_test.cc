@@ -213,7 +213,8 @@ TEST(StatusRoutes, KeysForEveryKindAndNoneForBusTraffic) {
   // An oversized event goes without its body, marked truncated.
   v1::MediaEvent big;
   big.mutable_succeeded()->set_name(std::string(2000, 'x'));
-  auto env = notification::StatusEnvelope(record("media", "succeeded", big), 1000);
+  auto env =
+      notification::StatusEnvelope(record("media", "succeeded", big), [](const std::string&) { return true; }, 1000);
   ASSERT_TRUE(env.ok() && env->has_value());
   EXPECT_TRUE((*env)->data().fields().at("truncated").bool_value());
   EXPECT_EQ((*env)->data().fields().count("event"), 0u);

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "echo.grpc.pb.h"
-#include "fanout_publish.h"
+#include "fanout_common.h"
 #include "load.h"
 #include "process.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -40,11 +40,6 @@ struct Watcher {
   std::unique_ptr<grpc::ClientAsyncReader<typename P::Event>> reader;
   typename P::Event ev;
   grpc::Status status;
-};
-
-struct Arrival {
-  int64_t sequence;
-  Clock::time_point at;
 };
 
 // One client thread with its own completion queue, serving every stream
@@ -157,8 +152,6 @@ struct EchoProtocol {
   }
 };
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
 
 template <class P>
 FanoutResult RunFanoutWith(const FanoutOptions& o) {
@@ -224,32 +217,9 @@ FanoutResult RunFanoutWith(const FanoutOptions& o) {
   if (o.server_pid > 0) r.rss_after = ResidentBytes(o.server_pid);
 
   // One event at a time; wait until every open stream has it.
-  std::map<int64_t, Clock::time_point> sent;
-  const double server_cpu0 = o.server_pid > 0 ? CpuSeconds(o.server_pid) : 0;
-  const double client_cpu0 = SelfCpuSeconds();
-  for (int round = 0; round < o.rounds && r.opened > 0; ++round) {
-    const long long before = sh.delivered.load();
-    auto t0 = Clock::now();
-    auto seq = P::Publish(*control, run, round + 1);
-    auto t1 = Clock::now();
-    if (!seq.ok()) {
-      r.error = "publish failed: " + std::string(seq.status().message());
-      break;
-    }
-    sent[*seq] = t0;
-    r.publish_ms.push_back(Ms(t1 - t0));
-    const int alive = r.opened - sh.ended.load();
-    r.expected += alive;
-    if (!WaitUntil([&] { return sh.delivered.load() - before >= alive; }, 30)) {
-      r.error = "round " + std::to_string(round) + ": " + std::to_string(sh.delivered.load() - before) + " of " +
-                std::to_string(alive) + " watchers had the event after 30 s";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  }
-
-  if (o.server_pid > 0) r.server_cpu_s = CpuSeconds(o.server_pid) - server_cpu0;
-  r.client_cpu_s = SelfCpuSeconds() - client_cpu0;
+  auto sent = RunRounds(
+      o, &r, [&](int n) { return P::Publish(*control, run, n); }, [&] { return sh.delivered.load(); },
+      [&] { return r.opened - sh.ended.load(); }, "watchers");
 
   // Cancel every stream and collect its status (CANCELLED expected).
   sh.stopping.store(true);
@@ -269,19 +239,9 @@ FanoutResult RunFanoutWith(const FanoutOptions& o) {
     if (r.first_other_status.empty()) r.first_other_status = rcv->first_other;
   }
 
-  std::map<int64_t, double> round_max;
-  for (auto& rcv : rcvs) {
-    for (const Arrival& a : rcv->arrivals) {
-      auto it = sent.find(a.sequence);
-      if (it == sent.end()) continue;
-      double ms = Ms(a.at - it->second);
-      r.latencies_ms.push_back(ms);
-      round_max[a.sequence] = std::max(round_max[a.sequence], ms);
-    }
-  }
-  for (auto& [seq, ms] : round_max) r.round_max_ms.push_back(ms);
-  r.delivered = static_cast<long long>(r.latencies_ms.size());
-  std::sort(r.latencies_ms.begin(), r.latencies_ms.end());
+  std::vector<const std::vector<Arrival>*> arrivals;
+  for (auto& rcv : rcvs) arrivals.push_back(&rcv->arrivals);
+  CollectLatencies(sent, arrivals, &r);
   if (!drained) {
     if (r.error.empty()) r.error = "streams did not all end within 60 s of cancelling";
     // Operations may still be pending: leak rather than destroy them.

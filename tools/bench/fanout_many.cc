@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "fanout.h"
-#include "fanout_publish.h"
+#include "fanout_common.h"
 #include "load.h"
 #include "process.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -23,8 +23,6 @@ namespace v1 = switchboard::v1;
 using Clock = std::chrono::steady_clock;
 using Stream = grpc::ClientReaderWriter<v1::WatchManyRequest, v1::NotificationWatchManyResponse>;
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
 absl::StatusOr<int64_t> Publish(v1::NotificationService::Stub& stub, const std::string& run, int n) {
   return PublishFanoutEvent(stub, "bench-fanout-many-" + run, n);
 }
@@ -32,7 +30,7 @@ absl::StatusOr<int64_t> Publish(v1::NotificationService::Stub& stub, const std::
 struct StreamState {
   grpc::ClientContext ctx;
   std::unique_ptr<Stream> stream;
-  std::vector<std::pair<int64_t, Clock::time_point>> arrivals;  // sequence, per watch id in the message
+  std::vector<Arrival> arrivals;  // one per watch id in each message
   int ended = 0;
   std::thread reader;
 };
@@ -91,7 +89,7 @@ FanoutResult RunFanoutMany(const FanoutOptions& o) {
           raw->ended += m.watch_ids_size();
           continue;
         }
-        for (int k = 0; k < m.watch_ids_size(); ++k) raw->arrivals.emplace_back(m.event().sequence(), now);
+        for (int k = 0; k < m.watch_ids_size(); ++k) raw->arrivals.push_back({m.event().sequence(), now});
         delivered.fetch_add(m.watch_ids_size());
       }
     });
@@ -101,33 +99,12 @@ FanoutResult RunFanoutMany(const FanoutOptions& o) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   if (o.server_pid > 0) r.rss_after = ResidentBytes(o.server_pid);
 
-  std::map<int64_t, Clock::time_point> sent;
-  const double server_cpu0 = o.server_pid > 0 ? CpuSeconds(o.server_pid) : 0;
-  const double client_cpu0 = SelfCpuSeconds();
-  for (int round = 0; round < o.rounds && r.opened > 0; ++round) {
-    const long long before = delivered.load();
-    auto t0 = Clock::now();
-    auto seq = Publish(*control, run, round + 1);
-    auto t1 = Clock::now();
-    if (!seq.ok()) {
-      r.error = "publish failed: " + std::string(seq.status().message());
-      break;
-    }
-    sent[*seq] = t0;
-    r.publish_ms.push_back(Ms(t1 - t0));
-    r.expected += r.opened;
-    if (!WaitUntil([&] { return delivered.load() - before >= r.opened; }, 30)) {
-      r.error = "round " + std::to_string(round) + ": " + std::to_string(delivered.load() - before) + " of " +
-                std::to_string(r.opened) + " watches had the event after 30 s";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  }
-  if (o.server_pid > 0) r.server_cpu_s = CpuSeconds(o.server_pid) - server_cpu0;
-  r.client_cpu_s = SelfCpuSeconds() - client_cpu0;
+  auto sent = RunRounds(
+      o, &r, [&](int n) { return Publish(*control, run, n); }, [&] { return delivered.load(); },
+      [&] { return r.opened; }, "watches");
 
   for (auto& st : streams) st->ctx.TryCancel();
-  std::map<int64_t, double> round_max;
+  std::vector<const std::vector<Arrival>*> arrivals;
   for (auto& st : streams) {
     st->reader.join();
     grpc::Status s = st->stream->Finish();
@@ -136,17 +113,9 @@ FanoutResult RunFanoutMany(const FanoutOptions& o) {
     } else if (r.other_end++ == 0) {
       r.first_other_status = std::to_string(s.error_code()) + ": " + s.error_message();
     }
-    for (const auto& [seq, at] : st->arrivals) {
-      auto it = sent.find(seq);
-      if (it == sent.end()) continue;
-      double ms = Ms(at - it->second);
-      r.latencies_ms.push_back(ms);
-      round_max[seq] = std::max(round_max[seq], ms);
-    }
+    arrivals.push_back(&st->arrivals);
   }
-  for (auto& [seq, ms] : round_max) r.round_max_ms.push_back(ms);
-  r.delivered = static_cast<long long>(r.latencies_ms.size());
-  std::sort(r.latencies_ms.begin(), r.latencies_ms.end());
+  CollectLatencies(sent, arrivals, &r);
   return r;
 }
 

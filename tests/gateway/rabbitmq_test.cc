@@ -3,6 +3,8 @@
 // is missing: run `eval "$(tools/services.sh env)"` first.
 
 #include <gtest/gtest.h>
+
+#include <optional>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -113,6 +115,16 @@ class RabbitTest : public ::testing::Test {
     e->set_event_uuid(uuid);
     e->set_event_name(name);
     return *e;
+  }
+
+  // The bus subscription `queue`, if it exists.
+  static std::optional<v1::Subscription> BusSubscription(TestServer& server, const std::string& queue) {
+    grpc::ClientContext ctx;
+    v1::GetSubscriptionRequest req;
+    req.set_name("subscriptions/" + queue);
+    v1::Subscription sub;
+    if (!server.Notification()->GetSubscription(&ctx, req, &sub).ok()) return std::nullopt;
+    return sub;
   }
 
   absl::Status BusPublish(TestServer& server, const v1::BusEnvelope& e) {
@@ -251,13 +263,7 @@ TEST_F(RabbitTest, BusEventGoesOutToTheExchangeWithGorgPropertiesAndIsAckedAfter
   auto gw = StartGateway(server, bridge + ":notify.gapps.#");
   ASSERT_TRUE(gw);
   // The bridge creates its subscription; wait for it before publishing.
-  ASSERT_TRUE(WaitFor([&] {
-    grpc::ClientContext ctx;
-    v1::GetSubscriptionRequest req;
-    req.set_name("subscriptions/" + bridge);
-    v1::Subscription sub;
-    return server.Notification()->GetSubscription(&ctx, req, &sub).ok();
-  }));
+  ASSERT_TRUE(WaitFor([&] { return BusSubscription(server, bridge).has_value(); }));
   v1::BusEnvelope reply = Envelope(1, "notify.gapps.account.updated");
   ASSERT_TRUE(BusPublish(server, reply).ok());
   ASSERT_TRUE(BusPublish(server, Envelope(2, "request.gapps.account.delete")).ok());  // not bridged
@@ -275,12 +281,8 @@ TEST_F(RabbitTest, BusEventGoesOutToTheExchangeWithGorgPropertiesAndIsAckedAfter
   EXPECT_EQ(decoded->SerializeAsString(), reply.SerializeAsString());
   // Acked on the bus: nothing ready or in flight, and nothing else went out.
   ASSERT_TRUE(WaitFor([&] {
-    grpc::ClientContext ctx;
-    v1::GetSubscriptionRequest req;
-    req.set_name("subscriptions/" + bridge);
-    v1::Subscription sub;
-    return server.Notification()->GetSubscription(&ctx, req, &sub).ok() && sub.ready_count() == 0 &&
-           sub.in_flight_count() == 0;
+    auto sub = BusSubscription(server, bridge);
+    return sub && sub->ready_count() == 0 && sub->in_flight_count() == 0;
   }));
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(admin_.QueueDepth(out).value_or(99), 0u);

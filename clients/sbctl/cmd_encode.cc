@@ -130,17 +130,9 @@ int RunEncode(Invocation& inv) {
     }
   }
   req.set_sec_to_live(inv.cli().GetInt("ttl"));
-  auto ctx_struct = MediaContext(inv);
-  if (!ctx_struct.ok()) return inv.LocalError(ctx_struct.status());
-  *req.mutable_operation_context() = *ctx_struct;
-  req.set_request_id(MediaRequestId(inv));
-
-  SBCTL_CONNECT_OR_EXIT(conn, inv);
-  auto stub = v1::MediaService::NewStub(conn->channel());
+  client::Connection* conn = nullptr;
   v1::Operation op;
-  auto ctx = conn->NewUnaryContext();
-  grpc::Status s = stub->Encode(ctx.get(), req, &op);
-  if (!s.ok()) return inv.RpcError(s);
+  if (auto exit = SubmitMedia(inv, std::move(req), &conn, &op)) return *exit;
   if (!inv.cli().GetBool("watch") || inv.json()) {
     return FinishMediaOperation(inv, conn, op, inv.cli().GetBool("watch"));
   }

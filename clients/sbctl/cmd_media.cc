@@ -3,6 +3,8 @@
 // through the gateway's Event Grid codec and prints the response events.
 #include "clients/sbctl/cmd_media.h"
 
+#include <optional>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -153,9 +155,9 @@ SBCTL_MEDIA_SEND(RollStorageKeyRequest, RollStorageKey)
 SBCTL_MEDIA_SEND(EncodeRequest, Encode)
 #undef SBCTL_MEDIA_SEND
 
-// Sends one request built by `fill` and finishes it (see FinishMediaOperation).
+// See SubmitMedia in cmd_media.h.
 template <class Req>
-int SendOne(Invocation& inv, Req req, bool wait) {
+std::optional<int> Submit(Invocation& inv, Req req, client::Connection** conn_out, v1::Operation* op) {
   req.set_request_id(MediaRequestId(inv));
   // A key roll carries no operation context (WIRE.md).
   if constexpr (!std::is_same_v<Req, v1::RollStorageKeyRequest>) {
@@ -165,12 +167,29 @@ int SendOne(Invocation& inv, Req req, bool wait) {
   }
   SBCTL_CONNECT_OR_EXIT(conn, inv);
   auto stub = v1::MediaService::NewStub(conn->channel());
-  v1::Operation op;
   auto ctx = conn->NewUnaryContext();
-  grpc::Status s = Send(*stub, ctx.get(), req, &op);
+  grpc::Status s = Send(*stub, ctx.get(), req, op);
   if (!s.ok()) return inv.RpcError(s);
+  *conn_out = conn;
+  return std::nullopt;
+}
+
+// Sends one request and finishes it (see FinishMediaOperation).
+template <class Req>
+int SendOne(Invocation& inv, Req req, bool wait) {
+  client::Connection* conn = nullptr;
+  v1::Operation op;
+  if (auto exit = Submit(inv, std::move(req), &conn, &op)) return *exit;
   return FinishMediaOperation(inv, conn, op, wait);
 }
+
+}  // namespace
+
+std::optional<int> SubmitMedia(Invocation& inv, v1::EncodeRequest req, client::Connection** conn, v1::Operation* op) {
+  return Submit(inv, std::move(req), conn, op);
+}
+
+namespace {
 
 absl::StatusOr<v1::AccessTier> ParseTier(const std::string& w) {
   if (w == "Hot") return v1::HOT;
@@ -221,16 +240,9 @@ int RunSas(Invocation& inv) {
   req.set_permissions(inv.cli().GetString("permissions"));
   if (inv.json()) return SendOne(inv, req, false);
   // Text mode prints only the URL, for $(sbctl media sas ...).
-  auto ctx_struct = MediaContext(inv);
-  if (!ctx_struct.ok()) return inv.LocalError(ctx_struct.status());
-  req.set_request_id(MediaRequestId(inv));
-  *req.mutable_operation_context() = *ctx_struct;
-  SBCTL_CONNECT_OR_EXIT(conn, inv);
-  auto stub = v1::MediaService::NewStub(conn->channel());
+  client::Connection* conn = nullptr;
   v1::Operation op;
-  auto ctx = conn->NewUnaryContext();
-  grpc::Status s = stub->CreateSasUrl(ctx.get(), req, &op);
-  if (!s.ok()) return inv.RpcError(s);
+  if (auto exit = Submit(inv, std::move(req), &conn, &op)) return *exit;
   if (op.state() != v1::Operation::SUCCEEDED) {
     PrintOperation(inv, op);
     return kExitError;

@@ -4,6 +4,7 @@
 // operations, and following one operation's events to its end.
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <google/protobuf/struct.pb.h>
@@ -41,6 +42,11 @@ absl::Status FollowOperation(client::Connection* conn, const std::string& name, 
 // the final operation; else prints `op` as answered. Exit 0, or 1 if the
 // operation FAILED or was CANCELED.
 int FinishMediaOperation(Invocation& inv, client::Connection* conn, const v1::Operation& op, bool wait);
+
+// Fills request_id and --context into `req`, connects and sends it. On
+// success sets `*conn` (the invocation's) and `*op` and returns nullopt;
+// otherwise the exit code to return (the error is printed).
+std::optional<int> SubmitMedia(Invocation& inv, v1::EncodeRequest req, client::Connection** conn, v1::Operation* op);
 
 // Seconds of the --wait_timeout flag.
 absl::Duration WaitTimeout(const Invocation& inv);

@@ -66,6 +66,11 @@ class MediaEngine {
   void RollStorageKey(const v1::RollStorageKeyRequest& req, Done done);
   void Encode(const v1::EncodeRequest& req, Done done);
   void CancelEncode(const v1::CancelEncodeRequest& req, Done done);
+  // Every request of the batch as its own call with return_when_accepted;
+  // `done` gets one result per request, in order (batch_ops.cc).
+  // INVALID_ARGUMENT for an empty batch or one of more than kMaxBatch.
+  static constexpr int kMaxBatch = 1000;
+  void SubmitBatch(const v1::SubmitBatchRequest& req, std::function<void(absl::StatusOr<v1::SubmitBatchResponse>)> done);
 
   absl::StatusOr<v1::StorageEvent> ReportStorageEvent(const v1::ReportStorageEventRequest& req);
   absl::StatusOr<v1::Operation> GetOperation(absl::string_view name) const;

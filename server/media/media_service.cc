@@ -32,6 +32,17 @@ SB_MEDIA_ASYNC(Encode, EncodeRequest, Operation, Role::kOperator)
 SB_MEDIA_ASYNC(CancelEncode, CancelEncodeRequest, Operation, Role::kOperator)
 #undef SB_MEDIA_ASYNC
 
+grpc::ServerUnaryReactor* MediaServiceImpl::SubmitBatch(grpc::CallbackServerContext* ctx,
+                                                        const v1::SubmitBatchRequest* req,
+                                                        v1::SubmitBatchResponse* resp) {
+  Role role = Role::kOperator;
+  for (const auto& item : req->requests()) {
+    if (item.has_roll_storage_key()) role = Role::kAdmin;
+  }
+  return rpc::AsyncCall(ctx, *guard_, *req, resp, role,
+                        [&](const auto&, auto done) { engine_->SubmitBatch(*req, std::move(done)); });
+}
+
 grpc::ServerUnaryReactor* MediaServiceImpl::ReportStorageEvent(grpc::CallbackServerContext* ctx,
                                                                const v1::ReportStorageEventRequest* req,
                                                                v1::StorageEvent* resp) {

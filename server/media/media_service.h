@@ -34,6 +34,7 @@ class MediaServiceImpl final : public MediaServiceBase {
   SB_MEDIA_UNARY(RollStorageKey, RollStorageKeyRequest, Operation)
   SB_MEDIA_UNARY(Encode, EncodeRequest, Operation)
   SB_MEDIA_UNARY(CancelEncode, CancelEncodeRequest, Operation)
+  SB_MEDIA_UNARY(SubmitBatch, SubmitBatchRequest, SubmitBatchResponse)
   SB_MEDIA_UNARY(ReportStorageEvent, ReportStorageEventRequest, StorageEvent)
   SB_MEDIA_UNARY(GetOperation, GetOperationRequest, Operation)
   SB_MEDIA_UNARY(ListOperations, ListOperationsRequest, ListOperationsResponse)

@@ -1,5 +1,6 @@
 #include "gateway/eventgrid/endpoint.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 
@@ -38,22 +39,31 @@ http::Response Endpoint::Handle(const http::Request& req) const {
     return http::Response::Json(200, nlohmann::json{{"validationResponse", e.data["validationCode"]}}.dump());
   }
 
-  // Every event of the batch is submitted at once (the server commits them
-  // together); the answer waits for all of them.
+  // Every event of the batch is submitted at once, one call per handler
+  // (the server commits them together); the answer waits for all of them.
   const size_t n = batch->size();
   std::vector<Handler*> handler(n, nullptr);
   std::vector<grpc::Status> status(n);
+  std::vector<std::pair<Handler*, std::vector<size_t>>> groups;
+  for (size_t i = 0; i < n; ++i) {
+    handler[i] = handlers_->Find((*batch)[i].event_type);
+    if (!handler[i]) continue;
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == handler[i]; });
+    if (g == groups.end()) g = groups.insert(groups.end(), {handler[i], {}});
+    g->second.push_back(i);
+  }
   std::mutex mu;
   std::condition_variable cv;
-  size_t pending = 0;
-  for (size_t i = 0; i < n; ++i) handler[i] = handlers_->Find((*batch)[i].event_type);
-  for (size_t i = 0; i < n; ++i) pending += handler[i] ? 1 : 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!handler[i]) continue;
-    const Event& e = (*batch)[i];
-    handler[i]->SubmitAsync(e, e.id, [&, i](grpc::Status s) {
+  size_t pending = groups.size();
+  for (const auto& [h, indexes] : groups) {
+    std::vector<const Event*> events;
+    for (size_t i : indexes) events.push_back(&(*batch)[i]);
+    h->SubmitBatchAsync(events, [&, &indexes = indexes](std::vector<grpc::Status> got) {
       std::lock_guard<std::mutex> lock(mu);
-      status[i] = std::move(s);
+      for (size_t k = 0; k < indexes.size(); ++k) {
+        status[indexes[k]] = k < got.size() ? std::move(got[k])
+                                            : grpc::Status(grpc::StatusCode::INTERNAL, "the handler gave no status");
+      }
       if (--pending == 0) cv.notify_all();
     });
   }

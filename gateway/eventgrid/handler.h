@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ class Handler {
                            std::function<void(grpc::Status)> done) {
     done(Submit(event, request_id));
   }
+  // Several events at once, each with its event id as request_id: `done`
+  // runs once, on any thread, with one status per event, in order. A
+  // handler that has a batch RPC sends them in one call; the default
+  // submits each with SubmitAsync.
+  virtual void SubmitBatchAsync(const std::vector<const Event*>& events,
+                                std::function<void(std::vector<grpc::Status>)> done);
   // The Gridwich handler class named in response.failure, e.g.
   // "BlobMetadataCreateHandler".
   virtual std::string HandlerClassName(const std::string& event_type) const = 0;
@@ -51,6 +58,32 @@ class Handler {
     return RejectionEvents(request, status, HandlerClassName(request.event_type));
   }
 };
+
+inline void Handler::SubmitBatchAsync(const std::vector<const Event*>& events,
+                                      std::function<void(std::vector<grpc::Status>)> done) {
+  struct State {
+    std::mutex mu;
+    std::vector<grpc::Status> status;
+    size_t left;
+    std::function<void(std::vector<grpc::Status>)> done;
+  };
+  if (events.empty()) return done({});
+  auto st = std::make_shared<State>();
+  st->status.resize(events.size());
+  st->left = events.size();
+  st->done = std::move(done);
+  for (size_t i = 0; i < events.size(); ++i) {
+    SubmitAsync(*events[i], events[i]->id, [st, i](grpc::Status s) {
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->status[i] = std::move(s);
+        last = --st->left == 0;
+      }
+      if (last) st->done(std::move(st->status));
+    });
+  }
+}
 
 class HandlerRegistry {
  public:

@@ -17,6 +17,8 @@
 namespace switchboard::gateway::eventgrid {
 namespace {
 
+// SubmitBatch takes at most this many requests (MediaEngine::kMaxBatch).
+constexpr int kMaxBatch = 1000;
 using Stub = v1::MediaService::Stub;
 using Callback = std::function<void(grpc::Status)>;
 
@@ -58,6 +60,32 @@ void Call(Stub* s, grpc::ClientContext* c, const v1::EncodeRequest* r, v1::Opera
 void Call(Stub* s, grpc::ClientContext* c, const v1::ReportStorageEventRequest* r, v1::StorageEvent* o,
           Callback f) {
   s->async()->ReportStorageEvent(c, r, o, std::move(f));
+}
+
+// Puts a request SubmitBatch takes into `item` (moving it); false for the
+// others (encodes, storage events), which go as their own calls.
+template <class Req>
+bool IntoBatch(Req& r, v1::MediaRequest* item) {
+  if constexpr (std::is_same_v<Req, v1::SetBlobMetadataRequest>) item->mutable_set_blob_metadata()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::AnalyzeBlobRequest>) item->mutable_analyze_blob()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::CopyBlobRequest>) item->mutable_copy_blob()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::DeleteBlobRequest>) item->mutable_delete_blob()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::CreateSasUrlRequest>) item->mutable_create_sas_url()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::ChangeBlobTierRequest>) item->mutable_change_blob_tier()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::CreateContainerRequest>) item->mutable_create_container()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::DeleteContainerRequest>) item->mutable_delete_container()->Swap(&r);
+  else if constexpr (std::is_same_v<Req, v1::ChangeContainerAccessRequest>) {
+    item->mutable_change_container_access()->Swap(&r);
+  } else if constexpr (std::is_same_v<Req, v1::RollStorageKeyRequest>) {
+    item->mutable_roll_storage_key()->Swap(&r);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+grpc::Status StatusOf(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
 template <class Req>
@@ -106,10 +134,7 @@ class MediaHandler : public Handler {
 
   void SubmitAsync(const Event& event, const std::string& request_id, Callback done) override {
     auto decoded = codecs::DecodeMediaRequest(event);
-    if (!decoded.ok()) {
-      return done(grpc::Status(static_cast<grpc::StatusCode>(decoded.status().code()),
-                               std::string(decoded.status().message())));
-    }
+    if (!decoded.ok()) return done(StatusOf(decoded.status()));
     (void)request_id;  // the codec already made the event id the request_id
     if (!IsStorageEventType(event.event_type)) cache_->Put(event);
     std::visit(
@@ -130,6 +155,93 @@ class MediaHandler : public Handler {
                [st, done = std::move(done)](grpc::Status s) { done(std::move(s)); });
         },
         decoded->message);
+  }
+
+  // The requests SubmitBatch takes go in SubmitBatch calls of up to
+  // kMaxBatch; encodes and storage events go as their own calls.
+  void SubmitBatchAsync(const std::vector<const Event*>& events,
+                        std::function<void(std::vector<grpc::Status>)> done) override {
+    struct Chunk {
+      std::unique_ptr<grpc::ClientContext> ctx;
+      v1::SubmitBatchRequest req;
+      v1::SubmitBatchResponse resp;
+      std::vector<size_t> index;  // of each request, in `events`
+    };
+    struct State {
+      std::mutex mu;
+      std::vector<grpc::Status> status;
+      size_t left = 1;  // one for this function, until every call is out
+      std::function<void(std::vector<grpc::Status>)> done;
+      void Finish(size_t calls = 1) {
+        bool last;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          last = (left -= calls) == 0;
+        }
+        if (last) done(std::move(status));
+      }
+    };
+    auto st = std::make_shared<State>();
+    st->status.resize(events.size());
+    st->done = std::move(done);
+    std::vector<std::shared_ptr<Chunk>> chunks;
+    std::vector<size_t> single;  // sent as their own calls
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event& event = *events[i];
+      auto decoded = codecs::DecodeMediaRequest(event);
+      if (!decoded.ok()) {
+        st->status[i] = StatusOf(decoded.status());
+        continue;
+      }
+      if (chunks.empty() || chunks.back()->req.requests_size() == kMaxBatch) chunks.push_back(std::make_shared<Chunk>());
+      v1::MediaRequest* item = chunks.back()->req.add_requests();
+      bool batched = std::visit([item](auto& msg) { return IntoBatch(msg, item); }, decoded->message);
+      if (!batched) {
+        chunks.back()->req.mutable_requests()->RemoveLast();
+        single.push_back(i);
+        continue;
+      }
+      cache_->Put(event);
+      chunks.back()->index.push_back(i);
+    }
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->left += single.size() + chunks.size();
+    }
+    for (auto& chunk : chunks) {
+      if (chunk->req.requests_size() == 0) {
+        st->Finish();
+        continue;
+      }
+      chunk->ctx = conn_->NewUnaryContext();
+      stub_->async()->SubmitBatch(chunk->ctx.get(), &chunk->req, &chunk->resp, [st, chunk](grpc::Status s) {
+        {
+          std::lock_guard<std::mutex> lock(st->mu);
+          for (size_t k = 0; k < chunk->index.size(); ++k) {
+            grpc::Status& out = st->status[chunk->index[k]];
+            if (!s.ok()) {
+              out = s;
+            } else if (static_cast<int>(k) >= chunk->resp.results_size()) {
+              out = grpc::Status(grpc::StatusCode::INTERNAL, "SubmitBatch answered fewer results than requests");
+            } else if (chunk->resp.results(k).has_error()) {
+              const v1::RequestError& e = chunk->resp.results(k).error();
+              out = grpc::Status(static_cast<grpc::StatusCode>(e.code()), e.message());
+            }
+          }
+        }
+        st->Finish();
+      });
+    }
+    for (size_t i : single) {
+      SubmitAsync(*events[i], events[i]->id, [st, i](grpc::Status s) {
+        {
+          std::lock_guard<std::mutex> lock(st->mu);
+          st->status[i] = std::move(s);
+        }
+        st->Finish();
+      });
+    }
+    st->Finish();
   }
 
   std::string HandlerClassName(const std::string& t) const override { return ClassFor(t); }

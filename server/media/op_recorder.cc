@@ -1,5 +1,7 @@
 #include "server/media/op_recorder.h"
 
+#include <algorithm>
+#include <atomic>
 #include <future>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -31,6 +33,23 @@ const char* KindOf(const v1::MediaEvent& e) {
     case v1::MediaEvent::kFailure: return "failure";
     default: return "other";
   }
+}
+
+// "operations/" and 20 hex digits: 13 of a strictly increasing microsecond
+// clock, then 7 random ones. Names sort in creation order (ListOperations,
+// and new rows land at the end of the store's index instead of all over
+// it), never repeat within a process, and the random part keeps names apart
+// across restarts even if the clock stepped back.
+std::string NewOperationName() {
+  static std::atomic<int64_t> last{0};
+  int64_t now = absl::ToUnixMicros(absl::Now());
+  int64_t prev = last.load(std::memory_order_relaxed);
+  int64_t mine;
+  do {
+    mine = std::max(now, prev + 1);
+  } while (!last.compare_exchange_weak(prev, mine, std::memory_order_relaxed));
+  std::string random = absl::BytesToHexString(azure::RandomBytes(4)).substr(0, 7);
+  return absl::StrCat("operations/", absl::Hex(mine, absl::kZeroPad13), random);
 }
 
 }  // namespace
@@ -66,7 +85,7 @@ absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, cons
 
 void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::StatusOr<Begun>)> done) {
   v1::Operation op;
-  op.set_name(absl::StrCat("operations/", absl::BytesToHexString(azure::RandomBytes(10))));
+  op.set_name(NewOperationName());
   op.set_request_id(args.request_id);
   op.set_type(args.type);
   op.set_state(v1::Operation::ACCEPTED);

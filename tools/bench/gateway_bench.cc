@@ -10,8 +10,10 @@
 //
 // Load: `clients` threads, each sending batches of `batch` events of type
 // request.blob.metadata.create, one batch at a time, for `duration_s`:
-//  * gRPC direct: a batch is `batch` concurrent MediaService.SetBlobMetadata
-//    calls; the batch is done when all answered.
+//  * gRPC direct: a batch is one MediaService.SubmitBatch of `batch`
+//    requests (--direct=batch, as the gateway calls it), or `batch`
+//    concurrent MediaService.SetBlobMetadata calls (--direct=calls); the
+//    batch is done when all are answered.
 //  * gateway: a batch is one POST /api/eventgrid with `batch` events; done
 //    when it answered 200 (every event durably accepted by switchboardd).
 // Every event has a new id (request_id), so every one is a new operation.
@@ -29,6 +31,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -168,9 +171,13 @@ int main(int argc, char** argv) {
   cli.AddInt("duration_s", 10, "Seconds per phase.");
   cli.AddInt("gateway_workers", 16, "The gateway's --http_worker_threads.");
   cli.AddInt("media_workers", 64, "switchboardd's media.workers (storage operations at once).");
+  cli.AddString("direct", "batch",
+                "gRPC direct: 'batch' sends each batch as one SubmitBatch (as the gateway does); 'calls' as "
+                "concurrent SetBlobMetadata calls.");
   cli.AddInt("return_when_accepted", 1,
-             "gRPC direct: 1 sets return_when_accepted (answer at ACCEPTED, as the gateway does); 0 waits for "
-             "the outcome.");
+             "gRPC direct with --direct=calls: 1 sets return_when_accepted (answer at ACCEPTED, as the gateway "
+             "does); 0 waits for the outcome.");
+  cli.AddInt("max_queued_operations", 20000, "switchboardd's media.max_queued_operations.");
   cli.AddInt("bus_status_events", 1, "switchboardd's bus_status_events (1: every status change is also a bus event).");
   cli.AddString("work_dir", "", "Scratch folder (default: a new one under $TMPDIR, removed at the end).");
   auto parsed = cli.Parse(argc, argv);
@@ -213,7 +220,11 @@ int main(int argc, char** argv) {
 
   {
     std::ofstream cfg(work + "/switchboardd.json");
-    cfg << json{{"media", {{"workers", cli.GetInt("media_workers")}}}}.dump() << "\n";
+    cfg << json{{"media",
+                 {{"workers", cli.GetInt("media_workers")},
+                  {"max_queued_operations", cli.GetInt("max_queued_operations")}}}}
+               .dump()
+        << "\n";
   }
   sb::ChildProcess sbd({cli.GetString("switchboardd"), "--data_dir=" + work + "/data", "--grpc_address=127.0.0.1:0",
                         "--http_address=127.0.0.1:0", "--config=" + work + "/switchboardd.json",
@@ -233,6 +244,11 @@ int main(int argc, char** argv) {
 
   // --- gRPC direct -------------------------------------------------------
   const bool return_when_accepted = cli.GetInt("return_when_accepted") != 0;
+  const std::string direct_mode = cli.GetString("direct");
+  if (direct_mode != "batch" && direct_mode != "calls") {
+    std::cerr << "sb_bench_gateway: --direct must be 'batch' or 'calls', not '" << direct_mode << "'\n";
+    return 2;
+  }
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::vector<std::unique_ptr<v1::MediaService::Stub>> stubs;
@@ -241,6 +257,26 @@ int main(int argc, char** argv) {
     stubs.push_back(
         v1::MediaService::NewStub(grpc::CreateCustomChannel(sbd_addr, grpc::InsecureChannelCredentials(), args)));
   }
+  auto fill = [&](v1::SetBlobMetadataRequest& req, int i, std::mt19937_64& rng) {
+    req.set_request_id(Guid(rng));
+    req.set_blob_uri(kBlobUri);
+    (*req.mutable_blob_metadata())["title"] = "Clip one";
+    (*req.mutable_blob_metadata())["programId"] = std::to_string(i);
+    (*req.mutable_operation_context()->mutable_fields())["prodID"].set_number_value(i);
+  };
+  auto submit_batch = [&](int t, std::mt19937_64& rng) {
+    v1::SubmitBatchRequest req;
+    for (int i = 0; i < batch; ++i) fill(*req.add_requests()->mutable_set_blob_metadata(), i, rng);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::SubmitBatchResponse resp;
+    grpc::Status s = stubs[static_cast<size_t>(t)]->SubmitBatch(&ctx, req, &resp);
+    if (!s.ok() || resp.results_size() != batch) return false;
+    for (const auto& r : resp.results()) {
+      if (!r.has_operation()) return false;
+    }
+    return true;
+  };
   auto grpc_batch = [&](int t, std::mt19937_64& rng) {
     std::mutex mu;
     std::condition_variable cv;
@@ -251,12 +287,8 @@ int main(int argc, char** argv) {
     std::vector<v1::Operation> resps(static_cast<size_t>(batch));
     for (int i = 0; i < batch; ++i) {
       auto& req = reqs[static_cast<size_t>(i)];
-      req.set_request_id(Guid(rng));
+      fill(req, i, rng);
       req.set_return_when_accepted(return_when_accepted);
-      req.set_blob_uri(kBlobUri);
-      (*req.mutable_blob_metadata())["title"] = "Clip one";
-      (*req.mutable_blob_metadata())["programId"] = std::to_string(i);
-      (*req.mutable_operation_context()->mutable_fields())["prodID"].set_number_value(i);
       ctxs[static_cast<size_t>(i)] = std::make_unique<grpc::ClientContext>();
       ctxs[static_cast<size_t>(i)]->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
       stubs[static_cast<size_t>(t)]->async()->SetBlobMetadata(
@@ -330,12 +362,18 @@ int main(int argc, char** argv) {
     }
   };
   std::cerr << "[bench] warm-up\n";
-  Result warm1 = RunLoad("warm-up grpc", clients, batch, 1, grpc_batch);
+  std::function<bool(int, std::mt19937_64&)> direct_batch = grpc_batch;
+  std::string direct_label = "gRPC direct (SetBlobMetadata calls)";
+  if (direct_mode == "batch") {
+    direct_batch = submit_batch;
+    direct_label = "gRPC direct (SubmitBatch)";
+  }
+  Result warm1 = RunLoad("warm-up grpc", clients, batch, 1, direct_batch);
   wait_drained(&warm1);
   Result warm2 = RunLoad("warm-up gateway", clients, batch, 1, http_batch);
   wait_drained(&warm2);
   std::cerr << "[bench] gRPC direct, " << duration << " s\n";
-  Result direct = RunLoad("gRPC direct (SetBlobMetadata)", clients, batch, duration, grpc_batch);
+  Result direct = RunLoad(direct_label, clients, batch, duration, direct_batch);
   wait_drained(&direct);
   std::cerr << "[bench] gateway, " << duration << " s\n";
   Result via = RunLoad("gateway (POST /api/eventgrid)", clients, batch, duration, http_batch);
@@ -357,8 +395,10 @@ int main(int argc, char** argv) {
   std::cout << "Publisher: topic received " << topic_events.load() << " response events in total ("
             << topic_acks.load() << " acknowledge, " << topic_success.load() << " metadata success, "
             << topic_failure.load() << " failure); ";
-  std::cout << "gRPC direct " << (return_when_accepted ? "with" : "without")
-            << " return_when_accepted. \"Completed\" = accepted events / time from the load's start until the "
+  if (direct_mode == "calls") {
+    std::cout << "gRPC direct " << (return_when_accepted ? "with" : "without") << " return_when_accepted. ";
+  }
+  std::cout << "\"Completed\" = accepted events / time from the load's start until the "
                "topic held every success.\n";
   for (CURL* c : curls) curl_easy_cleanup(c);
   gw.Stop();

@@ -1,0 +1,81 @@
+#include "server/core/wal_checkpointer.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace switchboard::core {
+
+absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path, sqlite3* writer,
+                                                                         int pages) {
+  sqlite3* own = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &own, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = own ? sqlite3_errmsg(own) : "out of memory";
+    sqlite3_close(own);
+    return absl::UnavailableError(absl::StrCat("store checkpointer: cannot open '", path, "': ", msg));
+  }
+  sqlite3_busy_timeout(own, 10000);
+  // A connection reads the database header lazily: until it has, it does
+  // not know the database is in WAL mode and a checkpoint does nothing.
+  char* err = nullptr;
+  if (sqlite3_exec(own, "PRAGMA journal_mode=WAL;", nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    sqlite3_close(own);
+    return absl::UnavailableError(absl::StrCat("store checkpointer: ", msg));
+  }
+  auto c = std::unique_ptr<WalCheckpointer>(new WalCheckpointer(writer, own, pages));
+  c->thread_ = std::thread([p = c.get()] { p->Loop(); });
+  // Replaces the writer's automatic checkpoint (sqlite3_wal_autocheckpoint
+  // is itself a wal hook).
+  sqlite3_wal_hook(writer, &WalCheckpointer::Hook, c.get());
+  return c;
+}
+
+WalCheckpointer::~WalCheckpointer() {
+  sqlite3_wal_hook(writer_, nullptr, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  sqlite3_close(db_);
+}
+
+// Runs on the writer thread after each commit.
+int WalCheckpointer::Hook(void* self, sqlite3* db, const char*, int pages) {
+  auto* c = static_cast<WalCheckpointer*>(self);
+  if (pages >= kWriterCheckpointFactor * c->pages_) {
+    // Under steady writes the thread never catches up with the last few
+    // frames, and the -wal file only starts over once a checkpoint has
+    // copied all of it. The writer copies that rest itself (the thread
+    // already did the bulk), as SQLite's own automatic checkpoint would.
+    int log_frames = 0, copied = 0;
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    return SQLITE_OK;
+  }
+  if (pages >= c->pages_) {
+    std::lock_guard<std::mutex> lock(c->mu_);
+    c->wanted_ = true;
+    c->cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void WalCheckpointer::Loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || wanted_; });
+      if (stop_) return;
+      wanted_ = false;
+    }
+    int log_frames = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      log::Warn("store checkpoint failed; the next commit retries it", {{"error", sqlite3_errmsg(db_)}});
+    }
+  }
+}
+
+}  // namespace switchboard::core

@@ -1,0 +1,50 @@
+#pragma once
+// Runs SQLite's WAL checkpoints (copying committed pages from the -wal file
+// into the database file, and its fsync) on a thread of its own, so that
+// the store's single writer never stops for one. It replaces SQLite's
+// automatic checkpoint, which runs inside the COMMIT that crosses the
+// threshold; it is PASSIVE in the same way (it never blocks the writer or a
+// reader, and leaves frames a reader still needs for the next round).
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace switchboard::core {
+
+class WalCheckpointer {
+ public:
+  static constexpr int kWriterCheckpointFactor = 8;
+  // Hooks the writer connection `writer` of the database at `path`: once
+  // its -wal file holds `pages` pages or more after a commit, the thread
+  // checkpoints; at kWriterCheckpointFactor times that, the writer finishes
+  // the checkpoint itself so that the -wal file starts over (see Hook).
+  // Must be destroyed before `writer` is closed.
+  static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Start(const std::string& path, sqlite3* writer, int pages);
+  ~WalCheckpointer();
+
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+ private:
+  WalCheckpointer(sqlite3* writer, sqlite3* own, int pages) : writer_(writer), db_(own), pages_(pages) {}
+  static int Hook(void* self, sqlite3* db, const char* name, int pages);
+  void Loop();
+
+  sqlite3* writer_;
+  sqlite3* db_;  // the checkpointing connection, used by the thread only
+  const int pages_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wanted_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace switchboard::core

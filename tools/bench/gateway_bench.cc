@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
   cli.AddInt("return_when_accepted", 1,
              "gRPC direct with --direct=calls: 1 sets return_when_accepted (answer at ACCEPTED, as the gateway "
              "does); 0 waits for the outcome.");
+  cli.AddInt("direct_channels", 8, "gRPC direct: connections the clients share (the gateway has one).");
   cli.AddInt("max_queued_operations", 20000, "switchboardd's media.max_queued_operations.");
   cli.AddInt("bus_status_events", 1, "switchboardd's bus_status_events (1: every status change is also a bus event).");
   cli.AddString("work_dir", "", "Scratch folder (default: a new one under $TMPDIR, removed at the end).");
@@ -253,7 +254,7 @@ int main(int argc, char** argv) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::vector<std::unique_ptr<v1::MediaService::Stub>> stubs;
   for (int i = 0; i < clients; ++i) {
-    args.SetInt("sb.bench.channel", i);  // one connection per client
+    args.SetInt("sb.bench.channel", i % static_cast<int>(cli.GetInt("direct_channels")));  // connections
     stubs.push_back(
         v1::MediaService::NewStub(grpc::CreateCustomChannel(sbd_addr, grpc::InsecureChannelCredentials(), args)));
   }

@@ -278,6 +278,36 @@ TEST_F(EventGridE2eTest, SameEventGridIdThreeTimesIsOneOperation) {
   EXPECT_EQ(resp.operations_size(), 1);
 }
 
+// A batch larger than one SubmitBatch (1,000 requests) goes in several;
+// each event is still answered on its own, a refused one in the middle too.
+TEST_F(EventGridE2eTest, ABatchOfMoreThanOneSubmitBatchIsAnsweredEventByEvent) {
+  StartGateway();
+  const json one = Fixture("request.blob.metadata.create")[0];
+  json batch = json::array();
+  for (int i = 0; i < 1201; ++i) {
+    json e = one;
+    e["id"] = "big-" + std::to_string(i);
+    e["data"]["operationContext"] = {{"big", i}};
+    if (i == 700) e["data"]["blobMetadata"] = {{"not an identifier", "x"}};
+    batch.push_back(e);
+  }
+  ASSERT_EQ(Post(batch), 200) << last_body_;
+  EXPECT_NE(last_body_.find("accepted 1200 of 1201"), std::string::npos) << last_body_;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  int success = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    success = 0;
+    for (const auto& e : topic_.Events()) success += e.value("eventType", "") == "response.blob.metadata.success";
+    if (success >= 1200) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(success, 1200);
+  EXPECT_EQ(Types(ResponsesFor({{"big", 700}})),
+            (std::vector<std::string>{"response.acknowledge", "response.failure"}));
+  EXPECT_EQ(Types(ResponsesFor({{"big", 1200}})),
+            (std::vector<std::string>{"response.acknowledge", "response.blob.metadata.success"}));
+}
+
 TEST_F(EventGridE2eTest, GatewayKilledBetweenAcceptAndPublishStillPublishesEverything) {
   StartGateway();
   topic_.FailNext(1000000, 503);  // the topic is down: nothing gets published

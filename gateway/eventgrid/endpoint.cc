@@ -35,7 +35,12 @@ http::Response Endpoint::Handle(const http::Request& req) const {
     if (!e.data.is_object() || !e.data.contains("validationCode") || !e.data["validationCode"].is_string()) {
       return http::Response::Text(400, "data.validationCode: required string of the validation event");
     }
-    log::Info("event grid subscription validated", {{"id", e.id}});
+    // The synchronous answer completes the handshake; the manual one's
+    // validationUrl is logged for the operator, never fetched.
+    std::string url = e.data.contains("validationUrl") && e.data["validationUrl"].is_string()
+                          ? e.data["validationUrl"].get<std::string>()
+                          : std::string();
+    log::Info("event grid subscription validated", {{"id", e.id}, {"validationUrl", url}});
     return http::Response::Json(200, nlohmann::json{{"validationResponse", e.data["validationCode"]}}.dump());
   }
 

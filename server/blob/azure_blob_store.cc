@@ -38,6 +38,16 @@ struct Call {
   ChunkSink sink;
 };
 
+// A call on a container itself (restype=container), with `comp` if given.
+Call ContainerCall(const char* method, absl::string_view container, const char* comp = nullptr) {
+  Call c;
+  c.method = method;
+  c.container = std::string(container);
+  c.query = {{"restype", "container"}};
+  if (comp) c.query.emplace("comp", comp);
+  return c;
+}
+
 std::string PathOf(const std::string& endpoint) {
   // "http://host:port/acct" -> "/acct"; "https://acct.blob..." -> "".
   auto scheme = endpoint.find("://");
@@ -209,10 +219,7 @@ absl::Status AzureBlobStore::CheckRef(const BlobRef& ref) const {
 
 absl::Status AzureBlobStore::CreateContainer(absl::string_view account, absl::string_view container) {
   RETURN_IF_ERROR(CheckContainer(account, container));
-  Call c;
-  c.method = "PUT";
-  c.container = std::string(container);
-  c.query = {{"restype", "container"}};
+  Call c = ContainerCall("PUT", container);
   ASSIGN_OR_RETURN(auto r, Send(*Find(account), options_.api_version, std::move(c)));
   if (!Ok(r)) return ErrorOf(r, absl::StrCat("create container '", container, "'"));
   return absl::OkStatus();
@@ -220,10 +227,7 @@ absl::Status AzureBlobStore::CreateContainer(absl::string_view account, absl::st
 
 absl::Status AzureBlobStore::DeleteContainer(absl::string_view account, absl::string_view container) {
   RETURN_IF_ERROR(CheckContainer(account, container));
-  Call c;
-  c.method = "DELETE";
-  c.container = std::string(container);
-  c.query = {{"restype", "container"}};
+  Call c = ContainerCall("DELETE", container);
   ASSIGN_OR_RETURN(auto r, Send(*Find(account), options_.api_version, std::move(c)));
   if (!Ok(r)) return ErrorOf(r, absl::StrCat("delete container '", container, "'"));
   return absl::OkStatus();
@@ -231,10 +235,7 @@ absl::Status AzureBlobStore::DeleteContainer(absl::string_view account, absl::st
 
 absl::StatusOr<bool> AzureBlobStore::ContainerExists(absl::string_view account, absl::string_view container) {
   RETURN_IF_ERROR(CheckContainer(account, container));
-  Call c;
-  c.method = "HEAD";
-  c.container = std::string(container);
-  c.query = {{"restype", "container"}};
+  Call c = ContainerCall("HEAD", container);
   ASSIGN_OR_RETURN(auto r, Send(*Find(account), options_.api_version, std::move(c)));
   if (r.status == 404) return false;
   if (!Ok(r)) return ErrorOf(r, absl::StrCat("container '", container, "'"));
@@ -244,10 +245,7 @@ absl::StatusOr<bool> AzureBlobStore::ContainerExists(absl::string_view account, 
 absl::Status AzureBlobStore::SetContainerAccess(absl::string_view account, absl::string_view container,
                                                 Access access) {
   RETURN_IF_ERROR(CheckContainer(account, container));
-  Call c;
-  c.method = "PUT";
-  c.container = std::string(container);
-  c.query = {{"restype", "container"}, {"comp", "acl"}};
+  Call c = ContainerCall("PUT", container, "acl");
   if (access == Access::kBlob) c.headers.emplace_back("x-ms-blob-public-access", "blob");
   if (access == Access::kContainer) c.headers.emplace_back("x-ms-blob-public-access", "container");
   ASSIGN_OR_RETURN(auto r, Send(*Find(account), options_.api_version, std::move(c)));
@@ -257,10 +255,7 @@ absl::Status AzureBlobStore::SetContainerAccess(absl::string_view account, absl:
 
 absl::StatusOr<Access> AzureBlobStore::GetContainerAccess(absl::string_view account, absl::string_view container) {
   RETURN_IF_ERROR(CheckContainer(account, container));
-  Call c;
-  c.method = "HEAD";
-  c.container = std::string(container);
-  c.query = {{"restype", "container"}};
+  Call c = ContainerCall("HEAD", container);
   ASSIGN_OR_RETURN(auto r, Send(*Find(account), options_.api_version, std::move(c)));
   if (!Ok(r)) return ErrorOf(r, absl::StrCat("container '", container, "'"));
   std::string level = r.header("x-ms-blob-public-access");

@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/clients/subprocess.h"
+#include "tests/core/free_port.h"
 
 namespace switchboard::testing {
 
@@ -74,19 +75,6 @@ inline std::string Describe(const RunResult& r) {
                       "\n--- stderr:\n", r.err);
 }
 
-// A port nothing listens on: bound then released.
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // switchboardd on 127.0.0.1:0 with its own data directory. Its stderr goes
 // to a file (never a pipe nobody drains); the real port comes from the

@@ -24,12 +24,14 @@
 #include "tests/core/test_support.h"
 #include "tests/gateway/capture_server.h"
 #include "tests/gateway/http_client.h"
+#include "tests/core/free_port.h"
 
 namespace switchboard::gateway {
 namespace {
 
 using json = nlohmann::json;
 using switchboard::testing::CaptureServer;
+using switchboard::testing::FreePort;
 using switchboard::testing::HttpClient;
 using switchboard::testing::Subprocess;
 using switchboard::testing::TempDir;
@@ -49,19 +51,6 @@ json Fixture(const std::string& name) {
   return json::parse(ReadFile(std::string(SB_FIXTURES_DIR) + "/eventgrid/" + name + ".json"));
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 // The fixtures' blob (devstoreaccount1/media/input/clip.mp4), a real
 // one-second clip made with ffmpeg, put in the local store before the

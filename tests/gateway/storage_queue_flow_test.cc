@@ -27,6 +27,7 @@
 #include "tests/gateway/storage_queue_env.h"
 #include "tests/gateway/storage_queue_support.h"
 #include "tests/resourcing/resourcing_test_support.h"
+#include "tests/core/free_port.h"
 
 namespace switchboard::gateway {
 namespace {
@@ -37,6 +38,7 @@ using switchboard::testing::AzuriteQueueAccount;
 using switchboard::testing::DrainJson;
 using switchboard::testing::LogStatusMessages;
 using switchboard::testing::Count;
+using switchboard::testing::FreePort;
 using switchboard::testing::Peek;
 using switchboard::testing::QueueGatewayConfig;
 using switchboard::testing::ReadFixture;
@@ -276,19 +278,6 @@ TEST(StorageQueueFlow, RedeliveredMessageIdMakesOneRun) {
   EXPECT_EQ(ListRuns(ch).size(), 1u);
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 TEST(StorageQueueFlow, ServerStoppedMessagesStayOnTheQueue) {
   TempDir dir;

@@ -21,12 +21,14 @@
 #include "server/resourcing/engine.h"
 #include "server/resourcing/git_repo.h"
 #include "tests/resourcing/resourcing_test_support.h"
+#include "tests/core/free_port.h"
 
 namespace switchboard {
 namespace {
 
 using resourcing::GitRepo;
 using testing::FishRequest;
+using testing::FreePort;
 using testing::TempDir;
 using testing::WaitFor;
 
@@ -81,17 +83,6 @@ TEST(ResourcingGit, PushThatLosesARaceIsRebasedAndRetried) {
   (*store)->Close();
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct Proc {
   pid_t pid = -1;

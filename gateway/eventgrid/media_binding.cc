@@ -136,6 +136,21 @@ class MediaHandler : public Handler {
     auto decoded = codecs::DecodeMediaRequest(event);
     if (!decoded.ok()) return done(StatusOf(decoded.status()));
     (void)request_id;  // the codec already made the event id the request_id
+    Send(event, std::move(*decoded), std::move(done));
+  }
+
+  // The requests SubmitBatch takes go in SubmitBatch calls of up to
+  // kMaxBatch; encodes and storage events go as their own calls.
+  void SubmitBatchAsync(const std::vector<const Event*>& events,
+                        std::function<void(std::vector<grpc::Status>)> done) override;
+
+  std::string HandlerClassName(const std::string& t) const override { return ClassFor(t); }
+
+  std::vector<Event> Rejection(const Event& request, const grpc::Status& status) const override;
+
+ private:
+  // One call for a decoded request.
+  void Send(const Event& event, codecs::MediaRequest decoded, Callback done) {
     if (!IsStorageEventType(event.event_type)) cache_->Put(event);
     std::visit(
         [&](auto& msg) {
@@ -154,122 +169,115 @@ class MediaHandler : public Handler {
           Call(stub_.get(), st->ctx.get(), &st->req, &st->resp,
                [st, done = std::move(done)](grpc::Status s) { done(std::move(s)); });
         },
-        decoded->message);
+        decoded.message);
   }
 
-  // The requests SubmitBatch takes go in SubmitBatch calls of up to
-  // kMaxBatch; encodes and storage events go as their own calls.
-  void SubmitBatchAsync(const std::vector<const Event*>& events,
-                        std::function<void(std::vector<grpc::Status>)> done) override {
-    struct Chunk {
-      std::unique_ptr<grpc::ClientContext> ctx;
-      v1::SubmitBatchRequest req;
-      v1::SubmitBatchResponse resp;
-      std::vector<size_t> index;  // of each request, in `events`
-    };
-    struct State {
-      std::mutex mu;
-      std::vector<grpc::Status> status;
-      size_t left = 1;  // one for this function, until every call is out
-      std::function<void(std::vector<grpc::Status>)> done;
-      void Finish(size_t calls = 1) {
-        bool last;
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          last = (left -= calls) == 0;
-        }
-        if (last) done(std::move(status));
-      }
-    };
-    auto st = std::make_shared<State>();
-    st->status.resize(events.size());
-    st->done = std::move(done);
-    std::vector<std::shared_ptr<Chunk>> chunks;
-    std::vector<size_t> single;  // sent as their own calls
-    for (size_t i = 0; i < events.size(); ++i) {
-      const Event& event = *events[i];
-      auto decoded = codecs::DecodeMediaRequest(event);
-      if (!decoded.ok()) {
-        st->status[i] = StatusOf(decoded.status());
-        continue;
-      }
-      if (chunks.empty() || chunks.back()->req.requests_size() == kMaxBatch) chunks.push_back(std::make_shared<Chunk>());
-      v1::MediaRequest* item = chunks.back()->req.add_requests();
-      bool batched = std::visit([item](auto& msg) { return IntoBatch(msg, item); }, decoded->message);
-      if (!batched) {
-        chunks.back()->req.mutable_requests()->RemoveLast();
-        single.push_back(i);
-        continue;
-      }
-      cache_->Put(event);
-      chunks.back()->index.push_back(i);
-    }
-    {
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->left += single.size() + chunks.size();
-    }
-    for (auto& chunk : chunks) {
-      if (chunk->req.requests_size() == 0) {
-        st->Finish();
-        continue;
-      }
-      chunk->ctx = conn_->NewUnaryContext();
-      stub_->async()->SubmitBatch(chunk->ctx.get(), &chunk->req, &chunk->resp, [st, chunk](grpc::Status s) {
-        {
-          std::lock_guard<std::mutex> lock(st->mu);
-          for (size_t k = 0; k < chunk->index.size(); ++k) {
-            grpc::Status& out = st->status[chunk->index[k]];
-            if (!s.ok()) {
-              out = s;
-            } else if (static_cast<int>(k) >= chunk->resp.results_size()) {
-              out = grpc::Status(grpc::StatusCode::INTERNAL, "SubmitBatch answered fewer results than requests");
-            } else if (chunk->resp.results(k).has_error()) {
-              const v1::RequestError& e = chunk->resp.results(k).error();
-              out = grpc::Status(static_cast<grpc::StatusCode>(e.code()), e.message());
-            }
-          }
-        }
-        st->Finish();
-      });
-    }
-    for (size_t i : single) {
-      SubmitAsync(*events[i], events[i]->id, [st, i](grpc::Status s) {
-        {
-          std::lock_guard<std::mutex> lock(st->mu);
-          st->status[i] = std::move(s);
-        }
-        st->Finish();
-      });
-    }
-    st->Finish();
-  }
-
-  std::string HandlerClassName(const std::string& t) const override { return ClassFor(t); }
-
-  std::vector<Event> Rejection(const Event& request, const grpc::Status& status) const override {
-    google::protobuf::Struct context;  // the request's operationContext, when it decodes
-    if (request.data.is_object() && request.data.contains("operationContext") &&
-        request.data["operationContext"].is_object()) {
-      auto parsed = codecs::JsonToStruct(request.data["operationContext"], "data.operationContext");
-      if (parsed.ok()) context = *parsed;
-    }
-    int id = status.error_code() == grpc::StatusCode::NOT_FOUND && !IsStorageEventType(request.event_type)
-                 ? codecs::kLogRequestUnknownType
-                 : codecs::kLogRequestInvalid;
-    std::vector<Event> out;
-    if (!codecs::IsRollKey(request.event_type) && !IsStorageEventType(request.event_type)) {
-      out.push_back(FromJson(codecs::AcknowledgeEvent(request, context)));
-    }
-    out.push_back(FromJson(codecs::RequestFailureEvent(request, context, id, status.error_message(),
-                                                       ClassFor(request.event_type))));
-    return out;
-  }
-
- private:
   const client::Connection* conn_;
   RequestCache* cache_;
   std::unique_ptr<Stub> stub_;
 };
+
+void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
+                                    std::function<void(std::vector<grpc::Status>)> done) {
+  struct Chunk {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    v1::SubmitBatchRequest req;
+    v1::SubmitBatchResponse resp;
+    std::vector<size_t> index;  // of each request, in `events`
+  };
+  struct State {
+    std::mutex mu;
+    std::vector<grpc::Status> status;
+    size_t left = 1;  // one for this function, until every call is out
+    std::function<void(std::vector<grpc::Status>)> done;
+    void Finish() {
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        last = --left == 0;
+      }
+      if (last) done(std::move(status));
+    }
+  };
+  auto st = std::make_shared<State>();
+  st->status.resize(events.size());
+  st->done = std::move(done);
+  std::vector<std::shared_ptr<Chunk>> chunks;
+  std::vector<std::pair<size_t, codecs::MediaRequest>> single;  // sent as their own calls
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto decoded = codecs::DecodeMediaRequest(*events[i]);
+    if (!decoded.ok()) {
+      st->status[i] = StatusOf(decoded.status());
+      continue;
+    }
+    if (chunks.empty() || chunks.back()->req.requests_size() == kMaxBatch) chunks.push_back(std::make_shared<Chunk>());
+    v1::MediaRequest* item = chunks.back()->req.add_requests();
+    if (!std::visit([item](auto& msg) { return IntoBatch(msg, item); }, decoded->message)) {
+      chunks.back()->req.mutable_requests()->RemoveLast();
+      single.emplace_back(i, std::move(*decoded));
+      continue;
+    }
+    cache_->Put(*events[i]);
+    chunks.back()->index.push_back(i);
+  }
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    st->left += single.size() + chunks.size();
+  }
+  for (auto& chunk : chunks) {
+    if (chunk->req.requests_size() == 0) {
+      st->Finish();
+      continue;
+    }
+    chunk->ctx = conn_->NewUnaryContext();
+    stub_->async()->SubmitBatch(chunk->ctx.get(), &chunk->req, &chunk->resp, [st, chunk](grpc::Status s) {
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        for (size_t k = 0; k < chunk->index.size(); ++k) {
+          grpc::Status& out = st->status[chunk->index[k]];
+          if (!s.ok()) {
+            out = s;
+          } else if (static_cast<int>(k) >= chunk->resp.results_size()) {
+            out = grpc::Status(grpc::StatusCode::INTERNAL, "SubmitBatch answered fewer results than requests");
+          } else if (chunk->resp.results(k).has_error()) {
+            const v1::RequestError& e = chunk->resp.results(k).error();
+            out = grpc::Status(static_cast<grpc::StatusCode>(e.code()), e.message());
+          }
+        }
+      }
+      st->Finish();
+    });
+  }
+  for (auto& [i, decoded] : single) {
+    Send(*events[i], std::move(decoded), [st, i = i](grpc::Status s) {
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->status[i] = std::move(s);
+      }
+      st->Finish();
+    });
+  }
+  st->Finish();
+}
+
+std::vector<Event> MediaHandler::Rejection(const Event& request, const grpc::Status& status) const {
+  google::protobuf::Struct context;  // the request's operationContext, when it decodes
+  if (request.data.is_object() && request.data.contains("operationContext") &&
+      request.data["operationContext"].is_object()) {
+    auto parsed = codecs::JsonToStruct(request.data["operationContext"], "data.operationContext");
+    if (parsed.ok()) context = *parsed;
+  }
+  int id = status.error_code() == grpc::StatusCode::NOT_FOUND && !IsStorageEventType(request.event_type)
+               ? codecs::kLogRequestUnknownType
+               : codecs::kLogRequestInvalid;
+  std::vector<Event> out;
+  if (!codecs::IsRollKey(request.event_type) && !IsStorageEventType(request.event_type)) {
+    out.push_back(FromJson(codecs::AcknowledgeEvent(request, context)));
+  }
+  out.push_back(FromJson(codecs::RequestFailureEvent(request, context, id, status.error_message(),
+                                                     ClassFor(request.event_type))));
+  return out;
+}
 
 }  // namespace
 

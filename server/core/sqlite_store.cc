@@ -248,7 +248,8 @@ class SqliteStore final : public Store {
       free_.push_back(conn.get());
       pool_.push_back(std::move(conn));
     }
-    ASSIGN_OR_RETURN(checkpointer_, WalCheckpointer::Start(options_.path, writer_, kCheckpointPages));
+    ASSIGN_OR_RETURN(sqlite3 * checkpoint_db, OpenDb(options_.path, /*writer=*/false));
+    ASSIGN_OR_RETURN(checkpointer_, WalCheckpointer::Start(checkpoint_db, writer_, kCheckpointPages));
     writer_thread_ = std::thread([this] { WriterLoop(); });
     completion_thread_ = std::thread([this] { CompletionLoop(); });
     return absl::OkStatus();

@@ -1,19 +1,13 @@
 #include "server/core/wal_checkpointer.h"
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
 namespace switchboard::core {
 
-absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::string& path, sqlite3* writer,
-                                                                         int pages) {
-  sqlite3* own = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &own, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-    std::string msg = own ? sqlite3_errmsg(own) : "out of memory";
-    sqlite3_close(own);
-    return absl::UnavailableError(absl::StrCat("store checkpointer: cannot open '", path, "': ", msg));
-  }
-  sqlite3_busy_timeout(own, 10000);
+absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(sqlite3* own, sqlite3* writer, int pages) {
   // A connection reads the database header lazily: until it has, it does
   // not know the database is in WAL mode and a checkpoint does nothing.
   char* err = nullptr;

@@ -11,7 +11,6 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -21,12 +20,13 @@ namespace switchboard::core {
 class WalCheckpointer {
  public:
   static constexpr int kWriterCheckpointFactor = 8;
-  // Hooks the writer connection `writer` of the database at `path`: once
+  // Takes `own`, a connection of its own to the database (closed here on
+  // failure), and hooks the writer connection `writer`: once
   // its -wal file holds `pages` pages or more after a commit, the thread
   // checkpoints; at kWriterCheckpointFactor times that, the writer finishes
   // the checkpoint itself so that the -wal file starts over (see Hook).
   // Must be destroyed before `writer` is closed.
-  static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Start(const std::string& path, sqlite3* writer, int pages);
+  static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Start(sqlite3* own, sqlite3* writer, int pages);
   ~WalCheckpointer();
 
   WalCheckpointer(const WalCheckpointer&) = delete;

@@ -250,11 +250,16 @@ int main(int argc, char** argv) {
     std::cerr << "sb_bench_gateway: --direct must be 'batch' or 'calls', not '" << direct_mode << "'\n";
     return 2;
   }
+  const int direct_channels = static_cast<int>(cli.GetInt("direct_channels"));
+  if (direct_channels < 1) {
+    std::cerr << "sb_bench_gateway: --direct_channels must be 1 or more, not " << direct_channels << "\n";
+    return 2;
+  }
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::vector<std::unique_ptr<v1::MediaService::Stub>> stubs;
   for (int i = 0; i < clients; ++i) {
-    args.SetInt("sb.bench.channel", i % static_cast<int>(cli.GetInt("direct_channels")));  // connections
+    args.SetInt("sb.bench.channel", i % direct_channels);  // which connection
     stubs.push_back(
         v1::MediaService::NewStub(grpc::CreateCustomChannel(sbd_addr, grpc::InsecureChannelCredentials(), args)));
   }

@@ -44,6 +44,9 @@ int WalCheckpointer::Hook(void* self, sqlite3* db, const char*, int pages) {
     // frames, and the -wal file only starts over once a checkpoint has
     // copied all of it. The writer copies that rest itself (the thread
     // already did the bulk), as SQLite's own automatic checkpoint would.
+    // A PASSIVE checkpoint is refused (BUSY) while another runs, so it
+    // first waits for the thread's round to end.
+    std::lock_guard<std::mutex> running(c->run_mu_);
     int log_frames = 0, copied = 0;
     sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
     return SQLITE_OK;
@@ -64,6 +67,7 @@ void WalCheckpointer::Loop() {
       if (stop_) return;
       wanted_ = false;
     }
+    std::lock_guard<std::mutex> running(run_mu_);
     int log_frames = 0, copied = 0;
     int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {

@@ -40,6 +40,8 @@ class WalCheckpointer {
   sqlite3* writer_;
   sqlite3* db_;  // the checkpointing connection, used by the thread only
   const int pages_;
+  // Held while a checkpoint runs, by the thread or the writer.
+  std::mutex run_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool wanted_ = false;

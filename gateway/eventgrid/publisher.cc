@@ -32,8 +32,11 @@ void Publisher::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (source_) source_->Cancel();
+    publishing_done_ = true;
   }
   cv_.notify_all();
+  commit_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
   if (reader_.joinable()) reader_.join();
 }
 
@@ -69,10 +72,11 @@ bool Publisher::LoadCursor(int64_t* out) {
   return true;
 }
 
-void Publisher::CommitCursor(int64_t sequence) {
+bool Publisher::CommitCursor(int64_t sequence, int attempts) {
   auto stub = v1::CursorService::NewStub(conn_->channel());
-  for (int attempt = 0; attempt < 5 && !stop_; ++attempt) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     auto ctx = conn_->NewUnaryContext();
+    if (stop_) client::SetDeadline(ctx.get(), absl::Seconds(2));  // the last attempt, while stopping
     v1::CommitCursorRequest req;
     req.set_name(options_.cursor);
     req.set_sequence(sequence);
@@ -80,14 +84,40 @@ void Publisher::CommitCursor(int64_t sequence) {
     grpc::Status s = stub->CommitCursor(ctx.get(), req, &cursor);
     if (s.ok()) {
       committed_ = cursor.sequence();
-      return;
+      return true;
     }
     log::Warn("cannot commit the publisher cursor",
               {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
+    if (stop_) break;
     Sleep(std::chrono::milliseconds(100 << attempt));
   }
-  // The next commit covers this one; a restart before it re-sends (at least once).
+  // A later commit covers this one; a restart before it re-sends (at least once).
   metrics_->RecordError("eventgrid_cursor_commit");
+  return false;
+}
+
+void Publisher::Committable(int64_t sequence) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sequence <= committable_) return;
+    committable_ = sequence;
+  }
+  commit_cv_.notify_one();
+}
+
+void Publisher::CommitLoop() {
+  while (true) {
+    int64_t target;
+    bool last;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      commit_cv_.wait(lock, [this] { return publishing_done_ || committable_ > committed_.load(); });
+      target = committable_;
+      last = publishing_done_;
+    }
+    if (target > committed_.load()) CommitCursor(target, last ? 1 : 5);
+    if (last) return;
+  }
 }
 
 void Publisher::ReadLoop(int64_t after) {
@@ -134,7 +164,9 @@ void Publisher::PublishLoop() {
   committed_ = start;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    committable_ = start;
     reader_ = std::thread([this, start] { ReadLoop(start); });
+    committer_ = std::thread([this] { CommitLoop(); });
   }
 
   std::vector<std::string> parts;
@@ -166,7 +198,7 @@ void Publisher::PublishLoop() {
       parts.clear();
       bytes = 2;
     }
-    if (commit_through > committed_.load()) CommitCursor(commit_through);
+    Committable(commit_through);
   };
 
   while (!stop_) {

@@ -10,9 +10,12 @@
 //  4. POSTs each batch to the topic, retrying 5xx, 429 and network errors
 //     with capped exponential backoff for as long as it takes.
 //  5. Commits the cursor to the last log sequence of the batch only after
-//     the topic accepted it.
+//     the topic accepted it. Commits run on a thread of their own, so the
+//     next POST does not wait for the store's fsync; while one is in flight
+//     the later ones coalesce into the newest sequence.
 // Killed at any moment, a restarted publisher resumes from the cursor: no
-// event is lost, and at most the last uncommitted batch is sent twice.
+// event is lost, and at most the batches POSTed since the last commit (one
+// commit's round trip of them) are sent twice.
 
 #include <atomic>
 #include <chrono>
@@ -63,7 +66,13 @@ class Publisher {
   void ReadLoop(int64_t after);
   void PublishLoop();
   bool LoadCursor(int64_t* out);
-  void CommitCursor(int64_t sequence);
+  // Commits `sequence`; false after five failed attempts.
+  bool CommitCursor(int64_t sequence, int attempts);
+  // Commits the newest published sequence whenever it is ahead of the
+  // cursor; on Stop, makes one last attempt.
+  void CommitLoop();
+  // Hands a published sequence to CommitLoop.
+  void Committable(int64_t sequence);
   void Sleep(std::chrono::milliseconds d);
 
   const client::Connection* conn_;
@@ -74,6 +83,11 @@ class Publisher {
 
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> committed_{0};
+  // Guarded by mu_: the newest sequence whose events the topic accepted.
+  int64_t committable_ = 0;
+  bool publishing_done_ = false;
+  std::condition_variable commit_cv_;
+  std::thread committer_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Encoded> queue_;

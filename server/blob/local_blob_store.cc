@@ -21,12 +21,25 @@
 
 namespace switchboard::blob {
 namespace fs = std::filesystem;
+using FileId = LocalBlobStore::FileId;
 using nlohmann::json;
 
 namespace {
 
 absl::Status IoError(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " '", path, "': ", std::strerror(errno)));
+}
+
+FileId FileIdOf(const struct stat& st) {
+  return FileId{static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
+                static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+// The identity of the file at `path` now; nullopt if there is none.
+std::optional<FileId> StatFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileIdOf(st);
 }
 
 absl::StatusOr<std::string> ReadText(const std::string& path) {
@@ -37,18 +50,30 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
   return ss.str();
 }
 
-// Writes to a temp file beside `path`, then renames it into place.
-absl::Status WriteAtomic(const std::string& path, absl::string_view text) {
+// Writes to a temp file beside `path`, then renames it into place; `id`
+// (if given) gets the new file's identity.
+absl::Status WriteAtomic(const std::string& path, absl::string_view text, FileId* id = nullptr) {
   std::string tmp = absl::StrCat(path, ".tmp-", absl::BytesToHexString(azure::RandomBytes(6)));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return IoError("cannot write", tmp);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (!out) return IoError("cannot write", tmp);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot write", tmp);
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status s = IoError("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    off += static_cast<size_t>(n);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  struct stat st;
+  if (id != nullptr && ::fstat(fd, &st) == 0) *id = FileIdOf(st);
+  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status s = IoError("cannot write", path);
     ::unlink(tmp.c_str());
-    return IoError("cannot rename into", path);
+    return s;
   }
   return absl::OkStatus();
 }
@@ -158,10 +183,15 @@ absl::Status LocalBlobStore::CreateContainer(absl::string_view account, absl::st
 
 absl::Status LocalBlobStore::DeleteContainer(absl::string_view account, absl::string_view container) {
   RETURN_IF_ERROR(CheckContainer(account, container));
-  std::lock_guard<std::mutex> l(mu_);
+  std::unique_lock<std::mutex> l(mu_);
   std::string dir = ContainerDir(account, container);
+  // No record of the container's blobs is being written while it goes.
+  AwaitWritesLocked(l, dir + "/");
   if (!fs::exists(dir + "/container.json")) {
     return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
+  }
+  for (auto it = records_.begin(); it != records_.end();) {
+    it = absl::StartsWith(it->first, dir + "/") ? records_.erase(it) : std::next(it);
   }
   // Rename first so that the container disappears at once, then remove.
   std::string gone = absl::StrCat(dir, ".deleted-", absl::BytesToHexString(azure::RandomBytes(6)));
@@ -245,7 +275,9 @@ absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64
                  {"last_modified_us", NowUs()},
                  {"metadata", options.metadata},
                  {"tier", "Hot"}};
-  std::lock_guard<std::mutex> l(mu_);
+  std::string path = base + ".json";
+  std::unique_lock<std::mutex> l(mu_);
+  AwaitWritesLocked(l, path);
   if (!fs::exists(dir + "/container.json")) {
     ::unlink(tmp.c_str());
     return absl::NotFoundError(absl::StrCat("container '", ref.container, "' was deleted during the upload"));
@@ -254,29 +286,114 @@ absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64
     ::unlink(tmp.c_str());
     return IoError("cannot rename into", base + ".data");
   }
-  RETURN_IF_ERROR(WriteAtomic(base + ".json", record.dump()));
-  return PropertiesFromRecord(record);
+  records_.erase(path);
+  FileId id;
+  RETURN_IF_ERROR(WriteAtomic(path, record.dump(), &id));
+  BlobProperties props = PropertiesFromRecord(record);
+  TrimCacheLocked();
+  records_[path] = CachedRecord{std::move(record), 0, 0, false, id};
+  return props;
 }
 
+std::string LocalBlobStore::RecordPath(const BlobRef& ref) const { return BlobBase(ref) + ".json"; }
+
 absl::StatusOr<json> LocalBlobStore::LoadLocked(const BlobRef& ref) {
-  std::string base = BlobBase(ref);
-  auto j = ReadJson(base + ".json");
-  if (!j.ok()) {
-    if (absl::IsNotFound(j.status())) return absl::NotFoundError(NotFoundBlob(ref));
-    return j.status();
+  std::string path = RecordPath(ref);
+  auto it = records_.find(path);
+  // A cached record with no change of its own pending is used while its
+  // file is the one it was read from or written as (another process, or
+  // another store on the same folder, may have replaced it).
+  std::optional<FileId> id;
+  if (it != records_.end() && it->second.written == it->second.version && !it->second.writing) {
+    id = StatFile(path);
+    if (!id || !(*id == it->second.file)) {
+      records_.erase(it);
+      it = records_.end();
+    }
   }
-  int64_t at = j->value("rehydrate_at_us", int64_t{0});
+  if (it == records_.end()) {
+    if (!id) id = StatFile(path);
+    auto j = ReadJson(path);
+    if (!j.ok()) {
+      if (absl::IsNotFound(j.status())) return absl::NotFoundError(NotFoundBlob(ref));
+      return j.status();
+    }
+    TrimCacheLocked();
+    it = records_.emplace(path, CachedRecord{std::move(*j), 0, 0, false, id.value_or(FileId{})}).first;
+  }
+  // A finished rehydration needs no write of its own: every load applies
+  // it, and the next change to the record writes it.
+  json& j = it->second.value;
+  int64_t at = j.value("rehydrate_at_us", int64_t{0});
   if (at > 0 && NowUs() >= at) {
-    (*j)["tier"] = j->value("rehydrate_to", "Hot");
-    j->erase("rehydrate_at_us");
-    j->erase("rehydrate_to");
-    RETURN_IF_ERROR(WriteAtomic(base + ".json", j->dump()));
+    j["tier"] = j.value("rehydrate_to", "Hot");
+    j.erase("rehydrate_at_us");
+    j.erase("rehydrate_to");
   }
   return j;
 }
 
-absl::Status LocalBlobStore::SaveLocked(const BlobRef& ref, const json& record) {
-  return WriteAtomic(BlobBase(ref) + ".json", record.dump());
+uint64_t LocalBlobStore::StageLocked(const std::string& path, json record) {
+  CachedRecord& r = records_[path];
+  r.value = std::move(record);
+  return ++r.version;
+}
+
+void LocalBlobStore::TrimCacheLocked() {
+  constexpr size_t kMaxCached = 4096;
+  if (records_.size() < kMaxCached) return;
+  for (auto it = records_.begin(); it != records_.end();) {
+    const CachedRecord& r = it->second;
+    it = r.written == r.version && !r.writing ? records_.erase(it) : std::next(it);
+  }
+}
+
+void LocalBlobStore::AwaitWritesLocked(std::unique_lock<std::mutex>& lock, const std::string& where) {
+  auto busy = [&] {
+    if (!absl::EndsWith(where, "/")) {
+      auto it = records_.find(where);
+      return it != records_.end() && it->second.writing;
+    }
+    for (const auto& [path, r] : records_) {
+      if (r.writing && absl::StartsWith(path, where)) return true;
+    }
+    return false;
+  };
+  written_cv_.wait(lock, [&] { return !busy(); });
+}
+
+absl::Status LocalBlobStore::Persist(const BlobRef& ref, const std::string& path, uint64_t version) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = records_.end();
+  while (true) {
+    it = records_.find(path);
+    if (it == records_.end()) {
+      // Deleted or replaced meanwhile, or a write of a later version failed.
+      return absl::AbortedError(absl::StrCat("blob '", ref.name, "' changed while its record was written; retry"));
+    }
+    if (it->second.written >= version) return absl::OkStatus();  // a write covered this change
+    if (!it->second.writing) break;
+    written_cv_.wait(lock);
+  }
+  it->second.writing = true;
+  uint64_t writing = it->second.version;
+  std::string text = it->second.value.dump();
+  lock.unlock();
+  FileId id;
+  absl::Status s = WriteAtomic(path, text, &id);
+  lock.lock();
+  // Nothing removes a record while it is being written.
+  it = records_.find(path);
+  it->second.writing = false;
+  if (s.ok()) {
+    it->second.written = std::max(it->second.written, writing);
+    it->second.file = id;
+  } else {
+    // The file keeps its last good version; the next load reads it again.
+    records_.erase(it);
+  }
+  written_cv_.notify_all();
+  return s;
 }
 
 absl::StatusOr<BlobProperties> LocalBlobStore::GetProperties(const BlobRef& ref) {
@@ -330,18 +447,25 @@ absl::Status LocalBlobStore::Read(const BlobRef& ref, int64_t offset, int64_t le
 absl::Status LocalBlobStore::SetMetadata(const BlobRef& ref, const Metadata& metadata, const std::string&) {
   RETURN_IF_ERROR(CheckRef(ref));
   RETURN_IF_ERROR(ValidateMetadata(metadata, "metadata"));
-  std::lock_guard<std::mutex> l(mu_);
-  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
-  j["metadata"] = metadata;
-  j["etag"] = NewEtag();
-  j["last_modified_us"] = NowUs();
-  return SaveLocked(ref, j);
+  std::string path = RecordPath(ref);
+  uint64_t version;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+    j["metadata"] = metadata;
+    j["etag"] = NewEtag();
+    j["last_modified_us"] = NowUs();
+    version = StageLocked(path, std::move(j));
+  }
+  return Persist(ref, path, version);
 }
 
 absl::Status LocalBlobStore::DeleteBlob(const BlobRef& ref, const std::string&) {
   RETURN_IF_ERROR(CheckRef(ref));
-  std::lock_guard<std::mutex> l(mu_);
   std::string base = BlobBase(ref);
+  std::unique_lock<std::mutex> l(mu_);
+  AwaitWritesLocked(l, base + ".json");
+  records_.erase(base + ".json");
   if (::unlink((base + ".json").c_str()) != 0) {
     if (errno == ENOENT) return absl::NotFoundError(NotFoundBlob(ref));
     return IoError("cannot delete", base + ".json");
@@ -384,28 +508,33 @@ absl::StatusOr<BlobProperties> LocalBlobStore::CopyBlob(const BlobRef& source, c
 
 absl::Status LocalBlobStore::SetTier(const BlobRef& ref, Tier tier, Rehydrate priority) {
   RETURN_IF_ERROR(CheckRef(ref));
-  std::lock_guard<std::mutex> l(mu_);
-  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
-  Tier current = ParseTier(j.value("tier", "Hot")).value_or(Tier::kHot);
-  if (current == Tier::kArchive && tier != Tier::kArchive) {
-    if (j.value("rehydrate_at_us", int64_t{0}) > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("blob '", ref.name, "' is already being rehydrated; wait for it to finish"));
-    }
-    double delay = priority == Rehydrate::kHigh ? options_.rehydrate_high_seconds : options_.rehydrate_standard_seconds;
-    j["rehydrate_to"] = TierName(tier);
-    j["rehydrate_at_us"] = NowUs() + static_cast<int64_t>(delay * 1e6);
-    if (delay <= 0) {
+  std::string path = RecordPath(ref);
+  uint64_t version;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+    Tier current = ParseTier(j.value("tier", "Hot")).value_or(Tier::kHot);
+    if (current == Tier::kArchive && tier != Tier::kArchive) {
+      if (j.value("rehydrate_at_us", int64_t{0}) > 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("blob '", ref.name, "' is already being rehydrated; wait for it to finish"));
+      }
+      double delay = priority == Rehydrate::kHigh ? options_.rehydrate_high_seconds : options_.rehydrate_standard_seconds;
+      j["rehydrate_to"] = TierName(tier);
+      j["rehydrate_at_us"] = NowUs() + static_cast<int64_t>(delay * 1e6);
+      if (delay <= 0) {
+        j["tier"] = TierName(tier);
+        j.erase("rehydrate_to");
+        j.erase("rehydrate_at_us");
+      }
+    } else {
       j["tier"] = TierName(tier);
       j.erase("rehydrate_to");
       j.erase("rehydrate_at_us");
     }
-  } else {
-    j["tier"] = TierName(tier);
-    j.erase("rehydrate_to");
-    j.erase("rehydrate_at_us");
+    version = StageLocked(path, std::move(j));
   }
-  return SaveLocked(ref, j);
+  return Persist(ref, path, version);
 }
 
 absl::StatusOr<BlobPage> LocalBlobStore::ListBlobs(absl::string_view account, absl::string_view container,

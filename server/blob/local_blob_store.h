@@ -11,10 +11,21 @@
 // file and renamed into place, so a blob is either whole or absent. An
 // archived blob being rehydrated changes tier once its delay has passed,
 // checked when it is next looked at.
+//
+// Blob records are cached in memory (write-through), and a cached record is
+// used only while its file is still the one it was read from or written as. A change to a record
+// (metadata, tier) is applied to the cached record under the store's lock,
+// then written to its file outside it, one write per record at a time:
+// writes to different blobs run side by side, and changes to one blob that
+// arrive during a write are written together by the next one. Each caller
+// returns only once a file holding its change is in place.
 
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "nlohmann/json.hpp"
@@ -65,6 +76,14 @@ class LocalBlobStore final : public BlobStore {
   absl::Status RollKey(absl::string_view account, absl::string_view key_name) override;
   std::optional<std::string> LocalPath(const BlobRef& ref) override;
 
+  // Which file a record path names: a write replaces it with a new one.
+  struct FileId {
+    uint64_t inode = 0;
+    int64_t size = -1;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileId&) const = default;
+  };
+
   // Test hook: the rehydration delays.
   void SetRehydrateDelays(double standard_seconds, double high_seconds);
 
@@ -75,13 +94,41 @@ class LocalBlobStore final : public BlobStore {
   absl::Status CheckContainer(absl::string_view account, absl::string_view container) const;
   std::string ContainerDir(absl::string_view account, absl::string_view container) const;
   std::string BlobBase(const BlobRef& ref) const;
-  // Loads the blob's record, applying a due rehydration. Caller holds mu_.
+  std::string RecordPath(const BlobRef& ref) const;
+  // Loads the blob's record (from the cache, else its file), applying a due
+  // rehydration. Caller holds mu_.
   absl::StatusOr<nlohmann::json> LoadLocked(const BlobRef& ref);
-  absl::Status SaveLocked(const BlobRef& ref, const nlohmann::json& record);
+  // Puts a changed record in the cache; returns its version for Persist.
+  // Caller holds mu_.
+  uint64_t StageLocked(const std::string& path, nlohmann::json record);
+  // Returns once a file holding `version` (or a later one) of the record is
+  // in place; writes it unless another caller is already writing. Caller
+  // does not hold mu_.
+  absl::Status Persist(const BlobRef& ref, const std::string& path, uint64_t version);
+  // Waits until no write of the record at `where` (a record's path, or a
+  // folder ending in '/': any record in it) is in flight, so it can be
+  // replaced or removed. Caller holds `lock` on mu_.
+  void AwaitWritesLocked(std::unique_lock<std::mutex>& lock, const std::string& where);
+  // Drops written records once the cache holds too many. Caller holds mu_.
+  void TrimCacheLocked();
   absl::Status EnsureAccount(const std::string& account);
+
+  struct CachedRecord {
+    nlohmann::json value;
+    // Changes staged, and the newest of them in the file.
+    uint64_t version = 0;
+    uint64_t written = 0;
+    bool writing = false;
+    // The file the record was read from or last written as.
+    FileId file;
+  };
 
   LocalBlobStoreOptions options_;
   std::mutex mu_;
+  // By record path; guarded by mu_.
+  std::unordered_map<std::string, CachedRecord> records_;
+  // Signalled whenever a record write ends.
+  std::condition_variable written_cv_;
 };
 
 // Properties from a stored record.

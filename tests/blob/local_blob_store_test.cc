@@ -1,0 +1,132 @@
+// What only the local store has: its cached records and the writes behind
+// them. Every check reads the files back through a second store opened on
+// the same folder, which has nothing cached.
+#include "server/blob/local_blob_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/blob/blob_store_factory.h"
+
+namespace switchboard::blob {
+namespace {
+
+class LocalBlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = Open();
+    ASSERT_TRUE(store_->CreateContainer(kAccount, "media").ok());
+    ASSERT_TRUE(Put(*store_, "clip.mp4").ok());
+  }
+  std::unique_ptr<LocalBlobStore> Open() {
+    LocalBlobStoreOptions o;
+    o.root = dir_.path();
+    auto s = LocalBlobStore::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  static absl::StatusOr<BlobProperties> Put(LocalBlobStore& store, const std::string& name) {
+    std::string body = "bytes of " + name;
+    size_t pos = 0;
+    return store.PutBlob(Ref(name), static_cast<int64_t>(body.size()),
+                         [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+                           size_t n = std::min(cap, body.size() - pos);
+                           std::memcpy(buf, body.data() + pos, n);
+                           pos += n;
+                           return n;
+                         },
+                         {});
+  }
+  static BlobRef Ref(const std::string& name) { return BlobRef{kAccount, "media", name}; }
+
+  static constexpr const char* kAccount = "devstoreaccount1";
+  testing::TempDirHolder dir_;
+  std::unique_ptr<LocalBlobStore> store_;
+};
+
+TEST_F(LocalBlobStoreTest, AChangeIsInItsFileWhenTheCallReturns) {
+  ASSERT_TRUE(store_->SetMetadata(Ref("clip.mp4"), {{"stage", "one"}}, "").ok());
+  ASSERT_TRUE(store_->SetTier(Ref("clip.mp4"), Tier::kCool, Rehydrate::kStandard).ok());
+  auto fresh = Open();
+  auto props = fresh->GetProperties(Ref("clip.mp4"));
+  ASSERT_TRUE(props.ok()) << props.status();
+  EXPECT_EQ(props->metadata, (Metadata{{"stage", "one"}}));
+  EXPECT_EQ(props->tier, Tier::kCool);
+  EXPECT_EQ(props->etag, store_->GetProperties(Ref("clip.mp4"))->etag);
+}
+
+TEST_F(LocalBlobStoreTest, ConcurrentChangesToOneBlobAllSucceedAndTheFileHoldsTheLast) {
+  constexpr int kThreads = 16, kEach = 50;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        if (!store_->SetMetadata(Ref("clip.mp4"), {{"writer", absl::StrCat(t, "-", i)}}, "").ok()) ++failed;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed.load(), 0);
+  auto cached = store_->GetProperties(Ref("clip.mp4"));
+  auto on_disk = Open()->GetProperties(Ref("clip.mp4"));
+  ASSERT_TRUE(cached.ok() && on_disk.ok());
+  EXPECT_EQ(on_disk->metadata, cached->metadata);
+  EXPECT_EQ(on_disk->etag, cached->etag);
+  // The last change of some writer: its final one.
+  std::string last = cached->metadata.at("writer");
+  EXPECT_EQ(last.substr(last.find('-')), absl::StrCat("-", kEach - 1));
+}
+
+TEST_F(LocalBlobStoreTest, ChangesToManyBlobsLandInTheirOwnFiles) {
+  constexpr int kBlobs = 40;
+  for (int b = 0; b < kBlobs; ++b) ASSERT_TRUE(Put(*store_, absl::StrCat("b", b)).ok());
+  std::vector<std::thread> threads;
+  for (int b = 0; b < kBlobs; ++b) {
+    threads.emplace_back([&, b] {
+      EXPECT_TRUE(store_->SetMetadata(Ref(absl::StrCat("b", b)), {{"blob", absl::StrCat(b)}}, "").ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto fresh = Open();
+  for (int b = 0; b < kBlobs; ++b) {
+    auto props = fresh->GetProperties(Ref(absl::StrCat("b", b)));
+    ASSERT_TRUE(props.ok()) << props.status();
+    EXPECT_EQ(props->metadata, (Metadata{{"blob", absl::StrCat(b)}}));
+  }
+}
+
+TEST_F(LocalBlobStoreTest, ADeletedBlobStaysDeletedWhileItsRecordIsBeingChanged) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) (void)store_->SetMetadata(Ref("clip.mp4"), {{"n", absl::StrCat(i)}}, "");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(store_->DeleteBlob(Ref("clip.mp4"), "").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  writer.join();
+  EXPECT_TRUE(absl::IsNotFound(store_->GetProperties(Ref("clip.mp4")).status()));
+  EXPECT_TRUE(absl::IsNotFound(Open()->GetProperties(Ref("clip.mp4")).status()));
+  EXPECT_TRUE(absl::IsNotFound(store_->SetMetadata(Ref("clip.mp4"), {{"n", "late"}}, "")));
+}
+
+TEST_F(LocalBlobStoreTest, AChangeMadeThroughAnotherStoreOnTheSameFolderIsSeenAtOnce) {
+  ASSERT_TRUE(store_->SetMetadata(Ref("clip.mp4"), {{"by", "first"}}, "").ok());
+  ASSERT_EQ(store_->GetProperties(Ref("clip.mp4"))->metadata, (Metadata{{"by", "first"}}));  // cached now
+  auto second = Open();
+  ASSERT_TRUE(second->SetMetadata(Ref("clip.mp4"), {{"by", "second"}}, "").ok());
+  auto props = store_->GetProperties(Ref("clip.mp4"));
+  ASSERT_TRUE(props.ok()) << props.status();
+  EXPECT_EQ(props->metadata, (Metadata{{"by", "second"}}));
+  EXPECT_EQ(props->etag, second->GetProperties(Ref("clip.mp4"))->etag);
+  ASSERT_TRUE(second->DeleteBlob(Ref("clip.mp4"), "").ok());
+  EXPECT_TRUE(absl::IsNotFound(store_->GetProperties(Ref("clip.mp4")).status()));
+}
+
+}  // namespace
+}  // namespace switchboard::blob

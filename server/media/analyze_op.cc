@@ -51,12 +51,13 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::AnalyzeBlobReque
   AnalyzerOptions options(req.mediainfo_options().begin(), req.mediainfo_options().end());
   if (auto s = ValidateAnalyzerOptions(options); !s.ok()) return s;
   MediaJob job = JobFor(v1::ANALYZE_BLOB, req, req.blob_uri());
-  job.work = [this, req, t = *target, options](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, t = *target, options](v1::Operation op, Done done) {
     auto props = t.store->GetProperties(t.ref);
-    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, props.status());
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, props.status(), std::move(done));
     if (props->tier == blob::Tier::kArchive) {
       return recorder_->Fail(std::move(op), log_events::kAnalysisFailed,
-                             absl::FailedPreconditionError("the blob is archived; rehydrate it before analysing"));
+                             absl::FailedPreconditionError("the blob is archived; rehydrate it before analysing"),
+                             std::move(done));
     }
     absl::StatusOr<nlohmann::json> report;
     if (auto path = t.store->LocalPath(t.ref)) {
@@ -72,15 +73,15 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::AnalyzeBlobReque
     if (!report.ok()) {
       const auto& id = absl::IsFailedPrecondition(report.status()) ? log_events::kAnalysisNotMedia
                                                                     : log_events::kAnalysisFailed;
-      return recorder_->Fail(std::move(op), id, report.status());
+      return recorder_->Fail(std::move(op), id, report.status(), std::move(done));
     }
     // The report names the file it read; name the blob instead.
     NameTheBlob(req.blob_uri(), &*report);
     auto result = codecs::JsonToStruct(*report, "analysisResult");
-    if (!result.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, result.status());
+    if (!result.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, result.status(), std::move(done));
     *op.mutable_analysis_result() = std::move(*result);
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
-    return recorder_->Succeed(std::move(op));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }

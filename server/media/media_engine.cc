@@ -111,6 +111,13 @@ absl::StatusOr<blob::BlobProperties> CopyAcross(const ResolvedBlob& src, const R
   return put;
 }
 
+// For an outcome nobody waits for: logs it if it could not be recorded.
+OpRecorder::Done LogUnrecorded(const char* what) {
+  return [what](absl::StatusOr<v1::Operation> r) {
+    if (!r.ok()) log::Error(absl::StrCat(what, " outcome not recorded"), {{"error", r.status().ToString()}});
+  };
+}
+
 absl::Status EnsureContainer(const ResolvedBlob& where) {
   ASSIGN_OR_RETURN(bool exists, where.store->ContainerExists(where.ref.account, where.ref.container));
   if (exists) return absl::OkStatus();
@@ -197,11 +204,11 @@ void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
     v1::Operation op = std::move(begun->op);
     if (job->return_when_accepted) {
       done(op);
-      pool_->Submit([job, op = std::move(op)]() mutable { (void)job->work(std::move(op)); });
+      pool_->Submit([job, op = std::move(op)]() mutable { job->work(std::move(op), LogUnrecorded("operation")); });
       return;
     }
     auto shared_done = std::make_shared<Done>(done);
-    if (!pool_->Submit([job, op = std::move(op), shared_done]() mutable { (*shared_done)(job->work(std::move(op))); })) {
+    if (!pool_->Submit([job, op = std::move(op), shared_done]() mutable { job->work(std::move(op), *shared_done); })) {
       // Recorded and pending: it runs at the next start.
       (*shared_done)(absl::UnavailableError("the media service is shutting down; the operation runs at its next start"));
     }
@@ -232,7 +239,9 @@ absl::Status MediaEngine::Resume(const v1::Operation& op, const std::string& req
     return recorder_->Fail(op, log_events::kResumeFailed, job.status()).status();
   }
   log::Info("resuming an interrupted operation", {{"operation", op.name()}, {"type", v1::OperationType_Name(op.type())}});
-  pool_->Submit([job = std::make_shared<Job>(std::move(*job)), op]() mutable { (void)job->work(op); });
+  pool_->Submit([job = std::make_shared<Job>(std::move(*job)), op]() mutable {
+    job->work(op, LogUnrecorded("resumed operation"));
+  });
   return absl::OkStatus();
 }
 
@@ -273,14 +282,14 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::SetBlobMetadataR
   blob::Metadata md(req.blob_metadata().begin(), req.blob_metadata().end());
   if (auto s = blob::ValidateMetadata(md, "blob_metadata"); !s.ok()) return s;
   MediaJob job = JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());
-  job.work = [this, req, t = *target, md](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, t = *target, md](v1::Operation op, Done done) {
     absl::Status s = t.store->SetMetadata(t.ref, md, ClientRequestId(op));
-    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, s);
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, s, std::move(done));
     auto props = t.store->GetProperties(t.ref);
-    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, props.status());
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, props.status(), std::move(done));
     *op.mutable_blob() = ToBlobInfo(req.blob_uri(), *props);
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
-    return recorder_->Succeed(std::move(op));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }
@@ -291,64 +300,69 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CopyBlobRequest&
   auto dst = router_.ResolveBlob(req.destination_uri(), "destination_uri");
   if (!dst.ok()) return dst.status();
   MediaJob job = JobFor(v1::COPY_BLOB, req, req.destination_uri());
-  job.work = [this, req, s = *src, d = *dst](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, s = *src, d = *dst](v1::Operation op, Done done) {
     auto props = s.store->GetProperties(s.ref);
-    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kCopyFailed, props.status());
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kCopyFailed, props.status(), std::move(done));
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
-    ASSIGN_OR_RETURN(op, recorder_->Schedule(std::move(op)));
     // The copy itself runs after the answer, as in Gridwich.
-    pool_->Submit([this, op, s, d, req]() mutable {
-      std::string crid = ClientRequestId(op);
-      absl::Status st = EnsureContainer(d);
-      absl::StatusOr<blob::BlobProperties> out =
-          !st.ok() ? absl::StatusOr<blob::BlobProperties>(st)
-                   : (s.store == d.store ? s.store->CopyBlob(s.ref, d.ref, crid)
-                                         : CopyAcross(s, d, options_.work_dir, crid));
-      if (!out.ok()) {
-        (void)recorder_->Fail(std::move(op), log_events::kCopyFailed, out.status());
-        return;
-      }
-      v1::StorageEvent ev = ToStorageEvent(v1::StorageEvent::BLOB_CREATED, req.destination_uri(), *out, crid);
-      ev.set_operation(op.name());
-      *op.mutable_blob() = ToBlobInfo(req.destination_uri(), *out);
-      op.set_state(v1::Operation::SUCCEEDED);
-      v1::MediaEvent e;
-      *e.mutable_storage() = ev;
-      auto r = recorder_->Record(std::move(op), {std::move(e)});
-      if (!r.ok()) log::Error("copy outcome not recorded", {{"error", r.status().ToString()}});
+    recorder_->Schedule(std::move(op), [this, s, d, req, done = std::move(done)](absl::StatusOr<v1::Operation> scheduled) {
+      if (scheduled.ok()) CopyScheduled(*scheduled, s, d, req);
+      done(std::move(scheduled));
     });
-    return op;
   };
   return job;
+}
+
+void MediaEngine::CopyScheduled(v1::Operation op, const ResolvedBlob& s, const ResolvedBlob& d,
+                                const v1::CopyBlobRequest& req) {
+  pool_->Submit([this, op, s, d, req]() mutable {
+    std::string crid = ClientRequestId(op);
+    absl::Status st = EnsureContainer(d);
+    absl::StatusOr<blob::BlobProperties> out =
+        !st.ok() ? absl::StatusOr<blob::BlobProperties>(st)
+                 : (s.store == d.store ? s.store->CopyBlob(s.ref, d.ref, crid)
+                                       : CopyAcross(s, d, options_.work_dir, crid));
+    if (!out.ok()) return recorder_->Fail(std::move(op), log_events::kCopyFailed, out.status(), LogUnrecorded("copy"));
+    v1::StorageEvent ev = ToStorageEvent(v1::StorageEvent::BLOB_CREATED, req.destination_uri(), *out, crid);
+    ev.set_operation(op.name());
+    *op.mutable_blob() = ToBlobInfo(req.destination_uri(), *out);
+    op.set_state(v1::Operation::SUCCEEDED);
+    v1::MediaEvent e;
+    *e.mutable_storage() = ev;
+    recorder_->Record(std::move(op), {std::move(e)}, LogUnrecorded("copy"));
+  });
 }
 
 absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::DeleteBlobRequest& req) {
   auto target = router_.ResolveBlob(req.blob_uri(), "blob_uri");
   if (!target.ok()) return target.status();
   MediaJob job = JobFor(v1::DELETE_BLOB, req, req.blob_uri());
-  job.work = [this, req, t = *target](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, t = *target](v1::Operation op, Done done) {
     auto props = t.store->GetProperties(t.ref);
-    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kDeleteFailed, props.status());
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kDeleteFailed, props.status(), std::move(done));
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
-    ASSIGN_OR_RETURN(op, recorder_->Schedule(std::move(op)));
-    pool_->Submit([this, op, t, req, props = *props]() mutable {
-      std::string crid = ClientRequestId(op);
-      absl::Status st = t.store->DeleteBlob(t.ref, crid);
-      if (!st.ok()) {
-        (void)recorder_->Fail(std::move(op), log_events::kDeleteFailed, st);
-        return;
-      }
-      v1::StorageEvent ev = ToStorageEvent(v1::StorageEvent::BLOB_DELETED, req.blob_uri(), props, crid);
-      ev.set_operation(op.name());
-      op.set_state(v1::Operation::SUCCEEDED);
-      v1::MediaEvent e;
-      *e.mutable_storage() = ev;
-      auto r = recorder_->Record(std::move(op), {std::move(e)});
-      if (!r.ok()) log::Error("delete outcome not recorded", {{"error", r.status().ToString()}});
+    recorder_->Schedule(std::move(op), [this, t, req, props = *props, done = std::move(done)](
+                                           absl::StatusOr<v1::Operation> scheduled) {
+      if (scheduled.ok()) DeleteScheduled(*scheduled, t, req, props);
+      done(std::move(scheduled));
     });
-    return op;
   };
   return job;
+}
+
+void MediaEngine::DeleteScheduled(v1::Operation op, const ResolvedBlob& t, const v1::DeleteBlobRequest& req,
+                                  const blob::BlobProperties& props) {
+  pool_->Submit([this, op, t, req, props]() mutable {
+    std::string crid = ClientRequestId(op);
+    absl::Status st = t.store->DeleteBlob(t.ref, crid);
+    if (!st.ok()) return recorder_->Fail(std::move(op), log_events::kDeleteFailed, st, LogUnrecorded("delete"));
+    v1::StorageEvent ev = ToStorageEvent(v1::StorageEvent::BLOB_DELETED, req.blob_uri(), props, crid);
+    ev.set_operation(op.name());
+    op.set_state(v1::Operation::SUCCEEDED);
+    v1::MediaEvent e;
+    *e.mutable_storage() = ev;
+    recorder_->Record(std::move(op), {std::move(e)}, LogUnrecorded("delete"));
+  });
 }
 
 absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CreateSasUrlRequest& req) {
@@ -371,21 +385,21 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CreateSasUrlRequ
     if (perms.find(p) != std::string::npos) ordered.push_back(p);
   }
   MediaJob job = JobFor(v1::CREATE_SAS_URL, req, req.blob_uri());
-  job.work = [this, req, t = *target, ordered](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, t = *target, ordered](v1::Operation op, Done done) {
     auto key = t.store->AccountKey(t.ref.account, "key1");
-    if (!key.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, key.status());
+    if (!key.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, key.status(), std::move(done));
     azure::BlobSasValues v;
     absl::Time now = absl::Now();
     v.start = now - absl::Minutes(5);
     v.expiry = now + absl::Seconds(req.sec_to_live());
     v.permissions = ordered;
     auto sas = azure::CreateBlobSas(t.ref.account, t.ref.container, t.ref.name, *key, v);
-    if (!sas.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, sas.status());
+    if (!sas.ok()) return recorder_->Fail(std::move(op), log_events::kSasFailed, sas.status(), std::move(done));
     std::string url = t.store->BlobUrl(t.ref);
     url.reserve(url.size() + 1 + sas->size());
     url.append(1, '?').append(*sas);
     op.set_sas_url(std::move(url));
-    return recorder_->Succeed(std::move(op));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }
@@ -398,13 +412,13 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::ChangeBlobTierRe
   auto prio = PriorityOf(req.rehydrate_priority());
   if (!prio.ok()) return prio.status();
   MediaJob job = JobFor(v1::CHANGE_BLOB_TIER, req, req.blob_uri());
-  job.work = [this, req, t = *target, tier = *tier, prio = *prio](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, t = *target, tier = *tier, prio = *prio](v1::Operation op, Done done) {
     absl::Status s = t.store->SetTier(t.ref, tier, prio);
-    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kTierFailed, s);
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kTierFailed, s, std::move(done));
     auto props = t.store->GetProperties(t.ref);
-    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kTierFailed, props.status());
+    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kTierFailed, props.status(), std::move(done));
     *op.mutable_blob() = ToBlobInfo(req.blob_uri(), *props);
-    return recorder_->Succeed(std::move(op));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }
@@ -428,10 +442,10 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CreateContainerR
   auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
   if (!store.ok()) return store.status();
   MediaJob job = JobFor(v1::CREATE_CONTAINER, req, ContainerUri(req.storage_account_name(), req.container_name()));
-  job.work = [this, req, store = *store](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, store = *store](v1::Operation op, Done done) {
     absl::Status s = store->CreateContainer(req.storage_account_name(), req.container_name());
-    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerCreateFailed, s);
-    return recorder_->Succeed(std::move(op));
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerCreateFailed, s, std::move(done));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }
@@ -440,10 +454,10 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::DeleteContainerR
   auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
   if (!store.ok()) return store.status();
   MediaJob job = JobFor(v1::DELETE_CONTAINER, req, ContainerUri(req.storage_account_name(), req.container_name()));
-  job.work = [this, req, store = *store](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, store = *store](v1::Operation op, Done done) {
     absl::Status s = store->DeleteContainer(req.storage_account_name(), req.container_name());
-    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerDeleteFailed, s);
-    return recorder_->Succeed(std::move(op));
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerDeleteFailed, s, std::move(done));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }
@@ -454,10 +468,10 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::ChangeContainerA
   auto access = AccessOf(req.access());
   if (!access.ok()) return access.status();
   MediaJob job = JobFor(v1::CHANGE_CONTAINER_ACCESS, req, ContainerUri(req.storage_account_name(), req.container_name()));
-  job.work = [this, req, store = *store, access = *access](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, store = *store, access = *access](v1::Operation op, Done done) {
     absl::Status s = store->SetContainerAccess(req.storage_account_name(), req.container_name(), access);
-    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerAccessFailed, s);
-    return recorder_->Succeed(std::move(op));
+    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerAccessFailed, s, std::move(done));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }
@@ -471,16 +485,18 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::RollStorageKeyRe
   }
   MediaJob job = JobFor(v1::ROLL_STORAGE_KEY, req, absl::StrCat("https://", req.account(), ".blob.core.windows.net/"));
   job.begin.acknowledge = false;
-  job.work = [this, req, store = *store](v1::Operation op) -> absl::StatusOr<v1::Operation> {
+  job.work = [this, req, store = *store](v1::Operation op, Done done) {
     // No acknowledge and no operation context (WIRE.md section 4).
     absl::Status s = store->RollKey(req.account(), req.key_name());
     if (!s.ok()) {
-      ASSIGN_OR_RETURN(auto failed, recorder_->Fail(std::move(op), log_events::kRollKeyFailed, s));
-      // The Azure case is the caller's to fix: say so in the RPC status too.
-      if (absl::IsFailedPrecondition(s)) return s;
-      return failed;
+      return recorder_->Fail(std::move(op), log_events::kRollKeyFailed, s,
+                             [s, done = std::move(done)](absl::StatusOr<v1::Operation> failed) {
+                               // The Azure case is the caller's to fix: say so in the RPC status too.
+                               if (failed.ok() && absl::IsFailedPrecondition(s)) return done(s);
+                               done(std::move(failed));
+                             });
     }
-    return recorder_->Succeed(std::move(op));
+    return recorder_->Succeed(std::move(op), std::move(done));
   };
   return job;
 }

@@ -105,6 +105,11 @@ class MediaEngine {
   absl::StatusOr<Job> Prepare(const v1::DeleteContainerRequest& req);
   absl::StatusOr<Job> Prepare(const v1::ChangeContainerAccessRequest& req);
   absl::StatusOr<Job> Prepare(const v1::RollStorageKeyRequest& req);
+  // The second half of a copy or delete, on a worker once it is SCHEDULED:
+  // the storage call, then its storage event or failure.
+  void CopyScheduled(v1::Operation op, const ResolvedBlob& s, const ResolvedBlob& d, const v1::CopyBlobRequest& req);
+  void DeleteScheduled(v1::Operation op, const ResolvedBlob& t, const v1::DeleteBlobRequest& req,
+                       const blob::BlobProperties& props);
   // Records the job's operation, then runs its work (see the class comment).
   void Start(absl::StatusOr<Job> job, Done done);
   // Runs again every operation a restart interrupted (media_pending).

@@ -16,8 +16,9 @@ struct MediaJob {
   OpRecorder::BeginArgs begin;
   // Answer once ACCEPTED; the work's outcome only goes to the log.
   bool return_when_accepted = false;
-  // Does the work, given the ACCEPTED operation, and records its outcome.
-  std::function<absl::StatusOr<v1::Operation>(v1::Operation)> work;
+  // Does the work, given the ACCEPTED operation, and records its outcome
+  // with OpRecorder's asynchronous calls, which end by calling `done`.
+  std::function<void(v1::Operation, OpRecorder::Done done)> work;
 };
 
 // The Job of a request: its BeginArgs, with return_when_accepted left out of

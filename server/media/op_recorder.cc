@@ -134,7 +134,7 @@ void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::Stat
   });
 }
 
-absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events) {
+void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Done done) {
   SetNow(op.mutable_update_time());
   core::Mutation m;
   auto shared_op = std::make_shared<v1::Operation>(std::move(op));
@@ -162,30 +162,68 @@ absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v
     }
     return absl::OkStatus();
   };
-  RETURN_IF_ERROR(store_->Commit(std::move(m)).status());
-  return *shared_op;
+  {
+    std::unique_lock<std::mutex> lock(in_flight_mu_);
+    in_flight_cv_.wait(lock, [this] { return in_flight_ < kMaxRecordsInFlight; });
+    ++in_flight_;
+  }
+  store_->CommitAsync(std::move(m), [this, shared_op, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    {
+      std::lock_guard<std::mutex> lock(in_flight_mu_);
+      --in_flight_;
+    }
+    in_flight_cv_.notify_one();
+    if (!r.ok()) return done(r.status());
+    done(std::move(*shared_op));
+  });
 }
 
-absl::StatusOr<v1::Operation> OpRecorder::Succeed(v1::Operation op) {
+namespace {
+// Runs an asynchronous recording and waits for it.
+absl::StatusOr<v1::Operation> Wait(const std::function<void(OpRecorder::Done)>& start) {
+  std::promise<absl::StatusOr<v1::Operation>> p;
+  auto f = p.get_future();
+  start([&p](absl::StatusOr<v1::Operation> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+}  // namespace
+
+absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events) {
+  return Wait([&](Done d) { Record(std::move(op), std::move(events), std::move(d)); });
+}
+
+void OpRecorder::Succeed(v1::Operation op, Done done) {
   op.set_state(v1::Operation::SUCCEEDED);
   v1::MediaEvent e;
   *e.mutable_succeeded() = op;
-  return Record(std::move(op), {std::move(e)});
+  Record(std::move(op), {std::move(e)}, std::move(done));
 }
 
-absl::StatusOr<v1::Operation> OpRecorder::Schedule(v1::Operation op) {
+absl::StatusOr<v1::Operation> OpRecorder::Succeed(v1::Operation op) {
+  return Wait([&](Done d) { Succeed(std::move(op), std::move(d)); });
+}
+
+void OpRecorder::Schedule(v1::Operation op, Done done) {
   op.set_state(v1::Operation::SCHEDULED);
   v1::MediaEvent e;
   *e.mutable_scheduled() = op;
-  return Record(std::move(op), {std::move(e)});
+  Record(std::move(op), {std::move(e)}, std::move(done));
 }
 
-absl::StatusOr<v1::Operation> OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status& status) {
+absl::StatusOr<v1::Operation> OpRecorder::Schedule(v1::Operation op) {
+  return Wait([&](Done d) { Schedule(std::move(op), std::move(d)); });
+}
+
+void OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status& status, Done done) {
   op.set_state(v1::Operation::FAILED);
   *op.mutable_failure() = MakeFailure(id, status);
   v1::MediaEvent e;
   *e.mutable_failure() = op.failure();
-  return Record(std::move(op), {std::move(e)});
+  Record(std::move(op), {std::move(e)}, std::move(done));
+}
+
+absl::StatusOr<v1::Operation> OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status& status) {
+  return Wait([&](Done d) { Fail(std::move(op), id, status, std::move(d)); });
 }
 
 absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent& event,

@@ -3,7 +3,9 @@
 // Operation resource ("media_operation") and appends MediaEvents, so that a
 // watcher of "operations/{id}" sees every stage and GetOperation the latest.
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,16 +55,32 @@ class OpRecorder {
   };
   void BeginAsync(const BeginArgs& args, std::function<void(absl::StatusOr<Begun>)> done);
 
+  // Receives the operation as recorded, once it is durable; runs on the
+  // store's completion thread.
+  using Done = std::function<void(absl::StatusOr<v1::Operation>)>;
+
   // Writes `op` (its state as given) with `events` appended; each event
   // gets the op's request id, context, name and type. A finished op
   // (SUCCEEDED, FAILED, CANCELED) is no longer pending.
+  //
+  // The versions with `done` return at once, so a worker can go on to its
+  // next job while the store commits (many outcomes then share one
+  // transaction). At most kMaxRecordsInFlight of them wait for the store at
+  // a time; beyond that they block until one is durable, so never call
+  // them from a `done` callback. The versions without `done` wait.
+  void Record(v1::Operation op, std::vector<v1::MediaEvent> events, Done done);
   absl::StatusOr<v1::Operation> Record(v1::Operation op, std::vector<v1::MediaEvent> events);
   // SUCCEEDED with a `succeeded` snapshot event.
+  void Succeed(v1::Operation op, Done done);
   absl::StatusOr<v1::Operation> Succeed(v1::Operation op);
   // SCHEDULED with a `scheduled` snapshot event.
+  void Schedule(v1::Operation op, Done done);
   absl::StatusOr<v1::Operation> Schedule(v1::Operation op);
   // FAILED with the failure record and a `failure` event.
+  void Fail(v1::Operation op, const LogEventId& id, const absl::Status& status, Done done);
   absl::StatusOr<v1::Operation> Fail(v1::Operation op, const LogEventId& id, const absl::Status& status);
+
+  static constexpr int kMaxRecordsInFlight = 4096;
   // A storage event, about a blob; `op` may be null (uploads, reports).
   absl::Status Storage(const v1::Operation* op, const v1::StorageEvent& event, const std::string& request_id);
 
@@ -70,6 +88,9 @@ class OpRecorder {
 
  private:
   core::Store* store_;
+  std::mutex in_flight_mu_;
+  std::condition_variable in_flight_cv_;
+  int in_flight_ = 0;
 };
 
 // Deterministic SHA-256 of a message, for idempotency fingerprints.

@@ -2,6 +2,10 @@
 
 #include <openssl/rand.h>
 
+#include <cstring>
+#include <iterator>
+#include <random>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,9 +18,19 @@ namespace {
 
 using nlohmann::json;
 
+// Event ids need to be unique, not secret: a per-thread generator seeded
+// from the system's randomness once, instead of RAND_bytes per id.
 std::string Guid() {
+  thread_local std::mt19937_64 rng = [] {
+    uint32_t seed[8];
+    RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof(seed));
+    std::seed_seq seq(std::begin(seed), std::end(seed));
+    return std::mt19937_64(seq);
+  }();
   unsigned char b[16];
-  RAND_bytes(b, sizeof(b));
+  uint64_t hi = rng(), lo = rng();
+  std::memcpy(b, &hi, 8);
+  std::memcpy(b + 8, &lo, 8);
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   std::string h = absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(b), 16));
@@ -434,7 +448,8 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
         case v1::CHANGE_BLOB_TIER:
           et = "response.blob.tier.success";
           d["blobUri"] = op.target_uri();
-          d["accessTier"] = TierText(op.blob().access_tier());
+          d["accessTier"] = TierText(e.echo().access_tier() != v1::ACCESS_TIER_UNSPECIFIED ? e.echo().access_tier()
+                                                                                          : op.blob().access_tier());
           d.update(Echo(request, {"accessTier", "rehydratePriority"}));
           SetIfGiven(d, "rehydratePriority", PriorityText(e.echo().rehydrate_priority()));
           break;

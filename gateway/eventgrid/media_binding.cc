@@ -118,8 +118,8 @@ bool IsStorageEventType(const std::string& t) {
 
 class MediaHandler : public Handler {
  public:
-  MediaHandler(const client::Connection* conn, RequestCache* cache)
-      : conn_(conn), cache_(cache), stub_(v1::MediaService::NewStub(conn->channel())) {}
+  explicit MediaHandler(const client::Connection* conn)
+      : conn_(conn), stub_(v1::MediaService::NewStub(conn->channel())) {}
 
   bool Handles(const std::string& t) const override {
     return absl::StartsWith(t, "request.") || IsStorageEventType(t);
@@ -136,7 +136,7 @@ class MediaHandler : public Handler {
     auto decoded = codecs::DecodeMediaRequest(event);
     if (!decoded.ok()) return done(StatusOf(decoded.status()));
     (void)request_id;  // the codec already made the event id the request_id
-    Send(event, std::move(*decoded), std::move(done));
+    Send(std::move(*decoded), std::move(done));
   }
 
   // The requests SubmitBatch takes go in SubmitBatch calls of up to
@@ -150,8 +150,7 @@ class MediaHandler : public Handler {
 
  private:
   // One call for a decoded request.
-  void Send(const Event& event, codecs::MediaRequest decoded, Callback done) {
-    if (!IsStorageEventType(event.event_type)) cache_->Put(event);
+  void Send(codecs::MediaRequest decoded, Callback done) {
     std::visit(
         [&](auto& msg) {
           using Req = std::decay_t<decltype(msg)>;
@@ -173,7 +172,6 @@ class MediaHandler : public Handler {
   }
 
   const client::Connection* conn_;
-  RequestCache* cache_;
   std::unique_ptr<Stub> stub_;
 };
 
@@ -217,7 +215,6 @@ void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
       single.emplace_back(i, std::move(*decoded));
       continue;
     }
-    cache_->Put(*events[i]);
     chunks.back()->index.push_back(i);
   }
   {
@@ -249,7 +246,7 @@ void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
     });
   }
   for (auto& [i, decoded] : single) {
-    Send(*events[i], std::move(decoded), [st, i = i](grpc::Status s) {
+    Send(std::move(decoded), [st, i = i](grpc::Status s) {
       {
         std::lock_guard<std::mutex> lock(st->mu);
         st->status[i] = std::move(s);
@@ -281,33 +278,11 @@ std::vector<Event> MediaHandler::Rejection(const Event& request, const grpc::Sta
 
 }  // namespace
 
-void RequestCache::Put(const Event& e) {
-  std::string key = absl::StrCat(e.event_type, " ", e.id);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (by_id_.insert_or_assign(key, e).second) order_.push_back(key);
-  while (order_.size() > capacity_) {
-    by_id_.erase(order_.front());
-    order_.pop_front();
-  }
-}
-
-std::optional<Event> RequestCache::Get(const std::string& event_type, const std::string& id) const {
-  std::string key = absl::StrCat(event_type, " ", id);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_id_.find(key);
-  if (it == by_id_.end()) return std::nullopt;
-  return it->second;
-}
-
 void BindMedia(const client::Connection* conn, HandlerRegistry* handlers, MediaBinding* binding) {
-  auto cache = std::make_shared<RequestCache>();
-  handlers->Add(std::make_unique<MediaHandler>(conn, cache.get()));
-  binding->cache = cache;
-  binding->encode = [cache](const v1::MediaEvent& e) {
+  handlers->Add(std::make_unique<MediaHandler>(conn));
+  binding->encode = [](const v1::MediaEvent& e) {
     std::vector<Event> out;
-    std::optional<Event> request;
-    if (!e.request_id().empty()) request = cache->Get(codecs::RequestEventType(e.operation_type()), e.request_id());
-    auto r = codecs::ResponseFor(e, request ? &*request : nullptr);
+    auto r = codecs::ResponseFor(e, nullptr);
     if (r) out.push_back(FromJson(*r));
     return out;
   };

@@ -8,13 +8,9 @@
 // acknowledge + response.failure (logEventId 230001 invalid request,
 // 230002 unknown request type).
 
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "clients/lib/client.h"
@@ -24,26 +20,9 @@
 
 namespace switchboard::gateway::eventgrid {
 
-// Recent request events by id, so response events can echo the request's
-// subject and fields (WIRE.md "the same fields"). Bounded; after a gateway
-// restart, responses of older requests are built without it.
-class RequestCache {
- public:
-  explicit RequestCache(size_t capacity = 20000) : capacity_(capacity) {}
-  void Put(const Event& e);
-  // By the request's eventType and id (Event Grid ids are unique per
-  // request, but one id may be reused with another eventType).
-  std::optional<Event> Get(const std::string& event_type, const std::string& id) const;
-
- private:
-  size_t capacity_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Event> by_id_;
-  std::deque<std::string> order_;
-};
-
+// The gateway keeps nothing per request: what response events repeat from
+// their request comes from the operation's RequestEcho, in the log.
 struct MediaBinding {
-  std::shared_ptr<RequestCache> cache;
   // Response events for one media log event (ack, success, failure,
   // progress...), in order. Empty when the event has no response.
   std::function<std::vector<Event>(const v1::MediaEvent&)> encode;

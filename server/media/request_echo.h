@@ -27,6 +27,7 @@ inline v1::RequestEcho EchoOf(const v1::ChangeBlobTierRequest& req) {
   e.set_subject(req.event_subject());
   e.set_rehydrate_priority(req.rehydrate_priority() == v1::REHYDRATE_PRIORITY_UNSPECIFIED ? v1::STANDARD
                                                                                             : req.rehydrate_priority());
+  e.set_access_tier(req.access_tier());
   return e;
 }
 

@@ -383,6 +383,13 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       high.clear_rehydrate_priority();
       *e.mutable_echo() = media::EchoOf(high);
       EXPECT_EQ(one(e, "response.blob.tier.success")["rehydratePriority"], "Standard");
+      // An archived blob asked back to Hot is still Archive while it is
+      // rehydrated: the response repeats the tier asked for.
+      v1::ChangeBlobTierRequest back = std::get<v1::ChangeBlobTierRequest>(r.message);
+      back.set_access_tier(v1::HOT);
+      *e.mutable_echo() = media::EchoOf(back);
+      e.mutable_succeeded()->mutable_blob()->set_access_tier(v1::ARCHIVE);
+      EXPECT_EQ(one(e, "response.blob.tier.success")["accessTier"], "Hot");
       break;
     }
     case v1::CREATE_CONTAINER:

@@ -72,7 +72,7 @@ bool Publisher::LoadCursor(int64_t* out) {
   return true;
 }
 
-bool Publisher::CommitCursor(int64_t sequence, int attempts) {
+void Publisher::CommitCursor(int64_t sequence, int attempts) {
   auto stub = v1::CursorService::NewStub(conn_->channel());
   for (int attempt = 0; attempt < attempts; ++attempt) {
     auto ctx = conn_->NewUnaryContext();
@@ -84,7 +84,7 @@ bool Publisher::CommitCursor(int64_t sequence, int attempts) {
     grpc::Status s = stub->CommitCursor(ctx.get(), req, &cursor);
     if (s.ok()) {
       committed_ = cursor.sequence();
-      return true;
+      return;
     }
     log::Warn("cannot commit the publisher cursor",
               {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
@@ -93,7 +93,6 @@ bool Publisher::CommitCursor(int64_t sequence, int attempts) {
   }
   // A later commit covers this one; a restart before it re-sends (at least once).
   metrics_->RecordError("eventgrid_cursor_commit");
-  return false;
 }
 
 void Publisher::Committable(int64_t sequence) {

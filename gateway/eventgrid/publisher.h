@@ -66,8 +66,8 @@ class Publisher {
   void ReadLoop(int64_t after);
   void PublishLoop();
   bool LoadCursor(int64_t* out);
-  // Commits `sequence`; false after five failed attempts.
-  bool CommitCursor(int64_t sequence, int attempts);
+  // Commits `sequence`, trying up to `attempts` times (once while stopping).
+  void CommitCursor(int64_t sequence, int attempts);
   // Commits the newest published sequence whenever it is ahead of the
   // cursor; on Stop, makes one last attempt.
   void CommitLoop();

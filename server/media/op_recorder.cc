@@ -52,6 +52,15 @@ std::string NewOperationName() {
   return absl::StrCat("operations/", absl::Hex(mine, absl::kZeroPad13), random);
 }
 
+// Runs an asynchronous call of OpRecorder and waits for its result.
+template <class T>
+absl::StatusOr<T> Wait(const std::function<void(std::function<void(absl::StatusOr<T>)>)>& start) {
+  std::promise<absl::StatusOr<T>> p;
+  auto f = p.get_future();
+  start([&p](absl::StatusOr<T> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
 }  // namespace
 
 std::string Fingerprint(const google::protobuf::Message& m) {
@@ -77,10 +86,7 @@ absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, cons
   args.fingerprint = fingerprint;
   args.acknowledge = acknowledge;
   args.echo = echo;
-  std::promise<absl::StatusOr<Begun>> p;
-  auto f = p.get_future();
-  BeginAsync(args, [&p](absl::StatusOr<Begun> b) { p.set_value(std::move(b)); });
-  return f.get();
+  return Wait<Begun>([&](std::function<void(absl::StatusOr<Begun>)> d) { BeginAsync(args, std::move(d)); });
 }
 
 void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::StatusOr<Begun>)> done) {
@@ -178,18 +184,8 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
   });
 }
 
-namespace {
-// Runs an asynchronous recording and waits for it.
-absl::StatusOr<v1::Operation> Wait(const std::function<void(OpRecorder::Done)>& start) {
-  std::promise<absl::StatusOr<v1::Operation>> p;
-  auto f = p.get_future();
-  start([&p](absl::StatusOr<v1::Operation> r) { p.set_value(std::move(r)); });
-  return f.get();
-}
-}  // namespace
-
 absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events) {
-  return Wait([&](Done d) { Record(std::move(op), std::move(events), std::move(d)); });
+  return Wait<v1::Operation>([&](Done d) { Record(std::move(op), std::move(events), std::move(d)); });
 }
 
 void OpRecorder::Succeed(v1::Operation op, Done done) {
@@ -200,7 +196,7 @@ void OpRecorder::Succeed(v1::Operation op, Done done) {
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Succeed(v1::Operation op) {
-  return Wait([&](Done d) { Succeed(std::move(op), std::move(d)); });
+  return Wait<v1::Operation>([&](Done d) { Succeed(std::move(op), std::move(d)); });
 }
 
 void OpRecorder::Schedule(v1::Operation op, Done done) {
@@ -211,7 +207,7 @@ void OpRecorder::Schedule(v1::Operation op, Done done) {
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Schedule(v1::Operation op) {
-  return Wait([&](Done d) { Schedule(std::move(op), std::move(d)); });
+  return Wait<v1::Operation>([&](Done d) { Schedule(std::move(op), std::move(d)); });
 }
 
 void OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status& status, Done done) {
@@ -223,7 +219,7 @@ void OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status& status) {
-  return Wait([&](Done d) { Fail(std::move(op), id, status, std::move(d)); });
+  return Wait<v1::Operation>([&](Done d) { Fail(std::move(op), id, status, std::move(d)); });
 }
 
 absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent& event,

@@ -185,13 +185,14 @@ absl::Status LocalBlobStore::DeleteContainer(absl::string_view account, absl::st
   RETURN_IF_ERROR(CheckContainer(account, container));
   std::unique_lock<std::mutex> l(mu_);
   std::string dir = ContainerDir(account, container);
+  const std::string records_in = dir + "/";
   // No record of the container's blobs is being written while it goes.
-  AwaitWritesLocked(l, dir + "/");
+  AwaitWritesLocked(l, records_in);
   if (!fs::exists(dir + "/container.json")) {
     return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
   }
   for (auto it = records_.begin(); it != records_.end();) {
-    it = absl::StartsWith(it->first, dir + "/") ? records_.erase(it) : std::next(it);
+    it = absl::StartsWith(it->first, records_in) ? records_.erase(it) : std::next(it);
   }
   // Rename first so that the container disappears at once, then remove.
   std::string gone = absl::StrCat(dir, ".deleted-", absl::BytesToHexString(azure::RandomBytes(6)));

@@ -13,12 +13,13 @@
 // checked when it is next looked at.
 //
 // Blob records are cached in memory (write-through), and a cached record is
-// used only while its file is still the one it was read from or written as. A change to a record
-// (metadata, tier) is applied to the cached record under the store's lock,
-// then written to its file outside it, one write per record at a time:
-// writes to different blobs run side by side, and changes to one blob that
-// arrive during a write are written together by the next one. Each caller
-// returns only once a file holding its change is in place.
+// used only while its file is still the one it was read from or written
+// as. A change to a record (metadata, tier) is applied to the cached record
+// under the store's lock, then written to its file outside it, one write
+// per record at a time: writes to different blobs run side by side, and
+// changes to one blob that arrive during a write are written together by
+// the next one. Each caller returns only once a file holding its change is
+// in place.
 
 #include <condition_variable>
 #include <cstdint>

@@ -67,6 +67,13 @@ absl::Status StatusBridge::SaveCursor(int64_t sequence) {
   return store_->Commit(std::move(m)).status();
 }
 
+bool StatusBridge::AnyStatusKeyWanted() const {
+  for (const std::string& key : AllStatusRoutingKeys()) {
+    if (bus_->AnyRouteWants(key)) return true;
+  }
+  return false;
+}
+
 bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
   static const Principal kBridge{"status-bridge", Role::kAdmin, false};
   struct Pending {
@@ -114,7 +121,24 @@ bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
 void StatusBridge::Run() {
   const core::WatchFilter all;
   int64_t saved = cursor_.load();
+  auto wait_for_more = [&] {
+    auto next = hub_->NextEvent(cursor_.load(), all, /*live=*/false, wakeup_);
+    if (next.kind == core::EventHub::NextKind::kWait) wakeup_->WaitFor(1000);
+    return next.kind != core::EventHub::NextKind::kClosed;
+  };
   while (!stop_) {
+    // When no subscription or webhook binds any status key, nothing up to
+    // the log's head would be published (as a topic exchange drops what no
+    // queue binds): pass it by without reading or parsing it. The head is
+    // read before the routes are asked, so no event committed after a route
+    // appeared is passed by.
+    const int64_t head = store_->HeadSequence();
+    if (head > cursor_.load() && !AnyStatusKeyWanted()) {
+      cursor_ = head;
+      if (cursor_.load() - saved >= 16 * options_.batch_size && SaveCursor(cursor_.load()).ok()) saved = cursor_.load();
+      if (!wait_for_more()) break;
+      continue;
+    }
     auto batch = store_->ReadEvents(cursor_.load(), options_.batch_size, "");
     if (!batch.ok()) {
       log::Error("status bridge cannot read the log", {{"error", batch.status().ToString()}});
@@ -123,9 +147,7 @@ void StatusBridge::Run() {
     }
     if (batch->events.empty()) {
       if (saved != cursor_.load() && SaveCursor(cursor_.load()).ok()) saved = cursor_.load();
-      auto next = hub_->NextEvent(cursor_.load(), all, /*live=*/false, wakeup_);
-      if (next.kind == core::EventHub::NextKind::kClosed) break;
-      if (next.kind == core::EventHub::NextKind::kWait) wakeup_->WaitFor(1000);
+      if (!wait_for_more()) break;
       continue;
     }
     if (!PublishBatch(*batch)) break;

@@ -46,6 +46,7 @@ class StatusBridge {
   void Run();
   // Publishes the bridged events of the batch, in order; false to stop.
   bool PublishBatch(const core::EventBatch& batch);
+  bool AnyStatusKeyWanted() const;
   absl::Status SaveCursor(int64_t sequence);
 
   core::Store* store_;

@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -100,6 +102,57 @@ absl::StatusOr<Parsed> ParseRecord(const core::EventRecord& record, const KeyFil
 }
 
 }  // namespace
+
+const std::vector<std::string>& AllStatusRoutingKeys() {
+  // Built from the key functions over every payload and enum value, so it
+  // cannot drift from them.
+  static const auto* keys = [] {
+    auto* out = new std::vector<std::string>;
+    auto add = [&](std::optional<std::string> key) {
+      if (key.has_value() && std::find(out->begin(), out->end(), *key) == out->end()) out->push_back(std::move(*key));
+    };
+    auto each_payload = [](auto event, auto key_fn, auto&& add_key) {
+      const auto* oneof = event.GetDescriptor()->FindOneofByName("payload");
+      for (int i = 0; oneof != nullptr && i < oneof->field_count(); ++i) {
+        auto e = event;
+        const auto* field = oneof->field(i);
+        if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+          e.GetReflection()->MutableMessage(&e, field);
+        } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
+          e.GetReflection()->SetEnumValue(&e, field, field->default_value_enum()->number());
+        } else {
+          continue;  // no status payload is a plain scalar
+        }
+        add_key(key_fn(e));
+      }
+    };
+    each_payload(v1::ResourcingEvent(), ResourcingKey, add);
+    each_payload(v1::MediaEvent(), MediaKey, add);
+    for (int i = 0; i < v1::EncodeState_descriptor()->value_count(); ++i) {
+      v1::MediaEvent e;
+      e.mutable_encode()->set_state(static_cast<v1::EncodeState>(v1::EncodeState_descriptor()->value(i)->number()));
+      add(MediaKey(e));
+    }
+    for (int i = 0; i < v1::StorageEvent::Kind_descriptor()->value_count(); ++i) {
+      v1::MediaEvent e;
+      e.mutable_storage()->set_kind(
+          static_cast<v1::StorageEvent::Kind>(v1::StorageEvent::Kind_descriptor()->value(i)->number()));
+      add(MediaKey(e));
+    }
+    for (int t = 0; t < v1::ManagedAppEventType_descriptor()->value_count(); ++t) {
+      for (int p = 0; p < v1::ProvisioningState_descriptor()->value_count(); ++p) {
+        v1::NotificationEvent e;
+        auto* h = e.mutable_application()->add_history();
+        h->set_event_type(static_cast<v1::ManagedAppEventType>(v1::ManagedAppEventType_descriptor()->value(t)->number()));
+        h->set_provisioning_state(
+            static_cast<v1::ProvisioningState>(v1::ProvisioningState_descriptor()->value(p)->number()));
+        add(NotificationKey(e));
+      }
+    }
+    return out;
+  }();
+  return *keys;
+}
 
 std::string StatusEventUuid(int64_t sequence) { return absl::StrCat("switchboard-event-", sequence); }
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/core/store.h"
@@ -31,6 +32,10 @@ std::string StatusEventUuid(int64_t sequence);
 // The routing key for a log event, or nullopt if it is not bridged.
 // INVALID_ARGUMENT when the event's data does not parse.
 absl::StatusOr<std::optional<std::string>> StatusRoutingKey(const core::EventRecord& event);
+
+// Every routing key StatusRoutingKey can give, for asking "does anything want
+// status changes at all?" without reading the log.
+const std::vector<std::string>& AllStatusRoutingKeys();
 
 // Whether a routing key has any taker (a subscription or webhook binds it).
 using KeyFilter = std::function<bool(const std::string& routing_key)>;

@@ -141,6 +141,45 @@ TEST(StatusBridge, ChangesNoSubscriptionBindsAreNotPublished) {
   EXPECT_EQ(m->envelope().event_name(), "notify.switchboard.operation.acknowledged");
 }
 
+TEST(StatusBridge, WithNothingBoundChangesArePassedByUntilASubscriptionBindsThem) {
+  TempDir dir;
+  TestServer ts(dir.path());
+  auto stub = ts.Notification();
+  auto media = v1::MediaService::NewStub(ts.Channel());
+  auto create = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::CreateContainerRequest req;
+    req.set_request_id(id);
+    req.set_storage_account_name("devstoreaccount1");
+    req.set_container_name(id);
+    v1::Operation op;
+    grpc::Status s = media->CreateContainer(&ctx, req, &op);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  };
+  // No subscription or webhook at all: the bridge passes the log by.
+  create("nobody-1");
+  create("nobody-2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  CreateSubscriptionOk(*stub, "late_q", "notify.switchboard.operation.#");
+  SubscriberThread sub(*stub, "late_q");
+  create("bound-3");
+  // Whatever the bridge had not passed by yet may come first; bound-3's
+  // changes must come.
+  bool acknowledged = false, succeeded = false;
+  for (int i = 0; i < 10 && !(acknowledged && succeeded); ++i) {
+    auto d = sub.Next();
+    ASSERT_TRUE(d.has_value()) << "bound-3's changes were not published";
+    const auto& event = d->envelope().data().fields().at("event").struct_value().fields();
+    if (event.at("request_id").string_value() == "bound-3") {
+      acknowledged |= d->envelope().event_name() == "notify.switchboard.operation.acknowledged";
+      succeeded |= d->envelope().event_name() == "notify.switchboard.operation.succeeded";
+    }
+    ASSERT_TRUE(Ack(*stub, *d).ok());
+  }
+  EXPECT_TRUE(acknowledged && succeeded);
+}
+
 TEST(StatusBridge, ARestartPublishesEachChangeExactlyOnce) {
   TempDir dir;
   size_t before = 0;
@@ -167,6 +206,20 @@ TEST(StatusBridge, ARestartPublishesEachChangeExactlyOnce) {
   auto events = BusEvents(*stub, "notify.managedapp.#");
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[2].envelope().event_name(), "notify.managedapp.delete.deleting");
+}
+
+TEST(StatusRoutes, AllKeysListsEveryKeyOnce) {
+  const auto& keys = notification::AllStatusRoutingKeys();
+  // 5 resourcing, 4 operation, 6 encode, 2 storage, 3 x 5 managed-app.
+  EXPECT_EQ(keys.size(), 32u);
+  for (const char* want : {"notify.switchboard.run.updated", "notify.switchboard.pipeline.updated",
+                           "notify.switchboard.operation.acknowledged", "notify.switchboard.operation.failed",
+                           "notify.switchboard.encode.dispatched", "notify.switchboard.encode.failure",
+                           "notify.switchboard.storage.blobdeleted", "notify.managedapp.put.accepted",
+                           "notify.managedapp.delete.deleted"}) {
+    EXPECT_NE(std::find(keys.begin(), keys.end(), want), keys.end()) << want;
+  }
+  for (const auto& k : keys) EXPECT_EQ(std::count(keys.begin(), keys.end(), k), 1) << k;
 }
 
 TEST(StatusRoutes, KeysForEveryKindAndNoneForBusTraffic) {

@@ -209,9 +209,6 @@ class SqliteStore final : public Store {
     RETURN_IF_ERROR(w_begin_.Prepare(writer_, "BEGIN IMMEDIATE"));
     RETURN_IF_ERROR(w_commit_.Prepare(writer_, "COMMIT"));
     RETURN_IF_ERROR(w_rollback_.Prepare(writer_, "ROLLBACK"));
-    RETURN_IF_ERROR(w_savepoint_.Prepare(writer_, "SAVEPOINT m"));
-    RETURN_IF_ERROR(w_release_.Prepare(writer_, "RELEASE m"));
-    RETURN_IF_ERROR(w_rollback_to_.Prepare(writer_, "ROLLBACK TO m"));
     RETURN_IF_ERROR(w_get_request_.Prepare(
         writer_, "SELECT fingerprint, response FROM requests WHERE scope=?1 AND request_id=?2"));
     RETURN_IF_ERROR(w_put_request_.Prepare(
@@ -415,10 +412,13 @@ class SqliteStore final : public Store {
     return u.Step() == SQLITE_DONE;
   }
 
-  // Applies one mutation inside the open transaction. On error the caller
-  // rolls back to the savepoint.
+  // Applies one mutation inside the open transaction. Every check that
+  // refuses a mutation (idempotency, `prepare`) runs before its first write,
+  // so a refused mutation leaves nothing to undo and needs no savepoint. An
+  // error after a write (I/O: a statement failing) sets `*wrote`, and then
+  // the caller rolls the whole transaction back.
   absl::StatusOr<CommitResult> Apply(Mutation& m, int64_t now_us,
-                                     std::vector<std::shared_ptr<const EventRecord>>& out_events) {
+                                     std::vector<std::shared_ptr<const EventRecord>>& out_events, bool* wrote) {
     if (!m.request_id.empty()) {
       Use u(w_get_request_);
       u.Text(1, m.scope).Text(2, m.request_id);
@@ -437,6 +437,7 @@ class SqliteStore final : public Store {
       WriterReader reader(this);
       RETURN_IF_ERROR(m.prepare(reader, m));
     }
+    *wrote = true;
     for (const auto& w : m.writes) {
       Use u(w.erase ? w_del_resource_ : w_put_resource_);
       u.Text(1, w.kind).Text(2, w.name);
@@ -499,28 +500,20 @@ class SqliteStore final : public Store {
       for (auto& p : batch) p.done(s);
       return;
     }
-    for (auto& p : batch) {
-      Exec(w_savepoint_);
-      const int64_t seq_before = next_seq_;
-      const size_t events_before = events.size();
-      absl::StatusOr<CommitResult> r = Apply(p.m, now_us, events);
-      if (!r.ok()) {
-        Exec(w_rollback_to_);
-        next_seq_ = seq_before;
-        events.resize(events_before);
-      }
-      Exec(w_release_);
-      if (r.ok() && r->replayed) r->last_sequence = next_seq_ - 1;
-      results.push_back(std::move(r));
-    }
-    if (!Exec(w_commit_)) {
-      absl::Status s = SqlError(writer_, "commit");
-      log::Error("store commit failed", {{"error", std::string(s.message())}});
+    auto fail_all = [&](const absl::Status& s) {
+      log::Error("store transaction failed", {{"error", std::string(s.message())}});
       Exec(w_rollback_);
       next_seq_ = start_seq;
       for (auto& p : batch) p.done(s);
-      return;
+    };
+    for (auto& p : batch) {
+      bool wrote = false;
+      absl::StatusOr<CommitResult> r = Apply(p.m, now_us, events, &wrote);
+      if (!r.ok() && wrote) return fail_all(r.status());
+      if (r.ok() && r->replayed) r->last_sequence = next_seq_ - 1;
+      results.push_back(std::move(r));
     }
+    if (!Exec(w_commit_)) return fail_all(SqlError(writer_, "commit"));
     head_.store(next_seq_ - 1, std::memory_order_release);
     transactions_.fetch_add(1, std::memory_order_relaxed);
     mutations_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
@@ -553,8 +546,7 @@ class SqliteStore final : public Store {
   }
 
   void FinalizeWriter() {
-    for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_savepoint_, &w_release_, &w_rollback_to_,
-                    &w_get_request_, &w_put_request_, &w_get_resource_, &w_put_resource_, &w_del_resource_,
+    for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_get_request_, &w_put_request_, &w_get_resource_, &w_put_resource_, &w_del_resource_,
                     &w_put_event_}) {
       s->Finalize();
     }
@@ -570,7 +562,7 @@ class SqliteStore final : public Store {
   SqliteOptions options_;
   sqlite3* writer_ = nullptr;
   std::unique_ptr<WalCheckpointer> checkpointer_;
-  Stmt w_begin_, w_commit_, w_rollback_, w_savepoint_, w_release_, w_rollback_to_;
+  Stmt w_begin_, w_commit_, w_rollback_;
   Stmt w_get_request_, w_put_request_, w_get_resource_, w_put_resource_, w_del_resource_, w_put_event_;
   int64_t next_seq_ = 1;  // writer thread only
   std::atomic<int64_t> head_{0};

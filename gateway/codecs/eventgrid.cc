@@ -1,16 +1,11 @@
 #include "gateway/codecs/eventgrid.h"
 
-#include <openssl/rand.h>
-
-#include <cstring>
-#include <iterator>
-#include <random>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/uuid.h"
 #include "gateway/codecs/json_util.h"
 
 namespace switchboard::codecs {
@@ -18,25 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// Event ids need to be unique, not secret: a per-thread generator seeded
-// from the system's randomness once, instead of RAND_bytes per id.
-std::string Guid() {
-  thread_local std::mt19937_64 rng = [] {
-    uint32_t seed[8];
-    RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof(seed));
-    std::seed_seq seq(std::begin(seed), std::end(seed));
-    return std::mt19937_64(seq);
-  }();
-  unsigned char b[16];
-  uint64_t hi = rng(), lo = rng();
-  std::memcpy(b, &hi, 8);
-  std::memcpy(b + 8, &lo, 8);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  std::string h = absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(b), 16));
-  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-", h.substr(16, 4), "-",
-                      h.substr(20, 12));
-}
 
 std::string Now() {
   google::protobuf::Timestamp ts;
@@ -52,7 +28,7 @@ json Envelope(const std::string& event_type, const std::string& subject, json da
 }
 
 json Success(const std::string& event_type, json data) {
-  std::string id = Guid();
+  std::string id = NewUuid();
   return Envelope(event_type, absl::StrCat("/", event_type, "/", id), std::move(data), id);
 }
 
@@ -406,7 +382,7 @@ bool IsFinalEvent(const v1::MediaEvent& e) {
 }
 
 json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context) {
-  std::string id = Guid();
+  std::string id = NewUuid();
   return Envelope("response.acknowledge", absl::StrCat(request.subject, "/", id),
                   json{{"operationContext", StructToJson(context)}, {"eventType", request.event_type}}, id);
 }
@@ -535,7 +511,7 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
         r["error"] = f.log_event_message();
         return Success("response.rollkey.storage.failure", r);
       }
-      std::string id = Guid();
+      std::string id = NewUuid();
       json d = {{"operationContext", ctx},
                 {"logEventId", f.log_event_id()},
                 {"logEventMessage", f.log_event_message()},
@@ -557,13 +533,13 @@ json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::
     r["error"] = std::string(message);
     return Success("response.rollkey.storage.failure", r);
   }
-  std::string id = Guid();
+  std::string id = NewUuid();
   // A name-independent handler id is not needed here: requests that never
   // reached a handler are reported by the request decoder.
   json d = {{"operationContext", StructToJson(context)},
             {"logEventId", log_event_id},
             {"logEventMessage", std::string(message)},
-            {"logRecordId", Guid()},
+            {"logRecordId", NewUuid()},
             {"logRecordUrl", ""},
             {"eventHandlerClassName", std::string(handler)},
             {"handlerId", "00000000-0000-4000-8000-000000000000"}};

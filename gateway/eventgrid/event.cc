@@ -1,11 +1,10 @@
 #include "gateway/eventgrid/event.h"
 
-#include <random>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/uuid.h"
 #include "gateway/codecs/json_util.h"
 
 namespace switchboard::gateway::eventgrid {
@@ -41,14 +40,6 @@ Event FromJson(const json& in) {
   return e;
 }
 
-std::string NewGuid() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t a = rng(), b = rng();
-  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48,
-                         b & 0xffffffffffffULL);
-}
 
 std::string NowRfc3339() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
@@ -56,7 +47,7 @@ std::string NowRfc3339() {
 
 Event NewResponse(std::string event_type, std::string subject, json data) {
   Event e;
-  e.id = NewGuid();
+  e.id = NewUuid();
   e.event_type = std::move(event_type);
   e.subject = std::move(subject);
   e.event_time = NowRfc3339();

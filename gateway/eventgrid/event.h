@@ -28,8 +28,6 @@ nlohmann::json ToJson(const Event& event);
 // keys stay empty, metadataVersion defaults to "1".
 Event FromJson(const nlohmann::json& event);
 
-// A random (version 4) GUID, lower case.
-std::string NewGuid();
 // Now as "2026-11-22T10:00:00.123456Z".
 std::string NowRfc3339();
 

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "common/uuid.h"
 
 namespace switchboard::gateway::eventgrid {
 
@@ -45,7 +46,7 @@ Event MakeFailure(const Event& request, int log_event_id, const std::string& mes
     e.subject = absl::StrCat("/response.rollkey.storage.failure/", e.id);
     return e;
   }
-  std::string record = NewGuid();
+  std::string record = NewUuid();
   json data = {{"operationContext", OperationContext(request)},
                {"logEventId", log_event_id},
                {"logEventMessage", message},

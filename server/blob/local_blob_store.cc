@@ -11,12 +11,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/azure/crypto.h"
 #include "common/status.h"
+#include "common/uuid.h"
 #include "server/blob/blob_names.h"
 
 namespace switchboard::blob {
@@ -53,7 +55,7 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
 // Writes to a temp file beside `path`, then renames it into place; `id`
 // (if given) gets the new file's identity.
 absl::Status WriteAtomic(const std::string& path, absl::string_view text, FileId* id = nullptr) {
-  std::string tmp = absl::StrCat(path, ".tmp-", absl::BytesToHexString(azure::RandomBytes(6)));
+  std::string tmp = absl::StrCat(path, ".tmp-", absl::Hex(UniqueRandom64() >> 16, absl::kZeroPad12));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot write", tmp);
   size_t off = 0;
@@ -87,7 +89,10 @@ absl::StatusOr<json> ReadJson(const std::string& path) {
 
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
-std::string NewEtag() { return absl::StrCat("\"0x", absl::AsciiStrToUpper(absl::BytesToHexString(azure::RandomBytes(8))), "\""); }
+// Unique, not secret: no system call per etag.
+std::string NewEtag() {
+  return absl::StrCat("\"0x", absl::AsciiStrToUpper(absl::StrCat(absl::Hex(UniqueRandom64(), absl::kZeroPad16))), "\"");
+}
 
 std::string NewKey() { return absl::Base64Escape(azure::RandomBytes(64)); }
 
@@ -165,7 +170,15 @@ std::string LocalBlobStore::ContainerDir(absl::string_view account, absl::string
 }
 
 std::string LocalBlobStore::BlobBase(const BlobRef& ref) const {
-  return absl::StrCat(ContainerDir(ref.account, ref.container), "/blobs/", azure::Sha256Hex(ref.name));
+  // The same few blobs are named over and over: each thread remembers the
+  // hashes it made last.
+  thread_local absl::flat_hash_map<std::string, std::string> hashes;
+  auto it = hashes.find(ref.name);
+  if (it == hashes.end()) {
+    if (hashes.size() >= 1024) hashes.clear();
+    it = hashes.emplace(ref.name, azure::Sha256Hex(ref.name)).first;
+  }
+  return absl::StrCat(ContainerDir(ref.account, ref.container), "/blobs/", it->second);
 }
 
 absl::Status LocalBlobStore::CreateContainer(absl::string_view account, absl::string_view container) {
@@ -195,7 +208,7 @@ absl::Status LocalBlobStore::DeleteContainer(absl::string_view account, absl::st
     it = absl::StartsWith(it->first, records_in) ? records_.erase(it) : std::next(it);
   }
   // Rename first so that the container disappears at once, then remove.
-  std::string gone = absl::StrCat(dir, ".deleted-", absl::BytesToHexString(azure::RandomBytes(6)));
+  std::string gone = absl::StrCat(dir, ".deleted-", absl::Hex(UniqueRandom64() >> 16, absl::kZeroPad12));
   if (::rename(dir.c_str(), gone.c_str()) != 0) return IoError("cannot delete container", dir);
   std::error_code ec;
   fs::remove_all(gone, ec);
@@ -236,7 +249,7 @@ absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64
     return absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist"));
   }
   std::string base = BlobBase(ref);
-  std::string tmp = absl::StrCat(base, ".upload-", absl::BytesToHexString(azure::RandomBytes(6)));
+  std::string tmp = absl::StrCat(base, ".upload-", absl::Hex(UniqueRandom64() >> 16, absl::kZeroPad12));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot create", tmp);
   auto fail = [&](absl::Status s) {

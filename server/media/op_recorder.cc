@@ -105,21 +105,22 @@ void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::Stat
   m.scope = absl::StrCat("media.", v1::OperationType_Name(args.type));
   m.request_id = args.request_id;
   m.fingerprint = args.fingerprint;
+  if (args.acknowledge) {
+    v1::MediaEvent e;
+    e.set_request_id(op.request_id());
+    if (op.has_operation_context()) *e.mutable_operation_context() = op.operation_context();
+    e.set_operation(op.name());
+    e.set_operation_type(op.type());
+    *e.mutable_echo() = op.echo();
+    e.set_acknowledged(op.type());
+    m.events.push_back({"media", "acknowledged", op.name(), op.target_uri(), e.SerializeAsString()});
+  }
   auto shared_op = std::make_shared<v1::Operation>(std::move(op));
-  m.prepare = [shared_op, acknowledge = args.acknowledge, request = args.request](
-                  core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+  // Only the operation waits for the writer: it names the acknowledge
+  // event's sequence.
+  m.prepare = [shared_op, request = args.request](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
     v1::Operation& o = *shared_op;
-    if (acknowledge) {
-      o.set_last_sequence(txn.NextSequence());
-      v1::MediaEvent e;
-      e.set_request_id(o.request_id());
-      if (o.has_operation_context()) *e.mutable_operation_context() = o.operation_context();
-      e.set_operation(o.name());
-      e.set_operation_type(o.type());
-      *e.mutable_echo() = o.echo();
-      e.set_acknowledged(o.type());
-      self.events.push_back({"media", "acknowledged", o.name(), o.target_uri(), e.SerializeAsString()});
-    }
+    if (!self.events.empty()) o.set_last_sequence(txn.NextSequence());
     self.writes.push_back({kOperationKind, o.name(), o.SerializeAsString(), false});
     if (!request.empty()) self.writes.push_back({kPendingKind, o.name(), request, false});
     return absl::OkStatus();
@@ -144,23 +145,27 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
   SetNow(op.mutable_update_time());
   core::Mutation m;
   auto shared_op = std::make_shared<v1::Operation>(std::move(op));
-  m.prepare = [shared_op, events = std::move(events)](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
-    v1::Operation& o = *shared_op;
-    int64_t seq = txn.NextSequence();
-    for (auto e : events) {
-      e.set_request_id(o.request_id());
-      if (o.has_operation_context()) *e.mutable_operation_context() = o.operation_context();
-      e.set_operation(o.name());
-      e.set_operation_type(o.type());
-      *e.mutable_echo() = o.echo();
-      std::string resource = o.name(), related = o.target_uri();
-      if (e.has_storage()) {
-        resource = e.storage().blob_uri();
-        related = o.name();
-      }
-      self.events.push_back({"media", KindOf(e), resource, related, e.SerializeAsString()});
-      o.set_last_sequence(seq++);
+  // The events are made here, on the caller's thread; only what needs the
+  // log's sequence (the operation's last_sequence) waits for the writer.
+  std::vector<core::EventDraft> drafts;
+  drafts.reserve(events.size());
+  for (auto& e : events) {
+    e.set_request_id(shared_op->request_id());
+    if (shared_op->has_operation_context()) *e.mutable_operation_context() = shared_op->operation_context();
+    e.set_operation(shared_op->name());
+    e.set_operation_type(shared_op->type());
+    *e.mutable_echo() = shared_op->echo();
+    std::string resource = shared_op->name(), related = shared_op->target_uri();
+    if (e.has_storage()) {
+      resource = e.storage().blob_uri();
+      related = shared_op->name();
     }
+    drafts.push_back({"media", KindOf(e), std::move(resource), std::move(related), e.SerializeAsString()});
+  }
+  m.events = std::move(drafts);
+  m.prepare = [shared_op](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+    v1::Operation& o = *shared_op;
+    if (!self.events.empty()) o.set_last_sequence(txn.NextSequence() + static_cast<int64_t>(self.events.size()) - 1);
     self.writes.push_back({kOperationKind, o.name(), o.SerializeAsString(), false});
     if (o.state() == v1::Operation::SUCCEEDED || o.state() == v1::Operation::FAILED ||
         o.state() == v1::Operation::CANCELED) {

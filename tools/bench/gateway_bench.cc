@@ -36,11 +36,13 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "common/cli.h"
 #include "gateway/http/http_server.h"
 #include "process.h"
@@ -152,6 +154,49 @@ Result RunLoad(const std::string& label, int clients, int batch, double duration
 
 size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
 
+// The eventType of each event in a JSON array of events: a one-pass scan
+// that tracks nesting and strings (an "eventType" inside an event's data is
+// not the event's), with no document built.
+std::vector<std::string> EventTypes(const std::string& body) {
+  std::vector<std::string> out;
+  int depth = 0;
+  bool want_value = false;  // just read the key "eventType" of an event
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == '"') {
+      size_t end = i + 1;
+      while (end < body.size() && body[end] != '"') end += body[end] == '\\' ? 2 : 1;
+      if (end >= body.size()) break;
+      std::string_view text(body.data() + i + 1, end - i - 1);
+      if (want_value) {
+        out.emplace_back(text);
+        want_value = false;
+      } else if (depth == 2 && text == "eventType") {
+        want_value = true;
+      }
+      i = end;
+    } else if (c == ',') {
+      want_value = false;
+    }
+  }
+  return out;
+}
+
+// One request.blob.metadata.create event as Event Grid sends it, written
+// straight to text: the load generator shares the CPU with what it measures.
+void AppendRequestEvent(std::string* out, const std::string& id, int i) {
+  absl::StrAppend(out, R"({"id":")", id,
+                  R"(","topic":"/subscriptions/bench/resourceGroups/sb/providers/Microsoft.EventGrid/topics/in",)",
+                  R"("subject":"/requests/bench","eventType":"request.blob.metadata.create",)",
+                  R"("eventTime":"2026-11-22T10:00:00.000Z","dataVersion":"1.0","metadataVersion":"1",)",
+                  R"("data":{"operationContext":{"prodID":)", i, R"(},"blobUri":")", kBlobUri,
+                  R"(","blobMetadata":{"title":"Clip one","programId":")", i, R"("}}})");
+}
+
 std::string Fmt(double v, int prec = 0) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", prec, v);
@@ -205,15 +250,14 @@ int main(int argc, char** argv) {
   topts.worker_threads = 2;
   auto topic = switchboard::gateway::http::HttpServer::Start(
       topts, [&](switchboard::gateway::http::Request req, switchboard::gateway::http::Responder respond) {
-        json arr = json::parse(req.body, nullptr, false);
-        if (arr.is_array()) {
-          for (const auto& e : arr) {
-            std::string t = e.value("eventType", "");
-            topic_events++;
-            if (t == "response.acknowledge") topic_acks++;
-            if (t == "response.blob.metadata.success") topic_success++;
-            if (t == "response.failure") topic_failure++;
-          }
+        // The topic stands for Azure, not for Switchboard: it counts
+        // eventType values with a scan rather than a parse, so that it takes
+        // little of the CPU the measured processes share with it.
+        for (const std::string& t : EventTypes(req.body)) {
+          topic_events++;
+          if (t == "response.acknowledge") topic_acks++;
+          if (t == "response.blob.metadata.success") topic_success++;
+          if (t == "response.failure") topic_failure++;
         }
         respond(switchboard::gateway::http::Response::Text(200, ""));
       });
@@ -314,21 +358,13 @@ int main(int argc, char** argv) {
   for (int i = 0; i < clients; ++i) curls.push_back(curl_easy_init());
   const std::string url = "http://" + gw_addr + "/api/eventgrid";
   auto http_batch = [&](int t, std::mt19937_64& rng) {
-    json arr = json::array();
+    std::string body = "[";
+    body.reserve(static_cast<size_t>(batch) * 420);
     for (int i = 0; i < batch; ++i) {
-      arr.push_back({{"id", Guid(rng)},
-                     {"topic", "/subscriptions/bench/resourceGroups/sb/providers/Microsoft.EventGrid/topics/in"},
-                     {"subject", "/requests/bench"},
-                     {"eventType", "request.blob.metadata.create"},
-                     {"eventTime", "2026-11-22T10:00:00.000Z"},
-                     {"dataVersion", "1.0"},
-                     {"metadataVersion", "1"},
-                     {"data",
-                      {{"operationContext", {{"prodID", i}}},
-                       {"blobUri", kBlobUri},
-                       {"blobMetadata", {{"title", "Clip one"}, {"programId", std::to_string(i)}}}}}});
+      if (i) body.push_back(',');
+      AppendRequestEvent(&body, Guid(rng), i);
     }
-    std::string body = arr.dump();
+    body.push_back(']');
     CURL* c = curls[static_cast<size_t>(t)];
     curl_slist* headers = nullptr;
     headers = curl_slist_append(headers, "Content-Type: application/json");

@@ -11,24 +11,40 @@ namespace switchboard::gateway::eventgrid {
 
 using nlohmann::json;
 
-json ToJson(const Event& e) {
-  json out = {{"id", e.id},
-              {"topic", e.topic},
-              {"subject", e.subject},
-              {"eventType", e.event_type},
-              {"eventTime", e.event_time},
-              {"dataVersion", e.data_version},
-              {"metadataVersion", "1"},
-              {"data", e.data}};
-  if (e.topic.empty()) out.erase("topic");
+namespace {
+
+void AppendString(std::string* out, const std::string& s) {
+  *out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string Serialize(const Event& e) {
+  std::string out = "{\"data\":";
+  out += e.data.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += ",\"dataVersion\":";
+  AppendString(&out, e.data_version);
+  out += ",\"eventTime\":";
+  AppendString(&out, e.event_time);
+  out += ",\"eventType\":";
+  AppendString(&out, e.event_type);
+  out += ",\"id\":";
+  AppendString(&out, e.id);
+  out += ",\"metadataVersion\":\"1\",\"subject\":";
+  AppendString(&out, e.subject);
+  if (!e.topic.empty()) {
+    out += ",\"topic\":";
+    AppendString(&out, e.topic);
+  }
+  out.push_back('}');
   return out;
 }
 
-Event FromJson(const json& in) {
+Event FromJson(json in) {
   Event e;
   auto str = [&in](const char* key) {
     auto it = in.find(key);
-    return it != in.end() && it->is_string() ? it->get<std::string>() : std::string();
+    return it != in.end() && it->is_string() ? std::move(it->get_ref<std::string&>()) : std::string();
   };
   e.id = str("id");
   e.topic = str("topic");
@@ -36,10 +52,9 @@ Event FromJson(const json& in) {
   e.event_type = str("eventType");
   e.event_time = str("eventTime");
   e.data_version = str("dataVersion");
-  if (auto it = in.find("data"); it != in.end()) e.data = *it;
+  if (auto it = in.find("data"); it != in.end()) e.data = std::move(*it);
   return e;
 }
-
 
 std::string NowRfc3339() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());

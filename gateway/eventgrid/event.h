@@ -23,10 +23,13 @@ using Event = codecs::EventGridEvent;
 
 // Inbound batches: codecs::ParseEventGridBatch (gateway/codecs/eventgrid.h).
 
-nlohmann::json ToJson(const Event& event);
-// The inverse, for response events built as JSON (by the codec): missing
-// keys stay empty, metadataVersion defaults to "1".
-Event FromJson(const nlohmann::json& event);
+// The event as compact JSON, members in name order (as nlohmann writes an
+// object), metadataVersion "1", no topic when it is empty; invalid UTF-8 is
+// replaced with U+FFFD. Written directly, without building a document.
+std::string Serialize(const Event& event);
+// For response events built as JSON (by the codec): missing keys stay
+// empty. `data` is moved out of `event`, not copied.
+Event FromJson(nlohmann::json event);
 
 // Now as "2026-11-22T10:00:00.123456Z".
 std::string NowRfc3339();

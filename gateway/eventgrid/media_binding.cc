@@ -283,7 +283,7 @@ void BindMedia(const client::Connection* conn, HandlerRegistry* handlers, MediaB
   binding->encode = [](const v1::MediaEvent& e) {
     std::vector<Event> out;
     auto r = codecs::ResponseFor(e, nullptr);
-    if (r) out.push_back(FromJson(*r));
+    if (r) out.push_back(FromJson(std::move(*r)));
     return out;
   };
 }

@@ -220,7 +220,7 @@ void Publisher::PublishLoop() {
       continue;
     }
     for (const Event& e : item->events) {
-      std::string json = ToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::string json = Serialize(e);
       if (json.size() + 2 > options_.max_bytes) {
         metrics_->RecordError("eventgrid_event_too_large");
         log::Error("response event larger than the batch limit; dropped",

@@ -31,9 +31,13 @@ TopicClient::TopicClient(TopicOptions options) : options_(std::move(options)) {
 }
 
 std::string TopicClient::Encode(const std::vector<Event>& events) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& e : events) out.push_back(ToJson(e));
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = "[";
+  for (const auto& e : events) {
+    if (out.size() > 1) out.push_back(',');
+    out += Serialize(e);
+  }
+  out.push_back(']');
+  return out;
 }
 
 PostResult TopicClient::PostOnce(const std::string& body) const {

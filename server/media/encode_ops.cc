@@ -111,7 +111,7 @@ void MediaEngine::Encode(const v1::EncodeRequest& req, Done done) {
     for (const auto& s : req.parameters()) *params->add_values()->mutable_struct_value() = s;
     v1::MediaEvent e;
     *e.mutable_encode() = *p;
-    ASSIGN_OR_RETURN(op, recorder_->Record(std::move(op), {std::move(e)}));
+    ASSIGN_OR_RETURN(op, recorder_->Record(std::move(op), std::move(e)));
     job->op = op;
     return encodes_->Submit(job);
   };

@@ -329,7 +329,7 @@ void MediaEngine::CopyScheduled(v1::Operation op, const ResolvedBlob& s, const R
     op.set_state(v1::Operation::SUCCEEDED);
     v1::MediaEvent e;
     *e.mutable_storage() = ev;
-    recorder_->Record(std::move(op), {std::move(e)}, LogUnrecorded("copy"));
+    recorder_->Record(std::move(op), std::move(e), LogUnrecorded("copy"));
   });
 }
 
@@ -361,7 +361,7 @@ void MediaEngine::DeleteScheduled(v1::Operation op, const ResolvedBlob& t, const
     op.set_state(v1::Operation::SUCCEEDED);
     v1::MediaEvent e;
     *e.mutable_storage() = ev;
-    recorder_->Record(std::move(op), {std::move(e)}, LogUnrecorded("delete"));
+    recorder_->Record(std::move(op), std::move(e), LogUnrecorded("delete"));
   });
 }
 

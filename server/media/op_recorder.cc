@@ -193,11 +193,21 @@ absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v
   return Wait<v1::Operation>([&](Done d) { Record(std::move(op), std::move(events), std::move(d)); });
 }
 
+void OpRecorder::Record(v1::Operation op, v1::MediaEvent event, Done done) {
+  std::vector<v1::MediaEvent> events;
+  events.push_back(std::move(event));
+  Record(std::move(op), std::move(events), std::move(done));
+}
+
+absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, v1::MediaEvent event) {
+  return Wait<v1::Operation>([&](Done d) { Record(std::move(op), std::move(event), std::move(d)); });
+}
+
 void OpRecorder::Succeed(v1::Operation op, Done done) {
   op.set_state(v1::Operation::SUCCEEDED);
   v1::MediaEvent e;
   *e.mutable_succeeded() = op;
-  Record(std::move(op), {std::move(e)}, std::move(done));
+  Record(std::move(op), std::move(e), std::move(done));
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Succeed(v1::Operation op) {
@@ -208,7 +218,7 @@ void OpRecorder::Schedule(v1::Operation op, Done done) {
   op.set_state(v1::Operation::SCHEDULED);
   v1::MediaEvent e;
   *e.mutable_scheduled() = op;
-  Record(std::move(op), {std::move(e)}, std::move(done));
+  Record(std::move(op), std::move(e), std::move(done));
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Schedule(v1::Operation op) {
@@ -220,7 +230,7 @@ void OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status
   *op.mutable_failure() = MakeFailure(id, status);
   v1::MediaEvent e;
   *e.mutable_failure() = op.failure();
-  Record(std::move(op), {std::move(e)}, std::move(done));
+  Record(std::move(op), std::move(e), std::move(done));
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Fail(v1::Operation op, const LogEventId& id, const absl::Status& status) {

@@ -70,6 +70,10 @@ class OpRecorder {
   // them from a `done` callback. The versions without `done` wait.
   void Record(v1::Operation op, std::vector<v1::MediaEvent> events, Done done);
   absl::StatusOr<v1::Operation> Record(v1::Operation op, std::vector<v1::MediaEvent> events);
+  // One event (moved in: a braced {e} would copy it, and a snapshot event
+  // holds a whole Operation).
+  void Record(v1::Operation op, v1::MediaEvent event, Done done);
+  absl::StatusOr<v1::Operation> Record(v1::Operation op, v1::MediaEvent event);
   // SUCCEEDED with a `succeeded` snapshot event.
   void Succeed(v1::Operation op, Done done);
   absl::StatusOr<v1::Operation> Succeed(v1::Operation op);

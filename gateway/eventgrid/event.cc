@@ -1,5 +1,7 @@
 #include "gateway/eventgrid/event.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -14,7 +16,16 @@ using nlohmann::json;
 namespace {
 
 void AppendString(std::string* out, const std::string& s) {
-  *out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  // Ids, times, types and most subjects are printable ASCII with nothing to
+  // escape; anything else goes through nlohmann (escapes, invalid UTF-8).
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+  if (!plain) {
+    *out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  out->push_back('"');
+  *out += s;
+  out->push_back('"');
 }
 
 }  // namespace

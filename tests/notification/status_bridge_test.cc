@@ -39,6 +39,18 @@ std::vector<v1::BusEvent> BusEvents(v1::NotificationService::Stub& stub, const s
   return {resp.events().begin(), resp.events().end()};
 }
 
+// A container named `id`, with `id` as its request_id.
+void CreateContainerOk(v1::MediaService::Stub& media, const std::string& id) {
+  grpc::ClientContext ctx;
+  v1::CreateContainerRequest req;
+  req.set_request_id(id);
+  req.set_storage_account_name("devstoreaccount1");
+  req.set_container_name(id);
+  v1::Operation op;
+  grpc::Status s = media.CreateContainer(&ctx, req, &op);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 TEST(StatusBridge, ManagedAppChangesArePublishedUnderTheirRoutingKeys) {
   TempDir dir;
   TestServer ts(dir.path());
@@ -112,16 +124,7 @@ TEST(StatusBridge, ChangesNoSubscriptionBindsAreNotPublished) {
   CreateSubscriptionOk(*stub, "apps_only", "notify.managedapp.#");
   SubscriberThread sub(*stub, "apps_only");
   auto media = v1::MediaService::NewStub(ts.Channel());
-  auto create = [&](const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::CreateContainerRequest req;
-    req.set_request_id(id);
-    req.set_storage_account_name("devstoreaccount1");
-    req.set_container_name(id);
-    v1::Operation op;
-    grpc::Status s = media->CreateContainer(&ctx, req, &op);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-  };
+  auto create = [&](const std::string& id) { CreateContainerOk(*media, id); };
   create("unwanted-1");
   RecordOk(*stub, "put-accepted.service-catalog.json");
   // The application change comes through; it is later in the log than the
@@ -146,16 +149,7 @@ TEST(StatusBridge, WithNothingBoundChangesArePassedByUntilASubscriptionBindsThem
   TestServer ts(dir.path());
   auto stub = ts.Notification();
   auto media = v1::MediaService::NewStub(ts.Channel());
-  auto create = [&](const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::CreateContainerRequest req;
-    req.set_request_id(id);
-    req.set_storage_account_name("devstoreaccount1");
-    req.set_container_name(id);
-    v1::Operation op;
-    grpc::Status s = media->CreateContainer(&ctx, req, &op);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-  };
+  auto create = [&](const std::string& id) { CreateContainerOk(*media, id); };
   // No subscription or webhook at all: the bridge passes the log by.
   create("nobody-1");
   create("nobody-2");

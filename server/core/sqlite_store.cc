@@ -546,8 +546,8 @@ class SqliteStore final : public Store {
   }
 
   void FinalizeWriter() {
-    for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_get_request_, &w_put_request_, &w_get_resource_, &w_put_resource_, &w_del_resource_,
-                    &w_put_event_}) {
+    for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_get_request_, &w_put_request_, &w_get_resource_,
+                    &w_put_resource_, &w_del_resource_, &w_put_event_}) {
       s->Finalize();
     }
     checkpointer_.reset();

@@ -143,7 +143,8 @@ const std::vector<std::string>& AllStatusRoutingKeys() {
       for (int p = 0; p < v1::ProvisioningState_descriptor()->value_count(); ++p) {
         v1::NotificationEvent e;
         auto* h = e.mutable_application()->add_history();
-        h->set_event_type(static_cast<v1::ManagedAppEventType>(v1::ManagedAppEventType_descriptor()->value(t)->number()));
+        h->set_event_type(
+            static_cast<v1::ManagedAppEventType>(v1::ManagedAppEventType_descriptor()->value(t)->number()));
         h->set_provisioning_state(
             static_cast<v1::ProvisioningState>(v1::ProvisioningState_descriptor()->value(p)->number()));
         add(NotificationKey(e));

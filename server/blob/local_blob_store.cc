@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/azure/crypto.h"
 #include "common/status.h"
@@ -44,6 +45,9 @@ std::optional<FileId> StatFile(const std::string& path) {
   return FileIdOf(st);
 }
 
+// 12 hex digits that keep a temporary name apart from its neighbours.
+std::string TempTag() { return absl::StrCat(absl::Hex(UniqueRandom64() >> 16, absl::kZeroPad12)); }
+
 absl::StatusOr<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("no file '", path, "'"));
@@ -55,7 +59,7 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
 // Writes to a temp file beside `path`, then renames it into place; `id`
 // (if given) gets the new file's identity.
 absl::Status WriteAtomic(const std::string& path, absl::string_view text, FileId* id = nullptr) {
-  std::string tmp = absl::StrCat(path, ".tmp-", absl::Hex(UniqueRandom64() >> 16, absl::kZeroPad12));
+  std::string tmp = absl::StrCat(path, ".tmp-", TempTag());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot write", tmp);
   size_t off = 0;
@@ -90,9 +94,7 @@ absl::StatusOr<json> ReadJson(const std::string& path) {
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
 // Unique, not secret: no system call per etag.
-std::string NewEtag() {
-  return absl::StrCat("\"0x", absl::AsciiStrToUpper(absl::StrCat(absl::Hex(UniqueRandom64(), absl::kZeroPad16))), "\"");
-}
+std::string NewEtag() { return absl::StrFormat("\"0x%016X\"", UniqueRandom64()); }
 
 std::string NewKey() { return absl::Base64Escape(azure::RandomBytes(64)); }
 
@@ -208,7 +210,7 @@ absl::Status LocalBlobStore::DeleteContainer(absl::string_view account, absl::st
     it = absl::StartsWith(it->first, records_in) ? records_.erase(it) : std::next(it);
   }
   // Rename first so that the container disappears at once, then remove.
-  std::string gone = absl::StrCat(dir, ".deleted-", absl::Hex(UniqueRandom64() >> 16, absl::kZeroPad12));
+  std::string gone = absl::StrCat(dir, ".deleted-", TempTag());
   if (::rename(dir.c_str(), gone.c_str()) != 0) return IoError("cannot delete container", dir);
   std::error_code ec;
   fs::remove_all(gone, ec);
@@ -249,7 +251,7 @@ absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64
     return absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist"));
   }
   std::string base = BlobBase(ref);
-  std::string tmp = absl::StrCat(base, ".upload-", absl::Hex(UniqueRandom64() >> 16, absl::kZeroPad12));
+  std::string tmp = absl::StrCat(base, ".upload-", TempTag());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot create", tmp);
   auto fail = [&](absl::Status s) {

@@ -13,7 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-
 std::string Now() {
   google::protobuf::Timestamp ts;
   int64_t us = absl::ToUnixMicros(absl::Now());

@@ -1,6 +1,7 @@
 #include "gateway/eventgrid/publisher.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "switchboard/v1/cursors.grpc.pb.h"
@@ -174,12 +175,7 @@ void Publisher::PublishLoop() {
 
   auto flush = [&](int64_t commit_through) {
     if (!parts.empty()) {
-      std::string body = "[";
-      for (size_t i = 0; i < parts.size(); ++i) {
-        if (i) body.push_back(',');
-        body += parts[i];
-      }
-      body.push_back(']');
+      std::string body = absl::StrCat("[", absl::StrJoin(parts, ","), "]");
       PostResult last;
       absl::Status s = topic_->Post(body, std::chrono::steady_clock::time_point::max(), &stop_, &last);
       if (!s.ok() && stop_) return;  // abandoned, uncommitted: sent again after a restart

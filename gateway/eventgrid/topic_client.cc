@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace switchboard::gateway::eventgrid {
 
@@ -31,13 +32,8 @@ TopicClient::TopicClient(TopicOptions options) : options_(std::move(options)) {
 }
 
 std::string TopicClient::Encode(const std::vector<Event>& events) {
-  std::string out = "[";
-  for (const auto& e : events) {
-    if (out.size() > 1) out.push_back(',');
-    out += Serialize(e);
-  }
-  out.push_back(']');
-  return out;
+  return absl::StrCat("[", absl::StrJoin(events, ",", [](std::string* out, const Event& e) { *out += Serialize(e); }),
+                      "]");
 }
 
 PostResult TopicClient::PostOnce(const std::string& body) const {

@@ -34,7 +34,6 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
-#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,6 +43,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/cli.h"
+#include "common/uuid.h"
 #include "gateway/http/http_server.h"
 #include "process.h"
 #include "server/blob/local_blob_store.h"
@@ -62,15 +62,6 @@ constexpr char kContainer[] = "media";
 constexpr char kBlob[] = "input/clip.mp4";
 constexpr char kBlobUri[] = "https://devstoreaccount1.blob.core.windows.net/media/input/clip.mp4";
 constexpr char kKey[] = "bench-eventgrid-key";
-
-std::string Guid(std::mt19937_64& rng) {
-  uint64_t a = rng(), b = rng();
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                static_cast<unsigned>((b >> 48) & 0xfff), static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
-}
 
 bool SeedBlob(const std::string& root) {
   switchboard::blob::LocalBlobStoreOptions o;
@@ -114,7 +105,7 @@ struct Result {
   }
 };
 
-// Runs `clients` threads calling `one_batch(thread, rng)` (true: accepted)
+// Runs `clients` threads calling `one_batch(thread)` (true: accepted)
 // until `duration` has passed.
 template <class F>
 Result RunLoad(const std::string& label, int clients, int batch, double duration_s, F one_batch) {
@@ -127,12 +118,11 @@ Result RunLoad(const std::string& label, int clients, int batch, double duration
   auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration_s));
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&, t] {
-      std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(t) << 32));
       std::vector<double> lat;
       int64_t events = 0, failed = 0;
       while (Clock::now() < end) {
         auto t0 = Clock::now();
-        bool ok = one_batch(t, rng);
+        bool ok = one_batch(t);
         double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         if (ok) {
           lat.push_back(ms);
@@ -307,16 +297,16 @@ int main(int argc, char** argv) {
     stubs.push_back(
         v1::MediaService::NewStub(grpc::CreateCustomChannel(sbd_addr, grpc::InsecureChannelCredentials(), args)));
   }
-  auto fill = [&](v1::SetBlobMetadataRequest& req, int i, std::mt19937_64& rng) {
-    req.set_request_id(Guid(rng));
+  auto fill = [&](v1::SetBlobMetadataRequest& req, int i) {
+    req.set_request_id(switchboard::NewUuid());
     req.set_blob_uri(kBlobUri);
     (*req.mutable_blob_metadata())["title"] = "Clip one";
     (*req.mutable_blob_metadata())["programId"] = std::to_string(i);
     (*req.mutable_operation_context()->mutable_fields())["prodID"].set_number_value(i);
   };
-  auto submit_batch = [&](int t, std::mt19937_64& rng) {
+  auto submit_batch = [&](int t) {
     v1::SubmitBatchRequest req;
-    for (int i = 0; i < batch; ++i) fill(*req.add_requests()->mutable_set_blob_metadata(), i, rng);
+    for (int i = 0; i < batch; ++i) fill(*req.add_requests()->mutable_set_blob_metadata(), i);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::SubmitBatchResponse resp;
@@ -327,7 +317,7 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  auto grpc_batch = [&](int t, std::mt19937_64& rng) {
+  auto grpc_batch = [&](int t) {
     std::mutex mu;
     std::condition_variable cv;
     int pending = batch;
@@ -337,7 +327,7 @@ int main(int argc, char** argv) {
     std::vector<v1::Operation> resps(static_cast<size_t>(batch));
     for (int i = 0; i < batch; ++i) {
       auto& req = reqs[static_cast<size_t>(i)];
-      fill(req, i, rng);
+      fill(req, i);
       req.set_return_when_accepted(return_when_accepted);
       ctxs[static_cast<size_t>(i)] = std::make_unique<grpc::ClientContext>();
       ctxs[static_cast<size_t>(i)]->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -357,12 +347,12 @@ int main(int argc, char** argv) {
   std::vector<CURL*> curls;
   for (int i = 0; i < clients; ++i) curls.push_back(curl_easy_init());
   const std::string url = "http://" + gw_addr + "/api/eventgrid";
-  auto http_batch = [&](int t, std::mt19937_64& rng) {
+  auto http_batch = [&](int t) {
     std::string body = "[";
     body.reserve(static_cast<size_t>(batch) * 420);
     for (int i = 0; i < batch; ++i) {
       if (i) body.push_back(',');
-      AppendRequestEvent(&body, Guid(rng), i);
+      AppendRequestEvent(&body, switchboard::NewUuid(), i);
     }
     body.push_back(']');
     CURL* c = curls[static_cast<size_t>(t)];
@@ -404,7 +394,7 @@ int main(int argc, char** argv) {
     }
   };
   std::cerr << "[bench] warm-up\n";
-  std::function<bool(int, std::mt19937_64&)> direct_batch = grpc_batch;
+  std::function<bool(int)> direct_batch = grpc_batch;
   std::string direct_label = "gRPC direct (SetBlobMetadata calls)";
   if (direct_mode == "batch") {
     direct_batch = submit_batch;

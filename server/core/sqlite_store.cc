@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "server/core/store.h"
+#include "server/core/request_index.h"
 #include "server/core/wal_checkpointer.h"
 
 namespace switchboard::core {
@@ -55,16 +56,34 @@ CREATE TABLE IF NOT EXISTS resources(
   name TEXT NOT NULL,
   value BLOB NOT NULL,
   PRIMARY KEY(kind, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS requests(
+CREATE TABLE IF NOT EXISTS request_log(
+  id INTEGER PRIMARY KEY,
   scope TEXT NOT NULL,
   request_id TEXT NOT NULL,
   fingerprint BLOB NOT NULL,
   response BLOB NOT NULL,
-  create_us INTEGER NOT NULL,
-  PRIMARY KEY(scope, request_id)) WITHOUT ROWID;
+  create_us INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
+INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '2');
 )sql";
+
+// Schema 1 kept the idempotency records in `requests`, a B-tree keyed by
+// (scope, request_id); schema 2 appends them to request_log and indexes
+// them in memory (request_index.h). Runs once, in one transaction.
+constexpr const char* kMigrateRequests = R"sql(
+BEGIN IMMEDIATE;
+INSERT INTO request_log(scope, request_id, fingerprint, response, create_us)
+  SELECT scope, request_id, fingerprint, response, create_us FROM requests ORDER BY create_us;
+DROP TABLE requests;
+UPDATE meta SET value='2' WHERE key='schema_version';
+COMMIT;
+)sql";
+
+// The answer to a request_id reused for a different request.
+absl::Status RequestIdConflict(absl::string_view scope, absl::string_view request_id) {
+  return absl::AlreadyExistsError(absl::StrCat("request_id '", request_id, "' was already used for a different ",
+                                               scope, " request; use a new request_id for a new request"));
+}
 
 absl::Status SqlError(sqlite3* db, absl::string_view what) {
   return absl::UnavailableError(absl::StrCat("store: ", what, ": ", sqlite3_errmsg(db)));
@@ -121,6 +140,12 @@ class Use {
     return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
   }
   int64_t ColInt(int i) { return sqlite3_column_int64(s_, i); }
+  // Valid until the next Step or the end of this Use.
+  absl::string_view ColText(int i) {
+    const unsigned char* p = sqlite3_column_text(s_, i);
+    int n = sqlite3_column_bytes(s_, i);
+    return p ? absl::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : absl::string_view();
+  }
 
  private:
   sqlite3_stmt* s_;
@@ -209,10 +234,13 @@ class SqliteStore final : public Store {
     RETURN_IF_ERROR(w_begin_.Prepare(writer_, "BEGIN IMMEDIATE"));
     RETURN_IF_ERROR(w_commit_.Prepare(writer_, "COMMIT"));
     RETURN_IF_ERROR(w_rollback_.Prepare(writer_, "ROLLBACK"));
+    RETURN_IF_ERROR(MigrateRequests());
+    RETURN_IF_ERROR(LoadRequestIndex());
     RETURN_IF_ERROR(w_get_request_.Prepare(
-        writer_, "SELECT fingerprint, response FROM requests WHERE scope=?1 AND request_id=?2"));
+        writer_, "SELECT scope, request_id, fingerprint, response FROM request_log WHERE id=?1"));
     RETURN_IF_ERROR(w_put_request_.Prepare(
-        writer_, "INSERT INTO requests(scope, request_id, fingerprint, response, create_us) VALUES(?1,?2,?3,?4,?5)"));
+        writer_,
+        "INSERT INTO request_log(scope, request_id, fingerprint, response, create_us) VALUES(?1,?2,?3,?4,?5)"));
     RETURN_IF_ERROR(w_get_resource_.Prepare(writer_, "SELECT value FROM resources WHERE kind=?1 AND name=?2"));
     RETURN_IF_ERROR(w_put_resource_.Prepare(
         writer_, "INSERT INTO resources(kind, name, value) VALUES(?1,?2,?3) "
@@ -417,21 +445,66 @@ class SqliteStore final : public Store {
   // so a refused mutation leaves nothing to undo and needs no savepoint. An
   // error after a write (I/O: a statement failing) sets `*wrote`, and then
   // the caller rolls the whole transaction back.
+  absl::Status MigrateRequests() {
+    Stmt has;
+    RETURN_IF_ERROR(has.Prepare(writer_, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='requests'"));
+    bool old = false;
+    {
+      Use u(has);
+      old = u.Step() == SQLITE_ROW;
+    }
+    has.Finalize();
+    if (!old) return absl::OkStatus();
+    char* err = nullptr;
+    if (sqlite3_exec(writer_, kMigrateRequests, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "?";
+      sqlite3_free(err);
+      sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return absl::UnavailableError(absl::StrCat("store: moving idempotency records to request_log: ", msg));
+    }
+    log::Info("store: idempotency records moved to request_log (schema 2)");
+    return absl::OkStatus();
+  }
+
+  absl::Status LoadRequestIndex() {
+    Stmt all;
+    RETURN_IF_ERROR(all.Prepare(writer_, "SELECT id, scope, request_id FROM request_log"));
+    Use u(all);
+    int rc;
+    while ((rc = u.Step()) == SQLITE_ROW) {
+      requests_.Add(u.ColText(1), u.ColText(2), u.ColInt(0));
+    }
+    if (rc != SQLITE_DONE) return SqlError(writer_, "read request_log");
+    return absl::OkStatus();
+  }
+
+  struct StoredRequest {
+    std::string fingerprint;
+    std::string response;
+  };
+  // The committed (or earlier in this transaction) record of (scope,
+  // request_id), if any.
+  absl::StatusOr<std::optional<StoredRequest>> FindRequest(absl::string_view scope, absl::string_view request_id) {
+    for (int64_t rowid : requests_.Candidates(scope, request_id)) {
+      Use u(w_get_request_);
+      u.Int(1, rowid);
+      int rc = u.Step();
+      if (rc == SQLITE_DONE) continue;
+      if (rc != SQLITE_ROW) return SqlError(writer_, "idempotency lookup");
+      if (u.ColText(0) != scope || u.ColText(1) != request_id) continue;  // another record, same hash
+      return std::optional<StoredRequest>(StoredRequest{u.Col(2), u.Col(3)});
+    }
+    return std::optional<StoredRequest>();
+  }
+
   absl::StatusOr<CommitResult> Apply(Mutation& m, int64_t now_us,
                                      std::vector<std::shared_ptr<const EventRecord>>& out_events, bool* wrote) {
     if (!m.request_id.empty()) {
-      Use u(w_get_request_);
-      u.Text(1, m.scope).Text(2, m.request_id);
-      int rc = u.Step();
-      if (rc == SQLITE_ROW) {
-        if (u.Col(0) != m.fingerprint) {
-          return absl::AlreadyExistsError(absl::StrCat(
-              "request_id '", m.request_id, "' was already used for a different ", m.scope,
-              " request; use a new request_id for a new request"));
-        }
-        return CommitResult{0, u.Col(1), true};
+      ASSIGN_OR_RETURN(std::optional<StoredRequest> earlier, FindRequest(m.scope, m.request_id));
+      if (earlier) {
+        if (earlier->fingerprint != m.fingerprint) return RequestIdConflict(m.scope, m.request_id);
+        return CommitResult{0, std::move(earlier->response), true};
       }
-      if (rc != SQLITE_DONE) return SqlError(writer_, "idempotency lookup");
     }
     if (m.prepare) {
       WriterReader reader(this);
@@ -466,6 +539,9 @@ class SqliteStore final : public Store {
       Use u(w_put_request_);
       u.Text(1, m.scope).Text(2, m.request_id).Blob(3, m.fingerprint).Blob(4, result.response).Int(5, now_us);
       if (u.Step() != SQLITE_DONE) return SqlError(writer_, "record request");
+      int64_t rowid = sqlite3_last_insert_rowid(writer_);
+      requests_.Add(m.scope, m.request_id, rowid);
+      txn_requests_.push_back({m.scope, m.request_id, rowid});
     }
     return result;
   }
@@ -504,6 +580,8 @@ class SqliteStore final : public Store {
       log::Error("store transaction failed", {{"error", std::string(s.message())}});
       Exec(w_rollback_);
       next_seq_ = start_seq;
+      for (const auto& r : txn_requests_) requests_.Remove(r.scope, r.request_id, r.rowid);
+      txn_requests_.clear();
       for (auto& p : batch) p.done(s);
     };
     for (auto& p : batch) {
@@ -514,6 +592,7 @@ class SqliteStore final : public Store {
       results.push_back(std::move(r));
     }
     if (!Exec(w_commit_)) return fail_all(SqlError(writer_, "commit"));
+    txn_requests_.clear();
     head_.store(next_seq_ - 1, std::memory_order_release);
     transactions_.fetch_add(1, std::memory_order_relaxed);
     mutations_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
@@ -563,6 +642,14 @@ class SqliteStore final : public Store {
   sqlite3* writer_ = nullptr;
   std::unique_ptr<WalCheckpointer> checkpointer_;
   Stmt w_begin_, w_commit_, w_rollback_;
+  // Idempotency records: the in-memory index over request_log, and what the
+  // open transaction added to it (taken out again if it rolls back).
+  struct RequestKey {
+    std::string scope, request_id;
+    int64_t rowid;
+  };
+  RequestIndex requests_;
+  std::vector<RequestKey> txn_requests_;
   Stmt w_get_request_, w_put_request_, w_get_resource_, w_put_resource_, w_del_resource_, w_put_event_;
   int64_t next_seq_ = 1;  // writer thread only
   std::atomic<int64_t> head_{0};

@@ -4,11 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <chrono>
 #include <filesystem>
 #include <set>
 #include <thread>
 
+#include <sqlite3.h>
+
+#include "server/core/request_index.h"
 #include "server/core/store.h"
 #include "tests/core/test_support.h"
 
@@ -98,6 +104,101 @@ TEST(SqliteStore, RepeatWithDifferentContentIsAlreadyExists) {
   auto r = store->Commit(OneEvent("same", "b"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(store->HeadSequence(), 1);
+}
+
+TEST(SqliteStore, RepeatsInOneBatchAreReplaysOfTheFirst) {
+  TempDir dir;
+  auto store = Open(dir);
+  constexpr int kIds = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  int left = 2 * kIds, replayed = 0, failed = 0;
+  std::map<std::string, std::set<std::string>> responses;
+  // Queued back to back, so that a request and its repeat mostly share a
+  // transaction: the repeat must see the record its first made just before.
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kIds; ++i) {
+      std::string id = "dup-" + std::to_string(i);
+      store->CommitAsync(OneEvent(id, "v"), [&, id](absl::StatusOr<CommitResult> r) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!r.ok()) {
+          ++failed;
+        } else {
+          replayed += r->replayed;
+          responses[id].insert(r->response);
+        }
+        if (--left == 0) cv.notify_all();
+      });
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return left == 0; });
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(replayed, kIds);
+  EXPECT_EQ(store->HeadSequence(), kIds) << "a repeat appended an event";
+  for (const auto& [id, got] : responses) EXPECT_EQ(got.size(), 1u) << id << ": the repeat got another response";
+}
+
+TEST(SqliteStore, SchemaOneIdempotencyRecordsAreMovedAndStillHonoured) {
+  TempDir dir;
+  const std::string path = dir.path() + "/switchboard.db";
+  {
+    // A database as the first schema left it: records keyed by request id.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE requests(scope TEXT NOT NULL, request_id TEXT NOT NULL, fingerprint BLOB NOT NULL,
+                            response BLOB NOT NULL, create_us INTEGER NOT NULL,
+                            PRIMARY KEY(scope, request_id)) WITHOUT ROWID;
+      CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES('schema_version', '1');
+      INSERT INTO requests VALUES('test.Op', 'old-1', 'a', 'a@7', 1), ('test.Op', 'old-2', 'b', 'b@9', 2);
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  for (int open = 0; open < 2; ++open) {
+    auto store = Open(dir);
+    auto again = store->Commit(OneEvent("old-1", "a"));
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(again->replayed) << "open " << open;
+    EXPECT_EQ(again->response, "a@7");
+    EXPECT_EQ(store->Commit(OneEvent("old-2", "other")).status().code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_EQ(store->HeadSequence(), 0) << "a record from schema 1 was not honoured";
+    store->Close();
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  auto scalar = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sql;
+    std::string out = sqlite3_step(st) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+    sqlite3_finalize(st);
+    return out;
+  };
+  EXPECT_EQ(scalar("SELECT value FROM meta WHERE key='schema_version'"), "2");
+  EXPECT_EQ(scalar("SELECT count(*) FROM sqlite_master WHERE name='requests'"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM request_log"), "2");
+  sqlite3_close(db);
+}
+
+TEST(RequestIndex, KeepsEveryRowOfAKeyAndUndoesAdds) {
+  RequestIndex index;
+  EXPECT_TRUE(index.Candidates("s", "a").empty());
+  index.Add("s", "a", 1);
+  index.Add("s", "b", 2);
+  index.Add("s", "a", 3);  // the store never does this; the index must still keep both
+  EXPECT_EQ(index.Candidates("s", "a"), (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(index.Candidates("s", "b"), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(index.Candidates("t", "a").empty()) << "the scope is part of the key";
+  EXPECT_EQ(index.size(), 3u);
+  index.Remove("s", "a", 1);
+  EXPECT_EQ(index.Candidates("s", "a"), (std::vector<int64_t>{3}));
+  index.Remove("s", "a", 99);  // not there: nothing happens
+  index.Remove("s", "a", 3);
+  EXPECT_TRUE(index.Candidates("s", "a").empty());
+  EXPECT_EQ(index.Candidates("s", "b"), (std::vector<int64_t>{2}));
+  EXPECT_EQ(index.size(), 1u);
 }
 
 TEST(SqliteStore, FailedMutationLeavesNoGapAndNoWrites) {

@@ -181,11 +181,11 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
 // Appends fields 1 (sequence) and 2 (create_time) to a serialized message;
 // protobuf parsing lets later occurrences of a scalar or message field win
 // (messages merge, and the payload never sets them).
-std::string Finalize(const std::string& payload, int64_t seq, int64_t create_us) {
+std::string Finalize(std::string payload, int64_t seq, int64_t create_us) {
   google::protobuf::Timestamp ts;
   ts.set_seconds(create_us / 1000000);
   ts.set_nanos(static_cast<int32_t>((create_us % 1000000) * 1000));
-  std::string out = payload;
+  std::string out = std::move(payload);
   {
     google::protobuf::io::StringOutputStream sos(&out);
     google::protobuf::io::CodedOutputStream cos(&sos);
@@ -395,7 +395,11 @@ class SqliteStore final : public Store {
   struct Completed {
     CommitListener listener;
     std::vector<std::shared_ptr<const EventRecord>> events;
-    std::vector<std::pair<CommitCallback, absl::StatusOr<CommitResult>>> callbacks;
+    // The batch's mutations (their `done` to call), with results[i] for
+    // batch[i]: they are destroyed on the completion thread too, not the
+    // writer's.
+    std::vector<Pending> batch;
+    std::vector<absl::StatusOr<CommitResult>> results;
   };
 
   class Lease {
@@ -526,7 +530,7 @@ class SqliteStore final : public Store {
       rec->kind = std::move(e.kind);
       rec->resource = std::move(e.resource);
       rec->related = std::move(e.related);
-      rec->data = Finalize(e.payload, rec->sequence, now_us);
+      rec->data = Finalize(std::move(e.payload), rec->sequence, now_us);
       Use u(w_put_event_);
       u.Int(1, rec->sequence).Int(2, now_us).Text(3, rec->service).Text(4, rec->kind);
       u.Text(5, rec->resource).Text(6, rec->related).Blob(7, rec->data);
@@ -601,8 +605,8 @@ class SqliteStore final : public Store {
     Completed c;
     c.listener = listener;
     c.events = std::move(events);
-    c.callbacks.reserve(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) c.callbacks.emplace_back(std::move(batch[i].done), std::move(results[i]));
+    c.batch = std::move(batch);
+    c.results = std::move(results);
     std::lock_guard<std::mutex> lock(done_mu_);
     completed_.push_back(std::move(c));
     done_cv_.notify_one();
@@ -619,7 +623,7 @@ class SqliteStore final : public Store {
       }
       for (auto& c : work) {
         if (c.listener && !c.events.empty()) c.listener(std::move(c.events));
-        for (auto& [cb, result] : c.callbacks) cb(std::move(result));
+        for (size_t i = 0; i < c.batch.size(); ++i) c.batch[i].done(std::move(c.results[i]));
       }
     }
   }

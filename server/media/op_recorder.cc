@@ -52,6 +52,20 @@ std::string NewOperationName() {
   return absl::StrCat("operations/", absl::Hex(mine, absl::kZeroPad13), random);
 }
 
+// `serialized` (an Operation) with last_sequence set to `seq`: appended as
+// a second occurrence of the field, which wins when the row is parsed. The
+// operation is serialized on the caller's thread; only this small append
+// waits for the store's writer, which alone knows the sequence.
+std::string WithLastSequence(std::string serialized, int64_t seq) {
+  {
+    google::protobuf::io::StringOutputStream sos(&serialized);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.WriteTag(static_cast<uint32_t>(v1::Operation::kLastSequenceFieldNumber) << 3);  // wire type 0: varint
+    cos.WriteVarint64(static_cast<uint64_t>(seq));
+  }
+  return serialized;
+}
+
 // Runs an asynchronous call of OpRecorder and waits for its result.
 template <class T>
 absl::StatusOr<T> Wait(const std::function<void(std::function<void(absl::StatusOr<T>)>)>& start) {
@@ -118,10 +132,14 @@ void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::Stat
   auto shared_op = std::make_shared<v1::Operation>(std::move(op));
   // Only the operation waits for the writer: it names the acknowledge
   // event's sequence.
-  m.prepare = [shared_op, request = args.request](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+  m.prepare = [shared_op, bytes = shared_op->SerializeAsString(), request = args.request](
+                  core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
     v1::Operation& o = *shared_op;
-    if (!self.events.empty()) o.set_last_sequence(txn.NextSequence());
-    self.writes.push_back({kOperationKind, o.name(), o.SerializeAsString(), false});
+    if (!self.events.empty()) {
+      o.set_last_sequence(txn.NextSequence());
+      bytes = WithLastSequence(std::move(bytes), o.last_sequence());
+    }
+    self.writes.push_back({kOperationKind, o.name(), std::move(bytes), false});
     if (!request.empty()) self.writes.push_back({kPendingKind, o.name(), request, false});
     return absl::OkStatus();
   };
@@ -163,10 +181,14 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
     drafts.push_back({"media", KindOf(e), std::move(resource), std::move(related), e.SerializeAsString()});
   }
   m.events = std::move(drafts);
-  m.prepare = [shared_op](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+  m.prepare = [shared_op, bytes = shared_op->SerializeAsString()](core::TxnReader& txn,
+                                                                   core::Mutation& self) mutable -> absl::Status {
     v1::Operation& o = *shared_op;
-    if (!self.events.empty()) o.set_last_sequence(txn.NextSequence() + static_cast<int64_t>(self.events.size()) - 1);
-    self.writes.push_back({kOperationKind, o.name(), o.SerializeAsString(), false});
+    if (!self.events.empty()) {
+      o.set_last_sequence(txn.NextSequence() + static_cast<int64_t>(self.events.size()) - 1);
+      bytes = WithLastSequence(std::move(bytes), o.last_sequence());
+    }
+    self.writes.push_back({kOperationKind, o.name(), std::move(bytes), false});
     if (o.state() == v1::Operation::SUCCEEDED || o.state() == v1::Operation::FAILED ||
         o.state() == v1::Operation::CANCELED) {
       self.writes.push_back({kPendingKind, o.name(), "", true});

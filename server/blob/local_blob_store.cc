@@ -207,7 +207,7 @@ absl::Status LocalBlobStore::DeleteContainer(absl::string_view account, absl::st
     return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
   }
   for (auto it = records_.begin(); it != records_.end();) {
-    it = absl::StartsWith(it->first, records_in) ? records_.erase(it) : std::next(it);
+    it = absl::StartsWith(it->first, records_in) ? EraseRecordLocked(it) : std::next(it);
   }
   // Rename first so that the container disappears at once, then remove.
   std::string gone = absl::StrCat(dir, ".deleted-", TempTag());
@@ -302,12 +302,14 @@ absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64
     ::unlink(tmp.c_str());
     return IoError("cannot rename into", base + ".data");
   }
-  records_.erase(path);
+  if (auto old = records_.find(path); old != records_.end()) EraseRecordLocked(old);
   FileId id;
   RETURN_IF_ERROR(WriteAtomic(path, record.dump(), &id));
   BlobProperties props = PropertiesFromRecord(record);
   TrimCacheLocked();
-  records_[path] = CachedRecord{std::move(record), 0, 0, false, id};
+  CachedRecord& cached = records_[path];
+  cached.value = std::move(record);
+  cached.file = id;
   return props;
 }
 
@@ -323,7 +325,7 @@ absl::StatusOr<json> LocalBlobStore::LoadLocked(const BlobRef& ref) {
   if (it != records_.end() && it->second.written == it->second.version && !it->second.writing) {
     id = StatFile(path);
     if (!id || !(*id == it->second.file)) {
-      records_.erase(it);
+      EraseRecordLocked(it);
       it = records_.end();
     }
   }
@@ -335,7 +337,9 @@ absl::StatusOr<json> LocalBlobStore::LoadLocked(const BlobRef& ref) {
       return j.status();
     }
     TrimCacheLocked();
-    it = records_.emplace(path, CachedRecord{std::move(*j), 0, 0, false, id.value_or(FileId{})}).first;
+    it = records_.emplace(path, CachedRecord{}).first;
+    it->second.value = std::move(*j);
+    it->second.file = id.value_or(FileId{});
   }
   // A finished rehydration needs no write of its own: every load applies
   // it, and the next change to the record writes it.
@@ -360,7 +364,9 @@ void LocalBlobStore::TrimCacheLocked() {
   if (records_.size() < kMaxCached) return;
   for (auto it = records_.begin(); it != records_.end();) {
     const CachedRecord& r = it->second;
-    it = r.written == r.version && !r.writing ? records_.erase(it) : std::next(it);
+    // Not one whose waiters are still on their way out: they look it up.
+    bool idle = r.written == r.version && !r.writing && (!r.waits || r.waits.use_count() == 1);
+    it = idle ? records_.erase(it) : std::next(it);
   }
 }
 
@@ -387,29 +393,51 @@ absl::Status LocalBlobStore::Persist(const BlobRef& ref, const std::string& path
       // Deleted or replaced meanwhile, or a write of a later version failed.
       return absl::AbortedError(absl::StrCat("blob '", ref.name, "' changed while its record was written; retry"));
     }
-    if (it->second.written >= version) return absl::OkStatus();  // a write covered this change
-    if (!it->second.writing) break;
-    written_cv_.wait(lock);
+    CachedRecord& r = it->second;
+    if (r.written >= version) return absl::OkStatus();  // a write covered this change
+    if (!r.writing) break;
+    // The write under way holds this change if it started after it;
+    // otherwise the next write will.
+    if (!r.waits) r.waits = std::make_shared<WriteWaits>();
+    std::shared_ptr<WriteWaits> waits = r.waits;
+    uint64_t by = r.writing_version >= version ? r.writes : r.writes + 1;
+    waits->covered[by & 1].wait(lock);
   }
-  it->second.writing = true;
-  uint64_t writing = it->second.version;
-  std::string text = it->second.value.dump();
+  CachedRecord& r = it->second;
+  r.writing = true;
+  r.writing_version = r.version;
+  const uint64_t number = ++r.writes;
+  std::string text = r.value.dump();
   lock.unlock();
   FileId id;
   absl::Status s = WriteAtomic(path, text, &id);
   lock.lock();
   // Nothing removes a record while it is being written.
   it = records_.find(path);
-  it->second.writing = false;
+  CachedRecord& w = it->second;
+  w.writing = false;
   if (s.ok()) {
-    it->second.written = std::max(it->second.written, writing);
-    it->second.file = id;
+    w.written = std::max(w.written, w.writing_version);
+    w.file = id;
+    if (w.waits) {
+      w.waits->covered[number & 1].notify_all();
+      // Changes staged during this write: one of their callers writes them.
+      if (w.version > w.written) w.waits->covered[(number + 1) & 1].notify_one();
+    }
   } else {
     // The file keeps its last good version; the next load reads it again.
-    records_.erase(it);
+    EraseRecordLocked(it);
   }
   written_cv_.notify_all();
   return s;
+}
+
+std::unordered_map<std::string, LocalBlobStore::CachedRecord>::iterator LocalBlobStore::EraseRecordLocked(
+    std::unordered_map<std::string, CachedRecord>::iterator it) {
+  if (it->second.waits) {
+    for (auto& cv : it->second.waits->covered) cv.notify_all();
+  }
+  return records_.erase(it);
 }
 
 absl::StatusOr<BlobProperties> LocalBlobStore::GetProperties(const BlobRef& ref) {
@@ -481,7 +509,7 @@ absl::Status LocalBlobStore::DeleteBlob(const BlobRef& ref, const std::string&) 
   std::string base = BlobBase(ref);
   std::unique_lock<std::mutex> l(mu_);
   AwaitWritesLocked(l, base + ".json");
-  records_.erase(base + ".json");
+  if (auto old = records_.find(base + ".json"); old != records_.end()) EraseRecordLocked(old);
   if (::unlink((base + ".json").c_str()) != 0) {
     if (errno == ENOENT) return absl::NotFoundError(NotFoundBlob(ref));
     return IoError("cannot delete", base + ".json");

@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -114,6 +115,15 @@ class LocalBlobStore final : public BlobStore {
   void TrimCacheLocked();
   absl::Status EnsureAccount(const std::string& account);
 
+  // Callers of Persist waiting for a record's file to hold their change. A
+  // write holds the changes staged when it started; callers that staged
+  // theirs during it wait for the next one. Each of the two groups waits on
+  // a condition variable of its own (by the parity of the write's number),
+  // so the end of a write wakes only the callers it covered, and one of the
+  // others to write the next version, instead of every waiter twice.
+  struct WriteWaits {
+    std::condition_variable covered[2];
+  };
   struct CachedRecord {
     nlohmann::json value;
     // Changes staged, and the newest of them in the file.
@@ -122,13 +132,23 @@ class LocalBlobStore final : public BlobStore {
     bool writing = false;
     // The file the record was read from or last written as.
     FileId file;
+    // Writes started, and the version the one under way holds.
+    uint64_t writes = 0;
+    uint64_t writing_version = 0;
+    // Made by the first caller that has to wait; shared, so that a waiter
+    // outlives the record's removal from the cache.
+    std::shared_ptr<WriteWaits> waits;
   };
+  // Removes a cached record, waking whoever waits for its writes (they
+  // find it gone). Caller holds mu_.
+  std::unordered_map<std::string, CachedRecord>::iterator EraseRecordLocked(
+      std::unordered_map<std::string, CachedRecord>::iterator it);
 
   LocalBlobStoreOptions options_;
   std::mutex mu_;
   // By record path; guarded by mu_.
   std::unordered_map<std::string, CachedRecord> records_;
-  // Signalled whenever a record write ends.
+  // Signalled whenever a record write ends (AwaitWritesLocked).
   std::condition_variable written_cv_;
 };
 

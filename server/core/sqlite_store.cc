@@ -19,8 +19,8 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "server/core/store.h"
 #include "server/core/request_index.h"
+#include "server/core/store.h"
 #include "server/core/wal_checkpointer.h"
 
 namespace switchboard::core {
@@ -444,11 +444,7 @@ class SqliteStore final : public Store {
     return u.Step() == SQLITE_DONE;
   }
 
-  // Applies one mutation inside the open transaction. Every check that
-  // refuses a mutation (idempotency, `prepare`) runs before its first write,
-  // so a refused mutation leaves nothing to undo and needs no savepoint. An
-  // error after a write (I/O: a statement failing) sets `*wrote`, and then
-  // the caller rolls the whole transaction back.
+  // Converts a schema-1 store's idempotency records (kMigrateRequests).
   absl::Status MigrateRequests() {
     Stmt has;
     RETURN_IF_ERROR(has.Prepare(writer_, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='requests'"));
@@ -470,6 +466,7 @@ class SqliteStore final : public Store {
     return absl::OkStatus();
   }
 
+  // Fills the in-memory index of the idempotency records (at open).
   absl::Status LoadRequestIndex() {
     Stmt all;
     RETURN_IF_ERROR(all.Prepare(writer_, "SELECT id, scope, request_id FROM request_log"));
@@ -501,6 +498,11 @@ class SqliteStore final : public Store {
     return std::optional<StoredRequest>();
   }
 
+  // Applies one mutation inside the open transaction. Every check that
+  // refuses a mutation (idempotency, `prepare`) runs before its first write,
+  // so a refused mutation leaves nothing to undo and needs no savepoint. An
+  // error after a write (I/O: a statement failing) sets `*wrote`, and then
+  // the caller rolls the whole transaction back.
   absl::StatusOr<CommitResult> Apply(Mutation& m, int64_t now_us,
                                      std::vector<std::shared_ptr<const EventRecord>>& out_events, bool* wrote) {
     if (!m.request_id.empty()) {

@@ -302,7 +302,7 @@ absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64
     ::unlink(tmp.c_str());
     return IoError("cannot rename into", base + ".data");
   }
-  if (auto old = records_.find(path); old != records_.end()) EraseRecordLocked(old);
+  EraseRecordLocked(path);
   FileId id;
   RETURN_IF_ERROR(WriteAtomic(path, record.dump(), &id));
   BlobProperties props = PropertiesFromRecord(record);
@@ -440,6 +440,10 @@ std::unordered_map<std::string, LocalBlobStore::CachedRecord>::iterator LocalBlo
   return records_.erase(it);
 }
 
+void LocalBlobStore::EraseRecordLocked(const std::string& path) {
+  if (auto it = records_.find(path); it != records_.end()) EraseRecordLocked(it);
+}
+
 absl::StatusOr<BlobProperties> LocalBlobStore::GetProperties(const BlobRef& ref) {
   RETURN_IF_ERROR(CheckRef(ref));
   std::lock_guard<std::mutex> l(mu_);
@@ -509,7 +513,7 @@ absl::Status LocalBlobStore::DeleteBlob(const BlobRef& ref, const std::string&) 
   std::string base = BlobBase(ref);
   std::unique_lock<std::mutex> l(mu_);
   AwaitWritesLocked(l, base + ".json");
-  if (auto old = records_.find(base + ".json"); old != records_.end()) EraseRecordLocked(old);
+  EraseRecordLocked(base + ".json");
   if (::unlink((base + ".json").c_str()) != 0) {
     if (errno == ENOENT) return absl::NotFoundError(NotFoundBlob(ref));
     return IoError("cannot delete", base + ".json");

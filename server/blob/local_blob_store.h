@@ -143,6 +143,8 @@ class LocalBlobStore final : public BlobStore {
   // find it gone). Caller holds mu_.
   std::unordered_map<std::string, CachedRecord>::iterator EraseRecordLocked(
       std::unordered_map<std::string, CachedRecord>::iterator it);
+  // The same by path, if it is cached.
+  void EraseRecordLocked(const std::string& path);
 
   LocalBlobStoreOptions options_;
   std::mutex mu_;

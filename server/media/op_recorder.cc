@@ -66,6 +66,17 @@ std::string WithLastSequence(std::string serialized, int64_t seq) {
   return serialized;
 }
 
+// Inside the writer's transaction: gives the operation (serialized as
+// `bytes`) the sequence of the mutation's last event, if it has events,
+// and adds its row to the mutation's writes.
+void PutOperation(v1::Operation& o, std::string bytes, core::TxnReader& txn, core::Mutation& self) {
+  if (!self.events.empty()) {
+    o.set_last_sequence(txn.NextSequence() + static_cast<int64_t>(self.events.size()) - 1);
+    bytes = WithLastSequence(std::move(bytes), o.last_sequence());
+  }
+  self.writes.push_back({kOperationKind, o.name(), std::move(bytes), false});
+}
+
 // Runs an asynchronous call of OpRecorder and waits for its result.
 template <class T>
 absl::StatusOr<T> Wait(const std::function<void(std::function<void(absl::StatusOr<T>)>)>& start) {
@@ -135,11 +146,7 @@ void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::Stat
   m.prepare = [shared_op, bytes = shared_op->SerializeAsString(), request = args.request](
                   core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
     v1::Operation& o = *shared_op;
-    if (!self.events.empty()) {
-      o.set_last_sequence(txn.NextSequence());
-      bytes = WithLastSequence(std::move(bytes), o.last_sequence());
-    }
-    self.writes.push_back({kOperationKind, o.name(), std::move(bytes), false});
+    PutOperation(o, std::move(bytes), txn, self);
     if (!request.empty()) self.writes.push_back({kPendingKind, o.name(), request, false});
     return absl::OkStatus();
   };
@@ -184,11 +191,7 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
   m.prepare = [shared_op, bytes = shared_op->SerializeAsString()](core::TxnReader& txn,
                                                                    core::Mutation& self) mutable -> absl::Status {
     v1::Operation& o = *shared_op;
-    if (!self.events.empty()) {
-      o.set_last_sequence(txn.NextSequence() + static_cast<int64_t>(self.events.size()) - 1);
-      bytes = WithLastSequence(std::move(bytes), o.last_sequence());
-    }
-    self.writes.push_back({kOperationKind, o.name(), std::move(bytes), false});
+    PutOperation(o, std::move(bytes), txn, self);
     if (o.state() == v1::Operation::SUCCEEDED || o.state() == v1::Operation::FAILED ||
         o.state() == v1::Operation::CANCELED) {
       self.writes.push_back({kPendingKind, o.name(), "", true});

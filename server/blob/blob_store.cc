@@ -31,6 +31,13 @@ const char* AccessName(Access a) {
   return "None";
 }
 
+void BlobStore::SetMetadataAsync(const BlobRef& ref, const Metadata& metadata, const std::string& client_request_id,
+                                 PropertiesCallback done) {
+  absl::Status s = SetMetadata(ref, metadata, client_request_id);
+  if (!s.ok()) return done(s);
+  done(GetProperties(ref));
+}
+
 std::optional<Access> ParseAccess(absl::string_view s) {
   if (s == "None" || s == "Private") return Access::kPrivate;
   if (s == "Blob") return Access::kBlob;

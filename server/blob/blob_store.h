@@ -105,6 +105,15 @@ class BlobStore {
   // Replaces the blob's metadata. NOT_FOUND for a missing blob.
   virtual absl::Status SetMetadata(const BlobRef& ref, const Metadata& metadata,
                                    const std::string& client_request_id) = 0;
+  // The same without holding the caller: `done` gets the blob's properties
+  // once the change is durable (as they are then: this change, or a later
+  // one), or the error. It runs on some caller's thread, possibly this one
+  // before this returns, possibly one writing later changes to the blob, so
+  // it must not call into the store. The default calls SetMetadata, then
+  // GetProperties.
+  using PropertiesCallback = std::function<void(absl::StatusOr<BlobProperties>)>;
+  virtual void SetMetadataAsync(const BlobRef& ref, const Metadata& metadata, const std::string& client_request_id,
+                                PropertiesCallback done);
   virtual absl::Status DeleteBlob(const BlobRef& ref, const std::string& client_request_id) = 0;
   // Server-side copy within the store (same account or another account of
   // it); the destination container must exist. Completes before returning.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
@@ -206,9 +207,7 @@ absl::Status LocalBlobStore::DeleteContainer(absl::string_view account, absl::st
   if (!fs::exists(dir + "/container.json")) {
     return absl::NotFoundError(absl::StrCat("container '", container, "' does not exist"));
   }
-  for (auto it = records_.begin(); it != records_.end();) {
-    it = absl::StartsWith(it->first, records_in) ? EraseRecordLocked(it) : std::next(it);
-  }
+  std::erase_if(records_, [&](const auto& entry) { return absl::StartsWith(entry.first, records_in); });
   // Rename first so that the container disappears at once, then remove.
   std::string gone = absl::StrCat(dir, ".deleted-", TempTag());
   if (::rename(dir.c_str(), gone.c_str()) != 0) return IoError("cannot delete container", dir);
@@ -325,7 +324,7 @@ absl::StatusOr<json> LocalBlobStore::LoadLocked(const BlobRef& ref) {
   if (it != records_.end() && it->second.written == it->second.version && !it->second.writing) {
     id = StatFile(path);
     if (!id || !(*id == it->second.file)) {
-      EraseRecordLocked(it);
+      records_.erase(it);
       it = records_.end();
     }
   }
@@ -353,19 +352,12 @@ absl::StatusOr<json> LocalBlobStore::LoadLocked(const BlobRef& ref) {
   return j;
 }
 
-uint64_t LocalBlobStore::StageLocked(const std::string& path, json record) {
-  CachedRecord& r = records_[path];
-  r.value = std::move(record);
-  return ++r.version;
-}
-
 void LocalBlobStore::TrimCacheLocked() {
   constexpr size_t kMaxCached = 4096;
   if (records_.size() < kMaxCached) return;
   for (auto it = records_.begin(); it != records_.end();) {
     const CachedRecord& r = it->second;
-    // Not one whose waiters are still on their way out: they look it up.
-    bool idle = r.written == r.version && !r.writing && (!r.waits || r.waits.use_count() == 1);
+    bool idle = r.written == r.version && !r.writing;
     it = idle ? records_.erase(it) : std::next(it);
   }
 }
@@ -384,65 +376,63 @@ void LocalBlobStore::AwaitWritesLocked(std::unique_lock<std::mutex>& lock, const
   written_cv_.wait(lock, [&] { return !busy(); });
 }
 
-absl::Status LocalBlobStore::Persist(const BlobRef& ref, const std::string& path, uint64_t version) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto it = records_.end();
-  while (true) {
-    it = records_.find(path);
-    if (it == records_.end()) {
-      // Deleted or replaced meanwhile, or a write of a later version failed.
-      return absl::AbortedError(absl::StrCat("blob '", ref.name, "' changed while its record was written; retry"));
-    }
-    CachedRecord& r = it->second;
-    if (r.written >= version) return absl::OkStatus();  // a write covered this change
-    if (!r.writing) break;
-    // The write under way holds this change if it started after it;
-    // otherwise the next write will.
-    if (!r.waits) r.waits = std::make_shared<WriteWaits>();
-    std::shared_ptr<WriteWaits> waits = r.waits;
-    uint64_t by = r.writing_version >= version ? r.writes : r.writes + 1;
-    waits->covered[by & 1].wait(lock);
+void LocalBlobStore::CommitLocked(std::unique_lock<std::mutex>& lock, const BlobRef& ref, const std::string& path,
+                                  json record, PropertiesCallback done) {
+  CachedRecord& r = records_[path];
+  r.value = std::move(record);
+  r.waiters.push_back({++r.version, std::move(done)});
+  if (r.writing) {
+    lock.unlock();
+    return;
   }
-  CachedRecord& r = it->second;
   r.writing = true;
-  r.writing_version = r.version;
-  const uint64_t number = ++r.writes;
-  std::string text = r.value.dump();
-  lock.unlock();
-  FileId id;
-  absl::Status s = WriteAtomic(path, text, &id);
-  lock.lock();
-  // Nothing removes a record while it is being written.
-  it = records_.find(path);
-  CachedRecord& w = it->second;
-  w.writing = false;
-  if (s.ok()) {
-    w.written = std::max(w.written, w.writing_version);
-    w.file = id;
-    if (w.waits) {
-      w.waits->covered[number & 1].notify_all();
-      // Changes staged during this write: one of their callers writes them.
-      if (w.version > w.written) w.waits->covered[(number + 1) & 1].notify_one();
+  WriteLoop(lock, ref, path);
+}
+
+void LocalBlobStore::WriteLoop(std::unique_lock<std::mutex>& lock, const BlobRef& ref, const std::string& path) {
+  while (true) {
+    // Nothing removes a record while it is being written.
+    CachedRecord& r = records_.find(path)->second;
+    const uint64_t version = r.version;
+    std::string text = r.value.dump();
+    BlobProperties props = PropertiesFromRecord(r.value);
+    std::vector<Waiter> covered = std::move(r.waiters);
+    r.waiters.clear();
+    lock.unlock();
+    FileId id;
+    absl::Status s = WriteAtomic(path, text, &id);
+    lock.lock();
+    auto it = records_.find(path);
+    CachedRecord& w = it->second;
+    std::vector<Waiter> dropped;
+    bool more = false;
+    if (s.ok()) {
+      w.written = version;
+      w.file = id;
+      more = w.version > version;
+      w.writing = more;
+    } else {
+      // The file keeps its last good version; the next load reads it again,
+      // and the changes staged during this write go with the cached record.
+      dropped = std::move(w.waiters);
+      records_.erase(it);
     }
-  } else {
-    // The file keeps its last good version; the next load reads it again.
-    EraseRecordLocked(it);
+    if (!more) written_cv_.notify_all();
+    lock.unlock();
+    for (Waiter& c : covered) {
+      if (s.ok()) c.done(props);
+      else c.done(s);
+    }
+    for (Waiter& d : dropped) {
+      d.done(absl::AbortedError(absl::StrCat("blob '", ref.name, "' could not be written (", s.message(),
+                                             "); this change was not kept, retry")));
+    }
+    if (!more) return;
+    lock.lock();
   }
-  written_cv_.notify_all();
-  return s;
 }
 
-std::unordered_map<std::string, LocalBlobStore::CachedRecord>::iterator LocalBlobStore::EraseRecordLocked(
-    std::unordered_map<std::string, CachedRecord>::iterator it) {
-  if (it->second.waits) {
-    for (auto& cv : it->second.waits->covered) cv.notify_all();
-  }
-  return records_.erase(it);
-}
-
-void LocalBlobStore::EraseRecordLocked(const std::string& path) {
-  if (auto it = records_.find(path); it != records_.end()) EraseRecordLocked(it);
-}
+void LocalBlobStore::EraseRecordLocked(const std::string& path) { records_.erase(path); }
 
 absl::StatusOr<BlobProperties> LocalBlobStore::GetProperties(const BlobRef& ref) {
   RETURN_IF_ERROR(CheckRef(ref));
@@ -492,20 +482,29 @@ absl::Status LocalBlobStore::Read(const BlobRef& ref, int64_t offset, int64_t le
   return absl::OkStatus();
 }
 
-absl::Status LocalBlobStore::SetMetadata(const BlobRef& ref, const Metadata& metadata, const std::string&) {
-  RETURN_IF_ERROR(CheckRef(ref));
-  RETURN_IF_ERROR(ValidateMetadata(metadata, "metadata"));
+absl::Status LocalBlobStore::SetMetadata(const BlobRef& ref, const Metadata& metadata,
+                                         const std::string& client_request_id) {
+  std::promise<absl::Status> result;
+  SetMetadataAsync(ref, metadata, client_request_id,
+                   [&result](absl::StatusOr<BlobProperties> props) { result.set_value(props.status()); });
+  return result.get_future().get();
+}
+
+void LocalBlobStore::SetMetadataAsync(const BlobRef& ref, const Metadata& metadata, const std::string&,
+                                      PropertiesCallback done) {
+  if (auto s = CheckRef(ref); !s.ok()) return done(s);
+  if (auto s = ValidateMetadata(metadata, "metadata"); !s.ok()) return done(s);
   std::string path = RecordPath(ref);
-  uint64_t version;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    ASSIGN_OR_RETURN(json j, LoadLocked(ref));
-    j["metadata"] = metadata;
-    j["etag"] = NewEtag();
-    j["last_modified_us"] = NowUs();
-    version = StageLocked(path, std::move(j));
+  std::unique_lock<std::mutex> l(mu_);
+  auto j = LoadLocked(ref);
+  if (!j.ok()) {
+    l.unlock();
+    return done(j.status());
   }
-  return Persist(ref, path, version);
+  (*j)["metadata"] = metadata;
+  (*j)["etag"] = NewEtag();
+  (*j)["last_modified_us"] = NowUs();
+  CommitLocked(l, ref, path, std::move(*j), std::move(done));
 }
 
 absl::Status LocalBlobStore::DeleteBlob(const BlobRef& ref, const std::string&) {
@@ -557,32 +556,31 @@ absl::StatusOr<BlobProperties> LocalBlobStore::CopyBlob(const BlobRef& source, c
 absl::Status LocalBlobStore::SetTier(const BlobRef& ref, Tier tier, Rehydrate priority) {
   RETURN_IF_ERROR(CheckRef(ref));
   std::string path = RecordPath(ref);
-  uint64_t version;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    ASSIGN_OR_RETURN(json j, LoadLocked(ref));
-    Tier current = ParseTier(j.value("tier", "Hot")).value_or(Tier::kHot);
-    if (current == Tier::kArchive && tier != Tier::kArchive) {
-      if (j.value("rehydrate_at_us", int64_t{0}) > 0) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("blob '", ref.name, "' is already being rehydrated; wait for it to finish"));
-      }
-      double delay = priority == Rehydrate::kHigh ? options_.rehydrate_high_seconds : options_.rehydrate_standard_seconds;
-      j["rehydrate_to"] = TierName(tier);
-      j["rehydrate_at_us"] = NowUs() + static_cast<int64_t>(delay * 1e6);
-      if (delay <= 0) {
-        j["tier"] = TierName(tier);
-        j.erase("rehydrate_to");
-        j.erase("rehydrate_at_us");
-      }
-    } else {
+  std::unique_lock<std::mutex> l(mu_);
+  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+  Tier current = ParseTier(j.value("tier", "Hot")).value_or(Tier::kHot);
+  if (current == Tier::kArchive && tier != Tier::kArchive) {
+    if (j.value("rehydrate_at_us", int64_t{0}) > 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("blob '", ref.name, "' is already being rehydrated; wait for it to finish"));
+    }
+    double delay = priority == Rehydrate::kHigh ? options_.rehydrate_high_seconds : options_.rehydrate_standard_seconds;
+    j["rehydrate_to"] = TierName(tier);
+    j["rehydrate_at_us"] = NowUs() + static_cast<int64_t>(delay * 1e6);
+    if (delay <= 0) {
       j["tier"] = TierName(tier);
       j.erase("rehydrate_to");
       j.erase("rehydrate_at_us");
     }
-    version = StageLocked(path, std::move(j));
+  } else {
+    j["tier"] = TierName(tier);
+    j.erase("rehydrate_to");
+    j.erase("rehydrate_at_us");
   }
-  return Persist(ref, path, version);
+  std::promise<absl::Status> result;
+  CommitLocked(l, ref, path, std::move(j),
+               [&result](absl::StatusOr<BlobProperties> props) { result.set_value(props.status()); });
+  return result.get_future().get();
 }
 
 absl::StatusOr<BlobPage> LocalBlobStore::ListBlobs(absl::string_view account, absl::string_view container,

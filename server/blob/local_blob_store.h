@@ -18,8 +18,10 @@
 // under the store's lock, then written to its file outside it, one write
 // per record at a time: writes to different blobs run side by side, and
 // changes to one blob that arrive during a write are written together by
-// the next one. Each caller returns only once a file holding its change is
-// in place.
+// the next one, which the thread that wrote the last one makes. A caller
+// is answered (SetMetadata returns, SetMetadataAsync's callback runs) only
+// once a file holding its change is in place; a caller whose change waits
+// for a write in progress is not held meanwhile.
 
 #include <condition_variable>
 #include <cstdint>
@@ -67,6 +69,8 @@ class LocalBlobStore final : public BlobStore {
   absl::Status Read(const BlobRef& ref, int64_t offset, int64_t length, const ChunkSink& sink) override;
   absl::Status SetMetadata(const BlobRef& ref, const Metadata& metadata,
                            const std::string& client_request_id) override;
+  void SetMetadataAsync(const BlobRef& ref, const Metadata& metadata, const std::string& client_request_id,
+                        PropertiesCallback done) override;
   absl::Status DeleteBlob(const BlobRef& ref, const std::string& client_request_id) override;
   absl::StatusOr<BlobProperties> CopyBlob(const BlobRef& source, const BlobRef& dest,
                                           const std::string& client_request_id) override;
@@ -100,13 +104,17 @@ class LocalBlobStore final : public BlobStore {
   // Loads the blob's record (from the cache, else its file), applying a due
   // rehydration. Caller holds mu_.
   absl::StatusOr<nlohmann::json> LoadLocked(const BlobRef& ref);
-  // Puts a changed record in the cache; returns its version for Persist.
-  // Caller holds mu_.
-  uint64_t StageLocked(const std::string& path, nlohmann::json record);
-  // Returns once a file holding `version` (or a later one) of the record is
-  // in place; writes it unless another caller is already writing. Caller
-  // does not hold mu_.
-  absl::Status Persist(const BlobRef& ref, const std::string& path, uint64_t version);
+  // Puts a changed record in the cache and answers `done` once a file
+  // holding it is in place: at once, if a write of the record is under way
+  // (that write's thread writes this change next); else this thread writes
+  // the record, and goes on writing it while changes arrive meanwhile.
+  // Caller holds `lock` on mu_, which is released on return.
+  void CommitLocked(std::unique_lock<std::mutex>& lock, const BlobRef& ref, const std::string& path,
+                    nlohmann::json record, PropertiesCallback done);
+  // Writes the record at `path`, which is marked as being written, until no
+  // staged change is left, answering the callers each write covers. Caller
+  // holds `lock` on mu_, which is released on return.
+  void WriteLoop(std::unique_lock<std::mutex>& lock, const BlobRef& ref, const std::string& path);
   // Waits until no write of the record at `where` (a record's path, or a
   // folder ending in '/': any record in it) is in flight, so it can be
   // replaced or removed. Caller holds `lock` on mu_.
@@ -115,35 +123,27 @@ class LocalBlobStore final : public BlobStore {
   void TrimCacheLocked();
   absl::Status EnsureAccount(const std::string& account);
 
-  // Callers of Persist waiting for a record's file to hold their change. A
-  // write holds the changes staged when it started; callers that staged
-  // theirs during it wait for the next one. Each of the two groups waits on
-  // a condition variable of its own (by the parity of the write's number),
-  // so the end of a write wakes only the callers it covered, and one of the
-  // others to write the next version, instead of every waiter twice.
-  struct WriteWaits {
-    std::condition_variable covered[2];
+  // A caller waiting for a record's file to hold its change.
+  struct Waiter {
+    uint64_t version = 0;
+    PropertiesCallback done;
   };
   struct CachedRecord {
     nlohmann::json value;
     // Changes staged, and the newest of them in the file.
     uint64_t version = 0;
     uint64_t written = 0;
+    // A thread is writing the record, and will write what is staged
+    // meanwhile. Nothing removes a record while it is set.
     bool writing = false;
     // The file the record was read from or last written as.
     FileId file;
-    // Writes started, and the version the one under way holds.
-    uint64_t writes = 0;
-    uint64_t writing_version = 0;
-    // Made by the first caller that has to wait; shared, so that a waiter
-    // outlives the record's removal from the cache.
-    std::shared_ptr<WriteWaits> waits;
+    // Callers whose changes the write under way does not hold; only while
+    // `writing`.
+    std::vector<Waiter> waiters;
   };
-  // Removes a cached record, waking whoever waits for its writes (they
-  // find it gone). Caller holds mu_.
-  std::unordered_map<std::string, CachedRecord>::iterator EraseRecordLocked(
-      std::unordered_map<std::string, CachedRecord>::iterator it);
-  // The same by path, if it is cached.
+  // Removes a cached record, by path, if it is cached (no write of it is
+  // under way: callers wait for that first). Caller holds mu_.
   void EraseRecordLocked(const std::string& path);
 
   LocalBlobStoreOptions options_;

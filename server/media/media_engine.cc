@@ -191,10 +191,11 @@ void MediaEngine::Shutdown() {
 
 void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
   if (!prepared.ok()) return done(prepared.status());
-  if (pool_->queued() >= static_cast<size_t>(options_.config.max_queued_operations)) {
+  if (pool_->queued() + in_storage_.load() >= static_cast<size_t>(options_.config.max_queued_operations)) {
     return done(absl::ResourceExhaustedError(absl::StrCat(
         "the media service has ", options_.config.max_queued_operations,
-        " operations waiting for a worker (media.max_queued_operations); nothing was recorded, retry later")));
+        " operations waiting for a worker or for storage (media.max_queued_operations); nothing was recorded, "
+        "retry later")));
   }
   auto job = std::make_shared<Job>(std::move(*prepared));
   // Runs on the store's completion thread: hand the work to a worker.
@@ -282,14 +283,20 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::SetBlobMetadataR
   blob::Metadata md(req.blob_metadata().begin(), req.blob_metadata().end());
   if (auto s = blob::ValidateMetadata(md, "blob_metadata"); !s.ok()) return s;
   MediaJob job = JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());
-  job.work = [this, req, t = *target, md](v1::Operation op, Done done) {
-    absl::Status s = t.store->SetMetadata(t.ref, md, ClientRequestId(op));
-    if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, s, std::move(done));
-    auto props = t.store->GetProperties(t.ref);
-    if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, props.status(), std::move(done));
-    *op.mutable_blob() = ToBlobInfo(req.blob_uri(), *props);
-    op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
-    return recorder_->Succeed(std::move(op), std::move(done));
+  // The worker does not wait for the write: the store answers once the
+  // change is durable, on the thread that wrote it.
+  job.work = [this, blob_uri = req.blob_uri(), t = *target, md = std::move(md)](v1::Operation op, Done done) {
+    std::string crid = ClientRequestId(op);
+    in_storage_.fetch_add(1);
+    t.store->SetMetadataAsync(
+        t.ref, md, crid,
+        [this, blob_uri, op = std::move(op), done = std::move(done)](absl::StatusOr<blob::BlobProperties> props) mutable {
+          in_storage_.fetch_sub(1);
+          if (!props.ok()) return recorder_->Fail(std::move(op), log_events::kMetadataFailed, props.status(), std::move(done));
+          *op.mutable_blob() = ToBlobInfo(blob_uri, *props);
+          op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());
+          recorder_->Succeed(std::move(op), std::move(done));
+        });
   };
   return job;
 }

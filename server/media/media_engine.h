@@ -18,6 +18,7 @@
 // store ("media_pending"), and Create runs such operations again: an
 // accepted operation survives a crash or kill of switchboardd.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -127,6 +128,10 @@ class MediaEngine {
   BlobRouter router_;
   std::unique_ptr<OpRecorder> recorder_;
   std::unique_ptr<WorkerPool> pool_;
+  // Operations whose storage call a worker handed to the store, not yet
+  // answered (counted with the pool's queue against
+  // media.max_queued_operations).
+  std::atomic<size_t> in_storage_{0};
   std::unique_ptr<EncodeManager> encodes_;
 };
 

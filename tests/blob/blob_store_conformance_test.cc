@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/azure/crypto.h"
@@ -171,6 +173,22 @@ TEST_P(BlobStoreConformance, SetMetadataReplacesAll) {
   ASSERT_TRUE(props.ok());
   EXPECT_EQ(props->metadata, (Metadata{{"c", "3"}}));
   EXPECT_EQ(*ReadAll("m"), "body");
+}
+
+TEST_P(BlobStoreConformance, SetMetadataAsyncAnswersWithTheBlobsProperties) {
+  ASSERT_TRUE(Put("m", "body").ok());
+  std::promise<absl::StatusOr<BlobProperties>> set, missing, invalid;
+  store_->SetMetadataAsync(Ref("m"), {{"c", "3"}}, "req-1", [&](auto r) { set.set_value(std::move(r)); });
+  store_->SetMetadataAsync(Ref("nope"), {{"c", "3"}}, "", [&](auto r) { missing.set_value(std::move(r)); });
+  store_->SetMetadataAsync(Ref("m"), {{"1bad", "x"}}, "", [&](auto r) { invalid.set_value(std::move(r)); });
+  auto props = set.get_future().get();
+  ASSERT_TRUE(props.ok()) << props.status();
+  EXPECT_EQ(props->metadata, (Metadata{{"c", "3"}}));
+  EXPECT_EQ(props->size, 4);
+  EXPECT_EQ(props->etag, store_->GetProperties(Ref("m"))->etag);
+  EXPECT_EQ(missing.get_future().get().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(invalid.get_future().get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetProperties(Ref("m"))->metadata, (Metadata{{"c", "3"}}));
 }
 
 TEST_P(BlobStoreConformance, InvalidMetadataIsRejectedAndNothingChanges) {

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <csignal>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -80,6 +84,66 @@ TEST_F(LocalBlobStoreTest, ConcurrentChangesToOneBlobAllSucceedAndTheFileHoldsTh
   // The last change of some writer: its final one.
   std::string last = cached->metadata.at("writer");
   EXPECT_EQ(last.substr(last.find('-')), absl::StrCat("-", kEach - 1));
+}
+
+TEST_F(LocalBlobStoreTest, AsyncChangesToOneBlobAreEachAnsweredOnceWithWhatWasWritten) {
+  constexpr int kThreads = 8, kEach = 100;
+  std::mutex mu;
+  std::vector<int> answers(kThreads * kEach, 0);
+  std::vector<std::string> seen(kThreads * kEach);
+  std::atomic<int> pending{kThreads * kEach}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        int n = t * kEach + i;
+        store_->SetMetadataAsync(Ref("clip.mp4"), {{"writer", absl::StrCat(n)}}, "",
+                                 [&, n](absl::StatusOr<BlobProperties> props) {
+                                   std::lock_guard<std::mutex> l(mu);
+                                   ++answers[static_cast<size_t>(n)];
+                                   if (props.ok()) seen[static_cast<size_t>(n)] = props->metadata.at("writer");
+                                   else ++failed;
+                                   --pending;
+                                 });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  while (pending.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(failed.load(), 0);
+  for (int n = 0; n < kThreads * kEach; ++n) {
+    EXPECT_EQ(answers[static_cast<size_t>(n)], 1) << n;
+    // The properties written with this change: it, or one staged after it
+    // by the same thread or another (never an older one of this thread).
+    int got = std::stoi(seen[static_cast<size_t>(n)]);
+    if (got / kEach == n / kEach) EXPECT_GE(got, n) << n;
+  }
+  auto cached = store_->GetProperties(Ref("clip.mp4"));
+  auto on_disk = Open()->GetProperties(Ref("clip.mp4"));
+  ASSERT_TRUE(cached.ok() && on_disk.ok());
+  EXPECT_EQ(on_disk->metadata, cached->metadata);
+  EXPECT_EQ(on_disk->etag, cached->etag);
+}
+
+TEST_F(LocalBlobStoreTest, AWriteThatFailsIsAnErrorAndTheFileKeepsItsLastGoodVersion) {
+  ASSERT_TRUE(store_->SetMetadata(Ref("clip.mp4"), {{"stage", "one"}}, "").ok());
+  // Files this process writes may hold 16 bytes for a moment (the record
+  // is larger): its next write fails with EFBIG.
+  struct rlimit was;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &was), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tiny = was;
+  tiny.rlim_cur = 16;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  absl::Status s = store_->SetMetadata(Ref("clip.mp4"), {{"stage", "two"}}, "");
+  ::setrlimit(RLIMIT_FSIZE, &was);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  auto props = store_->GetProperties(Ref("clip.mp4"));
+  ASSERT_TRUE(props.ok()) << props.status();
+  EXPECT_EQ(props->metadata, (Metadata{{"stage", "one"}}));
+  ASSERT_TRUE(store_->SetMetadata(Ref("clip.mp4"), {{"stage", "three"}}, "").ok());
+  EXPECT_EQ(Open()->GetProperties(Ref("clip.mp4"))->metadata, (Metadata{{"stage", "three"}}));
 }
 
 TEST_F(LocalBlobStoreTest, ChangesToManyBlobsLandInTheirOwnFiles) {

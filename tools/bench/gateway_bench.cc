@@ -25,6 +25,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -94,6 +95,10 @@ struct Result {
   int64_t failed_batches = 0;
   double seconds = 0;
   std::vector<double> batch_ms;
+  // CPU seconds from the load's start until drained: switchboardd, the
+  // gateway, this process (the load and the topic).
+  double cpu_sbd = 0, cpu_gw = 0, cpu_self = 0;
+  double CpuUsPerEvent(double cpu) const { return events > 0 ? 1e6 * cpu / static_cast<double>(events) : 0; }
   double Rate() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
   double CompletedRate() const { return completed_s > 0 ? static_cast<double>(events) / completed_s : 0; }
   double Pct(double p) const {
@@ -205,7 +210,8 @@ int main(int argc, char** argv) {
   cli.AddInt("batch", 100, "Events per batch (per POST, or concurrent gRPC calls).");
   cli.AddInt("duration_s", 10, "Seconds per phase.");
   cli.AddInt("gateway_workers", 16, "The gateway's --http_worker_threads.");
-  cli.AddInt("media_workers", 64, "switchboardd's media.workers (storage operations at once).");
+  cli.AddInt("media_workers", 0,
+             "switchboardd's media.workers (storage operations at once); 0 leaves switchboardd's default.");
   cli.AddString("direct", "batch",
                 "gRPC direct: 'batch' sends each batch as one SubmitBatch (as the gateway does); 'calls' as "
                 "concurrent SetBlobMetadata calls.");
@@ -254,12 +260,10 @@ int main(int argc, char** argv) {
   if (!topic.ok()) return std::cerr << topic.status() << "\n", 1;
 
   {
+    json media = {{"max_queued_operations", cli.GetInt("max_queued_operations")}};
+    if (cli.GetInt("media_workers") > 0) media["workers"] = cli.GetInt("media_workers");
     std::ofstream cfg(work + "/switchboardd.json");
-    cfg << json{{"media",
-                 {{"workers", cli.GetInt("media_workers")},
-                  {"max_queued_operations", cli.GetInt("max_queued_operations")}}}}
-               .dump()
-        << "\n";
+    cfg << json{{"media", media}}.dump() << "\n";
   }
   sb::ChildProcess sbd({cli.GetString("switchboardd"), "--data_dir=" + work + "/data", "--grpc_address=127.0.0.1:0",
                         "--http_address=127.0.0.1:0", "--config=" + work + "/switchboardd.json",
@@ -377,13 +381,24 @@ int main(int argc, char** argv) {
   // waits until the topic holds all successes so far, so no phase's work
   // runs on in the next; it gives up after 10 s without a new event.
   int64_t accepted_total = 0;
+  auto cpu_now = [&] {
+    return std::array<double, 3>{sb::CpuSeconds(sbd.pid()), sb::CpuSeconds(gw.pid()), sb::SelfCpuSeconds()};
+  };
+  std::array<double, 3> cpu_at_start{};
   auto wait_drained = [&](Result* r) {
+    auto note_cpu = [&] {
+      auto now = cpu_now();
+      r->cpu_sbd = now[0] - cpu_at_start[0];
+      r->cpu_gw = now[1] - cpu_at_start[1];
+      r->cpu_self = now[2] - cpu_at_start[2];
+    };
     accepted_total += r->events;
     int64_t last_seen = topic_events.load();
     auto last_progress = Clock::now();
     while (Clock::now() - last_progress < std::chrono::seconds(10)) {
       if (topic_success.load() >= accepted_total) {
         r->completed_s = std::chrono::duration<double>(Clock::now() - r->start).count();
+        note_cpu();
         return;
       }
       if (topic_events.load() != last_seen) {
@@ -392,6 +407,7 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    note_cpu();
   };
   std::cerr << "[bench] warm-up\n";
   std::function<bool(int)> direct_batch = grpc_batch;
@@ -405,22 +421,26 @@ int main(int argc, char** argv) {
   Result warm2 = RunLoad("warm-up gateway", clients, batch, 1, http_batch);
   wait_drained(&warm2);
   std::cerr << "[bench] gRPC direct, " << duration << " s\n";
+  cpu_at_start = cpu_now();
   Result direct = RunLoad(direct_label, clients, batch, duration, direct_batch);
   wait_drained(&direct);
   std::cerr << "[bench] gateway, " << duration << " s\n";
+  cpu_at_start = cpu_now();
   Result via = RunLoad("gateway (POST /api/eventgrid)", clients, batch, duration, http_batch);
   wait_drained(&via);
 
   std::cout << "\n## Gateway: Event Grid ingestion (" << clients << " clients, batches of " << batch
             << " request.blob.metadata.create, " << duration << " s per phase)\n\n";
   std::cout << "| path | accepted events/s | completed events/s | batches | failed batches | p50 time to ack (ms) | "
-               "p99 time to ack (ms) |\n";
-  std::cout << "|---|---|---|---|---|---|---|\n";
+               "p99 time to ack (ms) | CPU µs/event: switchboardd, gateway, bench |\n";
+  std::cout << "|---|---|---|---|---|---|---|---|\n";
   for (const Result* r : {&direct, &via}) {
     std::cout << "| " << r->label << " | " << Fmt(r->Rate()) << " | "
               << (r->completed_s > 0 ? Fmt(r->CompletedRate()) : std::string("not all")) << " | "
               << r->batch_ms.size() << " | "
-              << r->failed_batches << " | " << Fmt(r->Pct(0.50), 1) << " | " << Fmt(r->Pct(0.99), 1) << " |\n";
+              << r->failed_batches << " | " << Fmt(r->Pct(0.50), 1) << " | " << Fmt(r->Pct(0.99), 1) << " | "
+              << Fmt(r->CpuUsPerEvent(r->cpu_sbd), 1) << ", " << Fmt(r->CpuUsPerEvent(r->cpu_gw), 1) << ", "
+              << Fmt(r->CpuUsPerEvent(r->cpu_self), 1) << " |\n";
   }
   std::cout << "\nGateway throughput vs direct: " << Fmt(direct.Rate() > 0 ? 100.0 * via.Rate() / direct.Rate() : 0, 1)
             << " %; p99 overhead: " << Fmt(via.Pct(0.99) - direct.Pct(0.99), 1) << " ms.\n";

@@ -137,8 +137,9 @@ absl::StatusOr<std::vector<EventGridEvent>> ParseEventGridBatch(absl::string_vie
   SB_TRY(j, ParseJson(body));
   if (!j.is_array()) return FieldError("body", "must be a JSON array of events");
   std::vector<EventGridEvent> out;
+  out.reserve(j.size());
   for (size_t i = 0; i < j.size(); ++i) {
-    const json& e = j[i];
+    json& e = j[i];
     std::string at = absl::StrCat("[", i, "]");
     if (!e.is_object()) return FieldError(at, "must be an event object");
     EventGridEvent ev;
@@ -146,13 +147,18 @@ absl::StatusOr<std::vector<EventGridEvent>> ParseEventGridBatch(absl::string_vie
     SB_TRY(type, RequireString(e, "eventType", at + ".eventType"));
     ev.id = id;
     ev.event_type = type;
-    if (const json* s = FindMember(e, "subject"); s && s->is_string()) ev.subject = s->get<std::string>();
-    if (const json* s = FindMember(e, "topic"); s && s->is_string()) ev.topic = s->get<std::string>();
-    if (const json* s = FindMember(e, "eventTime"); s && s->is_string()) ev.event_time = s->get<std::string>();
-    if (const json* s = FindMember(e, "dataVersion"); s && s->is_string()) ev.data_version = s->get<std::string>();
-    const json* data = FindMember(e, "data");
-    if (!data || !data->is_object()) return FieldError(at + ".data", "must be a JSON object");
-    ev.data = *data;
+    // The document is this function's own: strings and data are moved out.
+    auto take = [&e](const char* key, std::string* to) {
+      auto it = e.find(key);
+      if (it != e.end() && it->is_string()) *to = std::move(it->get_ref<std::string&>());
+    };
+    take("subject", &ev.subject);
+    take("topic", &ev.topic);
+    take("eventTime", &ev.event_time);
+    take("dataVersion", &ev.data_version);
+    auto data = e.find("data");
+    if (data == e.end() || !data->is_object()) return FieldError(at + ".data", "must be a JSON object");
+    ev.data = std::move(*data);
     out.push_back(std::move(ev));
   }
   return out;

@@ -7,12 +7,12 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/azure/crypto.h"
 #include "common/status.h"
+#include "common/uuid.h"
 
 namespace switchboard::media {
 namespace {
@@ -48,8 +48,7 @@ std::string NewOperationName() {
   do {
     mine = std::max(now, prev + 1);
   } while (!last.compare_exchange_weak(prev, mine, std::memory_order_relaxed));
-  std::string random = absl::BytesToHexString(azure::RandomBytes(4)).substr(0, 7);
-  return absl::StrCat("operations/", absl::Hex(mine, absl::kZeroPad13), random);
+  return absl::StrCat("operations/", absl::Hex(mine, absl::kZeroPad13), absl::Hex(UniqueRandom64() & 0xfffffff, absl::kZeroPad7));
 }
 
 // `serialized` (an Operation) with last_sequence set to `seq`: appended as

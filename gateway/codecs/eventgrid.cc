@@ -21,14 +21,28 @@ std::string Now() {
   return FormatRfc3339(ts);
 }
 
-json Envelope(const std::string& event_type, const std::string& subject, json data, const std::string& id) {
-  return json{{"id", id},          {"topic", ""},        {"subject", subject}, {"eventType", event_type},
-              {"eventTime", Now()}, {"dataVersion", "1.0"}, {"metadataVersion", "1"}, {"data", std::move(data)}};
+EventGridEvent Envelope(std::string event_type, std::string subject, json data, std::string id) {
+  EventGridEvent e;
+  e.id = std::move(id);
+  e.subject = std::move(subject);
+  e.event_type = std::move(event_type);
+  e.event_time = Now();
+  e.data_version = "1.0";
+  e.data = std::move(data);
+  return e;
 }
 
-json Success(const std::string& event_type, json data) {
+EventGridEvent Success(std::string event_type, json data) {
   std::string id = NewUuid();
-  return Envelope(event_type, absl::StrCat("/", event_type, "/", id), std::move(data), id);
+  std::string subject = absl::StrCat("/", event_type, "/", id);
+  return Envelope(std::move(event_type), std::move(subject), std::move(data), std::move(id));
+}
+
+EventGridEvent Ack(const EventGridEvent& request, const google::protobuf::Struct& context) {
+  std::string id = NewUuid();
+  std::string subject = absl::StrCat(request.subject, "/", id);
+  return Envelope("response.acknowledge", std::move(subject),
+                  json{{"operationContext", StructToJson(context)}, {"eventType", request.event_type}}, std::move(id));
 }
 
 absl::StatusOr<std::string> Str(const json& data, const char* key) {
@@ -386,13 +400,28 @@ bool IsFinalEvent(const v1::MediaEvent& e) {
   }
 }
 
+json ToJson(const EventGridEvent& e) {
+  return json{{"id", e.id},
+              {"topic", e.topic},
+              {"subject", e.subject},
+              {"eventType", e.event_type},
+              {"eventTime", e.event_time},
+              {"dataVersion", e.data_version},
+              {"metadataVersion", "1"},
+              {"data", e.data}};
+}
+
 json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context) {
-  std::string id = NewUuid();
-  return Envelope("response.acknowledge", absl::StrCat(request.subject, "/", id),
-                  json{{"operationContext", StructToJson(context)}, {"eventType", request.event_type}}, id);
+  return ToJson(Ack(request, context));
 }
 
 std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* request) {
+  auto event = ResponseEventFor(e, request);
+  if (!event) return std::nullopt;
+  return ToJson(*event);
+}
+
+std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& e, const EventGridEvent* request) {
   const v1::OperationType type = e.operation_type();
   json ctx = ContextJson(e);
   switch (e.payload_case()) {
@@ -403,11 +432,11 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
       EventGridEvent answered;
       answered.event_type = RequestEventType(type);
       answered.subject = !e.echo().subject().empty() ? e.echo().subject() : request ? request->subject : "";
-      return AcknowledgeEvent(answered, e.operation_context());
+      return Ack(answered, e.operation_context());
     }
     case v1::MediaEvent::kSucceeded: {
       const v1::Operation& op = e.succeeded();
-      json d = {{"operationContext", ctx}};
+      json d = {{"operationContext", std::move(ctx)}};
       std::string et;
       switch (type) {
         case v1::SET_BLOB_METADATA:
@@ -455,23 +484,23 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
           r.update(Echo(request, {"keyName"}));
           SetIfGiven(r, "account", e.echo().account());
           SetIfGiven(r, "keyName", e.echo().key_name());
-          return Success("response.rollkey.storage.success", r);
+          return Success("response.rollkey.storage.success", std::move(r));
         }
         default: return std::nullopt;
       }
-      return Success(et, d);
+      return Success(et, std::move(d));
     }
     case v1::MediaEvent::kScheduled: {
       const v1::Operation& op = e.scheduled();
       if (type == v1::COPY_BLOB) {
-        json d = {{"operationContext", ctx}, {"destinationUri", op.target_uri()},
+        json d = {{"operationContext", std::move(ctx)}, {"destinationUri", op.target_uri()},
                   {"blobMetadata", Metadata(op.blob_metadata())}};
         d.update(Echo(request, {"sourceUri"}));
         SetIfGiven(d, "sourceUri", e.echo().source_uri());
-        return Success("response.blob.copy.scheduled", d);
+        return Success("response.blob.copy.scheduled", std::move(d));
       }
       if (type == v1::DELETE_BLOB) {
-        return Success("response.blob.delete.scheduled", json{{"operationContext", ctx},
+        return Success("response.blob.delete.scheduled", json{{"operationContext", std::move(ctx)},
                                                                {"blobUri", op.target_uri()},
                                                                {"blobMetadata", Metadata(op.blob_metadata())}});
       }
@@ -479,21 +508,21 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
     }
     case v1::MediaEvent::kStorage: {
       const v1::StorageEvent& s = e.storage();
-      json d = {{"operationContext", ctx}, {"blobUri", s.blob_uri()}};
+      json d = {{"operationContext", std::move(ctx)}, {"blobUri", s.blob_uri()}};
       if (s.kind() == v1::StorageEvent::BLOB_CREATED) {
         d["contentType"] = s.content_type();
         d["contentLength"] = s.content_length();
         d["eTag"] = s.etag();
-        return Success("response.blob.created.success", d);
+        return Success("response.blob.created.success", std::move(d));
       }
-      if (s.kind() == v1::StorageEvent::BLOB_DELETED) return Success("response.blob.delete.success", d);
+      if (s.kind() == v1::StorageEvent::BLOB_DELETED) return Success("response.blob.delete.success", std::move(d));
       return std::nullopt;
     }
     case v1::MediaEvent::kEncode: {
       const v1::EncodeProgress& p = e.encode();
       const char* word = EncodeStateWord(p.state());
       if (!word) return std::nullopt;
-      json d = {{"operationContext", ctx},
+      json d = {{"operationContext", std::move(ctx)},
                 {"encoderContext", StructToJson(p.encoder_context())},
                 {"workflowJobName", p.workflow_job_name()}};
       if (p.state() == v1::PROCESSING) {
@@ -505,7 +534,7 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
         for (const auto& u : p.output_uris()) outs.push_back({{"blobUri", u}});
         d["outputs"] = outs;
       }
-      return Success(absl::StrCat("response.encode.", EncoderWord(type), ".", word), d);
+      return Success(absl::StrCat("response.encode.", EncoderWord(type), ".", word), std::move(d));
     }
     case v1::MediaEvent::kFailure: {
       const v1::Failure& f = e.failure();
@@ -514,10 +543,10 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
         SetIfGiven(r, "account", e.echo().account());
         SetIfGiven(r, "keyName", e.echo().key_name());
         r["error"] = f.log_event_message();
-        return Success("response.rollkey.storage.failure", r);
+        return Success("response.rollkey.storage.failure", std::move(r));
       }
       std::string id = NewUuid();
-      json d = {{"operationContext", ctx},
+      json d = {{"operationContext", std::move(ctx)},
                 {"logEventId", f.log_event_id()},
                 {"logEventMessage", f.log_event_message()},
                 {"logRecordId", f.log_record_id()},
@@ -525,7 +554,8 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
                 {"eventHandlerClassName", f.event_handler_class_name()},
                 {"handlerId", f.handler_id()}};
       return Envelope("response.failure",
-                      absl::StrCat("gridwichFailure/", f.event_handler_class_name(), "/", f.log_event_id()), d, id);
+                      absl::StrCat("gridwichFailure/", f.event_handler_class_name(), "/", f.log_event_id()), std::move(d),
+                      std::move(id));
     }
     default: return std::nullopt;
   }
@@ -536,7 +566,7 @@ json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::
   if (IsRollKey(request.event_type)) {
     json r = Echo(&request, {"account", "keyName"});
     r["error"] = std::string(message);
-    return Success("response.rollkey.storage.failure", r);
+    return ToJson(Success("response.rollkey.storage.failure", std::move(r)));
   }
   std::string id = NewUuid();
   // A name-independent handler id is not needed here: requests that never
@@ -548,7 +578,8 @@ json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::
             {"logRecordUrl", ""},
             {"eventHandlerClassName", std::string(handler)},
             {"handlerId", "00000000-0000-4000-8000-000000000000"}};
-  return Envelope("response.failure", absl::StrCat("gridwichFailure/", handler, "/", log_event_id), d, id);
+  return ToJson(Envelope("response.failure", absl::StrCat("gridwichFailure/", handler, "/", log_event_id),
+                         std::move(d), std::move(id)));
 }
 
 }  // namespace switchboard::codecs

@@ -81,7 +81,12 @@ bool IsFinalEvent(const v1::MediaEvent& event);
 // fills what an event logged before the server kept the echo lacks.
 nlohmann::json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context);
 // The response for one MediaEvent, or nullopt if it has none on the wire.
+std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& event, const EventGridEvent* request);
+// The same as the event's JSON: every envelope key (topic "",
+// metadataVersion "1") and data.
 std::optional<nlohmann::json> ResponseFor(const v1::MediaEvent& event, const EventGridEvent* request);
+// An event as JSON, with every envelope key (metadataVersion "1").
+nlohmann::json ToJson(const EventGridEvent& event);
 // response.failure (or response.rollkey.storage.failure) for a request the
 // service never accepted (decoding or validation failed).
 nlohmann::json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::Struct& context,

@@ -282,8 +282,7 @@ void BindMedia(const client::Connection* conn, HandlerRegistry* handlers, MediaB
   handlers->Add(std::make_unique<MediaHandler>(conn));
   binding->encode = [](const v1::MediaEvent& e) {
     std::vector<Event> out;
-    auto r = codecs::ResponseFor(e, nullptr);
-    if (r) out.push_back(FromJson(std::move(*r)));
+    if (auto r = codecs::ResponseEventFor(e, nullptr)) out.push_back(std::move(*r));
     return out;
   };
 }

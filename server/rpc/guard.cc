@@ -1,5 +1,8 @@
 #include "server/rpc/guard.h"
 
+#include <string>
+#include <vector>
+
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/unknown_field_set.h>
 
@@ -12,10 +15,27 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-absl::Status Walk(const Message& m, const std::string& path) {
+// Where a message sits in the request, as a chain up to the root (null):
+// the path text is built only for an error.
+struct At {
+  const At* parent;
+  const FieldDescriptor* field;
+  int index;  // -1 for a singular field
+};
+
+std::string PathOf(const At* at) {
+  if (at == nullptr) return "";
+  std::string parent = PathOf(at->parent);
+  std::string out = parent.empty() ? at->field->name() : absl::StrCat(parent, ".", at->field->name());
+  if (at->index >= 0) absl::StrAppend(&out, "[", at->index, "]");
+  return out;
+}
+
+absl::Status Walk(const Message& m, const At* at) {
   const Reflection* r = m.GetReflection();
   const auto& unknown = r->GetUnknownFields(m);
   if (!unknown.empty()) {
+    std::string path = PathOf(at);
     return absl::InvalidArgumentError(absl::StrCat(
         path.empty() ? "request" : path, ": unknown field number ", unknown.field(0).number(),
         "; this server does not know it (client built from a newer or different .proto?)"));
@@ -24,13 +44,14 @@ absl::Status Walk(const Message& m, const std::string& path) {
   r->ListFields(m, &fields);
   for (const FieldDescriptor* f : fields) {
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    std::string sub = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
-        if (absl::Status s = Walk(r->GetRepeatedMessage(m, f, i), absl::StrCat(sub, "[", i, "]")); !s.ok()) return s;
+        At here{at, f, i};
+        if (absl::Status s = Walk(r->GetRepeatedMessage(m, f, i), &here); !s.ok()) return s;
       }
     } else {
-      if (absl::Status s = Walk(r->GetMessage(m, f), sub); !s.ok()) return s;
+      At here{at, f, -1};
+      if (absl::Status s = Walk(r->GetMessage(m, f), &here); !s.ok()) return s;
     }
   }
   return absl::OkStatus();
@@ -38,7 +59,7 @@ absl::Status Walk(const Message& m, const std::string& path) {
 
 }  // namespace
 
-absl::Status CheckNoUnknownFields(const Message& message) { return Walk(message, ""); }
+absl::Status CheckNoUnknownFields(const Message& message) { return Walk(message, nullptr); }
 
 absl::StatusOr<Principal> Guard::Admit(grpc::CallbackServerContext* ctx, const Message& request,
                                        Role needed) const {

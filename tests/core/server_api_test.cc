@@ -12,6 +12,7 @@
 
 #include <set>
 
+#include "absl/strings/match.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "switchboard/v1/media.grpc.pb.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
@@ -151,6 +152,21 @@ TEST(Api, UnknownFieldsAndOversizedRequestsAreInvalidArgument) {
     grpc::Status s = stub->Publish(&ctx, req, &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_NE(s.error_message().find("envelope: unknown field number 99"), std::string::npos) << s.error_message();
+  }
+  {
+    // Deeper down, the error names the whole path, map entries included.
+    grpc::ClientContext ctx;
+    v1::PublishRequest req;
+    *req.mutable_envelope() = Envelope("u1b");
+    google::protobuf::Value& v = (*req.mutable_envelope()->mutable_data()->mutable_fields())["k"];
+    v.set_string_value("x");
+    v.GetReflection()->MutableUnknownFields(&v)->AddVarint(98, 1);
+    v1::PublishResponse resp;
+    grpc::Status s = stub->Publish(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    // (The entry's index depends on the map's order: Envelope() sets data too.)
+    EXPECT_TRUE(absl::StartsWith(s.error_message(), "envelope.data.fields[")) << s.error_message();
+    EXPECT_NE(s.error_message().find("].value: unknown field number 98"), std::string::npos) << s.error_message();
   }
   {
     grpc::ClientContext ctx;

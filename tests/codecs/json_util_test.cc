@@ -54,6 +54,18 @@ TEST(Rfc3339, KeepsFractions) {
   EXPECT_EQ(FormatRfc3339(*ms, UtcSuffix::kOffset), "2019-08-14T19:20:08.500+00:00");
 }
 
+TEST(Rfc3339, FormatsTheWholeRangeWithItsDigits) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(-62135596800);
+  EXPECT_EQ(FormatRfc3339(t), "0001-01-01T00:00:00Z");
+  t.set_seconds(253402300799);
+  t.set_nanos(999999999);
+  EXPECT_EQ(FormatRfc3339(t), "9999-12-31T23:59:59.999999999Z");
+  t.set_seconds(951782400);  // a leap day
+  t.set_nanos(0);
+  EXPECT_EQ(FormatRfc3339(t), "2000-02-29T00:00:00Z");
+}
+
 TEST(Rfc3339, RejectsWithAReason) {
   for (const char* bad : {"2016-05-29T15:03:50", "2016-05-29 15:03:50Z", "2016-13-29T15:03:50Z", "2015-02-29T00:00:00Z",
                           "2016-05-29T24:00:00Z", "2016-05-29T15:03:50+25:00", "2016-05-29T15:03:50Zjunk", "yesterday",

@@ -31,6 +31,33 @@ TopicClient::TopicClient(TopicOptions options) : options_(std::move(options)) {
   static CurlInit init;
 }
 
+TopicClient::~TopicClient() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* TopicClient::Borrow() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void TopicClient::Return(void* handle) const {
+  // At most a few connections stay open: as many as POSTs ran at once.
+  constexpr size_t kMaxIdle = 8;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < kMaxIdle) {
+    idle_.push_back(handle);
+    return;
+  }
+  curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
 std::string TopicClient::Encode(const std::vector<Event>& events) {
   return absl::StrCat("[", absl::StrJoin(events, ",", [](std::string* out, const Event& e) { *out += Serialize(e); }),
                       "]");
@@ -39,11 +66,12 @@ std::string TopicClient::Encode(const std::vector<Event>& events) {
 PostResult TopicClient::PostOnce(const std::string& body) const {
   PostResult r;
   r.attempts = 1;
-  CURL* curl = curl_easy_init();
+  CURL* curl = static_cast<CURL*>(Borrow());
   if (!curl) {
     r.error = "curl_easy_init failed";
     return r;
   }
+  curl_easy_reset(curl);  // options from the last use go; the connection stays
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
   std::string key_header = absl::StrCat("aeg-sas-key: ", options_.key);
@@ -70,7 +98,7 @@ PostResult TopicClient::PostOnce(const std::string& body) const {
     r.error = answer;
   }
   curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  Return(curl);
   return r;
 }
 

@@ -25,8 +25,16 @@ struct MediaJob {
 // the fingerprint and of the request kept for a resume.
 template <class Req>
 MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
-  Req plain = req;
-  plain.clear_return_when_accepted();
+  // One deterministic serialization is both the kept request and what the
+  // fingerprint hashes; the request is copied only to drop the flag.
+  std::string bytes;
+  if (req.return_when_accepted()) {
+    Req plain = req;
+    plain.clear_return_when_accepted();
+    bytes = DeterministicBytes(plain);
+  } else {
+    bytes = DeterministicBytes(req);
+  }
   MediaJob job;
   job.return_when_accepted = req.return_when_accepted();
   OpRecorder::BeginArgs& a = job.begin;
@@ -34,9 +42,9 @@ MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
   a.request_id = req.request_id();
   if constexpr (requires { req.operation_context(); }) a.context = req.operation_context();
   a.target = std::move(target);
-  a.fingerprint = Fingerprint(plain);
+  a.fingerprint = FingerprintOf(bytes);
   a.echo = EchoOf(req);
-  a.request = plain.SerializeAsString();
+  a.request = std::move(bytes);
   return job;
 }
 

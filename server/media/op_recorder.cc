@@ -87,7 +87,7 @@ absl::StatusOr<T> Wait(const std::function<void(std::function<void(absl::StatusO
 
 }  // namespace
 
-std::string Fingerprint(const google::protobuf::Message& m) {
+std::string DeterministicBytes(const google::protobuf::Message& m) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream sos(&bytes);
@@ -95,8 +95,12 @@ std::string Fingerprint(const google::protobuf::Message& m) {
     cos.SetSerializationDeterministic(true);
     m.SerializeToCodedStream(&cos);
   }
-  return azure::Sha256Hex(bytes);
+  return bytes;
 }
+
+std::string FingerprintOf(const std::string& deterministic_bytes) { return azure::Sha256Hex(deterministic_bytes); }
+
+std::string Fingerprint(const google::protobuf::Message& m) { return FingerprintOf(DeterministicBytes(m)); }
 
 absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, const std::string& request_id,
                                                     const google::protobuf::Struct* context,

@@ -21,27 +21,16 @@ std::string Now() {
   return FormatRfc3339(ts);
 }
 
-EventGridEvent Envelope(std::string event_type, std::string subject, json data, std::string id) {
-  EventGridEvent e;
-  e.id = std::move(id);
-  e.subject = std::move(subject);
-  e.event_type = std::move(event_type);
-  e.event_time = Now();
-  e.data_version = "1.0";
-  e.data = std::move(data);
-  return e;
-}
-
 EventGridEvent Success(std::string event_type, json data) {
   std::string id = NewUuid();
   std::string subject = absl::StrCat("/", event_type, "/", id);
-  return Envelope(std::move(event_type), std::move(subject), std::move(data), std::move(id));
+  return ResponseEnvelope(std::move(event_type), std::move(subject), std::move(data), std::move(id));
 }
 
 EventGridEvent Ack(const EventGridEvent& request, const google::protobuf::Struct& context) {
   std::string id = NewUuid();
   std::string subject = absl::StrCat(request.subject, "/", id);
-  return Envelope("response.acknowledge", std::move(subject),
+  return ResponseEnvelope("response.acknowledge", std::move(subject),
                   json{{"operationContext", StructToJson(context)}, {"eventType", request.event_type}}, std::move(id));
 }
 
@@ -400,6 +389,17 @@ bool IsFinalEvent(const v1::MediaEvent& e) {
   }
 }
 
+EventGridEvent ResponseEnvelope(std::string event_type, std::string subject, json data, std::string id) {
+  EventGridEvent e;
+  e.id = std::move(id);
+  e.subject = std::move(subject);
+  e.event_type = std::move(event_type);
+  e.event_time = Now();
+  e.data_version = "1.0";
+  e.data = std::move(data);
+  return e;
+}
+
 json ToJson(const EventGridEvent& e) {
   return json{{"id", e.id},
               {"topic", e.topic},
@@ -553,7 +553,7 @@ std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& e, const Ev
                 {"logRecordUrl", f.log_record_url()},
                 {"eventHandlerClassName", f.event_handler_class_name()},
                 {"handlerId", f.handler_id()}};
-      return Envelope("response.failure",
+      return ResponseEnvelope("response.failure",
                       absl::StrCat("gridwichFailure/", f.event_handler_class_name(), "/", f.log_event_id()), std::move(d),
                       std::move(id));
     }
@@ -578,7 +578,7 @@ json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::
             {"logRecordUrl", ""},
             {"eventHandlerClassName", std::string(handler)},
             {"handlerId", "00000000-0000-4000-8000-000000000000"}};
-  return ToJson(Envelope("response.failure", absl::StrCat("gridwichFailure/", handler, "/", log_event_id),
+  return ToJson(ResponseEnvelope("response.failure", absl::StrCat("gridwichFailure/", handler, "/", log_event_id),
                          std::move(d), std::move(id)));
 }
 

@@ -85,6 +85,10 @@ std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& event, cons
 // The same as the event's JSON: every envelope key (topic "",
 // metadataVersion "1") and data.
 std::optional<nlohmann::json> ResponseFor(const v1::MediaEvent& event, const EventGridEvent* request);
+// A response event: `id`, `subject`, `event_type` and `data` as given, the
+// current time (RFC 3339, UTC, microseconds at most), dataVersion "1.0",
+// no topic.
+EventGridEvent ResponseEnvelope(std::string event_type, std::string subject, nlohmann::json data, std::string id);
 // An event as JSON, with every envelope key (metadataVersion "1").
 nlohmann::json ToJson(const EventGridEvent& event);
 // response.failure (or response.rollkey.storage.failure) for a request the

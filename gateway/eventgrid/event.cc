@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "common/uuid.h"
 #include "gateway/codecs/json_util.h"
 
@@ -65,19 +63,8 @@ Event FromJson(json in) {
   return e;
 }
 
-std::string NowRfc3339() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
-}
-
 Event NewResponse(std::string event_type, std::string subject, json data) {
-  Event e;
-  e.id = NewUuid();
-  e.event_type = std::move(event_type);
-  e.subject = std::move(subject);
-  e.event_time = NowRfc3339();
-  e.data_version = "1.0";
-  e.data = std::move(data);
-  return e;
+  return codecs::ResponseEnvelope(std::move(event_type), std::move(subject), std::move(data), NewUuid());
 }
 
 }  // namespace switchboard::gateway::eventgrid

@@ -31,11 +31,8 @@ std::string Serialize(const Event& event);
 // empty. `data` is moved out of `event`, not copied.
 Event FromJson(nlohmann::json event);
 
-// Now as "2026-11-22T10:00:00.123456Z".
-std::string NowRfc3339();
-
-// A response event with a new id, the current time, dataVersion "1.0" and
-// metadataVersion "1". `subject` is used as given.
+// A response event with a new id (codecs::ResponseEnvelope): the current
+// time, dataVersion "1.0", metadataVersion "1". `subject` is used as given.
 Event NewResponse(std::string event_type, std::string subject, nlohmann::json data);
 
 }  // namespace switchboard::gateway::eventgrid

@@ -373,7 +373,15 @@ void LocalBlobStore::AwaitWritesLocked(std::unique_lock<std::mutex>& lock, const
     }
     return false;
   };
+  // While this waits, new changes wait too (AwaitNoReplacementLocked), so
+  // that a stream of them cannot keep a write under way for ever.
+  ++replacing_;
   written_cv_.wait(lock, [&] { return !busy(); });
+  if (--replacing_ == 0) written_cv_.notify_all();
+}
+
+void LocalBlobStore::AwaitNoReplacementLocked(std::unique_lock<std::mutex>& lock) {
+  written_cv_.wait(lock, [this] { return replacing_ == 0; });
 }
 
 void LocalBlobStore::CommitLocked(std::unique_lock<std::mutex>& lock, const BlobRef& ref, const std::string& path,
@@ -496,6 +504,7 @@ void LocalBlobStore::SetMetadataAsync(const BlobRef& ref, const Metadata& metada
   if (auto s = ValidateMetadata(metadata, "metadata"); !s.ok()) return done(s);
   std::string path = RecordPath(ref);
   std::unique_lock<std::mutex> l(mu_);
+  AwaitNoReplacementLocked(l);
   auto j = LoadLocked(ref);
   if (!j.ok()) {
     l.unlock();
@@ -557,6 +566,7 @@ absl::Status LocalBlobStore::SetTier(const BlobRef& ref, Tier tier, Rehydrate pr
   RETURN_IF_ERROR(CheckRef(ref));
   std::string path = RecordPath(ref);
   std::unique_lock<std::mutex> l(mu_);
+  AwaitNoReplacementLocked(l);
   ASSIGN_OR_RETURN(json j, LoadLocked(ref));
   Tier current = ParseTier(j.value("tier", "Hot")).value_or(Tier::kHot);
   if (current == Tier::kArchive && tier != Tier::kArchive) {

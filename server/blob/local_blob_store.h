@@ -119,6 +119,10 @@ class LocalBlobStore final : public BlobStore {
   // folder ending in '/': any record in it) is in flight, so it can be
   // replaced or removed. Caller holds `lock` on mu_.
   void AwaitWritesLocked(std::unique_lock<std::mutex>& lock, const std::string& where);
+  // Waits while a caller of AwaitWritesLocked waits, before a change is
+  // made: a record always being written would hold off a delete or a
+  // replace. Caller holds `lock` on mu_.
+  void AwaitNoReplacementLocked(std::unique_lock<std::mutex>& lock);
   // Drops written records once the cache holds too many. Caller holds mu_.
   void TrimCacheLocked();
   absl::Status EnsureAccount(const std::string& account);
@@ -150,8 +154,11 @@ class LocalBlobStore final : public BlobStore {
   std::mutex mu_;
   // By record path; guarded by mu_.
   std::unordered_map<std::string, CachedRecord> records_;
-  // Signalled whenever a record write ends (AwaitWritesLocked).
+  // Signalled whenever a record write ends (AwaitWritesLocked), and when the
+  // last caller waiting in AwaitWritesLocked goes on.
   std::condition_variable written_cv_;
+  // Callers in AwaitWritesLocked; guarded by mu_.
+  int replacing_ = 0;
 };
 
 // Properties from a stored record.

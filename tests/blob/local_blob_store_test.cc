@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -177,6 +178,41 @@ TEST_F(LocalBlobStoreTest, ADeletedBlobStaysDeletedWhileItsRecordIsBeingChanged)
   EXPECT_TRUE(absl::IsNotFound(store_->GetProperties(Ref("clip.mp4")).status()));
   EXPECT_TRUE(absl::IsNotFound(Open()->GetProperties(Ref("clip.mp4")).status()));
   EXPECT_TRUE(absl::IsNotFound(store_->SetMetadata(Ref("clip.mp4"), {{"n", "late"}}, "")));
+}
+
+TEST_F(LocalBlobStoreTest, ADeleteIsNotHeldOffByAStreamOfAsyncChangesToTheBlob) {
+  // Changes keep arriving without waiting for their answers, so a write of
+  // the record is always under way; the delete must still get its turn.
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0}, sent{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      while (!stop) {
+        if (sent - answered > 200000) {
+          std::this_thread::yield();
+          continue;
+        }
+        ++sent;
+        store_->SetMetadataAsync(Ref("clip.mp4"), {{"n", "x"}}, "", [&](auto) { ++answered; });
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::promise<absl::Status> deleted;
+  std::thread deleter([&] { deleted.set_value(store_->DeleteBlob(Ref("clip.mp4"), "")); });
+  auto result = deleted.get_future();
+  // Generous: on an idle machine it takes well under a millisecond; a
+  // delete that starves never finishes.
+  bool finished = result.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  stop = true;
+  for (auto& th : writers) th.join();
+  deleter.join();
+  ASSERT_TRUE(finished) << "DeleteBlob waited behind the stream of changes";
+  EXPECT_TRUE(result.get().ok());
+  while (answered.load() < sent.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(absl::IsNotFound(store_->GetProperties(Ref("clip.mp4")).status()));
+  EXPECT_TRUE(absl::IsNotFound(Open()->GetProperties(Ref("clip.mp4")).status()));
 }
 
 TEST_F(LocalBlobStoreTest, AChangeMadeThroughAnotherStoreOnTheSameFolderIsSeenAtOnce) {

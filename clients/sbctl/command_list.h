@@ -16,4 +16,5 @@
   X(Pipeline)                   \
   X(Media)                      \
   X(Encode)                     \
-  X(Blob)
+  X(Blob)                       \
+  X(EventGrid)

@@ -290,5 +290,43 @@ TEST(SbctlWebhookListen, RejectsAForgedSignature) {
   EXPECT_TRUE(absl::StrContains(listener.out(), "REJECTED")) << listener.out();
 }
 
+// sbctl eventgrid listen plays the topic: it checks the topic key and
+// prints each event of a POSTed array (README, "Try it").
+TEST(SbctlEventGridListen, PrintsEachEventAndRefusesAWrongKey) {
+  TempDir dir;
+  std::string key_file = dir.Write("topic.key", "topic-key-0123456789\n");
+  const int port = FreePort();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/api/events";
+  Subprocess listener;
+  std::string error;
+  ASSERT_TRUE(listener.Start({SBCTL_PATH, "eventgrid", "listen", "--port=" + std::to_string(port),
+                              "--key_file=" + key_file, "--count=2"},
+                             CleanEnv(), &error))
+      << error;
+  auto post = [&](const std::string& key) {
+    RunResult r;
+    for (int i = 0; i < 50; ++i) {
+      r = RunCommand({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "aeg-sas-key: " + key,
+                      "-d",
+                      R"([{"id":"a1","eventType":"response.acknowledge","subject":"/s/a1","data":{"operationContext":{"prodID":7}}},)"
+                      R"({"id":"a2","eventType":"response.blob.metadata.success","subject":"/s/a2","data":{}}])",
+                      url},
+                     CleanEnv(), 10s);
+      if (r.out != "000") break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return r;
+  };
+  RunResult wrong = post("not-the-key");
+  EXPECT_EQ(wrong.out, "401") << Describe(wrong);
+  RunResult right = post("topic-key-0123456789");
+  EXPECT_EQ(right.out, "200") << Describe(right);
+  listener.ReadAll(10s);  // --count=2: it exits after the two events
+  EXPECT_TRUE(absl::StrContains(listener.out(), "REJECTED")) << listener.out();
+  EXPECT_TRUE(absl::StrContains(listener.out(), "#1  response.acknowledge  /s/a1  operationContext {\"prodID\":7}"))
+      << listener.out();
+  EXPECT_TRUE(absl::StrContains(listener.out(), "#2  response.blob.metadata.success  /s/a2")) << listener.out();
+}
+
 }  // namespace
 }  // namespace switchboard::testing

@@ -26,9 +26,31 @@ echo "[run] switchboardd on 127.0.0.1:50051 (unless overridden), data in $DATA" 
 "$BUILD/server/switchboardd" --data_dir="$DATA" "$@" &
 SB_PID=$!
 GW_PID=""
+# Without a config of its own, the gateway gets a local one made once in the
+# data folder: /api/eventgrid on, with a key of its own, and the publisher
+# posting to http://127.0.0.1:9100/api/events, where `sbctl eventgrid listen`
+# plays the topic (README, "Try it"). The keys are files beside it (0600).
+local_gateway_config() {
+  local cfg="$DATA/gateway.json"
+  if [ ! -f "$cfg" ]; then
+    (umask 077
+     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DATA/eventgrid.key"
+     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DATA/eventgrid-topic.key"
+     cat > "$cfg" <<JSON
+{
+  "eventgrid_key_file": "$DATA/eventgrid.key",
+  "eventgrid_topic_url": "http://127.0.0.1:9100/api/events",
+  "eventgrid_topic_key_file": "$DATA/eventgrid-topic.key"
+}
+JSON
+    )
+  fi
+  echo "$cfg"
+}
 if [ "${SWITCHBOARD_NO_GATEWAY:-0}" != 1 ]; then
-  echo "[run] switchboard-gateway on 127.0.0.1:8080 (unless its config says otherwise)" >&2
-  "$BUILD/gateway/switchboard-gateway" ${SWITCHBOARD_GATEWAY_CONFIG:+--config="$SWITCHBOARD_GATEWAY_CONFIG"} &
+  GW_CONFIG="${SWITCHBOARD_GATEWAY_CONFIG:-$(local_gateway_config)}"
+  echo "[run] switchboard-gateway on 127.0.0.1:8080 (unless its config says otherwise), config $GW_CONFIG" >&2
+  "$BUILD/gateway/switchboard-gateway" --config="$GW_CONFIG" &
   GW_PID=$!
 fi
 stop_all() {

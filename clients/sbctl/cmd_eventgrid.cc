@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "clients/lib/webhook_receiver.h"
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/input.h"
@@ -31,12 +30,9 @@ int RunListen(Invocation& inv) {
   long long count = inv.cli().GetInt("count");
   if (port < 0 || port > 65535) return inv.UsageError(absl::StrCat("--port must be 0 to 65535, got ", port));
   if (count < 0) return inv.UsageError("--count must not be negative");
-  std::string key = inv.cli().GetString("key");
-  if (std::string file = inv.cli().GetString("key_file"); !file.empty()) {
-    auto text = ReadInputFile(file);
-    if (!text.ok()) return inv.LocalError(absl::NotFoundError(absl::StrCat("--key_file: cannot read '", file, "'")));
-    key = std::string(absl::StripTrailingAsciiWhitespace(*text));
-  }
+  auto read = SecretFromFlags(inv.cli().GetString("key"), "key_file", inv.cli().GetString("key_file"));
+  if (!read.ok()) return inv.LocalError(read.status());
+  const std::string key = *read;
   std::mutex mu;
   std::atomic<long long> events{0};
   auto handler = [&](const client::WebhookReceiver::Request& req) {

@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/lib/webhook_receiver.h"
@@ -49,12 +48,9 @@ int RunCreate(Invocation& inv) {
   if (bindings.empty()) return inv.UsageError("--bind is required: topic patterns, comma-separated");
   // The secret comes from a file or the environment, never from argv where
   // every local user can read it.
-  std::string secret = inv.cli().GetString("secret");
-  if (std::string file = inv.cli().GetString("secret_file"); !file.empty()) {
-    auto text = ReadInputFile(file);
-    if (!text.ok()) return inv.LocalError(absl::NotFoundError(absl::StrCat("--secret_file: cannot read '", file, "'")));
-    secret = std::string(absl::StripTrailingAsciiWhitespace(*text));
-  }
+  auto read = SecretFromFlags(inv.cli().GetString("secret"), "secret_file", inv.cli().GetString("secret_file"));
+  if (!read.ok()) return inv.LocalError(read.status());
+  std::string secret = *read;
   if (secret.empty()) {
     return inv.UsageError("a signing secret is required: --secret_file=FILE or SWITCHBOARD_WEBHOOK_SECRET");
   }
@@ -183,12 +179,9 @@ int RunListen(Invocation& inv) {
   long long count = inv.cli().GetInt("count");
   if (port < 0 || port > 65535) return inv.UsageError(absl::StrCat("--port must be 0 to 65535, got ", port));
   if (fail_first < 0 || count < 0) return inv.UsageError("--fail_first and --count must not be negative");
-  std::string secret = inv.cli().GetString("secret");
-  if (std::string file = inv.cli().GetString("secret_file"); !file.empty()) {
-    auto text = ReadInputFile(file);
-    if (!text.ok()) return inv.LocalError(absl::NotFoundError(absl::StrCat("--secret_file: cannot read '", file, "'")));
-    secret = std::string(absl::StripTrailingAsciiWhitespace(*text));
-  }
+  auto read = SecretFromFlags(inv.cli().GetString("secret"), "secret_file", inv.cli().GetString("secret_file"));
+  if (!read.ok()) return inv.LocalError(read.status());
+  std::string secret = *read;
   std::mutex mu;
   std::atomic<long long> seen{0}, accepted{0};
   auto handler = [&](const client::WebhookReceiver::Request& req) {

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace switchboard::sbctl {
@@ -18,6 +19,14 @@ absl::StatusOr<std::string> ReadInputFile(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat("--file: cannot read '", path, "'"));
   text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return text;
+}
+
+absl::StatusOr<std::string> SecretFromFlags(const std::string& value, const std::string& file_flag,
+                                            const std::string& file) {
+  if (file.empty()) return value;
+  auto text = ReadInputFile(file);
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("--", file_flag, ": cannot read '", file, "'"));
+  return std::string(absl::StripTrailingAsciiWhitespace(*text));
 }
 
 }  // namespace switchboard::sbctl

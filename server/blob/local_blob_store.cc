@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
@@ -21,6 +20,7 @@
 #include "common/azure/crypto.h"
 #include "common/status.h"
 #include "common/uuid.h"
+#include "common/wait.h"
 #include "server/blob/blob_names.h"
 
 namespace switchboard::blob {
@@ -301,7 +301,7 @@ absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64
     ::unlink(tmp.c_str());
     return IoError("cannot rename into", base + ".data");
   }
-  EraseRecordLocked(path);
+  records_.erase(path);
   FileId id;
   RETURN_IF_ERROR(WriteAtomic(path, record.dump(), &id));
   BlobProperties props = PropertiesFromRecord(record);
@@ -388,7 +388,8 @@ void LocalBlobStore::CommitLocked(std::unique_lock<std::mutex>& lock, const Blob
                                   json record, PropertiesCallback done) {
   CachedRecord& r = records_[path];
   r.value = std::move(record);
-  r.waiters.push_back({++r.version, std::move(done)});
+  ++r.version;
+  r.waiters.push_back(std::move(done));
   if (r.writing) {
     lock.unlock();
     return;
@@ -404,7 +405,7 @@ void LocalBlobStore::WriteLoop(std::unique_lock<std::mutex>& lock, const BlobRef
     const uint64_t version = r.version;
     std::string text = r.value.dump();
     BlobProperties props = PropertiesFromRecord(r.value);
-    std::vector<Waiter> covered = std::move(r.waiters);
+    std::vector<PropertiesCallback> covered = std::move(r.waiters);
     r.waiters.clear();
     lock.unlock();
     FileId id;
@@ -412,7 +413,7 @@ void LocalBlobStore::WriteLoop(std::unique_lock<std::mutex>& lock, const BlobRef
     lock.lock();
     auto it = records_.find(path);
     CachedRecord& w = it->second;
-    std::vector<Waiter> dropped;
+    std::vector<PropertiesCallback> dropped;
     bool more = false;
     if (s.ok()) {
       w.written = version;
@@ -427,20 +428,18 @@ void LocalBlobStore::WriteLoop(std::unique_lock<std::mutex>& lock, const BlobRef
     }
     if (!more) written_cv_.notify_all();
     lock.unlock();
-    for (Waiter& c : covered) {
-      if (s.ok()) c.done(props);
-      else c.done(s);
+    for (PropertiesCallback& c : covered) {
+      if (s.ok()) c(props);
+      else c(s);
     }
-    for (Waiter& d : dropped) {
-      d.done(absl::AbortedError(absl::StrCat("blob '", ref.name, "' could not be written (", s.message(),
+    for (PropertiesCallback& d : dropped) {
+      d(absl::AbortedError(absl::StrCat("blob '", ref.name, "' could not be written (", s.message(),
                                              "); this change was not kept, retry")));
     }
     if (!more) return;
     lock.lock();
   }
 }
-
-void LocalBlobStore::EraseRecordLocked(const std::string& path) { records_.erase(path); }
 
 absl::StatusOr<BlobProperties> LocalBlobStore::GetProperties(const BlobRef& ref) {
   RETURN_IF_ERROR(CheckRef(ref));
@@ -492,10 +491,9 @@ absl::Status LocalBlobStore::Read(const BlobRef& ref, int64_t offset, int64_t le
 
 absl::Status LocalBlobStore::SetMetadata(const BlobRef& ref, const Metadata& metadata,
                                          const std::string& client_request_id) {
-  std::promise<absl::Status> result;
-  SetMetadataAsync(ref, metadata, client_request_id,
-                   [&result](absl::StatusOr<BlobProperties> props) { result.set_value(props.status()); });
-  return result.get_future().get();
+  return Wait<BlobProperties>([&](PropertiesCallback done) {
+           SetMetadataAsync(ref, metadata, client_request_id, std::move(done));
+         }).status();
 }
 
 void LocalBlobStore::SetMetadataAsync(const BlobRef& ref, const Metadata& metadata, const std::string&,
@@ -521,7 +519,7 @@ absl::Status LocalBlobStore::DeleteBlob(const BlobRef& ref, const std::string&) 
   std::string base = BlobBase(ref);
   std::unique_lock<std::mutex> l(mu_);
   AwaitWritesLocked(l, base + ".json");
-  EraseRecordLocked(base + ".json");
+  records_.erase(base + ".json");
   if (::unlink((base + ".json").c_str()) != 0) {
     if (errno == ENOENT) return absl::NotFoundError(NotFoundBlob(ref));
     return IoError("cannot delete", base + ".json");
@@ -587,10 +585,9 @@ absl::Status LocalBlobStore::SetTier(const BlobRef& ref, Tier tier, Rehydrate pr
     j.erase("rehydrate_to");
     j.erase("rehydrate_at_us");
   }
-  std::promise<absl::Status> result;
-  CommitLocked(l, ref, path, std::move(j),
-               [&result](absl::StatusOr<BlobProperties> props) { result.set_value(props.status()); });
-  return result.get_future().get();
+  return Wait<BlobProperties>([&](PropertiesCallback done) {
+           CommitLocked(l, ref, path, std::move(j), std::move(done));
+         }).status();
 }
 
 absl::StatusOr<BlobPage> LocalBlobStore::ListBlobs(absl::string_view account, absl::string_view container,

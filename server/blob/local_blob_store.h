@@ -127,11 +127,6 @@ class LocalBlobStore final : public BlobStore {
   void TrimCacheLocked();
   absl::Status EnsureAccount(const std::string& account);
 
-  // A caller waiting for a record's file to hold its change.
-  struct Waiter {
-    uint64_t version = 0;
-    PropertiesCallback done;
-  };
   struct CachedRecord {
     nlohmann::json value;
     // Changes staged, and the newest of them in the file.
@@ -142,13 +137,10 @@ class LocalBlobStore final : public BlobStore {
     bool writing = false;
     // The file the record was read from or last written as.
     FileId file;
-    // Callers whose changes the write under way does not hold; only while
-    // `writing`.
-    std::vector<Waiter> waiters;
+    // Callers whose changes the write under way does not hold, waiting for
+    // the file to hold them; only while `writing`.
+    std::vector<PropertiesCallback> waiters;
   };
-  // Removes a cached record, by path, if it is cached (no write of it is
-  // under way: callers wait for that first). Caller holds mu_.
-  void EraseRecordLocked(const std::string& path);
 
   LocalBlobStoreOptions options_;
   std::mutex mu_;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <future>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -13,6 +12,7 @@
 #include "common/azure/crypto.h"
 #include "common/status.h"
 #include "common/uuid.h"
+#include "common/wait.h"
 
 namespace switchboard::media {
 namespace {
@@ -74,15 +74,6 @@ void PutOperation(v1::Operation& o, std::string bytes, core::TxnReader& txn, cor
     bytes = WithLastSequence(std::move(bytes), o.last_sequence());
   }
   self.writes.push_back({kOperationKind, o.name(), std::move(bytes), false});
-}
-
-// Runs an asynchronous call of OpRecorder and waits for its result.
-template <class T>
-absl::StatusOr<T> Wait(const std::function<void(std::function<void(absl::StatusOr<T>)>)>& start) {
-  std::promise<absl::StatusOr<T>> p;
-  auto f = p.get_future();
-  start([&p](absl::StatusOr<T> r) { p.set_value(std::move(r)); });
-  return f.get();
 }
 
 }  // namespace

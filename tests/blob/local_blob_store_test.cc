@@ -117,7 +117,9 @@ TEST_F(LocalBlobStoreTest, AsyncChangesToOneBlobAreEachAnsweredOnceWithWhatWasWr
     // The properties written with this change: it, or one staged after it
     // by the same thread or another (never an older one of this thread).
     int got = std::stoi(seen[static_cast<size_t>(n)]);
-    if (got / kEach == n / kEach) EXPECT_GE(got, n) << n;
+    if (got / kEach == n / kEach) {
+      EXPECT_GE(got, n) << n;
+    }
   }
   auto cached = store_->GetProperties(Ref("clip.mp4"));
   auto on_disk = Open()->GetProperties(Ref("clip.mp4"));

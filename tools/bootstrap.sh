@@ -45,7 +45,7 @@ BASE_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   nlohmann-json3-dev libgit2-dev libsqlite3-dev libgtest-dev libgmock-dev libabsl-dev libssl-dev
   libcurl4-gnutls-dev libboost-dev curl ca-certificates
-  librabbitmq-dev libgoogle-perftools-dev
+  librabbitmq-dev libjemalloc-dev
 )
 # nodejs and npm are not in this list: the image ships node 20 and npm
 # (nodesource's nodejs, which bundles npm; Debian's `npm` package would

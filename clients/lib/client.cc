@@ -69,6 +69,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ClientOptions
   // server instead of waiting forever.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  // gRPC's reconnect backoff may grow to 120 s by default, and a call made
+  // while the channel waits fails at once (UNAVAILABLE): a long-lived
+  // client (the gateway) could go on answering 503 for that long after
+  // switchboardd came back. An attempt every 2 s at most costs one refused
+  // connect each.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   auto channel = grpc::CreateCustomChannel(options.server, creds, args);
   return std::unique_ptr<Connection>(new Connection(options, std::move(channel)));
 }

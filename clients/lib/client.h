@@ -30,6 +30,10 @@
 namespace switchboard::client {
 
 inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
+// The longest wait between two attempts to reconnect to a server that is
+// gone (gRPC's own default is 120 s), so that a client notices within that
+// time that the server is back.
+inline constexpr int kMaxReconnectBackoffMs = 2000;
 inline constexpr char kServerEnv[] = "SWITCHBOARD_SERVER";
 inline constexpr char kTokenEnv[] = "SWITCHBOARD_TOKEN";
 // Trailing metadata of a watch that ended with a resume point (ABORTED when

@@ -55,13 +55,15 @@ std::string NewOperationName() {
 // a second occurrence of the field, which wins when the row is parsed. The
 // operation is serialized on the caller's thread; only this small append
 // waits for the store's writer, which alone knows the sequence.
+// Written into a small array: a StringOutputStream would first grow the
+// string to its capacity and zero-fill it, on the writer's thread.
 std::string WithLastSequence(std::string serialized, int64_t seq) {
-  {
-    google::protobuf::io::StringOutputStream sos(&serialized);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.WriteTag(static_cast<uint32_t>(v1::Operation::kLastSequenceFieldNumber) << 3);  // wire type 0: varint
-    cos.WriteVarint64(static_cast<uint64_t>(seq));
-  }
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t buf[16];  // a tag (at most 5 bytes) and a varint (at most 10)
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      static_cast<uint32_t>(v1::Operation::kLastSequenceFieldNumber) << 3, buf);  // wire type 0: varint
+  end = CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(seq), end);
+  serialized.append(reinterpret_cast<const char*>(buf), end - buf);
   return serialized;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
+#include "server/core/fingerprint.h"
 #include "server/media/encode_manager.h"
 #include "server/media/media_engine.h"
 #include "server/media/op_recorder.h"
@@ -94,7 +95,7 @@ void MediaEngine::Encode(const v1::EncodeRequest& req, Done done) {
 
   auto body = [this, req, type, job]() -> absl::StatusOr<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(type, req.request_id(), &req.operation_context(),
-                                                  req.output_container(), Fingerprint(req), true, EchoOf(req)));
+                                                  req.output_container(), core::Fingerprint(req), true, EchoOf(req)));
     if (begun.replayed) return begun.op;
     v1::Operation op = std::move(begun.op);
     // dispatched: the job has a name.

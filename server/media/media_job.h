@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "server/core/fingerprint.h"
 #include "server/media/op_recorder.h"
 #include "server/media/request_echo.h"
 #include "switchboard/v1/media.pb.h"
@@ -31,9 +32,9 @@ MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
   if (req.return_when_accepted()) {
     Req plain = req;
     plain.clear_return_when_accepted();
-    bytes = DeterministicBytes(plain);
+    bytes = core::DeterministicBytes(plain);
   } else {
-    bytes = DeterministicBytes(req);
+    bytes = core::DeterministicBytes(req);
   }
   MediaJob job;
   job.return_when_accepted = req.return_when_accepted();
@@ -42,7 +43,7 @@ MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
   a.request_id = req.request_id();
   if constexpr (requires { req.operation_context(); }) a.context = req.operation_context();
   a.target = std::move(target);
-  a.fingerprint = FingerprintOf(bytes);
+  a.fingerprint = core::FingerprintOf(bytes);
   a.echo = EchoOf(req);
   a.request = std::move(bytes);
   return job;

@@ -4,12 +4,10 @@
 #include <atomic>
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/azure/crypto.h"
 #include "common/status.h"
 #include "common/uuid.h"
 #include "common/wait.h"
@@ -79,21 +77,6 @@ void PutOperation(v1::Operation& o, std::string bytes, core::TxnReader& txn, cor
 }
 
 }  // namespace
-
-std::string DeterministicBytes(const google::protobuf::Message& m) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream sos(&bytes);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&cos);
-  }
-  return bytes;
-}
-
-std::string FingerprintOf(const std::string& deterministic_bytes) { return azure::Sha256Hex(deterministic_bytes); }
-
-std::string Fingerprint(const google::protobuf::Message& m) { return FingerprintOf(DeterministicBytes(m)); }
 
 absl::StatusOr<OpRecorder::Begun> OpRecorder::Begin(v1::OperationType type, const std::string& request_id,
                                                     const google::protobuf::Struct* context,

@@ -97,11 +97,4 @@ class OpRecorder {
   int in_flight_ = 0;
 };
 
-// Deterministic SHA-256 of a message, for idempotency fingerprints:
-// FingerprintOf(DeterministicBytes(m)). The bytes are also a valid
-// serialization of `m`, for callers that keep both.
-std::string Fingerprint(const google::protobuf::Message& m);
-std::string DeterministicBytes(const google::protobuf::Message& m);
-std::string FingerprintOf(const std::string& deterministic_bytes);
-
 }  // namespace switchboard::media

@@ -1,8 +1,5 @@
 #include "server/resourcing/engine.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -12,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "server/core/fingerprint.h"
 #include "server/core/paging.h"
 #include "server/resourcing/git_repo.h"
 #include "server/resourcing/names.h"
@@ -24,17 +22,6 @@ namespace switchboard::resourcing {
 namespace {
 
 constexpr char kScopeSubmit[] = "resourcing.SubmitRun";
-
-std::string Fingerprint(const google::protobuf::Message& m) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream sos(&bytes);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&cos);
-  }
-  return Sha256Hex(bytes);
-}
 
 // Names such as runs/42 sort by number, newest first.
 int64_t NumberOf(absl::string_view name) {
@@ -210,7 +197,7 @@ void ResourcingEngine::WorkerLoop() {
 
 absl::StatusOr<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest req) {
   RETURN_IF_ERROR(ValidateAndNormalize(&req));
-  const std::string fingerprint = Fingerprint(req);
+  const std::string fingerprint = core::Fingerprint(req);
   const std::string ws_name = WorkspaceName(req.workspace().acronym());
   auto result = Transact(
       store_, req.request_id(),

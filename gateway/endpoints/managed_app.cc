@@ -1,13 +1,11 @@
 #include "gateway/endpoints/managed_app.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/proto_bytes.h"
 #include "common/status.h"
 #include "gateway/codecs/managed_app.h"
 #include "gateway/endpoints/status_map.h"
@@ -18,14 +16,7 @@ ManagedAppEndpoint::ManagedAppEndpoint(const client::Connection* conn, std::stri
     : conn_(conn), sig_(std::move(sig)), metrics_(metrics), stub_(v1::NotificationService::NewStub(conn->channel())) {}
 
 std::string ManagedAppEndpoint::RequestIdFor(const v1::ManagedAppNotification& n) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream raw(&bytes);
-    google::protobuf::io::CodedOutputStream out(&raw);
-    out.SetSerializationDeterministic(true);
-    n.SerializeToCodedStream(&out);
-  }
-  return absl::StrCat("managedapp-", Sha256Hex(bytes));
+  return absl::StrCat("managedapp-", Sha256Hex(DeterministicBytes(n)));
 }
 
 http::Response ManagedAppEndpoint::Handle(const http::Request& req) const {

@@ -7,13 +7,11 @@
 #include <google/protobuf/message_lite.h>
 
 #include "absl/strings/string_view.h"
+#include "common/proto_bytes.h"
 
 namespace switchboard::core {
 
-// `message` serialized deterministically (map entries in key order). The
-// bytes are also a valid serialization of it, for callers that keep both.
-std::string DeterministicBytes(const google::protobuf::MessageLite& message);
-// SHA-256, lowercase hex, of bytes from DeterministicBytes.
+// SHA-256, lowercase hex, of bytes from DeterministicBytes (common/proto_bytes.h).
 std::string FingerprintOf(absl::string_view deterministic_bytes);
 // FingerprintOf(DeterministicBytes(message)).
 std::string Fingerprint(const google::protobuf::MessageLite& message);

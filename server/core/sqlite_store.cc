@@ -11,13 +11,12 @@
 #include <thread>
 
 #include <google/protobuf/timestamp.pb.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/proto_bytes.h"
 #include "common/status.h"
 #include "server/core/request_index.h"
 #include "server/core/store.h"
@@ -186,15 +185,8 @@ std::string Finalize(std::string payload, int64_t seq, int64_t create_us) {
   ts.set_seconds(create_us / 1000000);
   ts.set_nanos(static_cast<int32_t>((create_us % 1000000) * 1000));
   std::string out = std::move(payload);
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.WriteTag((1 << 3) | 0);
-    cos.WriteVarint64(static_cast<uint64_t>(seq));
-    cos.WriteTag((2 << 3) | 2);
-    cos.WriteVarint32(static_cast<uint32_t>(ts.ByteSizeLong()));
-    ts.SerializeWithCachedSizes(&cos);
-  }
+  AppendVarintField(out, 1, static_cast<uint64_t>(seq));
+  AppendMessageField(out, 2, ts);
   return out;
 }
 

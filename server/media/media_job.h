@@ -32,9 +32,9 @@ MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
   if (req.return_when_accepted()) {
     Req plain = req;
     plain.clear_return_when_accepted();
-    bytes = core::DeterministicBytes(plain);
+    bytes = DeterministicBytes(plain);
   } else {
-    bytes = core::DeterministicBytes(req);
+    bytes = DeterministicBytes(req);
   }
   MediaJob job;
   job.return_when_accepted = req.return_when_accepted();

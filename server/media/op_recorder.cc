@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <atomic>
 
-#include <google/protobuf/io/coded_stream.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/proto_bytes.h"
 #include "common/status.h"
 #include "common/uuid.h"
 #include "common/wait.h"
@@ -53,15 +52,8 @@ std::string NewOperationName() {
 // a second occurrence of the field, which wins when the row is parsed. The
 // operation is serialized on the caller's thread; only this small append
 // waits for the store's writer, which alone knows the sequence.
-// Written into a small array: a StringOutputStream would first grow the
-// string to its capacity and zero-fill it, on the writer's thread.
 std::string WithLastSequence(std::string serialized, int64_t seq) {
-  using google::protobuf::io::CodedOutputStream;
-  uint8_t buf[16];  // a tag (at most 5 bytes) and a varint (at most 10)
-  uint8_t* end = CodedOutputStream::WriteTagToArray(
-      static_cast<uint32_t>(v1::Operation::kLastSequenceFieldNumber) << 3, buf);  // wire type 0: varint
-  end = CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(seq), end);
-  serialized.append(reinterpret_cast<const char*>(buf), end - buf);
+  AppendVarintField(serialized, v1::Operation::kLastSequenceFieldNumber, static_cast<uint64_t>(seq));
   return serialized;
 }
 

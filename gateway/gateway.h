@@ -1,6 +1,6 @@
 #pragma once
 // switchboard-gateway: the stateless translator between legacy wire formats
-// (WIRE.md) and switchboardd's gRPC API. This class wires the pieces
+// (docs/wire-formats.md) and switchboardd's gRPC API. This class wires the pieces
 // together: the HTTP server and its routes, the connection to switchboardd,
 // the metrics, and the adapters enabled by the configuration.
 

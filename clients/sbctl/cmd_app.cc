@@ -206,7 +206,7 @@ void RegisterAppCommands(CommandRegistry& registry) {
   registry.Add({
       .path = "app record",
       .args = "--file=NOTIFICATION.json",
-      .summary = "Record a managed-application notification (WIRE.md section 5) as Azure delivers it.",
+      .summary = "Record a managed-application notification (docs/wire-formats.md section 5) as Azure delivers it.",
       .details = "The file is checked locally with the gateway's decoder, so a bad notification is\n"
                  "reported with the field at fault (exit 2). A duplicate changes nothing; an event\n"
                  "older than the application's state is kept in its history only.",

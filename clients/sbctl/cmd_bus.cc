@@ -68,7 +68,7 @@ int RunGet(Invocation& inv) {
             << "published:    " << TimeText(event.publish_time()) << "\n"
             << "publisher:    " << (event.publisher().empty() ? "-" : event.publisher()) << "\n"
             << "envelope:\n";
-  // The envelope as the bus carries it (WIRE.md section 3), indented.
+  // The envelope as the bus carries it (docs/wire-formats.md section 3), indented.
   auto wire = nlohmann::ordered_json::parse(codecs::GorgEnvelopeToJson(event.envelope()), nullptr, false);
   inv.out() << wire.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   return kExitOk;
@@ -121,7 +121,7 @@ void RegisterBusCommands(CommandRegistry& registry) {
   registry.Add({
       .path = "bus publish",
       .args = "--file=ENVELOPE.json",
-      .summary = "Publish a Gorg envelope (WIRE.md section 3) on the event bus.",
+      .summary = "Publish a Gorg envelope (docs/wire-formats.md section 3) on the event bus.",
       .details = "The file is checked locally with the gateway's own decoder before it is sent, so a\n"
                  "bad envelope is reported with the field at fault (exit 2). event_uuid is the\n"
                  "idempotency key: publishing the same envelope again returns the first result.",

@@ -1,5 +1,5 @@
 // sbctl media ...: one subcommand per MediaService operation, operations,
-// and `media exec`, which runs Gridwich request events (WIRE.md section 4)
+// and `media exec`, which runs Gridwich request events (docs/wire-formats.md section 4)
 // through the gateway's Event Grid codec and prints the response events.
 #include "clients/sbctl/cmd_media.h"
 
@@ -159,7 +159,7 @@ SBCTL_MEDIA_SEND(EncodeRequest, Encode)
 template <class Req>
 std::optional<int> Submit(Invocation& inv, Req req, client::Connection** conn_out, v1::Operation* op) {
   req.set_request_id(MediaRequestId(inv));
-  // A key roll carries no operation context (WIRE.md).
+  // A key roll carries no operation context (docs/wire-formats.md).
   if constexpr (!std::is_same_v<Req, v1::RollStorageKeyRequest>) {
     auto ctx_struct = MediaContext(inv);
     if (!ctx_struct.ok()) return inv.LocalError(ctx_struct.status());
@@ -491,7 +491,7 @@ void RegisterMediaCommands(CommandRegistry& registry) {
   };
   registry.Add({.path = "media exec",
                 .args = "--file=EVENT.json",
-                .summary = "Run Gridwich request events (WIRE.md section 4) and print the response events.",
+                .summary = "Run Gridwich request events (docs/wire-formats.md section 4) and print the response events.",
                 .details = "Takes an Event Grid array as Gridwich sends it, decodes it with the gateway's codec,\n"
                            "calls the MediaService and prints every response event (response.acknowledge,\n"
                            "success, scheduled, encode progress, response.failure), one JSON object per\n"

@@ -1,4 +1,4 @@
-// sbctl pipeline report: post a `terraform output -json` map (WIRE.md
+// sbctl pipeline report: post a `terraform output -json` map (docs/wire-formats.md
 // section 2) as an external pipeline would.
 #include <string>
 
@@ -48,7 +48,7 @@ void RegisterPipelineCommands(CommandRegistry& registry) {
   registry.Add({
       .path = "pipeline report",
       .args = "--file=OUTPUTS.json",
-      .summary = "Report pipeline outputs (terraform output -json, WIRE.md section 2) for a workspace.",
+      .summary = "Report pipeline outputs (terraform output -json, docs/wire-formats.md section 2) for a workspace.",
       .details = "project_cd names the workspace. Sending the same report twice changes nothing.",
       .min_args = 0,
       .max_args = 0,

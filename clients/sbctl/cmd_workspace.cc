@@ -1,4 +1,4 @@
-// sbctl workspace ...: workspace requests (WIRE.md section 1) and records.
+// sbctl workspace ...: workspace requests (docs/wire-formats.md section 1) and records.
 #include <string>
 #include <vector>
 
@@ -17,7 +17,7 @@ namespace {
 
 int RunRequest(Invocation& inv) {
   std::string path = inv.cli().GetString("file");
-  if (path.empty()) return inv.UsageError("--file is required (a WIRE.md section 1 JSON file, or - for stdin)");
+  if (path.empty()) return inv.UsageError("--file is required (a docs/wire-formats.md section 1 JSON file, or - for stdin)");
   auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
   auto req = codecs::RunRequestFromJson(*text, inv.cli().GetString("request_id"));
@@ -119,7 +119,7 @@ void RegisterWorkspaceCommands(CommandRegistry& registry) {
   registry.Add({
       .path = "workspace request",
       .args = "--file=REQUEST.json",
-      .summary = "Request a workspace or templates for it (WIRE.md section 1 JSON).",
+      .summary = "Request a workspace or templates for it (docs/wire-formats.md section 1 JSON).",
       .details = "Accepts the resource-run-request JSON as the portal sends it: any key case, 'templates'\n"
                  "for 'modules', a MassTransit envelope, or base64. The request_id defaults to the\n"
                  "envelope's messageId, else a hash of the file, so sending the same file twice\n"

@@ -1,5 +1,5 @@
 #pragma once
-// Event Grid (WIRE.md section 4): Gridwich request events to MediaService
+// Event Grid (docs/wire-formats.md section 4): Gridwich request events to MediaService
 // requests, and MediaEvents back to Gridwich response events. Pure
 // functions, no network: used by the gateway and by `sbctl media exec`.
 

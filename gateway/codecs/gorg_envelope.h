@@ -1,5 +1,5 @@
 #pragma once
-// The Gorg SOA bus envelope (WIRE.md section 3, seed 003) <-> BusEnvelope.
+// The Gorg SOA bus envelope (docs/wire-formats.md section 3, seed 003) <-> BusEnvelope.
 //
 //   { "event_uuid", "event_name", "event_creation_time", "event_sender_id",
 //     "data": {...}, "errors_count": N, "errors": [ {...}, ... ] }
@@ -38,7 +38,7 @@ namespace switchboard::codecs {
 //    harderror), error_uuid, error_sender, error_message, timestamp and
 //    error_debug; error_code (a string, or an integer taken as its decimal
 //    text) is optional.
-//  * Unknown keys are rejected at the top level (WIRE.md) and inside errors[]
+//  * Unknown keys are rejected at the top level (docs/wire-formats.md) and inside errors[]
 //    entries too, since BusEnvelope has nowhere to keep them and silently
 //    dropping part of a message would lose data.
 absl::StatusOr<v1::BusEnvelope> GorgEnvelopeFromJson(absl::string_view json);

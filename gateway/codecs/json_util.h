@@ -2,7 +2,7 @@
 // Helpers every wire codec shares: exception-free JSON parsing with a usable
 // error message, RFC 3339 timestamps <-> google.protobuf.Timestamp, JSON <->
 // google.protobuf.Struct/Value, and the field-named INVALID_ARGUMENT errors
-// that WIRE.md asks for ("errors[0].timestamp: ...").
+// that docs/wire-formats.md asks for ("errors[0].timestamp: ...").
 //
 // Nothing here throws: nlohmann::json is only used through non-throwing
 // calls, and every failure is an absl::Status.

@@ -1,5 +1,5 @@
 #pragma once
-// Azure managed-application notifications (WIRE.md section 5, seed 002)
+// Azure managed-application notifications (docs/wire-formats.md section 5, seed 002)
 // <-> ManagedAppNotification.
 //
 //   { "eventType": "PUT", "applicationId": "/subscriptions/...",

@@ -1,5 +1,5 @@
 #pragma once
-// Resource run requests (WIRE.md section 1, seeds 000 and 001) <->
+// Resource run requests (docs/wire-formats.md section 1, seeds 000 and 001) <->
 // SubmitRunRequest. Pure functions: no network, no gRPC, no exceptions. The
 // gateway's queue adapter and `sbctl workspace request` read requests
 // through this file.
@@ -31,7 +31,7 @@ namespace switchboard::codecs {
 // `request_id` (may be empty) wins over an envelope's messageId.
 absl::StatusOr<v1::SubmitRunRequest> RunRequestFromJson(absl::string_view text, absl::string_view request_id = "");
 
-// The WIRE.md section 1 JSON (camelCase keys, no envelope).
+// The docs/wire-formats.md section 1 JSON (camelCase keys, no envelope).
 std::string RunRequestToJson(const v1::SubmitRunRequest& request);
 
 }  // namespace switchboard::codecs

@@ -1,5 +1,5 @@
 #pragma once
-// Status messages (WIRE.md section 2, seeds 000 and 001): the
+// Status messages (docs/wire-formats.md section 2, seeds 000 and 001): the
 // `terraform output -json` map <-> ReportPipelineOutputsRequest, and the
 // status message Switchboard emits from a StatusReport event. Pure
 // functions.

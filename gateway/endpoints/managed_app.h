@@ -1,6 +1,6 @@
 #pragma once
 // POST /resource?sig=<secret>: the Azure managed-application webhook
-// (WIRE.md section 5). One notification -> one RecordManagedAppNotification.
+// (docs/wire-formats.md section 5). One notification -> one RecordManagedAppNotification.
 //
 //   401  sig missing or wrong (compared in constant time)
 //   400  body is not a valid notification (the message names the field)

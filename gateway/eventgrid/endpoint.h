@@ -1,5 +1,5 @@
 #pragma once
-// POST /api/eventgrid (WIRE.md section 4).
+// POST /api/eventgrid (docs/wire-formats.md section 4).
 //
 //   401  aeg-sas-key header / ?code= missing or wrong (constant time)
 //   413  body over the limit (the HTTP server enforces it, 1 MB by default)

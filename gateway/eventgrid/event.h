@@ -1,5 +1,5 @@
 #pragma once
-// The Event Grid event schema (WIRE.md section 4): response events out.
+// The Event Grid event schema (docs/wire-formats.md section 4): response events out.
 // Batches in are parsed by the Event Grid codec; what `data` means for each
 // eventType is the business of the codec and its handlers.
 

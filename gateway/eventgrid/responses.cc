@@ -72,7 +72,7 @@ std::vector<Event> UnknownTypeEvents(const Event& request) {
   if (absl::StartsWith(request.event_type, "request.") && !IsRollKey(request)) out.push_back(MakeAck(request));
   out.push_back(MakeFailure(request, kFailureUnknownEventType,
                             absl::StrCat("eventType '", request.event_type,
-                                         "' is unknown; see WIRE.md section 4 for the supported request types"),
+                                         "' is unknown; see docs/wire-formats.md section 4 for the supported request types"),
                             "EventGridGateway"));
   return out;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Response events the gateway builds itself, for requests the server never
 // accepted (unknown eventType, rejected data): response.acknowledge and
-// response.failure, with WIRE.md section 4's subjects and fields.
+// response.failure, with docs/wire-formats.md section 4's subjects and fields.
 //
 // Gateway failure ids (level*100000 + subsystem*1000 + index; level 4 =
 // error, subsystem 9 = gateway):

@@ -1,5 +1,5 @@
 #pragma once
-// Stable numeric log event ids of media failures (WIRE.md section 4):
+// Stable numeric log event ids of media failures (docs/wire-formats.md section 4):
 //   id = level * 100000 + subsystem * 1000 + index
 // level: 1 information, 2 warning, 3 error, 4 critical.
 // subsystem: 10 metadata, 11 analysis, 12 copy, 13 delete, 14 SAS,
@@ -50,7 +50,7 @@ inline constexpr LogEventId kRequestUnknownType{230002, "RequestUnknownEventType
 // Every id above, for the uniqueness test and the docs.
 const std::vector<LogEventId>& AllLogEventIds();
 
-// A WIRE.md failure record: new logRecordId GUID, handler id derived from
+// A docs/wire-formats.md failure record: new logRecordId GUID, handler id derived from
 // the handler name (stable), code from `status`.
 v1::Failure MakeFailure(const LogEventId& id, const absl::Status& status);
 

@@ -493,7 +493,7 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::RollStorageKeyRe
   MediaJob job = JobFor(v1::ROLL_STORAGE_KEY, req, absl::StrCat("https://", req.account(), ".blob.core.windows.net/"));
   job.begin.acknowledge = false;
   job.work = [this, req, store = *store](v1::Operation op, Done done) {
-    // No acknowledge and no operation context (WIRE.md section 4).
+    // No acknowledge and no operation context (docs/wire-formats.md section 4).
     absl::Status s = store->RollKey(req.account(), req.key_name());
     if (!s.ok()) {
       return recorder_->Fail(std::move(op), log_events::kRollKeyFailed, s,

@@ -1,6 +1,6 @@
 #pragma once
 // The RequestEcho of each request: what its response events repeat that the
-// operation does not otherwise hold (WIRE.md section 4). OpRecorder copies
+// operation does not otherwise hold (docs/wire-formats.md section 4). OpRecorder copies
 // it onto the operation and every event of it.
 
 #include "switchboard/v1/media.pb.h"

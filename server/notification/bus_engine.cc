@@ -21,7 +21,7 @@ constexpr char kScopePublish[] = "notification.Publish";
 
 absl::Status Required(bool present, absl::string_view field) {
   if (present) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, " is required (WIRE.md section 3)"));
+  return absl::InvalidArgumentError(absl::StrCat(field, " is required (docs/wire-formats.md section 3)"));
 }
 
 std::string BusEventName(absl::string_view uuid) { return absl::StrCat("busEvents/", uuid); }

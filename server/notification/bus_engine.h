@@ -22,7 +22,7 @@
 
 namespace switchboard::notification {
 
-// INVALID_ARGUMENT naming the field, per WIRE.md section 3.
+// INVALID_ARGUMENT naming the field, per docs/wire-formats.md section 3.
 absl::Status ValidateEnvelope(const v1::BusEnvelope& envelope);
 
 class BusEngine {

@@ -1,5 +1,5 @@
 #pragma once
-// Azure Managed Application lifecycle (seed 002, WIRE.md section 5), free
+// Azure Managed Application lifecycle (seed 002, docs/wire-formats.md section 5), free
 // of gRPC. Each application keeps its full notification history; its state
 // follows the newest eventTime only, so notifications may arrive in any
 // order and any number of times.

@@ -35,7 +35,7 @@ class ResourcingEngine {
   static absl::StatusOr<std::unique_ptr<ResourcingEngine>> Start(core::Store* store, ResourcingOptions options);
   ~ResourcingEngine();
 
-  // Validates (WIRE.md section 1), records the run, the workspace and one
+  // Validates (docs/wire-formats.md section 1), records the run, the workspace and one
   // REQUESTED status per template, and queues the run. A repeat of
   // request_id returns the same run as it is now.
   absl::StatusOr<v1::Run> SubmitRun(const Principal& caller, v1::SubmitRunRequest request);

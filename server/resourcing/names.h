@@ -33,7 +33,7 @@ std::string StripTemplatesPrefix(absl::string_view module_name);
 // "azure-storage-blob" -> "azure_storage_blob".
 std::string StatusKeyBase(absl::string_view template_name);
 
-// "Pending Approval" etc. (WIRE.md section 2).
+// "Pending Approval" etc. (docs/wire-formats.md section 2).
 const char* StatusText(v1::ResourceStatus status);
 // Reads a status value case-insensitively with separators ignored; anything
 // unknown is UNKNOWN.

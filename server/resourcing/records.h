@@ -34,7 +34,7 @@ absl::StatusOr<core::CommitResult> Transact(core::Store* store, const std::strin
 // Replaces sensitive output values with redacted entries.
 void RedactOutputs(google::protobuf::Map<std::string, v1::OutputValue>* outputs);
 
-// The WIRE.md section 2 status message of a workspace (sensitive values
+// The docs/wire-formats.md section 2 status message of a workspace (sensitive values
 // redacted), emitted as a "status" event.
 void EmitStatus(Txn& txn, const v1::Workspace& ws, const std::string& run);
 void EmitRun(Txn& txn, const v1::Run& run);

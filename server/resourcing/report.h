@@ -1,5 +1,5 @@
 #pragma once
-// Applying a `terraform output -json` map (WIRE.md section 2) to a
+// Applying a `terraform output -json` map (docs/wire-formats.md section 2) to a
 // workspace record. Pure: no store, no logging (values may be secret).
 //
 //  * project_cd names the workspace.

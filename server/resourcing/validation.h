@@ -1,5 +1,5 @@
 #pragma once
-// SubmitRun input rules (WIRE.md section 1). Every failure is
+// SubmitRun input rules (docs/wire-formats.md section 1). Every failure is
 // INVALID_ARGUMENT naming the field and saying what to fix.
 
 #include "absl/status/status.h"

@@ -1,8 +1,8 @@
-// Event Grid codec (WIRE.md section 4): every fixture under
+// Event Grid codec (docs/wire-formats.md section 4): every fixture under
 // ${SB_FIXTURES_DIR}/eventgrid is decoded and compared field by field with
 // its JSON; the responses a service would produce for it are encoded and
 // compared field by field with the request they answer; then one test per
-// WIRE.md rule feeds bad input.
+// docs/wire-formats.md rule feeds bad input.
 
 #include "gateway/codecs/eventgrid.h"
 
@@ -319,7 +319,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       EXPECT_EQ(out["blobUri"], d["blobUri"]);
       EXPECT_EQ(out["blobMetadata"], json({{"title", "Clip one"}}));
       EXPECT_EQ(out["analysisResult"], result);
-      EXPECT_EQ(out["analysisResults"], result) << "WIRE.md: emit both spellings";
+      EXPECT_EQ(out["analysisResults"], result) << "docs/wire-formats.md: emit both spellings";
       break;
     }
     case v1::COPY_BLOB: {
@@ -518,7 +518,7 @@ TEST(EventGridGolden, EveryFixtureDecodesAndAnswers) {
     }
     ExpectResponsesMatch(e, *r);
   }
-  // Every request type of WIRE.md section 4 has a fixture.
+  // Every request type of docs/wire-formats.md section 4 has a fixture.
   for (const char* t : {"request.blob.metadata.create", "request.blob.analysis.create", "request.blob.copy",
                         "request.blob.delete", "request.blob.sas-url.create", "request.blob.tier.change",
                         "request.blob.container.create", "request.blob.container.delete",

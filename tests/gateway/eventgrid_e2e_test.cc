@@ -1,7 +1,7 @@
 // Event Grid end to end: a real switchboardd (in-process, real SQLite and
 // local blob store), the real switchboard-gateway binary as a child process,
 // and a loopback HTTP server playing the Event Grid topic. Every fixture of
-// shared/fixtures/eventgrid is posted and its response events are checked
+// examples/wire/eventgrid is posted and its response events are checked
 // in order, with the operationContext echoed.
 
 #include <gtest/gtest.h>

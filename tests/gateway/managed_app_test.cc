@@ -1,6 +1,6 @@
 // Managed-app notification codec: golden tests over every fixture in
 // fixtures/managedapp (decode, encode, compare field by field) and one test
-// per rule of WIRE.md section 5.
+// per rule of docs/wire-formats.md section 5.
 
 #include "gateway/codecs/managed_app.h"
 

@@ -20,7 +20,7 @@ namespace switchboard::testing {
 int DrainJson(const gateway::storage_queue::QueueClient& q, const std::string& queue, std::vector<nlohmann::json>* out);
 
 // Every StatusReport event of the resourcing log so far, encoded as the
-// gateway encodes it (the WIRE.md section 2 JSON), in log order, with the
+// gateway encodes it (the docs/wire-formats.md section 2 JSON), in log order, with the
 // highest sequence in *last_sequence.
 std::vector<nlohmann::json> LogStatusMessages(const std::shared_ptr<grpc::Channel>& channel,
                                               int64_t* last_sequence = nullptr);

@@ -1,5 +1,5 @@
 #pragma once
-// The managed-app fixtures of ../shared/fixtures/managedapp/, decoded with
+// The managed-app fixtures of examples/wire/managedapp/, decoded with
 // the gateway's production codec.
 
 #include <string>

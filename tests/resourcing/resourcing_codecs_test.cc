@@ -1,4 +1,4 @@
-// WIRE.md sections 1 and 2: golden tests over fixtures/datahub and the
+// docs/wire-formats.md sections 1 and 2: golden tests over fixtures/datahub and the
 // variants the wire allows (case, envelope, base64, templates key), plus bad
 // input naming the field.
 

@@ -1,4 +1,4 @@
-// SubmitRun through a real gRPC client: validation (WIRE.md section 1),
+// SubmitRun through a real gRPC client: validation (docs/wire-formats.md section 1),
 // the records it makes, and idempotency on request_id.
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 #pragma once
-// The Gorg topology (WIRE.md section 3) on a RabbitMQ broker:
+// The Gorg topology (docs/wire-formats.md section 3) on a RabbitMQ broker:
 //  * a durable topic exchange (default name "exchange");
 //  * per application, a durable job queue "<app_id>_job_q" bound with the
 //    application's routing keys;

@@ -1,5 +1,5 @@
 #pragma once
-// Emits WIRE.md section 2 status messages to the status queue (default
+// Emits docs/wire-formats.md section 2 status messages to the status queue (default
 // `terraform-output`): one message per StatusReport event of switchboardd's
 // resourcing log (every workspace and template status change).
 //

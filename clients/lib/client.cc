@@ -7,11 +7,15 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "clients/lib/server_address.h"
 
 namespace switchboard::client {
 
 void AddConnectionFlags(Cli& cli) {
-  cli.AddString("server", kDefaultServer, "Address of switchboardd's gRPC endpoint (host:port).", kServerEnv);
+  cli.AddString("server", kDefaultServer,
+                "Address of switchboardd's gRPC endpoint: HOST[:PORT] (port 50051 if omitted; [::1] for IPv6), "
+                "or a gRPC target such as unix:/path.",
+                kServerEnv);
   cli.AddString("token", "",
                 "Bearer token sent as 'authorization: Bearer <token>'. Prefer the environment variable: "
                 "a flag is visible to other users in the process list.",
@@ -32,8 +36,9 @@ absl::Status ValidateToken(absl::string_view token) {
 
 absl::StatusOr<ClientOptions> OptionsFromCli(const Cli& cli) {
   ClientOptions o;
-  o.server = cli.GetString("server");
-  if (o.server.empty()) return absl::InvalidArgumentError("--server: must not be empty");
+  auto server = NormalizeServerAddress(cli.GetString("server"));
+  if (!server.ok()) return server.status();
+  o.server = *server;
   o.token = cli.GetString("token");
   if (auto s = ValidateToken(o.token); !s.ok()) return s;
   o.tls_ca_file = cli.GetString("tls_ca");

@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 
 #include <chrono>
+#include <exception>
+#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -38,7 +40,12 @@ struct WebhookReceiver::Impl {
       r.target = std::string(req.target());
       for (const auto& f : req) r.headers[absl::AsciiStrToLower(std::string(f.name_string()))] = std::string(f.value());
       r.body = req.body();
-      Reply reply = handler(r);
+      Reply reply;
+      try {
+        reply = handler(r);
+      } catch (const std::exception&) {
+        reply = Reply{500, {}, 0};  // a broken handler must not take the process down
+      }
       {
         std::unique_lock<std::mutex> lock(mu);
         received.push_back(r);
@@ -59,26 +66,66 @@ struct WebhookReceiver::Impl {
   }
 };
 
+namespace {
+
+// "cannot listen on 127.0.0.1:9000: address already in use".
+absl::Status ListenError(int port, const boost::system::error_code& ec) {
+  std::string why = ec.message();
+  if (!why.empty()) why[0] = absl::ascii_tolower(static_cast<unsigned char>(why[0]));
+  std::string message = absl::StrCat("cannot listen on 127.0.0.1:", port, ": ", why);
+  if (ec == asio::error::access_denied) return absl::PermissionDeniedError(message);
+  return absl::UnavailableError(message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WebhookReceiver>> WebhookReceiver::Listen(Handler handler, int port) {
+  auto receiver = std::make_unique<WebhookReceiver>(std::move(handler), port);
+  if (!receiver->status().ok()) return receiver->status();
+  return receiver;
+}
+
 WebhookReceiver::WebhookReceiver(Handler handler, int port) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
-  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port));
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen();
-  port_ = impl_->acceptor.local_endpoint().port();
+  if (port < 0 || port > 65535) {
+    status_ = absl::InvalidArgumentError(absl::StrCat("port ", port, " is not 0 to 65535"));
+    return;
+  }
+  tcp::endpoint ep(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port));
+  boost::system::error_code ec;
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) port_ = impl_->acceptor.local_endpoint(ec).port();
+  if (ec) {
+    status_ = ListenError(port, ec);
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+    return;
+  }
   Impl* im = impl_.get();
-  impl_->accept_thread = std::thread([im] {
-    for (;;) {
-      auto sock = std::make_shared<tcp::socket>(im->io);
-      boost::system::error_code ec;
-      im->acceptor.accept(*sock, ec);
-      std::lock_guard<std::mutex> lock(im->mu);
-      if (ec || im->stopping) return;
-      im->sockets.push_back(sock);
-      im->conns.emplace_back([im, sock] { im->Serve(sock); });
-    }
-  });
+  try {
+    impl_->accept_thread = std::thread([im] {
+      for (;;) {
+        auto sock = std::make_shared<tcp::socket>(im->io);
+        boost::system::error_code ec;
+        im->acceptor.accept(*sock, ec);
+        std::lock_guard<std::mutex> lock(im->mu);
+        if (ec || im->stopping) return;
+        try {
+          im->conns.emplace_back([im, sock] { im->Serve(sock); });
+          im->sockets.push_back(sock);
+        } catch (const std::system_error&) {
+          // No thread for this connection (resources exhausted): drop it.
+        }
+      }
+    });
+  } catch (const std::system_error& e) {
+    status_ = absl::ResourceExhaustedError(absl::StrCat("cannot start the receiver thread: ", e.what()));
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+  }
 }
 
 WebhookReceiver::~WebhookReceiver() { Stop(); }

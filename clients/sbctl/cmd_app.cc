@@ -1,4 +1,6 @@
 // sbctl app ...: managed applications (seed 002) of NotificationService.
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/paging.h"
+#include "clients/sbctl/watch_hint.h"
 #include "gateway/codecs/managed_app.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -180,6 +183,7 @@ int RunWatch(Invocation& inv) {
   auto reader = stub->WatchApplications(ctx.get(), req);
   v1::NotificationEvent event;
   while (reader->Read(&event)) {
+    after = std::max<long long>(after, event.sequence());
     if (inv.json()) {
       inv.out() << MessageJson(event) << "\n";
     } else if (event.has_application()) {
@@ -197,7 +201,13 @@ int RunWatch(Invocation& inv) {
     }
   }
   grpc::Status s = reader->Finish();
-  return s.ok() ? kExitOk : inv.RpcError(s);
+  if (s.ok()) return kExitOk;
+  // Lagging or a server shutdown leaves a resume point: say how to go on.
+  if (std::optional<int64_t> resume = client::ResumeAfter(*ctx)) {
+    std::string rerun = absl::StrCat("sbctl app watch", inv.args().empty() ? "" : " " + inv.args()[0]);
+    return inv.RpcError(s, ResumeHint(rerun, std::max<long long>(after, *resume)));
+  }
+  return inv.RpcError(s);
 }
 
 }  // namespace

@@ -10,25 +10,11 @@
 #include "absl/strings/str_format.h"
 #include "clients/sbctl/cmd_media.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/progress_bar.h"
 #include "gateway/codecs/json_util.h"
 
 namespace switchboard::sbctl {
 namespace {
-
-std::string Clock(double seconds) {
-  if (seconds < 0) seconds = 0;
-  auto s = static_cast<long long>(seconds + 0.5);
-  return absl::StrFormat("%02lld:%02lld", s / 60, s % 60);
-}
-
-// "[##########----------]  50%  elapsed 00:04  ETA 00:04  <status>"
-std::string Bar(int percent, double elapsed, double eta, const std::string& status) {
-  constexpr int kWidth = 30;
-  int filled = percent * kWidth / 100;
-  std::string bar = absl::StrCat("[", std::string(filled, '#'), std::string(kWidth - filled, '-'), "]");
-  return absl::StrFormat("%s %3d%%  elapsed %s  ETA %s  %s", bar, percent, Clock(elapsed),
-                         eta < 0 ? std::string("--:--") : Clock(eta), Shorten(status, 40));
-}
 
 int Watch(Invocation& inv, client::Connection* conn, const v1::Operation& op) {
   // On a terminal, the bar is redrawn in place; otherwise (pipes, tests)
@@ -62,14 +48,17 @@ int Watch(Invocation& inv, client::Connection* conn, const v1::Operation& op) {
         last_percent = pc;
         double run = std::chrono::duration<double>(now - *processing_since).count();
         double eta = pc > 0 ? run * (100 - pc) / pc : -1;
-        inv.out() << (tty ? "\r" : "") << Bar(pc, elapsed, eta, p.current_status()) << (tty ? "" : "\n");
+        std::string line = ProgressBar(pc, elapsed, eta, p.current_status());
+        inv.out() << (tty ? Redraw(line) : line + "\n");
         drawn = true;
         break;
       }
-      case v1::SUCCESS:
-        inv.out() << (tty ? "\r" : "") << Bar(100, elapsed, 0, "done") << "\n";
+      case v1::SUCCESS: {
+        std::string line = ProgressBar(100, elapsed, 0, "done");
+        inv.out() << (tty ? Redraw(line) : line) << "\n";
         outputs.assign(p.output_uris().begin(), p.output_uris().end());
         break;
+      }
       case v1::ENCODE_CANCELED: canceled = true; break;
       default: break;
     }

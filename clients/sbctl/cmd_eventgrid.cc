@@ -64,11 +64,14 @@ int RunListen(Invocation& inv) {
     inv.out().flush();
     return reply;
   };
-  client::WebhookReceiver receiver(handler, static_cast<int>(port));
-  inv.Note(absl::StrCat("Event Grid topic listening on http://127.0.0.1:", receiver.port(), "/api/events",
+  auto receiver = client::WebhookReceiver::Listen(handler, static_cast<int>(port));
+  if (!receiver.ok()) {
+    return inv.Fail(absl::StrCat(receiver.status().message(), " (pick another --port, or 0 for a free one)"));
+  }
+  inv.Note(absl::StrCat("Event Grid topic listening on http://127.0.0.1:", (*receiver)->port(), "/api/events",
                         "; point the gateway's eventgrid_topic_url at it"));
   while (count == 0 || events < count) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  receiver.Stop();
+  (*receiver)->Stop();
   return kExitOk;
 }
 

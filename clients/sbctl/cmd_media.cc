@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -96,21 +97,31 @@ void PrintOperation(Invocation& inv, const v1::Operation& op) {
 absl::Status FollowOperation(client::Connection* conn, const std::string& name, absl::Duration timeout,
                              const std::function<void(const v1::MediaEvent&)>& on_event) {
   auto stub = v1::MediaService::NewStub(conn->channel());
-  auto ctx = conn->NewStreamContext();
-  client::SetDeadline(ctx.get(), timeout);
+  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
   v1::WatchOperationRequest req;
   req.set_name(name);
-  auto reader = stub->WatchOperation(ctx.get(), req);
-  v1::MediaEvent e;
-  while (reader->Read(&e)) {
-    on_event(e);
-    if (codecs::IsFinalEvent(e)) {
-      ctx->TryCancel();
-      reader->Finish();
-      return absl::OkStatus();
+  grpc::Status s;
+  for (;;) {
+    auto ctx = conn->NewStreamContext();
+    ctx->set_deadline(deadline);
+    auto reader = stub->WatchOperation(ctx.get(), req);
+    v1::MediaEvent e;
+    while (reader->Read(&e)) {
+      req.set_after_sequence(std::max(req.after_sequence(), e.sequence()));
+      on_event(e);
+      if (codecs::IsFinalEvent(e)) {
+        ctx->TryCancel();
+        reader->Finish();
+        return absl::OkStatus();
+      }
     }
+    s = reader->Finish();
+    // A watch that fell behind ends with a resume point: go on from there,
+    // without a gap or a repeat (there is no --after to tell the user).
+    std::optional<int64_t> resume = client::ResumeAfter(*ctx);
+    if (s.error_code() != grpc::StatusCode::ABORTED || !resume.has_value()) break;
+    req.set_after_sequence(std::max(req.after_sequence(), *resume));
   }
-  grpc::Status s = reader->Finish();
   if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     return absl::DeadlineExceededError(
         absl::StrCat(name, " did not finish within ", absl::FormatDuration(timeout), "; raise --wait_timeout"));

@@ -33,8 +33,9 @@ std::string OperationName(const std::string& arg);
 void PrintOperation(Invocation& inv, const v1::Operation& op);
 
 // Streams the events of `name` from its first one, calling `on_event` for
-// each, until a final event (codecs::IsFinalEvent) or `timeout`. Returns
-// DEADLINE_EXCEEDED on timeout, the stream's error otherwise.
+// each, until a final event (codecs::IsFinalEvent) or `timeout`. A watch
+// that falls behind (ABORTED with a resume point) is resumed at once.
+// Returns DEADLINE_EXCEEDED on timeout, the stream's error otherwise.
 absl::Status FollowOperation(client::Connection* conn, const std::string& name, absl::Duration timeout,
                              const std::function<void(const v1::MediaEvent&)>& on_event);
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/paging.h"
 
 namespace switchboard::sbctl {
 
@@ -145,9 +147,68 @@ int RunWatch(Invocation& inv) {
   return FollowRun(inv, conn, Name(inv.args()[0]));
 }
 
+int RunList(Invocation& inv) {
+  long long page_size = inv.cli().GetInt("page_size");
+  long long limit = inv.cli().GetInt("limit");
+  if (page_size < 1 || page_size > 1000) {
+    return inv.UsageError(absl::StrCat("--page_size must be 1 to 1000, got ", page_size));
+  }
+  if (limit < 0) return inv.UsageError(absl::StrCat("--limit must be 0 (no limit) or more, got ", limit));
+  v1::ListRunsRequest req;
+  req.set_page_size(static_cast<int32_t>(limit > 0 ? std::min(page_size, limit) : page_size));
+  if (std::string ws = inv.cli().GetString("workspace"); !ws.empty()) {
+    req.set_workspace(absl::StartsWith(ws, "workspaces/") ? ws : absl::StrCat("workspaces/", ws));
+  }
+  SBCTL_CONNECT_OR_EXIT(conn, inv);
+  auto stub = v1::ResourcingService::NewStub(conn->channel());
+  std::vector<std::vector<std::string>> rows;
+  long long printed = 0;
+  int rc = ForEachPage<v1::ListRunsResponse>(
+      inv, conn, req,
+      [&](grpc::ClientContext* c, const v1::ListRunsRequest& r, v1::ListRunsResponse* out) {
+        return stub->ListRuns(c, r, out);
+      },
+      [&](const v1::ListRunsResponse& resp) {
+        for (const auto& run : resp.runs()) {
+          if (limit > 0 && printed >= limit) return false;
+          ++printed;
+          if (inv.json()) {
+            inv.out() << MessageJson(run) << "\n";
+            continue;
+          }
+          std::vector<std::string> modules;
+          for (const auto& m : run.modules()) modules.push_back(absl::StrCat(m.name(), "@", m.version()));
+          rows.push_back({run.name(), v1::Run::State_Name(run.state()), run.workspace(), absl::StrJoin(modules, ","),
+                          run.requesting_user_email(), TimeText(run.create_time())});
+        }
+        return limit == 0 || printed < limit;
+      });
+  if (rc != kExitOk) return rc;
+  if (!inv.json()) {
+    PrintTable(inv.out(), {"NAME", "STATE", "WORKSPACE", "TEMPLATES", "REQUESTED BY", "CREATED"}, rows);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterRunCommands(CommandRegistry& registry) {
+  registry.Add({
+      .path = "run list",
+      .args = "",
+      .summary = "List resourcing runs (all pages), optionally of one workspace.",
+      .details = "Fetches every page unless --limit is given. Text output is a table (NAME, STATE,\n"
+                 "WORKSPACE, TEMPLATES, REQUESTED BY, CREATED); --json prints each Run, one per line.",
+      .min_args = 0,
+      .max_args = 0,
+      .flags =
+          [](Cli& cli) {
+            cli.AddString("workspace", "", "Only this workspace's runs (FISH or workspaces/FISH).");
+            cli.AddInt("limit", 0, "Stop after this many runs (0 = all).");
+            cli.AddInt("page_size", 100, "Runs fetched per call (1-1000).");
+          },
+      .run = RunList,
+  });
   registry.Add({
       .path = "run get",
       .args = "ID|runs/ID",

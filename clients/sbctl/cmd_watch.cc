@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/watch_hint.h"
 #include "common/status.h"
 #include "switchboard/v1/media.grpc.pb.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -62,7 +63,7 @@ using Opener =
 // and UNAVAILABLE (restart, network), backing off up to 10 s.
 template <class Event>
 int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& open, int64_t after, bool follow) {
-  const std::string again = absl::StrCat("sbctl watch ", inv.args()[0], " --after=");
+  const std::string rerun = absl::StrCat("sbctl watch ", inv.args()[0]);
   auto backoff = std::chrono::milliseconds(250);
   while (true) {
     auto ctx = conn->NewStreamContext();
@@ -103,8 +104,7 @@ int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& op
     }
     if (s.ok()) return kExitOk;
     if (resume.has_value()) {
-      return inv.RpcError(s, absl::StrCat("resume after sequence ", after, " with '", again, after,
-                                          "', or add --follow to reconnect automatically"));
+      return inv.RpcError(s, absl::StrCat(ResumeHint(rerun, after), ", or add --follow to reconnect automatically"));
     }
     return inv.RpcError(s);
   }
@@ -168,7 +168,13 @@ int WatchManyLoop(Invocation& inv, client::Connection* conn, const Open& open,
       continue;
     }
     if (s.ok()) return kExitOk;
-    return inv.RpcError(s, lagged ? "add --follow to resume each watch after the last event it printed" : "");
+    if (!lagged) return inv.RpcError(s);
+    // One --after serves every resource: the lowest cursor loses nothing
+    // (some events may print again); --follow resumes each where it was.
+    const std::string rerun =
+        absl::StrCat("sbctl watch ", inv.args()[0], " --resource=", absl::StrJoin(resources, ","));
+    return inv.RpcError(s, absl::StrCat(ResumeHint(rerun, *std::min_element(cursors.begin(), cursors.end())),
+                                        ", or add --follow to resume each watch after the last event it printed"));
   }
 }
 

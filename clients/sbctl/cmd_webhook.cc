@@ -207,10 +207,14 @@ int RunListen(Invocation& inv) {
     if (reply.status == 200) ++accepted;
     return reply;
   };
-  client::WebhookReceiver receiver(handler, static_cast<int>(port));
-  inv.Note(absl::StrCat("listening on ", receiver.url(), "; create the webhook with --url=", receiver.url()));
+  auto receiver = client::WebhookReceiver::Listen(handler, static_cast<int>(port));
+  if (!receiver.ok()) {
+    return inv.Fail(absl::StrCat(receiver.status().message(), " (pick another --port, or 0 for a free one)"));
+  }
+  const std::string url = (*receiver)->url();
+  inv.Note(absl::StrCat("listening on ", url, "; create the webhook with --url=", url));
   while (count == 0 || accepted < count) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  receiver.Stop();
+  (*receiver)->Stop();
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <iostream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "clients/sbctl/watch_hint.h"
 #include "common/auth.h"
 #include "common/status.h"
 
@@ -125,6 +127,11 @@ absl::StatusOr<client::Connection*> Invocation::connection() {
   return connection_.get();
 }
 
+int Invocation::Fail(absl::string_view message) {
+  Note(message);
+  return kExitError;
+}
+
 void Invocation::Note(absl::string_view message) {
   err_ << "sbctl: " << spec_.path << ": " << OneLine(message) << "\n";
 }
@@ -135,7 +142,8 @@ int Invocation::UsageError(absl::string_view message) {
 }
 
 int Invocation::LocalError(const absl::Status& status) {
-  err_ << "sbctl: " << spec_.path << ": " << CodeName(status.code()) << ": " << OneLine(status.message()) << "\n";
+  err_ << "sbctl: " << spec_.path << ": " << CodeName(status.code()) << ": "
+       << OneLine(WithoutResumeAdvice(status.message())) << "\n";
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
@@ -148,15 +156,16 @@ int Invocation::LocalError(const absl::Status& status) {
 
 int Invocation::RpcError(const grpc::Status& status, absl::string_view hint) {
   absl::Status s = FromGrpcStatus(status);
+  std::string message = OneLine(WithoutResumeAdvice(s.message()));
   std::string tail = hint.empty() ? "" : absl::StrCat("; ", hint);
   std::string server = connection_ != nullptr ? connection_->options().server : cli_.GetString("server");
   if (connection_ != nullptr && connection_->IsUnreachable(status)) {
     err_ << "sbctl: " << spec_.path << ": " << CodeName(s.code()) << ": cannot reach switchboardd at " << server << ": "
-         << OneLine(s.message()) << " (is the server running? check --server or " << client::kServerEnv << ")" << tail
+         << message << " (is the server running? check --server or " << client::kServerEnv << ")" << tail
          << "\n";
     return kExitUnavailable;
   }
-  err_ << "sbctl: " << spec_.path << ": " << CodeName(s.code()) << ": " << OneLine(s.message()) << tail << "\n";
+  err_ << "sbctl: " << spec_.path << ": " << CodeName(s.code()) << ": " << message << tail << "\n";
   return kExitError;
 }
 
@@ -165,7 +174,10 @@ void AddGlobalFlags(Cli& cli) {
   cli.AddBool("json", false, "Print JSON (one object per line) instead of text.");
 }
 
-int Main(const CommandRegistry& registry, int argc, char** argv, std::ostream& out, std::ostream& err) {
+namespace {
+
+int Dispatch(const CommandRegistry& registry, int argc, char** argv, std::ostream& out, std::ostream& err,
+             std::string* command) {
   // "-h" is the common spelling of --help; Cli only knows the long form.
   std::vector<std::string> arg_strings(argv, argv + argc);
   for (auto& a : arg_strings) {
@@ -246,6 +258,7 @@ int Main(const CommandRegistry& registry, int argc, char** argv, std::ostream& o
   const auto& positionals = cli.positionals();
   size_t n_words = Words(spec->path).size();
   std::vector<std::string> args(positionals.begin() + std::min(n_words, positionals.size()), positionals.end());
+  *command = spec->path;
   Invocation inv(*spec, cli, std::move(args), out, err);
   int n = static_cast<int>(inv.args().size());
   if (n < spec->min_args) {
@@ -255,6 +268,27 @@ int Main(const CommandRegistry& registry, int argc, char** argv, std::ostream& o
     return inv.UsageError(absl::StrCat("unexpected argument '", inv.args()[spec->max_args], "'"));
   }
   return spec->run(inv);
+}
+
+}  // namespace
+
+int Main(const CommandRegistry& registry, int argc, char** argv, std::ostream& out, std::ostream& err) {
+  // The last resort: whatever a command lets escape (a library's exception,
+  // std::bad_alloc) is one line and exit 1, never std::terminate's abort.
+  std::string command;
+  auto report = [&](absl::string_view what) {
+    out.flush();
+    err << "sbctl: " << (command.empty() ? "" : command + ": ") << "internal error: " << OneLine(what)
+        << " (please report it)\n";
+    return kExitError;
+  };
+  try {
+    return Dispatch(registry, argc, argv, out, err, &command);
+  } catch (const std::exception& e) {
+    return report(e.what());
+  } catch (...) {
+    return report("unknown exception");
+  }
 }
 
 }  // namespace switchboard::sbctl

@@ -5,8 +5,10 @@
 // Register<Group>Commands(CommandRegistry&), listed once in command_list.h.
 //
 // Exit codes are part of sbctl's interface (docs/sbctl.md):
-//   0 success, 1 the server answered with an error (or a check failed),
-//   2 usage or local input error, 3 the server could not be reached.
+//   0 success, 1 the server answered with an error (or a check failed, or a
+//   local operation such as listening on a port failed), 2 usage or local
+//   input error, 3 the server could not be reached. No command ever aborts:
+//   Main turns an escaped exception into a one-line error and exit 1.
 
 #include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
@@ -92,7 +94,13 @@ class Invocation {
   int LocalError(const absl::Status& status);
   // A failed RPC: returns kExitUnavailable when the server could not be
   // reached, else kExitError. `hint` (may be empty) is appended after "; ".
+  // The server's own advice to reconnect "with after_sequence=N" (written
+  // for API clients) is left out; watch commands give theirs, naming
+  // --after (watch_hint.h).
   int RpcError(const grpc::Status& status, absl::string_view hint = "");
+  // A local operation failed (e.g. a port in use): prints
+  // "sbctl: <command>: <message>"; returns kExitError.
+  int Fail(absl::string_view message);
   // Prints a note on stderr: "sbctl: <command>: <message>".
   void Note(absl::string_view message);
 
@@ -116,7 +124,9 @@ class Invocation {
 // --timeout, --json).
 void AddGlobalFlags(Cli& cli);
 
-// Runs sbctl: finds the command in argv, parses its flags, runs it.
+// Runs sbctl: finds the command in argv, parses its flags, runs it. Never
+// throws: an exception that escapes a command is reported as
+// "sbctl: <command>: internal error: <what>" with exit 1.
 int Main(const CommandRegistry& registry, int argc, char** argv, std::ostream& out, std::ostream& err);
 
 }  // namespace switchboard::sbctl

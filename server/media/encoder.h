@@ -23,8 +23,8 @@ struct EncodeSpec {
   std::string output_path;
 };
 
-// fraction is 0..1 (or < 0 while the duration is unknown); status is
-// ffmpeg's own word ("continue", "end") with the encoded time.
+// fraction is 0..1 (or < 0 while the duration is unknown); status is plain
+// words for people (EncodeProgressText), e.g. "encoding 58.1 s of 60.0 s".
 using ProgressFn = std::function<void(double fraction, const std::string& status)>;
 
 class CancelFlag {
@@ -46,6 +46,12 @@ class Encoder {
 };
 
 std::unique_ptr<Encoder> MakeFfmpegEncoder(std::string ffmpeg_path);
+
+// The status of a progress report: "encoding 58.1 s of 60.0 s", "encoding
+// 58.1 s" while the input's duration is unknown (duration <= 0), "encoded
+// 60.0 s" at the end. Encode events carry it as current_status after the
+// profile ("h264: encoding 58.1 s of 60.0 s").
+std::string EncodeProgressText(double encoded_seconds, double duration_seconds, bool end);
 
 // The exact argv the ffmpeg encoder runs (for docs, tests and the benchmark).
 std::vector<std::string> FfmpegArgv(const std::string& ffmpeg_path, const EncodeSpec& spec);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -55,6 +56,9 @@ absl::Status FfmpegEncoder::Run(const EncodeSpec& spec, const ProgressFn& progre
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  // Written by the child if exec fails, so the error's stderr tail says why
+  // (made here: the child may only make async-signal-safe calls).
+  const std::string exec_failed = absl::StrCat("could not start '", path_, "' (media.ffmpeg_path)\n");
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork failed: ", std::strerror(errno)));
   if (pid == 0) {
@@ -64,12 +68,14 @@ absl::Status FfmpegEncoder::Run(const EncodeSpec& spec, const ProgressFn& progre
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
     execvp(cargv[0], cargv.data());
+    (void)!write(2, exec_failed.data(), exec_failed.size());
     _exit(127);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
   std::string out_buf, err_all, err_tail;
   double duration = -1;
+  double out_time = -1;  // of the progress block being read (blocks may span reads)
   bool killed = false;
   auto kill_time = std::chrono::steady_clock::time_point::max();
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
@@ -106,7 +112,6 @@ absl::Status FfmpegEncoder::Run(const EncodeSpec& spec, const ProgressFn& progre
       out_buf.append(buf, static_cast<size_t>(r));
       // Progress blocks: key=value lines ending with progress=continue|end.
       size_t nl;
-      double out_time = -1;
       while ((nl = out_buf.find('\n')) != std::string::npos) {
         std::string line = out_buf.substr(0, nl);
         out_buf.erase(0, nl + 1);
@@ -116,7 +121,7 @@ absl::Status FfmpegEncoder::Run(const EncodeSpec& spec, const ProgressFn& progre
         } else if (absl::StartsWith(line, "progress=") && progress) {
           double t = std::max(0.0, out_time);
           double f = duration > 0 ? std::min(1.0, t / duration) : -1;
-          progress(f, absl::StrCat(line.substr(9), " at ", absl::StrFormat("%.1f", t), "s"));
+          progress(f, EncodeProgressText(t, duration, line == "progress=end"));
         }
       }
     }
@@ -147,6 +152,15 @@ std::vector<std::string> FfmpegArgv(const std::string& ffmpeg_path, const Encode
   argv.insert(argv.end(), spec.args.begin(), spec.args.end());
   argv.insert(argv.end(), {"-progress", "pipe:1", spec.output_path});
   return argv;
+}
+
+std::string EncodeProgressText(double encoded_seconds, double duration_seconds, bool end) {
+  // ffmpeg may report a little past the input's duration.
+  if (duration_seconds > 0) encoded_seconds = std::min(encoded_seconds, duration_seconds);
+  std::string done = absl::StrFormat("%.1f s", std::max(0.0, encoded_seconds));
+  if (end) return absl::StrCat("encoded ", done);
+  if (duration_seconds <= 0) return absl::StrCat("encoding ", done);
+  return absl::StrCat("encoding ", done, " of ", absl::StrFormat("%.1f s", duration_seconds));
 }
 
 std::unique_ptr<Encoder> MakeFfmpegEncoder(std::string ffmpeg_path) {

@@ -328,5 +328,30 @@ TEST(SbctlEventGridListen, PrintsEachEventAndRefusesAWrongKey) {
   EXPECT_TRUE(absl::StrContains(listener.out(), "#2  response.blob.metadata.success  /s/a2")) << listener.out();
 }
 
+// A listener on a port that is taken says so in one line and exits 1: no
+// uncaught exception, no abort (exit 134).
+TEST(SbctlListen, ABusyPortIsOneLineAndExitOne) {
+  // Hold a port: bound and listening on 127.0.0.1:0.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  for (const std::string command : {"webhook", "eventgrid"}) {
+    RunResult r = Sbctl({command, "listen", "--port=" + port, "--count=1"});
+    EXPECT_EQ(r.exit_code, 1) << Describe(r);
+    EXPECT_EQ(r.err, absl::StrCat("sbctl: ", command, " listen: cannot listen on 127.0.0.1:", port,
+                                  ": address already in use (pick another --port, or 0 for a free one)\n"))
+        << Describe(r);
+    EXPECT_EQ(r.out, "") << Describe(r);
+  }
+  close(fd);
+}
+
 }  // namespace
 }  // namespace switchboard::testing

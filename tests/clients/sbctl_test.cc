@@ -23,6 +23,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "tests/clients/sbctl_harness.h"
 #include "tests/clients/subprocess.h"
 
@@ -65,12 +67,48 @@ TEST(SbctlHelp, EachCommandDescribesItsFlags) {
       {{"bus", "events", "--help"}, {"--binding", "--limit", "--page_size"}},
       {{"help", "bus", "events"}, {"--binding"}},
       {{"bus", "--help"}, {"bus publish", "bus get", "bus events"}},
+      {{"run", "list", "--help"}, {"sbctl run list", "--workspace", "--limit", "--page_size", "--json"}},
+      {{"run", "--help"}, {"run list", "run get", "run watch"}},
+      {{"webhook", "listen", "--help"}, {"--port", "0 = a free port"}},
   };
   for (const auto& c : cases) {
     RunResult r = Sbctl(c.args);
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
     for (const auto& w : c.want) EXPECT_TRUE(absl::StrContains(r.out, w)) << "missing '" << w << "'\n" << Describe(r);
   }
+}
+
+// Every command's help works, and none points outside the repository.
+TEST(SbctlHelp, EveryCommandHasHelpThatStaysInTheRepository) {
+  RunResult top = Sbctl({"--help"});
+  ASSERT_EQ(top.exit_code, 0) << Describe(top);
+  // "  bus publish --file=ENVELOPE.json  Publish ...": the command words are
+  // the lowercase words before the arguments and the summary.
+  std::vector<std::vector<std::string>> commands;
+  std::istringstream lines(top.out.substr(top.out.find("Commands:\n") + 10));
+  for (std::string line; std::getline(lines, line) && absl::StartsWith(line, "  ");) {
+    std::vector<std::string> words;
+    std::istringstream tokens(line);
+    for (std::string t; tokens >> t;) {
+      if (t.find_first_not_of("abcdefghijklmnopqrstuvwxyz-") != std::string::npos || t[0] == '-') break;
+      words.push_back(t);
+    }
+    commands.push_back(words);
+  }
+  ASSERT_GT(commands.size(), 40u) << top.out;
+  bool saw_run_list = false;
+  for (auto args : commands) {
+    saw_run_list = saw_run_list || args == std::vector<std::string>{"run", "list"};
+    std::string name = absl::StrJoin(args, " ");
+    args.push_back("--help");
+    RunResult r = Sbctl(args);
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << Describe(r);
+    EXPECT_TRUE(absl::StrContains(r.out, "sbctl " + name)) << Describe(r);
+    for (const char* outside : {"WIRE.md", "../shared", "/work/"}) {
+      EXPECT_FALSE(absl::StrContains(r.out, outside)) << name << " mentions " << outside << "\n" << r.out;
+    }
+  }
+  EXPECT_TRUE(saw_run_list) << top.out;
 }
 
 TEST(SbctlUsage, MistakesExitWithTwoAndOneLine) {
@@ -90,6 +128,11 @@ TEST(SbctlUsage, MistakesExitWithTwoAndOneLine) {
       {{"health", "--timeout=abc"}, "--timeout must be an integer"},
       {{"bus", "publish"}, "--file is required"},
       {{"bus", "publish", "--file=/nonexistent/envelope.json"}, "NOT_FOUND: --file: cannot read"},
+      {{"health", "--server=localhost:"}, "--server: 'localhost:' has no port after ':'"},
+      {{"health", "--server=localhost:99999"}, "a port is a number from 1 to 65535"},
+      {{"bus", "events", "--server=::1"}, "needs brackets: [::1]"},
+      {{"run", "list", "--page_size=0"}, "--page_size must be 1 to 1000"},
+      {{"run", "list", "--limit=-1"}, "--limit must be 0 (no limit) or more"},
   };
   for (const auto& c : cases) {
     RunResult r = Sbctl(c.args);
@@ -112,6 +155,23 @@ TEST(SbctlUnreachable, ExitsThreeWithAClearMessage) {
   RunResult r = Sbctl({"health"}, CleanEnv({{"SWITCHBOARD_SERVER", server}}));
   EXPECT_EQ(r.exit_code, 3) << Describe(r);
   EXPECT_TRUE(absl::StrContains(r.err, server)) << Describe(r);
+}
+
+// A host without a port means switchboardd's port, 50051, not gRPC's 443;
+// from --server and from SWITCHBOARD_SERVER alike. 127.0.0.2 is loopback,
+// where no test server listens (they bind 127.0.0.1).
+TEST(SbctlServer, AHostWithoutAPortDialsTheDefaultPort) {
+  std::vector<RunResult> runs = {Sbctl({"health", "--server=127.0.0.2", "--timeout=5"}),
+                                 Sbctl({"health", "--timeout=5"}, CleanEnv({{"SWITCHBOARD_SERVER", "127.0.0.2"}}))};
+  for (const RunResult& r : runs) {
+    if (r.exit_code == 0) continue;  // something serves 127.0.0.2:50051 (then it was dialed)
+    EXPECT_EQ(r.exit_code, 3) << Describe(r);
+    EXPECT_TRUE(absl::StrContains(r.err, "cannot reach switchboardd at 127.0.0.2:50051:")) << Describe(r);
+  }
+  RunResult r = Sbctl({"health"}, CleanEnv({{"SWITCHBOARD_SERVER", "127.0.0.2:"}}));
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "--server: '127.0.0.2:' has no port")) << Describe(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line\n" << Describe(r);
 }
 
 // --- Against a server --------------------------------------------------------
@@ -288,6 +348,54 @@ TEST_F(SbctlTest, WatchWithResourcesPrintsOnlyTheirEventsOverWatchMany) {
   EXPECT_TRUE(absl::StrContains(r.err, "add.after_sequence 50 is beyond the head")) << Describe(r);
 }
 
+// `sbctl run list` shows submitted runs: a table, --json, the workspace
+// filter and the paging flags.
+TEST_F(SbctlTest, RunListShowsSubmittedRuns) {
+  const std::string request = std::string(SB_FIXTURES_DIR) + "/datahub/resource-run-request.new-workspace.json";
+  std::vector<std::string> names;
+  for (const char* id : {"run-list-a", "run-list-b"}) {
+    RunResult r = Ctl({"workspace", "request", "--file=" + request, "--request_id=" + std::string(id), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    json run = json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(run.is_object()) << r.out;
+    names.push_back(run.value("name", ""));
+  }
+  ASSERT_NE(names[0], names[1]);
+
+  RunResult r = Ctl({"run", "list"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StartsWith(r.out, "NAME")) << r.out;
+  for (const char* column : {"STATE", "WORKSPACE", "TEMPLATES", "REQUESTED BY", "CREATED"}) {
+    EXPECT_TRUE(absl::StrContains(r.out.substr(0, r.out.find('\n')), column)) << r.out;
+  }
+  for (const auto& name : names) EXPECT_TRUE(absl::StrContains(r.out, name + " ")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "workspaces/FISH")) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 3) << "header and two rows\n" << r.out;
+
+  // --json, one page at a time: both runs, each once.
+  r = Ctl({"run", "list", "--json", "--page_size=1"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::set<std::string> seen;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    json run = json::parse(line, nullptr, false);
+    ASSERT_TRUE(run.is_object()) << line;
+    EXPECT_EQ(run.value("workspace", ""), "workspaces/FISH") << line;
+    EXPECT_TRUE(seen.insert(run.value("name", "")).second) << "repeated: " << line;
+  }
+  EXPECT_EQ(seen, std::set<std::string>(names.begin(), names.end())) << r.out;
+
+  r = Ctl({"run", "list", "--json", "--limit=1"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  r = Ctl({"run", "list", "--json", "--workspace=FISH"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  r = Ctl({"run", "list", "--json", "--workspace=workspaces/NOPE"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "");
+}
+
 // --- Authentication -----------------------------------------------------------
 
 TEST(SbctlAuth, SendsTheBearerToken) {
@@ -395,6 +503,51 @@ TEST_F(SbctlLagTest, WatchEndsWithTheResumePoint) {
   EXPECT_TRUE(absl::StrContains(watch->err(), absl::StrCat("resume after sequence ", last,
                                                            " with 'sbctl watch notification --after=", last, "'")))
       << watch->err();
+  // The server's advice for API clients ("reconnect with after_sequence=N")
+  // is not passed on: sbctl's flag is --after.
+  EXPECT_FALSE(absl::StrContains(watch->err(), "after_sequence")) << watch->err();
+  EXPECT_EQ(std::count(watch->err().begin(), watch->err().end(), '\n'), 1) << watch->err();
+}
+
+// `sbctl app watch` ends the same way, and its hint names --after too.
+TEST_F(SbctlLagTest, AppWatchEndsWithAnAfterHint) {
+  json note = json::parse(ReadFile(std::string(SB_FIXTURES_DIR) + "/managedapp/put-failed.marketplace.json"));
+  auto record = [&](int i, size_t size) {
+    note["eventTime"] = absl::StrFormat("2026-11-22T11:%02d:%02d.0000000Z", i / 60, i % 60);
+    note["error"]["message"] = std::string(size, 'x');
+    std::string path = server_->dir().Write(absl::StrCat("app", i, ".json"), note.dump());
+    RunResult r = Ctl({"app", "record", "--file=" + path});
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  };
+  record(0, 10);
+  Subprocess watch;
+  std::string error;
+  ASSERT_TRUE(watch.Start({SBCTL_PATH, "app", "watch", "--json", "--server=" + server_->address()}, CleanEnv(), &error))
+      << error;
+  ASSERT_TRUE(watch.ReadLine(15s).has_value()) << watch.err();
+  watch.Signal(SIGSTOP);
+  // Each event carries the application with its whole history, so these
+  // grow to ~2 MB each: far more than the socket buffers hold.
+  for (int i = 1; i <= 20; ++i) record(i, 100000);
+  watch.Signal(SIGCONT);
+  int64_t last = 1;
+  while (auto line = watch.ReadLine(30s)) {
+    json e = json::parse(*line, nullptr, false);
+    last = std::stoll(e.value("sequence", "0"));
+  }
+  std::optional<int> code = watch.Wait(10s);
+  ASSERT_TRUE(code.has_value()) << "app watch did not end";
+  watch.ReadAll(5s);
+  EXPECT_EQ(*code, 1) << watch.err();
+  EXPECT_TRUE(absl::StartsWith(watch.err(), "sbctl: app watch: ABORTED: ")) << watch.err();
+  const std::string hint = "with 'sbctl app watch --after=";
+  size_t at = watch.err().find(hint);
+  ASSERT_NE(at, std::string::npos) << watch.err();
+  int64_t resume = std::atoll(watch.err().c_str() + at + hint.size());
+  EXPECT_GE(resume, last) << watch.err();
+  EXPECT_TRUE(absl::StrContains(watch.err(), absl::StrCat("resume after sequence ", resume, " ", hint, resume, "'")))
+      << watch.err();
+  EXPECT_FALSE(absl::StrContains(watch.err(), "after_sequence")) << watch.err();
 }
 
 TEST_F(SbctlLagTest, FollowResumesWithoutGapsOrRepeats) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/clients/subprocess.h"
+#include "server/media/encoder.h"
 #include "tests/media/media_test_support.h"
 
 namespace switchboard::testing {
@@ -329,6 +330,10 @@ TEST_F(SbctlMediaExec, EncodeWatchShowsProgressAndOutputs) {
                       "--watch"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, "dispatched as ")) << r.out;
+  // Progress speaks plainly ("h264: encoding 3.0 s of 6.0 s"), not in
+  // ffmpeg's words ("h264: continue at 3.0s").
+  EXPECT_FALSE(absl::StrContains(r.out, "continue")) << r.out;
+  EXPECT_FALSE(absl::StrContains(r.out, "\r")) << "not a terminal: one line per update\n" << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "elapsed ")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "ETA ")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "] 100%")) << r.out;
@@ -364,6 +369,15 @@ TEST_F(SbctlMediaExec, EncodeWatchShowsProgressAndOutputs) {
   r = Sbctl(server_, {"encode", AzureUri("inbox", "junk.mp4"), "--output=" + AzureUri("out"), "--watch"});
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_TRUE(absl::StrContains(r.err, "failed: 3200")) << r.err;
+}
+
+// The encode status in progress events, in plain words.
+TEST(EncodeProgressText, SaysHowMuchIsEncoded) {
+  EXPECT_EQ(media::EncodeProgressText(58.06, 60, false), "encoding 58.1 s of 60.0 s");
+  EXPECT_EQ(media::EncodeProgressText(3, -1, false), "encoding 3.0 s");  // duration unknown
+  EXPECT_EQ(media::EncodeProgressText(60.04, 60, true), "encoded 60.0 s");
+  EXPECT_EQ(media::EncodeProgressText(61.5, 60, false), "encoding 60.0 s of 60.0 s");  // never past the end
+  EXPECT_EQ(media::EncodeProgressText(-1, 60, false), "encoding 0.0 s of 60.0 s");
 }
 
 // The same blob commands against the local store and Azurite.

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Switchboard needs (idempotently) and builds it.
 #
-#   tools/bootstrap.sh              # build dependencies, then cmake + build
-#   tools/bootstrap.sh --test       # also what the tests use: RabbitMQ, ffmpeg, mediainfo, Azurite (npm, project-local)
+#   tools/bootstrap.sh              # what running needs, then builds switchboardd, switchboard-gateway, sbctl
+#   tools/bootstrap.sh --test       # also what only the tests need, then builds everything (tests, benchmarks)
 #   tools/bootstrap.sh --no-build   # install only (combines with --test)
 #
-# SWITCHBOARD_BUILD_DIR overrides the build folder (default: build/).
+# SWITCHBOARD_BUILD_DIR overrides the build folder (default: build/),
+# SWITCHBOARD_BUILD_JOBS the parallel jobs (default: nproc). The build is
+# quiet: one progress line, the full log in <build>/build.log, its tail on
+# failure.
 #
 # Packages are installed one at a time, and only those dpkg does not already
 # list as installed; `apt-get update` runs once, and only if something is
@@ -14,16 +17,18 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${SWITCHBOARD_BUILD_DIR:-$ROOT/build}"
+JOBS="${SWITCHBOARD_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 WITH_TEST=0
 DO_BUILD=1
 for arg in "$@"; do
   case "$arg" in
     --test) WITH_TEST=1 ;;
     --no-build) DO_BUILD=0 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "[bootstrap] unknown argument '$arg'; see --help" >&2; exit 2 ;;
   esac
 done
+case "$JOBS" in ''|*[!0-9]*|0) echo "[bootstrap] SWITCHBOARD_BUILD_JOBS must be a positive number, got '$JOBS'" >&2; exit 2 ;; esac
 
 log() { echo "[bootstrap] $*" >&2; }
 
@@ -34,23 +39,38 @@ fi
 
 # All names checked with `apt-cache policy` on Debian 12 (bookworm).
 #
-# libcurl: libcurl4-gnutls-dev, not libcurl4-openssl-dev. The two conflict,
-# and libmediainfo-dev (below) depends on the gnutls one, so asking for both
-# makes apt remove one to install the other on every run (that is also why a
-# single combined `apt-get install` of everything fails with "held broken
-# packages"). Both ship the same <curl/curl.h>, libcurl.so and libcurl.pc, so
-# find_package(CURL) / pkg-config libcurl work the same.
-BASE_PACKAGES=(
+# RUN_PACKAGES: what building switchboardd, switchboard-gateway and sbctl
+# needs, and what running every documented feature needs:
+# - libgtest-dev, libgmock-dev: the top CMakeLists.txt finds GTest (REQUIRED),
+#   so configuring needs them even to build the binaries alone.
+# - libmediainfo-dev: MediaService links libmediainfo (AnalyzeBlob).
+# - ffmpeg: switchboardd runs it for every encode (docs/media.md).
+# - mediainfo, git: the docs' walkthroughs run them (docs/media.md looks at an
+#   encode's output with mediainfo; docs/resourcing.md reads the remotes' log).
+# - curl: the README's "Try it"; python3: tools/run.sh edits gateway.json with it.
+# - libcurl: libcurl4-gnutls-dev, not libcurl4-openssl-dev. The two conflict,
+#   and libmediainfo-dev depends on the gnutls one, so asking for both makes
+#   apt remove one to install the other on every run (that is also why a
+#   single combined `apt-get install` of everything fails with "held broken
+#   packages"). Both ship the same <curl/curl.h>, libcurl.so and libcurl.pc,
+#   so find_package(CURL) / pkg-config libcurl work the same.
+RUN_PACKAGES=(
   build-essential cmake pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   nlohmann-json3-dev libgit2-dev libsqlite3-dev libgtest-dev libgmock-dev libabsl-dev libssl-dev
-  libcurl4-gnutls-dev libboost-dev curl ca-certificates
-  librabbitmq-dev libjemalloc-dev
+  libcurl4-gnutls-dev libboost-dev librabbitmq-dev libjemalloc-dev libmediainfo-dev
+  ffmpeg mediainfo git curl ca-certificates python3
 )
-# nodejs and npm are not in this list: the image ships node 20 and npm
-# (nodesource's nodejs, which bundles npm; Debian's `npm` package would
-# conflict with it). They are installed from Debian only if missing.
-TEST_PACKAGES=(rabbitmq-server ffmpeg mediainfo libmediainfo-dev git python3 wrk openssl)
+# TEST_PACKAGES: what only the tests (and tools/services.sh, tools/bench) use:
+# - rabbitmq-server: the broker of the RabbitMQ tests (tools/services.sh).
+# - openssl: tools/services.sh makes the broker's test CA with it; sbctl_test
+#   makes a TLS certificate with /usr/bin/openssl.
+# - procps: pgrep, in tools/services.sh (finding the broker's VM) and encode_test.
+# - iproute2: `ip link set lo up` in the tests that run in a network namespace
+#   of their own (`unshare -n`: the README checker, tools/run.sh's test).
+# - wrk: the webhook benchmark's receiver ceiling (tools/bench).
+# Node and npm (for Azurite) are handled below.
+TEST_PACKAGES=(rabbitmq-server openssl procps iproute2 wrk)
 
 apt_env=(env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes)
 
@@ -80,20 +100,22 @@ apt_install() {
   INSTALLED_NOW+=("$pkg")
 }
 
-for p in "${BASE_PACKAGES[@]}"; do apt_install "$p"; done
+for p in "${RUN_PACKAGES[@]}"; do apt_install "$p"; done
 
 if [ "$WITH_TEST" -eq 1 ]; then
   for p in "${TEST_PACKAGES[@]}"; do apt_install "$p"; done
 
-  # The package's postinst calls invoke-rc.d; on this image policy-rc.d stops
-  # it from starting a broker (and there is no systemd), but where it does
-  # start one, the default node (rabbit@<host>, port 5672) is stopped: the
-  # tests start their own on free ports (tools/services.sh).
+  # The package's postinst calls invoke-rc.d; where that starts a broker (the
+  # default node, rabbit@<host>, port 5672), it is stopped: the tests start
+  # their own on free ports (tools/services.sh).
   if [[ " ${INSTALLED_NOW[*]} " == *" rabbitmq-server "* ]] && (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
     log "stopping the RabbitMQ node the package install started"
     "${SUDO[@]}" rabbitmqctl stop >/dev/null 2>&1 || true
   fi
 
+  # nodejs and npm are not in the list: a machine may already have a node
+  # with npm bundled (e.g. nodesource's nodejs, which Debian's `npm` package
+  # conflicts with). They come from Debian only if missing.
   if ! command -v node >/dev/null 2>&1; then apt_install nodejs; fi
   if ! command -v npm >/dev/null 2>&1; then apt_install npm; fi
 
@@ -105,12 +127,54 @@ if [ "$WITH_TEST" -eq 1 ]; then
   fi
 fi
 
-if [ "$DO_BUILD" -eq 1 ]; then
+[ "$DO_BUILD" -eq 1 ] || exit 0
+
+# quiet LOG WHAT COMMAND...: runs COMMAND with its output in LOG. On a terminal
+# one line shows the progress in place; in a pipe a line at each quarter. On
+# failure: the log's tail and its path.
+quiet() {
+  local logfile="$1" what="$2" pid pct last=-1 line t0=$SECONDS rc=0
+  shift 2
+  "$@" > "$logfile" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    # Makefiles print "[ 42%] ...", Ninja "[12/345] ...".
+    line=$(grep -aoE '^\[ *[0-9]+%\]|^\[[0-9]+/[0-9]+\]' "$logfile" | tail -n 1 || true)
+    pct=""
+    if [[ "$line" =~ ^\[\ *([0-9]+)%\]$ ]]; then pct="${BASH_REMATCH[1]}"
+    elif [[ "$line" =~ ^\[([0-9]+)/([0-9]+)\]$ ]]; then pct=$((100 * BASH_REMATCH[1] / BASH_REMATCH[2]))
+    fi
+    if [ -n "$pct" ]; then
+      if [ -t 2 ]; then
+        printf '\r[bootstrap] %s: %3d%% (%ds)' "$what" "$pct" $((SECONDS - t0)) >&2
+      elif [ $((pct / 25)) -gt "$last" ]; then
+        last=$((pct / 25))
+        log "$what: $pct% ($((SECONDS - t0))s)"
+      fi
+    fi
+    sleep 1
+  done
+  wait "$pid" || rc=$?
+  if [ -t 2 ]; then printf '\r\033[K' >&2; fi
+  if [ "$rc" -ne 0 ]; then
+    log "$what failed (status $rc); the end of $logfile:"
+    tail -n 60 "$logfile" >&2
+    log "$what failed; the full log is $logfile"
+    exit "$rc"
+  fi
+  log "$what: done in $((SECONDS - t0))s"
+}
+
+mkdir -p "$BUILD"
+if [ ! -f "$BUILD/CMakeCache.txt" ] || { [ ! -f "$BUILD/Makefile" ] && [ ! -f "$BUILD/build.ninja" ]; }; then
   LAUNCHER=()
   if command -v ccache >/dev/null 2>&1; then LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-  log "configuring $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" >/dev/null
-  log "building $BUILD (-j2)"
-  cmake --build "$BUILD" -j2
-  log "built"
+  quiet "$BUILD/configure.log" "configuring $BUILD" \
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}"
+fi
+if [ "$WITH_TEST" -eq 1 ]; then
+  quiet "$BUILD/build.log" "building everything (-j$JOBS)" cmake --build "$BUILD" -j"$JOBS"
+else
+  quiet "$BUILD/build.log" "building switchboardd, switchboard-gateway, sbctl (-j$JOBS)" \
+    cmake --build "$BUILD" -j"$JOBS" --target switchboardd switchboard-gateway sbctl
 fi

@@ -1,68 +1,304 @@
 #!/usr/bin/env bash
-# The README's "run Switchboard": installs what is missing, builds, and runs
-# switchboardd with its defaults (gRPC on 127.0.0.1:50051) plus the gateway
-# (HTTP on 127.0.0.1:8080).
+# The README's "run Switchboard": installs what is missing, builds switchboardd,
+# switchboard-gateway and sbctl, then runs switchboardd (gRPC 127.0.0.1:50051,
+# HTTP 127.0.0.1:8081) and, once it is healthy, the gateway (HTTP 127.0.0.1:8080).
 #
-#   tools/run.sh                       # state in ~/.local/share/switchboard
-#   tools/run.sh --log_level=debug     # extra arguments go to switchboardd
+#   tools/run.sh [SWITCHBOARDD_FLAGS...] [-- GATEWAY_FLAGS...]
+#   tools/run.sh --log_level=debug                      # flags for switchboardd
+#   tools/run.sh -- --http_address=127.0.0.1:9080       # flags after a lone -- go to the gateway
 #
-# SWITCHBOARD_DATA_DIR overrides the state folder, SWITCHBOARD_BUILD_DIR the
-# build folder. Stop it with Ctrl-C or SIGTERM.
+# Both run or neither: if either fails to start (a port in use, a bad flag),
+# the other is stopped and run.sh exits non-zero with that process's last log
+# lines. When both answer /healthz it prints one line to stderr starting with
+# "[run] ready:". Ctrl-C or SIGTERM stops both (exit 0 when both stop cleanly);
+# if one exits by itself, the other is stopped and run.sh exits non-zero.
+#
+# Environment:
+#   SWITCHBOARD_DATA_DIR        state folder (default ~/.local/share/switchboard); logs in its logs/
+#   SWITCHBOARD_BUILD_DIR       build folder (default build/)
+#   SWITCHBOARD_SKIP_BOOTSTRAP  1: install and build nothing, run the binaries already built
+#   SWITCHBOARD_GATEWAY_CONFIG  gateway JSON config (default: one made in the data folder)
+#   SWITCHBOARD_NO_GATEWAY      1: run switchboardd alone
+#   SWITCHBOARD_START_TIMEOUT   seconds each process gets to become healthy (default 60)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${SWITCHBOARD_BUILD_DIR:-$ROOT/build}"
+START_TIMEOUT="${SWITCHBOARD_START_TIMEOUT:-60}"
 
-"$ROOT/tools/bootstrap.sh"
+log() { echo "[run] $*" >&2; }
+die() { log "$*"; exit 1; }
+
+case "${1:-}" in
+  -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+case "$START_TIMEOUT" in ''|*[!0-9]*) die "SWITCHBOARD_START_TIMEOUT must be a number of seconds, got '$START_TIMEOUT'" ;; esac
+
+# Arguments before a lone `--` go to switchboardd, the rest to the gateway.
+SB_ARGS=()
+GW_ARGS=()
+to_gateway=0
+for arg in "$@"; do
+  if [ "$to_gateway" -eq 0 ] && [ "$arg" = "--" ]; then to_gateway=1; continue; fi
+  if [ "$to_gateway" -eq 1 ]; then GW_ARGS+=("$arg"); else SB_ARGS+=("$arg"); fi
+done
+
+SB_BIN="$BUILD/server/switchboardd"
+GW_BIN="$BUILD/gateway/switchboard-gateway"
+if [ "${SWITCHBOARD_SKIP_BOOTSTRAP:-0}" = 1 ]; then
+  for bin in "$SB_BIN" "$GW_BIN"; do
+    [ -x "$bin" ] || die "$bin is not built; run tools/run.sh without SWITCHBOARD_SKIP_BOOTSTRAP=1"
+  done
+else
+  "$ROOT/tools/bootstrap.sh"
+fi
 
 DATA="${SWITCHBOARD_DATA_DIR:-${HOME:-/root}/.local/share/switchboard}"
-mkdir -p "$DATA"
+mkdir -p "$DATA/logs"
+SB_LOG="$DATA/logs/switchboardd.log"
+GW_LOG="$DATA/logs/gateway.log"
 
-# switchboardd, then the gateway (HTTP on 127.0.0.1:8080 by default, talking
-# to switchboardd on 127.0.0.1:50051) in the background. Both stop together:
-# when switchboardd exits, or on Ctrl-C / SIGTERM. SWITCHBOARD_GATEWAY_CONFIG
-# names a gateway JSON config file (docs/gateway.md); SWITCHBOARD_NO_GATEWAY=1
-# runs switchboardd alone.
-echo "[run] switchboardd on 127.0.0.1:50051 (unless overridden), data in $DATA" >&2
-"$BUILD/server/switchboardd" --data_dir="$DATA" "$@" &
-SB_PID=$!
+# --- addresses ---------------------------------------------------------------
+
+# flag_value NAME ARGS...: the value of the last --NAME=V or --NAME V in ARGS.
+flag_value() {
+  local name="$1" value="" found=1
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --) break ;;
+      "--$name="*) value="${1#*=}"; found=0 ;;
+      "--$name") if [ $# -gt 1 ]; then value="$2"; found=0; shift; fi ;;
+    esac
+    shift
+  done
+  [ "$found" -eq 0 ] && printf '%s\n' "$value"
+}
+
+# config_value FILE KEY: the string value of KEY in a JSON config file, if any.
+config_value() {
+  [ -f "$1" ] && command -v python3 >/dev/null 2>&1 || return 1
+  python3 - "$1" "$2" <<'PY' 2>/dev/null
+import json, sys
+try:
+    v = json.load(open(sys.argv[1])).get(sys.argv[2])
+except Exception:
+    sys.exit(1)
+if not isinstance(v, str):
+    sys.exit(1)
+print(v)
+PY
+}
+
+# address NAME DEFAULT ARGS...: where a process will listen, from its flags,
+# then its --config file, then its default.
+address() {
+  local name="$1" default="$2" v cfg
+  shift 2
+  if v=$(flag_value "$name" "$@"); then echo "$v"; return; fi
+  if cfg=$(flag_value config "$@") && v=$(config_value "$cfg" "$name"); then echo "$v"; return; fi
+  echo "$default"
+}
+
+# logged_address LOG KEY: KEY of the "serving" line the process logged (its real, bound address).
+logged_address() {
+  { grep -m1 '"msg":"serving"' "$1" 2>/dev/null | grep -o "\"$2\":\"[^\"]*\"" | head -n1 | cut -d'"' -f4; } || true
+}
+
+# dialable ADDRESS: the address to connect to for a listen address (a wildcard host means loopback).
+dialable() {
+  case "$1" in
+    0.0.0.0:*) echo "127.0.0.1:${1##*:}" ;;
+    "[::]:"*) echo "[::1]:${1##*:}" ;;
+    :*) echo "127.0.0.1$1" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+healthy() { curl -gfsS --max-time 2 -o /dev/null "http://$(dialable "$1")/healthz" 2>/dev/null; }
+
+# --- processes ---------------------------------------------------------------
+
+SB_PID=""
 GW_PID=""
-# Without a config of its own, the gateway gets a local one made once in the
-# data folder: /api/eventgrid on, with a key of its own, and the publisher
-# posting to http://127.0.0.1:9100/api/events, where `sbctl eventgrid listen`
-# plays the topic (README, "Try it"). The keys are files beside it (0600).
-local_gateway_config() {
-  local cfg="$DATA/gateway.json"
-  if [ ! -f "$cfg" ]; then
-    (umask 077
-     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DATA/eventgrid.key"
-     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DATA/eventgrid-topic.key"
-     cat > "$cfg" <<JSON
+
+# start LOG COMMAND...: runs COMMAND in the background with its output both on
+# our stderr and in LOG (truncated); sets STARTED_PID. The tee ignores
+# Ctrl-C, so the process's last lines while it drains still get through.
+start() {
+  local logfile="$1"
+  shift
+  : > "$logfile"
+  "$@" > >(trap '' INT TERM; exec tee -a "$logfile" >&2) 2>&1 &
+  STARTED_PID=$!
+}
+
+# stop_pid PID: SIGTERM, up to 30s to exit, then SIGKILL; returns its exit status.
+stop_pid() {
+  local pid="$1" _
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid did not stop within 30s of SIGTERM; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
+# stop_all: the gateway first (it depends on switchboardd); 0 if both stopped cleanly.
+stop_all() {
+  local rc=0
+  trap - INT TERM
+  if [ -n "$GW_PID" ]; then stop_pid "$GW_PID" || rc=1; GW_PID=""; fi
+  if [ -n "$SB_PID" ]; then stop_pid "$SB_PID" || rc=1; SB_PID=""; fi
+  return "$rc"
+}
+
+on_signal() {
+  log "stopping"
+  if stop_all; then log "stopped"; exit 0; fi
+  log "stopped; a process did not exit cleanly (see above)"
+  exit 1
+}
+trap on_signal INT TERM
+trap 'stop_all || true' EXIT
+
+# failed NAME PID LOG WHY: reports why NAME did not start, with its last log lines, and exits 1.
+failed() {
+  local name="$1" pid="$2" logfile="$3" why="$4"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    local rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    why="exited with status $rc"
+    if [ "$pid" = "$SB_PID" ]; then SB_PID=""; else GW_PID=""; fi
+  fi
+  log "$name did not start: $why. Its last log lines ($logfile):"
+  tail -n 15 "$logfile" | sed 's/^/    /' >&2
+  stop_all || true
+  exit 1
+}
+
+# wait_healthy NAME PID LOG FALLBACK ARGS...: waits until the process answers
+# /healthz on its HTTP address and sets HEALTHY_ADDR to it. The address is the
+# http_address of its "serving" log line (the bound one, so port 0 works and
+# another process on the port is never taken for ours); FALLBACK (from its
+# flags or config) only when its log_level (in ARGS) hides that line.
+HEALTHY_ADDR=""
+wait_healthy() {
+  local name="$1" pid="$2" logfile="$3" fallback="$4" addr="" level
+  shift 4
+  level=$(address log_level info "$@")
+  case "$level" in warn|error) ;; *) fallback="" ;; esac
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while :; do
+    kill -0 "$pid" 2>/dev/null || failed "$name" "$pid" "$logfile" "it exited"
+    addr=$(logged_address "$logfile" http_address)
+    [ -n "$addr" ] || addr="$fallback"
+    if [ -n "$addr" ] && healthy "$addr"; then
+      if [ "$addr" = "$fallback" ]; then
+        # No log line says the port is ours: one that lost it to another process exits at once.
+        sleep 1
+        kill -0 "$pid" 2>/dev/null || failed "$name" "$pid" "$logfile" "it exited"
+      fi
+      HEALTHY_ADDR="$addr"
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      failed "$name" "$pid" "$logfile" \
+        "not healthy within ${START_TIMEOUT}s (http://${addr:-<no \"serving\" log line yet>}/healthz)"
+    fi
+    sleep 0.25
+  done
+}
+
+# --- switchboardd ------------------------------------------------------------
+
+SB_CMD=("$SB_BIN" --data_dir="$DATA" "${SB_ARGS[@]}")
+log "starting switchboardd (data in $DATA)"
+start "$SB_LOG" "${SB_CMD[@]}"
+SB_PID=$STARTED_PID
+wait_healthy switchboardd "$SB_PID" "$SB_LOG" "$(address http_address 127.0.0.1:8081 "${SB_ARGS[@]}")" \
+  "${SB_ARGS[@]}"
+SB_HTTP="$HEALTHY_ADDR"
+SB_GRPC=$(logged_address "$SB_LOG" grpc_address)
+[ -n "$SB_GRPC" ] || SB_GRPC=$(address grpc_address 127.0.0.1:50051 "${SB_ARGS[@]}")
+
+if [ "${SWITCHBOARD_NO_GATEWAY:-0}" = 1 ]; then
+  log "ready: switchboardd $SB_GRPC (http $SB_HTTP), no gateway (SWITCHBOARD_NO_GATEWAY=1)"
+else
+  # --- the gateway -----------------------------------------------------------
+
+  # Without a config of its own, the gateway gets a local one made once in the
+  # data folder: /api/eventgrid on with a key of its own, the publisher posting
+  # to http://127.0.0.1:9100/api/events (where `sbctl eventgrid listen` plays
+  # the topic), and /resource on with a sig of its own. The secrets are files
+  # beside it (0600). A config from an older run that lacks the sig gets it.
+  new_secret() { (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > "$1"); }
+  local_gateway_config() {
+    local cfg="$DATA/gateway.json"
+    if [ ! -f "$cfg" ]; then
+      new_secret "$DATA/eventgrid.key"
+      new_secret "$DATA/eventgrid-topic.key"
+      new_secret "$DATA/managedapp.sig"
+      (umask 077
+       cat > "$cfg" <<JSON
 {
   "eventgrid_key_file": "$DATA/eventgrid.key",
   "eventgrid_topic_url": "http://127.0.0.1:9100/api/events",
-  "eventgrid_topic_key_file": "$DATA/eventgrid-topic.key"
+  "eventgrid_topic_key_file": "$DATA/eventgrid-topic.key",
+  "managedapp_sig_file": "$DATA/managedapp.sig"
 }
 JSON
-    )
+      )
+    elif ! grep -q '"managedapp_sig' "$cfg"; then
+      command -v python3 >/dev/null 2>&1 || die "python3 is needed to add managedapp_sig_file to $cfg; run tools/bootstrap.sh"
+      [ -f "$DATA/managedapp.sig" ] || new_secret "$DATA/managedapp.sig"
+      python3 - "$cfg" "$DATA/managedapp.sig" <<'PY' || die "cannot add managedapp_sig_file to $DATA/gateway.json (is it valid JSON?)"
+import json, os, stat, sys
+path, sig = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    cfg = json.load(f)
+cfg["managedapp_sig_file"] = sig
+tmp = path + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(cfg, f, indent=2)
+    f.write("\n")
+os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+os.replace(tmp, path)
+PY
+      log "added managedapp_sig_file ($DATA/managedapp.sig) to $cfg"
+    fi
+    GW_CONFIG="$cfg"
+  }
+
+  GW_CMD=("$GW_BIN")
+  if GW_CONFIG=$(flag_value config "${GW_ARGS[@]}"); then
+    :  # the user's --config, among GW_ARGS
+  else
+    if [ -n "${SWITCHBOARD_GATEWAY_CONFIG:-}" ]; then GW_CONFIG="$SWITCHBOARD_GATEWAY_CONFIG"; else local_gateway_config; fi
+    GW_CMD+=(--config="$GW_CONFIG")
   fi
-  echo "$cfg"
-}
-if [ "${SWITCHBOARD_NO_GATEWAY:-0}" != 1 ]; then
-  GW_CONFIG="${SWITCHBOARD_GATEWAY_CONFIG:-$(local_gateway_config)}"
-  echo "[run] switchboard-gateway on 127.0.0.1:8080 (unless its config says otherwise), config $GW_CONFIG" >&2
-  "$BUILD/gateway/switchboard-gateway" --config="$GW_CONFIG" &
-  GW_PID=$!
+  # The gateway talks to this switchboardd unless told otherwise.
+  if ! flag_value server "${GW_ARGS[@]}" >/dev/null && ! config_value "$GW_CONFIG" server >/dev/null; then
+    GW_CMD+=(--server="$(dialable "$SB_GRPC")")
+  fi
+  GW_CMD+=("${GW_ARGS[@]}")
+  log "switchboardd is healthy; starting switchboard-gateway (config $GW_CONFIG)"
+  start "$GW_LOG" "${GW_CMD[@]}"
+  GW_PID=$STARTED_PID
+  wait_healthy switchboard-gateway "$GW_PID" "$GW_LOG" \
+    "$(address http_address 127.0.0.1:8080 --config="$GW_CONFIG" "${GW_ARGS[@]}")" --config="$GW_CONFIG" "${GW_ARGS[@]}"
+  GW_HTTP="$HEALTHY_ADDR"
+  log "ready: switchboardd $SB_GRPC (http $SB_HTTP), gateway http://$GW_HTTP"
 fi
-stop_all() {
-  trap - INT TERM EXIT
-  [ -n "$GW_PID" ] && kill -TERM "$GW_PID" 2>/dev/null
-  kill -TERM "$SB_PID" 2>/dev/null
-  wait 2>/dev/null || true
-}
-trap 'stop_all; exit 130' INT
-trap 'stop_all; exit 143' TERM
-trap stop_all EXIT
+
+# Until one of them exits (or a signal): then the other is stopped too.
 set +e
-wait "$SB_PID"
+if [ -n "$GW_PID" ]; then wait -n "$SB_PID" "$GW_PID"; else wait "$SB_PID"; fi
 rc=$?
-exit "$rc"
+if ! kill -0 "$SB_PID" 2>/dev/null; then who=switchboardd; SB_PID=""; else who=switchboard-gateway; GW_PID=""; fi
+log "$who exited with status $rc; stopping"
+stop_all
+exit 1

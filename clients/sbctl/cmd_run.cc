@@ -5,12 +5,14 @@
 #include "absl/strings/match.h"
 
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/sbctl/output.h"
@@ -88,7 +90,31 @@ void PrintRun(Invocation& inv, const v1::Run& run) {
   }
 }
 
-int FollowRun(Invocation& inv, client::Connection* conn, const std::string& run) {
+absl::StatusOr<std::optional<v1::Run::State>> UntilState(const Invocation& inv) {
+  std::string text = inv.cli().GetString("until");
+  if (text.empty()) return std::optional<v1::Run::State>();
+  v1::Run::State state;
+  if (!v1::Run::State_Parse(absl::AsciiStrToUpper(text), &state) || state == v1::Run::STATE_UNSPECIFIED) {
+    std::vector<std::string> names;
+    for (int i = 0; i < v1::Run::State_ARRAYSIZE; ++i) {
+      if (v1::Run::State_IsValid(i) && i != v1::Run::STATE_UNSPECIFIED) {
+        names.push_back(v1::Run::State_Name(static_cast<v1::Run::State>(i)));
+      }
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("--until must be a run state (", absl::StrJoin(names, ", "), "), got '", text, "'"));
+  }
+  return std::optional<v1::Run::State>(state);
+}
+
+void UntilFlag(Cli& cli) {
+  cli.AddString("until", "",
+                "Stop following (exit 0) once the run reaches this state, e.g. AWAITING_APPROVAL;\n"
+                "a run that ends first exits as without it.");
+}
+
+int FollowRun(Invocation& inv, client::Connection* conn, const std::string& run,
+              std::optional<v1::Run::State> until) {
   auto stub = v1::ResourcingService::NewStub(conn->channel());
   int64_t after = 0;
   auto backoff = std::chrono::milliseconds(250);
@@ -107,6 +133,11 @@ int FollowRun(Invocation& inv, client::Connection* conn, const std::string& run)
         inv.out() << line << "\n";
       }
       inv.out().flush();
+      if (until && e.has_run() && e.run().name() == run && e.run().state() == *until) {
+        ctx->TryCancel();
+        reader->Finish();
+        return kExitOk;
+      }
       if (e.has_run() && e.run().name() == run &&
           (e.run().state() == v1::Run::SUCCEEDED || e.run().state() == v1::Run::FAILED)) {
         ctx->TryCancel();
@@ -143,8 +174,10 @@ int RunGet(Invocation& inv) {
 }
 
 int RunWatch(Invocation& inv) {
+  auto until = UntilState(inv);
+  if (!until.ok()) return inv.UsageError(until.status().message());
   SBCTL_CONNECT_OR_EXIT(conn, inv);
-  return FollowRun(inv, conn, Name(inv.args()[0]));
+  return FollowRun(inv, conn, Name(inv.args()[0]), *until);
 }
 
 int RunList(Invocation& inv) {
@@ -223,10 +256,11 @@ void RegisterRunCommands(CommandRegistry& registry) {
       .path = "run watch",
       .args = "ID|runs/ID",
       .summary = "Follow a run's events from its submission until it ends (exit 1 if it fails).",
-      .details = "",
+      .details = "With --until=STATE it stops as soon as the run reaches STATE (exit 0), for scripts\n"
+                 "that act at that point: --until=AWAITING_APPROVAL, then 'sbctl pr approve'.",
       .min_args = 1,
       .max_args = 1,
-      .flags = nullptr,
+      .flags = UntilFlag,
       .run = RunWatch,
   });
 }

@@ -62,7 +62,9 @@ using Opener =
 // the last event seen (or the server's resume point) on ABORTED (lagging)
 // and UNAVAILABLE (restart, network), backing off up to 10 s.
 template <class Event>
-int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& open, int64_t after, bool follow) {
+int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& open, int64_t after, bool follow,
+              int64_t limit) {
+  int64_t printed = 0;
   const std::string rerun = absl::StrCat("sbctl watch ", inv.args()[0]);
   auto backoff = std::chrono::milliseconds(250);
   while (true) {
@@ -85,6 +87,11 @@ int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& op
       }
       after = std::max(after, event.sequence());
       backoff = std::chrono::milliseconds(250);
+      if (limit > 0 && ++printed >= limit) {
+        ctx->TryCancel();
+        reader->Finish();
+        return kExitOk;
+      }
     }
     grpc::Status s = reader->Finish();
     std::optional<int64_t> resume = client::ResumeAfter(*ctx);
@@ -115,8 +122,9 @@ int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& op
 // that ends is opened again with each watch after the last event it got.
 template <class Resp, class Open>
 int WatchManyLoop(Invocation& inv, client::Connection* conn, const Open& open,
-                  const std::vector<std::string>& resources, int64_t after, bool follow) {
+                  const std::vector<std::string>& resources, int64_t after, bool follow, int64_t limit) {
   std::vector<int64_t> cursors(resources.size(), after);
+  int64_t printed = 0;
   auto backoff = std::chrono::milliseconds(250);
   while (true) {
     auto ctx = conn->NewStreamContext();
@@ -155,6 +163,11 @@ int WatchManyLoop(Invocation& inv, client::Connection* conn, const Open& open,
         if (id >= 1 && static_cast<size_t>(id) <= resources.size()) cursors[id - 1] = m.event().sequence();
       }
       backoff = std::chrono::milliseconds(250);
+      if (limit > 0 && ++printed >= limit) {
+        ctx->TryCancel();
+        stream->Finish();
+        return kExitOk;
+      }
     }
     grpc::Status s = stream->Finish();
     if (ended == resources.size()) return kExitError;  // every watch was refused; the notes say why
@@ -182,6 +195,8 @@ int RunWatch(Invocation& inv) {
   long long after = inv.cli().GetInt("after");
   if (after < 0) return inv.UsageError(absl::StrCat("--after must be 0 or more, got ", after));
   bool follow = inv.cli().GetBool("follow");
+  long long limit = inv.cli().GetInt("limit");
+  if (limit < 0) return inv.UsageError(absl::StrCat("--limit must be 0 or more, got ", limit));
   const std::string& service = inv.args()[0];
   if (service != "resourcing" && service != "media" && service != "notification") {
     return inv.UsageError(absl::StrCat("unknown service '", service, "'; expected resourcing, media or notification"));
@@ -195,30 +210,30 @@ int RunWatch(Invocation& inv) {
     auto stub = v1::ResourcingService::NewStub(conn->channel());
     if (!resources.empty()) {
       return WatchManyLoop<v1::ResourcingWatchManyResponse>(
-          inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow);
+          inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow, limit);
     }
     return WatchLoop<v1::ResourcingEvent>(
         inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
-        after, follow);
+        after, follow, limit);
   }
   if (service == "media") {
     auto stub = v1::MediaService::NewStub(conn->channel());
     if (!resources.empty()) {
       return WatchManyLoop<v1::MediaWatchManyResponse>(
-          inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow);
+          inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow, limit);
     }
     return WatchLoop<v1::MediaEvent>(
         inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
-        after, follow);
+        after, follow, limit);
   }
   auto stub = v1::NotificationService::NewStub(conn->channel());
   if (!resources.empty()) {
     return WatchManyLoop<v1::NotificationWatchManyResponse>(
-        inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow);
+        inv, conn, [&](grpc::ClientContext* c) { return stub->WatchMany(c); }, resources, after, follow, limit);
   }
   return WatchLoop<v1::NotificationEvent>(
       inv, conn, [&](grpc::ClientContext* c, const v1::WatchEventsRequest& r) { return stub->WatchEvents(c, r); },
-      after, follow);
+      after, follow, limit);
 }
 
 }  // namespace
@@ -229,7 +244,7 @@ void RegisterWatchCommands(CommandRegistry& registry) {
       .args = "SERVICE",
       .summary = "Stream a service's events (resourcing, media or notification) as they happen.",
       .details = "Replays the event log after --after, then prints each new event as it is appended,\n"
-                 "until interrupted. Text lines read '#SEQUENCE  TIME  KIND  PAYLOAD' (payload cut to\n"
+                 "until interrupted (or --limit events). Text lines read '#SEQUENCE  TIME  KIND  PAYLOAD' (payload cut to\n"
                  "200 characters); --json prints each event in full, one JSON object per line.\n"
                  "A watch that falls too far behind is ended by the server with ABORTED and a resume\n"
                  "point: sbctl prints it and exits 1, or with --follow reconnects from it (and after\n"
@@ -243,6 +258,7 @@ void RegisterWatchCommands(CommandRegistry& registry) {
       .flags =
           [](Cli& cli) {
             cli.AddInt("after", 0, "Print events whose sequence is greater than this (0 = the whole log).");
+            cli.AddInt("limit", 0, "Exit 0 after printing this many events (0 = no limit).");
             cli.AddBool("follow", false,
                         "Reconnect automatically when the stream ends (lagging, server restart, network).");
             cli.AddString("resource", "",

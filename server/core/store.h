@@ -141,6 +141,20 @@ class Store {
   virtual void Close() = 0;
 };
 
+// For a call refused before its mutation could be built, typically because
+// its target is gone (a delete, or a dead letter already replayed, by this
+// same request the first time): a repeat of m's (scope, request_id) still
+// gets the first answer (replayed); anything else gets `why`. `m` needs its
+// scope, request_id and fingerprint; its writes and events are ignored.
+inline void CommitOrRefuse(Store& store, Mutation m, absl::Status why, Store::CommitCallback done) {
+  if (m.request_id.empty()) return done(std::move(why));
+  m.writes.clear();
+  m.events.clear();
+  m.make_response = nullptr;
+  m.prepare = [why = std::move(why)](TxnReader&, Mutation&) { return why; };
+  store.CommitAsync(std::move(m), std::move(done));
+}
+
 struct SqliteOptions {
   // The database file; its folder must exist.
   std::string path;

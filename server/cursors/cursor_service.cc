@@ -14,7 +14,7 @@ grpc::ServerUnaryReactor* CursorServiceImpl::CommitCursor(grpc::CallbackServerCo
   auto principal = guard_->Admit(ctx, *req, Role::kOperator);
   if (!principal.ok()) return rpc::FinishNow<v1::Cursor>(ctx, principal.status(), resp);
   auto* reactor = ctx->DefaultReactor();
-  engine_->Commit(*req, rpc::Completer(reactor, resp));
+  engine_->Commit(*req, rpc::Completer(ctx, reactor, resp));
   return reactor;
 }
 

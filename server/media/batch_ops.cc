@@ -20,14 +20,18 @@ struct BatchState {
   std::mutex mu;
   v1::SubmitBatchResponse response;
   int left = 0;
-  std::function<void(absl::StatusOr<v1::SubmitBatchResponse>)> done;
+  // Results that were replays of an earlier request_id.
+  int replayed = 0;
+  std::function<void(core::Reply<v1::SubmitBatchResponse>)> done;
 
-  void Set(int i, absl::StatusOr<v1::Operation> result) {
+  void Set(int i, core::Reply<v1::Operation> result) {
     bool last;
     {
       std::lock_guard<std::mutex> lock(mu);
       v1::SubmitBatchResult* out = response.mutable_results(i);
       if (result.ok()) {
+        out->set_replayed(result.replayed());
+        replayed += result.replayed() ? 1 : 0;
         *out->mutable_operation() = std::move(*result);
       } else {
         out->mutable_error()->set_code(static_cast<int>(result.status().code()));
@@ -35,14 +39,17 @@ struct BatchState {
       }
       last = --left == 0;
     }
-    if (last) done(std::move(response));
+    if (last) {
+      const bool all = replayed == response.results_size();
+      done(core::MaybeReplayed<v1::SubmitBatchResponse>(std::move(response), all));
+    }
   }
 };
 
 }  // namespace
 
 void MediaEngine::SubmitBatch(const v1::SubmitBatchRequest& req,
-                              std::function<void(absl::StatusOr<v1::SubmitBatchResponse>)> done) {
+                              std::function<void(core::Reply<v1::SubmitBatchResponse>)> done) {
   const int n = req.requests_size();
   if (n == 0) return done(absl::InvalidArgumentError("requests: give 1 to 1000 requests"));
   if (n > kMaxBatch) {
@@ -54,7 +61,7 @@ void MediaEngine::SubmitBatch(const v1::SubmitBatchRequest& req,
   state->done = std::move(done);
   for (int i = 0; i < n; ++i) state->response.add_results();
   for (int i = 0; i < n; ++i) {
-    Done finish = [state, i](absl::StatusOr<v1::Operation> r) { state->Set(i, std::move(r)); };
+    Done finish = [state, i](core::Reply<v1::Operation> r) { state->Set(i, std::move(r)); };
     const v1::MediaRequest& item = req.requests(i);
     switch (item.request_case()) {
 #define SB_BATCH_CASE(Case, field)                                     \

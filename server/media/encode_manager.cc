@@ -77,7 +77,7 @@ absl::StatusOr<v1::Operation> EncodeManager::Submit(std::shared_ptr<EncodeJob> j
   return job->op;
 }
 
-absl::StatusOr<v1::Operation> EncodeManager::Cancel(const std::string& name) {
+core::Reply<v1::Operation> EncodeManager::Cancel(const std::string& name) {
   std::shared_ptr<EncodeJob> job;
   bool was_queued = false;
   {
@@ -101,7 +101,8 @@ absl::StatusOr<v1::Operation> EncodeManager::Cancel(const std::string& name) {
     if (op.type() != v1::ENCODE_FLIP && op.type() != v1::ENCODE_CLOUDPORT) {
       return absl::InvalidArgumentError(absl::StrCat("name: ", name, " is not an encode"));
     }
-    if (op.state() == v1::Operation::CANCELED) return op;  // a repeat
+    // A repeat: the encode was canceled by an earlier call.
+    if (op.state() == v1::Operation::CANCELED) return core::Replayed(std::move(op));
     return absl::FailedPreconditionError(
         absl::StrCat(name, " has already ended (", v1::Operation::State_Name(op.state()), "); nothing to cancel"));
   }
@@ -166,6 +167,8 @@ void EncodeManager::RunJob(const std::shared_ptr<EncodeJob>& job) {
     (void)recorder_->Record(op, {EncodeEvent(op.encode())});
   };
   if (job->cancel.canceled()) return canceled();
+  // Looked up again for each encode: ffmpeg may have been installed since.
+  if (absl::Status s = CheckFfmpeg(config_); !s.ok()) return fail(log_events::kEncodeFailed, s);
   // processing, 0%.
   op.set_state(v1::Operation::RUNNING);
   op.mutable_encode()->set_state(v1::PROCESSING);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/core/reply.h"
 #include "server/media/blob_router.h"
 #include "server/media/encoder.h"
 #include "server/media/media_config.h"
@@ -47,8 +48,9 @@ class EncodeManager {
   // recorded.
   absl::StatusOr<v1::Operation> Submit(std::shared_ptr<EncodeJob> job);
   // Stops a queued or running encode and waits (up to 15 s) for its
-  // `canceled` event. FAILED_PRECONDITION if it already ended.
-  absl::StatusOr<v1::Operation> Cancel(const std::string& name);
+  // `canceled` event. FAILED_PRECONDITION if it already ended; an encode
+  // already canceled is answered as it stands, marked replayed.
+  core::Reply<v1::Operation> Cancel(const std::string& name);
   void Shutdown();
 
  private:

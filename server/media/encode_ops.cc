@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "server/core/fingerprint.h"
 #include "server/media/encode_manager.h"
@@ -27,6 +28,12 @@ std::string Names(const std::map<std::string, std::vector<std::string>>& m) {
 }  // namespace
 
 absl::Status MediaEngine::InitEncodes() {
+  // A missing ffmpeg does not stop the server: the other operations work,
+  // and each encode fails with this message until ffmpeg is there.
+  if (absl::Status s = CheckFfmpeg(options_.config); !s.ok()) {
+    log::Warn("external program missing",
+              {{"program", options_.config.ffmpeg_path}, {"setting", "media.ffmpeg_path"}, {"error", s.ToString()}});
+  }
   encodes_ = std::make_unique<EncodeManager>(recorder_.get(), options_.config, options_.work_dir);
   return absl::OkStatus();
 }
@@ -93,10 +100,10 @@ void MediaEngine::Encode(const v1::EncodeRequest& req, Done done) {
     if (auto s = add_output(req.workflow_name(), c.workflows, "workflow_name"); !s.ok()) return done(s);
   }
 
-  auto body = [this, req, type, job]() -> absl::StatusOr<v1::Operation> {
+  auto body = [this, req, type, job]() -> core::Reply<v1::Operation> {
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(type, req.request_id(), &req.operation_context(),
                                                   req.output_container(), core::Fingerprint(req), true, EchoOf(req)));
-    if (begun.replayed) return begun.op;
+    if (begun.replayed) return core::Replayed(std::move(begun.op));
     v1::Operation op = std::move(begun.op);
     // dispatched: the job has a name.
     v1::EncodeProgress* p = op.mutable_encode();

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/core/programs.h"
 
 namespace switchboard::media {
 namespace {
@@ -105,6 +107,15 @@ absl::StatusOr<MediaConfig> ParseMediaConfig(absl::string_view text) {
     }
   }
   return c;
+}
+
+absl::Status CheckFfmpeg(const MediaConfig& config) {
+  if (config.encoders.empty()) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (const auto& [name, impl] : config.encoders) names.push_back(name);
+  return core::CheckProgram(config.ffmpeg_path, "media.ffmpeg_path",
+                            absl::StrCat("used by the encoder", names.size() == 1 ? " " : "s ",
+                                         absl::StrJoin(names, ", ")));
 }
 
 }  // namespace switchboard::media

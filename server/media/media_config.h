@@ -41,4 +41,10 @@ struct MediaConfig {
 // and wrong types are INVALID_ARGUMENT naming the key.
 absl::StatusOr<MediaConfig> ParseMediaConfig(absl::string_view json_text);
 
+// OK when no encoder is configured or ffmpeg_path can be run (looked up like
+// execvp does); otherwise FAILED_PRECONDITION naming the program, the key
+// media.ffmpeg_path and the encoders that need it. Checked at start (a
+// warning) and by each encode (its failure).
+absl::Status CheckFfmpeg(const MediaConfig& config);
+
 }  // namespace switchboard::media

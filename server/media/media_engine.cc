@@ -201,7 +201,7 @@ void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
   // Runs on the store's completion thread: hand the work to a worker.
   recorder_->BeginAsync(job->begin, [this, job, done = std::move(done)](absl::StatusOr<OpRecorder::Begun> begun) {
     if (!begun.ok()) return done(begun.status());
-    if (begun->replayed) return done(std::move(begun->op));
+    if (begun->replayed) return done(core::Replayed(std::move(begun->op)));
     v1::Operation op = std::move(begun->op);
     if (job->return_when_accepted) {
       done(op);
@@ -508,14 +508,14 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::RollStorageKeyRe
   return job;
 }
 
-absl::StatusOr<v1::StorageEvent> MediaEngine::ReportStorageEvent(const v1::ReportStorageEventRequest& req) {
+core::Reply<v1::StorageEvent> MediaEngine::ReportStorageEvent(const v1::ReportStorageEventRequest& req) {
   const auto& e = req.event();
   if (e.kind() != v1::StorageEvent::BLOB_CREATED && e.kind() != v1::StorageEvent::BLOB_DELETED) {
     return absl::InvalidArgumentError("event.kind must be BLOB_CREATED or BLOB_DELETED");
   }
   RETURN_IF_ERROR(Required(!e.blob_uri().empty(), "event.blob_uri", "the blob the event is about"));
-  RETURN_IF_ERROR(recorder_->Storage(nullptr, e, req.request_id()));
-  return e;
+  ASSIGN_OR_RETURN(bool repeat, recorder_->ReportedStorage(e, req.request_id()));
+  return core::MaybeReplayed<v1::StorageEvent>(e, repeat);
 }
 
 absl::Status MediaEngine::RecordUpload(const std::string& blob_url, const blob::BlobProperties& props,

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/blob/local_blob_store.h"
+#include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/media/blob_router.h"
 #include "server/media/media_config.h"
@@ -50,7 +51,9 @@ struct MediaEngineOptions {
 
 class MediaEngine {
  public:
-  using Done = std::function<void(absl::StatusOr<v1::Operation>)>;
+  // Gets the operation; a repeat of an earlier request_id gets that request's
+  // operation as it stands, marked replayed.
+  using Done = std::function<void(core::Reply<v1::Operation>)>;
 
   static absl::StatusOr<std::unique_ptr<MediaEngine>> Create(core::Store* store, MediaEngineOptions options);
   ~MediaEngine();
@@ -69,11 +72,14 @@ class MediaEngine {
   void CancelEncode(const v1::CancelEncodeRequest& req, Done done);
   // Every request of the batch as its own call with return_when_accepted;
   // `done` gets one result per request, in order (batch_ops.cc).
-  // INVALID_ARGUMENT for an empty batch or one of more than kMaxBatch.
+  // INVALID_ARGUMENT for an empty batch or one of more than kMaxBatch. Each
+  // result says whether it was replayed; the whole answer is marked replayed
+  // when every request was.
   static constexpr int kMaxBatch = 1000;
-  void SubmitBatch(const v1::SubmitBatchRequest& req, std::function<void(absl::StatusOr<v1::SubmitBatchResponse>)> done);
+  void SubmitBatch(const v1::SubmitBatchRequest& req, std::function<void(core::Reply<v1::SubmitBatchResponse>)> done);
 
-  absl::StatusOr<v1::StorageEvent> ReportStorageEvent(const v1::ReportStorageEventRequest& req);
+  // Records the storage event; idempotent on request_id when it is set.
+  core::Reply<v1::StorageEvent> ReportStorageEvent(const v1::ReportStorageEventRequest& req);
   absl::StatusOr<v1::Operation> GetOperation(absl::string_view name) const;
   absl::StatusOr<v1::ListOperationsResponse> ListOperations(const v1::ListOperationsRequest& req) const;
   absl::StatusOr<v1::ListBlobsResponse> ListBlobs(const v1::ListBlobsRequest& req) const;

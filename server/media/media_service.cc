@@ -15,7 +15,7 @@ constexpr char kService[] = "media";
     auto principal = guard_->Admit(ctx, *req, role);                                               \
     if (!principal.ok()) return rpc::FinishNow<v1::Resp>(ctx, principal.status(), resp);          \
     auto* reactor = ctx->DefaultReactor();                                                         \
-    engine_->Method(*req, rpc::Completer(reactor, resp));                                          \
+    engine_->Method(*req, rpc::Completer(ctx, reactor, resp));                                     \
     return reactor;                                                                                \
   }
 SB_MEDIA_ASYNC(SetBlobMetadata, SetBlobMetadataRequest, Operation, Role::kOperator)

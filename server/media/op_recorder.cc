@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "common/uuid.h"
 #include "common/wait.h"
+#include "server/core/fingerprint.h"
 
 namespace switchboard::media {
 namespace {
@@ -233,8 +234,8 @@ absl::StatusOr<v1::Operation> OpRecorder::Fail(v1::Operation op, const LogEventI
   return Wait<v1::Operation>([&](Done d) { Fail(std::move(op), id, status, std::move(d)); });
 }
 
-absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent& event,
-                                 const std::string& request_id) {
+core::Mutation OpRecorder::StorageMutation(const v1::Operation* op, const v1::StorageEvent& event,
+                                           const std::string& request_id) const {
   v1::MediaEvent e;
   *e.mutable_storage() = event;
   if (op) {
@@ -249,7 +250,23 @@ absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent
   core::Mutation m;
   m.events.push_back({"media", "storage", event.blob_uri(), op ? op->name() : event.operation(),
                       e.SerializeAsString()});
-  return store_->Commit(std::move(m)).status();
+  return m;
+}
+
+absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent& event,
+                                 const std::string& request_id) {
+  return store_->Commit(StorageMutation(op, event, request_id)).status();
+}
+
+absl::StatusOr<bool> OpRecorder::ReportedStorage(const v1::StorageEvent& event, const std::string& request_id) {
+  core::Mutation m = StorageMutation(nullptr, event, request_id);
+  if (!request_id.empty()) {
+    m.scope = "media.ReportStorageEvent";
+    m.request_id = request_id;
+    m.fingerprint = core::Fingerprint(event);
+  }
+  ASSIGN_OR_RETURN(core::CommitResult r, store_->Commit(std::move(m)));
+  return r.replayed;
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Get(absl::string_view name) const {

@@ -87,10 +87,17 @@ class OpRecorder {
   static constexpr int kMaxRecordsInFlight = 4096;
   // A storage event, about a blob; `op` may be null (uploads, reports).
   absl::Status Storage(const v1::Operation* op, const v1::StorageEvent& event, const std::string& request_id);
+  // A storage event reported from outside (ReportStorageEvent), idempotent
+  // on request_id when it is set: true when it repeats an earlier report
+  // (nothing is appended), ALREADY_EXISTS for the id of another event.
+  absl::StatusOr<bool> ReportedStorage(const v1::StorageEvent& event, const std::string& request_id);
 
   absl::StatusOr<v1::Operation> Get(absl::string_view name) const;
 
  private:
+  core::Mutation StorageMutation(const v1::Operation* op, const v1::StorageEvent& event,
+                                 const std::string& request_id) const;
+
   core::Store* store_;
   std::mutex in_flight_mu_;
   std::condition_variable in_flight_cv_;

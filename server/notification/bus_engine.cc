@@ -61,7 +61,7 @@ absl::Status ValidateEnvelope(const v1::BusEnvelope& e) {
 }
 
 void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& request,
-                        std::function<void(absl::StatusOr<v1::PublishResponse>)> done) {
+                        std::function<void(core::Reply<v1::PublishResponse>)> done) {
   const v1::BusEnvelope& env = request.envelope();
   if (absl::Status s = ValidateEnvelope(env); !s.ok()) return done(s);
   if (!request.request_id().empty() && request.request_id() != env.event_uuid()) {
@@ -114,7 +114,7 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
     if (!r.ok()) return done(r.status());
     v1::PublishResponse resp;
     if (!resp.ParseFromString(r->response)) return done(absl::DataLossError("stored Publish response is corrupt"));
-    done(std::move(resp));
+    done(core::MaybeReplayed<v1::PublishResponse>(std::move(resp), r->replayed));
   });
 }
 

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
+#include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/notification/bus_route.h"
 #include "switchboard/v1/notification.pb.h"
@@ -40,9 +41,9 @@ class BusEngine {
   }
 
   // Durable and idempotent on the envelope's event_uuid: a repeat returns
-  // the first response.
+  // the first response, marked replayed.
   void Publish(const Principal& caller, const v1::PublishRequest& request,
-               std::function<void(absl::StatusOr<v1::PublishResponse>)> done);
+               std::function<void(core::Reply<v1::PublishResponse>)> done);
 
   // `name` is "busEvents/{event_uuid}" or the bare uuid. A published event
   // never changes, so the most recently read ones are kept in memory.

@@ -192,7 +192,7 @@ void ManagedAppEngine::Record(const v1::RecordManagedAppNotificationRequest& req
     v1::RecordManagedAppNotificationResponse resp;
     if (!resp.ParseFromString(r->response)) return done(absl::DataLossError("stored response is corrupt"));
     if (r->replayed) resp.set_duplicate(true);
-    done(std::move(resp));
+    done(core::MaybeReplayed<v1::RecordManagedAppNotificationResponse>(std::move(resp), r->replayed));
   });
 }
 

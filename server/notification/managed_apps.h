@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/core/reply.h"
 #include "server/core/store.h"
 #include "switchboard/v1/notification.pb.h"
 
@@ -33,10 +34,11 @@ class ManagedAppEngine {
  public:
   explicit ManagedAppEngine(core::Store* store) : store_(store) {}
 
-  using RecordDone = std::function<void(absl::StatusOr<v1::RecordManagedAppNotificationResponse>)>;
+  using RecordDone = std::function<void(core::Reply<v1::RecordManagedAppNotificationResponse>)>;
   // Durable before `done` runs. A notification already in the history is a
   // duplicate and changes nothing; one older than the state is appended to
-  // the history as stale.
+  // the history as stale. A repeat of request_id is a duplicate too, and
+  // its answer is marked replayed.
   void Record(const v1::RecordManagedAppNotificationRequest& request, RecordDone done);
 
   absl::StatusOr<v1::Application> Get(absl::string_view name) const;

@@ -245,7 +245,7 @@ void QueueEngine::CreateSubscription(const v1::CreateSubscriptionRequest& reques
     out.ParseFromString(r->response);
     absl::MutexLock lock(&mu_);
     auto it = queues_.find(out.queue());
-    done(it == queues_.end() ? out : Snapshot(*it->second));
+    done(core::MaybeReplayed<v1::Subscription>(it == queues_.end() ? out : Snapshot(*it->second), r->replayed));
   });
 }
 
@@ -284,7 +284,7 @@ void QueueEngine::DeleteSubscription(const v1::DeleteSubscriptionRequest& reques
     for (auto& c : ending) c->End(absl::NotFoundError("the subscription was deleted"));
     v1::Subscription out;
     out.ParseFromString(r->response);
-    done(out);
+    done(core::MaybeReplayed<v1::Subscription>(std::move(out), r->replayed));
   });
 }
 
@@ -686,8 +686,21 @@ absl::StatusOr<v1::DeadLetter> QueueEngine::GetDeadLetter(absl::string_view name
 }
 
 void QueueEngine::ReplayDeadLetter(const v1::ReplayDeadLetterRequest& request,
-                                   std::function<void(absl::StatusOr<v1::DeadLetter>)> done) {
+                                   std::function<void(core::Reply<v1::DeadLetter>)> done) {
   auto dl = GetDeadLetter(request.name());
+  if (absl::IsNotFound(dl.status())) {
+    // Gone: perhaps replayed by this very request_id the first time.
+    core::Mutation m;
+    m.scope = "notification.ReplayDeadLetter";
+    m.request_id = request.request_id();
+    m.fingerprint = core::Fingerprint(request);
+    return core::CommitOrRefuse(*store_, std::move(m), dl.status(), [done = std::move(done)](auto r) {
+      if (!r.ok()) return done(r.status());
+      v1::DeadLetter first;
+      first.ParseFromString(r->response);
+      done(core::Replayed(std::move(first)));
+    });
+  }
   if (!dl.ok()) return done(dl.status());
   absl::string_view rest = dl->name();
   absl::ConsumePrefix(&rest, kSubscriptionsPrefix);
@@ -745,12 +758,12 @@ void QueueEngine::ReplayDeadLetter(const v1::ReplayDeadLetterRequest& request,
     if (!r.ok()) return done(r.status());
     v1::DeadLetter resp;
     resp.ParseFromString(r->response);
-    done(resp);
+    done(core::MaybeReplayed<v1::DeadLetter>(std::move(resp), r->replayed));
   });
 }
 
 void QueueEngine::PurgeDeadLetters(const v1::PurgeDeadLettersRequest& request,
-                                   std::function<void(absl::StatusOr<v1::PurgeDeadLettersResponse>)> done) {
+                                   std::function<void(core::Reply<v1::PurgeDeadLettersResponse>)> done) {
   std::string prefix;
   if (!request.subscription().empty()) {
     auto q = QueueOf("subscription", request.subscription());
@@ -786,7 +799,7 @@ void QueueEngine::PurgeDeadLetters(const v1::PurgeDeadLettersRequest& request,
     }
     v1::PurgeDeadLettersResponse out;
     out.ParseFromString(r->response);
-    done(out);
+    done(core::MaybeReplayed<v1::PurgeDeadLettersResponse>(std::move(out), r->replayed));
   });
 }
 

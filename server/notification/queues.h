@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/notification/bus_route.h"
 #include "switchboard/v1/notification.pb.h"
@@ -57,7 +58,9 @@ class QueueEngine final : public BusRoute {
   // Ends every stream; later calls fail UNAVAILABLE.
   void Close();
 
-  using SubscriptionDone = std::function<void(absl::StatusOr<v1::Subscription>)>;
+  // Mutating calls answer through a core::Reply: a repeat of an earlier
+  // request_id gets the first answer, marked replayed.
+  using SubscriptionDone = std::function<void(core::Reply<v1::Subscription>)>;
   void CreateSubscription(const v1::CreateSubscriptionRequest& request, SubscriptionDone done);
   void DeleteSubscription(const v1::DeleteSubscriptionRequest& request, SubscriptionDone done);
   absl::StatusOr<v1::Subscription> GetSubscription(absl::string_view name) const;
@@ -81,9 +84,9 @@ class QueueEngine final : public BusRoute {
   absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(const v1::ListDeadLettersRequest& request) const;
   absl::StatusOr<v1::DeadLetter> GetDeadLetter(absl::string_view name) const;
   void ReplayDeadLetter(const v1::ReplayDeadLetterRequest& request,
-                        std::function<void(absl::StatusOr<v1::DeadLetter>)> done);
+                        std::function<void(core::Reply<v1::DeadLetter>)> done);
   void PurgeDeadLetters(const v1::PurgeDeadLettersRequest& request,
-                        std::function<void(absl::StatusOr<v1::PurgeDeadLettersResponse>)> done);
+                        std::function<void(core::Reply<v1::PurgeDeadLettersResponse>)> done);
 
   struct Totals {
     int64_t ready = 0, in_flight = 0, consumers = 0;

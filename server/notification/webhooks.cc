@@ -171,21 +171,31 @@ void WebhookEngine::Create(const v1::CreateWebhookSubscriptionRequest& request, 
     if (!r.ok()) return done(r.status());
     v1::WebhookSubscription stored;
     stored.ParseFromString(r->response);
-    {
+    if (!r->replayed) {
+      // A repeat must not bring back a webhook deleted since.
       std::lock_guard<std::mutex> lock(mu_);
       hooks_[stored.name()] = stored;
     }
-    done(Public(std::move(stored)));
+    done(core::MaybeReplayed(Public(std::move(stored)), r->replayed));
   });
 }
 
 void WebhookEngine::Delete(const v1::DeleteWebhookSubscriptionRequest& request, WebhookDone done) {
   auto hook = Get(request.name());
-  if (!hook.ok()) return done(hook.status());
   core::Mutation m;
   m.scope = "notification.DeleteWebhookSubscription";
   m.request_id = request.request_id();
   m.fingerprint = core::Fingerprint(request);
+  if (absl::IsNotFound(hook.status())) {
+    // Gone: perhaps deleted by this very request_id the first time.
+    return core::CommitOrRefuse(*store_, std::move(m), hook.status(), [done = std::move(done)](auto r) {
+      if (!r.ok()) return done(r.status());
+      v1::WebhookSubscription first;
+      first.ParseFromString(r->response);
+      done(core::Replayed(std::move(first)));
+    });
+  }
+  if (!hook.ok()) return done(hook.status());
   m.writes.push_back({kWebhookKind, hook->name(), "", true});
   m.make_response = [h = *hook](int64_t) { return h.SerializeAsString(); };
   store_->CommitAsync(std::move(m), [this, name = hook->name(), done = std::move(done)](auto r) {
@@ -196,7 +206,7 @@ void WebhookEngine::Delete(const v1::DeleteWebhookSubscriptionRequest& request, 
     }
     v1::WebhookSubscription out;
     out.ParseFromString(r->response);
-    done(out);
+    done(core::MaybeReplayed<v1::WebhookSubscription>(std::move(out), r->replayed));
   });
 }
 

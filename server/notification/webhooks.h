@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/notification/bus_route.h"
 #include "switchboard/v1/notification.pb.h"
@@ -50,7 +51,8 @@ class WebhookEngine final : public BusRoute {
   absl::Status Load();
   void Close();
 
-  using WebhookDone = std::function<void(absl::StatusOr<v1::WebhookSubscription>)>;
+  // A repeat of an earlier request_id gets the first answer, marked replayed.
+  using WebhookDone = std::function<void(core::Reply<v1::WebhookSubscription>)>;
   void Create(const v1::CreateWebhookSubscriptionRequest& request, WebhookDone done);
   void Delete(const v1::DeleteWebhookSubscriptionRequest& request, WebhookDone done);
   absl::StatusOr<v1::WebhookSubscription> Get(absl::string_view name) const;

@@ -76,6 +76,13 @@ absl::StatusOr<std::unique_ptr<ResourcingEngine>> ResourcingEngine::Start(core::
   RETURN_IF_ERROR(e->OpenRepositories());
   e->prs_ = std::make_unique<BuiltinPullRequests>();
   if (!e->options_.pipeline_command.empty()) {
+    // A missing program does not stop the server: runs fail with this
+    // message at their pipeline step until it is there.
+    if (absl::Status s = CommandPipeline::CheckProgram(e->options_.pipeline_command); !s.ok()) {
+      log::Warn("external program missing", {{"program", e->options_.pipeline_command[0]},
+                                             {"setting", kPipelineProgramKey},
+                                             {"error", s.ToString()}});
+    }
     e->pipeline_ = std::make_unique<CommandPipeline>(e->options_.pipeline_command,
                                                      e->options_.pipeline_timeout_seconds, &e->stop_flag_);
   }
@@ -195,7 +202,7 @@ void ResourcingEngine::WorkerLoop() {
   }
 }
 
-absl::StatusOr<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest req) {
+core::Reply<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest req) {
   RETURN_IF_ERROR(ValidateAndNormalize(&req));
   const std::string fingerprint = core::Fingerprint(req);
   const std::string ws_name = WorkspaceName(req.workspace().acronym());
@@ -227,7 +234,7 @@ absl::StatusOr<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1:
           SetTemplateStatus(&ws, &run, m.name(), v1::REQUESTED, "");
           for (auto* list : {ws.mutable_templates(), run.mutable_templates()}) {
             for (auto& t : *list) {
-              if (t.template_() == m.name()) t.set_version(m.version());
+              if (SameTemplate(t.template_(), m.name())) t.set_version(m.version());
             }
           }
         }
@@ -248,7 +255,7 @@ absl::StatusOr<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1:
                                 {"request_id", req.request_id()}});
     Enqueue(result->response, ws_name);
   }
-  return GetRun(result->response);
+  return core::MaybeReplayed(GetRun(result->response), result->replayed);
 }
 
 absl::StatusOr<v1::Run> ResourcingEngine::GetRun(absl::string_view name) const {

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
+#include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/resourcing/options.h"
 #include "switchboard/v1/resourcing.pb.h"
@@ -37,8 +38,9 @@ class ResourcingEngine {
 
   // Validates (docs/wire-formats.md section 1), records the run, the workspace and one
   // REQUESTED status per template, and queues the run. A repeat of
-  // request_id returns the same run as it is now.
-  absl::StatusOr<v1::Run> SubmitRun(const Principal& caller, v1::SubmitRunRequest request);
+  // request_id returns the same run as it is now, marked replayed (as is
+  // every answer of a mutating call that an earlier request_id gave).
+  core::Reply<v1::Run> SubmitRun(const Principal& caller, v1::SubmitRunRequest request);
   absl::StatusOr<v1::Run> GetRun(absl::string_view name) const;
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) const;
   // Sensitive outputs are redacted unless `reveal_sensitive`.
@@ -49,13 +51,14 @@ class ResourcingEngine {
   absl::StatusOr<v1::PullRequest> GetPullRequest(absl::string_view name) const;
   absl::StatusOr<v1::ListPullRequestsResponse> ListPullRequests(const v1::ListPullRequestsRequest& request) const;
   // Merges into main and starts the pipeline. Caller must be an admin.
-  absl::StatusOr<v1::PullRequest> ApprovePullRequest(const Principal& caller,
-                                                     const v1::ApprovePullRequestRequest& request);
-  absl::StatusOr<v1::PullRequest> AbandonPullRequest(const Principal& caller,
-                                                     const v1::AbandonPullRequestRequest& request);
+  core::Reply<v1::PullRequest> ApprovePullRequest(const Principal& caller,
+                                                  const v1::ApprovePullRequestRequest& request);
+  core::Reply<v1::PullRequest> AbandonPullRequest(const Principal& caller,
+                                                  const v1::AbandonPullRequestRequest& request);
 
-  // Applies a `terraform output -json` map. Repeats change nothing.
-  absl::StatusOr<v1::ReportPipelineOutputsResponse> ReportPipelineOutputs(
+  // Applies a `terraform output -json` map. Repeats change nothing; a repeat
+  // of request_id gets the first answer.
+  core::Reply<v1::ReportPipelineOutputsResponse> ReportPipelineOutputs(
       const v1::ReportPipelineOutputsRequest& request, bool reveal_sensitive);
 
   // Stops the workers; runs in flight stop at their next checkpoint.
@@ -87,9 +90,14 @@ class ResourcingEngine {
   // pull_requests.cc
   absl::Status OpenOrReusePullRequest(const v1::Run& run, const std::vector<v1::TemplateStatus>& templates);
   // report: applies inside a transaction and finishes runs whose templates
-  // all reached an end.
-  absl::StatusOr<v1::ReportPipelineOutputsResponse> ApplyReportTxn(const v1::ReportPipelineOutputsRequest& request,
-                                                                   const std::string& run_for_events);
+  // all reached an end. With a `scope`, idempotent on (scope, request_id).
+  core::Reply<v1::ReportPipelineOutputsResponse> ApplyReportTxn(const v1::ReportPipelineOutputsRequest& request,
+                                                                const std::string& run_for_events,
+                                                                const std::string& scope = "");
+  // Whether `request_id` was already answered in `scope` (pull request calls
+  // that find nothing left to do); records it if not.
+  absl::StatusOr<bool> AnsweredBefore(const std::string& scope, const std::string& request_id,
+                                      const std::string& fingerprint);
 
   core::Store* store_;
   ResourcingOptions options_;

@@ -13,6 +13,14 @@ namespace switchboard::resourcing {
 
 bool IsWorkspaceTemplate(absl::string_view name) { return name == kWorkspaceTemplate || name == kProjectTemplate; }
 
+std::string CanonicalTemplate(absl::string_view name) {
+  return IsWorkspaceTemplate(name) ? std::string(kWorkspaceTemplate) : std::string(name);
+}
+
+bool SameTemplate(absl::string_view a, absl::string_view b) {
+  return a == b || (IsWorkspaceTemplate(a) && IsWorkspaceTemplate(b));
+}
+
 std::string RunName(int64_t id) { return absl::StrCat("runs/", id); }
 std::string WorkspaceName(absl::string_view acronym) { return absl::StrCat("workspaces/", acronym); }
 std::string PullRequestName(int64_t id) { return absl::StrCat("pullRequests/", id); }

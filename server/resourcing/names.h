@@ -18,10 +18,17 @@ inline constexpr char kPullRequestKind[] = "resourcing.pull_request";
 // Name = ACRONYM; value = the name of the workspace's active pull request.
 inline constexpr char kActivePrKind[] = "resourcing.active_pr";
 
-// The workspace template, always applied first; both names are accepted.
+// The workspace template, always applied first; both names are accepted
+// wherever a template name is read, and new-project-template (the older
+// senders' name) is read as new-workspace-template.
 inline constexpr char kWorkspaceTemplate[] = "new-workspace-template";
 inline constexpr char kProjectTemplate[] = "new-project-template";
 bool IsWorkspaceTemplate(absl::string_view name);
+// kWorkspaceTemplate for either name of the workspace template; any other
+// name unchanged.
+std::string CanonicalTemplate(absl::string_view name);
+// Whether two template names name the same template.
+bool SameTemplate(absl::string_view a, absl::string_view b);
 
 std::string RunName(int64_t id);
 std::string WorkspaceName(absl::string_view acronym);

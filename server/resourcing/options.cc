@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "server/resourcing/names.h"
 
 namespace switchboard::resourcing {
 namespace {
@@ -62,8 +63,15 @@ absl::Status MergeResourcingJson(const nlohmann::json& j, ResourcingOptions* o) 
       if (!v.is_object()) return Bad(k, "must be an object of template name: \"required\" or \"none\"");
       for (auto a = v.begin(); a != v.end(); ++a) {
         std::string p = a.value().is_string() ? a.value().get<std::string>() : "";
-        if (p == "required") o->approval_overrides[a.key()] = v1::APPROVAL_REQUIRED;
-        else if (p == "none") o->approval_overrides[a.key()] = v1::NO_APPROVAL;
+        // Keyed like the runs' module names: prefix stripped, the alias read
+        // as new-workspace-template.
+        const std::string name = CanonicalTemplate(StripTemplatesPrefix(a.key()));
+        if (o->approval_overrides.count(name) > 0) {
+          return Bad(absl::StrCat("approval.", a.key()),
+                     absl::StrCat("names the same template as another key (", name, "); give it once"));
+        }
+        if (p == "required") o->approval_overrides[name] = v1::APPROVAL_REQUIRED;
+        else if (p == "none") o->approval_overrides[name] = v1::NO_APPROVAL;
         else return Bad(absl::StrCat("approval.", a.key()), "must be \"required\" or \"none\"");
       }
     } else {

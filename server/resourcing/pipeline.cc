@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/programs.h"
 
 namespace switchboard::resourcing {
 namespace {
@@ -20,8 +21,15 @@ constexpr size_t kStderrTail = 4096;
 
 }  // namespace
 
+absl::Status CommandPipeline::CheckProgram(const std::vector<std::string>& argv) {
+  if (argv.empty()) return absl::OkStatus();  // no pipeline: reports come from outside
+  return core::CheckProgram(argv[0], kPipelineProgramKey, "the pipeline run after changes land on main");
+}
+
 absl::StatusOr<PipelineResult> CommandPipeline::Run(const std::string& dir, const std::string& project) {
   if (argv_.empty()) return absl::FailedPreconditionError("no pipeline command is configured");
+  // Looked up again for each run: the program may have been installed since.
+  if (absl::Status s = CheckProgram(argv_); !s.ok()) return s;
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {

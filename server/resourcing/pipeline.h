@@ -30,8 +30,16 @@ class PipelineRunner {
   virtual absl::StatusOr<PipelineResult> Run(const std::string& dir, const std::string& project) = 0;
 };
 
+// The config key of the pipeline's program, as its errors name it.
+inline constexpr char kPipelineProgramKey[] = "resourcing.pipeline_command[0]";
+
 class CommandPipeline final : public PipelineRunner {
  public:
+  // OK when argv[0] can be run (looked up like execvp does); otherwise
+  // FAILED_PRECONDITION naming the program and kPipelineProgramKey.
+  // Checked at start (a warning) and by each Run (the run's failure).
+  static absl::Status CheckProgram(const std::vector<std::string>& argv);
+
   // argv[0] is the program; the folder is appended as the last argument.
   // `stop` (may be null) ends a running command early when it turns true.
   CommandPipeline(std::vector<std::string> argv, int timeout_seconds, const std::atomic<bool>* stop)

@@ -88,14 +88,17 @@ absl::Status ResourcingEngine::OpenOrReusePullRequest(const v1::Run& run,
   return r.status();
 }
 
-absl::StatusOr<v1::PullRequest> ResourcingEngine::ApprovePullRequest(const Principal& caller,
-                                                                     const v1::ApprovePullRequestRequest& request) {
+core::Reply<v1::PullRequest> ResourcingEngine::ApprovePullRequest(const Principal& caller,
+                                                                  const v1::ApprovePullRequestRequest& request) {
   if (caller.role != Role::kAdmin) {
     return absl::PermissionDeniedError("approving a pull request needs the admin role");
   }
   if (request.request_id().empty()) return absl::InvalidArgumentError("request_id: required");
   ASSIGN_OR_RETURN(v1::PullRequest pr, GetPullRequest(request.name()));
-  if (pr.state() == v1::PullRequest::MERGED) return pr;  // approving twice changes nothing
+  if (pr.state() == v1::PullRequest::MERGED) {  // approving twice changes nothing
+    ASSIGN_OR_RETURN(bool seen, AnsweredBefore(kScopeApprove, request.request_id(), request.name()));
+    return core::MaybeReplayed<v1::PullRequest>(pr, seen);
+  }
   if (pr.state() == v1::PullRequest::ABANDONED) {
     return absl::FailedPreconditionError(absl::StrCat(pr.name(), " was abandoned by ", pr.closed_by(),
                                                       "; submit the workspace request again for a new one"));
@@ -182,7 +185,7 @@ absl::StatusOr<v1::PullRequest> ResourcingEngine::ApprovePullRequest(const Princ
       },
       kScopeApprove, request.name());
   if (!r.ok()) return r.status();
-  if (r->replayed) return GetPullRequest(pr.name());
+  if (r->replayed) return core::MaybeReplayed(GetPullRequest(pr.name()), true);
   log::Info("pull request merged", {{"pull_request", pr.name()},
                                     {"by", caller.name},
                                     {"commit", merged.commit},
@@ -199,14 +202,17 @@ absl::StatusOr<v1::PullRequest> ResourcingEngine::ApprovePullRequest(const Princ
   return pr;
 }
 
-absl::StatusOr<v1::PullRequest> ResourcingEngine::AbandonPullRequest(const Principal& caller,
-                                                                     const v1::AbandonPullRequestRequest& request) {
+core::Reply<v1::PullRequest> ResourcingEngine::AbandonPullRequest(const Principal& caller,
+                                                                  const v1::AbandonPullRequestRequest& request) {
   if (caller.role != Role::kAdmin) {
     return absl::PermissionDeniedError("abandoning a pull request needs the admin role");
   }
   if (request.request_id().empty()) return absl::InvalidArgumentError("request_id: required");
   ASSIGN_OR_RETURN(v1::PullRequest pr, GetPullRequest(request.name()));
-  if (pr.state() == v1::PullRequest::ABANDONED) return pr;
+  if (pr.state() == v1::PullRequest::ABANDONED) {
+    ASSIGN_OR_RETURN(bool seen, AnsweredBefore(kScopeAbandon, request.request_id(), request.name()));
+    return core::MaybeReplayed<v1::PullRequest>(pr, seen);
+  }
   if (pr.state() == v1::PullRequest::MERGED) {
     return absl::FailedPreconditionError(absl::StrCat(pr.name(), " is already merged; it cannot be abandoned"));
   }
@@ -250,7 +256,7 @@ absl::StatusOr<v1::PullRequest> ResourcingEngine::AbandonPullRequest(const Princ
       },
       kScopeAbandon, request.name());
   if (!r.ok()) return r.status();
-  if (r->replayed) return GetPullRequest(pr.name());
+  if (r->replayed) return core::MaybeReplayed(GetPullRequest(pr.name()), true);
   prs_->Closed(pr).IgnoreError();
   {
     std::lock_guard<std::mutex> lock(infra_write_mu_);
@@ -258,6 +264,14 @@ absl::StatusOr<v1::PullRequest> ResourcingEngine::AbandonPullRequest(const Princ
     if (!d.ok()) log::Warn("cannot delete abandoned branch", {{"branch", Branch(pr)}, {"error", d.ToString()}});
   }
   return pr;
+}
+
+absl::StatusOr<bool> ResourcingEngine::AnsweredBefore(const std::string& scope, const std::string& request_id,
+                                                      const std::string& fingerprint) {
+  // Nothing to write: the transaction only looks up (or keeps) the request_id.
+  auto r = Transact(store_, request_id, [](Txn&) { return absl::OkStatus(); }, scope, fingerprint);
+  if (!r.ok()) return r.status();
+  return r->replayed;
 }
 
 }  // namespace switchboard::resourcing

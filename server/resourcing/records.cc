@@ -65,7 +65,7 @@ void EmitPipeline(Txn& txn, const std::string& workspace, const v1::PipelineEven
 namespace {
 v1::TemplateStatus* FindOrAdd(google::protobuf::RepeatedPtrField<v1::TemplateStatus>* list, const std::string& tmpl) {
   for (auto& t : *list) {
-    if (t.template_() == tmpl) return &t;
+    if (SameTemplate(t.template_(), tmpl)) return &t;
   }
   auto* t = list->Add();
   t->set_template_(tmpl);

@@ -75,7 +75,7 @@ std::vector<v1::TemplateStatus> ApplyReport(const google::protobuf::Map<std::str
     v1::ResourceStatus status = ParseStatusText(raw);
     v1::TemplateStatus* t = nullptr;
     for (auto& x : *ws->mutable_templates()) {
-      if (x.template_() == tmpl) t = &x;
+      if (SameTemplate(x.template_(), tmpl)) t = &x;
     }
     if (t == nullptr) {
       t = ws->add_templates();

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
+#include "server/core/fingerprint.h"
 #include "server/resourcing/engine.h"
 #include "server/resourcing/names.h"
 #include "server/resourcing/records.h"
@@ -13,22 +14,28 @@
 
 namespace switchboard::resourcing {
 
-absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ReportPipelineOutputs(
+namespace {
+constexpr char kScopeReport[] = "resourcing.ReportPipelineOutputs";
+}  // namespace
+
+core::Reply<v1::ReportPipelineOutputsResponse> ResourcingEngine::ReportPipelineOutputs(
     const v1::ReportPipelineOutputsRequest& request, bool reveal_sensitive) {
   if (request.request_id().empty()) {
     return absl::InvalidArgumentError("request_id: required (the queue message id, or any unique id)");
   }
-  ASSIGN_OR_RETURN(v1::ReportPipelineOutputsResponse resp, ApplyReportTxn(request, ""));
-  if (!reveal_sensitive) RedactOutputs(resp.mutable_workspace()->mutable_outputs());
+  core::Reply<v1::ReportPipelineOutputsResponse> resp = ApplyReportTxn(request, "", kScopeReport);
+  if (resp.ok() && !reveal_sensitive) RedactOutputs(resp->mutable_workspace()->mutable_outputs());
   return resp;
 }
 
-absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportTxn(
-    const v1::ReportPipelineOutputsRequest& request, const std::string& run_for_events) {
+core::Reply<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportTxn(
+    const v1::ReportPipelineOutputsRequest& request, const std::string& run_for_events, const std::string& scope) {
   ASSIGN_OR_RETURN(std::string acronym, ReportProjectCd(request.outputs()));
   const std::string ws_name = WorkspaceName(acronym);
   v1::ReportPipelineOutputsResponse resp;
-  auto r = Transact(store_, request.request_id(), [&](Txn& txn) -> absl::Status {
+  auto r = Transact(
+      store_, request.request_id(),
+      [&](Txn& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<v1::Workspace> found, txn.Get<v1::Workspace>(kWorkspaceKind, ws_name));
     if (!found.has_value()) {
       return absl::NotFoundError(absl::StrCat("outputs.project_cd: workspace ", acronym,
@@ -40,6 +47,7 @@ absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportT
     for (auto& c : changed) *resp.add_changed() = c;
     if (changed.empty() && !outputs_changed) {
       resp.set_allocated_workspace(new v1::Workspace(ws));
+      txn.set_response(resp.SerializeAsString());
       return absl::OkStatus();  // a repeat: nothing to write
     }
     // Runs whose templates have all ended are over.
@@ -90,9 +98,16 @@ absl::StatusOr<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportT
     // seen the final statuses.
     for (const auto& run : ended) EmitRun(txn, run);
     resp.set_allocated_workspace(new v1::Workspace(ws));
+    txn.set_response(resp.SerializeAsString());
     return absl::OkStatus();
-  });
+  },
+      scope, scope.empty() ? "" : core::Fingerprint(request));
   if (!r.ok()) return r.status();
+  if (r->replayed) {
+    // The first answer, as it was then (the body did not run).
+    if (!resp.ParseFromString(r->response)) return absl::DataLossError("stored ReportPipelineOutputs answer is corrupt");
+    return core::Replayed(std::move(resp));
+  }
   return resp;
 }
 

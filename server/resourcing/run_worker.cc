@@ -140,7 +140,10 @@ absl::Status ResourcingEngine::ApplyRun(v1::Run run) {
   for (const auto& m : run.modules()) {
     auto t = LoadTemplate(*modules_, options_.templates_dir, options_.main_branch, m.name(), m.version());
     if (!t.ok()) return Annotate(t.status(), absl::StrCat("template ", m.name()));
-    if (auto o = options_.approval_overrides.find(m.name()); o != options_.approval_overrides.end()) {
+    // Overrides are keyed by the canonical name (options.cc); runs recorded
+    // before the alias was read as such may hold new-project-template.
+    if (auto o = options_.approval_overrides.find(CanonicalTemplate(m.name()));
+        o != options_.approval_overrides.end()) {
       t->policy = o->second;
     }
     auto vars = ResolveVariables(*t, run.workspace_spec(), run.requesting_user_email(), options_.terraform_variables);

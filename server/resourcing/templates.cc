@@ -18,8 +18,21 @@ absl::StatusOr<LoadedTemplate> LoadTemplate(GitRepo& modules, const std::string&
   t.name = name;
   t.version = version;
   ASSIGN_OR_RETURN(t.commit, modules.ResolveVersion(version, main_branch));
-  const std::string folder = templates_dir.empty() ? name : absl::StrCat(templates_dir, "/", name);
+  auto folder_of = [&](const std::string& n) { return templates_dir.empty() ? n : absl::StrCat(templates_dir, "/", n); };
+  std::string folder = folder_of(name);
   auto entries = modules.ReadFolder(t.commit, folder);
+  if (absl::IsNotFound(entries.status()) && IsWorkspaceTemplate(name)) {
+    // The workspace template has two names (names.h): a modules repository
+    // may hold it under either.
+    const std::string other = name == kWorkspaceTemplate ? kProjectTemplate : kWorkspaceTemplate;
+    auto alias = modules.ReadFolder(t.commit, folder_of(other));
+    if (alias.ok() || !absl::IsNotFound(alias.status())) {
+      folder = folder_of(other);
+      entries = std::move(alias);
+    } else {
+      folder = absl::StrCat(folder, " nor ", folder_of(other));
+    }
+  }
   if (!entries.ok()) {
     if (entries.status().code() == absl::StatusCode::kNotFound) {
       return absl::NotFoundError(absl::StrCat("template '", name, "' does not exist in the modules repository (no folder ",

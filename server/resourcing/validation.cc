@@ -96,22 +96,26 @@ absl::Status ValidateAndNormalize(v1::SubmitRunRequest* req) {
   }
   if (req->modules_size() == 0) return Bad("modules", "needs at least one module, e.g. templates/new-workspace-template");
   std::set<std::string> seen;
+  bool workspace_template_named[2] = {false, false};  // new-workspace-template, new-project-template
   for (int i = 0; i < req->modules_size(); ++i) {
     v1::Module* m = req->mutable_modules(i);
     std::string field = absl::StrCat("modules[", i, "].name");
     if (m->name().size() > 200) return Bad(field, "is longer than 200 characters");
     std::string name = StripTemplatesPrefix(m->name());
     RETURN_IF_ERROR(ValidateTemplateName(field, name));
+    if (name == kWorkspaceTemplate) workspace_template_named[0] = true;
+    if (name == kProjectTemplate) workspace_template_named[1] = true;
+    if (workspace_template_named[0] && workspace_template_named[1]) {
+      return Bad("modules", "lists both new-workspace-template and new-project-template; they are the same template");
+    }
     if (!seen.insert(name).second) return Bad(field, absl::StrCat("'", name, "' is listed twice"));
-    m->set_name(name);
+    // The older name is read as the template's name (docs/wire-formats.md section 1).
+    m->set_name(CanonicalTemplate(name));
     if (m->version().empty()) m->set_version("latest");
     if (m->version().size() > 100 || HasControl(m->version()) || absl::StrContains(m->version(), ' ') ||
         absl::StrContains(m->version(), "..")) {
       return Bad(absl::StrCat("modules[", i, "].version"), "must be 'latest', a tag or a commit id");
     }
-  }
-  if (seen.count(kWorkspaceTemplate) && seen.count(kProjectTemplate)) {
-    return Bad("modules", "lists both new-workspace-template and new-project-template; they are the same template");
   }
   // The workspace template always goes first; the rest keep request order.
   std::stable_partition(req->mutable_modules()->begin(), req->mutable_modules()->end(),

@@ -108,9 +108,31 @@ TEST(Encode, CancelStopsFfmpegAndEndsCanceled) {
   EXPECT_NE(std::system("pgrep -f '[v]eryslow.*-progress pipe:1' >/dev/null"), 0);
   auto list = s.local().ListBlobs(kAccount, "encoded", "", "", 10);
   EXPECT_TRUE(!list.ok() || list->blobs.empty());
-  // Canceling again: it has ended; a repeat answers the canceled operation.
-  ASSERT_TRUE(Call(&MediaService::Stub::CancelEncode, s.stub(), c, &canceled).ok());
+  // Canceling again: it has ended; a repeat answers the canceled operation,
+  // marked as a replay.
+  grpc::ClientContext again;
+  ASSERT_TRUE(s.stub().CancelEncode(&again, c, &canceled).ok());
   EXPECT_EQ(canceled.state(), v1::Operation::CANCELED);
+  auto trailer = again.GetServerTrailingMetadata().find("x-switchboard-replayed");
+  ASSERT_NE(trailer, again.GetServerTrailingMetadata().end());
+  EXPECT_EQ(std::string(trailer->second.data(), trailer->second.size()), "true");
+}
+
+TEST(Encode, MissingFfmpegFailsTheEncodeNamingTheProgramAndItsKey) {
+  // The server starts without it (a warning in the log); other operations work.
+  MediaServer s(nlohmann::json{{"ffmpeg_path", "/nonexistent/ffmpeg"}});
+  ASSERT_TRUE(s.PutLocal("media", "clip.mp4", std::string(1000, 'v')).ok());
+  v1::Operation op;
+  grpc::Status st = Call(&MediaService::Stub::Encode, s.stub(), FlipRequest(AzureUri("media", "clip.mp4"), "h264"), &op);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  op = s.WaitDone(op.name(), 60);
+  ASSERT_EQ(op.state(), v1::Operation::FAILED);
+  EXPECT_EQ(op.failure().log_event_id(), media::log_events::kEncodeFailed.id);
+  const std::string& why = op.failure().log_event_message();
+  EXPECT_NE(why.find("program '/nonexistent/ffmpeg'"), std::string::npos) << why;
+  EXPECT_NE(why.find("media.ffmpeg_path"), std::string::npos) << why;
+  EXPECT_NE(why.find("does not exist"), std::string::npos) << why;
+  EXPECT_EQ(op.encode().current_status(), why) << "the encode's status says the same";
 }
 
 TEST(Encode, NotMediaFailsWithFfmpegsReason) {

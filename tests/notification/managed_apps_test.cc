@@ -124,6 +124,30 @@ TEST(ManagedApps, FailedProvisioningKeepsItsErrorDetailsAndDuplicatesChangeNothi
   EXPECT_EQ(listed.applications_size(), 1);
 }
 
+TEST(ManagedApps, ARepeatedRequestIdIsAReplayAContentDuplicateIsNot) {
+  TempDir dir;
+  TestServer ts(dir.path());
+  auto stub = ts.Notification();
+  auto record = [&](const std::string& request_id, v1::RecordManagedAppNotificationResponse* out) {
+    grpc::ClientContext ctx;
+    v1::RecordManagedAppNotificationRequest req;
+    req.set_request_id(request_id);
+    *req.mutable_notification() = Fixture("put-accepted.service-catalog.json");
+    grpc::Status s = stub->RecordManagedAppNotification(&ctx, req, out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    auto it = ctx.GetServerTrailingMetadata().find("x-switchboard-replayed");
+    return it == ctx.GetServerTrailingMetadata().end() ? std::string()
+                                                       : std::string(it->second.data(), it->second.size());
+  };
+  v1::RecordManagedAppNotificationResponse resp;
+  EXPECT_EQ(record("app-1", &resp), "");
+  EXPECT_FALSE(resp.duplicate());
+  EXPECT_EQ(record("app-1", &resp), "true");
+  EXPECT_TRUE(resp.duplicate());
+  EXPECT_EQ(record("app-2", &resp), "") << "the same notification under a new id: a duplicate, not a replay";
+  EXPECT_TRUE(resp.duplicate());
+}
+
 TEST(ManagedApps, WatchSeesEachStateChange) {
   TempDir dir;
   TestServer ts(dir.path());

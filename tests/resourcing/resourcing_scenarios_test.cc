@@ -54,6 +54,13 @@ grpc::Status Approve(v1::ResourcingService::Stub& stub, const std::string& pr, v
   return stub.ApprovePullRequest(&ctx, req, out);
 }
 
+// The x-switchboard-replayed trailer of a finished call ("" when absent).
+std::string ReplayedTrailer(const grpc::ClientContext& ctx) {
+  const auto& md = ctx.GetServerTrailingMetadata();
+  auto it = md.find("x-switchboard-replayed");
+  return it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
 // A mirror of `url` in `dir`, fetched.
 std::unique_ptr<GitRepo> View(const std::string& url, const std::string& dir) {
   auto repo = GitRepo::OpenMirror(dir, url, "");
@@ -289,16 +296,34 @@ TEST(ResourcingScenarios, SameStatusReportTwiceChangesNothing) {
   {
     grpc::ClientContext ctx;
     ASSERT_TRUE(stub->ReportPipelineOutputs(&ctx, req, &second).ok());
+    EXPECT_EQ(ReplayedTrailer(ctx), "") << "a new request_id is no replay, though it changes nothing";
   }
   EXPECT_EQ(second.changed_size(), 0);
   v1::Workspace after = GetWorkspaceOrDie(*stub, "workspaces/FISH");
   EXPECT_EQ(before.SerializeAsString(), after.SerializeAsString()) << "nothing changed, not even update_time";
 
-  // Unknown workspace.
+  // The first request_id again: its first answer, marked as a replay.
+  req.set_request_id("r1");
+  {
+    grpc::ClientContext rctx;
+    v1::ReportPipelineOutputsResponse replayed;
+    ASSERT_TRUE(stub->ReportPipelineOutputs(&rctx, req, &replayed).ok());
+    EXPECT_EQ(replayed.changed_size(), 1) << "the first answer, as it was";
+    EXPECT_EQ(ReplayedTrailer(rctx), "true");
+  }
+  // ... and with other content it is ALREADY_EXISTS, like every request_id.
   (*req.mutable_outputs())["project_cd"].mutable_value()->set_string_value("NOPE");
+  {
+    grpc::ClientContext rctx;
+    EXPECT_EQ(stub->ReportPipelineOutputs(&rctx, req, &second).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  }
+
+  // Unknown workspace.
+  req.set_request_id("r-nope");
   grpc::ClientContext ctx;
   EXPECT_EQ(stub->ReportPipelineOutputs(&ctx, req, &second).error_code(), grpc::StatusCode::NOT_FOUND);
   // An unknown status value is kept, as UNKNOWN.
+  req.set_request_id("r3");
   (*req.mutable_outputs())["project_cd"].mutable_value()->set_string_value("FISH");
   (*req.mutable_outputs())["new_project_template"].mutable_value()->set_string_value("Half Done");
   grpc::ClientContext ctx2;
@@ -392,6 +417,98 @@ TEST(ResourcingScenarios, WatchRunStreamsTheRunFromSubmissionToItsEnd) {
   ASSERT_GE(statuses.size(), 3u);
   EXPECT_EQ(statuses.front(), v1::REQUESTED);
   EXPECT_EQ(statuses.back(), v1::COMPLETED);
+}
+
+TEST(ResourcingScenarios, RepeatedApproveAndAbandonAreMarkedReplayed) {
+  TempDir dir;
+  TestServer ts(dir.path(), testing::ConfigWith(R"({"pipeline_command": []})"));
+  auto stub = v1::ResourcingService::NewStub(ts.Channel());
+  v1::Run fish = WaitState(*stub, Submit(*stub, FishRequest("rp-fish")).name(), v1::Run::AWAITING_APPROVAL);
+  auto approve = [&](const std::string& id, std::string* trailer) {
+    grpc::ClientContext ctx;
+    v1::ApprovePullRequestRequest req;
+    req.set_request_id(id);
+    req.set_name(fish.pull_request());
+    v1::PullRequest pr;
+    grpc::Status s = stub->ApprovePullRequest(&ctx, req, &pr);
+    *trailer = ReplayedTrailer(ctx);
+    return s.ok() ? pr.state() : v1::PullRequest::STATE_UNSPECIFIED;
+  };
+  std::string trailer;
+  EXPECT_EQ(approve("approve-a", &trailer), v1::PullRequest::MERGED);
+  EXPECT_EQ(trailer, "");
+  EXPECT_EQ(approve("approve-a", &trailer), v1::PullRequest::MERGED);
+  EXPECT_EQ(trailer, "true") << "the same request_id: the first answer";
+  EXPECT_EQ(approve("approve-b", &trailer), v1::PullRequest::MERGED);
+  EXPECT_EQ(trailer, "") << "another request_id finds it merged, but is no replay";
+
+  v1::Run cod = WaitState(*stub, Submit(*stub, FishRequest("rp-cod", "templates/new-workspace-template", "COD")).name(),
+                          v1::Run::AWAITING_APPROVAL);
+  for (const char* want : {"", "true"}) {
+    grpc::ClientContext ctx;
+    v1::AbandonPullRequestRequest req;
+    req.set_request_id("abandon-cod");
+    req.set_name(cod.pull_request());
+    v1::PullRequest pr;
+    ASSERT_TRUE(stub->AbandonPullRequest(&ctx, req, &pr).ok());
+    EXPECT_EQ(pr.state(), v1::PullRequest::ABANDONED);
+    EXPECT_EQ(ReplayedTrailer(ctx), want);
+  }
+}
+
+TEST(ResourcingScenarios, NewProjectTemplateIsTheWorkspaceTemplateEndToEnd) {
+  TempDir dir, scratch;
+  TestServer ts(dir.path());
+  auto stub = v1::ResourcingService::NewStub(ts.Channel());
+  // The name the seeds' senders use; the modules repository holds the
+  // template as new-workspace-template.
+  v1::Run run = Submit(*stub, FishRequest("alias-1", "templates/new-project-template"));
+  ASSERT_FALSE(run.name().empty());
+  ASSERT_EQ(run.modules_size(), 1);
+  EXPECT_EQ(run.modules(0).name(), "new-workspace-template") << "read as the template's name";
+  run = WaitState(*stub, run.name(), v1::Run::AWAITING_APPROVAL);
+  ASSERT_EQ(run.state(), v1::Run::AWAITING_APPROVAL) << run.error();
+  v1::PullRequest pr;
+  ASSERT_TRUE(Approve(*stub, run.pull_request(), &pr).ok());
+  run = WaitEnd(*stub, run.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  v1::Workspace ws = GetWorkspaceOrDie(*stub, "workspaces/FISH");
+  EXPECT_EQ(ws.status(), v1::COMPLETED);
+  ASSERT_EQ(ws.templates_size(), 1);
+  EXPECT_EQ(ws.templates(0).template_(), "new-workspace-template");
+  auto view = View(InfraUrl(dir), scratch.path());
+  EXPECT_TRUE(*view->HasPath(**view->BranchCommit("main"), "terraform/projects/FISH"));
+
+  // A second request naming it the other way is the same template: the
+  // workspace still lists it once.
+  v1::Run again = Submit(*stub, FishRequest("alias-2", "templates/new-workspace-template"));
+  again = WaitEnd(*stub, again.name());
+  EXPECT_EQ(again.state(), v1::Run::SUCCEEDED) << again.error();
+  EXPECT_EQ(again.commits_size(), 0) << "the same template, nothing new to commit";
+  EXPECT_EQ(GetWorkspaceOrDie(*stub, "workspaces/FISH").templates_size(), 1);
+}
+
+TEST(ResourcingScenarios, ApprovalOverrideMayNameTheTemplateByItsOtherName) {
+  TempDir dir;
+  TestServer ts(dir.path(), testing::ConfigWith(R"({"approval": {"templates/new-project-template": "none"}})"));
+  auto stub = v1::ResourcingService::NewStub(ts.Channel());
+  v1::Run run = WaitEnd(*stub, Submit(*stub, FishRequest("override")).name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_TRUE(run.pull_request().empty()) << "no approval needed: straight to main";
+}
+
+TEST(ResourcingScenarios, MissingPipelineProgramFailsTheRunNamingItAndItsKey) {
+  TempDir dir;
+  // The server starts (with a warning); the run fails at its pipeline step.
+  TestServer ts(dir.path(), testing::ConfigWith(R"({"pipeline_command": ["/nonexistent/apply"]})"));
+  auto stub = v1::ResourcingService::NewStub(ts.Channel());
+  v1::Run run = WaitState(*stub, Submit(*stub, FishRequest("nopipe")).name(), v1::Run::AWAITING_APPROVAL);
+  v1::PullRequest pr;
+  ASSERT_TRUE(Approve(*stub, run.pull_request(), &pr).ok());
+  run = WaitEnd(*stub, run.name());
+  EXPECT_EQ(run.state(), v1::Run::FAILED);
+  EXPECT_NE(run.error().find("program '/nonexistent/apply'"), std::string::npos) << run.error();
+  EXPECT_NE(run.error().find("resourcing.pipeline_command[0]"), std::string::npos) << run.error();
 }
 
 }  // namespace

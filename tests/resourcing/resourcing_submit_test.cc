@@ -88,6 +88,8 @@ TEST(ResourcingSubmit, BadInputIsInvalidArgumentNamingTheField) {
       {"dotdot template", [](auto* r) { r->mutable_modules(0)->set_name("templates/../../etc"); }, "modules[0].name"},
       {"absolute template", [](auto* r) { r->mutable_modules(0)->set_name("/etc/passwd"); }, "modules[0].name"},
       {"long template", [](auto* r) { r->mutable_modules(0)->set_name(std::string(201, 'a')); }, "modules[0].name"},
+      {"both names of the workspace template", [](auto* r) { r->add_modules()->set_name("new-project-template"); },
+       "modules"},
       {"bad email", [](auto* r) { r->set_requesting_user_email("not-an-address"); }, "requesting_user_email"},
       {"bad user email", [](auto* r) { r->mutable_workspace()->mutable_users(1)->set_email("x"); },
        "workspace.users[1].email"},

@@ -39,6 +39,9 @@ inline constexpr char kTokenEnv[] = "SWITCHBOARD_TOKEN";
 // Trailing metadata of a watch that ended with a resume point (ABORTED when
 // it lagged, UNAVAILABLE when the server shut down).
 inline constexpr char kResumeAfterTrailer[] = "x-switchboard-resume-after";
+// Trailing metadata ("true") of a mutating call the server answered from an
+// earlier request with the same request_id: nothing was done again.
+inline constexpr char kReplayedTrailer[] = "x-switchboard-replayed";
 
 struct ClientOptions {
   // host:port, or any gRPC target ("unix:/path", "dns:///host:port").
@@ -95,6 +98,14 @@ void SetDeadline(grpc::ClientContext* ctx, absl::Duration timeout);
 // The sequence in the `x-switchboard-resume-after` trailer of a finished
 // call, if present and a valid integer.
 std::optional<int64_t> ResumeAfter(const grpc::ClientContext& ctx);
+
+// True when a finished call carried the kReplayedTrailer: the answer is the
+// one of an earlier request with the same request_id.
+inline bool Replayed(const grpc::ClientContext& ctx) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  auto it = trailers.find(kReplayedTrailer);
+  return it != trailers.end() && absl::string_view(it->second.data(), it->second.size()) == "true";
+}
 
 // Checks that a token can be sent as an HTTP/2 header value: printable ASCII
 // without spaces.

@@ -11,6 +11,7 @@
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/replayed.h"
 #include "clients/sbctl/paging.h"
 #include "clients/sbctl/watch_hint.h"
 #include "gateway/codecs/managed_app.h"
@@ -97,12 +98,14 @@ int RunRecord(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->RecordManagedAppNotification(ctx.get(), req, &resp);
   if (!s.ok()) return inv.RpcError(s);
+  const bool replayed = client::Replayed(*ctx);
   if (inv.json()) {
-    inv.out() << MessageJson(resp) << "\n";
+    inv.out() << ReplayedJson(resp, replayed) << "\n";
     return kExitOk;
   }
   const Application& app = resp.application();
-  inv.out() << (resp.duplicate() ? "duplicate, nothing changed: "
+  inv.out() << (replayed ? "already recorded (same request_id), nothing changed: "
+                 : resp.duplicate() ? "duplicate, nothing changed: "
                  : resp.stale()  ? "recorded as stale (older than the state): "
                                  : "recorded: ")
             << app.name() << " is " << StateWord(app.state()) << "\n";

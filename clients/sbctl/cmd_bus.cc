@@ -12,6 +12,7 @@
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/replayed.h"
 #include "gateway/codecs/gorg_envelope.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -37,8 +38,12 @@ int RunPublish(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->Publish(ctx.get(), req, &resp);
   if (!s.ok()) return inv.RpcError(s);
+  const bool replayed = client::Replayed(*ctx);
   if (inv.json()) {
-    inv.out() << MessageJson(resp) << "\n";
+    inv.out() << ReplayedJson(resp, replayed) << "\n";
+  } else if (replayed) {
+    // Its event_uuid was published before: nothing was queued now.
+    inv.out() << "already published " << resp.name() << " (sequence " << resp.sequence() << ")\n";
   } else {
     inv.out() << "published " << resp.name() << " at sequence " << resp.sequence() << ", queued on "
               << resp.matched_subscriptions() << " subscription" << (resp.matched_subscriptions() == 1 ? "" : "s")

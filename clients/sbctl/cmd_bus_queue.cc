@@ -12,6 +12,7 @@
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/paging.h"
+#include "clients/sbctl/replayed.h"
 #include "gateway/codecs/gorg_envelope.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -169,10 +170,11 @@ int RunCreate(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->CreateSubscription(ctx.get(), req, &created);
   if (!s.ok()) return inv.RpcError(s);
+  const bool replayed = client::Replayed(*ctx);
   if (inv.json()) {
-    inv.out() << MessageJson(created) << "\n";
+    inv.out() << ReplayedJson(created, replayed) << "\n";
   } else {
-    inv.out() << "created " << created.name() << " bound to " << absl::StrJoin(created.bindings(), ",") << "\n";
+    inv.out() << (replayed ? "already created " : "created ") << created.name() << " bound to " << absl::StrJoin(created.bindings(), ",") << "\n";
   }
   return kExitOk;
 }
@@ -282,7 +284,12 @@ int RunReplay(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->ReplayDeadLetter(ctx.get(), req, &dl);
   if (!s.ok()) return inv.RpcError(s);
-  inv.out() << "replayed " << dl.name() << " onto " << dl.subscription() << "\n";
+  const bool replayed = client::Replayed(*ctx);
+  if (inv.json()) {
+    inv.out() << ReplayedJson(dl, replayed) << "\n";
+    return kExitOk;
+  }
+  inv.out() << (replayed ? "already replayed " : "replayed ") << dl.name() << " onto " << dl.subscription() << "\n";
   return kExitOk;
 }
 
@@ -296,7 +303,12 @@ int RunPurge(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->PurgeDeadLetters(ctx.get(), req, &resp);
   if (!s.ok()) return inv.RpcError(s);
-  inv.out() << "purged " << resp.purged() << " dead letter" << (resp.purged() == 1 ? "" : "s") << " of "
+  const bool replayed = client::Replayed(*ctx);
+  if (inv.json()) {
+    inv.out() << ReplayedJson(resp, replayed) << "\n";
+    return kExitOk;
+  }
+  inv.out() << (replayed ? "already purged " : "purged ") << resp.purged() << " dead letter" << (resp.purged() == 1 ? "" : "s") << " of "
             << req.subscription() << "\n";
   return kExitOk;
 }

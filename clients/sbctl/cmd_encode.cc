@@ -121,11 +121,13 @@ int RunEncode(Invocation& inv) {
   req.set_sec_to_live(inv.cli().GetInt("ttl"));
   client::Connection* conn = nullptr;
   v1::Operation op;
-  if (auto exit = SubmitMedia(inv, std::move(req), &conn, &op)) return *exit;
+  bool replayed = false;
+  if (auto exit = SubmitMedia(inv, std::move(req), &conn, &op, &replayed)) return *exit;
   if (!inv.cli().GetBool("watch") || inv.json()) {
-    return FinishMediaOperation(inv, conn, op, inv.cli().GetBool("watch"));
+    return FinishMediaOperation(inv, conn, op, inv.cli().GetBool("watch"), replayed);
   }
-  inv.out() << "encode " << op.name() << " accepted\n";
+  inv.out() << "encode " << op.name()
+            << (replayed ? " replayed: the operation of an earlier request with this request_id\n" : " accepted\n");
   return Watch(inv, conn, op);
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "clients/sbctl/cmd_run.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/replayed.h"
 #include "common/status.h"
 #include "common/uuid.h"
 #include "gateway/codecs/eventgrid.h"
@@ -51,12 +52,13 @@ std::string OperationName(const std::string& arg) {
 
 absl::Duration WaitTimeout(const Invocation& inv) { return absl::Seconds(inv.cli().GetInt("wait_timeout")); }
 
-void PrintOperation(Invocation& inv, const v1::Operation& op) {
+void PrintOperation(Invocation& inv, const v1::Operation& op, std::optional<bool> replayed) {
   if (inv.json()) {
-    inv.out() << MessageJson(op) << "\n";
+    inv.out() << (replayed.has_value() ? ReplayedJson(op, *replayed) : MessageJson(op)) << "\n";
     return;
   }
   auto& o = inv.out();
+  if (replayed.value_or(false)) o << "replayed: the operation of an earlier request with this request_id\n";
   o << "name:      " << op.name() << "\n"
     << "type:      " << v1::OperationType_Name(op.type()) << "\n"
     << "state:     " << v1::Operation::State_Name(op.state()) << "\n"
@@ -129,7 +131,8 @@ absl::Status FollowOperation(client::Connection* conn, const std::string& name, 
   return FromGrpcStatus(s);
 }
 
-int FinishMediaOperation(Invocation& inv, client::Connection* conn, const v1::Operation& op, bool wait) {
+int FinishMediaOperation(Invocation& inv, client::Connection* conn, const v1::Operation& op, bool wait,
+                         bool replayed) {
   v1::Operation last = op;
   if (wait) {
     absl::Status s = FollowOperation(conn, op.name(), WaitTimeout(inv), [](const v1::MediaEvent&) {});
@@ -141,7 +144,7 @@ int FinishMediaOperation(Invocation& inv, client::Connection* conn, const v1::Op
     grpc::Status g = stub->GetOperation(ctx.get(), req, &last);
     if (!g.ok()) return inv.RpcError(g);
   }
-  PrintOperation(inv, last);
+  PrintOperation(inv, last, replayed);
   bool bad = last.state() == v1::Operation::FAILED || last.state() == v1::Operation::CANCELED;
   return bad ? kExitError : kExitOk;
 }
@@ -168,7 +171,8 @@ SBCTL_MEDIA_SEND(EncodeRequest, Encode)
 
 // See SubmitMedia in cmd_media.h.
 template <class Req>
-std::optional<int> Submit(Invocation& inv, Req req, client::Connection** conn_out, v1::Operation* op) {
+std::optional<int> Submit(Invocation& inv, Req req, client::Connection** conn_out, v1::Operation* op,
+                          bool* replayed = nullptr) {
   req.set_request_id(MediaRequestId(inv));
   // A key roll carries no operation context (docs/wire-formats.md).
   if constexpr (!std::is_same_v<Req, v1::RollStorageKeyRequest>) {
@@ -181,6 +185,7 @@ std::optional<int> Submit(Invocation& inv, Req req, client::Connection** conn_ou
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = Send(*stub, ctx.get(), req, op);
   if (!s.ok()) return inv.RpcError(s);
+  if (replayed != nullptr) *replayed = client::Replayed(*ctx);
   *conn_out = conn;
   return std::nullopt;
 }
@@ -190,14 +195,16 @@ template <class Req>
 int SendOne(Invocation& inv, Req req, bool wait) {
   client::Connection* conn = nullptr;
   v1::Operation op;
-  if (auto exit = Submit(inv, std::move(req), &conn, &op)) return *exit;
-  return FinishMediaOperation(inv, conn, op, wait);
+  bool replayed = false;
+  if (auto exit = Submit(inv, std::move(req), &conn, &op, &replayed)) return *exit;
+  return FinishMediaOperation(inv, conn, op, wait, replayed);
 }
 
 }  // namespace
 
-std::optional<int> SubmitMedia(Invocation& inv, v1::EncodeRequest req, client::Connection** conn, v1::Operation* op) {
-  return Submit(inv, std::move(req), conn, op);
+std::optional<int> SubmitMedia(Invocation& inv, v1::EncodeRequest req, client::Connection** conn, v1::Operation* op,
+                               bool* replayed) {
+  return Submit(inv, std::move(req), conn, op, replayed);
 }
 
 namespace {
@@ -327,7 +334,8 @@ int RunCancel(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->CancelEncode(ctx.get(), req, &op);
   if (!s.ok()) return inv.RpcError(s);
-  PrintOperation(inv, op);
+  // Replayed: the encode had been canceled already.
+  PrintOperation(inv, op, client::Replayed(*ctx));
   return kExitOk;
 }
 
@@ -442,6 +450,11 @@ int ExecOne(Invocation& inv, client::Connection* conn, const codecs::EventGridEv
           }
         },
         decoded->message);
+    // stdout is the Event Grid event stream: the note goes to stderr.
+    if (s.ok() && client::Replayed(*ctx)) {
+      inv.err() << "replayed: " << op.name() << " is the operation of an earlier request with this request_id; "
+                << "its events follow as they were\n";
+    }
   }
   if (!s.ok()) {
     if (conn->IsUnreachable(s)) return inv.RpcError(s);

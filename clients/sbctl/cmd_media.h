@@ -29,8 +29,10 @@ void AddMediaRequestFlags(Cli& cli);
 // "operations/<id>" for a bare id.
 std::string OperationName(const std::string& arg);
 
-// A readable summary (or the JSON with --json).
-void PrintOperation(Invocation& inv, const v1::Operation& op);
+// A readable summary (or the JSON with --json). `replayed` is given for the
+// answer of a mutating call: when true a first line says the operation is
+// an earlier request's, and --json carries "replayed" either way.
+void PrintOperation(Invocation& inv, const v1::Operation& op, std::optional<bool> replayed = std::nullopt);
 
 // Streams the events of `name` from its first one, calling `on_event` for
 // each, until a final event (codecs::IsFinalEvent) or `timeout`. A watch
@@ -42,12 +44,16 @@ absl::Status FollowOperation(client::Connection* conn, const std::string& name, 
 // After an accepted request: with --wait, follows it to its end and prints
 // the final operation; else prints `op` as answered. Exit 0, or 1 if the
 // operation FAILED or was CANCELED.
-int FinishMediaOperation(Invocation& inv, client::Connection* conn, const v1::Operation& op, bool wait);
+// `replayed`: the server answered from an earlier request (PrintOperation).
+int FinishMediaOperation(Invocation& inv, client::Connection* conn, const v1::Operation& op, bool wait,
+                         bool replayed = false);
 
 // Fills request_id and --context into `req`, connects and sends it. On
 // success sets `*conn` (the invocation's) and `*op` and returns nullopt;
 // otherwise the exit code to return (the error is printed).
-std::optional<int> SubmitMedia(Invocation& inv, v1::EncodeRequest req, client::Connection** conn, v1::Operation* op);
+// `*replayed` (if given) tells whether the answer was replayed.
+std::optional<int> SubmitMedia(Invocation& inv, v1::EncodeRequest req, client::Connection** conn, v1::Operation* op,
+                               bool* replayed = nullptr);
 
 // Seconds of the --wait_timeout flag.
 absl::Duration WaitTimeout(const Invocation& inv);

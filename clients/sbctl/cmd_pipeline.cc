@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/replayed.h"
 #include "clients/sbctl/cmd_run.h"
 #include "common/auth.h"
 #include "gateway/codecs/terraform_output.h"
@@ -28,8 +29,15 @@ int RunReport(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->ReportPipelineOutputs(ctx.get(), *req, &resp);
   if (!s.ok()) return inv.RpcError(s);
+  const bool replayed = client::Replayed(*ctx);
   if (inv.json()) {
-    inv.out() << MessageJson(resp) << "\n";
+    inv.out() << ReplayedJson(resp, replayed) << "\n";
+    return kExitOk;
+  }
+  if (replayed) {
+    // The changes listed were those of the first report; none now.
+    inv.out() << resp.workspace().name() << ": already reported (request_id " << req->request_id()
+              << "); nothing changed now\n";
     return kExitOk;
   }
   if (resp.changed().empty()) {

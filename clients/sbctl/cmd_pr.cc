@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/replayed.h"
 #include "common/auth.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
@@ -60,12 +61,50 @@ int RunList(Invocation& inv) {
   return kExitOk;
 }
 
+// The one ACTIVE pull request of --workspace, for `pr approve|abandon
+// --workspace=FISH`: an error naming them when there are none or several.
+absl::StatusOr<std::string> ActivePrOf(client::Connection* conn, const std::string& workspace) {
+  auto stub = v1::ResourcingService::NewStub(conn->channel());
+  v1::ListPullRequestsRequest req;
+  req.set_page_size(1000);
+  req.set_state(v1::PullRequest::ACTIVE);
+  req.set_workspace(workspace);
+  std::vector<std::string> names;
+  do {
+    v1::ListPullRequestsResponse resp;
+    auto ctx = conn->NewUnaryContext();
+    grpc::Status s = stub->ListPullRequests(ctx.get(), req, &resp);
+    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    for (const auto& pr : resp.pull_requests()) names.push_back(pr.name());
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
+  if (names.empty()) {
+    return absl::NotFoundError(absl::StrCat("workspace ", workspace, " has no active pull request (sbctl pr list)"));
+  }
+  if (names.size() > 1) {
+    return absl::FailedPreconditionError(absl::StrCat("workspace ", workspace, " has ", names.size(),
+                                                      " active pull requests (", absl::StrJoin(names, ", "),
+                                                      "): name one"));
+  }
+  return names[0];
+}
+
 template <class Req, class Call>
 int Close(Invocation& inv, Call call) {
+  const std::string workspace = inv.cli().GetString("workspace");
+  if (inv.args().empty() == workspace.empty()) {
+    return inv.UsageError("name the pull request (ID or pullRequests/ID) or give --workspace=ACRONYM, not both");
+  }
   SBCTL_CONNECT_OR_EXIT(conn, inv);
   auto stub = v1::ResourcingService::NewStub(conn->channel());
   Req req;
-  req.set_name(Name(inv.args()[0]));
+  if (workspace.empty()) {
+    req.set_name(Name(inv.args()[0]));
+  } else {
+    auto name = ActivePrOf(conn, workspace);
+    if (!name.ok()) return inv.LocalError(name.status());
+    req.set_name(*name);
+  }
   req.set_comment(inv.cli().GetString("comment"));
   std::string id = inv.cli().GetString("request_id");
   req.set_request_id(id.empty() ? absl::StrCat("sbctl-", inv.command(), "-", req.name()) : id);
@@ -73,11 +112,18 @@ int Close(Invocation& inv, Call call) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = call(*stub, ctx.get(), req, &pr);
   if (!s.ok()) return inv.RpcError(s);
+  const bool replayed = client::Replayed(*ctx);
+  if (inv.json()) {
+    inv.out() << ReplayedJson(pr, replayed) << "\n";
+    return kExitOk;
+  }
+  if (replayed) inv.out() << "already done by an earlier request with request_id " << req.request_id() << ":\n";
   PrintPr(inv, pr);
   return kExitOk;
 }
 
 void CloseFlags(Cli& cli) {
+  cli.AddString("workspace", "", "Instead of naming the PR: the one active PR of this workspace (FISH).");
   cli.AddString("comment", "", "A comment kept with the decision.");
   cli.AddString("request_id", "", "Idempotency key (default: derived from the command and PR).");
 }
@@ -101,10 +147,11 @@ void RegisterPrCommands(CommandRegistry& registry) {
   });
   registry.Add({
       .path = "pr approve",
-      .args = "ID|pullRequests/ID",
+      .args = "[ID|pullRequests/ID]",
       .summary = "Approve a pull request: merge it into main and start the pipeline (admin role).",
-      .details = "A merge conflict leaves the PR active and lists the conflicting paths (exit 1).",
-      .min_args = 1,
+      .details = "A merge conflict leaves the PR active and lists the conflicting paths (exit 1).\n"
+                 "--workspace=ACRONYM approves that workspace's one active pull request.",
+      .min_args = 0,
       .max_args = 1,
       .flags = CloseFlags,
       .run = [](Invocation& inv) {
@@ -115,10 +162,10 @@ void RegisterPrCommands(CommandRegistry& registry) {
   });
   registry.Add({
       .path = "pr abandon",
-      .args = "ID|pullRequests/ID",
+      .args = "[ID|pullRequests/ID]",
       .summary = "Abandon a pull request: its templates become Failed (admin role).",
-      .details = "",
-      .min_args = 1,
+      .details = "--workspace=ACRONYM abandons that workspace's one active pull request.",
+      .min_args = 0,
       .max_args = 1,
       .flags = CloseFlags,
       .run = [](Invocation& inv) {

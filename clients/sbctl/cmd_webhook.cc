@@ -19,6 +19,7 @@
 #include "common/webhook_signature.h"
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/replayed.h"
 #include "clients/sbctl/paging.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -70,10 +71,11 @@ int RunCreate(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->CreateWebhookSubscription(ctx.get(), req, &created);
   if (!s.ok()) return inv.RpcError(s);
+  const bool replayed = client::Replayed(*ctx);
   if (inv.json()) {
-    inv.out() << MessageJson(created) << "\n";
+    inv.out() << ReplayedJson(created, replayed) << "\n";
   } else {
-    inv.out() << "created " << created.name() << " -> " << created.url() << " for "
+    inv.out() << (replayed ? "already created " : "created ") << created.name() << " -> " << created.url() << " for "
               << absl::StrJoin(created.bindings(), ",") << "\n";
   }
   return kExitOk;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "clients/sbctl/command.h"
 #include "clients/sbctl/output.h"
+#include "clients/sbctl/replayed.h"
 #include "clients/sbctl/cmd_run.h"
 #include "common/auth.h"
 #include "gateway/codecs/run_request.h"
@@ -18,6 +19,9 @@ namespace {
 int RunRequest(Invocation& inv) {
   std::string path = inv.cli().GetString("file");
   if (path.empty()) return inv.UsageError("--file is required (a docs/wire-formats.md section 1 JSON file, or - for stdin)");
+  auto until = UntilState(inv);
+  if (!until.ok()) return inv.UsageError(until.status().message());
+  if (*until && !inv.cli().GetBool("watch")) return inv.UsageError("--until needs --watch");
   auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
   auto req = codecs::RunRequestFromJson(*text, inv.cli().GetString("request_id"));
@@ -30,14 +34,18 @@ int RunRequest(Invocation& inv) {
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->SubmitRun(ctx.get(), *req, &run);
   if (!s.ok()) return inv.RpcError(s);
+  const bool replayed = client::Replayed(*ctx);
   if (inv.json()) {
-    inv.out() << MessageJson(run) << "\n";
+    inv.out() << ReplayedJson(run, replayed) << "\n";
+  } else if (replayed) {
+    inv.out() << "already submitted as " << run.name() << " for " << run.workspace() << " (request_id "
+              << run.request_id() << "), now " << v1::Run::State_Name(run.state()) << "\n";
   } else {
     inv.out() << "submitted " << run.name() << " for " << run.workspace() << " (request_id " << run.request_id()
               << ")\n";
   }
   if (!inv.cli().GetBool("watch")) return kExitOk;
-  return FollowRun(inv, conn, run.name());
+  return FollowRun(inv, conn, run.name(), *until);
 }
 
 std::string Name(const std::string& arg) {
@@ -132,6 +140,7 @@ void RegisterWorkspaceCommands(CommandRegistry& registry) {
             cli.AddString("file", "", "Request JSON file; - reads standard input. Required.");
             cli.AddString("request_id", "", "Idempotency key (default: messageId, or a hash of the file).");
             cli.AddBool("watch", false, "Follow the run's events until it ends.");
+            UntilFlag(cli);
           },
       .run = RunRequest,
   });

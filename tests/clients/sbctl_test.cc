@@ -229,12 +229,26 @@ TEST_F(SbctlTest, PublishThenGet) {
   EXPECT_TRUE(absl::StrContains(r.err, "sbctl: bus get: NOT_FOUND:")) << Describe(r);
 }
 
-TEST_F(SbctlTest, PublishTwiceReturnsTheFirstResult) {
+TEST_F(SbctlTest, PublishTwiceReturnsTheFirstResultAndSaysItIsAReplay) {
   RunResult a = Ctl({"bus", "publish", "--file=" + kNotifyFixture, "--json"});
   RunResult b = Ctl({"bus", "publish", "--file=" + kNotifyFixture, "--json"});
   ASSERT_EQ(a.exit_code, 0) << Describe(a);
   ASSERT_EQ(b.exit_code, 0) << Describe(b);
-  EXPECT_EQ(json::parse(a.out, nullptr, false), json::parse(b.out, nullptr, false)) << a.out << b.out;
+  json first = json::parse(a.out, nullptr, false), again = json::parse(b.out, nullptr, false);
+  ASSERT_TRUE(first.is_object() && again.is_object()) << a.out << b.out;
+  EXPECT_EQ(first["replayed"], false) << a.out;
+  EXPECT_EQ(again["replayed"], true) << b.out;
+  first.erase("replayed");
+  again.erase("replayed");
+  EXPECT_EQ(first, again) << "the repeat answers the first result: " << a.out << b.out;
+
+  // Text: the repeat does not claim it was queued now.
+  RunResult c = Ctl({"bus", "publish", "--file=" + kNotifyFixture});
+  ASSERT_EQ(c.exit_code, 0) << Describe(c);
+  EXPECT_TRUE(absl::StrContains(c.out, absl::StrCat("already published busEvents/", kNotifyUuid, " (sequence ",
+                                                    first["sequence"].get<std::string>(), ")")))
+      << Describe(c);
+  EXPECT_FALSE(absl::StrContains(c.out, "queued on")) << Describe(c);
 }
 
 TEST_F(SbctlTest, PublishFromStdin) {

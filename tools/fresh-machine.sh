@@ -262,15 +262,46 @@ LOGS="$(cd "$LOGS" && pwd)"
 # mounts_under DIR: mount points at or below DIR in this mount namespace.
 mounts_under() { awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo; }
 
+# in_background COMMAND...: runs it in the background and waits, so that a
+# signal's trap runs at once (not when the command ends); the trap stops it.
+CHILD=""
+in_background() {
+  local rc=0
+  "$@" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  # The namespaces' mounts are invisible here; these would be debootstrap's own.
+  set +e
+  local p=""
+  # unshare ignores SIGTERM while it waits; SIGKILL ends it, and (--kill-child)
+  # the first process of its namespaces, which ends every other one in them
+  # and with them the mount namespace and its mounts.
+  if [ -n "$CHILD" ]; then
+    log "stopping"
+    kill -KILL "$CHILD" 2>/dev/null || true
+    wait "$CHILD" 2>/dev/null || true
+    local _
+    for _ in $(seq 1 50); do
+      p=$(for d in /proc/[0-9]*; do
+            if [ "$(readlink "$d/root" 2>/dev/null)" = "$ROOTFS" ]; then echo "${d#/proc/}"; fi
+          done)
+      [ -n "$p" ] || break
+      sleep 0.2
+    done
+    [ -z "$p" ] || log "processes still running in $ROOTFS: $p"
+  fi
+  # None expected: every mount is made in a namespace of its own (a safety net).
   local m
   for m in $(mounts_under "$ROOTFS" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   if [ "$KEEP" -eq 0 ] && [ "$MADE_ROOT" -eq 1 ]; then
-    if [ -n "$(mounts_under "$ROOTFS")" ]; then
-      log "not deleting $ROOTFS: something is still mounted under it"
+    if [ -n "$(mounts_under "$ROOTFS")" ] || [ -n "$p" ]; then
+      log "not deleting $ROOTFS: something is still mounted or running in it"
     else
       log "deleting $ROOTFS"
       rm -rf --one-file-system "$ROOTFS"
@@ -292,7 +323,7 @@ else
   log "debootstrap --variant=minbase bookworm $ROOTFS $MIRROR (output: $LOGS/debootstrap.log)"
   t0=$SECONDS
   # In a mount namespace of its own too: if it fails half-way, its mounts go with it.
-  unshare --mount --propagation private \
+  in_background unshare --mount --propagation private --pid --fork --kill-child \
     debootstrap --variant=minbase bookworm "$ROOTFS" "$MIRROR" > "$LOGS/debootstrap.log" 2>&1 \
     || { tail -n 30 "$LOGS/debootstrap.log" >&2; die "debootstrap failed (log: $LOGS/debootstrap.log)"; }
   log "debootstrap: $(fmt_time $((SECONDS - t0)))"
@@ -341,6 +372,6 @@ inner_args=(--inner --root "$ROOTFS" --timeout "$TIMEOUT_MIN" --logs "$LOGS")
 [ "$SKIP_TEST" -eq 0 ] || inner_args+=(--skip-test)
 [ "$INSTALL_ONLY" -eq 0 ] || inner_args+=(--install-only)
 rc=0
-unshare --mount --propagation private --pid --fork --kill-child "$SELF" "${inner_args[@]}" || rc=$?
+in_background unshare --mount --propagation private --pid --fork --kill-child "$SELF" "${inner_args[@]}" || rc=$?
 log "all: $(fmt_time $((SECONDS - t_all))), $([ "$rc" -eq 0 ] && echo passed || echo "FAILED (status $rc)")"
 exit "$rc"

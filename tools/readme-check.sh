@@ -25,6 +25,11 @@
 #   SWITCHBOARD_BUILD_DIR   build folder (default build/)
 #   README_CHECK_TIMEOUT    seconds for one file's blocks (default 900)
 #   README_CHECK_KEEP=1     keep the temp folders (their paths are printed)
+#   README_CHECK_BOOTSTRAP=1  let run.sh install and build as it does for a user
+#                           (default: SWITCHBOARD_SKIP_BOOTSTRAP=1, the binaries
+#                           are already built and ctest must not rebuild under
+#                           tests running beside it; tools/fresh-machine.sh
+#                           checks the install and build steps)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${SWITCHBOARD_BUILD_DIR:-$ROOT/build}"
@@ -97,9 +102,10 @@ check_file() {
   fi
 
   # run.sh, as the README starts it, with a data folder of its own (HOME).
-  # Its build step finds nothing to do: the binaries are already built.
+  local skip=1
+  [ "${README_CHECK_BOOTSTRAP:-0}" = 1 ] && skip=0
   log "$file: starting tools/run.sh (HOME=$tmp/home)"
-  HOME="$tmp/home" CCACHE_DIR="${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}" setsid "$ROOT/tools/run.sh" \
+  HOME="$tmp/home" SWITCHBOARD_SKIP_BOOTSTRAP="$skip" SWITCHBOARD_BUILD_DIR="$BUILD" CCACHE_DIR="${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}" setsid "$ROOT/tools/run.sh" \
     > "$tmp/run.log" 2>&1 &
   run_pid=$!
   local deadline=$((SECONDS + 300))

@@ -410,6 +410,61 @@ TEST_F(SbctlTest, RunListShowsSubmittedRuns) {
   EXPECT_EQ(r.out, "");
 }
 
+// The README's resourcing block: follow a run only until it waits for
+// approval, approve the workspace's one active pull request without knowing
+// its name, then follow the run to its end.
+TEST_F(SbctlTest, RequestUntilAwaitingApprovalThenApproveByWorkspace) {
+  const std::string request = std::string(SB_FIXTURES_DIR) + "/datahub/resource-run-request.new-workspace.json";
+  RunResult r = Ctl({"workspace", "request", "--file=" + request, "--request_id=until-1", "--until=BOGUS", "--watch"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "--until must be a run state (")) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "AWAITING_APPROVAL")) << Describe(r);
+  r = Ctl({"workspace", "request", "--file=" + request, "--request_id=until-1", "--until=AWAITING_APPROVAL"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "--until needs --watch")) << Describe(r);
+
+  r = Ctl({"pr", "approve", "--workspace=FISH"});
+  EXPECT_EQ(r.exit_code, 2) << "no pull request yet\n" << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.err, "has no active pull request")) << Describe(r);
+
+  r = Ctl({"workspace", "request", "--file=" + request, "--request_id=until-1", "--watch",
+           "--until=awaiting_approval"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "AWAITING_APPROVAL")) << r.out;
+  EXPECT_FALSE(absl::StrContains(r.out, "SUCCEEDED")) << "stopped before the run went on\n" << r.out;
+  const size_t at = r.out.find("runs/");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string run = r.out.substr(at, r.out.find_first_of(" \n", at) - at);
+
+  r = Ctl({"pr", "approve", "pullRequests/1", "--workspace=FISH"});
+  EXPECT_EQ(r.exit_code, 2) << "a name and --workspace together\n" << Describe(r);
+  r = Ctl({"pr", "approve", "--workspace=FISH"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "MERGED")) << r.out;
+
+  r = Ctl({"run", "watch", run});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "SUCCEEDED")) << r.out;
+  r = Ctl({"pr", "approve", "--workspace=workspaces/FISH"});
+  EXPECT_EQ(r.exit_code, 2) << "merged: nothing active any more\n" << Describe(r);
+}
+
+// `watch --limit=N` prints N events of the log and exits 0 instead of
+// following it.
+TEST_F(SbctlTest, WatchWithALimitStopsAfterThatManyEvents) {
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kCreateFixture}).exit_code, 0);
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kNotifyFixture}).exit_code, 0);
+  RunResult r = Ctl({"watch", "notification", "--after=0", "--limit=1"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_TRUE(absl::StartsWith(r.out, "#1 ")) << r.out;
+  r = Ctl({"watch", "notification", "--after=0", "--limit=2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  r = Ctl({"watch", "notification", "--limit=-1"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+}
+
 // --- Authentication -----------------------------------------------------------
 
 TEST(SbctlAuth, SendsTheBearerToken) {

@@ -1,0 +1,46 @@
+// Event Grid batches as the gateway's POST /api/eventgrid receives them
+// (docs/wire-formats.md section 4): the batch, the validation handshake,
+// every request type's decoding, and what the gateway answers a request it
+// refuses (the acknowledge and failure events, serialized).
+
+#include <variant>
+
+#include "gateway/codecs/eventgrid.h"
+#include "gateway/codecs/json_util.h"
+#include "gateway/eventgrid/event.h"
+#include "tools/fuzz/fuzz_check.h"
+
+using namespace switchboard;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto batch = codecs::ParseEventGridBatch(fuzz::Input(data, size));
+  if (!batch.ok()) {
+    fuzz::CheckError(batch.status(), absl::StatusCode::kInvalidArgument);
+    return 0;
+  }
+  if (auto v = codecs::ValidationResponse(*batch)) (void)v->dump();
+  for (const codecs::EventGridEvent& e : *batch) {
+    (void)gateway::eventgrid::Serialize(e);
+    auto decoded = codecs::DecodeMediaRequest(e);
+    google::protobuf::Struct context;
+    if (decoded.ok()) {
+      std::visit([](const auto& m) { fuzz::CheckWireRoundTrip(m); }, decoded->message);
+      fuzz::CheckWireRoundTrip(decoded->operation_context);
+      context = decoded->operation_context;
+    } else {
+      SB_FUZZ_CHECK(decoded.status().code() == absl::StatusCode::kInvalidArgument ||
+                        decoded.status().code() == absl::StatusCode::kNotFound,
+                    decoded.status().ToString());
+      SB_FUZZ_CHECK(!decoded.status().message().empty(), "an error without a message");
+    }
+    // The gateway's rejection of a request (MediaHandler::Rejection): the
+    // acknowledge and the failure event, each serialized for the topic.
+    std::string message(decoded.ok() ? "refused by the server" : decoded.status().message());
+    if (!codecs::IsRollKey(e.event_type)) {
+      (void)gateway::eventgrid::Serialize(gateway::eventgrid::FromJson(codecs::AcknowledgeEvent(e, context)));
+    }
+    (void)gateway::eventgrid::Serialize(gateway::eventgrid::FromJson(
+        codecs::RequestFailureEvent(e, context, codecs::kLogRequestInvalid, message, "Fuzz.Handler")));
+  }
+  return 0;
+}

@@ -31,12 +31,16 @@ const std::vector<Key>& Keys() {
       S("server", &GatewayConfig::server, "switchboardd gRPC address HOST:PORT."),
       S("token", &GatewayConfig::token, "Bearer token for switchboardd (role operator).", true),
       S("tls_ca", &GatewayConfig::tls_ca, "PEM CA file: talk TLS to switchboardd."),
-      N("timeout_seconds", &GatewayConfig::timeout_seconds, "Deadline of each gRPC call, in seconds."),
+      N("timeout_seconds", &GatewayConfig::timeout_seconds, "Deadline of each gRPC call, in seconds (keep it under Event Grid's 30 s)."),
       S("http_address", &GatewayConfig::http_address, "HTTP listen address HOST:PORT (port 0 picks one)."),
       N("http_body_limit", &GatewayConfig::http_body_limit, "Largest HTTP request body in bytes; larger gets 413."),
       N("http_io_threads", &GatewayConfig::http_io_threads, "Threads doing HTTP I/O."),
       N("http_worker_threads", &GatewayConfig::http_worker_threads,
         "Threads running request handlers (each may wait on one gRPC call)."),
+      N("http_queue_limit", &GatewayConfig::http_queue_limit,
+        "Requests waiting for a handler thread at most; one more is answered 503 at once."),
+      N("http_queue_timeout_ms", &GatewayConfig::http_queue_timeout_ms,
+        "A request that waited this long for a handler thread is answered 503 instead of run."),
       S("eventgrid_key", &GatewayConfig::eventgrid_key,
         "Inbound Event Grid key, checked against the aeg-sas-key header or ?code=. Empty disables "
         "POST /api/eventgrid.",
@@ -201,6 +205,12 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
   }
   if (c.http_worker_threads < 1 || c.http_worker_threads > 256) {
     return absl::InvalidArgumentError("http_worker_threads: must be 1-256");
+  }
+  if (c.http_queue_limit < 1 || c.http_queue_limit > 100000) {
+    return absl::InvalidArgumentError("http_queue_limit: must be 1-100000");
+  }
+  if (c.http_queue_timeout_ms < 1 || c.http_queue_timeout_ms > 600000) {
+    return absl::InvalidArgumentError("http_queue_timeout_ms: must be 1-600000");
   }
   if (!c.eventgrid_topic_url.empty()) {
     if (!absl::StartsWith(c.eventgrid_topic_url, "http://") && !absl::StartsWith(c.eventgrid_topic_url, "https://")) {

@@ -25,13 +25,19 @@ struct GatewayConfig {
   std::string server = "127.0.0.1:50051";
   std::string token;  // secret
   std::string tls_ca;
-  int64_t timeout_seconds = 30;
+  // Under Event Grid's 30 s webhook timeout, so a stalled call ends in a 503
+  // Event Grid sees.
+  int64_t timeout_seconds = 20;
 
   // --- HTTP ---
   std::string http_address = "127.0.0.1:8080";
   int64_t http_body_limit = 1 << 20;
   int64_t http_io_threads = 1;
   int64_t http_worker_threads = 8;
+  // Requests waiting for a worker at most (beyond: 503 at once), and how
+  // long one may wait before it is answered 503 unrun.
+  int64_t http_queue_limit = 64;
+  int64_t http_queue_timeout_ms = 5000;
 
   // --- Event Grid ---
   std::string eventgrid_key;  // secret: inbound aeg-sas-key / ?code=

@@ -36,7 +36,63 @@ struct Gateway::Impl {
   std::unique_ptr<storage_queue::StorageQueueAdapter> storage_queue;
 
   void Route(http::Request req, http::Responder respond);
+  // On the HTTP I/O thread: health and metrics, and shedding while
+  // switchboardd is unreachable. True when it took the request.
+  bool Front(const http::Request& req, const http::Responder& respond);
+  // POSTs that need switchboardd (the endpoint is enabled).
+  bool NeedsServer(const http::Request& req) const;
 };
+
+bool Gateway::Impl::NeedsServer(const http::Request& req) const {
+  if (req.method != "POST") return false;
+  if (req.path == "/api/eventgrid") return !config.eventgrid_key.empty();
+  if (req.path == "/resource") return !config.managedapp_sig.empty();
+  return false;
+}
+
+bool Gateway::Impl::Front(const http::Request& req, const http::Responder& respond) {
+  auto start = std::chrono::steady_clock::now();
+  auto record = [this, start](const std::string& route, int status) {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.RecordRequest(route, status, seconds);
+  };
+  if (req.path == "/healthz") {
+    if (req.method != "GET") {
+      record("healthz", 405);
+      respond(http::Response::Text(405, "use GET /healthz"));
+      return true;
+    }
+    health->CheckAsync([record, respond](http::Response r) {
+      record("healthz", r.status);
+      respond(std::move(r));
+    });
+    return true;
+  }
+  if (req.path == "/metrics") {
+    if (req.method != "GET") {
+      record("metrics", 405);
+      respond(http::Response::Text(405, "use GET /metrics"));
+      return true;
+    }
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics.Render();
+    record("metrics", 200);
+    respond(std::move(r));
+    return true;
+  }
+  // While the channel to switchboardd is failing, every call would fail:
+  // answer at once instead of holding a handler thread.
+  if (NeedsServer(req) && conn->channel()->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    record(req.path == "/resource" ? "resource" : "eventgrid", 503);
+    metrics.RecordError("shed_unreachable");
+    http::Response r = http::Response::Text(503, "switchboardd unreachable (its connection is failing); retry later");
+    r.headers.emplace_back("Retry-After", "1");
+    respond(std::move(r));
+    return true;
+  }
+  return false;
+}
 
 void Gateway::Impl::Route(http::Request req, http::Responder respond) {
   auto start = std::chrono::steady_clock::now();
@@ -46,19 +102,6 @@ void Gateway::Impl::Route(http::Request req, http::Responder respond) {
     metrics.RecordRequest(route, resp.status, seconds);
     respond(std::move(resp));
   };
-  if (req.path == "/healthz") {
-    route = "healthz";
-    if (req.method != "GET") return done(http::Response::Text(405, "use GET /healthz"));
-    return done(health->Check());
-  }
-  if (req.path == "/metrics") {
-    route = "metrics";
-    if (req.method != "GET") return done(http::Response::Text(405, "use GET /metrics"));
-    http::Response r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics.Render();
-    return done(std::move(r));
-  }
   if (req.path == "/api/eventgrid") {
     route = "eventgrid";
     return done(eventgrid->Handle(req));
@@ -107,7 +150,19 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   hopts.body_limit = static_cast<size_t>(config.http_body_limit);
   hopts.io_threads = static_cast<int>(config.http_io_threads);
   hopts.worker_threads = static_cast<int>(config.http_worker_threads);
+  hopts.queue_limit = static_cast<size_t>(config.http_queue_limit);
+  hopts.queue_timeout = std::chrono::milliseconds(config.http_queue_timeout_ms);
   Impl* raw = impl.get();
+  hopts.front = [raw](const http::Request& req, const http::Responder& respond) { return raw->Front(req, respond); };
+  hopts.on_shed = [raw](const http::Request& req, const std::string& why) {
+    std::string route = req.path == "/api/eventgrid" ? "eventgrid" : req.path == "/resource" ? "resource" : "other";
+    raw->metrics.RecordRequest(route, 503, 0);
+    raw->metrics.RecordError(absl::StrCat("shed_", why));
+  };
+  if (!config.eventgrid_key.empty() && config.timeout_seconds >= 30) {
+    log::Warn("timeout_seconds is not under Event Grid's 30 s webhook timeout; Event Grid may give up first",
+              {{"timeout_seconds", config.timeout_seconds}});
+  }
   auto server = http::HttpServer::Start(hopts, [raw](http::Request req, http::Responder respond) {
     raw->Route(std::move(req), std::move(respond));
   });
@@ -137,6 +192,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   } else if (impl->topic) {
     log::Warn("eventgrid_topic_url is set but this build has no media response encoder; not publishing");
   }
+  impl->metrics.AddGauge("switchboard_gateway_http_queued_requests",
+                         "HTTP requests waiting for a handler thread (http_queue_limit at most).",
+                         [raw] { return raw->http ? static_cast<double>(raw->http->queued()) : 0.0; });
   impl->metrics.AddGauge("switchboard_gateway_eventgrid_outbound_queue_depth",
                          "Log events read by the Event Grid publisher and not yet published.",
                          [raw] { return raw->publisher ? static_cast<double>(raw->publisher->queue_depth()) : 0.0; });
@@ -180,6 +238,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 
 void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
+  if (impl_->health) impl_->health->Wait();
   if (impl_->publisher) impl_->publisher->Stop();
   if (impl_->rabbit_in) impl_->rabbit_in->Stop();
   if (impl_->rabbit_out) impl_->rabbit_out->Stop();

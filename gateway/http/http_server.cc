@@ -107,6 +107,7 @@ struct HttpServer::Impl {
   std::vector<std::thread> io_threads;
   std::string address;
   std::atomic<bool> stopped{false};
+  std::atomic<std::size_t> queued{0};
   std::mutex stop_mu;
 
   void Accept();
@@ -165,6 +166,14 @@ class Session : public std::enable_shared_from_this<Session> {
           std::string(field.value()));
     }
     req.body = std::move(msg.body());
+    {
+      beast::error_code rec;
+      auto peer = stream_.socket().remote_endpoint(rec);
+      if (!rec) {
+        req.remote = peer.address().is_v6() ? absl::StrCat("[", peer.address().to_string(), "]:", peer.port())
+                                            : absl::StrCat(peer.address().to_string(), ":", peer.port());
+      }
+    }
     auto self = shared_from_this();
     auto responded = std::make_shared<std::atomic<bool>>(false);
     Responder respond = [self, responded](Response resp) {
@@ -172,14 +181,48 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::post(self->stream_.get_executor(),
                  [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), false); });
     };
-    asio::post(*server_->workers, [handler = &server_->handler, req = std::move(req), respond]() mutable {
+    HttpServer::Impl* server = server_;
+    if (server->options.front) {
+      bool taken = false;
       try {
-        (*handler)(std::move(req), respond);
+        taken = server->options.front(req, respond);
+      } catch (const std::exception& e) {
+        log::Error("http front handler threw", {{"error", e.what()}});
+        respond(Response::Text(500, "internal error"));
+        return;
+      }
+      if (taken) return;
+    }
+    // Admission: a bounded queue of work; beyond it, 503 at once.
+    if (server->queued.fetch_add(1) >= server->options.queue_limit) {
+      server->queued.fetch_sub(1);
+      if (server->options.on_shed) server->options.on_shed(req, "queue_full");
+      respond(Busy(absl::StrCat("busy: ", server->options.queue_limit,
+                                " requests are already waiting for a handler; retry later")));
+      return;
+    }
+    auto queued_at = std::chrono::steady_clock::now();
+    asio::post(*server->workers, [server, req = std::move(req), respond, queued_at]() mutable {
+      server->queued.fetch_sub(1);
+      if (std::chrono::steady_clock::now() - queued_at > server->options.queue_timeout) {
+        if (server->options.on_shed) server->options.on_shed(req, "queue_timeout");
+        respond(Busy(absl::StrCat("busy: waited more than ", server->options.queue_timeout.count(),
+                                  " ms for a handler; retry later")));
+        return;
+      }
+      try {
+        server->handler(std::move(req), respond);
       } catch (const std::exception& e) {
         log::Error("http handler threw", {{"error", e.what()}});
         respond(Response::Text(500, "internal error"));
       }
     });
+  }
+
+  static Response Busy(std::string message) {
+    Response r = Response::Text(503, std::move(message));
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
 
   void WriteError(int status, std::string message) {
@@ -273,6 +316,8 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(); }
 
 const std::string& HttpServer::address() const { return impl_->address; }
+
+std::size_t HttpServer::queued() const { return impl_->queued.load(); }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler handler) {
   size_t colon = options.address.rfind(':');

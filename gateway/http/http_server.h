@@ -6,6 +6,12 @@
 // separate pool of `worker_threads`, so a handler may block on a gRPC call
 // without stalling other connections. A handler answers exactly once by
 // calling its Responder, from any thread.
+//
+// Admission: a `front` hook sees every request first, on the I/O thread, and
+// may answer it there (health, metrics, shedding) so that it never queues
+// behind work. At most `queue_limit` requests wait for a worker; one more is
+// answered 503 at once, and a request that waited `queue_timeout` for a
+// worker is answered 503 instead of being run.
 
 #include <chrono>
 #include <cstddef>
@@ -30,6 +36,8 @@ struct Request {
   // Header names lower-cased.
   std::map<std::string, std::string> headers;
   std::string body;
+  // The peer's "ip:port" ("[ip]:port" for IPv6), for logs.
+  std::string remote;
 
   // The header value, or "" when absent. `name` must be lower case.
   const std::string& Header(const std::string& name) const;
@@ -49,6 +57,13 @@ struct Response {
 
 using Responder = std::function<void(Response)>;
 using Handler = std::function<void(Request, Responder)>;
+// Runs on an I/O thread before a request is queued and must not block.
+// Returns true when it took the request (it, or work it started, calls the
+// Responder once), false to queue the request for a worker.
+using FrontHandler = std::function<bool(const Request&, const Responder&)>;
+// Called for each request answered 503 by admission: `why` is "queue_full"
+// or "queue_timeout". Any thread.
+using ShedHook = std::function<void(const Request&, const std::string& why)>;
 
 struct ServerOptions {
   // "host:port"; port 0 picks a free one.
@@ -61,6 +76,12 @@ struct ServerOptions {
   int worker_threads = 4;
   // A connection with no complete request for this long is closed.
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  // Requests waiting for a worker at most; beyond, 503 at once.
+  std::size_t queue_limit = 64;
+  // A request that waited this long for a worker is answered 503 unrun.
+  std::chrono::milliseconds queue_timeout = std::chrono::seconds(5);
+  FrontHandler front;  // optional
+  ShedHook on_shed;    // optional
 };
 
 class HttpServer {
@@ -76,6 +97,8 @@ class HttpServer {
   const std::string& address() const;
   // Stops accepting, lets running handlers finish, closes connections.
   void Stop();
+  // Requests waiting for a worker now.
+  std::size_t queued() const;
 
   struct Impl;
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/adapters/storage_queue/adapter.h"
+#include "gateway/codecs/json_util.h"
 
 namespace switchboard::gateway {
 namespace {
@@ -128,8 +129,10 @@ void AddConfigFlags(Cli& cli, const GatewayConfig& defaults) {
 }
 
 absl::Status MergeConfigJson(absl::string_view json_text, GatewayConfig* config) {
-  nlohmann::json j = nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
-  if (j.is_discarded()) return absl::InvalidArgumentError("config: not valid JSON");
+  // The codecs' parser: a key given twice is refused, not last-one-wins.
+  auto parsed = codecs::ParseJson(json_text);
+  if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("config: ", parsed.status().message()));
+  nlohmann::json j = std::move(*parsed);
   if (!j.is_object()) return absl::InvalidArgumentError("config: must be a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();

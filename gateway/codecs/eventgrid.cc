@@ -150,15 +150,26 @@ absl::StatusOr<std::vector<EventGridEvent>> ParseEventGridBatch(absl::string_vie
     SB_TRY(type, RequireString(e, "eventType", at + ".eventType"));
     ev.id = id;
     ev.event_type = type;
-    // The document is this function's own: strings and data are moved out.
-    auto take = [&e](const char* key, std::string* to) {
-      auto it = e.find(key);
-      if (it != e.end() && it->is_string()) *to = std::move(it->get_ref<std::string&>());
-    };
-    take("subject", &ev.subject);
-    take("topic", &ev.topic);
-    take("eventTime", &ev.event_time);
-    take("dataVersion", &ev.data_version);
+    // The Event Grid schema requires subject, eventTime and dataVersion
+    // (subject and dataVersion may be empty); topic and metadataVersion are
+    // optional, but strings when present.
+    SB_TRY(subject, RequireString(e, "subject", at + ".subject", /*allow_empty=*/true));
+    SB_TRY(event_time, RequireString(e, "eventTime", at + ".eventTime"));
+    if (auto t = ParseRfc3339(event_time); !t.ok()) {
+      return FieldError(at + ".eventTime", absl::StrCat("must be an RFC 3339 date-time such as "
+                                                        "2026-11-22T10:00:00Z: ", t.status().message()));
+    }
+    SB_TRY(data_version, RequireString(e, "dataVersion", at + ".dataVersion", /*allow_empty=*/true));
+    for (const char* optional : {"topic", "metadataVersion"}) {
+      auto it = e.find(optional);
+      if (it != e.end() && !it->is_string()) {
+        return FieldError(absl::StrCat(at, ".", optional), absl::StrCat("must be a string, got ", JsonTypeName(*it)));
+      }
+    }
+    ev.subject = std::move(subject);
+    ev.event_time = std::move(event_time);
+    ev.data_version = std::move(data_version);
+    if (auto it = e.find("topic"); it != e.end()) ev.topic = std::move(it->get_ref<std::string&>());
     auto data = e.find("data");
     if (data == e.end() || !data->is_object()) return FieldError(at + ".data", "must be a JSON object");
     ev.data = std::move(*data);

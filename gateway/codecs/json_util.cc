@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
+#include <vector>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,10 +18,53 @@ using nlohmann::json;
 
 // The DOM builder of nlohmann::json, built without exceptions, keeping the
 // parse error's text (position and reason) that json::parse(..., false)
-// would throw away.
+// would throw away, and refusing duplicate keys (nlohmann keeps the last
+// one silently; another reader may keep the first) with their path.
 class RecordingSaxParser : public nlohmann::detail::json_sax_dom_parser<json> {
+  using Base = nlohmann::detail::json_sax_dom_parser<json>;
+
  public:
-  explicit RecordingSaxParser(json& root) : json_sax_dom_parser(root, /*allow_exceptions_=*/false) {}
+  explicit RecordingSaxParser(json& root) : Base(root, /*allow_exceptions_=*/false) {}
+
+  bool null() { return Value() && Base::null(); }
+  bool boolean(bool v) { return Value() && Base::boolean(v); }
+  bool number_integer(json::number_integer_t v) { return Value() && Base::number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return Value() && Base::number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& text) {
+    return Value() && Base::number_float(v, text);
+  }
+  bool string(json::string_t& v) { return Value() && Base::string(v); }
+  bool binary(json::binary_t& v) { return Value() && Base::binary(v); }
+  bool start_object(std::size_t n) {
+    if (!Value()) return false;
+    frames_.push_back(Frame{false, 0, {}, {}});
+    return Base::start_object(n);
+  }
+  bool end_object() {
+    frames_.pop_back();
+    return Base::end_object();
+  }
+  bool start_array(std::size_t n) {
+    if (!Value()) return false;
+    frames_.push_back(Frame{true, 0, {}, {}});
+    return Base::start_array(n);
+  }
+  bool end_array() {
+    frames_.pop_back();
+    return Base::end_array();
+  }
+  bool key(json::string_t& k) {
+    Frame& f = frames_.back();
+    if (!f.keys.insert(k).second) {
+      std::string path;
+      for (size_t i = 0; i + 1 < frames_.size(); ++i) AppendStep(&path, frames_[i]);
+      error_ = absl::StrCat(FieldPath(path, k), ": duplicate key; each key may appear once in an object");
+      duplicate_ = true;
+      return false;
+    }
+    f.key = k;
+    return Base::key(k);
+  }
 
   template <class Exception>
   bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/, const Exception& ex) {
@@ -28,9 +73,33 @@ class RecordingSaxParser : public nlohmann::detail::json_sax_dom_parser<json> {
   }
 
   const std::string& error() const { return error_; }
+  bool duplicate() const { return duplicate_; }
 
  private:
+  struct Frame {
+    bool array;
+    size_t count;  // arrays: values so far
+    std::set<std::string> keys;  // objects: keys so far
+    std::string key;  // objects: the key of the value being read
+  };
+
+  // Every value counts in its array, for the index in the path.
+  bool Value() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().count;
+    return true;
+  }
+
+  static void AppendStep(std::string* path, const Frame& f) {
+    if (f.array) {
+      absl::StrAppend(path, "[", f.count - 1, "]");
+    } else {
+      *path = FieldPath(*path, f.key);
+    }
+  }
+
+  std::vector<Frame> frames_;
   std::string error_;
+  bool duplicate_ = false;
 };
 
 // Drops nlohmann's "[json.exception.parse_error.101] " prefix.
@@ -136,6 +205,7 @@ absl::StatusOr<json> ParseJson(absl::string_view text) {
   RecordingSaxParser sax(root);
   bool ok = json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, /*strict=*/true,
                             /*ignore_comments=*/false);
+  if (!ok && sax.duplicate()) return absl::InvalidArgumentError(sax.error());
   if (!ok) {
     std::string why = sax.error().empty() ? "parse error" : TrimExceptionPrefix(sax.error());
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", why));

@@ -28,7 +28,9 @@ namespace switchboard::codecs {
 inline constexpr int kMaxStructDepth = 24;
 
 // Parses JSON text. Invalid JSON (including invalid UTF-8 and numbers out of
-// range) is INVALID_ARGUMENT "invalid JSON: <where and why>".
+// range) is INVALID_ARGUMENT "invalid JSON: <where and why>"; a key that
+// appears twice in one object is INVALID_ARGUMENT "<path>: duplicate key..."
+// (e.g. "[0].data.blobUri: duplicate key; ..."), never last-one-wins.
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text);
 
 // "object", "array", "string", "number", "boolean" or "null".

@@ -572,13 +572,13 @@ TEST(EventGridBadInput, BodyOverOneMegabyte) {
 }
 
 TEST(EventGridBadInput, EnvelopeFieldsNamedWithIndex) {
-  auto b = ParseEventGridBatch(R"([{"id":"a","eventType":"request.blob.delete","data":{}}, {"eventType":"x","data":{}}])");
+  auto b = ParseEventGridBatch(R"([{"id":"a","eventType":"request.blob.delete","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"","data":{}}, {"eventType":"x","data":{}}])");
   ASSERT_FALSE(b.ok());
   EXPECT_TRUE(absl::StrContains(b.status().message(), "[1].id")) << b.status();
   b = ParseEventGridBatch(R"([{"id":"a","data":{}}])");
   ASSERT_FALSE(b.ok());
   EXPECT_TRUE(absl::StrContains(b.status().message(), "[0].eventType")) << b.status();
-  b = ParseEventGridBatch(R"([{"id":"a","eventType":"request.blob.delete","data":[1]}])");
+  b = ParseEventGridBatch(R"([{"id":"a","eventType":"request.blob.delete","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"","data":[1]}])");
   ASSERT_FALSE(b.ok());
   EXPECT_TRUE(absl::StrContains(b.status().message(), "[0].data")) << b.status();
   b = ParseEventGridBatch(R"([5])");
@@ -586,9 +586,63 @@ TEST(EventGridBadInput, EnvelopeFieldsNamedWithIndex) {
   EXPECT_TRUE(absl::StrContains(b.status().message(), "[0]")) << b.status();
 }
 
+// The Event Grid schema requires subject, eventTime and dataVersion; each
+// missing or mistyped one is refused naming the event's index and the field.
+TEST(EventGridBadInput, RequiredEnvelopeFieldsAreNamedWithIndex) {
+  json good = json::parse(R"({"id":"a","eventType":"request.blob.delete","subject":"/s",
+      "eventTime":"2026-11-22T10:00:00.9584103Z","dataVersion":"1.0","data":{}})");
+  ASSERT_TRUE(ParseEventGridBatch(json::array({good}).dump()).ok());
+  struct Case {
+    const char* field;
+    json value;  // null: the key is removed
+    const char* expected;
+  };
+  const std::vector<Case> cases = {
+      {"subject", nullptr, "[3].subject: required"},
+      {"subject", 5, "[3].subject: must be a string, got number"},
+      {"eventTime", nullptr, "[3].eventTime: required"},
+      {"eventTime", json::array(), "[3].eventTime: must be a string, got array"},
+      {"eventTime", "yesterday", "[3].eventTime: must be an RFC 3339 date-time"},
+      {"eventTime", "", "[3].eventTime: must not be empty"},
+      {"dataVersion", nullptr, "[3].dataVersion: required"},
+      {"dataVersion", 1.0, "[3].dataVersion: must be a string, got number"},
+      {"topic", 7, "[3].topic: must be a string, got number"},
+      {"metadataVersion", json::object(), "[3].metadataVersion: must be a string, got object"},
+  };
+  for (const Case& c : cases) {
+    json bad = good;
+    if (c.value.is_null()) {
+      bad.erase(c.field);
+    } else {
+      bad[c.field] = c.value;
+    }
+    auto b = ParseEventGridBatch(json::array({good, good, good, bad}).dump());
+    ASSERT_FALSE(b.ok()) << c.expected;
+    EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(b.status().message(), c.expected)) << b.status() << " should say " << c.expected;
+  }
+  // Empty subject and dataVersion are allowed (the validation event's subject is "").
+  json empty = good;
+  empty["subject"] = "";
+  empty["dataVersion"] = "";
+  EXPECT_TRUE(ParseEventGridBatch(json::array({empty}).dump()).ok());
+}
+
+TEST(EventGridBadInput, DuplicateKeysAreRefusedNamingThem) {
+  auto b = ParseEventGridBatch(
+      R"([{"id":"a","eventType":"request.blob.delete","subject":"/s","eventTime":"2026-11-22T10:00:00Z",)"
+      R"("dataVersion":"1.0","data":{"blobUri":"https://x/c/a","blobUri":"https://x/c/b"}}])");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(b.status().message(), "[0].data.blobUri: duplicate key")) << b.status();
+  b = ParseEventGridBatch(R"([{"id":"a","id":"b","eventType":"x","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"","data":{}}])");
+  ASSERT_FALSE(b.ok());
+  EXPECT_TRUE(absl::StrContains(b.status().message(), "[0].id: duplicate key")) << b.status();
+}
+
 TEST(EventGridBadInput, AnyDataVersionIsAccepted) {
   auto b = ParseEventGridBatch(
-      R"([{"id":"a","eventType":"request.blob.delete","dataVersion":"7.3-beta","data":{"blobUri":"https://devstoreaccount1.blob.core.windows.net/c/b"}}])");
+      R"([{"id":"a","eventType":"request.blob.delete","subject":"/s","eventTime":"2026-11-22T10:00:00Z","dataVersion":"7.3-beta","data":{"blobUri":"https://devstoreaccount1.blob.core.windows.net/c/b"}}])");
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_TRUE(DecodeMediaRequest((*b)[0]).ok());
 }
@@ -726,7 +780,7 @@ TEST(EventGridBadInput, StorageEventWithoutJsonClientRequestIdHasNoContext) {
 }
 
 TEST(EventGridBadInput, ValidationEventWithoutCodeAnswersEmpty) {
-  auto b = ParseEventGridBatch(R"([{"id":"a","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{"validationCode":5}}])");
+  auto b = ParseEventGridBatch(R"([{"id":"a","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1","data":{"validationCode":5}}])");
   ASSERT_TRUE(b.ok());
   auto v = ValidationResponse(*b);
   ASSERT_TRUE(v.has_value());

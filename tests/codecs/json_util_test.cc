@@ -25,6 +25,18 @@ TEST(ParseJson, RejectsTrailingGarbageEmptyInputAndBadUtf8) {
   EXPECT_FALSE(ParseJson("1e999").ok());
 }
 
+TEST(ParseJson, RefusesDuplicateKeysNamingThemWithTheirPath) {
+  auto r = ParseJson(R"({"a": 1, "a": 2})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "a: duplicate key; each key may appear once in an object");
+  r = ParseJson(R"([{"x": 1}, [], {"o": {"k": 1, "n": [0, {"k": 1, "k": 1}]}}])");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "[2].o.n[1].k: duplicate key; each key may appear once in an object");
+  // The same key in different objects, or in an object beside an array, is fine.
+  EXPECT_TRUE(ParseJson(R"([{"k": 1}, {"k": 2, "o": {"k": 3}}, {"a": [1, 2], "b": {"a": 1}}])").ok());
+}
+
 TEST(ParseJson, SurvivesDeepNesting) {
   std::string deep(100000, '[');
   EXPECT_FALSE(ParseJson(deep).ok());

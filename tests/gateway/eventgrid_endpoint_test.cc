@@ -84,18 +84,25 @@ TEST_F(EventGridEndpointTest, MalformedBodiesAre400NamingTheField) {
   auto r = client_->Post("/api/eventgrid", "{\"id\":1}", key);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("array"), std::string::npos) << r.body;
-  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","data":{}},{"eventType":"y","data":{}}])", key);
+  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1.0","data":{}},{"eventType":"y","data":{}}])", key);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("[1].id"), std::string::npos) << r.body;
-  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","data":7}])", key);
+  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1.0","data":7}])", key);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("[0].data"), std::string::npos) << r.body;
   r = client_->Post("/api/eventgrid", "[", key);
   EXPECT_EQ(r.status, 400);
   r = client_->Post("/api/eventgrid",
-                    R"([{"id":"a","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{}}])", key);
+                    R"([{"id":"a","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1.0","data":{}}])", key);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("validationCode"), std::string::npos) << r.body;
+  // The schema's required envelope fields, and duplicate keys.
+  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","subject":"","dataVersion":"1.0","data":{}}])", key);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("[0].eventTime: required"), std::string::npos) << r.body;
+  r = client_->Post("/api/eventgrid", R"([{"id":"a","eventType":"x","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1.0","data":{"k":1,"k":2}}])", key);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("[0].data.k: duplicate key"), std::string::npos) << r.body;
   EXPECT_EQ(capture_.posts(), 0);
 }
 
@@ -192,8 +199,8 @@ TEST(EventGridEndpointHandlers, AcceptedRejectedAndUnavailable) {
   http::Request req;
   req.method = "POST";
   req.headers["aeg-sas-key"] = "in";
-  req.body = R"([{"id":"11111111-1111-4111-8111-111111111111","eventType":"test.publish","data":{}},
-                 {"id":"22222222-2222-4222-8222-222222222222","eventType":"test.publish","data":{"routingKey":"a..b"}}])";
+  req.body = R"([{"id":"11111111-1111-4111-8111-111111111111","eventType":"test.publish","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1.0","data":{}},
+                 {"id":"22222222-2222-4222-8222-222222222222","eventType":"test.publish","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1.0","data":{"routingKey":"a..b"}}])";
   auto r = endpoint.Handle(req);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "accepted 1 of 2 events\n");

@@ -1,10 +1,42 @@
 #include "common/status.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace switchboard {
+namespace {
+
+// The largest n <= want such that text[0, n) ends on a UTF-8 boundary.
+size_t HeadLength(absl::string_view text, size_t want) {
+  if (want >= text.size()) return text.size();
+  while (want > 0 && (static_cast<unsigned char>(text[want]) & 0xC0) == 0x80) --want;
+  return want;
+}
+
+// The smallest start >= want such that text[start, end) starts on a boundary.
+size_t TailStart(absl::string_view text, size_t want) {
+  while (want < text.size() && (static_cast<unsigned char>(text[want]) & 0xC0) == 0x80) ++want;
+  return want;
+}
+
+}  // namespace
+
+std::string Echo(absl::string_view value) {
+  if (value.size() <= kMaxEchoedValue) return std::string(value);
+  const size_t head = HeadLength(value, kMaxEchoedValue);
+  return absl::StrCat(value.substr(0, head), "\xE2\x80\xA6(", value.size() - head, " more bytes)");
+}
+
+std::string CutMessage(absl::string_view message) {
+  if (message.size() <= kMaxErrorMessage) return std::string(message);
+  const size_t head = HeadLength(message, kMaxErrorMessage * 2 / 3);
+  const size_t tail = TailStart(message, message.size() - kMaxErrorMessage / 3);
+  return absl::StrCat(message.substr(0, head), "\xE2\x80\xA6(", tail - head, " bytes cut)\xE2\x80\xA6",
+                      message.substr(tail));
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), CutMessage(status.message()));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

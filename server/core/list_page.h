@@ -27,7 +27,7 @@ template <class T>
 absl::StatusOr<Page<T>> ListPage(Store& store, absl::string_view kind, int page_size, absl::string_view page_token,
                                  const std::function<bool(const T&)>& keep, absl::string_view prefix = "") {
   ASSIGN_OR_RETURN(int limit, PageSize(page_size));
-  ASSIGN_OR_RETURN(std::string after, DecodePageToken(page_token));
+  ASSIGN_OR_RETURN(std::string after, DecodePageToken(kind, page_token));
   if (after < prefix) after = std::string(prefix);
   Page<T> page;
   bool more = true;
@@ -51,7 +51,7 @@ absl::StatusOr<Page<T>> ListPage(Store& store, absl::string_view kind, int page_
       }
     }
   }
-  if (more) page.next_page_token = EncodePageToken(after);
+  if (more) page.next_page_token = EncodePageToken(kind, after);
   return page;
 }
 

@@ -15,18 +15,26 @@ absl::StatusOr<int> PageSize(int requested) {
   return requested > kMaxPageSize ? kMaxPageSize : requested;
 }
 
-std::string EncodePageToken(absl::string_view last_name) {
-  return absl::WebSafeBase64Escape(absl::StrCat("p1:", last_name));
+std::string EncodePageToken(absl::string_view collection, absl::string_view last_name) {
+  return absl::WebSafeBase64Escape(absl::StrCat("p2:", collection, ":", last_name));
 }
 
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
+absl::StatusOr<std::string> DecodePageToken(absl::string_view collection, absl::string_view token) {
   if (token.empty()) return std::string();
   std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || !absl::StartsWith(raw, "p1:")) {
+  if (!absl::WebSafeBase64Unescape(token, &raw) || !absl::StartsWith(raw, "p2:") ||
+      raw.find(':', 3) == std::string::npos) {
     return absl::InvalidArgumentError(
         "page_token is not one this server issued; pass next_page_token from the previous response unchanged");
   }
-  return raw.substr(3);
+  const size_t colon = raw.find(':', 3);
+  absl::string_view issued_for = absl::string_view(raw).substr(3, colon - 3);
+  if (issued_for != collection) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token was issued for a listing of ", issued_for, ", not of ", collection,
+        "; pass next_page_token from this RPC's previous response, or no token for the first page"));
+  }
+  return raw.substr(colon + 1);
 }
 
 }  // namespace switchboard::core

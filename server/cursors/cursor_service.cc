@@ -4,14 +4,14 @@ namespace switchboard::cursors {
 
 grpc::ServerUnaryReactor* CursorServiceImpl::GetCursor(grpc::CallbackServerContext* ctx,
                                                        const v1::GetCursorRequest* req, v1::Cursor* resp) {
-  auto principal = guard_->Admit(ctx, *req, Role::kReader);
+  auto principal = guard_->Admit(ctx, *req);
   if (!principal.ok()) return rpc::FinishNow<v1::Cursor>(ctx, principal.status(), resp);
   return rpc::FinishNow(ctx, engine_->Get(req->name()), resp);
 }
 
 grpc::ServerUnaryReactor* CursorServiceImpl::CommitCursor(grpc::CallbackServerContext* ctx,
                                                           const v1::CommitCursorRequest* req, v1::Cursor* resp) {
-  auto principal = guard_->Admit(ctx, *req, Role::kOperator);
+  auto principal = guard_->Admit(ctx, *req);
   if (!principal.ok()) return rpc::FinishNow<v1::Cursor>(ctx, principal.status(), resp);
   auto* reactor = ctx->DefaultReactor();
   engine_->Commit(*req, rpc::Completer(ctx, reactor, resp));

@@ -528,7 +528,7 @@ absl::StatusOr<v1::Operation> MediaEngine::GetOperation(absl::string_view name) 
 
 absl::StatusOr<v1::ListOperationsResponse> MediaEngine::ListOperations(const v1::ListOperationsRequest& req) const {
   ASSIGN_OR_RETURN(int limit, core::PageSize(req.page_size()));
-  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(req.page_token()));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken("operations", req.page_token()));
   v1::ListOperationsResponse resp;
   bool more = true;
   while (more && resp.operations_size() < limit) {
@@ -547,20 +547,20 @@ absl::StatusOr<v1::ListOperationsResponse> MediaEngine::ListOperations(const v1:
       }
     }
   }
-  if (more) resp.set_next_page_token(core::EncodePageToken(after));
+  if (more) resp.set_next_page_token(core::EncodePageToken("operations", after));
   return resp;
 }
 
 absl::StatusOr<v1::ListBlobsResponse> MediaEngine::ListBlobs(const v1::ListBlobsRequest& req) const {
   ASSIGN_OR_RETURN(auto c, router_.ResolveContainer(req.container_uri(), "container_uri"));
   ASSIGN_OR_RETURN(int limit, core::PageSize(req.page_size()));
-  ASSIGN_OR_RETURN(std::string marker, core::DecodePageToken(req.page_token()));
+  ASSIGN_OR_RETURN(std::string marker, core::DecodePageToken("blobs", req.page_token()));
   ASSIGN_OR_RETURN(auto page, c.store->ListBlobs(c.ref.account, c.ref.container, req.prefix(), marker, limit));
   v1::ListBlobsResponse resp;
   std::string base = req.container_uri();
   if (!absl::EndsWith(base, "/")) base += "/";
   for (const auto& b : page.blobs) *resp.add_blobs() = ToBlobInfo(base + b.name, b);
-  if (!page.next_marker.empty()) resp.set_next_page_token(core::EncodePageToken(page.next_marker));
+  if (!page.next_marker.empty()) resp.set_next_page_token(core::EncodePageToken("blobs", page.next_marker));
   return resp;
 }
 

@@ -8,52 +8,54 @@ namespace {
 constexpr char kService[] = "media";
 }  // namespace
 
-// Mutations need the operator role (key rolls: admin); reads the reader role.
-#define SB_MEDIA_ASYNC(Method, Req, Resp, role)                                                    \
+// Roles: server/rpc/method_rules.cc.
+#define SB_MEDIA_ASYNC(Method, Req, Resp)                                                    \
   grpc::ServerUnaryReactor* MediaServiceImpl::Method(grpc::CallbackServerContext* ctx, const v1::Req* req, \
                                                      v1::Resp* resp) {                              \
-    auto principal = guard_->Admit(ctx, *req, role);                                               \
+    auto principal = guard_->Admit(ctx, *req);                                                     \
     if (!principal.ok()) return rpc::FinishNow<v1::Resp>(ctx, principal.status(), resp);          \
     auto* reactor = ctx->DefaultReactor();                                                         \
     engine_->Method(*req, rpc::Completer(ctx, reactor, resp));                                     \
     return reactor;                                                                                \
   }
-SB_MEDIA_ASYNC(SetBlobMetadata, SetBlobMetadataRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(AnalyzeBlob, AnalyzeBlobRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(CopyBlob, CopyBlobRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(DeleteBlob, DeleteBlobRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(CreateSasUrl, CreateSasUrlRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(ChangeBlobTier, ChangeBlobTierRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(CreateContainer, CreateContainerRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(DeleteContainer, DeleteContainerRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(ChangeContainerAccess, ChangeContainerAccessRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(RollStorageKey, RollStorageKeyRequest, Operation, Role::kAdmin)
-SB_MEDIA_ASYNC(Encode, EncodeRequest, Operation, Role::kOperator)
-SB_MEDIA_ASYNC(CancelEncode, CancelEncodeRequest, Operation, Role::kOperator)
+SB_MEDIA_ASYNC(SetBlobMetadata, SetBlobMetadataRequest, Operation)
+SB_MEDIA_ASYNC(AnalyzeBlob, AnalyzeBlobRequest, Operation)
+SB_MEDIA_ASYNC(CopyBlob, CopyBlobRequest, Operation)
+SB_MEDIA_ASYNC(DeleteBlob, DeleteBlobRequest, Operation)
+SB_MEDIA_ASYNC(CreateSasUrl, CreateSasUrlRequest, Operation)
+SB_MEDIA_ASYNC(ChangeBlobTier, ChangeBlobTierRequest, Operation)
+SB_MEDIA_ASYNC(CreateContainer, CreateContainerRequest, Operation)
+SB_MEDIA_ASYNC(DeleteContainer, DeleteContainerRequest, Operation)
+SB_MEDIA_ASYNC(ChangeContainerAccess, ChangeContainerAccessRequest, Operation)
+SB_MEDIA_ASYNC(RollStorageKey, RollStorageKeyRequest, Operation)
+SB_MEDIA_ASYNC(Encode, EncodeRequest, Operation)
+SB_MEDIA_ASYNC(CancelEncode, CancelEncodeRequest, Operation)
 #undef SB_MEDIA_ASYNC
 
 grpc::ServerUnaryReactor* MediaServiceImpl::SubmitBatch(grpc::CallbackServerContext* ctx,
                                                         const v1::SubmitBatchRequest* req,
                                                         v1::SubmitBatchResponse* resp) {
-  Role role = Role::kOperator;
+  // A key roll in the batch needs what RollStorageKey needs.
+  Role at_least = Role::kReader;
   for (const auto& item : req->requests()) {
-    if (item.has_roll_storage_key()) role = Role::kAdmin;
+    if (item.has_roll_storage_key()) at_least = Role::kAdmin;
   }
-  return rpc::AsyncCall(ctx, *guard_, *req, resp, role,
-                        [&](const auto&, auto done) { engine_->SubmitBatch(*req, std::move(done)); });
+  return rpc::AsyncCall(
+      ctx, *guard_, *req, resp, [&](const auto&, auto done) { engine_->SubmitBatch(*req, std::move(done)); },
+      at_least);
 }
 
 grpc::ServerUnaryReactor* MediaServiceImpl::ReportStorageEvent(grpc::CallbackServerContext* ctx,
                                                                const v1::ReportStorageEventRequest* req,
                                                                v1::StorageEvent* resp) {
-  auto principal = guard_->Admit(ctx, *req, Role::kOperator);
+  auto principal = guard_->Admit(ctx, *req);
   if (!principal.ok()) return rpc::FinishNow<v1::StorageEvent>(ctx, principal.status(), resp);
   return rpc::FinishNow(ctx, engine_->ReportStorageEvent(*req), resp);
 }
 
 grpc::ServerUnaryReactor* MediaServiceImpl::GetOperation(grpc::CallbackServerContext* ctx,
                                                          const v1::GetOperationRequest* req, v1::Operation* resp) {
-  auto principal = guard_->Admit(ctx, *req, Role::kReader);
+  auto principal = guard_->Admit(ctx, *req);
   if (!principal.ok()) return rpc::FinishNow<v1::Operation>(ctx, principal.status(), resp);
   return rpc::FinishNow(ctx, engine_->GetOperation(req->name()), resp);
 }
@@ -61,14 +63,14 @@ grpc::ServerUnaryReactor* MediaServiceImpl::GetOperation(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* MediaServiceImpl::ListOperations(grpc::CallbackServerContext* ctx,
                                                            const v1::ListOperationsRequest* req,
                                                            v1::ListOperationsResponse* resp) {
-  auto principal = guard_->Admit(ctx, *req, Role::kReader);
+  auto principal = guard_->Admit(ctx, *req);
   if (!principal.ok()) return rpc::FinishNow<v1::ListOperationsResponse>(ctx, principal.status(), resp);
   return rpc::FinishNow(ctx, engine_->ListOperations(*req), resp);
 }
 
 grpc::ServerUnaryReactor* MediaServiceImpl::ListBlobs(grpc::CallbackServerContext* ctx,
                                                       const v1::ListBlobsRequest* req, v1::ListBlobsResponse* resp) {
-  auto principal = guard_->Admit(ctx, *req, Role::kReader);
+  auto principal = guard_->Admit(ctx, *req);
   if (!principal.ok()) return rpc::FinishNow<v1::ListBlobsResponse>(ctx, principal.status(), resp);
   return rpc::FinishNow(ctx, engine_->ListBlobs(*req), resp);
 }
@@ -82,10 +84,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchEvents(grpc::
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchOperation(grpc::CallbackServerContext* ctx,
                                                                          const grpc::ByteBuffer* raw) {
   return rpc::StartWatch<v1::WatchOperationRequest>(
-      ctx, *guard_, hub_, kService, raw, [](const v1::WatchOperationRequest& req, core::WatchFilter* f) {
+      ctx, *guard_, hub_, kService, raw, [this](const v1::WatchOperationRequest& req, core::WatchFilter* f) {
         if (!absl::StartsWith(req.name(), "operations/") || req.name().size() == 11) {
           return absl::InvalidArgumentError("name must be an operation name such as operations/abc123");
         }
+        // Only an operation that exists now (docs/api.md): NOT_FOUND otherwise.
+        RETURN_IF_ERROR(engine_->GetOperation(req.name()).status());
         f->resource = req.name();
         return absl::OkStatus();
       });

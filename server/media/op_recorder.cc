@@ -271,10 +271,10 @@ absl::StatusOr<bool> OpRecorder::ReportedStorage(const v1::StorageEvent& event, 
 
 absl::StatusOr<v1::Operation> OpRecorder::Get(absl::string_view name) const {
   if (!absl::StartsWith(name, "operations/") || name.size() <= 11) {
-    return absl::InvalidArgumentError(absl::StrCat("name '", name, "' must be an operation name such as operations/ab12"));
+    return absl::InvalidArgumentError(absl::StrCat("name '", Echo(name), "' must be an operation name such as operations/ab12"));
   }
   ASSIGN_OR_RETURN(std::optional<std::string> value, store_->GetResource(kOperationKind, name));
-  if (!value) return absl::NotFoundError(absl::StrCat("operation '", name, "' does not exist"));
+  if (!value) return absl::NotFoundError(absl::StrCat("operation '", Echo(name), "' does not exist"));
   v1::Operation op;
   if (!op.ParseFromString(*value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
   return op;

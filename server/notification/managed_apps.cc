@@ -199,7 +199,7 @@ void ManagedAppEngine::Record(const v1::RecordManagedAppNotificationRequest& req
 absl::StatusOr<Application> ManagedAppEngine::Get(absl::string_view name) const {
   if (!absl::StartsWith(name, "applications/")) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "name '", name, "' must be applications/ followed by the application resource id"));
+        "name '", Echo(name), "' must be applications/ followed by the application resource id"));
   }
   ASSIGN_OR_RETURN(std::string id, NormalizeApplicationId(name.substr(strlen("applications"))));
   return core::GetParsed<Application>(*store_, kApplicationKind, ApplicationName(id), "application");

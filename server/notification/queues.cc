@@ -301,12 +301,12 @@ absl::StatusOr<v1::Subscription> QueueEngine::GetSubscription(absl::string_view 
 absl::StatusOr<v1::ListSubscriptionsResponse> QueueEngine::ListSubscriptions(
     const v1::ListSubscriptionsRequest& request) const {
   ASSIGN_OR_RETURN(int limit, core::PageSize(request.page_size()));
-  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(request.page_token()));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken("subscriptions", request.page_token()));
   v1::ListSubscriptionsResponse resp;
   absl::MutexLock lock(&mu_);
   for (auto it = queues_.upper_bound(after); it != queues_.end(); ++it) {
     if (resp.subscriptions_size() == limit) {
-      resp.set_next_page_token(core::EncodePageToken(resp.subscriptions(limit - 1).queue()));
+      resp.set_next_page_token(core::EncodePageToken("subscriptions", resp.subscriptions(limit - 1).queue()));
       break;
     }
     *resp.add_subscriptions() = Snapshot(*it->second);
@@ -680,7 +680,7 @@ absl::StatusOr<v1::ListDeadLettersResponse> QueueEngine::ListDeadLetters(
 absl::StatusOr<v1::DeadLetter> QueueEngine::GetDeadLetter(absl::string_view name) const {
   if (!absl::StartsWith(name, kSubscriptionsPrefix) || !absl::StrContains(name, "/deadLetters/")) {
     return absl::InvalidArgumentError(
-        absl::StrCat("name '", name, "' must look like subscriptions/{queue}/deadLetters/{id}"));
+        absl::StrCat("name '", Echo(name), "' must look like subscriptions/{queue}/deadLetters/{id}"));
   }
   return core::GetParsed<v1::DeadLetter>(*store_, kDeadLetterKind, name, "dead letter");
 }
@@ -707,7 +707,7 @@ void QueueEngine::ReplayDeadLetter(const v1::ReplayDeadLetterRequest& request,
   std::string queue(rest.substr(0, rest.find('/')));
   int64_t seq = 0;
   if (!absl::SimpleAtoi(rest.substr(rest.rfind('/') + 1), &seq)) {
-    return done(absl::InvalidArgumentError(absl::StrCat("name '", request.name(), "' has no numeric id")));
+    return done(absl::InvalidArgumentError(absl::StrCat("name '", Echo(request.name()), "' has no numeric id")));
   }
   v1::QueuedMessage msg;
   msg.set_sequence(seq);
@@ -719,7 +719,7 @@ void QueueEngine::ReplayDeadLetter(const v1::ReplayDeadLetterRequest& request,
   m.fingerprint = core::Fingerprint(request);
   m.prepare = [this, queue, seq, name = dl->name(), msg](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
     ASSIGN_OR_RETURN(auto still, txn.Get(kDeadLetterKind, name));
-    if (!still.has_value()) return absl::NotFoundError(absl::StrCat("dead letter '", name, "' does not exist"));
+    if (!still.has_value()) return absl::NotFoundError(absl::StrCat("dead letter '", Echo(name), "' does not exist"));
     absl::MutexLock lock(&mu_);
     auto qit = queues_.find(queue);
     if (qit == queues_.end()) {

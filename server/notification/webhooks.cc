@@ -212,7 +212,7 @@ void WebhookEngine::Delete(const v1::DeleteWebhookSubscriptionRequest& request, 
 
 absl::StatusOr<v1::WebhookSubscription> WebhookEngine::Get(absl::string_view name) const {
   if (!absl::StartsWith(name, kWebhooksPrefix)) {
-    return absl::InvalidArgumentError(absl::StrCat("name '", name, "' must be webhooks/{id}"));
+    return absl::InvalidArgumentError(absl::StrCat("name '", Echo(name), "' must be webhooks/{id}"));
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = hooks_.find(std::string(name));

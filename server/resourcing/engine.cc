@@ -51,16 +51,19 @@ absl::StatusOr<std::vector<T>> LoadAll(core::Store* store, const std::string& ki
 // Pages over an in-memory list sorted newest first; the token is the name of
 // the last item returned.
 template <class T, class Resp, class Add>
-absl::Status PageOut(std::vector<T> items, int32_t page_size, const std::string& token, Resp* resp, Add add) {
+absl::Status PageOut(absl::string_view collection, std::vector<T> items, int32_t page_size, const std::string& token,
+                    Resp* resp, Add add) {
   ASSIGN_OR_RETURN(int limit, core::PageSize(page_size));
-  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(token));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(collection, token));
   size_t start = 0;
   if (!after.empty()) {
     int64_t n = NumberOf(after);
     while (start < items.size() && NumberOf(items[start].name()) >= n) ++start;
   }
   size_t end = std::min(items.size(), start + static_cast<size_t>(limit));
-  if (end < items.size() && end > start) resp->set_next_page_token(core::EncodePageToken(items[end - 1].name()));
+  if (end < items.size() && end > start) {
+    resp->set_next_page_token(core::EncodePageToken(collection, items[end - 1].name()));
+  }
   for (size_t i = start; i < end; ++i) add(resp, std::move(items[i]));
   return absl::OkStatus();
 }
@@ -260,7 +263,7 @@ core::Reply<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::Su
 
 absl::StatusOr<v1::Run> ResourcingEngine::GetRun(absl::string_view name) const {
   if (!absl::StartsWith(name, "runs/") || name.size() == 5) {
-    return absl::InvalidArgumentError(absl::StrCat("name: '", name, "' is not a run name such as runs/42"));
+    return absl::InvalidArgumentError(absl::StrCat("name: '", Echo(name), "' is not a run name such as runs/42"));
   }
   return LoadRecord<v1::Run>(*store_, kRunKind, std::string(name));
 }
@@ -275,7 +278,7 @@ absl::StatusOr<v1::ListRunsResponse> ResourcingEngine::ListRuns(const v1::ListRu
   std::sort(runs.begin(), runs.end(),
             [](const v1::Run& a, const v1::Run& b) { return NumberOf(a.name()) > NumberOf(b.name()); });
   v1::ListRunsResponse resp;
-  RETURN_IF_ERROR(PageOut(std::move(runs), request.page_size(), request.page_token(), &resp,
+  RETURN_IF_ERROR(PageOut("runs", std::move(runs), request.page_size(), request.page_token(), &resp,
                           [](v1::ListRunsResponse* r, v1::Run x) { *r->add_runs() = std::move(x); }));
   return resp;
 }
@@ -291,7 +294,7 @@ absl::StatusOr<v1::Workspace> ResourcingEngine::GetWorkspace(absl::string_view n
 absl::StatusOr<v1::ListWorkspacesResponse> ResourcingEngine::ListWorkspaces(const v1::ListWorkspacesRequest& request,
                                                                            bool reveal_sensitive) const {
   ASSIGN_OR_RETURN(int limit, core::PageSize(request.page_size()));
-  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(request.page_token()));
+  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken("workspaces", request.page_token()));
   v1::ListWorkspacesResponse resp;
   bool more = true;
   while (more && resp.workspaces_size() < limit) {
@@ -310,13 +313,13 @@ absl::StatusOr<v1::ListWorkspacesResponse> ResourcingEngine::ListWorkspaces(cons
       }
     }
   }
-  if (more) resp.set_next_page_token(core::EncodePageToken(after));
+  if (more) resp.set_next_page_token(core::EncodePageToken("workspaces", after));
   return resp;
 }
 
 absl::StatusOr<v1::PullRequest> ResourcingEngine::GetPullRequest(absl::string_view name) const {
   if (!absl::StartsWith(name, "pullRequests/") || name.size() == 13) {
-    return absl::InvalidArgumentError(absl::StrCat("name: '", name, "' is not a pull request such as pullRequests/7"));
+    return absl::InvalidArgumentError(absl::StrCat("name: '", Echo(name), "' is not a pull request such as pullRequests/7"));
   }
   return LoadRecord<v1::PullRequest>(*store_, kPullRequestKind, std::string(name));
 }
@@ -334,7 +337,7 @@ absl::StatusOr<v1::ListPullRequestsResponse> ResourcingEngine::ListPullRequests(
             prs.end());
   std::sort(prs.begin(), prs.end(), [](const auto& a, const auto& b) { return a.id() > b.id(); });
   v1::ListPullRequestsResponse resp;
-  RETURN_IF_ERROR(PageOut(std::move(prs), request.page_size(), request.page_token(), &resp,
+  RETURN_IF_ERROR(PageOut("pullRequests", std::move(prs), request.page_size(), request.page_token(), &resp,
                           [](v1::ListPullRequestsResponse* r, v1::PullRequest x) {
                             *r->add_pull_requests() = std::move(x);
                           }));

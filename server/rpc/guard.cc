@@ -1,5 +1,6 @@
 #include "server/rpc/guard.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include <google/protobuf/unknown_field_set.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/rpc/method_rules.h"
 
 namespace switchboard::rpc {
 namespace {
@@ -31,8 +33,54 @@ std::string PathOf(const At* at) {
   return out;
 }
 
+// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59.999999999Z.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+absl::Status CheckTimestamp(const Message& m, const At* at) {
+  const google::protobuf::Descriptor* d = m.GetDescriptor();
+  const Reflection* r = m.GetReflection();
+  const FieldDescriptor* seconds = d->FindFieldByNumber(1);
+  const FieldDescriptor* nanos = d->FindFieldByNumber(2);
+  if (seconds == nullptr || nanos == nullptr) return absl::OkStatus();
+  const int64_t s = r->GetInt64(m, seconds);
+  const int32_t n = r->GetInt32(m, nanos);
+  std::string path = PathOf(at);
+  if (path.empty()) path = "request";
+  if (s < kMinTimestampSeconds || s > kMaxTimestampSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": seconds ", s, " is outside the Timestamp range (", kMinTimestampSeconds, " to ",
+        kMaxTimestampSeconds, ", years 1 to 9999); send an RFC 3339 time in that range"));
+  }
+  if (n < 0 || n > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": nanos ", n, " is outside 0..999,999,999; carry whole seconds in seconds"));
+  }
+  return absl::OkStatus();
+}
+
+// An enum field holds a number its enum declares (proto3 keeps any number).
+absl::Status CheckEnum(const Message& m, const FieldDescriptor* f, const At* at) {
+  const Reflection* r = m.GetReflection();
+  const int count = f->is_repeated() ? r->FieldSize(m, f) : 1;
+  for (int i = 0; i < count; ++i) {
+    const int value = f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+    if (f->enum_type()->FindValueByNumber(value) != nullptr) continue;
+    At here{at, f, f->is_repeated() ? i : -1};
+    std::string names;
+    for (int v = 0; v < f->enum_type()->value_count(); ++v) {
+      absl::StrAppend(&names, v == 0 ? "" : ", ", f->enum_type()->value(v)->name());
+    }
+    return absl::InvalidArgumentError(absl::StrCat(PathOf(&here), ": ", value, " is not a value of ",
+                                                   f->enum_type()->full_name(), "; use one of ", names));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Walk(const Message& m, const At* at) {
   const Reflection* r = m.GetReflection();
+  if (m.GetDescriptor()->full_name() == "google.protobuf.Timestamp") RETURN_IF_ERROR(CheckTimestamp(m, at));
   const auto& unknown = r->GetUnknownFields(m);
   if (!unknown.empty()) {
     std::string path = PathOf(at);
@@ -43,6 +91,10 @@ absl::Status Walk(const Message& m, const At* at) {
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(m, &fields);
   for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      RETURN_IF_ERROR(CheckEnum(m, f, at));
+      continue;
+    }
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
@@ -59,10 +111,35 @@ absl::Status Walk(const Message& m, const At* at) {
 
 }  // namespace
 
-absl::Status CheckNoUnknownFields(const Message& message) { return Walk(message, nullptr); }
+absl::Status CheckFields(const Message& message) { return Walk(message, nullptr); }
+
+absl::Status CheckRequestId(const Message& request) {
+  const FieldDescriptor* id = request.GetDescriptor()->FindFieldByName("request_id");
+  if (id == nullptr || id->is_repeated() || id->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+    return absl::OkStatus();
+  }
+  if (!request.GetReflection()->GetString(request, id).empty()) return absl::OkStatus();
+  const MethodRule* rule = RuleForRequest(request.GetDescriptor());
+  if (rule != nullptr && rule->request_id_from_payload) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "request_id: required on every mutating call; set a new unique id (a UUID, or one derived from what the "
+      "request does) and send the same id only to retry the same request");
+}
+
+absl::Status UnparsableRequest(absl::string_view method, absl::string_view type) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      method, ": the request could not be parsed as ", type,
+      " (bytes that are not that message, truncated, a string that is not UTF-8, or nested deeper than 100)"));
+}
 
 absl::StatusOr<Principal> Guard::Admit(grpc::CallbackServerContext* ctx, const Message& request,
-                                       Role needed) const {
+                                       Role at_least) const {
+  const MethodRule* rule = RuleForRequest(request.GetDescriptor());
+  if (rule == nullptr) {
+    return absl::InternalError(absl::StrCat("no method rule takes ", request.GetDescriptor()->full_name(),
+                                            "; add its RPC to server/rpc/method_rules.cc"));
+  }
+  const Role needed = std::max(rule->role, at_least);
   std::optional<absl::string_view> authorization;
   const auto& md = ctx->client_metadata();
   if (auto it = md.find("authorization"); it != md.end()) {
@@ -75,7 +152,8 @@ absl::StatusOr<Principal> Guard::Admit(grpc::CallbackServerContext* ctx, const M
                                                    max_request_bytes_,
                                                    " (--max_message_bytes). Split the request or raise the limit."));
   }
-  RETURN_IF_ERROR(CheckNoUnknownFields(request));
+  RETURN_IF_ERROR(CheckFields(request));
+  RETURN_IF_ERROR(CheckRequestId(request));
   return principal;
 }
 

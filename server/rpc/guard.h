@@ -1,6 +1,8 @@
 #pragma once
 // The checks every RPC makes before its handler runs: authentication and
-// role, request size, and unknown fields. Handlers call Admit() first.
+// the role its method needs (server/rpc/method_rules.cc), request size,
+// unknown fields, Timestamps in range, and a request_id on every request
+// that has one. Handlers call Admit() first.
 // And the helpers every unary handler ends with (FinishNow, Completer,
 // SyncCall, AsyncCall): errors mapped once, replays marked once.
 
@@ -13,6 +15,7 @@
 #include <google/protobuf/message.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/auth.h"
 #include "common/status.h"
 #include "server/core/reply.h"
@@ -24,8 +27,10 @@ class Guard {
   Guard(const TokenAuthenticator* auth, size_t max_request_bytes)
       : auth_(auth), max_request_bytes_(max_request_bytes) {}
 
+  // The role comes from the method rule of the request's type; `at_least`
+  // raises it for one call (a SubmitBatch holding a key roll).
   absl::StatusOr<Principal> Admit(grpc::CallbackServerContext* ctx, const google::protobuf::Message& request,
-                                  Role needed) const;
+                                  Role at_least = Role::kReader) const;
 
   size_t max_request_bytes() const { return max_request_bytes_; }
 
@@ -35,8 +40,18 @@ class Guard {
 };
 
 // INVALID_ARGUMENT naming the first unknown field found (e.g.
-// "envelope.data: unknown field number 99"), anywhere in the message.
-absl::Status CheckNoUnknownFields(const google::protobuf::Message& message);
+// "envelope.data: unknown field number 99"), the first enum field holding a
+// number its enum does not declare (list filters among them), or the first
+// google.protobuf.Timestamp outside its range (years 1 to 9999, nanos
+// 0..999,999,999), anywhere in the message.
+absl::Status CheckFields(const google::protobuf::Message& message);
+
+// INVALID_ARGUMENT for an empty request_id on a request that has one (but
+// not when its method rule takes the key from the payload, as Publish does).
+absl::Status CheckRequestId(const google::protobuf::Message& request);
+
+// The answer to request bytes that do not parse as `type` for `method`.
+absl::Status UnparsableRequest(absl::string_view method, absl::string_view type);
 
 // Trailing metadata of a mutating call answered from an earlier request with
 // the same request_id (core::Reply::replayed): nothing was done again.
@@ -73,12 +88,11 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, std::type_
   return reactor;
 }
 
-// The body of a unary RPC whose engine answers at once: admit with `role`,
-// then finish with fn(principal).
+// The body of a unary RPC whose engine answers at once: admit, then finish with fn(principal).
 template <class Resp, class Req, class Fn>
 grpc::ServerUnaryReactor* SyncCall(grpc::CallbackServerContext* ctx, const Guard& guard, const Req& req,
-                                   Resp* resp, Role role, Fn fn) {
-  auto principal = guard.Admit(ctx, req, role);
+                                   Resp* resp, Fn fn) {
+  auto principal = guard.Admit(ctx, req);
   if (!principal.ok()) return FinishNow<Resp>(ctx, principal.status(), resp);
   return FinishNow<Resp>(ctx, fn(*principal), resp);
 }
@@ -86,8 +100,8 @@ grpc::ServerUnaryReactor* SyncCall(grpc::CallbackServerContext* ctx, const Guard
 // The same for an engine that answers later: fn(principal, done).
 template <class Resp, class Req, class Fn>
 grpc::ServerUnaryReactor* AsyncCall(grpc::CallbackServerContext* ctx, const Guard& guard, const Req& req,
-                                    Resp* resp, Role role, Fn fn) {
-  auto principal = guard.Admit(ctx, req, role);
+                                    Resp* resp, Fn fn, Role at_least = Role::kReader) {
+  auto principal = guard.Admit(ctx, req, at_least);
   if (!principal.ok()) return FinishNow<Resp>(ctx, principal.status(), resp);
   auto* reactor = ctx->DefaultReactor();
   fn(*principal, Completer(ctx, reactor, resp));

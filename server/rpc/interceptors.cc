@@ -4,19 +4,27 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "server/rpc/guard.h"
+#include "server/rpc/method_rules.h"
 
 namespace switchboard::rpc {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
-std::string UnimplementedMessage(const std::string& method) {
-  const char* area = "a later release";
-  if (absl::StrContains(method, "ResourcingService")) area = "the resourcing service issue";
-  else if (absl::StrContains(method, "MediaService")) area = "the media service issue";
-  else if (absl::StrContains(method, "NotificationService")) area = "the notification service issue";
-  return absl::StrCat(method, " is part of the API but not implemented in this build yet; it arrives with ",
-                      area, ". See docs/api.md for what is implemented.");
+// gRPC answers UNIMPLEMENTED with no message both for a method it does not
+// know and for request bytes that do not parse as the method's request (the
+// callback API gives the handler no say). A method in the generated pool is
+// known, so there it was the request.
+grpc::Status ExplainUnimplemented(const std::string& method) {
+  const google::protobuf::MethodDescriptor* known = FindMethod(method);
+  if (known != nullptr) {
+    return ToGrpcStatus(UnparsableRequest(method, known->input_type()->full_name()));
+  }
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      absl::StrCat(method, " is not a method of this server; `grpcurl -plaintext ADDRESS list` "
+                                           "shows its services (docs/api.md)"));
 }
 
 class CallInterceptor final : public grpc::experimental::Interceptor {
@@ -29,7 +37,7 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
       if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && status.error_message().empty()) {
-        status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED, UnimplementedMessage(method_));
+        status = ExplainUnimplemented(method_);
         methods->ModifySendStatus(status);
       }
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

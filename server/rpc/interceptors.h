@@ -1,6 +1,7 @@
 #pragma once
-// Server interceptors: per-method metrics, and a clear message on RPCs that
-// a later issue implements (gRPC's own UNIMPLEMENTED has an empty message).
+// Server interceptors: per-method metrics, and a clear answer where gRPC
+// gives UNIMPLEMENTED with an empty message: INVALID_ARGUMENT for request
+// bytes that do not parse, a message naming the method for an unknown one.
 
 #include <grpcpp/support/server_interceptor.h>
 

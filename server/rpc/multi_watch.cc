@@ -24,7 +24,7 @@ grpc::ServerBidiReactor<v1::WatchManyRequest, Resp>* MultiWatchStream<Resp>::Sta
   auto w = std::shared_ptr<MultiWatchStream<Resp>>(new MultiWatchStream<Resp>(ctx, guard, hub, service));
   w->self_ = w;
   hub->AddWatcher(1);
-  auto admitted = guard->Admit(ctx, v1::WatchManyRequest(), Role::kReader);
+  auto admitted = guard->Admit(ctx, v1::WatchManyRequest());
   if (!admitted.ok()) {
     std::lock_guard<std::mutex> lock(w->mu_);
     w->FinishLocked(ToGrpcStatus(admitted.status()));
@@ -55,7 +55,7 @@ void MultiWatchStream<Resp>::OnReadDone(bool ok) {
 
 template <class Resp>
 bool MultiWatchStream<Resp>::HandleRequestLocked(const v1::WatchManyRequest& req) {
-  auto admitted = guard_->Admit(ctx_, req, Role::kReader);
+  auto admitted = guard_->Admit(ctx_, req);
   if (!admitted.ok()) {
     FinishLocked(ToGrpcStatus(admitted.status()));
     return false;

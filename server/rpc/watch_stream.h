@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/core/event_hub.h"
 #include "server/rpc/guard.h"
+#include "server/rpc/method_rules.h"
 
 namespace switchboard::rpc {
 
@@ -71,7 +72,8 @@ template <class Req>
 absl::Status ParseRawRequest(const grpc::ByteBuffer* raw, Req* out) {
   grpc::ByteBuffer copy(*raw);
   if (!grpc::SerializationTraits<Req>::Deserialize(&copy, out).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("request is not a valid ", Req::descriptor()->full_name()));
+    const MethodRule* rule = RuleForRequest(Req::descriptor());
+    return UnparsableRequest(rule != nullptr ? FullMethodName(*rule) : "watch", Req::descriptor()->full_name());
   }
   return absl::OkStatus();
 }
@@ -134,7 +136,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(grpc::CallbackServerConte
   core::WatchFilter filter;
   filter.service = service;
   absl::Status s = ParseRawRequest(raw, &req);
-  if (s.ok()) s = guard.Admit(ctx, req, Role::kReader).status();
+  if (s.ok()) s = guard.Admit(ctx, req).status();
   if (s.ok()) s = make_filter(req, &filter);
   return WatchStream::Start(ctx, hub, s.ok() ? req.after_sequence() : 0, std::move(filter), s);
 }

@@ -1,5 +1,10 @@
 #include "common/auth.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -142,8 +147,31 @@ bool IsLoopbackAddress(absl::string_view address) {
   } else if (auto colon = host.rfind(':'); colon != absl::string_view::npos) {
     host = host.substr(0, colon);
   }
-  if (host == "localhost" || host == "::1") return true;
-  return absl::StartsWith(host, "127.");
+  if (host.empty()) return false;
+  // Resolve, then check every address: a name such as
+  // "127.0.0.1.example.invalid" starts like a loopback address but is not
+  // one. getaddrinfo parses a numeric host without a lookup; a name that
+  // does not resolve is not loopback.
+  std::string name(host);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(name.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return false;
+  bool all_loopback = true;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      auto* in = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      all_loopback = all_loopback && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
+      all_loopback = all_loopback && IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    } else {
+      all_loopback = false;
+    }
+  }
+  freeaddrinfo(found);
+  return all_loopback;
 }
 
 absl::Status TokenAuthenticator::CheckListenAddress(absl::string_view flag_name, absl::string_view address) const {

@@ -60,7 +60,10 @@ class TokenAuthenticator {
   std::vector<Entry> entries_;
 };
 
-// True for 127.0.0.0/8, ::1 and "localhost" hosts in "host:port".
+// True when the host of "host:port" (or "[v6]:port") resolves, and every
+// address it resolves to is loopback (127.0.0.0/8, ::1): "localhost" usually,
+// "127.0.0.1.example.invalid" not. Names are resolved (getaddrinfo), so this
+// may block on DNS: call it at start-up, not per request.
 bool IsLoopbackAddress(absl::string_view address);
 
 // Hex SHA-256 of `data`.

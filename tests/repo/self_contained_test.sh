@@ -27,7 +27,9 @@ if [ "${#files[@]}" -lt 10 ]; then
   exit 1
 fi
 
-hits=$(printf '%s\0' "${files[@]}" | xargs -0 grep -nIE "$PATTERN" -- 2>/dev/null || true)
+# This file names the patterns, so it is the one file not searched.
+self="tests/repo/self_contained_test.sh"
+hits=$(printf '%s\0' "${files[@]}" | grep -zvxF "$self" | xargs -0 grep -nIE "$PATTERN" -- 2>/dev/null || true)
 if [ -n "$hits" ]; then
   echo "FAIL: tracked files refer to material outside the repository (use examples/wire and docs/wire-formats.md):"
   echo "$hits"

@@ -5,6 +5,7 @@
 // and with the replay main of the normal build (tests/fuzz).
 
 #include <google/protobuf/message.h>
+#include <google/protobuf/util/message_differencer.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -43,6 +44,15 @@ inline void CheckWireRoundTrip(const google::protobuf::Message& message) {
   SB_FUZZ_CHECK(message.SerializeToString(&bytes), message.GetTypeName());
   std::unique_ptr<google::protobuf::Message> again(message.New());
   SB_FUZZ_CHECK(again->ParseFromString(bytes), "the server could not parse " + message.GetTypeName());
+}
+
+// Decoding what an encoder wrote gives the message it was given.
+inline void CheckSameMessage(const google::protobuf::Message& want, const google::protobuf::Message& got,
+                             const std::string& encoded) {
+  google::protobuf::util::MessageDifferencer d;
+  std::string diff;
+  d.ReportDifferencesToString(&diff);
+  SB_FUZZ_CHECK(d.Compare(want, got), "encoding changed the message: " + diff + "encoded as " + encoded);
 }
 
 // `s` with bytes that are not printable ASCII as \xNN, for check messages.

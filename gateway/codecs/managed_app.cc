@@ -80,7 +80,8 @@ absl::StatusOr<std::string> NormalizeApplicationId(std::string id) {
 
 std::string FormatDotNetTime(const google::protobuf::Timestamp& ts) {
   absl::Time t = absl::FromUnixSeconds(ts.seconds());
-  std::string out = absl::FormatTime("%Y-%m-%dT%H:%M:%S", t, absl::UTCTimeZone());
+  // %4Y: years before 1000 keep four digits, as ParseRfc3339 needs them.
+  std::string out = absl::FormatTime("%4Y-%m-%dT%H:%M:%S", t, absl::UTCTimeZone());
   if (ts.nanos() % 100 == 0) {
     absl::StrAppend(&out, absl::StrFormat(".%07d", ts.nanos() / 100));
   } else {

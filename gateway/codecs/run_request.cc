@@ -173,11 +173,14 @@ std::string RunRequestToJson(const v1::SubmitRunRequest& r) {
   }
   nlohmann::ordered_json out;
   out["modules"] = modules;
-  out["workspace"] = {{"name", r.workspace().name()},
-                      {"acronym", r.workspace().acronym()},
-                      {"organization", {{"name", r.workspace().organization().name()},
-                                        {"code", r.workspace().organization().code()}}},
-                      {"users", users}};
+  out["workspace"] = {{"name", r.workspace().name()}, {"acronym", r.workspace().acronym()}};
+  // Only when the request has one: it is optional, and an empty object
+  // would decode as an organization given with empty name and code.
+  if (r.workspace().has_organization()) {
+    out["workspace"]["organization"] = {{"name", r.workspace().organization().name()},
+                                        {"code", r.workspace().organization().code()}};
+  }
+  out["workspace"]["users"] = users;
   out["requestingUserEmail"] = r.requesting_user_email();
   if (r.has_operation_context()) out["operationContext"] = StructToJson(r.operation_context());
   return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

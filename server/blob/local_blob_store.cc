@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/azure/crypto.h"
+#include "common/azure/url.h"
 #include "common/status.h"
 #include "common/uuid.h"
 #include "common/wait.h"
@@ -153,7 +154,9 @@ void LocalBlobStore::SetRehydrateDelays(double standard_seconds, double high_sec
 
 std::string LocalBlobStore::BlobUrl(const BlobRef& ref) const {
   std::string base = options_.base_url ? options_.base_url() : "http://127.0.0.1";
-  return absl::StrCat(base, "/", ref.account, "/", ref.container, "/", ref.name);
+  // Percent-encoded like AzureBlobStore's, so that a name with '?', '#',
+  // '%' or a space leads back to the same blob (BlobRouter decodes it).
+  return absl::StrCat(base, "/", ref.account, "/", ref.container, "/", azure::PercentEncode(ref.name, true));
 }
 
 absl::Status LocalBlobStore::CheckContainer(absl::string_view account, absl::string_view container) const {

@@ -23,6 +23,13 @@ http::Response Endpoint::Handle(const http::Request& req) const {
   const std::string& given = req.headers.count("aeg-sas-key") ? req.Header("aeg-sas-key") : req.Query("code");
   if (!ConstantTimeEquals(given, key_)) {
     metrics_->RecordError("eventgrid_auth");
+    // Who and where, never what was given.
+    log::Warn("authentication failed",
+              {{"endpoint", "POST /api/eventgrid"},
+               {"remote", req.remote},
+               {"problem", req.headers.count("aeg-sas-key") ? "aeg-sas-key header (wrong)"
+                              : req.query.count("code")       ? "code parameter (wrong)"
+                                                              : "missing"}});
     return http::Response::Text(401, "aeg-sas-key header or code parameter: missing or wrong");
   }
   auto batch = codecs::ParseEventGridBatch(req.body);
@@ -116,6 +123,8 @@ http::Response Endpoint::Handle(const http::Request& req) const {
       auto s = topic_->Post(TopicClient::Encode(direct), std::chrono::steady_clock::now() + std::chrono::seconds(10));
       if (!s.ok()) {
         metrics_->RecordError("eventgrid_topic");
+        log::Warn("cannot report rejected events to the event grid topic; answering 503",
+                  {{"error", std::string(s.message())}, {"responses", direct.size()}});
         return http::Response::Text(503, absl::StrCat("cannot report failures to the topic, retry later: ",
                                                       s.message()));
       }

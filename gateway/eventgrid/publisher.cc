@@ -14,7 +14,8 @@ Publisher::Publisher(const client::Connection* conn, std::function<std::unique_p
       make_source_(std::move(make_source)),
       topic_(topic),
       options_(std::move(options)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      outage_("event grid topic", options_.outage_log_interval) {}
 
 Publisher::~Publisher() { Stop(); }
 
@@ -177,7 +178,7 @@ void Publisher::PublishLoop() {
     if (!parts.empty()) {
       std::string body = absl::StrCat("[", absl::StrJoin(parts, ","), "]");
       PostResult last;
-      absl::Status s = topic_->Post(body, std::chrono::steady_clock::time_point::max(), &stop_, &last);
+      absl::Status s = topic_->Post(body, std::chrono::steady_clock::time_point::max(), &stop_, &last, &outage_);
       if (!s.ok() && stop_) return;  // abandoned, uncommitted: sent again after a restart
       if (!s.ok()) {
         // A final 4xx: the topic will never take this batch.

@@ -29,6 +29,7 @@
 
 #include "clients/lib/client.h"
 #include "gateway/eventgrid/log_source.h"
+#include "gateway/eventgrid/outage_log.h"
 #include "gateway/eventgrid/topic_client.h"
 #include "gateway/http/metrics.h"
 
@@ -44,6 +45,9 @@ struct PublisherOptions {
   // Log events read ahead of the topic at most.
   size_t max_queue = 10000;
   std::chrono::milliseconds max_reconnect_backoff{5000};
+  // While the topic is unreachable: one log line at once, then at most one
+  // per this interval, and one when it is back.
+  std::chrono::milliseconds outage_log_interval{60000};
 };
 
 class Publisher {
@@ -80,6 +84,7 @@ class Publisher {
   const TopicClient* topic_;
   PublisherOptions options_;
   Metrics* metrics_;
+  OutageLog outage_;
 
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> committed_{0};

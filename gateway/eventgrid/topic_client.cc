@@ -103,7 +103,7 @@ PostResult TopicClient::PostOnce(const std::string& body) const {
 }
 
 absl::Status TopicClient::Post(const std::string& body, std::chrono::steady_clock::time_point deadline,
-                               const std::atomic<bool>* stop, PostResult* last) const {
+                               const std::atomic<bool>* stop, PostResult* last, OutageLog* outage) const {
   thread_local std::mt19937 rng{std::random_device{}()};
   auto backoff = options_.initial_backoff;
   int attempts = 0;
@@ -112,10 +112,17 @@ absl::Status TopicClient::Post(const std::string& body, std::chrono::steady_cloc
     r = PostOnce(body);
     r.attempts = ++attempts;
     if (last) *last = r;
-    if (r.http_status >= 200 && r.http_status < 300) return absl::OkStatus();
+    if (r.http_status >= 200 && r.http_status < 300) {
+      if (outage) outage->Succeeded();
+      return absl::OkStatus();
+    }
     if (!IsRetryableHttp(r.http_status)) {
+      if (outage) outage->Succeeded();  // it answered: reachable, though it refused
       return absl::InvalidArgumentError(
           absl::StrCat("topic answered ", r.http_status, " (not retried): ", r.error.substr(0, 300)));
+    }
+    if (outage) {
+      outage->Failed(r.http_status ? absl::StrCat("HTTP ", r.http_status, ": ", r.error.substr(0, 200)) : r.error);
     }
     // Full jitter, capped.
     auto wait = std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(rng));

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "gateway/eventgrid/event.h"
+#include "gateway/eventgrid/outage_log.h"
 
 namespace switchboard::gateway::eventgrid {
 
@@ -44,8 +45,11 @@ class TopicClient {
   // POSTs until a 2xx, a final answer (4xx other than 408/429), `deadline`
   // passes, or `*stop` becomes true (may be null). OK on 2xx; UNAVAILABLE
   // when retries ran out; INVALID_ARGUMENT with the answer for a final 4xx.
+  // Each retryable failure and each answer is reported to `outage` (may be
+  // null), which logs the outage with backoff.
   absl::Status Post(const std::string& body, std::chrono::steady_clock::time_point deadline,
-                    const std::atomic<bool>* stop = nullptr, PostResult* last = nullptr) const;
+                    const std::atomic<bool>* stop = nullptr, PostResult* last = nullptr,
+                    OutageLog* outage = nullptr) const;
 
   // Serializes events as a JSON array.
   static std::string Encode(const std::vector<Event>& events);

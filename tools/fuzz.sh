@@ -27,7 +27,7 @@ log() { echo "[fuzz] $*" >&2; }
 die() { log "$*"; exit 2; }
 
 case "${1:-}" in
-  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 SECS=60
 if [ $# -gt 0 ]; then

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/uuid.h"
+
 namespace switchboard::testing {
 
 TempDir::TempDir() {
@@ -45,6 +47,8 @@ std::shared_ptr<grpc::Channel> TestServer::Channel() const {
 std::unique_ptr<v1::NotificationService::Stub> TestServer::Notification() const {
   return v1::NotificationService::NewStub(Channel());
 }
+
+std::string NewRequestId() { return "test-" + NewUuid(); }
 
 v1::BusEnvelope Envelope(const std::string& uuid, const std::string& event_name) {
   v1::BusEnvelope e;

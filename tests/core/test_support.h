@@ -39,6 +39,10 @@ class TestServer {
   std::unique_ptr<Server> server_;
 };
 
+// A fresh request_id ("test-<uuid>") for a mutating call that is not about
+// idempotency: every such call needs one (docs/api.md).
+std::string NewRequestId();
+
 // A valid Gorg envelope with the given uuid and routing key.
 v1::BusEnvelope Envelope(const std::string& uuid, const std::string& event_name = "request.gapps.account.create");
 

@@ -141,12 +141,20 @@ class MediaServer {
   std::unique_ptr<blob::LocalBlobStore> local_;
 };
 
-// Calls a unary media RPC; returns its status and fills `out`.
+// Calls a unary media RPC; returns its status and fills `out`. A request
+// whose request_id is left empty gets a fresh one (every mutating call needs
+// one); tests about request_id set theirs.
 template <class Req, class Resp>
 grpc::Status Call(grpc::Status (v1::MediaService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
                   v1::MediaService::Stub& stub, const Req& req, Resp* out) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  const auto* id = Req::descriptor()->FindFieldByName("request_id");
+  if (id != nullptr && req.GetReflection()->GetString(req, id).empty()) {
+    Req with_id = req;
+    with_id.GetReflection()->SetString(&with_id, id, testing::NewRequestId());
+    return (stub.*method)(&ctx, with_id, out);
+  }
   return (stub.*method)(&ctx, req, out);
 }
 

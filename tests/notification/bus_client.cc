@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "tests/core/test_support.h"
+
 namespace switchboard::testing {
 
 v1::Subscription CreateSubscriptionOk(v1::NotificationService::Stub& stub, const std::string& queue,
@@ -11,6 +13,7 @@ v1::Subscription CreateSubscriptionOk(v1::NotificationService::Stub& stub, const
                                       int visibility_ms) {
   grpc::ClientContext ctx;
   v1::CreateSubscriptionRequest req;
+  req.set_request_id(NewRequestId());
   req.mutable_subscription()->set_queue(queue);
   req.mutable_subscription()->add_bindings(binding);
   req.mutable_subscription()->set_max_attempts(max_attempts);

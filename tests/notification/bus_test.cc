@@ -122,6 +122,7 @@ TEST(Bus, HardErrorDeadLettersAtOnceAndReplayAndPurgeWork) {
   {  // Replay: back on the queue, delivered again.
     grpc::ClientContext ctx;
     v1::ReplayDeadLetterRequest req;
+    req.set_request_id(NewRequestId());
     req.set_name(dls.dead_letters(0).name());
     v1::DeadLetter out;
     ASSERT_TRUE(stub->ReplayDeadLetter(&ctx, req, &out).ok());
@@ -135,6 +136,7 @@ TEST(Bus, HardErrorDeadLettersAtOnceAndReplayAndPurgeWork) {
   {
     grpc::ClientContext ctx;
     v1::PurgeDeadLettersRequest req;
+    req.set_request_id(NewRequestId());
     req.set_subscription("subscriptions/gappsd_job_q");
     v1::PurgeDeadLettersResponse out;
     ASSERT_TRUE(stub->PurgeDeadLetters(&ctx, req, &out).ok());
@@ -225,6 +227,7 @@ TEST(Bus, BadInputIsRejectedNamingTheField) {
   {
     grpc::ClientContext ctx;
     v1::CreateSubscriptionRequest req;
+    req.set_request_id(NewRequestId());
     req.mutable_subscription()->set_queue("q");
     req.mutable_subscription()->add_bindings("a..b");
     v1::Subscription out;
@@ -235,6 +238,7 @@ TEST(Bus, BadInputIsRejectedNamingTheField) {
   {
     grpc::ClientContext ctx;
     v1::CreateSubscriptionRequest req;
+    req.set_request_id(NewRequestId());
     req.mutable_subscription()->set_queue("bad/queue");
     req.mutable_subscription()->add_bindings("#");
     v1::Subscription out;

@@ -30,6 +30,7 @@ grpc::Status Record(v1::NotificationService::Stub& stub, const v1::ManagedAppNot
                     v1::RecordManagedAppNotificationResponse* out = nullptr) {
   grpc::ClientContext ctx;
   v1::RecordManagedAppNotificationRequest req;
+  req.set_request_id(NewRequestId());
   *req.mutable_notification() = n;
   v1::RecordManagedAppNotificationResponse resp;
   grpc::Status s = stub.RecordManagedAppNotification(&ctx, req, &resp);

@@ -22,6 +22,7 @@ namespace {
 v1::RecordManagedAppNotificationResponse RecordOk(v1::NotificationService::Stub& stub, const std::string& fixture) {
   grpc::ClientContext ctx;
   v1::RecordManagedAppNotificationRequest req;
+  req.set_request_id(NewRequestId());
   *req.mutable_notification() = AppFixture(fixture);
   v1::RecordManagedAppNotificationResponse resp;
   grpc::Status s = stub.RecordManagedAppNotification(&ctx, req, &resp);

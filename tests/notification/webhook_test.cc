@@ -37,6 +37,7 @@ std::string CreateWebhook(v1::NotificationService::Stub& stub, const std::string
                           int time_limit_s = 60) {
   grpc::ClientContext ctx;
   v1::CreateWebhookSubscriptionRequest req;
+  req.set_request_id(NewRequestId());
   auto* w = req.mutable_webhook();
   w->set_url(url);
   w->add_bindings("request.gapps.#");
@@ -231,6 +232,7 @@ TEST(Webhooks, BadUrlIsRejectedAndNothingIsStored) {
   for (const char* url : {"ftp://example.invalid/hook", "127.0.0.1:9/hook", "http://", ""}) {
     grpc::ClientContext ctx;
     v1::CreateWebhookSubscriptionRequest req;
+    req.set_request_id(NewRequestId());
     req.mutable_webhook()->set_url(url);
     req.mutable_webhook()->add_bindings("#");
     req.mutable_webhook()->set_secret(kSecret);

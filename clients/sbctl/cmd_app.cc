@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "clients/sbctl/command.h"
+#include "clients/sbctl/request_id.h"
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/replayed.h"
@@ -92,8 +93,8 @@ int RunRecord(Invocation& inv) {
   SBCTL_CONNECT_OR_EXIT(conn, inv);
   auto stub = v1::NotificationService::NewStub(conn->channel());
   v1::RecordManagedAppNotificationRequest req;
-  req.set_request_id(inv.cli().GetString("request_id"));
   *req.mutable_notification() = std::move(*notification);
+  req.set_request_id(CommandRequestId(inv, "notification", true));
   v1::RecordManagedAppNotificationResponse resp;
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->RecordManagedAppNotification(ctx.get(), req, &resp);

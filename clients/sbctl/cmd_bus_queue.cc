@@ -13,6 +13,7 @@
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/paging.h"
 #include "clients/sbctl/replayed.h"
+#include "clients/sbctl/request_id.h"
 #include "gateway/codecs/gorg_envelope.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -154,7 +155,7 @@ int RunCreate(Invocation& inv) {
   SBCTL_CONNECT_OR_EXIT(conn, inv);
   auto stub = v1::NotificationService::NewStub(conn->channel());
   v1::CreateSubscriptionRequest req;
-  req.set_request_id(inv.cli().GetString("request_id"));
+  req.set_request_id(CommandRequestId(inv, inv.args()[0], true));
   auto* sub = req.mutable_subscription();
   sub->set_queue(inv.args()[0]);
   for (const auto& b : bindings) sub->add_bindings(b);
@@ -216,6 +217,7 @@ int RunUnsubscribe(Invocation& inv) {
   auto stub = v1::NotificationService::NewStub(conn->channel());
   v1::DeleteSubscriptionRequest req;
   req.set_name(SubName(inv.args()[0]));
+  req.set_request_id(CommandRequestId(inv, inv.args()[0], false));
   v1::Subscription sub;
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->DeleteSubscription(ctx.get(), req, &sub);
@@ -279,7 +281,7 @@ int RunReplay(Invocation& inv) {
   auto stub = v1::NotificationService::NewStub(conn->channel());
   v1::ReplayDeadLetterRequest req;
   req.set_name(inv.args()[0]);
-  req.set_request_id(inv.cli().GetString("request_id"));
+  req.set_request_id(CommandRequestId(inv, inv.args()[0], true));
   v1::DeadLetter dl;
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->ReplayDeadLetter(ctx.get(), req, &dl);
@@ -298,7 +300,7 @@ int RunPurge(Invocation& inv) {
   auto stub = v1::NotificationService::NewStub(conn->channel());
   v1::PurgeDeadLettersRequest req;
   req.set_subscription(SubName(inv.args()[0]));
-  req.set_request_id(inv.cli().GetString("request_id"));
+  req.set_request_id(CommandRequestId(inv, inv.args()[0], true));
   v1::PurgeDeadLettersResponse resp;
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->PurgeDeadLetters(ctx.get(), req, &resp);

@@ -20,6 +20,7 @@
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/replayed.h"
+#include "clients/sbctl/request_id.h"
 #include "clients/sbctl/paging.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -56,7 +57,7 @@ int RunCreate(Invocation& inv) {
     return inv.UsageError("a signing secret is required: --secret_file=FILE or SWITCHBOARD_WEBHOOK_SECRET");
   }
   v1::CreateWebhookSubscriptionRequest req;
-  req.set_request_id(inv.cli().GetString("request_id"));
+  req.set_request_id(CommandRequestId(inv, "webhook", true));
   auto* hook = req.mutable_webhook();
   hook->set_url(url);
   for (const auto& b : bindings) hook->add_bindings(b);
@@ -116,6 +117,7 @@ int RunDelete(Invocation& inv) {
   auto stub = v1::NotificationService::NewStub(conn->channel());
   v1::DeleteWebhookSubscriptionRequest req;
   req.set_name(HookName(inv.args()[0]));
+  req.set_request_id(CommandRequestId(inv, inv.args()[0], false));
   v1::WebhookSubscription hook;
   auto ctx = conn->NewUnaryContext();
   grpc::Status s = stub->DeleteWebhookSubscription(ctx.get(), req, &hook);

@@ -93,6 +93,7 @@ TEST(Encode, CancelStopsFfmpegAndEndsCanceled) {
   }
   ASSERT_EQ(s.GetOp(op.name()).state(), v1::Operation::RUNNING);
   v1::CancelEncodeRequest c;
+  c.set_request_id("cancel-1");
   c.set_name(op.name());
   v1::Operation canceled;
   grpc::Status st = Call(&MediaService::Stub::CancelEncode, s.stub(), c, &canceled);

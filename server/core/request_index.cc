@@ -6,13 +6,11 @@
 
 namespace switchboard::core {
 
-uint64_t RequestIndex::Hash(absl::string_view scope, absl::string_view request_id) {
-  return absl::HashOf(scope, request_id);
-}
+uint64_t RequestIndex::Hash(absl::string_view request_id) { return absl::HashOf(request_id); }
 
-std::vector<int64_t> RequestIndex::Candidates(absl::string_view scope, absl::string_view request_id) const {
+std::vector<int64_t> RequestIndex::Candidates(absl::string_view request_id) const {
   std::vector<int64_t> out;
-  uint64_t h = Hash(scope, request_id);
+  uint64_t h = Hash(request_id);
   auto it = first_.find(h);
   if (it == first_.end()) return out;
   out.push_back(it->second);
@@ -20,15 +18,15 @@ std::vector<int64_t> RequestIndex::Candidates(absl::string_view scope, absl::str
   return out;
 }
 
-void RequestIndex::Add(absl::string_view scope, absl::string_view request_id, int64_t rowid) {
-  uint64_t h = Hash(scope, request_id);
+void RequestIndex::Add(absl::string_view request_id, int64_t rowid) {
+  uint64_t h = Hash(request_id);
   auto [it, inserted] = first_.try_emplace(h, rowid);
   if (!inserted) more_[h].push_back(rowid);
   ++size_;
 }
 
-void RequestIndex::Remove(absl::string_view scope, absl::string_view request_id, int64_t rowid) {
-  uint64_t h = Hash(scope, request_id);
+void RequestIndex::Remove(absl::string_view request_id, int64_t rowid) {
+  uint64_t h = Hash(request_id);
   auto it = first_.find(h);
   if (it == first_.end()) return;
   auto m = more_.find(h);

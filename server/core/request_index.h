@@ -1,7 +1,8 @@
 #pragma once
-// The index of the store's idempotency records, in memory: (scope,
-// request_id) to the rowid of the record in the append-only request_log
-// table. Request ids are random, so a B-tree keyed by them takes every new
+// The index of the store's idempotency records, in memory: request_id to
+// the rowids of its records in the append-only request_log table (the
+// caller reads the row's scope: a request_id names one request of one RPC,
+// so the same id under another scope is a conflict, not a new request). Request ids are random, so a B-tree keyed by them takes every new
 // record to a page of its own, and each commit wrote (and each checkpoint
 // copied) one 4 KiB page per record; appended records share pages. The
 // index holds 64-bit hashes, so a match is a candidate that the caller
@@ -17,16 +18,16 @@ namespace switchboard::core {
 
 class RequestIndex {
  public:
-  // Rowids that may hold (scope, request_id), oldest first: none for a new
-  // request, nearly always one otherwise.
-  std::vector<int64_t> Candidates(absl::string_view scope, absl::string_view request_id) const;
-  void Add(absl::string_view scope, absl::string_view request_id, int64_t rowid);
+  // Rowids that may hold request_id, oldest first: none for a new request,
+  // nearly always one otherwise.
+  std::vector<int64_t> Candidates(absl::string_view request_id) const;
+  void Add(absl::string_view request_id, int64_t rowid);
   // Undoes an Add (a rolled-back transaction).
-  void Remove(absl::string_view scope, absl::string_view request_id, int64_t rowid);
+  void Remove(absl::string_view request_id, int64_t rowid);
   size_t size() const { return size_; }
 
  private:
-  static uint64_t Hash(absl::string_view scope, absl::string_view request_id);
+  static uint64_t Hash(absl::string_view request_id);
 
   absl::flat_hash_map<uint64_t, int64_t> first_;
   // The further rowids of a hash that several records share.

@@ -84,6 +84,14 @@ absl::Status RequestIdConflict(absl::string_view scope, absl::string_view reques
                                                scope, " request; use a new request_id for a new request"));
 }
 
+// The answer to a request_id reused on another RPC (scopes are
+// "<service>.<method>", media's "media.<OPERATION_TYPE>").
+absl::Status RequestIdUsedElsewhere(absl::string_view request_id, absl::string_view first, absl::string_view now) {
+  return absl::AlreadyExistsError(absl::StrCat("request_id '", Echo(request_id), "' was first used for ", first,
+                                               ", not ", now,
+                                               "; a request_id names one request of one RPC: use a new one"));
+}
+
 absl::Status SqlError(sqlite3* db, absl::string_view what) {
   return absl::UnavailableError(absl::StrCat("store: ", what, ": ", sqlite3_errmsg(db)));
 }
@@ -465,7 +473,7 @@ class SqliteStore final : public Store {
     Use u(all);
     int rc;
     while ((rc = u.Step()) == SQLITE_ROW) {
-      requests_.Add(u.ColText(1), u.ColText(2), u.ColInt(0));
+      requests_.Add(u.ColText(2), u.ColInt(0));
     }
     if (rc != SQLITE_DONE) return SqlError(writer_, "read request_log");
     return absl::OkStatus();
@@ -476,15 +484,17 @@ class SqliteStore final : public Store {
     std::string response;
   };
   // The committed (or earlier in this transaction) record of (scope,
-  // request_id), if any.
+  // request_id), if any. ALREADY_EXISTS when request_id was recorded under
+  // another scope: an id names one request of one RPC.
   absl::StatusOr<std::optional<StoredRequest>> FindRequest(absl::string_view scope, absl::string_view request_id) {
-    for (int64_t rowid : requests_.Candidates(scope, request_id)) {
+    for (int64_t rowid : requests_.Candidates(request_id)) {
       Use u(w_get_request_);
       u.Int(1, rowid);
       int rc = u.Step();
       if (rc == SQLITE_DONE) continue;
       if (rc != SQLITE_ROW) return SqlError(writer_, "idempotency lookup");
-      if (u.ColText(0) != scope || u.ColText(1) != request_id) continue;  // another record, same hash
+      if (u.ColText(1) != request_id) continue;  // another record, same hash
+      if (u.ColText(0) != scope) return RequestIdUsedElsewhere(request_id, u.ColText(0), scope);
       return std::optional<StoredRequest>(StoredRequest{u.Col(2), u.Col(3)});
     }
     return std::optional<StoredRequest>();
@@ -538,7 +548,7 @@ class SqliteStore final : public Store {
       u.Text(1, m.scope).Text(2, m.request_id).Blob(3, m.fingerprint).Blob(4, result.response).Int(5, now_us);
       if (u.Step() != SQLITE_DONE) return SqlError(writer_, "record request");
       int64_t rowid = sqlite3_last_insert_rowid(writer_);
-      requests_.Add(m.scope, m.request_id, rowid);
+      requests_.Add(m.request_id, rowid);
       txn_requests_.push_back({m.scope, m.request_id, rowid});
     }
     return result;
@@ -578,7 +588,7 @@ class SqliteStore final : public Store {
       log::Error("store transaction failed", {{"error", std::string(s.message())}});
       Exec(w_rollback_);
       next_seq_ = start_seq;
-      for (const auto& r : txn_requests_) requests_.Remove(r.scope, r.request_id, r.rowid);
+      for (const auto& r : txn_requests_) requests_.Remove(r.request_id, r.rowid);
       txn_requests_.clear();
       for (auto& p : batch) p.done(s);
     };

@@ -335,34 +335,38 @@ TEST(ApiRules, EchoAndCutKeepUtf8Whole) {
   EXPECT_TRUE(absl::EndsWith(cut, "; fix it"));
 }
 
-// Idempotency is per RPC (docs/api.md): the key is (RPC, request_id). The
-// same id on another RPC is a request of its own, and each RPC still
-// replays its own first answer.
-TEST(ApiRules, ARequestIdIsScopedToItsRpc) {
+// Idempotency is per request_id across every RPC: an id names one request of
+// one RPC, so reusing it on another RPC is ALREADY_EXISTS naming the first.
+TEST(ApiRules, ARequestIdReusedOnAnotherRpcIsAlreadyExists) {
   TempDir dir;
   TestServer ts(dir.path());
   auto stub = ts.Notification();
-  auto create = [&](grpc::ClientContext* ctx) {
+  auto create = [&](const std::string& queue) {
+    grpc::ClientContext ctx;
     v1::CreateSubscriptionRequest req;
     req.set_request_id("shared-id");
-    req.mutable_subscription()->set_queue("q1");
+    req.mutable_subscription()->set_queue(queue);
     req.mutable_subscription()->add_bindings("request.#");
     v1::Subscription resp;
-    return stub->CreateSubscription(ctx, req, &resp);
+    return stub->CreateSubscription(&ctx, req, &resp);
   };
-  grpc::ClientContext c1;
-  ASSERT_TRUE(create(&c1).ok());
+  grpc::Status s = create("q1");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(create("q1").ok()) << "the same request again is a replay";
   grpc::ClientContext ctx;
   v1::DeleteSubscriptionRequest del;
   del.set_request_id("shared-id");
   del.set_name("subscriptions/q1");
   v1::Subscription gone;
-  grpc::Status s = stub->DeleteSubscription(&ctx, del, &gone);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(ctx.GetServerTrailingMetadata().count("x-switchboard-replayed"), 0u) << "the delete was done";
-  grpc::ClientContext c2;
-  EXPECT_TRUE(create(&c2).ok()) << "the create's own replay";
-  EXPECT_EQ(c2.GetServerTrailingMetadata().count("x-switchboard-replayed"), 1u) << "replayed, not created again";
+  s = stub->DeleteSubscription(&ctx, del, &gone);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_NE(s.error_message().find("first used for notification.CreateSubscription"), std::string::npos)
+      << s.error_message();
+  grpc::ClientContext ctx2;
+  v1::GetSubscriptionRequest get;
+  get.set_name("subscriptions/q1");
+  v1::Subscription still;
+  EXPECT_TRUE(stub->GetSubscription(&ctx2, get, &still).ok()) << "the delete did nothing";
 }
 
 TEST(ApiRules, ListFiltersWithUndeclaredEnumValuesAreInvalidArgument) {

@@ -184,21 +184,46 @@ TEST(SqliteStore, SchemaOneIdempotencyRecordsAreMovedAndStillHonoured) {
 
 TEST(RequestIndex, KeepsEveryRowOfAKeyAndUndoesAdds) {
   RequestIndex index;
-  EXPECT_TRUE(index.Candidates("s", "a").empty());
-  index.Add("s", "a", 1);
-  index.Add("s", "b", 2);
-  index.Add("s", "a", 3);  // the store never does this; the index must still keep both
-  EXPECT_EQ(index.Candidates("s", "a"), (std::vector<int64_t>{1, 3}));
-  EXPECT_EQ(index.Candidates("s", "b"), (std::vector<int64_t>{2}));
-  EXPECT_TRUE(index.Candidates("t", "a").empty()) << "the scope is part of the key";
+  EXPECT_TRUE(index.Candidates("a").empty());
+  index.Add("a", 1);
+  index.Add("b", 2);
+  index.Add("a", 3);  // the store never does this; the index must still keep both
+  EXPECT_EQ(index.Candidates("a"), (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(index.Candidates("b"), (std::vector<int64_t>{2}));
   EXPECT_EQ(index.size(), 3u);
-  index.Remove("s", "a", 1);
-  EXPECT_EQ(index.Candidates("s", "a"), (std::vector<int64_t>{3}));
-  index.Remove("s", "a", 99);  // not there: nothing happens
-  index.Remove("s", "a", 3);
-  EXPECT_TRUE(index.Candidates("s", "a").empty());
-  EXPECT_EQ(index.Candidates("s", "b"), (std::vector<int64_t>{2}));
+  index.Remove("a", 1);
+  EXPECT_EQ(index.Candidates("a"), (std::vector<int64_t>{3}));
+  index.Remove("a", 99);  // not there: nothing happens
+  index.Remove("a", 3);
+  EXPECT_TRUE(index.Candidates("a").empty());
+  EXPECT_EQ(index.Candidates("b"), (std::vector<int64_t>{2}));
   EXPECT_EQ(index.size(), 1u);
+}
+
+// A request_id names one request of one RPC (docs/api.md): the same id
+// under another scope is ALREADY_EXISTS naming the first, also after a
+// restart, and nothing is applied.
+TEST(SqliteStore, ARequestIdUsedUnderAnotherScopeIsAlreadyExists) {
+  TempDir dir;
+  {
+    auto store = Open(dir);
+    ASSERT_TRUE(store->Commit(OneEvent("shared", "x")).ok());
+    Mutation other = OneEvent("shared", "x");
+    other.scope = "test.OtherOp";
+    auto r = store->Commit(std::move(other));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_NE(r.status().message().find("first used for test.Op, not test.OtherOp"), absl::string_view::npos)
+        << r.status();
+    EXPECT_EQ(store->HeadSequence(), 1) << "nothing applied";
+  }
+  auto store = Open(dir);
+  Mutation other = OneEvent("shared", "x");
+  other.scope = "test.OtherOp";
+  EXPECT_EQ(store->Commit(std::move(other)).status().code(), absl::StatusCode::kAlreadyExists) << "after a restart";
+  auto again = store->Commit(OneEvent("shared", "x"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed) << "its own scope still replays";
 }
 
 TEST(SqliteStore, FailedMutationLeavesNoGapAndNoWrites) {

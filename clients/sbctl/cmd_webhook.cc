@@ -21,6 +21,7 @@
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/replayed.h"
 #include "clients/sbctl/request_id.h"
+#include "common/uuid.h"
 #include "clients/sbctl/paging.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -57,7 +58,10 @@ int RunCreate(Invocation& inv) {
     return inv.UsageError("a signing secret is required: --secret_file=FILE or SWITCHBOARD_WEBHOOK_SECRET");
   }
   v1::CreateWebhookSubscriptionRequest req;
-  req.set_request_id(CommandRequestId(inv, "webhook", true));
+  // The server names a webhook after its request_id (webhooks/<id>), so the
+  // default is a bare UUID: the name stays short.
+  const std::string given = inv.cli().GetString("request_id");
+  req.set_request_id(given.empty() ? NewUuid() : given);
   auto* hook = req.mutable_webhook();
   hook->set_url(url);
   for (const auto& b : bindings) hook->add_bindings(b);

@@ -82,7 +82,9 @@ http::RawHook BlobHook(Server::Impl* impl) {
     }
   };
   impl->blob_http = std::make_unique<http::BlobHttp>(std::move(o));
-  return [b = impl->blob_http.get()](int fd, const std::string& received) { return b->Claim(fd, received); };
+  return [b = impl->blob_http.get()](int fd, httpcore::Request& head, std::string& body_start) {
+    return b->Claim(fd, head, body_start);
+  };
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const core::ServerConfig& c) {

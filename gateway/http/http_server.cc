@@ -18,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/http/beast_request.h"
 #include "common/log.h"
 
 namespace switchboard::gateway::http {
@@ -26,60 +27,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-
-namespace {
-const std::string kEmpty;
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-std::string UrlDecode(absl::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && c == '+' ? ' ' : c);
-  }
-  return out;
-}
-
-std::map<std::string, std::string> ParseQuery(absl::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    absl::string_view part = query.substr(0, amp);
-    query = amp == absl::string_view::npos ? absl::string_view() : query.substr(amp + 1);
-    if (part.empty()) continue;
-    size_t eq = part.find('=');
-    std::string key = UrlDecode(part.substr(0, eq), true);
-    std::string value = eq == absl::string_view::npos ? "" : UrlDecode(part.substr(eq + 1), true);
-    out.emplace(std::move(key), std::move(value));
-  }
-  return out;
-}
-
-const std::string& Request::Header(const std::string& name) const {
-  auto it = headers.find(name);
-  return it == headers.end() ? kEmpty : it->second;
-}
-
-const std::string& Request::Query(const std::string& name) const {
-  auto it = query.find(name);
-  return it == query.end() ? kEmpty : it->second;
-}
 
 Response Response::Text(int status, std::string body) {
   Response r;
@@ -117,7 +64,10 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)),
+        server_(server),
+        limits_{server->options.header_limit, server->options.body_limit, false} {}
 
   void Start() {
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
@@ -126,8 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read() {
     parser_.emplace();
-    parser_->body_limit(server_->options.body_limit);
-    parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
+    httpcore::ApplyLimits(*parser_, limits_);
     stream_.expires_after(server_->options.idle_timeout);
     bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -138,33 +87,15 @@ class Session : public std::enable_shared_from_this<Session> {
       Close();
       return;
     }
-    if (ec == bhttp::error::body_limit) {
-      WriteError(413, absl::StrCat("request body larger than ", server_->options.body_limit, " bytes"));
-      return;
-    }
-    if (ec == bhttp::error::header_limit) {
-      WriteError(431, "request headers too large");
-      return;
-    }
     if (ec) {
-      WriteError(400, absl::StrCat("malformed HTTP request: ", ec.message()));
+      WriteError(httpcore::RefusalStatus(ec), httpcore::RefusalMessage(ec, limits_));
       return;
     }
     bhttp::request<bhttp::string_body> msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
     Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    absl::string_view target = req.target;
-    size_t q = target.find('?');
-    req.path = UrlDecode(target.substr(0, q), false);
-    if (q != absl::string_view::npos) req.query = ParseQuery(target.substr(q + 1));
-    for (const auto& field : msg) {
-      req.headers.emplace(
-          absl::AsciiStrToLower(absl::string_view(field.name_string().data(), field.name_string().size())),
-          std::string(field.value()));
-    }
+    httpcore::CopyHead(msg.base(), &req);
     req.body = std::move(msg.body());
     {
       beast::error_code rec;
@@ -287,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl* server_;
+  httpcore::ParseLimits limits_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = false;

@@ -24,26 +24,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/http/request.h"
 
 namespace switchboard::gateway::http {
 
-struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // path and query, as sent
-  std::string path;    // percent-decoded path, without the query
-  // Percent-decoded query parameters; for a repeated key, the first value.
-  std::map<std::string, std::string> query;
-  // Header names lower-cased.
-  std::map<std::string, std::string> headers;
-  std::string body;
-  // The peer's "ip:port" ("[ip]:port" for IPv6), for logs.
-  std::string remote;
-
-  // The header value, or "" when absent. `name` must be lower case.
-  const std::string& Header(const std::string& name) const;
-  // The query parameter, or "" when absent.
-  const std::string& Query(const std::string& name) const;
-};
+// The request a handler gets (common/http/request.h).
+using Request = httpcore::Request;
+using httpcore::ParseQuery;
+using httpcore::UrlDecode;
 
 struct Response {
   int status = 200;
@@ -106,10 +94,5 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Percent-decoding of a URL component ('+' is a space in queries).
-std::string UrlDecode(absl::string_view text, bool plus_is_space);
-// Splits "a=1&b=2" into decoded pairs; the first value of a key wins.
-std::map<std::string, std::string> ParseQuery(absl::string_view query);
 
 }  // namespace switchboard::gateway::http

@@ -11,9 +11,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/http/parse.h"
 
 namespace switchboard::http {
 namespace {
+
+constexpr size_t kHeaderLimit = 16 * 1024;
 
 const char* Reason(int status) {
   switch (status) {
@@ -21,6 +24,8 @@ const char* Reason(int status) {
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Error";
   }
@@ -100,22 +105,33 @@ void AdminHttpServer::Loop() {
     timeval tv{2, 0};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    std::string req;
+    std::string received;
+    httpcore::Parsed head;
+    const httpcore::ParseLimits limits{kHeaderLimit, 0, /*head_only=*/true};
     char buf[4096];
-    while (req.find("\r\n\r\n") == std::string::npos && req.size() < 16384) {
+    while (true) {
       ssize_t n = recv(c, buf, sizeof(buf), 0);
       if (n <= 0) break;
-      req.append(buf, static_cast<size_t>(n));
+      received.append(buf, static_cast<size_t>(n));
+      head = httpcore::ParseRequest(received, limits);
+      if (head.state != httpcore::Parsed::State::kIncomplete) break;
     }
-    if (raw_hook_ && raw_hook_(c, req)) continue;
+    if (head.state == httpcore::Parsed::State::kIncomplete && received.empty()) {
+      close(c);  // a connection closed (or idle) before it sent anything: a port probe
+      continue;
+    }
+    if (head.state == httpcore::Parsed::State::kIncomplete) {
+      head.state = httpcore::Parsed::State::kRefused;
+      head.status = 400;
+      head.error = "incomplete HTTP request head: the connection closed or stalled before the blank line";
+    }
     Response resp;
-    auto line_end = req.find("\r\n");
-    auto sp1 = req.find(' ');
-    auto sp2 = sp1 == std::string::npos ? std::string::npos : req.find(' ', sp1 + 1);
-    if (line_end == std::string::npos || sp2 == std::string::npos || sp2 > line_end) {
-      resp = {400, "text/plain; charset=utf-8", "malformed HTTP request\n"};
+    if (head.state == httpcore::Parsed::State::kRefused) {
+      resp = {head.status, "text/plain; charset=utf-8", head.error + "\n"};
     } else {
-      resp = handler_(req.substr(0, sp1), req.substr(sp1 + 1, sp2 - sp1 - 1));
+      std::string body_start = received.substr(head.consumed);
+      if (raw_hook_ && raw_hook_(c, head.request, body_start)) continue;
+      resp = handler_(head.request.method, head.request.target);
     }
     std::string out = absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status),
                                    "\r\nContent-Type: ", resp.content_type, "\r\nContent-Length: ", resp.body.size(),

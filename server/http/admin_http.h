@@ -1,8 +1,9 @@
 #pragma once
 // A small HTTP/1.1 listener for operators: GET /healthz and GET /metrics.
 // One thread, one short request per connection; it serves probes and
-// scrapes, not traffic. (The blob endpoint of the media issue and the
-// gateway use Boost.Beast.)
+// scrapes, not traffic. Request heads are parsed by Boost.Beast's parser
+// (common/http/parse.h), as the gateway's are; a head that does not parse is
+// answered 400 (431 when it is over 16 KB).
 
 #include <atomic>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/http/request.h"
 
 namespace switchboard::http {
 
@@ -23,11 +25,11 @@ struct Response {
 // Called with the method and path (query included).
 using Handler = std::function<Response(const std::string& method, const std::string& path)>;
 
-// Optional: sees each connection first, with what was read of it (the
-// request head, and any body bytes that came with it). Returning true means
-// it took the connection: it answers and closes the socket itself (the blob
-// endpoint, server/http/blob_http.h).
-using RawHook = std::function<bool(int fd, const std::string& received)>;
+// Optional: sees each connection first, with its parsed request head and
+// the body bytes read with it. Returning true means it took the connection:
+// it answers and closes the socket itself (the blob endpoint,
+// server/http/blob_http.h).
+using RawHook = std::function<bool(int fd, httpcore::Request& head, std::string& body_start)>;
 
 class AdminHttpServer {
  public:

@@ -17,39 +17,10 @@
 #include "common/azure/sas.h"
 #include "common/azure/url.h"
 #include "server/blob/blob_names.h"
+#include "server/http/blob_request.h"
 
 namespace switchboard::http {
 namespace {
-
-struct Request {
-  std::string method;
-  std::string path;  // decoded, without the query
-  std::map<std::string, std::string> query;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body_start;                      // bytes read past the head
-};
-
-bool ParseHead(const std::string& received, Request* r) {
-  auto end = received.find("\r\n\r\n");
-  if (end == std::string::npos) return false;
-  std::vector<std::string> lines = absl::StrSplit(received.substr(0, end), "\r\n");
-  if (lines.empty()) return false;
-  std::vector<std::string> first = absl::StrSplit(lines[0], ' ');
-  if (first.size() != 3 || !absl::StartsWith(first[2], "HTTP/1.")) return false;
-  r->method = first[0];
-  absl::string_view target = first[1];
-  auto q = target.find('?');
-  r->path = azure::PercentDecode(target.substr(0, q));
-  if (q != absl::string_view::npos) r->query = azure::ParseQuery(target.substr(q + 1));
-  for (size_t i = 1; i < lines.size(); ++i) {
-    auto colon = lines[i].find(':');
-    if (colon == std::string::npos) return false;
-    r->headers[absl::AsciiStrToLower(absl::StripAsciiWhitespace(lines[i].substr(0, colon)))] =
-        std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
-  }
-  r->body_start = received.substr(end + 4);
-  return true;
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -87,10 +58,24 @@ void SendHead(int fd, int status, const Headers& headers, int64_t length) {
   SendAll(fd, out);
 }
 
+std::string XmlEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
 // An Azure-style error answer.
 void SendError(int fd, int status, absl::string_view code, absl::string_view message, bool head_only = false) {
-  std::string body = absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>", code,
-                                  "</Code><Message>", message, "</Message></Error>");
+  std::string body = absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>", XmlEscape(code),
+                                  "</Code><Message>", XmlEscape(message), "</Message></Error>");
   SendHead(fd, status, {{"Content-Type", "application/xml"}, {"x-ms-error-code", std::string(code)}},
            head_only ? 0 : static_cast<int64_t>(body.size()));
   if (!head_only) SendAll(fd, body);
@@ -117,44 +102,6 @@ void LingeringClose(int fd) {
 
 std::string HttpDate(int64_t us) { return azure::Rfc1123(absl::FromUnixMicros(us)); }
 
-std::string XmlEscape(absl::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// "bytes=a-b", "bytes=a-", "bytes=-n" against `size` -> [start, end).
-bool ParseRange(absl::string_view spec, int64_t size, int64_t* start, int64_t* end) {
-  if (!absl::ConsumePrefix(&spec, "bytes=")) return false;
-  auto dash = spec.find('-');
-  if (dash == absl::string_view::npos || spec.find(',') != absl::string_view::npos) return false;
-  absl::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
-  int64_t x = 0, y = 0;
-  if (a.empty()) {
-    if (!absl::SimpleAtoi(b, &y) || y <= 0) return false;
-    *start = std::max<int64_t>(0, size - y);
-    *end = size;
-  } else {
-    if (!absl::SimpleAtoi(a, &x) || x < 0) return false;
-    *start = x;
-    if (b.empty()) {
-      *end = size;
-    } else {
-      if (!absl::SimpleAtoi(b, &y) || y < x) return false;
-      *end = std::min(size, y + 1);
-    }
-  }
-  return *start < size;
-}
-
 }  // namespace
 
 BlobHttp::BlobHttp(BlobHttpOptions options) : options_(std::move(options)) {
@@ -174,27 +121,25 @@ void BlobHttp::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
-  for (auto& [fd, _] : queue_) ::close(fd);
+  for (auto& job : queue_) ::close(job.fd);
   queue_.clear();
 }
 
-bool BlobHttp::Claim(int fd, const std::string& received) {
-  // "<METHOD> /<account>/..." for an account of the store.
-  auto sp = received.find(' ');
-  if (sp == std::string::npos || received.compare(sp + 1, 1, "/") != 0) return false;
-  auto end = received.find_first_of("/? ", sp + 2);
-  if (end == std::string::npos) return false;
-  if (!options_.store->HasAccount(received.substr(sp + 2, end - sp - 2))) return false;
+bool BlobHttp::Claim(int fd, httpcore::Request& head, std::string& body_start) {
+  // "/<account>/..." for an account of the store.
+  absl::string_view path = head.path;
+  if (!absl::ConsumePrefix(&path, "/")) return false;
+  if (!options_.store->HasAccount(std::string(path.substr(0, path.find('/'))))) return false;
   std::lock_guard<std::mutex> l(mu_);
   if (stopping_) return false;
-  queue_.emplace_back(fd, received);
+  queue_.push_back(Job{fd, std::move(head), std::move(body_start)});
   cv_.notify_one();
   return true;
 }
 
 void BlobHttp::Loop() {
   while (true) {
-    std::pair<int, std::string> job;
+    Job job;
     {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
@@ -203,46 +148,29 @@ void BlobHttp::Loop() {
       queue_.pop_front();
     }
     timeval tv{30, 0};
-    setsockopt(job.first, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(job.first, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    Serve(job.first, job.second);
-    if (absl::StartsWith(job.second, "PUT ")) {
-      LingeringClose(job.first);
+    setsockopt(job.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(job.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    const bool put = job.request.method == "PUT";
+    Serve(job.fd, job.request, std::move(job.body_start));
+    if (put) {
+      LingeringClose(job.fd);
     } else {
-      ::close(job.first);
+      ::close(job.fd);
     }
   }
 }
 
-void BlobHttp::Serve(int fd, const std::string& received) {
-  Request r;
-  if (!ParseHead(received, &r)) return SendError(fd, 400, "InvalidHttpRequest", "malformed or oversized request head");
+void BlobHttp::Serve(int fd, const httpcore::Request& r, std::string body_start) {
+  auto classified = ClassifyBlobRequest(r);
+  if (auto* refusal = std::get_if<BlobRefusal>(&classified)) {
+    return SendError(fd, refusal->status, refusal->code, refusal->message, r.method == "HEAD");
+  }
+  const BlobCall& call = std::get<BlobCall>(classified);
+  const blob::BlobRef& ref = call.ref;
+  const bool head_only = call.head_only;
+  const bool list = call.op == BlobCall::Op::kList;
+  const char permission = call.permission;
   blob::BlobStore* store = options_.store;
-  // /<account>/<container>[/<blob>]
-  absl::string_view path = r.path;
-  absl::ConsumePrefix(&path, "/");
-  std::vector<std::string> parts = absl::StrSplit(path, absl::MaxSplits('/', 2));
-  blob::BlobRef ref;
-  ref.account = parts[0];
-  if (parts.size() >= 2) ref.container = parts[1];
-  if (parts.size() == 3) ref.name = parts[2];
-  const bool head_only = r.method == "HEAD";
-  if (ref.container.empty() || !blob::ValidateContainerName(ref.container, "container").ok()) {
-    return SendError(fd, 400, "InvalidResourceName", "the container name is missing or not valid", head_only);
-  }
-  const bool list = ref.name.empty();
-  if (list && !(r.method == "GET" && r.query["comp"] == "list")) {
-    return SendError(fd, 400, "UnsupportedHttpVerb", "give a blob name, or ?restype=container&comp=list", head_only);
-  }
-  if (!list) {
-    if (auto s = blob::ValidateBlobName(ref.name, "blob"); !s.ok()) {
-      return SendError(fd, 400, "InvalidResourceName", s.message(), head_only);
-    }
-  }
-  char permission = r.method == "PUT" ? 'w' : (list ? 'l' : 'r');
-  if (r.method != "GET" && r.method != "HEAD" && r.method != "PUT") {
-    return SendError(fd, 405, "UnsupportedHttpVerb", "GET, HEAD and PUT are served", head_only);
-  }
 
   // Access check.
   if (azure::HasSas(r.query)) {
@@ -271,7 +199,7 @@ void BlobHttp::Serve(int fd, const std::string& received) {
   }
 
   if (list) {
-    auto page = store->ListBlobs(ref.account, ref.container, r.query["prefix"], r.query["marker"], 5000);
+    auto page = store->ListBlobs(ref.account, ref.container, r.Query("prefix"), r.Query("marker"), 5000);
     if (!page.ok()) return SendError(fd, 404, "ContainerNotFound", page.status().message());
     std::string xml = absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ContainerName=\"",
                                    XmlEscape(ref.container), "\"><Blobs>");
@@ -287,22 +215,22 @@ void BlobHttp::Serve(int fd, const std::string& received) {
     return;
   }
 
-  if (r.method == "PUT") {
+  if (call.op == BlobCall::Op::kPut) {
     auto it = r.headers.find("content-length");
     int64_t size = -1;
     if (it == r.headers.end() || !absl::SimpleAtoi(it->second, &size) || size < 0) {
       return SendError(fd, 411, "MissingContentLengthHeader", "Put Blob needs a Content-Length (no chunked bodies)");
     }
-    if (r.headers["x-ms-blob-type"] != "BlockBlob") {
+    if (r.Header("x-ms-blob-type") != "BlockBlob") {
       return SendError(fd, 400, "InvalidHeaderValue", "x-ms-blob-type must be BlockBlob");
     }
     blob::PutOptions o;
-    if (r.headers.count("content-type")) o.content_type = r.headers["content-type"];
-    o.client_request_id = r.headers["x-ms-client-request-id"];
+    if (r.headers.count("content-type")) o.content_type = r.Header("content-type");
+    o.client_request_id = r.Header("x-ms-client-request-id");
     for (const auto& [k, v] : r.headers) {
       if (absl::StartsWith(k, "x-ms-meta-")) o.metadata[k.substr(10)] = v;
     }
-    std::string pending = std::move(r.body_start);
+    std::string pending = std::move(body_start);
     size_t pending_off = 0;
     auto source = [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
       if (pending_off < pending.size()) {
@@ -349,7 +277,7 @@ void BlobHttp::Serve(int fd, const std::string& received) {
   }
   int64_t start = 0, end = props->size;
   int status = 200;
-  std::string range = r.headers.count("x-ms-range") ? r.headers["x-ms-range"] : r.headers["range"];
+  std::string range = r.headers.count("x-ms-range") ? r.Header("x-ms-range") : r.Header("range");
   if (!range.empty()) {
     if (!ParseRange(range, props->size, &start, &end)) {
       h.emplace_back("Content-Range", absl::StrCat("bytes */", props->size));

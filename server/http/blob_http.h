@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/http/request.h"
 #include "server/blob/blob_store.h"
 
 namespace switchboard::http {
@@ -40,18 +41,23 @@ class BlobHttp {
   ~BlobHttp();
 
   // The RawHook: takes connections whose path starts with an account of
-  // the store.
-  bool Claim(int fd, const std::string& received);
+  // the store (moving the head and the body bytes read with it).
+  bool Claim(int fd, httpcore::Request& head, std::string& body_start);
   void Stop();
 
  private:
   void Loop();
-  void Serve(int fd, const std::string& received);
+  struct Job {
+    int fd = -1;
+    httpcore::Request request;
+    std::string body_start;
+  };
+  void Serve(int fd, const httpcore::Request& request, std::string body_start);
 
   BlobHttpOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<int, std::string>> queue_;
+  std::deque<Job> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

@@ -4,6 +4,7 @@
 
 #include "common/azure/http_client.h"
 #include "common/azure/sas.h"
+#include "common/azure/xml.h"
 #include "tests/media/media_test_support.h"
 
 namespace switchboard::testing {
@@ -80,6 +81,19 @@ TEST(BlobHttp, ContainerAccessLevelsGovernAnonymousReads) {
   EXPECT_EQ(Get(blob).status, 404);
   // /healthz still reaches the admin handler.
   EXPECT_EQ(Get(absl::StrCat("http://", s.http(), "/healthz")).status, 200);
+}
+
+// Error bodies are well-formed XML even when the message repeats what the
+// client sent: Azure's SDKs parse them, and fail with PARSE_ERROR otherwise.
+TEST(BlobHttp, ErrorBodiesEscapeWhatTheyRepeat) {
+  MediaServer s;
+  ASSERT_TRUE(s.PutLocal("media", "a.txt", "hello", {}).ok());
+  auto r = Get(absl::StrCat("http://", s.http(), "/", kAccount, "/media/a.txt?sv=1%26%3Cx%3E&sr=b&sig=abc"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.header("x-ms-error-code"), "AuthenticationFailed");
+  EXPECT_EQ(r.body.find("1&<x>"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("1&amp;&lt;x&gt;"), std::string::npos) << r.body;
+  EXPECT_EQ(azure::TagText(r.body, "Message"), "SAS version 1&<x> is not supported");
 }
 
 TEST(BlobHttp, RangeHeadAndMetadataHeaders) {

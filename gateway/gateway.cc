@@ -139,6 +139,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     eventgrid::TopicOptions topts;
     topts.url = config.eventgrid_topic_url;
     topts.key = config.eventgrid_topic_key;
+    topts.limits.max_events = static_cast<size_t>(config.eventgrid_batch_max_events);
+    topts.limits.max_bytes = static_cast<size_t>(config.eventgrid_batch_max_bytes);
     impl->topic = std::make_unique<eventgrid::TopicClient>(topts);
   }
   eventgrid::BindMedia(impl->conn.get(), &impl->eventgrid_handlers, &impl->media);

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "gateway/endpoints/status_map.h"
+#include "gateway/eventgrid/outbound.h"
 #include "gateway/eventgrid/responses.h"
 
 namespace switchboard::gateway::eventgrid {
@@ -120,13 +121,21 @@ http::Response Endpoint::Handle(const http::Request& req) const {
       log::Warn("rejected Event Grid events, but no topic is configured to report them",
                 {{"responses", direct.size()}});
     } else {
-      auto s = topic_->Post(TopicClient::Encode(direct), std::chrono::steady_clock::now() + std::chrono::seconds(10));
-      if (!s.ok()) {
-        metrics_->RecordError("eventgrid_topic");
-        log::Warn("cannot report rejected events to the event grid topic; answering 503",
-                  {{"error", std::string(s.message())}, {"responses", direct.size()}});
-        return http::Response::Text(503, absl::StrCat("cannot report failures to the topic, retry later: ",
-                                                      s.message()));
+      // In POSTs within Event Grid's limits, one after the other: each
+      // request's ack and failure stay in order, and so do the requests.
+      std::vector<std::string> bodies = SplitForTopic(direct, topic_->options().limits, metrics_);
+      for (size_t k = 0; k < bodies.size(); ++k) {
+        auto s = topic_->Post(bodies[k], std::chrono::steady_clock::now() + std::chrono::seconds(10));
+        if (!s.ok()) {
+          metrics_->RecordError("eventgrid_topic");
+          log::Warn("cannot report rejected events to the event grid topic; answering 503",
+                    {{"error", std::string(s.message())},
+                     {"responses", direct.size()},
+                     {"post", k + 1},
+                     {"posts", bodies.size()}});
+          return http::Response::Text(503, absl::StrCat("cannot report failures to the topic, retry later: ",
+                                                        s.message()));
+        }
       }
     }
   }

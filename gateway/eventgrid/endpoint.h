@@ -6,7 +6,9 @@
 //   400  body is not an array of Event Grid events (Event Grid won't retry)
 //   200  validation handshake: {"validationResponse": data.validationCode}
 //   200  every event durably accepted by switchboardd, or rejected with a
-//        response.failure that reached the topic
+//        response.failure that reached the topic (in as many POSTs as
+//        Event Grid's limits need: outbound.h's SplitForTopic, the
+//        TopicClient's options().limits)
 //   503  switchboardd (or, for rejections, the topic) unavailable: Event
 //        Grid redelivers the batch; events accepted before are idempotent
 //        because the Event Grid id is their request_id.

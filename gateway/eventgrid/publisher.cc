@@ -1,9 +1,9 @@
 #include "gateway/eventgrid/publisher.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "gateway/eventgrid/outbound.h"
 #include "switchboard/v1/cursors.grpc.pb.h"
 
 namespace switchboard::gateway::eventgrid {
@@ -170,13 +170,16 @@ void Publisher::PublishLoop() {
     committer_ = std::thread([this] { CommitLoop(); });
   }
 
-  std::vector<std::string> parts;
-  size_t bytes = 2;
-  int64_t pending = start;  // last log sequence whose events are all in `parts` or sent
+  TopicLimits limits;
+  limits.max_events = static_cast<size_t>(std::max(options_.max_events, 1));
+  limits.max_bytes = options_.max_bytes;
+  TopicBatch batch(limits);  // within Event Grid's limits whatever the options say
+  int64_t pending = start;   // last log sequence whose events are all in `batch` or sent
 
   auto flush = [&](int64_t commit_through) {
-    if (!parts.empty()) {
-      std::string body = absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+    if (!batch.empty()) {
+      const size_t events = batch.size();
+      std::string body = batch.Take();
       PostResult last;
       absl::Status s = topic_->Post(body, std::chrono::steady_clock::time_point::max(), &stop_, &last, &outage_);
       if (!s.ok() && stop_) return;  // abandoned, uncommitted: sent again after a restart
@@ -184,15 +187,12 @@ void Publisher::PublishLoop() {
         // A final 4xx: the topic will never take this batch.
         metrics_->RecordError("eventgrid_publish_rejected");
         log::Error("event grid topic rejected a batch; skipping it",
-                   {{"error", std::string(s.message())}, {"events", parts.size()}});
+                   {{"error", std::string(s.message())}, {"events", events}});
       } else {
-        metrics_->Count("eventgrid_events_published", "Response events POSTed to the Event Grid topic.",
-                        parts.size());
+        metrics_->Count("eventgrid_events_published", "Response events POSTed to the Event Grid topic.", events);
         metrics_->Count("eventgrid_posts", "POSTs accepted by the Event Grid topic.");
         if (last.attempts > 1) metrics_->Count("eventgrid_post_retries", "Retried POSTs.", last.attempts - 1);
       }
-      parts.clear();
-      bytes = 2;
     }
     Committable(commit_through);
   };
@@ -202,7 +202,7 @@ void Publisher::PublishLoop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (queue_.empty()) {
-        cv_.wait_for(lock, parts.empty() ? std::chrono::milliseconds(100) : options_.linger,
+        cv_.wait_for(lock, batch.empty() ? std::chrono::milliseconds(100) : options_.linger,
                      [this] { return stop_ || !queue_.empty(); });
       }
       if (stop_) break;
@@ -213,24 +213,17 @@ void Publisher::PublishLoop() {
       }
     }
     if (!item) {
-      if (!parts.empty() || pending > committed_.load()) flush(pending);
+      if (!batch.empty() || pending > committed_.load()) flush(pending);
       continue;
     }
     for (const Event& e : item->events) {
-      std::string json = Serialize(e);
-      if (json.size() + 2 > options_.max_bytes) {
-        metrics_->RecordError("eventgrid_event_too_large");
-        log::Error("response event larger than the batch limit; dropped",
-                   {{"id", e.id}, {"event_type", e.event_type}, {"bytes", json.size()}});
-        continue;
-      }
-      if (!parts.empty() && (static_cast<int>(parts.size()) >= options_.max_events ||
-                             bytes + json.size() + 1 > options_.max_bytes)) {
+      // The write-SAS check and the one-event size limit (outbound.h).
+      std::string json = TopicJson(e, batch.limits(), metrics_);
+      if (!batch.Fits(json)) {
         flush(pending);
         if (stop_) return;
       }
-      bytes += json.size() + (parts.empty() ? 0 : 1);
-      parts.push_back(std::move(json));
+      batch.Add(std::move(json));
     }
     pending = item->sequence;
   }

@@ -6,7 +6,10 @@
 //  2. Watches the log after it (a LogSource), encoding each log event into
 //     response events.
 //  3. Batches them in log order (so each operation's events keep their
-//     order), at most `max_events` per POST and under `max_bytes` of JSON.
+//     order), at most `max_events` per POST and under `max_bytes` of JSON,
+//     never over Event Grid's 100 events and 1 MB (outbound.h: TopicBatch;
+//     TopicJson withholds write-capable SAS URLs and replaces an event too
+//     large for any POST with a failure).
 //  4. POSTs each batch to the topic, retrying 5xx, 429 and network errors
 //     with capped exponential backoff for as long as it takes.
 //  5. Commits the cursor to the last log sequence of the batch only after

@@ -8,6 +8,8 @@
 //   409001  unknown eventType
 //   409002  the server rejected the request (INVALID_ARGUMENT and the like)
 //   409003  the event id was already used for a different request
+//   409004  a response held a write-capable SAS URL; withheld from the topic
+//   409005  a response was larger than one Event Grid publish (outbound.h)
 
 #include <grpcpp/support/status.h>
 
@@ -21,6 +23,8 @@ namespace switchboard::gateway::eventgrid {
 inline constexpr int kFailureUnknownEventType = 409001;
 inline constexpr int kFailureRejected = 409002;
 inline constexpr int kFailureConflict = 409003;
+inline constexpr int kFailureWriteSasWithheld = 409004;
+inline constexpr int kFailureEventTooLarge = 409005;
 
 // data: { operationContext, eventType: <request eventType> };
 // subject: "<request subject>/<new id>".

@@ -66,6 +66,13 @@ std::string TopicClient::Encode(const std::vector<Event>& events) {
 PostResult TopicClient::PostOnce(const std::string& body) const {
   PostResult r;
   r.attempts = 1;
+  if (body.size() > kTopicMaxBodyBytes) {
+    // The splitter keeps every body within the limit; this is the last line.
+    r.http_status = 413;
+    r.error = absl::StrCat("not sent: a body of ", body.size(), " bytes is over Event Grid's limit of ",
+                           kTopicMaxBodyBytes);
+    return r;
+  }
   CURL* curl = static_cast<CURL*>(Borrow());
   if (!curl) {
     r.error = "curl_easy_init failed";

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "gateway/eventgrid/event.h"
 #include "gateway/eventgrid/outage_log.h"
+#include "gateway/eventgrid/topic_limits.h"
 
 namespace switchboard::gateway::eventgrid {
 
@@ -21,6 +22,9 @@ struct TopicOptions {
   std::chrono::milliseconds attempt_timeout{10000};
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{10000};
+  // What one POST may hold: every path splits its events within these
+  // (outbound.h), clamped to Event Grid's 1 MB and 100 events.
+  TopicLimits limits;
 };
 
 struct PostResult {
@@ -39,7 +43,9 @@ class TopicClient {
   TopicClient(const TopicClient&) = delete;
   TopicClient& operator=(const TopicClient&) = delete;
 
-  // One POST of a JSON body; no retries.
+  // One POST of a JSON body; no retries. A body over Event Grid's 1 MB
+  // (kTopicMaxBodyBytes) is never sent: the result is a 413 (final) that
+  // says so, without a request.
   PostResult PostOnce(const std::string& body) const;
 
   // POSTs until a 2xx, a final answer (4xx other than 408/429), `deadline`
@@ -51,7 +57,8 @@ class TopicClient {
                     const std::atomic<bool>* stop = nullptr, PostResult* last = nullptr,
                     OutageLog* outage = nullptr) const;
 
-  // Serializes events as a JSON array.
+  // Serializes events as one JSON array, without limits: what is POSTed is
+  // split by outbound.h's SplitForTopic / TopicBatch instead.
   static std::string Encode(const std::vector<Event>& events);
 
   const TopicOptions& options() const { return options_; }

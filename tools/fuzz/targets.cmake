@@ -5,7 +5,7 @@
 # replay tests of the normal build), so both build the same targets.
 set(SB_FUZZ_TARGETS
   eventgrid gorg_envelope managed_app run_request terraform_output
-  azure_xml sas blob_uri token_file server_config gateway_config)
+  azure_xml sas blob_uri token_file server_config gateway_config http_request blob_request)
 
 set(SB_FUZZ_eventgrid_SOURCES ${PROJECT_SOURCE_DIR}/gateway/eventgrid/event.cc)
 set(SB_FUZZ_eventgrid_LIBS sb_codecs)
@@ -18,6 +18,10 @@ set(SB_FUZZ_sas_LIBS sb_azure)
 set(SB_FUZZ_blob_uri_SOURCES ${PROJECT_SOURCE_DIR}/server/media/blob_router.cc)
 set(SB_FUZZ_blob_uri_LIBS sb_blob)
 set(SB_FUZZ_token_file_LIBS sb_common)
+set(SB_FUZZ_http_request_LIBS sb_httpcore)
+# The blob listener's reading of a head, without its sockets and threads.
+set(SB_FUZZ_blob_request_SOURCES ${PROJECT_SOURCE_DIR}/server/http/blob_request.cc)
+set(SB_FUZZ_blob_request_LIBS sb_httpcore sb_blob sb_azure)
 # The config file's own code, not the libraries around it (sb_core needs
 # SQLite, the media and resourcing libraries gRPC services).
 set(SB_FUZZ_server_config_SOURCES

@@ -5,8 +5,10 @@
 #include <vector>
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/unknown_field_set.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/rpc/method_rules.h"
 
@@ -23,14 +25,47 @@ struct At {
   const At* parent;
   const FieldDescriptor* field;
   int index;  // -1 for a singular field
+  // A map entry's key, as written in the path (`fields["a"]`); null otherwise.
+  const std::string* key = nullptr;
 };
 
 std::string PathOf(const At* at) {
   if (at == nullptr) return "";
   std::string parent = PathOf(at->parent);
+  // A map entry's value is named by its entry: fields["a"], not fields["a"].value.
+  if (at->field->containing_type()->options().map_entry()) return parent;
   std::string out = parent.empty() ? at->field->name() : absl::StrCat(parent, ".", at->field->name());
+  if (at->key != nullptr) absl::StrAppend(&out, "[", *at->key, "]");
   if (at->index >= 0) absl::StrAppend(&out, "[", at->index, "]");
   return out;
+}
+
+// A map entry's key as the path shows it: "a" quoted (escaped), numbers and
+// bools as they are.
+std::string KeyText(const Message& entry) {
+  const FieldDescriptor* k = entry.GetDescriptor()->map_key();
+  const Reflection* r = entry.GetReflection();
+  switch (k->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: return absl::StrCat("\"", absl::CHexEscape(r->GetString(entry, k)), "\"");
+    case FieldDescriptor::CPPTYPE_INT32: return absl::StrCat(r->GetInt32(entry, k));
+    case FieldDescriptor::CPPTYPE_INT64: return absl::StrCat(r->GetInt64(entry, k));
+    case FieldDescriptor::CPPTYPE_UINT32: return absl::StrCat(r->GetUInt32(entry, k));
+    case FieldDescriptor::CPPTYPE_UINT64: return absl::StrCat(r->GetUInt64(entry, k));
+    case FieldDescriptor::CPPTYPE_BOOL: return r->GetBool(entry, k) ? "true" : "false";
+    default: return "?";
+  }
+}
+
+// A google.protobuf.Value sets one kind. One with none (what a client that
+// writes the wrong field names sends) would be stored as null; it is refused.
+absl::Status CheckValueKind(const Message& m, const At* at) {
+  const google::protobuf::OneofDescriptor* kind = m.GetDescriptor()->FindOneofByName("kind");
+  if (kind == nullptr || m.GetReflection()->GetOneofFieldDescriptor(m, kind) != nullptr) return absl::OkStatus();
+  std::string path = PathOf(at);
+  return absl::InvalidArgumentError(absl::StrCat(
+      path.empty() ? "request" : path,
+      ": a Struct value must set one kind (null_value, number_value, string_value, bool_value, struct_value or "
+      "list_value)"));
 }
 
 // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to
@@ -78,9 +113,25 @@ absl::Status CheckEnum(const Message& m, const FieldDescriptor* f, const At* at)
   return absl::OkStatus();
 }
 
+absl::Status Walk(const Message& m, const At* at);
+
+// One entry of a map field: its value is walked even when the entry does
+// not set it (a Struct field with no value at all is a Value with no kind).
+absl::Status WalkMapEntry(const Message& entry, const At* at) {
+  const FieldDescriptor* v = entry.GetDescriptor()->map_value();
+  const Reflection* r = entry.GetReflection();
+  if (!r->GetUnknownFields(entry).empty()) return Walk(entry, at);  // named as Walk names them
+  if (v->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) return CheckEnum(entry, v, at);
+  if (v->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return absl::OkStatus();
+  At here{at, v, -1};
+  return Walk(r->GetMessage(entry, v), &here);
+}
+
 absl::Status Walk(const Message& m, const At* at) {
   const Reflection* r = m.GetReflection();
-  if (m.GetDescriptor()->full_name() == "google.protobuf.Timestamp") RETURN_IF_ERROR(CheckTimestamp(m, at));
+  const std::string& type = m.GetDescriptor()->full_name();
+  if (type == "google.protobuf.Timestamp") RETURN_IF_ERROR(CheckTimestamp(m, at));
+  if (type == "google.protobuf.Value") RETURN_IF_ERROR(CheckValueKind(m, at));
   const auto& unknown = r->GetUnknownFields(m);
   if (!unknown.empty()) {
     std::string path = PathOf(at);
@@ -96,7 +147,14 @@ absl::Status Walk(const Message& m, const At* at) {
       continue;
     }
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    if (f->is_repeated()) {
+    if (f->is_map()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        const Message& entry = r->GetRepeatedMessage(m, f, i);
+        const std::string key = KeyText(entry);
+        At here{at, f, -1, &key};
+        if (absl::Status s = WalkMapEntry(entry, &here); !s.ok()) return s;
+      }
+    } else if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
         At here{at, f, i};
         if (absl::Status s = Walk(r->GetRepeatedMessage(m, f, i), &here); !s.ok()) return s;

@@ -1,7 +1,8 @@
 #pragma once
 // The checks every RPC makes before its handler runs: authentication and
 // the role its method needs (server/rpc/method_rules.cc), request size,
-// unknown fields, Timestamps in range, and a request_id on every request
+// unknown fields, Timestamps in range, Struct values with a kind, and a
+// request_id on every request
 // that has one. Handlers call Admit() first.
 // And the helpers every unary handler ends with (FinishNow, Completer,
 // SyncCall, AsyncCall): errors mapped once, replays marked once.
@@ -41,9 +42,12 @@ class Guard {
 
 // INVALID_ARGUMENT naming the first unknown field found (e.g.
 // "envelope.data: unknown field number 99"), the first enum field holding a
-// number its enum does not declare (list filters among them), or the first
+// number its enum does not declare (list filters among them), the first
 // google.protobuf.Timestamp outside its range (years 1 to 9999, nanos
-// 0..999,999,999), anywhere in the message.
+// 0..999,999,999), or the first google.protobuf.Value (in a Struct) that
+// sets no kind (e.g. 'operation_context.fields["a"].list_value.values[2]:
+// a Struct value must set one kind ...'), anywhere in the message. Map
+// entries are named by their key: fields["a"].
 absl::Status CheckFields(const google::protobuf::Message& message);
 
 // INVALID_ARGUMENT for an empty request_id on a request that has one (but

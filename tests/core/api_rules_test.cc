@@ -285,6 +285,106 @@ TEST(ApiRules, TimestampsOutOfRangeAreRefusedNamingTheField) {
   EXPECT_TRUE(absl::StartsWith(s.error_message(), "notification.event_time: nanos 2000000000")) << s.error_message();
 }
 
+// A google.protobuf.Value that sets no kind (a client with the wrong field
+// names) is refused by the guard, for every RPC and at any depth, naming
+// its path; it used to be stored as null.
+TEST(ApiRules, StructValuesWithNoKindAreRefusedNamingThePath) {
+  TempDir dir;
+  TestServer ts(dir.path());
+  auto media = v1::MediaService::NewStub(ts.Channel());
+  auto resourcing = v1::ResourcingService::NewStub(ts.Channel());
+  auto notification = ts.Notification();
+  const std::string kWhat =
+      ": a Struct value must set one kind (null_value, number_value, string_value, bool_value, struct_value or "
+      "list_value)";
+  auto expect_refused = [&](const grpc::Status& s, const std::string& path) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << path << ": " << s.error_message();
+    EXPECT_EQ(s.error_message(), path + kWhat);
+  };
+  {
+    // A bus envelope's data: the value of a top-level key.
+    grpc::ClientContext ctx;
+    v1::PublishRequest req;
+    *req.mutable_envelope() = Envelope("struct-1");
+    (*req.mutable_envelope()->mutable_data()->mutable_fields())["a"];  // no kind
+    v1::PublishResponse resp;
+    expect_refused(notification->Publish(&ctx, req, &resp), "envelope.data.fields[\"a\"]");
+  }
+  {
+    // An operation context: the third element of a list.
+    grpc::ClientContext ctx;
+    v1::SetBlobMetadataRequest req;
+    req.set_request_id(testing::NewRequestId());
+    req.set_blob_uri("https://devstoreaccount1.blob.core.windows.net/c/b.mp4");
+    (*req.mutable_blob_metadata())["k"] = "v";
+    auto* list = (*req.mutable_operation_context()->mutable_fields())["a"].mutable_list_value();
+    list->add_values()->set_number_value(1);
+    list->add_values()->set_string_value("two");
+    list->add_values();  // no kind
+    v1::Operation op;
+    expect_refused(media->SetBlobMetadata(&ctx, req, &op), "operation_context.fields[\"a\"].list_value.values[2]");
+  }
+  {
+    // Nested: a SubmitBatch item's context, a struct inside a struct; the
+    // key is quoted and escaped.
+    grpc::ClientContext ctx;
+    v1::SubmitBatchRequest req;
+    auto* first = req.add_requests()->mutable_delete_blob();
+    first->set_request_id(testing::NewRequestId());
+    first->set_blob_uri("https://devstoreaccount1.blob.core.windows.net/c/ok.mp4");
+    auto* copy = req.add_requests()->mutable_copy_blob();
+    copy->set_request_id(testing::NewRequestId());
+    copy->set_source_uri("https://devstoreaccount1.blob.core.windows.net/c/a.mp4");
+    copy->set_destination_uri("https://devstoreaccount1.blob.core.windows.net/c/b.mp4");
+    auto& outer = (*copy->mutable_operation_context()->mutable_fields())["x"];
+    (*outer.mutable_struct_value()->mutable_fields())["y \"z\""];  // no kind
+    v1::SubmitBatchResponse resp;
+    expect_refused(media->SubmitBatch(&ctx, req, &resp),
+                   "requests[1].copy_blob.operation_context.fields[\"x\"].struct_value.fields[\"y \\\"z\\\"\"]");
+  }
+  {
+    // A repeated Struct: an encode's parameters.
+    grpc::ClientContext ctx;
+    v1::EncodeRequest req;
+    req.set_request_id(testing::NewRequestId());
+    req.set_encoder(v1::FLIP);
+    req.add_input_uris("https://devstoreaccount1.blob.core.windows.net/c/in.mp4");
+    req.set_output_container("https://devstoreaccount1.blob.core.windows.net/out/");
+    req.set_profiles("h264");
+    (*req.add_parameters()->mutable_fields())["ok"].set_bool_value(true);
+    (*req.add_parameters()->mutable_fields())["p"];
+    v1::Operation op;
+    expect_refused(media->Encode(&ctx, req, &op), "parameters[1].fields[\"p\"]");
+  }
+  {
+    // Another service: a run request's operation context.
+    grpc::ClientContext ctx;
+    v1::SubmitRunRequest req;
+    req.set_request_id(testing::NewRequestId());
+    (*req.mutable_operation_context()->mutable_fields())["v"];
+    v1::Run run;
+    expect_refused(resourcing->SubmitRun(&ctx, req, &run), "operation_context.fields[\"v\"]");
+  }
+  {
+    // Every kind, null included, is fine.
+    grpc::ClientContext ctx;
+    v1::PublishRequest req;
+    *req.mutable_envelope() = Envelope("struct-2");
+    auto& f = *req.mutable_envelope()->mutable_data()->mutable_fields();
+    f["null"].set_null_value(google::protobuf::NULL_VALUE);
+    f["n"].set_number_value(1.5);
+    f["s"].set_string_value("s");
+    f["b"].set_bool_value(false);
+    (*f["o"].mutable_struct_value()->mutable_fields())["in"].set_null_value(google::protobuf::NULL_VALUE);
+    f["l"].mutable_list_value()->add_values()->set_bool_value(true);
+    f["empty_list"].mutable_list_value();
+    f["empty_struct"].mutable_struct_value();
+    v1::PublishResponse resp;
+    grpc::Status s = notification->Publish(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+}
+
 TEST(ApiRules, ErrorsCutLongEchoedInputs) {
   TempDir dir;
   TestServer ts(dir.path());

@@ -5,7 +5,8 @@
 # replay tests of the normal build), so both build the same targets.
 set(SB_FUZZ_TARGETS
   eventgrid gorg_envelope managed_app run_request terraform_output
-  azure_xml sas blob_uri token_file server_config gateway_config http_request blob_request)
+  azure_xml sas blob_uri token_file server_config gateway_config http_request blob_request
+  amqp_spec)
 
 set(SB_FUZZ_eventgrid_SOURCES ${PROJECT_SOURCE_DIR}/gateway/eventgrid/event.cc)
 set(SB_FUZZ_eventgrid_LIBS sb_codecs)
@@ -19,6 +20,8 @@ set(SB_FUZZ_blob_uri_SOURCES ${PROJECT_SOURCE_DIR}/server/media/blob_router.cc)
 set(SB_FUZZ_blob_uri_LIBS sb_blob)
 set(SB_FUZZ_token_file_LIBS sb_common)
 set(SB_FUZZ_http_request_LIBS sb_httpcore)
+set(SB_FUZZ_amqp_spec_SOURCES ${PROJECT_SOURCE_DIR}/gateway/adapters/rabbitmq/consume_spec.cc)
+set(SB_FUZZ_amqp_spec_LIBS absl::strings absl::status absl::statusor protobuf::libprotobuf)
 # The blob listener's reading of a head, without its sockets and threads.
 set(SB_FUZZ_blob_request_SOURCES ${PROJECT_SOURCE_DIR}/server/http/blob_request.cc)
 set(SB_FUZZ_blob_request_LIBS sb_httpcore sb_blob sb_azure)

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
+#include "common/http/request.h"
 
 namespace switchboard::azure {
 
@@ -21,31 +22,7 @@ std::string PercentEncode(absl::string_view s, bool keep_slash) {
   return out;
 }
 
-namespace {
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-std::string PercentDecode(absl::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      int hi = HexVal(s[i + 1]), lo = HexVal(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
-  }
-  return out;
-}
+std::string PercentDecode(absl::string_view s, bool plus_is_space) { return httpcore::UrlDecode(s, plus_is_space); }
 
 std::map<std::string, std::string> ParseQuery(absl::string_view query) {
   std::map<std::string, std::string> out;

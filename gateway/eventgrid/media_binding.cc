@@ -12,6 +12,7 @@
 #include "gateway/codecs/eventgrid.h"
 #include "gateway/codecs/json_util.h"
 #include "gateway/eventgrid/responses.h"
+#include "gateway/eventgrid/topic_rule.h"
 #include "switchboard/v1/media.grpc.pb.h"
 
 namespace switchboard::gateway::eventgrid {
@@ -82,6 +83,14 @@ bool IntoBatch(Req& r, v1::MediaRequest* item) {
     return false;
   }
   return true;
+}
+
+// The request came through POST /api/eventgrid: its operation's events are
+// published to the topic (topic_rule.h). Storage events have no origin:
+// those are published anyway.
+template <class Req>
+void MarkFromEventGrid(Req& r) {
+  if constexpr (requires { r.set_origin(v1::REQUEST_ORIGIN_EVENT_GRID); }) r.set_origin(v1::REQUEST_ORIGIN_EVENT_GRID);
 }
 
 grpc::Status StatusOf(const absl::Status& s) {
@@ -165,6 +174,7 @@ class MediaHandler : public Handler {
           // Event Grid is answered once the batch is durably accepted; the
           // outcomes reach the topic through the publisher.
           if constexpr (requires { st->req.set_return_when_accepted(true); }) st->req.set_return_when_accepted(true);
+          MarkFromEventGrid(st->req);
           Call(stub_.get(), st->ctx.get(), &st->req, &st->resp,
                [st, done = std::move(done)](grpc::Status s) { done(std::move(s)); });
         },
@@ -208,6 +218,7 @@ void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
       st->status[i] = StatusOf(decoded.status());
       continue;
     }
+    std::visit([](auto& msg) { MarkFromEventGrid(msg); }, decoded->message);
     if (chunks.empty() || chunks.back()->req.requests_size() == kMaxBatch) chunks.push_back(std::make_shared<Chunk>());
     v1::MediaRequest* item = chunks.back()->req.add_requests();
     if (!std::visit([item](auto& msg) { return IntoBatch(msg, item); }, decoded->message)) {
@@ -282,6 +293,7 @@ void BindMedia(const client::Connection* conn, HandlerRegistry* handlers, MediaB
   handlers->Add(std::make_unique<MediaHandler>(conn));
   binding->encode = [](const v1::MediaEvent& e) {
     std::vector<Event> out;
+    if (!PublishedToTopic(e)) return out;  // a gRPC client's own operation
     if (auto r = codecs::ResponseEventFor(e, nullptr)) out.push_back(std::move(*r));
     return out;
   };

@@ -101,8 +101,11 @@ void MediaEngine::Encode(const v1::EncodeRequest& req, Done done) {
   }
 
   auto body = [this, req, type, job]() -> core::Reply<v1::Operation> {
+    // How the request arrived (origin) is kept in the echo, not fingerprinted.
+    v1::EncodeRequest plain = req;
+    plain.clear_origin();
     ASSIGN_OR_RETURN(auto begun, recorder_->Begin(type, req.request_id(), &req.operation_context(),
-                                                  req.output_container(), core::Fingerprint(req), true, EchoOf(req)));
+                                                  req.output_container(), core::Fingerprint(plain), true, EchoOf(req)));
     if (begun.replayed) return core::Replayed(std::move(begun.op));
     v1::Operation op = std::move(begun.op);
     // dispatched: the job has a name.

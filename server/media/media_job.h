@@ -22,16 +22,18 @@ struct MediaJob {
   std::function<void(v1::Operation, OpRecorder::Done done)> work;
 };
 
-// The Job of a request: its BeginArgs, with return_when_accepted left out of
-// the fingerprint and of the request kept for a resume.
+// The Job of a request: its BeginArgs, with return_when_accepted and origin
+// (how the request arrived, kept in the echo) left out of the fingerprint
+// and of the request kept for a resume.
 template <class Req>
 MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
   // One deterministic serialization is both the kept request and what the
-  // fingerprint hashes; the request is copied only to drop the flag.
+  // fingerprint hashes; the request is copied only to drop the flags.
   std::string bytes;
-  if (req.return_when_accepted()) {
+  if (req.return_when_accepted() || req.origin() != v1::REQUEST_ORIGIN_UNSPECIFIED) {
     Req plain = req;
     plain.clear_return_when_accepted();
+    plain.clear_origin();
     bytes = DeterministicBytes(plain);
   } else {
     bytes = DeterministicBytes(req);

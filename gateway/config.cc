@@ -34,6 +34,10 @@ const std::vector<Key>& Keys() {
       S("tls_ca", &GatewayConfig::tls_ca, "PEM CA file: talk TLS to switchboardd."),
       N("timeout_seconds", &GatewayConfig::timeout_seconds, "Deadline of each gRPC call, in seconds (keep it under Event Grid's 30 s)."),
       S("http_address", &GatewayConfig::http_address, "HTTP listen address HOST:PORT (port 0 picks one)."),
+      S("http_tls_cert_file", &GatewayConfig::http_tls_cert_file,
+        "PEM certificate chain: serve HTTPS on http_address (with http_tls_key_file). Event Grid delivers only "
+        "to HTTPS endpoints."),
+      S("http_tls_key_file", &GatewayConfig::http_tls_key_file, "PEM private key of http_tls_cert_file."),
       N("http_body_limit", &GatewayConfig::http_body_limit, "Largest HTTP request body in bytes; larger gets 413."),
       N("http_io_threads", &GatewayConfig::http_io_threads, "Threads doing HTTP I/O."),
       N("http_worker_threads", &GatewayConfig::http_worker_threads,
@@ -49,6 +53,8 @@ const std::vector<Key>& Keys() {
       S("eventgrid_topic_url", &GatewayConfig::eventgrid_topic_url,
         "Outbound Event Grid topic endpoint for response events. Empty disables the publisher."),
       S("eventgrid_topic_key", &GatewayConfig::eventgrid_topic_key, "aeg-sas-key sent to the outbound topic.", true),
+      S("eventgrid_topic_ca_file", &GatewayConfig::eventgrid_topic_ca_file,
+        "PEM CA file an https:// topic's certificate is verified against (default: the system's CAs)."),
       S("eventgrid_cursor", &GatewayConfig::eventgrid_cursor,
         "Name of the durable server-side cursor the Event Grid publisher resumes from."),
       N("eventgrid_batch_max_events", &GatewayConfig::eventgrid_batch_max_events,
@@ -201,6 +207,10 @@ absl::Status LoadConfig(const Cli& cli, GatewayConfig* config) {
 absl::Status ValidateConfig(const GatewayConfig& c) {
   if (c.server.empty()) return absl::InvalidArgumentError("server: must not be empty (HOST:PORT)");
   if (c.http_address.empty()) return absl::InvalidArgumentError("http_address: must not be empty (HOST:PORT)");
+  if (c.http_tls_cert_file.empty() != c.http_tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "http_tls_cert_file and http_tls_key_file go together: give both (HTTPS) or neither (HTTP)");
+  }
   if (c.timeout_seconds <= 0) return absl::InvalidArgumentError("timeout_seconds: must be positive");
   if (c.http_body_limit <= 0) return absl::InvalidArgumentError("http_body_limit: must be positive");
   if (c.http_io_threads < 1 || c.http_io_threads > 64) {

@@ -31,6 +31,10 @@ struct GatewayConfig {
 
   // --- HTTP ---
   std::string http_address = "127.0.0.1:8080";
+  // PEM certificate chain and key: serve HTTPS on http_address. Both or
+  // neither.
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
   int64_t http_body_limit = 1 << 20;
   int64_t http_io_threads = 1;
   int64_t http_worker_threads = 8;
@@ -43,6 +47,9 @@ struct GatewayConfig {
   std::string eventgrid_key;  // secret: inbound aeg-sas-key / ?code=
   std::string eventgrid_topic_url;
   std::string eventgrid_topic_key;  // secret
+  // PEM CA file the topic's certificate is verified against (default: the
+  // system's CAs).
+  std::string eventgrid_topic_ca_file;
   // Durable server-side cursor the publisher resumes from.
   std::string eventgrid_cursor = "gateway-eventgrid";
   int64_t eventgrid_batch_max_events = 100;

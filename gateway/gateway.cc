@@ -139,6 +139,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     eventgrid::TopicOptions topts;
     topts.url = config.eventgrid_topic_url;
     topts.key = config.eventgrid_topic_key;
+    topts.ca_file = config.eventgrid_topic_ca_file;
     topts.limits.max_events = static_cast<size_t>(config.eventgrid_batch_max_events);
     topts.limits.max_bytes = static_cast<size_t>(config.eventgrid_batch_max_bytes);
     impl->topic = std::make_unique<eventgrid::TopicClient>(topts);
@@ -149,6 +150,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 
   http::ServerOptions hopts;
   hopts.address = config.http_address;
+  hopts.tls_cert_file = config.http_tls_cert_file;
+  hopts.tls_key_file = config.http_tls_key_file;
   hopts.body_limit = static_cast<size_t>(config.http_body_limit);
   hopts.io_threads = static_cast<int>(config.http_io_threads);
   hopts.worker_threads = static_cast<int>(config.http_worker_threads);
@@ -234,7 +237,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     if (!sq.ok()) return sq.status();
     impl->storage_queue = std::move(*sq);
   }
-  log::Info("serving", {{"http_address", impl->http->address()}, {"server", config.server}});
+  log::Info("serving", {{"http_address", impl->http->address()},
+                        {"scheme", config.http_tls_cert_file.empty() ? "http" : "https"},
+                        {"server", config.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

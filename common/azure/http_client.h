@@ -28,6 +28,8 @@ struct HttpRequest {
   // it is collected into HttpResponse::body.
   std::function<bool(absl::string_view piece)> sink;
   long timeout_ms = 120000;
+  // PEM CA file for https:// URLs; empty: the system's CAs.
+  std::string ca_file;
 };
 
 struct HttpResponse {

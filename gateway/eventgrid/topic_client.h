@@ -19,6 +19,9 @@ namespace switchboard::gateway::eventgrid {
 struct TopicOptions {
   std::string url;
   std::string key;
+  // PEM CA file for an https:// url; empty: the system's CAs. The
+  // certificate and host name are always verified.
+  std::string ca_file;
   std::chrono::milliseconds attempt_timeout{10000};
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{10000};

@@ -6,16 +6,20 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <atomic>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/http/beast_request.h"
@@ -56,29 +60,56 @@ struct HttpServer::Impl {
   std::atomic<bool> stopped{false};
   std::atomic<std::size_t> queued{0};
   std::mutex stop_mu;
+  std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
 
   void Accept();
 };
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection: plain (Stream = beast::tcp_stream) or TLS (TlsStream).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)
+    requires std::is_same_v<Stream, beast::tcp_stream>
       : stream_(std::move(socket)),
+        server_(server),
+        limits_{server->options.header_limit, server->options.body_limit, false} {}
+  Session(tcp::socket socket, HttpServer::Impl* server, asio::ssl::context& tls)
+    requires std::is_same_v<Stream, TlsStream>
+      : stream_(std::move(socket), tls),
         server_(server),
         limits_{server->options.header_limit, server->options.body_limit, false} {}
 
   void Start() {
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // The handshake gets the idle timeout: a client that never sends a
+        // ClientHello holds nothing for longer than an idle connection does.
+        self->Lowest().expires_after(self->server_->options.idle_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->Read();
+        });
+      } else {
+        self->Read();
+      }
+    });
   }
 
  private:
   void Read() {
     parser_.emplace();
     httpcore::ApplyLimits(*parser_, limits_);
-    stream_.expires_after(server_->options.idle_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    Lowest().expires_after(server_->options.idle_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
@@ -99,13 +130,13 @@ class Session : public std::enable_shared_from_this<Session> {
     req.body = std::move(msg.body());
     {
       beast::error_code rec;
-      auto peer = stream_.socket().remote_endpoint(rec);
+      auto peer = Lowest().socket().remote_endpoint(rec);
       if (!rec) {
         req.remote = peer.address().is_v6() ? absl::StrCat("[", peer.address().to_string(), "]:", peer.port())
                                             : absl::StrCat(peer.address().to_string(), ":", peer.port());
       }
     }
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     auto responded = std::make_shared<std::atomic<bool>>(false);
     Responder respond = [self, responded](Response resp) {
       if (responded->exchange(true)) return;
@@ -170,9 +201,9 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep = keep_alive_ && !close && !server_->stopped.load();
     res->keep_alive(keep);
     res->prepare_payload();
-    stream_.expires_after(std::chrono::seconds(30));
+    Lowest().expires_after(std::chrono::seconds(30));
     bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res, keep, close](beast::error_code ec, std::size_t) {
+                       [self = this->shared_from_this(), res, keep, close](beast::error_code ec, std::size_t) {
                          if (!ec && close) {
                            self->LingeringClose();
                            return;
@@ -192,15 +223,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // closing, as nginx's lingering close does.
   void LingeringClose() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().expires_after(std::chrono::seconds(2));
     Drain();
   }
 
   void Drain() {
     constexpr std::size_t kMaxDrained = 64u << 20;
     drain_.resize(64 * 1024);
-    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    stream_.async_read_some(asio::buffer(drain_), [self = this->shared_from_this()](beast::error_code ec,
+                                                                                     std::size_t n) {
       self->drained_ += n;
       if (ec || self->drained_ > kMaxDrained) {
         self->Close();
@@ -212,11 +244,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().close(ec);
   }
 
-  beast::tcp_stream stream_;
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
   HttpServer::Impl* server_;
   httpcore::ParseLimits limits_;
   beast::flat_buffer buffer_;
@@ -237,7 +271,11 @@ void HttpServer::Impl::Accept() {
     } else {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), this)->Start();
+      if (tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), this, *tls)->Start();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(std::move(socket), this)->Start();
+      }
     }
     if (acceptor.is_open()) Accept();
   });
@@ -272,6 +310,36 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
         absl::StrCat("http address '", options.address, "': host must be an IP address or localhost"));
   }
   auto impl = std::make_unique<Impl>();
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "http_tls_cert_file and http_tls_key_file go together: give both (HTTPS) or neither (HTTP)");
+  }
+  if (!options.tls_cert_file.empty()) {
+    impl->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    impl->tls->use_certificate_chain_file(options.tls_cert_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(absl::StrCat("http_tls_cert_file '", options.tls_cert_file,
+                                                     "': cannot load a PEM certificate chain: ", ec.message()));
+    }
+    impl->tls->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec && absl::StrContains(ec.message(), "mismatch")) {
+      return absl::InvalidArgumentError(absl::StrCat("http_tls_key_file '", options.tls_key_file,
+                                                     "' is not the key of http_tls_cert_file '",
+                                                     options.tls_cert_file, "'"));
+    }
+    if (ec) {
+      return absl::InvalidArgumentError(absl::StrCat("http_tls_key_file '", options.tls_key_file,
+                                                     "': cannot load a PEM private key: ", ec.message()));
+    }
+    if (SSL_CTX_check_private_key(impl->tls->native_handle()) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("http_tls_key_file '", options.tls_key_file,
+                                                     "' is not the key of http_tls_cert_file '",
+                                                     options.tls_cert_file, "'"));
+    }
+  }
   impl->options = options;
   impl->handler = std::move(handler);
   tcp::endpoint endpoint(ip, static_cast<unsigned short>(port));

@@ -68,6 +68,10 @@ struct ServerOptions {
   std::size_t queue_limit = 64;
   // A request that waited this long for a worker is answered 503 unrun.
   std::chrono::milliseconds queue_timeout = std::chrono::seconds(5);
+  // PEM files: serve HTTPS (TLS 1.2 or later) instead of HTTP. Both or
+  // neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   FrontHandler front;  // optional
   ShedHook on_shed;    // optional
 };

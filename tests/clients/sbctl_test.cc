@@ -495,13 +495,10 @@ TEST(SbctlAuth, SendsTheBearerToken) {
 
 TEST(SbctlTls, VerifiesTheServerWithTheGivenCa) {
   TempDir dir;
-  std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
-  RunResult gen =
-      RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                  "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
-                 CleanEnv(), 60s);
-  // openssl is a test package (tools/bootstrap.sh --test): without it this fails, it does not skip.
-  ASSERT_EQ(gen.exit_code, 0) << "cannot make a test certificate with /usr/bin/openssl: " << Describe(gen);
+  TestCertificate made = MakeTestCertificate(dir.path());
+  ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << Describe(made.result);
+  const std::string& cert = made.cert;
+  const std::string& key = made.key;
   Server server({"--tls_cert_file=" + cert, "--tls_key_file=" + key});
   ASSERT_TRUE(server.Start());
   RunResult r = Sbctl({"health", "--server=" + server.address(), "--tls_ca=" + cert});

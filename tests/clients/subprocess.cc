@@ -198,4 +198,17 @@ RunResult RunCommand(const std::vector<std::string>& argv, const Subprocess::Opt
   return result;
 }
 
+TestCertificate MakeTestCertificate(const std::string& dir) {
+  TestCertificate c;
+  c.cert = dir + "/cert.pem";
+  c.key = dir + "/key.pem";
+  Subprocess::Options options;
+  c.result = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", c.key,
+                         "-out", c.cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+                         "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+                        options, std::chrono::seconds(60));
+  c.made = c.result.exit_code == 0;
+  return c;
+}
+
 }  // namespace switchboard::testing

@@ -78,4 +78,16 @@ struct RunResult {
 RunResult RunCommand(const std::vector<std::string>& argv, const Subprocess::Options& options,
                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// A self-signed certificate for localhost and 127.0.0.1, valid for a day,
+// written to `dir`/cert.pem and `dir`/key.pem by /usr/bin/openssl (a test
+// package: without it `made` is false and `result` says why; tests fail on
+// that, they do not skip). The certificate is its own CA.
+struct TestCertificate {
+  std::string cert;
+  std::string key;
+  bool made = false;
+  RunResult result;
+};
+TestCertificate MakeTestCertificate(const std::string& dir);
+
 }  // namespace switchboard::testing

@@ -75,6 +75,16 @@ TEST(GatewayConfigTest, TopicUrlNeedsAKey) {
   EXPECT_NE(ValidateConfig(c).message().find("eventgrid_topic_url"), std::string::npos);
 }
 
+TEST(GatewayConfigTest, HttpsNeedsBothTheCertificateAndTheKey) {
+  GatewayConfig c;
+  c.http_tls_cert_file = "/x/cert.pem";
+  auto s = ValidateConfig(c);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("http_tls_cert_file and http_tls_key_file go together"), std::string::npos) << s;
+  c.http_tls_key_file = "/x/key.pem";
+  EXPECT_TRUE(ValidateConfig(c).ok());  // the files are read at start (HttpServer::Start)
+}
+
 TEST(GatewayBinaryTest, HelpDocumentsTheAcceptanceFlags) {
   auto r = RunCommand({SWITCHBOARD_GATEWAY_PATH, "--help"}, {});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -7,6 +7,10 @@
 
 #include <thread>
 
+#include "absl/status/status.h"
+#include "common/azure/http_client.h"
+#include "tests/clients/subprocess.h"
+#include "tests/core/test_support.h"
 #include "tests/gateway/http_client.h"
 
 namespace switchboard::gateway::http {
@@ -100,6 +104,72 @@ TEST(HttpServerTest, UrlDecoding) {
   EXPECT_EQ(q["a"], "1");
   EXPECT_EQ(q["b"], "=");
   EXPECT_EQ(q.count("c"), 1u);
+}
+
+
+// HTTPS: the same server over TLS, verified by libcurl against the
+// certificate as its CA; a plain-HTTP client gets no answer; files that do
+// not load, or a key that is not the certificate's, are refused by name.
+
+TEST(HttpServerTls, ServesHttpsVerifiedAgainstItsCa) {
+  switchboard::testing::TempDir dir;
+  auto made = switchboard::testing::MakeTestCertificate(dir.path());
+  ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
+  ServerOptions o;
+  o.address = "127.0.0.1:0";
+  o.tls_cert_file = made.cert;
+  o.tls_key_file = made.key;
+  auto s = HttpServer::Start(o, [](Request req, Responder respond) {
+    respond(Response::Text(200, req.method + " " + req.path + " body=" + req.body));
+  });
+  ASSERT_TRUE(s.ok()) << s.status();
+  const std::string port = (*s)->address().substr((*s)->address().rfind(':') + 1);
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    azure::HttpRequest r;
+    r.method = "POST";
+    r.url = "https://" + host + ":" + port + "/api/x";
+    r.body = "hello";
+    r.ca_file = made.cert;
+    auto resp = azure::PerformHttp(r);
+    ASSERT_TRUE(resp.ok()) << resp.status();
+    EXPECT_EQ(resp->status, 200);
+    EXPECT_EQ(resp->body, "POST /api/x body=hello\n");
+  }
+  // Without the CA the certificate is not trusted: no answer.
+  azure::HttpRequest untrusted;
+  untrusted.url = "https://127.0.0.1:" + port + "/";
+  EXPECT_FALSE(azure::PerformHttp(untrusted).ok());
+  // Plain HTTP to the TLS port: the handshake fails, nothing is served.
+  azure::HttpRequest plain;
+  plain.url = "http://127.0.0.1:" + port + "/";
+  plain.timeout_ms = 5000;
+  auto p = azure::PerformHttp(plain);
+  EXPECT_TRUE(!p.ok() || p->status != 200);
+}
+
+TEST(HttpServerTls, RefusesFilesThatDoNotLoadNamingTheKey) {
+  switchboard::testing::TempDir dir;
+  auto a = switchboard::testing::MakeTestCertificate(dir.path());
+  ASSERT_TRUE(a.made) << a.result.err;
+  switchboard::testing::TempDir other;
+  auto b = switchboard::testing::MakeTestCertificate(other.path());
+  ASSERT_TRUE(b.made) << b.result.err;
+  auto start = [](std::string cert, std::string key) {
+    ServerOptions o;
+    o.address = "127.0.0.1:0";
+    o.tls_cert_file = std::move(cert);
+    o.tls_key_file = std::move(key);
+    return HttpServer::Start(o, [](Request, Responder respond) { respond(Response::Text(200, "")); });
+  };
+  auto missing = start(dir.path() + "/none.pem", a.key);
+  EXPECT_TRUE(absl::IsInvalidArgument(missing.status()));
+  EXPECT_NE(missing.status().message().find("http_tls_cert_file"), std::string::npos) << missing.status();
+  auto not_a_key = start(a.cert, a.cert);
+  EXPECT_NE(not_a_key.status().message().find("http_tls_key_file"), std::string::npos) << not_a_key.status();
+  auto mismatch = start(a.cert, b.key);
+  EXPECT_NE(mismatch.status().message().find("is not the key of"), std::string::npos) << mismatch.status();
+  auto half = start(a.cert, "");
+  EXPECT_NE(half.status().message().find("go together"), std::string::npos) << half.status();
 }
 
 }  // namespace

@@ -15,6 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/http/http_server.h"
+#include "tests/clients/subprocess.h"
+#include "tests/core/test_support.h"
+
 namespace switchboard::gateway::eventgrid {
 namespace {
 
@@ -118,6 +122,33 @@ TEST(TopicClient, ConnectsAgainWhenTheTopicClosesTheConnection) {
   }
   EXPECT_EQ(topic.requests(), 3);
   EXPECT_EQ(topic.accepted(), 3);
+}
+
+// An https:// topic is verified against eventgrid_topic_ca_file; without the
+// CA (the system's CAs do not know it) nothing is sent.
+TEST(TopicClient, VerifiesAnHttpsTopicAgainstTheGivenCa) {
+  switchboard::testing::TempDir dir;
+  auto made = switchboard::testing::MakeTestCertificate(dir.path());
+  ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
+  http::ServerOptions o;
+  o.address = "127.0.0.1:0";
+  o.tls_cert_file = made.cert;
+  o.tls_key_file = made.key;
+  std::atomic<int> received{0};
+  auto topic = http::HttpServer::Start(o, [&received](http::Request req, http::Responder respond) {
+    if (req.body == "[]") received.fetch_add(1);
+    respond(http::Response::Text(200, "ok"));
+  });
+  ASSERT_TRUE(topic.ok()) << topic.status();
+  const std::string url = "https://localhost:" + (*topic)->address().substr((*topic)->address().rfind(':') + 1) +
+                          "/api/events";
+  TopicOptions trusted = Options(url);
+  trusted.ca_file = made.cert;
+  EXPECT_EQ(TopicClient(trusted).PostOnce("[]").http_status, 200);
+  PostResult untrusted = TopicClient(Options(url)).PostOnce("[]");
+  EXPECT_EQ(untrusted.http_status, 0) << untrusted.error;
+  EXPECT_FALSE(untrusted.error.empty());
+  EXPECT_EQ(received.load(), 1);
 }
 
 }  // namespace

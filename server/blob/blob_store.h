@@ -47,6 +47,14 @@ struct BlobProperties {
   std::string name;
   int64_t size = 0;
   std::string content_type;
+  // Azure's other content headers, served back as Content-Encoding, ...;
+  // empty when not set. content_md5 is base64 of the 16-byte MD5. Kept by
+  // LocalBlobStore; AzureBlobStore leaves them empty.
+  std::string content_encoding;
+  std::string content_language;
+  std::string content_disposition;
+  std::string cache_control;
+  std::string content_md5;
   std::string etag;
   int64_t last_modified_us = 0;
   Metadata metadata;
@@ -71,7 +79,43 @@ struct PutOptions {
   Metadata metadata;
   // Sent as x-ms-client-request-id (Azure echoes it into storage events).
   std::string client_request_id;
+  // Stored and served back (LocalBlobStore; AzureBlobStore ignores them).
+  // content_md5 empty: LocalBlobStore stores the MD5 of the bytes written.
+  // (Default initializers: `PutOptions{type, metadata, id}` stays valid.)
+  std::string content_encoding = {};
+  std::string content_language = {};
+  std::string content_disposition = {};
+  std::string cache_control = {};
+  std::string content_md5 = {};
 };
+
+// Azure's x-ms-error-code for a failed operation, carried on its status
+// (a payload) so that the blob listener answers with Azure's code.
+absl::Status WithAzureCode(absl::Status status, absl::string_view code);
+// The code set by WithAzureCode, or "".
+std::string AzureCode(const absl::Status& status);
+
+// MD5 of bytes that arrive in pieces (OpenSSL), as Azure's Content-MD5.
+class Md5Stream {
+ public:
+  Md5Stream();
+  ~Md5Stream();
+  Md5Stream(const Md5Stream&) = delete;
+  Md5Stream& operator=(const Md5Stream&) = delete;
+  void Update(absl::string_view piece);
+  // Base64 of the 16-byte digest; call once.
+  std::string FinishBase64();
+
+ private:
+  void* ctx_;
+};
+
+// Azure's CRC-64 (x-ms-content-crc64: polynomial 0x9A6C9329AC4BC9B5
+// reflected, initial and final value all ones), continued over `piece`
+// from `crc` (0 for the first piece).
+uint64_t Crc64Update(uint64_t crc, absl::string_view piece);
+// Base64 of the CRC's 8 bytes, least significant first, as Azure sends it.
+std::string Crc64Base64(uint64_t crc);
 
 class BlobStore {
  public:

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
@@ -105,13 +106,89 @@ std::string NotFoundBlob(const BlobRef& ref) {
                       ref.account, "'");
 }
 
+// Copies exactly `size` bytes from `source` to `fd` (the file `path`),
+// feeding `md5` if given.
+absl::Status CopyToFile(int fd, const std::string& path, int64_t size, const ChunkSource& source, Md5Stream* md5) {
+  std::vector<char> buf(1 << 16);
+  int64_t written = 0;
+  while (written < size) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), size - written));
+    auto n = source(buf.data(), want);
+    if (!n.ok()) return n.status();
+    if (*n == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the body ended after ", written, " of ", size, " bytes; send the whole body"));
+    }
+    if (md5 != nullptr) md5->Update(absl::string_view(buf.data(), *n));
+    size_t off = 0;
+    while (off < *n) {
+      ssize_t w = ::write(fd, buf.data() + off, *n - off);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return IoError("cannot write", path);
+      }
+      off += static_cast<size_t>(w);
+    }
+    written += static_cast<int64_t>(*n);
+  }
+  return absl::OkStatus();
+}
+
+// The record of a blob just written, with its content headers.
+json NewRecord(const BlobRef& ref, int64_t size, const PutOptions& o, const std::string& computed_md5) {
+  json record = {{"name", ref.name},
+                 {"size", size},
+                 {"content_type", o.content_type.empty() ? "application/octet-stream" : o.content_type},
+                 {"etag", NewEtag()},
+                 {"last_modified_us", NowUs()},
+                 {"metadata", o.metadata},
+                 {"tier", "Hot"}};
+  auto put = [&](const char* key, const std::string& v) {
+    if (!v.empty()) record[key] = v;
+  };
+  put("content_encoding", o.content_encoding);
+  put("content_language", o.content_language);
+  put("content_disposition", o.content_disposition);
+  put("cache_control", o.cache_control);
+  put("content_md5", o.content_md5.empty() ? computed_md5 : o.content_md5);
+  return record;
+}
+
+std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
+
 }  // namespace
+
+OpenedBlob::~OpenedBlob() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+ChunkSource OpenedBlob::Source() const {
+  auto pos = std::make_shared<int64_t>(0);
+  int fd = fd_;
+  int64_t size = props_.size;
+  return [fd, pos, size](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(cap), size - *pos));
+    if (want == 0) return size_t{0};
+    while (true) {
+      ssize_t n = ::pread(fd, buf, want, *pos);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return absl::InternalError(absl::StrCat("read failed: ", std::strerror(errno)));
+      *pos += n;
+      return static_cast<size_t>(n);
+    }
+  };
+}
 
 BlobProperties PropertiesFromRecord(const json& r) {
   BlobProperties p;
   p.name = r.value("name", "");
   p.size = r.value("size", int64_t{0});
   p.content_type = r.value("content_type", "application/octet-stream");
+  p.content_encoding = r.value("content_encoding", "");
+  p.content_language = r.value("content_language", "");
+  p.content_disposition = r.value("content_disposition", "");
+  p.cache_control = r.value("cache_control", "");
+  p.content_md5 = r.value("content_md5", "");
   p.etag = r.value("etag", "");
   p.last_modified_us = r.value("last_modified_us", int64_t{0});
   if (r.contains("metadata") && r["metadata"].is_object()) {
@@ -245,60 +322,60 @@ absl::StatusOr<Access> LocalBlobStore::GetContainerAccess(absl::string_view acco
 
 absl::StatusOr<BlobProperties> LocalBlobStore::PutBlob(const BlobRef& ref, int64_t size, const ChunkSource& source,
                                                        const PutOptions& options) {
+  return PutBlobIf(ref, size, source, options, nullptr);
+}
+
+absl::StatusOr<BlobProperties> LocalBlobStore::PutBlobIf(const BlobRef& ref, int64_t size, const ChunkSource& source,
+                                                         const PutOptions& options,
+                                                         const Precondition& precondition) {
   RETURN_IF_ERROR(CheckRef(ref));
   RETURN_IF_ERROR(ValidateMetadata(options.metadata, "metadata"));
   if (size < 0) return absl::InvalidArgumentError("size must be >= 0");
   std::string dir = ContainerDir(ref.account, ref.container);
   if (!fs::exists(dir + "/container.json")) {
-    return absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist"));
+    return WithAzureCode(absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist")),
+                         "ContainerNotFound");
   }
   std::string base = BlobBase(ref);
   std::string tmp = absl::StrCat(base, ".upload-", TempTag());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("cannot create", tmp);
-  auto fail = [&](absl::Status s) {
-    ::close(fd);
+  Md5Stream md5;
+  absl::Status copied = CopyToFile(fd, tmp, size, source, &md5);
+  if (::close(fd) != 0 && copied.ok()) copied = IoError("cannot write", tmp);
+  if (!copied.ok()) {
     ::unlink(tmp.c_str());
-    return s;
-  };
-  std::vector<char> buf(1 << 16);
-  int64_t written = 0;
-  while (written < size) {
-    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), size - written));
-    auto n = source(buf.data(), want);
-    if (!n.ok()) return fail(n.status());
-    if (*n == 0) {
-      return fail(absl::InvalidArgumentError(
-          absl::StrCat("the body ended after ", written, " of ", size, " bytes; send the whole blob")));
-    }
-    size_t off = 0;
-    while (off < *n) {
-      ssize_t w = ::write(fd, buf.data() + off, *n - off);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return fail(IoError("cannot write", tmp));
-      }
-      off += static_cast<size_t>(w);
-    }
-    written += static_cast<int64_t>(*n);
+    return copied;
   }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return IoError("cannot write", tmp);
-  }
-  json record = {{"name", ref.name},
-                 {"size", size},
-                 {"content_type", options.content_type.empty() ? "application/octet-stream" : options.content_type},
-                 {"etag", NewEtag()},
-                 {"last_modified_us", NowUs()},
-                 {"metadata", options.metadata},
-                 {"tier", "Hot"}};
-  std::string path = base + ".json";
+  json record = NewRecord(ref, size, options, md5.FinishBase64());
   std::unique_lock<std::mutex> l(mu_);
-  AwaitWritesLocked(l, path);
-  if (!fs::exists(dir + "/container.json")) {
+  ASSIGN_OR_RETURN(BlobProperties props, ReplaceLocked(l, ref, tmp, std::move(record), precondition));
+  // A blob put whole has no committed blocks.
+  ::unlink((base + ".blocklist").c_str());
+  return props;
+}
+
+absl::StatusOr<BlobProperties> LocalBlobStore::ReplaceLocked(std::unique_lock<std::mutex>& lock, const BlobRef& ref,
+                                                             const std::string& tmp, json record,
+                                                             const Precondition& precondition) {
+  std::string base = BlobBase(ref);
+  std::string path = base + ".json";
+  AwaitWritesLocked(lock, path);
+  if (!fs::exists(ContainerDir(ref.account, ref.container) + "/container.json")) {
     ::unlink(tmp.c_str());
-    return absl::NotFoundError(absl::StrCat("container '", ref.container, "' was deleted during the upload"));
+    return WithAzureCode(
+        absl::NotFoundError(absl::StrCat("container '", ref.container, "' was deleted during the upload")),
+        "ContainerNotFound");
+  }
+  if (precondition) {
+    auto current = LoadLocked(ref);
+    std::optional<BlobProperties> props;
+    if (current.ok()) props = PropertiesFromRecord(*current);
+    absl::Status s = precondition(props ? &*props : nullptr);
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
   }
   if (::rename(tmp.c_str(), (base + ".data").c_str()) != 0) {
     ::unlink(tmp.c_str());
@@ -335,7 +412,7 @@ absl::StatusOr<json> LocalBlobStore::LoadLocked(const BlobRef& ref) {
     if (!id) id = StatFile(path);
     auto j = ReadJson(path);
     if (!j.ok()) {
-      if (absl::IsNotFound(j.status())) return absl::NotFoundError(NotFoundBlob(ref));
+      if (absl::IsNotFound(j.status())) return WithAzureCode(absl::NotFoundError(NotFoundBlob(ref)), "BlobNotFound");
       return j.status();
     }
     TrimCacheLocked();
@@ -518,16 +595,33 @@ void LocalBlobStore::SetMetadataAsync(const BlobRef& ref, const Metadata& metada
 }
 
 absl::Status LocalBlobStore::DeleteBlob(const BlobRef& ref, const std::string&) {
+  return DeleteBlobIf(ref, nullptr);
+}
+
+absl::Status LocalBlobStore::DeleteBlobIf(const BlobRef& ref, const Precondition& precondition) {
   RETURN_IF_ERROR(CheckRef(ref));
   std::string base = BlobBase(ref);
-  std::unique_lock<std::mutex> l(mu_);
-  AwaitWritesLocked(l, base + ".json");
-  records_.erase(base + ".json");
-  if (::unlink((base + ".json").c_str()) != 0) {
-    if (errno == ENOENT) return absl::NotFoundError(NotFoundBlob(ref));
-    return IoError("cannot delete", base + ".json");
+  std::string gone;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    AwaitWritesLocked(l, base + ".json");
+    if (precondition) {
+      ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+      BlobProperties current = PropertiesFromRecord(j);
+      RETURN_IF_ERROR(precondition(&current));
+    }
+    records_.erase(base + ".json");
+    if (::unlink((base + ".json").c_str()) != 0) {
+      if (errno == ENOENT) return WithAzureCode(absl::NotFoundError(NotFoundBlob(ref)), "BlobNotFound");
+      return IoError("cannot delete", base + ".json");
+    }
+    ::unlink((base + ".data").c_str());
+    ::unlink((base + ".blocklist").c_str());
+    gone = absl::StrCat(base, ".gone-", TempTag());
+    if (::rename((base + ".blocks").c_str(), gone.c_str()) != 0) gone.clear();
   }
-  ::unlink((base + ".data").c_str());
+  std::error_code ec;
+  if (!gone.empty()) fs::remove_all(gone, ec);
   return absl::OkStatus();
 }
 
@@ -656,6 +750,295 @@ std::optional<std::string> LocalBlobStore::LocalPath(const BlobRef& ref) {
   std::string path = BlobBase(ref) + ".data";
   if (!fs::exists(path)) return std::nullopt;
   return path;
+}
+
+absl::StatusOr<ContainerInfo> LocalBlobStore::GetContainerInfo(absl::string_view account, absl::string_view container) {
+  RETURN_IF_ERROR(CheckContainer(account, container));
+  std::lock_guard<std::mutex> l(mu_);
+  auto j = ReadJson(ContainerDir(account, container) + "/container.json");
+  if (!j.ok()) {
+    return WithAzureCode(absl::NotFoundError(absl::StrCat("container '", container, "' does not exist")),
+                         "ContainerNotFound");
+  }
+  ContainerInfo info;
+  info.access = ParseAccess(j->value("access", "None")).value_or(Access::kPrivate);
+  info.created_us = j->value("created_us", int64_t{0});
+  return info;
+}
+
+absl::StatusOr<OpenedBlob> LocalBlobStore::OpenBlob(const BlobRef& ref) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  std::lock_guard<std::mutex> l(mu_);
+  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+  BlobProperties p = PropertiesFromRecord(j);
+  if (p.tier == Tier::kArchive) {
+    return WithAzureCode(absl::FailedPreconditionError(absl::StrCat(
+                             "blob '", ref.name, "' is archived; rehydrate it (change its tier) before reading it")),
+                         "BlobArchived");
+  }
+  int fd = ::open((BlobBase(ref) + ".data").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open", BlobBase(ref) + ".data");
+  return OpenedBlob(fd, std::move(p));
+}
+
+std::vector<BlockInfo> LocalBlobStore::ReadCommittedLocked(const std::string& base) {
+  std::vector<BlockInfo> out;
+  std::ifstream in(base + ".blocklist");
+  std::string hex;
+  int64_t size = 0;
+  while (in >> hex >> size) out.push_back(BlockInfo{absl::HexStringToBytes(hex), size});
+  return out;
+}
+
+namespace {
+
+// The uncommitted blocks in `dir`, in staging order (then by id).
+std::vector<BlockInfo> StagedBlocks(const std::string& dir) {
+  struct Staged {
+    BlockInfo info;
+    int64_t mtime_ns;
+  };
+  std::vector<Staged> staged;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || name.size() % 2 != 0 ||
+        name.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      continue;  // a block being written (tmp-...)
+    }
+    struct stat st;
+    if (::stat(entry.path().c_str(), &st) != 0) continue;
+    staged.push_back(Staged{BlockInfo{absl::HexStringToBytes(name), static_cast<int64_t>(st.st_size)},
+                            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec});
+  }
+  std::sort(staged.begin(), staged.end(), [](const Staged& a, const Staged& b) {
+    return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.info.id < b.info.id;
+  });
+  std::vector<BlockInfo> out;
+  out.reserve(staged.size());
+  for (auto& s : staged) out.push_back(std::move(s.info));
+  return out;
+}
+
+absl::Status InvalidBlock(absl::string_view message) {
+  return WithAzureCode(absl::InvalidArgumentError(message), "InvalidBlobOrBlock");
+}
+
+}  // namespace
+
+absl::Status LocalBlobStore::PutBlock(const BlobRef& ref, const std::string& id, int64_t size,
+                                      const ChunkSource& source, const std::function<absl::Status()>& check) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  if (id.empty() || id.size() > kMaxBlockIdBytes) {
+    return WithAzureCode(absl::InvalidArgumentError(absl::StrCat("blockid must decode to 1 to ", kMaxBlockIdBytes,
+                                                                 " bytes; it decodes to ", id.size())),
+                         "InvalidQueryParameterValue");
+  }
+  if (size < 0 || size > kMaxBlockBytes) {
+    return WithAzureCode(absl::InvalidArgumentError(absl::StrCat("a block holds at most ", kMaxBlockBytes,
+                                                                 " bytes (4000 MiB); stage smaller blocks")),
+                         "RequestBodyTooLarge");
+  }
+  if (!fs::exists(ContainerDir(ref.account, ref.container) + "/container.json")) {
+    return WithAzureCode(absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist")),
+                         "ContainerNotFound");
+  }
+  std::string base = BlobBase(ref);
+  std::string dir = base + ".blocks";
+  std::string final_path = absl::StrCat(dir, "/", Hex(id));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<BlockInfo> committed = ReadCommittedLocked(base);
+    std::vector<BlockInfo> staged = StagedBlocks(dir);
+    const BlockInfo* other = !staged.empty() ? &staged.front() : !committed.empty() ? &committed.front() : nullptr;
+    if (other != nullptr && other->id.size() != id.size()) {
+      return InvalidBlock(absl::StrCat("every block id of a blob has the same length: this blob's decode to ",
+                                       other->id.size(), " bytes, this one to ", id.size()));
+    }
+    if (staged.size() >= kMaxUncommittedBlocks && !fs::exists(final_path)) {
+      return WithAzureCode(absl::FailedPreconditionError(absl::StrCat(
+                               "the blob already has ", kMaxUncommittedBlocks,
+                               " uncommitted blocks; commit them (Put Block List) or delete the blob")),
+                           "BlockCountExceedsLimit");
+    }
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
+  }
+  std::string tmp = absl::StrCat(dir, "/tmp-", TempTag());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot create", tmp);
+  absl::Status copied = CopyToFile(fd, tmp, size, source, nullptr);
+  if (::close(fd) != 0 && copied.ok()) copied = IoError("cannot write", tmp);
+  if (copied.ok() && check) copied = check();
+  if (copied.ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    copied = IoError("cannot stage the block (was the blob committed or deleted meanwhile?)", final_path);
+  }
+  if (!copied.ok()) ::unlink(tmp.c_str());
+  return copied;
+}
+
+absl::StatusOr<BlockList> LocalBlobStore::GetBlockList(const BlobRef& ref) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  BlockList list;
+  std::string base = BlobBase(ref);
+  std::lock_guard<std::mutex> l(mu_);
+  auto j = LoadLocked(ref);
+  if (j.ok()) {
+    list.blob = PropertiesFromRecord(*j);
+    list.committed = ReadCommittedLocked(base);
+  } else if (!absl::IsNotFound(j.status())) {
+    return j.status();
+  }
+  list.uncommitted = StagedBlocks(base + ".blocks");
+  if (!list.blob && list.uncommitted.empty()) {
+    if (!fs::exists(ContainerDir(ref.account, ref.container) + "/container.json")) {
+      return WithAzureCode(absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist")),
+                           "ContainerNotFound");
+    }
+    return WithAzureCode(absl::NotFoundError(NotFoundBlob(ref)), "BlobNotFound");
+  }
+  return list;
+}
+
+absl::StatusOr<BlobProperties> LocalBlobStore::CommitBlockList(const BlobRef& ref,
+                                                               const std::vector<BlockListEntry>& entries,
+                                                               const PutOptions& options,
+                                                               const Precondition& precondition) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  RETURN_IF_ERROR(ValidateMetadata(options.metadata, "metadata"));
+  auto invalid_list = [](absl::string_view message) {
+    return WithAzureCode(absl::InvalidArgumentError(message), "InvalidBlockList");
+  };
+  if (entries.size() > kMaxCommittedBlocks) {
+    return invalid_list(absl::StrCat("a blob has at most ", kMaxCommittedBlocks, " committed blocks; this list has ",
+                                     entries.size()));
+  }
+  if (!fs::exists(ContainerDir(ref.account, ref.container) + "/container.json")) {
+    return WithAzureCode(absl::NotFoundError(absl::StrCat("container '", ref.container, "' does not exist")),
+                         "ContainerNotFound");
+  }
+  std::string base = BlobBase(ref);
+  std::string dir = base + ".blocks";
+  // Where each listed block's bytes are: a descriptor (opened now, so a
+  // block staged again or a blob replaced meanwhile does not change them),
+  // an offset and a size.
+  struct Piece {
+    int fd;
+    int64_t offset;
+    int64_t size;
+  };
+  std::vector<int> fds;
+  auto close_all = [&] {
+    for (int fd : fds) ::close(fd);
+  };
+  std::vector<Piece> pieces;
+  std::vector<BlockInfo> committed_now;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<BlockInfo> committed;
+    int data_fd = -1;
+    if (LoadLocked(ref).ok()) committed = ReadCommittedLocked(base);
+    std::map<std::string, std::pair<int64_t, int64_t>> committed_at;  // id -> offset, size
+    int64_t offset = 0;
+    for (const auto& b : committed) {
+      committed_at.emplace(b.id, std::make_pair(offset, b.size));
+      offset += b.size;
+    }
+    std::map<std::string, std::pair<int, int64_t>> staged_fd;  // id -> fd, size
+    for (const auto& e : entries) {
+      bool from_staged = e.kind != BlockListEntry::Kind::kCommitted;
+      if (from_staged) {
+        auto it = staged_fd.find(e.id);
+        if (it == staged_fd.end()) {
+          std::string path = absl::StrCat(dir, "/", Hex(e.id));
+          int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+          struct stat st;
+          if (fd >= 0 && ::fstat(fd, &st) == 0) {
+            fds.push_back(fd);
+            it = staged_fd.emplace(e.id, std::make_pair(fd, static_cast<int64_t>(st.st_size))).first;
+          } else if (fd >= 0) {
+            ::close(fd);
+          }
+        }
+        if (it != staged_fd.end()) {
+          pieces.push_back(Piece{it->second.first, 0, it->second.second});
+          committed_now.push_back(BlockInfo{e.id, it->second.second});
+          continue;
+        }
+        if (e.kind == BlockListEntry::Kind::kUncommitted) {
+          close_all();
+          return invalid_list(absl::StrCat("block ", absl::Base64Escape(e.id),
+                                           " is not an uncommitted block of the blob; stage it first (Put Block)"));
+        }
+      }
+      auto c = committed_at.find(e.id);
+      if (c == committed_at.end()) {
+        close_all();
+        return invalid_list(absl::StrCat("block ", absl::Base64Escape(e.id), " is neither ",
+                                         e.kind == BlockListEntry::Kind::kCommitted ? "" : "an uncommitted nor ",
+                                         "a committed block of the blob"));
+      }
+      if (data_fd < 0) {
+        data_fd = ::open((base + ".data").c_str(), O_RDONLY | O_CLOEXEC);
+        if (data_fd < 0) {
+          close_all();
+          return IoError("cannot open", base + ".data");
+        }
+        fds.push_back(data_fd);
+      }
+      pieces.push_back(Piece{data_fd, c->second.first, c->second.second});
+      committed_now.push_back(BlockInfo{e.id, c->second.second});
+    }
+  }
+  // Assemble, streaming.
+  std::string tmp = absl::StrCat(base, ".upload-", TempTag());
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    close_all();
+    return IoError("cannot create", tmp);
+  }
+  Md5Stream md5;
+  int64_t total = 0;
+  absl::Status copied;
+  for (const Piece& p : pieces) {
+    int64_t pos = p.offset;
+    auto source = [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
+      while (true) {
+        ssize_t n = ::pread(p.fd, buf, cap, pos);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return absl::InternalError(absl::StrCat("cannot read a block: ", std::strerror(errno)));
+        pos += n;
+        return static_cast<size_t>(n);
+      }
+    };
+    copied = CopyToFile(out, tmp, p.size, source, &md5);
+    if (!copied.ok()) break;
+    total += p.size;
+  }
+  close_all();
+  if (::close(out) != 0 && copied.ok()) copied = IoError("cannot write", tmp);
+  if (!copied.ok()) {
+    ::unlink(tmp.c_str());
+    return copied;
+  }
+  json record = NewRecord(ref, total, options, md5.FinishBase64());
+  std::string list_text;
+  for (const auto& b : committed_now) absl::StrAppend(&list_text, Hex(b.id), " ", b.size, "\n");
+  std::string gone;
+  absl::StatusOr<BlobProperties> props;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    props = ReplaceLocked(l, ref, tmp, std::move(record), precondition);
+    if (!props.ok()) return props;
+    RETURN_IF_ERROR(WriteAtomic(base + ".blocklist", list_text));
+    // The blocks left uncommitted go.
+    gone = absl::StrCat(base, ".gone-", TempTag());
+    if (::rename(dir.c_str(), gone.c_str()) != 0) gone.clear();
+  }
+  std::error_code ec;
+  if (!gone.empty()) fs::remove_all(gone, ec);
+  return props;
 }
 
 }  // namespace switchboard::blob

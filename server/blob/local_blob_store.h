@@ -5,6 +5,14 @@
 //   <root>/<account>/<container>/container.json   access level
 //   <root>/<account>/<container>/blobs/<h>.data   the bytes
 //   <root>/<account>/<container>/blobs/<h>.json   name, properties, metadata
+//   <root>/<account>/<container>/blobs/<h>.blocklist  committed blocks (hex id, size)
+//   <root>/<account>/<container>/blobs/<h>.blocks/<hex id>  uncommitted blocks
+//
+// Blocks (Azure's Put Block / Put Block List / Get Block List) are a
+// LocalBlobStore feature the blob listener uses: staged blocks stay in the
+// blob's own folder, apart from the blob, until a commit assembles the new
+// blob from them (and from blocks already committed) by streaming, renames
+// it into place and drops every block still uncommitted.
 //
 // <h> is the SHA-256 of the blob name, so any valid name (up to 1024
 // characters, with '/') maps to one flat file. Bytes are written to a temp
@@ -27,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -48,6 +57,60 @@ struct LocalBlobStoreOptions {
   // listener's port is known only after it starts.
   std::function<std::string()> base_url;
 };
+
+// Azure's limits on blocks.
+inline constexpr size_t kMaxBlockIdBytes = 64;
+inline constexpr size_t kMaxUncommittedBlocks = 100000;
+inline constexpr size_t kMaxCommittedBlocks = 50000;
+inline constexpr int64_t kMaxBlockBytes = int64_t{4000} << 20;  // 4000 MiB
+inline constexpr int64_t kMaxPutBlobBytes = int64_t{5000} << 20;
+
+// One entry of a Put Block List: which list the block is taken from.
+struct BlockListEntry {
+  enum class Kind { kCommitted, kUncommitted, kLatest };
+  Kind kind = Kind::kLatest;
+  std::string id;  // the block id's bytes (base64-decoded)
+};
+
+struct BlockInfo {
+  std::string id;  // bytes
+  int64_t size = 0;
+};
+
+struct BlockList {
+  std::vector<BlockInfo> committed;
+  std::vector<BlockInfo> uncommitted;  // in staging order
+  // The committed blob, if there is one.
+  std::optional<BlobProperties> blob;
+};
+
+// A blob opened for reading: the descriptor reads the version `props`
+// describes, whatever replaces it meanwhile. Closes on destruction.
+class OpenedBlob {
+ public:
+  OpenedBlob(int fd, BlobProperties props) : fd_(fd), props_(std::move(props)) {}
+  OpenedBlob(OpenedBlob&& o) noexcept : fd_(o.fd_), props_(std::move(o.props_)) { o.fd_ = -1; }
+  OpenedBlob& operator=(OpenedBlob&&) = delete;
+  ~OpenedBlob();
+  int fd() const { return fd_; }
+  const BlobProperties& props() const { return props_; }
+  // A source reading the blob from its start.
+  ChunkSource Source() const;
+
+ private:
+  int fd_;
+  BlobProperties props_;
+};
+
+struct ContainerInfo {
+  Access access = Access::kPrivate;
+  int64_t created_us = 0;
+};
+
+// Checked under the store's lock just before a write replaces (or a delete
+// removes) the blob, with the blob as it is then (nullptr: none). A non-OK
+// status stops the write, and is what the write returns.
+using Precondition = std::function<absl::Status(const BlobProperties* current)>;
 
 class LocalBlobStore final : public BlobStore {
  public:
@@ -78,6 +141,32 @@ class LocalBlobStore final : public BlobStore {
   absl::StatusOr<BlobPage> ListBlobs(absl::string_view account, absl::string_view container,
                                      absl::string_view prefix, absl::string_view marker, int max_results) override;
 
+  // PutBlob, checking `precondition` (may be null) after the body arrived.
+  absl::StatusOr<BlobProperties> PutBlobIf(const BlobRef& ref, int64_t size, const ChunkSource& source,
+                                           const PutOptions& options, const Precondition& precondition);
+  // Stages block `id` (1 to 64 bytes) of the blob, `size` bytes streamed to
+  // disk; `check` (may be null) runs once the body has arrived, before the
+  // block is kept. Replaces an uncommitted block of the same id. Azure's
+  // limits, with Azure's codes (AzureCode): every id of a blob has the same
+  // length (InvalidBlobOrBlock), at most 100,000 uncommitted blocks
+  // (BlockCountExceedsLimit), at most 4000 MiB (RequestBodyTooLarge).
+  absl::Status PutBlock(const BlobRef& ref, const std::string& id, int64_t size, const ChunkSource& source,
+                        const std::function<absl::Status()>& check);
+  // Commits the blob from the listed blocks, in order (an id may repeat),
+  // streamed into a new file; then drops the uncommitted blocks. A block not
+  // found in the list an entry names is InvalidBlockList.
+  absl::StatusOr<BlobProperties> CommitBlockList(const BlobRef& ref, const std::vector<BlockListEntry>& entries,
+                                                 const PutOptions& options, const Precondition& precondition);
+  // The committed and uncommitted blocks. NOT_FOUND if there is neither a
+  // blob nor a staged block.
+  absl::StatusOr<BlockList> GetBlockList(const BlobRef& ref);
+  // The blob opened for reading. FAILED_PRECONDITION for an archived blob.
+  absl::StatusOr<OpenedBlob> OpenBlob(const BlobRef& ref);
+  // DeleteBlob, checking `precondition` (may be null) first; also drops
+  // the blob's blocks.
+  absl::Status DeleteBlobIf(const BlobRef& ref, const Precondition& precondition);
+  absl::StatusOr<ContainerInfo> GetContainerInfo(absl::string_view account, absl::string_view container);
+
   absl::StatusOr<std::string> AccountKey(absl::string_view account, absl::string_view key_name) override;
   absl::Status RollKey(absl::string_view account, absl::string_view key_name) override;
   std::optional<std::string> LocalPath(const BlobRef& ref) override;
@@ -101,6 +190,13 @@ class LocalBlobStore final : public BlobStore {
   std::string ContainerDir(absl::string_view account, absl::string_view container) const;
   std::string BlobBase(const BlobRef& ref) const;
   std::string RecordPath(const BlobRef& ref) const;
+  // The committed blocks recorded beside the blob ({} if none).
+  std::vector<BlockInfo> ReadCommittedLocked(const std::string& base);
+  // Renames the new bytes `tmp` into place as the blob with `record`, after
+  // checking the container and `precondition`. Caller holds `lock`.
+  absl::StatusOr<BlobProperties> ReplaceLocked(std::unique_lock<std::mutex>& lock, const BlobRef& ref,
+                                               const std::string& tmp, nlohmann::json record,
+                                               const Precondition& precondition);
   // Loads the blob's record (from the cache, else its file), applying a due
   // rehydration. Caller holds mu_.
   absl::StatusOr<nlohmann::json> LoadLocked(const BlobRef& ref);

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <limits>
 #include <map>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -16,27 +19,15 @@
 #include "absl/time/clock.h"
 #include "common/azure/sas.h"
 #include "common/azure/url.h"
+#include "common/status.h"
+#include "common/uuid.h"
 #include "server/blob/blob_names.h"
 #include "server/http/blob_request.h"
 
 namespace switchboard::http {
 namespace {
 
-const char* Reason(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 206: return "Partial Content";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 416: return "Range Not Satisfiable";
-    default: return status >= 500 ? "Server Error" : "Error";
-  }
-}
+using Op = BlobCall::Op;
 
 bool SendAll(int fd, absl::string_view data) {
   size_t off = 0;
@@ -49,36 +40,26 @@ bool SendAll(int fd, absl::string_view data) {
   return true;
 }
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
-
 void SendHead(int fd, int status, const Headers& headers, int64_t length) {
-  std::string out = absl::StrCat("HTTP/1.1 ", status, " ", Reason(status), "\r\n");
+  std::string out = absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\n");
   for (const auto& [k, v] : headers) absl::StrAppend(&out, k, ": ", v, "\r\n");
-  absl::StrAppend(&out, "Content-Length: ", length, "\r\nx-ms-version: 2021-12-02\r\nConnection: close\r\n\r\n");
+  absl::StrAppend(&out, "Content-Length: ", length, "\r\nx-ms-version: 2021-12-02\r\nDate: ",
+                  azure::Rfc1123(absl::Now()), "\r\nConnection: close\r\n\r\n");
   SendAll(fd, out);
 }
 
-std::string XmlEscape(absl::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
+// An answer with a body (none for HEAD).
+void Send(int fd, int status, const Headers& headers, absl::string_view body, bool head_only) {
+  SendHead(fd, status, headers, static_cast<int64_t>(body.size()));
+  if (!head_only) SendAll(fd, body);
 }
 
-// An Azure-style error answer.
-void SendError(int fd, int status, absl::string_view code, absl::string_view message, bool head_only = false) {
-  std::string body = absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>", XmlEscape(code),
-                                  "</Code><Message>", XmlEscape(message), "</Message></Error>");
-  SendHead(fd, status, {{"Content-Type", "application/xml"}, {"x-ms-error-code", std::string(code)}},
-           head_only ? 0 : static_cast<int64_t>(body.size()));
-  if (!head_only) SendAll(fd, body);
+// Azure's error answer; 304 and HEAD answers carry the code in the header only.
+void SendRefusal(int fd, const BlobRefusal& r, bool head_only) {
+  Headers h = {{"x-ms-error-code", r.code}};
+  if (r.status == 304 || head_only) return SendHead(fd, r.status, h, 0);
+  h.emplace_back("Content-Type", "application/xml");
+  Send(fd, r.status, h, ErrorXml(r.code, r.message), false);
 }
 
 // Closes a connection whose request body may be partly unread (a refused
@@ -100,7 +81,121 @@ void LingeringClose(int fd) {
   ::close(fd);
 }
 
-std::string HttpDate(int64_t us) { return azure::Rfc1123(absl::FromUnixMicros(us)); }
+// The request body: the bytes read with the head, then the socket. Hashes
+// what passes when the request sent Content-MD5 / x-ms-content-crc64, and
+// answers Expect: 100-continue before the first read.
+class Body {
+ public:
+  Body(int fd, const httpcore::Request& r, std::string start)
+      : fd_(fd), pending_(std::move(start)), md5_sent_(r.Header("content-md5")),
+        crc64_sent_(r.Header("x-ms-content-crc64")),
+        expect_continue_(absl::AsciiStrToLower(r.Header("expect")) == "100-continue") {
+    if (!md5_sent_.empty()) md5_.emplace();
+  }
+
+  absl::StatusOr<size_t> Read(char* buf, size_t cap) {
+    size_t n = 0;
+    if (pending_off_ < pending_.size()) {
+      n = std::min(cap, pending_.size() - pending_off_);
+      std::memcpy(buf, pending_.data() + pending_off_, n);
+      pending_off_ += n;
+    } else {
+      if (expect_continue_) {
+        expect_continue_ = false;
+        SendAll(fd_, "HTTP/1.1 100 Continue\r\n\r\n");
+      }
+      while (true) {
+        ssize_t got = ::recv(fd_, buf, cap, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return absl::DeadlineExceededError("the upload stalled for 30 s; send the body without pauses");
+        n = static_cast<size_t>(got);
+        break;
+      }
+    }
+    absl::string_view piece(buf, n);
+    if (md5_) md5_->Update(piece);
+    if (!crc64_sent_.empty()) crc64_ = blob::Crc64Update(crc64_, piece);
+    return n;
+  }
+  blob::ChunkSource Source() {
+    return [this](char* buf, size_t cap) { return Read(buf, cap); };
+  }
+  // Once the whole body has been read: Md5Mismatch / Crc64Mismatch when a
+  // hash was sent and the body does not match it.
+  absl::Status CheckHashes() {
+    if (md5_) {
+      std::string got = md5_->FinishBase64();
+      md5_.reset();
+      if (got != md5_sent_) {
+        return StatusFromRefusal({400, "Md5Mismatch",
+                                  absl::StrCat("the MD5 of the body (", got, ") is not the Content-MD5 sent (",
+                                               md5_sent_, ")")});
+      }
+      md5_ok_ = true;
+    }
+    if (!crc64_sent_.empty() && blob::Crc64Base64(crc64_) != crc64_sent_) {
+      return StatusFromRefusal({400, "Crc64Mismatch",
+                                absl::StrCat("the CRC-64 of the body (", blob::Crc64Base64(crc64_),
+                                             ") is not the x-ms-content-crc64 sent (", crc64_sent_, ")")});
+    }
+    return absl::OkStatus();
+  }
+  // The whole body in memory (a block list: at most 8 MiB).
+  absl::StatusOr<std::string> ReadAll(int64_t size) {
+    std::string out(static_cast<size_t>(size), '\0');
+    size_t got = 0;
+    while (got < out.size()) {
+      ASSIGN_OR_RETURN(size_t n, Read(out.data() + got, out.size() - got));
+      if (n == 0) return absl::InvalidArgumentError("the body ended before its Content-Length");
+      got += n;
+    }
+    return out;
+  }
+  bool AddsMd5() const { return md5_ok_; }
+  // Headers echoing the hashes checked.
+  void AddHashHeaders(Headers* h) const {
+    if (md5_ok_) h->emplace_back("Content-MD5", md5_sent_);
+    if (!crc64_sent_.empty()) h->emplace_back("x-ms-content-crc64", crc64_sent_);
+  }
+
+ private:
+  int fd_;
+  std::string pending_;
+  size_t pending_off_ = 0;
+  std::string md5_sent_, crc64_sent_;
+  bool expect_continue_;
+  std::optional<blob::Md5Stream> md5_;
+  bool md5_ok_ = false;
+  uint64_t crc64_ = 0;
+};
+
+Headers WriteAnswer(const blob::BlobProperties& p) {
+  Headers h = {{"ETag", p.etag}, {"Last-Modified", HttpDate(p.last_modified_us)},
+               {"x-ms-request-server-encrypted", "false"}};
+  return h;
+}
+
+// "scheme://authority" of a URL, and its path and query.
+struct UrlParts {
+  std::string authority, path, query;
+};
+std::optional<UrlParts> SplitUrl(absl::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == absl::string_view::npos) return std::nullopt;
+  absl::string_view rest = url.substr(scheme + 3);
+  size_t slash = rest.find('/');
+  if (slash == absl::string_view::npos) return std::nullopt;
+  UrlParts p;
+  p.authority = absl::AsciiStrToLower(rest.substr(0, slash));
+  absl::string_view path = rest.substr(slash);
+  size_t q = path.find('?');
+  if (q != absl::string_view::npos) {
+    p.query = std::string(path.substr(q + 1));
+    path = path.substr(0, q);
+  }
+  p.path = std::string(path);
+  return p;
+}
 
 }  // namespace
 
@@ -160,135 +255,344 @@ void BlobHttp::Loop() {
   }
 }
 
-void BlobHttp::Serve(int fd, const httpcore::Request& r, std::string body_start) {
-  auto classified = ClassifyBlobRequest(r);
-  if (auto* refusal = std::get_if<BlobRefusal>(&classified)) {
-    return SendError(fd, refusal->status, refusal->code, refusal->message, r.method == "HEAD");
-  }
-  const BlobCall& call = std::get<BlobCall>(classified);
-  const blob::BlobRef& ref = call.ref;
-  const bool head_only = call.head_only;
-  const bool list = call.op == BlobCall::Op::kList;
-  const char permission = call.permission;
-  blob::BlobStore* store = options_.store;
+namespace {
 
-  // Access check.
-  if (azure::HasSas(r.query)) {
-    std::vector<std::string> keys;
-    for (const char* k : {"key1", "key2"}) {
-      auto key = store->AccountKey(ref.account, k);
-      if (key.ok()) keys.push_back(*key);
-    }
-    absl::Status s = azure::VerifyBlobSas(r.query, ref.account, ref.container, ref.name, permission, keys, absl::Now());
-    if (!s.ok() && permission == 'w') {
-      // Put Blob accepts 'c' (create) as well as 'w'.
-      s = azure::VerifyBlobSas(r.query, ref.account, ref.container, ref.name, 'c', keys, absl::Now());
-    }
-    if (!s.ok()) return SendError(fd, 403, "AuthenticationFailed", s.message(), head_only);
-  } else {
-    auto access = store->GetContainerAccess(ref.account, ref.container);
-    if (!access.ok()) return SendError(fd, 404, "ContainerNotFound", "the container does not exist", head_only);
-    bool allowed = permission == 'r' ? *access != blob::Access::kPrivate
-                                     : (permission == 'l' && *access == blob::Access::kContainer);
-    if (!allowed) {
-      // Azure hides private resources from anonymous callers.
-      return SendError(fd, 404, "ResourceNotFound",
-                       "not found, or not public: use a SAS URL (sbctl media sas) or change the container access",
-                       head_only);
-    }
-  }
+// One request being answered.
+struct Exchange {
+  int fd;
+  const httpcore::Request& r;
+  const BlobCall& call;
+  const BlobHttpOptions& options;
+  std::string body_start;
 
-  if (list) {
-    auto page = store->ListBlobs(ref.account, ref.container, r.Query("prefix"), r.Query("marker"), 5000);
-    if (!page.ok()) return SendError(fd, 404, "ContainerNotFound", page.status().message());
-    std::string xml = absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ContainerName=\"",
-                                   XmlEscape(ref.container), "\"><Blobs>");
-    for (const auto& b : page->blobs) {
-      absl::StrAppend(&xml, "<Blob><Name>", XmlEscape(b.name), "</Name><Properties><Content-Length>", b.size,
-                      "</Content-Length><Content-Type>", XmlEscape(b.content_type), "</Content-Type><Etag>",
-                      XmlEscape(b.etag), "</Etag><Last-Modified>", HttpDate(b.last_modified_us),
-                      "</Last-Modified><AccessTier>", blob::TierName(b.tier), "</AccessTier></Properties></Blob>");
-    }
-    absl::StrAppend(&xml, "</Blobs><NextMarker>", XmlEscape(page->next_marker), "</NextMarker></EnumerationResults>");
-    SendHead(fd, 200, {{"Content-Type", "application/xml"}}, static_cast<int64_t>(xml.size()));
-    SendAll(fd, xml);
-    return;
+  blob::LocalBlobStore& store() const { return *options.store; }
+  void Refuse(const BlobRefusal& refusal) const { SendRefusal(fd, refusal, call.head_only); }
+  void Refuse(const absl::Status& s) const { Refuse(RefusalFromStatus(s)); }
+  void Uploaded(const blob::BlobProperties& props) const {
+    if (options.on_upload) options.on_upload(store().BlobUrl(call.ref), props, r.Header("x-ms-client-request-id"));
   }
-
-  if (call.op == BlobCall::Op::kPut) {
-    auto it = r.headers.find("content-length");
-    int64_t size = -1;
-    if (it == r.headers.end() || !absl::SimpleAtoi(it->second, &size) || size < 0) {
-      return SendError(fd, 411, "MissingContentLengthHeader", "Put Blob needs a Content-Length (no chunked bodies)");
+  // The conditions checked against the blob before its body is read (the
+  // store checks them again when it replaces the blob).
+  bool ConditionsHoldNow() const {
+    if (!call.conditions.any()) return true;
+    auto current = store().GetProperties(call.ref);
+    if (!current.ok() && !absl::IsNotFound(current.status())) {
+      Refuse(current.status());
+      return false;
     }
-    if (r.Header("x-ms-blob-type") != "BlockBlob") {
-      return SendError(fd, 400, "InvalidHeaderValue", "x-ms-blob-type must be BlockBlob");
+    if (auto refusal = CheckConditions(call.conditions, current.ok() ? &*current : nullptr, true)) {
+      Refuse(*refusal);
+      return false;
     }
-    blob::PutOptions o;
-    if (r.headers.count("content-type")) o.content_type = r.Header("content-type");
-    o.client_request_id = r.Header("x-ms-client-request-id");
-    for (const auto& [k, v] : r.headers) {
-      if (absl::StartsWith(k, "x-ms-meta-")) o.metadata[k.substr(10)] = v;
-    }
-    std::string pending = std::move(body_start);
-    size_t pending_off = 0;
-    auto source = [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
-      if (pending_off < pending.size()) {
-        size_t n = std::min(cap, pending.size() - pending_off);
-        std::memcpy(buf, pending.data() + pending_off, n);
-        pending_off += n;
-        return n;
-      }
-      while (true) {
-        ssize_t n = ::recv(fd, buf, cap, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return absl::DeadlineExceededError("the upload stalled");
-        return static_cast<size_t>(n);
-      }
+    return true;
+  }
+  blob::Precondition WritePrecondition(Body* body) const {
+    return [this, body](const blob::BlobProperties* current) -> absl::Status {
+      if (body != nullptr) RETURN_IF_ERROR(body->CheckHashes());
+      if (auto refusal = CheckConditions(call.conditions, current, true)) return StatusFromRefusal(*refusal);
+      return absl::OkStatus();
     };
-    auto put = store->PutBlob(ref, size, source, o);
-    if (!put.ok()) {
-      int status = absl::IsNotFound(put.status()) ? 404 : absl::IsInvalidArgument(put.status()) ? 400 : 500;
-      const char* code = status == 404 ? "ContainerNotFound" : status == 400 ? "InvalidInput" : "InternalError";
-      return SendError(fd, status, code, put.status().message());
-    }
-    if (options_.on_upload) options_.on_upload(store->BlobUrl(ref), *put, o.client_request_id);
-    SendHead(fd, 201, {{"ETag", put->etag}, {"Last-Modified", HttpDate(put->last_modified_us)},
-                       {"x-ms-request-server-encrypted", "false"}}, 0);
-    return;
   }
+};
 
-  // GET / HEAD
-  auto props = store->GetProperties(ref);
-  if (!props.ok()) {
-    return SendError(fd, absl::IsNotFound(props.status()) ? 404 : 500, "BlobNotFound", props.status().message(),
-                     head_only);
+// The account's keys, for SAS checks.
+std::vector<std::string> Keys(blob::BlobStore& store, const std::string& account) {
+  std::vector<std::string> keys;
+  for (const char* k : {"key1", "key2"}) {
+    auto key = store.AccountKey(account, k);
+    if (key.ok()) keys.push_back(*key);
   }
-  Headers h = {{"Content-Type", props->content_type},
-               {"ETag", props->etag},
-               {"Last-Modified", HttpDate(props->last_modified_us)},
-               {"Accept-Ranges", "bytes"},
-               {"x-ms-blob-type", "BlockBlob"},
-               {"x-ms-access-tier", blob::TierName(props->tier)}};
-  if (props->rehydrating) h.emplace_back("x-ms-archive-status", "rehydrate-pending-to-hot");
-  for (const auto& [k, v] : props->metadata) h.emplace_back(absl::StrCat("x-ms-meta-", k), v);
-  if (props->tier == blob::Tier::kArchive && !head_only) {
-    return SendError(fd, 409, "BlobArchived", "the blob is archived; rehydrate it (change its tier) to read it");
+  return keys;
+}
+
+// Whether the query (a SAS or none) lets its bearer do what needs
+// `permission` to `ref` ('r' reads, 'l' lists, 0 container properties);
+// the refusal otherwise. `copy_source`: the refusal is CannotVerifyCopySource.
+std::optional<BlobRefusal> CheckAccess(blob::BlobStore& store, const std::map<std::string, std::string>& query,
+                                       const blob::BlobRef& ref, char permission, bool copy_source) {
+  if (azure::HasSas(query)) {
+    if (permission == 0) {
+      return BlobRefusal{403, "AuthorizationPermissionMismatch",
+                         "a service SAS does not grant Get Container Properties (Azure answers the same); read the "
+                         "container's blobs or list them instead"};
+    }
+    std::vector<std::string> keys = Keys(store, ref.account);
+    absl::Status s = azure::VerifyBlobSas(query, ref.account, ref.container, ref.name, permission, keys, absl::Now());
+    if (!s.ok() && permission == 'w') {
+      // Writes accept 'c' (create) as well as 'w'.
+      s = azure::VerifyBlobSas(query, ref.account, ref.container, ref.name, 'c', keys, absl::Now());
+    }
+    if (s.ok()) return std::nullopt;
+    auto sp = query.find("sp");
+    if (!copy_source && sp != query.end() && !sp->second.empty() &&
+        azure::VerifyBlobSas(query, ref.account, ref.container, ref.name, sp->second[0], keys, absl::Now()).ok()) {
+      // A valid SAS without the permission: Azure's own code for that.
+      return BlobRefusal{403, "AuthorizationPermissionMismatch", std::string(s.message())};
+    }
+    if (copy_source) {
+      return BlobRefusal{403, "CannotVerifyCopySource", absl::StrCat("the copy source's SAS: ", s.message())};
+    }
+    return BlobRefusal{403, "AuthenticationFailed", std::string(s.message())};
   }
-  int64_t start = 0, end = props->size;
+  auto access = store.GetContainerAccess(ref.account, ref.container);
+  const char* code = copy_source ? "CannotVerifyCopySource" : "ResourceNotFound";
+  if (!access.ok()) {
+    return BlobRefusal{404, copy_source ? code : "ContainerNotFound", "the container does not exist"};
+  }
+  bool allowed = permission == 'r' ? *access != blob::Access::kPrivate
+                                   : ((permission == 'l' || permission == 0) && *access == blob::Access::kContainer);
+  if (allowed) return std::nullopt;
+  // Azure hides private resources from anonymous callers.
+  return BlobRefusal{404, code,
+                     "not found, or not public: use a SAS URL (sbctl media sas) or change the container access"};
+}
+
+void List(const Exchange& x) {
+  auto all = x.store().ListBlobs(x.call.ref.account, x.call.ref.container, x.call.prefix, "",
+                                 std::numeric_limits<int>::max());
+  if (!all.ok()) return x.Refuse(all.status());
+  ListingPage page = PageBlobs(all->blobs, x.call);
+  std::string endpoint = absl::StrCat("http://", x.r.Header("host"), "/", x.call.ref.account, "/");
+  Send(x.fd, 200, {{"Content-Type", "application/xml"}}, ListBlobsXml(all->blobs, page, x.call, endpoint), false);
+}
+
+void ContainerProperties(const Exchange& x) {
+  auto info = x.store().GetContainerInfo(x.call.ref.account, x.call.ref.container);
+  if (!info.ok()) return x.Refuse(info.status());
+  Headers h = {{"ETag", absl::StrCat("\"0x", absl::Hex(info->created_us), "\"")},
+               {"Last-Modified", HttpDate(info->created_us)},
+               {"x-ms-lease-status", "unlocked"},
+               {"x-ms-lease-state", "available"},
+               {"x-ms-has-immutability-policy", "false"},
+               {"x-ms-has-legal-hold", "false"}};
+  if (info->access == blob::Access::kContainer) h.emplace_back("x-ms-blob-public-access", "container");
+  if (info->access == blob::Access::kBlob) h.emplace_back("x-ms-blob-public-access", "blob");
+  SendHead(x.fd, 200, h, 0);
+}
+
+void Read(const Exchange& x) {
+  const bool head_only = x.call.head_only || x.call.op == Op::kGetMetadata;
+  if (head_only) {
+    // Properties only: an archived blob answers too.
+    auto props = x.store().GetProperties(x.call.ref);
+    if (!props.ok()) return x.Refuse(props.status());
+    if (auto refusal = CheckConditions(x.call.conditions, &*props, false)) return x.Refuse(*refusal);
+    Headers h = BlobHeaders(*props, true);
+    if (x.call.op == Op::kGetMetadata) {
+      h = {{"ETag", props->etag}, {"Last-Modified", HttpDate(props->last_modified_us)}};
+      for (const auto& [k, v] : props->metadata) h.emplace_back(absl::StrCat("x-ms-meta-", k), v);
+      return SendHead(x.fd, 200, h, 0);
+    }
+    return SendHead(x.fd, 200, h, props->size);
+  }
+  auto opened = x.store().OpenBlob(x.call.ref);
+  if (!opened.ok()) return x.Refuse(opened.status());
+  const blob::BlobProperties& props = opened->props();
+  if (auto refusal = CheckConditions(x.call.conditions, &props, false)) return x.Refuse(*refusal);
+  int64_t start = 0, end = props.size;
+  std::string range = x.r.headers.count("x-ms-range") ? x.r.Header("x-ms-range") : x.r.Header("range");
   int status = 200;
-  std::string range = r.headers.count("x-ms-range") ? r.Header("x-ms-range") : r.Header("range");
+  Headers h;
   if (!range.empty()) {
-    if (!ParseRange(range, props->size, &start, &end)) {
-      h.emplace_back("Content-Range", absl::StrCat("bytes */", props->size));
-      return SendError(fd, 416, "InvalidRange", "the range is not satisfiable", head_only);
+    if (!ParseRange(range, props.size, &start, &end)) {
+      return SendHead(x.fd, 416,
+                      {{"x-ms-error-code", "InvalidRange"}, {"Content-Range", absl::StrCat("bytes */", props.size)}},
+                      0);
     }
     status = 206;
-    h.emplace_back("Content-Range", absl::StrCat("bytes ", start, "-", end - 1, "/", props->size));
+    h = BlobHeaders(props, false);
+    h.emplace_back("Content-Range", absl::StrCat("bytes ", start, "-", end - 1, "/", props.size));
+  } else {
+    h = BlobHeaders(props, true);
   }
-  SendHead(fd, status, h, end - start);
-  if (head_only || end == start) return;
-  (void)store->Read(ref, start, end - start, [fd](absl::string_view piece) { return SendAll(fd, piece); });
+  SendHead(x.fd, status, h, end - start);
+  std::vector<char> buf(1 << 16);
+  for (int64_t pos = start; pos < end;) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), end - pos));
+    ssize_t n = ::pread(opened->fd(), buf.data(), want, pos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || !SendAll(x.fd, absl::string_view(buf.data(), static_cast<size_t>(n)))) return;
+    pos += n;
+  }
+}
+
+void PutBlob(const Exchange& x, std::string body_start) {
+  if (!x.ConditionsHoldNow()) return;
+  Body body(x.fd, x.r, std::move(body_start));
+  blob::PutOptions o = PutOptionsFromRequest(x.r, false);
+  auto put = x.store().PutBlobIf(x.call.ref, x.call.content_length, body.Source(), o, x.WritePrecondition(&body));
+  if (!put.ok()) return x.Refuse(put.status());
+  x.Uploaded(*put);
+  Headers h = WriteAnswer(*put);
+  body.AddHashHeaders(&h);
+  if (!body.AddsMd5()) h.emplace_back("Content-MD5", put->content_md5);
+  SendHead(x.fd, 201, h, 0);
+}
+
+void PutBlock(const Exchange& x, std::string body_start) {
+  Body body(x.fd, x.r, std::move(body_start));
+  absl::Status s = x.store().PutBlock(x.call.ref, x.call.block_id, x.call.content_length, body.Source(),
+                                      [&body] { return body.CheckHashes(); });
+  if (!s.ok()) return x.Refuse(s);
+  Headers h = {{"x-ms-request-server-encrypted", "false"}};
+  body.AddHashHeaders(&h);
+  SendHead(x.fd, 201, h, 0);
+}
+
+void PutBlockList(const Exchange& x, std::string body_start) {
+  if (!x.ConditionsHoldNow()) return;
+  Body body(x.fd, x.r, std::move(body_start));
+  auto xml = body.ReadAll(x.call.content_length);
+  if (!xml.ok()) return x.Refuse(xml.status());
+  if (auto s = body.CheckHashes(); !s.ok()) return x.Refuse(s);
+  auto entries = ParseBlockListXml(*xml);
+  if (!entries.ok()) return x.Refuse(entries.status());
+  blob::PutOptions o = PutOptionsFromRequest(x.r, true);
+  auto put = x.store().CommitBlockList(x.call.ref, *entries, o, x.WritePrecondition(nullptr));
+  if (!put.ok()) return x.Refuse(put.status());
+  x.Uploaded(*put);
+  Headers h = WriteAnswer(*put);
+  body.AddHashHeaders(&h);
+  SendHead(x.fd, 201, h, 0);
+}
+
+void GetBlockList(const Exchange& x) {
+  auto list = x.store().GetBlockList(x.call.ref);
+  if (!list.ok()) return x.Refuse(list.status());
+  Headers h = {{"Content-Type", "application/xml"}};
+  if (list->blob) {
+    h.emplace_back("ETag", list->blob->etag);
+    h.emplace_back("Last-Modified", HttpDate(list->blob->last_modified_us));
+    h.emplace_back("x-ms-blob-content-length", absl::StrCat(list->blob->size));
+  }
+  Send(x.fd, 200, h, BlockListXml(*list, x.call.list_type), false);
+}
+
+void SetMetadata(const Exchange& x) {
+  auto current = x.store().GetProperties(x.call.ref);
+  if (!current.ok()) return x.Refuse(current.status());
+  if (auto refusal = CheckConditions(x.call.conditions, &*current, true)) return x.Refuse(*refusal);
+  blob::PutOptions o = PutOptionsFromRequest(x.r, true);
+  if (auto s = x.store().SetMetadata(x.call.ref, o.metadata, o.client_request_id); !s.ok()) return x.Refuse(s);
+  auto props = x.store().GetProperties(x.call.ref);
+  if (!props.ok()) return x.Refuse(props.status());
+  SendHead(x.fd, 200, WriteAnswer(*props), 0);
+}
+
+void Delete(const Exchange& x) {
+  if (absl::AsciiStrToLower(x.r.Header("x-ms-delete-snapshots")) == "only") {
+    // The listener keeps no snapshots: there is nothing to delete.
+    auto props = x.store().GetProperties(x.call.ref);
+    if (!props.ok()) return x.Refuse(props.status());
+    return SendHead(x.fd, 202, {}, 0);
+  }
+  blob::Precondition check = nullptr;
+  if (x.call.conditions.any()) {
+    check = [&x](const blob::BlobProperties* current) -> absl::Status {
+      if (auto refusal = CheckConditions(x.call.conditions, current, true)) return StatusFromRefusal(*refusal);
+      return absl::OkStatus();
+    };
+  }
+  if (auto s = x.store().DeleteBlobIf(x.call.ref, check); !s.ok()) return x.Refuse(s);
+  SendHead(x.fd, 202, {{"x-ms-delete-type-permanent", "true"}}, 0);
+}
+
+// Copy Blob and Put Blob From URL: the bytes of a blob this listener serves,
+// read through the source URL's own SAS (or its container's public access).
+void Copy(const Exchange& x) {
+  const std::string& source_url = x.call.copy_source;
+  auto refuse_source = [&](int status, absl::string_view why) {
+    x.Refuse(BlobRefusal{status, "CannotVerifyCopySource", std::string(why)});
+  };
+  auto parts = SplitUrl(source_url);
+  std::string own = SplitUrl(x.store().BlobUrl(x.call.ref)).value_or(UrlParts{}).authority;
+  if (!parts || (parts->authority != absl::AsciiStrToLower(x.r.Header("host")) && parts->authority != own)) {
+    return refuse_source(400, absl::StrCat("the local blob listener copies only blobs it serves itself (",
+                                           x.r.Header("host"), "); download '", source_url.substr(0, 200),
+                                           "' and upload its bytes instead"));
+  }
+  absl::string_view path = parts->path;
+  absl::ConsumePrefix(&path, "/");
+  std::vector<std::string> segs = absl::StrSplit(path, absl::MaxSplits('/', 2));
+  if (segs.size() != 3 || !x.store().HasAccount(segs[0])) {
+    return refuse_source(400, "the copy source must be a blob URL: http://host/<account>/<container>/<blob>");
+  }
+  blob::BlobRef source{segs[0], httpcore::UrlDecode(segs[1], false), httpcore::UrlDecode(segs[2], false)};
+  if (!blob::ValidateContainerName(source.container, "container").ok() ||
+      !blob::ValidateBlobName(source.name, "blob").ok()) {
+    return refuse_source(400, "the copy source does not name a valid container and blob");
+  }
+  if (auto refusal = CheckAccess(x.store(), httpcore::ParseQuery(parts->query), source, 'r', true)) {
+    return x.Refuse(*refusal);
+  }
+  auto opened = x.store().OpenBlob(source);
+  if (!opened.ok()) {
+    if (absl::IsNotFound(opened.status())) return refuse_source(404, "the copy source blob does not exist");
+    return x.Refuse(opened.status());
+  }
+  const blob::BlobProperties& src = opened->props();
+  if (auto refusal = CheckConditions(ParseConditions(x.r, "x-ms-source-"), &src, false, true)) {
+    return x.Refuse(*refusal);
+  }
+  if (!x.ConditionsHoldNow()) return;
+  // Content headers: the source's, unless the request sets them (Put Blob
+  // From URL); metadata: the request's, or else the source's (Copy Blob).
+  blob::PutOptions o = PutOptionsFromRequest(x.r, true);
+  blob::PutOptions from_source;
+  from_source.content_type = src.content_type;
+  from_source.content_encoding = src.content_encoding;
+  from_source.content_language = src.content_language;
+  from_source.content_disposition = src.content_disposition;
+  from_source.cache_control = src.cache_control;
+  from_source.content_md5 = src.content_md5;
+  if (!x.r.headers.count("x-ms-blob-content-type")) o.content_type = from_source.content_type;
+  if (!x.r.headers.count("x-ms-blob-content-encoding")) o.content_encoding = from_source.content_encoding;
+  if (!x.r.headers.count("x-ms-blob-content-language")) o.content_language = from_source.content_language;
+  if (!x.r.headers.count("x-ms-blob-content-disposition")) o.content_disposition = from_source.content_disposition;
+  if (!x.r.headers.count("x-ms-blob-cache-control")) o.cache_control = from_source.cache_control;
+  if (!x.r.headers.count("x-ms-blob-content-md5")) o.content_md5 = from_source.content_md5;
+  if (x.call.op == Op::kCopy && o.metadata.empty()) o.metadata = src.metadata;
+  auto put = x.store().PutBlobIf(x.call.ref, src.size, opened->Source(), o, x.WritePrecondition(nullptr));
+  if (!put.ok()) return x.Refuse(put.status());
+  x.Uploaded(*put);
+  Headers h = WriteAnswer(*put);
+  if (x.call.op == Op::kPutFromUrl) {
+    h.emplace_back("Content-MD5", put->content_md5);
+    return SendHead(x.fd, 201, h, 0);
+  }
+  h.emplace_back("x-ms-copy-id", NewUuid());
+  h.emplace_back("x-ms-copy-status", "success");
+  SendHead(x.fd, 202, h, 0);
+}
+
+}  // namespace
+
+void BlobHttp::Serve(int fd, const httpcore::Request& r, std::string body_start) {
+  auto classified = ClassifyBlobRequest(r);
+  if (auto* refusal = std::get_if<BlobRefusal>(&classified)) return SendRefusal(fd, *refusal, r.method == "HEAD");
+  const BlobCall& call = std::get<BlobCall>(classified);
+  Exchange x{fd, r, call, options_, ""};
+  if (auto refusal = CheckAccess(*options_.store, r.query, call.ref, call.permission, false)) {
+    return x.Refuse(*refusal);
+  }
+  switch (call.op) {
+    case Op::kList: return List(x);
+    case Op::kContainerProperties: return ContainerProperties(x);
+    case Op::kRead:
+    case Op::kGetMetadata: return Read(x);
+    case Op::kPut: return PutBlob(x, std::move(body_start));
+    case Op::kPutBlock: return PutBlock(x, std::move(body_start));
+    case Op::kPutBlockList: return PutBlockList(x, std::move(body_start));
+    case Op::kGetBlockList: return GetBlockList(x);
+    case Op::kSetMetadata: return SetMetadata(x);
+    case Op::kDelete: return Delete(x);
+    case Op::kCopy:
+    case Op::kPutFromUrl: return Copy(x);
+    case Op::kAbortCopy:
+      return x.Refuse(BlobRefusal{409, "NoPendingCopyOperation",
+                                  "every copy on the local blob listener completes before it is answered; there is "
+                                  "no copy to abort"});
+  }
 }
 
 }  // namespace switchboard::http

@@ -1,15 +1,21 @@
 #pragma once
-// The local blob store over HTTP, as Azure's Blob service answers it:
+// The local blob store over HTTP, as Azure's Blob service answers Azure's
+// SDKs (docs/media.md lists every Blob operation, served or refused):
+// Get Blob / Get Blob Properties / Get Blob Metadata (ranges, conditions,
+// content headers), Put Blob, Put Block, Put Block List, Get Block List,
+// Set Blob Metadata, Delete Blob, Copy Blob and Put Blob From URL (from a
+// blob of this listener), List Blobs (prefix, delimiter, marker,
+// maxresults) and Get Container Properties. Bodies are streamed to disk;
+// writes emit BlobCreated through `on_upload`.
 //
-//   GET/HEAD /<account>/<container>/<blob>     Range / x-ms-range, ETag,
-//            Last-Modified, x-ms-meta-*, x-ms-access-tier
-//   GET      /<account>/<container>?restype=container&comp=list   (XML)
-//   PUT      /<account>/<container>/<blob>     Put Blob (BlockBlob), body
-//            streamed to disk; emits BlobCreated through `on_upload`
+// What an operation means (which one, its conditions, the headers stored
+// and served, error codes, XML) is decided by server/http/blob_request.h,
+// which touches no socket; this file reads and writes the connection.
 //
 // Access: a service SAS in the query (checked against key1 and key2), or
 // anonymous reads as the container's access level allows (Blob: blobs,
-// BlobContainer: blobs and listing). Writes need a SAS with 'w' or 'c'.
+// BlobContainer: blobs, listing and container properties). Writes need a
+// SAS with 'w' or 'c', deletes one with 'd'.
 // Connections are taken from the admin listener (RawHook) and served on
 // this class's own threads, one request per connection.
 
@@ -22,12 +28,13 @@
 #include <vector>
 
 #include "common/http/request.h"
-#include "server/blob/blob_store.h"
+#include "server/blob/local_blob_store.h"
 
 namespace switchboard::http {
 
 struct BlobHttpOptions {
-  blob::BlobStore* store = nullptr;
+  // Blocks are a feature of the local store (server/blob/local_blob_store.h).
+  blob::LocalBlobStore* store = nullptr;
   // Called after a successful upload, with the blob's served URL.
   std::function<void(const std::string& url, const blob::BlobProperties& props,
                      const std::string& client_request_id)>

@@ -1,6 +1,11 @@
 // The blob listener over real HTTP on loopback (libcurl), and SAS URLs
 // against both the listener and Azurite.
+#include <sys/wait.h>
+
 #include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
 
 #include "common/azure/http_client.h"
 #include "common/azure/sas.h"
@@ -246,6 +251,68 @@ TEST(BlobHttp, SasUrlAgainstAzuriteWorksAndFailsWhenTamperedOrExpired) {
   std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   EXPECT_EQ(Get(url).status, 403);
   (void)(*store)->DeleteContainer(kAccount, container);
+}
+
+// tests/azure-sdk: Azure's own Blob SDK (@azure/storage-blob, pinned) runs
+// the same operations against this listener and against Azurite, and
+// run.mjs compares the answers operation by operation.
+std::string AzureSdkDir() {
+  std::string here = __FILE__;  // <repo>/tests/media/blob_http_test.cc
+  return here.substr(0, here.rfind("/tests/")) + "/tests/azure-sdk";
+}
+
+// Runs `command`, returning its exit status and its output (stdout+stderr).
+int RunCommand(const std::string& command, std::string* output) {
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) output->append(buf, n);
+  int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string ContainerSas(const std::string& container, const std::string& key) {
+  azure::BlobSasValues v;
+  v.permissions = "racwdl";
+  v.resource = "c";
+  v.expiry = absl::Now() + absl::Hours(1);
+  auto sas = azure::CreateBlobSas(kAccount, container, "", key, v);
+  EXPECT_TRUE(sas.ok()) << sas.status();
+  return sas.ok() ? *sas : "";
+}
+
+TEST(BlobHttp, AzureSdkAnswersLikeAzurite) {
+  const char* endpoint = std::getenv("SWITCHBOARD_TEST_AZURITE_BLOB");
+  const char* azurite_key = std::getenv("SWITCHBOARD_TEST_AZURITE_KEY");
+  ASSERT_TRUE(endpoint != nullptr && azurite_key != nullptr)
+      << "SWITCHBOARD_TEST_AZURITE_BLOB/_KEY are not set: run tools/services.sh start and eval "
+         "\"$(tools/services.sh env)\" (tools/test.sh does both)";
+  const std::string dir = AzureSdkDir();
+  ASSERT_TRUE(std::ifstream(dir + "/node_modules/@azure/storage-blob/package.json").good())
+      << "@azure/storage-blob is not installed in " << dir << ": run tools/bootstrap.sh --test";
+  const std::string container = absl::StrCat("sdk-", absl::ToUnixMicros(absl::Now()));
+
+  MediaServer s;
+  ASSERT_TRUE(s.local().CreateContainer(kAccount, container).ok());
+  auto key = s.local().AccountKey(kAccount, "key1");
+  ASSERT_TRUE(key.ok());
+  std::string local = absl::StrCat("http://", s.http(), "/", kAccount, "/", container, "?", ContainerSas(container, *key));
+
+  blob::AzureBlobStoreOptions ao;
+  ao.accounts.push_back({kAccount, endpoint, azurite_key, ""});
+  auto azure_store = blob::AzureBlobStore::Open(ao);
+  ASSERT_TRUE(azure_store.ok()) << azure_store.status();
+  ASSERT_TRUE((*azure_store)->CreateContainer(kAccount, container).ok());
+  std::string azurite = absl::StrCat(endpoint, "/", container, "?", ContainerSas(container, azurite_key));
+
+  std::string output;
+  int status = RunCommand(absl::StrCat("node '", dir, "/run.mjs' --local '", local, "' --azurite '", azurite, "'"),
+                          &output);
+  (void)(*azure_store)->DeleteContainer(kAccount, container);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("operations answer as Azurite does"), std::string::npos) << output;
+  std::cout << output;
 }
 
 }  // namespace

@@ -9,7 +9,10 @@
 
 #include "common/azure/http_client.h"
 #include "common/azure/sas.h"
+#include "common/azure/url.h"
 #include "common/azure/xml.h"
+#include "absl/strings/escaping.h"
+#include "server/http/blob_request.h"
 #include "tests/media/media_test_support.h"
 
 namespace switchboard::testing {
@@ -313,6 +316,285 @@ TEST(BlobHttp, AzureSdkAnswersLikeAzurite) {
   EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("operations answer as Azurite does"), std::string::npos) << output;
   std::cout << output;
+}
+
+// A container SAS URL base ("http://host/account/container") and its query.
+struct ContainerUrl {
+  std::string base;
+  std::string sas;
+  std::string Blob(const std::string& name, const std::string& extra = "") const {
+    return absl::StrCat(base, "/", name, "?", extra, extra.empty() ? "" : "&", sas);
+  }
+};
+
+ContainerUrl MakeContainer(MediaServer& s, const std::string& container, const std::string& permissions = "racwdl") {
+  EXPECT_TRUE(s.local().CreateContainer(kAccount, container).ok());
+  auto key = s.local().AccountKey(kAccount, "key1");
+  azure::BlobSasValues v;
+  v.permissions = permissions;
+  v.resource = "c";
+  v.expiry = absl::Now() + absl::Hours(1);
+  auto sas = azure::CreateBlobSas(kAccount, container, "", *key, v);
+  EXPECT_TRUE(sas.ok());
+  return ContainerUrl{absl::StrCat("http://", s.http(), "/", kAccount, "/", container), sas.value_or("")};
+}
+
+azure::HttpResponse Put(const std::string& url, const std::string& body,
+                        std::vector<std::pair<std::string, std::string>> headers = {}) {
+  azure::HttpRequest r;
+  r.method = "PUT";
+  r.url = url;
+  r.headers = std::move(headers);
+  r.body = body;
+  auto resp = azure::PerformHttp(r);
+  EXPECT_TRUE(resp.ok()) << resp.status();
+  return resp.ok() ? *resp : azure::HttpResponse{};
+}
+
+std::string Base64(absl::string_view s) { return absl::Base64Escape(s); }
+
+TEST(BlobHttp, WhatIsNotServedIsRefusedWithAzureCodesAndCreatesNothing) {
+  MediaServer s;
+  ContainerUrl c = MakeContainer(s, "media");
+  // A comp Azure has, that the listener lacks: 501, and no blob.
+  auto r = Put(c.Blob("a.txt", "comp=properties"), "", {{"x-ms-blob-type", "BlockBlob"}});
+  EXPECT_EQ(r.status, 501) << r.body;
+  EXPECT_EQ(r.header("x-ms-error-code"), "NotImplemented");
+  EXPECT_EQ(azure::TagText(r.body, "Code"), "NotImplemented");
+  // A comp Azure does not know either: 400.
+  r = Put(c.Blob("a.txt", "comp=bogus"), "data", {{"x-ms-blob-type", "BlockBlob"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.header("x-ms-error-code"), "InvalidQueryParameterValue");
+  // Page and append blobs; snapshots; leases.
+  r = Put(c.Blob("a.txt"), "", {{"x-ms-blob-type", "PageBlob"}});
+  EXPECT_EQ(r.header("x-ms-error-code"), "UnsupportedHeader");
+  EXPECT_EQ(Get(c.Blob("a.txt", "snapshot=2024-01-01T00:00:00Z")).header("x-ms-error-code"),
+            "UnsupportedQueryParameter");
+  EXPECT_EQ(Get(c.Blob("a.txt"), {{"x-ms-lease-id", "x"}}).status, 412);
+  // Container operations other than listing and properties.
+  EXPECT_EQ(Put(absl::StrCat(c.base, "?restype=container&", c.sas), "").status, 501);
+  EXPECT_EQ(Get(absl::StrCat("http://", s.http(), "/", kAccount, "?comp=list")).status, 501);
+  // Abort Copy: every copy is already over.
+  r = Put(c.Blob("a.txt", "comp=copy&copyid=x"), "", {{"x-ms-copy-action", "abort"}});
+  EXPECT_EQ(r.header("x-ms-error-code"), "NoPendingCopyOperation");
+  EXPECT_EQ(s.local().GetProperties({kAccount, "media", "a.txt"}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Get(c.Blob("a.txt")).status, 404);
+}
+
+TEST(BlobHttp, BlocksAreStagedApartAndCommittedInListOrder) {
+  MediaServer s;
+  ContainerUrl c = MakeContainer(s, "media");
+  const std::string one = Base64("id-1"), two = Base64("id-2");
+  EXPECT_EQ(Put(c.Blob("b.bin", "comp=block&blockid=" + azure::PercentEncode(one)), "AAA").status, 201);
+  EXPECT_EQ(Put(c.Blob("b.bin", "comp=block&blockid=" + azure::PercentEncode(two)), "BB").status, 201);
+  // Staged blocks are no blob yet.
+  EXPECT_EQ(Get(c.Blob("b.bin")).status, 404);
+  // Ids: base64, at most 64 bytes, one length per blob.
+  auto r = Put(c.Blob("b.bin", "comp=block&blockid=" + Base64(std::string(65, 'x'))), "x");
+  EXPECT_EQ(r.header("x-ms-error-code"), "InvalidQueryParameterValue");
+  r = Put(c.Blob("b.bin", "comp=block&blockid=" + Base64("id-10")), "x");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.header("x-ms-error-code"), "InvalidBlobOrBlock");
+  r = Put(c.Blob("b.bin", "comp=block&blockid=%25%25"), "x");
+  EXPECT_EQ(r.header("x-ms-error-code"), "InvalidQueryParameterValue");
+  // Hashes are checked when sent, and a block that fails is not kept.
+  r = Put(c.Blob("b.bin", "comp=block&blockid=" + azure::PercentEncode(Base64("id-3"))), "CCC",
+          {{"x-ms-content-crc64", blob::Crc64Base64(blob::Crc64Update(0, "CCD"))}});
+  EXPECT_EQ(r.header("x-ms-error-code"), "Crc64Mismatch");
+  r = Put(c.Blob("b.bin", "comp=block&blockid=" + azure::PercentEncode(Base64("id-3"))), "CCC",
+          {{"x-ms-content-crc64", blob::Crc64Base64(blob::Crc64Update(0, "CCC"))}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  auto list = Get(c.Blob("b.bin", "comp=blocklist&blocklisttype=all"));
+  EXPECT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find(absl::StrCat("<UncommittedBlocks><Block><Name>", one, "</Name><Size>3</Size></Block>")),
+            std::string::npos) << list.body;
+  // A list naming a block that is not staged: InvalidBlockList, no blob.
+  std::string xml = absl::StrCat("<?xml version=\"1.0\"?><BlockList><Latest>", two, "</Latest><Uncommitted>",
+                                 Base64("id-9"), "</Uncommitted></BlockList>");
+  r = Put(c.Blob("b.bin", "comp=blocklist"), xml);
+  EXPECT_EQ(r.header("x-ms-error-code"), "InvalidBlockList");
+  EXPECT_EQ(Put(c.Blob("b.bin", "comp=blocklist"), "<BlockList><Latest>").header("x-ms-error-code"),
+            "InvalidXmlDocument");
+  xml = absl::StrCat("<BlockList><Latest>", two, "</Latest><Uncommitted>", one, "</Uncommitted><Latest>", two,
+                     "</Latest></BlockList>");
+  r = Put(c.Blob("b.bin", "comp=blocklist"), xml,
+          {{"x-ms-blob-content-type", "text/x-test"}, {"x-ms-blob-cache-control", "no-store"},
+           {"x-ms-meta-who", "blocks"}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = Get(c.Blob("b.bin"));
+  EXPECT_EQ(r.body, "BBAAABB");
+  EXPECT_EQ(r.header("content-type"), "text/x-test");
+  EXPECT_EQ(r.header("cache-control"), "no-store");
+  EXPECT_EQ(r.header("x-ms-meta-who"), "blocks");
+  blob::Md5Stream md5;
+  md5.Update("BBAAABB");
+  EXPECT_EQ(r.header("content-md5"), md5.FinishBase64());
+  // The commit dropped id-3, which it did not list; id-2 can be reused as committed.
+  list = Get(c.Blob("b.bin", "comp=blocklist&blocklisttype=all"));
+  EXPECT_NE(list.body.find("<UncommittedBlocks></UncommittedBlocks>"), std::string::npos) << list.body;
+  r = Put(c.Blob("b.bin", "comp=blocklist"), absl::StrCat("<BlockList><Committed>", one, "</Committed></BlockList>"));
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Get(c.Blob("b.bin")).body, "AAA");
+  EXPECT_EQ(Get(c.Blob("b.bin")).header("content-type"), "application/octet-stream");
+}
+
+TEST(BlobHttp, ConditionsOnReadsAndWrites) {
+  MediaServer s;
+  ContainerUrl c = MakeContainer(s, "media");
+  auto r = Put(c.Blob("c.txt"), "v1", {{"x-ms-blob-type", "BlockBlob"}, {"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 201);
+  const std::string etag = r.header("etag");
+  const std::string modified = r.header("last-modified");
+  r = Put(c.Blob("c.txt"), "v2", {{"x-ms-blob-type", "BlockBlob"}, {"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.header("x-ms-error-code"), "BlobAlreadyExists");
+  r = Put(c.Blob("c.txt"), "v2", {{"x-ms-blob-type", "BlockBlob"}, {"If-Match", "\"0x1\""}});
+  EXPECT_EQ(r.header("x-ms-error-code"), "ConditionNotMet");
+  EXPECT_EQ(Get(c.Blob("c.txt")).body, "v1");
+  EXPECT_EQ(Get(c.Blob("c.txt"), {{"If-Match", "\"0x1\""}}).status, 412);
+  EXPECT_EQ(Get(c.Blob("c.txt"), {{"If-None-Match", etag}}).status, 304);
+  EXPECT_EQ(Get(c.Blob("c.txt"), {{"If-Modified-Since", modified}}).status, 304);
+  EXPECT_EQ(Get(c.Blob("c.txt"), {{"If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT"}}).status, 412);
+  EXPECT_EQ(Get(c.Blob("c.txt"), {{"If-Modified-Since", "not a date"}}).status, 200);
+  azure::HttpRequest del;
+  del.method = "DELETE";
+  del.url = c.Blob("c.txt");
+  del.headers = {{"If-Match", "\"0x1\""}};
+  EXPECT_EQ(azure::PerformHttp(del)->status, 412);
+  del.headers = {{"If-Match", etag}};
+  EXPECT_EQ(azure::PerformHttp(del)->status, 202);
+  EXPECT_EQ(Get(c.Blob("c.txt")).status, 404);
+  // The pure check: If-Match on a missing blob fails a write.
+  http::BlobConditions cond;
+  cond.if_match = "*";
+  EXPECT_EQ(http::CheckConditions(cond, nullptr, true)->status, 412);
+}
+
+TEST(BlobHttp, DeleteNeedsTheDeletePermission) {
+  MediaServer s;
+  ContainerUrl rw = MakeContainer(s, "media", "rw");
+  ASSERT_EQ(Put(rw.Blob("d.txt"), "x", {{"x-ms-blob-type", "BlockBlob"}}).status, 201);
+  azure::HttpRequest del;
+  del.method = "DELETE";
+  del.url = rw.Blob("d.txt");
+  auto r = azure::PerformHttp(del);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->header("x-ms-error-code"), "AuthorizationPermissionMismatch");
+  EXPECT_EQ(Get(rw.Blob("d.txt")).status, 200);
+}
+
+TEST(BlobHttp, ListingWithDelimiterMarkerAndMaxResults) {
+  MediaServer s;
+  ContainerUrl c = MakeContainer(s, "media");
+  for (const char* n : {"a/1", "a/2", "b", "c/x/1", "d"}) ASSERT_TRUE(s.PutLocal("media", n, "x").ok());
+  std::string marker;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    auto r = Get(absl::StrCat(c.base, "?restype=container&comp=list&delimiter=/&maxresults=2",
+                              marker.empty() ? "" : "&marker=" + azure::PercentEncode(marker), "&", c.sas));
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (absl::string_view rest = r.body; !rest.empty();) {
+      size_t at = rest.find("<Name>");
+      if (at == absl::string_view::npos) break;
+      size_t end = rest.find("</Name>", at);
+      seen.emplace_back(rest.substr(at + 6, end - at - 6));
+      rest = rest.substr(end);
+    }
+    marker = azure::TagText(r.body, "NextMarker");
+    if (marker.empty()) break;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/", "b", "c/", "d"}));
+  EXPECT_EQ(Get(absl::StrCat(c.base, "?restype=container&comp=list&maxresults=0&", c.sas)).status, 400);
+}
+
+TEST(BlobHttp, ContainerPropertiesAnonymouslyOnlyWhenPublic) {
+  MediaServer s;
+  ContainerUrl c = MakeContainer(s, "pub");
+  std::string url = absl::StrCat(c.base, "?restype=container");
+  EXPECT_EQ(Get(url).status, 404);
+  // A service SAS does not grant it (Azure and Azurite answer the same).
+  EXPECT_EQ(Get(absl::StrCat(url, "&", c.sas)).header("x-ms-error-code"), "AuthorizationPermissionMismatch");
+  SetAccess(s, "pub", v1::BLOB_CONTAINER);
+  auto r = Get(url);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("x-ms-blob-public-access"), "container");
+  EXPECT_FALSE(r.header("etag").empty());
+}
+
+TEST(BlobHttp, CopiesReadTheSourceThroughItsOwnSasAndNeverCopyNothing) {
+  MediaServer s;
+  ContainerUrl c = MakeContainer(s, "media");
+  ContainerUrl other = MakeContainer(s, "other");
+  std::string body(100000, 'z');
+  ASSERT_TRUE(s.PutLocal("other", "src.bin", body, {{"from", "src"}}).ok());
+  // No SAS on the source, private container: refused.
+  auto r = Put(c.Blob("dst.bin"), "", {{"x-ms-copy-source", absl::StrCat(other.base, "/src.bin")},
+                                       {"x-ms-blob-type", "BlockBlob"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.header("x-ms-error-code"), "CannotVerifyCopySource");
+  // The destination's SAS does not open another container.
+  r = Put(c.Blob("dst.bin"), "", {{"x-ms-copy-source", absl::StrCat(other.base, "/src.bin?", c.sas)},
+                                  {"x-ms-blob-type", "BlockBlob"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.header("x-ms-error-code"), "CannotVerifyCopySource");
+  // Elsewhere: refused, not fetched.
+  r = Put(c.Blob("dst.bin"), "", {{"x-ms-copy-source", "http://192.0.2.1/devstoreaccount1/x/y"},
+                                  {"x-ms-blob-type", "BlockBlob"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.header("x-ms-error-code"), "CannotVerifyCopySource");
+  EXPECT_EQ(Get(c.Blob("dst.bin")).status, 404);
+  // With the source's own SAS: the bytes (Put Blob From URL: the request's metadata).
+  r = Put(c.Blob("dst.bin"), "", {{"x-ms-copy-source", other.Blob("src.bin")}, {"x-ms-blob-type", "BlockBlob"},
+                                  {"x-ms-meta-to", "dst"}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  auto got = Get(c.Blob("dst.bin"));
+  EXPECT_TRUE(got.body == body);
+  EXPECT_EQ(got.header("x-ms-meta-to"), "dst");
+  EXPECT_EQ(got.header("x-ms-meta-from"), "");
+  // Copy Blob: 202, success at once, the source's metadata.
+  r = Put(c.Blob("copy.bin"), "", {{"x-ms-copy-source", other.Blob("src.bin")}});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.header("x-ms-copy-status"), "success");
+  got = Get(c.Blob("copy.bin"));
+  EXPECT_EQ(got.body.size(), body.size());
+  EXPECT_EQ(got.header("x-ms-meta-from"), "src");
+}
+
+TEST(BlobHttp, PureListingAndBlockListParsing) {
+  std::vector<blob::BlobProperties> blobs;
+  for (const char* n : {"p/a", "p/b/1", "p/b/2", "p/c", "q"}) {
+    blob::BlobProperties b;
+    b.name = n;
+    blobs.push_back(b);
+  }
+  http::BlobCall call;
+  call.prefix = "p/";
+  call.delimiter = "/";
+  call.max_results = 2;
+  auto page = http::PageBlobs(blobs, call);
+  ASSERT_EQ(page.entries.size(), 2u);
+  EXPECT_EQ(std::get<size_t>(page.entries[0]), 0u);
+  EXPECT_EQ(std::get<std::string>(page.entries[1]), "p/b/");
+  EXPECT_EQ(page.next_marker, "p/c");
+  call.marker = page.next_marker;
+  page = http::PageBlobs(blobs, call);
+  ASSERT_EQ(page.entries.size(), 1u);
+  EXPECT_EQ(page.next_marker, "");
+
+  auto entries = http::ParseBlockListXml(absl::StrCat(
+      "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<BlockList>\n  <Committed>", Base64("a"),
+      "</Committed>\n  <Uncommitted>", Base64("b"), "</Uncommitted><Latest>", Base64("c"), "</Latest>\n</BlockList>"));
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[1].id, "b");
+  EXPECT_EQ((*entries)[1].kind, blob::BlockListEntry::Kind::kUncommitted);
+  for (const char* bad : {"", "<BlockList>", "<BlockList><Other>YQ==</Other></BlockList>",
+                          "<BlockList><Latest>!!</Latest></BlockList>", "<BlockList></BlockList>trailing"}) {
+    EXPECT_FALSE(http::ParseBlockListXml(bad).ok()) << bad;
+  }
+  // Azure's CRC-64 (CRC-64/NVME's check value).
+  EXPECT_EQ(blob::Crc64Update(0, "123456789"), 0xAE8B14860A799888ULL);
+  EXPECT_EQ(blob::Crc64Update(blob::Crc64Update(0, "1234"), "56789"), 0xAE8B14860A799888ULL);
 }
 
 }  // namespace

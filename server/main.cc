@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
                 "and every caller is the local admin.");
   cli.AddString("tls_cert_file", "", "PEM certificate chain: serve gRPC over TLS (with --tls_key_file).");
   cli.AddString("tls_key_file", "", "PEM private key for --tls_cert_file.");
+  cli.AddString("http_tls_cert_file", "",
+                "PEM certificate chain: serve the HTTP listener (healthz, metrics, blobs) over HTTPS, with "
+                "--http_tls_key_file. Default: --tls_cert_file, when that is given.");
+  cli.AddString("http_tls_key_file", "", "PEM private key for --http_tls_cert_file (default: --tls_key_file).");
   cli.AddInt("max_message_bytes", defaults.max_message_bytes, "Largest request accepted.");
   cli.AddInt("watch_max_lag", defaults.watch_max_lag,
              "Events a live watcher may fall behind before it is ended with a resumable ABORTED.");
@@ -83,6 +87,8 @@ int main(int argc, char** argv) {
   str("token_file", &config.token_file);
   str("tls_cert_file", &config.tls_cert_file);
   str("tls_key_file", &config.tls_key_file);
+  str("http_tls_cert_file", &config.http_tls_cert_file);
+  str("http_tls_key_file", &config.http_tls_key_file);
   str("log_level", &config.log_level);
   num("max_message_bytes", &config.max_message_bytes);
   num("watch_max_lag", &config.watch_max_lag);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -82,8 +83,23 @@ http::RawHook BlobHook(Server::Impl* impl) {
     }
   };
   impl->blob_http = std::make_unique<http::BlobHttp>(std::move(o));
-  return [b = impl->blob_http.get()](int fd, httpcore::Request& head, std::string& body_start) {
-    return b->Claim(fd, head, body_start);
+  return [b = impl->blob_http.get(), store = impl->media_engine->local_store()](
+             std::unique_ptr<http::Conn>& conn, httpcore::Request& head, std::string& body_start) {
+    absl::string_view path = head.path;
+    if (!absl::ConsumePrefix(&path, "/") || !store->HasAccount(std::string(path.substr(0, path.find('/'))))) {
+      return false;
+    }
+    if (conn->tls()) {
+      // The blob endpoint speaks to its socket directly; over TLS it is not
+      // served yet.
+      conn->WriteAll(
+          "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 43\r\n"
+          "Connection: close\r\n\r\nthe blob endpoint is not served over HTTPS\n");
+      return true;
+    }
+    if (!b->Claim(conn->fd(), head, body_start)) return false;
+    conn->ReleasePlainFd();  // the blob endpoint closes it
+    return true;
   };
 }
 
@@ -176,6 +192,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     mo.work_dir = (std::filesystem::path(config.data_dir) / "media-tmp").string();
     Impl* self = impl.get();
     mo.http_host = [self] { return self->http ? self->http->address() : std::string(); };
+    mo.http_scheme = config.http_tls_cert_file.empty() && config.tls_cert_file.empty() ? "http" : "https";
     ASSIGN_OR_RETURN(impl->media_engine, media::MediaEngine::Create(impl->store.get(), std::move(mo)));
   }
   impl->media = std::make_unique<media::MediaServiceImpl>(impl->guard.get(), impl->hub.get(),
@@ -232,6 +249,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->metrics.AddGauge("switchboard_store_mutations", "Mutations committed; divided by transactions, the "
                          "group-commit factor.",
                          [raw] { return static_cast<double>(raw->store->stats().mutations); });
+  // HTTPS: the listener's own files, else the gRPC ones.
+  std::shared_ptr<http::TlsServer> http_tls;
+  if (!config.http_tls_cert_file.empty()) {
+    ASSIGN_OR_RETURN(http_tls, http::TlsServer::Load(config.http_tls_cert_file, config.http_tls_key_file,
+                                                     "http_tls_cert_file", "http_tls_key_file"));
+  } else if (!config.tls_cert_file.empty()) {
+    ASSIGN_OR_RETURN(http_tls,
+                     http::TlsServer::Load(config.tls_cert_file, config.tls_key_file, "tls_cert_file", "tls_key_file"));
+  }
   ASSIGN_OR_RETURN(impl->http, http::AdminHttpServer::Start(config.http_address, [raw](const std::string& method,
                                                                                         const std::string& path) {
     if (method != "GET") return http::Response{405, "text/plain; charset=utf-8", "only GET is served here\n"};
@@ -243,13 +269,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
       return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", raw->metrics.Render()};
     }
     return http::Response{404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
-  }, BlobHook(raw)));
+  }, BlobHook(raw), http_tls));
 
   log::Info("serving", {{"grpc_address", impl->grpc_address},
                         {"http_address", impl->http->address()},
                         {"data_dir", config.data_dir},
                         {"auth", impl->auth->requires_tokens() ? "tokens" : "loopback-local-admin"},
                         {"tls", !config.tls_cert_file.empty()},
+                        {"http_scheme", http_tls ? "https" : "http"},
                         {"log_head", impl->store->HeadSequence()}});
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

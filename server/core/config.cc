@@ -43,6 +43,8 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "token_file") s = str(&c->token_file);
     else if (k == "tls_cert_file") s = str(&c->tls_cert_file);
     else if (k == "tls_key_file") s = str(&c->tls_key_file);
+    else if (k == "http_tls_cert_file") s = str(&c->http_tls_cert_file);
+    else if (k == "http_tls_key_file") s = str(&c->http_tls_key_file);
     else if (k == "log_level") s = str(&c->log_level);
     else if (k == "max_message_bytes") s = num(&c->max_message_bytes);
     else if (k == "watch_max_lag") s = num(&c->watch_max_lag);
@@ -74,6 +76,10 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return absl::InvalidArgumentError("tls_cert_file and tls_key_file go together: give both or neither");
+  }
+  if (c.http_tls_cert_file.empty() != c.http_tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "http_tls_cert_file and http_tls_key_file go together: give both (HTTPS) or neither");
   }
   if (c.max_message_bytes < 1024 || c.max_message_bytes > (256LL << 20)) {
     return absl::InvalidArgumentError("max_message_bytes must be between 1024 and 268435456");

@@ -21,6 +21,11 @@ struct ServerConfig {
   // PEM files; both or neither.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // PEM files for the HTTP listener (admin and blob endpoints): HTTPS. Both
+  // or neither; when neither is given, tls_cert_file/tls_key_file serve it
+  // too.
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
   // Largest request the server accepts (INVALID_ARGUMENT beyond it).
   int64_t max_message_bytes = 4 << 20;
   // Events a live watcher may fall behind before it is ended (resumable).

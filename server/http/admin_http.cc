@@ -49,7 +49,8 @@ bool SplitHostPort(const std::string& address, std::string* host, std::string* p
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const std::string& address,
-                                                                        Handler handler, RawHook raw_hook) {
+                                                                        Handler handler, RawHook raw_hook,
+                                                                        std::shared_ptr<TlsServer> tls) {
   std::string host, port;
   if (!SplitHostPort(address, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat("--http_address '", address, "' must be host:port"));
@@ -65,6 +66,7 @@ absl::StatusOr<std::unique_ptr<AdminHttpServer>> AdminHttpServer::Start(const st
   auto server = std::unique_ptr<AdminHttpServer>(new AdminHttpServer());
   server->handler_ = std::move(handler);
   server->raw_hook_ = std::move(raw_hook);
+  server->tls_ = std::move(tls);
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -105,20 +107,27 @@ void AdminHttpServer::Loop() {
     timeval tv{2, 0};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    std::unique_ptr<Conn> conn;
+    if (tls_) {
+      auto accepted = tls_->Accept(c);  // a plain-HTTP client, or a stalled one, ends here
+      if (!accepted.ok()) continue;
+      conn = std::move(*accepted);
+    } else {
+      conn = PlainConn(c);
+    }
     std::string received;
     httpcore::Parsed head;
     const httpcore::ParseLimits limits{kHeaderLimit, 0, /*head_only=*/true};
     char buf[4096];
     while (true) {
-      ssize_t n = recv(c, buf, sizeof(buf), 0);
+      ssize_t n = conn->Read(buf, sizeof(buf));
       if (n <= 0) break;
       received.append(buf, static_cast<size_t>(n));
       head = httpcore::ParseRequest(received, limits);
       if (head.state != httpcore::Parsed::State::kIncomplete) break;
     }
     if (head.state == httpcore::Parsed::State::kIncomplete && received.empty()) {
-      close(c);  // a connection closed (or idle) before it sent anything: a port probe
-      continue;
+      continue;  // a connection closed (or idle) before it sent anything: a port probe
     }
     if (head.state == httpcore::Parsed::State::kIncomplete) {
       head.state = httpcore::Parsed::State::kRefused;
@@ -130,19 +139,12 @@ void AdminHttpServer::Loop() {
       resp = {head.status, "text/plain; charset=utf-8", head.error + "\n"};
     } else {
       std::string body_start = received.substr(head.consumed);
-      if (raw_hook_ && raw_hook_(c, head.request, body_start)) continue;
+      if (raw_hook_ && raw_hook_(conn, head.request, body_start)) continue;
       resp = handler_(head.request.method, head.request.target);
     }
-    std::string out = absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status),
-                                   "\r\nContent-Type: ", resp.content_type, "\r\nContent-Length: ", resp.body.size(),
-                                   "\r\nConnection: close\r\n\r\n", resp.body);
-    size_t off = 0;
-    while (off < out.size()) {
-      ssize_t n = send(c, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      off += static_cast<size_t>(n);
-    }
-    close(c);
+    conn->WriteAll(absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status),
+                                "\r\nContent-Type: ", resp.content_type, "\r\nContent-Length: ", resp.body.size(),
+                                "\r\nConnection: close\r\n\r\n", resp.body));
   }
 }
 

@@ -159,7 +159,9 @@ absl::Status MediaEngine::Init() {
     lo.rehydrate_standard_seconds = c.rehydrate_standard_seconds;
     lo.rehydrate_high_seconds = c.rehydrate_high_seconds;
     auto host = options_.http_host;
-    lo.base_url = [host] { return absl::StrCat("http://", host ? host() : "127.0.0.1"); };
+    lo.base_url = [host, scheme = options_.http_scheme] {
+      return absl::StrCat(scheme, "://", host ? host() : "127.0.0.1");
+    };
     ASSIGN_OR_RETURN(local_, blob::LocalBlobStore::Open(lo));
     router_.Add(local_.get(), {});
   }

@@ -46,6 +46,8 @@ struct MediaEngineOptions {
   std::string work_dir;
   // "127.0.0.1:8081", asked each time: where the local store is served.
   std::function<std::string()> http_host;
+  // "https" when the listener serves TLS: the local store's blob URLs use it.
+  std::string http_scheme = "http";
 };
 
 

@@ -9,10 +9,14 @@
 #include <variant>
 
 #include "absl/strings/match.h"
+#include "common/azure/http_client.h"
 #include "common/http/parse.h"
 #include "gtest/gtest.h"
 #include "server/http/admin_http.h"
 #include "server/http/blob_request.h"
+#include "server/http/conn.h"
+#include "tests/clients/subprocess.h"
+#include "tests/core/test_support.h"
 
 namespace switchboard::httpcore {
 namespace {
@@ -84,8 +88,8 @@ TEST(HttpParse, RefusesMalformedHeadsAndWhatIsOverTheLimits) {
 namespace switchboard::http {
 namespace {
 
-httpcore::Request Head(const std::string& method, const std::string& target) {
-  auto p = httpcore::ParseRequest(method + " " + target + " HTTP/1.1\r\n\r\n", {16 * 1024, 0, true});
+httpcore::Request Head(const std::string& method, const std::string& target, const std::string& headers = "") {
+  auto p = httpcore::ParseRequest(method + " " + target + " HTTP/1.1\r\n" + headers + "\r\n", {16 * 1024, 0, true});
   EXPECT_EQ(p.state, httpcore::Parsed::State::kComplete) << p.error;
   return p.request;
 }
@@ -98,7 +102,7 @@ TEST(BlobRequest, ClassifiesReadsPutsAndListings) {
   auto head = ClassifyBlobRequest(Head("HEAD", "/acct/media/a"));
   ASSERT_TRUE(std::holds_alternative<BlobCall>(head));
   EXPECT_TRUE(std::get<BlobCall>(head).head_only);
-  auto put = ClassifyBlobRequest(Head("PUT", "/acct/media/a"));
+  auto put = ClassifyBlobRequest(Head("PUT", "/acct/media/a", "x-ms-blob-type: BlockBlob\r\nContent-Length: 0\r\n"));
   ASSERT_TRUE(std::holds_alternative<BlobCall>(put));
   EXPECT_EQ(std::get<BlobCall>(put).op, BlobCall::Op::kPut);
   EXPECT_EQ(std::get<BlobCall>(put).permission, 'w');
@@ -112,7 +116,7 @@ TEST(BlobRequest, RefusesInAzureTerms) {
   auto bad_container = ClassifyBlobRequest(Head("GET", "/acct/No_Such!/a"));
   ASSERT_TRUE(std::holds_alternative<BlobRefusal>(bad_container));
   EXPECT_EQ(std::get<BlobRefusal>(bad_container).code, "InvalidResourceName");
-  auto verb = ClassifyBlobRequest(Head("DELETE", "/acct/media/a"));
+  auto verb = ClassifyBlobRequest(Head("POST", "/acct/media/a"));
   ASSERT_TRUE(std::holds_alternative<BlobRefusal>(verb));
   EXPECT_EQ(std::get<BlobRefusal>(verb).status, 405);
   auto container_get = ClassifyBlobRequest(Head("GET", "/acct/media"));
@@ -175,6 +179,48 @@ TEST(AdminHttp, AnswersHeadsThatDoNotParseAndServesThoseThatDo) {
   EXPECT_TRUE(absl::StartsWith(cut, "HTTP/1.1 400")) << cut;
   EXPECT_TRUE(absl::StrContains(cut, "incomplete HTTP request head")) << cut;
   EXPECT_EQ(Exchange(addr, ""), "");
+}
+
+TEST(AdminHttp, ServesHttpsWithTheGivenCertificate) {
+  testing::TempDir dir;
+  auto made = testing::MakeTestCertificate(dir.path());
+  ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
+  auto tls = TlsServer::Load(made.cert, made.key, "http_tls_cert_file", "http_tls_key_file");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  auto server = AdminHttpServer::Start(
+      "127.0.0.1:0",
+      [](const std::string& method, const std::string& path) {
+        return Response{200, "text/plain; charset=utf-8", method + " " + path + "\n"};
+      },
+      nullptr, *tls);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string port = (*server)->address().substr((*server)->address().rfind(':') + 1);
+  azure::HttpRequest r;
+  r.url = "https://localhost:" + port + "/healthz";
+  r.ca_file = made.cert;
+  auto resp = azure::PerformHttp(r);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->status, 200);
+  EXPECT_EQ(resp->body, "GET /healthz\n");
+  // Plain HTTP to the TLS listener: no answer, and the listener goes on.
+  std::string plain = Exchange((*server)->address(), "GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(plain.find("200"), std::string::npos) << plain;
+  resp = azure::PerformHttp(r);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->status, 200);
+}
+
+TEST(AdminHttp, TlsFilesThatDoNotLoadAreRefusedByKey) {
+  testing::TempDir a_dir, b_dir;
+  auto a = testing::MakeTestCertificate(a_dir.path());
+  auto b = testing::MakeTestCertificate(b_dir.path());
+  ASSERT_TRUE(a.made && b.made) << a.result.err << b.result.err;
+  auto missing = TlsServer::Load(a_dir.path() + "/none.pem", a.key, "tls_cert_file", "tls_key_file");
+  EXPECT_TRUE(absl::IsInvalidArgument(missing.status()));
+  EXPECT_TRUE(absl::StartsWith(missing.status().message(), "tls_cert_file '")) << missing.status();
+  auto mismatch = TlsServer::Load(a.cert, b.key, "http_tls_cert_file", "http_tls_key_file");
+  EXPECT_TRUE(absl::StrContains(mismatch.status().message(), "is not the key of http_tls_cert_file"))
+      << mismatch.status();
 }
 
 }  // namespace

@@ -21,6 +21,10 @@ void AddConnectionFlags(Cli& cli) {
                 "a flag is visible to other users in the process list.",
                 kTokenEnv);
   cli.AddString("tls_ca", "", "PEM file of the CA that signed the server certificate; enables TLS.");
+  cli.AddString("http_ca", "",
+                "PEM CA file for the https:// blob URLs sbctl uploads to and downloads from (tools/run.sh's local "
+                "CA, for example). Default: the system's CAs.",
+                kHttpCaEnv);
   cli.AddInt("timeout", 30, "Deadline of each unary call, in seconds. Watches have no deadline.");
 }
 

@@ -36,6 +36,8 @@ inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
 inline constexpr int kMaxReconnectBackoffMs = 2000;
 inline constexpr char kServerEnv[] = "SWITCHBOARD_SERVER";
 inline constexpr char kTokenEnv[] = "SWITCHBOARD_TOKEN";
+// PEM CA for the https:// URLs a client fetches itself (blob SAS URLs).
+inline constexpr char kHttpCaEnv[] = "SWITCHBOARD_HTTP_CA";
 // Trailing metadata of a watch that ended with a resume point (ABORTED when
 // it lagged, UNAVAILABLE when the server shut down).
 inline constexpr char kResumeAfterTrailer[] = "x-switchboard-resume-after";

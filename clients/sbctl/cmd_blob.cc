@@ -93,6 +93,7 @@ int RunUpload(Invocation& inv) {
     return static_cast<size_t>(in->gcount());
   };
   req.timeout_ms = 6 * 3600 * 1000L;
+  req.ca_file = inv.cli().GetString("http_ca");
   auto r = azure::PerformHttp(req);
   if (!r.ok()) return inv.LocalError(r.status());
   if (r->status < 200 || r->status >= 300) {
@@ -129,6 +130,7 @@ int RunDownload(Invocation& inv) {
     return static_cast<bool>(*out);
   };
   req.timeout_ms = 6 * 3600 * 1000L;
+  req.ca_file = inv.cli().GetString("http_ca");
   auto r = azure::PerformHttp(req);
   out->close();
   std::error_code ec;

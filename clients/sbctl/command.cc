@@ -32,7 +32,7 @@ std::string OneLine(absl::string_view text) {
 // Global flags that take a value, so that the pre-scan for command words can
 // skip "--server HOST:PORT".
 bool GlobalFlagTakesValue(absl::string_view name) {
-  return name == "server" || name == "token" || name == "tls_ca" || name == "timeout";
+  return name == "server" || name == "token" || name == "tls_ca" || name == "http_ca" || name == "timeout";
 }
 
 constexpr char kExitCodesText[] =

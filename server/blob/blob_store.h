@@ -80,7 +80,8 @@ struct PutOptions {
   // Sent as x-ms-client-request-id (Azure echoes it into storage events).
   std::string client_request_id;
   // Stored and served back (LocalBlobStore; AzureBlobStore ignores them).
-  // content_md5 empty: LocalBlobStore stores the MD5 of the bytes written.
+  // content_md5 empty: LocalBlobStore stores the MD5 of the bytes of a Put
+  // Blob (none for a committed block list, as Azure).
   // (Default initializers: `PutOptions{type, metadata, id}` stays valid.)
   std::string content_encoding = {};
   std::string content_language = {};

@@ -998,7 +998,6 @@ absl::StatusOr<BlobProperties> LocalBlobStore::CommitBlockList(const BlobRef& re
     close_all();
     return IoError("cannot create", tmp);
   }
-  Md5Stream md5;
   int64_t total = 0;
   absl::Status copied;
   for (const Piece& p : pieces) {
@@ -1012,7 +1011,7 @@ absl::StatusOr<BlobProperties> LocalBlobStore::CommitBlockList(const BlobRef& re
         return static_cast<size_t>(n);
       }
     };
-    copied = CopyToFile(out, tmp, p.size, source, &md5);
+    copied = CopyToFile(out, tmp, p.size, source, nullptr);
     if (!copied.ok()) break;
     total += p.size;
   }
@@ -1022,7 +1021,9 @@ absl::StatusOr<BlobProperties> LocalBlobStore::CommitBlockList(const BlobRef& re
     ::unlink(tmp.c_str());
     return copied;
   }
-  json record = NewRecord(ref, total, options, md5.FinishBase64());
+  // Like Azure, a committed block list has no MD5 of its own: only the
+  // x-ms-blob-content-md5 the client sent, if any.
+  json record = NewRecord(ref, total, options, "");
   std::string list_text;
   for (const auto& b : committed_now) absl::StrAppend(&list_text, Hex(b.id), " ", b.size, "\n");
   std::string gone;
@@ -1039,6 +1040,23 @@ absl::StatusOr<BlobProperties> LocalBlobStore::CommitBlockList(const BlobRef& re
   std::error_code ec;
   if (!gone.empty()) fs::remove_all(gone, ec);
   return props;
+}
+
+absl::StatusOr<BlobProperties> LocalBlobStore::SetContentHeaders(const BlobRef& ref, const PutOptions& headers) {
+  RETURN_IF_ERROR(CheckRef(ref));
+  std::string path = RecordPath(ref);
+  std::unique_lock<std::mutex> l(mu_);
+  AwaitNoReplacementLocked(l);
+  ASSIGN_OR_RETURN(json j, LoadLocked(ref));
+  json fresh = NewRecord(ref, j.value("size", int64_t{0}), headers, "");
+  for (const char* key : {"content_type", "content_encoding", "content_language", "content_disposition",
+                          "cache_control", "content_md5"}) {
+    if (fresh.contains(key)) j[key] = fresh[key];
+    else j.erase(key);
+  }
+  j["etag"] = NewEtag();
+  j["last_modified_us"] = NowUs();
+  return Wait<BlobProperties>([&](PropertiesCallback done) { CommitLocked(l, ref, path, std::move(j), std::move(done)); });
 }
 
 }  // namespace switchboard::blob

@@ -153,10 +153,14 @@ class LocalBlobStore final : public BlobStore {
   absl::Status PutBlock(const BlobRef& ref, const std::string& id, int64_t size, const ChunkSource& source,
                         const std::function<absl::Status()>& check);
   // Commits the blob from the listed blocks, in order (an id may repeat),
-  // streamed into a new file; then drops the uncommitted blocks. A block not
+  // streamed into a new file; then drops the uncommitted blocks. Its MD5 is
+  // options.content_md5 (none when empty), as Azure keeps it. A block not
   // found in the list an entry names is InvalidBlockList.
   absl::StatusOr<BlobProperties> CommitBlockList(const BlobRef& ref, const std::vector<BlockListEntry>& entries,
                                                  const PutOptions& options, const Precondition& precondition);
+  // Set Blob Properties: replaces the content headers (content_type ...
+  // content_md5 of `headers`; an empty one is cleared, as Azure does).
+  absl::StatusOr<BlobProperties> SetContentHeaders(const BlobRef& ref, const PutOptions& headers);
   // The committed and uncommitted blocks. NOT_FOUND if there is neither a
   // blob nor a staged block.
   absl::StatusOr<BlockList> GetBlockList(const BlobRef& ref);

@@ -479,6 +479,23 @@ void SetMetadata(const Exchange& x) {
   SendHead(x.fd, 200, WriteAnswer(*props), 0);
 }
 
+void SetProperties(const Exchange& x) {
+  auto current = x.store().GetProperties(x.call.ref);
+  if (!current.ok()) return x.Refuse(current.status());
+  if (auto refusal = CheckConditions(x.call.conditions, &*current, true)) return x.Refuse(*refusal);
+  auto props = x.store().SetContentHeaders(x.call.ref, PutOptionsFromRequest(x.r, true));
+  if (!props.ok()) return x.Refuse(props.status());
+  SendHead(x.fd, 200, WriteAnswer(*props), 0);
+}
+
+void SetTier(const Exchange& x) {
+  if (auto s = x.store().SetTier(x.call.ref, x.call.tier, x.call.rehydrate); !s.ok()) return x.Refuse(s);
+  auto props = x.store().GetProperties(x.call.ref);
+  if (!props.ok()) return x.Refuse(props.status());
+  // 202 while an archived blob is being rehydrated, as Azure answers.
+  SendHead(x.fd, props->rehydrating ? 202 : 200, {}, 0);
+}
+
 void Delete(const Exchange& x) {
   if (absl::AsciiStrToLower(x.r.Header("x-ms-delete-snapshots")) == "only") {
     // The listener keeps no snapshots: there is nothing to delete.
@@ -585,6 +602,8 @@ void BlobHttp::Serve(int fd, const httpcore::Request& r, std::string body_start)
     case Op::kPutBlockList: return PutBlockList(x, std::move(body_start));
     case Op::kGetBlockList: return GetBlockList(x);
     case Op::kSetMetadata: return SetMetadata(x);
+    case Op::kSetProperties: return SetProperties(x);
+    case Op::kSetTier: return SetTier(x);
     case Op::kDelete: return Delete(x);
     case Op::kCopy:
     case Op::kPutFromUrl: return Copy(x);

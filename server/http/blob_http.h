@@ -3,7 +3,7 @@
 // SDKs (docs/media.md lists every Blob operation, served or refused):
 // Get Blob / Get Blob Properties / Get Blob Metadata (ranges, conditions,
 // content headers), Put Blob, Put Block, Put Block List, Get Block List,
-// Set Blob Metadata, Delete Blob, Copy Blob and Put Blob From URL (from a
+// Set Blob Metadata, Set Blob Properties, Set Blob Tier, Delete Blob, Copy Blob and Put Blob From URL (from a
 // blob of this listener), List Blobs (prefix, delimiter, marker,
 // maxresults) and Get Container Properties. Bodies are streamed to disk;
 // writes emit BlobCreated through `on_upload`.

@@ -40,6 +40,7 @@ bool AzureKnowsComp(absl::string_view comp) {
 // Headers that ask for something the listener cannot honour; a request
 // with one is refused rather than served without it.
 std::optional<BlobRefusal> UnsupportedHeader(const httpcore::Request& r) {
+  const bool set_tier = r.method == "PUT" && r.Query("comp") == "tier";
   if (r.headers.count("x-ms-lease-id")) {
     // No blob here is ever leased, so Azure would say the same.
     return BlobRefusal{412, "LeaseNotPresentWithBlobOperation",
@@ -50,7 +51,7 @@ std::optional<BlobRefusal> UnsupportedHeader(const httpcore::Request& r) {
                         "x-ms-access-tier", "x-ms-copy-source-authorization", "x-ms-source-if-tags",
                         "x-ms-blob-sequence-number", "x-ms-source-range", "x-ms-source-content-md5",
                         "x-ms-source-content-crc64"}) {
-    if (r.headers.count(h)) {
+    if (r.headers.count(h) && !(set_tier && absl::string_view(h) == "x-ms-access-tier")) {
       return BlobRefusal{400, "UnsupportedHeader",
                          absl::StrCat("header ", h, " is not supported by the local blob listener; send the request "
                                       "without it")};
@@ -309,6 +310,22 @@ std::variant<BlobCall, BlobRefusal> ClassifyBlobRequest(const httpcore::Request&
     call.op = Op::kPutBlockList;
   } else if (comp == "metadata") {
     call.op = Op::kSetMetadata;
+    return call;
+  } else if (comp == "properties") {
+    call.op = Op::kSetProperties;
+    return call;
+  } else if (comp == "tier") {
+    call.op = Op::kSetTier;
+    auto tier = blob::ParseTier(r.Header("x-ms-access-tier"));
+    if (!tier) {
+      return BlobRefusal{400, "InvalidHeaderValue", "x-ms-access-tier must be Hot, Cool, Cold or Archive"};
+    }
+    call.tier = *tier;
+    const std::string& priority = r.Header("x-ms-rehydrate-priority");
+    if (priority == "High") call.rehydrate = blob::Rehydrate::kHigh;
+    else if (!priority.empty() && priority != "Standard") {
+      return BlobRefusal{400, "InvalidHeaderValue", "x-ms-rehydrate-priority must be Standard or High"};
+    }
     return call;
   } else if (comp == "copy") {
     if (absl::AsciiStrToLower(r.Header("x-ms-copy-action")) != "abort") {

@@ -68,6 +68,8 @@ struct BlobCall {
     kPutBlockList,         // PUT  blob ?comp=blocklist
     kGetBlockList,         // GET  blob ?comp=blocklist
     kSetMetadata,          // PUT  blob ?comp=metadata
+    kSetProperties,        // PUT  blob ?comp=properties (Set Blob Properties)
+    kSetTier,              // PUT  blob ?comp=tier, x-ms-access-tier
     kDelete,               // DELETE blob
     kCopy,                 // PUT  blob, x-ms-copy-source (Copy Blob, Copy Blob From URL)
     kPutFromUrl,           // PUT  blob, x-ms-copy-source and x-ms-blob-type (Put Blob From URL)
@@ -90,6 +92,8 @@ struct BlobCall {
   int max_results = 5000;
   bool include_metadata = false;
   std::string copy_source;  // kCopy, kPutFromUrl: the source URL
+  blob::Tier tier = blob::Tier::kHot;  // kSetTier
+  blob::Rehydrate rehydrate = blob::Rehydrate::kStandard;
 };
 
 // /<account>/<container>[/<blob>] with what Azure's Blob service does with

@@ -178,7 +178,15 @@ await op("uploadData.9MiB.blocks", async () => {
 await op("download.9MiB", async () => {
   const r = await bigClient.download();
   const body = await drain(r.readableStreamBody);
-  return { status: statusOf(r), props: { size: body.length, sha: sha(body), contentType: r.contentType, metadata: r.metadata } };
+  return { status: statusOf(r), props: { size: body.length, sha: sha(body), contentType: r.contentType, metadata: r.metadata, contentMD5: headersOf(r).contentMD5 === md5(body).toString("base64") } };
+});
+await op("uploadData.blocks.ifNoneMatchStar.existing", async () => {
+  const r = await bigClient.uploadData(big.subarray(0, 5 * MiB), { maxSingleShotSize: 4 * MiB, blockSize: 4 * MiB, conditions: { ifNoneMatch: "*" } });
+  return { status: statusOf(r) };
+});
+await op("getProperties.afterRefusedCommit", async () => {
+  const p = await bigClient.getProperties();
+  return { status: statusOf(p), props: { size: p.contentLength } };
 });
 await op("getBlockList.committed", async () => {
   const r = await bigClient.getBlockList("committed");
@@ -286,6 +294,24 @@ await op("beginCopyFromURL", async () => {
   const d = await dest.download();
   return { status: statusOf(r), props: { copyStatus: r.copyStatus, body: (await drain(d.readableStreamBody)).toString(), contentType: d.contentType, metadata: d.metadata } };
 });
+
+// --- properties and tier ------------------------------------------------------------
+await op("setHTTPHeaders", async () => {
+  const r = await smallClient.setHTTPHeaders({ blobContentType: "text/x-other", blobCacheControl: "no-cache" });
+  const p = await smallClient.getProperties();
+  return { status: statusOf(r), props: headersOf(p) };
+});
+await op("setAccessTier", async () => {
+  const r = await smallClient.setAccessTier("Cool");
+  const p = await smallClient.getProperties();
+  return { status: statusOf(r), props: { accessTier: p.accessTier } };
+});
+
+// --- what the listener refuses (documented in run.mjs) -------------------------------
+const refused = container.getBlockBlobClient("refusals.txt");
+await refused.upload("r", 1);
+await op("createSnapshot", async () => ({ status: statusOf(await refused.createSnapshot()) }));
+await op("acquireLease", async () => ({ status: statusOf(await refused.getBlobLeaseClient().acquireLease(15)) }));
 
 // --- what a target may not do ----------------------------------------------------
 await op("download.missingContainer", async () => {

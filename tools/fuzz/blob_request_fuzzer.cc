@@ -68,6 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       SB_FUZZ_CHECK(call.content_length >= 0, "a body without a length");
       [[fallthrough]];
     case BlobCall::Op::kSetMetadata:
+    case BlobCall::Op::kSetProperties:
+    case BlobCall::Op::kSetTier:
     case BlobCall::Op::kCopy:
     case BlobCall::Op::kPutFromUrl:
     case BlobCall::Op::kAbortCopy:

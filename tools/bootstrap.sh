@@ -48,6 +48,7 @@ fi
 # - mediainfo, git: the docs' walkthroughs run them (docs/media.md looks at an
 #   encode's output with mediainfo; docs/resourcing.md reads the remotes' log).
 # - curl: the README's "Try it"; python3: tools/run.sh edits gateway.json with it.
+# - openssl: tools/run.sh makes its local CA and the listeners' certificate with it.
 # - libcurl: libcurl4-gnutls-dev, not libcurl4-openssl-dev. The two conflict,
 #   and libmediainfo-dev depends on the gnutls one, so asking for both makes
 #   apt remove one to install the other on every run (that is also why a
@@ -59,18 +60,18 @@ RUN_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   nlohmann-json3-dev libgit2-dev libsqlite3-dev libgtest-dev libgmock-dev libabsl-dev libssl-dev
   libcurl4-gnutls-dev libboost-dev librabbitmq-dev libjemalloc-dev libmediainfo-dev
-  ffmpeg mediainfo git curl ca-certificates python3
+  ffmpeg mediainfo git curl ca-certificates python3 openssl
 )
 # TEST_PACKAGES: what only the tests (and tools/services.sh, tools/bench) use:
 # - rabbitmq-server: the broker of the RabbitMQ tests (tools/services.sh).
-# - openssl: tools/services.sh makes the broker's test CA with it; sbctl_test
-#   makes a TLS certificate with /usr/bin/openssl.
+# (openssl, in the run list, also makes the broker's test CA in tools/services.sh
+# and the tests' certificates.)
 # - procps: pgrep, in tools/services.sh (finding the broker's VM) and encode_test.
 # - iproute2: `ip link set lo up` in the tests that run in a network namespace
 #   of their own (`unshare -n`: the README checker, tools/run.sh's test).
 # - wrk: the webhook benchmark's receiver ceiling (tools/bench).
 # Node and npm (for Azurite) are handled below.
-TEST_PACKAGES=(rabbitmq-server openssl procps iproute2 wrk)
+TEST_PACKAGES=(rabbitmq-server procps iproute2 wrk)
 
 apt_env=(env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes)
 

@@ -13,6 +13,12 @@
 # "[run] ready:". Ctrl-C or SIGTERM stops both (exit 0 when both stop cleanly);
 # if one exits by itself, the other is stopped and run.sh exits non-zero.
 #
+# HTTPS: both HTTP listeners serve TLS with a certificate for localhost,
+# 127.0.0.1 and ::1 from a local CA that run.sh makes on first start in
+# <data>/tls/ (ca.pem is the one to trust: curl --cacert, sbctl --http_ca or
+# SWITCHBOARD_HTTP_CA). Flags or a config naming their own http_tls_cert_file
+# (or switchboardd's tls_cert_file) are left alone.
+#
 # Environment:
 #   SWITCHBOARD_DATA_DIR        state folder (default ~/.local/share/switchboard); logs in its logs/
 #   SWITCHBOARD_BUILD_DIR       build folder (default build/)
@@ -20,6 +26,7 @@
 #   SWITCHBOARD_GATEWAY_CONFIG  gateway JSON config (default: one made in the data folder)
 #   SWITCHBOARD_NO_GATEWAY      1: run switchboardd alone
 #   SWITCHBOARD_START_TIMEOUT   seconds each process gets to become healthy (default 60)
+#   SWITCHBOARD_HTTP            plain: serve HTTP, not HTTPS, and make no CA
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${SWITCHBOARD_BUILD_DIR:-$ROOT/build}"
@@ -29,7 +36,7 @@ log() { echo "[run] $*" >&2; }
 die() { log "$*"; exit 1; }
 
 case "${1:-}" in
-  -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 case "$START_TIMEOUT" in ''|*[!0-9]*) die "SWITCHBOARD_START_TIMEOUT must be a number of seconds, got '$START_TIMEOUT'" ;; esac
 
@@ -114,7 +121,53 @@ dialable() {
   esac
 }
 
-healthy() { curl -gfsS --max-time 2 -o /dev/null "http://$(dialable "$1")/healthz" 2>/dev/null; }
+# healthy ADDRESS SCHEME: the process answers /healthz. A liveness probe of
+# our own child on loopback, so the certificate is not checked (-k): the
+# user's own certificates need not be from the local CA.
+healthy() { curl -gfsSk --max-time 2 -o /dev/null "$2://$(dialable "$1")/healthz" 2>/dev/null; }
+
+# --- HTTPS -------------------------------------------------------------------
+
+TLS_DIR="$DATA/tls"
+LOCAL_CA="$TLS_DIR/ca.pem"
+HTTPS=1
+[ "${SWITCHBOARD_HTTP:-}" = plain ] && HTTPS=0
+
+# make_local_ca: a CA and a server certificate signed by it, once (kept
+# across runs, so a client that trusts ca.pem keeps trusting it).
+make_local_ca() {
+  [ -f "$LOCAL_CA" ] && [ -f "$TLS_DIR/server.pem" ] && [ -f "$TLS_DIR/server.key" ] && return 0
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed to make the local CA: run tools/bootstrap.sh (or SWITCHBOARD_HTTP=plain)"
+  mkdir -p "$TLS_DIR"
+  local out="$TLS_DIR/openssl.log"
+  (
+    umask 077
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem.tmp -days 3650 \
+      -subj "/CN=Switchboard local CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" &&
+    printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" "basicConstraints=CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" > server.ext &&
+    openssl x509 -req -in server.csr -CA ca.pem.tmp -CAkey ca.key -CAcreateserial -out server.pem -days 825 \
+      -extfile server.ext &&
+    rm -f server.csr server.ext ca.srl && chmod 644 ca.pem.tmp server.pem && mv ca.pem.tmp ca.pem
+  ) > "$out" 2>&1 || { tail -n 5 "$out" >&2; die "could not make the local CA in $TLS_DIR (see $out)"; }
+  log "made a local CA for HTTPS: $LOCAL_CA (trust it: curl --cacert, sbctl --http_ca or SWITCHBOARD_HTTP_CA)"
+}
+CA_NOTE=""  # "; local CA <path>" once a process serves with the local CA's certificate
+
+# has_tls_setting KEY... -- ARGS: a flag or the --config file among ARGS names one of the KEYs.
+has_tls_setting() {
+  local keys=() cfg k
+  while [ "$1" != "--" ]; do keys+=("$1"); shift; done
+  shift
+  for k in "${keys[@]}"; do
+    flag_value "$k" "$@" >/dev/null && return 0
+    if cfg=$(flag_value config "$@") && config_value "$cfg" "$k" >/dev/null; then return 0; fi
+  done
+  return 1
+}
 
 # --- processes ---------------------------------------------------------------
 
@@ -186,9 +239,10 @@ failed() {
 # another process on the port is never taken for ours); FALLBACK (from its
 # flags or config) only when its log_level (in ARGS) hides that line.
 HEALTHY_ADDR=""
+HEALTHY_SCHEME=""
 wait_healthy() {
-  local name="$1" pid="$2" logfile="$3" fallback="$4" addr="" level
-  shift 4
+  local name="$1" pid="$2" logfile="$3" fallback="$4" scheme_key="$5" addr="" level scheme
+  shift 5
   level=$(address log_level info "$@")
   case "$level" in warn|error) ;; *) fallback="" ;; esac
   local deadline=$((SECONDS + START_TIMEOUT))
@@ -196,18 +250,21 @@ wait_healthy() {
     kill -0 "$pid" 2>/dev/null || failed "$name" "$pid" "$logfile" "it exited"
     addr=$(logged_address "$logfile" http_address)
     [ -n "$addr" ] || addr="$fallback"
-    if [ -n "$addr" ] && healthy "$addr"; then
+    scheme=$(logged_address "$logfile" "$scheme_key")
+    [ -n "$scheme" ] || scheme="$FALLBACK_SCHEME"
+    if [ -n "$addr" ] && healthy "$addr" "$scheme"; then
       if [ "$addr" = "$fallback" ]; then
         # No log line says the port is ours: one that lost it to another process exits at once.
         sleep 1
         kill -0 "$pid" 2>/dev/null || failed "$name" "$pid" "$logfile" "it exited"
       fi
       HEALTHY_ADDR="$addr"
+      HEALTHY_SCHEME="$scheme"
       return 0
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       failed "$name" "$pid" "$logfile" \
-        "not healthy within ${START_TIMEOUT}s (http://${addr:-<no \"serving\" log line yet>}/healthz)"
+        "not healthy within ${START_TIMEOUT}s ($scheme://${addr:-<no \"serving\" log line yet>}/healthz)"
     fi
     sleep 0.25
   done
@@ -215,18 +272,26 @@ wait_healthy() {
 
 # --- switchboardd ------------------------------------------------------------
 
-SB_CMD=("$SB_BIN" --data_dir="$DATA" "${SB_ARGS[@]}")
+SB_CMD=("$SB_BIN" --data_dir="$DATA")
+FALLBACK_SCHEME=http
+if [ "$HTTPS" -eq 1 ] && ! has_tls_setting http_tls_cert_file tls_cert_file -- "${SB_ARGS[@]}"; then
+  make_local_ca
+  SB_CMD+=(--http_tls_cert_file="$TLS_DIR/server.pem" --http_tls_key_file="$TLS_DIR/server.key")
+  FALLBACK_SCHEME=https
+  CA_NOTE="; local CA $LOCAL_CA"
+fi
+SB_CMD+=("${SB_ARGS[@]}")
 log "starting switchboardd (data in $DATA)"
 start "$SB_LOG" "${SB_CMD[@]}"
 SB_PID=$STARTED_PID
-wait_healthy switchboardd "$SB_PID" "$SB_LOG" "$(address http_address 127.0.0.1:8081 "${SB_ARGS[@]}")" \
+wait_healthy switchboardd "$SB_PID" "$SB_LOG" "$(address http_address 127.0.0.1:8081 "${SB_ARGS[@]}")" http_scheme \
   "${SB_ARGS[@]}"
-SB_HTTP="$HEALTHY_ADDR"
+SB_HTTP="$HEALTHY_SCHEME://$HEALTHY_ADDR"
 SB_GRPC=$(logged_address "$SB_LOG" grpc_address)
 [ -n "$SB_GRPC" ] || SB_GRPC=$(address grpc_address 127.0.0.1:50051 "${SB_ARGS[@]}")
 
 if [ "${SWITCHBOARD_NO_GATEWAY:-0}" = 1 ]; then
-  log "ready: switchboardd $SB_GRPC (http $SB_HTTP), no gateway (SWITCHBOARD_NO_GATEWAY=1)"
+  log "ready: switchboardd $SB_GRPC ($SB_HTTP), no gateway (SWITCHBOARD_NO_GATEWAY=1)$CA_NOTE"
 else
   # --- the gateway -----------------------------------------------------------
 
@@ -284,14 +349,22 @@ PY
   if ! flag_value server "${GW_ARGS[@]}" >/dev/null && ! config_value "$GW_CONFIG" server >/dev/null; then
     GW_CMD+=(--server="$(dialable "$SB_GRPC")")
   fi
+  FALLBACK_SCHEME=http
+  if [ "$HTTPS" -eq 1 ] && ! has_tls_setting http_tls_cert_file -- --config="$GW_CONFIG" "${GW_ARGS[@]}"; then
+    make_local_ca
+    GW_CMD+=(--http_tls_cert_file="$TLS_DIR/server.pem" --http_tls_key_file="$TLS_DIR/server.key")
+    FALLBACK_SCHEME=https
+    CA_NOTE="; local CA $LOCAL_CA"
+  fi
   GW_CMD+=("${GW_ARGS[@]}")
   log "switchboardd is healthy; starting switchboard-gateway (config $GW_CONFIG)"
   start "$GW_LOG" "${GW_CMD[@]}"
   GW_PID=$STARTED_PID
   wait_healthy switchboard-gateway "$GW_PID" "$GW_LOG" \
-    "$(address http_address 127.0.0.1:8080 --config="$GW_CONFIG" "${GW_ARGS[@]}")" --config="$GW_CONFIG" "${GW_ARGS[@]}"
-  GW_HTTP="$HEALTHY_ADDR"
-  log "ready: switchboardd $SB_GRPC (http $SB_HTTP), gateway http://$GW_HTTP"
+    "$(address http_address 127.0.0.1:8080 --config="$GW_CONFIG" "${GW_ARGS[@]}")" scheme --config="$GW_CONFIG" \
+    "${GW_ARGS[@]}"
+  GW_HTTP="$HEALTHY_SCHEME://$HEALTHY_ADDR"
+  log "ready: switchboardd $SB_GRPC ($SB_HTTP), gateway $GW_HTTP$CA_NOTE"
 fi
 
 # Until one of them exits (or a signal): then the other is stopped too.

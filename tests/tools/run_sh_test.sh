@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # tools/run.sh: both processes run or neither, the "[run] ready:" line, the
+# local CA and HTTPS on both HTTP listeners (SWITCHBOARD_HTTP=plain: HTTP), the
 # local gateway config's managed-app sig, gateway flags after `--`, and a
 # clean stop on SIGTERM and on Ctrl-C.
 #
@@ -98,10 +99,18 @@ show() { echo "---- run.sh output ($1) ----"; cat "$OUT"; echo "----"; }
 start_run defaults
 if wait_ready; then
   ready=$(grep '^\[run\] ready:' "$OUT")
-  want='[run] ready: switchboardd 127.0.0.1:50051 (http 127.0.0.1:8081), gateway http://127.0.0.1:8080'
+  CA="$DATA/tls/ca.pem"
+  want="[run] ready: switchboardd 127.0.0.1:50051 (https://127.0.0.1:8081), gateway https://127.0.0.1:8080; local CA $CA"
   [ "$ready" = "$want" ] && ok "ready line: $ready" || fail "ready line is '$ready', want '$want'"
   [ "$(grep -c '^\[run\] ready:' "$OUT")" -eq 1 ] || fail "more than one ready line"
-  [ "$(curl -s http://127.0.0.1:8080/healthz)" = ok ] && ok "gateway /healthz" || fail "gateway /healthz is not ok"
+  # Verified against the local CA, by name and by address: the certificate is right, not just present.
+  for url in https://127.0.0.1:8080/healthz https://localhost:8080/healthz https://127.0.0.1:8081/healthz; do
+    [ "$(curl -s --cacert "$CA" "$url")" = ok ] && ok "$url verified against the local CA" || fail "$url is not ok with --cacert $CA"
+  done
+  if curl -s -o /dev/null http://127.0.0.1:8080/healthz; then fail "plain HTTP to the gateway's HTTPS port was answered"; fi
+  [ "$(stat -c %a "$DATA/tls/ca.key")" = 600 ] && [ "$(stat -c %a "$DATA/tls/server.key")" = 600 ] \
+    && ok "the CA's and the server's keys are 0600" || fail "key modes: $(stat -c '%n %a' "$DATA"/tls/*.key)"
+  grep -q "made a local CA for HTTPS: $CA" "$OUT" && ok "run.sh says where the CA is" || fail "no 'made a local CA' line"
   if grep -qi 'refused' "$OUT"; then fail "'connection refused' in the output: the gateway started before switchboardd"; fi
   sig_file="$DATA/managedapp.sig"
   if [ -s "$sig_file" ] && [ "$(stat -c %a "$sig_file")" = 600 ]; then ok "managedapp.sig is 0600"
@@ -110,9 +119,10 @@ if wait_ready; then
     && ok "gateway.json names the sig file" || fail "gateway.json lacks managedapp_sig_file: $(cat "$DATA/gateway.json")"
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
            --data-binary @"$ROOT/examples/wire/managedapp/put-succeeded.service-catalog.json" \
-           "http://127.0.0.1:8080/resource?sig=$(cat "$sig_file")")
+           --cacert "$CA" "https://127.0.0.1:8080/resource?sig=$(cat "$sig_file")")
   [ "$code" = 200 ] && ok "POST /resource?sig=<the sig> answers 200" || fail "POST /resource?sig=<the sig> answered $code, want 200"
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{}' "http://127.0.0.1:8080/resource?sig=wrong")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{}' --cacert "$CA" \
+           "https://127.0.0.1:8080/resource?sig=wrong")
   [ "$code" = 401 ] && ok "a wrong sig gets 401" || fail "a wrong sig got $code, want 401"
 else
   fail "defaults: no ready line"; show defaults
@@ -163,12 +173,12 @@ chmod 600 "$TMP/older/gateway.json"
 start_run older --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 -- --http_address=127.0.0.1:0
 if wait_ready; then
   ready=$(grep '^\[run\] ready:' "$OUT")
-  re='^\[run\] ready: switchboardd 127\.0\.0\.1:([0-9]+) \(http 127\.0\.0\.1:([0-9]+)\), gateway http://127\.0\.0\.1:([0-9]+)$'
+  re='^\[run\] ready: switchboardd 127\.0\.0\.1:([0-9]+) \(https://127\.0\.0\.1:([0-9]+)\), gateway https://127\.0\.0\.1:([0-9]+); local CA .*/tls/ca\.pem$'
   if [[ "$ready" =~ $re ]] && [ "${BASH_REMATCH[1]}" != 0 ] && [ "${BASH_REMATCH[2]}" != 0 ] \
      && [ "${BASH_REMATCH[3]}" != 0 ] && [ "${BASH_REMATCH[3]}" != 8080 ]; then
     ok "port 0 everywhere: the ready line has the bound ports ($ready)"
     gw="127.0.0.1:${BASH_REMATCH[3]}"
-    [ "$(curl -s "http://$gw/healthz")" = ok ] && ok "gateway flag after --: the gateway serves on $gw and reaches switchboardd" \
+    [ "$(curl -s --cacert "$DATA/tls/ca.pem" "https://$gw/healthz")" = ok ] && ok "gateway flag after --: the gateway serves on $gw and reaches switchboardd" \
       || fail "gateway /healthz on $gw is not ok"
   else
     fail "port 0: ready line '$ready'"
@@ -196,7 +206,7 @@ nothing_left older
 start_run quiet --log_level=warn -- --log_level=warn
 if wait_ready; then
   ready=$(grep '^\[run\] ready:' "$OUT")
-  [ "$ready" = '[run] ready: switchboardd 127.0.0.1:50051 (http 127.0.0.1:8081), gateway http://127.0.0.1:8080' ] \
+  [ "$ready" = "[run] ready: switchboardd 127.0.0.1:50051 (https://127.0.0.1:8081), gateway https://127.0.0.1:8080; local CA $DATA/tls/ca.pem" ] \
     && ok "log_level=warn: ready ($ready)" || fail "log_level=warn: ready line '$ready'"
 else
   fail "log_level=warn: no ready line"; show quiet
@@ -205,6 +215,22 @@ kill -TERM "$RUN_PID" 2>/dev/null
 wait_exit; rc=$?
 [ "$rc" -eq 0 ] || fail "log_level=warn: SIGTERM status $rc"
 nothing_left quiet 50051 8081 8080
+
+# --- 6: SWITCHBOARD_HTTP=plain: HTTP on both, no CA made ---------------------
+SWITCHBOARD_HTTP=plain start_run plain
+if wait_ready; then
+  ready=$(grep '^\[run\] ready:' "$OUT")
+  [ "$ready" = '[run] ready: switchboardd 127.0.0.1:50051 (http://127.0.0.1:8081), gateway http://127.0.0.1:8080' ] \
+    && ok "SWITCHBOARD_HTTP=plain: ready ($ready)" || fail "SWITCHBOARD_HTTP=plain: ready line '$ready'"
+  [ "$(curl -s http://127.0.0.1:8080/healthz)" = ok ] && ok "plain: gateway /healthz over HTTP" || fail "plain: gateway /healthz"
+  [ ! -e "$DATA/tls" ] && ok "plain: no CA made" || fail "plain: $DATA/tls exists"
+else
+  fail "plain: no ready line"; show plain
+fi
+kill -TERM "$RUN_PID" 2>/dev/null
+wait_exit; rc=$?
+[ "$rc" -eq 0 ] || fail "plain: SIGTERM status $rc"
+nothing_left plain 50051 8081 8080
 
 if [ "$FAILS" -ne 0 ]; then echo "FAIL: $FAILS check(s) failed"; exit 1; fi
 echo "PASS"

@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -83,24 +82,8 @@ http::RawHook BlobHook(Server::Impl* impl) {
     }
   };
   impl->blob_http = std::make_unique<http::BlobHttp>(std::move(o));
-  return [b = impl->blob_http.get(), store = impl->media_engine->local_store()](
-             std::unique_ptr<http::Conn>& conn, httpcore::Request& head, std::string& body_start) {
-    absl::string_view path = head.path;
-    if (!absl::ConsumePrefix(&path, "/") || !store->HasAccount(std::string(path.substr(0, path.find('/'))))) {
-      return false;
-    }
-    if (conn->tls()) {
-      // The blob endpoint speaks to its socket directly; over TLS it is not
-      // served yet.
-      conn->WriteAll(
-          "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 43\r\n"
-          "Connection: close\r\n\r\nthe blob endpoint is not served over HTTPS\n");
-      return true;
-    }
-    if (!b->Claim(conn->fd(), head, body_start)) return false;
-    conn->ReleasePlainFd();  // the blob endpoint closes it
-    return true;
-  };
+  return [b = impl->blob_http.get()](std::unique_ptr<http::Conn>& conn, httpcore::Request& head,
+                                      std::string& body_start) { return b->Claim(conn, head, body_start); };
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const core::ServerConfig& c) {

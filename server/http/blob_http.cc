@@ -29,65 +29,35 @@ namespace {
 
 using Op = BlobCall::Op;
 
-bool SendAll(int fd, absl::string_view data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-void SendHead(int fd, int status, const Headers& headers, int64_t length) {
+void SendHead(Conn& conn, int status, const Headers& headers, int64_t length) {
   std::string out = absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\n");
   for (const auto& [k, v] : headers) absl::StrAppend(&out, k, ": ", v, "\r\n");
   absl::StrAppend(&out, "Content-Length: ", length, "\r\nx-ms-version: 2021-12-02\r\nDate: ",
                   azure::Rfc1123(absl::Now()), "\r\nConnection: close\r\n\r\n");
-  SendAll(fd, out);
+  conn.WriteAll(out);
 }
 
 // An answer with a body (none for HEAD).
-void Send(int fd, int status, const Headers& headers, absl::string_view body, bool head_only) {
-  SendHead(fd, status, headers, static_cast<int64_t>(body.size()));
-  if (!head_only) SendAll(fd, body);
+void Send(Conn& conn, int status, const Headers& headers, absl::string_view body, bool head_only) {
+  SendHead(conn, status, headers, static_cast<int64_t>(body.size()));
+  if (!head_only) conn.WriteAll(body);
 }
 
 // Azure's error answer; 304 and HEAD answers carry the code in the header only.
-void SendRefusal(int fd, const BlobRefusal& r, bool head_only) {
+void SendRefusal(Conn& conn, const BlobRefusal& r, bool head_only) {
   Headers h = {{"x-ms-error-code", r.code}};
-  if (r.status == 304 || head_only) return SendHead(fd, r.status, h, 0);
+  if (r.status == 304 || head_only) return SendHead(conn, r.status, h, 0);
   h.emplace_back("Content-Type", "application/xml");
-  Send(fd, r.status, h, ErrorXml(r.code, r.message), false);
+  Send(conn, r.status, h, ErrorXml(r.code, r.message), false);
 }
 
-// Closes a connection whose request body may be partly unread (a refused
-// PUT). Closing with unread input makes the kernel answer RST, which can
-// destroy our error response before the client reads it; so stop sending
-// first, then read and discard what still arrives, bounded in time and bytes.
-void LingeringClose(int fd) {
-  ::shutdown(fd, SHUT_WR);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  char scratch[64 * 1024];
-  size_t drained = 0;
-  while (drained < (64u << 20)) {
-    ssize_t n = ::recv(fd, scratch, sizeof(scratch), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    drained += static_cast<size_t>(n);
-  }
-  ::close(fd);
-}
-
-// The request body: the bytes read with the head, then the socket. Hashes
+// The request body: the bytes read with the head, then the connection. Hashes
 // what passes when the request sent Content-MD5 / x-ms-content-crc64, and
 // answers Expect: 100-continue before the first read.
 class Body {
  public:
-  Body(int fd, const httpcore::Request& r, std::string start)
-      : fd_(fd), pending_(std::move(start)), md5_sent_(r.Header("content-md5")),
+  Body(Conn& conn, const httpcore::Request& r, std::string start)
+      : conn_(conn), pending_(std::move(start)), md5_sent_(r.Header("content-md5")),
         crc64_sent_(r.Header("x-ms-content-crc64")),
         expect_continue_(absl::AsciiStrToLower(r.Header("expect")) == "100-continue") {
     if (!md5_sent_.empty()) md5_.emplace();
@@ -102,15 +72,11 @@ class Body {
     } else {
       if (expect_continue_) {
         expect_continue_ = false;
-        SendAll(fd_, "HTTP/1.1 100 Continue\r\n\r\n");
+        conn_.WriteAll("HTTP/1.1 100 Continue\r\n\r\n");
       }
-      while (true) {
-        ssize_t got = ::recv(fd_, buf, cap, 0);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) return absl::DeadlineExceededError("the upload stalled for 30 s; send the body without pauses");
-        n = static_cast<size_t>(got);
-        break;
-      }
+      ssize_t got = conn_.Read(buf, cap);
+      if (got < 0) return absl::DeadlineExceededError("the upload stalled for 30 s; send the body without pauses");
+      n = static_cast<size_t>(got);
     }
     absl::string_view piece(buf, n);
     if (md5_) md5_->Update(piece);
@@ -159,7 +125,7 @@ class Body {
   }
 
  private:
-  int fd_;
+  Conn& conn_;
   std::string pending_;
   size_t pending_off_ = 0;
   std::string md5_sent_, crc64_sent_;
@@ -216,18 +182,17 @@ void BlobHttp::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
-  for (auto& job : queue_) ::close(job.fd);
-  queue_.clear();
+  queue_.clear();  // closes the connections no one served
 }
 
-bool BlobHttp::Claim(int fd, httpcore::Request& head, std::string& body_start) {
+bool BlobHttp::Claim(std::unique_ptr<Conn>& conn, httpcore::Request& head, std::string& body_start) {
   // "/<account>/..." for an account of the store.
   absl::string_view path = head.path;
   if (!absl::ConsumePrefix(&path, "/")) return false;
   if (!options_.store->HasAccount(std::string(path.substr(0, path.find('/'))))) return false;
   std::lock_guard<std::mutex> l(mu_);
   if (stopping_) return false;
-  queue_.push_back(Job{fd, std::move(head), std::move(body_start)});
+  queue_.push_back(Job{std::move(conn), std::move(head), std::move(body_start)});
   cv_.notify_one();
   return true;
 }
@@ -243,15 +208,14 @@ void BlobHttp::Loop() {
       queue_.pop_front();
     }
     timeval tv{30, 0};
-    setsockopt(job.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(job.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(job.conn->fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(job.conn->fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     const bool put = job.request.method == "PUT";
-    Serve(job.fd, job.request, std::move(job.body_start));
-    if (put) {
-      LingeringClose(job.fd);
-    } else {
-      ::close(job.fd);
-    }
+    Serve(*job.conn, job.request, std::move(job.body_start));
+    // A refused PUT may leave its body unread: close without an RST that
+    // could destroy the answer.
+    if (put) job.conn->LingeringClose();
+    job.conn.reset();
   }
 }
 
@@ -259,14 +223,14 @@ namespace {
 
 // One request being answered.
 struct Exchange {
-  int fd;
+  Conn& conn;
   const httpcore::Request& r;
   const BlobCall& call;
   const BlobHttpOptions& options;
   std::string body_start;
 
   blob::LocalBlobStore& store() const { return *options.store; }
-  void Refuse(const BlobRefusal& refusal) const { SendRefusal(fd, refusal, call.head_only); }
+  void Refuse(const BlobRefusal& refusal) const { SendRefusal(conn, refusal, call.head_only); }
   void Refuse(const absl::Status& s) const { Refuse(RefusalFromStatus(s)); }
   void Uploaded(const blob::BlobProperties& props) const {
     if (options.on_upload) options.on_upload(store().BlobUrl(call.ref), props, r.Header("x-ms-client-request-id"));
@@ -353,7 +317,7 @@ void List(const Exchange& x) {
   if (!all.ok()) return x.Refuse(all.status());
   ListingPage page = PageBlobs(all->blobs, x.call);
   std::string endpoint = absl::StrCat("http://", x.r.Header("host"), "/", x.call.ref.account, "/");
-  Send(x.fd, 200, {{"Content-Type", "application/xml"}}, ListBlobsXml(all->blobs, page, x.call, endpoint), false);
+  Send(x.conn, 200, {{"Content-Type", "application/xml"}}, ListBlobsXml(all->blobs, page, x.call, endpoint), false);
 }
 
 void ContainerProperties(const Exchange& x) {
@@ -367,7 +331,7 @@ void ContainerProperties(const Exchange& x) {
                {"x-ms-has-legal-hold", "false"}};
   if (info->access == blob::Access::kContainer) h.emplace_back("x-ms-blob-public-access", "container");
   if (info->access == blob::Access::kBlob) h.emplace_back("x-ms-blob-public-access", "blob");
-  SendHead(x.fd, 200, h, 0);
+  SendHead(x.conn, 200, h, 0);
 }
 
 void Read(const Exchange& x) {
@@ -381,9 +345,9 @@ void Read(const Exchange& x) {
     if (x.call.op == Op::kGetMetadata) {
       h = {{"ETag", props->etag}, {"Last-Modified", HttpDate(props->last_modified_us)}};
       for (const auto& [k, v] : props->metadata) h.emplace_back(absl::StrCat("x-ms-meta-", k), v);
-      return SendHead(x.fd, 200, h, 0);
+      return SendHead(x.conn, 200, h, 0);
     }
-    return SendHead(x.fd, 200, h, props->size);
+    return SendHead(x.conn, 200, h, props->size);
   }
   auto opened = x.store().OpenBlob(x.call.ref);
   if (!opened.ok()) return x.Refuse(opened.status());
@@ -395,7 +359,7 @@ void Read(const Exchange& x) {
   Headers h;
   if (!range.empty()) {
     if (!ParseRange(range, props.size, &start, &end)) {
-      return SendHead(x.fd, 416,
+      return SendHead(x.conn, 416,
                       {{"x-ms-error-code", "InvalidRange"}, {"Content-Range", absl::StrCat("bytes */", props.size)}},
                       0);
     }
@@ -405,20 +369,20 @@ void Read(const Exchange& x) {
   } else {
     h = BlobHeaders(props, true);
   }
-  SendHead(x.fd, status, h, end - start);
+  SendHead(x.conn, status, h, end - start);
   std::vector<char> buf(1 << 16);
   for (int64_t pos = start; pos < end;) {
     size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), end - pos));
     ssize_t n = ::pread(opened->fd(), buf.data(), want, pos);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || !SendAll(x.fd, absl::string_view(buf.data(), static_cast<size_t>(n)))) return;
+    if (n <= 0 || !x.conn.WriteAll(absl::string_view(buf.data(), static_cast<size_t>(n)))) return;
     pos += n;
   }
 }
 
 void PutBlob(const Exchange& x, std::string body_start) {
   if (!x.ConditionsHoldNow()) return;
-  Body body(x.fd, x.r, std::move(body_start));
+  Body body(x.conn, x.r, std::move(body_start));
   blob::PutOptions o = PutOptionsFromRequest(x.r, false);
   auto put = x.store().PutBlobIf(x.call.ref, x.call.content_length, body.Source(), o, x.WritePrecondition(&body));
   if (!put.ok()) return x.Refuse(put.status());
@@ -426,22 +390,22 @@ void PutBlob(const Exchange& x, std::string body_start) {
   Headers h = WriteAnswer(*put);
   body.AddHashHeaders(&h);
   if (!body.AddsMd5()) h.emplace_back("Content-MD5", put->content_md5);
-  SendHead(x.fd, 201, h, 0);
+  SendHead(x.conn, 201, h, 0);
 }
 
 void PutBlock(const Exchange& x, std::string body_start) {
-  Body body(x.fd, x.r, std::move(body_start));
+  Body body(x.conn, x.r, std::move(body_start));
   absl::Status s = x.store().PutBlock(x.call.ref, x.call.block_id, x.call.content_length, body.Source(),
                                       [&body] { return body.CheckHashes(); });
   if (!s.ok()) return x.Refuse(s);
   Headers h = {{"x-ms-request-server-encrypted", "false"}};
   body.AddHashHeaders(&h);
-  SendHead(x.fd, 201, h, 0);
+  SendHead(x.conn, 201, h, 0);
 }
 
 void PutBlockList(const Exchange& x, std::string body_start) {
   if (!x.ConditionsHoldNow()) return;
-  Body body(x.fd, x.r, std::move(body_start));
+  Body body(x.conn, x.r, std::move(body_start));
   auto xml = body.ReadAll(x.call.content_length);
   if (!xml.ok()) return x.Refuse(xml.status());
   if (auto s = body.CheckHashes(); !s.ok()) return x.Refuse(s);
@@ -453,7 +417,7 @@ void PutBlockList(const Exchange& x, std::string body_start) {
   x.Uploaded(*put);
   Headers h = WriteAnswer(*put);
   body.AddHashHeaders(&h);
-  SendHead(x.fd, 201, h, 0);
+  SendHead(x.conn, 201, h, 0);
 }
 
 void GetBlockList(const Exchange& x) {
@@ -465,7 +429,7 @@ void GetBlockList(const Exchange& x) {
     h.emplace_back("Last-Modified", HttpDate(list->blob->last_modified_us));
     h.emplace_back("x-ms-blob-content-length", absl::StrCat(list->blob->size));
   }
-  Send(x.fd, 200, h, BlockListXml(*list, x.call.list_type), false);
+  Send(x.conn, 200, h, BlockListXml(*list, x.call.list_type), false);
 }
 
 void SetMetadata(const Exchange& x) {
@@ -476,7 +440,7 @@ void SetMetadata(const Exchange& x) {
   if (auto s = x.store().SetMetadata(x.call.ref, o.metadata, o.client_request_id); !s.ok()) return x.Refuse(s);
   auto props = x.store().GetProperties(x.call.ref);
   if (!props.ok()) return x.Refuse(props.status());
-  SendHead(x.fd, 200, WriteAnswer(*props), 0);
+  SendHead(x.conn, 200, WriteAnswer(*props), 0);
 }
 
 void SetProperties(const Exchange& x) {
@@ -485,7 +449,7 @@ void SetProperties(const Exchange& x) {
   if (auto refusal = CheckConditions(x.call.conditions, &*current, true)) return x.Refuse(*refusal);
   auto props = x.store().SetContentHeaders(x.call.ref, PutOptionsFromRequest(x.r, true));
   if (!props.ok()) return x.Refuse(props.status());
-  SendHead(x.fd, 200, WriteAnswer(*props), 0);
+  SendHead(x.conn, 200, WriteAnswer(*props), 0);
 }
 
 void SetTier(const Exchange& x) {
@@ -493,7 +457,7 @@ void SetTier(const Exchange& x) {
   auto props = x.store().GetProperties(x.call.ref);
   if (!props.ok()) return x.Refuse(props.status());
   // 202 while an archived blob is being rehydrated, as Azure answers.
-  SendHead(x.fd, props->rehydrating ? 202 : 200, {}, 0);
+  SendHead(x.conn, props->rehydrating ? 202 : 200, {}, 0);
 }
 
 void Delete(const Exchange& x) {
@@ -501,7 +465,7 @@ void Delete(const Exchange& x) {
     // The listener keeps no snapshots: there is nothing to delete.
     auto props = x.store().GetProperties(x.call.ref);
     if (!props.ok()) return x.Refuse(props.status());
-    return SendHead(x.fd, 202, {}, 0);
+    return SendHead(x.conn, 202, {}, 0);
   }
   blob::Precondition check = nullptr;
   if (x.call.conditions.any()) {
@@ -511,7 +475,7 @@ void Delete(const Exchange& x) {
     };
   }
   if (auto s = x.store().DeleteBlobIf(x.call.ref, check); !s.ok()) return x.Refuse(s);
-  SendHead(x.fd, 202, {{"x-ms-delete-type-permanent", "true"}}, 0);
+  SendHead(x.conn, 202, {{"x-ms-delete-type-permanent", "true"}}, 0);
 }
 
 // Copy Blob and Put Blob From URL: the bytes of a blob this listener serves,
@@ -575,20 +539,20 @@ void Copy(const Exchange& x) {
   Headers h = WriteAnswer(*put);
   if (x.call.op == Op::kPutFromUrl) {
     h.emplace_back("Content-MD5", put->content_md5);
-    return SendHead(x.fd, 201, h, 0);
+    return SendHead(x.conn, 201, h, 0);
   }
   h.emplace_back("x-ms-copy-id", NewUuid());
   h.emplace_back("x-ms-copy-status", "success");
-  SendHead(x.fd, 202, h, 0);
+  SendHead(x.conn, 202, h, 0);
 }
 
 }  // namespace
 
-void BlobHttp::Serve(int fd, const httpcore::Request& r, std::string body_start) {
+void BlobHttp::Serve(Conn& conn, const httpcore::Request& r, std::string body_start) {
   auto classified = ClassifyBlobRequest(r);
-  if (auto* refusal = std::get_if<BlobRefusal>(&classified)) return SendRefusal(fd, *refusal, r.method == "HEAD");
+  if (auto* refusal = std::get_if<BlobRefusal>(&classified)) return SendRefusal(conn, *refusal, r.method == "HEAD");
   const BlobCall& call = std::get<BlobCall>(classified);
-  Exchange x{fd, r, call, options_, ""};
+  Exchange x{conn, r, call, options_, ""};
   if (auto refusal = CheckAccess(*options_.store, r.query, call.ref, call.permission, false)) {
     return x.Refuse(*refusal);
   }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/http/request.h"
+#include "server/http/conn.h"
 #include "server/blob/local_blob_store.h"
 
 namespace switchboard::http {
@@ -49,17 +50,17 @@ class BlobHttp {
 
   // The RawHook: takes connections whose path starts with an account of
   // the store (moving the head and the body bytes read with it).
-  bool Claim(int fd, httpcore::Request& head, std::string& body_start);
+  bool Claim(std::unique_ptr<Conn>& conn, httpcore::Request& head, std::string& body_start);
   void Stop();
 
  private:
   void Loop();
   struct Job {
-    int fd = -1;
+    std::unique_ptr<Conn> conn;
     httpcore::Request request;
     std::string body_start;
   };
-  void Serve(int fd, const httpcore::Request& request, std::string body_start);
+  void Serve(Conn& conn, const httpcore::Request& request, std::string body_start);
 
   BlobHttpOptions options_;
   std::mutex mu_;

@@ -58,12 +58,6 @@ class Plain : public Conn {
     return true;
   }
 
-  int ReleasePlainFd() override {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
   void LingeringClose() override {
     StopSendingAndWait(fd_);
     char scratch[64 * 1024];
@@ -106,8 +100,6 @@ class Tls : public Conn {
     }
     return true;
   }
-
-  int ReleasePlainFd() override { return -1; }
 
   void LingeringClose() override {
     // close_notify first, so the client sees a clean end of the answer; then

@@ -31,10 +31,6 @@ class Conn {
   // RST, which can destroy the answer before the client reads it.
   virtual void LingeringClose() = 0;
 
-  // Gives up the socket to code that reads and writes it directly; -1 for
-  // TLS, whose socket carries TLS records (the Conn keeps it then).
-  virtual int ReleasePlainFd() = 0;
-
   int fd() const { return fd_; }
   bool tls() const { return tls_; }
 

@@ -126,6 +126,22 @@ if [ "$WITH_TEST" -eq 1 ]; then
     mkdir -p "$AZURITE_DIR"
     npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --no-update-notifier --loglevel=error azurite@3 >/dev/null
   fi
+
+  # Azure's own SDKs for the conformance tests (tests/azure-sdk: @azure/storage-blob
+  # for BlobHttp.AzureSdk*, @azure/eventgrid for the gateway's HTTPS test), at
+  # the versions its package-lock.json pins; installed again when one differs.
+  SDK_DIR="$ROOT/tests/azure-sdk"
+  if ! node -e '
+    const dir = process.argv[1];
+    const want = require(dir + "/package.json").dependencies;
+    for (const [name, version] of Object.entries(want)) {
+      let have = null;
+      try { have = require(dir + "/node_modules/" + name + "/package.json").version; } catch (e) {}
+      if (have !== version) process.exit(1);
+    }' "$SDK_DIR" 2>/dev/null; then
+    log "installing Azure's SDKs for the conformance tests into tests/azure-sdk/node_modules"
+    npm ci --prefix "$SDK_DIR" --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
+  fi
 fi
 
 [ "$DO_BUILD" -eq 1 ] || exit 0

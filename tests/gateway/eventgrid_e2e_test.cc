@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
+#include "common/azure/http_client.h"
 #include "server/blob/local_blob_store.h"
 #include "switchboard/v1/media.grpc.pb.h"
 #include "tests/clients/subprocess.h"
@@ -91,22 +92,35 @@ class EventGridE2eTest : public ::testing::Test {
     port_ = FreePort();
   }
 
-  void StartGateway() {
+  // With a certificate (`tls`), the gateway serves HTTPS with it and is
+  // asked for its health over HTTPS, verified against it.
+  void StartGateway(const switchboard::testing::TestCertificate* tls = nullptr) {
     std::string err;
     gateway_ = std::make_unique<Subprocess>();
     Subprocess::Options o;
     o.stderr_file = dir_.path() + "/gateway." + std::to_string(++gateway_starts_) + ".log";
-    ASSERT_TRUE(gateway_->Start({SWITCHBOARD_GATEWAY_PATH, "--server=" + server_->server().grpc_address(),
-                                 "--http_address=127.0.0.1:" + std::to_string(port_),
-                                 std::string("--eventgrid_key=") + kKey, "--eventgrid_topic_url=" + topic_.url(),
-                                 "--eventgrid_topic_key=topic-key", "--timeout_seconds=5"},
-                                o, &err))
-        << err;
+    std::vector<std::string> argv = {SWITCHBOARD_GATEWAY_PATH, "--server=" + server_->server().grpc_address(),
+                                     "--http_address=127.0.0.1:" + std::to_string(port_),
+                                     std::string("--eventgrid_key=") + kKey, "--eventgrid_topic_url=" + topic_.url(),
+                                     "--eventgrid_topic_key=topic-key", "--timeout_seconds=5"};
+    if (tls != nullptr) {
+      argv.push_back("--http_tls_cert_file=" + tls->cert);
+      argv.push_back("--http_tls_key_file=" + tls->key);
+    }
+    ASSERT_TRUE(gateway_->Start(argv, o, &err)) << err;
     // Up once it answers.
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {
-      HttpClient c(Address());
-      if (c.Get("/healthz").status == 200) return;
+      if (tls == nullptr) {
+        HttpClient c(Address());
+        if (c.Get("/healthz").status == 200) return;
+      } else {
+        azure::HttpRequest r;
+        r.url = "https://" + Address() + "/healthz";
+        r.ca_file = tls->cert;
+        auto resp = azure::PerformHttp(r);
+        if (resp.ok() && resp->status == 200) return;
+      }
       std::this_thread::sleep_for(50ms);
     }
     FAIL() << "the gateway did not come up: " << ReadFile(o.stderr_file);
@@ -387,6 +401,43 @@ TEST_F(EventGridE2eTest, ServerStoppedIsA503) {
   server_->Shutdown();
   json batch = Fixture("request.blob.metadata.create");
   EXPECT_EQ(Post(batch), 503) << last_body_;
+}
+
+// Azure's own Event Grid SDK (@azure/eventgrid, tests/azure-sdk) sends to
+// the gateway over HTTPS, verifying its certificate, without
+// allowInsecureConnection: the request is served and its responses reach
+// the topic. Without the CA the SDK refuses the certificate and nothing is
+// sent.
+TEST_F(EventGridE2eTest, AzureEventGridSdkSendsOverHttps) {
+  std::string here = __FILE__;  // <repo>/tests/gateway/eventgrid_e2e_test.cc
+  const std::string sdk = here.substr(0, here.rfind("/tests/")) + "/tests/azure-sdk";
+  ASSERT_TRUE(std::filesystem::exists(sdk + "/node_modules/@azure/eventgrid/package.json"))
+      << "@azure/eventgrid is not installed in " << sdk << ": run tools/bootstrap.sh --test";
+  auto made = switchboard::testing::MakeTestCertificate(dir_.path());
+  ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
+  StartGateway(&made);
+  const std::string fixture = std::string(SB_FIXTURES_DIR) + "/eventgrid/request.blob.container.create.json";
+  const json ctx = {{"case", "sdk-over-https"}};
+  auto send = [&](bool trust) {
+    Subprocess::Options o;
+    if (trust) {
+      o.env["NODE_EXTRA_CA_CERTS"] = made.cert;
+    } else {
+      o.unset_env.push_back("NODE_EXTRA_CA_CERTS");
+    }
+    return switchboard::testing::RunCommand({"/usr/bin/env", "node", sdk + "/eventgrid_send.mjs", "--endpoint",
+                                            "https://localhost:" + std::to_string(port_) + "/api/eventgrid",
+                                            "--key", kKey, "--file", fixture, "--context", ctx.dump()},
+                                           o, 60s);
+  };
+  auto untrusted = send(false);
+  EXPECT_EQ(untrusted.exit_code, 1) << untrusted.out << untrusted.err;
+  EXPECT_TRUE(ResponsesFor(ctx).empty());
+  auto sent = send(true);
+  ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;
+  EXPECT_EQ(sent.out, "sent 1\n");
+  EXPECT_EQ(WaitForTypes(ctx, "response.blob.container.create.success"),
+            (std::vector<std::string>{"response.acknowledge", "response.blob.container.create.success"}));
 }
 
 }  // namespace

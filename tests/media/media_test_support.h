@@ -47,10 +47,12 @@ inline nlohmann::json AzuriteAccountJson(const std::string& name) {
 class MediaServer {
  public:
   // `data_dir` empty: a new temp dir (removed at the end); else that one
-  // (for restarts on the same data).
-  explicit MediaServer(nlohmann::json media = nlohmann::json::object(), std::string data_dir = "")
+  // (for restarts on the same data). `base`: the rest of the server's config
+  // (HTTPS files, say).
+  explicit MediaServer(nlohmann::json media = nlohmann::json::object(), std::string data_dir = "",
+                       core::ServerConfig base = {})
       : data_dir_(data_dir.empty() ? dir_.path() : std::move(data_dir)) {
-    core::ServerConfig c;
+    core::ServerConfig c = std::move(base);
     if (!media.empty()) c.media_json = media.dump();
     server_ = std::make_unique<TestServer>(data_dir_, c);
     stub_ = v1::MediaService::NewStub(server_->Channel());

@@ -17,10 +17,17 @@
 //  * gateway: a batch is one POST /api/eventgrid with `batch` events; done
 //    when it answered 200 (every event durably accepted by switchboardd).
 // Every event has a new id (request_id), so every one is a new operation.
+//  * gateway over HTTPS (--https=1, the default): the same POSTs to a
+//    second gateway process serving TLS (a certificate made with openssl
+//    for the run; each client keeps its connection, as Event Grid does),
+//    started after the plain gateway stopped, on the same cursor.
 // Reported: accepted events/s, and p50/p99 of the time to ack a batch (the
-// 200 / the last gRPC answer). After the gateway phase, the time until the
+// 200 / the last gRPC answer). After each phase, the time until the
 // publisher delivered every response event (acknowledge + success per
-// accepted event) to the topic.
+// accepted event) to the topic. The direct path's requests carry origin
+// REQUEST_ORIGIN_EVENT_GRID, so the publisher sends their responses as it
+// does the gateway's (it sends only those), and every phase does the same
+// work.
 #include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
 
@@ -222,6 +229,8 @@ int main(int argc, char** argv) {
   cli.AddInt("max_queued_operations", 20000, "switchboardd's media.max_queued_operations.");
   cli.AddInt("bus_status_events", 1, "switchboardd's bus_status_events (1: every status change is also a bus event).");
   cli.AddString("work_dir", "", "Scratch folder (default: a new one under $TMPDIR, removed at the end).");
+  cli.AddInt("https", 1,
+             "1: a third phase, the gateway serving HTTPS (TLS overhead against the plain-HTTP phase); 0: none.");
   auto parsed = cli.Parse(argc, argv);
   if (!parsed.ok()) {
     std::cerr << "sb_bench_gateway: " << parsed.status().message() << "\n";
@@ -272,14 +281,26 @@ int main(int argc, char** argv) {
   const std::string sbd_addr =
       sb::Extract(sbd.WaitForLine("\"msg\":\"serving\"", 30), "\"grpc_address\":\"([^\"]+)\"");
   if (sbd_addr.empty()) return std::cerr << "switchboardd did not start:\n" << sbd.LogTail(4000), 1;
-  sb::ChildProcess gw({cli.GetString("gateway"), "--server=" + sbd_addr, "--http_address=127.0.0.1:0",
-                       std::string("--eventgrid_key=") + kKey,
-                       "--eventgrid_topic_url=http://" + (*topic)->address() + "/api/events",
-                       "--eventgrid_topic_key=bench",
-                       "--http_worker_threads=" + std::to_string(cli.GetInt("gateway_workers"))},
-                      work + "/gateway.log");
-  const std::string gw_addr = sb::Extract(gw.WaitForLine("\"msg\":\"serving\"", 30), "\"http_address\":\"([^\"]+)\"");
-  if (gw_addr.empty()) return std::cerr << "switchboard-gateway did not start:\n" << gw.LogTail(4000), 1;
+  // A gateway process; with `tls_dir`, serving HTTPS with its certificate.
+  auto start_gateway = [&](const std::string& tls_dir, const std::string& log, std::string* address) {
+    std::vector<std::string> argv = {cli.GetString("gateway"), "--server=" + sbd_addr, "--http_address=127.0.0.1:0",
+                                     std::string("--eventgrid_key=") + kKey,
+                                     "--eventgrid_topic_url=http://" + (*topic)->address() + "/api/events",
+                                     "--eventgrid_topic_key=bench",
+                                     "--http_worker_threads=" + std::to_string(cli.GetInt("gateway_workers"))};
+    if (!tls_dir.empty()) {
+      argv.push_back("--http_tls_cert_file=" + tls_dir + "/cert.pem");
+      argv.push_back("--http_tls_key_file=" + tls_dir + "/key.pem");
+    }
+    auto gw = std::make_unique<sb::ChildProcess>(argv, log);
+    *address = sb::Extract(gw->WaitForLine("\"msg\":\"serving\"", 30), "\"http_address\":\"([^\"]+)\"");
+    if (address->empty()) std::cerr << "switchboard-gateway did not start:\n" << gw->LogTail(4000);
+    return gw;
+  };
+  std::string gw_addr;
+  std::unique_ptr<sb::ChildProcess> gw_process = start_gateway("", work + "/gateway.log", &gw_addr);
+  if (gw_addr.empty()) return 1;
+  sb::ChildProcess* gw = gw_process.get();
 
   // --- gRPC direct -------------------------------------------------------
   const bool return_when_accepted = cli.GetInt("return_when_accepted") != 0;
@@ -303,6 +324,7 @@ int main(int argc, char** argv) {
   }
   auto fill = [&](v1::SetBlobMetadataRequest& req, int i) {
     req.set_request_id(switchboard::NewUuid());
+    req.set_origin(v1::REQUEST_ORIGIN_EVENT_GRID);
     req.set_blob_uri(kBlobUri);
     (*req.mutable_blob_metadata())["title"] = "Clip one";
     (*req.mutable_blob_metadata())["programId"] = std::to_string(i);
@@ -350,7 +372,8 @@ int main(int argc, char** argv) {
   // --- gateway -----------------------------------------------------------
   std::vector<CURL*> curls;
   for (int i = 0; i < clients; ++i) curls.push_back(curl_easy_init());
-  const std::string url = "http://" + gw_addr + "/api/eventgrid";
+  std::string url = "http://" + gw_addr + "/api/eventgrid";
+  std::string ca_file;  // set for the HTTPS phase
   auto http_batch = [&](int t) {
     std::string body = "[";
     body.reserve(static_cast<size_t>(batch) * 420);
@@ -369,6 +392,7 @@ int main(int argc, char** argv) {
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    if (!ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -382,7 +406,7 @@ int main(int argc, char** argv) {
   // runs on in the next; it gives up after 10 s without a new event.
   int64_t accepted_total = 0;
   auto cpu_now = [&] {
-    return std::array<double, 3>{sb::CpuSeconds(sbd.pid()), sb::CpuSeconds(gw.pid()), sb::SelfCpuSeconds()};
+    return std::array<double, 3>{sb::CpuSeconds(sbd.pid()), sb::CpuSeconds(gw->pid()), sb::SelfCpuSeconds()};
   };
   std::array<double, 3> cpu_at_start{};
   auto wait_drained = [&](Result* r) {
@@ -429,12 +453,47 @@ int main(int argc, char** argv) {
   Result via = RunLoad("gateway (POST /api/eventgrid)", clients, batch, duration, http_batch);
   wait_drained(&via);
 
+  // The same gateway serving HTTPS: a new process (the plain one stopped),
+  // a certificate made for the run, new connections warmed up first.
+  Result via_tls;
+  const bool https = cli.GetInt("https") != 0;
+  if (https) {
+    const std::string tls_dir = work + "/tls";
+    fs::create_directories(tls_dir);
+    const std::string make_cert = "openssl req -x509 -newkey rsa:2048 -nodes -keyout '" + tls_dir +
+                                  "/key.pem' -out '" + tls_dir + "/cert.pem' -days 1 -subj /CN=localhost -addext "
+                                  "subjectAltName=DNS:localhost,IP:127.0.0.1 > '" + tls_dir + "/openssl.log' 2>&1";
+    if (std::system(make_cert.c_str()) != 0) {
+      std::cerr << "sb_bench_gateway: openssl could not make a certificate (see " << tls_dir << "/openssl.log)\n";
+      return 1;
+    }
+    gw->Stop();
+    std::string tls_addr;
+    gw_process = start_gateway(tls_dir, work + "/gateway-tls.log", &tls_addr);
+    if (tls_addr.empty()) return 1;
+    gw = gw_process.get();
+    url = "https://" + tls_addr + "/api/eventgrid";
+    ca_file = tls_dir + "/cert.pem";
+    Result warm3 = RunLoad("warm-up gateway https", clients, batch, 1, http_batch);
+    wait_drained(&warm3);
+    if (warm3.failed_batches > 0 || warm3.events == 0) {
+      std::cerr << "sb_bench_gateway: the HTTPS gateway refused the warm-up:\n" << gw->LogTail(4000);
+      return 1;
+    }
+    std::cerr << "[bench] gateway over HTTPS, " << duration << " s\n";
+    cpu_at_start = cpu_now();
+    via_tls = RunLoad("gateway over HTTPS (POST /api/eventgrid)", clients, batch, duration, http_batch);
+    wait_drained(&via_tls);
+  }
+
   std::cout << "\n## Gateway: Event Grid ingestion (" << clients << " clients, batches of " << batch
             << " request.blob.metadata.create, " << duration << " s per phase)\n\n";
   std::cout << "| path | accepted events/s | completed events/s | batches | failed batches | p50 time to ack (ms) | "
                "p99 time to ack (ms) | CPU µs/event: switchboardd, gateway, bench |\n";
   std::cout << "|---|---|---|---|---|---|---|---|\n";
-  for (const Result* r : {&direct, &via}) {
+  std::vector<const Result*> rows = {&direct, &via};
+  if (https) rows.push_back(&via_tls);
+  for (const Result* r : rows) {
     std::cout << "| " << r->label << " | " << Fmt(r->Rate()) << " | "
               << (r->completed_s > 0 ? Fmt(r->CompletedRate()) : std::string("not all")) << " | "
               << r->batch_ms.size() << " | "
@@ -444,6 +503,16 @@ int main(int argc, char** argv) {
   }
   std::cout << "\nGateway throughput vs direct: " << Fmt(direct.Rate() > 0 ? 100.0 * via.Rate() / direct.Rate() : 0, 1)
             << " %; p99 overhead: " << Fmt(via.Pct(0.99) - direct.Pct(0.99), 1) << " ms.\n";
+  if (https) {
+    std::cout << "HTTPS vs plain HTTP through the gateway: throughput "
+              << Fmt(via.Rate() > 0 ? 100.0 * via_tls.Rate() / via.Rate() : 0, 1) << " %; gateway CPU per event "
+              << Fmt(via.CpuUsPerEvent(via.cpu_gw) > 0
+                         ? via_tls.CpuUsPerEvent(via_tls.cpu_gw) / via.CpuUsPerEvent(via.cpu_gw)
+                         : 0,
+                     2)
+              << "x; p99 time to ack " << Fmt(via_tls.Pct(0.99), 1) << " ms against " << Fmt(via.Pct(0.99), 1)
+              << " ms.\n";
+  }
   std::cout << "Publisher: topic received " << topic_events.load() << " response events in total ("
             << topic_acks.load() << " acknowledge, " << topic_success.load() << " metadata success, "
             << topic_failure.load() << " failure); ";
@@ -453,7 +522,7 @@ int main(int argc, char** argv) {
   std::cout << "\"Completed\" = accepted events / time from the load's start until the "
                "topic held every success.\n";
   for (CURL* c : curls) curl_easy_cleanup(c);
-  gw.Stop();
+  gw->Stop();
   sbd.Stop();
   (*topic)->Stop();
   if (own_work) fs::remove_all(work);

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
              "1: publish every resourcing, media and managed-app status change on the bus "
              "(notify.switchboard.*, notify.managedapp.*); 0: off.");
   cli.AddInt("webhook_workers", defaults.webhook_workers, "Webhook HTTP attempts made at once.");
+  cli.AddString("webhook_ca_file", "",
+                "PEM CA file https:// webhook receivers are verified against (default: the system's CAs).");
   cli.AddInt("webhook_per_endpoint_in_flight", defaults.webhook_per_endpoint_in_flight,
              "Webhook attempts at once to one subscription, so a slow receiver cannot hold every worker.");
   cli.AddInt("webhook_retry_base_ms", defaults.webhook_retry_base_ms,
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
   num("bus_max_attempts", &config.bus_max_attempts);
   num("bus_status_events", &config.bus_status_events);
   num("webhook_workers", &config.webhook_workers);
+  str("webhook_ca_file", &config.webhook_ca_file);
   num("webhook_per_endpoint_in_flight", &config.webhook_per_endpoint_in_flight);
   num("webhook_retry_base_ms", &config.webhook_retry_base_ms);
   num("webhook_retry_max_ms", &config.webhook_retry_max_ms);

@@ -150,6 +150,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   hook_opts.per_webhook_in_flight = static_cast<int>(config.webhook_per_endpoint_in_flight);
   hook_opts.retry_base = absl::Milliseconds(config.webhook_retry_base_ms);
   hook_opts.retry_max = absl::Milliseconds(config.webhook_retry_max_ms);
+  if (!config.webhook_ca_file.empty()) {
+    // Read once here, so a wrong path fails the start, not every delivery.
+    ASSIGN_OR_RETURN(std::string ca, ReadFile(config.webhook_ca_file, "webhook_ca_file"));
+    if (ca.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("webhook_ca_file '", config.webhook_ca_file, "' holds no PEM certificate"));
+    }
+    hook_opts.ca_file = config.webhook_ca_file;
+  }
   impl->webhooks = std::make_unique<notification::WebhookEngine>(impl->store.get(), hook_opts);
   RETURN_IF_ERROR(impl->webhooks->Load());
   impl->bus->AddRoute(impl->queues.get());

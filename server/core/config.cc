@@ -56,6 +56,7 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "bus_max_attempts") s = num(&c->bus_max_attempts);
     else if (k == "bus_status_events") s = num(&c->bus_status_events);
     else if (k == "webhook_workers") s = num(&c->webhook_workers);
+    else if (k == "webhook_ca_file") s = str(&c->webhook_ca_file);
     else if (k == "webhook_per_endpoint_in_flight") s = num(&c->webhook_per_endpoint_in_flight);
     else if (k == "webhook_retry_base_ms") s = num(&c->webhook_retry_base_ms);
     else if (k == "webhook_retry_max_ms") s = num(&c->webhook_retry_max_ms);

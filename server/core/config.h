@@ -48,6 +48,9 @@ struct ServerConfig {
   int64_t webhook_per_endpoint_in_flight = 2;
   int64_t webhook_retry_base_ms = 1000;
   int64_t webhook_retry_max_ms = 10 * 60 * 1000;
+  // PEM CA file https:// webhook receivers are verified against (default:
+  // the system's CAs).
+  std::string webhook_ca_file;
   // The "media" section as JSON text (server/media/media_config.h reads it;
   // docs/media.md lists its keys). Empty: defaults.
   std::string media_json;

@@ -99,6 +99,7 @@ void AdminHttpServer::Stop() {
 }
 
 void AdminHttpServer::Loop() {
+  BlockSigpipeInThisThread();
   while (!stop_.load()) {
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 200) <= 0) continue;

@@ -198,6 +198,7 @@ bool BlobHttp::Claim(std::unique_ptr<Conn>& conn, httpcore::Request& head, std::
 }
 
 void BlobHttp::Loop() {
+  BlockSigpipeInThisThread();
   while (true) {
     Job job;
     {

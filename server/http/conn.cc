@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -123,6 +125,13 @@ class Tls : public Conn {
 }  // namespace
 
 std::unique_ptr<Conn> PlainConn(int fd) { return std::make_unique<Plain>(fd); }
+
+void BlockSigpipeInThisThread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 absl::StatusOr<std::shared_ptr<TlsServer>> TlsServer::Load(const std::string& cert_file, const std::string& key_file,
                                                            absl::string_view cert_key, absl::string_view key_key) {

@@ -43,6 +43,13 @@ class Conn {
 // Takes ownership of `fd`.
 std::unique_ptr<Conn> PlainConn(int fd);
 
+// Blocks SIGPIPE in the calling thread. OpenSSL writes to the socket with
+// write(), which raises SIGPIPE when the peer is gone; blocked, it stays
+// pending and the write fails with EPIPE instead of ending the process
+// (switchboardd ignores SIGPIPE anyway; a program embedding the listener, a
+// test, may not). Every thread serving connections calls it first.
+void BlockSigpipeInThisThread();
+
 // A server certificate and key, loaded once; each connection's handshake
 // uses it.
 class TlsServer {

@@ -43,7 +43,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 PostResult HttpPost(const std::string& url, const std::vector<std::string>& headers, const std::string& body,
-                    absl::Duration timeout) {
+                    absl::Duration timeout, const std::string& ca_file) {
   static CurlGlobal global;
   thread_local std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
   CURL* c = easy.get();
@@ -54,6 +54,7 @@ PostResult HttpPost(const std::string& url, const std::vector<std::string>& head
   list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
   const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(timeout));
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  if (!ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));

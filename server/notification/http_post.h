@@ -21,7 +21,9 @@ struct PostResult {
   int64_t retry_after_seconds = -1;
 };
 
+// `ca_file`: a PEM CA file https:// receivers are verified against (empty:
+// the system's CAs). The certificate and host name are always verified.
 PostResult HttpPost(const std::string& url, const std::vector<std::string>& headers, const std::string& body,
-                    absl::Duration timeout);
+                    absl::Duration timeout, const std::string& ca_file = "");
 
 }  // namespace switchboard::notification

@@ -379,7 +379,8 @@ void WebhookEngine::Attempt(const std::string& delivery_name, const v1::WebhookS
                        absl::StrCat("X-Switchboard-Delivery: ", d->name()),
                        absl::StrCat(kTimestampHeader, ": ", ts),
                        absl::StrCat(kSignatureHeader, ": ", SignWebhook(hook.secret(), ts, body))},
-                      body, absl::Microseconds(TimeUtil::DurationToMicroseconds(hook.attempt_timeout())));
+                      body, absl::Microseconds(TimeUtil::DurationToMicroseconds(hook.attempt_timeout())),
+                      options_.ca_file);
   }
   attempt->set_status_code(std::max(result.status_code, 0));
   *attempt->mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(result.latency));

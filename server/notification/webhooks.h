@@ -40,6 +40,9 @@ struct WebhookOptions {
   // Backoff before retry n is about retry_base * 2^(n-1), capped.
   absl::Duration retry_base = absl::Seconds(1);
   absl::Duration retry_max = absl::Minutes(10);
+  // PEM CA file https:// receivers are verified against; empty: the
+  // system's CAs.
+  std::string ca_file;
 };
 
 class WebhookEngine final : public BusRoute {

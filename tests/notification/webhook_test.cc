@@ -15,6 +15,9 @@
 #include "common/webhook_signature.h"
 #include "tests/core/test_support.h"
 #include "clients/lib/webhook_receiver.h"
+#include "server/http/admin_http.h"
+#include "server/http/conn.h"
+#include "tests/clients/subprocess.h"
 
 namespace switchboard::testing {
 namespace {
@@ -223,6 +226,50 @@ TEST(Webhooks, PendingRetriesCarryOnAfterARestart) {
   EXPECT_EQ(d.state(), v1::DELIVERED);
   ASSERT_TRUE(rx.WaitFor(1));
   EXPECT_EQ(rx.received()[0].headers.at("x-switchboard-event-id"), "wh-restart");
+}
+
+// An https:// receiver is verified: with webhook_ca_file naming its CA the
+// delivery arrives; without it no byte of the event is sent, and the attempt
+// says why.
+TEST(Webhooks, HttpsReceiversAreVerifiedAgainstTheConfiguredCa) {
+  TempDir certs;
+  auto made = MakeTestCertificate(certs.path());
+  ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
+  auto tls = http::TlsServer::Load(made.cert, made.key, "cert", "key");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  std::atomic<int> received{0};
+  auto rx = http::AdminHttpServer::Start(
+      "127.0.0.1:0",
+      [&](const std::string& method, const std::string& path) {
+        if (method == "POST" && path == "/hook") received.fetch_add(1);
+        return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
+      },
+      nullptr, *tls);
+  ASSERT_TRUE(rx.ok()) << rx.status();
+  const std::string url =
+      "https://localhost:" + (*rx)->address().substr((*rx)->address().rfind(':') + 1) + "/hook";
+  {
+    TempDir dir;
+    TestServer ts(dir.path(), FastRetries());  // no webhook_ca_file: the system's CAs do not know this one
+    auto stub = ts.Notification();
+    std::string hook = CreateWebhook(*stub, url, 2000, 1);
+    PublishOk(*stub, "wh-tls-untrusted");
+    auto d = WaitDelivery(*stub, hook, [](const v1::WebhookDelivery& d) { return d.attempts_size() > 0; });
+    ASSERT_GT(d.attempts_size(), 0);
+    EXPECT_EQ(d.attempts(0).status_code(), 0);
+    EXPECT_FALSE(d.attempts(0).error().empty());
+    EXPECT_EQ(received.load(), 0);
+  }
+  TempDir dir;
+  core::ServerConfig c = FastRetries();
+  c.webhook_ca_file = made.cert;
+  TestServer ts(dir.path(), c);
+  auto stub = ts.Notification();
+  std::string hook = CreateWebhook(*stub, url);
+  PublishOk(*stub, "wh-tls");
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERED) << d.ShortDebugString();
+  EXPECT_EQ(received.load(), 1);
 }
 
 TEST(Webhooks, BadUrlIsRejectedAndNothingIsStored) {

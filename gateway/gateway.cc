@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/lib/client.h"
+#include "clients/lib/server_address.h"
 #include "common/log.h"
 #include "gateway/adapters/rabbitmq/inbound.h"
 #include "gateway/adapters/rabbitmq/outbound.h"
@@ -124,7 +125,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   client::ClientOptions copts;
-  copts.server = config.server;
+  // "host" alone means port 50051, as for sbctl (gRPC itself would dial 443).
+  auto target = client::NormalizeServerAddress(config.server);
+  if (!target.ok()) return target.status();
+  copts.server = *target;
   copts.token = config.token;
   copts.tls_ca_file = config.tls_ca;
   copts.timeout = absl::Seconds(config.timeout_seconds);
@@ -239,7 +243,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   }
   log::Info("serving", {{"http_address", impl->http->address()},
                         {"scheme", config.http_tls_cert_file.empty() ? "http" : "https"},
-                        {"server", config.server}});
+                        {"server", copts.server}});
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

@@ -64,7 +64,8 @@ absl::StatusOr<ResolvedBlob> BlobRouter::Resolve(absl::string_view uri, absl::st
     bool known = false;
     std::string local = local_host_ ? local_host_() : "";
     if (!local.empty()) {
-      std::string port = local.substr(local.rfind(':'));
+      const size_t colon = local.rfind(':');
+      std::string port = colon == std::string::npos ? "" : local.substr(colon);  // ":8081", or none
       known = host == local || host == absl::StrCat("localhost", port) || host == absl::StrCat("127.0.0.1", port);
     }
     for (const auto& e : entries_) {

@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <thread>
 
 #include "tests/clients/subprocess.h"
 #include "tests/core/test_support.h"
@@ -15,6 +17,7 @@ namespace switchboard::gateway {
 namespace {
 
 using switchboard::testing::RunCommand;
+using switchboard::testing::Subprocess;
 using switchboard::testing::TempDir;
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -103,6 +106,28 @@ TEST(GatewayBinaryTest, BadFlagsExitTwoNamingTheProblem) {
   r = RunCommand({SWITCHBOARD_GATEWAY_PATH, "--eventgrid_topic_url=http://127.0.0.1:9/x"}, {});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("eventgrid_topic_key"), std::string::npos) << r.err;
+}
+
+// --server as sbctl reads it: a host alone means port 50051 (gRPC itself
+// would dial 443), and junk is refused naming --server.
+TEST(GatewayBinaryTest, ServerWithoutAPortMeansPort50051) {
+  auto r = RunCommand({SWITCHBOARD_GATEWAY_PATH, "--server=host:", "--http_address=127.0.0.1:0"}, {});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--server: 'host:' has no port"), std::string::npos) << r.err;
+  switchboard::testing::TempDir dir;
+  Subprocess gw;
+  Subprocess::Options o;
+  o.stderr_file = dir.path() + "/gateway.log";
+  std::string err;
+  ASSERT_TRUE(gw.Start({SWITCHBOARD_GATEWAY_PATH, "--server=localhost", "--http_address=127.0.0.1:0"}, o, &err))
+      << err;
+  std::string log;
+  for (int i = 0; i < 400 && log.find("\"msg\":\"serving\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(o.stderr_file);
+    log.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_NE(log.find("\"server\":\"localhost:50051\""), std::string::npos) << log;
 }
 
 }  // namespace

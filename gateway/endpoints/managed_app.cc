@@ -27,10 +27,13 @@ http::Response ManagedAppEndpoint::Handle(const http::Request& req) const {
   // Compare the whole secret in constant time; a missing sig compares as "".
   if (!ConstantTimeEquals(req.Query("sig"), sig_)) {
     metrics_->RecordError("managedapp_auth");
-    // Who and where, never what was given.
-    log::Warn("authentication failed", {{"endpoint", "POST /resource"},
-                                        {"remote", req.remote},
-                                        {"problem", req.query.count("sig") ? "sig parameter (wrong)" : "missing"}});
+    // Who and where, never what was given; at most one line a second.
+    if (auto dropped = auth_log_.Allow()) {
+      log::Warn("authentication failed", {{"endpoint", "POST /resource"},
+                                          {"remote", req.remote},
+                                          {"problem", req.query.count("sig") ? "sig parameter (wrong)" : "missing"},
+                                          {"not_logged_since_last", *dropped}});
+    }
     return http::Response::Text(401, "sig: missing or wrong");
   }
   auto n = codecs::ManagedAppNotificationFromJson(req.body);

@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "common/log_limiter.h"
 #include "clients/lib/client.h"
 #include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
@@ -31,6 +32,8 @@ class ManagedAppEndpoint {
   const client::Connection* conn_;
   std::string sig_;
   Metrics* metrics_;
+  // Refused credentials: at most one log line a second (the metric counts all).
+  mutable log::LogLimiter auth_log_;
   std::unique_ptr<v1::NotificationService::Stub> stub_;
 };
 

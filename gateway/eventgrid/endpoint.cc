@@ -24,13 +24,16 @@ http::Response Endpoint::Handle(const http::Request& req) const {
   const std::string& given = req.headers.count("aeg-sas-key") ? req.Header("aeg-sas-key") : req.Query("code");
   if (!ConstantTimeEquals(given, key_)) {
     metrics_->RecordError("eventgrid_auth");
-    // Who and where, never what was given.
-    log::Warn("authentication failed",
-              {{"endpoint", "POST /api/eventgrid"},
-               {"remote", req.remote},
-               {"problem", req.headers.count("aeg-sas-key") ? "aeg-sas-key header (wrong)"
-                              : req.query.count("code")       ? "code parameter (wrong)"
-                                                              : "missing"}});
+    // Who and where, never what was given; at most one line a second.
+    if (auto dropped = auth_log_.Allow()) {
+      log::Warn("authentication failed",
+                {{"endpoint", "POST /api/eventgrid"},
+                 {"remote", req.remote},
+                 {"problem", req.headers.count("aeg-sas-key") ? "aeg-sas-key header (wrong)"
+                                : req.query.count("code")       ? "code parameter (wrong)"
+                                                                : "missing"},
+                 {"not_logged_since_last", *dropped}});
+    }
     return http::Response::Text(401, "aeg-sas-key header or code parameter: missing or wrong");
   }
   auto batch = codecs::ParseEventGridBatch(req.body);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "common/log_limiter.h"
 #include "gateway/eventgrid/handler.h"
 #include "gateway/eventgrid/topic_client.h"
 #include "gateway/http/http_server.h"
@@ -34,6 +35,8 @@ class Endpoint {
   const HandlerRegistry* handlers_;
   const TopicClient* topic_;
   Metrics* metrics_;
+  // Refused credentials: at most one log line a second (the metric counts all).
+  mutable log::LogLimiter auth_log_;
 };
 
 }  // namespace switchboard::gateway::eventgrid

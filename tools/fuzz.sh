@@ -67,6 +67,9 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$BUILD.configure.log" 2>&1 \
     || { tail -20 "$BUILD.configure.log" >&2; die "configure failed (log: $BUILD.configure.log)"; }
 fi
+# The commit the fuzzers are built from (with "+changes" for a dirty tree), for the summary.
+BUILT_FROM="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || BUILT_FROM="$BUILT_FROM+changes"
 log "building ${TARGETS[*]} ($JOBS jobs; log: $BUILD/fuzz-build.log)"
 mkdir -p "$BUILD"
 if ! cmake --build "$BUILD" -j"$JOBS" --target "${TARGETS[@]/%/_fuzzer}" > "$BUILD/fuzz-build.log" 2>&1; then
@@ -79,6 +82,7 @@ fi
 max_len() {
   case "$1" in
     eventgrid|run_request|terraform_output|gorg_envelope|managed_app) echo 16384 ;;
+    http_request) echo 20480 ;;  # past the 16 KB head limit
     server_config|gateway_config|token_file) echo 8192 ;;
     *) echo 4096 ;;
   esac
@@ -86,6 +90,7 @@ max_len() {
 dict() {
   case "$1" in
     azure_xml|sas|blob_uri) echo "$ROOT/tools/fuzz/dict/$1.dict" ;;
+    http_request|blob_request) echo "$ROOT/tools/fuzz/dict/http.dict" ;;
     *) echo "$ROOT/tools/fuzz/dict/json.dict" ;;
   esac
 }
@@ -120,6 +125,6 @@ for t in "${TARGETS[@]}"; do
   fi
   rmdir "$crashes" 2>/dev/null || true  # left only when it holds a crash
 done
-log "done ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%dT%H:%MZ), ${SECS}s each):"
+log "done (built from $BUILT_FROM, $(date -u +%Y-%m-%dT%H:%MZ), ${SECS}s each):"
 printf '  %s\n' "${summary[@]}" >&2
 exit "$status"

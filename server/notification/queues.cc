@@ -103,7 +103,7 @@ QueueEngine::QueueEngine(core::Store* store, QueueOptions defaults) : store_(sto
 QueueEngine::~QueueEngine() { Close(); }
 
 absl::Status QueueEngine::Load() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   std::string after;
   for (;;) {
     ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kSubscriptionKind, after, 1000));
@@ -156,11 +156,12 @@ absl::Status QueueEngine::Load() {
 void QueueEngine::Close() {
   std::vector<std::shared_ptr<Consumer>> ending;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
     for (auto& [c, a] : attached_) ending.push_back(a->consumer);
   }
+  closed_cv_.notify_all();
   for (auto& c : ending) c->End(absl::UnavailableError("server is shutting down; subscribe again once it is back"));
   if (timer_.joinable()) timer_.join();
 }
@@ -225,7 +226,7 @@ void QueueEngine::CreateSubscription(const v1::CreateSubscriptionRequest& reques
       return absl::AlreadyExistsError(absl::StrCat(sub.name(), " already exists; delete it first to change it"));
     }
     self.writes.push_back({kSubscriptionKind, sub.name(), sub.SerializeAsString(), false});
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto q = std::make_unique<Queue>();
     q->sub = sub;
     queues_[sub.queue()] = std::move(q);
@@ -236,14 +237,14 @@ void QueueEngine::CreateSubscription(const v1::CreateSubscriptionRequest& reques
   store_->CommitAsync(std::move(m), [this, sub, inserted, done = std::move(done)](auto r) {
     if (!r.ok()) {
       if (*inserted) {
-        absl::MutexLock lock(&mu_);
+        std::unique_lock<std::mutex> lock(mu_);
         queues_.erase(sub.queue());
       }
       return done(r.status());
     }
     v1::Subscription out;
     out.ParseFromString(r->response);
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto it = queues_.find(out.queue());
     done(core::MaybeReplayed<v1::Subscription>(it == queues_.end() ? out : Snapshot(*it->second), r->replayed));
   });
@@ -258,7 +259,7 @@ void QueueEngine::DeleteSubscription(const v1::DeleteSubscriptionRequest& reques
   m.fingerprint = core::Fingerprint(request);
   auto removed = std::make_shared<std::unique_ptr<Queue>>();
   m.prepare = [this, q = *queue, removed](core::TxnReader&, core::Mutation& self) -> absl::Status {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto it = queues_.find(q);
     if (it == queues_.end()) return absl::NotFoundError(absl::StrCat("subscriptions/", q, " does not exist"));
     self.writes.push_back({kSubscriptionKind, it->second->sub.name(), "", true});
@@ -271,14 +272,14 @@ void QueueEngine::DeleteSubscription(const v1::DeleteSubscriptionRequest& reques
   store_->CommitAsync(std::move(m), [this, removed, done = std::move(done)](auto r) {
     if (!r.ok()) {
       if (*removed) {
-        absl::MutexLock lock(&mu_);
+        std::unique_lock<std::mutex> lock(mu_);
         queues_[(*removed)->sub.queue()] = std::move(*removed);
       }
       return done(r.status());
     }
     std::vector<std::shared_ptr<Consumer>> ending;
     if (*removed) {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       for (Attached* a : (*removed)->consumers) ending.push_back(a->consumer);
     }
     for (auto& c : ending) c->End(absl::NotFoundError("the subscription was deleted"));
@@ -290,7 +291,7 @@ void QueueEngine::DeleteSubscription(const v1::DeleteSubscriptionRequest& reques
 
 absl::StatusOr<v1::Subscription> QueueEngine::GetSubscription(absl::string_view name) const {
   ASSIGN_OR_RETURN(std::string q, QueueOf("name", name));
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = queues_.find(q);
   if (it == queues_.end()) {
     return absl::NotFoundError(absl::StrCat("subscriptions/", q, " does not exist; create it first"));
@@ -303,7 +304,7 @@ absl::StatusOr<v1::ListSubscriptionsResponse> QueueEngine::ListSubscriptions(
   ASSIGN_OR_RETURN(int limit, core::PageSize(request.page_size()));
   ASSIGN_OR_RETURN(std::string after, core::DecodePageToken("subscriptions", request.page_token()));
   v1::ListSubscriptionsResponse resp;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   for (auto it = queues_.upper_bound(after); it != queues_.end(); ++it) {
     if (resp.subscriptions_size() == limit) {
       resp.set_next_page_token(core::EncodePageToken("subscriptions", resp.subscriptions(limit - 1).queue()));
@@ -315,7 +316,7 @@ absl::StatusOr<v1::ListSubscriptionsResponse> QueueEngine::ListSubscriptions(
 }
 
 bool QueueEngine::Wants(const std::string& routing_key) const {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   for (const auto& [name, q] : queues_) {
     for (const auto& b : q->sub.bindings()) {
       if (TopicMatches(b, routing_key)) return true;
@@ -329,7 +330,7 @@ int QueueEngine::Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit
   const int64_t seq = event.sequence();
   std::vector<std::string> matched;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     for (auto& [name, q] : queues_) {
       bool match = false;
       for (const auto& b : q->sub.bindings()) match = match || TopicMatches(b, key);
@@ -348,7 +349,7 @@ int QueueEngine::Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit
     after_commit->push_back([this, matched = std::move(matched), seq](bool ok) {
       std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
       {
-        absl::MutexLock lock(&mu_);
+        std::unique_lock<std::mutex> lock(mu_);
         for (const auto& name : matched) {
           auto qit = queues_.find(name);
           if (qit == queues_.end()) continue;
@@ -426,12 +427,12 @@ void QueueEngine::Send(std::vector<std::pair<std::shared_ptr<Consumer>, v1::Deli
 }
 
 void QueueEngine::TimerLoop() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   while (!closed_) {
     const int64_t now = NowUs();
     if (timers_.empty() || std::get<0>(*timers_.begin()) > now) {
       int64_t wait_us = timers_.empty() ? 50000 : std::min<int64_t>(std::get<0>(*timers_.begin()) - now, 50000);
-      mu_.AwaitWithTimeout(absl::Condition(&closed_), absl::Microseconds(wait_us));
+      closed_cv_.wait_for(lock, std::chrono::microseconds(wait_us), [this] { return closed_; });
       continue;
     }
     std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
@@ -456,9 +457,9 @@ void QueueEngine::TimerLoop() {
       if (qit != queues_.end()) Dispatch(*qit->second, &out);
     }
     if (!out.empty()) {
-      mu_.Unlock();
+      lock.unlock();
       Send(std::move(out));
-      mu_.Lock();
+      lock.lock();
     }
   }
 }
@@ -471,7 +472,7 @@ absl::Status QueueEngine::Attach(absl::string_view subscription, int max_in_flig
   }
   std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (closed_) return absl::UnavailableError("server is shutting down");
     auto it = queues_.find(queue);
     if (it == queues_.end()) {
@@ -494,7 +495,7 @@ void QueueEngine::Detach(Consumer* consumer) {
   std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
   std::shared_ptr<Consumer> keep;  // released after the lock
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto it = attached_.find(consumer);
     if (it == attached_.end()) return;
     Attached* a = it->second.get();
@@ -542,7 +543,7 @@ absl::StatusOr<std::pair<QueueEngine::Queue*, QueueEngine::Message*>> QueueEngin
 void QueueEngine::Settled(const std::string& queue, int64_t seq, bool ok, std::optional<v1::QueuedMessage> requeue) {
   std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto qit = queues_.find(queue);
     if (qit == queues_.end()) return;
     Queue& q = *qit->second;
@@ -566,7 +567,7 @@ void QueueEngine::Ack(const v1::AckRequest& request, std::function<void(absl::St
   int64_t seq = 0;
   std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto lease = FindLease(request.subscription(), request.delivery_id());
     if (!lease.ok()) return done(lease.status());
     auto [q, msg] = *lease;
@@ -599,7 +600,7 @@ void QueueEngine::Nack(const v1::NackRequest& request, std::function<void(absl::
   v1::Subscription sub;
   std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto lease = FindLease(request.subscription(), request.delivery_id());
     if (!lease.ok()) return done(lease.status());
     auto [q, msg] = *lease;
@@ -652,7 +653,7 @@ void QueueEngine::Nack(const v1::NackRequest& request, std::function<void(absl::
   }
   store_->CommitAsync(std::move(m), [this, queue, seq, dead, updated, resp, done = std::move(done)](auto r) {
     if (dead && r.ok()) {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       auto qit = queues_.find(queue);
       if (qit != queues_.end()) ++qit->second->dead_letters;
     }
@@ -720,7 +721,7 @@ void QueueEngine::ReplayDeadLetter(const v1::ReplayDeadLetterRequest& request,
   m.prepare = [this, queue, seq, name = dl->name(), msg](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
     ASSIGN_OR_RETURN(auto still, txn.Get(kDeadLetterKind, name));
     if (!still.has_value()) return absl::NotFoundError(absl::StrCat("dead letter '", Echo(name), "' does not exist"));
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto qit = queues_.find(queue);
     if (qit == queues_.end()) {
       return absl::FailedPreconditionError(
@@ -739,7 +740,7 @@ void QueueEngine::ReplayDeadLetter(const v1::ReplayDeadLetterRequest& request,
   store_->CommitAsync(std::move(m), [this, queue, seq, done = std::move(done)](auto r) {
     std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out;
     if (!r.ok() || !r->replayed) {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       auto qit = queues_.find(queue);
       if (qit != queues_.end()) {
         auto mit = qit->second->msgs.find(seq);
@@ -789,7 +790,7 @@ void QueueEngine::PurgeDeadLetters(const v1::PurgeDeadLettersRequest& request,
   store_->CommitAsync(std::move(m), [this, names, done = std::move(done)](auto r) {
     if (!r.ok()) return done(r.status());
     if (!r->replayed) {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       for (const auto& n : names) {
         absl::string_view rest = n;
         absl::ConsumePrefix(&rest, kSubscriptionsPrefix);
@@ -805,7 +806,7 @@ void QueueEngine::PurgeDeadLetters(const v1::PurgeDeadLettersRequest& request,
 
 QueueEngine::Totals QueueEngine::totals() const {
   Totals t;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   for (const auto& [name, q] : queues_) {
     t.ready += static_cast<int64_t>(q->ready.size());
     t.consumers += static_cast<int64_t>(q->consumers.size());

@@ -11,17 +11,18 @@
 //    only. A restart, a dropped stream or an expired visibility timeout all
 //    put the message back on the queue, which is what at-least-once asks.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/reply.h"
 #include "server/core/store.h"
@@ -98,31 +99,33 @@ class QueueEngine final : public BusRoute {
   struct Message;
   struct Attached;
 
-  void Dispatch(Queue& q, std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>>* out)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MakeReady(Queue& q, Message& msg, int64_t visible_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ReleaseLease(Queue& q, Message& msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Dispatch(Queue& q, std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>>* out);  // mu_ held
+  void MakeReady(Queue& q, Message& msg, int64_t visible_us);  // mu_ held
+  void ReleaseLease(Queue& q, Message& msg);  // mu_ held
   void Send(std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out);
   void TimerLoop();
-  v1::Subscription Snapshot(const Queue& q) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Subscription Snapshot(const Queue& q) const;  // mu_ held
   // Finds a leased message by delivery id; FAILED_PRECONDITION if the lease
   // is gone.
   absl::StatusOr<std::pair<Queue*, Message*>> FindLease(absl::string_view subscription,
-                                                        absl::string_view delivery_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                                        absl::string_view delivery_id);  // mu_ held
   // After a settle commit: forget the message, or put it back.
   void Settled(const std::string& queue, int64_t seq, bool ok, std::optional<v1::QueuedMessage> requeue);
 
   core::Store* store_;
   const QueueOptions defaults_;
 
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<Queue>, std::less<>> queues_ ABSL_GUARDED_BY(mu_);
+  // std::mutex, not absl::Mutex: Debian's Abseil is not built for
+  // ThreadSanitizer, which would not see an absl::Mutex at all
+  // (docs/reliability.md, "Sanitizers"). The fields below are guarded by it.
+  mutable std::mutex mu_;
+  std::condition_variable closed_cv_;  // TimerLoop's wait; Close() wakes it
+  std::map<std::string, std::unique_ptr<Queue>, std::less<>> queues_;
   // Wake-ups: (due time, queue, sequence); stale entries are skipped.
-  std::set<std::tuple<int64_t, std::string, int64_t>> timers_ ABSL_GUARDED_BY(mu_);
-  std::map<Consumer*, std::unique_ptr<Attached>> attached_ ABSL_GUARDED_BY(mu_);
-  int64_t lease_counter_ ABSL_GUARDED_BY(mu_) = 0;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::tuple<int64_t, std::string, int64_t>> timers_;
+  std::map<Consumer*, std::unique_ptr<Attached>> attached_;
+  int64_t lease_counter_ = 0;
+  bool closed_ = false;
   std::thread timer_;
 };
 

@@ -66,6 +66,11 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSB_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$BUILD.configure.log" 2>&1 \
     || { tail -20 "$BUILD.configure.log" >&2; die "configure failed (log: $BUILD.configure.log)"; }
+else
+  # Again each time (quick): a target added to targets.cmake since the last
+  # configure is otherwise unknown to make.
+  cmake "$BUILD" > "$BUILD.configure.log" 2>&1 \
+    || { tail -20 "$BUILD.configure.log" >&2; die "configure failed (log: $BUILD.configure.log)"; }
 fi
 # The commit the fuzzers are built from (with "+changes" for a dirty tree), for the summary.
 BUILT_FROM="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"

@@ -11,6 +11,7 @@
 // and compares the lines. Exits 0 once every operation has run (a failed
 // operation is a line, not an exit), 2 on bad arguments.
 
+import "./webcrypto.mjs";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { AnonymousCredential, ContainerClient, newPipeline } from "@azure/storage-blob";

@@ -11,6 +11,7 @@
 // sets allowInsecureConnection). Prints "sent N" and exits 0, or prints the
 // SDK's error and exits 1; 2 on bad arguments.
 
+import "./webcrypto.mjs";
 import { readFileSync } from "node:fs";
 import { AzureKeyCredential, EventGridPublisherClient } from "@azure/eventgrid";
 

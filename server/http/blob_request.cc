@@ -1,5 +1,7 @@
 #include "server/http/blob_request.h"
 
+#include "common/azure/xml.h"
+
 #include <algorithm>
 #include <vector>
 
@@ -125,21 +127,7 @@ const char* ReasonPhrase(int status) {
 
 std::string HttpDate(int64_t us) { return azure::Rfc1123(absl::FromUnixMicros(us)); }
 
-std::string XmlEscape(absl::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string XmlEscape(absl::string_view s) { return azure::XmlEscape(s); }
 
 std::string ErrorXml(absl::string_view code, absl::string_view message) {
   return absl::StrCat("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>", XmlEscape(code), "</Code><Message>",

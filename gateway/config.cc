@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/adapters/storage_queue/adapter.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
 namespace switchboard::gateway {
 namespace {
@@ -136,7 +136,7 @@ void AddConfigFlags(Cli& cli, const GatewayConfig& defaults) {
 
 absl::Status MergeConfigJson(absl::string_view json_text, GatewayConfig* config) {
   // The codecs' parser: a key given twice is refused, not last-one-wins.
-  auto parsed = codecs::ParseJson(json_text);
+  auto parsed = wire::ParseJson(json_text);
   if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("config: ", parsed.status().message()));
   nlohmann::json j = std::move(*parsed);
   if (!j.is_object()) return absl::InvalidArgumentError("config: must be a JSON object");

@@ -15,7 +15,7 @@
 #include "clients/sbctl/replayed.h"
 #include "clients/sbctl/paging.h"
 #include "clients/sbctl/watch_hint.h"
-#include "gateway/codecs/managed_app.h"
+#include "wire/managed_app.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
 namespace switchboard::sbctl {
@@ -56,8 +56,8 @@ std::string PlanText(const v1::Plan& plan) {
 }
 
 std::string NotificationText(const v1::ManagedAppNotification& n) {
-  return absl::StrCat(codecs::ManagedAppEventTypeName(n.event_type()), " ",
-                      codecs::ProvisioningStateName(n.provisioning_state()), " at ", TimeText(n.event_time()),
+  return absl::StrCat(wire::ManagedAppEventTypeName(n.event_type()), " ",
+                      wire::ProvisioningStateName(n.provisioning_state()), " at ", TimeText(n.event_time()),
                       n.stale() ? " (stale: older than the state, kept in history only)" : "");
 }
 
@@ -88,7 +88,7 @@ int RunRecord(Invocation& inv) {
   if (path.empty()) return inv.UsageError("--file is required (a notification JSON file, or - for stdin)");
   auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
-  auto notification = codecs::ManagedAppNotificationFromJson(*text);
+  auto notification = wire::ManagedAppNotificationFromJson(*text);
   if (!notification.ok()) return inv.LocalError(notification.status());
   SBCTL_CONNECT_OR_EXIT(conn, inv);
   auto stub = v1::NotificationService::NewStub(conn->channel());

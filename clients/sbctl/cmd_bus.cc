@@ -13,7 +13,7 @@
 #include "clients/sbctl/input.h"
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/replayed.h"
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
 namespace switchboard::sbctl {
@@ -26,7 +26,7 @@ int RunPublish(Invocation& inv) {
   if (path.empty()) return inv.UsageError("--file is required (an envelope JSON file, or - for stdin)");
   auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
-  auto envelope = codecs::GorgEnvelopeFromJson(*text);
+  auto envelope = wire::GorgEnvelopeFromJson(*text);
   if (!envelope.ok()) return inv.LocalError(envelope.status());
 
   SBCTL_CONNECT_OR_EXIT(conn, inv);
@@ -74,7 +74,7 @@ int RunGet(Invocation& inv) {
             << "publisher:    " << (event.publisher().empty() ? "-" : event.publisher()) << "\n"
             << "envelope:\n";
   // The envelope as the bus carries it (docs/wire-formats.md section 3), indented.
-  auto wire = nlohmann::ordered_json::parse(codecs::GorgEnvelopeToJson(event.envelope()), nullptr, false);
+  auto wire = nlohmann::ordered_json::parse(wire::GorgEnvelopeToJson(event.envelope()), nullptr, false);
   inv.out() << wire.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   return kExitOk;
 }

@@ -14,7 +14,7 @@
 #include "clients/sbctl/paging.h"
 #include "clients/sbctl/replayed.h"
 #include "clients/sbctl/request_id.h"
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
 namespace switchboard::sbctl {
@@ -131,7 +131,7 @@ int RunSubscribe(Invocation& inv) {
       inv.out() << MessageJson(d) << "\n";
     } else {
       inv.out() << DeliveryLine(d) << "  " << outcome << "\n"
-                << "  " << Shorten(codecs::GorgEnvelopeToJson(d.envelope()), 400) << "\n";
+                << "  " << Shorten(wire::GorgEnvelopeToJson(d.envelope()), 400) << "\n";
     }
     inv.out().flush();
     if (!inv.out()) break;
@@ -272,7 +272,7 @@ int RunDeadLetterGet(Invocation& inv) {
             << "dead since:   " << TimeText(dl.dead_letter_time()) << "\n"
             << "reason:       " << dl.reason() << "\n"
             << "envelope:\n"
-            << codecs::GorgEnvelopeToJson(dl.envelope()) << "\n";
+            << wire::GorgEnvelopeToJson(dl.envelope()) << "\n";
   return kExitOk;
 }
 

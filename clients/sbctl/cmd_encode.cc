@@ -11,7 +11,7 @@
 #include "clients/sbctl/cmd_media.h"
 #include "clients/sbctl/output.h"
 #include "clients/sbctl/progress_bar.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
 namespace switchboard::sbctl {
 namespace {
@@ -108,12 +108,12 @@ int RunEncode(Invocation& inv) {
   }
   std::string params = inv.cli().GetString("parameters");
   if (!params.empty()) {
-    auto j = codecs::ParseJson(params);
+    auto j = wire::ParseJson(params);
     if (!j.ok() || !j->is_array()) {
       return inv.UsageError("--parameters must be a JSON array of objects, e.g. '[{\"crf\":\"23\"}]'");
     }
     for (size_t i = 0; i < j->size(); ++i) {
-      auto s = codecs::JsonToStruct((*j)[i], absl::StrCat("--parameters[", i, "]"));
+      auto s = wire::JsonToStruct((*j)[i], absl::StrCat("--parameters[", i, "]"));
       if (!s.ok()) return inv.LocalError(s.status());
       *req.add_parameters() = *s;
     }

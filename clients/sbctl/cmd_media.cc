@@ -19,8 +19,8 @@
 #include "clients/sbctl/replayed.h"
 #include "common/status.h"
 #include "common/uuid.h"
-#include "gateway/codecs/eventgrid.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/eventgrid.h"
+#include "wire/json_util.h"
 
 namespace switchboard::sbctl {
 
@@ -35,10 +35,10 @@ std::string MediaRequestId(const Invocation& inv) {
 absl::StatusOr<google::protobuf::Struct> MediaContext(const Invocation& inv) {
   std::string text = inv.cli().GetString("context");
   if (text.empty()) return google::protobuf::Struct();
-  auto j = codecs::ParseJson(text);
+  auto j = wire::ParseJson(text);
   if (!j.ok()) return absl::InvalidArgumentError(absl::StrCat("--context: ", j.status().message()));
   if (!j->is_object()) return absl::InvalidArgumentError("--context must be a JSON object, e.g. '{\"jobId\":\"1\"}'");
-  return codecs::JsonToStruct(*j, "--context");
+  return wire::JsonToStruct(*j, "--context");
 }
 
 void AddMediaRequestFlags(Cli& cli) {
@@ -84,7 +84,7 @@ void PrintOperation(Invocation& inv, const v1::Operation& op, std::optional<bool
       break;
     }
     case v1::Operation::kAnalysisResult: {
-      json r = codecs::StructToJson(op.analysis_result());
+      json r = wire::StructToJson(op.analysis_result());
       o << "analysis:\n" << r.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
       break;
     }
@@ -111,7 +111,7 @@ absl::Status FollowOperation(client::Connection* conn, const std::string& name, 
     while (reader->Read(&e)) {
       req.set_after_sequence(std::max(req.after_sequence(), e.sequence()));
       on_event(e);
-      if (codecs::IsFinalEvent(e)) {
+      if (wire::IsFinalEvent(e)) {
         ctx->TryCancel();
         reader->Finish();
         return absl::OkStatus();
@@ -400,21 +400,21 @@ void PrintEvent(Invocation& inv, const json& event) {
   inv.out().flush();
 }
 
-google::protobuf::Struct ContextOf(const codecs::EventGridEvent& e) {
-  const json* c = codecs::FindMember(e.data, "operationContext");
-  if (!c || !c->is_object() || codecs::IsRollKey(e.event_type)) return {};
-  auto s = codecs::JsonToStruct(*c, "operationContext");
+google::protobuf::Struct ContextOf(const wire::EventGridEvent& e) {
+  const json* c = wire::FindMember(e.data, "operationContext");
+  if (!c || !c->is_object() || wire::IsRollKey(e.event_type)) return {};
+  auto s = wire::JsonToStruct(*c, "operationContext");
   return s.ok() ? *s : google::protobuf::Struct();
 }
 
 // Runs one request event; returns false if a failure event was printed,
 // or the exit code when the server could not be used at all.
-int ExecOne(Invocation& inv, client::Connection* conn, const codecs::EventGridEvent& e, bool* failed) {
-  auto decoded = codecs::DecodeMediaRequest(e);
+int ExecOne(Invocation& inv, client::Connection* conn, const wire::EventGridEvent& e, bool* failed) {
+  auto decoded = wire::DecodeMediaRequest(e);
   if (!decoded.ok()) {
     bool unknown = decoded.status().code() == absl::StatusCode::kNotFound;
-    PrintEvent(inv, codecs::RequestFailureEvent(
-                        e, ContextOf(e), unknown ? codecs::kLogRequestUnknownType : codecs::kLogRequestInvalid,
+    PrintEvent(inv, wire::RequestFailureEvent(
+                        e, ContextOf(e), unknown ? wire::kLogRequestUnknownType : wire::kLogRequestInvalid,
                         decoded.status().message(), "EventGridRequestHandler"));
     *failed = true;
     return kExitOk;
@@ -426,7 +426,7 @@ int ExecOne(Invocation& inv, client::Connection* conn, const codecs::EventGridEv
     grpc::Status s = stub->ReportStorageEvent(ctx.get(), *storage, &recorded);
     if (!s.ok()) {
       if (conn->IsUnreachable(s)) return inv.RpcError(s);
-      PrintEvent(inv, codecs::RequestFailureEvent(e, decoded->operation_context, codecs::kLogRequestInvalid,
+      PrintEvent(inv, wire::RequestFailureEvent(e, decoded->operation_context, wire::kLogRequestInvalid,
                                                   s.error_message(), "StorageEventHandler"));
       *failed = true;
       return kExitOk;
@@ -434,7 +434,7 @@ int ExecOne(Invocation& inv, client::Connection* conn, const codecs::EventGridEv
     v1::MediaEvent me;
     *me.mutable_storage() = recorded;
     *me.mutable_operation_context() = decoded->operation_context;
-    if (auto out = codecs::ResponseFor(me, nullptr)) PrintEvent(inv, *out);
+    if (auto out = wire::ResponseFor(me, nullptr)) PrintEvent(inv, *out);
     return kExitOk;
   }
   v1::Operation op;
@@ -460,7 +460,7 @@ int ExecOne(Invocation& inv, client::Connection* conn, const codecs::EventGridEv
     if (conn->IsUnreachable(s)) return inv.RpcError(s);
     // Rejected before an operation existed (validation): the gateway
     // answers it the same way.
-    PrintEvent(inv, codecs::RequestFailureEvent(e, decoded->operation_context, codecs::kLogRequestInvalid,
+    PrintEvent(inv, wire::RequestFailureEvent(e, decoded->operation_context, wire::kLogRequestInvalid,
                                                 absl::StrCat(CodeName(FromGrpcStatus(s).code()), ": ",
                                                              s.error_message()),
                                                 "EventGridRequestHandler"));
@@ -471,7 +471,7 @@ int ExecOne(Invocation& inv, client::Connection* conn, const codecs::EventGridEv
     if (me.has_failure()) *failed = true;
     // Without the request, as the stateless gateway does: every field comes
     // from the server's event.
-    if (auto out = codecs::ResponseFor(me, nullptr)) PrintEvent(inv, *out);
+    if (auto out = wire::ResponseFor(me, nullptr)) PrintEvent(inv, *out);
   });
   if (!f.ok()) return inv.LocalError(f);
   return kExitOk;
@@ -482,9 +482,9 @@ int RunExec(Invocation& inv) {
   if (path.empty()) return inv.UsageError("--file is required (an Event Grid event array, or - for stdin)");
   auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
-  auto batch = codecs::ParseEventGridBatch(*text);
+  auto batch = wire::ParseEventGridBatch(*text);
   if (!batch.ok()) return inv.LocalError(batch.status());
-  if (auto v = codecs::ValidationResponse(*batch)) {
+  if (auto v = wire::ValidationResponse(*batch)) {
     PrintEvent(inv, *v);
     return kExitOk;
   }

@@ -35,7 +35,7 @@ std::string OperationName(const std::string& arg);
 void PrintOperation(Invocation& inv, const v1::Operation& op, std::optional<bool> replayed = std::nullopt);
 
 // Streams the events of `name` from its first one, calling `on_event` for
-// each, until a final event (codecs::IsFinalEvent) or `timeout`. A watch
+// each, until a final event (wire::IsFinalEvent) or `timeout`. A watch
 // that falls behind (ABORTED with a resume point) is resumed at once.
 // Returns DEADLINE_EXCEEDED on timeout, the stream's error otherwise.
 absl::Status FollowOperation(client::Connection* conn, const std::string& name, absl::Duration timeout,

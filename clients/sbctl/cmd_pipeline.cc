@@ -8,7 +8,7 @@
 #include "clients/sbctl/replayed.h"
 #include "clients/sbctl/cmd_run.h"
 #include "common/auth.h"
-#include "gateway/codecs/terraform_output.h"
+#include "wire/terraform_output.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
 namespace switchboard::sbctl {
@@ -20,7 +20,7 @@ int RunReport(Invocation& inv) {
   auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
   std::string id = inv.cli().GetString("request_id");
-  auto req = codecs::TerraformOutputFromJson(*text, id.empty() ? absl::StrCat("sbctl-", Sha256Hex(*text).substr(0, 32))
+  auto req = wire::TerraformOutputFromJson(*text, id.empty() ? absl::StrCat("sbctl-", Sha256Hex(*text).substr(0, 32))
                                                                : id);
   if (!req.ok()) return inv.LocalError(req.status());
   SBCTL_CONNECT_OR_EXIT(conn, inv);

@@ -10,7 +10,7 @@
 #include "clients/sbctl/replayed.h"
 #include "clients/sbctl/cmd_run.h"
 #include "common/auth.h"
-#include "gateway/codecs/run_request.h"
+#include "wire/run_request.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
 namespace switchboard::sbctl {
@@ -24,7 +24,7 @@ int RunRequest(Invocation& inv) {
   if (*until && !inv.cli().GetBool("watch")) return inv.UsageError("--until needs --watch");
   auto text = ReadInputFile(path);
   if (!text.ok()) return inv.LocalError(text.status());
-  auto req = codecs::RunRequestFromJson(*text, inv.cli().GetString("request_id"));
+  auto req = wire::RunRequestFromJson(*text, inv.cli().GetString("request_id"));
   if (!req.ok()) return inv.LocalError(req.status());
   // The same file sent again is the same request (idempotent).
   if (req->request_id().empty()) req->set_request_id(absl::StrCat("sbctl-", Sha256Hex(*text).substr(0, 32)));

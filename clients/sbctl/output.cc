@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <ostream>
 
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
 namespace switchboard::sbctl {
 
@@ -26,7 +26,7 @@ std::string MessageJson(const google::protobuf::Message& message, bool pretty) {
 
 std::string TimeText(const google::protobuf::Timestamp& ts) {
   if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
-  return codecs::FormatRfc3339(ts);
+  return wire::FormatRfc3339(ts);
 }
 
 std::string Shorten(const std::string& text, size_t max) {

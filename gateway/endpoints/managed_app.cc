@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "common/proto_bytes.h"
 #include "common/status.h"
-#include "gateway/codecs/managed_app.h"
+#include "wire/managed_app.h"
 #include "gateway/endpoints/status_map.h"
 
 namespace switchboard::gateway {
@@ -36,7 +36,7 @@ http::Response ManagedAppEndpoint::Handle(const http::Request& req) const {
     }
     return http::Response::Text(401, "sig: missing or wrong");
   }
-  auto n = codecs::ManagedAppNotificationFromJson(req.body);
+  auto n = wire::ManagedAppNotificationFromJson(req.body);
   if (!n.ok()) {
     metrics_->RecordError("managedapp_decode");
     return http::Response::Text(400, std::string(n.status().message()));

@@ -36,7 +36,7 @@ http::Response Endpoint::Handle(const http::Request& req) const {
     }
     return http::Response::Text(401, "aeg-sas-key header or code parameter: missing or wrong");
   }
-  auto batch = codecs::ParseEventGridBatch(req.body);
+  auto batch = wire::ParseEventGridBatch(req.body);
   if (!batch.ok()) {
     metrics_->RecordError("eventgrid_decode");
     return http::Response::Text(400, std::string(batch.status().message()));

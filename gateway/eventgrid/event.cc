@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "common/uuid.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
 namespace switchboard::gateway::eventgrid {
 
@@ -64,7 +64,7 @@ Event FromJson(json in) {
 }
 
 Event NewResponse(std::string event_type, std::string subject, json data) {
-  return codecs::ResponseEnvelope(std::move(event_type), std::move(subject), std::move(data), NewUuid());
+  return wire::ResponseEnvelope(std::move(event_type), std::move(subject), std::move(data), NewUuid());
 }
 
 }  // namespace switchboard::gateway::eventgrid

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gateway/codecs/eventgrid.h"
+#include "wire/eventgrid.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -18,10 +18,10 @@ namespace switchboard::gateway::eventgrid {
 inline constexpr char kValidationEventType[] = "Microsoft.EventGrid.SubscriptionValidationEvent";
 
 // One event: the codec's struct, so that inbound batches are parsed in one
-// place (codecs::ParseEventGridBatch) and handed to handlers as they are.
-using Event = codecs::EventGridEvent;
+// place (wire::ParseEventGridBatch) and handed to handlers as they are.
+using Event = wire::EventGridEvent;
 
-// Inbound batches: codecs::ParseEventGridBatch (gateway/codecs/eventgrid.h).
+// Inbound batches: wire::ParseEventGridBatch (wire/eventgrid.h).
 
 // The event as compact JSON, members in name order (as nlohmann writes an
 // object), metadataVersion "1", no topic when it is empty; invalid UTF-8 is
@@ -31,7 +31,7 @@ std::string Serialize(const Event& event);
 // empty. `data` is moved out of `event`, not copied.
 Event FromJson(nlohmann::json event);
 
-// A response event with a new id (codecs::ResponseEnvelope): the current
+// A response event with a new id (wire::ResponseEnvelope): the current
 // time, dataVersion "1.0", metadataVersion "1". `subject` is used as given.
 Event NewResponse(std::string event_type, std::string subject, nlohmann::json data);
 

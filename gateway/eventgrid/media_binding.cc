@@ -9,8 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/codecs/eventgrid.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/eventgrid.h"
+#include "wire/json_util.h"
 #include "gateway/eventgrid/responses.h"
 #include "gateway/eventgrid/topic_rule.h"
 #include "switchboard/v1/media.grpc.pb.h"
@@ -142,7 +142,7 @@ class MediaHandler : public Handler {
   }
 
   void SubmitAsync(const Event& event, const std::string& request_id, Callback done) override {
-    auto decoded = codecs::DecodeMediaRequest(event);
+    auto decoded = wire::DecodeMediaRequest(event);
     if (!decoded.ok()) return done(StatusOf(decoded.status()));
     (void)request_id;  // the codec already made the event id the request_id
     Send(std::move(*decoded), std::move(done));
@@ -159,7 +159,7 @@ class MediaHandler : public Handler {
 
  private:
   // One call for a decoded request.
-  void Send(codecs::MediaRequest decoded, Callback done) {
+  void Send(wire::MediaRequest decoded, Callback done) {
     std::visit(
         [&](auto& msg) {
           using Req = std::decay_t<decltype(msg)>;
@@ -211,9 +211,9 @@ void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
   st->status.resize(events.size());
   st->done = std::move(done);
   std::vector<std::shared_ptr<Chunk>> chunks;
-  std::vector<std::pair<size_t, codecs::MediaRequest>> single;  // sent as their own calls
+  std::vector<std::pair<size_t, wire::MediaRequest>> single;  // sent as their own calls
   for (size_t i = 0; i < events.size(); ++i) {
-    auto decoded = codecs::DecodeMediaRequest(*events[i]);
+    auto decoded = wire::DecodeMediaRequest(*events[i]);
     if (!decoded.ok()) {
       st->status[i] = StatusOf(decoded.status());
       continue;
@@ -272,17 +272,17 @@ std::vector<Event> MediaHandler::Rejection(const Event& request, const grpc::Sta
   google::protobuf::Struct context;  // the request's operationContext, when it decodes
   if (request.data.is_object() && request.data.contains("operationContext") &&
       request.data["operationContext"].is_object()) {
-    auto parsed = codecs::JsonToStruct(request.data["operationContext"], "data.operationContext");
+    auto parsed = wire::JsonToStruct(request.data["operationContext"], "data.operationContext");
     if (parsed.ok()) context = *parsed;
   }
   int id = status.error_code() == grpc::StatusCode::NOT_FOUND && !IsStorageEventType(request.event_type)
-               ? codecs::kLogRequestUnknownType
-               : codecs::kLogRequestInvalid;
+               ? wire::kLogRequestUnknownType
+               : wire::kLogRequestInvalid;
   std::vector<Event> out;
-  if (!codecs::IsRollKey(request.event_type) && !IsStorageEventType(request.event_type)) {
-    out.push_back(FromJson(codecs::AcknowledgeEvent(request, context)));
+  if (!wire::IsRollKey(request.event_type) && !IsStorageEventType(request.event_type)) {
+    out.push_back(FromJson(wire::AcknowledgeEvent(request, context)));
   }
-  out.push_back(FromJson(codecs::RequestFailureEvent(request, context, id, status.error_message(),
+  out.push_back(FromJson(wire::RequestFailureEvent(request, context, id, status.error_message(),
                                                      ClassFor(request.event_type))));
   return out;
 }
@@ -294,7 +294,7 @@ void BindMedia(const client::Connection* conn, HandlerRegistry* handlers, MediaB
   binding->encode = [](const v1::MediaEvent& e) {
     std::vector<Event> out;
     if (!PublishedToTopic(e)) return out;  // a gRPC client's own operation
-    if (auto r = codecs::ResponseEventFor(e, nullptr)) out.push_back(std::move(*r));
+    if (auto r = wire::ResponseEventFor(e, nullptr)) out.push_back(std::move(*r));
     return out;
   };
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Where the Event Grid codec (gateway/codecs/eventgrid) plugs into the
+// Where the Event Grid codec (wire/eventgrid) plugs into the
 // gateway: one handler for every request.* type and the storage events
 // Microsoft.Storage.BlobCreated / BlobDeleted (inbound: the event decoded by
 // the codec, then one async MediaService call with the event id as

@@ -2,7 +2,7 @@
 // store and ranged reads otherwise.
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 #include "server/media/analyzer.h"
 #include "server/media/blob_info.h"
 #include "server/media/media_engine.h"
@@ -77,7 +77,7 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::AnalyzeBlobReque
     }
     // The report names the file it read; name the blob instead.
     NameTheBlob(req.blob_uri(), &*report);
-    auto result = codecs::JsonToStruct(*report, "analysisResult");
+    auto result = wire::JsonToStruct(*report, "analysisResult");
     if (!result.ok()) return recorder_->Fail(std::move(op), log_events::kAnalysisFailed, result.status(), std::move(done));
     *op.mutable_analysis_result() = std::move(*result);
     op.mutable_blob_metadata()->insert(props->metadata.begin(), props->metadata.end());

@@ -5,13 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 #include "server/blob/blob_store.h"
 #include "switchboard/v1/media.pb.h"
 
 namespace switchboard::media {
 
-using codecs::StructToJson;
+using wire::StructToJson;
 
 v1::AccessTier ToProtoTier(blob::Tier t);
 v1::BlobInfo ToBlobInfo(const std::string& uri, const blob::BlobProperties& p);

@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "gateway/codecs/managed_app.h"
+#include "wire/managed_app.h"
 #include "switchboard/v1/media.pb.h"
 #include "switchboard/v1/resourcing.pb.h"
 
@@ -66,8 +66,8 @@ std::optional<std::string> NotificationKey(const v1::NotificationEvent& e) {
     return std::nullopt;
   }
   const auto& last = e.application().history(e.application().history_size() - 1);
-  std::string type = codecs::ManagedAppEventTypeName(last.event_type());
-  std::string state = codecs::ProvisioningStateName(last.provisioning_state());
+  std::string type = wire::ManagedAppEventTypeName(last.event_type());
+  std::string state = wire::ProvisioningStateName(last.provisioning_state());
   if (type.empty() || state.empty()) return std::nullopt;
   return absl::AsciiStrToLower(absl::StrCat("notify.managedapp.", type, ".", state));
 }

@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/uuid.h"
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 #include "server/core/fingerprint.h"
 #include "server/core/list_page.h"
 #include "server/notification/http_post.h"
@@ -370,7 +370,7 @@ void WebhookEngine::Attempt(const std::string& delivery_name, const v1::WebhookS
     result.error = absl::StrCat("the bus event is gone: ", event.status().message());
     result.status_code = -1;
   } else {
-    const std::string body = codecs::GorgEnvelopeToJson(event->envelope());
+    const std::string body = wire::GorgEnvelopeToJson(event->envelope());
     const int64_t ts = start_us / 1000000;
     result = HttpPost(hook.url(),
                       {"Content-Type: application/json",

@@ -141,7 +141,7 @@ TEST_F(EventGridEndpointTest, UnknownEventTypeGetsAckThenFailureWithContextEchoe
   const json& failure = events[1];
   EXPECT_EQ(failure["eventType"], "response.failure");
   EXPECT_EQ(failure["data"]["operationContext"], json({{"prodID", 10}, {"dc", "abc"}}));
-  EXPECT_EQ(failure["data"]["logEventId"], codecs::kLogRequestUnknownType);
+  EXPECT_EQ(failure["data"]["logEventId"], wire::kLogRequestUnknownType);
   EXPECT_NE(failure["data"]["logEventMessage"].get<std::string>().find("request.blob.teleport"), std::string::npos);
   EXPECT_EQ(failure["subject"], "gridwichFailure/EventGridRequestHandler/230002");
   EXPECT_EQ(failure["data"]["logRecordId"].get<std::string>().size(), 36u);

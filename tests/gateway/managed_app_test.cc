@@ -2,7 +2,7 @@
 // fixtures/managedapp (decode, encode, compare field by field) and one test
 // per rule of docs/wire-formats.md section 5.
 
-#include "gateway/codecs/managed_app.h"
+#include "wire/managed_app.h"
 
 #include <gtest/gtest.h>
 
@@ -13,9 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -219,4 +219,4 @@ TEST(ManagedAppRules, TimesKeepDotNetPrecision) {
 }
 
 }  // namespace
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

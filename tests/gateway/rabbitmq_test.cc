@@ -15,7 +15,7 @@
 
 #include "gateway/adapters/rabbitmq/amqp_client.h"
 #include "gateway/adapters/rabbitmq/outbound.h"
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 #include "gateway/adapters/rabbitmq/topology.h"
 #include "gateway/gateway.h"
 #include "tests/core/test_support.h"
@@ -108,7 +108,7 @@ class RabbitTest : public ::testing::Test {
 
   // A Gorg envelope from the fixture with its own uuid and routing key.
   static v1::BusEnvelope Envelope(int n, const std::string& name) {
-    auto e = codecs::GorgEnvelopeFromJson(GorgFixture());
+    auto e = wire::GorgEnvelopeFromJson(GorgFixture());
     EXPECT_TRUE(e.ok()) << e.status();
     char uuid[64];
     std::snprintf(uuid, sizeof uuid, "%08d-0000-4000-8000-%012d", getpid() % 100000000, n);
@@ -276,7 +276,7 @@ TEST_F(RabbitTest, BusEventGoesOutToTheExchangeWithGorgPropertiesAndIsAckedAfter
   EXPECT_EQ(m.message_id, reply.event_uuid());
   ASSERT_EQ(m.int_headers.count("softfail-count"), 1u);
   EXPECT_EQ(m.int_headers.at("softfail-count"), 0);
-  auto decoded = codecs::GorgEnvelopeFromJson(m.body);
+  auto decoded = wire::GorgEnvelopeFromJson(m.body);
   ASSERT_TRUE(decoded.ok()) << decoded.status() << m.body;
   EXPECT_EQ(decoded->SerializeAsString(), reply.SerializeAsString());
   // Acked on the bus: nothing ready or in flight, and nothing else went out.
@@ -300,7 +300,7 @@ TEST_F(RabbitTest, BrokerRestartMidStreamLosesNothingEitherWay) {
   // Inbound before the restart.
   for (int i = 0; i < kEach; ++i) {
     v1::BusEnvelope e = Envelope(1000 + i, "request.gapps.account.create");
-    Send(codecs::GorgEnvelopeToJson(e));
+    Send(wire::GorgEnvelopeToJson(e));
   }
   // Outbound all through the restart: the bus is up the whole time.
   std::atomic<bool> publish_failed{false};
@@ -319,7 +319,7 @@ TEST_F(RabbitTest, BrokerRestartMidStreamLosesNothingEitherWay) {
   // Inbound after the restart.
   for (int i = kEach; i < 2 * kEach; ++i) {
     v1::BusEnvelope e = Envelope(1000 + i, "request.gapps.account.create");
-    Send(codecs::GorgEnvelopeToJson(e));
+    Send(wire::GorgEnvelopeToJson(e));
   }
   for (int i = 0; i < 2 * kEach; ++i) {
     std::string uuid = Envelope(1000 + i, "x").event_uuid();

@@ -20,7 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/adapters/storage_queue/adapter.h"
-#include "gateway/codecs/run_request.h"
+#include "wire/run_request.h"
 #include "gateway/gateway.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 #include "tests/gateway/http_client.h"
@@ -182,7 +182,7 @@ TEST(StorageQueueFlow, PoisonMessagesCarryTheReasonAndTheOriginalText) {
   const std::string not_json = "this is { not json";
   const std::string bad_field = absl::Base64Escape(R"({"modules": [{"name": "x"}], "workspace": 5})");
   v1::SubmitRunRequest invalid = testing::FishRequest("", "templates/new-workspace-template", "WAY-TOO-LONG-ACRONYM");
-  const std::string rejected = absl::Base64Escape(codecs::RunRequestToJson(invalid));
+  const std::string rejected = absl::Base64Escape(wire::RunRequestToJson(invalid));
   const std::string tired = absl::Base64Escape(ReadFixture("datahub/resource-run-request.new-workspace.json"));
   // `tired` is dequeued 5 times first (by someone else, say a crashing
   // consumer), made visible again at once each time.
@@ -246,7 +246,7 @@ TEST(StorageQueueFlow, RedeliveredMessageIdMakesOneRun) {
   // deleting it: the message comes back after its visibility timeout.
   auto got = q.GetMessages(c.run_request_queue, 1, 1);
   ASSERT_TRUE(got.ok() && got->size() == 1u);
-  auto req = codecs::RunRequestFromJson((*got)[0].text, (*got)[0].id);
+  auto req = wire::RunRequestFromJson((*got)[0].text, (*got)[0].id);
   ASSERT_TRUE(req.ok()) << req.status();
   v1::Run first;
   {
@@ -267,7 +267,7 @@ TEST(StorageQueueFlow, RedeliveredMessageIdMakesOneRun) {
 
   // The same message id put again (a sender retrying) is still one run.
   // (A new message gets a new id, so this is a redelivery by hand.)
-  auto req2 = codecs::RunRequestFromJson(ReadFixture("datahub/resource-run-request.new-workspace.json"), put->id);
+  auto req2 = wire::RunRequestFromJson(ReadFixture("datahub/resource-run-request.new-workspace.json"), put->id);
   ASSERT_TRUE(req2.ok());
   v1::Run again;
   {

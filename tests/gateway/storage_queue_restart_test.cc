@@ -14,7 +14,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/codecs/run_request.h"
+#include "wire/run_request.h"
 #include "switchboard/v1/cursors.grpc.pb.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 #include "tests/clients/subprocess.h"
@@ -75,7 +75,7 @@ TEST(StorageQueueRestart, KilledGatewayLosesNothingAndDuplicatesAtMostOncePerKil
   std::set<std::string> ids;
   for (int i = 0; i < kRequests; ++i) {
     v1::SubmitRunRequest r = testing::FishRequest("", "templates/new-workspace-template", absl::StrCat("K", i));
-    auto put = q.PutMessage(c.run_request_queue, absl::Base64Escape(codecs::RunRequestToJson(r)));
+    auto put = q.PutMessage(c.run_request_queue, absl::Base64Escape(wire::RunRequestToJson(r)));
     ASSERT_TRUE(put.ok()) << put.status();
     ids.insert(put->id);
   }

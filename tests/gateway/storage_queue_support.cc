@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
-#include "gateway/codecs/terraform_output.h"
+#include "wire/terraform_output.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 #include "tests/gateway/storage_queue_env.h"
 
@@ -44,7 +44,7 @@ std::vector<nlohmann::json> LogStatusMessages(const std::shared_ptr<grpc::Channe
   while (reader->Read(&e)) {
     if (!e.has_status()) continue;
     last = e.sequence();
-    out.push_back(nlohmann::json::parse(codecs::StatusReportToJson(e.status())));
+    out.push_back(nlohmann::json::parse(wire::StatusReportToJson(e.status())));
   }
   reader->Finish();  // DEADLINE_EXCEEDED: the log was read to its end
   if (last_sequence) *last_sequence = last;

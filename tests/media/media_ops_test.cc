@@ -4,7 +4,7 @@
 
 #include "common/azure/sas.h"
 #include "common/azure/url.h"
-#include "gateway/codecs/eventgrid.h"
+#include "wire/eventgrid.h"
 #include "server/media/log_events.h"
 #include "tests/media/media_test_support.h"
 
@@ -31,8 +31,8 @@ TEST(MediaLogEvents, IdsAreUniqueAndFollowTheScheme) {
   EXPECT_EQ(f.event_handler_class_name(), "BlobCopyHandler");
   // The Event Grid codec reports request decoding failures under the same
   // ids as the table.
-  EXPECT_EQ(codecs::kLogRequestInvalid, media::log_events::kRequestInvalid.id);
-  EXPECT_EQ(codecs::kLogRequestUnknownType, media::log_events::kRequestUnknownType.id);
+  EXPECT_EQ(wire::kLogRequestInvalid, media::log_events::kRequestInvalid.id);
+  EXPECT_EQ(wire::kLogRequestUnknownType, media::log_events::kRequestUnknownType.id);
 }
 
 TEST(MediaOps, ContainersCreateChangeAccessDelete) {

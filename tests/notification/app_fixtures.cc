@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "gateway/codecs/managed_app.h"
+#include "wire/managed_app.h"
 
 namespace switchboard::testing {
 
@@ -14,7 +14,7 @@ v1::ManagedAppNotification AppFixture(const std::string& file) {
   EXPECT_TRUE(in.good()) << "missing fixture " << file;
   std::stringstream ss;
   ss << in.rdbuf();
-  auto n = codecs::ManagedAppNotificationFromJson(ss.str());
+  auto n = wire::ManagedAppNotificationFromJson(ss.str());
   EXPECT_TRUE(n.ok()) << file << ": " << n.status();
   return n.ok() ? *n : v1::ManagedAppNotification();
 }

@@ -11,7 +11,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/time/clock.h"
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 #include "common/webhook_signature.h"
 #include "tests/core/test_support.h"
 #include "clients/lib/webhook_receiver.h"
@@ -103,7 +103,7 @@ TEST(Webhooks, ServerErrorsAreRetriedThenDeliveredAndEverySignatureVerifies) {
     EXPECT_TRUE(VerifyWebhook(kSecret, r.headers.at("x-switchboard-timestamp"),
                                             r.headers.at("x-switchboard-signature"), r.body, now)
                     .ok());
-    auto env = codecs::GorgEnvelopeFromJson(r.body);
+    auto env = wire::GorgEnvelopeFromJson(r.body);
     ASSERT_TRUE(env.ok()) << env.status();
     EXPECT_EQ(env->event_uuid(), "wh-1");
   }

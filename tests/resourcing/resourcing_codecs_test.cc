@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
-#include "gateway/codecs/run_request.h"
-#include "gateway/codecs/terraform_output.h"
+#include "wire/run_request.h"
+#include "wire/terraform_output.h"
 
 namespace switchboard {
 namespace {
@@ -25,7 +25,7 @@ std::string Fixture(const std::string& name) {
 }
 
 TEST(ResourcingCodecs, NewWorkspaceFixtureDecodes) {
-  auto req = codecs::RunRequestFromJson(Fixture("resource-run-request.new-workspace.json"), "m-1");
+  auto req = wire::RunRequestFromJson(Fixture("resource-run-request.new-workspace.json"), "m-1");
   ASSERT_TRUE(req.ok()) << req.status();
   EXPECT_EQ(req->request_id(), "m-1");
   ASSERT_EQ(req->modules_size(), 1);
@@ -41,13 +41,13 @@ TEST(ResourcingCodecs, NewWorkspaceFixtureDecodes) {
 }
 
 TEST(ResourcingCodecs, RoundTripThroughJsonKeepsEverything) {
-  auto req = codecs::RunRequestFromJson(Fixture("resource-run-request.azure-storage-blob.json"), "x");
+  auto req = wire::RunRequestFromJson(Fixture("resource-run-request.azure-storage-blob.json"), "x");
   ASSERT_TRUE(req.ok());
-  auto again = codecs::RunRequestFromJson(codecs::RunRequestToJson(*req), "x");
+  auto again = wire::RunRequestFromJson(wire::RunRequestToJson(*req), "x");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->SerializeAsString(), req->SerializeAsString());
   // Same content as the fixture, key for key.
-  EXPECT_EQ(nlohmann::json::parse(codecs::RunRequestToJson(*req)),
+  EXPECT_EQ(nlohmann::json::parse(wire::RunRequestToJson(*req)),
             nlohmann::json::parse(Fixture("resource-run-request.azure-storage-blob.json")));
 }
 
@@ -56,7 +56,7 @@ TEST(ResourcingCodecs, PascalCaseTemplatesKeyEnvelopeAndBase64AreAccepted) {
     "Workspace":{"Name":"W","Acronym":"ABC","Organization":{"Name":"O","Code":"C"},
                  "Users":[{"Email":"u@x.ca","Role":"admin"},{"email":"v@x.ca"}]},
     "RequestingUserEmail":"u@x.ca"})";
-  auto a = codecs::RunRequestFromJson(pascal);
+  auto a = wire::RunRequestFromJson(pascal);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->modules(0).name(), "azure-storage-blob");
   EXPECT_EQ(a->workspace().users(0).role(), v1::ADMIN);
@@ -64,12 +64,12 @@ TEST(ResourcingCodecs, PascalCaseTemplatesKeyEnvelopeAndBase64AreAccepted) {
 
   const std::string env = R"({"messageId":"mt-42","messageType":["urn:message:Datahub:ResourceRunRequest"],"message":)" +
                           pascal + "}";
-  auto b = codecs::RunRequestFromJson(env);
+  auto b = wire::RunRequestFromJson(env);
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->request_id(), "mt-42");
   EXPECT_EQ(b->workspace().acronym(), "ABC");
 
-  auto c = codecs::RunRequestFromJson(absl::Base64Escape(env));
+  auto c = wire::RunRequestFromJson(absl::Base64Escape(env));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->SerializeAsString(), b->SerializeAsString());
 }
@@ -93,7 +93,7 @@ TEST(ResourcingCodecs, BadRunRequestsNameTheField) {
       {R"({"modules":[],"workspace":{"name":"a","acronym":"b"}})", "requestingUserEmail"},
   };
   for (const auto& c : cases) {
-    auto r = codecs::RunRequestFromJson(c.body);
+    auto r = wire::RunRequestFromJson(c.body);
     ASSERT_FALSE(r.ok()) << c.body;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(r.status().message().rfind(c.field, 0), 0u) << r.status().message();
@@ -101,7 +101,7 @@ TEST(ResourcingCodecs, BadRunRequestsNameTheField) {
 }
 
 TEST(ResourcingCodecs, PipelineOutputFixtureDecodes) {
-  auto req = codecs::TerraformOutputFromJson(Fixture("terraform-output.pipeline.json"), "q-1");
+  auto req = wire::TerraformOutputFromJson(Fixture("terraform-output.pipeline.json"), "q-1");
   ASSERT_TRUE(req.ok()) << req.status();
   EXPECT_EQ(req->request_id(), "q-1");
   EXPECT_EQ(req->outputs().size(), 5u);
@@ -117,12 +117,12 @@ TEST(ResourcingCodecs, StatusReportEncodesLikeThePullRequestFixture) {
   auto* t = report.add_templates();
   t->set_template_("new-workspace-template");
   t->set_status(v1::PENDING_APPROVAL);
-  EXPECT_EQ(nlohmann::json::parse(codecs::StatusReportToJson(report)),
+  EXPECT_EQ(nlohmann::json::parse(wire::StatusReportToJson(report)),
             nlohmann::json::parse(Fixture("terraform-output.pull-request.json")));
 }
 
 TEST(ResourcingCodecs, StatusReportEncodesLikeThePipelineFixtureWithoutRedactedValues) {
-  auto in = codecs::TerraformOutputFromJson(Fixture("terraform-output.pipeline.json"));
+  auto in = wire::TerraformOutputFromJson(Fixture("terraform-output.pipeline.json"));
   ASSERT_TRUE(in.ok());
   v1::StatusReport report;
   report.set_project_cd("FISH");
@@ -140,7 +140,7 @@ TEST(ResourcingCodecs, StatusReportEncodesLikeThePipelineFixtureWithoutRedactedV
   (*report.mutable_outputs())["azure_storage_account_key"] = redacted;
   auto want = nlohmann::json::parse(Fixture("terraform-output.pipeline.json"));
   want.erase("azure_storage_account_key");
-  EXPECT_EQ(nlohmann::json::parse(codecs::StatusReportToJson(report)), want);
+  EXPECT_EQ(nlohmann::json::parse(wire::StatusReportToJson(report)), want);
 }
 
 TEST(ResourcingCodecs, BadOutputsNameTheKey) {
@@ -149,7 +149,7 @@ TEST(ResourcingCodecs, BadOutputsNameTheKey) {
            {R"({"project_cd":{"type":"string"}})", "project_cd.value"},
            {R"({"x":{"value":1}})", "project_cd"},
            {R"({"project_cd":{"value":"F","sensitive":"yes"}})", "project_cd.sensitive"}}) {
-    auto r = codecs::TerraformOutputFromJson(body);
+    auto r = wire::TerraformOutputFromJson(body);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.status().message().rfind(field, 0), 0u) << r.status().message();
   }

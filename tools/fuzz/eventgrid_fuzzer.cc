@@ -5,23 +5,23 @@
 
 #include <variant>
 
-#include "gateway/codecs/eventgrid.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/eventgrid.h"
+#include "wire/json_util.h"
 #include "gateway/eventgrid/event.h"
 #include "tools/fuzz/fuzz_check.h"
 
 using namespace switchboard;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto batch = codecs::ParseEventGridBatch(fuzz::Input(data, size));
+  auto batch = wire::ParseEventGridBatch(fuzz::Input(data, size));
   if (!batch.ok()) {
     fuzz::CheckError(batch.status(), absl::StatusCode::kInvalidArgument);
     return 0;
   }
-  if (auto v = codecs::ValidationResponse(*batch)) (void)v->dump();
-  for (const codecs::EventGridEvent& e : *batch) {
+  if (auto v = wire::ValidationResponse(*batch)) (void)v->dump();
+  for (const wire::EventGridEvent& e : *batch) {
     (void)gateway::eventgrid::Serialize(e);
-    auto decoded = codecs::DecodeMediaRequest(e);
+    auto decoded = wire::DecodeMediaRequest(e);
     google::protobuf::Struct context;
     if (decoded.ok()) {
       std::visit([](const auto& m) { fuzz::CheckWireRoundTrip(m); }, decoded->message);
@@ -36,11 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The gateway's rejection of a request (MediaHandler::Rejection): the
     // acknowledge and the failure event, each serialized for the topic.
     std::string message(decoded.ok() ? "refused by the server" : decoded.status().message());
-    if (!codecs::IsRollKey(e.event_type)) {
-      (void)gateway::eventgrid::Serialize(gateway::eventgrid::FromJson(codecs::AcknowledgeEvent(e, context)));
+    if (!wire::IsRollKey(e.event_type)) {
+      (void)gateway::eventgrid::Serialize(gateway::eventgrid::FromJson(wire::AcknowledgeEvent(e, context)));
     }
     (void)gateway::eventgrid::Serialize(gateway::eventgrid::FromJson(
-        codecs::RequestFailureEvent(e, context, codecs::kLogRequestInvalid, message, "Fuzz.Handler")));
+        wire::RequestFailureEvent(e, context, wire::kLogRequestInvalid, message, "Fuzz.Handler")));
   }
   return 0;
 }

@@ -4,7 +4,7 @@
 // A decoded request must survive the wire, and its JSON must decode to the
 // same request.
 
-#include "gateway/codecs/run_request.h"
+#include "wire/run_request.h"
 #include "tools/fuzz/fuzz_check.h"
 
 using namespace switchboard;
@@ -13,17 +13,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view text = fuzz::Input(data, size);
   // With and without a request_id given by the transport.
   for (absl::string_view request_id : {absl::string_view(""), absl::string_view("fuzz-request")}) {
-    auto r = codecs::RunRequestFromJson(text, request_id);
+    auto r = wire::RunRequestFromJson(text, request_id);
     if (!r.ok()) {
       fuzz::CheckError(r.status(), absl::StatusCode::kInvalidArgument);
       continue;
     }
     fuzz::CheckWireRoundTrip(*r);
     if (!request_id.empty()) SB_FUZZ_CHECK(r->request_id() == request_id, "the given request_id was not kept");
-    std::string json = codecs::RunRequestToJson(*r);
+    std::string json = wire::RunRequestToJson(*r);
     // The JSON has no envelope, so the request_id goes beside it, as the
     // transport gives it.
-    auto again = codecs::RunRequestFromJson(json, r->request_id());
+    auto again = wire::RunRequestFromJson(json, r->request_id());
     SB_FUZZ_CHECK(again.ok(), again.status().ToString() + " for " + json);
     fuzz::CheckSameMessage(*r, *again, json);
   }

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 #include "gateway/endpoints/status_map.h"
 
 namespace switchboard::gateway::rabbitmq {
@@ -88,7 +88,7 @@ absl::Status Inbound::DeadLetter(const Message& m, const std::string& reason) {
 }
 
 absl::Status Inbound::Handle(const Message& m) {
-  auto envelope = codecs::GorgEnvelopeFromJson(m.body);
+  auto envelope = wire::GorgEnvelopeFromJson(m.body);
   if (!envelope.ok()) return DeadLetter(m, absl::StrCat("harderror: ", envelope.status().message()));
   v1::PublishRequest req;
   req.set_request_id(envelope->event_uuid());

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 #include "gateway/endpoints/status_map.h"
 
 namespace switchboard::gateway::rabbitmq {
@@ -17,7 +17,7 @@ OutMessage ToAmqp(const std::string& exchange, const v1::Delivery& delivery) {
   OutMessage m;
   m.exchange = exchange;
   m.routing_key = e.event_name();
-  m.body = codecs::GorgEnvelopeToJson(e);
+  m.body = wire::GorgEnvelopeToJson(e);
   m.app_id = e.event_sender_id();
   m.message_id = e.event_uuid();
   m.int_headers["softfail-count"] = delivery.softfail_count();

@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "gateway/codecs/run_request.h"
-#include "gateway/codecs/terraform_output.h"
+#include "wire/run_request.h"
+#include "wire/terraform_output.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
 namespace switchboard::gateway::storage_queue {
@@ -35,7 +35,7 @@ Verdict VerdictFor(const client::Connection& conn, const grpc::Status& s, const 
 
 QueueConsumer::Handler RunRequestHandler(const client::Connection* conn) {
   return [conn](const QueueMessage& m) -> Verdict {
-    auto req = codecs::RunRequestFromJson(m.text, m.id);
+    auto req = wire::RunRequestFromJson(m.text, m.id);
     if (!req.ok()) return Verdict{Verdict::kPoison, absl::StrCat("cannot decode: ", req.status().message())};
     auto ctx = conn->NewUnaryContext();
     v1::Run run;
@@ -50,7 +50,7 @@ QueueConsumer::Handler RunRequestHandler(const client::Connection* conn) {
 
 QueueConsumer::Handler PipelineOutputHandler(const client::Connection* conn) {
   return [conn](const QueueMessage& m) -> Verdict {
-    auto req = codecs::TerraformOutputFromJson(m.text, m.id);
+    auto req = wire::TerraformOutputFromJson(m.text, m.id);
     if (!req.ok()) return Verdict{Verdict::kPoison, absl::StrCat("cannot decode: ", req.status().message())};
     auto ctx = conn->NewUnaryContext();
     v1::ReportPipelineOutputsResponse resp;

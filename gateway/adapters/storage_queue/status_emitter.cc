@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "gateway/codecs/terraform_output.h"
+#include "wire/terraform_output.h"
 #include "switchboard/v1/cursors.grpc.pb.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
@@ -134,7 +134,7 @@ void StatusEmitter::Loop() {
         }
         continue;
       }
-      std::string json = codecs::StatusReportToJson(event.status());
+      std::string json = wire::StatusReportToJson(event.status());
       std::string body = options_.encode_base64 ? absl::Base64Escape(json) : json;
       PutResult put = PutWithRetry(body);
       if (put == PutResult::kStopped) break;  // uncommitted: sent again by the next emitter

@@ -1,4 +1,4 @@
-#include "gateway/codecs/terraform_output.h"
+#include "wire/terraform_output.h"
 
 #include <algorithm>
 #include <vector>
@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -105,4 +105,4 @@ std::string StatusReportToJson(const v1::StatusReport& report) {
   return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "switchboard/v1/notification.pb.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 
 // Decodes and validates an envelope. Every failure is INVALID_ARGUMENT with a
 // message that starts with the offending field, e.g.
@@ -55,4 +55,4 @@ std::string GorgEnvelopeToJson(const v1::BusEnvelope& envelope);
 // `field` names the value in the error.
 absl::Status ValidateRoutingKey(absl::string_view key, absl::string_view field);
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

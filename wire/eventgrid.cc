@@ -1,4 +1,4 @@
-#include "gateway/codecs/eventgrid.h"
+#include "wire/eventgrid.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -6,9 +6,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/uuid.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -593,4 +593,4 @@ json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::
                          std::move(d), std::move(id)));
 }
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 
 // How deep JSON objects and arrays may nest inside a Struct. Each JSON level
 // costs three protobuf message levels (Struct, map entry, Value), and gRPC
@@ -86,4 +86,4 @@ absl::StatusOr<google::protobuf::Value> JsonToValue(const nlohmann::json& value,
 nlohmann::json StructToJson(const google::protobuf::Struct& s);
 nlohmann::json ValueToJson(const google::protobuf::Value& v);
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

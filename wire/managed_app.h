@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "switchboard/v1/notification.pb.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 
 // Decodes and validates a notification body. Every failure is
 // INVALID_ARGUMENT naming the field, e.g.
@@ -55,4 +55,4 @@ const char* ProvisioningStateName(v1::ProvisioningState state);
 // True for the seven valid eventType x provisioningState pairs.
 bool IsValidManagedAppPair(v1::ManagedAppEventType type, v1::ProvisioningState state);
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

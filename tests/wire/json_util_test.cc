@@ -1,10 +1,10 @@
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -113,4 +113,4 @@ TEST(StructJson, RejectsNonObjectsAndTooDeep) {
 }
 
 }  // namespace
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

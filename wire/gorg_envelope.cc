@@ -1,4 +1,4 @@
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 
 #include <cstdint>
 #include <limits>
@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -167,4 +167,4 @@ std::string GorgEnvelopeToJson(const v1::BusEnvelope& envelope) {
   return out.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -1,4 +1,4 @@
-#include "gateway/codecs/managed_app.h"
+#include "wire/managed_app.h"
 
 #include <nlohmann/json.hpp>
 
@@ -8,9 +8,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/status.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -238,4 +238,4 @@ std::string ManagedAppNotificationToJson(const v1::ManagedAppNotification& n) {
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -26,7 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "switchboard/v1/resourcing.pb.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 
 // `request_id` (may be empty) wins over an envelope's messageId.
 absl::StatusOr<v1::SubmitRunRequest> RunRequestFromJson(absl::string_view text, absl::string_view request_id = "");
@@ -34,4 +34,4 @@ absl::StatusOr<v1::SubmitRunRequest> RunRequestFromJson(absl::string_view text, 
 // The docs/wire-formats.md section 1 JSON (camelCase keys, no envelope).
 std::string RunRequestToJson(const v1::SubmitRunRequest& request);
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

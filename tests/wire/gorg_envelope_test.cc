@@ -1,4 +1,4 @@
-#include "gateway/codecs/gorg_envelope.h"
+#include "wire/gorg_envelope.h"
 
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 #include <sstream>
 #include <string>
 
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -272,4 +272,4 @@ TEST_F(GorgEnvelopeBad, ErrorsCount) {
 }
 
 }  // namespace
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -14,7 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "switchboard/v1/media.pb.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 
 // Event Grid bodies are arrays of at most 1 MB.
 inline constexpr size_t kMaxEventGridBody = 1 << 20;
@@ -96,4 +96,4 @@ nlohmann::json ToJson(const EventGridEvent& event);
 nlohmann::json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::Struct& context,
                                    int log_event_id, absl::string_view message, absl::string_view handler);
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -4,7 +4,7 @@
 // compared field by field with the request they answer; then one test per
 // docs/wire-formats.md rule feeds bad input.
 
-#include "gateway/codecs/eventgrid.h"
+#include "wire/eventgrid.h"
 
 #include <gtest/gtest.h>
 
@@ -16,10 +16,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 #include "server/media/request_echo.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -818,4 +818,4 @@ TEST(EventGridBadInput, DeepOperationContextIsRejected) {
 }
 
 }  // namespace
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

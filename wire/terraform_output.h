@@ -21,11 +21,11 @@
 #include "absl/strings/string_view.h"
 #include "switchboard/v1/resourcing.pb.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 
 absl::StatusOr<v1::ReportPipelineOutputsRequest> TerraformOutputFromJson(absl::string_view text,
                                                                          absl::string_view request_id = "");
 
 std::string StatusReportToJson(const v1::StatusReport& report);
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -1,4 +1,4 @@
-#include "gateway/codecs/run_request.h"
+#include "wire/run_request.h"
 
 #include <initializer_list>
 
@@ -6,9 +6,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -186,4 +186,4 @@ std::string RunRequestToJson(const v1::SubmitRunRequest& r) {
   return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

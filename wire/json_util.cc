@@ -1,4 +1,4 @@
-#include "gateway/codecs/json_util.h"
+#include "wire/json_util.h"
 
 #include <cmath>
 #include <limits>
@@ -11,7 +11,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
-namespace switchboard::codecs {
+namespace switchboard::wire {
 namespace {
 
 using nlohmann::json;
@@ -435,4 +435,4 @@ json ValueToJson(const google::protobuf::Value& v) {
   return nullptr;
 }
 
-}  // namespace switchboard::codecs
+}  // namespace switchboard::wire

@@ -6,8 +6,66 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace switchboard::core {
+
+std::map<std::string, PoolSize> DefaultPools() {
+  return {
+      // Git work of the resourcing engine: one strand per repository
+      // (infrastructure, modules), so two threads let both move at once.
+      {"git", {2, 1024}},
+      // Resourcing run steps that are not git: pipeline runs (each holds a
+      // thread while its command runs), reads after a commit.
+      {"resourcing", {4, 1024}},
+  };
+}
+
+namespace {
+
+std::string PoolNames(const std::map<std::string, PoolSize>& pools) {
+  std::vector<std::string> names;
+  for (const auto& [name, size] : pools) names.push_back(name);
+  return absl::StrJoin(names, ", ");
+}
+
+// "pools": {name: {"threads": n, "queue_limit": n}}; only the given fields
+// change.
+absl::Status MergePools(const nlohmann::json& v, std::map<std::string, PoolSize>* pools) {
+  if (!v.is_object()) {
+    return absl::InvalidArgumentError(
+        "key 'pools' must be an object such as {\"git\": {\"threads\": 2, \"queue_limit\": 1024}}");
+  }
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    const std::string key = absl::StrCat("pools.", it.key());
+    auto pool = pools->find(it.key());
+    if (pool == pools->end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key '", key, "': unknown pool; the pools are ", PoolNames(*pools)));
+    }
+    if (!it.value().is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key '", key, "' must be an object with threads and/or queue_limit"));
+    }
+    for (auto f = it.value().begin(); f != it.value().end(); ++f) {
+      const std::string field = absl::StrCat(key, ".", f.key());
+      int64_t* out = f.key() == "threads" ? &pool->second.threads
+                     : f.key() == "queue_limit" ? &pool->second.queue_limit
+                                                : nullptr;
+      if (out == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("key '", field, "': unknown; a pool takes threads and queue_limit"));
+      }
+      if (!f.value().is_number_integer()) {
+        return absl::InvalidArgumentError(absl::StrCat("key '", field, "' must be an integer"));
+      }
+      *out = f.value().get<int64_t>();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status MergeConfigFile(const std::string& path, ServerConfig* config) {
   std::ifstream in(path);
@@ -60,6 +118,7 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "webhook_per_endpoint_in_flight") s = num(&c->webhook_per_endpoint_in_flight);
     else if (k == "webhook_retry_base_ms") s = num(&c->webhook_retry_base_ms);
     else if (k == "webhook_retry_max_ms") s = num(&c->webhook_retry_max_ms);
+    else if (k == "pools") s = MergePools(v, &c->pools);
     else if (k == "media") c->media_json = v.dump();
     else if (k == "resourcing") c->resourcing_json = v.dump();
     else if (k == "notification" || k == "gateway") {
@@ -105,6 +164,14 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     if (r.value < r.min || r.value > r.max) {
       return absl::InvalidArgumentError(
           absl::StrCat(r.key, " is ", r.value, "; it must be between ", r.min, " and ", r.max));
+    }
+  }
+  for (const auto& [name, size] : c.pools) {
+    for (const Range& r : {Range{"threads", size.threads, 1, 64}, Range{"queue_limit", size.queue_limit, 1, 1000000}}) {
+      if (r.value < r.min || r.value > r.max) {
+        return absl::InvalidArgumentError(absl::StrCat("pools.", name, ".", r.key, " is ", r.value,
+                                                       "; it must be between ", r.min, " and ", r.max));
+      }
     }
   }
   return absl::OkStatus();

@@ -5,11 +5,24 @@
 
 #include "absl/strings/string_view.h"
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
 
 namespace switchboard::core {
+
+// The size of one pool of core::Executor (the "pools" object of the config
+// file: {"git": {"threads": 2, "queue_limit": 1024}, ...}).
+struct PoolSize {
+  int64_t threads = 2;
+  // Tasks waiting for a thread at most (and timers waiting at most).
+  int64_t queue_limit = 1024;
+};
+
+// The pools switchboardd runs, by name, with their default sizes. A name
+// not in this list is refused in the config file.
+std::map<std::string, PoolSize> DefaultPools();
 
 struct ServerConfig {
   std::string data_dir = "switchboard-data";
@@ -36,6 +49,8 @@ struct ServerConfig {
   // Seconds given to in-flight calls at shutdown.
   int64_t shutdown_grace_seconds = 5;
   std::string log_level = "info";
+  // core::Executor's pools (DefaultPools; docs/configuration.md).
+  std::map<std::string, PoolSize> pools = DefaultPools();
 
   // Notification: bus subscription defaults (a subscription may set its own).
   int64_t bus_visibility_timeout_ms = 60000;

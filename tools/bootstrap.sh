@@ -120,28 +120,28 @@ if [ "$WITH_TEST" -eq 1 ]; then
   if ! command -v node >/dev/null 2>&1; then apt_install nodejs; fi
   if ! command -v npm >/dev/null 2>&1; then apt_install npm; fi
 
-  AZURITE_DIR="$ROOT/tools/.local/azurite"
-  if [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite" ]; then
-    log "installing Azurite from npm into tools/.local/azurite"
-    mkdir -p "$AZURITE_DIR"
-    npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --no-update-notifier --loglevel=error azurite@3 >/dev/null
-  fi
-
+  # npm_pinned DIR WHAT: installs DIR's package-lock.json into DIR/node_modules
+  # with npm ci, unless every dependency in DIR/package.json is already there
+  # at its pinned version.
+  npm_pinned() {
+    local dir="$1" what="$2"
+    if ! node -e '
+      const dir = process.argv[1];
+      const want = require(dir + "/package.json").dependencies;
+      for (const [name, version] of Object.entries(want)) {
+        let have = null;
+        try { have = require(dir + "/node_modules/" + name + "/package.json").version; } catch (e) {}
+        if (have !== version) process.exit(1);
+      }' "$dir" 2>/dev/null; then
+      log "installing $what into ${dir#"$ROOT"/}/node_modules (npm ci, pinned by its package-lock.json)"
+      npm ci --prefix "$dir" --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
+    fi
+  }
+  # Azurite, the Azure Storage emulator tools/services.sh runs (tools/azurite).
+  npm_pinned "$ROOT/tools/azurite" "Azurite"
   # Azure's own SDKs for the conformance tests (tests/azure-sdk: @azure/storage-blob
-  # for BlobHttp.AzureSdk*, @azure/eventgrid for the gateway's HTTPS test), at
-  # the versions its package-lock.json pins; installed again when one differs.
-  SDK_DIR="$ROOT/tests/azure-sdk"
-  if ! node -e '
-    const dir = process.argv[1];
-    const want = require(dir + "/package.json").dependencies;
-    for (const [name, version] of Object.entries(want)) {
-      let have = null;
-      try { have = require(dir + "/node_modules/" + name + "/package.json").version; } catch (e) {}
-      if (have !== version) process.exit(1);
-    }' "$SDK_DIR" 2>/dev/null; then
-    log "installing Azure's SDKs for the conformance tests into tests/azure-sdk/node_modules"
-    npm ci --prefix "$SDK_DIR" --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
-  fi
+  # for BlobHttp.AzureSdk*, @azure/eventgrid for the gateway's HTTPS test).
+  npm_pinned "$ROOT/tests/azure-sdk" "Azure's SDKs for the conformance tests"
 fi
 
 [ "$DO_BUILD" -eq 1 ] || exit 0

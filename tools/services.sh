@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${SWITCHBOARD_SERVICES_DIR:-/tmp/switchboard-services}"
 STATE="$DIR/state"
-AZURITE_JS="$ROOT/tools/.local/azurite/node_modules/azurite/dist/src/azurite.js"
+AZURITE_JS="$ROOT/tools/azurite/node_modules/azurite/dist/src/azurite.js"
 # Azurite's fixed, publicly documented development account and key.
 AZURITE_ACCOUNT="devstoreaccount1"
 AZURITE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

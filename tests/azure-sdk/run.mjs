@@ -24,16 +24,6 @@ const DOCUMENTED = {
     fields: { contentMD5: null },
     why: "Azure keeps no MD5 for a blob committed from blocks unless the client sends x-ms-blob-content-md5, so Get Blob sends none; Azurite computes one when it serves a small one",
   },
-  "upload.transactionalMd5.wrong": {
-    local: { status: 400, code: "Md5Mismatch" },
-    azurite: { status: 400, code: "InvalidOperation" },
-    why: "Azure answers a body that does not match its Content-MD5 with 400 Md5Mismatch; Azurite 3.x says InvalidOperation",
-  },
-  "stageBlock.md5.wrong": {
-    local: { status: 400, code: "Md5Mismatch" },
-    azurite: { status: 400, code: "InvalidOperation" },
-    why: "as upload.transactionalMd5.wrong",
-  },
   syncUploadFromURL: {
     local: { status: 201, code: null, size: 9437184, sha: "293b5ea59f9ef0a0" },
     azurite: { status: 500, code: "RestError" },

@@ -426,7 +426,7 @@ TEST_F(EventGridE2eTest, AzureEventGridSdkSendsOverHttps) {
       o.unset_env.push_back("NODE_EXTRA_CA_CERTS");
     }
     return switchboard::testing::RunCommand({"/usr/bin/env", "node", sdk + "/eventgrid_send.mjs", "--endpoint",
-                                            "https://localhost:" + std::to_string(port_) + "/api/eventgrid",
+                                            "https://127.0.0.1:" + std::to_string(port_) + "/api/eventgrid",
                                             "--key", kKey, "--file", fixture, "--context", ctx.dump()},
                                            o, 60s);
   };

@@ -1,6 +1,9 @@
 // SQLite implementation of Store: WAL mode, synchronous=FULL, one writer
 // thread that group-commits queued mutations, and a small pool of read
-// connections (WAL lets readers run beside the writer).
+// connections (WAL lets readers run beside the writer). It is also the
+// JobQueue of its jobs (job_queue.h; the SQL is in job_sqlite.cc): job
+// writes ride mutations, and claims join the writer's queue, so both are
+// serialized with every commit.
 
 #include <sqlite3.h>
 
@@ -12,13 +15,17 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/proto_bytes.h"
 #include "common/status.h"
+#include "server/core/job_queue.h"
+#include "server/core/job_sqlite.h"
 #include "server/core/request_index.h"
+#include "server/core/sqlite_stmt.h"
 #include "server/core/store.h"
 #include "server/core/wal_checkpointer.h"
 
@@ -39,6 +46,10 @@ absl::StatusOr<CommitResult> Store::Commit(Mutation m) {
 }
 
 namespace {
+
+using sqlite::SqlError;
+using sqlite::Stmt;
+using sqlite::Use;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS events(
@@ -92,72 +103,6 @@ absl::Status RequestIdUsedElsewhere(absl::string_view request_id, absl::string_v
                                                "; a request_id names one request of one RPC: use a new one"));
 }
 
-absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(absl::StrCat("store: ", what, ": ", sqlite3_errmsg(db)));
-}
-
-// A prepared statement that resets itself when it goes out of scope.
-class Stmt {
- public:
-  Stmt() = default;
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  absl::Status Prepare(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
-      return SqlError(db, absl::StrCat("prepare '", sql, "'"));
-    }
-    return absl::OkStatus();
-  }
-  sqlite3_stmt* get() { return stmt_; }
-  void Finalize() {
-    sqlite3_finalize(stmt_);
-    stmt_ = nullptr;
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// Binds and resets around one use of a statement.
-class Use {
- public:
-  explicit Use(Stmt& s) : s_(s.get()) {}
-  ~Use() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Use& Text(int i, absl::string_view v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    return *this;
-  }
-  Use& Blob(int i, absl::string_view v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    return *this;
-  }
-  Use& Int(int i, int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  int Step() { return sqlite3_step(s_); }
-  std::string Col(int i) {
-    const void* p = sqlite3_column_blob(s_, i);
-    int n = sqlite3_column_bytes(s_, i);
-    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
-  }
-  int64_t ColInt(int i) { return sqlite3_column_int64(s_, i); }
-  // Valid until the next Step or the end of this Use.
-  absl::string_view ColText(int i) {
-    const unsigned char* p = sqlite3_column_text(s_, i);
-    int n = sqlite3_column_bytes(s_, i);
-    return p ? absl::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : absl::string_view();
-  }
-
- private:
-  sqlite3_stmt* s_;
-};
-
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -205,15 +150,16 @@ struct ReadConn {
   Stmt read_all;
   Stmt read_service;
   Stmt head;
+  Stmt get_job;
   ~ReadConn() {
     // Members are destroyed after this body; statements must be finalized
     // before the connection can close.
-    for (Stmt* s : {&get_resource, &list_resources, &read_all, &read_service, &head}) s->Finalize();
+    for (Stmt* s : {&get_resource, &list_resources, &read_all, &read_service, &head, &get_job}) s->Finalize();
     sqlite3_close(db);
   }
 };
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public JobQueue {
  public:
   explicit SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
 
@@ -234,6 +180,10 @@ class SqliteStore final : public Store {
     RETURN_IF_ERROR(w_begin_.Prepare(writer_, "BEGIN IMMEDIATE"));
     RETURN_IF_ERROR(w_commit_.Prepare(writer_, "COMMIT"));
     RETURN_IF_ERROR(w_rollback_.Prepare(writer_, "ROLLBACK"));
+    RETURN_IF_ERROR(w_savepoint_.Prepare(writer_, "SAVEPOINT jobs"));
+    RETURN_IF_ERROR(w_release_.Prepare(writer_, "RELEASE jobs"));
+    RETURN_IF_ERROR(w_rollback_to_.Prepare(writer_, "ROLLBACK TO jobs"));
+    RETURN_IF_ERROR(jobs_.Open(writer_));
     RETURN_IF_ERROR(MigrateRequests());
     RETURN_IF_ERROR(LoadRequestIndex());
     RETURN_IF_ERROR(w_get_request_.Prepare(
@@ -270,6 +220,7 @@ class SqliteStore final : public Store {
           conn->db, "SELECT seq, create_us, service, kind, resource, related, data FROM events "
                     "WHERE service=?3 AND seq>?1 ORDER BY seq LIMIT ?2"));
       RETURN_IF_ERROR(conn->head.Prepare(conn->db, "SELECT COALESCE(MAX(seq), 0) FROM events"));
+      RETURN_IF_ERROR(sqlite::JobTable::PrepareGet(conn->db, &conn->get_job));
       free_.push_back(conn.get());
       pool_.push_back(std::move(conn));
     }
@@ -281,15 +232,43 @@ class SqliteStore final : public Store {
   }
 
   void CommitAsync(Mutation m, CommitCallback done) override {
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (!closing_) {
-        queue_.push_back(Pending{std::move(m), std::move(done)});
-        queue_cv_.notify_one();
-        return;
-      }
+    Submit(Pending{std::move(m), std::move(done), nullptr});
+  }
+
+  JobQueue& jobs() override { return *this; }
+
+  void Claim(std::string kind, std::string owner, int n, absl::Duration lease, ClaimDone done) override {
+    if (kind.empty()) return done(absl::InvalidArgumentError("claim kind is required, e.g. media.operation"));
+    if (owner.empty()) {
+      return done(absl::InvalidArgumentError("claim owner is required: this replica's id (core::NewReplicaId)"));
     }
-    done(absl::UnavailableError("store is shutting down; retry against a running server"));
+    if (n < 1) return done(absl::InvalidArgumentError(absl::StrCat("claim n is ", n, "; ask for 1 job or more")));
+    if (lease <= absl::ZeroDuration()) {
+      return done(absl::InvalidArgumentError("claim lease must be positive, e.g. 60 seconds"));
+    }
+    auto out = std::make_shared<std::vector<Job>>();
+    Pending p;
+    p.claim = [this, kind = std::move(kind), owner = std::move(owner), n, lease_us = absl::ToInt64Microseconds(lease),
+               out](int64_t now_us) { return jobs_.Claim(kind, owner, n, now_us, lease_us, out.get()); };
+    p.done = [out, done = std::move(done)](absl::StatusOr<CommitResult> r) {
+      if (!r.ok()) return done(r.status());
+      done(std::move(*out));
+    };
+    Submit(std::move(p));
+  }
+
+  void Write(JobWrite write, WriteDone done) override {
+    Mutation m;
+    m.jobs.push_back(std::move(write));
+    CommitAsync(std::move(m), [done = std::move(done)](absl::StatusOr<CommitResult> r) {
+      if (!r.ok()) return done(r.status());
+      done(r->jobs.empty() ? JobLease{} : r->jobs.front());
+    });
+  }
+
+  absl::StatusOr<std::optional<Job>> GetJob(int64_t id) override {
+    Lease lease(this);
+    return sqlite::JobTable::Get(lease->db, lease->get_job, id);
   }
 
   absl::StatusOr<std::optional<std::string>> GetResource(absl::string_view kind, absl::string_view name) override {
@@ -391,7 +370,22 @@ class SqliteStore final : public Store {
   struct Pending {
     Mutation m;
     CommitCallback done;
+    // A claim instead of a mutation (`m` is empty): runs in the writer's
+    // transaction at the batch's time; `done` gets an empty CommitResult.
+    std::function<absl::Status(int64_t now_us)> claim;
   };
+
+  void Submit(Pending p) {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!closing_) {
+        queue_.push_back(std::move(p));
+        queue_cv_.notify_one();
+        return;
+      }
+    }
+    p.done(absl::UnavailableError("store is shutting down; retry against a running server"));
+  }
   struct Completed {
     CommitListener listener;
     std::vector<std::shared_ptr<const EventRecord>> events;
@@ -511,12 +505,19 @@ class SqliteStore final : public Store {
       ASSIGN_OR_RETURN(std::optional<StoredRequest> earlier, FindRequest(m.scope, m.request_id));
       if (earlier) {
         if (earlier->fingerprint != m.fingerprint) return RequestIdConflict(m.scope, m.request_id);
-        return CommitResult{0, std::move(earlier->response), true};
+        CommitResult repeat;
+        repeat.response = std::move(earlier->response);
+        repeat.replayed = true;
+        return repeat;
       }
     }
     if (m.prepare) {
       WriterReader reader(this);
       RETURN_IF_ERROR(m.prepare(reader, m));
+    }
+    std::vector<JobLease> leases;
+    if (!m.jobs.empty()) {
+      ASSIGN_OR_RETURN(leases, ApplyJobs(m.jobs, now_us, wrote));
     }
     *wrote = true;
     for (const auto& w : m.writes) {
@@ -542,7 +543,10 @@ class SqliteStore final : public Store {
       last = next_seq_++;
       out_events.push_back(std::move(rec));
     }
-    CommitResult result{last, m.make_response ? m.make_response(last) : std::string(), false};
+    CommitResult result;
+    result.last_sequence = last;
+    if (m.make_response) result.response = m.make_response(last);
+    result.jobs = std::move(leases);
     if (!m.request_id.empty()) {
       Use u(w_put_request_);
       u.Text(1, m.scope).Text(2, m.request_id).Blob(3, m.fingerprint).Blob(4, result.response).Int(5, now_us);
@@ -552,6 +556,38 @@ class SqliteStore final : public Store {
       txn_requests_.push_back({m.scope, m.request_id, rowid});
     }
     return result;
+  }
+
+  // The job writes of one mutation, in order, before its other writes. A
+  // refused one (bad write, job gone, lease lost) undoes those before it
+  // (a savepoint, when there are several) and refuses the mutation with
+  // nothing written; an I/O error sets `*wrote`, and the caller rolls the
+  // transaction back.
+  absl::StatusOr<std::vector<JobLease>> ApplyJobs(const std::vector<JobWrite>& writes, int64_t now_us, bool* wrote) {
+    const bool savepoint = writes.size() > 1;
+    auto io_error = [&](absl::Status s) {
+      *wrote = true;
+      return s;
+    };
+    if (savepoint && !Exec(w_savepoint_)) return io_error(SqlError(writer_, "savepoint"));
+    std::vector<JobLease> leases;
+    leases.reserve(writes.size());
+    bool job_wrote = false;
+    for (const JobWrite& w : writes) {
+      absl::StatusOr<JobLease> l = jobs_.Apply(w, now_us, &job_wrote);
+      if (l.ok()) {
+        leases.push_back(std::move(*l));
+        continue;
+      }
+      if (absl::IsUnavailable(l.status())) return io_error(l.status());  // SqlError: I/O
+      if (savepoint && (!Exec(w_rollback_to_) || !Exec(w_release_))) {
+        return io_error(SqlError(writer_, "rollback to savepoint"));
+      }
+      return l.status();
+    }
+    if (savepoint && !Exec(w_release_)) return io_error(SqlError(writer_, "release savepoint"));
+    if (job_wrote) *wrote = true;
+    return leases;
   }
 
   void WriterLoop() {
@@ -593,6 +629,15 @@ class SqliteStore final : public Store {
       for (auto& p : batch) p.done(s);
     };
     for (auto& p : batch) {
+      if (p.claim) {
+        // A claim writes: an error of it is the transaction's.
+        absl::Status s = p.claim(now_us);
+        if (!s.ok()) return fail_all(s);
+        CommitResult r;
+        r.last_sequence = next_seq_ - 1;
+        results.push_back(std::move(r));
+        continue;
+      }
       bool wrote = false;
       absl::StatusOr<CommitResult> r = Apply(p.m, now_us, events, &wrote);
       if (!r.ok() && wrote) return fail_all(r.status());
@@ -633,10 +678,12 @@ class SqliteStore final : public Store {
   }
 
   void FinalizeWriter() {
-    for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_get_request_, &w_put_request_, &w_get_resource_,
-                    &w_put_resource_, &w_del_resource_, &w_put_event_}) {
+    for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_savepoint_, &w_release_, &w_rollback_to_,
+                    &w_get_request_, &w_put_request_, &w_get_resource_, &w_put_resource_, &w_del_resource_,
+                    &w_put_event_}) {
       s->Finalize();
     }
+    jobs_.Finalize();
     checkpointer_.reset();
     if (writer_ != nullptr) sqlite3_close(writer_);
     writer_ = nullptr;
@@ -650,6 +697,9 @@ class SqliteStore final : public Store {
   sqlite3* writer_ = nullptr;
   std::unique_ptr<WalCheckpointer> checkpointer_;
   Stmt w_begin_, w_commit_, w_rollback_;
+  // Around a mutation's job writes when there are several (ApplyJobs).
+  Stmt w_savepoint_, w_release_, w_rollback_to_;
+  sqlite::JobTable jobs_;
   // Idempotency records: the in-memory index over request_log, and what the
   // open transaction added to it (taken out again if it rolls back).
   struct RequestKey {

@@ -1,7 +1,7 @@
 #pragma once
-// The durable state of switchboardd: resources, the event log and the
-// idempotency records, behind one interface so that a PostgreSQL
-// implementation can take SQLite's place.
+// The durable state of switchboardd: resources, the event log, the
+// idempotency records and the jobs (job_queue.h), behind one interface so
+// that a PostgreSQL implementation can take SQLite's place.
 //
 // All writes go through Commit: a Mutation is applied atomically, and its
 // callback runs only after the transaction holding it is durable. Concurrent
@@ -18,8 +18,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/core/job.h"
 
 namespace switchboard::core {
+
+class JobQueue;
 
 // One event of the global log. `data` is the complete serialized service
 // event message (e.g. switchboard.v1.NotificationEvent) with its `sequence`
@@ -77,6 +80,12 @@ struct Mutation {
   std::function<absl::Status(TxnReader&, struct Mutation&)> prepare;
   std::vector<ResourceWrite> writes;
   std::vector<EventDraft> events;
+  // Job writes (job.h), applied after `prepare` (which may add some) and
+  // before the writes above, in order, in the same transaction:
+  // a job is enqueued with the state it belongs to, and finished with the
+  // outcome it records. One that is refused (a lease lost, a bad write)
+  // refuses the whole mutation, and nothing of it is written.
+  std::vector<JobWrite> jobs;
   // Builds the response stored for the request_id, given the sequence of the
   // mutation's last event (or the head of the log if it has none).
   std::function<std::string(int64_t last_sequence)> make_response;
@@ -89,6 +98,10 @@ struct CommitResult {
   std::string response;
   // True when this was a repeat of an earlier request_id.
   bool replayed = false;
+  // One per Mutation::jobs entry, in order: the job written, with the lease
+  // an enqueue-claim took or a heartbeat renewed (owner, token, expiry).
+  // job_id is 0 for an enqueue that was de-duplicated. Empty on a repeat.
+  std::vector<JobLease> jobs;
 };
 
 struct ResourcePage {
@@ -136,6 +149,9 @@ class Store {
   };
   virtual Stats stats() const = 0;
 
+  // The jobs kept in this store, written in its transactions.
+  virtual JobQueue& jobs() = 0;
+
   virtual void SetCommitListener(CommitListener listener) = 0;
   // Finishes queued commits, then stops accepting new ones.
   virtual void Close() = 0;
@@ -145,18 +161,21 @@ class Store {
 // its target is gone (a delete, or a dead letter already replayed, by this
 // same request the first time): a repeat of m's (scope, request_id) still
 // gets the first answer (replayed); anything else gets `why`. `m` needs its
-// scope, request_id and fingerprint; its writes and events are ignored.
+// scope, request_id and fingerprint; its writes, events and jobs are ignored.
 inline void CommitOrRefuse(Store& store, Mutation m, absl::Status why, Store::CommitCallback done) {
   if (m.request_id.empty()) return done(std::move(why));
   m.writes.clear();
   m.events.clear();
+  m.jobs.clear();
   m.make_response = nullptr;
   m.prepare = [why = std::move(why)](TxnReader&, Mutation&) { return why; };
   store.CommitAsync(std::move(m), std::move(done));
 }
 
 struct SqliteOptions {
-  // The database file; its folder must exist.
+  // The database file; its folder must exist. One process opens it at a
+  // time (the server holds the data dir's lock): opening makes every
+  // RUNNING job READY again, since whoever held its lease is gone.
   std::string path;
   // Most mutations in one transaction.
   int max_batch = 1024;

@@ -1,0 +1,104 @@
+#include "server/core/job.h"
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/uuid.h"
+
+namespace switchboard::core {
+
+absl::string_view JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kReady: return "READY";
+    case JobState::kRunning: return "RUNNING";
+    case JobState::kDone: return "DONE";
+    case JobState::kFailed: return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t); }
+}  // namespace
+
+JobWrite JobWrite::Enqueue(std::string kind, std::string key, std::string payload, absl::Time run_at) {
+  JobWrite w;
+  w.op = Op::kEnqueue;
+  w.kind = std::move(kind);
+  w.key = std::move(key);
+  w.payload = std::move(payload);
+  w.run_at_us = Micros(run_at);
+  return w;
+}
+
+JobWrite JobWrite::EnqueueClaimed(std::string kind, std::string key, std::string payload, std::string owner,
+                                  absl::Duration lease) {
+  JobWrite w = Enqueue(std::move(kind), std::move(key), std::move(payload));
+  w.claim_owner = std::move(owner);
+  w.lease_us = absl::ToInt64Microseconds(lease);
+  return w;
+}
+
+JobWrite JobWrite::Heartbeat(const JobLease& held, absl::Duration lease) {
+  JobWrite w;
+  w.op = Op::kHeartbeat;
+  w.lease = held;
+  w.lease_us = absl::ToInt64Microseconds(lease);
+  return w;
+}
+
+JobWrite JobWrite::Complete(const JobLease& held) {
+  JobWrite w;
+  w.op = Op::kComplete;
+  w.lease = held;
+  return w;
+}
+
+JobWrite JobWrite::RetryAt(const JobLease& held, absl::Time when, std::string error) {
+  JobWrite w;
+  w.op = Op::kRetry;
+  w.lease = held;
+  w.run_at_us = Micros(when);
+  w.error = std::move(error);
+  return w;
+}
+
+JobWrite JobWrite::Fail(const JobLease& held, std::string error) {
+  JobWrite w;
+  w.op = Op::kFail;
+  w.lease = held;
+  w.error = std::move(error);
+  return w;
+}
+
+absl::Status ValidateJobWrite(const JobWrite& w) {
+  if (w.op == JobWrite::Op::kEnqueue) {
+    if (w.kind.empty()) return absl::InvalidArgumentError("job kind is required, e.g. media.operation");
+    if (!w.claim_owner.empty() && w.lease_us <= 0) {
+      return absl::InvalidArgumentError("job lease must be positive when the enqueue claims the job");
+    }
+    return absl::OkStatus();
+  }
+  if (w.lease.job_id <= 0) return absl::InvalidArgumentError("job lease.job_id is required: the id of the claimed job");
+  if (w.lease.owner.empty()) return absl::InvalidArgumentError("job lease.owner is required: the claim's owner");
+  if (w.lease.token <= 0) return absl::InvalidArgumentError("job lease.token is required: the claim's fencing token");
+  if (w.op == JobWrite::Op::kHeartbeat && w.lease_us <= 0) {
+    return absl::InvalidArgumentError("job heartbeat lease must be positive, e.g. 60 seconds");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LeaseLost(const JobWrite& w, absl::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat("lease lost: job ", w.lease.job_id, " (owner ", w.lease.owner,
+                                                    ", token ", w.lease.token, ") ", why,
+                                                    "; nothing was written: the job's current holder records it"));
+}
+
+std::string NewReplicaId() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] ? host : "localhost", "/", getpid(), "/",
+                      absl::Hex(UniqueRandom64() & 0xffffffffu, absl::kZeroPad8));
+}
+
+}  // namespace switchboard::core

@@ -1,0 +1,115 @@
+#pragma once
+// A durable job: one piece of background work (a media operation to run, a
+// delivery to attempt) that must survive a crash. Jobs live in the store,
+// and are written in the same transaction as the state they belong to
+// (Mutation::jobs, store.h); job_queue.h claims them.
+//
+// Life of a job:
+//
+//   enqueue ──> READY ──claim──> RUNNING ──complete──> DONE
+//                 ^                │  │
+//                 └──retry_at──────┘  └──fail──> FAILED
+//                 (or its lease expires: claimable again)
+//
+// A claim gives its holder a lease: the owner (a replica, i.e. a process
+// start), an expiry, and a fencing token that grows with every claim of the
+// job. Every later write of the holder (heartbeat, complete, retry_at,
+// fail) names owner and token, and is refused with FAILED_PRECONDITION
+// "lease lost" when the job was claimed again since (by anyone, this owner
+// included): a holder that stalled past its lease cannot overwrite the work
+// of the one that took over. An expired lease that nobody took over is still
+// good: its holder may heartbeat or finish.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace switchboard::core {
+
+// The numbers are stored; never renumber.
+enum class JobState : int { kReady = 0, kRunning = 1, kDone = 2, kFailed = 3 };
+absl::string_view JobStateName(JobState state);
+
+// Who holds a running job, with which claim, until when.
+struct JobLease {
+  int64_t job_id = 0;
+  // The holder: a replica id (NewReplicaId), one per process start.
+  std::string owner;
+  // Fencing token: 1 for the job's first claim, +1 for each claim after.
+  int64_t token = 0;
+  // Unix microseconds; after it the job is claimable again.
+  int64_t expires_us = 0;
+};
+
+struct Job {
+  int64_t id = 0;  // never reused
+  std::string kind;
+  // De-duplication: unique per kind among unfinished (READY, RUNNING) jobs.
+  // Empty: no de-duplication.
+  std::string key;
+  JobState state = JobState::kReady;
+  // Unix microseconds; not claimable before.
+  int64_t run_at_us = 0;
+  // Claims so far, the current one included.
+  int attempts = 0;
+  std::string payload;
+  // The error of the last retry_at or fail.
+  std::string last_error;
+  // The current lease while RUNNING (owner empty otherwise); `token` stays
+  // that of the last claim.
+  JobLease lease;
+};
+
+// One write of a job, applied in the transaction of the Mutation that
+// carries it. Build one with the functions below.
+struct JobWrite {
+  enum class Op { kEnqueue, kHeartbeat, kComplete, kRetry, kFail };
+  Op op = Op::kEnqueue;
+  // kEnqueue.
+  std::string kind, key, payload;
+  // kEnqueue, kRetry: not claimable before (unix microseconds; 0: now).
+  int64_t run_at_us = 0;
+  // kEnqueue: when set, the job is claimed at once by this owner (RUNNING,
+  // token 1; the enqueuer runs it now), and its lease comes back in
+  // CommitResult::leases.
+  std::string claim_owner;
+  // kEnqueue with claim_owner, kHeartbeat: the lease's length from the
+  // commit.
+  int64_t lease_us = 0;
+  // kHeartbeat, kComplete, kRetry, kFail: the holder's lease (job_id,
+  // owner and token are checked).
+  JobLease lease;
+  // kRetry, kFail.
+  std::string error;
+
+  // A READY job. De-duplicated: when an unfinished job of `kind` has `key`,
+  // nothing is enqueued (and the mutation still commits).
+  static JobWrite Enqueue(std::string kind, std::string key, std::string payload,
+                          absl::Time run_at = absl::InfinitePast());
+  // Enqueued and claimed in one: the enqueuer holds it for `lease`.
+  static JobWrite EnqueueClaimed(std::string kind, std::string key, std::string payload, std::string owner,
+                                 absl::Duration lease);
+  // Extends the lease to `lease` from the commit.
+  static JobWrite Heartbeat(const JobLease& held, absl::Duration lease);
+  static JobWrite Complete(const JobLease& held);
+  // READY again at `when`, remembering `error`.
+  static JobWrite RetryAt(const JobLease& held, absl::Time when, std::string error);
+  // FAILED for good, with `error`.
+  static JobWrite Fail(const JobLease& held, std::string error);
+};
+
+// INVALID_ARGUMENT naming the field for a write the store must refuse
+// (an enqueue without a kind, a lease write without its lease).
+absl::Status ValidateJobWrite(const JobWrite& w);
+
+// The refusal of a write whose lease was taken over (or whose job is no
+// longer RUNNING): FAILED_PRECONDITION, "lease lost" first.
+absl::Status LeaseLost(const JobWrite& w, absl::string_view why);
+
+// A new owner id for this process start: "<host>/<pid>/<8 hex digits>".
+std::string NewReplicaId();
+
+}  // namespace switchboard::core

@@ -1,0 +1,77 @@
+#pragma once
+// The seam for durable background work (job.h): every kind of it (media
+// operations today) is a job of one JobQueue. The store that keeps the
+// state a job belongs to keeps its jobs too, so that a job is enqueued and
+// finished in the same transaction as that state: Store::jobs() is the
+// queue, and Mutation::jobs carries writes (store.h). SQLite implements it
+// in sqlite_store.cc (job_sqlite.cc); a PostgreSQL store adds a second
+// implementation, with claims leased across processes. The conformance
+// suite is tests/core/job_queue_test.cc.
+//
+// Nothing here blocks on I/O except GetJob (a read, like
+// Store::GetResource): every other call answers through `done`, on the
+// store's completion thread, once what it wrote is durable. Never block in
+// `done`.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/job.h"
+
+namespace switchboard::core {
+
+class JobQueue {
+ public:
+  using ClaimDone = std::function<void(absl::StatusOr<std::vector<Job>>)>;
+  // The written job's lease (see CommitResult::jobs in store.h).
+  using WriteDone = std::function<void(absl::StatusOr<JobLease>)>;
+  using Done = std::function<void(absl::Status)>;
+
+  virtual ~JobQueue() = default;
+
+  // Claims up to `n` due jobs of `kind` for `owner`: READY ones whose
+  // run_at has come, and RUNNING ones whose lease has expired; the earliest
+  // due first. Each claim adds one to the job's attempts and token, and
+  // leases it to `owner` for `lease` from the commit. Claims are serialized
+  // with every write: two claims never get the same job unless its lease
+  // expired in between. INVALID_ARGUMENT naming the argument for an empty
+  // kind or owner, n < 1 or a lease that is not positive.
+  virtual void Claim(std::string kind, std::string owner, int n, absl::Duration lease, ClaimDone done) = 0;
+
+  // Applies one write in a transaction of its own. A write that belongs to
+  // other state goes in that state's Mutation instead (Mutation::jobs).
+  // FAILED_PRECONDITION "lease lost" when a heartbeat, complete, retry_at or
+  // fail names a lease that was taken over (nothing is written); NOT_FOUND
+  // for a job that does not exist.
+  virtual void Write(JobWrite write, WriteDone done) = 0;
+
+  // The job as committed, or nullopt.
+  virtual absl::StatusOr<std::optional<Job>> GetJob(int64_t id) = 0;
+
+  // Conveniences over Write (job.h says what each does).
+  void Enqueue(std::string kind, std::string key, std::string payload, absl::Time run_at, WriteDone done) {
+    Write(JobWrite::Enqueue(std::move(kind), std::move(key), std::move(payload), run_at), std::move(done));
+  }
+  void Heartbeat(const JobLease& held, absl::Duration lease, WriteDone done) {
+    Write(JobWrite::Heartbeat(held, lease), std::move(done));
+  }
+  void Complete(const JobLease& held, Done done) { Write(JobWrite::Complete(held), StatusOnly(std::move(done))); }
+  void RetryAt(const JobLease& held, absl::Time when, std::string error, Done done) {
+    Write(JobWrite::RetryAt(held, when, std::move(error)), StatusOnly(std::move(done)));
+  }
+  void Fail(const JobLease& held, std::string error, Done done) {
+    Write(JobWrite::Fail(held, std::move(error)), StatusOnly(std::move(done)));
+  }
+
+ private:
+  static WriteDone StatusOnly(Done done) {
+    return [done = std::move(done)](absl::StatusOr<JobLease> r) { done(r.status()); };
+  }
+};
+
+}  // namespace switchboard::core

@@ -1,0 +1,206 @@
+#include "server/core/job_sqlite.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace switchboard::core::sqlite {
+namespace {
+
+// due_us is when the job can next be claimed: run_at_us while READY, the
+// lease's expiry while RUNNING. One partial index on it serves every claim
+// (finished jobs leave it); another keeps keys unique among unfinished jobs.
+// AUTOINCREMENT: an id is never given again, so (id, token) names one claim
+// for ever, even once old jobs are pruned.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  run_at_us INTEGER NOT NULL,
+  due_us INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  owner TEXT NOT NULL DEFAULT '',
+  token INTEGER NOT NULL DEFAULT 0,
+  lease_until_us INTEGER NOT NULL DEFAULT 0,
+  create_us INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs(kind, due_us) WHERE state < 2;
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';
+)sql";
+
+constexpr const char* kColumns =
+    "id, kind, key, state, run_at_us, attempts, payload, last_error, owner, token, lease_until_us";
+
+Job ReadJob(Use& u) {
+  Job j;
+  j.id = u.ColInt(0);
+  j.kind = u.Col(1);
+  j.key = u.Col(2);
+  j.state = static_cast<JobState>(u.ColInt(3));
+  j.run_at_us = u.ColInt(4);
+  j.attempts = static_cast<int>(u.ColInt(5));
+  j.payload = u.Col(6);
+  j.last_error = u.Col(7);
+  j.lease.job_id = j.id;
+  j.lease.owner = u.Col(8);
+  j.lease.token = u.ColInt(9);
+  j.lease.expires_us = u.ColInt(10);
+  return j;
+}
+
+}  // namespace
+
+absl::Status JobTable::Open(sqlite3* writer) {
+  db_ = writer;
+  char* err = nullptr;
+  if (sqlite3_exec(db_, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    return absl::UnavailableError(absl::StrCat("store schema (jobs): ", msg));
+  }
+  RETURN_IF_ERROR(insert_.Prepare(
+      db_, "INSERT INTO jobs(kind, key, state, run_at_us, due_us, attempts, payload, owner, token, lease_until_us, "
+           "create_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT DO NOTHING"));
+  RETURN_IF_ERROR(heartbeat_.Prepare(
+      db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1 WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
+  RETURN_IF_ERROR(complete_.Prepare(
+      db_, "UPDATE jobs SET state=2, owner='', lease_until_us=0 WHERE id=?1 AND state=1 AND owner=?2 AND token=?3"));
+  RETURN_IF_ERROR(retry_.Prepare(
+      db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?1, due_us=?1, last_error=?2 "
+           "WHERE id=?3 AND state=1 AND owner=?4 AND token=?5"));
+  RETURN_IF_ERROR(fail_.Prepare(
+      db_, "UPDATE jobs SET state=3, owner='', lease_until_us=0, last_error=?1 "
+           "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
+  // The inner SELECT walks jobs_due (its WHERE repeats the index's).
+  RETURN_IF_ERROR(claim_.Prepare(
+      db_, absl::StrCat("UPDATE jobs SET state=1, owner=?1, token=token+1, attempts=attempts+1, lease_until_us=?2, "
+                        "due_us=?2 WHERE id IN (SELECT id FROM jobs WHERE kind=?3 AND state < 2 AND due_us<=?4 "
+                        "ORDER BY due_us, id LIMIT ?5) RETURNING ",
+                        kColumns)
+               .c_str()));
+  RETURN_IF_ERROR(state_of_.Prepare(db_, "SELECT state, owner, token FROM jobs WHERE id=?1"));
+  if (sqlite3_exec(db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us WHERE state=1",
+                   nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    return absl::UnavailableError(absl::StrCat("store: releasing the leases of the last run: ", msg));
+  }
+  if (int n = sqlite3_changes(db_); n > 0) {
+    log::Info("store: jobs that were running when the last run ended are ready again", {{"jobs", n}});
+  }
+  return absl::OkStatus();
+}
+
+void JobTable::Finalize() {
+  for (Stmt* s : {&insert_, &heartbeat_, &complete_, &retry_, &fail_, &claim_, &state_of_}) s->Finalize();
+}
+
+absl::StatusOr<JobLease> JobTable::Insert(const JobWrite& w, int64_t now_us, bool* wrote) {
+  const bool claimed = !w.claim_owner.empty();
+  const int64_t run_at = w.run_at_us > 0 ? w.run_at_us : now_us;
+  JobLease lease;
+  if (claimed) {
+    lease.owner = w.claim_owner;
+    lease.token = 1;
+    lease.expires_us = now_us + w.lease_us;
+  }
+  {
+    Use u(insert_);
+    u.Text(1, w.kind).Text(2, w.key).Int(3, static_cast<int>(claimed ? JobState::kRunning : JobState::kReady));
+    u.Int(4, run_at).Int(5, claimed ? lease.expires_us : run_at).Int(6, claimed ? 1 : 0).Blob(7, w.payload);
+    u.Text(8, lease.owner).Int(9, lease.token).Int(10, lease.expires_us).Int(11, now_us);
+    if (u.Step() != SQLITE_DONE) return SqlError(db_, "enqueue job");
+  }
+  if (sqlite3_changes(db_) == 0) return JobLease{};  // de-duplicated: an unfinished job has the key
+  *wrote = true;
+  lease.job_id = sqlite3_last_insert_rowid(db_);
+  return lease;
+}
+
+absl::Status JobTable::WhyRefused(const JobWrite& w) {
+  Use u(state_of_);
+  u.Int(1, w.lease.job_id);
+  int rc = u.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
+  if (rc != SQLITE_ROW) return SqlError(db_, "read job");
+  auto state = static_cast<JobState>(u.ColInt(0));
+  if (state != JobState::kRunning) return LeaseLost(w, absl::StrCat("is ", JobStateName(state)));
+  return LeaseLost(w, absl::StrCat("was claimed again (owner ", u.ColText(1), ", token ", u.ColInt(2), ")"));
+}
+
+absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool* wrote) {
+  RETURN_IF_ERROR(ValidateJobWrite(w));
+  if (w.op == JobWrite::Op::kEnqueue) return Insert(w, now_us, wrote);
+  JobLease out = w.lease;
+  const char* what = "";
+  {
+    std::optional<Use> u;
+    switch (w.op) {
+      case JobWrite::Op::kHeartbeat:
+        out.expires_us = now_us + w.lease_us;
+        u.emplace(heartbeat_);
+        u->Int(1, out.expires_us).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token);
+        what = "heartbeat job";
+        break;
+      case JobWrite::Op::kComplete:
+        u.emplace(complete_);
+        u->Int(1, w.lease.job_id).Text(2, w.lease.owner).Int(3, w.lease.token);
+        what = "complete job";
+        break;
+      case JobWrite::Op::kRetry: {
+        int64_t run_at = w.run_at_us > 0 ? w.run_at_us : now_us;
+        u.emplace(retry_);
+        u->Int(1, run_at).Text(2, w.error).Int(3, w.lease.job_id).Text(4, w.lease.owner).Int(5, w.lease.token);
+        what = "retry job";
+        break;
+      }
+      case JobWrite::Op::kFail:
+        u.emplace(fail_);
+        u->Text(1, w.error).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token);
+        what = "fail job";
+        break;
+      case JobWrite::Op::kEnqueue: break;
+    }
+    if (u->Step() != SQLITE_DONE) return SqlError(db_, what);
+  }
+  if (sqlite3_changes(db_) == 0) return WhyRefused(w);
+  *wrote = true;
+  return out;
+}
+
+absl::Status JobTable::Claim(const std::string& kind, const std::string& owner, int n, int64_t now_us,
+                             int64_t lease_us, std::vector<Job>* out) {
+  size_t first = out->size();
+  {
+    Use u(claim_);
+    u.Text(1, owner).Int(2, now_us + lease_us).Text(3, kind).Int(4, now_us).Int(5, n);
+    int rc;
+    while ((rc = u.Step()) == SQLITE_ROW) out->push_back(ReadJob(u));
+    if (rc != SQLITE_DONE) return SqlError(db_, "claim jobs");
+  }
+  // RETURNING gives rows in no set order.
+  std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(), [](const Job& a, const Job& b) {
+    return a.run_at_us != b.run_at_us ? a.run_at_us < b.run_at_us : a.id < b.id;
+  });
+  return absl::OkStatus();
+}
+
+absl::Status JobTable::PrepareGet(sqlite3* db, Stmt* get) {
+  return get->Prepare(db, absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE id=?1").c_str());
+}
+
+absl::StatusOr<std::optional<Job>> JobTable::Get(sqlite3* db, Stmt& get, int64_t id) {
+  Use u(get);
+  u.Int(1, id);
+  int rc = u.Step();
+  if (rc == SQLITE_DONE) return std::optional<Job>();
+  if (rc != SQLITE_ROW) return SqlError(db, "get job");
+  return std::optional<Job>(ReadJob(u));
+}
+
+}  // namespace switchboard::core::sqlite

@@ -1,0 +1,50 @@
+#pragma once
+// The jobs table of the SQLite store (job.h, job_queue.h): its schema and
+// the statements the store's writer runs inside its transactions. The
+// store (sqlite_store.cc) owns the connections and the transactions; this
+// file owns the SQL.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/core/job.h"
+#include "server/core/sqlite_stmt.h"
+
+namespace switchboard::core::sqlite {
+
+class JobTable {
+ public:
+  // Creates the table and its indexes when missing (a data dir from before
+  // jobs opens as it is) and prepares the writer's statements on `writer`.
+  // Every RUNNING job becomes READY: one process opens the file at a time
+  // (SqliteOptions), so whoever held those leases is gone.
+  absl::Status Open(sqlite3* writer);
+  void Finalize();
+
+  // Inside the writer's open transaction, at `now_us`. Sets `*wrote` once
+  // a row changed; a refusal (INVALID_ARGUMENT, NOT_FOUND, "lease lost")
+  // changes nothing.
+  absl::StatusOr<JobLease> Apply(const JobWrite& w, int64_t now_us, bool* wrote);
+  // Inside the writer's open transaction; appends the claimed jobs to `out`.
+  absl::Status Claim(const std::string& kind, const std::string& owner, int n, int64_t now_us, int64_t lease_us,
+                     std::vector<Job>* out);
+
+  // For a read connection: prepares `get`, then reads one job with it.
+  static absl::Status PrepareGet(sqlite3* db, Stmt* get);
+  static absl::StatusOr<std::optional<Job>> Get(sqlite3* db, Stmt& get, int64_t id);
+
+ private:
+  absl::StatusOr<JobLease> Insert(const JobWrite& w, int64_t now_us, bool* wrote);
+  // Why a lease write changed no row: NOT_FOUND or "lease lost".
+  absl::Status WhyRefused(const JobWrite& w);
+
+  sqlite3* db_ = nullptr;
+  Stmt insert_, heartbeat_, complete_, retry_, fail_, claim_, state_of_;
+};
+
+}  // namespace switchboard::core::sqlite

@@ -1,0 +1,510 @@
+// The JobQueue conformance suite (server/core/job_queue.h): what every
+// implementation must do, run against each through a factory. SQLite is the
+// one today; a PostgreSQL store adds itself to INSTANTIATE_TEST_SUITE_P below
+// and runs the same cases. The last tests are SQLite's own.
+
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "server/core/job_queue.h"
+#include "server/core/store.h"
+
+namespace switchboard::core {
+namespace {
+
+// A fresh folder, removed at the end (the suite links sb_core alone).
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sb-jobs-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
+    EXPECT_FALSE(path_.empty()) << "mkdtemp failed";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// An implementation under test: opens its store over the durable state kept
+// in `dir`; opening the same dir again is a restart.
+struct JobQueueImpl {
+  std::string name;
+  std::function<std::unique_ptr<Store>(const std::string& dir)> open;
+};
+
+void PrintTo(const JobQueueImpl& impl, std::ostream* os) { *os << impl.name; }
+
+std::unique_ptr<Store> OpenSqlite(const std::string& dir) {
+  auto s = OpenSqliteStore({dir + "/switchboard.db"});
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+constexpr char kKind[] = "test.kind";
+constexpr absl::Duration kLong = absl::Minutes(10);
+
+class JobQueueConformance : public ::testing::TestWithParam<JobQueueImpl> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().open(dir_.path());
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    if (store_) store_->Close();
+  }
+  JobQueue& q() { return store_->jobs(); }
+  // Closes the store and opens it again on the same state.
+  void Restart() {
+    store_->Close();
+    store_.reset();
+    store_ = GetParam().open(dir_.path());
+    ASSERT_NE(store_, nullptr);
+  }
+
+  absl::StatusOr<JobLease> Write(JobWrite w) {
+    std::promise<absl::StatusOr<JobLease>> p;
+    q().Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  // Enqueues and returns the new job's id (0: de-duplicated).
+  int64_t Enqueue(const std::string& key, const std::string& payload = "p",
+                  absl::Time run_at = absl::InfinitePast(), const std::string& kind = kKind) {
+    auto r = Write(JobWrite::Enqueue(kind, key, payload, run_at));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->job_id : -1;
+  }
+  std::vector<Job> Claim(const std::string& owner, int n, absl::Duration lease, const std::string& kind = kKind) {
+    std::promise<absl::StatusOr<std::vector<Job>>> p;
+    q().Claim(kind, owner, n, lease, [&p](absl::StatusOr<std::vector<Job>> r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? std::move(*r) : std::vector<Job>();
+  }
+  absl::Status ClaimStatus(const std::string& kind, const std::string& owner, int n, absl::Duration lease) {
+    std::promise<absl::Status> p;
+    q().Claim(kind, owner, n, lease, [&p](absl::StatusOr<std::vector<Job>> r) { p.set_value(r.status()); });
+    return p.get_future().get();
+  }
+  Job Get(int64_t id) {
+    auto j = q().GetJob(id);
+    EXPECT_TRUE(j.ok()) << j.status();
+    EXPECT_TRUE(j.ok() && j->has_value()) << "job " << id << " is missing";
+    return j.ok() && j->has_value() ? **j : Job();
+  }
+  absl::StatusOr<CommitResult> Commit(Mutation m) { return store_->Commit(std::move(m)); }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+std::vector<std::string> Keys(const std::vector<Job>& jobs) {
+  std::vector<std::string> keys;
+  for (const auto& j : jobs) keys.push_back(j.key);
+  return keys;
+}
+
+TEST_P(JobQueueConformance, AClaimLeasesTheJobToItsOwner) {
+  int64_t id = Enqueue("k1", "payload-1");
+  ASSERT_GT(id, 0);
+  Job ready = Get(id);
+  EXPECT_EQ(ready.state, JobState::kReady);
+  EXPECT_EQ(ready.attempts, 0);
+  EXPECT_TRUE(ready.lease.owner.empty());
+
+  int64_t before = absl::ToUnixMicros(absl::Now());
+  auto got = Claim("owner-a", 10, absl::Seconds(30));
+  ASSERT_EQ(got.size(), 1u);
+  const Job& j = got[0];
+  EXPECT_EQ(j.id, id);
+  EXPECT_EQ(j.kind, kKind);
+  EXPECT_EQ(j.key, "k1");
+  EXPECT_EQ(j.payload, "payload-1");
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(j.lease.job_id, id);
+  EXPECT_EQ(j.lease.owner, "owner-a");
+  EXPECT_EQ(j.lease.token, 1);
+  EXPECT_GE(j.lease.expires_us, before + 29'000'000);
+  EXPECT_LE(j.lease.expires_us, absl::ToUnixMicros(absl::Now()) + 30'000'000);
+
+  EXPECT_TRUE(Claim("owner-b", 10, absl::Seconds(30)).empty()) << "a leased job is not claimable";
+  EXPECT_TRUE(Claim("owner-a", 10, absl::Seconds(30), "other.kind").empty()) << "claims are per kind";
+  Job running = Get(id);
+  EXPECT_EQ(running.state, JobState::kRunning);
+  EXPECT_EQ(running.lease.owner, "owner-a");
+}
+
+TEST_P(JobQueueConformance, AKeyIsUniquePerKindAmongUnfinishedJobs) {
+  int64_t first = Enqueue("dup");
+  ASSERT_GT(first, 0);
+  EXPECT_EQ(Enqueue("dup", "another payload"), 0) << "an unfinished job holds the key";
+  EXPECT_GT(Enqueue("dup", "p", absl::InfinitePast(), "other.kind"), 0) << "keys are per kind";
+  // An empty key de-duplicates nothing.
+  EXPECT_GT(Enqueue(""), 0);
+  EXPECT_GT(Enqueue(""), 0);
+
+  auto got = Claim("a", 10, kLong);
+  ASSERT_EQ(got.size(), 3u);
+  std::vector<std::string> keys = Keys(got);
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), "dup"), 1);
+  EXPECT_EQ(Enqueue("dup"), 0) << "a running job still holds its key";
+  for (const auto& j : got) {
+    if (j.key == "dup") {
+      EXPECT_EQ(j.payload, "p") << "the first enqueue's job is kept";
+      ASSERT_TRUE(Write(JobWrite::Complete(j.lease)).ok());
+    }
+  }
+  int64_t again = Enqueue("dup");
+  EXPECT_GT(again, first) << "a finished job frees its key";
+}
+
+TEST_P(JobQueueConformance, ClaimsTakeDueJobsEarliestFirst) {
+  absl::Time now = absl::Now();
+  Enqueue("b", "p", now - absl::Seconds(1));
+  Enqueue("a", "p", now - absl::Seconds(3));
+  Enqueue("c", "p", now - absl::Seconds(2));
+  int64_t later = Enqueue("later", "p", now + absl::Hours(1));
+  EXPECT_EQ(Keys(Claim("o", 2, kLong)), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(Keys(Claim("o", 10, kLong)), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(Claim("o", 10, kLong).empty()) << "a job is not claimable before its run_at";
+  Job j = Get(later);
+  EXPECT_EQ(j.state, JobState::kReady);
+  EXPECT_GE(j.run_at_us, absl::ToUnixMicros(now + absl::Minutes(59)));
+}
+
+TEST_P(JobQueueConformance, AnExpiredLeaseIsClaimableAgainAndFencesItsOldHolder) {
+  int64_t id = Enqueue("k");
+  auto first = Claim("holder-a", 1, absl::Milliseconds(200));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(Claim("holder-b", 1, kLong).empty());
+  absl::SleepFor(absl::Milliseconds(400));
+  auto second = Claim("holder-b", 1, kLong);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].id, id);
+  EXPECT_EQ(second[0].lease.owner, "holder-b");
+  EXPECT_GT(second[0].lease.token, first[0].lease.token) << "the fencing token grows with each claim";
+  EXPECT_EQ(second[0].attempts, 2);
+
+  // Every write of the old holder is refused, and changes nothing.
+  const JobLease& old = first[0].lease;
+  for (JobWrite w : {JobWrite::Complete(old), JobWrite::Heartbeat(old, kLong),
+                     JobWrite::RetryAt(old, absl::Now(), "late"), JobWrite::Fail(old, "late")}) {
+    auto r = Write(w);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+    EXPECT_NE(r.status().message().find("lease lost"), absl::string_view::npos) << r.status();
+  }
+  // The same owner with a stale token is fenced too.
+  JobLease stale = second[0].lease;
+  stale.token = first[0].lease.token;
+  EXPECT_EQ(Write(JobWrite::Complete(stale)).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  Job now = Get(id);
+  EXPECT_EQ(now.state, JobState::kRunning);
+  EXPECT_EQ(now.lease.owner, "holder-b");
+  EXPECT_EQ(now.lease.token, second[0].lease.token);
+  EXPECT_TRUE(now.last_error.empty());
+  ASSERT_TRUE(Write(JobWrite::Complete(second[0].lease)).ok());
+  EXPECT_EQ(Get(id).state, JobState::kDone);
+}
+
+TEST_P(JobQueueConformance, AHeartbeatExtendsTheLease) {
+  Enqueue("k");
+  auto got = Claim("a", 1, absl::Milliseconds(300));
+  ASSERT_EQ(got.size(), 1u);
+  int64_t before = absl::ToUnixMicros(absl::Now());
+  auto renewed = Write(JobWrite::Heartbeat(got[0].lease, absl::Seconds(30)));
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_EQ(renewed->job_id, got[0].id);
+  EXPECT_EQ(renewed->token, got[0].lease.token) << "a heartbeat is not a new claim";
+  EXPECT_GE(renewed->expires_us, before + 29'000'000);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(Claim("b", 1, kLong).empty()) << "the heartbeat kept the lease past its first expiry";
+  EXPECT_EQ(Get(got[0].id).lease.expires_us, renewed->expires_us);
+}
+
+TEST_P(JobQueueConformance, AnExpiredLeaseNobodyTookOverIsStillGood) {
+  int64_t id = Enqueue("k");
+  auto got = Claim("a", 1, absl::Milliseconds(100));
+  ASSERT_EQ(got.size(), 1u);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_TRUE(Write(JobWrite::Heartbeat(got[0].lease, kLong)).ok());
+  EXPECT_TRUE(Write(JobWrite::Complete(got[0].lease)).ok());
+  EXPECT_EQ(Get(id).state, JobState::kDone);
+}
+
+TEST_P(JobQueueConformance, RetryAtMakesTheJobReadyLaterAndAttemptsCount) {
+  int64_t id = Enqueue("k", "work");
+  auto first = Claim("a", 1, kLong);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::RetryAt(first[0].lease, absl::Now() + absl::Milliseconds(300), "receiver said 503"))
+                  .ok());
+  Job waiting = Get(id);
+  EXPECT_EQ(waiting.state, JobState::kReady);
+  EXPECT_EQ(waiting.last_error, "receiver said 503");
+  EXPECT_EQ(waiting.attempts, 1);
+  EXPECT_TRUE(waiting.lease.owner.empty());
+  EXPECT_TRUE(Claim("a", 1, kLong).empty()) << "not before the retry's time";
+  absl::SleepFor(absl::Milliseconds(500));
+  auto second = Claim("b", 1, kLong);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attempts, 2);
+  EXPECT_EQ(second[0].payload, "work");
+  EXPECT_EQ(second[0].last_error, "receiver said 503");
+  EXPECT_GT(second[0].lease.token, first[0].lease.token);
+  // A retry at once (a time already past) is claimable at once.
+  ASSERT_TRUE(Write(JobWrite::RetryAt(second[0].lease, absl::Now() - absl::Seconds(1), "again")).ok());
+  auto third = Claim("a", 1, kLong);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].attempts, 3);
+  EXPECT_EQ(Write(JobWrite::Complete(second[0].lease)).status().code(), absl::StatusCode::kFailedPrecondition)
+      << "a retry gives the lease up";
+}
+
+TEST_P(JobQueueConformance, FailEndsTheJobAndFreesItsKey) {
+  int64_t id = Enqueue("k");
+  auto got = Claim("a", 1, kLong);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::Fail(got[0].lease, "payload unreadable")).ok());
+  Job failed = Get(id);
+  EXPECT_EQ(failed.state, JobState::kFailed);
+  EXPECT_EQ(failed.last_error, "payload unreadable");
+  EXPECT_TRUE(Claim("a", 1, kLong).empty());
+  auto again = Write(JobWrite::Complete(got[0].lease));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
+  EXPECT_GT(Enqueue("k"), id);
+}
+
+TEST_P(JobQueueConformance, CompleteEndsTheJob) {
+  int64_t id = Enqueue("k");
+  auto got = Claim("a", 1, kLong);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::Complete(got[0].lease)).ok());
+  EXPECT_EQ(Get(id).state, JobState::kDone);
+  EXPECT_TRUE(Claim("a", 1, kLong).empty());
+  auto twice = Write(JobWrite::Complete(got[0].lease));
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition) << twice.status();
+  EXPECT_NE(twice.status().message().find("DONE"), absl::string_view::npos) << twice.status();
+}
+
+TEST_P(JobQueueConformance, AnEnqueueCanClaimItsJobAtOnce) {
+  auto lease = Write(JobWrite::EnqueueClaimed(kKind, "mine", "p", "enqueuer", absl::Seconds(30)));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_GT(lease->job_id, 0);
+  EXPECT_EQ(lease->owner, "enqueuer");
+  EXPECT_EQ(lease->token, 1);
+  Job j = Get(lease->job_id);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_TRUE(Claim("other", 1, kLong).empty());
+  EXPECT_TRUE(Write(JobWrite::Complete(*lease)).ok());
+}
+
+TEST_P(JobQueueConformance, JobWritesCommitWithTheirMutationOrNotAtAll) {
+  // Enqueued in the same transaction as the state it belongs to.
+  Mutation m;
+  m.writes.push_back({"thing", "things/1", "v1", false});
+  m.jobs.push_back(JobWrite::Enqueue(kKind, "things/1", "do it"));
+  auto r = Commit(std::move(m));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->jobs.size(), 1u);
+  EXPECT_GT(r->jobs[0].job_id, 0);
+  auto got = Claim("a", 10, kLong);
+  ASSERT_EQ(got.size(), 1u);
+
+  // A mutation that fails enqueues nothing.
+  Mutation refused;
+  refused.writes.push_back({"thing", "things/2", "v2", false});
+  refused.jobs.push_back(JobWrite::Enqueue(kKind, "things/2", "do it"));
+  refused.prepare = [](TxnReader&, Mutation&) { return absl::AbortedError("no"); };
+  EXPECT_EQ(Commit(std::move(refused)).status().code(), absl::StatusCode::kAborted);
+  EXPECT_TRUE(Claim("a", 10, kLong).empty()) << "the refused mutation's job was enqueued";
+
+  // A repeat of a request_id enqueues nothing again.
+  auto idem = [] {
+    Mutation i;
+    i.scope = "test.Op";
+    i.request_id = "req-1";
+    i.fingerprint = "f";
+    i.jobs.push_back(JobWrite::Enqueue(kKind, "", "once"));
+    return i;
+  };
+  ASSERT_TRUE(Commit(idem()).ok());
+  auto repeat = Commit(idem());
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_TRUE(repeat->replayed);
+  EXPECT_EQ(Claim("a", 10, kLong).size(), 1u);
+
+  // The outcome and the completion commit together: a holder that lost its
+  // lease writes neither.
+  Mutation late;
+  late.writes.push_back({"thing", "things/1", "outcome", false});
+  JobLease wrong = got[0].lease;
+  wrong.token += 100;
+  late.jobs.push_back(JobWrite::Complete(wrong));
+  auto lost = Commit(std::move(late));
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition) << lost.status();
+  EXPECT_EQ(*store_->GetResource("thing", "things/1"), std::optional<std::string>("v1"));
+
+  // Several job writes are one: the second refused, the first is undone.
+  Mutation both;
+  both.jobs.push_back(JobWrite::Enqueue(kKind, "things/3", "p"));
+  both.jobs.push_back(JobWrite::Complete(wrong));
+  EXPECT_EQ(Commit(std::move(both)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_GT(Enqueue("things/3"), 0) << "the refused mutation's enqueue was kept";
+
+  Mutation done;
+  done.writes.push_back({"thing", "things/1", "outcome", false});
+  done.jobs.push_back(JobWrite::Complete(got[0].lease));
+  ASSERT_TRUE(Commit(std::move(done)).ok());
+  EXPECT_EQ(Get(got[0].id).state, JobState::kDone);
+  EXPECT_EQ(*store_->GetResource("thing", "things/1"), std::optional<std::string>("outcome"));
+}
+
+TEST_P(JobQueueConformance, UnfinishedJobsSurviveARestart) {
+  int64_t ready = Enqueue("ready", "r", absl::Now() - absl::Seconds(2));
+  int64_t running = Enqueue("running", "x", absl::Now() - absl::Seconds(1));
+  int64_t later = Enqueue("later", "l", absl::Now() + absl::Hours(1));
+  auto got = Claim("gone", 2, absl::Milliseconds(100));
+  ASSERT_EQ(got.size(), 2u);
+  // One of the two claimed finishes; the other's holder dies with its lease.
+  const Job& a = got[0].id == ready ? got[0] : got[1];
+  const Job& b = got[0].id == running ? got[0] : got[1];
+  ASSERT_EQ(a.id, ready);
+  ASSERT_EQ(b.id, running);
+  ASSERT_TRUE(Write(JobWrite::Complete(a.lease)).ok());
+  int64_t fresh = Enqueue("fresh", "f");
+  absl::SleepFor(absl::Milliseconds(200));
+  Restart();
+
+  EXPECT_EQ(Get(ready).state, JobState::kDone);
+  auto after = Claim("new-owner", 10, kLong);
+  ASSERT_EQ(after.size(), 2u) << "the running job whose lease expired and the ready one";
+  EXPECT_EQ(after[0].id, running);
+  EXPECT_EQ(after[0].payload, "x");
+  EXPECT_EQ(after[0].attempts, 2);
+  EXPECT_GT(after[0].lease.token, b.lease.token);
+  EXPECT_EQ(after[1].id, fresh);
+  EXPECT_EQ(Write(JobWrite::Complete(b.lease)).status().code(), absl::StatusCode::kFailedPrecondition)
+      << "the dead holder's lease is fenced after the restart";
+  EXPECT_EQ(Get(later).state, JobState::kReady);
+  EXPECT_EQ(Enqueue("later"), 0) << "keys survive the restart";
+}
+
+TEST_P(JobQueueConformance, ConcurrentClaimsNeverShareAJob) {
+  constexpr int kJobs = 300;
+  for (int i = 0; i < kJobs; ++i) Enqueue("j" + std::to_string(i));
+  std::mutex mu;
+  std::map<int64_t, int> claimed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (;;) {
+        auto got = Claim("owner-" + std::to_string(t), 7, kLong);
+        if (got.empty()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        for (const auto& j : got) ++claimed[j.id];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kJobs));
+  for (const auto& [id, n] : claimed) EXPECT_EQ(n, 1) << "job " << id << " claimed " << n << " times";
+}
+
+TEST_P(JobQueueConformance, BadCallsAreRefusedNamingWhatToFix) {
+  auto refused = [](absl::Status s, absl::string_view field) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find(field), absl::string_view::npos) << s;
+  };
+  refused(ClaimStatus("", "o", 1, kLong), "kind");
+  refused(ClaimStatus(kKind, "", 1, kLong), "owner");
+  refused(ClaimStatus(kKind, "o", 0, kLong), "n is 0");
+  refused(ClaimStatus(kKind, "o", 1, absl::ZeroDuration()), "lease");
+  refused(Write(JobWrite::Enqueue("", "k", "p")).status(), "kind");
+  refused(Write(JobWrite::Complete(JobLease{})).status(), "job_id");
+  refused(Write(JobWrite::Complete(JobLease{5, "", 1, 0})).status(), "owner");
+  refused(Write(JobWrite::Complete(JobLease{5, "o", 0, 0})).status(), "token");
+  auto missing = Write(JobWrite::Complete(JobLease{987654, "o", 1, 0}));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+  auto none = q().GetJob(987654);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobQueueConformance, ::testing::Values(JobQueueImpl{"sqlite", OpenSqlite}),
+                         [](const ::testing::TestParamInfo<JobQueueImpl>& info) { return info.param.name; });
+
+// SQLite's own: one process opens the file at a time (the server's data dir
+// lock), so opening it releases every lease, expired or not.
+TEST(SqliteJobs, OpeningTheFileReleasesEveryLease) {
+  TempDir dir;
+  JobLease held;
+  {
+    auto store = OpenSqlite(dir.path());
+    std::promise<absl::StatusOr<JobLease>> p;
+    store->jobs().Write(JobWrite::EnqueueClaimed(kKind, "k", "p", "crashed", absl::Hours(1)),
+                        [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    held = *r;
+    store->Close();
+  }
+  auto store = OpenSqlite(dir.path());
+  auto j = store->jobs().GetJob(held.job_id);
+  ASSERT_TRUE(j.ok() && j->has_value());
+  EXPECT_EQ((*j)->state, JobState::kReady);
+  std::promise<absl::StatusOr<std::vector<Job>>> p;
+  store->jobs().Claim(kKind, "next", 5, kLong, [&p](absl::StatusOr<std::vector<Job>> r) { p.set_value(std::move(r)); });
+  auto got = p.get_future().get();
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].lease.token, 2);
+  store->Close();
+}
+
+// A data dir of the release before jobs (no jobs table) keeps opening, and
+// gets one.
+TEST(SqliteJobs, AStoreFromBeforeJobsOpens) {
+  TempDir dir;
+  {
+    auto store = OpenSqlite(dir.path());
+    Mutation m;
+    m.writes.push_back({"thing", "things/old", "kept", false});
+    ASSERT_TRUE(store->Commit(std::move(m)).ok());
+    store->Close();
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() + "/switchboard.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE jobs; DELETE FROM sqlite_sequence WHERE name='jobs';", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto store = OpenSqlite(dir.path());
+  EXPECT_EQ(*store->GetResource("thing", "things/old"), std::optional<std::string>("kept"));
+  std::promise<absl::StatusOr<JobLease>> p;
+  store->jobs().Write(JobWrite::Enqueue(kKind, "k", "p"), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
+  auto r = p.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->job_id, 0);
+  store->Close();
+}
+
+}  // namespace
+}  // namespace switchboard::core

@@ -2,11 +2,12 @@
 // the same load sent to switchboardd's gRPC API directly, in one run
 // (docs/performance.md, section "Gateway: Event Grid ingestion").
 //
-// Setup: a fresh data dir whose local blob store holds one blob
-// (devstoreaccount1/media/input/clip.mp4); switchboardd and
-// switchboard-gateway as child processes; this process plays the Event Grid
-// topic (a loopback HTTP server counting the response events the gateway's
-// publisher POSTs).
+// Setup: switchboardd and switchboard-gateway as child processes on a fresh
+// data dir; one blob (devstoreaccount1/media/input/clip.mp4) written through
+// switchboardd's public APIs before the load (CreateContainer and a write SAS
+// over gRPC, the PUT to its blob listener); this process plays the Event Grid
+// topic (clients/lib's loopback receiver, counting the response events the
+// gateway's publisher POSTs).
 //
 // Load: `clients` threads, each sending batches of `batch` events of type
 // request.blob.metadata.create, one batch at a time, for `duration_s`:
@@ -51,10 +52,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/cli.h"
+#include "clients/lib/webhook_receiver.h"
 #include "common/uuid.h"
-#include "gateway/http/http_server.h"
 #include "process.h"
-#include "server/blob/local_blob_store.h"
 #include "switchboard/v1/media.grpc.pb.h"
 
 namespace fs = std::filesystem;
@@ -71,24 +71,56 @@ constexpr char kBlob[] = "input/clip.mp4";
 constexpr char kBlobUri[] = "https://devstoreaccount1.blob.core.windows.net/media/input/clip.mp4";
 constexpr char kKey[] = "bench-eventgrid-key";
 
-bool SeedBlob(const std::string& root) {
-  switchboard::blob::LocalBlobStoreOptions o;
-  o.root = root;
-  o.base_url = [] { return std::string("http://127.0.0.1"); };
-  auto store = switchboard::blob::LocalBlobStore::Open(o);
-  if (!store.ok()) return std::cerr << store.status() << "\n", false;
-  if (auto s = (*store)->CreateContainer(kAccount, kContainer); !s.ok()) return std::cerr << s << "\n", false;
-  std::string bytes(4096, 'x');
-  size_t off = 0;
-  auto put = (*store)->PutBlob({kAccount, kContainer, kBlob}, static_cast<int64_t>(bytes.size()),
-                               [&](char* buf, size_t cap) -> absl::StatusOr<size_t> {
-                                 size_t n = std::min(cap, bytes.size() - off);
-                                 std::copy_n(bytes.data() + off, n, buf);
-                                 off += n;
-                                 return n;
-                               },
-                               {});
-  if (!put.ok()) return std::cerr << put.status() << "\n", false;
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+// The one blob every request names, written through switchboardd's public
+// APIs: the container and a write SAS over gRPC (a gRPC client's own
+// operations: none of their events goes to the topic), then a PUT of 4 KB to
+// the blob listener at the SAS URL (its storage event may reach the topic as
+// one response.blob.created.success; the counts below ignore it).
+bool SeedBlob(const std::string& sbd_addr) {
+  auto stub = v1::MediaService::NewStub(grpc::CreateChannel(sbd_addr, grpc::InsecureChannelCredentials()));
+  auto call = [&](auto method, const auto& req, v1::Operation* op) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status s = ((*stub).*method)(&ctx, req, op);
+    if (!s.ok()) std::cerr << "sb_bench_gateway: seeding the blob: " << s.error_message() << "\n";
+    return s.ok();
+  };
+  v1::CreateContainerRequest container;
+  container.set_request_id("bench-seed-container");
+  container.set_storage_account_name(kAccount);
+  container.set_container_name(kContainer);
+  v1::Operation op;
+  if (!call(&v1::MediaService::Stub::CreateContainer, container, &op)) return false;
+  v1::CreateSasUrlRequest sas;
+  sas.set_request_id("bench-seed-sas");
+  sas.set_blob_uri(kBlobUri);
+  sas.set_sec_to_live(3600);
+  sas.set_permissions("cw");
+  if (!call(&v1::MediaService::Stub::CreateSasUrl, sas, &op)) return false;
+  if (op.sas_url().empty()) return std::cerr << "sb_bench_gateway: CreateSasUrl answered no sasUrl\n", false;
+  const std::string bytes(4096, 'x');
+  CURL* c = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "x-ms-blob-type: BlockBlob");
+  headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+  curl_easy_setopt(c, CURLOPT_URL, op.sas_url().c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, bytes.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(bytes.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  CURLcode rc = curl_easy_perform(c);
+  long code = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK || code != 201) {
+    std::cerr << "sb_bench_gateway: the PUT of " << kBlob << " to the blob listener answered "
+              << (rc == CURLE_OK ? std::to_string(code) : std::string(curl_easy_strerror(rc))) << "\n";
+    return false;
+  }
   return true;
 }
 
@@ -153,8 +185,6 @@ Result RunLoad(const std::string& label, int clients, int batch, double duration
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return r;
 }
-
-size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
 
 // The eventType of each event in a JSON array of events: a one-pass scan
 // that tracks nesting and strings (an "eventType" inside an event's data is
@@ -246,15 +276,13 @@ int main(int argc, char** argv) {
     work = (fs::temp_directory_path() / ("sb_bench_gateway_" + std::to_string(getpid()))).string();
   }
   fs::create_directories(work + "/data");
-  if (!SeedBlob(work + "/data/blobs")) return 1;
 
   // The topic: counts response events by type.
   std::atomic<int64_t> topic_events{0}, topic_acks{0}, topic_success{0}, topic_failure{0};
-  switchboard::gateway::http::ServerOptions topts;
-  topts.address = "127.0.0.1:0";
-  topts.worker_threads = 2;
-  auto topic = switchboard::gateway::http::HttpServer::Start(
-      topts, [&](switchboard::gateway::http::Request req, switchboard::gateway::http::Responder respond) {
+  // clients/lib's receiver also keeps a copy of every POST it is sent (about
+  // 0.5 KB per response event: some hundreds of MB in a 10 s run).
+  auto topic = switchboard::client::WebhookReceiver::Listen(
+      [&](const switchboard::client::WebhookReceiver::Request& req) {
         // The topic stands for Azure, not for Switchboard: it counts
         // eventType values with a scan rather than a parse, so that it takes
         // little of the CPU the measured processes share with it.
@@ -264,7 +292,7 @@ int main(int argc, char** argv) {
           if (t == "response.blob.metadata.success") topic_success++;
           if (t == "response.failure") topic_failure++;
         }
-        respond(switchboard::gateway::http::Response::Text(200, ""));
+        return switchboard::client::WebhookReceiver::Reply{};
       });
   if (!topic.ok()) return std::cerr << topic.status() << "\n", 1;
 
@@ -281,11 +309,12 @@ int main(int argc, char** argv) {
   const std::string sbd_addr =
       sb::Extract(sbd.WaitForLine("\"msg\":\"serving\"", 30), "\"grpc_address\":\"([^\"]+)\"");
   if (sbd_addr.empty()) return std::cerr << "switchboardd did not start:\n" << sbd.LogTail(4000), 1;
+  if (!SeedBlob(sbd_addr)) return 1;
   // A gateway process; with `tls_dir`, serving HTTPS with its certificate.
   auto start_gateway = [&](const std::string& tls_dir, const std::string& log, std::string* address) {
     std::vector<std::string> argv = {cli.GetString("gateway"), "--server=" + sbd_addr, "--http_address=127.0.0.1:0",
                                      std::string("--eventgrid_key=") + kKey,
-                                     "--eventgrid_topic_url=http://" + (*topic)->address() + "/api/events",
+                                     "--eventgrid_topic_url=http://127.0.0.1:" + std::to_string((*topic)->port()) + "/api/events",
                                      "--eventgrid_topic_key=bench",
                                      "--http_worker_threads=" + std::to_string(cli.GetInt("gateway_workers"))};
     if (!tls_dir.empty()) {

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <numeric>
 #include <string>
@@ -29,7 +30,6 @@
 
 #include "absl/strings/str_split.h"
 #include "common/cli.h"
-#include "server/resourcing/git_repo.h"
 #include "server/server.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
@@ -43,6 +43,43 @@ std::string Acronym(int i) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "W%04d", i);
   return buf;
+}
+
+// Runs `script` with sh; false (and a message naming `what`) when it fails.
+bool Shell(const std::string& what, const std::string& script) {
+  setenv("SB_BENCH_SCRIPT", script.c_str(), 1);
+  int rc = std::system("sh -c \"$SB_BENCH_SCRIPT\"");
+  if (rc != 0) std::cerr << what << ": the git script failed (" << rc << ")\n";
+  return rc == 0;
+}
+
+// A bare repository at `path` whose branch main holds one commit, "Initial
+// commit" by seed <seed@x.ca>, of every file under `seed_dir` (recursively;
+// "" for none) and `files`. The git CLI writes it as the server's own seeding
+// did (loose objects, straight into the bare repository); nothing is done
+// when `path` already holds one.
+bool SeedBare(const std::string& path, const std::string& seed_dir,
+              const std::vector<std::pair<std::string, std::string>>& files) {
+  if (fs::exists(path + "/HEAD")) return true;
+  const std::string tree = path + ".seed";
+  std::error_code ec;
+  fs::remove_all(tree, ec);
+  fs::create_directories(tree);
+  if (!seed_dir.empty()) {
+    fs::copy(seed_dir, tree, fs::copy_options::recursive, ec);
+    if (ec) return std::cerr << "seed: cannot copy " << seed_dir << ": " << ec.message() << "\n", false;
+  }
+  for (const auto& [name, content] : files) {
+    fs::create_directories((fs::path(tree) / name).parent_path());
+    std::ofstream(fs::path(tree) / name, std::ios::binary) << content;
+  }
+  const std::string git = "git --git-dir='" + path + "' --work-tree='" + tree + "'";
+  bool ok = Shell("seed " + path, "set -e; git init -q --bare -b main '" + path + "'; export GIT_INDEX_FILE='" + tree +
+                                      ".index'; " + git + " add -A; " + git +
+                                      " -c user.name=seed -c user.email=seed@x.ca -c commit.gpgsign=false commit -q -m 'Initial commit'");
+  fs::remove_all(tree, ec);
+  fs::remove(tree + ".index", ec);
+  return ok;
 }
 
 // N workspaces, each with the files the workspace template writes.
@@ -61,9 +98,7 @@ bool SeedInfra(const std::string& path, int n) {
     files.push_back({dir + "new-workspace-template.outputs.tf.json",
                      "{\"output\": {\"rg\": {\"value\": \"rg-" + Acronym(i) + "\"}}}\n"});
   }
-  auto s = switchboard::resourcing::GitRepo::InitSeededBare(path, "main", "", files, {"seed", "seed@x.ca"});
-  if (!s.ok()) std::cerr << "seed: " << s << "\n";
-  return s.ok();
+  return SeedBare(path, "", files);
 }
 
 struct Stats {
@@ -182,10 +217,7 @@ int main(int argc, char** argv) {
     const std::string infra = base + "/remotes/infra.git";
     const std::string modules = base + "/remotes/modules.git";
     if (!SeedInfra(infra, n)) return 1;
-    if (!switchboard::resourcing::GitRepo::InitSeededBare(modules, "main", SB_EXAMPLES_MODULES_DIR, {},
-                                                          {"seed", "seed@x.ca"}).ok()) {
-      return 1;
-    }
+    if (!SeedBare(modules, SB_EXAMPLES_MODULES_DIR, {})) return 1;
     switchboard::core::ServerConfig config;
     config.data_dir = base + "/data";
     config.grpc_address = "127.0.0.1:0";

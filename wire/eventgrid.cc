@@ -21,17 +21,19 @@ std::string Now() {
   return FormatRfc3339(ts);
 }
 
+// A success (or any response but the ack and response.failure): subject
+// "/<eventType>/<id>".
 EventGridEvent Success(std::string event_type, json data) {
-  std::string id = NewUuid();
-  std::string subject = absl::StrCat("/", event_type, "/", id);
-  return ResponseEnvelope(std::move(event_type), std::move(subject), std::move(data), std::move(id));
+  EventGridEvent e = NewResponse(std::move(event_type), "", std::move(data));
+  e.subject = absl::StrCat("/", e.event_type, "/", e.id);
+  return e;
 }
 
-EventGridEvent Ack(const EventGridEvent& request, const google::protobuf::Struct& context) {
-  std::string id = NewUuid();
-  std::string subject = absl::StrCat(request.subject, "/", id);
-  return ResponseEnvelope("response.acknowledge", std::move(subject),
-                  json{{"operationContext", StructToJson(context)}, {"eventType", request.event_type}}, std::move(id));
+// response.rollkey.storage.failure: the request's account and keyName
+// (`r`) and the error; no operationContext.
+EventGridEvent RollKeyFailure(json r, absl::string_view message) {
+  r["error"] = std::string(message);
+  return Success(OperationFor(v1::ROLL_STORAGE_KEY)->failure_event_type, std::move(r));
 }
 
 absl::StatusOr<std::string> Str(const json& data, const char* key) {
@@ -65,15 +67,16 @@ const char* TierText(v1::AccessTier t) {
   }
 }
 
-std::string EncoderWord(v1::OperationType t) { return t == v1::ENCODE_CLOUDPORT ? "cloudport" : "flip"; }
-
-const char* EncodeStateWord(v1::EncodeState s) {
+// An encode's response for its state: the table lists dispatched,
+// scheduled, processing and canceled in that order, then the success.
+const char* EncodeEventType(const GridwichOperation* op, v1::EncodeState s) {
+  if (!op || op->progress_event_types.size() != 4) return nullptr;
   switch (s) {
-    case v1::DISPATCHED: return "dispatched";
-    case v1::ENCODE_SCHEDULED: return "scheduled";
-    case v1::PROCESSING: return "processing";
-    case v1::SUCCESS: return "success";
-    case v1::ENCODE_CANCELED: return "canceled";
+    case v1::DISPATCHED: return op->progress_event_types[0];
+    case v1::ENCODE_SCHEDULED: return op->progress_event_types[1];
+    case v1::PROCESSING: return op->progress_event_types[2];
+    case v1::ENCODE_CANCELED: return op->progress_event_types[3];
+    case v1::SUCCESS: return op->success_event_type;
     default: return nullptr;
   }
 }
@@ -191,21 +194,8 @@ std::optional<json> ValidationResponse(const std::vector<EventGridEvent>& batch)
 bool IsRollKey(absl::string_view event_type) { return event_type == "request.rollkey.storage"; }
 
 std::string RequestEventType(v1::OperationType type) {
-  switch (type) {
-    case v1::SET_BLOB_METADATA: return "request.blob.metadata.create";
-    case v1::ANALYZE_BLOB: return "request.blob.analysis.create";
-    case v1::COPY_BLOB: return "request.blob.copy";
-    case v1::DELETE_BLOB: return "request.blob.delete";
-    case v1::CREATE_SAS_URL: return "request.blob.sas-url.create";
-    case v1::CHANGE_BLOB_TIER: return "request.blob.tier.change";
-    case v1::CREATE_CONTAINER: return "request.blob.container.create";
-    case v1::DELETE_CONTAINER: return "request.blob.container.delete";
-    case v1::CHANGE_CONTAINER_ACCESS: return "request.blob.container.access.change";
-    case v1::ROLL_STORAGE_KEY: return "request.rollkey.storage";
-    case v1::ENCODE_FLIP: return "request.encode.flip.create";
-    case v1::ENCODE_CLOUDPORT: return "request.encode.cloudport.create";
-    default: return "";
-  }
+  const GridwichOperation* op = OperationFor(type);
+  return op ? op->request_event_type : "";
 }
 
 absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& e) {
@@ -400,9 +390,9 @@ bool IsFinalEvent(const v1::MediaEvent& e) {
   }
 }
 
-EventGridEvent ResponseEnvelope(std::string event_type, std::string subject, json data, std::string id) {
+EventGridEvent NewResponse(std::string event_type, std::string subject, json data) {
   EventGridEvent e;
-  e.id = std::move(id);
+  e.id = NewUuid();
   e.subject = std::move(subject);
   e.event_type = std::move(event_type);
   e.event_time = Now();
@@ -422,8 +412,15 @@ json ToJson(const EventGridEvent& e) {
               {"data", e.data}};
 }
 
+EventGridEvent Acknowledge(const EventGridEvent& request, json operation_context) {
+  EventGridEvent e = NewResponse(kAcknowledgeEventType, "",
+                                 json{{"operationContext", std::move(operation_context)}, {"eventType", request.event_type}});
+  e.subject = absl::StrCat(request.subject, "/", e.id);
+  return e;
+}
+
 json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context) {
-  return ToJson(Ack(request, context));
+  return ToJson(Acknowledge(request, StructToJson(context)));
 }
 
 std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* request) {
@@ -434,40 +431,39 @@ std::optional<json> ResponseFor(const v1::MediaEvent& e, const EventGridEvent* r
 
 std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& e, const EventGridEvent* request) {
   const v1::OperationType type = e.operation_type();
+  // The response eventTypes come from the Gridwich table; an operation type
+  // it lacks has none.
+  const GridwichOperation* gw = OperationFor(type);
   json ctx = ContextJson(e);
   switch (e.payload_case()) {
     case v1::MediaEvent::kAcknowledged: {
-      if (type == v1::ROLL_STORAGE_KEY) return std::nullopt;
+      if (!gw || !gw->acknowledged) return std::nullopt;
       // The server keeps the request's subject (MediaEvent.echo); the
       // request itself is only a fallback for events logged before it did.
       EventGridEvent answered;
-      answered.event_type = RequestEventType(type);
+      answered.event_type = gw->request_event_type;
       answered.subject = !e.echo().subject().empty() ? e.echo().subject() : request ? request->subject : "";
-      return Ack(answered, e.operation_context());
+      return Acknowledge(answered, std::move(ctx));
     }
     case v1::MediaEvent::kSucceeded: {
+      if (!gw) return std::nullopt;
       const v1::Operation& op = e.succeeded();
       json d = {{"operationContext", std::move(ctx)}};
-      std::string et;
       switch (type) {
         case v1::SET_BLOB_METADATA:
-          et = "response.blob.metadata.success";
           d["blobUri"] = op.target_uri();
           d["blobMetadata"] = Metadata(op.blob().metadata());
           break;
         case v1::ANALYZE_BLOB:
-          et = "response.blob.analysis.success";
           d["blobUri"] = op.target_uri();
           d["blobMetadata"] = Metadata(op.blob_metadata());
           d["analysisResult"] = StructToJson(op.analysis_result());
           d["analysisResults"] = d["analysisResult"];
           break;
         case v1::CREATE_SAS_URL:
-          et = "response.blob.sas-url.success";
           d["sasUrl"] = op.sas_url();
           break;
         case v1::CHANGE_BLOB_TIER:
-          et = "response.blob.tier.success";
           d["blobUri"] = op.target_uri();
           d["accessTier"] = TierText(e.echo().access_tier() != v1::ACCESS_TIER_UNSPECIFIED ? e.echo().access_tier()
                                                                                           : op.blob().access_tier());
@@ -477,9 +473,6 @@ std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& e, const Ev
         case v1::CREATE_CONTAINER:
         case v1::DELETE_CONTAINER:
         case v1::CHANGE_CONTAINER_ACCESS: {
-          et = type == v1::CREATE_CONTAINER   ? "response.blob.container.create.success"
-               : type == v1::DELETE_CONTAINER ? "response.blob.container.delete.success"
-                                              : "response.blob.container.access.change.success";
           std::string account, container;
           SplitContainerUri(op.target_uri(), &account, &container);
           d["storageAccountName"] = account;
@@ -495,44 +488,52 @@ std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& e, const Ev
           r.update(Echo(request, {"keyName"}));
           SetIfGiven(r, "account", e.echo().account());
           SetIfGiven(r, "keyName", e.echo().key_name());
-          return Success("response.rollkey.storage.success", std::move(r));
+          return Success(gw->success_event_type, std::move(r));
         }
+        // Copies and deletes end with a storage event, encodes with their
+        // own progress: their operation's success is not on the wire.
         default: return std::nullopt;
       }
-      return Success(et, std::move(d));
+      return Success(gw->success_event_type, std::move(d));
     }
     case v1::MediaEvent::kScheduled: {
+      if (!gw || gw->progress_event_types.empty()) return std::nullopt;
       const v1::Operation& op = e.scheduled();
+      const char* et = gw->progress_event_types.front();  // response.blob.<copy|delete>.scheduled
       if (type == v1::COPY_BLOB) {
         json d = {{"operationContext", std::move(ctx)}, {"destinationUri", op.target_uri()},
                   {"blobMetadata", Metadata(op.blob_metadata())}};
         d.update(Echo(request, {"sourceUri"}));
         SetIfGiven(d, "sourceUri", e.echo().source_uri());
-        return Success("response.blob.copy.scheduled", std::move(d));
+        return Success(et, std::move(d));
       }
       if (type == v1::DELETE_BLOB) {
-        return Success("response.blob.delete.scheduled", json{{"operationContext", std::move(ctx)},
-                                                               {"blobUri", op.target_uri()},
-                                                               {"blobMetadata", Metadata(op.blob_metadata())}});
+        return Success(et, json{{"operationContext", std::move(ctx)},
+                                {"blobUri", op.target_uri()},
+                                {"blobMetadata", Metadata(op.blob_metadata())}});
       }
       return std::nullopt;
     }
     case v1::MediaEvent::kStorage: {
+      // With or without an operation: a blob created (a copy's end, or any
+      // write) or deleted (a delete's end, or any delete).
       const v1::StorageEvent& s = e.storage();
       json d = {{"operationContext", std::move(ctx)}, {"blobUri", s.blob_uri()}};
       if (s.kind() == v1::StorageEvent::BLOB_CREATED) {
         d["contentType"] = s.content_type();
         d["contentLength"] = s.content_length();
         d["eTag"] = s.etag();
-        return Success("response.blob.created.success", std::move(d));
+        return Success(OperationFor(v1::COPY_BLOB)->success_event_type, std::move(d));
       }
-      if (s.kind() == v1::StorageEvent::BLOB_DELETED) return Success("response.blob.delete.success", std::move(d));
+      if (s.kind() == v1::StorageEvent::BLOB_DELETED) {
+        return Success(OperationFor(v1::DELETE_BLOB)->success_event_type, std::move(d));
+      }
       return std::nullopt;
     }
     case v1::MediaEvent::kEncode: {
       const v1::EncodeProgress& p = e.encode();
-      const char* word = EncodeStateWord(p.state());
-      if (!word) return std::nullopt;
+      const char* et = EncodeEventType(gw, p.state());
+      if (!et) return std::nullopt;
       json d = {{"operationContext", std::move(ctx)},
                 {"encoderContext", StructToJson(p.encoder_context())},
                 {"workflowJobName", p.workflow_job_name()}};
@@ -545,7 +546,7 @@ std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& e, const Ev
         for (const auto& u : p.output_uris()) outs.push_back({{"blobUri", u}});
         d["outputs"] = outs;
       }
-      return Success(absl::StrCat("response.encode.", EncoderWord(type), ".", word), std::move(d));
+      return Success(et, std::move(d));
     }
     case v1::MediaEvent::kFailure: {
       const v1::Failure& f = e.failure();
@@ -553,44 +554,43 @@ std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& e, const Ev
         json r = Echo(request, {"account", "keyName"});
         SetIfGiven(r, "account", e.echo().account());
         SetIfGiven(r, "keyName", e.echo().key_name());
-        r["error"] = f.log_event_message();
-        return Success("response.rollkey.storage.failure", std::move(r));
+        return RollKeyFailure(std::move(r), f.log_event_message());
       }
-      std::string id = NewUuid();
-      json d = {{"operationContext", std::move(ctx)},
-                {"logEventId", f.log_event_id()},
-                {"logEventMessage", f.log_event_message()},
-                {"logRecordId", f.log_record_id()},
-                {"logRecordUrl", f.log_record_url()},
-                {"eventHandlerClassName", f.event_handler_class_name()},
-                {"handlerId", f.handler_id()}};
-      return ResponseEnvelope("response.failure",
-                      absl::StrCat("gridwichFailure/", f.event_handler_class_name(), "/", f.log_event_id()), std::move(d),
-                      std::move(id));
+      return FailureEvent(f, std::move(ctx));
     }
     default: return std::nullopt;
   }
 }
 
+EventGridEvent FailureEvent(const v1::Failure& f, json operation_context) {
+  json d = {{"operationContext", std::move(operation_context)},
+            {"logEventId", f.log_event_id()},
+            {"logEventMessage", f.log_event_message()},
+            {"logRecordId", f.log_record_id()},
+            {"logRecordUrl", f.log_record_url()},
+            {"eventHandlerClassName", f.event_handler_class_name()},
+            {"handlerId", f.handler_id()}};
+  return NewResponse(kFailureEventType,
+                     absl::StrCat("gridwichFailure/", f.event_handler_class_name(), "/", f.log_event_id()),
+                     std::move(d));
+}
+
+EventGridEvent RequestFailure(const EventGridEvent& request, json operation_context, int log_event_id,
+                              absl::string_view message, absl::string_view handler) {
+  if (IsRollKey(request.event_type)) return RollKeyFailure(Echo(&request, {"account", "keyName"}), message);
+  const absl::StatusCode code =
+      log_event_id == kLogRequestUnknownType ? absl::StatusCode::kNotFound : absl::StatusCode::kInvalidArgument;
+  return FailureEvent(MakeFailure(log_event_id, handler, message, code), std::move(operation_context));
+}
+
 json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::Struct& context, int log_event_id,
                          absl::string_view message, absl::string_view handler) {
-  if (IsRollKey(request.event_type)) {
-    json r = Echo(&request, {"account", "keyName"});
-    r["error"] = std::string(message);
-    return ToJson(Success("response.rollkey.storage.failure", std::move(r)));
-  }
-  std::string id = NewUuid();
-  // A name-independent handler id is not needed here: requests that never
-  // reached a handler are reported by the request decoder.
-  json d = {{"operationContext", StructToJson(context)},
-            {"logEventId", log_event_id},
-            {"logEventMessage", std::string(message)},
-            {"logRecordId", NewUuid()},
-            {"logRecordUrl", ""},
-            {"eventHandlerClassName", std::string(handler)},
-            {"handlerId", "00000000-0000-4000-8000-000000000000"}};
-  return ToJson(ResponseEnvelope("response.failure", absl::StrCat("gridwichFailure/", handler, "/", log_event_id),
-                         std::move(d), std::move(id)));
+  return ToJson(RequestFailure(request, StructToJson(context), log_event_id, message, handler));
+}
+
+json RawOperationContext(const EventGridEvent& event) {
+  const json* c = FindMember(event.data, "operationContext");
+  return c ? *c : json(nullptr);
 }
 
 }  // namespace switchboard::wire

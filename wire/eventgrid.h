@@ -13,16 +13,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "switchboard/v1/media.pb.h"
+#include "wire/gridwich.h"
 
 namespace switchboard::wire {
 
 // Event Grid bodies are arrays of at most 1 MB.
 inline constexpr size_t kMaxEventGridBody = 1 << 20;
 
-// logEventIds of request decoding (level 2, subsystem 30; see
-// server/media/log_events.h for the whole table).
-inline constexpr int kLogRequestInvalid = 230001;
-inline constexpr int kLogRequestUnknownType = 230002;
+// logEventIds of request decoding (the Gridwich table, wire/gridwich.h).
+inline constexpr int kLogRequestInvalid = log_events::kRequestInvalid.id;
+inline constexpr int kLogRequestUnknownType = log_events::kRequestUnknownType.id;
 
 struct EventGridEvent {
   std::string id;
@@ -80,20 +80,35 @@ bool IsFinalEvent(const v1::MediaEvent& event);
 // complete. When it is given (the request event being answered), its data
 // fills what an event logged before the server kept the echo lacks.
 nlohmann::json AcknowledgeEvent(const EventGridEvent& request, const google::protobuf::Struct& context);
+// The same as an event; `operation_context` is echoed as given.
+EventGridEvent Acknowledge(const EventGridEvent& request, nlohmann::json operation_context);
 // The response for one MediaEvent, or nullopt if it has none on the wire.
 std::optional<EventGridEvent> ResponseEventFor(const v1::MediaEvent& event, const EventGridEvent* request);
 // The same as the event's JSON: every envelope key (topic "",
 // metadataVersion "1") and data.
 std::optional<nlohmann::json> ResponseFor(const v1::MediaEvent& event, const EventGridEvent* request);
-// A response event: `id`, `subject`, `event_type` and `data` as given, the
-// current time (RFC 3339, UTC, microseconds at most), dataVersion "1.0",
-// no topic.
-EventGridEvent ResponseEnvelope(std::string event_type, std::string subject, nlohmann::json data, std::string id);
+// The one factory of response events: a new id (a GUID), `event_type`,
+// `subject` and `data` as given, the current time (RFC 3339, UTC,
+// microseconds at most), dataVersion "1.0", no topic.
+EventGridEvent NewResponse(std::string event_type, std::string subject, nlohmann::json data);
 // An event as JSON, with every envelope key (metadataVersion "1").
 nlohmann::json ToJson(const EventGridEvent& event);
-// response.failure (or response.rollkey.storage.failure) for a request the
-// service never accepted (decoding or validation failed).
+// The one builder of `response.failure`: subject
+// "gridwichFailure/<handler>/<logEventId>", data { operationContext (as
+// given), logEventId, logEventMessage, logRecordId, logRecordUrl,
+// eventHandlerClassName, handlerId } from `failure` (wire::MakeFailure).
+EventGridEvent FailureEvent(const v1::Failure& failure, nlohmann::json operation_context);
+// response.failure (or response.rollkey.storage.failure, with the
+// request's account and keyName) for a request the service never accepted
+// (decoding or validation failed), reported by `handler`
+// (wire::HandlerFor(request.event_type) for a request; the gateway names
+// itself for its own failures).
+EventGridEvent RequestFailure(const EventGridEvent& request, nlohmann::json operation_context, int log_event_id,
+                              absl::string_view message, absl::string_view handler);
+// The same as JSON, the context given as a Struct.
 nlohmann::json RequestFailureEvent(const EventGridEvent& request, const google::protobuf::Struct& context,
                                    int log_event_id, absl::string_view message, absl::string_view handler);
+// An event's data.operationContext as it was sent (any JSON), or null.
+nlohmann::json RawOperationContext(const EventGridEvent& event);
 
 }  // namespace switchboard::wire

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "common/uuid.h"
 #include "wire/json_util.h"
 
 namespace switchboard::gateway::eventgrid {
@@ -61,10 +60,6 @@ Event FromJson(json in) {
   e.data_version = str("dataVersion");
   if (auto it = in.find("data"); it != in.end()) e.data = std::move(*it);
   return e;
-}
-
-Event NewResponse(std::string event_type, std::string subject, json data) {
-  return wire::ResponseEnvelope(std::move(event_type), std::move(subject), std::move(data), NewUuid());
 }
 
 }  // namespace switchboard::gateway::eventgrid

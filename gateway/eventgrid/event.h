@@ -31,8 +31,7 @@ std::string Serialize(const Event& event);
 // empty. `data` is moved out of `event`, not copied.
 Event FromJson(nlohmann::json event);
 
-// A response event with a new id (wire::ResponseEnvelope): the current
-// time, dataVersion "1.0", metadataVersion "1". `subject` is used as given.
-Event NewResponse(std::string event_type, std::string subject, nlohmann::json data);
+// A response event with a new id: wire's one factory (wire/eventgrid.h).
+using wire::NewResponse;
 
 }  // namespace switchboard::gateway::eventgrid

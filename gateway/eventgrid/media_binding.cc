@@ -4,7 +4,6 @@
 #include <future>
 #include <mutex>
 #include <type_traits>
-#include <unordered_map>
 #include <variant>
 
 #include "absl/strings/match.h"
@@ -101,26 +100,6 @@ template <class Req>
 using ResponseOf =
     std::conditional_t<std::is_same_v<Req, v1::ReportStorageEventRequest>, v1::StorageEvent, v1::Operation>;
 
-// The Gridwich handler class per request eventType (server/media/log_events.h).
-std::string ClassFor(const std::string& t) {
-  static const std::unordered_map<std::string, std::string> kClasses = {
-      {"request.blob.metadata.create", "BlobMetadataCreateHandler"},
-      {"request.blob.analysis.create", "BlobAnalysisCreateHandler"},
-      {"request.blob.copy", "BlobCopyHandler"},
-      {"request.blob.delete", "BlobDeleteHandler"},
-      {"request.blob.sas-url.create", "BlobSasUrlCreateHandler"},
-      {"request.blob.tier.change", "BlobTierChangeHandler"},
-      {"request.blob.container.create", "ContainerCreateHandler"},
-      {"request.blob.container.delete", "ContainerDeleteHandler"},
-      {"request.blob.container.access.change", "ContainerAccessChangeHandler"},
-      {"request.rollkey.storage", "StorageKeyRollHandler"},
-      {"request.encode.flip.create", "EncodeCreateHandler"},
-      {"request.encode.cloudport.create", "EncodeCreateHandler"},
-  };
-  auto it = kClasses.find(t);
-  return it == kClasses.end() ? "EventGridRequestHandler" : it->second;
-}
-
 bool IsStorageEventType(const std::string& t) {
   return t == "Microsoft.Storage.BlobCreated" || t == "Microsoft.Storage.BlobDeleted";
 }
@@ -153,7 +132,8 @@ class MediaHandler : public Handler {
   void SubmitBatchAsync(const std::vector<const Event*>& events,
                         std::function<void(std::vector<grpc::Status>)> done) override;
 
-  std::string HandlerClassName(const std::string& t) const override { return ClassFor(t); }
+  // The Gridwich table's handler (wire/gridwich.h).
+  std::string HandlerClassName(const std::string& t) const override { return wire::HandlerFor(t); }
 
   std::vector<Event> Rejection(const Event& request, const grpc::Status& status) const override;
 
@@ -270,20 +250,20 @@ void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
 
 std::vector<Event> MediaHandler::Rejection(const Event& request, const grpc::Status& status) const {
   google::protobuf::Struct context;  // the request's operationContext, when it decodes
-  if (request.data.is_object() && request.data.contains("operationContext") &&
-      request.data["operationContext"].is_object()) {
-    auto parsed = wire::JsonToStruct(request.data["operationContext"], "data.operationContext");
+  if (const auto* c = wire::FindMember(request.data, "operationContext"); c && c->is_object()) {
+    auto parsed = wire::JsonToStruct(*c, "data.operationContext");
     if (parsed.ok()) context = *parsed;
   }
+  const nlohmann::json context_json = wire::StructToJson(context);
   int id = status.error_code() == grpc::StatusCode::NOT_FOUND && !IsStorageEventType(request.event_type)
                ? wire::kLogRequestUnknownType
                : wire::kLogRequestInvalid;
   std::vector<Event> out;
   if (!wire::IsRollKey(request.event_type) && !IsStorageEventType(request.event_type)) {
-    out.push_back(FromJson(wire::AcknowledgeEvent(request, context)));
+    out.push_back(wire::Acknowledge(request, context_json));
   }
-  out.push_back(FromJson(wire::RequestFailureEvent(request, context, id, status.error_message(),
-                                                     ClassFor(request.event_type))));
+  out.push_back(wire::RequestFailure(request, context_json, id, status.error_message(),
+                                     wire::HandlerFor(request.event_type)));
   return out;
 }
 

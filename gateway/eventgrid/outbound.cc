@@ -29,9 +29,9 @@ bool ReadOnly(absl::string_view sp) {
 }
 
 Event Replacement(const Event& original, int log_event_id, const std::string& message) {
-  // The original's data.operationContext is echoed (MakeFailure reads it
-  // from the "request", here the response it replaces).
-  return MakeFailure(original, log_event_id, message, "EventGridGateway");
+  // The original's data.operationContext is echoed (RequestFailure's
+  // "request" is here the response it replaces).
+  return wire::RequestFailure(original, wire::RawOperationContext(original), log_event_id, message, kGatewayHandler);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 #pragma once
-// Response events the gateway builds itself, for requests the server never
-// accepted (unknown eventType, rejected data): response.acknowledge and
-// response.failure, with docs/wire-formats.md section 4's subjects and fields.
+// Response events the gateway answers itself, for requests the server never
+// accepted (an eventType no handler serves, a request the server refused):
+// response.acknowledge and response.failure, built by wire's one builder
+// (wire::Acknowledge, wire::RequestFailure in wire/eventgrid.h), with
+// docs/wire-formats.md section 4's subjects and fields.
 //
 // Gateway failure ids (level*100000 + subsystem*1000 + index; level 4 =
-// error, subsystem 9 = gateway):
+// error, subsystem 9 = gateway; the media ids are wire/gridwich.h's):
 //   409001  unknown eventType
 //   409002  the server rejected the request (INVALID_ARGUMENT and the like)
 //   409003  the event id was already used for a different request
@@ -26,22 +28,13 @@ inline constexpr int kFailureConflict = 409003;
 inline constexpr int kFailureWriteSasWithheld = 409004;
 inline constexpr int kFailureEventTooLarge = 409005;
 
-// data: { operationContext, eventType: <request eventType> };
-// subject: "<request subject>/<new id>".
-Event MakeAck(const Event& request);
+// The handler the gateway names in the failures it reports itself.
+inline constexpr char kGatewayHandler[] = "EventGridGateway";
 
-// response.failure (or, for request.rollkey.storage,
-// response.rollkey.storage.failure with account, keyName and error).
-// subject: "gridwichFailure/<handler>/<logEventId>".
-Event MakeFailure(const Event& request, int log_event_id, const std::string& message,
-                  const std::string& handler_class);
-
-// The ack (for request.* other than rollkey) followed by the failure.
+// The ack (for request.* other than rollkey) followed by the failure, each
+// echoing the request's data.operationContext as it was sent.
 std::vector<Event> RejectionEvents(const Event& request, const grpc::Status& status,
                                    const std::string& handler_class);
 std::vector<Event> UnknownTypeEvents(const Event& request);
-
-// A GUID derived from a name, stable across runs (the handler id).
-std::string StableGuid(const std::string& name);
 
 }  // namespace switchboard::gateway::eventgrid

@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "common/uuid.h"
 #include "wire/eventgrid.h"
+#include "wire/gridwich.h"
 #include "wire/json_util.h"
 
 namespace switchboard::sbctl {
@@ -415,7 +416,7 @@ int ExecOne(Invocation& inv, client::Connection* conn, const wire::EventGridEven
     bool unknown = decoded.status().code() == absl::StatusCode::kNotFound;
     PrintEvent(inv, wire::RequestFailureEvent(
                         e, ContextOf(e), unknown ? wire::kLogRequestUnknownType : wire::kLogRequestInvalid,
-                        decoded.status().message(), "EventGridRequestHandler"));
+                        decoded.status().message(), wire::HandlerFor(e.event_type)));
     *failed = true;
     return kExitOk;
   }
@@ -463,7 +464,7 @@ int ExecOne(Invocation& inv, client::Connection* conn, const wire::EventGridEven
     PrintEvent(inv, wire::RequestFailureEvent(e, decoded->operation_context, wire::kLogRequestInvalid,
                                                 absl::StrCat(CodeName(FromGrpcStatus(s).code()), ": ",
                                                              s.error_message()),
-                                                "EventGridRequestHandler"));
+                                                wire::HandlerFor(e.event_type)));
     *failed = true;
     return kExitOk;
   }

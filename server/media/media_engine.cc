@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -181,14 +182,32 @@ absl::Status MediaEngine::Init() {
   }
   router_.SetLocalHost(options_.http_host);
   recorder_ = std::make_unique<OpRecorder>(store_);
+  core::JobWorker::Options jo;
+  jo.kind = kJobKind;
+  jo.owner = options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id;
+  jo.lease = options_.job_lease;
+  jo.tick = options_.job_lease / 4;
+  jobs_ = std::make_unique<core::JobWorker>(
+      &store_->jobs(), jo, [this](core::Job job) { RunClaimed(std::move(job)); }, [this] { return Room(); });
+  recorder_->SetJobs(jobs_.get());
   pool_ = std::make_unique<WorkerPool>(c.workers);
-  RETURN_IF_ERROR(ResumePending());
-  return InitEncodes();
+  RETURN_IF_ERROR(MigratePending());
+  RETURN_IF_ERROR(InitEncodes());
+  // Runs again what a crash or kill interrupted (and, every tick, a job
+  // whose lease expired).
+  jobs_->Start();
+  return absl::OkStatus();
 }
 
 void MediaEngine::Shutdown() {
   ShutdownEncodes();
+  if (jobs_) jobs_->Stop();
   if (pool_) pool_->Stop();
+}
+
+int MediaEngine::Room() {
+  int64_t busy = static_cast<int64_t>(pool_->queued() + in_storage_.load());
+  return static_cast<int>(std::max<int64_t>(0, options_.config.max_queued_operations - busy));
 }
 
 void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
@@ -212,7 +231,7 @@ void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
     }
     auto shared_done = std::make_shared<Done>(done);
     if (!pool_->Submit([job, op = std::move(op), shared_done]() mutable { job->work(std::move(op), *shared_done); })) {
-      // Recorded and pending: it runs at the next start.
+      // Recorded, its job unfinished: it runs at the next start.
       (*shared_done)(absl::UnavailableError("the media service is shutting down; the operation runs at its next start"));
     }
   });
@@ -235,48 +254,78 @@ SB_MEDIA_START(RollStorageKey)
 template <class Req>
 absl::Status MediaEngine::Resume(const v1::Operation& op, const std::string& request) {
   Req req;
-  if (!req.ParseFromString(request)) return absl::DataLossError(absl::StrCat("pending request of ", op.name()));
-  auto job = Prepare(req);
+  absl::StatusOr<Job> job = req.ParseFromString(request)
+                                ? Prepare(req)
+                                : absl::DataLossError(absl::StrCat("the kept request of ", op.name(), " is corrupt"));
   if (!job.ok()) {
     // Valid when accepted, not any more (e.g. an account left the config).
-    return recorder_->Fail(op, log_events::kResumeFailed, job.status()).status();
+    recorder_->Fail(op, log_events::kResumeFailed, job.status(), LogUnrecorded("resumed operation"));
+    return absl::OkStatus();
   }
   log::Info("resuming an interrupted operation", {{"operation", op.name()}, {"type", v1::OperationType_Name(op.type())}});
-  pool_->Submit([job = std::make_shared<Job>(std::move(*job)), op]() mutable {
-    job->work(op, LogUnrecorded("resumed operation"));
-  });
+  job->work(op, LogUnrecorded("resumed operation"));
   return absl::OkStatus();
 }
 
-absl::Status MediaEngine::ResumePending() {
-  std::string after;
-  do {
-    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kPendingKind, after, 500));
-    for (const auto& [name, request] : page.items) {
-      auto op = recorder_->Get(name);
-      if (!op.ok()) {
-        log::Error("pending operation unreadable", {{"operation", name}, {"error", op.status().ToString()}});
-        continue;
-      }
-      absl::Status s;
-      switch (op->type()) {
-        case v1::SET_BLOB_METADATA: s = Resume<v1::SetBlobMetadataRequest>(*op, request); break;
-        case v1::ANALYZE_BLOB: s = Resume<v1::AnalyzeBlobRequest>(*op, request); break;
-        case v1::COPY_BLOB: s = Resume<v1::CopyBlobRequest>(*op, request); break;
-        case v1::DELETE_BLOB: s = Resume<v1::DeleteBlobRequest>(*op, request); break;
-        case v1::CREATE_SAS_URL: s = Resume<v1::CreateSasUrlRequest>(*op, request); break;
-        case v1::CHANGE_BLOB_TIER: s = Resume<v1::ChangeBlobTierRequest>(*op, request); break;
-        case v1::CREATE_CONTAINER: s = Resume<v1::CreateContainerRequest>(*op, request); break;
-        case v1::DELETE_CONTAINER: s = Resume<v1::DeleteContainerRequest>(*op, request); break;
-        case v1::CHANGE_CONTAINER_ACCESS: s = Resume<v1::ChangeContainerAccessRequest>(*op, request); break;
-        case v1::ROLL_STORAGE_KEY: s = Resume<v1::RollStorageKeyRequest>(*op, request); break;
-        default: s = absl::DataLossError(absl::StrCat("no resume for ", v1::OperationType_Name(op->type())));
-      }
-      if (!s.ok()) log::Error("pending operation not resumed", {{"operation", name}, {"error", s.ToString()}});
+absl::Status MediaEngine::MigratePending() {
+  size_t moved = 0;
+  for (;;) {
+    // Each page leaves the resources in the mutation that makes its jobs.
+    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kPendingKind, "", 500));
+    if (page.items.empty()) break;
+    core::Mutation m;
+    for (auto& [name, request] : page.items) {
+      m.writes.push_back({kPendingKind, name, "", true});
+      m.jobs.push_back(core::JobWrite::Enqueue(kJobKind, name, std::move(request)));
     }
-    after = page.next_after;
-  } while (!after.empty());
+    moved += page.items.size();
+    RETURN_IF_ERROR(store_->Commit(std::move(m)).status());
+  }
+  if (moved > 0) log::Info("media: interrupted operations moved from media_pending to jobs", {{"operations", moved}});
   return absl::OkStatus();
+}
+
+void MediaEngine::RunClaimed(core::Job job) {
+  std::string key = job.key;
+  int64_t token = job.lease.token;
+  if (!pool_->Submit([this, job = std::move(job)] { ResumeJob(job); })) {
+    jobs_->Drop(key, token);  // shutting down: it runs at the next start
+  }
+}
+
+void MediaEngine::ResumeJob(const core::Job& job) {
+  auto give_up = [this, &job](const absl::Status& why) {
+    log::Error("interrupted operation not resumed", {{"operation", job.key}, {"error", why.ToString()}});
+    store_->jobs().Fail(job.lease, why.ToString(), [this, key = job.key, token = job.lease.token](absl::Status s) {
+      jobs_->Drop(key, token);
+      if (!s.ok()) log::Error("media job not failed", {{"operation", key}, {"error", s.ToString()}});
+    });
+  };
+  auto op = recorder_->Get(job.key);
+  if (!op.ok()) return give_up(op.status());
+  if (op->state() == v1::Operation::SUCCEEDED || op->state() == v1::Operation::FAILED ||
+      op->state() == v1::Operation::CANCELED) {
+    // A guard: an outcome and its job's completion commit together.
+    store_->jobs().Complete(job.lease, [this, key = job.key, token = job.lease.token](absl::Status) {
+      jobs_->Drop(key, token);
+    });
+    return;
+  }
+  absl::Status s;
+  switch (op->type()) {
+    case v1::SET_BLOB_METADATA: s = Resume<v1::SetBlobMetadataRequest>(*op, job.payload); break;
+    case v1::ANALYZE_BLOB: s = Resume<v1::AnalyzeBlobRequest>(*op, job.payload); break;
+    case v1::COPY_BLOB: s = Resume<v1::CopyBlobRequest>(*op, job.payload); break;
+    case v1::DELETE_BLOB: s = Resume<v1::DeleteBlobRequest>(*op, job.payload); break;
+    case v1::CREATE_SAS_URL: s = Resume<v1::CreateSasUrlRequest>(*op, job.payload); break;
+    case v1::CHANGE_BLOB_TIER: s = Resume<v1::ChangeBlobTierRequest>(*op, job.payload); break;
+    case v1::CREATE_CONTAINER: s = Resume<v1::CreateContainerRequest>(*op, job.payload); break;
+    case v1::DELETE_CONTAINER: s = Resume<v1::DeleteContainerRequest>(*op, job.payload); break;
+    case v1::CHANGE_CONTAINER_ACCESS: s = Resume<v1::ChangeContainerAccessRequest>(*op, job.payload); break;
+    case v1::ROLL_STORAGE_KEY: s = Resume<v1::RollStorageKeyRequest>(*op, job.payload); break;
+    default: s = absl::DataLossError(absl::StrCat("no resume for ", v1::OperationType_Name(op->type())));
+  }
+  if (!s.ok()) give_up(s);
 }
 
 absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::SetBlobMetadataRequest& req) {

@@ -14,9 +14,11 @@
 // Recording (2) does not hold a worker thread; the work (3) runs on the
 // engine's worker threads. `done` gets the Operation once it is succeeded,
 // failed or scheduled, or, with the request's return_when_accepted, once it
-// is ACCEPTED. Until an operation is finished its request is kept in the
-// store ("media_pending"), and Create runs such operations again: an
-// accepted operation survives a crash or kill of switchboardd.
+// is ACCEPTED. Each operation is also a job ("media.operation", see
+// op_recorder.h) whose payload is the request: the recording in (2) enqueues
+// it claimed by this engine, and the outcome in (3) completes it. Create
+// claims the jobs a crash or kill of switchboardd left unfinished and runs
+// them again, so an accepted operation survives both.
 
 #include <atomic>
 #include <functional>
@@ -26,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/blob/local_blob_store.h"
+#include "server/core/job_worker.h"
 #include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/media/blob_router.h"
@@ -48,6 +51,11 @@ struct MediaEngineOptions {
   std::function<std::string()> http_host;
   // "https" when the listener serves TLS: the local store's blob URLs use it.
   std::string http_scheme = "http";
+  // The owner of the job leases taken here: this replica's id, one per
+  // process start (empty: core::NewReplicaId()).
+  std::string replica_id;
+  // How long a claimed operation's lease lasts without a heartbeat.
+  absl::Duration job_lease = absl::Seconds(60);
 };
 
 
@@ -121,10 +129,16 @@ class MediaEngine {
                        const blob::BlobProperties& props);
   // Records the job's operation, then runs its work (see the class comment).
   void Start(absl::StatusOr<Job> job, Done done);
-  // Runs again every operation a restart interrupted (media_pending).
-  absl::Status ResumePending();
+  // Moves a previous release's media_pending resources to jobs (at start).
+  absl::Status MigratePending();
+  // A job claimed at start (or later, once its lease expired): hands it to
+  // a worker, which runs the operation again (ResumeJob).
+  void RunClaimed(core::Job job);
+  void ResumeJob(const core::Job& job);
   template <class Req>
   absl::Status Resume(const v1::Operation& op, const std::string& request);
+  // Room for claimed jobs under media.max_queued_operations.
+  int Room();
   // encode_ops.cc
   absl::Status InitEncodes();
   void ShutdownEncodes();
@@ -135,6 +149,9 @@ class MediaEngine {
   std::unique_ptr<blob::BlobStore> azure_;
   BlobRouter router_;
   std::unique_ptr<OpRecorder> recorder_;
+  // Claims and keeps the leases of "media.operation" jobs (declared before
+  // pool_, whose tasks finish them).
+  std::unique_ptr<core::JobWorker> jobs_;
   std::unique_ptr<WorkerPool> pool_;
   // Operations whose storage call a worker handed to the store, not yet
   // answered (counted with the pool's queue against

@@ -112,19 +112,26 @@ void OpRecorder::BeginAsync(const BeginArgs& args, std::function<void(absl::Stat
     e.set_acknowledged(op.type());
     m.events.push_back({"media", "acknowledged", op.name(), op.target_uri(), e.SerializeAsString()});
   }
+  if (!args.request.empty()) {
+    m.jobs.push_back(jobs_ ? core::JobWrite::EnqueueClaimed(kJobKind, op.name(), args.request, jobs_->owner(),
+                                                           jobs_->lease())
+                           : core::JobWrite::Enqueue(kJobKind, op.name(), args.request));
+  }
   auto shared_op = std::make_shared<v1::Operation>(std::move(op));
   // Only the operation waits for the writer: it names the acknowledge
   // event's sequence.
-  m.prepare = [shared_op, bytes = shared_op->SerializeAsString(), request = args.request](
-                  core::TxnReader& txn, core::Mutation& self) mutable -> absl::Status {
-    v1::Operation& o = *shared_op;
-    PutOperation(o, std::move(bytes), txn, self);
-    if (!request.empty()) self.writes.push_back({kPendingKind, o.name(), request, false});
+  m.prepare = [shared_op, bytes = shared_op->SerializeAsString()](core::TxnReader& txn,
+                                                                   core::Mutation& self) mutable -> absl::Status {
+    PutOperation(*shared_op, std::move(bytes), txn, self);
     return absl::OkStatus();
   };
   m.make_response = [name = shared_op->name()](int64_t) { return name; };
   store_->CommitAsync(std::move(m), [this, shared_op, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
     if (!r.ok()) return done(r.status());
+    // The engine runs it now: its lease is kept alive until the outcome.
+    if (jobs_ && !r->replayed && !r->jobs.empty() && r->jobs.front().job_id > 0) {
+      jobs_->Hold(shared_op->name(), r->jobs.front());
+    }
     Begun b;
     if (r->replayed) {
       auto op = Get(r->response);
@@ -162,25 +169,39 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
   m.events = std::move(drafts);
   m.prepare = [shared_op, bytes = shared_op->SerializeAsString()](core::TxnReader& txn,
                                                                    core::Mutation& self) mutable -> absl::Status {
-    v1::Operation& o = *shared_op;
-    PutOperation(o, std::move(bytes), txn, self);
-    if (o.state() == v1::Operation::SUCCEEDED || o.state() == v1::Operation::FAILED ||
-        o.state() == v1::Operation::CANCELED) {
-      self.writes.push_back({kPendingKind, o.name(), "", true});
-    }
+    PutOperation(*shared_op, std::move(bytes), txn, self);
     return absl::OkStatus();
   };
+  // Every write of a held operation names its lease: the outcome and the
+  // job's completion commit together, and a stage renews the lease. A
+  // holder whose lease was taken over writes nothing.
+  const v1::Operation::State state = shared_op->state();
+  const bool finished =
+      state == v1::Operation::SUCCEEDED || state == v1::Operation::FAILED || state == v1::Operation::CANCELED;
+  std::optional<core::JobLease> held = jobs_ ? jobs_->Held(shared_op->name()) : std::nullopt;
+  if (held) {
+    m.jobs.push_back(finished ? core::JobWrite::Complete(*held) : core::JobWrite::Heartbeat(*held, jobs_->lease()));
+  }
   {
     std::unique_lock<std::mutex> lock(in_flight_mu_);
     in_flight_cv_.wait(lock, [this] { return in_flight_ < kMaxRecordsInFlight; });
     ++in_flight_;
   }
-  store_->CommitAsync(std::move(m), [this, shared_op, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+  store_->CommitAsync(std::move(m), [this, shared_op, held, finished, done = std::move(done)](
+                                         absl::StatusOr<core::CommitResult> r) {
     {
       std::lock_guard<std::mutex> lock(in_flight_mu_);
       --in_flight_;
     }
     in_flight_cv_.notify_one();
+    if (held) {
+      if (r.ok() && !finished && !r->jobs.empty()) {
+        jobs_->Hold(shared_op->name(), r->jobs.front());  // renewed
+      } else if (finished || absl::IsFailedPrecondition(r.status())) {
+        // Done with, or lost: then the lease expires and the job runs again.
+        jobs_->Drop(shared_op->name(), held->token);
+      }
+    }
     if (!r.ok()) return done(r.status());
     done(std::move(*shared_op));
   });

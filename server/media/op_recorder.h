@@ -2,6 +2,11 @@
 // Operations and their events in the durable log: one place that writes the
 // Operation resource ("media_operation") and appends MediaEvents, so that a
 // watcher of "operations/{id}" sees every stage and GetOperation the latest.
+//
+// Each operation with a request to keep is also a job (kJobKind, keyed by
+// the operation's name, its payload the request), so that one a crash
+// interrupts runs again (MediaEngine): enqueued in the mutation that records
+// the operation, and completed in the one that records its outcome.
 
 #include <condition_variable>
 #include <functional>
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/core/job_worker.h"
 #include "server/core/store.h"
 #include "server/media/log_events.h"
 #include "switchboard/v1/media.pb.h"
@@ -18,13 +24,21 @@
 namespace switchboard::media {
 
 inline constexpr char kOperationKind[] = "media_operation";
-// The serialized request of each operation that is not finished yet, so a
-// restart can run it again (MediaEngine::ResumePending).
+// The job kind of a media operation.
+inline constexpr char kJobKind[] = "media.operation";
+// Before jobs, the serialized request of each unfinished operation was kept
+// as a resource of this kind; MediaEngine moves any it finds to jobs.
 inline constexpr char kPendingKind[] = "media_pending";
 
 class OpRecorder {
  public:
   explicit OpRecorder(core::Store* store) : store_(store) {}
+
+  // The engine's worker for kJobKind: an operation begun from now on is
+  // enqueued claimed by its owner (and held there), and the Record that
+  // finishes an operation completes its job with the lease held. Without
+  // one, operations are enqueued READY (for the next start to claim).
+  void SetJobs(core::JobWorker* jobs) { jobs_ = jobs; }
 
   struct Begun {
     v1::Operation op;
@@ -41,8 +55,8 @@ class OpRecorder {
                               const std::string& fingerprint, bool acknowledge, const v1::RequestEcho& echo);
 
   // The same without blocking. `request` (the serialized request; empty for
-  // none) is kept as pending until the operation is finished. `done` runs on
-  // the store's completion thread.
+  // none) is the payload of the operation's job (none without one). `done`
+  // runs on the store's completion thread.
   struct BeginArgs {
     v1::OperationType type = v1::OPERATION_TYPE_UNSPECIFIED;
     std::string request_id;
@@ -61,7 +75,10 @@ class OpRecorder {
 
   // Writes `op` (its state as given) with `events` appended; each event
   // gets the op's request id, context, name and type. A finished op
-  // (SUCCEEDED, FAILED, CANCELED) is no longer pending.
+  // (SUCCEEDED, FAILED, CANCELED) completes its job in the same mutation,
+  // when this process holds its lease, and any other state renews the
+  // lease; a lease that was taken over refuses the whole write
+  // (FAILED_PRECONDITION "lease lost"): the job's new holder records it.
   //
   // The versions with `done` return at once, so a worker can go on to its
   // next job while the store commits (many outcomes then share one
@@ -99,6 +116,7 @@ class OpRecorder {
                                  const std::string& request_id) const;
 
   core::Store* store_;
+  core::JobWorker* jobs_ = nullptr;
   std::mutex in_flight_mu_;
   std::condition_variable in_flight_cv_;
   int in_flight_ = 0;

@@ -1,0 +1,200 @@
+// Media operations as jobs ("media.operation", server/core/job_queue.h):
+// every accepted operation is one, finished with its outcome; one whose
+// holder died (kill -9 mid-run, lease unexpired) runs at the next start; and
+// a previous release's media_pending resources become jobs on open.
+#include <sqlite3.h>
+
+#include <future>
+
+#include "server/core/job_worker.h"
+#include "server/core/store.h"
+#include "server/media/media_job.h"
+#include "server/media/op_recorder.h"
+#include "tests/media/media_test_support.h"
+
+namespace switchboard::testing {
+namespace {
+
+using v1::MediaService;
+
+v1::SetBlobMetadataRequest MetadataRequest(const std::string& id, const std::string& uri) {
+  v1::SetBlobMetadataRequest r;
+  r.set_request_id(id);
+  *r.mutable_operation_context() = Context("ctx-" + id);
+  r.set_blob_uri(uri);
+  (*r.mutable_blob_metadata())["camera"] = "C3";
+  return r;
+}
+
+std::string DbPath(const std::string& data_dir) { return data_dir + "/switchboard.db"; }
+
+// state, owner of the media.operation job of `operation`; state -1 if none.
+std::pair<int, std::string> JobOf(const std::string& data_dir, const std::string& operation) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(DbPath(data_dir).c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT state, owner FROM jobs WHERE kind='media.operation' AND key=?1", -1,
+                               &st, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_bind_text(st, 1, operation.c_str(), -1, SQLITE_TRANSIENT);
+  std::pair<int, std::string> out{-1, ""};
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    out.first = sqlite3_column_int(st, 0);
+    out.second = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+// Records `req` as ACCEPTED the way this release does, through a recorder
+// whose jobs are held by `worker` (null: READY, nobody's), then stops there:
+// the process "dies" before the work.
+v1::Operation Accept(core::Store* store, core::JobWorker* worker, const v1::SetBlobMetadataRequest& req,
+                     bool keep_request = true) {
+  media::OpRecorder recorder(store);
+  recorder.SetJobs(worker);
+  media::MediaJob job = media::JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());
+  if (!keep_request) job.begin.request.clear();
+  std::promise<absl::StatusOr<media::OpRecorder::Begun>> p;
+  recorder.BeginAsync(job.begin, [&p](absl::StatusOr<media::OpRecorder::Begun> b) { p.set_value(std::move(b)); });
+  auto begun = p.get_future().get();
+  EXPECT_TRUE(begun.ok()) << begun.status();
+  return begun.ok() ? begun->op : v1::Operation();
+}
+
+TEST(MediaJobs, AnOperationIsAJobFinishedWithItsOutcome) {
+  TempDir dir;
+  std::string name;
+  {
+    MediaServer s(nlohmann::json::object(), dir.path());
+    ASSERT_TRUE(s.PutLocal("media", "a.mp4", "abc").ok());
+    v1::Operation op;
+    ASSERT_TRUE(Call(&MediaService::Stub::SetBlobMetadata, s.stub(), MetadataRequest("job-1", AzureUri("media", "a.mp4")),
+                     &op)
+                    .ok());
+    EXPECT_EQ(op.state(), v1::Operation::SUCCEEDED);
+    name = op.name();
+  }
+  EXPECT_EQ(JobOf(dir.path(), name).first, static_cast<int>(core::JobState::kDone));
+}
+
+TEST(MediaJobs, AnOperationWhoseHolderWasKilledRunsAtTheNextStart) {
+  TempDir dir;
+  std::string uri = AzureUri("media", "k.mp4");
+  {
+    MediaServer first(nlohmann::json::object(), dir.path());
+    ASSERT_TRUE(first.PutLocal("media", "k.mp4", "abc").ok());
+  }
+  v1::Operation accepted;
+  {
+    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    ASSERT_TRUE(store.ok()) << store.status();
+    // A live engine's worker holds the job with a lease far from expiry,
+    // as when switchboardd is killed mid-operation.
+    core::JobWorker::Options o;
+    o.kind = media::kJobKind;
+    o.owner = "killed-replica";
+    o.lease = absl::Hours(1);
+    core::JobWorker worker(&(*store)->jobs(), o, [](core::Job) {}, [] { return 0; });
+    accepted = Accept(store->get(), &worker, MetadataRequest("killed-1", uri));
+    (*store)->Close();
+  }
+  auto held = JobOf(dir.path(), accepted.name());
+  ASSERT_EQ(held.first, static_cast<int>(core::JobState::kRunning));
+  EXPECT_EQ(held.second, "killed-replica");
+
+  MediaServer second(nlohmann::json::object(), dir.path());
+  v1::Operation done = second.WaitDone(accepted.name());
+  EXPECT_EQ(done.state(), v1::Operation::SUCCEEDED);
+  EXPECT_EQ(second.local().GetProperties({kAccount, "media", "k.mp4"})->metadata, (blob::Metadata{{"camera", "C3"}}));
+}
+
+// Fencing on the media path: a holder that stalled past its lease, and
+// whose job another holder claimed, cannot record the outcome.
+TEST(MediaJobs, AnOutcomeFromAHolderWhoseLeaseWasTakenOverIsRefused) {
+  TempDir dir;
+  auto store = core::OpenSqliteStore({DbPath(dir.path())});
+  ASSERT_TRUE(store.ok()) << store.status();
+  core::JobWorker::Options o;
+  o.kind = media::kJobKind;
+  o.owner = "stalled-replica";
+  o.lease = absl::Milliseconds(100);
+  core::JobWorker worker(&(*store)->jobs(), o, [](core::Job) {}, [] { return 0; });
+  media::OpRecorder recorder(store->get());
+  recorder.SetJobs(&worker);
+  auto req = MetadataRequest("stalled-1", AzureUri("media", "s.mp4"));
+  media::MediaJob job = media::JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());
+  std::promise<absl::StatusOr<media::OpRecorder::Begun>> p;
+  recorder.BeginAsync(job.begin, [&p](absl::StatusOr<media::OpRecorder::Begun> b) { p.set_value(std::move(b)); });
+  auto begun = p.get_future().get();
+  ASSERT_TRUE(begun.ok()) << begun.status();
+  ASSERT_TRUE(worker.Held(begun->op.name()).has_value());
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::promise<absl::StatusOr<std::vector<core::Job>>> claimed;
+  (*store)->jobs().Claim(media::kJobKind, "other-replica", 10, absl::Minutes(5),
+                         [&claimed](absl::StatusOr<std::vector<core::Job>> r) { claimed.set_value(std::move(r)); });
+  auto got = claimed.get_future().get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].key, begun->op.name());
+
+  auto late = recorder.Succeed(begun->op);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition) << late.status();
+  EXPECT_NE(late.status().message().find("lease lost"), absl::string_view::npos) << late.status();
+  EXPECT_FALSE(worker.Held(begun->op.name()).has_value()) << "a lost lease is not kept alive";
+  auto now = recorder.Get(begun->op.name());
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->state(), v1::Operation::ACCEPTED) << "the stalled holder's outcome was written";
+  (*store)->Close();
+}
+
+TEST(MediaJobs, APreviousReleasesPendingOperationsBecomeJobs) {
+  TempDir dir;
+  std::string uri = AzureUri("media", "old.mp4");
+  {
+    MediaServer first(nlohmann::json::object(), dir.path());
+    ASSERT_TRUE(first.PutLocal("media", "old.mp4", "abc").ok());
+  }
+  v1::Operation accepted;
+  auto req = MetadataRequest("old-1", uri);
+  {
+    // What the release before jobs left: the operation ACCEPTED, and its
+    // request kept as a media_pending resource (no job).
+    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    ASSERT_TRUE(store.ok()) << store.status();
+    accepted = Accept(store->get(), nullptr, req, /*keep_request=*/false);
+    core::Mutation m;
+    m.writes.push_back({media::kPendingKind, accepted.name(), media::JobFor(v1::SET_BLOB_METADATA, req, uri).begin.request,
+                        false});
+    ASSERT_TRUE((*store)->Commit(std::move(m)).ok());
+    (*store)->Close();
+  }
+  ASSERT_EQ(JobOf(dir.path(), accepted.name()).first, -1);
+  {
+    MediaServer second(nlohmann::json::object(), dir.path());
+    v1::Operation done = second.WaitDone(accepted.name());
+    EXPECT_EQ(done.state(), v1::Operation::SUCCEEDED);
+    EXPECT_EQ(second.local().GetProperties({kAccount, "media", "old.mp4"})->metadata,
+              (blob::Metadata{{"camera", "C3"}}));
+    accepted = done;
+  }
+  EXPECT_EQ(JobOf(dir.path(), accepted.name()).first, static_cast<int>(core::JobState::kDone));
+  {
+    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto pending = (*store)->ListResources(media::kPendingKind, "", 10);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_TRUE(pending->items.empty()) << "media_pending is left after the move";
+    (*store)->Close();
+  }
+  // A third start runs nothing again.
+  MediaServer third(nlohmann::json::object(), dir.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(third.GetOp(accepted.name()).last_sequence(), accepted.last_sequence()) << "the operation ran again";
+}
+
+}  // namespace
+}  // namespace switchboard::testing

@@ -1,8 +1,9 @@
 #pragma once
-// A blocking HTTP/1.1 client over libcurl, enough for Azure Storage REST:
-// streamed request bodies, streamed response bodies, response headers.
-// One easy handle per request; loopback or configured endpoints only (the
-// caller picks the URL).
+// Azure Storage REST calls in the shape the Azure code uses (header names
+// lower-cased the way Azure's responses are read), over the one HTTP client
+// of common/http/client.h: streamed request bodies, streamed response
+// bodies, connections reused, TLS always verified, SAS queries never in
+// errors. The caller picks the URL.
 
 #include <cstdint>
 #include <functional>
@@ -43,8 +44,9 @@ struct HttpResponse {
   }
 };
 
-// UNAVAILABLE when the endpoint cannot be reached; a body source's error is
-// returned as it is. HTTP error statuses are returned as responses.
+// UNAVAILABLE when the endpoint cannot be reached (the message names the
+// URL without its query); a body source's error is returned as it is. HTTP
+// error statuses are returned as responses.
 absl::StatusOr<HttpResponse> PerformHttp(const HttpRequest& request);
 
 }  // namespace switchboard::azure

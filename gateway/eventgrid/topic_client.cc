@@ -1,62 +1,21 @@
 #include "gateway/eventgrid/topic_client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 
 namespace switchboard::gateway::eventgrid {
 
-namespace {
-
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  auto* s = static_cast<std::string*>(out);
-  if (s->size() < 4096) s->append(data, std::min(size * n, 4096 - s->size()));
-  return size * n;
-}
-
-struct CurlInit {
-  CurlInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-};
-
-}  // namespace
-
 bool IsRetryableHttp(int status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
 
-TopicClient::TopicClient(TopicOptions options) : options_(std::move(options)) {
-  static CurlInit init;
-}
+// At most a few connections stay open: as many as POSTs ran at once.
+TopicClient::TopicClient(TopicOptions options) : options_(std::move(options)), http_(/*max_idle=*/8) {}
 
-TopicClient::~TopicClient() {
-  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
-}
-
-void* TopicClient::Borrow() const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      void* h = idle_.back();
-      idle_.pop_back();
-      return h;
-    }
-  }
-  return curl_easy_init();
-}
-
-void TopicClient::Return(void* handle) const {
-  // At most a few connections stay open: as many as POSTs ran at once.
-  constexpr size_t kMaxIdle = 8;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < kMaxIdle) {
-    idle_.push_back(handle);
-    return;
-  }
-  curl_easy_cleanup(static_cast<CURL*>(handle));
-}
+TopicClient::~TopicClient() = default;
 
 std::string TopicClient::Encode(const std::vector<Event>& events) {
   return absl::StrCat("[", absl::StrJoin(events, ",", [](std::string* out, const Event& e) { *out += Serialize(e); }),
@@ -73,40 +32,22 @@ PostResult TopicClient::PostOnce(const std::string& body) const {
                            kTopicMaxBodyBytes);
     return r;
   }
-  CURL* curl = static_cast<CURL*>(Borrow());
-  if (!curl) {
-    r.error = "curl_easy_init failed";
-    return r;
-  }
-  curl_easy_reset(curl);  // options from the last use go; the connection stays
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  std::string key_header = absl::StrCat("aeg-sas-key: ", options_.key);
-  headers = curl_slist_append(headers, key_header.c_str());
-  headers = curl_slist_append(headers, "Expect:");
-  std::string answer;
-  curl_easy_setopt(curl, CURLOPT_URL, options_.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.attempt_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(options_.attempt_timeout.count(), 5000)));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-  CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) {
-    r.error = curl_easy_strerror(rc);
+  httpclient::Request req;
+  req.method = "POST";
+  req.url = options_.url;
+  req.headers = {{"Content-Type", "application/json"}, {"aeg-sas-key", options_.key}};
+  req.body = body;
+  req.max_body = 4096;  // enough of an error answer to say what it was
+  req.timeout = absl::FromChrono(options_.attempt_timeout);
+  req.connect_timeout = std::min(req.timeout, absl::Seconds(5));
+  req.ca_file = options_.ca_file;
+  auto answer = http_.Perform(req);
+  if (!answer.ok()) {
+    r.error = std::string(answer.status().message());
   } else {
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    r.http_status = static_cast<int>(code);
-    r.error = answer;
+    r.http_status = answer->status;
+    r.error = std::move(answer->body);
   }
-  curl_slist_free_all(headers);
-  Return(curl);
   return r;
 }
 

@@ -1,15 +1,15 @@
 #pragma once
 // POSTs arrays of events to an Event Grid topic endpoint with the
-// `aeg-sas-key` header (libcurl). Retries 5xx, 429 and network errors with
+// `aeg-sas-key` header, through the one HTTP client (common/http/client.h). Retries 5xx, 429 and network errors with
 // exponential backoff (capped), up to a deadline; other answers are final.
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/http/client.h"
 #include "gateway/eventgrid/event.h"
 #include "gateway/eventgrid/outage_log.h"
 #include "gateway/eventgrid/topic_limits.h"
@@ -32,13 +32,14 @@ struct TopicOptions {
 
 struct PostResult {
   int http_status = 0;  // 0: no answer (network error)
-  std::string error;    // curl's message, or the answer body
+  std::string error;    // why no answer came (curl's message), or the answer body
   int attempts = 0;
 };
 
 // Connections are kept open between POSTs (HTTP keep-alive; for an https
-// topic, no TLS handshake per POST): each POST borrows an idle curl handle,
-// and its connection, or makes one. Safe to use from several threads.
+// topic, no TLS handshake per POST): the client keeps its own idle
+// connections, as many as POSTs ran at once (at most 8), and closes them
+// when it goes. Safe to use from several threads.
 class TopicClient {
  public:
   explicit TopicClient(TopicOptions options);
@@ -67,13 +68,8 @@ class TopicClient {
   const TopicOptions& options() const { return options_; }
 
  private:
-  // curl handles (CURL*) not in use, each with its open connection.
-  void* Borrow() const;
-  void Return(void* handle) const;
-
   TopicOptions options_;
-  mutable std::mutex mu_;
-  mutable std::vector<void*> idle_;
+  httpclient::Client http_;
 };
 
 // True for the answers worth retrying: no answer, 408, 429 and 5xx.

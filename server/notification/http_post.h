@@ -1,7 +1,8 @@
 #pragma once
-// One HTTP POST through libcurl, for webhook delivery. Each calling thread
-// keeps its own easy handle, so connections to a receiver are reused
-// (keep-alive) across deliveries. Redirects are not followed.
+// One HTTP POST of a webhook delivery, through the one HTTP client
+// (common/http/client.h). Connections to a receiver are reused (keep-alive)
+// across deliveries: the deliveries share a client that keeps one idle
+// connection handle per delivery worker. Redirects are not followed.
 
 #include <cstdint>
 #include <string>
@@ -15,14 +16,16 @@ struct PostResult {
   // 0 when no HTTP answer came (refused, unreachable, timed out).
   int status_code = 0;
   absl::Duration latency;
-  // libcurl's message when status_code is 0.
+  // Why no answer came, when status_code is 0: the URL without its query
+  // and libcurl's message.
   std::string error;
   // Retry-After in seconds (either form of the header), or -1 if absent.
   int64_t retry_after_seconds = -1;
 };
 
-// `ca_file`: a PEM CA file https:// receivers are verified against (empty:
-// the system's CAs). The certificate and host name are always verified.
+// `headers` are "Name: value" lines. `ca_file`: a PEM CA file https://
+// receivers are verified against (empty: the system's CAs). The certificate
+// and host name are always verified.
 PostResult HttpPost(const std::string& url, const std::vector<std::string>& headers, const std::string& body,
                     absl::Duration timeout, const std::string& ca_file = "");
 

@@ -59,7 +59,7 @@ RUN_PACKAGES=(
   build-essential cmake pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   nlohmann-json3-dev libgit2-dev libsqlite3-dev libgtest-dev libgmock-dev libabsl-dev libssl-dev
-  libcurl4-gnutls-dev libboost-dev librabbitmq-dev libjemalloc-dev libmediainfo-dev
+  libcurl4-gnutls-dev libboost-dev librabbitmq-dev libjemalloc-dev libmediainfo-dev libpugixml-dev
   ffmpeg mediainfo git curl ca-certificates python3 openssl
 )
 # TEST_PACKAGES: what only the tests (and tools/services.sh, tools/bench) use:

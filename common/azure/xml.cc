@@ -1,5 +1,7 @@
 #include "common/azure/xml.h"
 
+#include <pugixml.hpp>
+
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,44 @@ void AppendUtf8(uint32_t cp, std::string* out) {
     out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
     out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
+}
+
+constexpr unsigned kParse = pugi::parse_default | pugi::parse_ws_pcdata_single;
+
+pugi::xml_node Node(pugi::xml_node_struct* n) { return pugi::xml_node(n); }
+
+// Visits the elements below `top` in document order (no recursion: a deep
+// document cannot exhaust the stack) until `f` returns true.
+template <typename F>
+void Walk(pugi::xml_node top, F f) {
+  pugi::xml_node cur = top.first_child();
+  while (cur && cur != top) {
+    if (cur.type() == pugi::node_element && f(cur)) return;
+    if (cur.first_child()) {
+      cur = cur.first_child();
+      continue;
+    }
+    while (cur != top && !cur.next_sibling()) cur = cur.parent();
+    if (cur != top) cur = cur.next_sibling();
+  }
+}
+
+std::string DirectText(pugi::xml_node n) {
+  std::string out;
+  for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) out += c.value();
+  }
+  return out;
+}
+
+pugi::xml_node FindFirst(pugi::xml_node top, absl::string_view name) {
+  pugi::xml_node found;
+  Walk(top, [&](pugi::xml_node n) {
+    if (absl::string_view(n.name()) != name) return false;
+    found = n;
+    return true;
+  });
+  return found;
 }
 
 }  // namespace
@@ -89,20 +129,61 @@ std::string XmlUnescape(absl::string_view s) {
   return out;
 }
 
+std::string XmlElement::name() const { return node_ ? Node(node_).name() : ""; }
+
+std::string XmlElement::text() const { return node_ ? DirectText(Node(node_)) : ""; }
+
+XmlElement XmlElement::Child(absl::string_view name) const {
+  if (!node_) return XmlElement();
+  for (pugi::xml_node c = Node(node_).first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element && absl::string_view(c.name()) == name) return XmlElement(c.internal_object());
+  }
+  return XmlElement();
+}
+
+std::vector<XmlElement> XmlElement::Children() const {
+  std::vector<XmlElement> out;
+  if (!node_) return out;
+  for (pugi::xml_node c = Node(node_).first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element) out.push_back(XmlElement(c.internal_object()));
+  }
+  return out;
+}
+
+XmlElement XmlElement::Find(absl::string_view name) const {
+  if (!node_) return XmlElement();
+  pugi::xml_node n = FindFirst(Node(node_), name);
+  return n ? XmlElement(n.internal_object()) : XmlElement();
+}
+
+std::vector<XmlElement> XmlElement::FindAll(absl::string_view name) const {
+  std::vector<XmlElement> out;
+  if (!node_) return out;
+  Walk(Node(node_), [&](pugi::xml_node n) {
+    if (absl::string_view(n.name()) == name) out.push_back(XmlElement(n.internal_object()));
+    return false;
+  });
+  return out;
+}
+
+XmlDocument::XmlDocument(absl::string_view xml) : doc_(std::make_unique<pugi::xml_document>()) {
+  pugi::xml_parse_result r = doc_->load_buffer(xml.data(), xml.size(), kParse, pugi::encoding_utf8);
+  if (!r) error_ = absl::StrCat("not well-formed XML: ", r.description(), " at byte ", r.offset);
+}
+
+XmlDocument::~XmlDocument() = default;
+
+XmlElement XmlDocument::top() const { return XmlElement(doc_->internal_object()); }
+
 bool Tag(absl::string_view xml, absl::string_view tag, std::string* out) {
-  std::string open = absl::StrCat("<", tag, ">"), close = absl::StrCat("</", tag, ">");
-  auto b = xml.find(open);
-  if (b == absl::string_view::npos) return false;
-  auto e = xml.find(close, b);
-  if (e == absl::string_view::npos) return false;
-  *out = std::string(xml.substr(b + open.size(), e - b - open.size()));
+  pugi::xml_document doc;
+  doc.load_buffer(xml.data(), xml.size(), kParse & ~pugi::parse_escapes, pugi::encoding_utf8);
+  pugi::xml_node n = FindFirst(doc, tag);
+  if (!n) return false;
+  *out = DirectText(n);
   return true;
 }
 
-std::string TagText(absl::string_view xml, absl::string_view tag) {
-  std::string s;
-  Tag(xml, tag, &s);
-  return XmlUnescape(s);
-}
+std::string TagText(absl::string_view xml, absl::string_view tag) { return XmlDocument(xml).Find(tag).text(); }
 
 }  // namespace switchboard::azure

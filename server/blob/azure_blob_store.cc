@@ -22,9 +22,8 @@ namespace {
 
 using azure::HttpRequest;
 using azure::HttpResponse;
-using azure::Tag;
-using azure::TagText;
-using azure::XmlUnescape;
+using azure::XmlDocument;
+using azure::XmlElement;
 
 struct Call {
   std::string method = "GET";
@@ -95,10 +94,7 @@ absl::StatusOr<HttpResponse> Send(const AzureAccount& a, const std::string& vers
 // One mapping from Azure's answers to status codes.
 absl::Status ErrorOf(const HttpResponse& r, absl::string_view what) {
   std::string code = r.header("x-ms-error-code");
-  if (code.empty()) {
-    auto b = r.body.find("<Code>"), e = r.body.find("</Code>");
-    if (b != std::string::npos && e != std::string::npos && e > b) code = r.body.substr(b + 6, e - b - 6);
-  }
+  if (code.empty()) code = azure::TagText(r.body, "Code");
   std::string msg = absl::StrCat(what, ": Azure answered ", r.status, code.empty() ? "" : " ", code);
   switch (r.status) {
     case 400: return absl::InvalidArgumentError(msg);
@@ -142,30 +138,9 @@ BlobProperties FromHeaders(const std::string& name, const HttpResponse& r) {
 }
 
 // Metadata children of <Metadata>: <name>value</name>...
-Metadata ParseMetadataXml(absl::string_view xml) {
+Metadata ParseMetadataXml(const XmlElement& metadata) {
   Metadata md;
-  size_t pos = 0;
-  while (true) {
-    auto lt = xml.find('<', pos);
-    if (lt == absl::string_view::npos) break;
-    auto gt = xml.find('>', lt);
-    if (gt == absl::string_view::npos) break;
-    std::string name(xml.substr(lt + 1, gt - lt - 1));
-    if (name.empty() || name[0] == '/') {
-      pos = gt + 1;
-      continue;
-    }
-    if (!name.empty() && name.back() == '/') {  // <empty/>
-      md[name.substr(0, name.size() - 1)] = "";
-      pos = gt + 1;
-      continue;
-    }
-    std::string close = absl::StrCat("</", name, ">");
-    auto end = xml.find(close, gt);
-    if (end == absl::string_view::npos) break;
-    md[name] = XmlUnescape(xml.substr(gt + 1, end - gt - 1));
-    pos = end + close.size();
-  }
+  for (const XmlElement& e : metadata.Children()) md[e.name()] = e.text();
   return md;
 }
 
@@ -420,28 +395,26 @@ absl::StatusOr<BlobPage> AzureBlobStore::ListBlobs(absl::string_view account, ab
   ASSIGN_OR_RETURN(auto r, Send(*Find(account), options_.api_version, std::move(c)));
   if (!Ok(r)) return ErrorOf(r, absl::StrCat("list container '", container, "'"));
   BlobPage page;
-  absl::string_view xml = r.body;
-  size_t pos = 0;
-  while (true) {
-    auto b = xml.find("<Blob>", pos);
-    if (b == absl::string_view::npos) break;
-    auto e = xml.find("</Blob>", b);
-    if (e == absl::string_view::npos) break;
-    absl::string_view item = xml.substr(b, e - b);
-    BlobProperties p;
-    p.name = TagText(item, "Name");
-    (void)absl::SimpleAtoi(TagText(item, "Content-Length"), &p.size);
-    p.content_type = TagText(item, "Content-Type");
-    p.etag = TagText(item, "Etag");
-    p.last_modified_us = ParseHttpTime(TagText(item, "Last-Modified"));
-    p.tier = ParseTier(TagText(item, "AccessTier")).value_or(Tier::kHot);
-    p.rehydrating = absl::StartsWith(TagText(item, "ArchiveStatus"), "rehydrate-pending");
-    std::string md;
-    if (Tag(item, "Metadata", &md)) p.metadata = ParseMetadataXml(md);
-    page.blobs.push_back(std::move(p));
-    pos = e + 7;
+  XmlDocument xml(r.body);
+  if (!xml.ok()) {
+    // A page cut short would end the listing early, without a NextMarker.
+    return absl::UnavailableError(
+        absl::StrCat("list container '", container, "': Azure's answer is ", xml.error()));
   }
-  page.next_marker = TagText(xml, "NextMarker");
+  for (const XmlElement& blob : xml.FindAll("Blob")) {
+    BlobProperties p;
+    p.name = blob.Child("Name").text();
+    const XmlElement props = blob.Child("Properties");
+    (void)absl::SimpleAtoi(props.Child("Content-Length").text(), &p.size);
+    p.content_type = props.Child("Content-Type").text();
+    p.etag = props.Child("Etag").text();
+    p.last_modified_us = ParseHttpTime(props.Child("Last-Modified").text());
+    p.tier = ParseTier(props.Child("AccessTier").text()).value_or(Tier::kHot);
+    p.rehydrating = absl::StartsWith(props.Child("ArchiveStatus").text(), "rehydrate-pending");
+    p.metadata = ParseMetadataXml(blob.Child("Metadata"));
+    page.blobs.push_back(std::move(p));
+  }
+  page.next_marker = xml.Find("NextMarker").text();
   return page;
 }
 

@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "server/core/data_dir_lock.h"
 #include "server/core/event_hub.h"
+#include "server/core/executor.h"
 #include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
 #include "server/http/admin_http.h"
@@ -39,6 +40,9 @@ struct Server::Impl {
   std::unique_ptr<TokenAuthenticator> auth;
   std::unique_ptr<core::Store> store;
   std::unique_ptr<core::EventHub> hub;
+  // The pools every engine posts to; stopped in Shutdown after the engines
+  // (which wait for their own work) and before the store.
+  std::unique_ptr<core::Executor> executor;
   std::unique_ptr<rpc::Guard> guard;
   rpc::Metrics metrics;
   std::unique_ptr<notification::BusEngine> bus;
@@ -58,6 +62,13 @@ struct Server::Impl {
   std::unique_ptr<http::AdminHttpServer> http;
   std::unique_ptr<http::BlobHttp> blob_http;
   bool shut_down = false;
+
+  // A start that failed half-way has no Shutdown: the engines stop before the
+  // pools they post to, and those before the store.
+  ~Impl() {
+    if (resourcing_engine) resourcing_engine->Stop();
+    if (executor) executor->Stop();
+  }
 };
 
 namespace {
@@ -137,6 +148,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->hub = std::make_unique<core::EventHub>(impl->store.get(), hub_opts);
   impl->store->SetCommitListener([hub = impl->hub.get()](auto events) { hub->OnCommitted(std::move(events)); });
 
+  impl->executor = std::make_unique<core::Executor>();
+  for (const auto& [name, size] : config.pools) {
+    RETURN_IF_ERROR(impl->executor
+                        ->AddPool({name, static_cast<int>(size.threads), static_cast<int>(size.queue_limit)})
+                        .status());
+  }
+
   impl->guard = std::make_unique<rpc::Guard>(impl->auth.get(), static_cast<size_t>(config.max_message_bytes));
   impl->bus = std::make_unique<notification::BusEngine>(impl->store.get());
   notification::QueueOptions queue_opts;
@@ -172,7 +190,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   {
     resourcing::ResourcingOptions ropts;
     ASSIGN_OR_RETURN(ropts, resourcing::OptionsFromConfig(config));
-    ASSIGN_OR_RETURN(impl->resourcing_engine, resourcing::ResourcingEngine::Start(impl->store.get(), std::move(ropts)));
+    ASSIGN_OR_RETURN(impl->resourcing_engine, resourcing::ResourcingEngine::Start(impl->store.get(), impl->executor.get(),
+                                                                                     std::move(ropts)));
   }
   impl->resourcing = std::make_unique<resourcing::ResourcingServiceImpl>(impl->guard.get(), impl->hub.get(),
                                                                           impl->resourcing_engine.get());
@@ -258,7 +277,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
       return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
     }
     if (path == "/metrics") {
-      return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", raw->metrics.Render()};
+      return http::Response{200, "text/plain; version=0.0.4; charset=utf-8",
+                            raw->metrics.Render() + raw->executor->RenderMetrics()};
     }
     return http::Response{404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
   }, BlobHook(raw), http_tls));
@@ -290,6 +310,9 @@ void Server::Shutdown() {
   impl_->resourcing_engine->Stop();
   impl_->media_engine->Shutdown();
   impl_->webhooks->Close();
+  // The one place the pools stop: what is queued runs, timers are dropped,
+  // threads are joined; then the store commits what is left.
+  impl_->executor->Stop();
   impl_->store->Close();
   log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});
 }

@@ -74,9 +74,17 @@ ResourcingEngine::ResourcingEngine(core::Store* store, ResourcingOptions options
     : store_(store), options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<ResourcingEngine>> ResourcingEngine::Start(core::Store* store,
+                                                                          core::Executor* executor,
                                                                           ResourcingOptions options) {
   std::unique_ptr<ResourcingEngine> e(new ResourcingEngine(store, std::move(options)));
+  e->work_pool_ = executor->pool("resourcing");
+  e->git_pool_ = executor->pool("git");
+  if (e->work_pool_ == nullptr || e->git_pool_ == nullptr) {
+    return absl::FailedPreconditionError("resourcing: the executor needs the pools 'git' and 'resourcing'");
+  }
   RETURN_IF_ERROR(e->OpenRepositories());
+  e->infra_strand_ = std::make_unique<core::Strand>(e->git_pool_);
+  e->modules_strand_ = std::make_unique<core::Strand>(e->git_pool_);
   e->prs_ = std::make_unique<BuiltinPullRequests>();
   if (!e->options_.pipeline_command.empty()) {
     // A missing program does not stop the server: runs fail with this
@@ -90,7 +98,6 @@ absl::StatusOr<std::unique_ptr<ResourcingEngine>> ResourcingEngine::Start(core::
                                                      e->options_.pipeline_timeout_seconds, &e->stop_flag_);
   }
   RETURN_IF_ERROR(e->Recover());
-  for (int i = 0; i < e->options_.workers; ++i) e->workers_.emplace_back([raw = e.get()] { raw->WorkerLoop(); });
   return e;
 }
 
@@ -150,77 +157,123 @@ absl::Status ResourcingEngine::Recover() {
 ResourcingEngine::~ResourcingEngine() { Stop(); }
 
 void ResourcingEngine::Stop() {
-  stop_flag_ = true;
+  std::set<core::Pool::TimerId> timers;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    stop_flag_ = true;
     stopping_ = true;
+    ready_.clear();  // resumed from their checkpoints after the restart
+    timers.swap(retry_timers_);
   }
-  cv_.notify_all();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
+  // A cancelled timer's task is dropped, and with it its Hold.
+  for (core::Pool::TimerId id : timers) work_pool_->Cancel(id);
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
 }
+
+ResourcingEngine::Hold ResourcingEngine::Acquire() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return nullptr;
+  return HoldLocked();
+}
+
+ResourcingEngine::Hold ResourcingEngine::HoldLocked() {
+  ++in_flight_;
+  // The deleter runs wherever the last copy goes (a pool thread, the
+  // store's completion thread); Stop waits for the count to reach zero.
+  return Hold(static_cast<void*>(this), [](void* p) {
+    auto* self = static_cast<ResourcingEngine*>(p);
+    std::lock_guard<std::mutex> lock(self->mu_);
+    if (--self->in_flight_ == 0) self->idle_cv_.notify_all();
+  });
+}
+
+absl::Status ResourcingEngine::Refused(absl::string_view pool) const {
+  if (stop_flag_) return absl::UnavailableError("the server is stopping; retry against a running server");
+  return absl::ResourceExhaustedError(absl::StrCat("the '", pool, "' pool's queue is full (pools.", pool,
+                                                   ".queue_limit); retry later"));
+}
+
+bool ResourcingEngine::OnWorkPool(std::function<void()> fn) { return work_pool_->Post(std::move(fn)); }
 
 void ResourcingEngine::Enqueue(const std::string& run, const std::string& workspace, int64_t delay_ms) {
+  if (delay_ms > 0) {
+    Hold hold = Acquire();
+    if (hold == nullptr) return;  // stopping: resumed after the restart
+    // The timer's own id is known only once scheduled.
+    auto id = std::make_shared<core::Pool::TimerId>(0);
+    std::lock_guard<std::mutex> lock(mu_);
+    *id = work_pool_->RunAfter(std::chrono::milliseconds(delay_ms), [this, hold, id, run, workspace] {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        retry_timers_.erase(*id);
+      }
+      Enqueue(run, workspace);
+    });
+    if (*id == 0) {
+      log::Error("cannot schedule a run's retry (the resourcing pool refused); it resumes after a restart",
+                 {{"run", run}});
+      return;
+    }
+    retry_timers_.insert(*id);
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (delay_ms <= 0) {
-      ready_.push_back({run, workspace});
-    } else {
-      int64_t due = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now().time_since_epoch()).count() + delay_ms;
-      delayed_.emplace(due, Queued{run, workspace});
-    }
-  }
-  cv_.notify_all();
-}
-
-void ResourcingEngine::WorkerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
     if (stopping_) return;
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch()).count();
-    while (!delayed_.empty() && delayed_.begin()->first <= now) {
-      ready_.push_back(std::move(delayed_.begin()->second));
-      delayed_.erase(delayed_.begin());
+    ready_.push_back({run, workspace});
+  }
+  Dispatch();
+}
+
+void ResourcingEngine::Dispatch() {
+  std::vector<std::pair<Queued, Hold>> start;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!stopping_ && running_ < options_.workers) {
+      auto it = std::find_if(ready_.begin(), ready_.end(),
+                             [&](const Queued& q) { return busy_workspaces_.count(q.workspace) == 0; });
+      if (it == ready_.end()) break;
+      busy_workspaces_.insert(it->workspace);
+      ++running_;
+      start.emplace_back(std::move(*it), HoldLocked());
+      ready_.erase(it);
     }
-    auto it = std::find_if(ready_.begin(), ready_.end(),
-                           [&](const Queued& q) { return busy_workspaces_.count(q.workspace) == 0; });
-    if (it == ready_.end()) {
-      if (delayed_.empty()) {
-        cv_.wait(lock);
-      } else {
-        cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, delayed_.begin()->first - now)));
-      }
-      continue;
-    }
-    Queued q = std::move(*it);
-    ready_.erase(it);
-    busy_workspaces_.insert(q.workspace);
-    lock.unlock();
-    ProcessRun(q.run);
-    lock.lock();
-    busy_workspaces_.erase(q.workspace);
-    cv_.notify_all();
+  }
+  for (auto& [q, hold] : start) {
+    ProcessRun(q.run, [this, hold = std::move(hold), ws = q.workspace] { Finished(ws); });
   }
 }
 
-core::Reply<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest req) {
-  RETURN_IF_ERROR(ValidateAndNormalize(&req));
+void ResourcingEngine::Finished(const std::string& workspace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_workspaces_.erase(workspace);
+    --running_;
+  }
+  Dispatch();
+}
+
+void ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest req, Done<v1::Run> done) {
+  if (absl::Status s = ValidateAndNormalize(&req); !s.ok()) return done(s);
+  Hold hold = Acquire();
+  if (hold == nullptr) return done(Refused("resourcing"));
   const std::string fingerprint = core::Fingerprint(req);
   const std::string ws_name = WorkspaceName(req.workspace().acronym());
-  auto result = Transact(
-      store_, req.request_id(),
-      [&](Txn& txn) -> absl::Status {
+  auto shared_req = std::make_shared<const v1::SubmitRunRequest>(std::move(req));
+  auto recorded = std::make_shared<v1::Run>();
+  TransactAsync(
+      store_, shared_req->request_id(),
+      [req = shared_req, ws_name, recorded](Txn& txn) -> absl::Status {
         v1::Run run;
         run.set_name(RunName(txn.NextSequence()));
-        run.set_request_id(req.request_id());
+        run.set_request_id(req->request_id());
         run.set_workspace(ws_name);
-        *run.mutable_workspace_spec() = req.workspace();
-        *run.mutable_modules() = req.modules();
-        run.set_requesting_user_email(req.requesting_user_email());
+        *run.mutable_workspace_spec() = req->workspace();
+        *run.mutable_modules() = req->modules();
+        run.set_requesting_user_email(req->requesting_user_email());
         run.set_state(v1::Run::QUEUED);
-        *run.mutable_operation_context() = req.operation_context();
+        *run.mutable_operation_context() = req->operation_context();
         SetNow(run.mutable_create_time());
         *run.mutable_update_time() = run.create_time();
 
@@ -230,10 +283,10 @@ core::Reply<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::Su
           ws.set_name(ws_name);
           *ws.mutable_create_time() = run.create_time();
         }
-        *ws.mutable_spec() = req.workspace();
+        *ws.mutable_spec() = req->workspace();
         ws.set_last_run(run.name());
         ws.add_open_runs(run.name());
-        for (const auto& m : req.modules()) {
+        for (const auto& m : req->modules()) {
           SetTemplateStatus(&ws, &run, m.name(), v1::REQUESTED, "");
           for (auto* list : {ws.mutable_templates(), run.mutable_templates()}) {
             for (auto& t : *list) {
@@ -247,18 +300,28 @@ core::Reply<v1::Run> ResourcingEngine::SubmitRun(const Principal& caller, v1::Su
         EmitRun(txn, run);
         EmitStatus(txn, ws, run.name());
         txn.set_response(run.name());
+        *recorded = run;
         return absl::OkStatus();
       },
+      [this, hold, done, recorded, ws_name, request_id = shared_req->request_id(),
+       principal = caller.name](absl::StatusOr<core::CommitResult> result) {
+        if (!result.ok()) return done(result.status());
+        if (!result->replayed) {
+          log::Info("run submitted",
+                    {{"run", result->response}, {"workspace", ws_name}, {"principal", principal},
+                     {"request_id", request_id}});
+          Enqueue(result->response, ws_name);
+          return done(*recorded);  // the run as committed
+        }
+        // A repeat answers with the run as it is now: a read, so off the
+        // store's completion thread.
+        if (!OnWorkPool([this, hold, done, name = result->response] {
+              done(core::MaybeReplayed(GetRun(name), true));
+            })) {
+          done(Refused("resourcing"));
+        }
+      },
       kScopeSubmit, fingerprint);
-  if (!result.ok()) return result.status();
-  if (!result->replayed) {
-    log::Info("run submitted", {{"run", result->response},
-                                {"workspace", ws_name},
-                                {"principal", caller.name},
-                                {"request_id", req.request_id()}});
-    Enqueue(result->response, ws_name);
-  }
-  return core::MaybeReplayed(GetRun(result->response), result->replayed);
 }
 
 absl::StatusOr<v1::Run> ResourcingEngine::GetRun(absl::string_view name) const {

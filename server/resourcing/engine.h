@@ -4,20 +4,29 @@
 // status reports. Every state change is one store transaction that also
 // appends the events watchers see; every step is checkpointed so that a
 // restart carries unfinished runs on (see docs/resourcing.md).
+//
+// Nothing here blocks its caller. Mutating operations take a `done` that
+// gets the answer later (Op(request, done)); they commit with
+// Store::CommitAsync. Git work runs on the executor's "git" pool, through one
+// strand per repository, so that writes to one repository are serialized
+// without a thread waiting on a lock; other slow steps (the pipeline, reads
+// after a commit) run on the "resourcing" pool. `done` runs inside the call
+// only for an answer found at once (bad input); otherwise on a pool thread or
+// the store's completion thread.
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
+#include "server/core/executor.h"
 #include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/resourcing/options.h"
@@ -31,37 +40,50 @@ class PullRequestProvider;
 
 class ResourcingEngine {
  public:
+  template <class T>
+  using Done = std::function<void(core::Reply<T>)>;
+
   // Prepares the repositories (creating the embedded remotes when none are
-  // configured) and starts the workers; unfinished runs are picked up again.
-  static absl::StatusOr<std::unique_ptr<ResourcingEngine>> Start(core::Store* store, ResourcingOptions options);
+  // configured) and queues the unfinished runs again. `executor` must hold
+  // the pools "git" and "resourcing" (core::DefaultPools) and outlive the
+  // engine.
+  static absl::StatusOr<std::unique_ptr<ResourcingEngine>> Start(core::Store* store, core::Executor* executor,
+                                                                  ResourcingOptions options);
   ~ResourcingEngine();
 
   // Validates (docs/wire-formats.md section 1), records the run, the workspace and one
   // REQUESTED status per template, and queues the run. A repeat of
   // request_id returns the same run as it is now, marked replayed (as is
   // every answer of a mutating call that an earlier request_id gave).
-  core::Reply<v1::Run> SubmitRun(const Principal& caller, v1::SubmitRunRequest request);
+  void SubmitRun(const Principal& caller, v1::SubmitRunRequest request, Done<v1::Run> done);
+
+  // Reads: one store read each (no git, no commit), answered at once.
   absl::StatusOr<v1::Run> GetRun(absl::string_view name) const;
   absl::StatusOr<v1::ListRunsResponse> ListRuns(const v1::ListRunsRequest& request) const;
   // Sensitive outputs are redacted unless `reveal_sensitive`.
   absl::StatusOr<v1::Workspace> GetWorkspace(absl::string_view name, bool reveal_sensitive) const;
   absl::StatusOr<v1::ListWorkspacesResponse> ListWorkspaces(const v1::ListWorkspacesRequest& request,
                                                             bool reveal_sensitive) const;
-
   absl::StatusOr<v1::PullRequest> GetPullRequest(absl::string_view name) const;
   absl::StatusOr<v1::ListPullRequestsResponse> ListPullRequests(const v1::ListPullRequestsRequest& request) const;
-  // Merges into main and starts the pipeline. Caller must be an admin.
-  core::Reply<v1::PullRequest> ApprovePullRequest(const Principal& caller,
-                                                  const v1::ApprovePullRequestRequest& request);
-  core::Reply<v1::PullRequest> AbandonPullRequest(const Principal& caller,
-                                                  const v1::AbandonPullRequestRequest& request);
+
+  // Merges into main (on the infrastructure repository's strand) and starts
+  // the pipeline. Caller must be an admin.
+  void ApprovePullRequest(const Principal& caller, v1::ApprovePullRequestRequest request,
+                          Done<v1::PullRequest> done);
+  void AbandonPullRequest(const Principal& caller, v1::AbandonPullRequestRequest request,
+                          Done<v1::PullRequest> done);
 
   // Applies a `terraform output -json` map. Repeats change nothing; a repeat
   // of request_id gets the first answer.
-  core::Reply<v1::ReportPipelineOutputsResponse> ReportPipelineOutputs(
-      const v1::ReportPipelineOutputsRequest& request, bool reveal_sensitive);
+  void ReportPipelineOutputs(v1::ReportPipelineOutputsRequest request, bool reveal_sensitive,
+                             Done<v1::ReportPipelineOutputsResponse> done);
 
-  // Stops the workers; runs in flight stop at their next checkpoint.
+  // Refuses new calls (UNAVAILABLE), drops the retry timers and the queued
+  // runs (they resume after a restart), and returns once none of this
+  // engine's work is left: runs in flight stop at their next step (a
+  // pipeline is killed). Idempotent; the destructor calls it. Call it
+  // before the executor stops.
   void Stop();
 
   const ResourcingOptions& options() const { return options_; }
@@ -71,55 +93,76 @@ class ResourcingEngine {
     std::string run;
     std::string workspace;
   };
+  // Keeps the engine from finishing Stop while a piece of its work (a run
+  // pass, a call, a retry timer) is queued, running or waiting for a commit;
+  // every lambda of a chain holds one. Null once stopping.
+  using Hold = std::shared_ptr<void>;
+  // A step's outcome, passed on to the next.
+  using Next = std::function<void(absl::Status)>;
+  class RunPass;  // run_worker.cc
 
   ResourcingEngine(core::Store* store, ResourcingOptions options);
   absl::Status OpenRepositories();
-  void Enqueue(const std::string& run, const std::string& workspace, int64_t delay_ms = 0);
-  void WorkerLoop();
   absl::Status Recover();
+  Hold Acquire();
+  Hold HoldLocked();  // mu_ held, not stopping
+  // UNAVAILABLE while stopping, else RESOURCE_EXHAUSTED naming the pool's
+  // queue_limit key: the answer when a pool or strand refuses work.
+  absl::Status Refused(absl::string_view pool) const;
+  // Runs `fn` on the "resourcing" pool; false (fn dropped) when refused.
+  bool OnWorkPool(std::function<void()> fn);
 
-  // run_worker.cc: one pass of a run from its last checkpoint.
-  void ProcessRun(const std::string& name);
-  // Copies, commits and pushes; then opens the PR or starts the pipeline.
-  absl::Status ApplyRun(v1::Run run);
-  absl::Status RunPipeline(v1::Run run);
+  // Runs wait in `ready_` until a slot (options_.workers) is free and no
+  // other run of their workspace is in progress.
+  void Enqueue(const std::string& run, const std::string& workspace, int64_t delay_ms = 0);
+  void Dispatch();
+  void Finished(const std::string& workspace);
+
+  // run_worker.cc: one pass of a run from its last checkpoint; `finished`
+  // runs once it is over (whatever the outcome).
+  void ProcessRun(const std::string& name, std::function<void()> finished);
   // Marks the run and its unfinished templates FAILED.
-  absl::Status FailRun(const std::string& name, const absl::Status& why);
+  void FailRun(const std::string& name, const absl::Status& why, Next next);
   // Records a retryable failure and schedules the next attempt.
-  absl::Status RetryLater(const std::string& name, const absl::Status& why);
-  // pull_requests.cc
-  absl::Status OpenOrReusePullRequest(const v1::Run& run, const std::vector<v1::TemplateStatus>& templates);
+  void RetryLater(const std::string& name, const absl::Status& why, Next next);
+  // pull_requests.cc (on the resourcing pool: it reads, and the provider
+  // may call out).
+  void OpenOrReusePullRequest(const v1::Run& run, const std::vector<v1::TemplateStatus>& templates, Next next);
   // report: applies inside a transaction and finishes runs whose templates
   // all reached an end. With a `scope`, idempotent on (scope, request_id).
-  core::Reply<v1::ReportPipelineOutputsResponse> ApplyReportTxn(const v1::ReportPipelineOutputsRequest& request,
-                                                                const std::string& run_for_events,
-                                                                const std::string& scope = "");
+  void ApplyReportTxn(const v1::ReportPipelineOutputsRequest& request, const std::string& run_for_events,
+                      const std::string& scope, Done<v1::ReportPipelineOutputsResponse> done);
   // Whether `request_id` was already answered in `scope` (pull request calls
   // that find nothing left to do); records it if not.
-  absl::StatusOr<bool> AnsweredBefore(const std::string& scope, const std::string& request_id,
-                                      const std::string& fingerprint);
+  void AnsweredBefore(const std::string& scope, const std::string& request_id, const std::string& fingerprint,
+                      std::function<void(absl::StatusOr<bool>)> done);
+  // On the infrastructure strand: deletes a merged or abandoned PR's branch
+  // (a failure is logged), then runs `then`.
+  void DeleteBranchThen(const std::string& branch, const char* why, std::function<void()> then);
 
   core::Store* store_;
   ResourcingOptions options_;
+  core::Pool* work_pool_ = nullptr;
+  core::Pool* git_pool_ = nullptr;
   std::unique_ptr<GitRepo> infra_;
   std::unique_ptr<GitRepo> modules_;
+  // Every git call on a repository goes through its strand.
+  std::unique_ptr<core::Strand> infra_strand_;
+  std::unique_ptr<core::Strand> modules_strand_;
   std::unique_ptr<PipelineRunner> pipeline_;
   std::unique_ptr<PullRequestProvider> prs_;
-  // Held across every fetch-commit-push (or fetch-merge-push) sequence on
-  // the infrastructure repository, and across modules fetches.
-  std::mutex infra_write_mu_;
-  std::mutex modules_mu_;
   std::atomic<bool> stop_flag_{false};
 
-  std::mutex mu_;
-  std::condition_variable cv_;
+  // Guards what follows; never held across I/O or a call out.
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
   bool stopping_ = false;
-  // Runs ready to go, and runs waiting for a retry time (steady ms).
+  int64_t in_flight_ = 0;
   std::deque<Queued> ready_;
-  std::multimap<int64_t, Queued> delayed_;
-  // Workspaces with a run being worked on: their other runs wait.
+  // Runs being worked on, and their workspaces (whose other runs wait).
+  int running_ = 0;
   std::set<std::string> busy_workspaces_;
-  std::vector<std::thread> workers_;
+  std::set<core::Pool::TimerId> retry_timers_;
 };
 
 }  // namespace switchboard::resourcing

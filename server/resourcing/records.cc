@@ -4,15 +4,15 @@
 
 namespace switchboard::resourcing {
 
-absl::StatusOr<core::CommitResult> Transact(core::Store* store, const std::string& request_id,
-                                            const std::function<absl::Status(Txn&)>& body, const std::string& scope,
-                                            const std::string& fingerprint) {
+void TransactAsync(core::Store* store, const std::string& request_id, std::function<absl::Status(Txn&)> body,
+                   CommitDone done, const std::string& scope, const std::string& fingerprint) {
   auto response = std::make_shared<std::string>();
   core::Mutation m;
   m.scope = scope;
   m.request_id = scope.empty() ? "" : request_id;
   m.fingerprint = fingerprint;
-  m.prepare = [&body, request_id, response](core::TxnReader& reader, core::Mutation& self) -> absl::Status {
+  m.prepare = [body = std::move(body), request_id, response](core::TxnReader& reader,
+                                                             core::Mutation& self) -> absl::Status {
     Txn txn(reader, self, request_id);
     absl::Status s = body(txn);
     if (!s.ok()) return s;
@@ -21,7 +21,7 @@ absl::StatusOr<core::CommitResult> Transact(core::Store* store, const std::strin
     return absl::OkStatus();
   };
   m.make_response = [response](int64_t) { return *response; };
-  return store->Commit(std::move(m));
+  store->CommitAsync(std::move(m), std::move(done));
 }
 
 void RedactOutputs(google::protobuf::Map<std::string, v1::OutputValue>* outputs) {

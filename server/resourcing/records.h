@@ -2,6 +2,7 @@
 // Small helpers over the store for resourcing records, and the event
 // builders every step uses.
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,14 +23,20 @@ absl::StatusOr<T> LoadRecord(const core::Store& store, const std::string& kind, 
   return out;
 }
 
-// Runs `body` inside one store transaction (read-modify-write safe) and
-// returns once it is durable. `request_id` goes on the events; the
-// idempotency record is kept only when `scope` is non-empty.
-// The result's response is what the body passed to Txn::set_response (or,
-// on a repeat, what the first call stored).
-absl::StatusOr<core::CommitResult> Transact(core::Store* store, const std::string& request_id,
-                                            const std::function<absl::Status(Txn&)>& body,
-                                            const std::string& scope = "", const std::string& fingerprint = "");
+using CommitDone = std::function<void(absl::StatusOr<core::CommitResult>)>;
+
+// Runs `body` inside one store transaction (read-modify-write safe) through
+// Store::CommitAsync: returns at once, and `done` gets the result once it is
+// durable (on the store's completion thread; at once when the store refuses).
+// `request_id` goes on the events; the idempotency record is kept only when
+// `scope` is non-empty. The result's response is what the body passed to
+// Txn::set_response (or, on a repeat, what the first call stored).
+// The body runs on the store's writer thread, at most once: it reads and
+// writes only through the Txn, and what it captures must stay valid until
+// `done` runs (capture by value or shared_ptr; results go out through shared
+// state that `done` reads).
+void TransactAsync(core::Store* store, const std::string& request_id, std::function<absl::Status(Txn&)> body,
+                   CommitDone done, const std::string& scope = "", const std::string& fingerprint = "");
 
 // Replaces sensitive output values with redacted entries.
 void RedactOutputs(google::protobuf::Map<std::string, v1::OutputValue>* outputs);

@@ -18,24 +18,32 @@ namespace {
 constexpr char kScopeReport[] = "resourcing.ReportPipelineOutputs";
 }  // namespace
 
-core::Reply<v1::ReportPipelineOutputsResponse> ResourcingEngine::ReportPipelineOutputs(
-    const v1::ReportPipelineOutputsRequest& request, bool reveal_sensitive) {
+void ResourcingEngine::ReportPipelineOutputs(v1::ReportPipelineOutputsRequest request, bool reveal_sensitive,
+                                             Done<v1::ReportPipelineOutputsResponse> done) {
   if (request.request_id().empty()) {
-    return absl::InvalidArgumentError("request_id: required (the queue message id, or any unique id)");
+    return done(absl::InvalidArgumentError("request_id: required (the queue message id, or any unique id)"));
   }
-  core::Reply<v1::ReportPipelineOutputsResponse> resp = ApplyReportTxn(request, "", kScopeReport);
-  if (resp.ok() && !reveal_sensitive) RedactOutputs(resp->mutable_workspace()->mutable_outputs());
-  return resp;
+  Hold hold = Acquire();
+  if (hold == nullptr) return done(Refused("resourcing"));
+  ApplyReportTxn(request, "", kScopeReport,
+                 [hold, reveal_sensitive, done](core::Reply<v1::ReportPipelineOutputsResponse> resp) {
+                   if (resp.ok() && !reveal_sensitive) RedactOutputs(resp->mutable_workspace()->mutable_outputs());
+                   done(std::move(resp));
+                 });
 }
 
-core::Reply<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportTxn(
-    const v1::ReportPipelineOutputsRequest& request, const std::string& run_for_events, const std::string& scope) {
-  ASSIGN_OR_RETURN(std::string acronym, ReportProjectCd(request.outputs()));
+void ResourcingEngine::ApplyReportTxn(const v1::ReportPipelineOutputsRequest& request,
+                                      const std::string& run_for_events, const std::string& scope,
+                                      Done<v1::ReportPipelineOutputsResponse> done) {
+  absl::StatusOr<std::string> acronym_or = ReportProjectCd(request.outputs());
+  if (!acronym_or.ok()) return done(acronym_or.status());
+  const std::string acronym = *std::move(acronym_or);
   const std::string ws_name = WorkspaceName(acronym);
-  v1::ReportPipelineOutputsResponse resp;
-  auto r = Transact(
+  auto resp = std::make_shared<v1::ReportPipelineOutputsResponse>();
+  auto req = std::make_shared<const v1::ReportPipelineOutputsRequest>(request);
+  TransactAsync(
       store_, request.request_id(),
-      [&](Txn& txn) -> absl::Status {
+      [req, resp, acronym, ws_name, run_for_events](Txn& txn) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<v1::Workspace> found, txn.Get<v1::Workspace>(kWorkspaceKind, ws_name));
     if (!found.has_value()) {
       return absl::NotFoundError(absl::StrCat("outputs.project_cd: workspace ", acronym,
@@ -43,11 +51,11 @@ core::Reply<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportTxn(
     }
     v1::Workspace ws = std::move(*found);
     bool outputs_changed = false;
-    std::vector<v1::TemplateStatus> changed = ApplyReport(request.outputs(), &ws, &outputs_changed);
-    for (auto& c : changed) *resp.add_changed() = c;
+    std::vector<v1::TemplateStatus> changed = ApplyReport(req->outputs(), &ws, &outputs_changed);
+    for (auto& c : changed) *resp->add_changed() = c;
     if (changed.empty() && !outputs_changed) {
-      resp.set_allocated_workspace(new v1::Workspace(ws));
-      txn.set_response(resp.SerializeAsString());
+      resp->set_allocated_workspace(new v1::Workspace(ws));
+      txn.set_response(resp->SerializeAsString());
       return absl::OkStatus();  // a repeat: nothing to write
     }
     // Runs whose templates have all ended are over.
@@ -97,18 +105,23 @@ core::Reply<v1::ReportPipelineOutputsResponse> ResourcingEngine::ApplyReportTxn(
     // After the status, so that a watcher that stops at the run's end has
     // seen the final statuses.
     for (const auto& run : ended) EmitRun(txn, run);
-    resp.set_allocated_workspace(new v1::Workspace(ws));
-    txn.set_response(resp.SerializeAsString());
+    resp->set_allocated_workspace(new v1::Workspace(ws));
+    txn.set_response(resp->SerializeAsString());
     return absl::OkStatus();
   },
+      [resp, done](absl::StatusOr<core::CommitResult> r) {
+        if (!r.ok()) return done(r.status());
+        if (r->replayed) {
+          // The first answer, as it was then (the body did not run).
+          v1::ReportPipelineOutputsResponse first;
+          if (!first.ParseFromString(r->response)) {
+            return done(absl::DataLossError("stored ReportPipelineOutputs answer is corrupt"));
+          }
+          return done(core::Replayed(std::move(first)));
+        }
+        done(std::move(*resp));
+      },
       scope, scope.empty() ? "" : core::Fingerprint(request));
-  if (!r.ok()) return r.status();
-  if (r->replayed) {
-    // The first answer, as it was then (the body did not run).
-    if (!resp.ParseFromString(r->response)) return absl::DataLossError("stored ReportPipelineOutputs answer is corrupt");
-    return core::Replayed(std::move(resp));
-  }
-  return resp;
 }
 
 }  // namespace switchboard::resourcing

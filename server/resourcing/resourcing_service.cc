@@ -6,74 +6,75 @@
 
 namespace switchboard::resourcing {
 
-#define SB_ADMIT(Resp)                                                     \
-  auto principal = guard_->Admit(ctx, *req);                               \
-  if (!principal.ok()) return rpc::FinishNow<Resp>(ctx, principal.status(), resp)
+using rpc::AsyncCall;
+using rpc::SyncCall;
+
+// Mutating calls answer from the engine's `done` (AsyncCall); reads are one
+// store read (SyncCall). Nothing here waits.
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::SubmitRun(grpc::CallbackServerContext* ctx,
                                                            const v1::SubmitRunRequest* req, v1::Run* resp) {
-  SB_ADMIT(v1::Run);
-  return rpc::FinishNow(ctx, engine_->SubmitRun(*principal, *req), resp);
+  return AsyncCall(ctx, *guard_, *req, resp,
+                   [&](const Principal& p, auto done) { engine_->SubmitRun(p, *req, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::GetRun(grpc::CallbackServerContext* ctx, const v1::GetRunRequest* req,
                                                         v1::Run* resp) {
-  SB_ADMIT(v1::Run);
-  return rpc::FinishNow(ctx, engine_->GetRun(req->name()), resp);
+  return SyncCall(ctx, *guard_, *req, resp, [&](const Principal&) { return engine_->GetRun(req->name()); });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::ListRuns(grpc::CallbackServerContext* ctx,
                                                           const v1::ListRunsRequest* req, v1::ListRunsResponse* resp) {
-  SB_ADMIT(v1::ListRunsResponse);
-  return rpc::FinishNow(ctx, engine_->ListRuns(*req), resp);
+  return SyncCall(ctx, *guard_, *req, resp, [&](const Principal&) { return engine_->ListRuns(*req); });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::GetWorkspace(grpc::CallbackServerContext* ctx,
                                                               const v1::GetWorkspaceRequest* req, v1::Workspace* resp) {
-  SB_ADMIT(v1::Workspace);
-  return rpc::FinishNow(ctx, engine_->GetWorkspace(req->name(), principal->role == Role::kAdmin), resp);
+  return SyncCall(ctx, *guard_, *req, resp, [&](const Principal& p) {
+    return engine_->GetWorkspace(req->name(), p.role == Role::kAdmin);
+  });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::ListWorkspaces(grpc::CallbackServerContext* ctx,
                                                                 const v1::ListWorkspacesRequest* req,
                                                                 v1::ListWorkspacesResponse* resp) {
-  SB_ADMIT(v1::ListWorkspacesResponse);
-  return rpc::FinishNow(ctx, engine_->ListWorkspaces(*req, principal->role == Role::kAdmin), resp);
+  return SyncCall(ctx, *guard_, *req, resp, [&](const Principal& p) {
+    return engine_->ListWorkspaces(*req, p.role == Role::kAdmin);
+  });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::GetPullRequest(grpc::CallbackServerContext* ctx,
                                                                 const v1::GetPullRequestRequest* req,
                                                                 v1::PullRequest* resp) {
-  SB_ADMIT(v1::PullRequest);
-  return rpc::FinishNow(ctx, engine_->GetPullRequest(req->name()), resp);
+  return SyncCall(ctx, *guard_, *req, resp, [&](const Principal&) { return engine_->GetPullRequest(req->name()); });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::ListPullRequests(grpc::CallbackServerContext* ctx,
                                                                   const v1::ListPullRequestsRequest* req,
                                                                   v1::ListPullRequestsResponse* resp) {
-  SB_ADMIT(v1::ListPullRequestsResponse);
-  return rpc::FinishNow(ctx, engine_->ListPullRequests(*req), resp);
+  return SyncCall(ctx, *guard_, *req, resp, [&](const Principal&) { return engine_->ListPullRequests(*req); });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::ApprovePullRequest(grpc::CallbackServerContext* ctx,
                                                                     const v1::ApprovePullRequestRequest* req,
                                                                     v1::PullRequest* resp) {
-  SB_ADMIT(v1::PullRequest);
-  return rpc::FinishNow(ctx, engine_->ApprovePullRequest(*principal, *req), resp);
+  return AsyncCall(ctx, *guard_, *req, resp,
+                   [&](const Principal& p, auto done) { engine_->ApprovePullRequest(p, *req, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::AbandonPullRequest(grpc::CallbackServerContext* ctx,
                                                                     const v1::AbandonPullRequestRequest* req,
                                                                     v1::PullRequest* resp) {
-  SB_ADMIT(v1::PullRequest);
-  return rpc::FinishNow(ctx, engine_->AbandonPullRequest(*principal, *req), resp);
+  return AsyncCall(ctx, *guard_, *req, resp,
+                   [&](const Principal& p, auto done) { engine_->AbandonPullRequest(p, *req, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::ReportPipelineOutputs(grpc::CallbackServerContext* ctx,
                                                                        const v1::ReportPipelineOutputsRequest* req,
                                                                        v1::ReportPipelineOutputsResponse* resp) {
-  SB_ADMIT(v1::ReportPipelineOutputsResponse);
-  return rpc::FinishNow(ctx, engine_->ReportPipelineOutputs(*req, principal->role == Role::kAdmin), resp);
+  return AsyncCall(ctx, *guard_, *req, resp, [&](const Principal& p, auto done) {
+    engine_->ReportPipelineOutputs(*req, p.role == Role::kAdmin, std::move(done));
+  });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchEvents(grpc::CallbackServerContext* ctx,

@@ -1,9 +1,9 @@
 #pragma once
 // gRPC adapter of the resourcing service: admits the call, hands plain
 // protos to the ResourcingEngine, maps its status. Watch methods are raw
-// (see server/rpc/watch_stream.h). Engine calls that touch git or wait for
-// the store run on the engine's caller thread; they are short (a fetch and a
-// merge at most).
+// (see server/rpc/watch_stream.h). No handler waits: calls that commit or
+// touch git answer from the engine's `done` (rpc::AsyncCall), and reads are
+// one store read (rpc::SyncCall).
 
 #include "server/core/event_hub.h"
 #include "server/resourcing/engine.h"

@@ -2,9 +2,16 @@
 // ends in a store transaction, so after a crash the run resumes at the step
 // it was in, and re-applying a step makes no duplicate commit (a template
 // whose files are already in the tree makes no commit).
+//
+// A pass is a chain of steps, each posted where its work belongs: git on
+// the repository's strand (modules, then infrastructure), the pipeline
+// command and reads on the "resourcing" pool, and commits through
+// CommitAsync, whose callback starts the next step. No step waits for
+// another, so a pass holds a thread only while one of its steps runs.
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 
 #include <google/protobuf/util/json_util.h>
 
@@ -38,319 +45,456 @@ void CloseRun(v1::Workspace* ws, const std::string& run) {
 
 }  // namespace
 
-void ResourcingEngine::ProcessRun(const std::string& name) {
-  auto run = LoadRecord<v1::Run>(*store_, kRunKind, name);
-  if (!run.ok()) {
-    log::Error("cannot load run", {{"run", name}, {"error", run.status().ToString()}});
-    return;
-  }
-  absl::Status s;
-  switch (run->state()) {
-    case v1::Run::QUEUED:
-    case v1::Run::APPLYING:
-    case v1::Run::RETRYING:
-      s = ApplyRun(*std::move(run));
-      break;
-    case v1::Run::PIPELINE_RUNNING:
-      s = RunPipeline(*std::move(run));
-      break;
-    default:
-      return;  // ended, or waiting for an admin
-  }
-  if (s.ok() || stop_flag_) return;
-  if (s.code() == absl::StatusCode::kUnavailable) {
-    absl::Status r = RetryLater(name, s);
-    if (r.ok()) return;
-    s = r;
-  }
-  absl::Status f = FailRun(name, s);
-  if (!f.ok()) log::Error("cannot record run failure", {{"run", name}, {"error", f.ToString()}});
-}
+class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
+ public:
+  RunPass(ResourcingEngine* engine, std::string name, std::function<void()> finished)
+      : e_(engine), name_(std::move(name)), finished_(std::move(finished)) {}
 
-absl::Status ResourcingEngine::RetryLater(const std::string& name, const absl::Status& why) {
-  int attempts = 0;
-  auto r = Transact(store_, "", [&](Txn& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, name));
-    attempts = run.attempts();
-    run.set_state(v1::Run::RETRYING);
-    run.set_error(absl::StrCat(CodeName(why.code()), ": ", why.message(), " (retrying automatically)"));
-    Touch(&run);
-    txn.Put(kRunKind, name, run);
-    EmitRun(txn, run);
-    return absl::OkStatus();
-  });
-  if (!r.ok()) return r.status();
-  int64_t delay_s = std::min<int64_t>(options_.retry_max_seconds, int64_t{1} << std::min(attempts, 20));
-  log::Warn("run will retry", {{"run", name}, {"in_seconds", delay_s}, {"error", std::string(why.message())}});
-  auto run = LoadRecord<v1::Run>(*store_, kRunKind, name);
-  if (run.ok()) Enqueue(name, run->workspace(), delay_s * 1000);
-  return absl::OkStatus();
-}
+  void Start() { OnWork(&RunPass::Load); }
 
-absl::Status ResourcingEngine::FailRun(const std::string& name, const absl::Status& why) {
-  const std::string text = absl::StrCat(CodeName(why.code()), ": ", why.message());
-  log::Warn("run failed", {{"run", name}, {"error", text}});
-  auto r = Transact(store_, "", [&](Txn& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, name));
-    if (IsTerminalRun(run.state())) return absl::OkStatus();
-    ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, run.workspace()));
-    for (const auto& t : run.templates()) {
-      if (!IsTerminal(t.status())) SetTemplateStatus(&ws, &run, t.template_(), v1::FAILED, text);
+ private:
+  using Step = void (RunPass::*)();
+
+  // Where the next step runs. A refusal (pool full, or stopping) ends the
+  // pass as a retryable failure.
+  void OnWork(Step step) {
+    auto self = shared_from_this();
+    if (!e_->OnWorkPool([self, step] { (self.get()->*step)(); })) End(e_->Refused("resourcing"));
+  }
+  void OnStrand(core::Strand& strand, Step step) {
+    auto self = shared_from_this();
+    if (!strand.Post([self, step] { (self.get()->*step)(); })) End(e_->Refused("git"));
+  }
+  bool Stopping() const { return e_->stop_flag_.load(); }
+
+  // The end of the pass: a retryable failure schedules the next attempt,
+  // another fails the run; stopping leaves the run at its checkpoint.
+  void End(absl::Status s) {
+    if (s.ok() || Stopping()) return Finish();
+    auto self = shared_from_this();
+    if (s.code() == absl::StatusCode::kUnavailable || s.code() == absl::StatusCode::kResourceExhausted) {
+      e_->RetryLater(name_, s, [self](absl::Status r) {
+        if (r.ok()) return self->Finish();
+        self->Fail(r);
+      });
+      return;
     }
-    run.set_state(v1::Run::FAILED);
-    run.set_error(text);
-    Touch(&run);
-    CloseRun(&ws, name);
-    Touch(&ws);
-    txn.Put(kRunKind, name, run);
-    txn.Put(kWorkspaceKind, ws.name(), ws);
-    EmitRun(txn, run);
-    EmitStatus(txn, ws, name);
-    return absl::OkStatus();
-  });
-  return r.status();
-}
-
-absl::Status ResourcingEngine::ApplyRun(v1::Run run) {
-  const std::string name = run.name();
-  const std::string acronym = run.workspace_spec().acronym();
-  {
-    auto r = Transact(store_, run.request_id(), [&](Txn& txn) -> absl::Status {
-      ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
-      cur.set_state(v1::Run::APPLYING);
-      cur.set_attempts(cur.attempts() + 1);
-      Touch(&cur);
-      txn.Put(kRunKind, name, cur);
-      EmitRun(txn, cur);
-      run = cur;
-      return absl::OkStatus();
+    Fail(s);
+  }
+  void Fail(const absl::Status& s) {
+    auto self = shared_from_this();
+    e_->FailRun(name_, s, [self](absl::Status f) {
+      if (!f.ok()) log::Error("cannot record run failure", {{"run", self->name_}, {"error", f.ToString()}});
+      self->Finish();
     });
-    RETURN_IF_ERROR(r.status());
+  }
+  void Finish() {
+    std::function<void()> f = std::move(finished_);
+    finished_ = nullptr;
+    if (f) f();
   }
 
-  // Templates: read and resolved before any git write, so that a bad one
-  // fails the run with nothing written.
-  {
-    std::lock_guard<std::mutex> lock(modules_mu_);
-    RETURN_IF_ERROR(modules_->Fetch());
-  }
-  std::vector<LoadedTemplate> templates;
-  std::vector<nlohmann::json> tfvars;
-  bool needs_approval = false;
-  for (const auto& m : run.modules()) {
-    auto t = LoadTemplate(*modules_, options_.templates_dir, options_.main_branch, m.name(), m.version());
-    if (!t.ok()) return Annotate(t.status(), absl::StrCat("template ", m.name()));
-    // Overrides are keyed by the canonical name (options.cc); runs recorded
-    // before the alias was read as such may hold new-project-template.
-    if (auto o = options_.approval_overrides.find(CanonicalTemplate(m.name()));
-        o != options_.approval_overrides.end()) {
-      t->policy = o->second;
+  // On the resourcing pool: the run from its last checkpoint.
+  void Load() {
+    auto run = LoadRecord<v1::Run>(*e_->store_, kRunKind, name_);
+    if (!run.ok()) {
+      log::Error("cannot load run", {{"run", name_}, {"error", run.status().ToString()}});
+      return Finish();
     }
-    auto vars = ResolveVariables(*t, run.workspace_spec(), run.requesting_user_email(), options_.terraform_variables);
-    if (!vars.ok()) return vars.status();
-    needs_approval = needs_approval || t->policy == v1::APPROVAL_REQUIRED;
-    templates.push_back(std::move(*t));
-    tfvars.push_back(std::move(*vars));
-  }
-  // A run lands as a unit: if any of its templates needs approval, all of
-  // them go through the pull request.
-  const std::string branch = needs_approval ? acronym : options_.main_branch;
-  const Signature author{run.requesting_user_email(), run.requesting_user_email()};
-  const std::string folder = ProjectFolder(acronym);
-
-  std::vector<std::string> commits;
-  std::string head, main_head;
-  bool branch_ahead = false;
-  {
-    std::lock_guard<std::mutex> lock(infra_write_mu_);
-    for (int attempt = 1;; ++attempt) {
-      if (stop_flag_) return absl::CancelledError("server stopping");
-      RETURN_IF_ERROR(infra_->Fetch());
-      ASSIGN_OR_RETURN(std::optional<std::string> main, infra_->BranchCommit(options_.main_branch));
-      if (!main.has_value()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("the infrastructure repository has no branch ", options_.main_branch));
-      }
-      main_head = *main;
-      std::string base = *main;
-      if (needs_approval) {
-        ASSIGN_OR_RETURN(std::optional<std::string> b, infra_->BranchCommit(branch));
-        if (b.has_value()) base = *b;
-      }
-      ASSIGN_OR_RETURN(bool has_folder, infra_->HasPath(base, folder));
-      commits.clear();
-      head = base;
-      for (size_t i = 0; i < templates.size(); ++i) {
-        const auto& t = templates[i];
-        if (!IsWorkspaceTemplate(t.name) && !has_folder) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "template ", t.name, " needs the workspace folder ", folder, ", which does not exist yet on ", branch,
-              "; request templates/new-workspace-template for ", acronym, " first"));
-        }
-        auto files = RenderTemplate(t, acronym, branch, tfvars[i]);
-        ASSIGN_OR_RETURN(std::optional<std::string> c,
-                         infra_->CommitFiles(head, files, author, absl::StrCat("Committing ", t.name, " changes")));
-        if (c.has_value()) {
-          commits.push_back(*c);
-          head = *c;
-        }
-        has_folder = true;
-      }
-      if (head != base) {
-        if (options_.before_push) options_.before_push(branch);
-        absl::Status p = infra_->Push(head, branch);
-        if (p.code() == absl::StatusCode::kAborted && attempt < options_.push_attempts) {
-          log::Info("push lost a race; fetching and rebasing", {{"run", name}, {"branch", branch}, {"attempt", attempt}});
-          continue;
-        }
-        RETURN_IF_ERROR(p);
-      }
-      if (needs_approval) {
-        ASSIGN_OR_RETURN(bool merged, infra_->Contains(main_head, head));
-        branch_ahead = !merged;
-      }
-      break;
+    run_ = *std::move(run);
+    acronym_ = run_.workspace_spec().acronym();
+    folder_ = ProjectFolder(acronym_);
+    switch (run_.state()) {
+      case v1::Run::QUEUED:
+      case v1::Run::APPLYING:
+      case v1::Run::RETRYING:
+        return Applying();
+      case v1::Run::PIPELINE_RUNNING:
+        return Pipeline();
+      default:
+        return Finish();  // ended, or waiting for an admin
     }
   }
 
-  std::vector<v1::TemplateStatus> statuses;
-  for (const auto& t : templates) {
-    v1::TemplateStatus ts;
-    ts.set_template_(t.name);
-    ts.set_approval_policy(t.policy);
-    statuses.push_back(ts);
+  // ---- Apply: copy, commit and push; then open the PR or go on to the
+  // pipeline.
+
+  void Applying() {
+    auto run = std::make_shared<v1::Run>();
+    auto self = shared_from_this();
+    TransactAsync(
+        e_->store_, run_.request_id(),
+        [name = name_, run](Txn& txn) -> absl::Status {
+          ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
+          cur.set_state(v1::Run::APPLYING);
+          cur.set_attempts(cur.attempts() + 1);
+          Touch(&cur);
+          txn.Put(kRunKind, name, cur);
+          EmitRun(txn, cur);
+          *run = cur;
+          return absl::OkStatus();
+        },
+        [self, run](absl::StatusOr<core::CommitResult> r) {
+          if (!r.ok()) return self->End(r.status());
+          self->run_ = *run;
+          self->OnStrand(*self->e_->modules_strand_, &RunPass::ReadTemplates);
+        });
   }
-  // Checkpoint: the commits are on the remote.
-  {
-    auto r = Transact(store_, run.request_id(), [&](Txn& txn) -> absl::Status {
-      ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
-      for (const auto& c : commits) cur.add_commits(c);
-      cur.set_branch(branch);
-      cur.clear_error();
-      Touch(&cur);
-      txn.Put(kRunKind, name, cur);
-      run = cur;
-      return absl::OkStatus();
-    });
-    RETURN_IF_ERROR(r.status());
+
+  // Modules strand. Templates are read and resolved before any git write,
+  // so that a bad one fails the run with nothing written.
+  void ReadTemplates() {
+    if (Stopping()) return End(absl::CancelledError("server stopping"));
+    if (absl::Status s = e_->modules_->Fetch(); !s.ok()) return End(s);
+    const ResourcingOptions& o = e_->options_;
+    for (const auto& m : run_.modules()) {
+      auto t = LoadTemplate(*e_->modules_, o.templates_dir, o.main_branch, m.name(), m.version());
+      if (!t.ok()) return End(Annotate(t.status(), absl::StrCat("template ", m.name())));
+      // Overrides are keyed by the canonical name (options.cc); runs recorded
+      // before the alias was read as such may hold new-project-template.
+      if (auto ov = o.approval_overrides.find(CanonicalTemplate(m.name())); ov != o.approval_overrides.end()) {
+        t->policy = ov->second;
+      }
+      auto vars = ResolveVariables(*t, run_.workspace_spec(), run_.requesting_user_email(), o.terraform_variables);
+      if (!vars.ok()) return End(vars.status());
+      needs_approval_ = needs_approval_ || t->policy == v1::APPROVAL_REQUIRED;
+      templates_.push_back(std::move(*t));
+      tfvars_.push_back(std::move(*vars));
+    }
+    // A run lands as a unit: if any of its templates needs approval, all of
+    // them go through the pull request.
+    branch_ = needs_approval_ ? acronym_ : o.main_branch;
+    OnStrand(*e_->infra_strand_, &RunPass::WriteInfra);
   }
-  if (needs_approval && branch_ahead) return OpenOrReusePullRequest(run, statuses);
+
+  // Infrastructure strand: fetch, commit, push (rebased and retried when the
+  // push loses a race). No other git write to the repository runs meanwhile.
+  void WriteInfra() {
+    const ResourcingOptions& o = e_->options_;
+    GitRepo& infra = *e_->infra_;
+    const Signature author{run_.requesting_user_email(), run_.requesting_user_email()};
+    auto write = [&]() -> absl::Status {
+      for (int attempt = 1;; ++attempt) {
+        if (Stopping()) return absl::CancelledError("server stopping");
+        RETURN_IF_ERROR(infra.Fetch());
+        ASSIGN_OR_RETURN(std::optional<std::string> main, infra.BranchCommit(o.main_branch));
+        if (!main.has_value()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("the infrastructure repository has no branch ", o.main_branch));
+        }
+        main_head_ = *main;
+        std::string base = *main;
+        if (needs_approval_) {
+          ASSIGN_OR_RETURN(std::optional<std::string> b, infra.BranchCommit(branch_));
+          if (b.has_value()) base = *b;
+        }
+        ASSIGN_OR_RETURN(bool has_folder, infra.HasPath(base, folder_));
+        commits_.clear();
+        head_ = base;
+        for (size_t i = 0; i < templates_.size(); ++i) {
+          const auto& t = templates_[i];
+          if (!IsWorkspaceTemplate(t.name) && !has_folder) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "template ", t.name, " needs the workspace folder ", folder_, ", which does not exist yet on ",
+                branch_, "; request templates/new-workspace-template for ", acronym_, " first"));
+          }
+          auto files = RenderTemplate(t, acronym_, branch_, tfvars_[i]);
+          ASSIGN_OR_RETURN(std::optional<std::string> c,
+                           infra.CommitFiles(head_, files, author, absl::StrCat("Committing ", t.name, " changes")));
+          if (c.has_value()) {
+            commits_.push_back(*c);
+            head_ = *c;
+          }
+          has_folder = true;
+        }
+        if (head_ != base) {
+          if (o.before_push) o.before_push(branch_);
+          absl::Status p = infra.Push(head_, branch_);
+          if (p.code() == absl::StatusCode::kAborted && attempt < o.push_attempts) {
+            log::Info("push lost a race; fetching and rebasing",
+                      {{"run", name_}, {"branch", branch_}, {"attempt", attempt}});
+            continue;
+          }
+          RETURN_IF_ERROR(p);
+        }
+        if (needs_approval_) {
+          ASSIGN_OR_RETURN(bool merged, infra.Contains(main_head_, head_));
+          branch_ahead_ = !merged;
+        }
+        return absl::OkStatus();
+      }
+    };
+    if (absl::Status s = write(); !s.ok()) return End(s);
+    for (const auto& t : templates_) {
+      v1::TemplateStatus ts;
+      ts.set_template_(t.name);
+      ts.set_approval_policy(t.policy);
+      statuses_.push_back(ts);
+    }
+    // Checkpoint: the commits are on the remote.
+    auto run = std::make_shared<v1::Run>();
+    auto self = shared_from_this();
+    TransactAsync(
+        e_->store_, run_.request_id(),
+        [name = name_, commits = commits_, branch = branch_, run](Txn& txn) -> absl::Status {
+          ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
+          for (const auto& c : commits) cur.add_commits(c);
+          cur.set_branch(branch);
+          cur.clear_error();
+          Touch(&cur);
+          txn.Put(kRunKind, name, cur);
+          *run = cur;
+          return absl::OkStatus();
+        },
+        [self, run](absl::StatusOr<core::CommitResult> r) {
+          if (!r.ok()) return self->End(r.status());
+          self->run_ = *run;
+          if (self->needs_approval_ && self->branch_ahead_) return self->OnWork(&RunPass::OpenPullRequest);
+          self->Land();
+        });
+  }
+
+  // On the resourcing pool (it reads, and the provider may call out).
+  void OpenPullRequest() {
+    auto self = shared_from_this();
+    e_->OpenOrReusePullRequest(run_, statuses_, [self](absl::Status s) { self->End(s); });
+  }
 
   // Landed on main (or nothing to change): In Progress, then the pipeline.
-  auto r = Transact(store_, run.request_id(), [&](Txn& txn) -> absl::Status {
-    ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
-    ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, cur.workspace()));
-    for (const auto& st : statuses) {
-      SetTemplateStatus(&ws, &cur, st.template_(), v1::IN_PROGRESS, "", st.approval_policy());
+  void Land() {
+    auto run = std::make_shared<v1::Run>();
+    auto self = shared_from_this();
+    TransactAsync(
+        e_->store_, run_.request_id(),
+        [name = name_, statuses = statuses_, commit = needs_approval_ ? main_head_ : head_,
+         run](Txn& txn) -> absl::Status {
+          ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
+          ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, cur.workspace()));
+          for (const auto& st : statuses) {
+            SetTemplateStatus(&ws, &cur, st.template_(), v1::IN_PROGRESS, "", st.approval_policy());
+          }
+          cur.set_state(v1::Run::PIPELINE_RUNNING);
+          cur.set_pipeline_commit(commit);
+          Touch(&cur);
+          Touch(&ws);
+          txn.Put(kRunKind, name, cur);
+          txn.Put(kWorkspaceKind, ws.name(), ws);
+          EmitRun(txn, cur);
+          EmitStatus(txn, ws, name);
+          *run = cur;
+          return absl::OkStatus();
+        },
+        [self, run](absl::StatusOr<core::CommitResult> r) {
+          if (!r.ok()) return self->End(r.status());
+          self->run_ = *run;
+          self->Pipeline();
+        });
+  }
+
+  // ---- Pipeline: export main's project folder, run the command, apply
+  // its outputs as a report.
+
+  void Pipeline() {
+    if (e_->pipeline_ == nullptr) return End(absl::OkStatus());  // an external pipeline reports
+    OnStrand(*e_->infra_strand_, &RunPass::Export);
+  }
+
+  // Infrastructure strand.
+  void Export() {
+    if (Stopping()) return End(absl::CancelledError("server stopping"));
+    GitRepo& infra = *e_->infra_;
+    if (absl::Status s = infra.Fetch(); !s.ok()) return End(s);
+    auto main = infra.BranchCommit(e_->options_.main_branch);
+    if (!main.ok()) return End(main.status());
+    if (!main->has_value()) {
+      return End(absl::FailedPreconditionError("the infrastructure repository lost its main branch"));
     }
-    cur.set_state(v1::Run::PIPELINE_RUNNING);
-    cur.set_pipeline_commit(needs_approval ? main_head : head);
-    Touch(&cur);
-    Touch(&ws);
-    txn.Put(kRunKind, name, cur);
-    txn.Put(kWorkspaceKind, ws.name(), ws);
-    EmitRun(txn, cur);
-    EmitStatus(txn, ws, name);
-    run = cur;
-    return absl::OkStatus();
-  });
-  RETURN_IF_ERROR(r.status());
-  return RunPipeline(std::move(run));
-}
-
-absl::Status ResourcingEngine::RunPipeline(v1::Run run) {
-  const std::string name = run.name();
-  const std::string acronym = run.workspace_spec().acronym();
-  if (pipeline_ == nullptr) return absl::OkStatus();  // an external pipeline reports
-  std::string commit;
-  {
-    std::lock_guard<std::mutex> lock(infra_write_mu_);
-    RETURN_IF_ERROR(infra_->Fetch());
-    ASSIGN_OR_RETURN(std::optional<std::string> main, infra_->BranchCommit(options_.main_branch));
-    if (!main.has_value()) return absl::FailedPreconditionError("the infrastructure repository lost its main branch");
-    commit = *main;
+    commit_ = **main;
+    dir_ = (std::filesystem::path(e_->options_.work_dir) / "checkouts" /
+            absl::StrCat(name_.substr(5), "-", acronym_)).string();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    if (absl::Status s = infra.Export(commit_, folder_, dir_); !s.ok()) return End(s);
+    pe_.set_run(name_);
+    pe_.set_project_folder(folder_);
+    pe_.set_commit(commit_);
+    pe_.set_phase(v1::PipelineEvent::STARTED);
+    auto self = shared_from_this();
+    TransactAsync(
+        e_->store_, run_.request_id(),
+        [ws = run_.workspace(), pe = pe_](Txn& txn) -> absl::Status {
+          EmitPipeline(txn, ws, pe);
+          return absl::OkStatus();
+        },
+        [self](absl::StatusOr<core::CommitResult> r) {
+          if (!r.ok()) return self->End(r.status());
+          self->OnWork(&RunPass::RunCommand);
+        });
   }
-  const std::string folder = ProjectFolder(acronym);
-  const std::string dir =
-      (std::filesystem::path(options_.work_dir) / "checkouts" / absl::StrCat(name.substr(5), "-", acronym)).string();
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  RETURN_IF_ERROR(infra_->Export(commit, folder, dir));
-  v1::PipelineEvent pe;
-  pe.set_run(name);
-  pe.set_project_folder(folder);
-  pe.set_commit(commit);
-  pe.set_phase(v1::PipelineEvent::STARTED);
-  {
-    auto r = Transact(store_, run.request_id(), [&](Txn& txn) -> absl::Status {
-      EmitPipeline(txn, run.workspace(), pe);
-      return absl::OkStatus();
-    });
-    RETURN_IF_ERROR(r.status());
-  }
-  auto result = pipeline_->Run(dir, acronym);
-  std::filesystem::remove_all(dir, ec);
-  if (stop_flag_) return absl::CancelledError("server stopping; the pipeline runs again after the restart");
-  if (!result.ok()) return Annotate(result.status(), "pipeline");
 
-  absl::Status outcome;
-  v1::ReportPipelineOutputsRequest report;
-  if (result->exit_code != 0) {
-    outcome = absl::AbortedError(absl::StrCat("pipeline exited with ", result->exit_code, ": ", result->stderr_tail));
-  } else {
-    nlohmann::json j = nlohmann::json::parse(result->stdout_text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      outcome = absl::DataLossError(absl::StrCat("pipeline output is not a terraform output -json object; stderr: ",
-                                                 result->stderr_tail));
+  // On the resourcing pool: the command holds this thread until it ends (or is
+  // killed at its timeout, or when the server stops).
+  void RunCommand() {
+    if (Stopping()) return End(absl::CancelledError("server stopping"));
+    auto result = e_->pipeline_->Run(dir_, acronym_);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    if (Stopping()) return End(absl::CancelledError("server stopping; the pipeline runs again after the restart"));
+    if (!result.ok()) return End(Annotate(result.status(), "pipeline"));
+    result_ = *std::move(result);
+
+    v1::ReportPipelineOutputsRequest report;
+    if (result_.exit_code != 0) {
+      outcome_ = absl::AbortedError(absl::StrCat("pipeline exited with ", result_.exit_code, ": ",
+                                                 result_.stderr_tail));
     } else {
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        if (!it.value().is_object() || !it.value().contains("value")) {
-          outcome = absl::DataLossError(absl::StrCat("pipeline output '", it.key(), "' lacks a value"));
-          break;
+      nlohmann::json j = nlohmann::json::parse(result_.stdout_text, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) {
+        outcome_ = absl::DataLossError(absl::StrCat(
+            "pipeline output is not a terraform output -json object; stderr: ", result_.stderr_tail));
+      } else {
+        for (auto it = j.begin(); it != j.end(); ++it) {
+          if (!it.value().is_object() || !it.value().contains("value")) {
+            outcome_ = absl::DataLossError(absl::StrCat("pipeline output '", it.key(), "' lacks a value"));
+            break;
+          }
+          v1::OutputValue& ov = (*report.mutable_outputs())[it.key()];
+          ov.set_sensitive(it.value().value("sensitive", false));
+          auto to_value = [](const nlohmann::json& x, google::protobuf::Value* out) {
+            std::string text = x.dump();
+            (void)google::protobuf::util::JsonStringToMessage(text, out);
+          };
+          if (it.value().contains("type")) to_value(it.value()["type"], ov.mutable_type());
+          to_value(it.value()["value"], ov.mutable_value());
         }
-        v1::OutputValue& ov = (*report.mutable_outputs())[it.key()];
-        ov.set_sensitive(it.value().value("sensitive", false));
-        auto to_value = [](const nlohmann::json& x, google::protobuf::Value* out) {
-          std::string text = x.dump();
-          (void)google::protobuf::util::JsonStringToMessage(text, out);
-        };
-        if (it.value().contains("type")) to_value(it.value()["type"], ov.mutable_type());
-        to_value(it.value()["value"], ov.mutable_value());
       }
     }
-  }
-  if (outcome.ok()) {
+    if (!outcome_.ok()) return PipelineEnded();
     auto& cd = (*report.mutable_outputs())["project_cd"];
     if (!cd.has_value()) {
-      cd.mutable_value()->set_string_value(acronym);
+      cd.mutable_value()->set_string_value(acronym_);
       cd.mutable_type()->set_string_value("string");
     }
-    report.set_request_id(absl::StrCat("pipeline:", name, ":", commit));
-    auto applied = ApplyReportTxn(report, name);
-    if (!applied.ok()) outcome = Annotate(applied.status(), "pipeline report");
-  }
-  pe.set_phase(outcome.ok() ? v1::PipelineEvent::SUCCEEDED : v1::PipelineEvent::FAILED);
-  pe.set_exit_code(result->exit_code);
-  if (!outcome.ok()) pe.set_stderr_tail(result->stderr_tail);
-  {
-    auto r = Transact(store_, run.request_id(), [&](Txn& txn) -> absl::Status {
-      EmitPipeline(txn, run.workspace(), pe);
-      return absl::OkStatus();
+    report.set_request_id(absl::StrCat("pipeline:", name_, ":", commit_));
+    auto self = shared_from_this();
+    e_->ApplyReportTxn(report, name_, "", [self](core::Reply<v1::ReportPipelineOutputsResponse> applied) {
+      if (!applied.ok()) self->outcome_ = Annotate(applied.status(), "pipeline report");
+      self->PipelineEnded();
     });
-    RETURN_IF_ERROR(r.status());
   }
-  if (!outcome.ok()) return outcome;
-  // Templates the pipeline did not report on cannot finish any other way.
-  ASSIGN_OR_RETURN(v1::Run after, LoadRecord<v1::Run>(*store_, kRunKind, name));
-  if (!IsTerminalRun(after.state())) {
+
+  void PipelineEnded() {
+    pe_.set_phase(outcome_.ok() ? v1::PipelineEvent::SUCCEEDED : v1::PipelineEvent::FAILED);
+    pe_.set_exit_code(result_.exit_code);
+    if (!outcome_.ok()) pe_.set_stderr_tail(result_.stderr_tail);
+    auto self = shared_from_this();
+    TransactAsync(
+        e_->store_, run_.request_id(),
+        [ws = run_.workspace(), pe = pe_](Txn& txn) -> absl::Status {
+          EmitPipeline(txn, ws, pe);
+          return absl::OkStatus();
+        },
+        [self](absl::StatusOr<core::CommitResult> r) {
+          if (!r.ok()) return self->End(r.status());
+          if (!self->outcome_.ok()) return self->End(self->outcome_);
+          self->OnWork(&RunPass::CheckReported);
+        });
+  }
+
+  // On the resourcing pool: templates the pipeline did not report on cannot finish
+  // any other way.
+  void CheckReported() {
+    auto after = LoadRecord<v1::Run>(*e_->store_, kRunKind, name_);
+    if (!after.ok()) return End(after.status());
+    if (IsTerminalRun(after->state())) return End(absl::OkStatus());
     std::vector<std::string> silent;
-    for (const auto& t : after.templates()) {
+    for (const auto& t : after->templates()) {
       if (!IsTerminal(t.status())) silent.push_back(t.template_());
     }
-    return absl::DataLossError(absl::StrCat("the pipeline's output reported no status for ",
-                                            absl::StrJoin(silent, ", ")));
+    End(absl::DataLossError(
+        absl::StrCat("the pipeline's output reported no status for ", absl::StrJoin(silent, ", "))));
   }
-  return absl::OkStatus();
+
+  ResourcingEngine* const e_;
+  const std::string name_;
+  std::function<void()> finished_;
+  v1::Run run_;
+  std::string acronym_;
+  std::string folder_;
+  // Apply.
+  std::vector<LoadedTemplate> templates_;
+  std::vector<nlohmann::json> tfvars_;
+  bool needs_approval_ = false;
+  std::string branch_;
+  std::vector<std::string> commits_;
+  std::string head_;
+  std::string main_head_;
+  bool branch_ahead_ = false;
+  std::vector<v1::TemplateStatus> statuses_;
+  // Pipeline.
+  std::string commit_;
+  std::string dir_;
+  v1::PipelineEvent pe_;
+  PipelineResult result_;
+  absl::Status outcome_;
+};
+
+void ResourcingEngine::ProcessRun(const std::string& name, std::function<void()> finished) {
+  std::make_shared<RunPass>(this, name, std::move(finished))->Start();
+}
+
+void ResourcingEngine::RetryLater(const std::string& name, const absl::Status& why, Next next) {
+  struct Seen {
+    int attempts = 0;
+    std::string workspace;
+  };
+  auto seen = std::make_shared<Seen>();
+  TransactAsync(
+      store_, "",
+      [name, why, seen](Txn& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, name));
+        seen->attempts = run.attempts();
+        seen->workspace = run.workspace();
+        run.set_state(v1::Run::RETRYING);
+        run.set_error(absl::StrCat(CodeName(why.code()), ": ", why.message(), " (retrying automatically)"));
+        Touch(&run);
+        txn.Put(kRunKind, name, run);
+        EmitRun(txn, run);
+        return absl::OkStatus();
+      },
+      [this, name, why, seen, next = std::move(next)](absl::StatusOr<core::CommitResult> r) {
+        if (!r.ok()) return next(r.status());
+        int64_t delay_s = std::min<int64_t>(options_.retry_max_seconds, int64_t{1} << std::min(seen->attempts, 20));
+        log::Warn("run will retry", {{"run", name}, {"in_seconds", delay_s}, {"error", std::string(why.message())}});
+        Enqueue(name, seen->workspace, delay_s * 1000);
+        next(absl::OkStatus());
+      });
+}
+
+void ResourcingEngine::FailRun(const std::string& name, const absl::Status& why, Next next) {
+  const std::string text = absl::StrCat(CodeName(why.code()), ": ", why.message());
+  log::Warn("run failed", {{"run", name}, {"error", text}});
+  TransactAsync(
+      store_, "",
+      [name, text](Txn& txn) -> absl::Status {
+        ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, name));
+        if (IsTerminalRun(run.state())) return absl::OkStatus();
+        ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, run.workspace()));
+        for (const auto& t : run.templates()) {
+          if (!IsTerminal(t.status())) SetTemplateStatus(&ws, &run, t.template_(), v1::FAILED, text);
+        }
+        run.set_state(v1::Run::FAILED);
+        run.set_error(text);
+        Touch(&run);
+        CloseRun(&ws, name);
+        Touch(&ws);
+        txn.Put(kRunKind, name, run);
+        txn.Put(kWorkspaceKind, ws.name(), ws);
+        EmitRun(txn, run);
+        EmitStatus(txn, ws, name);
+        return absl::OkStatus();
+      },
+      [next = std::move(next)](absl::StatusOr<core::CommitResult> r) { next(r.status()); });
 }
 
 }  // namespace switchboard::resourcing

@@ -29,6 +29,8 @@ namespace {
 using resourcing::GitRepo;
 using testing::FishRequest;
 using testing::FreePort;
+using testing::Proc;
+using testing::Spawn;
 using testing::TempDir;
 using testing::WaitFor;
 
@@ -60,10 +62,12 @@ TEST(ResourcingGit, PushThatLosesARaceIsRebasedAndRetried) {
     racer_commit = **c;
     ASSERT_TRUE(other->Push(racer_commit, branch).ok());
   };
-  auto engine = resourcing::ResourcingEngine::Start(store->get(), o);
+  auto executor = testing::DefaultExecutor();
+  auto engine = resourcing::ResourcingEngine::Start(store->get(), executor.get(), o);
   ASSERT_TRUE(engine.ok()) << engine.status();
   Principal admin{"tester", Role::kAdmin, false};
-  auto run = (*engine)->SubmitRun(admin, FishRequest("race"));
+  auto run = testing::Await<v1::Run>(
+      [&](auto done) { (*engine)->SubmitRun(admin, FishRequest("race"), std::move(done)); });
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_TRUE(WaitFor([&] {
     auto r = (*engine)->GetRun(run->name());
@@ -83,42 +87,6 @@ TEST(ResourcingGit, PushThatLosesARaceIsRebasedAndRetried) {
   (*store)->Close();
 }
 
-
-struct Proc {
-  pid_t pid = -1;
-  std::string log;
-  ~Proc() { Kill(); }
-  void Kill() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      pid = -1;
-    }
-  }
-  std::string Log() const {
-    std::ifstream in(log);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-};
-
-std::unique_ptr<Proc> Spawn(std::vector<std::string> argv, const std::string& log) {
-  auto p = std::make_unique<Proc>();
-  p->log = log;
-  p->pid = fork();
-  if (p->pid == 0) {
-    FILE* f = fopen(log.c_str(), "w");
-    dup2(fileno(f), 1);
-    dup2(fileno(f), 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  return p;
-}
 
 TEST(ResourcingGit, GitDaemonRemote) {
   TempDir dir, remotes, scratch;

@@ -1,6 +1,9 @@
 #include "tests/resourcing/resourcing_test_support.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -75,6 +78,47 @@ v1::Workspace GetWorkspaceOrDie(v1::ResourcingService::Stub& stub, const std::st
   grpc::Status s = stub.GetWorkspace(&ctx, req, &ws);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return ws;
+}
+
+std::unique_ptr<core::Executor> DefaultExecutor() {
+  auto executor = std::make_unique<core::Executor>();
+  for (const auto& [name, size] : core::DefaultPools()) {
+    auto pool = executor->AddPool({name, static_cast<int>(size.threads), static_cast<int>(size.queue_limit)});
+    EXPECT_TRUE(pool.ok()) << pool.status();
+  }
+  return executor;
+}
+
+void Proc::Kill() {
+  if (pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+}
+
+std::string Proc::Log() const {
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::unique_ptr<Proc> Spawn(std::vector<std::string> argv, const std::string& log) {
+  auto p = std::make_unique<Proc>();
+  p->log = log;
+  p->pid = fork();
+  if (p->pid == 0) {
+    FILE* f = fopen(log.c_str(), "w");
+    dup2(fileno(f), 1);
+    dup2(fileno(f), 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return p;
 }
 
 }  // namespace switchboard::testing

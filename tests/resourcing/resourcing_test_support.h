@@ -3,10 +3,16 @@
 // an in-process server with resourcing settings, and waiting for a run or
 // workspace to reach a state.
 
+#include <sys/types.h>
+
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "server/core/executor.h"
+#include "server/core/reply.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 #include "tests/core/test_support.h"
 
@@ -30,5 +36,29 @@ inline bool IsTerminalRunState(v1::Run::State s) { return s == v1::Run::SUCCEEDE
 
 v1::Run GetRunOrDie(v1::ResourcingService::Stub& stub, const std::string& name);
 v1::Workspace GetWorkspaceOrDie(v1::ResourcingService::Stub& stub, const std::string& name);
+
+// An executor with the pools switchboardd runs (core::DefaultPools), for an
+// engine started without a Server.
+std::unique_ptr<core::Executor> DefaultExecutor();
+
+// Calls an engine operation that answers through `done` and waits for the
+// answer: tests only (the server never waits).
+template <class T, class Call>
+core::Reply<T> Await(Call call) {
+  auto answer = std::make_shared<std::promise<core::Reply<T>>>();
+  call([answer](core::Reply<T> r) { answer->set_value(std::move(r)); });
+  return answer->get_future().get();
+}
+
+// A child process whose stdout and stderr go to `log`; killed (SIGKILL) and
+// reaped when destroyed.
+struct Proc {
+  pid_t pid = -1;
+  std::string log;
+  ~Proc() { Kill(); }
+  void Kill();
+  std::string Log() const;
+};
+std::unique_ptr<Proc> Spawn(std::vector<std::string> argv, const std::string& log);
 
 }  // namespace switchboard::testing

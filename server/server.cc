@@ -15,6 +15,7 @@
 #include "server/core/data_dir_lock.h"
 #include "server/core/event_hub.h"
 #include "server/core/executor.h"
+#include "server/core/job.h"
 #include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
 #include "server/http/admin_http.h"
@@ -120,6 +121,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   RETURN_IF_ERROR(core::ValidateConfig(config));
   auto impl = std::make_unique<Impl>();
   impl->config = config;
+  // This process start's id: the owner of every job lease taken here.
+  const std::string replica_id = core::NewReplicaId();
 
   if (config.token_file.empty()) {
     impl->auth = TokenAuthenticator::AllowLocal();
@@ -198,6 +201,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   {
     ASSIGN_OR_RETURN(media::MediaConfig media_config, media::ParseMediaConfig(config.media_json));
     media::MediaEngineOptions mo;
+    mo.replica_id = replica_id;
     mo.config = std::move(media_config);
     mo.blob_root = (std::filesystem::path(config.data_dir) / "blobs").string();
     mo.work_dir = (std::filesystem::path(config.data_dir) / "media-tmp").string();
@@ -286,6 +290,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   log::Info("serving", {{"grpc_address", impl->grpc_address},
                         {"http_address", impl->http->address()},
                         {"data_dir", config.data_dir},
+                        {"replica_id", replica_id},
                         {"auth", impl->auth->requires_tokens() ? "tokens" : "loopback-local-admin"},
                         {"tls", !config.tls_cert_file.empty()},
                         {"http_scheme", http_tls ? "https" : "http"},

@@ -3,22 +3,35 @@
 //
 // Watchers do not queue events: each keeps a cursor (the last sequence it
 // sent) and asks the hub for the next matching event. The hub keeps the most
-// recent events in a ring; a watcher further behind reads from the store. A
-// caught-up watcher parks itself in the hub and is woken when new events
-// commit. Memory is therefore bounded per watcher (one event in flight) no
+// recent events in a ring; a watcher further behind reads from the store
+// (ReadEventsAsync, on the hub's threads, never on the caller's). A caught-up
+// watcher parks itself in the hub and is woken when an event it can match
+// commits. Memory is therefore bounded per watcher (one event in flight) no
 // matter how slow the client is, and there is no gap or duplicate between
 // replay and live: both read the same log by sequence.
+//
+// Who is woken: each watcher registers a Listener with keys (service, kind,
+// resource; empty = any). The hub indexes listeners by key, and after a
+// commit looks up only the keys of the new events: a commit to service A
+// never wakes a watcher of service B, nor a watcher of one run a commit
+// about another. A woken watcher is told the first sequence that can match
+// it, and scans the ring from there, not from its cursor.
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
 #include "server/core/store.h"
 
 namespace switchboard::core {
@@ -36,8 +49,22 @@ struct WatchFilter {
   bool Matches(const EventRecord& e) const;
 };
 
-// A parked watcher; Wake() is called (outside hub locks) when new events
-// have committed.
+// A key of the hub's wake index: events of `service` (empty: of every
+// service, and then kind and resource are ignored), of payload `kind`
+// (empty: any), about `resource` as its resource or related resource
+// (empty: any).
+struct WatchKey {
+  std::string service;
+  std::string kind;
+  std::string resource;
+};
+
+// The keys that cover every event `filter` can match (a resource_prefix is
+// not indexed: such a filter is woken by every event of its kinds).
+std::vector<WatchKey> KeysOf(const WatchFilter& filter);
+
+// A parked watcher; Wake() is called (outside hub locks) when an event it
+// may match has committed.
 class Waiter {
  public:
   virtual ~Waiter() = default;
@@ -52,9 +79,9 @@ class EventHub {
     // A live watcher more than this many events behind the head is ended
     // with a resumable error.
     int64_t max_lag = 10000;
-    // Threads that wake parked watchers after a commit. Each wake may write
-    // to a stream, so with thousands of watchers the work is shared out in
-    // chunks.
+    // The hub's threads: they find and wake the watchers of each commit (in
+    // chunks, each wake may write to a stream) and read the store for
+    // watchers replaying from behind the ring.
     int wake_threads = 2;
   };
 
@@ -63,6 +90,18 @@ class EventHub {
 
   // Called by the store after each durable commit, in sequence order.
   void OnCommitted(std::vector<std::shared_ptr<const EventRecord>> events);
+
+  // A watcher's registration: the keys whose events wake it when it is
+  // parked. Made by Listen; the watcher calls Unlisten when it ends (before
+  // the hub goes).
+  class Listener;
+  std::shared_ptr<Listener> Listen(std::weak_ptr<Waiter> waiter);
+  void Unlisten(Listener* listener);
+  // Keys are counted: a key added twice stays until removed twice. Returns
+  // the head of the log when the key took effect: every event after it
+  // with that key wakes the listener if it is parked.
+  int64_t AddKey(Listener* listener, const WatchKey& key);
+  void RemoveKey(Listener* listener, const WatchKey& key);
 
   enum class NextKind { kEvent, kWait, kReadStore, kLagging, kClosed };
   struct Next {
@@ -73,10 +112,22 @@ class EventHub {
     int64_t advance_to = 0;
   };
 
-  // The next event after `after` that matches `filter`. If none is ready,
-  // parks `waiter` (kWait) so it is woken on the next commit. `live` tells
-  // whether the watcher has caught up before (only live watchers can lag).
+  // The next event after `after` for which `matches` is true (called under
+  // the hub's lock; it must only read). If none is ready, parks `listener`
+  // (kWait): it is woken when an event with one of its keys commits. `live`
+  // tells whether the watcher has caught up before (only live watchers can
+  // lag).
+  Next NextEvent(int64_t after, absl::FunctionRef<bool(const EventRecord&)> matches, bool live,
+                 Listener* listener);
+  // The same for a watcher with one filter, listening on KeysOf(filter)
+  // (registered on its first call, dropped when `waiter` is gone).
   Next NextEvent(int64_t after, const WatchFilter& filter, bool live, const std::weak_ptr<Waiter>& waiter);
+
+  // Reads the store on a hub thread and calls `done` there with up to
+  // `limit` events after `after` (of `service` if not empty). False, with
+  // `done` never called, once the hub is being destroyed.
+  using ReadDone = std::function<void(absl::StatusOr<EventBatch>)>;
+  bool ReadEventsAsync(int64_t after, int limit, std::string service, ReadDone done);
 
   int64_t head() const;
   Store* store() const { return store_; }
@@ -91,8 +142,38 @@ class EventHub {
   void AddWatcher(int delta);
   int64_t watchers() const;
 
+  struct Stats {
+    // Wake() calls made (one per parked listener an event could match).
+    int64_t wakes = 0;
+    // Every event up to this sequence has had its listeners found and
+    // counted in `wakes` (their Wake() calls may still be running).
+    int64_t dispatched_through = 0;
+    // Listeners registered, and those parked now.
+    int64_t listeners = 0;
+    int64_t parked = 0;
+    // Store reads done for replaying watchers.
+    int64_t store_reads = 0;
+  };
+  Stats stats() const;
+
  private:
-  void NotifyLoop();
+  struct WakeBatch;
+  struct Read {
+    int64_t after;
+    int limit;
+    std::string service;
+    ReadDone done;
+  };
+
+  void WorkLoop();
+  bool WakeWorkLocked() const;
+  // Wakes the parked listeners of the events after dispatched_through_.
+  // Called with `lock` held and dispatching_ set; unlocks while it works
+  // out the events' keys.
+  void DispatchLocked(std::unique_lock<std::mutex>& lock);
+  void StartBatchLocked(std::vector<std::weak_ptr<Waiter>> waiters);
+  void AddKeyLocked(Listener* l, const std::string& key);
+  void UnlistenLocked(Listener* l);
 
   Store* store_;
   Options options_;
@@ -101,24 +182,34 @@ class EventHub {
   std::deque<std::shared_ptr<const EventRecord>> ring_;
   int64_t head_ = 0;
   bool closed_ = false;
-  std::vector<std::weak_ptr<Waiter>> parked_;
   int64_t watchers_ = 0;
 
-  // The watchers being woken after the latest commit; wake threads claim
-  // them in chunks.
-  struct WakeBatch {
-    std::vector<std::weak_ptr<Waiter>> waiters;
-    std::atomic<size_t> next{0};
-    bool claimed() const { return next.load(std::memory_order_relaxed) >= waiters.size(); }
-  };
-  std::shared_ptr<WakeBatch> batch_;
+  // Every listener, and the index: key -> listeners with that key.
+  absl::flat_hash_set<Listener*> listeners_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<Listener*>> index_;
+  // Listeners of the one-filter NextEvent, by waiter.
+  absl::flat_hash_map<const Waiter*, std::shared_ptr<Listener>> implicit_;
 
-  // Wakes run on their own thread so that the store's commit thread never
-  // waits on thousands of stream writes.
-  std::condition_variable notify_cv_;
-  bool notify_pending_ = false;
+  // Dispatch: events up to dispatched_through_ have woken their listeners;
+  // one thread at a time works out the next round.
+  int64_t dispatched_through_ = 0;
+  uint64_t round_ = 0;
+  bool dispatching_ = false;
+  bool close_pending_ = false;
+  // Rounds worked out this far: their wakes are in batches_.
+  int64_t woken_through_ = 0;
+  // Listeners being woken, oldest first; hub threads claim them in chunks.
+  std::deque<std::shared_ptr<WakeBatch>> batches_;
+  std::deque<Read> reads_;
+
+  int64_t wakes_ = 0;
+  int64_t store_reads_ = 0;
+
+  // The hub's threads: the store's commit thread never waits on thousands
+  // of stream writes, and no gRPC reaction waits on a store read.
+  std::condition_variable work_cv_;
   bool stopping_ = false;
-  std::vector<std::thread> notify_threads_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace switchboard::core

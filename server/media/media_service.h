@@ -18,7 +18,11 @@ using MediaServiceBase = v1::MediaService::WithRawCallbackMethod_WatchEvents<
 class MediaServiceImpl final : public MediaServiceBase {
  public:
   MediaServiceImpl(const rpc::Guard* guard, core::EventHub* hub, MediaEngine* engine)
-      : guard_(guard), hub_(hub), engine_(engine) {}
+      : guard_(guard), hub_(hub), engine_(engine) {
+    // Many watches over one stream, served raw (server/rpc/multi_watch.h).
+    MarkMethodRawCallback(rpc::WatchManyIndex(v1::MediaService::service_full_name()),
+                          rpc::WatchManyHandler<v1::MediaWatchManyResponse>(guard_, hub_, "media"));
+  }
 
 #define SB_MEDIA_UNARY(Method, Req, Resp) \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, const v1::Req* req, v1::Resp* resp) override;
@@ -47,12 +51,6 @@ class MediaServiceImpl final : public MediaServiceBase {
                                                              const grpc::ByteBuffer* req) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStorageEvents(grpc::CallbackServerContext* ctx,
                                                                  const grpc::ByteBuffer* req) override;
-
-  // Many watches over one stream (server/rpc/multi_watch.h).
-  grpc::ServerBidiReactor<v1::WatchManyRequest, v1::MediaWatchManyResponse>* WatchMany(
-      grpc::CallbackServerContext* ctx) override {
-    return rpc::MultiWatchStream<v1::MediaWatchManyResponse>::Start(ctx, guard_, hub_, "media");
-  }
 
  private:
   const rpc::Guard* guard_;

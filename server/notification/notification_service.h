@@ -28,7 +28,11 @@ struct Engines {
 class NotificationServiceImpl final : public NotificationServiceBase {
  public:
   NotificationServiceImpl(const rpc::Guard* guard, core::EventHub* hub, Engines engines)
-      : guard_(guard), hub_(hub), e_(engines) {}
+      : guard_(guard), hub_(hub), e_(engines) {
+    // Many watches over one stream, served raw (server/rpc/multi_watch.h).
+    MarkMethodRawCallback(rpc::WatchManyIndex(v1::NotificationService::service_full_name()),
+                          rpc::WatchManyHandler<v1::NotificationWatchManyResponse>(guard_, hub_, "notification"));
+  }
 
   using Ctx = grpc::CallbackServerContext;
   using Unary = grpc::ServerUnaryReactor;
@@ -71,12 +75,6 @@ class NotificationServiceImpl final : public NotificationServiceBase {
   RawWatch* WatchEvents(Ctx* ctx, const grpc::ByteBuffer* req) override;
   RawWatch* WatchApplications(Ctx* ctx, const grpc::ByteBuffer* req) override;
   RawWatch* WatchDeliveries(Ctx* ctx, const grpc::ByteBuffer* req) override;
-
-  // Many watches over one stream (server/rpc/multi_watch.h).
-  grpc::ServerBidiReactor<v1::WatchManyRequest, v1::NotificationWatchManyResponse>* WatchMany(
-      grpc::CallbackServerContext* ctx) override {
-    return rpc::MultiWatchStream<v1::NotificationWatchManyResponse>::Start(ctx, guard_, hub_, "notification");
-  }
 
  private:
   const rpc::Guard* guard_;

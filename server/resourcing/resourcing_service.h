@@ -20,7 +20,11 @@ using ResourcingServiceBase = v1::ResourcingService::WithRawCallbackMethod_Watch
 class ResourcingServiceImpl final : public ResourcingServiceBase {
  public:
   ResourcingServiceImpl(const rpc::Guard* guard, core::EventHub* hub, ResourcingEngine* engine)
-      : guard_(guard), hub_(hub), engine_(engine) {}
+      : guard_(guard), hub_(hub), engine_(engine) {
+    // Many watches over one stream, served raw (server/rpc/multi_watch.h).
+    MarkMethodRawCallback(rpc::WatchManyIndex(v1::ResourcingService::service_full_name()),
+                          rpc::WatchManyHandler<v1::ResourcingWatchManyResponse>(guard_, hub_, "resourcing"));
+  }
 
   grpc::ServerUnaryReactor* SubmitRun(grpc::CallbackServerContext* ctx, const v1::SubmitRunRequest* req,
                                       v1::Run* resp) override;
@@ -53,12 +57,6 @@ class ResourcingServiceImpl final : public ResourcingServiceBase {
                                                               const grpc::ByteBuffer* req) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchRun(grpc::CallbackServerContext* ctx,
                                                        const grpc::ByteBuffer* req) override;
-
-  // Many watches over one stream (server/rpc/multi_watch.h).
-  grpc::ServerBidiReactor<v1::WatchManyRequest, v1::ResourcingWatchManyResponse>* WatchMany(
-      grpc::CallbackServerContext* ctx) override {
-    return rpc::MultiWatchStream<v1::ResourcingWatchManyResponse>::Start(ctx, guard_, hub_, "resourcing");
-  }
 
  private:
   const rpc::Guard* guard_;

@@ -193,6 +193,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   {
     resourcing::ResourcingOptions ropts;
     ASSIGN_OR_RETURN(ropts, resourcing::OptionsFromConfig(config));
+    ropts.replica_id = replica_id;
     ASSIGN_OR_RETURN(impl->resourcing_engine, resourcing::ResourcingEngine::Start(impl->store.get(), impl->executor.get(),
                                                                                      std::move(ropts)));
   }

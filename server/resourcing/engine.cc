@@ -5,68 +5,24 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "server/core/fingerprint.h"
-#include "server/core/paging.h"
+#include "server/core/list_page.h"
 #include "server/resourcing/git_repo.h"
+#include "server/resourcing/list_index.h"
 #include "server/resourcing/names.h"
 #include "server/resourcing/pipeline.h"
 #include "server/resourcing/pr_provider.h"
 #include "server/resourcing/records.h"
+#include "server/resourcing/run_jobs.h"
 #include "server/resourcing/validation.h"
 
 namespace switchboard::resourcing {
 namespace {
 
 constexpr char kScopeSubmit[] = "resourcing.SubmitRun";
-
-// Names such as runs/42 sort by number, newest first.
-int64_t NumberOf(absl::string_view name) {
-  size_t slash = name.rfind('/');
-  int64_t n = 0;
-  if (slash != absl::string_view::npos) (void)absl::SimpleAtoi(name.substr(slash + 1), &n);
-  return n;
-}
-
-template <class T>
-absl::StatusOr<std::vector<T>> LoadAll(core::Store* store, const std::string& kind) {
-  std::vector<T> out;
-  std::string after;
-  for (;;) {
-    ASSIGN_OR_RETURN(core::ResourcePage page, store->ListResources(kind, after, 1000));
-    for (auto& [name, value] : page.items) {
-      T t;
-      if (!t.ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-      out.push_back(std::move(t));
-    }
-    if (page.next_after.empty()) break;
-    after = page.next_after;
-  }
-  return out;
-}
-
-// Pages over an in-memory list sorted newest first; the token is the name of
-// the last item returned.
-template <class T, class Resp, class Add>
-absl::Status PageOut(absl::string_view collection, std::vector<T> items, int32_t page_size, const std::string& token,
-                    Resp* resp, Add add) {
-  ASSIGN_OR_RETURN(int limit, core::PageSize(page_size));
-  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken(collection, token));
-  size_t start = 0;
-  if (!after.empty()) {
-    int64_t n = NumberOf(after);
-    while (start < items.size() && NumberOf(items[start].name()) >= n) ++start;
-  }
-  size_t end = std::min(items.size(), start + static_cast<size_t>(limit));
-  if (end < items.size() && end > start) {
-    resp->set_next_page_token(core::EncodePageToken(collection, items[end - 1].name()));
-  }
-  for (size_t i = start; i < end; ++i) add(resp, std::move(items[i]));
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -97,7 +53,10 @@ absl::StatusOr<std::unique_ptr<ResourcingEngine>> ResourcingEngine::Start(core::
     e->pipeline_ = std::make_unique<CommandPipeline>(e->options_.pipeline_command,
                                                      e->options_.pipeline_timeout_seconds, &e->stop_flag_);
   }
-  RETURN_IF_ERROR(e->Recover());
+  RETURN_IF_ERROR(e->UpgradeDataDir());
+  // Runs again what a crash or kill interrupted (and, every tick, a run
+  // whose lease expired).
+  e->StartJobs();
   return e;
 }
 
@@ -140,20 +99,6 @@ absl::Status ResourcingEngine::OpenRepositories() {
   return absl::OkStatus();
 }
 
-absl::Status ResourcingEngine::Recover() {
-  ASSIGN_OR_RETURN(std::vector<v1::Run> runs, LoadAll<v1::Run>(store_, kRunKind));
-  std::sort(runs.begin(), runs.end(),
-            [](const v1::Run& a, const v1::Run& b) { return NumberOf(a.name()) < NumberOf(b.name()); });
-  int n = 0;
-  for (const auto& r : runs) {
-    if (IsTerminalRun(r.state()) || r.state() == v1::Run::AWAITING_APPROVAL) continue;
-    Enqueue(r.name(), r.workspace());
-    ++n;
-  }
-  if (n > 0) log::Info("resuming runs", {{"count", n}});
-  return absl::OkStatus();
-}
-
 ResourcingEngine::~ResourcingEngine() { Stop(); }
 
 void ResourcingEngine::Stop() {
@@ -167,6 +112,9 @@ void ResourcingEngine::Stop() {
   }
   // A cancelled timer's task is dropped, and with it its Hold.
   for (core::Pool::TimerId id : timers) work_pool_->Cancel(id);
+  // No more claims or renewals; the leases held stay with their jobs (until
+  // they expire, or the store is next opened).
+  if (jobs_) jobs_->Stop();
   std::unique_lock<std::mutex> lock(mu_);
   idle_cv_.wait(lock, [this] { return in_flight_ == 0; });
 }
@@ -264,7 +212,7 @@ void ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest r
   auto recorded = std::make_shared<v1::Run>();
   TransactAsync(
       store_, shared_req->request_id(),
-      [req = shared_req, ws_name, recorded](Txn& txn) -> absl::Status {
+      [this, req = shared_req, ws_name, recorded](Txn& txn) -> absl::Status {
         v1::Run run;
         run.set_name(RunName(txn.NextSequence()));
         run.set_request_id(req->request_id());
@@ -297,6 +245,9 @@ void ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest r
         Touch(&ws);
         txn.Put(kRunKind, run.name(), run);
         txn.Put(kWorkspaceKind, ws_name, ws);
+        IndexRun(txn, run);
+        // The run's job, claimed here: this process runs it now.
+        txn.AddJob(NewRunJob(run.name(), ws_name));
         EmitRun(txn, run);
         EmitStatus(txn, ws, run.name());
         txn.set_response(run.name());
@@ -310,6 +261,7 @@ void ResourcingEngine::SubmitRun(const Principal& caller, v1::SubmitRunRequest r
           log::Info("run submitted",
                     {{"run", result->response}, {"workspace", ws_name}, {"principal", principal},
                      {"request_id", request_id}});
+          KeepRenewed(result->response, *result, 0);  // its lease, kept alive until the run ends
           Enqueue(result->response, ws_name);
           return done(*recorded);  // the run as committed
         }
@@ -332,17 +284,11 @@ absl::StatusOr<v1::Run> ResourcingEngine::GetRun(absl::string_view name) const {
 }
 
 absl::StatusOr<v1::ListRunsResponse> ResourcingEngine::ListRuns(const v1::ListRunsRequest& request) const {
-  ASSIGN_OR_RETURN(std::vector<v1::Run> runs, LoadAll<v1::Run>(store_, kRunKind));
-  if (!request.workspace().empty()) {
-    const std::string ws = WorkspaceName(AcronymOf(request.workspace()));
-    runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const v1::Run& r) { return r.workspace() != ws; }),
-               runs.end());
-  }
-  std::sort(runs.begin(), runs.end(),
-            [](const v1::Run& a, const v1::Run& b) { return NumberOf(a.name()) > NumberOf(b.name()); });
+  ASSIGN_OR_RETURN(core::Page<v1::Run> page, core::ListPage(*store_, RunListing(request.workspace()),
+                                                            request.page_size(), request.page_token()));
   v1::ListRunsResponse resp;
-  RETURN_IF_ERROR(PageOut("runs", std::move(runs), request.page_size(), request.page_token(), &resp,
-                          [](v1::ListRunsResponse* r, v1::Run x) { *r->add_runs() = std::move(x); }));
+  for (auto& run : page.items) *resp.add_runs() = std::move(run);
+  resp.set_next_page_token(std::move(page.next_page_token));
   return resp;
 }
 
@@ -356,27 +302,20 @@ absl::StatusOr<v1::Workspace> ResourcingEngine::GetWorkspace(absl::string_view n
 
 absl::StatusOr<v1::ListWorkspacesResponse> ResourcingEngine::ListWorkspaces(const v1::ListWorkspacesRequest& request,
                                                                            bool reveal_sensitive) const {
-  ASSIGN_OR_RETURN(int limit, core::PageSize(request.page_size()));
-  ASSIGN_OR_RETURN(std::string after, core::DecodePageToken("workspaces", request.page_token()));
-  v1::ListWorkspacesResponse resp;
-  bool more = true;
-  while (more && resp.workspaces_size() < limit) {
-    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kWorkspaceKind, after, limit));
-    more = !page.next_after.empty();
-    for (size_t i = 0; i < page.items.size(); ++i) {
-      after = page.items[i].first;
-      v1::Workspace ws;
-      if (!ws.ParseFromString(page.items[i].second)) return absl::DataLossError(absl::StrCat("stored ", after, " is corrupt"));
-      if (request.status() != v1::RESOURCE_STATUS_UNSPECIFIED && ws.status() != request.status()) continue;
-      if (!reveal_sensitive) RedactOutputs(ws.mutable_outputs());
-      *resp.add_workspaces() = std::move(ws);
-      if (resp.workspaces_size() == limit) {
-        more = more || i + 1 < page.items.size();
-        break;
-      }
-    }
+  core::Listing<v1::Workspace> listing;
+  listing.collection = "workspaces";
+  listing.kind = kWorkspaceKind;
+  if (request.status() != v1::RESOURCE_STATUS_UNSPECIFIED) {
+    listing.keep = [want = request.status()](const v1::Workspace& ws) { return ws.status() == want; };
   }
-  if (more) resp.set_next_page_token(core::EncodePageToken("workspaces", after));
+  ASSIGN_OR_RETURN(core::Page<v1::Workspace> page,
+                   core::ListPage(*store_, listing, request.page_size(), request.page_token()));
+  v1::ListWorkspacesResponse resp;
+  for (auto& ws : page.items) {
+    if (!reveal_sensitive) RedactOutputs(ws.mutable_outputs());
+    *resp.add_workspaces() = std::move(ws);
+  }
+  resp.set_next_page_token(std::move(page.next_page_token));
   return resp;
 }
 
@@ -389,21 +328,15 @@ absl::StatusOr<v1::PullRequest> ResourcingEngine::GetPullRequest(absl::string_vi
 
 absl::StatusOr<v1::ListPullRequestsResponse> ResourcingEngine::ListPullRequests(
     const v1::ListPullRequestsRequest& request) const {
-  ASSIGN_OR_RETURN(std::vector<v1::PullRequest> prs, LoadAll<v1::PullRequest>(store_, kPullRequestKind));
-  const std::string ws = request.workspace().empty() ? "" : WorkspaceName(AcronymOf(request.workspace()));
-  prs.erase(std::remove_if(prs.begin(), prs.end(),
-                           [&](const v1::PullRequest& p) {
-                             return (!ws.empty() && p.workspace() != ws) ||
-                                    (request.state() != v1::PullRequest::STATE_UNSPECIFIED &&
-                                     p.state() != request.state());
-                           }),
-            prs.end());
-  std::sort(prs.begin(), prs.end(), [](const auto& a, const auto& b) { return a.id() > b.id(); });
+  core::Listing<v1::PullRequest> listing = PullRequestListing(request.workspace());
+  if (request.state() != v1::PullRequest::STATE_UNSPECIFIED) {
+    listing.keep = [want = request.state()](const v1::PullRequest& pr) { return pr.state() == want; };
+  }
+  ASSIGN_OR_RETURN(core::Page<v1::PullRequest> page,
+                   core::ListPage(*store_, listing, request.page_size(), request.page_token()));
   v1::ListPullRequestsResponse resp;
-  RETURN_IF_ERROR(PageOut("pullRequests", std::move(prs), request.page_size(), request.page_token(), &resp,
-                          [](v1::ListPullRequestsResponse* r, v1::PullRequest x) {
-                            *r->add_pull_requests() = std::move(x);
-                          }));
+  for (auto& pr : page.items) *resp.add_pull_requests() = std::move(pr);
+  resp.set_next_page_token(std::move(page.next_page_token));
   return resp;
 }
 

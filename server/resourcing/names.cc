@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
@@ -22,6 +23,13 @@ bool SameTemplate(absl::string_view a, absl::string_view b) {
 }
 
 std::string RunName(int64_t id) { return absl::StrCat("runs/", id); }
+int64_t NumberOf(absl::string_view name) {
+  size_t slash = name.rfind('/');
+  int64_t n = 0;
+  if (slash == absl::string_view::npos || !absl::SimpleAtoi(name.substr(slash + 1), &n) || n < 0) return 0;
+  return n;
+}
+
 std::string WorkspaceName(absl::string_view acronym) { return absl::StrCat("workspaces/", acronym); }
 std::string PullRequestName(int64_t id) { return absl::StrCat("pullRequests/", id); }
 

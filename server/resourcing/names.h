@@ -17,6 +17,19 @@ inline constexpr char kWorkspaceKind[] = "resourcing.workspace";
 inline constexpr char kPullRequestKind[] = "resourcing.pull_request";
 // Name = ACRONYM; value = the name of the workspace's active pull request.
 inline constexpr char kActivePrKind[] = "resourcing.active_pr";
+// The listing indexes (list_index.h): names that sort newest first, values
+// the names of the records they list; one of every record, and one per
+// workspace ("FISH/" and the key).
+inline constexpr char kRunOrderKind[] = "resourcing.run_order";
+inline constexpr char kRunOrderByWorkspaceKind[] = "resourcing.run_order_ws";
+inline constexpr char kPullRequestOrderKind[] = "resourcing.pull_request_order";
+inline constexpr char kPullRequestOrderByWorkspaceKind[] = "resourcing.pull_request_order_ws";
+// Name = a step of the data dir's upgrade that is done (run_jobs.cc).
+inline constexpr char kUpgradeKind[] = "resourcing.upgrade";
+
+// The job kind of a run (run_jobs.h): key = the run's name, payload = its
+// workspace's name.
+inline constexpr char kRunJobKind[] = "resourcing.run";
 
 // The workspace template, always applied first; both names are accepted
 // wherever a template name is read, and new-project-template (the older
@@ -31,6 +44,9 @@ std::string CanonicalTemplate(absl::string_view name);
 bool SameTemplate(absl::string_view a, absl::string_view b);
 
 std::string RunName(int64_t id);
+// The number of a name such as runs/42 or pullRequests/7 (0 if none): the
+// log sequence it was created at, so a larger one is newer.
+int64_t NumberOf(absl::string_view name);
 std::string WorkspaceName(absl::string_view acronym);
 std::string PullRequestName(int64_t id);
 // "workspaces/FISH" -> "FISH" (or the argument itself when it has no prefix).

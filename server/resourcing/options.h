@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
 #include "server/core/config.h"
@@ -48,9 +49,21 @@ struct ResourcingOptions {
   // Attempts at a push that lost a race before the run fails.
   int push_attempts = 5;
 
+  // This process start's id (core::NewReplicaId; the server passes the one
+  // it logs): the owner of the run jobs' leases taken here. Empty: a new
+  // one.
+  std::string replica_id;
+  // How long a run job's lease lasts unrenewed, and how often the engine
+  // renews the leases it holds and claims due jobs (zero: job_lease / 4).
+  absl::Duration job_lease = absl::Seconds(60);
+  absl::Duration job_tick = absl::ZeroDuration();
+
   // Test hook: called before each push to the infrastructure remote (with
   // the branch), so that a test can make the push race deterministically.
   std::function<void(const std::string& branch)> before_push;
+  // Test hook: called when a pass of a run ends, whatever its outcome, with
+  // the run's name.
+  std::function<void(const std::string& run)> after_pass;
 };
 
 // Reads the "resourcing" object of the server config. Unknown keys and wrong

@@ -14,9 +14,11 @@
 #include "common/status.h"
 #include "server/resourcing/engine.h"
 #include "server/resourcing/git_repo.h"
+#include "server/resourcing/list_index.h"
 #include "server/resourcing/names.h"
 #include "server/resourcing/pr_provider.h"
 #include "server/resourcing/records.h"
+#include "server/resourcing/run_jobs.h"
 
 namespace switchboard::resourcing {
 namespace {
@@ -39,7 +41,7 @@ struct MergeResult {
 }  // namespace
 
 void ResourcingEngine::OpenOrReusePullRequest(const v1::Run& run, const std::vector<v1::TemplateStatus>& templates,
-                                              Next next) {
+                                              const core::JobLease& lease, Next next) {
   const std::string acronym = run.workspace_spec().acronym();
   // Prepared outside the transaction: the provider may call out.
   v1::PullRequest fresh;
@@ -62,8 +64,11 @@ void ResourcingEngine::OpenOrReusePullRequest(const v1::Run& run, const std::vec
 
   TransactAsync(
       store_, run.request_id(),
-      [run_name = run.name(), acronym, fresh, templates](Txn& txn) -> absl::Status {
+      [run_name = run.name(), acronym, fresh, templates, renew = Renew(lease)](Txn& txn) -> absl::Status {
         ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, run_name));
+        // A checkpoint of the run's pass: the run now waits for an admin,
+        // its lease kept alive here until then.
+        txn.AddJob(renew);
         ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, cur.workspace()));
         ASSIGN_OR_RETURN(std::optional<google::protobuf::StringValue> active,
                          txn.Get<google::protobuf::StringValue>(kActivePrKind, acronym));
@@ -79,6 +84,7 @@ void ResourcingEngine::OpenOrReusePullRequest(const v1::Run& run, const std::vec
           google::protobuf::StringValue pointer;
           pointer.set_value(pr.name());
           txn.Put(kActivePrKind, acronym, pointer);
+          IndexPullRequest(txn, pr);
         }
         if (std::find(pr.runs().begin(), pr.runs().end(), cur.name()) == pr.runs().end()) pr.add_runs(cur.name());
         SetNow(pr.mutable_update_time());
@@ -97,7 +103,10 @@ void ResourcingEngine::OpenOrReusePullRequest(const v1::Run& run, const std::vec
         EmitStatus(txn, ws, cur.name());
         return absl::OkStatus();
       },
-      [next = std::move(next)](absl::StatusOr<core::CommitResult> r) { next(r.status()); });
+      [this, run_name = run.name(), next = std::move(next)](absl::StatusOr<core::CommitResult> r) {
+        if (r.ok()) KeepRenewed(run_name, *r, 0);
+        next(r.status());
+      });
 }
 
 void ResourcingEngine::DeleteBranchThen(const std::string& branch, const char* why, std::function<void()> then) {
@@ -286,9 +295,9 @@ void ResourcingEngine::AbandonPullRequest(const Principal& caller, v1::AbandonPu
   const std::string why = absl::StrCat(pr.name(), " was abandoned by ", caller.name,
                                        request.comment().empty() ? "" : absl::StrCat(": ", request.comment()));
   auto out = std::make_shared<v1::PullRequest>(pr);
-  TransactAsync(
-      store_, request.request_id(),
-      [out, why, by = caller.name](Txn& txn) -> absl::Status {
+  TransactEnding(
+      request.request_id(),
+      [out, why, by = caller.name](Txn& txn, EndingJobs& jobs) -> absl::Status {
         ASSIGN_OR_RETURN(v1::PullRequest cur, txn.Must<v1::PullRequest>(kPullRequestKind, out->name()));
         if (cur.state() != v1::PullRequest::ACTIVE) {
           *out = cur;
@@ -313,6 +322,7 @@ void ResourcingEngine::AbandonPullRequest(const Principal& caller, v1::AbandonPu
           open->erase(std::remove(open->begin(), open->end(), run_name), open->end());
           txn.Put(kRunKind, run_name, run);
           EmitRun(txn, run);
+          jobs.Ended(txn, run_name);
         }
         Touch(&ws);
         txn.Put(kWorkspaceKind, ws.name(), ws);
@@ -337,7 +347,7 @@ void ResourcingEngine::AbandonPullRequest(const Principal& caller, v1::AbandonPu
           done(*out);
         });
       },
-      kScopeAbandon, request.name());
+      kScopeAbandon, request.name(), "", std::nullopt);
 }
 
 void ResourcingEngine::AnsweredBefore(const std::string& scope, const std::string& request_id,

@@ -11,6 +11,7 @@
 #include "server/resourcing/names.h"
 #include "server/resourcing/records.h"
 #include "server/resourcing/report.h"
+#include "server/resourcing/run_jobs.h"
 
 namespace switchboard::resourcing {
 
@@ -25,7 +26,7 @@ void ResourcingEngine::ReportPipelineOutputs(v1::ReportPipelineOutputsRequest re
   }
   Hold hold = Acquire();
   if (hold == nullptr) return done(Refused("resourcing"));
-  ApplyReportTxn(request, "", kScopeReport,
+  ApplyReportTxn(request, "", kScopeReport, std::nullopt,
                  [hold, reveal_sensitive, done](core::Reply<v1::ReportPipelineOutputsResponse> resp) {
                    if (resp.ok() && !reveal_sensitive) RedactOutputs(resp->mutable_workspace()->mutable_outputs());
                    done(std::move(resp));
@@ -34,6 +35,7 @@ void ResourcingEngine::ReportPipelineOutputs(v1::ReportPipelineOutputsRequest re
 
 void ResourcingEngine::ApplyReportTxn(const v1::ReportPipelineOutputsRequest& request,
                                       const std::string& run_for_events, const std::string& scope,
+                                      std::optional<core::JobLease> pass_lease,
                                       Done<v1::ReportPipelineOutputsResponse> done) {
   absl::StatusOr<std::string> acronym_or = ReportProjectCd(request.outputs());
   if (!acronym_or.ok()) return done(acronym_or.status());
@@ -41,9 +43,10 @@ void ResourcingEngine::ApplyReportTxn(const v1::ReportPipelineOutputsRequest& re
   const std::string ws_name = WorkspaceName(acronym);
   auto resp = std::make_shared<v1::ReportPipelineOutputsResponse>();
   auto req = std::make_shared<const v1::ReportPipelineOutputsRequest>(request);
-  TransactAsync(
-      store_, request.request_id(),
-      [req, resp, acronym, ws_name, run_for_events](Txn& txn) -> absl::Status {
+  TransactEnding(
+      request.request_id(),
+      [req, resp, acronym, ws_name, run_for_events](Txn& txn, EndingJobs& jobs) -> absl::Status {
+    resp->Clear();  // this body may run twice (TransactEnding)
     ASSIGN_OR_RETURN(std::optional<v1::Workspace> found, txn.Get<v1::Workspace>(kWorkspaceKind, ws_name));
     if (!found.has_value()) {
       return absl::NotFoundError(absl::StrCat("outputs.project_cd: workspace ", acronym,
@@ -104,7 +107,10 @@ void ResourcingEngine::ApplyReportTxn(const v1::ReportPipelineOutputsRequest& re
     EmitStatus(txn, ws, run_for_events.empty() ? ws.last_run() : run_for_events);
     // After the status, so that a watcher that stops at the run's end has
     // seen the final statuses.
-    for (const auto& run : ended) EmitRun(txn, run);
+    for (const auto& run : ended) {
+      EmitRun(txn, run);
+      jobs.Ended(txn, run.name());
+    }
     resp->set_allocated_workspace(new v1::Workspace(ws));
     txn.set_response(resp->SerializeAsString());
     return absl::OkStatus();
@@ -121,7 +127,7 @@ void ResourcingEngine::ApplyReportTxn(const v1::ReportPipelineOutputsRequest& re
         }
         done(std::move(*resp));
       },
-      scope, scope.empty() ? "" : core::Fingerprint(request));
+      scope, scope.empty() ? "" : core::Fingerprint(request), run_for_events, pass_lease);
 }
 
 }  // namespace switchboard::resourcing

@@ -3,6 +3,12 @@
 // it was in, and re-applying a step makes no duplicate commit (a template
 // whose files are already in the tree makes no commit).
 //
+// A pass runs with its run's job lease (run_jobs.h), taken when it loads
+// the run: every checkpoint renews it, and the transaction that ends the run
+// completes the job. Once the lease was taken over, the store refuses the
+// pass's writes ("lease lost") and the pass stops where it is: the job's new
+// holder carries the run on.
+//
 // A pass is a chain of steps, each posted where its work belongs: git on
 // the repository's strand (modules, then infrastructure), the pipeline
 // command and reads on the "resourcing" pool, and commits through
@@ -26,6 +32,7 @@
 #include "server/resourcing/pipeline.h"
 #include "server/resourcing/records.h"
 #include "server/resourcing/report.h"
+#include "server/resourcing/run_jobs.h"
 #include "server/resourcing/templates.h"
 
 namespace switchboard::resourcing {
@@ -68,13 +75,15 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
   bool Stopping() const { return e_->stop_flag_.load(); }
 
   // The end of the pass: a retryable failure schedules the next attempt,
-  // another fails the run; stopping leaves the run at its checkpoint.
+  // another fails the run; stopping leaves the run at its checkpoint, and a
+  // lost lease leaves it to the job's new holder.
   void End(absl::Status s) {
     if (s.ok() || Stopping()) return Finish();
+    if (IsLeaseLost(s)) return LeaseLost(s);
     auto self = shared_from_this();
     if (s.code() == absl::StatusCode::kUnavailable || s.code() == absl::StatusCode::kResourceExhausted) {
-      e_->RetryLater(name_, s, [self](absl::Status r) {
-        if (r.ok()) return self->Finish();
+      e_->RetryLater(name_, s, lease_, [self](absl::Status r) {
+        if (r.ok() || IsLeaseLost(r)) return self->End(r);
         self->Fail(r);
       });
       return;
@@ -83,21 +92,72 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
   }
   void Fail(const absl::Status& s) {
     auto self = shared_from_this();
-    e_->FailRun(name_, s, [self](absl::Status f) {
+    e_->FailRun(name_, s, lease_, [self](absl::Status f) {
+      if (IsLeaseLost(f)) return self->LeaseLost(f);
       if (!f.ok()) log::Error("cannot record run failure", {{"run", self->name_}, {"error", f.ToString()}});
       self->Finish();
     });
   }
+  void LeaseLost(const absl::Status& s) {
+    log::Warn("run pass stopped: its job's lease was taken over; the new holder carries the run on",
+              {{"run", name_}, {"claim", lease_.token}, {"error", s.ToString()}});
+    e_->jobs_->Drop(name_, lease_.token);
+    Finish();
+  }
   void Finish() {
     std::function<void()> f = std::move(finished_);
     finished_ = nullptr;
-    if (f) f();
+    if (!f) return;
+    if (e_->options_.after_pass) e_->options_.after_pass(name_);
+    f();  // may let Stop return: the engine is not touched after it
   }
 
-  // On the resourcing pool: the run from its last checkpoint.
+  // Commits a checkpoint: `body` in one transaction that also renews the
+  // lease (and is refused, writing nothing, if the lease was taken over);
+  // then `then`. A failed commit ends the pass. Once the run's job is
+  // complete (the pipeline's report ended the run), there is no lease left
+  // to renew.
+  void Checkpoint(std::function<absl::Status(Txn&)> body, std::function<void()> then) {
+    auto self = shared_from_this();
+    std::optional<core::JobWrite> renew;
+    if (!job_done_) renew = e_->Renew(lease_);
+    TransactAsync(
+        e_->store_, run_.request_id(),
+        [body = std::move(body), renew](Txn& txn) -> absl::Status {
+          RETURN_IF_ERROR(body(txn));
+          if (renew.has_value()) txn.AddJob(*renew);
+          return absl::OkStatus();
+        },
+        [self, then = std::move(then)](absl::StatusOr<core::CommitResult> r) {
+          if (!r.ok()) return self->End(r.status());
+          if (!r->jobs.empty() && r->jobs.back().job_id > 0) self->lease_ = r->jobs.back();
+          self->e_->KeepRenewed(self->name_, *r, r->jobs.size() - 1);
+          then();
+        });
+  }
+
+  // On the resourcing pool: the run from its last checkpoint, with the
+  // lease this process holds on its job.
   void Load() {
+    std::optional<core::JobLease> held = e_->jobs_->Held(name_);
+    if (!held.has_value()) {
+      log::Warn("run not carried on here: this process holds no lease on its job", {{"run", name_}});
+      return Finish();
+    }
+    lease_ = *held;
     auto run = LoadRecord<v1::Run>(*e_->store_, kRunKind, name_);
+    if (absl::IsNotFound(run.status())) {
+      // A job without its run: nothing will ever finish it.
+      auto self = shared_from_this();
+      log::Error("run job without its run; failing the job", {{"run", name_}});
+      e_->store_->jobs().Fail(lease_, run.status().ToString(), [self](absl::Status s) {
+        if (s.ok()) self->e_->jobs_->Drop(self->name_, self->lease_.token);
+        self->Finish();
+      });
+      return;
+    }
     if (!run.ok()) {
+      // Held still: tried again when the lease is next claimed.
       log::Error("cannot load run", {{"run", name_}, {"error", run.status().ToString()}});
       return Finish();
     }
@@ -111,9 +171,24 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
         return Applying();
       case v1::Run::PIPELINE_RUNNING:
         return Pipeline();
+      case v1::Run::SUCCEEDED:
+      case v1::Run::FAILED:
+        return CompleteJob();
       default:
-        return Finish();  // ended, or waiting for an admin
+        return Finish();  // waiting for an admin; the lease is kept (and renewed) until then
     }
+  }
+
+  // The run ended, but its job did not with it (its end was recorded by a
+  // call while this process did not hold the lease): completes it now.
+  void CompleteJob() {
+    auto self = shared_from_this();
+    e_->store_->jobs().Complete(lease_, [self](absl::Status s) {
+      if (IsLeaseLost(s)) return self->LeaseLost(s);
+      if (!s.ok()) log::Error("cannot complete an ended run's job", {{"run", self->name_}, {"error", s.ToString()}});
+      self->e_->jobs_->Drop(self->name_, self->lease_.token);
+      self->Finish();
+    });
   }
 
   // ---- Apply: copy, commit and push; then open the PR or go on to the
@@ -122,8 +197,7 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
   void Applying() {
     auto run = std::make_shared<v1::Run>();
     auto self = shared_from_this();
-    TransactAsync(
-        e_->store_, run_.request_id(),
+    Checkpoint(
         [name = name_, run](Txn& txn) -> absl::Status {
           ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
           cur.set_state(v1::Run::APPLYING);
@@ -134,8 +208,7 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
           *run = cur;
           return absl::OkStatus();
         },
-        [self, run](absl::StatusOr<core::CommitResult> r) {
-          if (!r.ok()) return self->End(r.status());
+        [self, run] {
           self->run_ = *run;
           self->OnStrand(*self->e_->modules_strand_, &RunPass::ReadTemplates);
         });
@@ -234,8 +307,7 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
     // Checkpoint: the commits are on the remote.
     auto run = std::make_shared<v1::Run>();
     auto self = shared_from_this();
-    TransactAsync(
-        e_->store_, run_.request_id(),
+    Checkpoint(
         [name = name_, commits = commits_, branch = branch_, run](Txn& txn) -> absl::Status {
           ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
           for (const auto& c : commits) cur.add_commits(c);
@@ -246,8 +318,7 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
           *run = cur;
           return absl::OkStatus();
         },
-        [self, run](absl::StatusOr<core::CommitResult> r) {
-          if (!r.ok()) return self->End(r.status());
+        [self, run] {
           self->run_ = *run;
           if (self->needs_approval_ && self->branch_ahead_) return self->OnWork(&RunPass::OpenPullRequest);
           self->Land();
@@ -257,15 +328,14 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
   // On the resourcing pool (it reads, and the provider may call out).
   void OpenPullRequest() {
     auto self = shared_from_this();
-    e_->OpenOrReusePullRequest(run_, statuses_, [self](absl::Status s) { self->End(s); });
+    e_->OpenOrReusePullRequest(run_, statuses_, lease_, [self](absl::Status s) { self->End(s); });
   }
 
   // Landed on main (or nothing to change): In Progress, then the pipeline.
   void Land() {
     auto run = std::make_shared<v1::Run>();
     auto self = shared_from_this();
-    TransactAsync(
-        e_->store_, run_.request_id(),
+    Checkpoint(
         [name = name_, statuses = statuses_, commit = needs_approval_ ? main_head_ : head_,
          run](Txn& txn) -> absl::Status {
           ASSIGN_OR_RETURN(v1::Run cur, txn.Must<v1::Run>(kRunKind, name));
@@ -284,8 +354,7 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
           *run = cur;
           return absl::OkStatus();
         },
-        [self, run](absl::StatusOr<core::CommitResult> r) {
-          if (!r.ok()) return self->End(r.status());
+        [self, run] {
           self->run_ = *run;
           self->Pipeline();
         });
@@ -320,16 +389,12 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
     pe_.set_commit(commit_);
     pe_.set_phase(v1::PipelineEvent::STARTED);
     auto self = shared_from_this();
-    TransactAsync(
-        e_->store_, run_.request_id(),
+    Checkpoint(
         [ws = run_.workspace(), pe = pe_](Txn& txn) -> absl::Status {
           EmitPipeline(txn, ws, pe);
           return absl::OkStatus();
         },
-        [self](absl::StatusOr<core::CommitResult> r) {
-          if (!r.ok()) return self->End(r.status());
-          self->OnWork(&RunPass::RunCommand);
-        });
+        [self] { self->OnWork(&RunPass::RunCommand); });
   }
 
   // On the resourcing pool: the command holds this thread until it ends (or is
@@ -377,7 +442,11 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
     }
     report.set_request_id(absl::StrCat("pipeline:", name_, ":", commit_));
     auto self = shared_from_this();
-    e_->ApplyReportTxn(report, name_, "", [self](core::Reply<v1::ReportPipelineOutputsResponse> applied) {
+    e_->ApplyReportTxn(report, name_, "", lease_, [self](core::Reply<v1::ReportPipelineOutputsResponse> applied) {
+      if (IsLeaseLost(applied.status())) return self->LeaseLost(applied.status());
+      // The report ended the run, and completed its job (TransactEnding
+      // dropped the lease).
+      self->job_done_ = applied.ok() && !self->e_->jobs_->Held(self->name_).has_value();
       if (!applied.ok()) self->outcome_ = Annotate(applied.status(), "pipeline report");
       self->PipelineEnded();
     });
@@ -388,14 +457,12 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
     pe_.set_exit_code(result_.exit_code);
     if (!outcome_.ok()) pe_.set_stderr_tail(result_.stderr_tail);
     auto self = shared_from_this();
-    TransactAsync(
-        e_->store_, run_.request_id(),
+    Checkpoint(
         [ws = run_.workspace(), pe = pe_](Txn& txn) -> absl::Status {
           EmitPipeline(txn, ws, pe);
           return absl::OkStatus();
         },
-        [self](absl::StatusOr<core::CommitResult> r) {
-          if (!r.ok()) return self->End(r.status());
+        [self] {
           if (!self->outcome_.ok()) return self->End(self->outcome_);
           self->OnWork(&RunPass::CheckReported);
         });
@@ -418,6 +485,10 @@ class ResourcingEngine::RunPass : public std::enable_shared_from_this<RunPass> {
   ResourcingEngine* const e_;
   const std::string name_;
   std::function<void()> finished_;
+  // The lease on the run's job this pass writes with (renewed by each
+  // checkpoint), and whether the job is complete.
+  core::JobLease lease_;
+  bool job_done_ = false;
   v1::Run run_;
   std::string acronym_;
   std::string folder_;
@@ -443,7 +514,8 @@ void ResourcingEngine::ProcessRun(const std::string& name, std::function<void()>
   std::make_shared<RunPass>(this, name, std::move(finished))->Start();
 }
 
-void ResourcingEngine::RetryLater(const std::string& name, const absl::Status& why, Next next) {
+void ResourcingEngine::RetryLater(const std::string& name, const absl::Status& why, const core::JobLease& lease,
+                                  Next next) {
   struct Seen {
     int attempts = 0;
     std::string workspace;
@@ -451,8 +523,9 @@ void ResourcingEngine::RetryLater(const std::string& name, const absl::Status& w
   auto seen = std::make_shared<Seen>();
   TransactAsync(
       store_, "",
-      [name, why, seen](Txn& txn) -> absl::Status {
+      [name, why, seen, renew = Renew(lease)](Txn& txn) -> absl::Status {
         ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, name));
+        txn.AddJob(renew);  // kept until the retry
         seen->attempts = run.attempts();
         seen->workspace = run.workspace();
         run.set_state(v1::Run::RETRYING);
@@ -464,6 +537,7 @@ void ResourcingEngine::RetryLater(const std::string& name, const absl::Status& w
       },
       [this, name, why, seen, next = std::move(next)](absl::StatusOr<core::CommitResult> r) {
         if (!r.ok()) return next(r.status());
+        KeepRenewed(name, *r, 0);
         int64_t delay_s = std::min<int64_t>(options_.retry_max_seconds, int64_t{1} << std::min(seen->attempts, 20));
         log::Warn("run will retry", {{"run", name}, {"in_seconds", delay_s}, {"error", std::string(why.message())}});
         Enqueue(name, seen->workspace, delay_s * 1000);
@@ -471,13 +545,16 @@ void ResourcingEngine::RetryLater(const std::string& name, const absl::Status& w
       });
 }
 
-void ResourcingEngine::FailRun(const std::string& name, const absl::Status& why, Next next) {
+void ResourcingEngine::FailRun(const std::string& name, const absl::Status& why, const core::JobLease& lease,
+                               Next next) {
   const std::string text = absl::StrCat(CodeName(why.code()), ": ", why.message());
   log::Warn("run failed", {{"run", name}, {"error", text}});
   TransactAsync(
       store_, "",
-      [name, text](Txn& txn) -> absl::Status {
+      [name, text, lease](Txn& txn) -> absl::Status {
         ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, name));
+        // The run's end, and its job's.
+        txn.AddJob(core::JobWrite::Complete(lease));
         if (IsTerminalRun(run.state())) return absl::OkStatus();
         ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, run.workspace()));
         for (const auto& t : run.templates()) {
@@ -494,7 +571,10 @@ void ResourcingEngine::FailRun(const std::string& name, const absl::Status& why,
         EmitStatus(txn, ws, name);
         return absl::OkStatus();
       },
-      [next = std::move(next)](absl::StatusOr<core::CommitResult> r) { next(r.status()); });
+      [this, name, lease, next = std::move(next)](absl::StatusOr<core::CommitResult> r) {
+        if (r.ok()) jobs_->Drop(name, lease.token);
+        next(r.status());
+      });
 }
 
 }  // namespace switchboard::resourcing

@@ -65,6 +65,13 @@ class Txn {
     mutation_.events.push_back({"resourcing", kind, resource, related, event.SerializeAsString()});
   }
 
+  // A job write (job.h) applied in this transaction, after the body and
+  // before its writes: a run's job is enqueued with the run, renewed with
+  // each checkpoint and completed with the run's end. A refused one (a
+  // lease lost) refuses the whole transaction.
+  void AddJob(core::JobWrite write) { mutation_.jobs.push_back(std::move(write)); }
+  size_t job_count() const { return mutation_.jobs.size(); }
+
   int64_t NextSequence() const { return reader_.NextSequence(); }
   // What a repeat of this request_id gets back (see Transact).
   void set_response(std::string response) { response_ = std::move(response); }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/lib/client.h"
 #include "clients/lib/server_address.h"
+#include "common/http/server.h"
 #include "common/log.h"
 #include "gateway/adapters/rabbitmq/inbound.h"
 #include "gateway/adapters/rabbitmq/outbound.h"
@@ -15,7 +16,6 @@
 #include "gateway/eventgrid/media_binding.h"
 #include "gateway/eventgrid/publisher.h"
 #include "switchboard/v1/media.grpc.pb.h"
-#include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
 
 namespace switchboard::gateway {
@@ -33,25 +33,25 @@ struct Gateway::Impl {
   std::unique_ptr<eventgrid::Publisher> publisher;
   std::unique_ptr<rabbitmq::Inbound> rabbit_in;
   std::unique_ptr<rabbitmq::Outbound> rabbit_out;
-  std::unique_ptr<http::HttpServer> http;
+  std::unique_ptr<httpserver::HttpServer> http;
   std::unique_ptr<storage_queue::StorageQueueAdapter> storage_queue;
 
-  void Route(http::Request req, http::Responder respond);
+  void Route(httpserver::Request req, httpserver::Responder respond);
   // On the HTTP I/O thread: health and metrics, and shedding while
   // switchboardd is unreachable. True when it took the request.
-  bool Front(const http::Request& req, const http::Responder& respond);
+  bool Front(const httpserver::Request& req, const httpserver::Responder& respond);
   // POSTs that need switchboardd (the endpoint is enabled).
-  bool NeedsServer(const http::Request& req) const;
+  bool NeedsServer(const httpserver::Request& req) const;
 };
 
-bool Gateway::Impl::NeedsServer(const http::Request& req) const {
+bool Gateway::Impl::NeedsServer(const httpserver::Request& req) const {
   if (req.method != "POST") return false;
   if (req.path == "/api/eventgrid") return !config.eventgrid_key.empty();
   if (req.path == "/resource") return !config.managedapp_sig.empty();
   return false;
 }
 
-bool Gateway::Impl::Front(const http::Request& req, const http::Responder& respond) {
+bool Gateway::Impl::Front(const httpserver::Request& req, const httpserver::Responder& respond) {
   auto start = std::chrono::steady_clock::now();
   auto record = [this, start](const std::string& route, int status) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -60,10 +60,10 @@ bool Gateway::Impl::Front(const http::Request& req, const http::Responder& respo
   if (req.path == "/healthz") {
     if (req.method != "GET") {
       record("healthz", 405);
-      respond(http::Response::Text(405, "use GET /healthz"));
+      respond(httpserver::Response::Text(405, "use GET /healthz"));
       return true;
     }
-    health->CheckAsync([record, respond](http::Response r) {
+    health->CheckAsync([record, respond](httpserver::Response r) {
       record("healthz", r.status);
       respond(std::move(r));
     });
@@ -72,10 +72,10 @@ bool Gateway::Impl::Front(const http::Request& req, const http::Responder& respo
   if (req.path == "/metrics") {
     if (req.method != "GET") {
       record("metrics", 405);
-      respond(http::Response::Text(405, "use GET /metrics"));
+      respond(httpserver::Response::Text(405, "use GET /metrics"));
       return true;
     }
-    http::Response r;
+    httpserver::Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics.Render();
     record("metrics", 200);
@@ -87,7 +87,7 @@ bool Gateway::Impl::Front(const http::Request& req, const http::Responder& respo
   if (NeedsServer(req) && conn->channel()->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
     record(req.path == "/resource" ? "resource" : "eventgrid", 503);
     metrics.RecordError("shed_unreachable");
-    http::Response r = http::Response::Text(503, "switchboardd unreachable (its connection is failing); retry later");
+    httpserver::Response r = httpserver::Response::Text(503, "switchboardd unreachable (its connection is failing); retry later");
     r.headers.emplace_back("Retry-After", "1");
     respond(std::move(r));
     return true;
@@ -95,10 +95,10 @@ bool Gateway::Impl::Front(const http::Request& req, const http::Responder& respo
   return false;
 }
 
-void Gateway::Impl::Route(http::Request req, http::Responder respond) {
+void Gateway::Impl::Route(httpserver::Request req, httpserver::Responder respond) {
   auto start = std::chrono::steady_clock::now();
   std::string route;
-  auto done = [this, &route, start, respond](http::Response resp) {
+  auto done = [this, &route, start, respond](httpserver::Response resp) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.RecordRequest(route, resp.status, seconds);
     respond(std::move(resp));
@@ -112,7 +112,7 @@ void Gateway::Impl::Route(http::Request req, http::Responder respond) {
     return done(managed_app->Handle(req));
   }
   route = "other";
-  done(http::Response::Text(404, absl::StrCat("not found: ", req.path,
+  done(httpserver::Response::Text(404, absl::StrCat("not found: ", req.path,
                                               "; try POST /api/eventgrid, POST /resource, GET /healthz, GET /metrics")));
 }
 
@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   impl->eventgrid = std::make_unique<eventgrid::Endpoint>(config.eventgrid_key, &impl->eventgrid_handlers,
                                                           impl->topic.get(), &impl->metrics);
 
-  http::ServerOptions hopts;
+  httpserver::ServerOptions hopts;
   hopts.address = config.http_address;
   hopts.tls_cert_file = config.http_tls_cert_file;
   hopts.tls_key_file = config.http_tls_key_file;
@@ -161,9 +161,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   hopts.worker_threads = static_cast<int>(config.http_worker_threads);
   hopts.queue_limit = static_cast<size_t>(config.http_queue_limit);
   hopts.queue_timeout = std::chrono::milliseconds(config.http_queue_timeout_ms);
+  hopts.server_name = "switchboard-gateway";
   Impl* raw = impl.get();
-  hopts.front = [raw](const http::Request& req, const http::Responder& respond) { return raw->Front(req, respond); };
-  hopts.on_shed = [raw](const http::Request& req, const std::string& why) {
+  hopts.front = [raw](const httpserver::Request& req, const httpserver::Responder& respond) { return raw->Front(req, respond); };
+  hopts.on_shed = [raw](const httpserver::Request& req, const std::string& why) {
     std::string route = req.path == "/api/eventgrid" ? "eventgrid" : req.path == "/resource" ? "resource" : "other";
     raw->metrics.RecordRequest(route, 503, 0);
     raw->metrics.RecordError(absl::StrCat("shed_", why));
@@ -172,7 +173,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     log::Warn("timeout_seconds is not under Event Grid's 30 s webhook timeout; Event Grid may give up first",
               {{"timeout_seconds", config.timeout_seconds}});
   }
-  auto server = http::HttpServer::Start(hopts, [raw](http::Request req, http::Responder respond) {
+  auto server = httpserver::HttpServer::Start(hopts, [raw](httpserver::Request req, httpserver::Responder respond) {
     raw->Route(std::move(req), std::move(respond));
   });
   if (!server.ok()) return server.status();

@@ -8,16 +8,16 @@ namespace switchboard::gateway {
 
 namespace {
 
-http::Response Answer(const grpc::Status& s, const grpc::health::v1::HealthCheckResponse& resp) {
+httpserver::Response Answer(const grpc::Status& s, const grpc::health::v1::HealthCheckResponse& resp) {
   if (!s.ok()) {
-    return http::Response::Text(
+    return httpserver::Response::Text(
         503, absl::StrCat("switchboardd unreachable: ", CodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
                           s.error_message()));
   }
   if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return http::Response::Text(503, "switchboardd is not serving");
+    return httpserver::Response::Text(503, "switchboardd is not serving");
   }
-  return http::Response::Text(200, "ok");
+  return httpserver::Response::Text(200, "ok");
 }
 
 }  // namespace
@@ -27,12 +27,12 @@ HealthEndpoint::HealthEndpoint(const client::Connection* conn, std::chrono::mill
 
 HealthEndpoint::~HealthEndpoint() { Wait(); }
 
-void HealthEndpoint::CheckAsync(std::function<void(http::Response)> done) {
+void HealthEndpoint::CheckAsync(std::function<void(httpserver::Response)> done) {
   struct Call {
     grpc::ClientContext ctx;
     grpc::health::v1::HealthCheckRequest req;
     grpc::health::v1::HealthCheckResponse resp;
-    std::function<void(http::Response)> done;
+    std::function<void(httpserver::Response)> done;
   };
   auto* call = new Call;
   call->done = std::move(done);

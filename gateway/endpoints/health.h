@@ -14,7 +14,7 @@
 #include <mutex>
 
 #include "clients/lib/client.h"
-#include "gateway/http/http_server.h"
+#include "common/http/server.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace switchboard::gateway {
@@ -28,7 +28,7 @@ class HealthEndpoint {
   ~HealthEndpoint();
 
   // Starts one check; `done` runs once, on a gRPC thread, with the answer.
-  void CheckAsync(std::function<void(http::Response)> done);
+  void CheckAsync(std::function<void(httpserver::Response)> done);
   // Waits until no check is in flight.
   void Wait();
 

@@ -19,10 +19,10 @@ std::string ManagedAppEndpoint::RequestIdFor(const v1::ManagedAppNotification& n
   return absl::StrCat("managedapp-", Sha256Hex(DeterministicBytes(n)));
 }
 
-http::Response ManagedAppEndpoint::Handle(const http::Request& req) const {
-  if (req.method != "POST") return http::Response::Text(405, "use POST /resource?sig=...");
+httpserver::Response ManagedAppEndpoint::Handle(const httpserver::Request& req) const {
+  if (req.method != "POST") return httpserver::Response::Text(405, "use POST /resource?sig=...");
   if (sig_.empty()) {
-    return http::Response::Text(404, "the managed-app webhook is disabled: configure managedapp_sig");
+    return httpserver::Response::Text(404, "the managed-app webhook is disabled: configure managedapp_sig");
   }
   // Compare the whole secret in constant time; a missing sig compares as "".
   if (!ConstantTimeEquals(req.Query("sig"), sig_)) {
@@ -34,12 +34,12 @@ http::Response ManagedAppEndpoint::Handle(const http::Request& req) const {
                                           {"problem", req.query.count("sig") ? "sig parameter (wrong)" : "missing"},
                                           {"not_logged_since_last", *dropped}});
     }
-    return http::Response::Text(401, "sig: missing or wrong");
+    return httpserver::Response::Text(401, "sig: missing or wrong");
   }
   auto n = wire::ManagedAppNotificationFromJson(req.body);
   if (!n.ok()) {
     metrics_->RecordError("managedapp_decode");
-    return http::Response::Text(400, std::string(n.status().message()));
+    return httpserver::Response::Text(400, std::string(n.status().message()));
   }
   v1::RecordManagedAppNotificationRequest request;
   request.set_request_id(RequestIdFor(*n));
@@ -55,17 +55,17 @@ http::Response ManagedAppEndpoint::Handle(const http::Request& req) const {
                {"error", s.error_message()},
                {"application_id", request.notification().application_id()}});
     if (code == 503) {
-      return http::Response::Text(503, absl::StrCat("not recorded, retry later: ",
+      return httpserver::Response::Text(503, absl::StrCat("not recorded, retry later: ",
                                                     CodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
                                                     s.error_message()));
     }
-    return http::Response::Text(code, s.error_message());
+    return httpserver::Response::Text(code, s.error_message());
   }
   nlohmann::json out = {{"application", response.application().name()},
                         {"state", v1::Application::State_Name(response.application().state())},
                         {"duplicate", response.duplicate()},
                         {"stale", response.stale()}};
-  return http::Response::Json(200, out.dump());
+  return httpserver::Response::Json(200, out.dump());
 }
 
 }  // namespace switchboard::gateway

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "common/log_limiter.h"
+#include "common/http/server.h"
 #include "clients/lib/client.h"
-#include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 
@@ -23,7 +23,7 @@ namespace switchboard::gateway {
 class ManagedAppEndpoint {
  public:
   ManagedAppEndpoint(const client::Connection* conn, std::string sig, Metrics* metrics);
-  http::Response Handle(const http::Request& req) const;
+  httpserver::Response Handle(const httpserver::Request& req) const;
 
   // "managedapp-" + hex SHA-256 of the notification's deterministic encoding.
   static std::string RequestIdFor(const v1::ManagedAppNotification& n);

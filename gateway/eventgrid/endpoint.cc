@@ -17,9 +17,9 @@ namespace switchboard::gateway::eventgrid {
 Endpoint::Endpoint(std::string key, const HandlerRegistry* handlers, const TopicClient* topic, Metrics* metrics)
     : key_(std::move(key)), handlers_(handlers), topic_(topic), metrics_(metrics) {}
 
-http::Response Endpoint::Handle(const http::Request& req) const {
-  if (req.method != "POST") return http::Response::Text(405, "use POST /api/eventgrid");
-  if (key_.empty()) return http::Response::Text(404, "the Event Grid endpoint is disabled: configure eventgrid_key");
+httpserver::Response Endpoint::Handle(const httpserver::Request& req) const {
+  if (req.method != "POST") return httpserver::Response::Text(405, "use POST /api/eventgrid");
+  if (key_.empty()) return httpserver::Response::Text(404, "the Event Grid endpoint is disabled: configure eventgrid_key");
   // The header wins when both are given; each comparison is constant time.
   const std::string& given = req.headers.count("aeg-sas-key") ? req.Header("aeg-sas-key") : req.Query("code");
   if (!ConstantTimeEquals(given, key_)) {
@@ -34,17 +34,17 @@ http::Response Endpoint::Handle(const http::Request& req) const {
                                                                 : "missing"},
                  {"not_logged_since_last", *dropped}});
     }
-    return http::Response::Text(401, "aeg-sas-key header or code parameter: missing or wrong");
+    return httpserver::Response::Text(401, "aeg-sas-key header or code parameter: missing or wrong");
   }
   auto batch = wire::ParseEventGridBatch(req.body);
   if (!batch.ok()) {
     metrics_->RecordError("eventgrid_decode");
-    return http::Response::Text(400, std::string(batch.status().message()));
+    return httpserver::Response::Text(400, std::string(batch.status().message()));
   }
   for (const Event& e : *batch) {
     if (e.event_type != kValidationEventType) continue;
     if (!e.data.is_object() || !e.data.contains("validationCode") || !e.data["validationCode"].is_string()) {
-      return http::Response::Text(400, "data.validationCode: required string of the validation event");
+      return httpserver::Response::Text(400, "data.validationCode: required string of the validation event");
     }
     // The synchronous answer completes the handshake; the manual one's
     // validationUrl is logged for the operator, never fetched.
@@ -52,7 +52,7 @@ http::Response Endpoint::Handle(const http::Request& req) const {
                           ? e.data["validationUrl"].get<std::string>()
                           : std::string();
     log::Info("event grid subscription validated", {{"id", e.id}, {"validationUrl", url}});
-    return http::Response::Json(200, nlohmann::json{{"validationResponse", e.data["validationCode"]}}.dump());
+    return httpserver::Response::Json(200, nlohmann::json{{"validationResponse", e.data["validationCode"]}}.dump());
   }
 
   // Every event of the batch is submitted at once, one call per handler
@@ -109,7 +109,7 @@ http::Response Endpoint::Handle(const http::Request& req) const {
                 {{"id", e.id},
                  {"code", CodeName(static_cast<absl::StatusCode>(s.error_code()))},
                  {"error", s.error_message()}});
-      return http::Response::Text(503, absl::StrCat("switchboardd unavailable, retry later: ",
+      return httpserver::Response::Text(503, absl::StrCat("switchboardd unavailable, retry later: ",
                                                     CodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
                                                     s.error_message()));
     }
@@ -136,13 +136,13 @@ http::Response Endpoint::Handle(const http::Request& req) const {
                      {"responses", direct.size()},
                      {"post", k + 1},
                      {"posts", bodies.size()}});
-          return http::Response::Text(503, absl::StrCat("cannot report failures to the topic, retry later: ",
+          return httpserver::Response::Text(503, absl::StrCat("cannot report failures to the topic, retry later: ",
                                                         s.message()));
         }
       }
     }
   }
-  return http::Response::Text(200, absl::StrCat("accepted ", accepted, " of ", batch->size(), " events"));
+  return httpserver::Response::Text(200, absl::StrCat("accepted ", accepted, " of ", batch->size(), " events"));
 }
 
 }  // namespace switchboard::gateway::eventgrid

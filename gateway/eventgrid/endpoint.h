@@ -17,9 +17,9 @@
 #include <string>
 
 #include "common/log_limiter.h"
+#include "common/http/server.h"
 #include "gateway/eventgrid/handler.h"
 #include "gateway/eventgrid/topic_client.h"
-#include "gateway/http/http_server.h"
 #include "gateway/http/metrics.h"
 
 namespace switchboard::gateway::eventgrid {
@@ -28,7 +28,7 @@ class Endpoint {
  public:
   // `topic` may be null: rejections are then only logged.
   Endpoint(std::string key, const HandlerRegistry* handlers, const TopicClient* topic, Metrics* metrics);
-  http::Response Handle(const http::Request& req) const;
+  httpserver::Response Handle(const httpserver::Request& req) const;
 
  private:
   std::string key_;

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "gateway/http/http_server.h"
+#include "common/http/server.h"
 #include "server/blob/azure_blob_store.h"
 
 namespace switchboard::azure {
@@ -73,11 +73,11 @@ TEST(AzureXml, TagKeepsEntitiesAndTagTextDecodesThem) {
 }
 
 // A loopback "Azure" that answers every request with `body`.
-std::unique_ptr<gateway::http::HttpServer> Answering(std::string body) {
-  gateway::http::ServerOptions o;
+std::unique_ptr<httpserver::HttpServer> Answering(std::string body) {
+  httpserver::ServerOptions o;
   o.address = "127.0.0.1:0";
-  auto s = gateway::http::HttpServer::Start(o, [body](gateway::http::Request, gateway::http::Responder respond) {
-    gateway::http::Response r;
+  auto s = httpserver::HttpServer::Start(o, [body](httpserver::Request, httpserver::Responder respond) {
+    httpserver::Response r;
     r.content_type = "application/xml";
     r.body = body;
     respond(r);
@@ -86,7 +86,7 @@ std::unique_ptr<gateway::http::HttpServer> Answering(std::string body) {
   return s.ok() ? std::move(*s) : nullptr;
 }
 
-std::unique_ptr<blob::AzureBlobStore> StoreAt(const gateway::http::HttpServer& server) {
+std::unique_ptr<blob::AzureBlobStore> StoreAt(const httpserver::HttpServer& server) {
   blob::AzureBlobStoreOptions o;
   o.accounts.push_back({"acct", "http://" + server.address() + "/acct", "a2V5", ""});
   auto store = blob::AzureBlobStore::Open(o);

@@ -4,16 +4,16 @@
 
 namespace switchboard::testing {
 
-using gateway::http::Request;
-using gateway::http::Responder;
-using gateway::http::Response;
+using httpserver::Request;
+using httpserver::Responder;
+using httpserver::Response;
 
 CaptureServer::CaptureServer() {
-  gateway::http::ServerOptions o;
+  httpserver::ServerOptions o;
   o.address = "127.0.0.1:0";
   o.body_limit = 8 * 1024 * 1024;
   o.worker_threads = 2;
-  auto s = gateway::http::HttpServer::Start(o, [this](Request req, Responder respond) {
+  auto s = httpserver::HttpServer::Start(o, [this](Request req, Responder respond) {
     posts_++;
     std::unique_lock<std::mutex> lock(mu_);
     if (fail_next_ > 0) {

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gateway/http/http_server.h"
+#include "common/http/server.h"
 
 namespace switchboard::testing {
 
@@ -36,7 +36,7 @@ class CaptureServer {
   bool WaitForEvents(size_t n, std::chrono::milliseconds timeout) const;
 
  private:
-  std::unique_ptr<gateway::http::HttpServer> server_;
+  std::unique_ptr<httpserver::HttpServer> server_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::vector<nlohmann::json> events_;

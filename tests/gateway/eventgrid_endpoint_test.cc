@@ -196,7 +196,7 @@ TEST(EventGridEndpointHandlers, AcceptedRejectedAndUnavailable) {
   eventgrid::TopicClient topic(topts);
   Metrics metrics;
   eventgrid::Endpoint endpoint("in", &registry, &topic, &metrics);
-  http::Request req;
+  httpserver::Request req;
   req.method = "POST";
   req.headers["aeg-sas-key"] = "in";
   req.body = R"([{"id":"11111111-1111-4111-8111-111111111111","eventType":"test.publish","subject":"","eventTime":"2026-11-22T10:00:00Z","dataVersion":"1.0","data":{}},

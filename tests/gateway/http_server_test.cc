@@ -1,7 +1,7 @@
 // The Beast server on its own: keep-alive, body limit (413), malformed
 // requests (400), query and header parsing, answers from other threads.
 
-#include "gateway/http/http_server.h"
+#include "common/http/server.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include "tests/core/test_support.h"
 #include "tests/gateway/http_client.h"
 
-namespace switchboard::gateway::http {
+namespace switchboard::httpserver {
 namespace {
 
 using switchboard::testing::HttpClient;
@@ -173,4 +173,4 @@ TEST(HttpServerTls, RefusesFilesThatDoNotLoadNamingTheKey) {
 }
 
 }  // namespace
-}  // namespace switchboard::gateway::http
+}  // namespace switchboard::httpserver

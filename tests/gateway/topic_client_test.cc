@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/http/http_server.h"
+#include "common/http/server.h"
 #include "tests/clients/subprocess.h"
 #include "tests/core/test_support.h"
 
@@ -130,14 +130,14 @@ TEST(TopicClient, VerifiesAnHttpsTopicAgainstTheGivenCa) {
   switchboard::testing::TempDir dir;
   auto made = switchboard::testing::MakeTestCertificate(dir.path());
   ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
-  http::ServerOptions o;
+  httpserver::ServerOptions o;
   o.address = "127.0.0.1:0";
   o.tls_cert_file = made.cert;
   o.tls_key_file = made.key;
   std::atomic<int> received{0};
-  auto topic = http::HttpServer::Start(o, [&received](http::Request req, http::Responder respond) {
+  auto topic = httpserver::HttpServer::Start(o, [&received](httpserver::Request req, httpserver::Responder respond) {
     if (req.body == "[]") received.fetch_add(1);
-    respond(http::Response::Text(200, "ok"));
+    respond(httpserver::Response::Text(200, "ok"));
   });
   ASSERT_TRUE(topic.ok()) << topic.status();
   const std::string url = "https://localhost:" + (*topic)->address().substr((*topic)->address().rfind(':') + 1) +

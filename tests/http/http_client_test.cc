@@ -20,13 +20,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gateway/http/http_server.h"
+#include "common/http/server.h"
 #include "tests/clients/subprocess.h"
 
 namespace switchboard::httpclient {
 namespace {
 
-namespace gw = gateway::http;
+namespace gw = httpserver;
 
 class Dir {
  public:

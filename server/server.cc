@@ -60,8 +60,9 @@ struct Server::Impl {
   std::unique_ptr<cursors::CursorEngine> cursor_engine;
   std::unique_ptr<cursors::CursorServiceImpl> cursors;
   std::unique_ptr<grpc::Server> grpc_server;
-  std::unique_ptr<http::AdminHttpServer> http;
+  // The blob endpoint outlives the listener that serves it.
   std::unique_ptr<http::BlobHttp> blob_http;
+  std::unique_ptr<http::AdminHttpServer> http;
   bool shut_down = false;
 
   // A start that failed half-way has no Shutdown: the engines stop before the
@@ -82,8 +83,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view 
   return ss.str();
 }
 
-// The local blob store served on the admin listener (server/http/blob_http.h).
-http::RawHook BlobHook(Server::Impl* impl) {
+// The local blob store served on the admin listener (server/http/blob_http.h);
+// none without a local store.
+const http::BlobHttp* BlobEndpoint(Server::Impl* impl) {
   if (!impl->media_engine->local_store()) return nullptr;
   http::BlobHttpOptions o;
   o.store = impl->media_engine->local_store();
@@ -94,8 +96,7 @@ http::RawHook BlobHook(Server::Impl* impl) {
     }
   };
   impl->blob_http = std::make_unique<http::BlobHttp>(std::move(o));
-  return [b = impl->blob_http.get()](std::unique_ptr<http::Conn>& conn, httpcore::Request& head,
-                                      std::string& body_start) { return b->Claim(conn, head, body_start); };
+  return impl->blob_http.get();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const core::ServerConfig& c) {
@@ -266,13 +267,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
                          "group-commit factor.",
                          [raw] { return static_cast<double>(raw->store->stats().mutations); });
   // HTTPS: the listener's own files, else the gRPC ones.
-  std::shared_ptr<http::TlsServer> http_tls;
+  std::shared_ptr<const httpserver::TlsContext> http_tls;
   if (!config.http_tls_cert_file.empty()) {
-    ASSIGN_OR_RETURN(http_tls, http::TlsServer::Load(config.http_tls_cert_file, config.http_tls_key_file,
-                                                     "http_tls_cert_file", "http_tls_key_file"));
+    ASSIGN_OR_RETURN(http_tls, httpserver::TlsContext::Load(config.http_tls_cert_file, config.http_tls_key_file,
+                                                            "http_tls_cert_file", "http_tls_key_file"));
   } else if (!config.tls_cert_file.empty()) {
-    ASSIGN_OR_RETURN(http_tls,
-                     http::TlsServer::Load(config.tls_cert_file, config.tls_key_file, "tls_cert_file", "tls_key_file"));
+    ASSIGN_OR_RETURN(http_tls, httpserver::TlsContext::Load(config.tls_cert_file, config.tls_key_file,
+                                                            "tls_cert_file", "tls_key_file"));
   }
   ASSIGN_OR_RETURN(impl->http, http::AdminHttpServer::Start(config.http_address, [raw](const std::string& method,
                                                                                         const std::string& path) {
@@ -286,7 +287,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
                             raw->metrics.Render() + raw->executor->RenderMetrics()};
     }
     return http::Response{404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
-  }, BlobHook(raw), http_tls));
+  }, BlobEndpoint(raw), http_tls));
 
   log::Info("serving", {{"grpc_address", impl->grpc_address},
                         {"http_address", impl->http->address()},
@@ -312,7 +313,6 @@ void Server::Shutdown() {
                                std::chrono::seconds(impl_->config.shutdown_grace_seconds));
   impl_->grpc_server->Wait();
   impl_->http->Stop();
-  if (impl_->blob_http) impl_->blob_http->Stop();
   impl_->resourcing_engine->Stop();
   impl_->media_engine->Shutdown();
   impl_->webhooks->Close();

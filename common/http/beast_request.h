@@ -1,8 +1,9 @@
 #pragma once
 // What a Boost.Beast request parser needs to behave as every Switchboard
 // listener does: its limits, the status and message of a refusal, and the
-// copy of a parsed head into httpcore::Request. Include only from .cc files
-// that use Beast (it pulls in Beast's headers).
+// copy of a parsed head into httpcore::Request. Include only where Beast is
+// used already (parse.cc, the server's common/http/session.h): it pulls in
+// Beast's headers.
 
 #include <boost/beast/http.hpp>
 

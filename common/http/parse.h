@@ -1,9 +1,11 @@
 #pragma once
 // Parsing an HTTP/1.1 request from bytes, with Boost.Beast's parser and the
-// limits every listener applies. The gateway's listener reads with the same
-// parser set up the same way (common/http/beast_request.h); switchboardd's
-// admin and blob listener parse their request heads with ParseRequest. The
-// fuzz target tools/fuzz/http_request_fuzzer.cc feeds it arbitrary bytes.
+// limits every listener applies. The one HTTP server (common/http/server.h:
+// the gateway's listener, switchboardd's admin and blob listener) reads
+// from its sockets with the same parser set up the same way
+// (common/http/beast_request.h): whole requests, or heads only for its
+// streamed routes, whose bodies it reads piece by piece. The fuzz target
+// tools/fuzz/http_request_fuzzer.cc feeds ParseRequest arbitrary bytes.
 
 #include <cstddef>
 #include <cstdint>

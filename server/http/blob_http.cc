@@ -1,11 +1,8 @@
 #include "server/http/blob_http.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -22,6 +19,7 @@
 #include "common/status.h"
 #include "common/uuid.h"
 #include "server/blob/blob_names.h"
+#include "server/http/blob_body.h"
 #include "server/http/blob_request.h"
 
 namespace switchboard::http {
@@ -29,111 +27,25 @@ namespace {
 
 using Op = BlobCall::Op;
 
-void SendHead(Conn& conn, int status, const Headers& headers, int64_t length) {
-  std::string out = absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\n");
-  for (const auto& [k, v] : headers) absl::StrAppend(&out, k, ": ", v, "\r\n");
-  absl::StrAppend(&out, "Content-Length: ", length, "\r\nx-ms-version: 2021-12-02\r\nDate: ",
-                  azure::Rfc1123(absl::Now()), "\r\nConnection: close\r\n\r\n");
-  conn.WriteAll(out);
+void SendHead(httpserver::Exchange& ex, int status, Headers headers, int64_t length) {
+  headers.emplace_back("x-ms-version", "2021-12-02");
+  headers.emplace_back("Date", azure::Rfc1123(absl::Now()));
+  ex.WriteHead(status, headers, length);
 }
 
 // An answer with a body (none for HEAD).
-void Send(Conn& conn, int status, const Headers& headers, absl::string_view body, bool head_only) {
-  SendHead(conn, status, headers, static_cast<int64_t>(body.size()));
-  if (!head_only) conn.WriteAll(body);
+void Send(httpserver::Exchange& ex, int status, const Headers& headers, absl::string_view body, bool head_only) {
+  SendHead(ex, status, headers, static_cast<int64_t>(body.size()));
+  if (!head_only) ex.WriteBody(body);
 }
 
 // Azure's error answer; 304 and HEAD answers carry the code in the header only.
-void SendRefusal(Conn& conn, const BlobRefusal& r, bool head_only) {
+void SendRefusal(httpserver::Exchange& ex, const BlobRefusal& r, bool head_only) {
   Headers h = {{"x-ms-error-code", r.code}};
-  if (r.status == 304 || head_only) return SendHead(conn, r.status, h, 0);
+  if (r.status == 304 || head_only) return SendHead(ex, r.status, h, 0);
   h.emplace_back("Content-Type", "application/xml");
-  Send(conn, r.status, h, ErrorXml(r.code, r.message), false);
+  Send(ex, r.status, h, ErrorXml(r.code, r.message), false);
 }
-
-// The request body: the bytes read with the head, then the connection. Hashes
-// what passes when the request sent Content-MD5 / x-ms-content-crc64, and
-// answers Expect: 100-continue before the first read.
-class Body {
- public:
-  Body(Conn& conn, const httpcore::Request& r, std::string start)
-      : conn_(conn), pending_(std::move(start)), md5_sent_(r.Header("content-md5")),
-        crc64_sent_(r.Header("x-ms-content-crc64")),
-        expect_continue_(absl::AsciiStrToLower(r.Header("expect")) == "100-continue") {
-    if (!md5_sent_.empty()) md5_.emplace();
-  }
-
-  absl::StatusOr<size_t> Read(char* buf, size_t cap) {
-    size_t n = 0;
-    if (pending_off_ < pending_.size()) {
-      n = std::min(cap, pending_.size() - pending_off_);
-      std::memcpy(buf, pending_.data() + pending_off_, n);
-      pending_off_ += n;
-    } else {
-      if (expect_continue_) {
-        expect_continue_ = false;
-        conn_.WriteAll("HTTP/1.1 100 Continue\r\n\r\n");
-      }
-      ssize_t got = conn_.Read(buf, cap);
-      if (got < 0) return absl::DeadlineExceededError("the upload stalled for 30 s; send the body without pauses");
-      n = static_cast<size_t>(got);
-    }
-    absl::string_view piece(buf, n);
-    if (md5_) md5_->Update(piece);
-    if (!crc64_sent_.empty()) crc64_ = blob::Crc64Update(crc64_, piece);
-    return n;
-  }
-  blob::ChunkSource Source() {
-    return [this](char* buf, size_t cap) { return Read(buf, cap); };
-  }
-  // Once the whole body has been read: Md5Mismatch / Crc64Mismatch when a
-  // hash was sent and the body does not match it.
-  absl::Status CheckHashes() {
-    if (md5_) {
-      std::string got = md5_->FinishBase64();
-      md5_.reset();
-      if (got != md5_sent_) {
-        return StatusFromRefusal({400, "Md5Mismatch",
-                                  absl::StrCat("the MD5 of the body (", got, ") is not the Content-MD5 sent (",
-                                               md5_sent_, ")")});
-      }
-      md5_ok_ = true;
-    }
-    if (!crc64_sent_.empty() && blob::Crc64Base64(crc64_) != crc64_sent_) {
-      return StatusFromRefusal({400, "Crc64Mismatch",
-                                absl::StrCat("the CRC-64 of the body (", blob::Crc64Base64(crc64_),
-                                             ") is not the x-ms-content-crc64 sent (", crc64_sent_, ")")});
-    }
-    return absl::OkStatus();
-  }
-  // The whole body in memory (a block list: at most 8 MiB).
-  absl::StatusOr<std::string> ReadAll(int64_t size) {
-    std::string out(static_cast<size_t>(size), '\0');
-    size_t got = 0;
-    while (got < out.size()) {
-      ASSIGN_OR_RETURN(size_t n, Read(out.data() + got, out.size() - got));
-      if (n == 0) return absl::InvalidArgumentError("the body ended before its Content-Length");
-      got += n;
-    }
-    return out;
-  }
-  bool AddsMd5() const { return md5_ok_; }
-  // Headers echoing the hashes checked.
-  void AddHashHeaders(Headers* h) const {
-    if (md5_ok_) h->emplace_back("Content-MD5", md5_sent_);
-    if (!crc64_sent_.empty()) h->emplace_back("x-ms-content-crc64", crc64_sent_);
-  }
-
- private:
-  Conn& conn_;
-  std::string pending_;
-  size_t pending_off_ = 0;
-  std::string md5_sent_, crc64_sent_;
-  bool expect_continue_;
-  std::optional<blob::Md5Stream> md5_;
-  bool md5_ok_ = false;
-  uint64_t crc64_ = 0;
-};
 
 Headers WriteAnswer(const blob::BlobProperties& p) {
   Headers h = {{"ETag", p.etag}, {"Last-Modified", HttpDate(p.last_modified_us)},
@@ -165,73 +77,37 @@ std::optional<UrlParts> SplitUrl(absl::string_view url) {
 
 }  // namespace
 
-BlobHttp::BlobHttp(BlobHttpOptions options) : options_(std::move(options)) {
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
-}
+BlobHttp::BlobHttp(BlobHttpOptions options) : options_(std::move(options)) {}
 
-BlobHttp::~BlobHttp() { Stop(); }
-
-void BlobHttp::Stop() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (stopping_ && threads_.empty()) return;
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  threads_.clear();
-  queue_.clear();  // closes the connections no one served
-}
-
-bool BlobHttp::Claim(std::unique_ptr<Conn>& conn, httpcore::Request& head, std::string& body_start) {
+bool BlobHttp::Claims(const httpcore::Request& head) const {
   // "/<account>/..." for an account of the store.
   absl::string_view path = head.path;
   if (!absl::ConsumePrefix(&path, "/")) return false;
-  if (!options_.store->HasAccount(std::string(path.substr(0, path.find('/'))))) return false;
-  std::lock_guard<std::mutex> l(mu_);
-  if (stopping_) return false;
-  queue_.push_back(Job{std::move(conn), std::move(head), std::move(body_start)});
-  cv_.notify_one();
-  return true;
+  return options_.store->HasAccount(std::string(path.substr(0, path.find('/'))));
 }
 
-void BlobHttp::Loop() {
-  BlockSigpipeInThisThread();
-  while (true) {
-    Job job;
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    timeval tv{30, 0};
-    setsockopt(job.conn->fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(job.conn->fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    const bool put = job.request.method == "PUT";
-    Serve(*job.conn, job.request, std::move(job.body_start));
-    // A refused PUT may leave its body unread: close without an RST that
-    // could destroy the answer.
-    if (put) job.conn->LingeringClose();
-    job.conn.reset();
-  }
+httpserver::StreamRoute BlobHttp::Route() const {
+  httpserver::StreamRoute route;
+  route.match = [this](const httpcore::Request& head) { return Claims(head); };
+  route.handler = [this](httpserver::Exchange& ex) { Serve(ex); };
+  // The largest body of any operation (Put Blob); ClassifyBlobRequest
+  // refuses larger ones per operation, in Azure's terms, before reading.
+  route.body_limit = static_cast<std::uint64_t>(blob::kMaxPutBlobBytes);
+  route.io_timeout = std::chrono::seconds(30);
+  return route;
 }
 
 namespace {
 
 // One request being answered.
-struct Exchange {
-  Conn& conn;
+struct BlobExchange {
+  httpserver::Exchange& ex;
   const httpcore::Request& r;
   const BlobCall& call;
   const BlobHttpOptions& options;
-  std::string body_start;
 
   blob::LocalBlobStore& store() const { return *options.store; }
-  void Refuse(const BlobRefusal& refusal) const { SendRefusal(conn, refusal, call.head_only); }
+  void Refuse(const BlobRefusal& refusal) const { SendRefusal(ex, refusal, call.head_only); }
   void Refuse(const absl::Status& s) const { Refuse(RefusalFromStatus(s)); }
   void Uploaded(const blob::BlobProperties& props) const {
     if (options.on_upload) options.on_upload(store().BlobUrl(call.ref), props, r.Header("x-ms-client-request-id"));
@@ -251,7 +127,7 @@ struct Exchange {
     }
     return true;
   }
-  blob::Precondition WritePrecondition(Body* body) const {
+  blob::Precondition WritePrecondition(BlobBody* body) const {
     return [this, body](const blob::BlobProperties* current) -> absl::Status {
       if (body != nullptr) RETURN_IF_ERROR(body->CheckHashes());
       if (auto refusal = CheckConditions(call.conditions, current, true)) return StatusFromRefusal(*refusal);
@@ -312,16 +188,16 @@ std::optional<BlobRefusal> CheckAccess(blob::BlobStore& store, const std::map<st
                      "not found, or not public: use a SAS URL (sbctl media sas) or change the container access"};
 }
 
-void List(const Exchange& x) {
+void List(const BlobExchange& x) {
   auto all = x.store().ListBlobs(x.call.ref.account, x.call.ref.container, x.call.prefix, "",
                                  std::numeric_limits<int>::max());
   if (!all.ok()) return x.Refuse(all.status());
   ListingPage page = PageBlobs(all->blobs, x.call);
   std::string endpoint = absl::StrCat("http://", x.r.Header("host"), "/", x.call.ref.account, "/");
-  Send(x.conn, 200, {{"Content-Type", "application/xml"}}, ListBlobsXml(all->blobs, page, x.call, endpoint), false);
+  Send(x.ex, 200, {{"Content-Type", "application/xml"}}, ListBlobsXml(all->blobs, page, x.call, endpoint), false);
 }
 
-void ContainerProperties(const Exchange& x) {
+void ContainerProperties(const BlobExchange& x) {
   auto info = x.store().GetContainerInfo(x.call.ref.account, x.call.ref.container);
   if (!info.ok()) return x.Refuse(info.status());
   Headers h = {{"ETag", absl::StrCat("\"0x", absl::Hex(info->created_us), "\"")},
@@ -332,10 +208,10 @@ void ContainerProperties(const Exchange& x) {
                {"x-ms-has-legal-hold", "false"}};
   if (info->access == blob::Access::kContainer) h.emplace_back("x-ms-blob-public-access", "container");
   if (info->access == blob::Access::kBlob) h.emplace_back("x-ms-blob-public-access", "blob");
-  SendHead(x.conn, 200, h, 0);
+  SendHead(x.ex, 200, h, 0);
 }
 
-void Read(const Exchange& x) {
+void Read(const BlobExchange& x) {
   const bool head_only = x.call.head_only || x.call.op == Op::kGetMetadata;
   if (head_only) {
     // Properties only: an archived blob answers too.
@@ -346,9 +222,9 @@ void Read(const Exchange& x) {
     if (x.call.op == Op::kGetMetadata) {
       h = {{"ETag", props->etag}, {"Last-Modified", HttpDate(props->last_modified_us)}};
       for (const auto& [k, v] : props->metadata) h.emplace_back(absl::StrCat("x-ms-meta-", k), v);
-      return SendHead(x.conn, 200, h, 0);
+      return SendHead(x.ex, 200, h, 0);
     }
-    return SendHead(x.conn, 200, h, props->size);
+    return SendHead(x.ex, 200, h, props->size);
   }
   auto opened = x.store().OpenBlob(x.call.ref);
   if (!opened.ok()) return x.Refuse(opened.status());
@@ -360,7 +236,7 @@ void Read(const Exchange& x) {
   Headers h;
   if (!range.empty()) {
     if (!ParseRange(range, props.size, &start, &end)) {
-      return SendHead(x.conn, 416,
+      return SendHead(x.ex, 416,
                       {{"x-ms-error-code", "InvalidRange"}, {"Content-Range", absl::StrCat("bytes */", props.size)}},
                       0);
     }
@@ -370,20 +246,20 @@ void Read(const Exchange& x) {
   } else {
     h = BlobHeaders(props, true);
   }
-  SendHead(x.conn, status, h, end - start);
+  SendHead(x.ex, status, h, end - start);
   std::vector<char> buf(1 << 16);
   for (int64_t pos = start; pos < end;) {
     size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), end - pos));
     ssize_t n = ::pread(opened->fd(), buf.data(), want, pos);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || !x.conn.WriteAll(absl::string_view(buf.data(), static_cast<size_t>(n)))) return;
+    if (n <= 0 || !x.ex.WriteBody(absl::string_view(buf.data(), static_cast<size_t>(n)))) return;
     pos += n;
   }
 }
 
-void PutBlob(const Exchange& x, std::string body_start) {
+void PutBlob(const BlobExchange& x) {
   if (!x.ConditionsHoldNow()) return;
-  Body body(x.conn, x.r, std::move(body_start));
+  BlobBody body(x.ex);
   blob::PutOptions o = PutOptionsFromRequest(x.r, false);
   auto put = x.store().PutBlobIf(x.call.ref, x.call.content_length, body.Source(), o, x.WritePrecondition(&body));
   if (!put.ok()) return x.Refuse(put.status());
@@ -391,22 +267,22 @@ void PutBlob(const Exchange& x, std::string body_start) {
   Headers h = WriteAnswer(*put);
   body.AddHashHeaders(&h);
   if (!body.AddsMd5()) h.emplace_back("Content-MD5", put->content_md5);
-  SendHead(x.conn, 201, h, 0);
+  SendHead(x.ex, 201, h, 0);
 }
 
-void PutBlock(const Exchange& x, std::string body_start) {
-  Body body(x.conn, x.r, std::move(body_start));
+void PutBlock(const BlobExchange& x) {
+  BlobBody body(x.ex);
   absl::Status s = x.store().PutBlock(x.call.ref, x.call.block_id, x.call.content_length, body.Source(),
                                       [&body] { return body.CheckHashes(); });
   if (!s.ok()) return x.Refuse(s);
   Headers h = {{"x-ms-request-server-encrypted", "false"}};
   body.AddHashHeaders(&h);
-  SendHead(x.conn, 201, h, 0);
+  SendHead(x.ex, 201, h, 0);
 }
 
-void PutBlockList(const Exchange& x, std::string body_start) {
+void PutBlockList(const BlobExchange& x) {
   if (!x.ConditionsHoldNow()) return;
-  Body body(x.conn, x.r, std::move(body_start));
+  BlobBody body(x.ex);
   auto xml = body.ReadAll(x.call.content_length);
   if (!xml.ok()) return x.Refuse(xml.status());
   if (auto s = body.CheckHashes(); !s.ok()) return x.Refuse(s);
@@ -418,10 +294,10 @@ void PutBlockList(const Exchange& x, std::string body_start) {
   x.Uploaded(*put);
   Headers h = WriteAnswer(*put);
   body.AddHashHeaders(&h);
-  SendHead(x.conn, 201, h, 0);
+  SendHead(x.ex, 201, h, 0);
 }
 
-void GetBlockList(const Exchange& x) {
+void GetBlockList(const BlobExchange& x) {
   auto list = x.store().GetBlockList(x.call.ref);
   if (!list.ok()) return x.Refuse(list.status());
   Headers h = {{"Content-Type", "application/xml"}};
@@ -430,10 +306,10 @@ void GetBlockList(const Exchange& x) {
     h.emplace_back("Last-Modified", HttpDate(list->blob->last_modified_us));
     h.emplace_back("x-ms-blob-content-length", absl::StrCat(list->blob->size));
   }
-  Send(x.conn, 200, h, BlockListXml(*list, x.call.list_type), false);
+  Send(x.ex, 200, h, BlockListXml(*list, x.call.list_type), false);
 }
 
-void SetMetadata(const Exchange& x) {
+void SetMetadata(const BlobExchange& x) {
   auto current = x.store().GetProperties(x.call.ref);
   if (!current.ok()) return x.Refuse(current.status());
   if (auto refusal = CheckConditions(x.call.conditions, &*current, true)) return x.Refuse(*refusal);
@@ -441,32 +317,32 @@ void SetMetadata(const Exchange& x) {
   if (auto s = x.store().SetMetadata(x.call.ref, o.metadata, o.client_request_id); !s.ok()) return x.Refuse(s);
   auto props = x.store().GetProperties(x.call.ref);
   if (!props.ok()) return x.Refuse(props.status());
-  SendHead(x.conn, 200, WriteAnswer(*props), 0);
+  SendHead(x.ex, 200, WriteAnswer(*props), 0);
 }
 
-void SetProperties(const Exchange& x) {
+void SetProperties(const BlobExchange& x) {
   auto current = x.store().GetProperties(x.call.ref);
   if (!current.ok()) return x.Refuse(current.status());
   if (auto refusal = CheckConditions(x.call.conditions, &*current, true)) return x.Refuse(*refusal);
   auto props = x.store().SetContentHeaders(x.call.ref, PutOptionsFromRequest(x.r, true));
   if (!props.ok()) return x.Refuse(props.status());
-  SendHead(x.conn, 200, WriteAnswer(*props), 0);
+  SendHead(x.ex, 200, WriteAnswer(*props), 0);
 }
 
-void SetTier(const Exchange& x) {
+void SetTier(const BlobExchange& x) {
   if (auto s = x.store().SetTier(x.call.ref, x.call.tier, x.call.rehydrate); !s.ok()) return x.Refuse(s);
   auto props = x.store().GetProperties(x.call.ref);
   if (!props.ok()) return x.Refuse(props.status());
   // 202 while an archived blob is being rehydrated, as Azure answers.
-  SendHead(x.conn, props->rehydrating ? 202 : 200, {}, 0);
+  SendHead(x.ex, props->rehydrating ? 202 : 200, {}, 0);
 }
 
-void Delete(const Exchange& x) {
+void Delete(const BlobExchange& x) {
   if (absl::AsciiStrToLower(x.r.Header("x-ms-delete-snapshots")) == "only") {
     // The listener keeps no snapshots: there is nothing to delete.
     auto props = x.store().GetProperties(x.call.ref);
     if (!props.ok()) return x.Refuse(props.status());
-    return SendHead(x.conn, 202, {}, 0);
+    return SendHead(x.ex, 202, {}, 0);
   }
   blob::Precondition check = nullptr;
   if (x.call.conditions.any()) {
@@ -476,12 +352,12 @@ void Delete(const Exchange& x) {
     };
   }
   if (auto s = x.store().DeleteBlobIf(x.call.ref, check); !s.ok()) return x.Refuse(s);
-  SendHead(x.conn, 202, {{"x-ms-delete-type-permanent", "true"}}, 0);
+  SendHead(x.ex, 202, {{"x-ms-delete-type-permanent", "true"}}, 0);
 }
 
 // Copy Blob and Put Blob From URL: the bytes of a blob this listener serves,
 // read through the source URL's own SAS (or its container's public access).
-void Copy(const Exchange& x) {
+void Copy(const BlobExchange& x) {
   const std::string& source_url = x.call.copy_source;
   auto refuse_source = [&](int status, absl::string_view why) {
     x.Refuse(BlobRefusal{status, "CannotVerifyCopySource", std::string(why)});
@@ -540,20 +416,21 @@ void Copy(const Exchange& x) {
   Headers h = WriteAnswer(*put);
   if (x.call.op == Op::kPutFromUrl) {
     h.emplace_back("Content-MD5", put->content_md5);
-    return SendHead(x.conn, 201, h, 0);
+    return SendHead(x.ex, 201, h, 0);
   }
   h.emplace_back("x-ms-copy-id", NewUuid());
   h.emplace_back("x-ms-copy-status", "success");
-  SendHead(x.conn, 202, h, 0);
+  SendHead(x.ex, 202, h, 0);
 }
 
 }  // namespace
 
-void BlobHttp::Serve(Conn& conn, const httpcore::Request& r, std::string body_start) {
+void BlobHttp::Serve(httpserver::Exchange& ex) const {
+  const httpcore::Request& r = ex.request();
   auto classified = ClassifyBlobRequest(r);
-  if (auto* refusal = std::get_if<BlobRefusal>(&classified)) return SendRefusal(conn, *refusal, r.method == "HEAD");
+  if (auto* refusal = std::get_if<BlobRefusal>(&classified)) return SendRefusal(ex, *refusal, r.method == "HEAD");
   const BlobCall& call = std::get<BlobCall>(classified);
-  Exchange x{conn, r, call, options_, ""};
+  BlobExchange x{ex, r, call, options_};
   if (auto refusal = CheckAccess(*options_.store, r.query, call.ref, call.permission, false)) {
     return x.Refuse(*refusal);
   }
@@ -562,9 +439,9 @@ void BlobHttp::Serve(Conn& conn, const httpcore::Request& r, std::string body_st
     case Op::kContainerProperties: return ContainerProperties(x);
     case Op::kRead:
     case Op::kGetMetadata: return Read(x);
-    case Op::kPut: return PutBlob(x, std::move(body_start));
-    case Op::kPutBlock: return PutBlock(x, std::move(body_start));
-    case Op::kPutBlockList: return PutBlockList(x, std::move(body_start));
+    case Op::kPut: return PutBlob(x);
+    case Op::kPutBlock: return PutBlock(x);
+    case Op::kPutBlockList: return PutBlockList(x);
     case Op::kGetBlockList: return GetBlockList(x);
     case Op::kSetMetadata: return SetMetadata(x);
     case Op::kSetProperties: return SetProperties(x);

@@ -5,30 +5,27 @@
 // content headers), Put Blob, Put Block, Put Block List, Get Block List,
 // Set Blob Metadata, Set Blob Properties, Set Blob Tier, Delete Blob, Copy Blob and Put Blob From URL (from a
 // blob of this listener), List Blobs (prefix, delimiter, marker,
-// maxresults) and Get Container Properties. Bodies are streamed to disk;
-// writes emit BlobCreated through `on_upload`.
+// maxresults) and Get Container Properties. Bodies are streamed between
+// the connection and disk, never held whole; writes emit BlobCreated
+// through `on_upload`.
 //
 // What an operation means (which one, its conditions, the headers stored
 // and served, error codes, XML) is decided by server/http/blob_request.h,
-// which touches no socket; this file reads and writes the connection.
+// which touches no socket; this file answers through the HTTP server's
+// Exchange (common/http/exchange.h): switchboardd's listener
+// (server/http/admin_http.h) serves Route() on a worker.
 //
 // Access: a service SAS in the query (checked against key1 and key2), or
 // anonymous reads as the container's access level allows (Blob: blobs,
 // BlobContainer: blobs, listing and container properties). Writes need a
 // SAS with 'w' or 'c', deletes one with 'd'.
-// Connections are taken from the admin listener (RawHook) and served on
-// this class's own threads, one request per connection.
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
+#include "common/http/exchange.h"
 #include "common/http/request.h"
-#include "server/http/conn.h"
+#include "common/http/server.h"
 #include "server/blob/local_blob_store.h"
 
 namespace switchboard::http {
@@ -40,34 +37,24 @@ struct BlobHttpOptions {
   std::function<void(const std::string& url, const blob::BlobProperties& props,
                      const std::string& client_request_id)>
       on_upload;
-  int threads = 4;
 };
 
 class BlobHttp {
  public:
   explicit BlobHttp(BlobHttpOptions options);
-  ~BlobHttp();
 
-  // The RawHook: takes connections whose path starts with an account of
-  // the store (moving the head and the body bytes read with it).
-  bool Claim(std::unique_ptr<Conn>& conn, httpcore::Request& head, std::string& body_start);
-  void Stop();
+  // Whether a request is the blob endpoint's: its path starts with an
+  // account of the store ("/<account>/...").
+  bool Claims(const httpcore::Request& head) const;
+  // Answers one request, reading its body and writing its answer through
+  // `exchange` (blocking: on a worker).
+  void Serve(httpserver::Exchange& exchange) const;
+  // Claims and Serve as a streamed route of the HTTP server; `this` must
+  // outlive the server.
+  httpserver::StreamRoute Route() const;
 
  private:
-  void Loop();
-  struct Job {
-    std::unique_ptr<Conn> conn;
-    httpcore::Request request;
-    std::string body_start;
-  };
-  void Serve(Conn& conn, const httpcore::Request& request, std::string body_start);
-
   BlobHttpOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
 };
 
 }  // namespace switchboard::http

@@ -11,10 +11,10 @@
 #include "absl/strings/match.h"
 #include "common/azure/http_client.h"
 #include "common/http/parse.h"
+#include "common/http/tls.h"
 #include "gtest/gtest.h"
 #include "server/http/admin_http.h"
 #include "server/http/blob_request.h"
-#include "server/http/conn.h"
 #include "tests/clients/subprocess.h"
 #include "tests/core/test_support.h"
 
@@ -185,7 +185,7 @@ TEST(AdminHttp, ServesHttpsWithTheGivenCertificate) {
   testing::TempDir dir;
   auto made = testing::MakeTestCertificate(dir.path());
   ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
-  auto tls = TlsServer::Load(made.cert, made.key, "http_tls_cert_file", "http_tls_key_file");
+  auto tls = httpserver::TlsContext::Load(made.cert, made.key, "http_tls_cert_file", "http_tls_key_file");
   ASSERT_TRUE(tls.ok()) << tls.status();
   auto server = AdminHttpServer::Start(
       "127.0.0.1:0",
@@ -215,10 +215,10 @@ TEST(AdminHttp, TlsFilesThatDoNotLoadAreRefusedByKey) {
   auto a = testing::MakeTestCertificate(a_dir.path());
   auto b = testing::MakeTestCertificate(b_dir.path());
   ASSERT_TRUE(a.made && b.made) << a.result.err << b.result.err;
-  auto missing = TlsServer::Load(a_dir.path() + "/none.pem", a.key, "tls_cert_file", "tls_key_file");
+  auto missing = httpserver::TlsContext::Load(a_dir.path() + "/none.pem", a.key, "tls_cert_file", "tls_key_file");
   EXPECT_TRUE(absl::IsInvalidArgument(missing.status()));
   EXPECT_TRUE(absl::StartsWith(missing.status().message(), "tls_cert_file '")) << missing.status();
-  auto mismatch = TlsServer::Load(a.cert, b.key, "http_tls_cert_file", "http_tls_key_file");
+  auto mismatch = httpserver::TlsContext::Load(a.cert, b.key, "http_tls_cert_file", "http_tls_key_file");
   EXPECT_TRUE(absl::StrContains(mismatch.status().message(), "is not the key of http_tls_cert_file"))
       << mismatch.status();
 }

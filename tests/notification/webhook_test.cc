@@ -16,7 +16,7 @@
 #include "tests/core/test_support.h"
 #include "clients/lib/webhook_receiver.h"
 #include "server/http/admin_http.h"
-#include "server/http/conn.h"
+#include "common/http/tls.h"
 #include "tests/clients/subprocess.h"
 
 namespace switchboard::testing {
@@ -235,7 +235,7 @@ TEST(Webhooks, HttpsReceiversAreVerifiedAgainstTheConfiguredCa) {
   TempDir certs;
   auto made = MakeTestCertificate(certs.path());
   ASSERT_TRUE(made.made) << "cannot make a test certificate with /usr/bin/openssl: " << made.result.err;
-  auto tls = http::TlsServer::Load(made.cert, made.key, "cert", "key");
+  auto tls = httpserver::TlsContext::Load(made.cert, made.key, "cert", "key");
   ASSERT_TRUE(tls.ok()) << tls.status();
   std::atomic<int> received{0};
   auto rx = http::AdminHttpServer::Start(

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   cli.AddInt("webhook_retry_base_ms", defaults.webhook_retry_base_ms,
              "First webhook retry backoff; doubles per attempt, with jitter, up to --webhook_retry_max_ms.");
   cli.AddInt("webhook_retry_max_ms", defaults.webhook_retry_max_ms, "Longest webhook retry backoff.");
+  cli.AddInt("job_retention_seconds", defaults.job_retention_seconds,
+             "Finished jobs (delivered webhooks, finished media operations) are deleted once this old.");
   cli.SetEpilog(
       "Logs are JSON lines on stderr. SIGTERM or SIGINT drains and stops the server.\n"
       "Services: switchboard.v1.ResourcingService, MediaService, NotificationService, grpc.health.v1.Health,\n"
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
   num("webhook_per_endpoint_in_flight", &config.webhook_per_endpoint_in_flight);
   num("webhook_retry_base_ms", &config.webhook_retry_base_ms);
   num("webhook_retry_max_ms", &config.webhook_retry_max_ms);
+  num("job_retention_seconds", &config.job_retention_seconds);
 
   switchboard::log::Level level;
   if (!switchboard::log::ParseLevel(config.log_level, &level)) {

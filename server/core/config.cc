@@ -118,6 +118,7 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     else if (k == "webhook_per_endpoint_in_flight") s = num(&c->webhook_per_endpoint_in_flight);
     else if (k == "webhook_retry_base_ms") s = num(&c->webhook_retry_base_ms);
     else if (k == "webhook_retry_max_ms") s = num(&c->webhook_retry_max_ms);
+    else if (k == "job_retention_seconds") s = num(&c->job_retention_seconds);
     else if (k == "pools") s = MergePools(v, &c->pools);
     else if (k == "media") c->media_json = v.dump();
     else if (k == "resourcing") c->resourcing_json = v.dump();
@@ -160,7 +161,8 @@ absl::Status ValidateConfig(const ServerConfig& c) {
                          Range{"webhook_workers", c.webhook_workers, 1, 256},
                          Range{"webhook_per_endpoint_in_flight", c.webhook_per_endpoint_in_flight, 1, 256},
                          Range{"webhook_retry_base_ms", c.webhook_retry_base_ms, 1, 3600LL * 1000},
-                         Range{"webhook_retry_max_ms", c.webhook_retry_max_ms, 1, 24LL * 3600 * 1000}}) {
+                         Range{"webhook_retry_max_ms", c.webhook_retry_max_ms, 1, 24LL * 3600 * 1000},
+                         Range{"job_retention_seconds", c.job_retention_seconds, 1, 365LL * 24 * 3600}}) {
     if (r.value < r.min || r.value > r.max) {
       return absl::InvalidArgumentError(
           absl::StrCat(r.key, " is ", r.value, "; it must be between ", r.min, " and ", r.max));

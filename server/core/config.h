@@ -66,6 +66,9 @@ struct ServerConfig {
   // PEM CA file https:// webhook receivers are verified against (default:
   // the system's CAs).
   std::string webhook_ca_file;
+  // Finished jobs (DONE, FAILED) are deleted once this old
+  // (core::JobPruner).
+  int64_t job_retention_seconds = 3600;
   // The "media" section as JSON text (server/media/media_config.h reads it;
   // docs/media.md lists its keys). Empty: defaults.
   std::string media_json;

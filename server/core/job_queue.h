@@ -1,14 +1,14 @@
 #pragma once
 // The seam for durable background work (job.h): every kind of it (media
-// operations today) is a job of one JobQueue. The store that keeps the
-// state a job belongs to keeps its jobs too, so that a job is enqueued and
-// finished in the same transaction as that state: Store::jobs() is the
-// queue, and Mutation::jobs carries writes (store.h). SQLite implements it
-// in sqlite_store.cc (job_sqlite.cc); a PostgreSQL store adds a second
-// implementation, with claims leased across processes. The conformance
-// suite is tests/core/job_queue_test.cc.
+// operations and webhook deliveries today) is a job of one JobQueue. The
+// store that keeps the state a job belongs to keeps its jobs too, so that a
+// job is enqueued and finished in the same transaction as that state:
+// Store::jobs() is the queue, and Mutation::jobs carries writes (store.h).
+// SQLite implements it in sqlite_store.cc (job_sqlite.cc); a PostgreSQL
+// store adds a second implementation, with claims leased across processes.
+// The conformance suite is tests/core/job_queue_test.cc.
 //
-// Nothing here blocks on I/O except GetJob (a read, like
+// Nothing here blocks on I/O except GetJob and CountUnfinished (reads, like
 // Store::GetResource): every other call answers through `done`, on the
 // store's completion thread, once what it wrote is durable. Never block in
 // `done`.
@@ -31,6 +31,8 @@ class JobQueue {
   // The written job's lease (see CommitResult::jobs in store.h).
   using WriteDone = std::function<void(absl::StatusOr<JobLease>)>;
   using Done = std::function<void(absl::Status)>;
+  // How many jobs a Prune deleted.
+  using PruneDone = std::function<void(absl::StatusOr<int>)>;
 
   virtual ~JobQueue() = default;
 
@@ -52,6 +54,18 @@ class JobQueue {
 
   // The job as committed, or nullopt.
   virtual absl::StatusOr<std::optional<Job>> GetJob(int64_t id) = 0;
+
+  // Unfinished (READY or RUNNING) jobs of `kind`, as committed.
+  virtual absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) = 0;
+
+  // Deletes at most `n` finished jobs (DONE or FAILED, of any kind) that
+  // finished before `finished_before`, the longest finished first, in one
+  // short write serialized with every other; `done` gets how many went.
+  // READY and RUNNING jobs are never deleted, however old. Pruning a lot
+  // is many calls (JobPruner, job_pruner.h), so that no single write holds
+  // the store's writer for long. A pruned job's id is never given again.
+  // INVALID_ARGUMENT for n < 1.
+  virtual void Prune(absl::Time finished_before, int n, PruneDone done) = 0;
 
   // Conveniences over Write (job.h says what each does).
   void Enqueue(std::string kind, std::string key, std::string payload, absl::Time run_at, WriteDone done) {

@@ -10,10 +10,13 @@ namespace switchboard::core::sqlite {
 namespace {
 
 // due_us is when the job can next be claimed: run_at_us while READY, the
-// lease's expiry while RUNNING. One partial index on it serves every claim
-// (finished jobs leave it); another keeps keys unique among unfinished jobs.
-// AUTOINCREMENT: an id is never given again, so (id, token) names one claim
-// for ever, even once old jobs are pruned.
+// lease's expiry while RUNNING; once DONE or FAILED, when it finished. One
+// partial index on it serves every claim (finished jobs leave it), another
+// every prune (only finished jobs are in it); a third keeps keys unique
+// among unfinished jobs. (A job finished before pruning existed kept its
+// lease's expiry there: close enough to its end.) AUTOINCREMENT: an id is
+// never given again, so (id, token) names one claim for ever, even once old
+// jobs are pruned.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -30,6 +33,7 @@ CREATE TABLE IF NOT EXISTS jobs(
   lease_until_us INTEGER NOT NULL DEFAULT 0,
   create_us INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(kind, due_us) WHERE state < 2;
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(due_us) WHERE state >= 2;
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';
 )sql";
 
@@ -69,13 +73,18 @@ absl::Status JobTable::Open(sqlite3* writer) {
   RETURN_IF_ERROR(heartbeat_.Prepare(
       db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1 WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
   RETURN_IF_ERROR(complete_.Prepare(
-      db_, "UPDATE jobs SET state=2, owner='', lease_until_us=0 WHERE id=?1 AND state=1 AND owner=?2 AND token=?3"));
+      db_, "UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=?4 "
+           "WHERE id=?1 AND state=1 AND owner=?2 AND token=?3"));
   RETURN_IF_ERROR(retry_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?1, due_us=?1, last_error=?2 "
            "WHERE id=?3 AND state=1 AND owner=?4 AND token=?5"));
   RETURN_IF_ERROR(fail_.Prepare(
-      db_, "UPDATE jobs SET state=3, owner='', lease_until_us=0, last_error=?1 "
+      db_, "UPDATE jobs SET state=3, owner='', lease_until_us=0, last_error=?1, due_us=?5 "
            "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
+  // The inner SELECT walks jobs_finished (its WHERE repeats the index's).
+  RETURN_IF_ERROR(prune_.Prepare(
+      db_, "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state >= 2 AND due_us<?1 "
+           "ORDER BY due_us LIMIT ?2)"));
   // The inner SELECT walks jobs_due (its WHERE repeats the index's).
   RETURN_IF_ERROR(claim_.Prepare(
       db_, absl::StrCat("UPDATE jobs SET state=1, owner=?1, token=token+1, attempts=attempts+1, lease_until_us=?2, "
@@ -97,7 +106,7 @@ absl::Status JobTable::Open(sqlite3* writer) {
 }
 
 void JobTable::Finalize() {
-  for (Stmt* s : {&insert_, &heartbeat_, &complete_, &retry_, &fail_, &claim_, &state_of_}) s->Finalize();
+  for (Stmt* s : {&insert_, &heartbeat_, &complete_, &retry_, &fail_, &claim_, &state_of_, &prune_}) s->Finalize();
 }
 
 absl::StatusOr<JobLease> JobTable::Insert(const JobWrite& w, int64_t now_us, bool* wrote) {
@@ -149,7 +158,7 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
         break;
       case JobWrite::Op::kComplete:
         u.emplace(complete_);
-        u->Int(1, w.lease.job_id).Text(2, w.lease.owner).Int(3, w.lease.token);
+        u->Int(1, w.lease.job_id).Text(2, w.lease.owner).Int(3, w.lease.token).Int(4, now_us);
         what = "complete job";
         break;
       case JobWrite::Op::kRetry: {
@@ -161,7 +170,7 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
       }
       case JobWrite::Op::kFail:
         u.emplace(fail_);
-        u->Text(1, w.error).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token);
+        u->Text(1, w.error).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token).Int(5, now_us);
         what = "fail job";
         break;
       case JobWrite::Op::kEnqueue: break;
@@ -190,8 +199,28 @@ absl::Status JobTable::Claim(const std::string& kind, const std::string& owner, 
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> JobTable::Prune(int64_t finished_before_us, int n) {
+  {
+    Use u(prune_);
+    u.Int(1, finished_before_us).Int(2, n);
+    if (u.Step() != SQLITE_DONE) return SqlError(db_, "prune jobs");
+  }
+  return sqlite3_changes(db_);
+}
+
 absl::Status JobTable::PrepareGet(sqlite3* db, Stmt* get) {
   return get->Prepare(db, absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE id=?1").c_str());
+}
+
+absl::Status JobTable::PrepareCount(sqlite3* db, Stmt* count) {
+  return count->Prepare(db, "SELECT COUNT(*) FROM jobs WHERE kind=?1 AND state < 2");
+}
+
+absl::StatusOr<int64_t> JobTable::CountUnfinished(sqlite3* db, Stmt& count, const std::string& kind) {
+  Use u(count);
+  u.Text(1, kind);
+  if (u.Step() != SQLITE_ROW) return SqlError(db, "count jobs");
+  return u.ColInt(0);
 }
 
 absl::StatusOr<std::optional<Job>> JobTable::Get(sqlite3* db, Stmt& get, int64_t id) {

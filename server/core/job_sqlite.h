@@ -34,9 +34,18 @@ class JobTable {
   absl::Status Claim(const std::string& kind, const std::string& owner, int n, int64_t now_us, int64_t lease_us,
                      std::vector<Job>* out);
 
+  // Inside the writer's open transaction: deletes at most `n` jobs that
+  // finished before `finished_before_us`, the longest finished first, and
+  // returns how many.
+  absl::StatusOr<int> Prune(int64_t finished_before_us, int n);
+
   // For a read connection: prepares `get`, then reads one job with it.
   static absl::Status PrepareGet(sqlite3* db, Stmt* get);
   static absl::StatusOr<std::optional<Job>> Get(sqlite3* db, Stmt& get, int64_t id);
+  // For a read connection: prepares `count`, then counts the unfinished
+  // jobs of `kind` with it.
+  static absl::Status PrepareCount(sqlite3* db, Stmt* count);
+  static absl::StatusOr<int64_t> CountUnfinished(sqlite3* db, Stmt& count, const std::string& kind);
 
  private:
   absl::StatusOr<JobLease> Insert(const JobWrite& w, int64_t now_us, bool* wrote);
@@ -44,7 +53,7 @@ class JobTable {
   absl::Status WhyRefused(const JobWrite& w);
 
   sqlite3* db_ = nullptr;
-  Stmt insert_, heartbeat_, complete_, retry_, fail_, claim_, state_of_;
+  Stmt insert_, heartbeat_, complete_, retry_, fail_, claim_, state_of_, prune_;
 };
 
 }  // namespace switchboard::core::sqlite

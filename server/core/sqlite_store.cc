@@ -151,10 +151,13 @@ struct ReadConn {
   Stmt read_service;
   Stmt head;
   Stmt get_job;
+  Stmt count_jobs;
   ~ReadConn() {
     // Members are destroyed after this body; statements must be finalized
     // before the connection can close.
-    for (Stmt* s : {&get_resource, &list_resources, &read_all, &read_service, &head, &get_job}) s->Finalize();
+    for (Stmt* s : {&get_resource, &list_resources, &read_all, &read_service, &head, &get_job, &count_jobs}) {
+      s->Finalize();
+    }
     sqlite3_close(db);
   }
 };
@@ -221,6 +224,7 @@ class SqliteStore final : public Store, public JobQueue {
                     "WHERE service=?3 AND seq>?1 ORDER BY seq LIMIT ?2"));
       RETURN_IF_ERROR(conn->head.Prepare(conn->db, "SELECT COALESCE(MAX(seq), 0) FROM events"));
       RETURN_IF_ERROR(sqlite::JobTable::PrepareGet(conn->db, &conn->get_job));
+      RETURN_IF_ERROR(sqlite::JobTable::PrepareCount(conn->db, &conn->count_jobs));
       free_.push_back(conn.get());
       pool_.push_back(std::move(conn));
     }
@@ -269,6 +273,26 @@ class SqliteStore final : public Store, public JobQueue {
   absl::StatusOr<std::optional<Job>> GetJob(int64_t id) override {
     Lease lease(this);
     return sqlite::JobTable::Get(lease->db, lease->get_job, id);
+  }
+
+  absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) override {
+    Lease lease(this);
+    return sqlite::JobTable::CountUnfinished(lease->db, lease->count_jobs, kind);
+  }
+
+  void Prune(absl::Time finished_before, int n, PruneDone done) override {
+    if (n < 1) return done(absl::InvalidArgumentError(absl::StrCat("prune n is ", n, "; delete 1 job or more")));
+    auto deleted = std::make_shared<int>(0);
+    Pending p;
+    p.claim = [this, before_us = absl::ToUnixMicros(finished_before), n, deleted](int64_t) -> absl::Status {
+      ASSIGN_OR_RETURN(*deleted, jobs_.Prune(before_us, n));
+      return absl::OkStatus();
+    };
+    p.done = [deleted, done = std::move(done)](absl::StatusOr<CommitResult> r) {
+      if (!r.ok()) return done(r.status());
+      done(*deleted);
+    };
+    Submit(std::move(p));
   }
 
   absl::StatusOr<std::optional<std::string>> GetResource(absl::string_view kind, absl::string_view name) override {
@@ -370,8 +394,9 @@ class SqliteStore final : public Store, public JobQueue {
   struct Pending {
     Mutation m;
     CommitCallback done;
-    // A claim instead of a mutation (`m` is empty): runs in the writer's
-    // transaction at the batch's time; `done` gets an empty CommitResult.
+    // A claim or a prune instead of a mutation (`m` is empty): runs in the
+    // writer's transaction at the batch's time; `done` gets an empty
+    // CommitResult.
     std::function<absl::Status(int64_t now_us)> claim;
   };
 
@@ -630,7 +655,7 @@ class SqliteStore final : public Store, public JobQueue {
     };
     for (auto& p : batch) {
       if (p.claim) {
-        // A claim writes: an error of it is the transaction's.
+        // A claim (or prune) writes: an error of it is the transaction's.
         absl::Status s = p.claim(now_us);
         if (!s.ok()) return fail_all(s);
         CommitResult r;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "server/core/job_pruner.h"
 #include "server/core/job_queue.h"
 #include "server/core/store.h"
 
@@ -445,6 +446,95 @@ TEST_P(JobQueueConformance, BadCallsAreRefusedNamingWhatToFix) {
   auto none = q().GetJob(987654);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(JobQueueConformance, PruneDeletesOnlyFinishedJobsPastTheCutoff) {
+  auto run = [&](const std::string& key, bool fail) {
+    int64_t id = Enqueue(key);
+    auto got = Claim("a", 1, kLong);
+    EXPECT_EQ(got.size(), 1u);
+    if (got.empty()) return id;
+    EXPECT_TRUE(Write(fail ? JobWrite::Fail(got[0].lease, "no") : JobWrite::Complete(got[0].lease)).ok());
+    return id;
+  };
+  int64_t done_old = run("done-old", false);
+  int64_t failed_old = run("failed-old", true);
+  // Unfinished ones, however old, stay.
+  int64_t ready_old = Enqueue("ready-old", "p", absl::Now() + absl::Hours(1));
+  int64_t running_old = Enqueue("running-old");
+  ASSERT_EQ(Claim("holder", 1, kLong).size(), 1u);
+  absl::SleepFor(absl::Milliseconds(50));
+  const absl::Time cutoff = absl::Now();
+  absl::SleepFor(absl::Milliseconds(50));
+  int64_t done_new = run("done-new", false);
+  auto count = q().CountUnfinished(kKind);
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 2) << "ready-old and running-old";
+
+  auto prune = [&](absl::Time before, int n) {
+    std::promise<absl::StatusOr<int>> p;
+    q().Prune(before, n, [&p](absl::StatusOr<int> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  auto first = prune(cutoff, 1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 1) << "at most n";
+  auto gone = q().GetJob(done_old);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value()) << "the longest finished goes first";
+  EXPECT_EQ(Get(failed_old).state, JobState::kFailed);
+  auto rest = prune(cutoff, 10);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(*rest, 1) << "failed jobs are finished too";
+  EXPECT_EQ(*prune(cutoff, 10), 0);
+  EXPECT_FALSE(q().GetJob(failed_old)->has_value());
+  EXPECT_EQ(Get(ready_old).state, JobState::kReady);
+  EXPECT_EQ(Get(running_old).state, JobState::kRunning);
+  EXPECT_EQ(Get(done_new).state, JobState::kDone) << "finished after the cutoff";
+  EXPECT_EQ(*q().CountUnfinished(kKind), 2);
+
+  // Ids of pruned jobs are never given again, and their keys are free.
+  EXPECT_GT(Enqueue("done-old"), done_new);
+  auto bad = prune(cutoff, 0);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+}
+
+TEST_P(JobQueueConformance, ThePrunerDeletesInBatchesUntilNothingIsPastRetention) {
+  constexpr int kJobs = 23;
+  for (int i = 0; i < kJobs; ++i) Enqueue("j" + std::to_string(i));
+  auto got = Claim("a", kJobs, kLong);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kJobs));
+  for (const Job& j : got) ASSERT_TRUE(Write(JobWrite::Complete(j.lease)).ok());
+  int64_t kept = Enqueue("unfinished");
+
+  JobPruner::Options long_retention;
+  long_retention.retention = absl::Hours(1);
+  long_retention.batch = 5;
+  auto none = JobPruner(&q(), long_retention).PruneNow();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0) << "nothing finished an hour ago";
+
+  absl::SleepFor(absl::Milliseconds(20));
+  JobPruner::Options o;
+  o.retention = absl::Milliseconds(10);
+  o.batch = 5;
+  JobPruner pruner(&q(), o);
+  auto n = pruner.PruneNow();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, kJobs) << "batches of 5 until one came back short";
+  for (const Job& j : got) EXPECT_FALSE(q().GetJob(j.id)->has_value()) << j.key;
+  EXPECT_EQ(Get(kept).state, JobState::kReady);
+
+  // On its timer too.
+  auto again = Claim("a", 1, kLong);
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::Complete(again[0].lease)).ok());
+  o.interval = absl::Milliseconds(50);
+  JobPruner timed(&q(), o);
+  timed.Start();
+  for (int i = 0; i < 100 && q().GetJob(kept)->has_value(); ++i) absl::SleepFor(absl::Milliseconds(20));
+  timed.Stop();
+  EXPECT_FALSE(q().GetJob(kept)->has_value()) << "the timer's round did not prune";
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, JobQueueConformance, ::testing::Values(JobQueueImpl{"sqlite", OpenSqlite}),

@@ -1,23 +1,24 @@
 #include "server/notification/webhooks.h"
 
-#include <random>
+#include <algorithm>
+#include <chrono>
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/uuid.h"
-#include "wire/gorg_envelope.h"
 #include "server/core/fingerprint.h"
 #include "server/core/list_page.h"
-#include "server/notification/http_post.h"
 #include "server/notification/topic.h"
-#include "common/webhook_signature.h"
+#include "server/notification/webhook_migration.h"
+#include "wire/gorg_envelope.h"
 
 namespace switchboard::notification {
 namespace {
@@ -26,6 +27,9 @@ using google::protobuf::util::TimeUtil;
 
 constexpr char kWebhookKind[] = "webhook";
 constexpr char kWebhooksPrefix[] = "webhooks/";
+// Bodies up to this size ride in their delivery jobs; a larger one is read
+// from its bus event at each attempt instead of being copied per webhook.
+constexpr size_t kMaxKeptBody = 64 << 10;
 
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
@@ -34,6 +38,20 @@ std::string DeliveryName(absl::string_view hook, int64_t seq) {
 }
 
 std::string HookOf(absl::string_view delivery) { return std::string(delivery.substr(0, delivery.find("/deliveries/"))); }
+
+// The log event of a delivery record: a NotificationEvent whose `delivery`
+// holds the record's bytes (serialized once for both).
+std::string DeliveryEvent(const std::string& record) {
+  std::string out;
+  uint8_t buf[10];
+  uint8_t* p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(v1::NotificationEvent::kDeliveryFieldNumber) << 3 | 2, buf);
+  p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(record.size()), p);
+  out.reserve(static_cast<size_t>(p - buf) + record.size());
+  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(p - buf));
+  out.append(record);
+  return out;
+}
 
 absl::Status ValidateUrl(absl::string_view url) {
   absl::string_view rest = url;
@@ -67,41 +85,52 @@ v1::WebhookSubscription Public(v1::WebhookSubscription hook) {
   return hook;
 }
 
-bool Retryable(int status) { return status == 0 || status == 429 || status >= 500; }
-
 }  // namespace
 
-WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options) : store_(store), options_(options) {}
+WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      policy_{options_.retry_base, options_.retry_max},
+      share_(std::max(1, options_.claim_window / 4)),
+      max_held_(8 * std::max(1, options_.claim_window)) {}
 
 WebhookEngine::~WebhookEngine() { Close(); }
 
 absl::Status WebhookEngine::Load() {
-  std::string after;
-  std::lock_guard<std::mutex> lock(mu_);
-  for (;;) {
-    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kWebhookKind, after, 1000));
-    for (auto& [name, value] : page.items) {
-      v1::WebhookSubscription hook;
-      if (!hook.ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-      hooks_[name] = std::move(hook);
+  std::set<std::string> names;
+  {
+    std::string after;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (;;) {
+      ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kWebhookKind, after, 1000));
+      for (auto& [name, value] : page.items) {
+        auto hook = std::make_shared<v1::WebhookSubscription>();
+        if (!hook->ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+        hooks_[name] = std::move(hook);
+        names.insert(name);
+      }
+      if (page.next_after.empty()) break;
+      after = page.next_after;
     }
-    if (page.next_after.empty()) break;
-    after = page.next_after;
   }
-  after.clear();
-  for (;;) {
-    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kDeliveryKind, after, 1000));
-    for (auto& [name, value] : page.items) {
-      v1::WebhookDelivery d;
-      if (!d.ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-      if (d.state() != v1::DELIVERY_PENDING && d.state() != v1::DELIVERY_RETRYING) continue;
-      if (hooks_.count(d.webhook()) == 0) continue;
-      due_.insert({TimeUtil::TimestampToMicroseconds(d.next_attempt_time()), name});
-    }
-    if (page.next_after.empty()) break;
-    after = page.next_after;
-  }
+  RETURN_IF_ERROR(MigrateDeliveries(store_, names));
+  ASSIGN_OR_RETURN(int64_t unfinished, store_->jobs().CountUnfinished(kDeliveryJobKind));
+  pending_.store(unfinished);
+
+  outcomes_ = std::make_unique<OutcomeWriter>(
+      store_, [this](const Outcome& o, const absl::Status& s) { OnRecorded(o, s); });
+  core::JobWorker::Options jo;
+  jo.kind = kDeliveryJobKind;
+  jo.owner = options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id;
+  jo.lease = options_.job_lease;
+  // Retries written here wake a worker when due (wakes_); the tick claims
+  // what other writers made due (the retries of a previous run).
+  jo.tick = std::min(options_.job_lease / 4, absl::Seconds(1));
+  jo.claim_batch = options_.claim_batch;
+  jobs_ = std::make_unique<core::JobWorker>(
+      &store_->jobs(), jo, [this](core::Job job) { OnClaimed(std::move(job)); }, [this] { return Room(); });
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  jobs_->Start();
   return absl::OkStatus();
 }
 
@@ -114,15 +143,12 @@ void WebhookEngine::Close() {
   cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
-  // Attempt records still committing call back into this engine.
-  std::unique_lock<std::mutex> lock(mu_);
-  records_done_.wait(lock, [this] { return records_in_flight_ == 0; });
+  if (jobs_) jobs_->Stop();
+  // Outcomes still committing call back into this engine.
+  if (outcomes_) outcomes_->Drain();
 }
 
-int64_t WebhookEngine::pending() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int64_t>(due_.size());
-}
+int64_t WebhookEngine::pending() const { return pending_.load(); }
 
 void WebhookEngine::Create(const v1::CreateWebhookSubscriptionRequest& request, WebhookDone done) {
   v1::WebhookSubscription hook = request.webhook();
@@ -174,7 +200,7 @@ void WebhookEngine::Create(const v1::CreateWebhookSubscriptionRequest& request, 
     if (!r->replayed) {
       // A repeat must not bring back a webhook deleted since.
       std::lock_guard<std::mutex> lock(mu_);
-      hooks_[stored.name()] = stored;
+      hooks_[stored.name()] = std::make_shared<const v1::WebhookSubscription>(stored);
     }
     done(core::MaybeReplayed(Public(std::move(stored)), r->replayed));
   });
@@ -217,7 +243,7 @@ absl::StatusOr<v1::WebhookSubscription> WebhookEngine::Get(absl::string_view nam
   std::lock_guard<std::mutex> lock(mu_);
   auto it = hooks_.find(std::string(name));
   if (it == hooks_.end()) return absl::NotFoundError(absl::StrCat(name, " does not exist"));
-  return Public(it->second);
+  return Public(*it->second);
 }
 
 absl::StatusOr<v1::ListWebhookSubscriptionsResponse> WebhookEngine::List(
@@ -253,7 +279,7 @@ absl::StatusOr<v1::ListDeliveriesResponse> WebhookEngine::ListDeliveries(const v
 bool WebhookEngine::Wants(const std::string& routing_key) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, hook] : hooks_) {
-    for (const auto& b : hook.bindings()) {
+    for (const auto& b : hook->bindings()) {
       if (TopicMatches(b, routing_key)) return true;
     }
   }
@@ -261,13 +287,16 @@ bool WebhookEngine::Wants(const std::string& routing_key) const {
 }
 
 int WebhookEngine::Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) {
-  std::vector<Due> created;
+  int count = 0;
+  // The body every matching webhook gets, rendered once.
+  std::string body;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [name, hook] : hooks_) {
       bool match = false;
-      for (const auto& b : hook.bindings()) match = match || TopicMatches(b, event.envelope().event_name());
+      for (const auto& b : hook->bindings()) match = match || TopicMatches(b, event.envelope().event_name());
       if (!match) continue;
+      if (body.empty()) body = wire::GorgEnvelopeToJson(event.envelope());
       v1::WebhookDelivery d;
       d.set_name(DeliveryName(name, event.sequence()));
       d.set_webhook(name);
@@ -276,169 +305,220 @@ int WebhookEngine::Route(const v1::BusEvent& event, core::Mutation& m, AfterComm
       d.set_state(v1::DELIVERY_PENDING);
       *d.mutable_next_attempt_time() = event.publish_time();
       *d.mutable_create_time() = event.publish_time();
-      v1::NotificationEvent log_event;
-      *log_event.mutable_delivery() = d;
-      m.writes.push_back({kDeliveryKind, d.name(), d.SerializeAsString(), false});
-      m.events.push_back({"notification", kDeliveryKind, d.name(), name, log_event.SerializeAsString()});
-      created.push_back({TimeUtil::TimestampToMicroseconds(event.publish_time()), d.name()});
+      std::string record = d.SerializeAsString();
+      std::string log_event = DeliveryEvent(record);
+      m.writes.push_back({kDeliveryKind, d.name(), std::move(record), false});
+      m.events.push_back({"notification", kDeliveryKind, d.name(), name, std::move(log_event)});
+      m.jobs.push_back(core::JobWrite::Enqueue(
+          kDeliveryJobKind, d.name(), body.size() <= kMaxKeptBody ? body : std::string(),
+          absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(event.publish_time()))));
+      ++count;
     }
   }
-  const int count = static_cast<int>(created.size());
   if (count > 0) {
-    after_commit->push_back([this, created = std::move(created)](bool ok) {
+    after_commit->push_back([this, count](bool ok) {
       if (!ok) return;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const auto& d : created) due_.insert(d);
-      }
-      cv_.notify_all();
+      pending_.fetch_add(count);
+      if (jobs_) jobs_->Poke();
     });
   }
   return count;
 }
 
-absl::Duration WebhookEngine::Backoff(int attempts) const {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  absl::Duration d = options_.retry_base;
-  for (int i = 1; i < attempts && d < options_.retry_max; ++i) d *= 2;
-  d = std::min(d, options_.retry_max);
-  // "Equal jitter": half fixed, half random, so retries of many deliveries
-  // spread out but never come back at once.
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return d * jitter(rng);
+int WebhookEngine::RoomLocked() const {
+  if (closed_) return 0;
+  return std::max(0, std::min(options_.claim_window - counted_ - attempting_, max_held_ - waiting_ - attempting_));
+}
+
+int WebhookEngine::Room() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return RoomLocked();
+}
+
+void WebhookEngine::OnClaimed(core::Job job) {
+  const std::string name = HookOf(job.key);
+  bool closed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed = closed_;
+    if (!closed && hooks_.count(name) > 0) {
+      HookQueue& q = queues_[name];
+      if (q.waiting.empty()) turns_.push_back(name);
+      if (static_cast<int>(q.waiting.size()) < share_) ++counted_;
+      q.waiting.push_back(std::move(job));
+      ++waiting_;
+      cv_.notify_one();
+      return;
+    }
+  }
+  if (closed) {
+    // Not attempted: the lease runs out (or the next start releases it).
+    jobs_->Drop(job.key, job.lease.token);
+    return;
+  }
+  outcomes_->Add(Finish(job, /*failed=*/true, absl::StrCat(name, " was deleted; its deliveries stop")));
+}
+
+bool WebhookEngine::PickLocked(Picked* out, std::vector<core::Job>* orphans) {
+  for (size_t n = turns_.size(); n > 0; --n) {
+    std::string name = std::move(turns_.front());
+    turns_.pop_front();
+    auto qit = queues_.find(name);
+    if (qit == queues_.end() || qit->second.waiting.empty()) continue;
+    HookQueue& q = qit->second;
+    auto hook = hooks_.find(name);
+    if (hook == hooks_.end()) {
+      // Deleted since: its deliveries stop.
+      waiting_ -= static_cast<int>(q.waiting.size());
+      counted_ -= std::min(static_cast<int>(q.waiting.size()), share_);
+      for (core::Job& j : q.waiting) orphans->push_back(std::move(j));
+      q.waiting.clear();
+      if (q.in_flight == 0) queues_.erase(qit);
+      continue;
+    }
+    if (q.in_flight >= options_.per_webhook_in_flight) {
+      turns_.push_back(std::move(name));
+      continue;
+    }
+    out->job = std::move(q.waiting.front());
+    out->hook = hook->second;
+    if (static_cast<int>(q.waiting.size()) <= share_) --counted_;
+    q.waiting.pop_front();
+    ++q.in_flight;
+    --waiting_;
+    ++attempting_;
+    if (!q.waiting.empty()) turns_.push_back(std::move(name));
+    return true;
+  }
+  return false;
 }
 
 void WebhookEngine::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!closed_) {
     const int64_t now = NowUs();
-    auto pick = due_.end();
-    int64_t next_due = now + 1000000;
-    // Webhooks at their in-flight cap; once every webhook is, stop looking
-    // (thousands of due deliveries of one busy webhook are not rescanned).
-    std::set<std::string> full;
-    for (auto it = due_.begin(); it != due_.end() && it->due_us <= now && full.size() < hooks_.size();) {
-      std::string hook = HookOf(it->delivery);
-      if (hooks_.count(hook) == 0) {
-        it = due_.erase(it);  // the webhook was deleted
-        continue;
-      }
-      if (full.count(hook) == 0 && in_flight_[hook] < options_.per_webhook_in_flight) {
-        pick = it;
-        break;
-      }
-      full.insert(hook);
-      ++it;
-    }
-    if (pick == due_.end()) {
-      for (const auto& d : due_) {
-        if (d.due_us > now) {
-          next_due = std::min(next_due, d.due_us);
-          break;
-        }
-      }
-      cv_.wait_for(lock, std::chrono::microseconds(std::max<int64_t>(next_due - now, 1000)));
+    if (!wakes_.empty() && *wakes_.begin() <= now) {
+      // Retries came due: claim them.
+      wakes_.erase(wakes_.begin(), wakes_.upper_bound(now));
+      lock.unlock();
+      jobs_->Poke();
+      lock.lock();
       continue;
     }
-    std::string delivery = pick->delivery;
-    due_.erase(pick);
-    std::string hook_name = HookOf(delivery);
-    v1::WebhookSubscription hook = hooks_[hook_name];
-    ++in_flight_[hook_name];
+    Picked picked;
+    std::vector<core::Job> orphans;
+    const int room_before = RoomLocked();
+    const bool got = PickLocked(&picked, &orphans);
+    if (!got && orphans.empty()) {
+      if (wakes_.empty()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::microseconds(*wakes_.begin())));
+      }
+      continue;
+    }
+    // Room for a full claim again: claim more (once per crossing; a claim
+    // that comes back full claims again by itself, and one that comes back
+    // short found nothing more due).
+    const bool refill = room_before < options_.claim_batch && RoomLocked() >= options_.claim_batch;
     lock.unlock();
-    Attempt(delivery, hook);
+    for (const core::Job& j : orphans) {
+      outcomes_->Add(Finish(j, /*failed=*/true, absl::StrCat(HookOf(j.key), " was deleted; its deliveries stop")));
+    }
+    if (refill) jobs_->Poke();
+    if (got) outcomes_->Add(Attempt(picked));
     lock.lock();
-    --in_flight_[hook_name];
-    cv_.notify_all();
   }
 }
 
-void WebhookEngine::Attempt(const std::string& delivery_name, const v1::WebhookSubscription& hook) {
-  auto d = core::GetParsed<v1::WebhookDelivery>(*store_, kDeliveryKind, delivery_name, "delivery");
-  if (!d.ok()) {
-    log::Error("webhook delivery unreadable", {{"delivery", delivery_name}, {"error", d.status().ToString()}});
+void WebhookEngine::ReleaseSlot(const std::string& webhook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --attempting_;
+  auto it = queues_.find(webhook);
+  if (it != queues_.end()) {
+    HookQueue& q = it->second;
+    --q.in_flight;
+    if (q.in_flight == 0 && q.waiting.empty()) queues_.erase(it);
+  }
+  cv_.notify_one();
+}
+
+Outcome WebhookEngine::Finish(const core::Job& job, bool failed, std::string why) {
+  if (failed) log::Warn("webhook delivery given up", {{"delivery", job.key}, {"error", why}});
+  return Outcome{job.key, HookOf(job.key),
+                 failed ? core::JobWrite::Fail(job.lease, std::move(why)) : core::JobWrite::Complete(job.lease), "",
+                 ""};
+}
+
+Outcome WebhookEngine::Attempt(const Picked& picked) {
+  const core::Job& job = picked.job;
+  const v1::WebhookSubscription& hook = *picked.hook;
+  auto given_up = [&](bool failed, std::string why) {
+    ReleaseSlot(hook.name());
+    return Finish(job, failed, std::move(why));
+  };
+  auto d = core::GetParsed<v1::WebhookDelivery>(*store_, kDeliveryKind, job.key, "delivery");
+  if (!d.ok()) return given_up(true, absl::StrCat("the delivery record is unreadable: ", d.status().ToString()));
+  // A guard: a record and its job's end commit together.
+  if (d->state() != v1::DELIVERY_PENDING && d->state() != v1::DELIVERY_RETRYING) return given_up(false, "");
+
+  PostResult result;
+  const int64_t start_us = NowUs();
+  std::string body = job.payload;
+  if (body.empty()) {
+    // A large body, or a job from before bodies were kept in it
+    // (webhook_migration.h).
+    auto event = core::GetParsed<v1::BusEvent>(*store_, "bus_event", absl::StrCat("busEvents/", d->event_uuid()),
+                                               "bus event");
+    if (event.ok()) {
+      body = wire::GorgEnvelopeToJson(event->envelope());
+    } else {
+      result.error = absl::StrCat("the bus event is gone: ", event.status().message());
+      result.status_code = -1;
+    }
+  }
+  if (result.status_code == 0) result = PostDelivery(hook, *d, body, start_us, options_.ca_file);
+  ReleaseSlot(hook.name());
+
+  ApplyAttempt(&*d, hook, start_us, result, policy_, NowUs());
+  Outcome o;
+  o.delivery = job.key;
+  o.webhook = hook.name();
+  o.record = d->SerializeAsString();
+  o.event = DeliveryEvent(o.record);
+  switch (d->state()) {
+    case v1::DELIVERED: o.job = core::JobWrite::Complete(job.lease); break;
+    case v1::DELIVERY_RETRYING:
+      o.job = core::JobWrite::RetryAt(
+          job.lease, absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(d->next_attempt_time())),
+          d->attempts(d->attempts_size() - 1).error().empty()
+              ? absl::StrCat("HTTP ", d->attempts(d->attempts_size() - 1).status_code())
+              : d->attempts(d->attempts_size() - 1).error());
+      break;
+    default: o.job = core::JobWrite::Fail(job.lease, d->attempts(d->attempts_size() - 1).error()); break;
+  }
+  return o;
+}
+
+void WebhookEngine::OnRecorded(const Outcome& o, const absl::Status& status) {
+  jobs_->Drop(o.delivery, o.job.lease.token);
+  if (!status.ok()) {
+    // A lost lease: the job's new holder attempts it. Anything else: the
+    // job stays ours until its lease runs out, then it is claimed again.
+    if (!absl::IsFailedPrecondition(status)) {
+      log::Error("webhook attempt not recorded", {{"delivery", o.delivery}, {"error", status.ToString()}});
+    }
     return;
   }
-  if (d->state() != v1::DELIVERY_PENDING && d->state() != v1::DELIVERY_RETRYING) return;
-  auto event = core::GetParsed<v1::BusEvent>(*store_, "bus_event", absl::StrCat("busEvents/", d->event_uuid()),
-                                             "bus event");
-  const int64_t start_us = NowUs();
-  v1::DeliveryAttempt* attempt = d->add_attempts();
-  *attempt->mutable_time() = TimeUtil::MicrosecondsToTimestamp(start_us);
-  PostResult result;
-  if (!event.ok()) {
-    result.error = absl::StrCat("the bus event is gone: ", event.status().message());
-    result.status_code = -1;
-  } else {
-    const std::string body = wire::GorgEnvelopeToJson(event->envelope());
-    const int64_t ts = start_us / 1000000;
-    result = HttpPost(hook.url(),
-                      {"Content-Type: application/json",
-                       absl::StrCat("X-Switchboard-Event: ", d->event_name()),
-                       absl::StrCat("X-Switchboard-Event-Id: ", d->event_uuid()),
-                       absl::StrCat("X-Switchboard-Delivery: ", d->name()),
-                       absl::StrCat(kTimestampHeader, ": ", ts),
-                       absl::StrCat(kSignatureHeader, ": ", SignWebhook(hook.secret(), ts, body))},
-                      body, absl::Microseconds(TimeUtil::DurationToMicroseconds(hook.attempt_timeout())),
-                      options_.ca_file);
-  }
-  attempt->set_status_code(std::max(result.status_code, 0));
-  *attempt->mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(result.latency));
-  if (!result.error.empty()) attempt->set_error(result.error);
-
-  const int64_t now = NowUs();
-  const int64_t deadline =
-      TimeUtil::TimestampToMicroseconds(d->create_time()) + TimeUtil::DurationToMicroseconds(hook.time_limit());
-  if (result.status_code >= 200 && result.status_code < 300) {
-    d->set_state(v1::DELIVERED);
-    d->clear_next_attempt_time();
-  } else if (Retryable(result.status_code)) {
-    absl::Duration wait = result.retry_after_seconds >= 0 ? absl::Seconds(result.retry_after_seconds)
-                                                          : Backoff(d->attempts_size());
-    const int64_t next = now + absl::ToInt64Microseconds(wait);
-    if (next > deadline) {
-      d->set_state(v1::DELIVERY_DEAD_LETTERED);
-      d->clear_next_attempt_time();
-      if (attempt->error().empty()) attempt->set_error("time limit reached; giving up");
-    } else {
-      d->set_state(v1::DELIVERY_RETRYING);
-      *d->mutable_next_attempt_time() = TimeUtil::MicrosecondsToTimestamp(next);
+  if (o.job.op == core::JobWrite::Op::kRetry) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_) {
+      wakes_.insert(o.job.run_at_us);
+      cv_.notify_one();
     }
   } else {
-    d->set_state(v1::DELIVERY_DEAD_LETTERED);
-    d->clear_next_attempt_time();
-    if (attempt->error().empty()) {
-      attempt->set_error(absl::StrCat("HTTP ", result.status_code, " is permanent; not retried"));
-    }
+    pending_.fetch_sub(1);
   }
-  core::Mutation m;
-  v1::NotificationEvent log_event;
-  *log_event.mutable_delivery() = *d;
-  m.writes.push_back({kDeliveryKind, d->name(), d->SerializeAsString(), false});
-  m.events.push_back({"notification", kDeliveryKind, d->name(), d->webhook(), log_event.SerializeAsString()});
-  // The worker does not wait for the record to be durable: the next attempt
-  // starts while the store group-commits this one. A crash before it is
-  // durable repeats the attempt after the restart (at-least-once).
-  const bool retry = d->state() == v1::DELIVERY_RETRYING;
-  const int64_t next_us = retry ? TimeUtil::TimestampToMicroseconds(d->next_attempt_time()) : 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++records_in_flight_;
-  }
-  store_->CommitAsync(std::move(m), [this, name = d->name(), retry, next_us, now](auto committed) {
-    // Everything under the lock: once records_in_flight_ reaches 0, Close
-    // may return and the engine go away.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!closed_ && (!committed.ok() || retry)) {
-      if (!committed.ok()) {
-        // Not recorded: try again later rather than lose the delivery.
-        log::Error("webhook attempt not recorded", {{"delivery", name}, {"error", committed.status().ToString()}});
-      }
-      due_.insert({committed.ok() ? next_us : now + absl::ToInt64Microseconds(options_.retry_base), name});
-      cv_.notify_all();
-    }
-    if (--records_in_flight_ == 0) records_done_.notify_all();
-  });
 }
 
 }  // namespace switchboard::notification

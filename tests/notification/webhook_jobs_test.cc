@@ -1,0 +1,406 @@
+// Webhook deliveries as jobs (kind webhook.delivery, server/core/job_queue.h):
+// an attempt cut short by kill -9 is made again after the restart through
+// its job; a retry waits for its job's run_at; a data dir from before jobs
+// has its pending deliveries moved to jobs at start; outcomes are recorded
+// many per mutation, and a lost lease refuses only its own.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/time/clock.h"
+#include "clients/lib/webhook_receiver.h"
+#include "server/core/store.h"
+#include "server/notification/webhook_migration.h"
+#include "server/notification/webhook_outcomes.h"
+#include "server/notification/webhooks.h"
+#include "tests/clients/subprocess.h"
+#include "tests/core/test_support.h"
+
+namespace switchboard::testing {
+namespace {
+
+using client::WebhookReceiver;
+using google::protobuf::util::TimeUtil;
+using Reply = WebhookReceiver::Reply;
+
+constexpr char kSecret[] = "0123456789abcdef-secret";
+
+std::string DbPath(const std::string& data_dir) { return data_dir + "/switchboard.db"; }
+
+struct JobRow {
+  int state = -1;  // -1: no job
+  int attempts = 0;
+  int64_t run_at_us = 0;
+  std::string last_error;
+};
+
+// The webhook.delivery job of `delivery`, read straight from the file (the
+// server may be running: WAL readers do not disturb it).
+JobRow JobOf(const std::string& data_dir, const std::string& delivery) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(DbPath(data_dir).c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT state, attempts, run_at_us, last_error FROM jobs "
+                               "WHERE kind='webhook.delivery' AND key=?1 ORDER BY id DESC LIMIT 1",
+                               -1, &st, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_bind_text(st, 1, delivery.c_str(), -1, SQLITE_TRANSIENT);
+  JobRow row;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    row.state = sqlite3_column_int(st, 0);
+    row.attempts = sqlite3_column_int(st, 1);
+    row.run_at_us = sqlite3_column_int64(st, 2);
+    const unsigned char* e = sqlite3_column_text(st, 3);
+    row.last_error = e ? reinterpret_cast<const char*>(e) : "";
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return row;
+}
+
+v1::WebhookSubscription Hook(const std::string& url, int attempt_timeout_ms = 2000) {
+  v1::WebhookSubscription w;
+  w.set_url(url);
+  w.add_bindings("request.gapps.#");
+  w.set_secret(kSecret);
+  *w.mutable_attempt_timeout() = TimeUtil::MillisecondsToDuration(attempt_timeout_ms);
+  w.mutable_time_limit()->set_seconds(60);
+  return w;
+}
+
+std::string CreateWebhook(v1::NotificationService::Stub& stub, const v1::WebhookSubscription& hook) {
+  grpc::ClientContext ctx;
+  v1::CreateWebhookSubscriptionRequest req;
+  req.set_request_id(NewRequestId());
+  *req.mutable_webhook() = hook;
+  v1::WebhookSubscription out;
+  grpc::Status s = stub.CreateWebhookSubscription(&ctx, req, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return out.name();
+}
+
+// Polls ListDeliveries until `done` holds for the delivery `name` (any one
+// of `hook` when empty).
+v1::WebhookDelivery WaitDelivery(v1::NotificationService::Stub& stub, const std::string& hook,
+                                 const std::function<bool(const v1::WebhookDelivery&)>& done,
+                                 const std::string& name = "", int timeout_ms = 20000) {
+  v1::WebhookDelivery last;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < until) {
+    grpc::ClientContext ctx;
+    v1::ListDeliveriesRequest req;
+    req.set_webhook(hook);
+    v1::ListDeliveriesResponse resp;
+    if (stub.ListDeliveries(&ctx, req, &resp).ok()) {
+      for (const auto& d : resp.deliveries()) {
+        if (!name.empty() && d.name() != name) continue;
+        last = d;
+        if (done(d)) return d;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  ADD_FAILURE() << "delivery did not reach the expected state; last: " << last.ShortDebugString();
+  return last;
+}
+
+bool Final(const v1::WebhookDelivery& d) {
+  return d.state() == v1::DELIVERED || d.state() == v1::DELIVERY_DEAD_LETTERED;
+}
+
+// A switchboardd child process on `data_dir`; its log goes to `log`.
+class Daemon {
+ public:
+  Daemon(const std::string& data_dir, const std::string& log) : log_(log) {
+    std::string error;
+    started_ = proc_.Start({SWITCHBOARDD_PATH, "--data_dir=" + data_dir, "--grpc_address=127.0.0.1:0",
+                            "--http_address=127.0.0.1:0", "--webhook_retry_base_ms=50", "--bus_status_events=0"},
+                           Subprocess::Options{{}, {}, log, ""}, &error);
+    EXPECT_TRUE(started_) << error;
+  }
+  // Waits for the "serving" log line and returns the gRPC address.
+  std::string Address() {
+    std::regex re("\"grpc_address\":\"([^\"]+)\"");
+    for (int i = 0; started_ && i < 150; ++i) {
+      std::ifstream in(log_);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string text = ss.str();
+      std::smatch m;
+      if (std::regex_search(text, m, re)) return m[1];
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "";
+  }
+  void Kill9() {
+    proc_.Signal(SIGKILL);
+    EXPECT_EQ(proc_.Wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  }
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::string log_;
+  Subprocess proc_;
+  bool started_ = false;
+};
+
+// The receiver holds the first attempt open (as a slow receiver would)
+// while switchboardd is killed: that attempt was never recorded, and its
+// job was RUNNING, leased to the dead process. The next start releases the
+// lease, claims the job and makes the attempt again.
+TEST(WebhookJobs, AnAttemptCutByKill9IsMadeAgainAfterTheRestartThroughItsJob) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  std::atomic<int> n{0};
+  WebhookReceiver rx([&](const WebhookReceiver::Request&) { return Reply{200, {}, ++n == 1 ? 60000 : 0}; });
+  std::string hook, delivery;
+  {
+    Daemon first(data, dir.path() + "/first.log");
+    std::string address = first.Address();
+    ASSERT_FALSE(address.empty()) << first.Log();
+    auto stub = v1::NotificationService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    hook = CreateWebhook(*stub, Hook(rx.url() + "/hook", /*attempt_timeout_ms=*/60000));
+    PublishOk(*stub, "wh-kill9");
+    ASSERT_TRUE(rx.WaitFor(1, 15000)) << "the first attempt never reached the receiver";
+    auto d = WaitDelivery(*stub, hook, [](const v1::WebhookDelivery&) { return true; });
+    EXPECT_EQ(d.state(), v1::DELIVERY_PENDING);
+    delivery = d.name();
+    JobRow running = JobOf(data, delivery);
+    EXPECT_EQ(running.state, static_cast<int>(core::JobState::kRunning)) << "the attempt's job is leased";
+    first.Kill9();
+  }
+  EXPECT_EQ(JobOf(data, delivery).state, static_cast<int>(core::JobState::kRunning)) << "no clean close";
+
+  Daemon second(data, dir.path() + "/second.log");
+  std::string address = second.Address();
+  ASSERT_FALSE(address.empty()) << second.Log();
+  auto stub = v1::NotificationService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto d = WaitDelivery(*stub, hook, Final, delivery);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  ASSERT_EQ(d.attempts_size(), 1) << "the killed attempt was never recorded: " << d.ShortDebugString();
+  EXPECT_EQ(d.attempts(0).status_code(), 200);
+  ASSERT_TRUE(rx.WaitFor(2));
+  EXPECT_EQ(rx.received()[1].headers.at("x-switchboard-event-id"), "wh-kill9");
+  JobRow done = JobOf(data, delivery);
+  EXPECT_EQ(done.state, static_cast<int>(core::JobState::kDone));
+  EXPECT_EQ(done.attempts, 2) << "claimed by the killed process, then by the new one";
+}
+
+core::ServerConfig FastRetries() {
+  core::ServerConfig c;
+  c.webhook_retry_base_ms = 50;
+  c.webhook_retry_max_ms = 200;
+  return c;
+}
+
+// A 503 with Retry-After: the retry is the job's run_at, and the next
+// attempt is not made before it.
+TEST(WebhookJobs, ARetryWaitsForItsJobsRunAt) {
+  TempDir dir;
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  std::atomic<int> n{0};
+  WebhookReceiver rx([&](const WebhookReceiver::Request&) {
+    if (++n == 1) return Reply{503, {{"Retry-After", "2"}}, 0};
+    return Reply{200, {}, 0};
+  });
+  std::string hook = CreateWebhook(*stub, Hook(rx.url() + "/hook"));
+  PublishOk(*stub, "wh-runat");
+  auto retrying = WaitDelivery(*stub, hook, [](const auto& d) { return d.state() == v1::DELIVERY_RETRYING; });
+  ASSERT_EQ(retrying.attempts_size(), 1);
+  const int64_t next_us = TimeUtil::TimestampToMicroseconds(retrying.next_attempt_time());
+  JobRow job = JobOf(dir.path(), retrying.name());
+  EXPECT_EQ(job.state, static_cast<int>(core::JobState::kReady));
+  EXPECT_EQ(job.run_at_us, next_us) << "the job's run_at is the record's next_attempt_time";
+  EXPECT_NE(job.last_error.find("503"), std::string::npos) << job.last_error;
+  EXPECT_GE(next_us - TimeUtil::TimestampToMicroseconds(retrying.attempts(0).time()), 1'900'000);
+
+  auto d = WaitDelivery(*stub, hook, Final);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  ASSERT_EQ(d.attempts_size(), 2);
+  EXPECT_GE(TimeUtil::TimestampToMicroseconds(d.attempts(1).time()), next_us) << "attempted before its run_at";
+  EXPECT_EQ(JobOf(dir.path(), d.name()).state, static_cast<int>(core::JobState::kDone));
+}
+
+// A data dir of the release before jobs: delivery records PENDING or
+// RETRYING, no jobs. The start gives them jobs (keeping their schedule),
+// and they are delivered.
+TEST(WebhookJobs, PendingDeliveriesFromBeforeJobsAreMovedToJobsAndDelivered) {
+  TempDir dir;
+  WebhookReceiver rx([](const WebhookReceiver::Request&) { return Reply{200, {}, 0}; });
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
+  const int64_t later_us = now_us + 1'500'000;
+  const std::string pending = "webhooks/old/deliveries/00000000000000000002";
+  const std::string retrying = "webhooks/old/deliveries/00000000000000000004";
+  const std::string gone = "webhooks/deleted/deliveries/00000000000000000006";
+  {
+    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    ASSERT_TRUE(store.ok()) << store.status();
+    core::Mutation m;
+    v1::WebhookSubscription hook = Hook(rx.url() + "/hook");
+    hook.set_name("webhooks/old");
+    m.writes.push_back({"webhook", hook.name(), hook.SerializeAsString(), false});
+    auto put = [&](const std::string& name, const std::string& uuid, v1::DeliveryState state, int64_t next_us) {
+      v1::BusEvent e;
+      e.set_name("busEvents/" + uuid);
+      *e.mutable_envelope() = Envelope(uuid);
+      *e.mutable_publish_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+      m.writes.push_back({"bus_event", e.name(), e.SerializeAsString(), false});
+      v1::WebhookDelivery d;
+      d.set_name(name);
+      d.set_webhook(name.substr(0, name.find("/deliveries/")));
+      d.set_event_uuid(uuid);
+      d.set_event_name(e.envelope().event_name());
+      d.set_state(state);
+      *d.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+      *d.mutable_next_attempt_time() = TimeUtil::MicrosecondsToTimestamp(next_us);
+      if (state == v1::DELIVERY_RETRYING) d.add_attempts()->set_status_code(503);
+      m.writes.push_back({"delivery", name, d.SerializeAsString(), false});
+    };
+    put(pending, "old-pending", v1::DELIVERY_PENDING, now_us);
+    put(retrying, "old-retrying", v1::DELIVERY_RETRYING, later_us);
+    put(gone, "old-gone", v1::DELIVERY_PENDING, now_us);  // its webhook was deleted
+    ASSERT_TRUE((*store)->Commit(std::move(m)).ok());
+    (*store)->Close();
+  }
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  auto first = WaitDelivery(*stub, "webhooks/old", Final, pending);
+  EXPECT_EQ(first.state(), v1::DELIVERED);
+  auto second = WaitDelivery(*stub, "webhooks/old", Final, retrying);
+  EXPECT_EQ(second.state(), v1::DELIVERED);
+  ASSERT_EQ(second.attempts_size(), 2);
+  EXPECT_GE(TimeUtil::TimestampToMicroseconds(second.attempts(1).time()), later_us) << "the schedule was kept";
+  EXPECT_EQ(JobOf(dir.path(), pending).state, static_cast<int>(core::JobState::kDone));
+  EXPECT_EQ(JobOf(dir.path(), retrying).state, static_cast<int>(core::JobState::kDone));
+  EXPECT_EQ(JobOf(dir.path(), gone).state, -1) << "a deleted webhook's delivery gets no job";
+  ASSERT_TRUE(rx.WaitFor(2));
+  std::set<std::string> ids;
+  for (const auto& r : rx.received()) ids.insert(r.headers.at("x-switchboard-event-id"));
+  EXPECT_EQ(ids, (std::set<std::string>{"old-pending", "old-retrying"}));
+}
+
+// The migration runs once: its marker makes later starts skip the scan,
+// and a scan that runs again enqueues nothing twice.
+TEST(WebhookJobs, TheMigrationRunsOnceAndEnqueuesNothingTwice) {
+  TempDir dir;
+  auto store = core::OpenSqliteStore({DbPath(dir.path())});
+  ASSERT_TRUE(store.ok()) << store.status();
+  core::Mutation m;
+  for (int i = 1; i <= 7; ++i) {
+    v1::WebhookDelivery d;
+    d.set_name("webhooks/a/deliveries/0000000000000000000" + std::to_string(i));
+    d.set_webhook("webhooks/a");
+    d.set_state(i % 2 ? v1::DELIVERY_PENDING : v1::DELIVERED);
+    m.writes.push_back({"delivery", d.name(), d.SerializeAsString(), false});
+  }
+  ASSERT_TRUE((*store)->Commit(std::move(m)).ok());
+  int64_t moved = -1;
+  ASSERT_TRUE(notification::MigrateDeliveries(store->get(), {"webhooks/a"}, /*page_size=*/2, &moved).ok());
+  EXPECT_EQ(moved, 4) << "the PENDING ones, over four pages";
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::kDeliveryJobKind), 4);
+  ASSERT_TRUE(notification::MigrateDeliveries(store->get(), {"webhooks/a"}, 2, &moved).ok());
+  EXPECT_EQ(moved, 0) << "the marker stops a second scan";
+  // Without the marker (a start interrupted before the last page) the
+  // scan runs again, and de-duplication keeps one job per delivery.
+  core::Mutation unmark;
+  unmark.writes.push_back({notification::kMigrationKind, notification::kDeliveryJobsMigrated, "", true});
+  ASSERT_TRUE((*store)->Commit(std::move(unmark)).ok());
+  ASSERT_TRUE(notification::MigrateDeliveries(store->get(), {"webhooks/a"}, 2, &moved).ok());
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::kDeliveryJobKind), 4);
+  (*store)->Close();
+}
+
+// Outcomes handed over faster than the store commits share mutations; one
+// whose lease was taken over refuses only itself.
+TEST(WebhookJobs, OutcomesShareMutationsAndALostLeaseRefusesOnlyItsOwn) {
+  TempDir dir;
+  auto store = core::OpenSqliteStore({DbPath(dir.path())});
+  ASSERT_TRUE(store.ok()) << store.status();
+  core::JobQueue& q = (*store)->jobs();
+  constexpr int kJobs = 200;
+  {
+    core::Mutation m;
+    for (int i = 0; i < kJobs; ++i) {
+      m.jobs.push_back(core::JobWrite::Enqueue(notification::kDeliveryJobKind, "d" + std::to_string(i), ""));
+    }
+    ASSERT_TRUE((*store)->Commit(std::move(m)).ok());
+  }
+  std::promise<absl::StatusOr<std::vector<core::Job>>> claimed;
+  q.Claim(notification::kDeliveryJobKind, "me", kJobs, absl::Minutes(5),
+          [&](absl::StatusOr<std::vector<core::Job>> r) { claimed.set_value(std::move(r)); });
+  auto jobs = claimed.get_future().get();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), static_cast<size_t>(kJobs));
+
+  std::mutex mu;
+  std::map<std::string, absl::Status> recorded;
+  std::condition_variable cv;
+  notification::OutcomeWriter writer(store->get(), [&](const notification::Outcome& o, const absl::Status& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    recorded[o.delivery] = s;
+    cv.notify_all();
+  });
+  auto add = [&](const core::Job& j, bool lost) {
+    core::JobLease lease = j.lease;
+    if (lost) lease.token += 1;  // as if another holder had claimed it since
+    v1::WebhookDelivery d;
+    d.set_name(j.key);
+    d.set_state(v1::DELIVERED);
+    notification::Outcome o{j.key, "webhooks/x", core::JobWrite::Complete(lease), d.SerializeAsString(), ""};
+    v1::NotificationEvent e;
+    *e.mutable_delivery() = d;
+    o.event = e.SerializeAsString();
+    writer.Add(std::move(o));
+  };
+  auto wait_for = [&](size_t n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(30), [&] { return recorded.size() >= n; });
+  };
+  // Handed over at once, as busy workers do.
+  constexpr int kGrouped = kJobs - 10;
+  for (int i = 0; i < kGrouped; ++i) add((*jobs)[i], false);
+  ASSERT_TRUE(wait_for(kGrouped));
+  writer.Drain();
+  EXPECT_LT(writer.mutations(), kGrouped / 4) << "outcomes were not grouped";
+  // The rest with one lost lease among them.
+  const std::string lost = (*jobs)[kJobs - 5].key;
+  for (int i = kGrouped; i < kJobs; ++i) add((*jobs)[i], (*jobs)[i].key == lost);
+  ASSERT_TRUE(wait_for(kJobs));
+  writer.Drain();
+  for (const auto& [key, s] : recorded) {
+    if (key == lost) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    } else {
+      EXPECT_TRUE(s.ok()) << key << ": " << s;
+      auto r = (*store)->GetResource(notification::kDeliveryKind, key);
+      ASSERT_TRUE(r.ok() && r->has_value()) << key << " was not written";
+    }
+  }
+  EXPECT_FALSE((*store)->GetResource(notification::kDeliveryKind, lost)->has_value())
+      << "the refused outcome's record was written";
+  EXPECT_EQ(*q.CountUnfinished(notification::kDeliveryJobKind), 1) << "the refused one's job is unfinished";
+  (*store)->Close();
+}
+
+}  // namespace
+}  // namespace switchboard::testing

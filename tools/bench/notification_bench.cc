@@ -5,7 +5,12 @@
 //    (p50, p99), each delivery acked by its subscriber.
 // 2. Webhook deliveries per second to a local HTTP receiver, side by side
 //    with that receiver's own ceiling measured by `wrk` with as many
-//    connections as Switchboard may use.
+//    connections as Switchboard may use. By default the deliveries drain a
+//    backlog (--webhook_backlog, 20,000): the receiver holds its door shut
+//    while every event is published, so that the deliveries pile up as
+//    pending jobs, then opens it, and the clock runs from then until the
+//    last one arrives (the publisher is not the limit). --webhook_backlog=0
+//    measures --webhook_events delivered while they are published instead.
 //
 // Every run uses a fresh in-process switchboardd (real SQLite, full sync) in
 // a temp dir, with the status bridge off so only the bus is measured.
@@ -16,6 +21,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +127,7 @@ bool BenchBus(int subscribers, int messages, int publishers, BusResult* out) {
   for (int i = 0; i < subscribers; ++i) {
     grpc::ClientContext ctx;
     v1::CreateSubscriptionRequest req;
+    req.set_request_id("bench-subscription-" + std::to_string(i));
     req.mutable_subscription()->set_queue("q" + std::to_string(i));
     req.mutable_subscription()->add_bindings("bench.#");
     v1::Subscription sub;
@@ -228,9 +235,34 @@ struct HookResult {
   double wrk_rps = 0;
 };
 
-bool BenchWebhook(int per_endpoint, int events, int publishers, int wrk_seconds, HookResult* out) {
-  switchboard::client::WebhookReceiver receiver(
-      [](const switchboard::client::WebhookReceiver::Request&) { return switchboard::client::WebhookReceiver::Reply{}; });
+// The receiver's door: while shut, each request waits at it (the first
+// per_endpoint attempts), and the rest of the deliveries wait as jobs.
+class Door {
+ public:
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// `backlog` > 0: publishes `backlog` events with the door shut, then times
+// the drain from its opening. 0: times `events` delivered while published.
+bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int wrk_seconds, HookResult* out) {
+  Door door;
+  switchboard::client::WebhookReceiver receiver([&door](const switchboard::client::WebhookReceiver::Request& r) {
+    if (r.target.find("/wrk") == std::string::npos) door.Pass();  // wrk's requests never wait
+    return switchboard::client::WebhookReceiver::Reply{};
+  });
   // The receiver's ceiling with the same body and as many connections.
   std::string body = R"({"event_uuid":"wrk-0","event_name":"bench.gapps.account.updated",)"
                      R"("event_creation_time":"2023-11-14T22:13:20+00:00","event_sender_id":"bench",)"
@@ -239,6 +271,7 @@ bool BenchWebhook(int per_endpoint, int events, int publishers, int wrk_seconds,
   double rps = WrkCeiling(receiver.url() + "/wrk", body, per_endpoint, wrk_seconds);
   if (rps < 0) return false;
   size_t before = receiver.received().size();
+  if (backlog == 0) door.Open();
 
   std::string dir = TempDir();
   auto server = StartServer(dir, per_endpoint);
@@ -248,9 +281,12 @@ bool BenchWebhook(int per_endpoint, int events, int publishers, int wrk_seconds,
   {
     grpc::ClientContext ctx;
     v1::CreateWebhookSubscriptionRequest req;
+    req.set_request_id("bench-webhook");
     req.mutable_webhook()->set_url(receiver.url() + "/hook");
     req.mutable_webhook()->add_bindings("bench.#");
     req.mutable_webhook()->set_secret("bench-secret-0123456789");
+    // The attempts waiting at the shut door must not time out meanwhile.
+    req.mutable_webhook()->mutable_attempt_timeout()->set_seconds(300);
     v1::WebhookSubscription hook;
     grpc::Status s = stub->CreateWebhookSubscription(&ctx, req, &hook);
     if (!s.ok()) {
@@ -258,9 +294,15 @@ bool BenchWebhook(int per_endpoint, int events, int publishers, int wrk_seconds,
       return false;
     }
   }
+  const int n = backlog > 0 ? backlog : events;
   auto start = Clock::now();
-  bool ok = PublishAll(*stub, "hook" + std::to_string(per_endpoint), events, publishers);
-  ok = ok && receiver.WaitFor(before + events, 300000);
+  bool ok = PublishAll(*stub, "hook" + std::to_string(per_endpoint), n, publishers);
+  if (backlog > 0) {
+    // Every publish is durable with its delivery's job: the backlog is in.
+    start = Clock::now();
+    door.Open();
+  }
+  ok = ok && receiver.WaitFor(before + n, 600000);
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   server->Shutdown();
   std::filesystem::remove_all(dir);
@@ -268,7 +310,7 @@ bool BenchWebhook(int per_endpoint, int events, int publishers, int wrk_seconds,
     std::cerr << "webhook deliveries did not all arrive\n";
     return false;
   }
-  *out = {per_endpoint, events, seconds, rps};
+  *out = {per_endpoint, n, seconds, rps};
   return true;
 }
 
@@ -278,8 +320,11 @@ int main(int argc, char** argv) {
   switchboard::Cli cli("sb_bench_notification", "sb_bench_notification [flags]");
   cli.AddInt("messages", 2000, "Messages published per bus run with 1 subscriber (10: half, 100: an eighth).");
   cli.AddInt("publishers", 16, "Publishing threads (each a synchronous Publish loop).");
-  cli.AddInt("webhook_events", 3000, "Events delivered per webhook run.");
+  cli.AddInt("webhook_backlog", 20000,
+             "Pending deliveries drained per webhook run (published first); 0: --webhook_events while published.");
+  cli.AddInt("webhook_events", 3000, "Events delivered per webhook run with --webhook_backlog=0.");
   cli.AddInt("wrk_seconds", 5, "Duration of each wrk run.");
+  cli.AddString("only", "", "bus or webhooks: run that part alone.");
   auto parsed = cli.Parse(argc, argv);
   if (!parsed.ok()) {
     std::cerr << parsed.status().message() << "\n";
@@ -289,31 +334,42 @@ int main(int argc, char** argv) {
   const int messages = static_cast<int>(cli.GetInt("messages"));
   const int publishers = static_cast<int>(cli.GetInt("publishers"));
 
-  std::printf("## Bus: publish -> delivery (each delivery acked)\n\n");
-  std::printf("| subscribers | messages | deliveries | seconds | deliveries/s | publishes/s | p50 ms | p99 ms |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (auto [subs, msgs] : {std::pair{1, messages}, std::pair{10, messages / 2}, std::pair{100, messages / 8}}) {
-    BusResult r;
-    if (!BenchBus(subs, msgs, publishers, &r)) return 1;
-    std::printf("| %d | %d | %lld | %.2f | %.0f | %.0f | %.1f | %.1f |\n", r.subscribers, r.messages,
-                static_cast<long long>(r.deliveries), r.seconds, r.deliveries / r.seconds,
-                r.messages / r.publish_seconds, r.p50_ms, r.p99_ms);
-    std::fflush(stdout);
+  const std::string only = cli.GetString("only");
+  if (!only.empty() && only != "bus" && only != "webhooks") {
+    std::cerr << "--only is '" << only << "'; give bus or webhooks\n";
+    return 2;
   }
-
-  std::printf("\n## Webhooks: deliveries/s against the receiver's own ceiling (wrk, same connections)\n\n");
-  std::printf("| in flight per webhook | events | seconds | switchboard deliveries/s | wrk requests/s | ratio |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|\n");
-  for (int per_endpoint : {2, 8}) {
-    HookResult r;
-    if (!BenchWebhook(per_endpoint, static_cast<int>(cli.GetInt("webhook_events")), publishers,
-                      static_cast<int>(cli.GetInt("wrk_seconds")), &r)) {
-      return 1;
+  if (only.empty() || only == "bus") {
+    std::printf("## Bus: publish -> delivery (each delivery acked)\n\n");
+    std::printf("| subscribers | messages | deliveries | seconds | deliveries/s | publishes/s | p50 ms | p99 ms |\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (auto [subs, msgs] : {std::pair{1, messages}, std::pair{10, messages / 2}, std::pair{100, messages / 8}}) {
+      BusResult r;
+      if (!BenchBus(subs, msgs, publishers, &r)) return 1;
+      std::printf("| %d | %d | %lld | %.2f | %.0f | %.0f | %.1f | %.1f |\n", r.subscribers, r.messages,
+                  static_cast<long long>(r.deliveries), r.seconds, r.deliveries / r.seconds,
+                  r.messages / r.publish_seconds, r.p50_ms, r.p99_ms);
+      std::fflush(stdout);
     }
-    double rate = r.events / r.seconds;
-    std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f |\n", r.per_endpoint, r.events, r.seconds, rate, r.wrk_rps,
-                rate / r.wrk_rps);
-    std::fflush(stdout);
+  }
+  if (only.empty() || only == "webhooks") {
+    const int backlog = static_cast<int>(cli.GetInt("webhook_backlog"));
+    std::printf("\n## Webhooks: deliveries/s against the receiver's own ceiling (wrk, same connections)%s\n\n",
+                backlog > 0 ? ", draining a backlog" : ", while published");
+    std::printf("| in flight per webhook | %s | seconds | switchboard deliveries/s | wrk requests/s | ratio |\n",
+                backlog > 0 ? "backlog" : "events");
+    std::printf("|---:|---:|---:|---:|---:|---:|\n");
+    for (int per_endpoint : {2, 8}) {
+      HookResult r;
+      if (!BenchWebhook(per_endpoint, static_cast<int>(cli.GetInt("webhook_events")), backlog, publishers,
+                        static_cast<int>(cli.GetInt("wrk_seconds")), &r)) {
+        return 1;
+      }
+      double rate = r.events / r.seconds;
+      std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f |\n", r.per_endpoint, r.events, r.seconds, rate, r.wrk_rps,
+                  rate / r.wrk_rps);
+      std::fflush(stdout);
+    }
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "server/core/event_hub.h"
 #include "server/core/executor.h"
 #include "server/core/job.h"
+#include "server/core/job_pruner.h"
 #include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
 #include "server/http/admin_http.h"
@@ -40,6 +41,7 @@ struct Server::Impl {
   std::string grpc_address;
   std::unique_ptr<TokenAuthenticator> auth;
   std::unique_ptr<core::Store> store;
+  std::unique_ptr<core::JobPruner> job_pruner;  // deletes finished jobs past job_retention_seconds
   std::unique_ptr<core::EventHub> hub;
   // The pools every engine posts to; stopped in Shutdown after the engines
   // (which wait for their own work) and before the store.
@@ -144,6 +146,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   core::SqliteOptions store_opts;
   store_opts.path = (std::filesystem::path(config.data_dir) / "switchboard.db").string();
   ASSIGN_OR_RETURN(impl->store, core::OpenSqliteStore(store_opts));
+  core::JobPruner::Options prune_opts;
+  prune_opts.retention = absl::Seconds(config.job_retention_seconds);
+  impl->job_pruner = std::make_unique<core::JobPruner>(&impl->store->jobs(), prune_opts);
+  impl->job_pruner->Start();
 
   core::EventHub::Options hub_opts;
   hub_opts.max_lag = config.watch_max_lag;
@@ -169,6 +175,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   RETURN_IF_ERROR(impl->queues->Load());
   notification::WebhookOptions hook_opts;
   hook_opts.workers = static_cast<int>(config.webhook_workers);
+  hook_opts.replica_id = replica_id;
   hook_opts.per_webhook_in_flight = static_cast<int>(config.webhook_per_endpoint_in_flight);
   hook_opts.retry_base = absl::Milliseconds(config.webhook_retry_base_ms);
   hook_opts.retry_max = absl::Milliseconds(config.webhook_retry_max_ms);
@@ -319,6 +326,7 @@ void Server::Shutdown() {
   // The one place the pools stop: what is queued runs, timers are dropped,
   // threads are joined; then the store commits what is left.
   impl_->executor->Stop();
+  impl_->job_pruner->Stop();
   impl_->store->Close();
   log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});
 }

@@ -235,9 +235,15 @@ EventHub::Next EventHub::NextEvent(int64_t after, const WatchFilter& filter, boo
 }
 
 bool EventHub::ReadEventsAsync(int64_t after, int limit, std::string service, ReadDone done) {
+  return RunReadAsync([this, after, limit, service = std::move(service), done = std::move(done)] {
+    done(store_->ReadEvents(after, limit, service));
+  });
+}
+
+bool EventHub::RunReadAsync(std::function<void()> read) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return false;
-  reads_.push_back(Read{after, limit, std::move(service), std::move(done)});
+  reads_.push_back(std::move(read));
   work_cv_.notify_one();
   return true;
 }
@@ -339,8 +345,8 @@ void EventHub::WorkLoop() {
       reads_.pop_front();
       ++store_reads_;
       lock.unlock();
-      r.done(store_->ReadEvents(r.after, r.limit, r.service));
-      r = Read{};  // drop what `done` holds before taking the lock
+      r();
+      r = nullptr;  // drop what the read holds before taking the lock
       lock.lock();
       continue;
     }

@@ -128,6 +128,11 @@ class EventHub {
   // `done` never called, once the hub is being destroyed.
   using ReadDone = std::function<void(absl::StatusOr<EventBatch>)>;
   bool ReadEventsAsync(int64_t after, int limit, std::string service, ReadDone done);
+  // Runs `read` on a hub thread: another store read a watch needs before
+  // it can go on (the lookup of the resource it names, before it starts),
+  // so that no gRPC reaction waits for it. False, with `read` never run,
+  // once the hub is being destroyed.
+  bool RunReadAsync(std::function<void()> read);
 
   int64_t head() const;
   Store* store() const { return store_; }
@@ -151,19 +156,16 @@ class EventHub {
     // Listeners registered, and those parked now.
     int64_t listeners = 0;
     int64_t parked = 0;
-    // Store reads done for replaying watchers.
+    // Store reads done for watchers: replays (ReadEventsAsync) and lookups
+    // before a watch starts (RunReadAsync).
     int64_t store_reads = 0;
   };
   Stats stats() const;
 
  private:
   struct WakeBatch;
-  struct Read {
-    int64_t after;
-    int limit;
-    std::string service;
-    ReadDone done;
-  };
+  // A queued store read: ReadEventsAsync's or RunReadAsync's.
+  using Read = std::function<void()>;
 
   void WorkLoop();
   bool WakeWorkLocked() const;

@@ -205,18 +205,24 @@ void MediaEngine::Shutdown() {
   if (pool_) pool_->Stop();
 }
 
+size_t MediaEngine::Busy() {
+  // Outcomes waiting for room in the store's queue count too: the recorder
+  // never makes a worker wait for them (op_recorder.h).
+  return pool_->queued() + in_storage_.load() + recorder_->waiting();
+}
+
 int MediaEngine::Room() {
-  int64_t busy = static_cast<int64_t>(pool_->queued() + in_storage_.load());
+  int64_t busy = static_cast<int64_t>(Busy());
   return static_cast<int>(std::max<int64_t>(0, options_.config.max_queued_operations - busy));
 }
 
 void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
   if (!prepared.ok()) return done(prepared.status());
-  if (pool_->queued() + in_storage_.load() >= static_cast<size_t>(options_.config.max_queued_operations)) {
+  if (Busy() >= static_cast<size_t>(options_.config.max_queued_operations)) {
     return done(absl::ResourceExhaustedError(absl::StrCat(
         "the media service has ", options_.config.max_queued_operations,
-        " operations waiting for a worker or for storage (media.max_queued_operations); nothing was recorded, "
-        "retry later")));
+        " operations waiting for a worker, for storage or for the store (media.max_queued_operations); nothing "
+        "was recorded, retry later")));
   }
   auto job = std::make_shared<Job>(std::move(*prepared));
   // Runs on the store's completion thread: hand the work to a worker.
@@ -559,14 +565,19 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::RollStorageKeyRe
   return job;
 }
 
-core::Reply<v1::StorageEvent> MediaEngine::ReportStorageEvent(const v1::ReportStorageEventRequest& req) {
+void MediaEngine::ReportStorageEvent(const v1::ReportStorageEventRequest& req,
+                                     std::function<void(core::Reply<v1::StorageEvent>)> done) {
   const auto& e = req.event();
   if (e.kind() != v1::StorageEvent::BLOB_CREATED && e.kind() != v1::StorageEvent::BLOB_DELETED) {
-    return absl::InvalidArgumentError("event.kind must be BLOB_CREATED or BLOB_DELETED");
+    return done(absl::InvalidArgumentError("event.kind must be BLOB_CREATED or BLOB_DELETED"));
   }
-  RETURN_IF_ERROR(Required(!e.blob_uri().empty(), "event.blob_uri", "the blob the event is about"));
-  ASSIGN_OR_RETURN(bool repeat, recorder_->ReportedStorage(e, req.request_id()));
-  return core::MaybeReplayed<v1::StorageEvent>(e, repeat);
+  if (auto s = Required(!e.blob_uri().empty(), "event.blob_uri", "the blob the event is about"); !s.ok()) {
+    return done(s);
+  }
+  recorder_->ReportedStorage(e, req.request_id(), [e, done = std::move(done)](absl::StatusOr<bool> repeat) {
+    if (!repeat.ok()) return done(repeat.status());
+    done(core::MaybeReplayed<v1::StorageEvent>(e, *repeat));
+  });
 }
 
 absl::Status MediaEngine::RecordUpload(const std::string& blob_url, const blob::BlobProperties& props,

@@ -89,7 +89,9 @@ class MediaEngine {
   void SubmitBatch(const v1::SubmitBatchRequest& req, std::function<void(core::Reply<v1::SubmitBatchResponse>)> done);
 
   // Records the storage event; idempotent on request_id when it is set.
-  core::Reply<v1::StorageEvent> ReportStorageEvent(const v1::ReportStorageEventRequest& req);
+  // Returns at once; `done` runs once the event is durable.
+  void ReportStorageEvent(const v1::ReportStorageEventRequest& req,
+                          std::function<void(core::Reply<v1::StorageEvent>)> done);
   absl::StatusOr<v1::Operation> GetOperation(absl::string_view name) const;
   absl::StatusOr<v1::ListOperationsResponse> ListOperations(const v1::ListOperationsRequest& req) const;
   absl::StatusOr<v1::ListBlobsResponse> ListBlobs(const v1::ListBlobsRequest& req) const;
@@ -137,6 +139,10 @@ class MediaEngine {
   void ResumeJob(const core::Job& job);
   template <class Req>
   absl::Status Resume(const v1::Operation& op, const std::string& request);
+  // Operations queued for a worker or waiting for storage, and outcomes
+  // waiting for room in the store's queue: what media.max_queued_operations
+  // bounds.
+  size_t Busy();
   // Room for claimed jobs under media.max_queued_operations.
   int Room();
   // encode_ops.cc

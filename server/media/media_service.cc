@@ -48,9 +48,8 @@ grpc::ServerUnaryReactor* MediaServiceImpl::SubmitBatch(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* MediaServiceImpl::ReportStorageEvent(grpc::CallbackServerContext* ctx,
                                                                const v1::ReportStorageEventRequest* req,
                                                                v1::StorageEvent* resp) {
-  auto principal = guard_->Admit(ctx, *req);
-  if (!principal.ok()) return rpc::FinishNow<v1::StorageEvent>(ctx, principal.status(), resp);
-  return rpc::FinishNow(ctx, engine_->ReportStorageEvent(*req), resp);
+  return rpc::AsyncCall(ctx, *guard_, *req, resp,
+                        [&](const auto&, auto done) { engine_->ReportStorageEvent(*req, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* MediaServiceImpl::GetOperation(grpc::CallbackServerContext* ctx,
@@ -83,15 +82,18 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchEvents(grpc::
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchOperation(grpc::CallbackServerContext* ctx,
                                                                          const grpc::ByteBuffer* raw) {
-  return rpc::StartWatch<v1::WatchOperationRequest>(
-      ctx, *guard_, hub_, kService, raw, [this](const v1::WatchOperationRequest& req, core::WatchFilter* f) {
+  return rpc::StartWatchAfterLookup<v1::WatchOperationRequest>(
+      ctx, *guard_, hub_, kService, raw,
+      [](const v1::WatchOperationRequest& req, core::WatchFilter* f) {
         if (!absl::StartsWith(req.name(), "operations/") || req.name().size() == 11) {
           return absl::InvalidArgumentError("name must be an operation name such as operations/abc123");
         }
-        // Only an operation that exists now (docs/api.md): NOT_FOUND otherwise.
-        RETURN_IF_ERROR(engine_->GetOperation(req.name()).status());
         f->resource = req.name();
         return absl::OkStatus();
+      },
+      // On a hub thread: only an operation that exists now (docs/api.md), NOT_FOUND otherwise.
+      [this](const v1::WatchOperationRequest& req, core::WatchFilter*) {
+        return engine_->GetOperation(req.name()).status();
       });
 }
 

@@ -182,18 +182,7 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
   if (held) {
     m.jobs.push_back(finished ? core::JobWrite::Complete(*held) : core::JobWrite::Heartbeat(*held, jobs_->lease()));
   }
-  {
-    std::unique_lock<std::mutex> lock(in_flight_mu_);
-    in_flight_cv_.wait(lock, [this] { return in_flight_ < kMaxRecordsInFlight; });
-    ++in_flight_;
-  }
-  store_->CommitAsync(std::move(m), [this, shared_op, held, finished, done = std::move(done)](
-                                         absl::StatusOr<core::CommitResult> r) {
-    {
-      std::lock_guard<std::mutex> lock(in_flight_mu_);
-      --in_flight_;
-    }
-    in_flight_cv_.notify_one();
+  Submit(std::move(m), [this, shared_op, held, finished, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
     if (held) {
       if (r.ok() && !finished && !r->jobs.empty()) {
         jobs_->Hold(shared_op->name(), r->jobs.front());  // renewed
@@ -205,6 +194,64 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
     if (!r.ok()) return done(r.status());
     done(std::move(*shared_op));
   });
+}
+
+namespace {
+// The Release loop running on this thread, if any: a record that fails at
+// once (the store is closing) releases again from inside it, and is
+// counted there instead of recursing once per waiting record.
+struct ReleaseLoop {
+  const OpRecorder* recorder;
+  int more;
+};
+thread_local ReleaseLoop* t_release_loop = nullptr;
+}  // namespace
+
+void OpRecorder::Submit(core::Mutation m, core::Store::CommitCallback done) {
+  core::Store::CommitCallback release = [this, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    Release();
+    done(std::move(r));
+  };
+  {
+    std::lock_guard<std::mutex> lock(in_flight_mu_);
+    if (in_flight_ >= kMaxRecordsInFlight || !waiting_.empty()) {
+      waiting_.push_back(Waiting{std::move(m), std::move(release)});
+      return;
+    }
+    ++in_flight_;
+  }
+  store_->CommitAsync(std::move(m), std::move(release));
+}
+
+void OpRecorder::Release() {
+  if (t_release_loop != nullptr && t_release_loop->recorder == this) {
+    ++t_release_loop->more;
+    return;
+  }
+  ReleaseLoop loop{this, 1};
+  ReleaseLoop* outer = t_release_loop;
+  t_release_loop = &loop;
+  while (loop.more > 0) {
+    --loop.more;
+    Waiting next;
+    {
+      std::lock_guard<std::mutex> lock(in_flight_mu_);
+      if (waiting_.empty()) {
+        --in_flight_;
+        continue;
+      }
+      next = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    // Takes the released place in the store's queue.
+    store_->CommitAsync(std::move(next.m), std::move(next.done));
+  }
+  t_release_loop = outer;
+}
+
+size_t OpRecorder::waiting() const {
+  std::lock_guard<std::mutex> lock(in_flight_mu_);
+  return waiting_.size();
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events) {
@@ -279,15 +326,18 @@ absl::Status OpRecorder::Storage(const v1::Operation* op, const v1::StorageEvent
   return store_->Commit(StorageMutation(op, event, request_id)).status();
 }
 
-absl::StatusOr<bool> OpRecorder::ReportedStorage(const v1::StorageEvent& event, const std::string& request_id) {
+void OpRecorder::ReportedStorage(const v1::StorageEvent& event, const std::string& request_id,
+                                 std::function<void(absl::StatusOr<bool>)> done) {
   core::Mutation m = StorageMutation(nullptr, event, request_id);
   if (!request_id.empty()) {
     m.scope = "media.ReportStorageEvent";
     m.request_id = request_id;
     m.fingerprint = core::Fingerprint(event);
   }
-  ASSIGN_OR_RETURN(core::CommitResult r, store_->Commit(std::move(m)));
-  return r.replayed;
+  store_->CommitAsync(std::move(m), [done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    if (!r.ok()) return done(r.status());
+    done(r->replayed);
+  });
 }
 
 absl::StatusOr<v1::Operation> OpRecorder::Get(absl::string_view name) const {

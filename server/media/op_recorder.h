@@ -8,7 +8,7 @@
 // interrupts runs again (MediaEngine): enqueued in the mutation that records
 // the operation, and completed in the one that records its outcome.
 
-#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -80,11 +80,17 @@ class OpRecorder {
   // lease; a lease that was taken over refuses the whole write
   // (FAILED_PRECONDITION "lease lost"): the job's new holder records it.
   //
-  // The versions with `done` return at once, so a worker can go on to its
-  // next job while the store commits (many outcomes then share one
-  // transaction). At most kMaxRecordsInFlight of them wait for the store at
-  // a time; beyond that they block until one is durable, so never call
-  // them from a `done` callback. The versions without `done` wait.
+  // The versions with `done` return at once and never wait, so a worker can
+  // go on to its next job while the store commits (many outcomes then share
+  // one transaction), and they may be called from anywhere, a `done`
+  // callback included. At most kMaxRecordsInFlight of them are in the
+  // store's queue at a time; beyond that a record waits in this recorder's
+  // own queue (in order, holding no thread) and goes to the store as an
+  // earlier one becomes durable. waiting() counts those: MediaEngine counts
+  // them against media.max_queued_operations, so admission bounds them.
+  //
+  // The versions without `done` wait for their own commit: only for the
+  // media workers (encodes), never a gRPC reaction or a store callback.
   void Record(v1::Operation op, std::vector<v1::MediaEvent> events, Done done);
   absl::StatusOr<v1::Operation> Record(v1::Operation op, std::vector<v1::MediaEvent> events);
   // One event (moved in: a braced {e} would copy it, and a snapshot event
@@ -102,12 +108,19 @@ class OpRecorder {
   absl::StatusOr<v1::Operation> Fail(v1::Operation op, const LogEventId& id, const absl::Status& status);
 
   static constexpr int kMaxRecordsInFlight = 4096;
+  // Records waiting for room in the store's queue (see Record).
+  size_t waiting() const;
+
   // A storage event, about a blob; `op` may be null (uploads, reports).
+  // Waits for the commit: the blob listener's uploads (an HTTP thread).
   absl::Status Storage(const v1::Operation* op, const v1::StorageEvent& event, const std::string& request_id);
   // A storage event reported from outside (ReportStorageEvent), idempotent
-  // on request_id when it is set: true when it repeats an earlier report
-  // (nothing is appended), ALREADY_EXISTS for the id of another event.
-  absl::StatusOr<bool> ReportedStorage(const v1::StorageEvent& event, const std::string& request_id);
+  // on request_id when it is set: `done` gets true when it repeats an
+  // earlier report (nothing is appended), ALREADY_EXISTS for the id of
+  // another event. Returns at once; `done` runs on the store's completion
+  // thread.
+  void ReportedStorage(const v1::StorageEvent& event, const std::string& request_id,
+                       std::function<void(absl::StatusOr<bool>)> done);
 
   absl::StatusOr<v1::Operation> Get(absl::string_view name) const;
 
@@ -115,11 +128,22 @@ class OpRecorder {
   core::Mutation StorageMutation(const v1::Operation* op, const v1::StorageEvent& event,
                                  const std::string& request_id) const;
 
+  // Hands `m` to the store now, or queues it behind the records waiting
+  // for room (kMaxRecordsInFlight); `done` runs once it is durable.
+  void Submit(core::Mutation m, core::Store::CommitCallback done);
+  // A record left the store's queue: the next waiting one takes its place.
+  void Release();
+
+  struct Waiting {
+    core::Mutation m;
+    core::Store::CommitCallback done;
+  };
+
   core::Store* store_;
   core::JobWorker* jobs_ = nullptr;
-  std::mutex in_flight_mu_;
-  std::condition_variable in_flight_cv_;
+  mutable std::mutex in_flight_mu_;
   int in_flight_ = 0;
+  std::deque<Waiting> waiting_;
 };
 
 }  // namespace switchboard::media

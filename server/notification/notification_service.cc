@@ -142,26 +142,36 @@ Impl::RawWatch* Impl::WatchEvents(Ctx* ctx, const grpc::ByteBuffer* raw) {
 }
 
 Impl::RawWatch* Impl::WatchApplications(Ctx* ctx, const grpc::ByteBuffer* raw) {
-  return rpc::StartWatch<v1::WatchApplicationsRequest>(ctx, *guard_, hub_, kService, raw,
-                                                       [this](const auto& req, core::WatchFilter* f) {
-                                                         f->kinds = {kApplicationKind};
-                                                         if (req.name().empty()) return absl::OkStatus();
-                                                         // Only what exists now (docs/api.md).
-                                                         ASSIGN_OR_RETURN(auto app, e_.apps->Get(req.name()));
-                                                         f->resource = app.name();
-                                                         return absl::OkStatus();
-                                                       });
+  return rpc::StartWatchAfterLookup<v1::WatchApplicationsRequest>(
+      ctx, *guard_, hub_, kService, raw,
+      [](const auto&, core::WatchFilter* f) {
+        f->kinds = {kApplicationKind};
+        return absl::OkStatus();
+      },
+      // On a hub thread: only what exists now (docs/api.md); the stored
+      // name (normalized) is the one its events carry.
+      [this](const v1::WatchApplicationsRequest& req, core::WatchFilter* f) -> absl::Status {
+        if (req.name().empty()) return absl::OkStatus();
+        ASSIGN_OR_RETURN(auto app, e_.apps->Get(req.name()));
+        f->resource = app.name();
+        return absl::OkStatus();
+      });
 }
 
 Impl::RawWatch* Impl::WatchDeliveries(Ctx* ctx, const grpc::ByteBuffer* raw) {
-  return rpc::StartWatch<v1::WatchDeliveriesRequest>(ctx, *guard_, hub_, kService, raw,
-                                                     [this](const auto& req, core::WatchFilter* f) {
-                                                       f->kinds = {kDeliveryKind};
-                                                       if (req.webhook().empty()) return absl::OkStatus();
-                                                       ASSIGN_OR_RETURN(auto hook, e_.webhooks->Get(req.webhook()));
-                                                       f->resource = hook.name();
-                                                       return absl::OkStatus();
-                                                     });
+  return rpc::StartWatchAfterLookup<v1::WatchDeliveriesRequest>(
+      ctx, *guard_, hub_, kService, raw,
+      [](const auto&, core::WatchFilter* f) {
+        f->kinds = {kDeliveryKind};
+        return absl::OkStatus();
+      },
+      // On a hub thread: only a webhook that exists now (docs/api.md).
+      [this](const v1::WatchDeliveriesRequest& req, core::WatchFilter* f) -> absl::Status {
+        if (req.webhook().empty()) return absl::OkStatus();
+        ASSIGN_OR_RETURN(auto hook, e_.webhooks->Get(req.webhook()));
+        f->resource = hook.name();
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace switchboard::notification

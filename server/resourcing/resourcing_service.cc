@@ -10,7 +10,9 @@ using rpc::AsyncCall;
 using rpc::SyncCall;
 
 // Mutating calls answer from the engine's `done` (AsyncCall); reads are one
-// store read (SyncCall). Nothing here waits.
+// store read (SyncCall, on a pooled WAL read connection: see
+// tests/repo/no_blocking_test.sh); a watch's lookup runs on the hub's
+// threads. Nothing here waits.
 
 grpc::ServerUnaryReactor* ResourcingServiceImpl::SubmitRun(grpc::CallbackServerContext* ctx,
                                                            const v1::SubmitRunRequest* req, v1::Run* resp) {
@@ -85,30 +87,35 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchEvents(g
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchWorkspaces(grpc::CallbackServerContext* ctx,
                                                                                const grpc::ByteBuffer* raw) {
-  return rpc::StartWatch<v1::WatchWorkspacesRequest>(
-      ctx, *guard_, hub_, kService, raw, [this](const v1::WatchWorkspacesRequest& req, core::WatchFilter* f) {
+  return rpc::StartWatchAfterLookup<v1::WatchWorkspacesRequest>(
+      ctx, *guard_, hub_, kService, raw,
+      [](const v1::WatchWorkspacesRequest& req, core::WatchFilter* f) {
         if (!req.workspace().empty() && !absl::StartsWith(req.workspace(), "workspaces/")) {
           return absl::InvalidArgumentError("workspace must be a name such as workspaces/FISH, or empty for all");
         }
-        // Only a workspace that exists now (docs/api.md): NOT_FOUND otherwise.
-        if (!req.workspace().empty()) RETURN_IF_ERROR(engine_->GetWorkspace(req.workspace(), false).status());
         f->resource = req.workspace();
         return absl::OkStatus();
+      },
+      // On a hub thread: only a workspace that exists now (docs/api.md), NOT_FOUND otherwise.
+      [this](const v1::WatchWorkspacesRequest& req, core::WatchFilter*) {
+        if (req.workspace().empty()) return absl::OkStatus();
+        return engine_->GetWorkspace(req.workspace(), false).status();
       });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ResourcingServiceImpl::WatchRun(grpc::CallbackServerContext* ctx,
                                                                         const grpc::ByteBuffer* raw) {
-  return rpc::StartWatch<v1::WatchRunRequest>(
-      ctx, *guard_, hub_, kService, raw, [this](const v1::WatchRunRequest& req, core::WatchFilter* f) {
+  return rpc::StartWatchAfterLookup<v1::WatchRunRequest>(
+      ctx, *guard_, hub_, kService, raw,
+      [](const v1::WatchRunRequest& req, core::WatchFilter* f) {
         if (!absl::StartsWith(req.name(), "runs/") || req.name().size() == 5) {
           return absl::InvalidArgumentError("name must be a run name such as runs/42");
         }
-        // Only a run that exists now (docs/api.md): NOT_FOUND otherwise.
-        RETURN_IF_ERROR(engine_->GetRun(req.name()).status());
         f->resource = req.name();
         return absl::OkStatus();
-      });
+      },
+      // On a hub thread: only a run that exists now (docs/api.md), NOT_FOUND otherwise.
+      [this](const v1::WatchRunRequest& req, core::WatchFilter*) { return engine_->GetRun(req.name()).status(); });
 }
 
 }  // namespace switchboard::resourcing

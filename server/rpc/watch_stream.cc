@@ -5,22 +5,61 @@
 
 namespace switchboard::rpc {
 
+std::shared_ptr<WatchStream> WatchStream::Create(grpc::CallbackServerContext* ctx, core::EventHub* hub,
+                                                 int64_t after, core::WatchFilter filter) {
+  auto w = std::shared_ptr<WatchStream>(new WatchStream(ctx, hub, after, std::move(filter)));
+  w->Attach(w);
+  return w;
+}
+
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackServerContext* ctx,
                                                                core::EventHub* hub, int64_t after,
                                                                core::WatchFilter filter, absl::Status precheck) {
-  auto w = std::shared_ptr<WatchStream>(new WatchStream(ctx, hub, after, std::move(filter)));
-  w->Attach(w);
+  auto w = Create(ctx, hub, after, std::move(filter));
   if (precheck.ok()) precheck = CheckAfterSequence(after, hub->head());
   if (!precheck.ok()) {
     std::lock_guard<std::mutex> lock(w->mu_);
     w->FinishLocked(ToGrpcStatus(precheck));
     return w.get();
   }
-  for (const core::WatchKey& key : core::KeysOf(w->filter_)) hub->AddKey(w->listener(), key);
-  // Initial metadata tells the client the watch is registered.
-  w->StartSendInitialMetadata();
-  w->Pump();
+  w->Go();
   return w.get();
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::StartAfterLookup(grpc::CallbackServerContext* ctx,
+                                                                          core::EventHub* hub, int64_t after,
+                                                                          core::WatchFilter filter, Lookup lookup) {
+  auto w = Create(ctx, hub, after, std::move(filter));
+  absl::Status s = CheckAfterSequence(after, hub->head());
+  if (s.ok()) {
+    // Until Go, nothing else reads or writes filter_: the lookup gets it.
+    const bool queued = hub->RunReadAsync([w, lookup = std::move(lookup)] {
+      absl::Status found = lookup(&w->filter_);
+      if (!found.ok()) {
+        std::lock_guard<std::mutex> lock(w->mu_);
+        w->FinishLocked(ToGrpcStatus(found));
+        return;
+      }
+      w->Go();
+    });
+    if (!queued) s = absl::UnavailableError("server is shutting down; reconnect to watch");
+  }
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(w->mu_);
+    w->FinishLocked(ToGrpcStatus(s));
+  }
+  return w.get();
+}
+
+void WatchStream::Go() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;  // cancelled while its lookup ran
+    for (const core::WatchKey& key : core::KeysOf(filter_)) hub_->AddKey(listener(), key);
+    // Initial metadata tells the client the watch is registered.
+    this->StartSendInitialMetadata();
+  }
+  Pump();
 }
 
 bool WatchStream::SendEventLocked(std::shared_ptr<const core::EventRecord> event) {

@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,12 +46,27 @@ class WatchStream final : public WatchReactor<WatchStream, grpc::ServerWriteReac
   static grpc::ServerWriteReactor<grpc::ByteBuffer>* Start(grpc::CallbackServerContext* ctx, core::EventHub* hub,
                                                            int64_t after, core::WatchFilter filter,
                                                            absl::Status precheck);
+  // The same for a watch that starts only once `lookup` (a store read, such
+  // as "the run it names exists now") returns OK; otherwise it ends with
+  // lookup's status. The lookup runs on a hub thread
+  // (EventHub::RunReadAsync), never in the gRPC callback, and may finish
+  // the filter it is given.
+  using Lookup = std::function<absl::Status(core::WatchFilter*)>;
+  static grpc::ServerWriteReactor<grpc::ByteBuffer>* StartAfterLookup(grpc::CallbackServerContext* ctx,
+                                                                      core::EventHub* hub, int64_t after,
+                                                                      core::WatchFilter filter, Lookup lookup);
 
  private:
   friend class WatchReactor<WatchStream, grpc::ServerWriteReactor<grpc::ByteBuffer>>;
 
   WatchStream(grpc::CallbackServerContext* ctx, core::EventHub* hub, int64_t after, core::WatchFilter filter)
       : WatchReactor(ctx, hub, filter.service), after_(after), filter_(std::move(filter)) {}
+
+  static std::shared_ptr<WatchStream> Create(grpc::CallbackServerContext* ctx, core::EventHub* hub, int64_t after,
+                                             core::WatchFilter filter);
+  // Registers the filter's keys, tells the client (initial metadata) and
+  // walks the log; nothing if the stream has finished (cancelled).
+  void Go();
 
   // What differs from MultiWatchStream (see rpc/watch_reactor.h).
   WatchControl ControlLocked() { return WatchControl::kNone; }
@@ -63,7 +79,8 @@ class WatchStream final : public WatchReactor<WatchStream, grpc::ServerWriteReac
 
   // The last sequence sent (or passed by: nothing matched up to it).
   int64_t after_;
-  const core::WatchFilter filter_;
+  // Fixed once the stream goes (Go): a lookup may finish it before.
+  core::WatchFilter filter_;
   int64_t pending_seq_ = 0;
 };
 
@@ -81,6 +98,29 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(grpc::CallbackServerConte
   if (s.ok()) s = guard.Admit(ctx, req).status();
   if (s.ok()) s = make_filter(req, &filter);
   return WatchStream::Start(ctx, hub, s.ok() ? req.after_sequence() : 0, std::move(filter), s);
+}
+
+// The same for a watch of one resource that must exist when it starts
+// (docs/api.md: NOT_FOUND otherwise): `make_filter` validates the request
+// in the callback, then `lookup(request, &filter)`, the store read, runs on
+// a hub thread (WatchStream::StartAfterLookup) and the stream starts when it
+// returns OK.
+template <class Req, class FilterFn, class LookupFn>
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatchAfterLookup(grpc::CallbackServerContext* ctx,
+                                                                  const Guard& guard, core::EventHub* hub,
+                                                                  const char* service, const grpc::ByteBuffer* raw,
+                                                                  FilterFn make_filter, LookupFn lookup) {
+  Req req;
+  core::WatchFilter filter;
+  filter.service = service;
+  absl::Status s = ParseRawRequest(raw, &req);
+  if (s.ok()) s = guard.Admit(ctx, req).status();
+  if (s.ok()) s = make_filter(req, &filter);
+  if (!s.ok()) return WatchStream::Start(ctx, hub, 0, std::move(filter), s);
+  const int64_t after = req.after_sequence();
+  return WatchStream::StartAfterLookup(
+      ctx, hub, after, std::move(filter),
+      [req = std::move(req), lookup = std::move(lookup)](core::WatchFilter* f) { return lookup(req, f); });
 }
 
 }  // namespace switchboard::rpc

@@ -47,6 +47,13 @@ JobWrite JobWrite::Heartbeat(const JobLease& held, absl::Duration lease) {
   return w;
 }
 
+JobWrite JobWrite::Checkpoint(const JobLease& held, std::string payload, absl::Duration lease) {
+  JobWrite w = Heartbeat(held, lease);
+  w.op = Op::kCheckpoint;
+  w.payload = std::move(payload);
+  return w;
+}
+
 JobWrite JobWrite::Complete(const JobLease& held) {
   JobWrite w;
   w.op = Op::kComplete;
@@ -84,6 +91,9 @@ absl::Status ValidateJobWrite(const JobWrite& w) {
   if (w.lease.token <= 0) return absl::InvalidArgumentError("job lease.token is required: the claim's fencing token");
   if (w.op == JobWrite::Op::kHeartbeat && w.lease_us <= 0) {
     return absl::InvalidArgumentError("job heartbeat lease must be positive, e.g. 60 seconds");
+  }
+  if (w.op == JobWrite::Op::kCheckpoint && w.lease_us <= 0) {
+    return absl::InvalidArgumentError("job checkpoint lease must be positive, e.g. 60 seconds");
   }
   return absl::OkStatus();
 }

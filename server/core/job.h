@@ -11,6 +11,10 @@
 //                 └──retry_at──────┘  └──fail──> FAILED
 //                 (or its lease expires: claimable again)
 //
+// While RUNNING, its holder may heartbeat (extend the lease) or checkpoint
+// (extend the lease and replace the payload: a long-lived job, such as the
+// status bridge's cursor, records its progress in the job itself).
+//
 // A claim gives its holder a lease: the owner (a replica, i.e. a process
 // start), an expiry, and a fencing token that grows with every claim of the
 // job. Every later write of the holder (heartbeat, complete, retry_at,
@@ -66,9 +70,9 @@ struct Job {
 // One write of a job, applied in the transaction of the Mutation that
 // carries it. Build one with the functions below.
 struct JobWrite {
-  enum class Op { kEnqueue, kHeartbeat, kComplete, kRetry, kFail };
+  enum class Op { kEnqueue, kHeartbeat, kComplete, kRetry, kFail, kCheckpoint };
   Op op = Op::kEnqueue;
-  // kEnqueue.
+  // kEnqueue; kCheckpoint: the job's new payload.
   std::string kind, key, payload;
   // kEnqueue, kRetry: not claimable before (unix microseconds; 0: now).
   int64_t run_at_us = 0;
@@ -76,11 +80,11 @@ struct JobWrite {
   // token 1; the enqueuer runs it now), and its lease comes back in
   // CommitResult::leases.
   std::string claim_owner;
-  // kEnqueue with claim_owner, kHeartbeat: the lease's length from the
-  // commit.
+  // kEnqueue with claim_owner, kHeartbeat, kCheckpoint: the lease's length
+  // from the commit.
   int64_t lease_us = 0;
-  // kHeartbeat, kComplete, kRetry, kFail: the holder's lease (job_id,
-  // owner and token are checked).
+  // kHeartbeat, kCheckpoint, kComplete, kRetry, kFail: the holder's lease
+  // (job_id, owner and token are checked).
   JobLease lease;
   // kRetry, kFail.
   std::string error;
@@ -94,6 +98,10 @@ struct JobWrite {
                                  absl::Duration lease);
   // Extends the lease to `lease` from the commit.
   static JobWrite Heartbeat(const JobLease& held, absl::Duration lease);
+  // A heartbeat that also replaces the payload with `payload`: the holder's
+  // progress, kept with the job (a later claim, by anyone, reads it), and
+  // written in the same transaction as the work it stands for.
+  static JobWrite Checkpoint(const JobLease& held, std::string payload, absl::Duration lease);
   static JobWrite Complete(const JobLease& held);
   // READY again at `when`, remembering `error`.
   static JobWrite RetryAt(const JobLease& held, absl::Time when, std::string error);

@@ -74,6 +74,9 @@ class JobQueue {
   void Heartbeat(const JobLease& held, absl::Duration lease, WriteDone done) {
     Write(JobWrite::Heartbeat(held, lease), std::move(done));
   }
+  void Checkpoint(const JobLease& held, std::string payload, absl::Duration lease, WriteDone done) {
+    Write(JobWrite::Checkpoint(held, std::move(payload), lease), std::move(done));
+  }
   void Complete(const JobLease& held, Done done) { Write(JobWrite::Complete(held), StatusOnly(std::move(done))); }
   void RetryAt(const JobLease& held, absl::Time when, std::string error, Done done) {
     Write(JobWrite::RetryAt(held, when, std::move(error)), StatusOnly(std::move(done)));

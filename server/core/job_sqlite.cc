@@ -72,6 +72,9 @@ absl::Status JobTable::Open(sqlite3* writer) {
            "create_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT DO NOTHING"));
   RETURN_IF_ERROR(heartbeat_.Prepare(
       db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1 WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
+  RETURN_IF_ERROR(checkpoint_.Prepare(
+      db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1, payload=?5 "
+           "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
   RETURN_IF_ERROR(complete_.Prepare(
       db_, "UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=?4 "
            "WHERE id=?1 AND state=1 AND owner=?2 AND token=?3"));
@@ -106,7 +109,9 @@ absl::Status JobTable::Open(sqlite3* writer) {
 }
 
 void JobTable::Finalize() {
-  for (Stmt* s : {&insert_, &heartbeat_, &complete_, &retry_, &fail_, &claim_, &state_of_, &prune_}) s->Finalize();
+  for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &complete_, &retry_, &fail_, &claim_, &state_of_, &prune_}) {
+    s->Finalize();
+  }
 }
 
 absl::StatusOr<JobLease> JobTable::Insert(const JobWrite& w, int64_t now_us, bool* wrote) {
@@ -155,6 +160,13 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
         u.emplace(heartbeat_);
         u->Int(1, out.expires_us).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token);
         what = "heartbeat job";
+        break;
+      case JobWrite::Op::kCheckpoint:
+        out.expires_us = now_us + w.lease_us;
+        u.emplace(checkpoint_);
+        u->Int(1, out.expires_us).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token);
+        u->Blob(5, w.payload);
+        what = "checkpoint job";
         break;
       case JobWrite::Op::kComplete:
         u.emplace(complete_);

@@ -53,7 +53,7 @@ class JobTable {
   absl::Status WhyRefused(const JobWrite& w);
 
   sqlite3* db_ = nullptr;
-  Stmt insert_, heartbeat_, complete_, retry_, fail_, claim_, state_of_, prune_;
+  Stmt insert_, heartbeat_, checkpoint_, complete_, retry_, fail_, claim_, state_of_, prune_;
 };
 
 }  // namespace switchboard::core::sqlite

@@ -239,6 +239,53 @@ TEST_P(JobQueueConformance, AHeartbeatExtendsTheLease) {
   EXPECT_EQ(Get(got[0].id).lease.expires_us, renewed->expires_us);
 }
 
+TEST_P(JobQueueConformance, ACheckpointRecordsProgressUnderTheLease) {
+  int64_t id = Enqueue("cursor", "0");
+  auto got = Claim("a", 1, absl::Milliseconds(300));
+  ASSERT_EQ(got.size(), 1u);
+  int64_t before = absl::ToUnixMicros(absl::Now());
+  auto saved = Write(JobWrite::Checkpoint(got[0].lease, "41", absl::Seconds(30)));
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_EQ(saved->job_id, id);
+  EXPECT_EQ(saved->token, got[0].lease.token) << "a checkpoint is not a new claim";
+  EXPECT_GE(saved->expires_us, before + 29'000'000);
+  Job j = Get(id);
+  EXPECT_EQ(j.payload, "41");
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.attempts, 1);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(Claim("b", 1, kLong).empty()) << "the checkpoint kept the lease past its first expiry";
+
+  // With the work it stands for, in one mutation: both or neither.
+  Mutation m;
+  m.writes.push_back({"thing", "progress/42", "done", false});
+  m.jobs.push_back(JobWrite::Checkpoint(got[0].lease, "42", absl::Milliseconds(100)));
+  ASSERT_TRUE(Commit(std::move(m)).ok());
+  EXPECT_EQ(Get(id).payload, "42");
+
+  // Once the lease is taken over, the old holder's checkpoint is refused,
+  // and neither it nor its mutation's other writes land.
+  absl::SleepFor(absl::Milliseconds(300));
+  auto taken = Claim("b", 1, kLong);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].payload, "42") << "the next holder reads the last checkpoint";
+  Mutation late;
+  late.writes.push_back({"thing", "progress/43", "done", false});
+  late.jobs.push_back(JobWrite::Checkpoint(got[0].lease, "43", kLong));
+  auto lost = Commit(std::move(late));
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition) << lost.status();
+  EXPECT_NE(lost.status().message().find("lease lost"), absl::string_view::npos) << lost.status();
+  EXPECT_FALSE(store_->GetResource("thing", "progress/43")->has_value());
+  EXPECT_EQ(Get(id).payload, "42");
+
+  // The payload outlives a release: a retry_at keeps it for the next claim.
+  ASSERT_TRUE(Write(JobWrite::Checkpoint(taken[0].lease, "50", kLong)).ok());
+  ASSERT_TRUE(Write(JobWrite::RetryAt(taken[0].lease, absl::Now(), "released")).ok());
+  auto again = Claim("c", 1, kLong);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].payload, "50");
+}
+
 TEST_P(JobQueueConformance, AnExpiredLeaseNobodyTookOverIsStillGood) {
   int64_t id = Enqueue("k");
   auto got = Claim("a", 1, absl::Milliseconds(100));
@@ -441,6 +488,7 @@ TEST_P(JobQueueConformance, BadCallsAreRefusedNamingWhatToFix) {
   refused(Write(JobWrite::Complete(JobLease{})).status(), "job_id");
   refused(Write(JobWrite::Complete(JobLease{5, "", 1, 0})).status(), "owner");
   refused(Write(JobWrite::Complete(JobLease{5, "o", 0, 0})).status(), "token");
+  refused(Write(JobWrite::Checkpoint(JobLease{5, "o", 1, 0}, "p", absl::ZeroDuration())).status(), "checkpoint lease");
   auto missing = Write(JobWrite::Complete(JobLease{987654, "o", 1, 0}));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
   auto none = q().GetJob(987654);

@@ -61,7 +61,7 @@ absl::Status ValidateEnvelope(const v1::BusEnvelope& e) {
 }
 
 void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& request,
-                        std::function<void(core::Reply<v1::PublishResponse>)> done) {
+                        std::function<void(core::Reply<v1::PublishResponse>)> done, std::vector<core::JobWrite> jobs) {
   const v1::BusEnvelope& env = request.envelope();
   if (absl::Status s = ValidateEnvelope(env); !s.ok()) return done(s);
   if (!request.request_id().empty() && request.request_id() != env.event_uuid()) {
@@ -83,6 +83,7 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
   m.scope = kScopePublish;
   m.request_id = env.event_uuid();
   m.fingerprint = core::Fingerprint(env);
+  m.jobs = std::move(jobs);
   // The event's sequence is only known inside the transaction.
   auto after = std::make_shared<AfterCommit>();
   auto matched = std::make_shared<int>(0);

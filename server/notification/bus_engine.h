@@ -42,8 +42,12 @@ class BusEngine {
 
   // Durable and idempotent on the envelope's event_uuid: a repeat returns
   // the first response, marked replayed.
+  // `jobs` go into the publish's transaction (Mutation::jobs): a publisher
+  // that holds a job's lease fences its publish with it and records its
+  // progress there (the status bridge's cursor). A refused one ("lease
+  // lost") refuses the publish; a repeat applies none.
   void Publish(const Principal& caller, const v1::PublishRequest& request,
-               std::function<void(core::Reply<v1::PublishResponse>)> done);
+               std::function<void(core::Reply<v1::PublishResponse>)> done, std::vector<core::JobWrite> jobs = {});
 
   // `name` is "busEvents/{event_uuid}" or the bare uuid. A published event
   // never changes, so the most recently read ones are kept in memory.

@@ -1,18 +1,43 @@
 #include "server/notification/status_bridge.h"
 
+#include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/status.h"
+#include "server/core/job_queue.h"
 #include "server/notification/status_routes.h"
 
 namespace switchboard::notification {
 namespace {
 
-constexpr char kCursorKind[] = "status_bridge";
-constexpr char kCursorName[] = "cursor";
+constexpr char kScope[] = "notification.StatusBridge";
+// Where a data dir from before jobs kept the cursor (a resource holding the
+// sequence in decimal); moved into the job once.
+constexpr char kOldCursorKind[] = "status_bridge";
+constexpr char kOldCursorName[] = "cursor";
+
+absl::StatusOr<int64_t> ParseCursor(absl::string_view text, absl::string_view where) {
+  int64_t cursor = 0;
+  if (!absl::SimpleAtoi(text, &cursor) || cursor < 0) {
+    return absl::DataLossError(
+        absl::StrCat("status bridge cursor '", text, "' in ", where, " is not a log sequence (a number >= 0)"));
+  }
+  return cursor;
+}
+
+bool IsLeaseLost(const absl::Status& s) {
+  return absl::IsFailedPrecondition(s) && absl::StartsWith(s.message(), "lease lost");
+}
 
 }  // namespace
 
@@ -37,19 +62,94 @@ class StatusBridge::Wakeup : public core::Waiter {
   bool woken_ = false;
 };
 
+struct StatusBridge::Shared {
+  std::atomic<bool> lost{false};
+
+  // For every write of the bridge: a lost lease stops it.
+  void OnWritten(const absl::Status& s, Wakeup& wakeup) {
+    if (s.ok() || absl::IsUnavailable(s)) return;  // UNAVAILABLE: the store is closing
+    if (!IsLeaseLost(s)) {
+      log::Error("status bridge could not save its cursor", {{"error", s.ToString()}});
+      return;
+    }
+    if (!lost.exchange(true)) {
+      log::Error("status bridge stops: its cursor's lease was taken over, it writes nothing more",
+                 {{"error", s.ToString()}});
+    }
+    wakeup.Wake();
+  }
+};
+
 StatusBridge::StatusBridge(core::Store* store, core::EventHub* hub, BusEngine* bus, Options options)
-    : store_(store), hub_(hub), bus_(bus), options_(options), wakeup_(std::make_shared<Wakeup>()) {}
+    : store_(store),
+      hub_(hub),
+      bus_(bus),
+      options_(std::move(options)),
+      shared_(std::make_shared<Shared>()),
+      wakeup_(std::make_shared<Wakeup>()) {
+  if (options_.owner.empty()) options_.owner = core::NewReplicaId();
+}
 
 StatusBridge::~StatusBridge() { Stop(); }
 
-absl::Status StatusBridge::Start() {
-  auto saved = store_->GetResource(kCursorKind, kCursorName);
-  if (!saved.ok()) return saved.status();
-  int64_t cursor = 0;
-  if (saved->has_value() && !absl::SimpleAtoi(**saved, &cursor)) {
-    return absl::DataLossError(absl::StrCat("status bridge cursor '", **saved, "' is not a number"));
+bool StatusBridge::lease_lost() const { return shared_->lost.load(); }
+
+absl::StatusOr<core::Job> StatusBridge::Acquire() {
+  // READY after a clean stop or a restart (opening the store releases every
+  // lease), or RUNNING under a lease that expired.
+  std::promise<absl::StatusOr<std::vector<core::Job>>> claimed;
+  store_->jobs().Claim(kJobKind, options_.owner, 1, options_.lease,
+                       [&claimed](absl::StatusOr<std::vector<core::Job>> r) { claimed.set_value(std::move(r)); });
+  ASSIGN_OR_RETURN(std::vector<core::Job> jobs, claimed.get_future().get());
+  if (!jobs.empty()) return std::move(jobs.front());
+
+  // No job yet: this data dir's first start with jobs. The old cursor, if
+  // any, becomes the payload, and goes, in one transaction.
+  auto payload = std::make_shared<std::string>("0");
+  core::Mutation m;
+  m.scope = kScope;
+  m.jobs.push_back(core::JobWrite::EnqueueClaimed(kJobKind, kJobKey, "0", options_.owner, options_.lease));
+  m.prepare = [payload](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<std::string> old, txn.Get(kOldCursorKind, kOldCursorName));
+    if (!old.has_value()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(int64_t cursor, ParseCursor(*old, "resource status_bridge/cursor"));
+    *payload = std::to_string(cursor);
+    self.jobs.front().payload = *payload;
+    self.writes.push_back({kOldCursorKind, kOldCursorName, "", true});
+    return absl::OkStatus();
+  };
+  std::promise<absl::StatusOr<core::CommitResult>> committed;
+  store_->CommitAsync(std::move(m),
+                      [&committed](absl::StatusOr<core::CommitResult> r) { committed.set_value(std::move(r)); });
+  ASSIGN_OR_RETURN(core::CommitResult r, committed.get_future().get());
+  if (r.jobs.empty() || r.jobs.front().job_id == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "status bridge: another owner holds the ", kJobKind,
+        " job under a lease that has not expired; only one bridge runs per data dir: stop the other, or wait for "
+        "its lease (",
+        absl::FormatDuration(options_.lease), ") to expire"));
   }
+  core::Job job;
+  job.id = r.jobs.front().job_id;
+  job.kind = kJobKind;
+  job.key = kJobKey;
+  job.state = core::JobState::kRunning;
+  job.attempts = 1;
+  job.payload = *payload;
+  job.lease = r.jobs.front();
+  return job;
+}
+
+absl::Status StatusBridge::Start() {
+  ASSIGN_OR_RETURN(core::Job job, Acquire());
+  ASSIGN_OR_RETURN(int64_t cursor, ParseCursor(job.payload, absl::StrCat("job ", job.id, " (", kJobKind, ")")));
+  lease_ = job.lease;
   cursor_ = cursor;
+  submitted_ = cursor;
+  renewed_ = absl::Now();
+  // "claim": the lease's fencing token (a field named token is redacted).
+  log::Info("status bridge started",
+            {{"cursor", cursor}, {"job", job.id}, {"owner", lease_.owner}, {"claim", lease_.token}});
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -60,11 +160,24 @@ void StatusBridge::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::Status StatusBridge::SaveCursor(int64_t sequence) {
+core::JobWrite StatusBridge::CheckpointAt(int64_t sequence) const {
+  return core::JobWrite::Checkpoint(lease_, std::to_string(sequence), options_.lease);
+}
+
+void StatusBridge::MaybeSave(bool idle) {
+  const int64_t c = cursor_.load();
+  const bool behind =
+      c != submitted_ && (idle || submitted_ < 0 || c - submitted_ >= 16 * static_cast<int64_t>(options_.batch_size));
+  const bool heartbeat_due = absl::Now() - renewed_ >= options_.heartbeat;
+  if (!behind && !heartbeat_due) return;
   core::Mutation m;
-  m.scope = "notification.StatusBridge";
-  m.writes.push_back({kCursorKind, kCursorName, std::to_string(sequence), false});
-  return store_->Commit(std::move(m)).status();
+  m.scope = kScope;
+  m.jobs.push_back(CheckpointAt(c));
+  submitted_ = c;
+  renewed_ = absl::Now();
+  store_->CommitAsync(std::move(m), [shared = shared_, wakeup = wakeup_](absl::StatusOr<core::CommitResult> r) {
+    shared->OnWritten(r.status(), *wakeup);
+  });
 }
 
 bool StatusBridge::AnyStatusKeyWanted() const {
@@ -81,10 +194,14 @@ bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
     std::condition_variable cv;
     int outstanding = 0;
     bool closing = false;
+    // A publish that wrote nothing (a repeat, or refused): its checkpoint
+    // did not land.
+    bool unapplied = false;
   };
   auto pending = std::make_shared<Pending>();
+  bool published = false;
   // Submitted in log order from this one thread, so the store commits them
-  // (group-committed together) in that order.
+  // (group-committed together) in that order, and the checkpoints with them.
   for (const auto& record : batch.events) {
     // As a topic exchange drops what no queue binds, a status change that no
     // subscription or webhook wants is not published (nor converted).
@@ -101,32 +218,41 @@ bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
       std::lock_guard<std::mutex> lock(pending->mu);
       ++pending->outstanding;
     }
-    bus_->Publish(kBridge, req, [pending, seq = record.sequence](absl::StatusOr<v1::PublishResponse> r) {
+    auto done = [pending, shared = shared_, wakeup = wakeup_,
+                 seq = record.sequence](core::Reply<v1::PublishResponse> r) {
+      if (!r.ok() && IsLeaseLost(r.status())) shared->OnWritten(r.status(), *wakeup);
       std::lock_guard<std::mutex> lock(pending->mu);
+      if (!r.ok() || r.replayed()) pending->unapplied = true;
       if (!r.ok()) {
         if (absl::IsUnavailable(r.status())) {
           pending->closing = true;
-        } else {
+        } else if (!IsLeaseLost(r.status())) {
           log::Error("status bridge could not publish", {{"sequence", seq}, {"error", r.status().ToString()}});
         }
       }
       if (--pending->outstanding == 0) pending->cv.notify_all();
-    });
+    };
+    bus_->Publish(kBridge, req, std::move(done), {CheckpointAt(record.sequence)});
+    submitted_ = record.sequence;
+    published = true;
   }
+  if (published) renewed_ = absl::Now();
+  // Back-pressure, on the bridge's own thread: the next batch is read once
+  // this one is durable.
   std::unique_lock<std::mutex> lock(pending->mu);
   pending->cv.wait(lock, [&] { return pending->outstanding == 0; });
-  return !pending->closing;
+  if (pending->unapplied) submitted_ = -1;  // not known to be saved: save soon
+  return !pending->closing && !shared_->lost.load();
 }
 
 void StatusBridge::Run() {
   const core::WatchFilter all;
-  int64_t saved = cursor_.load();
   auto wait_for_more = [&] {
     auto next = hub_->NextEvent(cursor_.load(), all, /*live=*/false, wakeup_);
     if (next.kind == core::EventHub::NextKind::kWait) wakeup_->WaitFor(1000);
     return next.kind != core::EventHub::NextKind::kClosed;
   };
-  while (!stop_) {
+  while (!stop_ && !shared_->lost.load()) {
     // When no subscription or webhook binds any status key, nothing up to
     // the log's head would be published (as a topic exchange drops what no
     // queue binds): pass it by without reading or parsing it. The head is
@@ -135,7 +261,7 @@ void StatusBridge::Run() {
     const int64_t head = store_->HeadSequence();
     if (head > cursor_.load() && !AnyStatusKeyWanted()) {
       cursor_ = head;
-      if (cursor_.load() - saved >= 16 * options_.batch_size && SaveCursor(cursor_.load()).ok()) saved = cursor_.load();
+      MaybeSave(/*idle=*/false);
       if (!wait_for_more()) break;
       continue;
     }
@@ -146,17 +272,30 @@ void StatusBridge::Run() {
       continue;
     }
     if (batch->events.empty()) {
-      if (saved != cursor_.load() && SaveCursor(cursor_.load()).ok()) saved = cursor_.load();
+      MaybeSave(/*idle=*/true);
       if (!wait_for_more()) break;
       continue;
     }
     if (!PublishBatch(*batch)) break;
     cursor_ = std::max(batch->scanned_through, batch->events.back().sequence);
-    // A busy log is never idle: save now and then, so a restart re-scans
-    // little (re-publishing is harmless, only slower).
-    if (cursor_.load() - saved >= 16 * options_.batch_size && SaveCursor(cursor_.load()).ok()) saved = cursor_.load();
+    // Published events saved the cursor with them; one passed by is saved
+    // now and then, so a restart re-scans little.
+    MaybeSave(/*idle=*/false);
   }
-  if (saved != cursor_.load()) (void)SaveCursor(cursor_.load());
+  if (shared_->lost.load()) return;  // the new holder records the cursor
+  // Saved and released in one: READY again, for the next start (or another
+  // replica). Stop returns once it is durable: the thread waits for it.
+  core::Mutation m;
+  m.scope = kScope;
+  m.jobs.push_back(CheckpointAt(cursor_.load()));
+  m.jobs.push_back(core::JobWrite::RetryAt(lease_, absl::Now(), ""));
+  auto released = std::make_shared<std::promise<absl::Status>>();
+  store_->CommitAsync(std::move(m), [shared = shared_, wakeup = wakeup_,
+                                     released](absl::StatusOr<core::CommitResult> r) {
+    shared->OnWritten(r.status(), *wakeup);
+    released->set_value(r.status());
+  });
+  released->get_future().wait();
 }
 
 }  // namespace switchboard::notification

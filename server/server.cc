@@ -194,8 +194,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->bus->AddRoute(impl->webhooks.get());
   impl->apps = std::make_unique<notification::ManagedAppEngine>(impl->store.get());
   if (config.bus_status_events != 0) {
+    notification::StatusBridge::Options bridge_opts;
+    bridge_opts.owner = replica_id;
     impl->bridge = std::make_unique<notification::StatusBridge>(impl->store.get(), impl->hub.get(), impl->bus.get(),
-                                                                notification::StatusBridge::Options{});
+                                                                std::move(bridge_opts));
     RETURN_IF_ERROR(impl->bridge->Start());
   }
   {

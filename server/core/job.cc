@@ -19,6 +19,19 @@ absl::string_view JobStateName(JobState state) {
 
 namespace {
 int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t); }
+
+// A write of the job that `held` leases (the other fields as JobWrite says
+// for `op`).
+JobWrite Leased(JobWrite::Op op, const JobLease& held, int64_t lease_us = 0, int64_t run_at_us = 0,
+                std::string error = "") {
+  JobWrite w;
+  w.op = op;
+  w.lease = held;
+  w.lease_us = lease_us;
+  w.run_at_us = run_at_us;
+  w.error = std::move(error);
+  return w;
+}
 }  // namespace
 
 JobWrite JobWrite::Enqueue(std::string kind, std::string key, std::string payload, absl::Time run_at) {
@@ -40,11 +53,7 @@ JobWrite JobWrite::EnqueueClaimed(std::string kind, std::string key, std::string
 }
 
 JobWrite JobWrite::Heartbeat(const JobLease& held, absl::Duration lease) {
-  JobWrite w;
-  w.op = Op::kHeartbeat;
-  w.lease = held;
-  w.lease_us = absl::ToInt64Microseconds(lease);
-  return w;
+  return Leased(Op::kHeartbeat, held, absl::ToInt64Microseconds(lease));
 }
 
 JobWrite JobWrite::Checkpoint(const JobLease& held, std::string payload, absl::Duration lease) {
@@ -54,28 +63,14 @@ JobWrite JobWrite::Checkpoint(const JobLease& held, std::string payload, absl::D
   return w;
 }
 
-JobWrite JobWrite::Complete(const JobLease& held) {
-  JobWrite w;
-  w.op = Op::kComplete;
-  w.lease = held;
-  return w;
-}
+JobWrite JobWrite::Complete(const JobLease& held) { return Leased(Op::kComplete, held); }
 
 JobWrite JobWrite::RetryAt(const JobLease& held, absl::Time when, std::string error) {
-  JobWrite w;
-  w.op = Op::kRetry;
-  w.lease = held;
-  w.run_at_us = Micros(when);
-  w.error = std::move(error);
-  return w;
+  return Leased(Op::kRetry, held, 0, Micros(when), std::move(error));
 }
 
 JobWrite JobWrite::Fail(const JobLease& held, std::string error) {
-  JobWrite w;
-  w.op = Op::kFail;
-  w.lease = held;
-  w.error = std::move(error);
-  return w;
+  return Leased(Op::kFail, held, 0, 0, std::move(error));
 }
 
 absl::Status ValidateJobWrite(const JobWrite& w) {

@@ -84,6 +84,20 @@ class WatchStream final : public WatchReactor<WatchStream, grpc::ServerWriteReac
   int64_t pending_seq_ = 0;
 };
 
+// What every watch RPC does first: parse `raw` into *req, admit it (role
+// reader) and build *filter of `service` with `make_filter(*req, filter)`;
+// the first failure.
+template <class Req, class FilterFn>
+absl::Status ParseWatchRequest(grpc::CallbackServerContext* ctx, const Guard& guard, const char* service,
+                               const grpc::ByteBuffer* raw, FilterFn& make_filter, Req* req,
+                               core::WatchFilter* filter) {
+  filter->service = service;
+  absl::Status s = ParseRawRequest(raw, req);
+  if (s.ok()) s = guard.Admit(ctx, *req).status();
+  if (s.ok()) s = make_filter(*req, filter);
+  return s;
+}
+
 // The body of every watch RPC: parse, admit (role reader), build the filter
 // with `make_filter(request, &filter)`, start the stream. Any failure ends the
 // stream at once with that status.
@@ -93,10 +107,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(grpc::CallbackServerConte
                                                        const grpc::ByteBuffer* raw, FilterFn make_filter) {
   Req req;
   core::WatchFilter filter;
-  filter.service = service;
-  absl::Status s = ParseRawRequest(raw, &req);
-  if (s.ok()) s = guard.Admit(ctx, req).status();
-  if (s.ok()) s = make_filter(req, &filter);
+  absl::Status s = ParseWatchRequest(ctx, guard, service, raw, make_filter, &req, &filter);
   return WatchStream::Start(ctx, hub, s.ok() ? req.after_sequence() : 0, std::move(filter), s);
 }
 
@@ -112,10 +123,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatchAfterLookup(grpc::Callback
                                                                   FilterFn make_filter, LookupFn lookup) {
   Req req;
   core::WatchFilter filter;
-  filter.service = service;
-  absl::Status s = ParseRawRequest(raw, &req);
-  if (s.ok()) s = guard.Admit(ctx, req).status();
-  if (s.ok()) s = make_filter(req, &filter);
+  absl::Status s = ParseWatchRequest(ctx, guard, service, raw, make_filter, &req, &filter);
   if (!s.ok()) return WatchStream::Start(ctx, hub, 0, std::move(filter), s);
   const int64_t after = req.after_sequence();
   return WatchStream::StartAfterLookup(

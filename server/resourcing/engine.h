@@ -188,6 +188,18 @@ class ResourcingEngine {
   // that find nothing left to do); records it if not.
   void AnsweredBefore(const std::string& scope, const std::string& request_id, const std::string& fingerprint,
                       std::function<void(absl::StatusOr<bool>)> done);
+  // The start of closing a PR that approve (`settled` MERGED) and abandon
+  // (ABANDONED) share: the caller is an admin, the request has a
+  // request_id, the engine holds (*hold) and the PR `name` is read (*pr).
+  // False when `done` was answered here: one of those failed, the PR is
+  // already `settled` (nothing left to do: a replay if this request_id was
+  // answered before), or it was closed the other way (FAILED_PRECONDITION).
+  bool StartClosing(const Principal& caller, const std::string& request_id, const std::string& name,
+                    v1::PullRequest::State settled, const Done<v1::PullRequest>& done, Hold* hold,
+                    v1::PullRequest* pr);
+  // A replayed approve or abandon: `done` gets the PR as it is now, read on
+  // the resourcing pool.
+  void AnswerReplayed(Hold hold, const std::string& name, Done<v1::PullRequest> done);
   // On the infrastructure strand: deletes a merged or abandoned PR's branch
   // (a failure is logged), then runs `then`.
   void DeleteBranchThen(const std::string& branch, const char* why, std::function<void()> then);

@@ -32,6 +32,29 @@ std::string Branch(const v1::PullRequest& pr) {
   return b;
 }
 
+// Closes `cur` in `txn` (its state `state`, by `by`; no longer its
+// workspace's active PR) and hands each of its runs still awaiting approval
+// to `each(ws, run, run_name)`, which puts the run; then puts the workspace
+// and emits the PR. Returns the workspace.
+absl::StatusOr<v1::Workspace> ClosePullRequest(
+    Txn& txn, v1::PullRequest& cur, v1::PullRequest::State state, const std::string& by,
+    const std::function<void(v1::Workspace&, v1::Run&, const std::string&)>& each) {
+  cur.set_state(state);
+  cur.set_closed_by(by);
+  SetNow(cur.mutable_update_time());
+  txn.Put(kPullRequestKind, cur.name(), cur);
+  txn.Erase(kActivePrKind, AcronymOf(cur.workspace()));
+  ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, cur.workspace()));
+  for (const auto& run_name : cur.runs()) {
+    ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, run_name));
+    if (run.state() == v1::Run::AWAITING_APPROVAL) each(ws, run, run_name);
+  }
+  Touch(&ws);
+  txn.Put(kWorkspaceKind, ws.name(), ws);
+  EmitPullRequest(txn, cur);
+  return ws;
+}
+
 // What the merge on the strand found.
 struct MergeResult {
   absl::Status status;
@@ -125,26 +148,9 @@ void ResourcingEngine::DeleteBranchThen(const std::string& branch, const char* w
 
 void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePullRequestRequest request,
                                           Done<v1::PullRequest> done) {
-  if (caller.role != Role::kAdmin) {
-    return done(absl::PermissionDeniedError("approving a pull request needs the admin role"));
-  }
-  if (request.request_id().empty()) return done(absl::InvalidArgumentError("request_id: required"));
-  Hold hold = Acquire();
-  if (hold == nullptr) return done(Refused("resourcing"));
-  absl::StatusOr<v1::PullRequest> found = GetPullRequest(request.name());
-  if (!found.ok()) return done(found.status());
-  const v1::PullRequest pr = *std::move(found);
-  if (pr.state() == v1::PullRequest::MERGED) {  // approving twice changes nothing
-    return AnsweredBefore(kScopeApprove, request.request_id(), request.name(),
-                          [hold, pr, done](absl::StatusOr<bool> seen) {
-                            if (!seen.ok()) return done(seen.status());
-                            done(core::MaybeReplayed<v1::PullRequest>(pr, *seen));
-                          });
-  }
-  if (pr.state() == v1::PullRequest::ABANDONED) {
-    return done(absl::FailedPreconditionError(absl::StrCat(
-        pr.name(), " was abandoned by ", pr.closed_by(), "; submit the workspace request again for a new one")));
-  }
+  Hold hold;
+  v1::PullRequest pr;  // approving twice changes nothing
+  if (!StartClosing(caller, request.request_id(), request.name(), v1::PullRequest::MERGED, done, &hold, &pr)) return;
   const std::string branch = Branch(pr);
   const Signature committer{caller.name, absl::StrCat(caller.name, "@switchboard.local")};
   const std::string request_id = request.request_id();
@@ -163,17 +169,9 @@ void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePu
             txn.set_response(cur.SerializeAsString());
             return absl::OkStatus();
           }
-          cur.set_state(v1::PullRequest::MERGED);
-          cur.set_closed_by(by);
           cur.set_merge_commit(commit);
           cur.clear_conflicts();
-          SetNow(cur.mutable_update_time());
-          txn.Put(kPullRequestKind, cur.name(), cur);
-          txn.Erase(kActivePrKind, AcronymOf(cur.workspace()));
-          ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, cur.workspace()));
-          for (const auto& run_name : cur.runs()) {
-            ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, run_name));
-            if (run.state() != v1::Run::AWAITING_APPROVAL) continue;
+          auto approve = [&](v1::Workspace& ws, v1::Run& run, const std::string& run_name) {
             for (const auto& t : run.templates()) {
               if (t.status() == v1::PENDING_APPROVAL) {
                 SetTemplateStatus(&ws, &run, t.template_(), v1::IN_PROGRESS, absl::StrCat("approved by ", by));
@@ -185,10 +183,8 @@ void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePu
             txn.Put(kRunKind, run_name, run);
             EmitRun(txn, run);
             runs->emplace_back(run_name, run.workspace());
-          }
-          Touch(&ws);
-          txn.Put(kWorkspaceKind, ws.name(), ws);
-          EmitPullRequest(txn, cur);
+          };
+          ASSIGN_OR_RETURN(v1::Workspace ws, ClosePullRequest(txn, cur, v1::PullRequest::MERGED, by, approve));
           EmitStatus(txn, ws, runs->empty() ? ws.last_run() : runs->front().first);
           *out = cur;
           txn.set_response(cur.SerializeAsString());
@@ -196,14 +192,7 @@ void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePu
         },
         [this, hold, out, runs, branch, by, merged, done](absl::StatusOr<core::CommitResult> r) {
           if (!r.ok()) return done(r.status());
-          if (r->replayed) {
-            if (!OnWorkPool([this, hold, name = out->name(), done] {
-                  done(core::MaybeReplayed(GetPullRequest(name), true));
-                })) {
-              done(Refused("resourcing"));
-            }
-            return;
-          }
+          if (r->replayed) return AnswerReplayed(hold, out->name(), done);
           log::Info("pull request merged", {{"pull_request", out->name()},
                                             {"by", by},
                                             {"commit", merged.commit},
@@ -273,25 +262,9 @@ void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePu
 
 void ResourcingEngine::AbandonPullRequest(const Principal& caller, v1::AbandonPullRequestRequest request,
                                           Done<v1::PullRequest> done) {
-  if (caller.role != Role::kAdmin) {
-    return done(absl::PermissionDeniedError("abandoning a pull request needs the admin role"));
-  }
-  if (request.request_id().empty()) return done(absl::InvalidArgumentError("request_id: required"));
-  Hold hold = Acquire();
-  if (hold == nullptr) return done(Refused("resourcing"));
-  absl::StatusOr<v1::PullRequest> found = GetPullRequest(request.name());
-  if (!found.ok()) return done(found.status());
-  const v1::PullRequest pr = *std::move(found);
-  if (pr.state() == v1::PullRequest::ABANDONED) {
-    return AnsweredBefore(kScopeAbandon, request.request_id(), request.name(),
-                          [hold, pr, done](absl::StatusOr<bool> seen) {
-                            if (!seen.ok()) return done(seen.status());
-                            done(core::MaybeReplayed<v1::PullRequest>(pr, *seen));
-                          });
-  }
-  if (pr.state() == v1::PullRequest::MERGED) {
-    return done(absl::FailedPreconditionError(absl::StrCat(pr.name(), " is already merged; it cannot be abandoned")));
-  }
+  Hold hold;
+  v1::PullRequest pr;
+  if (!StartClosing(caller, request.request_id(), request.name(), v1::PullRequest::ABANDONED, done, &hold, &pr)) return;
   const std::string why = absl::StrCat(pr.name(), " was abandoned by ", caller.name,
                                        request.comment().empty() ? "" : absl::StrCat(": ", request.comment()));
   auto out = std::make_shared<v1::PullRequest>(pr);
@@ -303,15 +276,7 @@ void ResourcingEngine::AbandonPullRequest(const Principal& caller, v1::AbandonPu
           *out = cur;
           return absl::OkStatus();
         }
-        cur.set_state(v1::PullRequest::ABANDONED);
-        cur.set_closed_by(by);
-        SetNow(cur.mutable_update_time());
-        txn.Put(kPullRequestKind, cur.name(), cur);
-        txn.Erase(kActivePrKind, AcronymOf(cur.workspace()));
-        ASSIGN_OR_RETURN(v1::Workspace ws, txn.Must<v1::Workspace>(kWorkspaceKind, cur.workspace()));
-        for (const auto& run_name : cur.runs()) {
-          ASSIGN_OR_RETURN(v1::Run run, txn.Must<v1::Run>(kRunKind, run_name));
-          if (run.state() != v1::Run::AWAITING_APPROVAL) continue;
+        auto abandon = [&](v1::Workspace& ws, v1::Run& run, const std::string& run_name) {
           for (const auto& t : run.templates()) {
             if (!IsTerminal(t.status())) SetTemplateStatus(&ws, &run, t.template_(), v1::FAILED, why);
           }
@@ -323,10 +288,8 @@ void ResourcingEngine::AbandonPullRequest(const Principal& caller, v1::AbandonPu
           txn.Put(kRunKind, run_name, run);
           EmitRun(txn, run);
           jobs.Ended(txn, run_name);
-        }
-        Touch(&ws);
-        txn.Put(kWorkspaceKind, ws.name(), ws);
-        EmitPullRequest(txn, cur);
+        };
+        ASSIGN_OR_RETURN(v1::Workspace ws, ClosePullRequest(txn, cur, v1::PullRequest::ABANDONED, by, abandon));
         EmitStatus(txn, ws, cur.runs().empty() ? ws.last_run() : cur.runs(0));
         *out = cur;
         txn.set_response(cur.name());
@@ -334,20 +297,63 @@ void ResourcingEngine::AbandonPullRequest(const Principal& caller, v1::AbandonPu
       },
       [this, hold, out, done](absl::StatusOr<core::CommitResult> r) {
         if (!r.ok()) return done(r.status());
-        if (r->replayed) {
-          if (!OnWorkPool([this, hold, name = out->name(), done] {
-                done(core::MaybeReplayed(GetPullRequest(name), true));
-              })) {
-            done(Refused("resourcing"));
-          }
-          return;
-        }
+        if (r->replayed) return AnswerReplayed(hold, out->name(), done);
         DeleteBranchThen(Branch(*out), "cannot delete abandoned branch", [this, hold, out, done] {
           prs_->Closed(*out).IgnoreError();
           done(*out);
         });
       },
       kScopeAbandon, request.name(), "", std::nullopt);
+}
+
+bool ResourcingEngine::StartClosing(const Principal& caller, const std::string& request_id, const std::string& name,
+                                    v1::PullRequest::State settled, const Done<v1::PullRequest>& done, Hold* hold,
+                                    v1::PullRequest* pr) {
+  const bool approving = settled == v1::PullRequest::MERGED;
+  const char* doing = approving ? "approving" : "abandoning";
+  const char* scope = approving ? kScopeApprove : kScopeAbandon;
+  if (caller.role != Role::kAdmin) {
+    done(absl::PermissionDeniedError(absl::StrCat(doing, " a pull request needs the admin role")));
+    return false;
+  }
+  if (request_id.empty()) {
+    done(absl::InvalidArgumentError("request_id: required"));
+    return false;
+  }
+  *hold = Acquire();
+  if (*hold == nullptr) {
+    done(Refused("resourcing"));
+    return false;
+  }
+  absl::StatusOr<v1::PullRequest> found = GetPullRequest(name);
+  if (!found.ok()) {
+    done(found.status());
+    return false;
+  }
+  *pr = *std::move(found);
+  if (pr->state() == settled) {
+    AnsweredBefore(scope, request_id, name, [hold = *hold, pr = *pr, done](absl::StatusOr<bool> seen) {
+      if (!seen.ok()) return done(seen.status());
+      done(core::MaybeReplayed<v1::PullRequest>(pr, *seen));
+    });
+    return false;
+  }
+  if (pr->state() == v1::PullRequest::ABANDONED) {  // approving
+    done(absl::FailedPreconditionError(absl::StrCat(
+        pr->name(), " was abandoned by ", pr->closed_by(), "; submit the workspace request again for a new one")));
+    return false;
+  }
+  if (pr->state() == v1::PullRequest::MERGED) {  // abandoning
+    done(absl::FailedPreconditionError(absl::StrCat(pr->name(), " is already merged; it cannot be abandoned")));
+    return false;
+  }
+  return true;
+}
+
+void ResourcingEngine::AnswerReplayed(Hold hold, const std::string& name, Done<v1::PullRequest> done) {
+  if (!OnWorkPool([this, hold, name, done] { done(core::MaybeReplayed(GetPullRequest(name), true)); })) {
+    done(Refused("resourcing"));
+  }
 }
 
 void ResourcingEngine::AnsweredBefore(const std::string& scope, const std::string& request_id,

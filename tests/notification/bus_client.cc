@@ -5,13 +5,30 @@
 #include <chrono>
 
 #include "tests/core/test_support.h"
+#include "tests/notification/app_fixtures.h"
 
 namespace switchboard::testing {
+
+v1::RecordManagedAppNotificationResponse RecordOk(v1::NotificationService::Stub& stub, const std::string& fixture) {
+  v1::RecordManagedAppNotificationRequest req;
+  req.set_request_id(NewRequestId());
+  *req.mutable_notification() = AppFixture(fixture);
+  return CallOk(stub, &v1::NotificationService::Stub::RecordManagedAppNotification, req);
+}
+
+std::vector<v1::BusEvent> BusEvents(v1::NotificationService::Stub& stub, const std::string& binding) {
+  grpc::ClientContext ctx;
+  v1::ListBusEventsRequest req;
+  req.set_binding(binding);
+  req.set_page_size(1000);
+  v1::ListBusEventsResponse resp;
+  EXPECT_TRUE(stub.ListBusEvents(&ctx, req, &resp).ok());
+  return {resp.events().begin(), resp.events().end()};
+}
 
 v1::Subscription CreateSubscriptionOk(v1::NotificationService::Stub& stub, const std::string& queue,
                                       const std::string& binding, int retry_delay_ms, int max_attempts,
                                       int visibility_ms) {
-  grpc::ClientContext ctx;
   v1::CreateSubscriptionRequest req;
   req.set_request_id(NewRequestId());
   req.mutable_subscription()->set_queue(queue);
@@ -22,10 +39,7 @@ v1::Subscription CreateSubscriptionOk(v1::NotificationService::Stub& stub, const
   req.mutable_subscription()->mutable_retry_delay()->set_nanos((retry_delay_ms % 1000) * 1000000);
   req.mutable_subscription()->mutable_visibility_timeout()->set_seconds(visibility_ms / 1000);
   req.mutable_subscription()->mutable_visibility_timeout()->set_nanos((visibility_ms % 1000) * 1000000);
-  v1::Subscription sub;
-  grpc::Status s = stub.CreateSubscription(&ctx, req, &sub);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return sub;
+  return CallOk(stub, &v1::NotificationService::Stub::CreateSubscription, req);
 }
 
 SubscriberThread::SubscriberThread(v1::NotificationService::Stub& stub, const std::string& queue,

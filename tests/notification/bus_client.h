@@ -1,8 +1,10 @@
 #pragma once
-// Test helpers for the bus: create a subscription, and a Subscribe stream
-// read on its own thread so a test can wait for the next delivery.
+// Test helpers for the bus: record a managed-app fixture, list bus events,
+// create a subscription, and a Subscribe stream read on its own thread so a
+// test can wait for the next delivery.
 
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <deque>
@@ -11,10 +13,31 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "switchboard/v1/notification.grpc.pb.h"
 
 namespace switchboard::testing {
+
+// Calls the unary `method` with `req`; fails the test on error.
+template <class Req, class Resp>
+Resp CallOk(v1::NotificationService::Stub& stub,
+            grpc::Status (v1::NotificationService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+            const Req& req) {
+  grpc::ClientContext ctx;
+  Resp resp;
+  grpc::Status s = (stub.*method)(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp;
+}
+
+// Records the managed-app fixture `fixture` (app_fixtures.h); fails the
+// test on error.
+v1::RecordManagedAppNotificationResponse RecordOk(v1::NotificationService::Stub& stub, const std::string& fixture);
+
+// The bus events that `binding` matches (one page of up to 1000); fails the
+// test on error.
+std::vector<v1::BusEvent> BusEvents(v1::NotificationService::Stub& stub, const std::string& binding);
 
 // Creates subscriptions/<queue>; fails the test on error.
 v1::Subscription CreateSubscriptionOk(v1::NotificationService::Stub& stub, const std::string& queue,

@@ -26,10 +26,10 @@
 #include "server/notification/bus_route.h"
 #include "server/notification/status_bridge.h"
 #include "server/notification/status_routes.h"
-#include "tests/clients/subprocess.h"
 #include "tests/core/test_support.h"
 #include "tests/notification/app_fixtures.h"
 #include "tests/notification/bus_client.h"
+#include "tests/notification/daemon_process.h"
 
 namespace switchboard::testing {
 namespace {
@@ -280,63 +280,11 @@ TEST(StatusBridgeJob, AnOldCursorThatIsNotANumberFailsTheStartNamingIt) {
 
 // ---- The real switchboardd, killed with -9 ----
 
-v1::RecordManagedAppNotificationResponse RecordOk(v1::NotificationService::Stub& stub, const std::string& fixture) {
-  grpc::ClientContext ctx;
-  v1::RecordManagedAppNotificationRequest req;
-  req.set_request_id(NewRequestId());
-  *req.mutable_notification() = AppFixture(fixture);
-  v1::RecordManagedAppNotificationResponse resp;
-  grpc::Status s = stub.RecordManagedAppNotification(&ctx, req, &resp);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return resp;
-}
-
-std::vector<v1::BusEvent> BusEvents(v1::NotificationService::Stub& stub, const std::string& binding) {
-  grpc::ClientContext ctx;
-  v1::ListBusEventsRequest req;
-  req.set_binding(binding);
-  req.set_page_size(1000);
-  v1::ListBusEventsResponse resp;
-  EXPECT_TRUE(stub.ListBusEvents(&ctx, req, &resp).ok());
-  return {resp.events().begin(), resp.events().end()};
-}
-
 // A switchboardd child process on `data_dir`; its log goes to `log`.
-class Daemon {
+class Daemon : public DaemonProcess {
  public:
-  Daemon(const std::string& data_dir, const std::string& log) : log_(log) {
-    std::string error;
-    started_ = proc_.Start({SWITCHBOARDD_PATH, "--data_dir=" + data_dir, "--grpc_address=127.0.0.1:0",
-                            "--http_address=127.0.0.1:0", "--bus_status_events=1"},
-                           Subprocess::Options{{}, {}, log, ""}, &error);
-    EXPECT_TRUE(started_) << error;
-  }
-  // Waits for the "serving" log line and returns the gRPC address.
-  std::string Address() {
-    std::regex re("\"grpc_address\":\"([^\"]+)\"");
-    for (int i = 0; started_ && i < 150; ++i) {
-      std::string text = Log();
-      std::smatch m;
-      if (std::regex_search(text, m, re)) return m[1];
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return "";
-  }
-  void Kill9() {
-    proc_.Signal(SIGKILL);
-    EXPECT_EQ(proc_.Wait(std::chrono::seconds(10)), 128 + SIGKILL);
-  }
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  std::string log_;
-  Subprocess proc_;
-  bool started_ = false;
+  Daemon(const std::string& data_dir, const std::string& log)
+      : DaemonProcess(SWITCHBOARDD_PATH, data_dir, log, {"--bus_status_events=1"}) {}
 };
 
 // The highest log sequence among the bridged envelopes (data.sequence).

@@ -19,27 +19,6 @@
 namespace switchboard::testing {
 namespace {
 
-v1::RecordManagedAppNotificationResponse RecordOk(v1::NotificationService::Stub& stub, const std::string& fixture) {
-  grpc::ClientContext ctx;
-  v1::RecordManagedAppNotificationRequest req;
-  req.set_request_id(NewRequestId());
-  *req.mutable_notification() = AppFixture(fixture);
-  v1::RecordManagedAppNotificationResponse resp;
-  grpc::Status s = stub.RecordManagedAppNotification(&ctx, req, &resp);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return resp;
-}
-
-std::vector<v1::BusEvent> BusEvents(v1::NotificationService::Stub& stub, const std::string& binding) {
-  grpc::ClientContext ctx;
-  v1::ListBusEventsRequest req;
-  req.set_binding(binding);
-  req.set_page_size(1000);
-  v1::ListBusEventsResponse resp;
-  EXPECT_TRUE(stub.ListBusEvents(&ctx, req, &resp).ok());
-  return {resp.events().begin(), resp.events().end()};
-}
-
 // A container named `id`, with `id` as its request_id.
 void CreateContainerOk(v1::MediaService::Stub& media, const std::string& id) {
   grpc::ClientContext ctx;

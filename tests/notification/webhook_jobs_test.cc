@@ -24,8 +24,9 @@
 #include "server/notification/webhook_migration.h"
 #include "server/notification/webhook_outcomes.h"
 #include "server/notification/webhooks.h"
-#include "tests/clients/subprocess.h"
 #include "tests/core/test_support.h"
+#include "tests/notification/daemon_process.h"
+#include "tests/notification/webhook_client.h"
 
 namespace switchboard::testing {
 namespace {
@@ -33,8 +34,6 @@ namespace {
 using client::WebhookReceiver;
 using google::protobuf::util::TimeUtil;
 using Reply = WebhookReceiver::Reply;
-
-constexpr char kSecret[] = "0123456789abcdef-secret";
 
 std::string DbPath(const std::string& data_dir) { return data_dir + "/switchboard.db"; }
 
@@ -73,24 +72,11 @@ JobRow JobOf(const std::string& data_dir, const std::string& delivery) {
 }
 
 v1::WebhookSubscription Hook(const std::string& url, int attempt_timeout_ms = 2000) {
-  v1::WebhookSubscription w;
-  w.set_url(url);
-  w.add_bindings("request.gapps.#");
-  w.set_secret(kSecret);
-  *w.mutable_attempt_timeout() = TimeUtil::MillisecondsToDuration(attempt_timeout_ms);
-  w.mutable_time_limit()->set_seconds(60);
-  return w;
+  return GappsWebhook(url, kSecret, attempt_timeout_ms, 60);
 }
 
 std::string CreateWebhook(v1::NotificationService::Stub& stub, const v1::WebhookSubscription& hook) {
-  grpc::ClientContext ctx;
-  v1::CreateWebhookSubscriptionRequest req;
-  req.set_request_id(NewRequestId());
-  *req.mutable_webhook() = hook;
-  v1::WebhookSubscription out;
-  grpc::Status s = stub.CreateWebhookSubscription(&ctx, req, &out);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return out.name();
+  return CreateWebhookOk(stub, hook).name();
 }
 
 // Polls ListDeliveries until `done` holds for the delivery `name` (any one
@@ -98,69 +84,19 @@ std::string CreateWebhook(v1::NotificationService::Stub& stub, const v1::Webhook
 v1::WebhookDelivery WaitDelivery(v1::NotificationService::Stub& stub, const std::string& hook,
                                  const std::function<bool(const v1::WebhookDelivery&)>& done,
                                  const std::string& name = "", int timeout_ms = 20000) {
-  v1::WebhookDelivery last;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < until) {
-    grpc::ClientContext ctx;
-    v1::ListDeliveriesRequest req;
-    req.set_webhook(hook);
-    v1::ListDeliveriesResponse resp;
-    if (stub.ListDeliveries(&ctx, req, &resp).ok()) {
-      for (const auto& d : resp.deliveries()) {
-        if (!name.empty() && d.name() != name) continue;
-        last = d;
-        if (done(d)) return d;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  }
-  ADD_FAILURE() << "delivery did not reach the expected state; last: " << last.ShortDebugString();
-  return last;
-}
-
-bool Final(const v1::WebhookDelivery& d) {
-  return d.state() == v1::DELIVERED || d.state() == v1::DELIVERY_DEAD_LETTERED;
+  return WaitForDelivery(
+      stub, hook,
+      [&name](const v1::ListDeliveriesResponse&, const v1::WebhookDelivery& d) {
+        return name.empty() || d.name() == name;
+      },
+      done, timeout_ms);
 }
 
 // A switchboardd child process on `data_dir`; its log goes to `log`.
-class Daemon {
+class Daemon : public DaemonProcess {
  public:
-  Daemon(const std::string& data_dir, const std::string& log) : log_(log) {
-    std::string error;
-    started_ = proc_.Start({SWITCHBOARDD_PATH, "--data_dir=" + data_dir, "--grpc_address=127.0.0.1:0",
-                            "--http_address=127.0.0.1:0", "--webhook_retry_base_ms=50", "--bus_status_events=0"},
-                           Subprocess::Options{{}, {}, log, ""}, &error);
-    EXPECT_TRUE(started_) << error;
-  }
-  // Waits for the "serving" log line and returns the gRPC address.
-  std::string Address() {
-    std::regex re("\"grpc_address\":\"([^\"]+)\"");
-    for (int i = 0; started_ && i < 150; ++i) {
-      std::ifstream in(log_);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::string text = ss.str();
-      std::smatch m;
-      if (std::regex_search(text, m, re)) return m[1];
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return "";
-  }
-  void Kill9() {
-    proc_.Signal(SIGKILL);
-    EXPECT_EQ(proc_.Wait(std::chrono::seconds(10)), 128 + SIGKILL);
-  }
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  std::string log_;
-  Subprocess proc_;
-  bool started_ = false;
+  Daemon(const std::string& data_dir, const std::string& log)
+      : DaemonProcess(SWITCHBOARDD_PATH, data_dir, log, {"--webhook_retry_base_ms=50", "--bus_status_events=0"}) {}
 };
 
 // The receiver holds the first attempt open (as a slow receiver would)

@@ -18,6 +18,7 @@
 #include "server/http/admin_http.h"
 #include "common/http/tls.h"
 #include "tests/clients/subprocess.h"
+#include "tests/notification/webhook_client.h"
 
 namespace switchboard::testing {
 namespace {
@@ -26,8 +27,6 @@ using client::WebhookReceiver;
 
 using google::protobuf::util::TimeUtil;
 using Reply = WebhookReceiver::Reply;
-
-constexpr char kSecret[] = "0123456789abcdef-secret";
 
 core::ServerConfig FastRetries() {
   core::ServerConfig c;
@@ -38,18 +37,8 @@ core::ServerConfig FastRetries() {
 
 std::string CreateWebhook(v1::NotificationService::Stub& stub, const std::string& url, int attempt_timeout_ms = 2000,
                           int time_limit_s = 60) {
-  grpc::ClientContext ctx;
-  v1::CreateWebhookSubscriptionRequest req;
-  req.set_request_id(NewRequestId());
-  auto* w = req.mutable_webhook();
-  w->set_url(url);
-  w->add_bindings("request.gapps.#");
-  w->set_secret(kSecret);
-  *w->mutable_attempt_timeout() = TimeUtil::MillisecondsToDuration(attempt_timeout_ms);
-  w->mutable_time_limit()->set_seconds(time_limit_s);
-  v1::WebhookSubscription out;
-  grpc::Status s = stub.CreateWebhookSubscription(&ctx, req, &out);
-  EXPECT_TRUE(s.ok()) << s.error_message();
+  v1::WebhookSubscription out =
+      CreateWebhookOk(stub, GappsWebhook(url, kSecret, attempt_timeout_ms, time_limit_s));
   EXPECT_TRUE(out.secret().empty()) << "the secret is write-only";
   return out.name();
 }
@@ -58,25 +47,10 @@ std::string CreateWebhook(v1::NotificationService::Stub& stub, const std::string
 v1::WebhookDelivery WaitDelivery(v1::NotificationService::Stub& stub, const std::string& hook,
                                  const std::function<bool(const v1::WebhookDelivery&)>& done,
                                  int timeout_ms = 15000) {
-  v1::WebhookDelivery last;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < until) {
-    grpc::ClientContext ctx;
-    v1::ListDeliveriesRequest req;
-    req.set_webhook(hook);
-    v1::ListDeliveriesResponse resp;
-    if (stub.ListDeliveries(&ctx, req, &resp).ok() && resp.deliveries_size() == 1) {
-      last = resp.deliveries(0);
-      if (done(last)) return last;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  }
-  ADD_FAILURE() << "delivery did not reach the expected state; last: " << last.ShortDebugString();
-  return last;
-}
-
-bool Final(const v1::WebhookDelivery& d) {
-  return d.state() == v1::DELIVERED || d.state() == v1::DELIVERY_DEAD_LETTERED;
+  return WaitForDelivery(
+      stub, hook,
+      [](const v1::ListDeliveriesResponse& resp, const v1::WebhookDelivery&) { return resp.deliveries_size() == 1; },
+      done, timeout_ms);
 }
 
 TEST(Webhooks, ServerErrorsAreRetriedThenDeliveredAndEverySignatureVerifies) {

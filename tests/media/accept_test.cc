@@ -15,12 +15,7 @@ namespace {
 using v1::MediaService;
 
 v1::SetBlobMetadataRequest MetadataRequest(const std::string& id, const std::string& uri) {
-  v1::SetBlobMetadataRequest r;
-  r.set_request_id(id);
-  *r.mutable_operation_context() = Context("ctx-" + id);
-  r.set_blob_uri(uri);
-  (*r.mutable_blob_metadata())["camera"] = "B2";
-  return r;
+  return BlobMetadataRequest(id, uri, "B2");
 }
 
 // Records `req` as ACCEPTED and pending, as switchboardd does just before a

@@ -18,12 +18,7 @@ namespace {
 using v1::MediaService;
 
 v1::SetBlobMetadataRequest MetadataRequest(const std::string& id, const std::string& uri) {
-  v1::SetBlobMetadataRequest r;
-  r.set_request_id(id);
-  *r.mutable_operation_context() = Context("ctx-" + id);
-  r.set_blob_uri(uri);
-  (*r.mutable_blob_metadata())["camera"] = "C3";
-  return r;
+  return BlobMetadataRequest(id, uri, "C3");
 }
 
 std::string DbPath(const std::string& data_dir) { return data_dir + "/switchboard.db"; }

@@ -180,4 +180,16 @@ inline google::protobuf::Struct Context(const std::string& id) {
   return s;
 }
 
+// A SetBlobMetadata of `uri` (metadata camera=`camera`) with request_id `id`
+// and the operation context of "ctx-" + id.
+inline v1::SetBlobMetadataRequest BlobMetadataRequest(const std::string& id, const std::string& uri,
+                                                      const std::string& camera) {
+  v1::SetBlobMetadataRequest r;
+  r.set_request_id(id);
+  *r.mutable_operation_context() = Context("ctx-" + id);
+  r.set_blob_uri(uri);
+  (*r.mutable_blob_metadata())["camera"] = camera;
+  return r;
+}
+
 }  // namespace switchboard::testing

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/core/spawn_logged.h"
 #include "tests/core/test_support.h"
 
 namespace switchboard {
@@ -45,20 +46,9 @@ struct Proc {
 std::unique_ptr<Proc> Spawn(const std::vector<std::string>& args, const std::string& log) {
   auto p = std::make_unique<Proc>();
   p->log = log;
-  p->pid = fork();
-  if (p->pid == 0) {
-    FILE* f = fopen(log.c_str(), "w");
-    dup2(fileno(f), 1);
-    dup2(fileno(f), 2);
-    std::vector<char*> argv;
-    std::string bin = SWITCHBOARDD_PATH;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
+  std::vector<std::string> argv = {SWITCHBOARDD_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  p->pid = testing::SpawnLogged(std::move(argv), log);
   return p;
 }
 

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/core/spawn_logged.h"
+
 namespace switchboard::testing {
 
 v1::SubmitRunRequest FishRequest(const std::string& request_id, const std::string& module,
@@ -107,17 +109,7 @@ std::string Proc::Log() const {
 std::unique_ptr<Proc> Spawn(std::vector<std::string> argv, const std::string& log) {
   auto p = std::make_unique<Proc>();
   p->log = log;
-  p->pid = fork();
-  if (p->pid == 0) {
-    FILE* f = fopen(log.c_str(), "w");
-    dup2(fileno(f), 1);
-    dup2(fileno(f), 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
+  p->pid = SpawnLogged(std::move(argv), log);
   return p;
 }
 

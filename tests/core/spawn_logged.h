@@ -1,0 +1,32 @@
+#pragma once
+// fork/exec of a child whose stdout and stderr go to a log file, for tests
+// that kill or wait for the child themselves (header-only: the suites that
+// use it link different support libraries).
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace switchboard::testing {
+
+// Starts argv[0] (searched in PATH unless it holds a '/') with `argv`; the
+// child's stdout and stderr go to `log` (truncated). Returns the child's pid
+// (-1 when fork fails); a child that cannot exec exits 127.
+inline pid_t SpawnLogged(std::vector<std::string> argv, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = fopen(log.c_str(), "w");
+    dup2(fileno(f), 1);
+    dup2(fileno(f), 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace switchboard::testing

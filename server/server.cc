@@ -213,6 +213,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     ASSIGN_OR_RETURN(media::MediaConfig media_config, media::ParseMediaConfig(config.media_json));
     media::MediaEngineOptions mo;
     mo.replica_id = replica_id;
+    mo.start_jobs = false;  // StartJobs() once the HTTP listener is up
     mo.config = std::move(media_config);
     mo.blob_root = (std::filesystem::path(config.data_dir) / "blobs").string();
     mo.work_dir = (std::filesystem::path(config.data_dir) / "media-tmp").string();
@@ -233,6 +234,34 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->cursors = std::make_unique<cursors::CursorServiceImpl>(impl->guard.get(), impl->cursor_engine.get());
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The HTTP listener starts before anything that can run an operation: a
+  // media operation's outcome may name a blob URL on it (mo.http_host), so
+  // the address must be set before the gRPC server or the resumed jobs run.
+  Impl* raw = impl.get();
+  // HTTPS: the listener's own files, else the gRPC ones.
+  std::shared_ptr<const httpserver::TlsContext> http_tls;
+  if (!config.http_tls_cert_file.empty()) {
+    ASSIGN_OR_RETURN(http_tls, httpserver::TlsContext::Load(config.http_tls_cert_file, config.http_tls_key_file,
+                                                            "http_tls_cert_file", "http_tls_key_file"));
+  } else if (!config.tls_cert_file.empty()) {
+    ASSIGN_OR_RETURN(http_tls, httpserver::TlsContext::Load(config.tls_cert_file, config.tls_key_file,
+                                                            "tls_cert_file", "tls_key_file"));
+  }
+  ASSIGN_OR_RETURN(impl->http, http::AdminHttpServer::Start(config.http_address, [raw](const std::string& method,
+                                                                                        const std::string& path) {
+    if (method != "GET") return http::Response{405, "text/plain; charset=utf-8", "only GET is served here\n"};
+    if (path == "/healthz") {
+      if (raw->hub->closed()) return http::Response{503, "text/plain; charset=utf-8", "shutting down\n"};
+      return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    if (path == "/metrics") {
+      return http::Response{200, "text/plain; version=0.0.4; charset=utf-8",
+                            raw->metrics.Render() + raw->executor->RenderMetrics()};
+    }
+    return http::Response{404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
+  }, BlobEndpoint(raw), http_tls));
+  impl->media_engine->StartJobs();
+
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.grpc_address, creds, &port);
@@ -259,7 +288,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   auto colon = config.grpc_address.rfind(':');
   impl->grpc_address = absl::StrCat(config.grpc_address.substr(0, colon), ":", port);
 
-  Impl* raw = impl.get();
   impl->metrics.AddGauge("switchboard_watchers", "Open watch streams.",
                          [raw] { return static_cast<double>(raw->hub->watchers()); });
   impl->metrics.AddGauge("switchboard_log_head_sequence", "Sequence of the last durable event.",
@@ -275,28 +303,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->metrics.AddGauge("switchboard_store_mutations", "Mutations committed; divided by transactions, the "
                          "group-commit factor.",
                          [raw] { return static_cast<double>(raw->store->stats().mutations); });
-  // HTTPS: the listener's own files, else the gRPC ones.
-  std::shared_ptr<const httpserver::TlsContext> http_tls;
-  if (!config.http_tls_cert_file.empty()) {
-    ASSIGN_OR_RETURN(http_tls, httpserver::TlsContext::Load(config.http_tls_cert_file, config.http_tls_key_file,
-                                                            "http_tls_cert_file", "http_tls_key_file"));
-  } else if (!config.tls_cert_file.empty()) {
-    ASSIGN_OR_RETURN(http_tls, httpserver::TlsContext::Load(config.tls_cert_file, config.tls_key_file,
-                                                            "tls_cert_file", "tls_key_file"));
-  }
-  ASSIGN_OR_RETURN(impl->http, http::AdminHttpServer::Start(config.http_address, [raw](const std::string& method,
-                                                                                        const std::string& path) {
-    if (method != "GET") return http::Response{405, "text/plain; charset=utf-8", "only GET is served here\n"};
-    if (path == "/healthz") {
-      if (raw->hub->closed()) return http::Response{503, "text/plain; charset=utf-8", "shutting down\n"};
-      return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
-    }
-    if (path == "/metrics") {
-      return http::Response{200, "text/plain; version=0.0.4; charset=utf-8",
-                            raw->metrics.Render() + raw->executor->RenderMetrics()};
-    }
-    return http::Response{404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n"};
-  }, BlobEndpoint(raw), http_tls));
 
   log::Info("serving", {{"grpc_address", impl->grpc_address},
                         {"http_address", impl->http->address()},

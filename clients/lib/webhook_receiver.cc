@@ -136,10 +136,10 @@ void WebhookReceiver::Stop() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopping = true;
     boost::system::error_code ec;
-    for (auto& s : impl_->sockets) {
-      s->shutdown(tcp::socket::shutdown_both, ec);
-      s->close(ec);
-    }
+    // shutdown() wakes a connection thread blocked in recv(); the socket is
+    // closed only after that thread is joined (closing an fd another thread
+    // is reading is a race, and the number could be reused meanwhile).
+    for (auto& s : impl_->sockets) s->shutdown(tcp::socket::shutdown_both, ec);
     impl_->cv.notify_all();
   }
   boost::system::error_code ec;
@@ -153,6 +153,8 @@ void WebhookReceiver::Stop() {
   impl_->acceptor.close(ec);
   for (auto& t : impl_->conns) t.join();
   impl_->conns.clear();
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (auto& s : impl_->sockets) s->close(ec);
 }
 
 std::string WebhookReceiver::url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }

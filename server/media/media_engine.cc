@@ -193,10 +193,14 @@ absl::Status MediaEngine::Init() {
   pool_ = std::make_unique<WorkerPool>(c.workers);
   RETURN_IF_ERROR(MigratePending());
   RETURN_IF_ERROR(InitEncodes());
+  if (options_.start_jobs) StartJobs();
+  return absl::OkStatus();
+}
+
+void MediaEngine::StartJobs() {
   // Runs again what a crash or kill interrupted (and, every tick, a job
   // whose lease expired).
-  jobs_->Start();
-  return absl::OkStatus();
+  std::call_once(jobs_started_, [this] { jobs_->Start(); });
 }
 
 void MediaEngine::Shutdown() {

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -56,6 +57,10 @@ struct MediaEngineOptions {
   std::string replica_id;
   // How long a claimed operation's lease lasts without a heartbeat.
   absl::Duration job_lease = absl::Seconds(60);
+  // Whether Create starts claiming jobs (resuming what a crash left). The
+  // server says false and calls StartJobs() once what operations need is up
+  // (the HTTP listener whose address http_host gives).
+  bool start_jobs = true;
 };
 
 
@@ -106,6 +111,8 @@ class MediaEngine {
   const MediaConfig& config() const { return options_.config; }
 
   // Cancels encodes, finishes queued work; later calls fail UNAVAILABLE.
+  // Starts claiming jobs, when options.start_jobs was false. Idempotent.
+  void StartJobs();
   void Shutdown();
 
  private:
@@ -158,6 +165,7 @@ class MediaEngine {
   // Claims and keeps the leases of "media.operation" jobs (declared before
   // pool_, whose tasks finish them).
   std::unique_ptr<core::JobWorker> jobs_;
+  std::once_flag jobs_started_;
   std::unique_ptr<WorkerPool> pool_;
   // Operations whose storage call a worker handed to the store, not yet
   // answered (counted with the pool's queue against

@@ -49,6 +49,7 @@ fi
 #   encode's output with mediainfo; docs/resourcing.md reads the remotes' log).
 # - curl: the README's "Try it"; python3: tools/run.sh edits gateway.json with it.
 # - openssl: tools/run.sh makes its local CA and the listeners' certificate with it.
+# - libpq-dev: switchboardd's PostgreSQL store (--store=postgres://..., docs/scale-out.md).
 # - libcurl: libcurl4-gnutls-dev, not libcurl4-openssl-dev. The two conflict,
 #   and libmediainfo-dev depends on the gnutls one, so asking for both makes
 #   apt remove one to install the other on every run (that is also why a
@@ -59,7 +60,7 @@ RUN_PACKAGES=(
   build-essential cmake pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   nlohmann-json3-dev libgit2-dev libsqlite3-dev libgtest-dev libgmock-dev libabsl-dev libssl-dev
-  libcurl4-gnutls-dev libboost-dev librabbitmq-dev libjemalloc-dev libmediainfo-dev libpugixml-dev
+  libcurl4-gnutls-dev libboost-dev librabbitmq-dev libjemalloc-dev libmediainfo-dev libpugixml-dev libpq-dev
   ffmpeg mediainfo git curl ca-certificates python3 openssl
 )
 # TEST_PACKAGES: what only the tests (and tools/services.sh, tools/bench) use:
@@ -70,8 +71,11 @@ RUN_PACKAGES=(
 # - iproute2: `ip link set lo up` in the tests that run in a network namespace
 #   of their own (`unshare -n`: the README checker, tools/run.sh's test).
 # - wrk: the webhook benchmark's receiver ceiling (tools/bench).
+# - postgresql-15: the PostgreSQL store's tests, benchmarks and tools/cluster.sh
+#   run throwaway clusters of it (tools/pg.sh). The package's own cluster
+#   (15/main, port 5432) is stopped if its install started it.
 # Node and npm (for Azurite) are handled below.
-TEST_PACKAGES=(rabbitmq-server procps iproute2 wrk)
+TEST_PACKAGES=(rabbitmq-server procps iproute2 wrk postgresql-15)
 
 apt_env=(env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes)
 
@@ -112,6 +116,9 @@ if [ "$WITH_TEST" -eq 1 ]; then
   if [[ " ${INSTALLED_NOW[*]} " == *" rabbitmq-server "* ]] && (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
     log "stopping the RabbitMQ node the package install started"
     "${SUDO[@]}" rabbitmqctl stop >/dev/null 2>&1 || true
+  fi
+  if [[ " ${INSTALLED_NOW[*]} " == *" postgresql-15 "* ]] && command -v pg_ctlcluster >/dev/null 2>&1; then
+    "${SUDO[@]}" pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
   fi
 
   # nodejs and npm are not in the list: a machine may already have a node

@@ -3,9 +3,9 @@
 # all their state in one temp folder ($SWITCHBOARD_SERVICES_DIR, default
 # /tmp/switchboard-services):
 #
-#   tools/services.sh start   # RabbitMQ and Azurite; waits until both accept connections
+#   tools/services.sh start   # RabbitMQ, Azurite and PostgreSQL (tools/pg.sh); waits until all accept connections
 #   tools/services.sh env     # prints `export` lines for the tests (eval "$(tools/services.sh env)")
-#   tools/services.sh stop    # stops both and removes the folder; safe to call twice
+#   tools/services.sh stop    # stops them all and removes the folder; safe to call twice
 #   tools/services.sh restart-rabbitmq  # stops and starts the RabbitMQ application (all
 #                             # connections drop; durable queues and persistent messages stay)
 #
@@ -76,6 +76,8 @@ rabbit_argv() {
 start() {
   command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
     || { log "rabbitmq-server is not installed: run tools/bootstrap.sh --test"; exit 1; }
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v pg_config >/dev/null 2>&1 \
+    || { log "PostgreSQL 15 is not installed: run tools/bootstrap.sh --test"; exit 1; }
   [ -f "$AZURITE_JS" ] || { log "Azurite is not installed: run tools/bootstrap.sh --test"; exit 1; }
   command -v node >/dev/null 2>&1 || { log "node is not installed: run tools/bootstrap.sh --test"; exit 1; }
 
@@ -169,7 +171,12 @@ CONF
     tail -n 40 "$rdir"/log/*.log >&2 2>/dev/null || true
     stop; exit 1
   fi
-  log "RabbitMQ is up after $((SECONDS - t0))s; ready (state in $DIR)"
+  log "RabbitMQ is up after $((SECONDS - t0))s"
+  # PostgreSQL: a cluster of its own in $DIR/pg, on a unix socket only.
+  if ! SWITCHBOARD_PG_DIR="$DIR/pg" "$ROOT/tools/pg.sh" start; then
+    stop; exit 1
+  fi
+  log "ready after $((SECONDS - t0))s (state in $DIR)"
 }
 
 env_lines() {
@@ -186,6 +193,7 @@ env_lines() {
   echo "export SWITCHBOARD_TEST_AZURITE_QUEUE=http://127.0.0.1:$QUEUE_PORT/$AZURITE_ACCOUNT"
   echo "export SWITCHBOARD_TEST_AZURITE_ACCOUNT=$AZURITE_ACCOUNT"
   echo "export SWITCHBOARD_TEST_AZURITE_KEY=$AZURITE_KEY"
+  if [ -d "$DIR/pg" ]; then SWITCHBOARD_PG_DIR="$DIR/pg" "$ROOT/tools/pg.sh" env; fi
 }
 
 # kill_pid PID: SIGTERM the process (and its process group, if setsid made
@@ -242,6 +250,7 @@ stop() {
   kill_pidfile "$DIR/rabbitmq.launcher.pid"
   if [ -f "$DIR/azurite.pid" ]; then log "stopping Azurite"; fi
   kill_pidfile "$DIR/azurite.pid"
+  SWITCHBOARD_PG_DIR="$DIR/pg" "$ROOT/tools/pg.sh" stop
   # Only what start made, so a SWITCHBOARD_SERVICES_DIR pointed at a folder
   # with other things in it keeps them.
   rm -rf "$DIR/rabbitmq" "$DIR/azurite" "$DIR/azurite.log" "$STATE"

@@ -13,20 +13,18 @@
 #include <mutex>
 #include <thread>
 
-#include <google/protobuf/timestamp.pb.h>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
-#include "common/proto_bytes.h"
 #include "common/status.h"
 #include "server/core/job_queue.h"
 #include "server/core/job_sqlite.h"
 #include "server/core/request_index.h"
 #include "server/core/sqlite_stmt.h"
 #include "server/core/store.h"
+#include "server/core/store_rules.h"
 #include "server/core/wal_checkpointer.h"
 
 namespace switchboard::core {
@@ -89,20 +87,6 @@ UPDATE meta SET value='2' WHERE key='schema_version';
 COMMIT;
 )sql";
 
-// The answer to a request_id reused for a different request.
-absl::Status RequestIdConflict(absl::string_view scope, absl::string_view request_id) {
-  return absl::AlreadyExistsError(absl::StrCat("request_id '", Echo(request_id), "' was already used for a different ",
-                                               scope, " request; use a new request_id for a new request"));
-}
-
-// The answer to a request_id reused on another RPC (scopes are
-// "<service>.<method>", media's "media.<OPERATION_TYPE>").
-absl::Status RequestIdUsedElsewhere(absl::string_view request_id, absl::string_view first, absl::string_view now) {
-  return absl::AlreadyExistsError(absl::StrCat("request_id '", Echo(request_id), "' was first used for ", first,
-                                               ", not ", now,
-                                               "; a request_id names one request of one RPC: use a new one"));
-}
-
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -128,19 +112,6 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
     return absl::UnavailableError(absl::StrCat("store pragmas failed: ", msg));
   }
   return db;
-}
-
-// Appends fields 1 (sequence) and 2 (create_time) to a serialized message;
-// protobuf parsing lets later occurrences of a scalar or message field win
-// (messages merge, and the payload never sets them).
-std::string Finalize(std::string payload, int64_t seq, int64_t create_us) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(create_us / 1000000);
-  ts.set_nanos(static_cast<int32_t>((create_us % 1000000) * 1000));
-  std::string out = std::move(payload);
-  AppendVarintField(out, 1, static_cast<uint64_t>(seq));
-  AppendMessageField(out, 2, ts);
-  return out;
 }
 
 struct ReadConn {
@@ -560,7 +531,7 @@ class SqliteStore final : public Store, public JobQueue {
       rec->kind = std::move(e.kind);
       rec->resource = std::move(e.resource);
       rec->related = std::move(e.related);
-      rec->data = Finalize(std::move(e.payload), rec->sequence, now_us);
+      rec->data = FinalizeEvent(std::move(e.payload), rec->sequence, now_us);
       Use u(w_put_event_);
       u.Int(1, rec->sequence).Int(2, now_us).Text(3, rec->service).Text(4, rec->kind);
       u.Text(5, rec->resource).Text(6, rec->related).Blob(7, rec->data);

@@ -1,7 +1,7 @@
 // The JobQueue conformance suite (server/core/job_queue.h): what every
-// implementation must do, run against each through a factory. SQLite is the
-// one today; a PostgreSQL store adds itself to INSTANTIATE_TEST_SUITE_P below
-// and runs the same cases. The last tests are SQLite's own.
+// implementation must do, run against SQLite and PostgreSQL through
+// store_impls.h (with PostgreSQL, a "replica" is a second store on the same
+// schema). The last tests are SQLite's and PostgreSQL's own.
 
 #include <gtest/gtest.h>
 
@@ -19,7 +19,9 @@
 #include "absl/time/clock.h"
 #include "server/core/job_pruner.h"
 #include "server/core/job_queue.h"
+#include "server/core/pg_store.h"
 #include "server/core/store.h"
+#include "tests/core/store_impls.h"
 
 namespace switchboard::core {
 namespace {
@@ -42,14 +44,9 @@ class TempDir {
   std::string path_;
 };
 
-// An implementation under test: opens its store over the durable state kept
-// in `dir`; opening the same dir again is a restart.
-struct JobQueueImpl {
-  std::string name;
-  std::function<std::unique_ptr<Store>(const std::string& dir)> open;
-};
-
-void PrintTo(const JobQueueImpl& impl, std::ostream* os) { *os << impl.name; }
+using testing::ReplicaOptions;
+using testing::StoreEnv;
+using testing::StoreImpl;
 
 std::unique_ptr<Store> OpenSqlite(const std::string& dir) {
   auto s = OpenSqliteStore({dir + "/switchboard.db"});
@@ -60,11 +57,19 @@ std::unique_ptr<Store> OpenSqlite(const std::string& dir) {
 constexpr char kKind[] = "test.kind";
 constexpr absl::Duration kLong = absl::Minutes(10);
 
-class JobQueueConformance : public ::testing::TestWithParam<JobQueueImpl> {
+class JobQueueConformance : public ::testing::TestWithParam<StoreImpl> {
  protected:
   void SetUp() override {
-    store_ = GetParam().open(dir_.path());
+    auto env = GetParam().make();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    store_ = OpenStore();
     ASSERT_NE(store_, nullptr);
+  }
+  std::unique_ptr<Store> OpenStore() {
+    auto s = env_->Open();
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
   }
   void TearDown() override {
     if (store_) store_->Close();
@@ -74,13 +79,14 @@ class JobQueueConformance : public ::testing::TestWithParam<JobQueueImpl> {
   void Restart() {
     store_->Close();
     store_.reset();
-    store_ = GetParam().open(dir_.path());
+    store_ = OpenStore();
     ASSERT_NE(store_, nullptr);
   }
 
-  absl::StatusOr<JobLease> Write(JobWrite w) {
+  absl::StatusOr<JobLease> Write(JobWrite w) { return WriteOn(q(), std::move(w)); }
+  static absl::StatusOr<JobLease> WriteOn(JobQueue& queue, JobWrite w) {
     std::promise<absl::StatusOr<JobLease>> p;
-    q().Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
+    queue.Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   // Enqueues and returns the new job's id (0: de-duplicated).
@@ -91,8 +97,12 @@ class JobQueueConformance : public ::testing::TestWithParam<JobQueueImpl> {
     return r.ok() ? r->job_id : -1;
   }
   std::vector<Job> Claim(const std::string& owner, int n, absl::Duration lease, const std::string& kind = kKind) {
+    return ClaimOn(q(), owner, n, lease, kind);
+  }
+  static std::vector<Job> ClaimOn(JobQueue& queue, const std::string& owner, int n, absl::Duration lease,
+                                  const std::string& kind = kKind) {
     std::promise<absl::StatusOr<std::vector<Job>>> p;
-    q().Claim(kind, owner, n, lease, [&p](absl::StatusOr<std::vector<Job>> r) { p.set_value(std::move(r)); });
+    queue.Claim(kind, owner, n, lease, [&p](absl::StatusOr<std::vector<Job>> r) { p.set_value(std::move(r)); });
     auto r = p.get_future().get();
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? std::move(*r) : std::vector<Job>();
@@ -110,7 +120,7 @@ class JobQueueConformance : public ::testing::TestWithParam<JobQueueImpl> {
   }
   absl::StatusOr<CommitResult> Commit(Mutation m) { return store_->Commit(std::move(m)); }
 
-  TempDir dir_;
+  std::unique_ptr<StoreEnv> env_;
   std::unique_ptr<Store> store_;
 };
 
@@ -585,8 +595,43 @@ TEST_P(JobQueueConformance, ThePrunerDeletesInBatchesUntilNothingIsPastRetention
   EXPECT_FALSE(q().GetJob(kept)->has_value()) << "the timer's round did not prune";
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, JobQueueConformance, ::testing::Values(JobQueueImpl{"sqlite", OpenSqlite}),
-                         [](const ::testing::TestParamInfo<JobQueueImpl>& info) { return info.param.name; });
+// Leases across replicas: a job whose lease expired on replica A is claimed
+// by B, and A's late writes are fenced off (one store for SQLite).
+TEST_P(JobQueueConformance, AnExpiredLeaseIsTakenOverByAnotherReplicaAndFencesTheFirst) {
+  std::unique_ptr<Store> other;
+  if (env_->replicas()) {
+    other = OpenStore();
+    ASSERT_NE(other, nullptr);
+  }
+  JobQueue& a = q();
+  JobQueue& b = other ? other->jobs() : q();
+  int64_t id = Enqueue("shared");
+  auto held = ClaimOn(a, "replica-a", 1, absl::Milliseconds(200));
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_TRUE(ClaimOn(b, "replica-b", 1, kLong).empty()) << "a live lease is not claimable on another replica";
+  absl::SleepFor(absl::Milliseconds(400));
+  auto taken = ClaimOn(b, "replica-b", 1, kLong);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].id, id);
+  EXPECT_GT(taken[0].lease.token, held[0].lease.token);
+  // A's completion, alone or with the outcome it records, is refused.
+  auto late = WriteOn(a, JobWrite::Complete(held[0].lease));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition) << late.status();
+  EXPECT_NE(late.status().message().find("lease lost"), absl::string_view::npos) << late.status();
+  Mutation outcome;
+  outcome.writes.push_back({"thing", "outcome/a", "late", false});
+  outcome.jobs.push_back(JobWrite::Complete(held[0].lease));
+  EXPECT_EQ(Commit(std::move(outcome)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(store_->GetResource("thing", "outcome/a")->has_value());
+  Job j = Get(id);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.lease.owner, "replica-b");
+  ASSERT_TRUE(WriteOn(b, JobWrite::Complete(taken[0].lease)).ok());
+  EXPECT_EQ(Get(id).state, JobState::kDone);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobQueueConformance, ::testing::ValuesIn(testing::AllStoreImpls()),
+                         testing::ImplName);
 
 // SQLite's own: one process opens the file at a time (the server's data dir
 // lock), so opening it releases every lease, expired or not.
@@ -642,6 +687,31 @@ TEST(SqliteJobs, AStoreFromBeforeJobsOpens) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_GT(r->job_id, 0);
   store->Close();
+}
+
+// PostgreSQL's own: replicas share the table, so opening a store releases
+// no lease (its holder may be alive); an expired one is simply claimable.
+TEST(PgJobs, OpeningAStoreKeepsOtherReplicasLeases) {
+  auto env = testing::PostgresImpl().make();
+  ASSERT_TRUE(env.ok()) << env.status();
+  auto a = (*env)->Open();
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::promise<absl::StatusOr<JobLease>> p;
+  (*a)->jobs().Write(JobWrite::EnqueueClaimed(kKind, "k", "p", "replica-a", absl::Hours(1)),
+                     [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
+  auto held = p.get_future().get();
+  ASSERT_TRUE(held.ok()) << held.status();
+  auto b = (*env)->Open();
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto j = (*b)->jobs().GetJob(held->job_id);
+  ASSERT_TRUE(j.ok() && j->has_value());
+  EXPECT_EQ((*j)->state, JobState::kRunning);
+  EXPECT_EQ((*j)->lease.owner, "replica-a");
+  std::promise<absl::StatusOr<std::vector<Job>>> c;
+  (*b)->jobs().Claim(kKind, "replica-b", 5, kLong, [&c](absl::StatusOr<std::vector<Job>> r) { c.set_value(r); });
+  auto got = c.get_future().get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(got->empty()) << "replica A's live lease was taken";
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
-// The SQLite store on real files: durability, group commit, idempotency,
-// gap-free sequences.
+// The Store conformance suite (store.h), run against SQLite on real files
+// and PostgreSQL on a real server (store_impls.h): durability, group
+// commit, idempotency, gap-free sequences, the commit listener; with
+// PostgreSQL, "replicas" are several stores open on one schema. The
+// SQLite-only and PostgreSQL-only cases follow the suite.
 
 #include <gtest/gtest.h>
 
@@ -14,15 +17,22 @@
 
 #include <sqlite3.h>
 
+#include "absl/time/clock.h"
+#include "server/core/pg_store.h"
 #include "server/core/request_index.h"
 #include "server/core/store.h"
+#include "tests/core/store_impls.h"
 #include "tests/core/test_support.h"
 
 namespace switchboard::core {
 namespace {
 
 using switchboard::testing::TempDir;
+using testing::ReplicaOptions;
+using testing::StoreEnv;
+using testing::StoreImpl;
 
+// SQLite's own cases open the file directly.
 std::unique_ptr<Store> Open(const TempDir& dir) {
   auto s = OpenSqliteStore({dir.path() + "/switchboard.db"});
   EXPECT_TRUE(s.ok()) << s.status();
@@ -40,14 +50,71 @@ Mutation OneEvent(const std::string& request_id, const std::string& payload) {
   return m;
 }
 
-TEST(SqliteStore, DataSurvivesCloseAndReopen) {
-  TempDir dir;
+// Waits up to `timeout` for `done`; true if it came.
+bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(20)) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+// What a commit listener got, in the order it got it.
+class Recorder {
+ public:
+  Store::CommitListener listener() {
+    return [this](std::vector<std::shared_ptr<const EventRecord>> events) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& e : events) seqs_.push_back(e->sequence);
+    };
+  }
+  std::vector<int64_t> seqs() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seqs_;
+  }
+  int64_t last() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seqs_.empty() ? 0 : seqs_.back();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<int64_t> seqs_;
+};
+
+class StoreConformance : public ::testing::TestWithParam<StoreImpl> {
+ protected:
+  void SetUp() override {
+    auto env = GetParam().make();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+  }
+  std::unique_ptr<Store> Open(const ReplicaOptions& options = {}) {
+    auto s = env_->Open(options);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  // A second store on the same state: another replica with PostgreSQL;
+  // SQLite has one, so `first` itself.
+  Store* Replica(Store* first, std::unique_ptr<Store>& holder, const ReplicaOptions& options = {}) {
+    if (!env_->replicas()) return first;
+    holder = Open(options);
+    return holder.get();
+  }
+
+  std::unique_ptr<StoreEnv> env_;
+};
+
+TEST_P(StoreConformance, DataSurvivesCloseAndReopen) {
   {
-    auto store = Open(dir);
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
     for (int i = 0; i < 10; ++i) ASSERT_TRUE(store->Commit(OneEvent("r" + std::to_string(i), "v")).ok());
     store->Close();
   }
-  auto store = Open(dir);
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->HeadSequence(), 10);
   auto v = store->GetResource("thing", "things/r7");
   ASSERT_TRUE(v.ok());
@@ -57,6 +124,8 @@ TEST(SqliteStore, DataSurvivesCloseAndReopen) {
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->events.size(), 10u);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(events->events[i].sequence, i + 1);
+  EXPECT_EQ(events->events[3].resource, "things/r3");
+  EXPECT_EQ(events->events[3].service, "notification");
   // A repeat after reopening still returns the first response.
   auto again = store->Commit(OneEvent("r3", "v"));
   ASSERT_TRUE(again.ok());
@@ -65,9 +134,9 @@ TEST(SqliteStore, DataSurvivesCloseAndReopen) {
   EXPECT_EQ(store->HeadSequence(), 10);
 }
 
-TEST(SqliteStore, ConcurrentWritersShareTransactions) {
-  TempDir dir;
-  auto store = Open(dir);
+TEST_P(StoreConformance, ConcurrentWritersShareTransactions) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   constexpr int kThreads = 32, kPerThread = 40;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -94,21 +163,23 @@ TEST(SqliteStore, ConcurrentWritersShareTransactions) {
   EXPECT_EQ(*seqs.rbegin(), total) << "no gaps";
   Store::Stats stats = store->stats();
   EXPECT_EQ(stats.mutations, total);
-  EXPECT_LT(stats.transactions, total) << "concurrent writers must share fsyncs (group commit)";
+  EXPECT_LT(stats.transactions, total) << "concurrent writers must share transactions (group commit)";
 }
 
-TEST(SqliteStore, RepeatWithDifferentContentIsAlreadyExists) {
-  TempDir dir;
-  auto store = Open(dir);
+TEST_P(StoreConformance, RepeatWithDifferentContentIsAlreadyExists) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Commit(OneEvent("same", "a")).ok());
   auto r = store->Commit(OneEvent("same", "b"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(r.status().message().find("already used for a different test.Op request"), absl::string_view::npos)
+      << r.status();
   EXPECT_EQ(store->HeadSequence(), 1);
 }
 
-TEST(SqliteStore, RepeatsInOneBatchAreReplaysOfTheFirst) {
-  TempDir dir;
-  auto store = Open(dir);
+TEST_P(StoreConformance, RepeatsInOneBatchAreReplaysOfTheFirst) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   constexpr int kIds = 40;
   std::mutex mu;
   std::condition_variable cv;
@@ -131,13 +202,260 @@ TEST(SqliteStore, RepeatsInOneBatchAreReplaysOfTheFirst) {
       });
     }
   }
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return left == 0; });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return left == 0; });
+  }
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(replayed, kIds);
   EXPECT_EQ(store->HeadSequence(), kIds) << "a repeat appended an event";
   for (const auto& [id, got] : responses) EXPECT_EQ(got.size(), 1u) << id << ": the repeat got another response";
 }
+
+// A request_id names one request of one RPC (docs/api.md): the same id
+// under another scope is ALREADY_EXISTS naming the first, also after a
+// restart, and nothing is applied.
+TEST_P(StoreConformance, ARequestIdUsedUnderAnotherScopeIsAlreadyExists) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Commit(OneEvent("shared", "x")).ok());
+    Mutation other = OneEvent("shared", "x");
+    other.scope = "test.OtherOp";
+    auto r = store->Commit(std::move(other));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_NE(r.status().message().find("first used for test.Op, not test.OtherOp"), absl::string_view::npos)
+        << r.status();
+    EXPECT_EQ(store->HeadSequence(), 1) << "nothing applied";
+    store->Close();
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Mutation other = OneEvent("shared", "x");
+  other.scope = "test.OtherOp";
+  EXPECT_EQ(store->Commit(std::move(other)).status().code(), absl::StatusCode::kAlreadyExists) << "after a restart";
+  auto again = store->Commit(OneEvent("shared", "x"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed) << "its own scope still replays";
+}
+
+TEST_P(StoreConformance, FailedMutationLeavesNoGapAndNoWrites) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Mutation bad = OneEvent("bad", "x");
+  bad.prepare = [](TxnReader&, Mutation&) { return absl::FailedPreconditionError("nope"); };
+  std::atomic<bool> bad_failed{false};
+  store->CommitAsync(OneEvent("a", "x"), [](auto) {});
+  store->CommitAsync(std::move(bad), [&](absl::StatusOr<CommitResult> r) { bad_failed = !r.ok(); });
+  ASSERT_TRUE(store->Commit(OneEvent("b", "x")).ok());
+  EXPECT_TRUE(bad_failed.load());
+  auto events = store->ReadEvents(0, 10, "");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->events.size(), 2u);
+  EXPECT_EQ(events->events[0].sequence, 1);
+  EXPECT_EQ(events->events[1].sequence, 2);
+  auto gone = store->GetResource("thing", "things/bad");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  // Its request_id was not recorded either: a retry that succeeds applies.
+  auto retry = store->Commit(OneEvent("bad", "x"));
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_FALSE(retry->replayed);
+  EXPECT_EQ(retry->last_sequence, 3);
+}
+
+TEST_P(StoreConformance, PrepareSeesEarlierMutationsOfTheSameBatch) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  // Ten increments queued at once land in one or few batches; each must read
+  // the value the previous one wrote.
+  std::atomic<int> done{0};
+  for (int i = 0; i < 10; ++i) {
+    Mutation m;
+    m.prepare = [](TxnReader& txn, Mutation& self) -> absl::Status {
+      auto cur = txn.Get("counter", "c");
+      if (!cur.ok()) return cur.status();
+      int n = cur->has_value() ? std::stoi(**cur) : 0;
+      self.writes.push_back({"counter", "c", std::to_string(n + 1), false});
+      return absl::OkStatus();
+    };
+    store->CommitAsync(std::move(m), [&](auto r) {
+      EXPECT_TRUE(r.ok());
+      done++;
+    });
+  }
+  ASSERT_TRUE(store->Commit(Mutation{}).ok());
+  EXPECT_TRUE(Eventually([&] { return done.load() == 10; }));
+  auto v = store->GetResource("counter", "c");
+  ASSERT_TRUE(v.ok() && v->has_value());
+  EXPECT_EQ(**v, "10");
+}
+
+TEST_P(StoreConformance, ReadEventsFiltersByServiceAndReportsScanPosition) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 6; ++i) {
+    Mutation m;
+    m.events.push_back({i % 2 ? "media" : "notification", "k", "r", "", ""});
+    ASSERT_TRUE(store->Commit(std::move(m)).ok());
+  }
+  auto media = store->ReadEvents(0, 100, "media");
+  ASSERT_TRUE(media.ok());
+  ASSERT_EQ(media->events.size(), 3u);
+  EXPECT_EQ(media->events[0].sequence, 2);
+  EXPECT_EQ(media->scanned_through, 6);
+  auto page = store->ReadEvents(0, 2, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->scanned_through, 2);
+  auto none = store->ReadEvents(6, 10, "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->events.empty());
+  EXPECT_EQ(none->scanned_through, 6);
+}
+
+TEST_P(StoreConformance, ListResourcesPagesInNameOrder) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Mutation m;
+  for (const char* n : {"b", "a", "d", "c", "e"}) m.writes.push_back({"thing", n, std::string("v") + n, false});
+  m.writes.push_back({"other", "a", "x", false});
+  m.writes.push_back({"thing", "e", "", true});  // erased again in the same mutation
+  ASSERT_TRUE(store->Commit(std::move(m)).ok());
+  auto first = store->ListResources("thing", "", 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_EQ(first->items[0], std::make_pair(std::string("a"), std::string("va")));
+  EXPECT_EQ(first->items[1].first, "b");
+  EXPECT_EQ(first->next_after, "b");
+  auto rest = store->ListResources("thing", first->next_after, 10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->items.size(), 2u);
+  EXPECT_EQ(rest->items[1].first, "d");
+  EXPECT_EQ(rest->next_after, "") << "the last page";
+}
+
+TEST_P(StoreConformance, CommitsAfterCloseAreUnavailable) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  store->Close();
+  EXPECT_EQ(store->Commit(OneEvent("late", "x")).status().code(), absl::StatusCode::kUnavailable);
+}
+
+// Event payloads get their sequence (field 1) and create_time (field 2)
+// appended: the stored bytes and the listener's are the same.
+TEST_P(StoreConformance, EventsCarryTheirSequenceAndCreateTime) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Recorder rec;
+  store->SetCommitListener(rec.listener());
+  Mutation m;
+  m.events.push_back({"media", "storage", "blobs/1", "accounts/a", std::string("\x1a\x01z", 3)});
+  auto r = store->Commit(std::move(m));
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto read = store->ReadEvents(0, 10, "");
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->events.size(), 1u);
+  const EventRecord& e = read->events[0];
+  EXPECT_EQ(e.related, "accounts/a");
+  EXPECT_EQ(e.kind, "storage");
+  EXPECT_GE(e.create_time_us, absl::ToUnixMicros(absl::Now() - absl::Minutes(1)));
+  // Field 1 (varint 1) follows the payload.
+  ASSERT_GT(e.data.size(), 5u);
+  EXPECT_EQ(e.data.substr(0, 5), std::string("\x1a\x01z\x08\x01", 5));
+}
+
+// A commit's callback runs only once the commit listener has its events:
+// a watch that starts after an acknowledged write sees it.
+TEST_P(StoreConformance, TheListenerHasAWritesEventsBeforeItIsAcknowledged) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Recorder rec;
+  store->SetCommitListener(rec.listener());
+  for (int i = 0; i < 20; ++i) {
+    auto r = store->Commit(OneEvent("w" + std::to_string(i), "x"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_GE(rec.last(), r->last_sequence) << "acknowledged before the listener had it";
+    EXPECT_GE(store->HeadSequence(), r->last_sequence);
+  }
+  // A mutation without events is answered at once, with the head.
+  auto none = store->Commit(Mutation{});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->last_sequence, 20);
+}
+
+// Eight writers over two replicas (one store for SQLite): one log, no gap,
+// no repeat; every replica's listener gets all of it, in order, once.
+TEST_P(StoreConformance, EightWritersOverTwoReplicasMakeOneGapFreeLog) {
+  auto a = Open();
+  ASSERT_NE(a, nullptr);
+  std::unique_ptr<Store> b_holder;
+  Store* b = Replica(a.get(), b_holder);
+  ASSERT_NE(b, nullptr);
+  Recorder rec_a, rec_b;
+  a->SetCommitListener(rec_a.listener());
+  if (b != a.get()) b->SetCommitListener(rec_b.listener());
+  constexpr int kWriters = 8, kPerWriter = 60;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    Store* s = t % 2 ? b : a.get();
+    threads.emplace_back([&, s, t] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        Mutation m = OneEvent("g" + std::to_string(t) + "-" + std::to_string(i), "x");
+        // Some mutations append several events.
+        if (i % 5 == 0) m.events.push_back({"media", "k", "r", "", ""});
+        if (!s->Commit(std::move(m)).ok()) failures++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  const int64_t total = kWriters * kPerWriter + kWriters * (kPerWriter / 5);
+  std::vector<int64_t> want(static_cast<size_t>(total));
+  for (int64_t i = 0; i < total; ++i) want[static_cast<size_t>(i)] = i + 1;
+  for (Recorder* rec : {&rec_a, &rec_b}) {
+    if (rec == &rec_b && b == a.get()) continue;
+    EXPECT_TRUE(Eventually([&] { return rec->last() >= total; })) << "a listener stopped at " << rec->last();
+    EXPECT_EQ(rec->seqs(), want) << "a listener missed, repeated or reordered events";
+  }
+  for (Store* s : {a.get(), b}) {
+    auto all = s->ReadEvents(0, static_cast<int>(total) + 10, "");
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(static_cast<int64_t>(all->events.size()), total) << "count(*) = max(seq)";
+    EXPECT_EQ(all->events.back().sequence, total);
+    EXPECT_EQ(all->scanned_through, total);
+    EXPECT_EQ(s->HeadSequence(), total);
+  }
+}
+
+// A request_id committed on one replica replays on another.
+TEST_P(StoreConformance, ARepeatOnAnotherReplicaReplaysTheFirst) {
+  auto a = Open();
+  ASSERT_NE(a, nullptr);
+  std::unique_ptr<Store> b_holder;
+  Store* b = Replica(a.get(), b_holder);
+  ASSERT_NE(b, nullptr);
+  auto first = a->Commit(OneEvent("across", "v"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+  auto again = b->Commit(OneEvent("across", "v"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->response, first->response);
+  EXPECT_EQ(b->Commit(OneEvent("across", "other")).status().code(), absl::StatusCode::kAlreadyExists);
+  Mutation elsewhere = OneEvent("across", "v");
+  elsewhere.scope = "test.OtherOp";
+  EXPECT_EQ(b->Commit(std::move(elsewhere)).status().code(), absl::StatusCode::kAlreadyExists);
+  auto events = b->ReadEvents(0, 10, "");
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->events.size(), 1u) << "a repeat appended an event";
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance, ::testing::ValuesIn(testing::AllStoreImpls()),
+                         testing::ImplName);
+
+// SQLite's own.
 
 TEST(SqliteStore, SchemaOneIdempotencyRecordsAreMovedAndStillHonoured) {
   TempDir dir;
@@ -200,105 +518,6 @@ TEST(RequestIndex, KeepsEveryRowOfAKeyAndUndoesAdds) {
   EXPECT_EQ(index.size(), 1u);
 }
 
-// A request_id names one request of one RPC (docs/api.md): the same id
-// under another scope is ALREADY_EXISTS naming the first, also after a
-// restart, and nothing is applied.
-TEST(SqliteStore, ARequestIdUsedUnderAnotherScopeIsAlreadyExists) {
-  TempDir dir;
-  {
-    auto store = Open(dir);
-    ASSERT_TRUE(store->Commit(OneEvent("shared", "x")).ok());
-    Mutation other = OneEvent("shared", "x");
-    other.scope = "test.OtherOp";
-    auto r = store->Commit(std::move(other));
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
-    EXPECT_NE(r.status().message().find("first used for test.Op, not test.OtherOp"), absl::string_view::npos)
-        << r.status();
-    EXPECT_EQ(store->HeadSequence(), 1) << "nothing applied";
-  }
-  auto store = Open(dir);
-  Mutation other = OneEvent("shared", "x");
-  other.scope = "test.OtherOp";
-  EXPECT_EQ(store->Commit(std::move(other)).status().code(), absl::StatusCode::kAlreadyExists) << "after a restart";
-  auto again = store->Commit(OneEvent("shared", "x"));
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_TRUE(again->replayed) << "its own scope still replays";
-}
-
-TEST(SqliteStore, FailedMutationLeavesNoGapAndNoWrites) {
-  TempDir dir;
-  auto store = Open(dir);
-  std::vector<std::thread> threads;
-  Mutation bad = OneEvent("bad", "x");
-  bad.prepare = [](TxnReader&, Mutation&) { return absl::FailedPreconditionError("nope"); };
-  std::atomic<bool> bad_failed{false};
-  store->CommitAsync(OneEvent("a", "x"), [](auto) {});
-  store->CommitAsync(std::move(bad), [&](absl::StatusOr<CommitResult> r) { bad_failed = !r.ok(); });
-  ASSERT_TRUE(store->Commit(OneEvent("b", "x")).ok());
-  EXPECT_TRUE(bad_failed.load());
-  auto events = store->ReadEvents(0, 10, "");
-  ASSERT_TRUE(events.ok());
-  ASSERT_EQ(events->events.size(), 2u);
-  EXPECT_EQ(events->events[0].sequence, 1);
-  EXPECT_EQ(events->events[1].sequence, 2);
-  auto gone = store->GetResource("thing", "things/bad");
-  ASSERT_TRUE(gone.ok());
-  EXPECT_FALSE(gone->has_value());
-}
-
-TEST(SqliteStore, PrepareSeesEarlierMutationsOfTheSameBatch) {
-  TempDir dir;
-  auto store = Open(dir);
-  // Ten increments queued at once land in one or few batches; each must read
-  // the value the previous one wrote.
-  std::atomic<int> done{0};
-  for (int i = 0; i < 10; ++i) {
-    Mutation m;
-    m.prepare = [](TxnReader& txn, Mutation& self) -> absl::Status {
-      auto cur = txn.Get("counter", "c");
-      if (!cur.ok()) return cur.status();
-      int n = cur->has_value() ? std::stoi(**cur) : 0;
-      self.writes.push_back({"counter", "c", std::to_string(n + 1), false});
-      return absl::OkStatus();
-    };
-    store->CommitAsync(std::move(m), [&](auto r) {
-      EXPECT_TRUE(r.ok());
-      done++;
-    });
-  }
-  ASSERT_TRUE(store->Commit(Mutation{}).ok());
-  EXPECT_EQ(done.load(), 10);
-  auto v = store->GetResource("counter", "c");
-  ASSERT_TRUE(v.ok() && v->has_value());
-  EXPECT_EQ(**v, "10");
-}
-
-TEST(SqliteStore, ReadEventsFiltersByServiceAndReportsScanPosition) {
-  TempDir dir;
-  auto store = Open(dir);
-  for (int i = 0; i < 6; ++i) {
-    Mutation m;
-    m.events.push_back({i % 2 ? "media" : "notification", "k", "r", "", ""});
-    ASSERT_TRUE(store->Commit(std::move(m)).ok());
-  }
-  auto media = store->ReadEvents(0, 100, "media");
-  ASSERT_TRUE(media.ok());
-  ASSERT_EQ(media->events.size(), 3u);
-  EXPECT_EQ(media->events[0].sequence, 2);
-  EXPECT_EQ(media->scanned_through, 6);
-  auto page = store->ReadEvents(0, 2, "");
-  ASSERT_TRUE(page.ok());
-  EXPECT_EQ(page->scanned_through, 2);
-}
-
-TEST(SqliteStore, CommitsAfterCloseAreUnavailable) {
-  TempDir dir;
-  auto store = Open(dir);
-  store->Close();
-  EXPECT_EQ(store->Commit(OneEvent("late", "x")).status().code(), absl::StatusCode::kUnavailable);
-}
-
 // Checkpoints run on the store's own thread (wal_checkpointer.h): while the
 // store stays open and busy, committed pages keep moving from the -wal file
 // into the database file, and the -wal file stops growing.
@@ -329,6 +548,88 @@ TEST(SqliteStore, CheckpointsMoveTheLogIntoTheDatabaseWhileOpen) {
   auto read = store->ReadEvents(59990, 100, "");
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->events.size(), 10u);
+}
+
+// PostgreSQL's own.
+
+std::unique_ptr<StoreEnv> PgEnv() {
+  auto env = testing::PostgresImpl().make();
+  EXPECT_TRUE(env.ok()) << env.status();
+  return env.ok() ? std::move(*env) : nullptr;
+}
+
+// A replica that does not LISTEN still gets the others' events, by polling.
+TEST(PgStore, AReplicaWithoutListenGetsTheOthersEventsByPolling) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  auto a = env->Open();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ReplicaOptions quiet;
+  quiet.listen = false;
+  quiet.poll_interval = absl::Milliseconds(100);
+  auto b = env->Open(quiet);
+  ASSERT_TRUE(b.ok()) << b.status();
+  Recorder rec;
+  (*b)->SetCommitListener(rec.listener());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*a)->Commit(OneEvent("n" + std::to_string(i), "x")).ok());
+  absl::Time start = absl::Now();
+  EXPECT_TRUE(Eventually([&] { return rec.last() >= 5; }, absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "the poll is every 100 ms";
+  EXPECT_EQ(rec.seqs(), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ((*b)->HeadSequence(), 5);
+}
+
+// The listener starts at the head when the store opened: older events are
+// for ReadEvents.
+TEST(PgStore, TheTailerStartsAtTheHeadWhenTheStoreOpened) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  auto a = env->Open();
+  ASSERT_TRUE(a.ok()) << a.status();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*a)->Commit(OneEvent("o" + std::to_string(i), "x")).ok());
+  auto b = env->Open();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->HeadSequence(), 3);
+  Recorder rec;
+  (*b)->SetCommitListener(rec.listener());
+  ASSERT_TRUE((*a)->Commit(OneEvent("o3", "x")).ok());
+  EXPECT_TRUE(Eventually([&] { return rec.last() >= 4; }));
+  EXPECT_EQ(rec.seqs(), (std::vector<int64_t>{4}));
+}
+
+// Replicas starting at once on a new schema both create it (or find it).
+TEST(PgStore, ReplicasStartingAtOnceShareOneSchema) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  constexpr int kReplicas = 4;
+  std::vector<absl::StatusOr<std::unique_ptr<Store>>> opened(kReplicas);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kReplicas; ++i) threads.emplace_back([&, i] { opened[i] = env->Open(); });
+  for (auto& t : threads) t.join();
+  for (auto& s : opened) ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE((*opened[0])->Commit(OneEvent("one", "x")).ok());
+  auto again = (*opened[3])->Commit(OneEvent("one", "x"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->replayed);
+}
+
+// A bad address fails at open, naming what to fix, without the password.
+TEST(PgStore, AnUnreachableServerIsUnavailableNamingTheUrlWithoutItsPassword) {
+  PgOptions options;
+  options.url = "postgresql://switchboard:sekret-pw@127.0.0.1:1/switchboard?connect_timeout=2";
+  auto s = OpenPgStore(options);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable) << s.status();
+  const std::string msg(s.status().message());
+  EXPECT_NE(msg.find("cannot connect to PostgreSQL at postgresql://switchboard:***@127.0.0.1:1/switchboard"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("check --store"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("sekret"), std::string::npos) << msg;
+  options.url = "host=127.0.0.1 port=1 password=sekret-pw connect_timeout=2";
+  s = OpenPgStore(options);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(std::string(s.status().message()).find("sekret"), std::string::npos) << s.status();
 }
 
 }  // namespace

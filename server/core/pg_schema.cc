@@ -1,0 +1,78 @@
+#include "server/core/pg_schema.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "server/core/job_pg.h"
+
+namespace switchboard::core::pg {
+namespace {
+
+// log_counter holds the head of the log (the last sequence given) and the
+// create time of its last event: a batch locks the row (FOR UPDATE), takes
+// the next sequences and a create time no earlier than the last, and
+// updates it in the transaction that appends the events, so that sequence
+// order is commit order and the log has no gap. requests holds the
+// idempotency records, keyed by request_id alone (a request_id names one
+// request of one RPC: the same id under another scope is a conflict).
+// Strings are bytea: opaque bytes, compared bytewise as SQLite does.
+constexpr const char* kLogSchema = R"sql(
+CREATE TABLE IF NOT EXISTS log_counter(
+  id smallint PRIMARY KEY CHECK (id = 1),
+  head bigint NOT NULL,
+  create_us bigint NOT NULL);
+INSERT INTO log_counter(id, head, create_us) VALUES(1, 0, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS events(
+  seq bigint PRIMARY KEY,
+  create_us bigint NOT NULL,
+  service bytea NOT NULL,
+  kind bytea NOT NULL,
+  resource bytea NOT NULL,
+  related bytea NOT NULL,
+  data bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_service ON events(service, seq);
+CREATE TABLE IF NOT EXISTS resources(
+  kind bytea NOT NULL,
+  name bytea NOT NULL,
+  value bytea NOT NULL,
+  PRIMARY KEY(kind, name));
+CREATE TABLE IF NOT EXISTS requests(
+  request_id bytea PRIMARY KEY,
+  scope bytea NOT NULL,
+  fingerprint bytea NOT NULL,
+  response bytea NOT NULL,
+  create_us bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value text NOT NULL);
+INSERT INTO meta(key, value) VALUES('schema_version', '1') ON CONFLICT DO NOTHING;
+)sql";
+
+}  // namespace
+
+absl::Status EnsureSchema(Conn& c, const std::string& schema) {
+  // The advisory lock's key is fixed: every store's creation waits for any
+  // other's, which costs nothing at start and rules out CREATE races (two
+  // CREATE SCHEMA IF NOT EXISTS at once can fail on the catalog's unique
+  // index).
+  std::string script = absl::StrCat("BEGIN; SELECT pg_advisory_xact_lock(7301163242); CREATE SCHEMA IF NOT EXISTS ",
+                                    QuoteIdent(schema), "; SET LOCAL search_path TO ", QuoteIdent(schema), ";",
+                                    kLogSchema, kJobSchema, "COMMIT;");
+  absl::StatusOr<Result> r = c.ExecScript("create schema", script);
+  if (!r.ok()) {
+    (void)c.ExecScript("rollback", "ROLLBACK");
+    return absl::UnavailableError(absl::StrCat(r.status().message(), "; check that the --store user may create schema ",
+                                               QuoteIdent(schema), " and its tables"));
+  }
+  return absl::OkStatus();
+}
+
+std::string LogChannel(absl::string_view schema) {
+  std::string channel = absl::StrCat("sb_log_", schema);
+  if (channel.size() > 63) {
+    channel.resize(63);
+    // Not in the middle of a UTF-8 sequence.
+    while (!channel.empty() && (static_cast<unsigned char>(channel.back()) & 0xc0) == 0x80) channel.pop_back();
+    if (!channel.empty() && static_cast<unsigned char>(channel.back()) >= 0xc0) channel.pop_back();
+  }
+  return channel;
+}
+
+}  // namespace switchboard::core::pg

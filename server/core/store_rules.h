@@ -1,0 +1,26 @@
+#pragma once
+// What every Store implementation (sqlite_store.cc, pg_store.cc) answers
+// the same way: the idempotency refusals, and the event's final bytes.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace switchboard::core {
+
+// The answer to a request_id reused for a different request.
+absl::Status RequestIdConflict(absl::string_view scope, absl::string_view request_id);
+
+// The answer to a request_id reused on another RPC (scopes are
+// "<service>.<method>", media's "media.<OPERATION_TYPE>").
+absl::Status RequestIdUsedElsewhere(absl::string_view request_id, absl::string_view first, absl::string_view now);
+
+// Appends fields 1 (sequence) and 2 (create_time) to a serialized event
+// (EventDraft::payload); protobuf parsing lets later occurrences of a
+// scalar or message field win (messages merge, and the payload never sets
+// them).
+std::string FinalizeEvent(std::string payload, int64_t seq, int64_t create_us);
+
+}  // namespace switchboard::core

@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   Cli cli("switchboardd", "switchboardd [flags]");
   cli.AddString("config", "", "JSON config file; flags given here override its keys (docs/configuration.md).");
   cli.AddString("data_dir", defaults.data_dir, "Folder for the SQLite store and other state; created if missing.");
+  cli.AddString("store", "",
+                "Where the durable state lives: \"sqlite\" (the default, a file in --data_dir) or a PostgreSQL URI "
+                "(postgresql:///switchboard?host=/run/postgresql) shared by several replicas; docs/scale-out.md.");
+  cli.AddString("store_schema", defaults.store_schema, "The PostgreSQL schema of --store (made if missing).");
   cli.AddString("grpc_address", defaults.grpc_address, "gRPC listen address host:port (port 0 picks a free one).");
   cli.AddString("http_address", defaults.http_address, "HTTP listen address for /healthz and /metrics.");
   cli.AddString("token_file", "",
@@ -86,6 +90,8 @@ int main(int argc, char** argv) {
     if (cli.IsSet(flag)) *field = cli.GetInt(flag);
   };
   str("data_dir", &config.data_dir);
+  str("store", &config.store);
+  str("store_schema", &config.store_schema);
   str("grpc_address", &config.grpc_address);
   str("http_address", &config.http_address);
   str("token_file", &config.token_file);

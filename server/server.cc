@@ -19,6 +19,7 @@
 #include "server/core/job_pruner.h"
 #include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
+#include "server/core/store_open.h"
 #include "server/http/admin_http.h"
 #include "server/http/blob_http.h"
 #include "server/media/media_service.h"
@@ -124,8 +125,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   RETURN_IF_ERROR(core::ValidateConfig(config));
   auto impl = std::make_unique<Impl>();
   impl->config = config;
-  // This process start's id: the owner of every job lease taken here.
-  const std::string replica_id = core::NewReplicaId();
 
   if (config.token_file.empty()) {
     impl->auth = TokenAuthenticator::AllowLocal();
@@ -143,9 +142,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
         absl::StrCat("cannot create --data_dir '", config.data_dir, "': ", ec.message()));
   }
   ASSIGN_OR_RETURN(impl->data_dir_lock, core::DataDirLock::Acquire(config.data_dir));
-  core::SqliteOptions store_opts;
-  store_opts.path = (std::filesystem::path(config.data_dir) / "switchboard.db").string();
-  ASSIGN_OR_RETURN(impl->store, core::OpenSqliteStore(store_opts));
+  // This process start's id, the owner of every job lease taken here:
+  // "<the data dir's instance>/<host>/<pid>/<random>" (data_dir_lock.h).
+  const std::string replica_id = absl::StrCat(impl->data_dir_lock->instance(), "/", core::NewReplicaId());
+  ASSIGN_OR_RETURN(impl->store, core::OpenConfiguredStore(config));
   core::JobPruner::Options prune_opts;
   prune_opts.retention = absl::Seconds(config.job_retention_seconds);
   impl->job_pruner = std::make_unique<core::JobPruner>(&impl->store->jobs(), prune_opts);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -96,6 +97,8 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
     };
     absl::Status s;
     if (k == "data_dir") s = str(&c->data_dir);
+    else if (k == "store") s = str(&c->store);
+    else if (k == "store_schema") s = str(&c->store_schema);
     else if (k == "grpc_address") s = str(&c->grpc_address);
     else if (k == "http_address") s = str(&c->http_address);
     else if (k == "token_file") s = str(&c->token_file);
@@ -133,8 +136,27 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
   return absl::OkStatus();
 }
 
+bool UsesPostgres(const ServerConfig& c) {
+  return absl::StartsWith(c.store, "postgres://") || absl::StartsWith(c.store, "postgresql://");
+}
+
 absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data_dir must not be empty");
+  if (!c.store.empty() && c.store != "sqlite" && !UsesPostgres(c)) {
+    return absl::InvalidArgumentError(
+        "store must be \"sqlite\" (the default: a file in data_dir) or a PostgreSQL URI starting with "
+        "postgres:// or postgresql:// (e.g. postgresql:///switchboard?host=/run/postgresql); it is neither");
+  }
+  if (UsesPostgres(c)) {
+    const std::string& s = c.store_schema;
+    bool ok = !s.empty() && s.size() <= 63 && !(s[0] >= '0' && s[0] <= '9');
+    for (char ch : s) ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "store_schema '", s.substr(0, 64),
+          "' must be 1 to 63 lower-case letters, digits and underscores, not starting with a digit"));
+    }
+  }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return absl::InvalidArgumentError("tls_cert_file and tls_key_file go together: give both or neither");
   }

@@ -26,6 +26,12 @@ std::map<std::string, PoolSize> DefaultPools();
 
 struct ServerConfig {
   std::string data_dir = "switchboard-data";
+  // Where the durable state lives: empty or "sqlite" for the SQLite file in
+  // data_dir (one machine); a "postgres://" or "postgresql://" URI for a
+  // PostgreSQL database that several replicas share (docs/scale-out.md).
+  std::string store;
+  // The PostgreSQL schema holding switchboardd's tables (made if missing).
+  std::string store_schema = "switchboard";
   std::string grpc_address = "127.0.0.1:50051";
   std::string http_address = "127.0.0.1:8081";
   // Bearer tokens; without it the server is loopback-only and every caller
@@ -81,6 +87,8 @@ struct ServerConfig {
 // and wrong types are INVALID_ARGUMENT naming the key.
 absl::Status MergeConfigFile(const std::string& path, ServerConfig* config);
 absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* config);
+// True when `store` selects PostgreSQL.
+bool UsesPostgres(const ServerConfig& config);
 // Cross-field checks (TLS pair, positive limits).
 absl::Status ValidateConfig(const ServerConfig& config);
 

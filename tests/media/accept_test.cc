@@ -8,6 +8,7 @@
 #include "server/media/media_job.h"
 #include "server/media/op_recorder.h"
 #include "tests/media/media_test_support.h"
+#include "tests/core/store_jobs.h"
 
 namespace switchboard::testing {
 namespace {
@@ -21,7 +22,7 @@ v1::SetBlobMetadataRequest MetadataRequest(const std::string& id, const std::str
 // Records `req` as ACCEPTED and pending, as switchboardd does just before a
 // crash that leaves its work undone.
 v1::Operation AcceptWithoutRunning(const std::string& data_dir, const v1::SetBlobMetadataRequest& req) {
-  auto store = core::OpenSqliteStore({data_dir + "/switchboard.db"});
+  auto store = OpenServerStore(data_dir);
   EXPECT_TRUE(store.ok()) << store.status();
   media::OpRecorder recorder(store->get());
   media::MediaJob job = media::JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());

@@ -2,7 +2,6 @@
 // every accepted operation is one, finished with its outcome; one whose
 // holder died (kill -9 mid-run, lease unexpired) runs at the next start; and
 // a previous release's media_pending resources become jobs on open.
-#include <sqlite3.h>
 
 #include <future>
 
@@ -11,6 +10,7 @@
 #include "server/media/media_job.h"
 #include "server/media/op_recorder.h"
 #include "tests/media/media_test_support.h"
+#include "tests/core/store_jobs.h"
 
 namespace switchboard::testing {
 namespace {
@@ -25,22 +25,9 @@ std::string DbPath(const std::string& data_dir) { return data_dir + "/switchboar
 
 // state, owner of the media.operation job of `operation`; state -1 if none.
 std::pair<int, std::string> JobOf(const std::string& data_dir, const std::string& operation) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(DbPath(data_dir).c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT state, owner FROM jobs WHERE kind='media.operation' AND key=?1", -1,
-                               &st, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_bind_text(st, 1, operation.c_str(), -1, SQLITE_TRANSIENT);
-  std::pair<int, std::string> out{-1, ""};
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    out.first = sqlite3_column_int(st, 0);
-    out.second = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
+  std::vector<core::Job> jobs = JobsInStore(data_dir, "media.operation", operation);
+  if (jobs.empty()) return {-1, ""};
+  return {static_cast<int>(jobs.front().state), jobs.front().lease.owner};
 }
 
 // Records `req` as ACCEPTED the way this release does, through a recorder
@@ -84,7 +71,7 @@ TEST(MediaJobs, AnOperationWhoseHolderWasKilledRunsAtTheNextStart) {
   }
   v1::Operation accepted;
   {
-    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    auto store = OpenServerStore(dir.path());
     ASSERT_TRUE(store.ok()) << store.status();
     // A live engine's worker holds the job with a lease far from expiry,
     // as when switchboardd is killed mid-operation.
@@ -158,7 +145,7 @@ TEST(MediaJobs, APreviousReleasesPendingOperationsBecomeJobs) {
   {
     // What the release before jobs left: the operation ACCEPTED, and its
     // request kept as a media_pending resource (no job).
-    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    auto store = OpenServerStore(dir.path());
     ASSERT_TRUE(store.ok()) << store.status();
     accepted = Accept(store->get(), nullptr, req, /*keep_request=*/false);
     core::Mutation m;
@@ -178,7 +165,7 @@ TEST(MediaJobs, APreviousReleasesPendingOperationsBecomeJobs) {
   }
   EXPECT_EQ(JobOf(dir.path(), accepted.name()).first, static_cast<int>(core::JobState::kDone));
   {
-    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    auto store = OpenServerStore(dir.path());
     ASSERT_TRUE(store.ok()) << store.status();
     auto pending = (*store)->ListResources(media::kPendingKind, "", 10);
     ASSERT_TRUE(pending.ok());

@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <fstream>
@@ -30,6 +29,7 @@
 #include "tests/notification/app_fixtures.h"
 #include "tests/notification/bus_client.h"
 #include "tests/notification/daemon_process.h"
+#include "tests/core/store_jobs.h"
 
 namespace switchboard::testing {
 namespace {
@@ -56,30 +56,16 @@ struct CursorJob {
 // The status_bridge.cursor job, read straight from the file (a running
 // server is not disturbed: WAL readers do not block it).
 CursorJob ReadCursorJob(const std::string& data_dir) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2((data_dir + "/switchboard.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db,
-                               "SELECT id, state, payload, owner, token FROM jobs "
-                               "WHERE kind='status_bridge.cursor' ORDER BY id",
-                               -1, &st, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
+  std::vector<core::Job> jobs = JobsInStore(data_dir, "status_bridge.cursor");
+  EXPECT_LE(jobs.size(), 1u) << "the cursor is one job";
   CursorJob job;
-  int rows = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    ++rows;
-    job.id = sqlite3_column_int64(st, 0);
-    job.state = sqlite3_column_int(st, 1);
-    job.payload.assign(static_cast<const char*>(sqlite3_column_blob(st, 2)),
-                       static_cast<size_t>(sqlite3_column_bytes(st, 2)));
-    job.owner = reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
-    job.token = sqlite3_column_int64(st, 4);
+  if (!jobs.empty()) {
+    job.id = jobs.back().id;
+    job.state = static_cast<int>(jobs.back().state);
+    job.payload = jobs.back().payload;
+    job.owner = jobs.back().lease.owner;
+    job.token = jobs.back().lease.token;
   }
-  EXPECT_LE(rows, 1) << "the cursor is one job";
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return job;
 }
 

@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -27,6 +26,7 @@
 #include "tests/core/test_support.h"
 #include "tests/notification/daemon_process.h"
 #include "tests/notification/webhook_client.h"
+#include "tests/core/store_jobs.h"
 
 namespace switchboard::testing {
 namespace {
@@ -47,27 +47,14 @@ struct JobRow {
 // The webhook.delivery job of `delivery`, read straight from the file (the
 // server may be running: WAL readers do not disturb it).
 JobRow JobOf(const std::string& data_dir, const std::string& delivery) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(DbPath(data_dir).c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db,
-                               "SELECT state, attempts, run_at_us, last_error FROM jobs "
-                               "WHERE kind='webhook.delivery' AND key=?1 ORDER BY id DESC LIMIT 1",
-                               -1, &st, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_bind_text(st, 1, delivery.c_str(), -1, SQLITE_TRANSIENT);
+  std::vector<core::Job> jobs = JobsInStore(data_dir, "webhook.delivery", delivery);
   JobRow row;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    row.state = sqlite3_column_int(st, 0);
-    row.attempts = sqlite3_column_int(st, 1);
-    row.run_at_us = sqlite3_column_int64(st, 2);
-    const unsigned char* e = sqlite3_column_text(st, 3);
-    row.last_error = e ? reinterpret_cast<const char*>(e) : "";
+  if (!jobs.empty()) {
+    row.state = static_cast<int>(jobs.back().state);
+    row.attempts = jobs.back().attempts;
+    row.run_at_us = jobs.back().run_at_us;
+    row.last_error = jobs.back().last_error;
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return row;
 }
 
@@ -189,7 +176,7 @@ TEST(WebhookJobs, PendingDeliveriesFromBeforeJobsAreMovedToJobsAndDelivered) {
   const std::string retrying = "webhooks/old/deliveries/00000000000000000004";
   const std::string gone = "webhooks/deleted/deliveries/00000000000000000006";
   {
-    auto store = core::OpenSqliteStore({DbPath(dir.path())});
+    auto store = OpenServerStore(dir.path());
     ASSERT_TRUE(store.ok()) << store.status();
     core::Mutation m;
     v1::WebhookSubscription hook = Hook(rx.url() + "/hook");

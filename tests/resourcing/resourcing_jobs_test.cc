@@ -6,7 +6,6 @@
 // jobs gets them (and the listing indexes) at start.
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include "server/resourcing/names.h"
 #include "server/resourcing/validation.h"
 #include "tests/resourcing/resourcing_test_support.h"
+#include "tests/core/store_jobs.h"
 
 namespace switchboard {
 namespace {
@@ -46,40 +46,22 @@ struct JobRow {
 
 // The resourcing.run job of `run`, read from the database file.
 JobRow JobOf(const std::string& db_path, const std::string& run) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db,
-                               "SELECT id, state, owner, token, attempts, payload FROM jobs "
-                               "WHERE kind='resourcing.run' AND key=?1 ORDER BY id DESC LIMIT 1",
-                               -1, &st, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_bind_text(st, 1, run.c_str(), -1, SQLITE_TRANSIENT);
+  std::vector<core::Job> jobs = testing::JobsInSqlite(db_path, "resourcing.run", run);
   JobRow row;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    row.id = sqlite3_column_int64(st, 0);
-    row.state = sqlite3_column_int(st, 1);
-    row.owner = reinterpret_cast<const char*>(sqlite3_column_text(st, 2));
-    row.token = sqlite3_column_int64(st, 3);
-    row.attempts = sqlite3_column_int(st, 4);
-    row.payload = reinterpret_cast<const char*>(sqlite3_column_text(st, 5));
+  if (!jobs.empty()) {
+    const core::Job& j = jobs.back();
+    row.id = j.id;
+    row.state = static_cast<int>(j.state);
+    row.owner = j.lease.owner;
+    row.token = j.lease.token;
+    row.attempts = j.attempts;
+    row.payload = j.payload;
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return row;
 }
 
 int64_t CountRunJobs(const std::string& db_path) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM jobs WHERE kind='resourcing.run'", -1, &st, nullptr),
-            SQLITE_OK);
-  int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
+  return static_cast<int64_t>(testing::JobsInSqlite(db_path, "resourcing.run").size());
 }
 
 constexpr int kRunning = static_cast<int>(core::JobState::kRunning);

@@ -1,0 +1,58 @@
+// switchboardd's `store` and `store_schema` keys: which store a start opens,
+// and the errors that name what to fix.
+
+#include <gtest/gtest.h>
+
+#include "server/core/config.h"
+
+namespace switchboard::core {
+namespace {
+
+TEST(StoreConfig, SqliteIsTheDefaultAndPostgresUrisSelectPostgres) {
+  ServerConfig c;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  EXPECT_FALSE(UsesPostgres(c));
+  ASSERT_TRUE(MergeConfigJson(R"({"store": "sqlite"})", &c).ok());
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  EXPECT_FALSE(UsesPostgres(c));
+  for (const char* uri : {"postgres://u@db/switchboard", "postgresql:///switchboard?host=/tmp/pg"}) {
+    ServerConfig pg;
+    ASSERT_TRUE(MergeConfigJson(std::string(R"({"store": ")") + uri + R"(", "store_schema": "sb_2"})", &pg).ok());
+    EXPECT_TRUE(ValidateConfig(pg).ok()) << uri;
+    EXPECT_TRUE(UsesPostgres(pg)) << uri;
+    EXPECT_EQ(pg.store_schema, "sb_2");
+  }
+}
+
+TEST(StoreConfig, AStoreThatIsNeitherIsRefusedSayingWhatItMayBe) {
+  ServerConfig c;
+  c.store = "mysql://db/x";
+  absl::Status s = ValidateConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("store must be \"sqlite\""), absl::string_view::npos) << s.message();
+  EXPECT_NE(s.message().find("postgresql://"), absl::string_view::npos) << s.message();
+}
+
+TEST(StoreConfig, ASchemaNameThatIsNotAPlainIdentifierIsRefused) {
+  for (const char* bad : {"", "Upper", "1abc", "a-b", "x; DROP TABLE events"}) {
+    ServerConfig c;
+    c.store = "postgresql:///switchboard";
+    c.store_schema = bad;
+    absl::Status s = ValidateConfig(c);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("store_schema"), absl::string_view::npos) << s.message();
+  }
+  // Only checked when PostgreSQL is used.
+  ServerConfig sqlite;
+  sqlite.store_schema = "Upper";
+  EXPECT_TRUE(ValidateConfig(sqlite).ok());
+}
+
+TEST(StoreConfig, WrongTypesNameTheKey) {
+  ServerConfig c;
+  absl::Status s = MergeConfigJson(R"({"store": 5})", &c);
+  EXPECT_EQ(s.message(), "key 'store' must be a string");
+}
+
+}  // namespace
+}  // namespace switchboard::core

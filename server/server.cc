@@ -20,6 +20,7 @@
 #include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
 #include "server/core/store_open.h"
+#include "server/replicated_config.h"
 #include "server/http/admin_http.h"
 #include "server/http/blob_http.h"
 #include "server/media/media_service.h"
@@ -123,6 +124,7 @@ const std::string& Server::http_address() const { return impl_->http->address();
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& config) {
   RETURN_IF_ERROR(core::ValidateConfig(config));
+  RETURN_IF_ERROR(CheckReplicatedConfig(config));
   auto impl = std::make_unique<Impl>();
   impl->config = config;
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "server/core/config.h"
+#include "server/replicated_config.h"
 
 namespace switchboard::core {
 namespace {
@@ -52,6 +53,28 @@ TEST(StoreConfig, WrongTypesNameTheKey) {
   ServerConfig c;
   absl::Status s = MergeConfigJson(R"({"store": 5})", &c);
   EXPECT_EQ(s.message(), "key 'store' must be a string");
+}
+
+TEST(ReplicatedConfig, APostgresStoreRefusesWhatLivesOnOneReplicasDisk) {
+  ServerConfig sqlite;
+  EXPECT_TRUE(CheckReplicatedConfig(sqlite).ok()) << "SQLite keeps the embedded defaults";
+
+  ServerConfig pg;
+  pg.store = "postgresql:///switchboard";
+  absl::Status s = CheckReplicatedConfig(pg);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("resourcing.infra_url is not set"), absl::string_view::npos) << s.message();
+
+  ASSERT_TRUE(MergeConfigJson(R"({"resourcing": {"infra_url": "https://git.example/infra.git",
+                                                 "modules_url": "https://git.example/modules.git"}})",
+                              &pg)
+                  .ok());
+  s = CheckReplicatedConfig(pg);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("media.local_accounts is [devstoreaccount1]"), absl::string_view::npos) << s.message();
+
+  ASSERT_TRUE(MergeConfigJson(R"({"media": {"local_accounts": []}})", &pg).ok());
+  EXPECT_TRUE(CheckReplicatedConfig(pg).ok()) << CheckReplicatedConfig(pg);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace switchboard::core::pg {
@@ -156,11 +157,12 @@ absl::Status Conn::Connect() {
   const std::string interval = absl::StrCat(absl::ToInt64Seconds(spec_.keepalive_interval));
   const std::string count = absl::StrCat(spec_.keepalive_count);
   const std::string timeout = absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(spec_.connect_timeout)));
+  const std::string app = absl::StrCat("switchboardd ", spec_.role, " (", spec_.schema, ")");
   // Ours first: what the URL sets itself wins.
   const char* keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
                         "connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {"1", idle.c_str(), interval.c_str(), count.c_str(), timeout.c_str(),
-                          spec_.application_name.c_str(), spec_.url.c_str(), nullptr};
+                          app.c_str(), spec_.url.c_str(), nullptr};
   pg_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (pg_ == nullptr || PQstatus(pg_) != CONNECTION_OK) {
     std::string msg = pg_ ? Trimmed(PQerrorMessage(pg_)) : "out of memory";
@@ -169,6 +171,10 @@ absl::Status Conn::Connect() {
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at ", RedactUrl(spec_.url), ": ", msg,
                                                "; check --store"));
   }
+  // Warnings, and the FATAL of a session the server ends, go to the log
+  // rather than to stderr bare.
+  PQsetNoticeProcessor(
+      pg_, [](void*, const char* message) { log::Warn("PostgreSQL says", {{"notice", Trimmed(message)}}); }, nullptr);
   // A stuck peer cannot hold the log counter's lock for ever, nor can a
   // session of ours that stalled inside a transaction.
   std::string settings = absl::StrCat(

@@ -35,8 +35,9 @@ struct ConnectSpec {
   absl::Duration keepalive_idle = absl::Seconds(10);
   absl::Duration keepalive_interval = absl::Seconds(5);
   int keepalive_count = 3;
-  // Shown in pg_stat_activity: which part of which replica this is.
-  std::string application_name = "switchboardd";
+  // What the session is for ("log writer"): its application_name is
+  // "switchboardd <role> (<schema>)", as pg_stat_activity shows it.
+  std::string role = "session";
 };
 
 // `url` with any password replaced by "***", for messages and logs.

@@ -77,6 +77,7 @@ struct StoredRequest {
 // One try of one batch: what it appended and recorded so far.
 struct Txn {
   bool locked = false;
+  bool begun = false;  // BEGIN went through
   int64_t head = 0;  // the last sequence given, this batch's included
   int64_t now_us = 0;
   int64_t create_us = 0;
@@ -122,12 +123,12 @@ class PgStore final : public Store, public JobQueue {
     if (options_.schema.empty()) return absl::InvalidArgumentError("the PostgreSQL schema is empty; name one");
     if (options_.max_batch < 1) return absl::InvalidArgumentError("max_batch must be 1 or more");
     pg::ConnectSpec spec = spec_;
-    spec.application_name = "switchboardd log writer";
+    spec.role = "log writer";
     ASSIGN_OR_RETURN(log_.conn, Conn::Open(spec));
     RETURN_IF_ERROR(pg::EnsureSchema(*log_.conn, options_.schema));
-    spec.application_name = "switchboardd job writer";
+    spec.role = "job writer";
     ASSIGN_OR_RETURN(jobs_lane_.conn, Conn::Open(spec));
-    spec.application_name = "switchboardd reader";
+    spec.role = "reader";
     for (int i = 0; i < std::max(1, options_.read_connections); ++i) {
       ASSIGN_OR_RETURN(std::unique_ptr<Conn> c, Conn::Open(spec));
       free_.push_back(c.get());
@@ -154,20 +155,24 @@ class PgStore final : public Store, public JobQueue {
   }
 
   absl::StatusOr<std::optional<std::string>> GetResource(absl::string_view kind, absl::string_view name) override {
-    Lease c(this);
-    Params p;
-    p.Bytes(kind).Bytes(name);
-    ASSIGN_OR_RETURN(Result r, c->Exec("get resource", "SELECT value FROM resources WHERE kind=$1 AND name=$2", p));
-    if (r.rows() == 0) return std::optional<std::string>();
-    return std::optional<std::string>(r.Bytes(0, 0));
+    return Read<std::optional<std::string>>([&](Conn& c) -> absl::StatusOr<std::optional<std::string>> {
+      Params p;
+      p.Bytes(kind).Bytes(name);
+      ASSIGN_OR_RETURN(Result r, c.Exec("get resource", "SELECT value FROM resources WHERE kind=$1 AND name=$2", p));
+      if (r.rows() == 0) return std::optional<std::string>();
+      return std::optional<std::string>(r.Bytes(0, 0));
+    });
   }
 
   absl::StatusOr<ResourcePage> ListResources(absl::string_view kind, absl::string_view after_name,
                                              int limit) override {
-    Lease c(this);
+    return Read<ResourcePage>([&](Conn& c) { return List(c, kind, after_name, limit); });
+  }
+
+  absl::StatusOr<ResourcePage> List(Conn& c, absl::string_view kind, absl::string_view after_name, int limit) {
     Params p;
     p.Bytes(kind).Bytes(after_name).Int(limit + 1);
-    ASSIGN_OR_RETURN(Result r, c->Exec("list resources",
+    ASSIGN_OR_RETURN(Result r, c.Exec("list resources",
                                        "SELECT name, value FROM resources WHERE kind=$1 AND name>$2 "
                                        "ORDER BY name LIMIT $3",
                                        p));
@@ -181,7 +186,10 @@ class PgStore final : public Store, public JobQueue {
   }
 
   absl::StatusOr<EventBatch> ReadEvents(int64_t after, int limit, absl::string_view service) override {
-    Lease c(this);
+    return Read<EventBatch>([&](Conn& c) { return ReadEventsOn(c, after, limit, service); });
+  }
+
+  absl::StatusOr<EventBatch> ReadEventsOn(Conn& c, int64_t after, int limit, absl::string_view service) {
     Params p;
     p.Int(after).Int(limit);
     if (!service.empty()) p.Bytes(service);
@@ -191,7 +199,7 @@ class PgStore final : public Store, public JobQueue {
         "SELECT c.head, e.seq, e.create_us, e.service, e.kind, e.resource, e.related, e.data FROM log_counter c "
         "LEFT JOIN LATERAL (SELECT * FROM events WHERE seq>$1",
         service.empty() ? "" : " AND service=$3", " ORDER BY seq LIMIT $2) e ON true WHERE c.id=1 ORDER BY e.seq");
-    ASSIGN_OR_RETURN(Result r, c->Exec("read events", sql, p));
+    ASSIGN_OR_RETURN(Result r, c.Exec("read events", sql, p));
     EventBatch batch;
     int64_t head = after;
     for (int i = 0; i < r.rows(); ++i) {
@@ -278,13 +286,11 @@ class PgStore final : public Store, public JobQueue {
   }
 
   absl::StatusOr<std::optional<Job>> GetJob(int64_t id) override {
-    Lease c(this);
-    return pg::GetJob(*c, id);
+    return Read<std::optional<Job>>([&](Conn& c) { return pg::GetJob(c, id); });
   }
 
   absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) override {
-    Lease c(this);
-    return pg::CountUnfinishedJobs(*c, kind);
+    return Read<int64_t>([&](Conn& c) { return pg::CountUnfinishedJobs(c, kind); });
   }
 
   void Prune(absl::Time finished_before, int n, PruneDone done) override {
@@ -320,7 +326,7 @@ class PgStore final : public Store, public JobQueue {
       c_ = s_->free_.back();
       s_->free_.pop_back();
       lock.unlock();
-      if (!c_->ok()) (void)c_->Reconnect();  // a failure shows in the statement's error
+      if (!c_->ok()) (void)c_->Reconnect();  // a failure shows in the read's error
     }
     ~Lease() {
       std::lock_guard<std::mutex> lock(s_->pool_mu_);
@@ -334,6 +340,16 @@ class PgStore final : public Store, public JobQueue {
     PgStore* s_;
     Conn* c_;
   };
+
+  // A read on a pooled session; once more on a new session when the first
+  // was lost (the server restarted, or ended it): a read is safe to repeat.
+  template <typename T>
+  absl::StatusOr<T> Read(const std::function<absl::StatusOr<T>(Conn&)>& fn) {
+    Lease c(this);
+    absl::StatusOr<T> r = fn(*c);
+    if (!r.ok() && !c->ok() && c->Reconnect().ok()) r = fn(*c);
+    return r;
+  }
 
   // Reads inside the batch's transaction, after its earlier writes.
   class TxnRead final : public TxnReader {
@@ -425,6 +441,7 @@ class PgStore final : public Store, public JobQueue {
     if (!r.ok()) return r.status();
     if (r->rows() != 1) return absl::DataLossError("store: log_counter has no row; the schema was changed by hand");
     t.locked = lock;
+    t.begun = true;
     t.head = r->Int(0, 0);
     t.now_us = r->Int(0, 2);
     // Event times never go back along the log, whatever the clocks did.
@@ -615,10 +632,13 @@ class PgStore final : public Store, public JobQueue {
       failed = RunOnce(c, batch, lock, t, results, appended);
       committed = failed.ok();
       if (!committed) {
-        const bool retry = c.Retryable() && attempt < kTries;
+        // A deadlock or serialization failure rolled the transaction back;
+        // a session lost before BEGIN went through wrote nothing: both are
+        // safe to try again. A session lost later may have committed.
+        const bool retry = (c.Retryable() || (!t.begun && !c.ok())) && attempt < kTries;
         if (c.ok()) (void)c.ExecScript("rollback", "ROLLBACK");
         if (!retry) break;
-        log::Info("store: transaction hit a deadlock or serialization failure; trying again",
+        log::Info("store: transaction failed before it wrote; trying again",
                   {{"attempt", attempt}, {"error", std::string(failed.message())}});
       }
     }

@@ -15,7 +15,7 @@ namespace switchboard::core::pg {
 
 absl::StatusOr<std::unique_ptr<Tailer>> Tailer::Start(Options options, int64_t from) {
   std::unique_ptr<Tailer> t(new Tailer(std::move(options), from));
-  t->options_.spec.application_name = "switchboardd log tailer";
+  t->options_.spec.role = "log tailer";
   ASSIGN_OR_RETURN(t->read_, Conn::Open(t->options_.spec));
   t->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (t->wake_fd_ < 0) return absl::InternalError("log tailer: eventfd failed");
@@ -70,7 +70,7 @@ void Tailer::ListenSession() {
   listen_.reset();
   next_listen_attempt_ = absl::Now() + options_.poll_interval;
   ConnectSpec spec = options_.spec;
-  spec.application_name = "switchboardd log listener";
+  spec.role = "log listener";
   absl::StatusOr<std::unique_ptr<Conn>> c = Conn::Open(spec);
   if (!c.ok()) {
     log::Warn("store: log tailer cannot LISTEN; polling until it can", {{"error", std::string(c.status().message())}});

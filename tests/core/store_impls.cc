@@ -34,6 +34,7 @@ class SqliteEnv final : public StoreEnv {
     return OpenSqliteStore(options);
   }
   bool replicas() const override { return false; }
+  std::string where() const override { return dir_; }
 
  private:
   std::string dir_;
@@ -61,9 +62,11 @@ class PostgresEnv final : public StoreEnv {
     options.listen = o.listen;
     options.poll_interval = o.poll_interval;
     if (o.max_batch > 0) options.max_batch = o.max_batch;
+    if (o.lock_timeout > absl::ZeroDuration()) options.lock_timeout = o.lock_timeout;
     return OpenPgStore(options);
   }
   bool replicas() const override { return true; }
+  std::string where() const override { return schema_; }
 
  private:
   std::string url_, schema_;

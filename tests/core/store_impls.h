@@ -24,6 +24,8 @@ struct ReplicaOptions {
   bool listen = true;
   absl::Duration poll_interval = absl::Seconds(1);
   int max_batch = 0;  // 0: the implementation's default
+  // PostgreSQL's lock_timeout (zero: the default).
+  absl::Duration lock_timeout = absl::ZeroDuration();
 };
 
 // The durable state stores open: a SQLite file, or a PostgreSQL schema.
@@ -36,6 +38,8 @@ class StoreEnv {
   // Several stores may be open at once on this state (PostgreSQL
   // replicas); SQLite has one process, one store.
   virtual bool replicas() const = 0;
+  // The SQLite folder, or the PostgreSQL schema.
+  virtual std::string where() const = 0;
 };
 
 struct StoreImpl {

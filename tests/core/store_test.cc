@@ -12,12 +12,15 @@
 #include <mutex>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <set>
 #include <thread>
 
 #include <sqlite3.h>
 
 #include "absl/time/clock.h"
+#include "server/core/job_queue.h"
+#include "server/core/pg_conn.h"
 #include "server/core/pg_store.h"
 #include "server/core/request_index.h"
 #include "server/core/store.h"
@@ -630,6 +633,136 @@ TEST(PgStore, AnUnreachableServerIsUnavailableNamingTheUrlWithoutItsPassword) {
   s = OpenPgStore(options);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(std::string(s.status().message()).find("sekret"), std::string::npos) << s.status();
+}
+
+// A session of the test's own on the test database, for what a replica's
+// peers or an operator do.
+std::unique_ptr<pg::Conn> Admin(const std::string& schema) {
+  auto url = testing::TestPgUrl();
+  EXPECT_TRUE(url.ok()) << url.status();
+  if (!url.ok()) return nullptr;
+  pg::ConnectSpec spec;
+  spec.url = *url;
+  spec.schema = schema;
+  spec.role = "test admin";
+  auto c = pg::Conn::Open(spec);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? std::move(*c) : nullptr;
+}
+
+// Ends the sessions of `schema`'s stores whose role matches `role` (a LIKE
+// pattern); returns how many.
+int64_t Terminate(pg::Conn& admin, const std::string& schema, const std::string& role) {
+  auto r = admin.ExecScript("terminate", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                         "WHERE pid <> pg_backend_pid() AND application_name LIKE 'switchboardd " + role +
+                                         " (" + schema + ")'");
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->Int(0, 0) : -1;
+}
+
+int64_t Sessions(pg::Conn& admin, const std::string& schema, const std::string& role) {
+  auto r = admin.ExecScript("count", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'switchboardd " +
+                                         role + " (" + schema + ")'");
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->Int(0, 0) : -1;
+}
+
+// The LISTEN session dies: the poll carries the events on, and the tailer
+// LISTENs again.
+TEST(PgStore, ALostListenSessionLeavesThePollAndComesBack) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  ReplicaOptions fast;
+  fast.poll_interval = absl::Milliseconds(200);
+  auto a = env->Open(fast);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = env->Open(fast);
+  ASSERT_TRUE(b.ok()) << b.status();
+  Recorder rec;
+  (*a)->SetCommitListener(rec.listener());
+  auto admin = Admin(env->where());
+  ASSERT_NE(admin, nullptr);
+  EXPECT_EQ(Sessions(*admin, env->where(), "log listener"), 2);
+  EXPECT_EQ(Terminate(*admin, env->where(), "log listener"), 2);
+  ASSERT_TRUE((*b)->Commit(OneEvent("l1", "x")).ok());
+  EXPECT_TRUE(Eventually([&] { return rec.last() >= 1; }, absl::Seconds(5))) << "the poll did not carry on";
+  EXPECT_TRUE(Eventually([&] { return Sessions(*admin, env->where(), "log listener") == 2; }, absl::Seconds(5)))
+      << "the tailers did not LISTEN again";
+  ASSERT_TRUE((*b)->Commit(OneEvent("l2", "x")).ok());
+  EXPECT_TRUE(Eventually([&] { return rec.last() >= 2; }, absl::Seconds(5)));
+  EXPECT_EQ(rec.seqs(), (std::vector<int64_t>{1, 2}));
+}
+
+// Every session of both stores ends (a server restart, an operator): the
+// writers, readers, tailers and job writers open new ones and go on.
+TEST(PgStore, EverySessionLostIsOpenedAgain) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  ReplicaOptions fast;
+  fast.poll_interval = absl::Milliseconds(200);
+  auto a = env->Open(fast);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = env->Open(fast);
+  ASSERT_TRUE(b.ok()) << b.status();
+  Recorder rec;
+  (*a)->SetCommitListener(rec.listener());
+  ASSERT_TRUE((*b)->Commit(OneEvent("before", "x")).ok());
+  ASSERT_TRUE(Eventually([&] { return rec.last() >= 1; }));
+  auto admin = Admin(env->where());
+  ASSERT_NE(admin, nullptr);
+  // Per store: log writer, job writer, 4 readers, tailer, listener.
+  EXPECT_EQ(Terminate(*admin, env->where(), "%"), 16);
+  auto after = (*b)->Commit(OneEvent("after", "x"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->last_sequence, 2);
+  EXPECT_TRUE(Eventually([&] { return rec.last() >= 2; }, absl::Seconds(5)));
+  auto v = (*a)->GetResource("thing", "things/after");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, std::optional<std::string>("x"));
+  std::promise<absl::StatusOr<JobLease>> p;
+  (*a)->jobs().Write(JobWrite::Enqueue("test.kind", "k", "p"), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
+  auto job = p.get_future().get();
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_GT(job->job_id, 0);
+}
+
+// A peer that holds the log counter's lock (stuck inside its transaction)
+// costs a writer lock_timeout, not for ever; job claims and writes never
+// wait for it.
+TEST(PgStore, AHeldCounterLockTimesOutAndJobsDoNotWaitForIt) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  ReplicaOptions impatient;
+  impatient.lock_timeout = absl::Milliseconds(300);
+  auto a = env->Open(impatient);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto peer = Admin(env->where());
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->ExecScript("lock", "BEGIN; SELECT head FROM log_counter WHERE id=1 FOR UPDATE").ok());
+
+  absl::Time start = absl::Now();
+  auto blocked = (*a)->Commit(OneEvent("blocked", "x"));
+  EXPECT_EQ(blocked.status().code(), absl::StatusCode::kUnavailable) << blocked.status();
+  EXPECT_NE(blocked.status().message().find("lock timeout"), absl::string_view::npos) << blocked.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  start = absl::Now();
+  std::promise<absl::StatusOr<JobLease>> enq;
+  (*a)->jobs().Write(JobWrite::Enqueue("test.kind", "k", "p"), [&enq](absl::StatusOr<JobLease> r) { enq.set_value(r); });
+  ASSERT_TRUE(enq.get_future().get().ok());
+  std::promise<absl::StatusOr<std::vector<Job>>> claim;
+  (*a)->jobs().Claim("test.kind", "owner", 1, absl::Minutes(1),
+                     [&claim](absl::StatusOr<std::vector<Job>> r) { claim.set_value(r); });
+  auto claimed = claim.get_future().get();
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(claimed->size(), 1u);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(250)) << "a job call waited for the counter's lock";
+
+  ASSERT_TRUE(peer->ExecScript("unlock", "ROLLBACK").ok());
+  auto later = (*a)->Commit(OneEvent("blocked", "x"));
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_FALSE(later->replayed) << "the timed-out commit recorded its request_id";
+  EXPECT_EQ(later->last_sequence, 1);
 }
 
 }  // namespace

@@ -215,8 +215,11 @@ class PgStore final : public Store, public JobQueue {
       e.data = r.Bytes(i, 7);
       batch.events.push_back(std::move(e));
     }
-    batch.scanned_through =
-        static_cast<int>(batch.events.size()) == limit && limit > 0 ? batch.events.back().sequence : head;
+    if (limit <= 0) {
+      batch.scanned_through = after;  // nothing was looked at
+    } else {
+      batch.scanned_through = static_cast<int>(batch.events.size()) == limit ? batch.events.back().sequence : head;
+    }
     if (batch.scanned_through < after) batch.scanned_through = after;
     return batch;
   }
@@ -638,7 +641,7 @@ class PgStore final : public Store, public JobQueue {
         const bool retry = (c.Retryable() || (!t.begun && !c.ok())) && attempt < kTries;
         if (c.ok()) (void)c.ExecScript("rollback", "ROLLBACK");
         if (!retry) break;
-        log::Info("store: transaction failed before it wrote; trying again",
+        log::Info("store: transaction rolled back before it could commit; trying again",
                   {{"attempt", attempt}, {"error", std::string(failed.message())}});
       }
     }

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -148,6 +149,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   // "<the data dir's instance>/<host>/<pid>/<random>" (data_dir_lock.h).
   const std::string replica_id = absl::StrCat(impl->data_dir_lock->instance(), "/", core::NewReplicaId());
   ASSIGN_OR_RETURN(impl->store, core::OpenConfiguredStore(config));
+  {
+    // What this data dir's dead predecessor still holds is released now, not
+    // when its leases run out (data_dir_lock.h; SQLite's open did it already).
+    std::promise<absl::StatusOr<int>> released;
+    impl->store->jobs().ReleaseOwnedBy(absl::StrCat(impl->data_dir_lock->instance(), "/"),
+                                       [&released](absl::StatusOr<int> n) { released.set_value(std::move(n)); });
+    absl::StatusOr<int> n = released.get_future().get();
+    if (!n.ok()) return n.status();
+    if (*n > 0) log::Info("released the jobs a previous process on this data dir held", {{"jobs", *n}});
+  }
   core::JobPruner::Options prune_opts;
   prune_opts.retention = absl::Seconds(config.job_retention_seconds);
   impl->job_pruner = std::make_unique<core::JobPruner>(&impl->store->jobs(), prune_opts);

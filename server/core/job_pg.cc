@@ -174,6 +174,16 @@ absl::StatusOr<int> PruneJobs(Conn& c, int64_t finished_before_us, int n) {
   return static_cast<int>(r.Changed());
 }
 
+absl::StatusOr<int> ReleaseJobsOwnedBy(Conn& c, const std::string& owner_prefix) {
+  Params p;
+  p.Bytes(owner_prefix);
+  ASSIGN_OR_RETURN(Result r, c.Exec("release jobs",
+                                    "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us "
+                                    "WHERE state=1 AND substring(owner from 1 for length($1))=$1",
+                                    p));
+  return static_cast<int>(r.Changed());
+}
+
 absl::StatusOr<std::optional<Job>> GetJob(Conn& c, int64_t id) {
   Params p;
   p.Int(id);

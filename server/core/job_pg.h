@@ -35,6 +35,8 @@ absl::Status ClaimJobs(Conn& c, const std::string& kind, const std::string& owne
 // Deletes at most `n` jobs that finished before `finished_before_us`, the
 // longest finished first; returns how many.
 absl::StatusOr<int> PruneJobs(Conn& c, int64_t finished_before_us, int n);
+// Makes the RUNNING jobs whose owner starts with `owner_prefix` READY.
+absl::StatusOr<int> ReleaseJobsOwnedBy(Conn& c, const std::string& owner_prefix);
 
 absl::StatusOr<std::optional<Job>> GetJob(Conn& c, int64_t id);
 absl::StatusOr<int64_t> CountUnfinishedJobs(Conn& c, const std::string& kind);

@@ -67,6 +67,15 @@ class JobQueue {
   // INVALID_ARGUMENT for n < 1.
   virtual void Prune(absl::Time finished_before, int n, PruneDone done) = 0;
 
+  // Makes every RUNNING job whose lease owner starts with `owner_prefix`
+  // READY again at once (its run_at, attempts and token kept; the next claim
+  // takes the next token), in one write serialized with every other; `done`
+  // gets how many. For a replica restarted on its data dir: it holds the
+  // dir's lock, so every lease its instance ("<instance>/...") still holds
+  // is a dead predecessor's (data_dir_lock.h). Their writes are refused from
+  // here on ("lease lost"). INVALID_ARGUMENT for an empty prefix.
+  virtual void ReleaseOwnedBy(std::string owner_prefix, PruneDone done) = 0;
+
   // Conveniences over Write (job.h says what each does).
   void Enqueue(std::string kind, std::string key, std::string payload, absl::Time run_at, WriteDone done) {
     Write(JobWrite::Enqueue(std::move(kind), std::move(key), std::move(payload), run_at), std::move(done));

@@ -220,6 +220,21 @@ absl::StatusOr<int> JobTable::Prune(int64_t finished_before_us, int n) {
   return sqlite3_changes(db_);
 }
 
+absl::StatusOr<int> JobTable::ReleaseOwnedBy(const std::string& owner_prefix) {
+  Stmt release;
+  RETURN_IF_ERROR(release.Prepare(db_,
+                                  "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us "
+                                  "WHERE state=1 AND substr(owner, 1, length(?1))=?1"));
+  {
+    Use u(release);
+    u.Text(1, owner_prefix);
+    if (u.Step() != SQLITE_DONE) return SqlError(db_, "release jobs");
+  }
+  int changed = sqlite3_changes(db_);
+  release.Finalize();
+  return changed;
+}
+
 absl::Status JobTable::PrepareGet(sqlite3* db, Stmt* get) {
   return get->Prepare(db, absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE id=?1").c_str());
 }

@@ -38,6 +38,9 @@ class JobTable {
   // finished before `finished_before_us`, the longest finished first, and
   // returns how many.
   absl::StatusOr<int> Prune(int64_t finished_before_us, int n);
+  // Inside the writer's open transaction: makes the RUNNING jobs whose owner
+  // starts with `owner_prefix` READY; returns how many.
+  absl::StatusOr<int> ReleaseOwnedBy(const std::string& owner_prefix);
 
   // For a read connection: prepares `get`, then reads one job with it.
   static absl::Status PrepareGet(sqlite3* db, Stmt* get);

@@ -296,6 +296,21 @@ class PgStore final : public Store, public JobQueue {
     return Read<int64_t>([&](Conn& c) { return pg::CountUnfinishedJobs(c, kind); });
   }
 
+  void ReleaseOwnedBy(std::string owner_prefix, PruneDone done) override {
+    if (owner_prefix.empty()) return done(absl::InvalidArgumentError("owner_prefix must not be empty"));
+    auto released = std::make_shared<int>(0);
+    Pending p;
+    p.op = [owner_prefix = std::move(owner_prefix), released](Conn& c, int64_t) -> absl::Status {
+      ASSIGN_OR_RETURN(*released, pg::ReleaseJobsOwnedBy(c, owner_prefix));
+      return absl::OkStatus();
+    };
+    p.done = [released, done = std::move(done)](absl::StatusOr<CommitResult> r) {
+      if (!r.ok()) return done(r.status());
+      done(*released);
+    };
+    Submit(jobs_lane_, std::move(p));
+  }
+
   void Prune(absl::Time finished_before, int n, PruneDone done) override {
     if (n < 1) return done(absl::InvalidArgumentError(absl::StrCat("prune n is ", n, "; delete 1 job or more")));
     auto deleted = std::make_shared<int>(0);

@@ -266,6 +266,21 @@ class SqliteStore final : public Store, public JobQueue {
     Submit(std::move(p));
   }
 
+  void ReleaseOwnedBy(std::string owner_prefix, PruneDone done) override {
+    if (owner_prefix.empty()) return done(absl::InvalidArgumentError("owner_prefix must not be empty"));
+    auto released = std::make_shared<int>(0);
+    Pending p;
+    p.claim = [this, owner_prefix = std::move(owner_prefix), released](int64_t) -> absl::Status {
+      ASSIGN_OR_RETURN(*released, jobs_.ReleaseOwnedBy(owner_prefix));
+      return absl::OkStatus();
+    };
+    p.done = [released, done = std::move(done)](absl::StatusOr<CommitResult> r) {
+      if (!r.ok()) return done(r.status());
+      done(*released);
+    };
+    Submit(std::move(p));
+  }
+
   absl::StatusOr<std::optional<std::string>> GetResource(absl::string_view kind, absl::string_view name) override {
     Lease lease(this);
     Use u(lease->get_resource);

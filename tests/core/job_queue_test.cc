@@ -630,6 +630,37 @@ TEST_P(JobQueueConformance, AnExpiredLeaseIsTakenOverByAnotherReplicaAndFencesTh
   EXPECT_EQ(Get(id).state, JobState::kDone);
 }
 
+TEST_P(JobQueueConformance, ReleaseOwnedByFreesADeadPredecessorsLeasesAndNoOneElses) {
+  int64_t mine = Enqueue("mine");
+  int64_t theirs = Enqueue("theirs");
+  auto a = Claim("instance-a/host/1/dead", 1, kLong);
+  auto b = Claim("instance-b/host/2/live", 1, kLong);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_EQ(a[0].id, mine);
+
+  std::promise<absl::StatusOr<int>> p;
+  q().ReleaseOwnedBy("instance-a/", [&p](absl::StatusOr<int> n) { p.set_value(std::move(n)); });
+  absl::StatusOr<int> released = p.get_future().get();
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(*released, 1);
+  EXPECT_EQ(Get(mine).state, JobState::kReady);
+  EXPECT_TRUE(Get(mine).lease.owner.empty());
+  EXPECT_EQ(Get(theirs).state, JobState::kRunning) << "another instance's lease is kept";
+  EXPECT_EQ(Get(theirs).lease.owner, "instance-b/host/2/live");
+
+  // The dead holder's writes are refused; the next claim takes the next token.
+  EXPECT_EQ(Write(JobWrite::Complete(a[0].lease)).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto again = Claim("instance-a/host/3/new", 1, kLong);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, mine);
+  EXPECT_EQ(again[0].lease.token, a[0].lease.token + 1);
+
+  std::promise<absl::Status> bad;
+  q().ReleaseOwnedBy("", [&bad](absl::StatusOr<int> n) { bad.set_value(n.status()); });
+  EXPECT_EQ(bad.get_future().get().code(), absl::StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, JobQueueConformance, ::testing::ValuesIn(testing::AllStoreImpls()),
                          testing::ImplName);
 

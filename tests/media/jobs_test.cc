@@ -70,6 +70,7 @@ TEST(MediaJobs, AnOperationWhoseHolderWasKilledRunsAtTheNextStart) {
     ASSERT_TRUE(first.PutLocal("media", "k.mp4", "abc").ok());
   }
   v1::Operation accepted;
+  std::string killed_owner;
   {
     auto store = OpenServerStore(dir.path());
     ASSERT_TRUE(store.ok()) << store.status();
@@ -77,7 +78,12 @@ TEST(MediaJobs, AnOperationWhoseHolderWasKilledRunsAtTheNextStart) {
     // as when switchboardd is killed mid-operation.
     core::JobWorker::Options o;
     o.kind = media::kJobKind;
-    o.owner = "killed-replica";
+    // What the killed process on this data dir owned: "<instance>/<start>".
+    std::string instance;
+    std::ifstream(dir.path() + "/instance") >> instance;
+    ASSERT_FALSE(instance.empty()) << "the first start made the data dir's instance id";
+    o.owner = instance + "/killed-replica";
+    killed_owner = o.owner;
     o.lease = absl::Hours(1);
     core::JobWorker worker(&(*store)->jobs(), o, [](core::Job) {}, [] { return 0; });
     accepted = Accept(store->get(), &worker, MetadataRequest("killed-1", uri));
@@ -85,7 +91,7 @@ TEST(MediaJobs, AnOperationWhoseHolderWasKilledRunsAtTheNextStart) {
   }
   auto held = JobOf(dir.path(), accepted.name());
   ASSERT_EQ(held.first, static_cast<int>(core::JobState::kRunning));
-  EXPECT_EQ(held.second, "killed-replica");
+  EXPECT_EQ(held.second, killed_owner);
 
   MediaServer second(nlohmann::json::object(), dir.path());
   v1::Operation done = second.WaitDone(accepted.name());

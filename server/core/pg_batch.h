@@ -1,0 +1,55 @@
+#pragma once
+// One group-commit transaction of the PostgreSQL store (pg_store.cc): the
+// queued calls of a batch, applied in order in one transaction on the
+// writer's session, with store.h's rules (idempotency, `prepare`, job
+// writes that refuse their whole mutation, no gap for a refused one).
+//
+// A batch that appends events, records a request_id, writes resources or
+// runs a prepare first locks the one-row log counter (SELECT ... FOR
+// UPDATE): that serializes those batches across replicas, so that sequence
+// order is commit order, an idempotency check sees every earlier record,
+// and a prepare's read-modify-write is as safe as on SQLite's one writer. A
+// batch of job writes, claims and prunes alone does not take it. The
+// statements that need no answer (resource writes, the event and request
+// inserts, the counter's update, NOTIFY, COMMIT) go in one pipeline.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/core/pg_conn.h"
+#include "server/core/store.h"
+
+namespace switchboard::core::pg {
+
+// A queued call.
+struct Pending {
+  Mutation m;
+  Store::CommitCallback done;
+  // A claim or a prune instead of a mutation (`m` is empty): runs in the
+  // writer's transaction at the batch's time, again if the batch is tried
+  // again; `done` gets an empty CommitResult.
+  std::function<absl::Status(Conn&, int64_t now_us)> op;
+};
+
+struct BatchOutcome {
+  // Not OK: the transaction failed, and so did every call of the batch.
+  absl::Status failed;
+  // Per call, in order (when it committed): its answer, and whether it
+  // appended events (then it is answered once they are delivered).
+  std::vector<absl::StatusOr<CommitResult>> results;
+  std::vector<bool> appended;
+};
+
+// Runs `batch` in one transaction on `c`, NOTIFYing `channel` (payload:
+// the new head) when it appends events. A deadlock, a serialization failure
+// or a session lost before BEGIN went through rolls nothing forward, and
+// the batch is tried again (up to 3 times), `prepare` included: what a
+// prepare added to its mutation is taken off first. A session lost later
+// leaves the outcome unknown: the batch fails UNAVAILABLE (a request_id
+// makes the retry safe).
+BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch);
+
+}  // namespace switchboard::core::pg

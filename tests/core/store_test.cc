@@ -616,6 +616,19 @@ TEST(PgStore, ReplicasStartingAtOnceShareOneSchema) {
   EXPECT_TRUE(again->replayed);
 }
 
+// Passwords never reach a message or a log line, in any form libpq takes.
+TEST(PgConn, RedactUrlHidesEveryFormOfPassword) {
+  EXPECT_EQ(pg::RedactUrl("postgresql://sb:s3cret@db.example:5432/sb"), "postgresql://sb:***@db.example:5432/sb");
+  EXPECT_EQ(pg::RedactUrl("postgres://sb:s3cret@[::1]:5432/sb?sslmode=require"),
+            "postgres://sb:***@[::1]:5432/sb?sslmode=require");
+  EXPECT_EQ(pg::RedactUrl("postgresql://sb@db:5432/sb"), "postgresql://sb@db:5432/sb");
+  EXPECT_EQ(pg::RedactUrl("postgresql:///sb?host=/tmp/x&password=s3cret&user=sb"),
+            "postgresql:///sb?host=/tmp/x&password=***&user=sb");
+  EXPECT_EQ(pg::RedactUrl("host=db password = 's3 cret' user=sb"), "host=db password = *** user=sb");
+  EXPECT_EQ(pg::RedactUrl("host=db PASSWORD=s3cret"), "host=db PASSWORD=***");
+  EXPECT_EQ(pg::QuoteIdent("my \"schema\""), "\"my \"\"schema\"\"\"");
+}
+
 // A bad address fails at open, naming what to fix, without the password.
 TEST(PgStore, AnUnreachableServerIsUnavailableNamingTheUrlWithoutItsPassword) {
   PgOptions options;

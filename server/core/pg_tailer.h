@@ -82,7 +82,6 @@ class Tailer {
   std::multimap<int64_t, std::function<void()>> waiters_;
   bool stopping_ = false;
   absl::Time stop_deadline_ = absl::InfiniteFuture();
-  bool read_broken_logged_ = false;
   absl::Time next_listen_attempt_ = absl::InfinitePast();
 };
 

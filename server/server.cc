@@ -26,7 +26,7 @@
 #include "server/http/blob_http.h"
 #include "server/media/media_service.h"
 #include "server/notification/bus_engine.h"
-#include "server/notification/status_bridge.h"
+#include "server/notification/status_bridge_keeper.h"
 #include "server/notification/notification_service.h"
 #include "server/resourcing/engine.h"
 #include "server/resourcing/resourcing_service.h"
@@ -54,7 +54,7 @@ struct Server::Impl {
   std::unique_ptr<notification::BusEngine> bus;
   std::unique_ptr<notification::QueueEngine> queues;
   std::unique_ptr<notification::WebhookEngine> webhooks;
-  std::unique_ptr<notification::StatusBridge> bridge;
+  std::unique_ptr<notification::StatusBridgeKeeper> bridge;
   std::unique_ptr<notification::ManagedAppEngine> apps;
   std::unique_ptr<resourcing::ResourcingEngine> resourcing_engine;
   std::unique_ptr<resourcing::ResourcingServiceImpl> resourcing;
@@ -207,11 +207,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->bus->AddRoute(impl->webhooks.get());
   impl->apps = std::make_unique<notification::ManagedAppEngine>(impl->store.get());
   if (config.bus_status_events != 0) {
+    // One bridge runs, in the replica holding its cursor's lease; with a
+    // shared store the others stand by (status_bridge_keeper.h), on leases
+    // short enough for a failover within the 20 s.
+    const bool shared = core::OpensPostgres(config);
     notification::StatusBridge::Options bridge_opts;
     bridge_opts.owner = replica_id;
-    impl->bridge = std::make_unique<notification::StatusBridge>(impl->store.get(), impl->hub.get(), impl->bus.get(),
-                                                                std::move(bridge_opts));
-    RETURN_IF_ERROR(impl->bridge->Start());
+    if (shared) {
+      bridge_opts.lease = absl::Seconds(10);
+      bridge_opts.heartbeat = absl::Seconds(3);
+    }
+    Impl* self = impl.get();
+    impl->bridge = std::make_unique<notification::StatusBridgeKeeper>(
+        [self, bridge_opts] {
+          return std::make_unique<notification::StatusBridge>(self->store.get(), self->hub.get(), self->bus.get(),
+                                                              bridge_opts);
+        },
+        impl->executor->pool("core"), absl::Seconds(2));
+    RETURN_IF_ERROR(impl->bridge->Start(/*standby=*/shared));
   }
   {
     resourcing::ResourcingOptions ropts;

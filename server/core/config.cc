@@ -19,6 +19,9 @@ std::map<std::string, PoolSize> DefaultPools() {
       // Resourcing run steps that are not git: pipeline runs (each holds a
       // thread while its command runs), reads after a commit.
       {"resourcing", {4, 1024}},
+      // Housekeeping timers: the status bridge's standby retries, leader
+      // ticks.
+      {"core", {1, 1024}},
   };
 }
 

@@ -18,7 +18,7 @@ Leadership::~Leadership() { Stop(); }
 void Leadership::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || in_flight_ || tick_pending_) return;
+    if (stopping_ || in_flight_ || ticks_pending_ > 0) return;
     in_flight_ = true;
   }
   // Every replica enqueues; the key keeps it one job. Whatever the answer,
@@ -38,19 +38,21 @@ void Leadership::Schedule(absl::Duration delay) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
-    tick_pending_ = true;
+    ++ticks_pending_;
   }
-  // Clears tick_pending_ when the task is gone, run or not (a stopping pool
+  // Counts down when the task is gone, run or not (a stopping pool
   // destroys its timers unrun), so that Stop never waits for a lost tick.
   struct Pending {
+    explicit Pending(Leadership* s) : self(s) {}
+    Pending(const Pending&) = delete;
     Leadership* self;
     ~Pending() {
       std::lock_guard<std::mutex> lock(self->mu_);
-      self->tick_pending_ = false;
+      --self->ticks_pending_;
       self->cv_.notify_all();
     }
   };
-  auto pending = std::make_shared<Pending>(Pending{this});
+  auto pending = std::make_shared<Pending>(this);
   Pool::TimerId id = pool_->RunAfter(absl::ToChronoNanoseconds(delay), [pending] { pending->self->Tick(); });
   std::lock_guard<std::mutex> lock(mu_);
   timer_ = id;
@@ -126,7 +128,7 @@ void Leadership::Stop() {
   std::optional<JobLease> held;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !in_flight_ && !tick_pending_; });
+    cv_.wait(lock, [&] { return !in_flight_ && ticks_pending_ == 0; });
     held = held_;
   }
   if (!held) return;

@@ -80,9 +80,10 @@ class Leadership {
   std::condition_variable cv_;
   std::optional<JobLease> held_;
   bool stopping_ = false;
-  // A call to the queue is out; a tick is scheduled (or queued) on the pool.
+  // A call to the queue is out; ticks scheduled (or queued) on the pool, a
+  // count since a tick may schedule the next before its own task is gone.
   bool in_flight_ = false;
-  bool tick_pending_ = false;
+  int ticks_pending_ = 0;
   Pool::TimerId timer_ = 0;
 };
 

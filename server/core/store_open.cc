@@ -17,6 +17,15 @@ std::string TestStoreSchema(const std::string& data_dir) {
   return absl::StrCat("t_", Sha256Hex(dir.string()).substr(0, 24));
 }
 
+namespace {
+const char* TestStoreUrl(const ServerConfig& config) {
+  const char* url = std::getenv("SWITCHBOARD_TEST_STORE_URL");
+  return config.store.empty() && url != nullptr && *url != '\0' ? url : nullptr;
+}
+}  // namespace
+
+bool OpensPostgres(const ServerConfig& config) { return UsesPostgres(config) || TestStoreUrl(config) != nullptr; }
+
 absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerConfig& config) {
   PgOptions pg;
   if (UsesPostgres(config)) {
@@ -24,8 +33,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerConfig& c
     pg.schema = config.store_schema;
     return OpenPgStore(pg);
   }
-  const char* test_url = std::getenv("SWITCHBOARD_TEST_STORE_URL");
-  if (config.store.empty() && test_url != nullptr && *test_url != '\0') {
+  if (const char* test_url = TestStoreUrl(config)) {
     pg.url = test_url;
     pg.schema = TestStoreSchema(config.data_dir);
     log::Info("test store: PostgreSQL (SWITCHBOARD_TEST_STORE_URL)", {{"schema", pg.schema}});

@@ -18,6 +18,10 @@ namespace switchboard::core {
 // (docs/development.md).
 absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerConfig& config);
 
+// True when OpenConfiguredStore(config) opens PostgreSQL (a store other
+// replicas may share), the test variable included.
+bool OpensPostgres(const ServerConfig& config);
+
 // The schema a server on `data_dir` uses under SWITCHBOARD_TEST_STORE_URL.
 std::string TestStoreSchema(const std::string& data_dir);
 

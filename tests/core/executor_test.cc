@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "server/core/config.h"
+#include "server/core/ticker.h"
 
 namespace switchboard::core {
 namespace {
@@ -252,7 +253,7 @@ TEST(Executor, PoolsConfigKeysAreParsedAndErrorsNameTheKey) {
     const char* says;
   };
   for (const Bad& b : {Bad{R"({"pools": 3})", "key 'pools' must be an object"},
-                       Bad{R"({"pools": {"nope": {"threads": 1}}})", "key 'pools.nope': unknown pool; the pools are git"},
+                       Bad{R"({"pools": {"nope": {"threads": 1}}})", "key 'pools.nope': unknown pool; the pools are core, git, resourcing"},
                        Bad{R"({"pools": {"git": 2}})", "key 'pools.git' must be an object"},
                        Bad{R"({"pools": {"git": {"threads": "2"}}})", "key 'pools.git.threads' must be an integer"},
                        Bad{R"({"pools": {"git": {"size": 2}}})", "key 'pools.git.size': unknown"}}) {
@@ -267,6 +268,53 @@ TEST(Executor, PoolsConfigKeysAreParsedAndErrorsNameTheKey) {
   ServerConfig huge;
   ASSERT_TRUE(MergeConfigJson(R"({"pools": {"git": {"queue_limit": 0}}})", &huge).ok());
   EXPECT_EQ(ValidateConfig(huge).message(), "pools.git.queue_limit is 0; it must be between 1 and 1000000");
+}
+
+TEST(Ticker, RunsEveryPeriodOnThePoolAndNeverAfterStop) {
+  Pool pool({"tick", 1, 16});
+  std::atomic<int> runs{0};
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> ran_after_stop{false};
+  Ticker ticker(&pool, absl::Milliseconds(20), [&] {
+    if (stopped.load()) ran_after_stop = true;
+    runs.fetch_add(1);
+  });
+  ticker.Start();
+  ASSERT_TRUE(WaitFor([&] { return runs.load() >= 5; }));
+  ticker.Stop();
+  stopped = true;
+  const int at_stop = runs.load();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(runs.load(), at_stop);
+  EXPECT_FALSE(ran_after_stop.load());
+  ticker.Stop();  // idempotent
+}
+
+TEST(Ticker, StopWaitsForARunInProgress) {
+  Pool pool({"tick", 1, 16});
+  std::atomic<bool> inside{false};
+  std::atomic<bool> finished{false};
+  Ticker ticker(&pool, absl::Seconds(10), [&] {
+    inside = true;
+    std::this_thread::sleep_for(200ms);
+    finished = true;
+  });
+  ticker.Start();
+  ASSERT_TRUE(WaitFor([&] { return inside.load(); }));
+  ticker.Stop();
+  EXPECT_TRUE(finished.load()) << "Stop returned while the run was still going";
+}
+
+TEST(Ticker, AStoppedPoolDropsTheNextRunAndStopDoesNotWaitForIt) {
+  Pool pool({"tick", 1, 16});
+  std::atomic<int> runs{0};
+  Ticker ticker(&pool, absl::Hours(1), [&] { runs.fetch_add(1); });
+  ticker.Start(absl::Hours(1));
+  pool.Stop();
+  auto t0 = std::chrono::steady_clock::now();
+  ticker.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(runs.load(), 0);
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+#pragma once
+// core::Ticker: a periodic task on a core::Pool's timers, in place of a
+// thread that sleeps in a loop. `fn` runs on a pool thread, then again
+// `period` after it returned, until Stop. Stop cancels the next run, waits
+// for one in progress, and `fn` is never called after it returns, so an
+// owner may destroy what `fn` uses right after Stop.
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
+#include "absl/time/time.h"
+#include "server/core/executor.h"
+
+namespace switchboard::core {
+
+class Ticker {
+ public:
+  Ticker(Pool* pool, absl::Duration period, std::function<void()> fn);
+  ~Ticker();
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+
+  // The first run comes after `first`. Once only.
+  void Start(absl::Duration first = absl::ZeroDuration());
+  // Idempotent; never call it from `fn`.
+  void Stop();
+
+ private:
+  void Schedule(absl::Duration delay);
+  void Run();
+
+  Pool* pool_;
+  const absl::Duration period_;
+  std::function<void()> fn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool running_ = false;
+  // Runs scheduled or queued: a count, since a run schedules the next before
+  // its own task is gone.
+  int pending_ = 0;
+  Pool::TimerId timer_ = 0;
+};
+
+}  // namespace switchboard::core

@@ -1,0 +1,162 @@
+// Several switchboardd replicas on one PostgreSQL database (docs/scale-out.md),
+// in process, through real gRPC: writes on any replica land in one gap-free
+// log that every replica's watchers see in order, and a repeat on another
+// replica gets the first answer. Needs SWITCHBOARD_TEST_PG_URL and Azurite
+// (tools/services.sh); fails, never skips, without them.
+
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/core/test_support.h"
+
+namespace switchboard::testing {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// Runs a shell command; fails the test when it does.
+void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
+
+class Replicas : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(Env("SWITCHBOARD_TEST_PG_URL").empty())
+        << "SWITCHBOARD_TEST_PG_URL is not set: run through tools/test.sh, or tools/services.sh start and "
+           "eval \"$(tools/services.sh env)\"";
+    ASSERT_FALSE(Env("SWITCHBOARD_TEST_AZURITE_BLOB").empty()) << "SWITCHBOARD_TEST_AZURITE_BLOB is not set";
+    // Real remotes outside every replica's data dir: bare repositories.
+    const std::string r = dir_.path() + "/remotes";
+    Sh(absl::StrCat("set -e; mkdir -p ", r, "; git init -q --bare -b main ", r, "/infra.git; git init -q --bare -b main ",
+                    r, "/modules.git; w=$(mktemp -d); git -C $w init -q -b main; echo '# infra' > $w/README.md; ",
+                    "git -C $w add -A; git -C $w -c user.name=t -c user.email=t@localhost commit -q -m init; ",
+                    "git -C $w push -q ", r, "/infra.git main; git -C $w push -q ", r, "/modules.git main; rm -rf $w"));
+    config_.store = Env("SWITCHBOARD_TEST_PG_URL");
+    static std::atomic<int> n{0};
+    config_.store_schema = absl::StrCat("replicas_", getpid(), "_", n.fetch_add(1), "_", std::time(nullptr) % 100000);
+    ASSERT_TRUE(core::MergeConfigJson(absl::StrCat(R"({"resourcing": {"infra_url": "file://)", r,
+                                                   R"(/infra.git", "modules_url": "file://)", r,
+                                                   R"(/modules.git"}, "media": {"local_accounts": [], "azure_accounts": [
+                                                   {"name": ")",
+                                                   Env("SWITCHBOARD_TEST_AZURITE_ACCOUNT"), R"(", "endpoint": ")",
+                                                   Env("SWITCHBOARD_TEST_AZURITE_BLOB"), R"(", "key1": ")",
+                                                   Env("SWITCHBOARD_TEST_AZURITE_KEY"), R"("}]}})"),
+                                      &config_)
+                    .ok());
+  }
+
+  std::unique_ptr<TestServer> StartReplica(const std::string& name) {
+    return std::make_unique<TestServer>(dir_.path() + "/" + name, config_);
+  }
+
+  // Every notification event a fresh watch on `server` sees, from the start
+  // of the log, until it has `count` of them.
+  static std::vector<int64_t> WatchSequences(TestServer& server, size_t count) {
+    auto stub = server.Notification();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::WatchEventsRequest req;
+    req.set_after_sequence(0);
+    auto reader = stub->WatchEvents(&ctx, req);
+    std::vector<int64_t> seqs;
+    v1::NotificationEvent ev;
+    while (seqs.size() < count && reader->Read(&ev)) seqs.push_back(ev.sequence());
+    ctx.TryCancel();
+    reader->Finish();
+    return seqs;
+  }
+
+  // The owner of the status bridge's cursor job, as committed.
+  std::string BridgeOwner() {
+    PGconn* c = PQconnectdb(config_.store.c_str());
+    EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    const std::string sql = absl::StrCat("SELECT convert_from(owner, 'UTF8') FROM ", config_.store_schema,
+                                         ".jobs WHERE kind='status_bridge.cursor' AND state=1");
+    PGresult* r = PQexec(c, sql.c_str());
+    std::string owner = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    PQfinish(c);
+    return owner;
+  }
+  std::string InstanceOf(const std::string& name) {
+    std::string id;
+    std::ifstream(dir_.path() + "/" + name + "/instance") >> id;
+    return id;
+  }
+
+  TempDir dir_;
+  core::ServerConfig config_;
+};
+
+TEST_F(Replicas, APublishOnOneReplicaIsSeenOnTheOtherAndARepeatThereReplaysIt) {
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  auto stub_a = a->Notification();
+  auto stub_b = b->Notification();
+  const int64_t first = PublishOk(*stub_a, "11111111-1111-4111-8111-111111111111");
+  ASSERT_GT(first, 0);
+  // The same event_uuid on the other replica: the first answer, not a second event.
+  EXPECT_EQ(PublishOk(*stub_b, "11111111-1111-4111-8111-111111111111"), first);
+  const int64_t second = PublishOk(*stub_b, "22222222-2222-4222-8222-222222222222");
+  EXPECT_GT(second, first);
+  std::vector<int64_t> on_a = WatchSequences(*a, 2);
+  std::vector<int64_t> on_b = WatchSequences(*b, 2);
+  ASSERT_EQ(on_a.size(), 2u);
+  EXPECT_EQ(on_a, on_b);
+  EXPECT_EQ(on_a.back(), second);
+}
+
+TEST_F(Replicas, ConcurrentPublishesOnThreeReplicasMakeOneGapFreeLogEveryReplicaSeesInOrder) {
+  config_.bus_status_events = 0;  // only the publishes in the log
+  std::vector<std::unique_ptr<TestServer>> replicas;
+  for (const char* name : {"r1", "r2", "r3"}) replicas.push_back(StartReplica(name));
+  constexpr int kPerThread = 60;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = replicas[static_cast<size_t>(t) % replicas.size()]->Notification();
+      for (int i = 0; i < kPerThread; ++i) {
+        char uuid[40];
+        std::snprintf(uuid, sizeof uuid, "%08d-0000-4000-8000-%012d", t, i);
+        if (PublishOk(*stub, uuid) <= 0) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  const size_t total = 6 * kPerThread;
+  std::vector<int64_t> want;
+  for (size_t i = 1; i <= total; ++i) want.push_back(static_cast<int64_t>(i));
+  for (auto& r : replicas) {
+    EXPECT_EQ(WatchSequences(*r, total), want) << "every replica sees 1..N once, in order";
+  }
+}
+
+TEST_F(Replicas, TheStatusBridgeRunsOnOneReplicaAndAnotherTakesOverWhenItStops) {
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");  // starts although a holds the bridge: it stands by
+  EXPECT_EQ(BridgeOwner().rfind(InstanceOf("a") + "/", 0), 0u) << BridgeOwner();
+  a->Shutdown();  // hands the cursor job back
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && BridgeOwner().rfind(InstanceOf("b") + "/", 0) != 0) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(BridgeOwner().rfind(InstanceOf("b") + "/", 0), 0u) << "b took the bridge over: " << BridgeOwner();
+}
+
+}  // namespace
+}  // namespace switchboard::testing

@@ -6,6 +6,7 @@
 #   tools/services.sh start   # RabbitMQ, Azurite and PostgreSQL (tools/pg.sh); waits until all accept connections
 #   tools/services.sh env     # prints `export` lines for the tests (eval "$(tools/services.sh env)")
 #   tools/services.sh stop    # stops them all and removes the folder; safe to call twice
+#   tools/services.sh free-ports N  # prints N distinct free loopback ports (tools/cluster.sh)
 #   tools/services.sh restart-rabbitmq  # stops and starts the RabbitMQ application (all
 #                             # connections drop; durable queues and persistent messages stay)
 #
@@ -281,5 +282,6 @@ case "${1:-}" in
   stop) stop ;;
   env) env_lines ;;
   restart-rabbitmq) restart_rabbitmq ;;
-  *) echo "usage: tools/services.sh start|stop|env|restart-rabbitmq" >&2; exit 2 ;;
+  free-ports) free_ports "${2:-1}" ;;
+  *) echo "usage: tools/services.sh start|stop|env|restart-rabbitmq|free-ports N" >&2; exit 2 ;;
 esac

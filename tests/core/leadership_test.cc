@@ -6,11 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include <stdlib.h>
-
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -20,25 +17,10 @@
 #include "server/core/executor.h"
 #include "server/core/leadership.h"
 #include "server/core/store.h"
+#include "tests/core/store_impls.h"
 
 namespace switchboard::core {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sb-leader-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // One replica: its own pool, and a record of every change it was told of.
 struct Replica {
@@ -69,20 +51,38 @@ bool Eventually(F f, absl::Duration within = absl::Seconds(5)) {
   return f();
 }
 
-class LeadershipTest : public ::testing::Test {
+// Run on each store: with PostgreSQL the second replica has a store of its
+// own on the same database, as a second process would.
+class LeadershipTest : public ::testing::TestWithParam<testing::StoreImpl> {
  protected:
   void SetUp() override {
-    auto s = OpenSqliteStore({dir_.path() + "/switchboard.db"});
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
+    auto env = GetParam().make();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    auto a = env_->Open();
+    ASSERT_TRUE(a.ok()) << a.status();
+    store_ = std::move(*a);
+    if (env_->replicas()) {
+      auto b = env_->Open();
+      ASSERT_TRUE(b.ok()) << b.status();
+      other_ = std::move(*b);
+    }
   }
-  TempDir dir_;
+  void TearDown() override {
+    if (other_) other_->Close();
+    if (store_) store_->Close();
+  }
+  // The queue a second replica sees.
+  JobQueue& OtherQueue() { return other_ ? other_->jobs() : store_->jobs(); }
+
+  std::unique_ptr<testing::StoreEnv> env_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> other_;
 };
 
-TEST_F(LeadershipTest, ExactlyOneReplicaLeadsAndAStopHandsOverAtOnceWithANewTerm) {
+TEST_P(LeadershipTest, ExactlyOneReplicaLeadsAndAStopHandsOverAtOnceWithANewTerm) {
   Replica a(&store_->jobs(), "replica-a");
-  Replica b(&store_->jobs(), "replica-b");
+  Replica b(&OtherQueue(), "replica-b");
   a.leadership.Start();
   b.leadership.Start();
   ASSERT_TRUE(Eventually([&] { return a.leadership.leading() || b.leadership.leading(); }));
@@ -105,11 +105,11 @@ TEST_F(LeadershipTest, ExactlyOneReplicaLeadsAndAStopHandsOverAtOnceWithANewTerm
   EXPECT_EQ(other.Changes(), (std::vector<std::pair<bool, int64_t>>{{true, 2}}));
 }
 
-TEST_F(LeadershipTest, AStalledLeaderIsReplacedAndStepsDownWhenItWakes) {
+TEST_P(LeadershipTest, AStalledLeaderIsReplacedAndStepsDownWhenItWakes) {
   Replica a(&store_->jobs(), "replica-a");
   a.leadership.Start();
   ASSERT_TRUE(Eventually([&] { return a.leadership.leading(); }));
-  Replica b(&store_->jobs(), "replica-b");
+  Replica b(&OtherQueue(), "replica-b");
   b.leadership.Start();
 
   // Freeze a's only pool thread past its lease, as SIGSTOP would.
@@ -131,7 +131,7 @@ TEST_F(LeadershipTest, AStalledLeaderIsReplacedAndStepsDownWhenItWakes) {
   EXPECT_EQ(b.leadership.term(), 2);
 }
 
-TEST_F(LeadershipTest, ALoneReplicaLeadsAgainAfterARestart) {
+TEST_P(LeadershipTest, ALoneReplicaLeadsAgainAfterARestart) {
   {
     Replica a(&store_->jobs(), "replica-a");
     a.leadership.Start();
@@ -147,6 +147,8 @@ TEST_F(LeadershipTest, ALoneReplicaLeadsAgainAfterARestart) {
   ASSERT_TRUE(count.ok());
   EXPECT_EQ(*count, 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, LeadershipTest, ::testing::ValuesIn(testing::AllStoreImpls()), testing::ImplName);
 
 }  // namespace
 }  // namespace switchboard::core

@@ -27,6 +27,7 @@
 #include "server/core/pg_schema.h"
 #include "server/core/pg_store.h"
 #include "server/core/pg_tailer.h"
+#include "server/core/store_rules.h"
 
 namespace switchboard::core {
 namespace {
@@ -191,14 +192,7 @@ class PgStore final : public Store, public JobQueue {
   // JobQueue.
 
   void Claim(std::string kind, std::string owner, int n, absl::Duration lease, ClaimDone done) override {
-    if (kind.empty()) return done(absl::InvalidArgumentError("claim kind is required, e.g. media.operation"));
-    if (owner.empty()) {
-      return done(absl::InvalidArgumentError("claim owner is required: this replica's id (core::NewReplicaId)"));
-    }
-    if (n < 1) return done(absl::InvalidArgumentError(absl::StrCat("claim n is ", n, "; ask for 1 job or more")));
-    if (lease <= absl::ZeroDuration()) {
-      return done(absl::InvalidArgumentError("claim lease must be positive, e.g. 60 seconds"));
-    }
+    if (absl::Status s = CheckClaim(kind, owner, n, lease); !s.ok()) return done(s);
     auto out = std::make_shared<std::vector<Job>>();
     Pending p;
     p.op = [kind = std::move(kind), owner = std::move(owner), n, lease_us = absl::ToInt64Microseconds(lease),
@@ -232,7 +226,7 @@ class PgStore final : public Store, public JobQueue {
   }
 
   void ReleaseOwnedBy(std::string owner_prefix, PruneDone done) override {
-    if (owner_prefix.empty()) return done(absl::InvalidArgumentError("owner_prefix must not be empty"));
+    if (absl::Status s = CheckReleasePrefix(owner_prefix); !s.ok()) return done(s);
     auto released = std::make_shared<int>(0);
     Pending p;
     p.op = [owner_prefix = std::move(owner_prefix), released](Conn& c, int64_t) -> absl::Status {
@@ -247,7 +241,7 @@ class PgStore final : public Store, public JobQueue {
   }
 
   void Prune(absl::Time finished_before, int n, PruneDone done) override {
-    if (n < 1) return done(absl::InvalidArgumentError(absl::StrCat("prune n is ", n, "; delete 1 job or more")));
+    if (absl::Status s = CheckPrune(n); !s.ok()) return done(s);
     auto deleted = std::make_shared<int>(0);
     Pending p;
     p.op = [before_us = absl::ToUnixMicros(finished_before), n, deleted](Conn& c, int64_t) -> absl::Status {

@@ -213,14 +213,7 @@ class SqliteStore final : public Store, public JobQueue {
   JobQueue& jobs() override { return *this; }
 
   void Claim(std::string kind, std::string owner, int n, absl::Duration lease, ClaimDone done) override {
-    if (kind.empty()) return done(absl::InvalidArgumentError("claim kind is required, e.g. media.operation"));
-    if (owner.empty()) {
-      return done(absl::InvalidArgumentError("claim owner is required: this replica's id (core::NewReplicaId)"));
-    }
-    if (n < 1) return done(absl::InvalidArgumentError(absl::StrCat("claim n is ", n, "; ask for 1 job or more")));
-    if (lease <= absl::ZeroDuration()) {
-      return done(absl::InvalidArgumentError("claim lease must be positive, e.g. 60 seconds"));
-    }
+    if (absl::Status s = CheckClaim(kind, owner, n, lease); !s.ok()) return done(s);
     auto out = std::make_shared<std::vector<Job>>();
     Pending p;
     p.claim = [this, kind = std::move(kind), owner = std::move(owner), n, lease_us = absl::ToInt64Microseconds(lease),
@@ -252,7 +245,7 @@ class SqliteStore final : public Store, public JobQueue {
   }
 
   void Prune(absl::Time finished_before, int n, PruneDone done) override {
-    if (n < 1) return done(absl::InvalidArgumentError(absl::StrCat("prune n is ", n, "; delete 1 job or more")));
+    if (absl::Status s = CheckPrune(n); !s.ok()) return done(s);
     auto deleted = std::make_shared<int>(0);
     Pending p;
     p.claim = [this, before_us = absl::ToUnixMicros(finished_before), n, deleted](int64_t) -> absl::Status {
@@ -267,7 +260,7 @@ class SqliteStore final : public Store, public JobQueue {
   }
 
   void ReleaseOwnedBy(std::string owner_prefix, PruneDone done) override {
-    if (owner_prefix.empty()) return done(absl::InvalidArgumentError("owner_prefix must not be empty"));
+    if (absl::Status s = CheckReleasePrefix(owner_prefix); !s.ok()) return done(s);
     auto released = std::make_shared<int>(0);
     Pending p;
     p.claim = [this, owner_prefix = std::move(owner_prefix), released](int64_t) -> absl::Status {

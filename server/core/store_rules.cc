@@ -29,4 +29,24 @@ std::string FinalizeEvent(std::string payload, int64_t seq, int64_t create_us) {
   return out;
 }
 
+absl::Status CheckClaim(absl::string_view kind, absl::string_view owner, int n, absl::Duration lease) {
+  if (kind.empty()) return absl::InvalidArgumentError("claim kind is required, e.g. media.operation");
+  if (owner.empty()) {
+    return absl::InvalidArgumentError("claim owner is required: this replica's id (core::NewReplicaId)");
+  }
+  if (n < 1) return absl::InvalidArgumentError(absl::StrCat("claim n is ", n, "; ask for 1 job or more"));
+  if (lease <= absl::ZeroDuration()) return absl::InvalidArgumentError("claim lease must be positive, e.g. 60 seconds");
+  return absl::OkStatus();
+}
+
+absl::Status CheckPrune(int n) {
+  if (n < 1) return absl::InvalidArgumentError(absl::StrCat("prune n is ", n, "; delete 1 job or more"));
+  return absl::OkStatus();
+}
+
+absl::Status CheckReleasePrefix(absl::string_view owner_prefix) {
+  if (owner_prefix.empty()) return absl::InvalidArgumentError("owner_prefix must not be empty");
+  return absl::OkStatus();
+}
+
 }  // namespace switchboard::core

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace switchboard::core {
 
@@ -22,5 +23,11 @@ absl::Status RequestIdUsedElsewhere(absl::string_view request_id, absl::string_v
 // scalar or message field win (messages merge, and the payload never sets
 // them).
 std::string FinalizeEvent(std::string payload, int64_t seq, int64_t create_us);
+
+// The JobQueue argument refusals (job_queue.h), naming what to fix; OK
+// when the call may go on.
+absl::Status CheckClaim(absl::string_view kind, absl::string_view owner, int n, absl::Duration lease);
+absl::Status CheckPrune(int n);
+absl::Status CheckReleasePrefix(absl::string_view owner_prefix);
 
 }  // namespace switchboard::core

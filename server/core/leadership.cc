@@ -11,62 +11,39 @@
 namespace switchboard::core {
 
 Leadership::Leadership(JobQueue* queue, Pool* pool, Options options, OnChange on_change)
-    : queue_(queue), pool_(pool), options_(std::move(options)), on_change_(std::move(on_change)) {}
+    : queue_(queue),
+      options_(std::move(options)),
+      on_change_(std::move(on_change)),
+      ticker_(pool, options_.tick, [this] { Tick(); }) {}
 
 Leadership::~Leadership() { Stop(); }
 
-void Leadership::Start() {
+void Leadership::Start() { ticker_.Start(); }
+
+void Leadership::Tick() {
+  std::optional<JobLease> held;
+  bool enqueued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || in_flight_ || ticks_pending_ > 0) return;
+    if (stopping_ || in_flight_) return;
     in_flight_ = true;
+    held = held_;
+    enqueued = enqueued_;
   }
-  // Every replica enqueues; the key keeps it one job. Whatever the answer,
-  // the ticks go on: a claim finds the job if any replica made it.
+  if (enqueued) return ClaimOrRenew(held);
+  // Every replica enqueues once; the key keeps it one job. Whatever the
+  // answer, the claim goes on at once: it finds the job if any replica made it.
   queue_->Enqueue(kKind, kKey, "", absl::Now(), [this](absl::StatusOr<JobLease> r) {
     if (!r.ok()) log::Warn("leader job enqueue failed", {{"error", std::string(r.status().message())}});
     {
       std::lock_guard<std::mutex> lock(mu_);
-      in_flight_ = false;
-      cv_.notify_all();
+      enqueued_ = r.ok();
     }
-    Schedule(absl::ZeroDuration());
+    ClaimOrRenew(std::nullopt);
   });
 }
 
-void Leadership::Schedule(absl::Duration delay) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
-    ++ticks_pending_;
-  }
-  // Counts down when the task is gone, run or not (a stopping pool
-  // destroys its timers unrun), so that Stop never waits for a lost tick.
-  struct Pending {
-    explicit Pending(Leadership* s) : self(s) {}
-    Pending(const Pending&) = delete;
-    Leadership* self;
-    ~Pending() {
-      std::lock_guard<std::mutex> lock(self->mu_);
-      --self->ticks_pending_;
-      self->cv_.notify_all();
-    }
-  };
-  auto pending = std::make_shared<Pending>(this);
-  Pool::TimerId id = pool_->RunAfter(absl::ToChronoNanoseconds(delay), [pending] { pending->self->Tick(); });
-  std::lock_guard<std::mutex> lock(mu_);
-  timer_ = id;
-}
-
-void Leadership::Tick() {
-  std::optional<JobLease> held;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
-    timer_ = 0;
-    in_flight_ = true;
-    held = held_;
-  }
+void Leadership::ClaimOrRenew(std::optional<JobLease> held) {
   if (!held) {
     queue_->Claim(kKind, options_.owner, 1, options_.lease, [this](absl::StatusOr<std::vector<Job>> r) {
       if (!r.ok()) {
@@ -98,8 +75,6 @@ void Leadership::Finished(std::optional<JobLease> now) {
     std::lock_guard<std::mutex> lock(mu_);
     before = held_ ? held_->token : 0;
     held_ = now;
-    in_flight_ = false;
-    cv_.notify_all();
   }
   const int64_t after = now ? now->token : 0;
   if (before != after) {
@@ -112,23 +87,23 @@ void Leadership::Finished(std::optional<JobLease> now) {
       if (on_change_) on_change_(true, after);
     }
   }
-  Schedule(options_.tick);
+  // Last: Stop waits for this, so nothing here runs once Stop has returned.
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_ = false;
+  cv_.notify_all();
 }
 
 void Leadership::Stop() {
-  Pool::TimerId timer = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     stopping_ = true;
-    timer = timer_;
-    timer_ = 0;
   }
-  if (timer != 0) pool_->Cancel(timer);
+  ticker_.Stop();
   std::optional<JobLease> held;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return !in_flight_ && ticks_pending_ == 0; });
+    cv_.wait(lock, [&] { return !in_flight_; });
     held = held_;
   }
   if (!held) return;

@@ -14,8 +14,9 @@
 // (retry_at now), so a clean shutdown fails over without waiting for the
 // lease to run out. With one process (SQLite) that process always leads.
 //
-// Ticks run on a core::Pool's timers; the queue's answers come on the
-// store's completion thread and only update state under a mutex.
+// Ticks run on a core::Ticker (a tick while a call is out does nothing); the
+// queue's answers come on the store's completion thread and only update
+// state under a mutex.
 
 #include <condition_variable>
 #include <cstdint>
@@ -28,6 +29,7 @@
 #include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_queue.h"
+#include "server/core/ticker.h"
 
 namespace switchboard::core {
 
@@ -67,12 +69,12 @@ class Leadership {
 
  private:
   void Tick();
-  void Schedule(absl::Duration delay);
+  // Claims the leader job when not leading, heartbeats it when leading.
+  void ClaimOrRenew(std::optional<JobLease> held);
   // One claim or heartbeat answered: `now` is the lease held from here on.
   void Finished(std::optional<JobLease> now);
 
   JobQueue* queue_;
-  Pool* pool_;
   const Options options_;
   OnChange on_change_;
 
@@ -80,11 +82,12 @@ class Leadership {
   std::condition_variable cv_;
   std::optional<JobLease> held_;
   bool stopping_ = false;
-  // A call to the queue is out; ticks scheduled (or queued) on the pool, a
-  // count since a tick may schedule the next before its own task is gone.
+  // The leader job was enqueued (by this replica or found de-duplicated).
+  bool enqueued_ = false;
+  // A call to the queue is out.
   bool in_flight_ = false;
-  int ticks_pending_ = 0;
-  Pool::TimerId timer_ = 0;
+  // Declared last: stopped first, before the state its ticks use.
+  Ticker ticker_;
 };
 
 }  // namespace switchboard::core

@@ -73,7 +73,20 @@ JobWrite JobWrite::Fail(const JobLease& held, std::string error) {
   return Leased(Op::kFail, held, 0, 0, std::move(error));
 }
 
+JobWrite JobWrite::Wake(std::string kind, std::string key) {
+  JobWrite w;
+  w.op = Op::kWake;
+  w.kind = std::move(kind);
+  w.key = std::move(key);
+  return w;
+}
+
 absl::Status ValidateJobWrite(const JobWrite& w) {
+  if (w.op == JobWrite::Op::kWake) {
+    if (w.kind.empty()) return absl::InvalidArgumentError("job kind is required to wake a job, e.g. resourcing.run");
+    if (w.key.empty()) return absl::InvalidArgumentError("job key is required to wake a job: the unfinished job's key");
+    return absl::OkStatus();
+  }
   if (w.op == JobWrite::Op::kEnqueue) {
     if (w.kind.empty()) return absl::InvalidArgumentError("job kind is required, e.g. media.operation");
     if (!w.claim_owner.empty() && w.lease_us <= 0) {

@@ -70,9 +70,10 @@ struct Job {
 // One write of a job, applied in the transaction of the Mutation that
 // carries it. Build one with the functions below.
 struct JobWrite {
-  enum class Op { kEnqueue, kHeartbeat, kComplete, kRetry, kFail, kCheckpoint };
+  enum class Op { kEnqueue, kHeartbeat, kComplete, kRetry, kFail, kCheckpoint, kWake };
   Op op = Op::kEnqueue;
-  // kEnqueue; kCheckpoint: the job's new payload.
+  // kEnqueue, kWake: the job's kind and key; kEnqueue, kCheckpoint: its
+  // (new) payload.
   std::string kind, key, payload;
   // kEnqueue, kRetry: not claimable before (unix microseconds; 0: now).
   int64_t run_at_us = 0;
@@ -107,6 +108,13 @@ struct JobWrite {
   static JobWrite RetryAt(const JobLease& held, absl::Time when, std::string error);
   // FAILED for good, with `error`.
   static JobWrite Fail(const JobLease& held, std::string error);
+  // The unfinished job of `kind` with `key`, READY now, whoever holds it:
+  // for a write on one replica that changes what a job held by another
+  // must do next (an approval, a report that ends a run). Its holder's
+  // next write is refused ("lease lost") and the next claim, anywhere,
+  // carries the job on. No unfinished job with the key: nothing changes
+  // (and the mutation still commits).
+  static JobWrite Wake(std::string kind, std::string key);
 };
 
 // INVALID_ARGUMENT naming the field for a write the store must refuse

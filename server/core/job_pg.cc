@@ -95,6 +95,18 @@ absl::Status WhyRefused(Conn& c, const JobWrite& w) {
 absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_us) {
   RETURN_IF_ERROR(ValidateJobWrite(w));
   if (w.op == JobWrite::Op::kEnqueue) return Insert(c, w, now_us);
+  if (w.op == JobWrite::Op::kWake) {
+    // Whoever holds it: the holder's next write finds owner '' and is
+    // refused; the token stays, and the next claim bumps it.
+    Params p;
+    p.Bytes(w.kind).Bytes(w.key).Int(now_us);
+    RETURN_IF_ERROR(c.Exec("wake job",
+                           "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=$3, due_us=$3 "
+                           "WHERE kind=$1 AND key=$2 AND state < 2",
+                           p)
+                        .status());
+    return JobLease{};
+  }
   JobLease out = w.lease;
   // Every lease write names the job, its owner and its token ($1-$3): a
   // holder fenced off by a later claim changes no row.
@@ -133,7 +145,8 @@ absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_u
       sql = absl::StrCat("UPDATE jobs SET state=3, owner='', lease_until_us=0, due_us=$4, last_error=$5", kHeld);
       what = "fail job";
       break;
-    case JobWrite::Op::kEnqueue: break;
+    case JobWrite::Op::kEnqueue:
+    case JobWrite::Op::kWake: break;
   }
   ASSIGN_OR_RETURN(Result r, c.Exec(what, sql, p));
   if (r.Changed() == 0) return WhyRefused(c, w);

@@ -96,6 +96,9 @@ absl::Status JobTable::Open(sqlite3* writer) {
                         kColumns)
                .c_str()));
   RETURN_IF_ERROR(state_of_.Prepare(db_, "SELECT state, owner, token FROM jobs WHERE id=?1"));
+  RETURN_IF_ERROR(wake_.Prepare(
+      db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?3, due_us=?3 "
+           "WHERE kind=?1 AND key=?2 AND state < 2"));
   if (sqlite3_exec(db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us WHERE state=1",
                    nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
@@ -109,7 +112,8 @@ absl::Status JobTable::Open(sqlite3* writer) {
 }
 
 void JobTable::Finalize() {
-  for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &complete_, &retry_, &fail_, &claim_, &state_of_, &prune_}) {
+  for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &complete_, &retry_, &fail_, &claim_, &state_of_, &prune_,
+                  &wake_}) {
     s->Finalize();
   }
 }
@@ -150,6 +154,15 @@ absl::Status JobTable::WhyRefused(const JobWrite& w) {
 absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool* wrote) {
   RETURN_IF_ERROR(ValidateJobWrite(w));
   if (w.op == JobWrite::Op::kEnqueue) return Insert(w, now_us, wrote);
+  if (w.op == JobWrite::Op::kWake) {
+    // Whoever holds it: the holder's next write finds owner '' and is
+    // refused; the token stays, and the next claim bumps it.
+    Use u(wake_);
+    u.Text(1, w.kind).Text(2, w.key).Int(3, now_us);
+    if (u.Step() != SQLITE_DONE) return SqlError(db_, "wake job");
+    if (sqlite3_changes(db_) > 0) *wrote = true;
+    return JobLease{};
+  }
   JobLease out = w.lease;
   const char* what = "";
   {
@@ -185,7 +198,8 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
         u->Text(1, w.error).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token).Int(5, now_us);
         what = "fail job";
         break;
-      case JobWrite::Op::kEnqueue: break;
+      case JobWrite::Op::kEnqueue:
+      case JobWrite::Op::kWake: break;
     }
     if (u->Step() != SQLITE_DONE) return SqlError(db_, what);
   }

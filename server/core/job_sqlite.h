@@ -56,7 +56,7 @@ class JobTable {
   absl::Status WhyRefused(const JobWrite& w);
 
   sqlite3* db_ = nullptr;
-  Stmt insert_, heartbeat_, checkpoint_, complete_, retry_, fail_, claim_, state_of_, prune_;
+  Stmt insert_, heartbeat_, checkpoint_, complete_, retry_, fail_, claim_, state_of_, prune_, wake_;
 };
 
 }  // namespace switchboard::core::sqlite

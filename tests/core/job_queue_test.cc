@@ -234,6 +234,40 @@ TEST_P(JobQueueConformance, AnExpiredLeaseIsClaimableAgainAndFencesItsOldHolder)
   EXPECT_EQ(Get(id).state, JobState::kDone);
 }
 
+TEST_P(JobQueueConformance, WakeMakesAHeldJobReadyNowAndFencesItsHolder) {
+  int64_t id = Enqueue("k", "p", absl::Now() + absl::Hours(1));
+  EXPECT_TRUE(Claim("holder-a", 1, kLong).empty()) << "not due for an hour";
+  ASSERT_TRUE(Write(JobWrite::Wake(kKind, "k")).ok());
+  auto first = Claim("holder-a", 1, kLong);
+  ASSERT_EQ(first.size(), 1u) << "woken: due now";
+  EXPECT_EQ(first[0].id, id);
+
+  // Woken while held (by a write on another replica): READY at once, and
+  // the holder's writes are refused from then on.
+  ASSERT_TRUE(Write(JobWrite::Wake(kKind, "k")).ok());
+  Job woken = Get(id);
+  EXPECT_EQ(woken.state, JobState::kReady);
+  EXPECT_TRUE(woken.lease.owner.empty());
+  auto r = Write(JobWrite::Heartbeat(first[0].lease, kLong));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("lease lost"), absl::string_view::npos) << r.status();
+  auto second = Claim("holder-b", 1, kLong);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_GT(second[0].lease.token, first[0].lease.token);
+  EXPECT_EQ(second[0].payload, "p") << "waking keeps the payload";
+  EXPECT_EQ(Write(JobWrite::Complete(first[0].lease)).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Write(JobWrite::Complete(second[0].lease)).ok());
+
+  // A finished job, or a key no job has, is left alone.
+  ASSERT_TRUE(Write(JobWrite::Wake(kKind, "k")).ok());
+  EXPECT_EQ(Get(id).state, JobState::kDone);
+  ASSERT_TRUE(Write(JobWrite::Wake(kKind, "nobody")).ok());
+  EXPECT_TRUE(Claim("holder-c", 5, kLong).empty());
+  // Waking needs both names.
+  EXPECT_EQ(Write(JobWrite::Wake("", "k")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Write(JobWrite::Wake(kKind, "")).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(JobQueueConformance, AHeartbeatExtendsTheLease) {
   Enqueue("k");
   auto got = Claim("a", 1, absl::Milliseconds(300));

@@ -162,7 +162,7 @@ void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePu
     auto runs = std::make_shared<std::vector<std::pair<std::string, std::string>>>();  // name, workspace
     TransactAsync(
         store_, request_id,
-        [out, runs, by, commit = merged.commit](Txn& txn) -> absl::Status {
+        [this, out, runs, by, commit = merged.commit](Txn& txn) -> absl::Status {
           ASSIGN_OR_RETURN(v1::PullRequest cur, txn.Must<v1::PullRequest>(kPullRequestKind, out->name()));
           if (cur.state() != v1::PullRequest::ACTIVE) {
             *out = cur;
@@ -183,6 +183,9 @@ void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePu
             txn.Put(kRunKind, run_name, run);
             EmitRun(txn, run);
             runs->emplace_back(run_name, run.workspace());
+            // Held by another replica (or by nobody): woken, so that its
+            // holder lets go and the next claim carries it on to the pipeline.
+            if (!jobs_->Held(run_name).has_value()) txn.AddJob(core::JobWrite::Wake(kRunJobKind, run_name));
           };
           ASSIGN_OR_RETURN(v1::Workspace ws, ClosePullRequest(txn, cur, v1::PullRequest::MERGED, by, approve));
           EmitStatus(txn, ws, runs->empty() ? ws.last_run() : runs->front().first);
@@ -199,7 +202,15 @@ void ResourcingEngine::ApprovePullRequest(const Principal& caller, v1::ApprovePu
                                             {"fast_forward", merged.fast_forward}});
           DeleteBranchThen(branch, "cannot delete merged branch", [this, hold, out, runs, done] {
             prs_->Closed(*out).IgnoreError();
-            for (const auto& [run, ws] : *runs) Enqueue(run, ws);
+            bool woken = false;
+            for (const auto& [run, ws] : *runs) {
+              if (jobs_->Held(run).has_value()) {
+                Enqueue(run, ws);
+              } else {
+                woken = true;
+              }
+            }
+            if (woken) jobs_->Poke();  // claims the woken runs here, unless another replica is quicker
             done(*out);
           });
         },

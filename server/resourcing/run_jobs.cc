@@ -37,7 +37,13 @@ void ResourcingEngine::EndingJobs::Ended(Txn& txn, const std::string& run) {
     lease = engine->jobs_->Held(run);
     wrote_others = wrote_others || lease.has_value();
   }
-  if (!lease.has_value()) return;  // not held here: its holder completes it when it next loads the run
+  if (!lease.has_value()) {
+    // Not held here (another replica holds it, or nobody does): woken, so
+    // that whoever claims it next loads the ended run and completes it.
+    txn.AddJob(core::JobWrite::Wake(kRunJobKind, run));
+    woke = true;
+    return;
+  }
   txn.AddJob(core::JobWrite::Complete(*lease));
   completed.emplace_back(run, lease->token);
 }
@@ -89,7 +95,7 @@ void ResourcingEngine::TransactEnding(const std::string& request_id, EndingBody 
       store_, request_id,
       [this, body, jobs](Txn& txn) -> absl::Status {
         jobs->completed.clear();
-        jobs->pass_ended = jobs->wrote_others = false;
+        jobs->pass_ended = jobs->wrote_others = jobs->woke = false;
         RETURN_IF_ERROR(body(txn, *jobs));
         // The pass's run goes on: its checkpoint renews the lease.
         if (jobs->pass_lease.has_value() && !jobs->pass_ended) txn.AddJob(Renew(*jobs->pass_lease));
@@ -103,6 +109,7 @@ void ResourcingEngine::TransactEnding(const std::string& request_id, EndingBody 
         }
         if (r.ok() && !r->replayed) {
           for (const auto& [run, token] : jobs->completed) jobs_->Drop(run, token);
+          if (jobs->woke) jobs_->Poke();
         }
         done(std::move(r));
       },

@@ -36,7 +36,8 @@ bool IsLeaseLost(const absl::Status& s);
 struct ResourcingEngine::EndingJobs {
   // The body calls it for each run it ends: completes the run's job in
   // the transaction (with the pass's lease for the pass's run, else with
-  // the lease held here, if any and if `others`).
+  // the lease held here, if any and if `others`), or wakes it when this
+  // process holds no lease on it.
   void Ended(Txn& txn, const std::string& run);
 
   ResourcingEngine* engine = nullptr;
@@ -49,6 +50,8 @@ struct ResourcingEngine::EndingJobs {
   std::vector<std::pair<std::string, int64_t>> completed;
   bool pass_ended = false;
   bool wrote_others = false;
+  // Whether a run held elsewhere (or by nobody) was woken (JobWrite::Wake).
+  bool woke = false;
 };
 
 }  // namespace switchboard::resourcing

@@ -1,7 +1,8 @@
 // Several switchboardd replicas on one PostgreSQL database (docs/scale-out.md),
 // in process, through real gRPC: writes on any replica land in one gap-free
 // log that every replica's watchers see in order, and a repeat on another
-// replica gets the first answer. Needs SWITCHBOARD_TEST_PG_URL and Azurite
+// replica gets the first answer; a run submitted on one replica and
+// approved on another goes on. Needs SWITCHBOARD_TEST_PG_URL and Azurite
 // (tools/services.sh); fails, never skips, without them.
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/core/test_support.h"
+#include "tests/resourcing/resourcing_test_support.h"
 
 namespace switchboard::testing {
 namespace {
@@ -43,7 +45,10 @@ class Replicas : public ::testing::Test {
     Sh(absl::StrCat("set -e; mkdir -p ", r, "; git init -q --bare -b main ", r, "/infra.git; git init -q --bare -b main ",
                     r, "/modules.git; w=$(mktemp -d); git -C $w init -q -b main; echo '# infra' > $w/README.md; ",
                     "git -C $w add -A; git -C $w -c user.name=t -c user.email=t@localhost commit -q -m init; ",
-                    "git -C $w push -q ", r, "/infra.git main; git -C $w push -q ", r, "/modules.git main; rm -rf $w"));
+                    "git -C $w push -q ", r, "/infra.git main; rm -rf $w; m=$(mktemp -d); cp -r ", SB_EXAMPLES_MODULES_DIR,
+                    "/. $m; git -C $m init -q -b main; git -C $m add -A; ",
+                    "git -C $m -c user.name=t -c user.email=t@localhost commit -q -m modules; git -C $m push -q ", r,
+                    "/modules.git main; rm -rf $m"));
     config_.store = Env("SWITCHBOARD_TEST_PG_URL");
     static std::atomic<int> n{0};
     config_.store_schema = absl::StrCat("replicas_", getpid(), "_", n.fetch_add(1), "_", std::time(nullptr) % 100000);
@@ -90,6 +95,18 @@ class Replicas : public ::testing::Test {
     PQclear(r);
     PQfinish(c);
     return owner;
+  }
+  // How many jobs of `kind` are not finished, as committed.
+  int UnfinishedJobs(const std::string& kind) {
+    PGconn* c = PQconnectdb(config_.store.c_str());
+    EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    const std::string sql = absl::StrCat("SELECT count(*) FROM ", config_.store_schema, ".jobs WHERE kind='", kind,
+                                         "' AND state < 2");
+    PGresult* r = PQexec(c, sql.c_str());
+    int n = PQresultStatus(r) == PGRES_TUPLES_OK ? std::atoi(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    PQfinish(c);
+    return n;
   }
   std::string InstanceOf(const std::string& name) {
     std::string id;
@@ -156,6 +173,41 @@ TEST_F(Replicas, TheStatusBridgeRunsOnOneReplicaAndAnotherTakesOverWhenItStops) 
     absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_EQ(BridgeOwner().rfind(InstanceOf("b") + "/", 0), 0u) << "b took the bridge over: " << BridgeOwner();
+}
+
+TEST_F(Replicas, ARunSubmittedOnOneReplicaAndApprovedOnAnotherGoesOnToSucceed) {
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  auto on_a = v1::ResourcingService::NewStub(a->Channel());
+  auto on_b = v1::ResourcingService::NewStub(b->Channel());
+  v1::Run run;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = on_a->SubmitRun(&ctx, FishRequest("replicas-run-1"), &run);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // a holds the run's job while it waits for the approval.
+  ASSERT_TRUE(WaitFor([&] { return GetRunOrDie(*on_a, run.name()).state() == v1::Run::AWAITING_APPROVAL; }))
+      << GetRunOrDie(*on_a, run.name()).DebugString();
+  run = GetRunOrDie(*on_b, run.name());
+  ASSERT_FALSE(run.pull_request().empty());
+  {
+    grpc::ClientContext ctx;
+    v1::ApprovePullRequestRequest req;
+    req.set_request_id("replicas-approve-1");
+    req.set_name(run.pull_request());
+    v1::PullRequest pr;
+    grpc::Status s = on_b->ApprovePullRequest(&ctx, req, &pr);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(pr.state(), v1::PullRequest::MERGED);
+  }
+  // Approved on b: the run goes on (b wakes its job; a lets go), well
+  // before a's lease would have run out.
+  ASSERT_TRUE(WaitFor([&] { return GetRunOrDie(*on_a, run.name()).state() == v1::Run::SUCCEEDED; }, 8))
+      << GetRunOrDie(*on_a, run.name()).DebugString();
+  EXPECT_EQ(GetWorkspaceOrDie(*on_b, "workspaces/FISH").status(), v1::COMPLETED);
+  // Its job ends with it, whichever replica ran the rest.
+  EXPECT_TRUE(WaitFor([&] { return UnfinishedJobs("resourcing.run") == 0; }, 8)) << UnfinishedJobs("resourcing.run");
 }
 
 }  // namespace

@@ -13,7 +13,8 @@
 #
 # State in $SWITCHBOARD_CLUSTER_DIR (default /tmp/switchboard-cluster).
 # SWITCHBOARD_CLUSTER_REPLICAS sets the number of replicas (default 3).
-# Builds what is missing first (tools/bootstrap.sh --test). Plain HTTP and
+# Builds what is missing first (tools/bootstrap.sh --test; not with
+# SWITCHBOARD_SKIP_BOOTSTRAP=1, as tools/readme-check.sh runs it). Plain HTTP and
 # gRPC on 127.0.0.1, on free ports. Replicated mode needs real git remotes
 # and no local blob accounts: the remotes are bare repositories in the
 # cluster's folder (file:// URLs, outside every replica's data dir), and the
@@ -90,7 +91,7 @@ start_replica() {
 
 start() {
   [ -e "$STATE" ] && { log "$DIR holds an earlier start; stopping that first"; stop; }
-  "$ROOT/tools/bootstrap.sh" --test >&2
+  if [ "${SWITCHBOARD_SKIP_BOOTSTRAP:-0}" != 1 ]; then "$ROOT/tools/bootstrap.sh" --test >&2; fi
   [ -x "$SB_BIN" ] && [ -x "$GW_BIN" ] || die "switchboardd or the gateway is not built in $BUILD"
   mkdir -p "$DIR"
   chmod 755 "$DIR"

@@ -21,6 +21,11 @@
 # runs in the machine's namespace when those ports are free, and fails saying
 # so when they are not.
 #
+# A file holding the line `<!-- readme-check: cluster -->` starts no run.sh:
+# its blocks start their own cluster (tools/cluster.sh, docs/scale-out.md),
+# in a folder of the check's own (SWITCHBOARD_CLUSTER_DIR), and the check
+# runs `tools/cluster.sh stop` afterwards, whatever happened.
+#
 # Needs the build (tools/test.sh builds everything first). Environment:
 #   SWITCHBOARD_BUILD_DIR   build folder (default build/)
 #   README_CHECK_TIMEOUT    seconds for one file's blocks (default 900)
@@ -53,7 +58,7 @@ if [ "${1:-}" = "--list" ]; then
   [ -n "${2:-}" ] || { echo "usage: tools/readme-check.sh --list FILE" >&2; exit 2; }
   extract "$2"; exit 0
 fi
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,28p' "$0"; exit 0; fi
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,33p' "$0"; exit 0; fi
 
 # Re-run inside a private network namespace when we can.
 if [ -z "${SB_README_NETNS:-}" ]; then
@@ -101,9 +106,13 @@ check_file() {
     log "FAIL: $file has no \`\`\`sh block in a '## Try it' section"; return 1
   fi
 
-  # run.sh, as the README starts it, with a data folder of its own (HOME).
   local skip=1
   [ "${README_CHECK_BOOTSTRAP:-0}" = 1 ] && skip=0
+  if grep -q '^<!-- readme-check: cluster -->' "$ROOT/$file"; then
+    check_cluster_file "$file" "$tmp" "$script" "$skip"; return
+  fi
+
+  # run.sh, as the README starts it, with a data folder of its own (HOME).
   log "$file: starting tools/run.sh (HOME=$tmp/home)"
   HOME="$tmp/home" SWITCHBOARD_SKIP_BOOTSTRAP="$skip" SWITCHBOARD_BUILD_DIR="$BUILD" CCACHE_DIR="${CCACHE_DIR:-${HOME:-/root}/.cache/ccache}" setsid "$ROOT/tools/run.sh" \
     > "$tmp/run.log" 2>&1 &
@@ -143,6 +152,33 @@ check_file() {
   wait "$run_pid"; run_rc=$?
   if [ "$run_rc" -ne 0 ] && [ "$run_rc" -ne 143 ]; then
     log "FAIL: $file: tools/run.sh exited $run_rc on SIGTERM; its log:"; tail -n 30 "$tmp/run.log" >&2; ok=0
+  fi
+  if [ "${README_CHECK_KEEP:-0}" = 1 ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
+  [ "$ok" -eq 1 ] && log "ok: $file"
+  [ "$ok" -eq 1 ]
+}
+
+# check_cluster_file FILE TMP SCRIPT SKIP: FILE's blocks start their own
+# cluster; it is stopped afterwards whatever happened.
+check_cluster_file() {
+  local file="$1" tmp="$2" script="$3" skip="$4" rc ok=1
+  chmod 755 "$tmp"  # RabbitMQ and PostgreSQL run as their own users, under it
+  log "$file: running $(grep -c '^__sb_block=' "$script") block(s) (they start their own cluster)"
+  HOME="$tmp/home" SWITCHBOARD_CLUSTER_DIR="$tmp/cluster" SWITCHBOARD_SKIP_BOOTSTRAP="$skip" \
+    SWITCHBOARD_BUILD_DIR="$BUILD" PATH="$BUILD/clients/sbctl:$PATH" setsid timeout --kill-after=10 "$TIMEOUT" \
+    bash "$script" > "$tmp/blocks.log" 2>&1 < /dev/null &
+  local blocks_sid=$!
+  wait "$blocks_sid"; rc=$?
+  pkill -TERM -s "$blocks_sid" 2>/dev/null || true
+  SWITCHBOARD_CLUSTER_DIR="$tmp/cluster" SWITCHBOARD_BUILD_DIR="$BUILD" "$ROOT/tools/cluster.sh" stop \
+    >> "$tmp/blocks.log" 2>&1 || { log "FAIL: $file: tools/cluster.sh stop failed"; ok=0; }
+  if [ "$rc" -eq 124 ]; then
+    log "FAIL: $file: the blocks did not finish within ${TIMEOUT}s"; ok=0
+  elif [ "$rc" -ne 0 ]; then
+    log "FAIL: $file: exit $rc"; ok=0
+  fi
+  if [ "$ok" -eq 0 ]; then
+    echo "---- output of $file's blocks (last 60 lines) ----" >&2; tail -n 60 "$tmp/blocks.log" >&2
   fi
   if [ "${README_CHECK_KEEP:-0}" = 1 ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
   [ "$ok" -eq 1 ] && log "ok: $file"

@@ -2,7 +2,8 @@
 // in process, through real gRPC: writes on any replica land in one gap-free
 // log that every replica's watchers see in order, and a repeat on another
 // replica gets the first answer; a run submitted on one replica and
-// approved on another goes on. Needs SWITCHBOARD_TEST_PG_URL and Azurite
+// approved on another goes on; managed-app notifications recorded at once
+// on three replicas keep every history entry. Needs SWITCHBOARD_TEST_PG_URL and Azurite
 // (tools/services.sh); fails, never skips, without them.
 
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/core/test_support.h"
+#include "tests/notification/app_fixtures.h"
 #include "tests/resourcing/resourcing_test_support.h"
 
 namespace switchboard::testing {
@@ -208,6 +210,45 @@ TEST_F(Replicas, ARunSubmittedOnOneReplicaAndApprovedOnAnotherGoesOnToSucceed) {
   EXPECT_EQ(GetWorkspaceOrDie(*on_b, "workspaces/FISH").status(), v1::COMPLETED);
   // Its job ends with it, whichever replica ran the rest.
   EXPECT_TRUE(WaitFor([&] { return UnfinishedJobs("resourcing.run") == 0; }, 8)) << UnfinishedJobs("resourcing.run");
+}
+
+TEST_F(Replicas, ManagedAppNotificationsRecordedAtOnceOnThreeReplicasLoseNoHistory) {
+  config_.bus_status_events = 0;
+  std::vector<std::unique_ptr<TestServer>> replicas;
+  for (const char* name : {"r1", "r2", "r3"}) replicas.push_back(StartReplica(name));
+  const std::vector<std::string> files = {"put-accepted.service-catalog.json", "put-succeeded.service-catalog.json",
+                                          "put-failed.marketplace.json",       "patch-succeeded.json",
+                                          "delete-deleting.json",              "delete-deleted.json"};
+  // All six at once, two per replica: each is a read-modify-write of one
+  // application record, so a lost update would drop history entries.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (size_t i = 0; i < files.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = replicas[i % replicas.size()]->Notification();
+      grpc::ClientContext ctx;
+      v1::RecordManagedAppNotificationRequest req;
+      req.set_request_id(absl::StrCat("replicas-app-", i));
+      *req.mutable_notification() = AppFixture(files[i]);
+      v1::RecordManagedAppNotificationResponse resp;
+      grpc::Status s = stub->RecordManagedAppNotification(&ctx, req, &resp);
+      if (!s.ok()) {
+        ADD_FAILURE() << files[i] << ": " << s.error_message();
+        failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (auto& r : replicas) {
+    auto stub = r->Notification();
+    grpc::ClientContext ctx;
+    v1::ListApplicationsResponse apps;
+    ASSERT_TRUE(stub->ListApplications(&ctx, v1::ListApplicationsRequest(), &apps).ok());
+    ASSERT_EQ(apps.applications_size(), 1);
+    EXPECT_EQ(apps.applications(0).history_size(), 6) << "every replica reads all six notifications";
+    EXPECT_EQ(apps.applications(0).state(), v1::Application::DELETED) << "the newest eventTime wins";
+  }
 }
 
 }  // namespace

@@ -205,6 +205,18 @@ absl::StatusOr<std::optional<Job>> GetJob(Conn& c, int64_t id) {
   return std::optional<Job>(ReadJob(r, 0));
 }
 
+absl::StatusOr<std::optional<Job>> FindUnfinishedJob(Conn& c, const std::string& kind, const std::string& key) {
+  Params p;
+  p.Bytes(kind).Bytes(key);
+  // Walks jobs_key (its WHERE repeats the index's).
+  ASSIGN_OR_RETURN(Result r, c.Exec("find job",
+                                    absl::StrCat("SELECT ", kColumns,
+                                                 " FROM jobs WHERE kind=$1 AND key=$2 AND state < 2 AND key <> ''"),
+                                    p));
+  if (r.rows() == 0) return std::optional<Job>();
+  return std::optional<Job>(ReadJob(r, 0));
+}
+
 absl::StatusOr<int64_t> CountUnfinishedJobs(Conn& c, const std::string& kind) {
   Params p;
   p.Bytes(kind);

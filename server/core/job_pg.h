@@ -40,5 +40,6 @@ absl::StatusOr<int> ReleaseJobsOwnedBy(Conn& c, const std::string& owner_prefix)
 
 absl::StatusOr<std::optional<Job>> GetJob(Conn& c, int64_t id);
 absl::StatusOr<int64_t> CountUnfinishedJobs(Conn& c, const std::string& kind);
+absl::StatusOr<std::optional<Job>> FindUnfinishedJob(Conn& c, const std::string& kind, const std::string& key);
 
 }  // namespace switchboard::core::pg

@@ -8,10 +8,10 @@
 // store adds a second implementation, with claims leased across processes.
 // The conformance suite is tests/core/job_queue_test.cc.
 //
-// Nothing here blocks on I/O except GetJob and CountUnfinished (reads, like
-// Store::GetResource): every other call answers through `done`, on the
-// store's completion thread, once what it wrote is durable. Never block in
-// `done`.
+// Nothing here blocks on I/O except GetJob, CountUnfinished and
+// FindUnfinished (reads, like Store::GetResource): every other call answers
+// through `done`, on the store's completion thread, once what it wrote is
+// durable. Never block in `done`.
 
 #include <cstdint>
 #include <functional>
@@ -57,6 +57,13 @@ class JobQueue {
 
   // Unfinished (READY or RUNNING) jobs of `kind`, as committed.
   virtual absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) = 0;
+
+  // The unfinished (READY or RUNNING) job of `kind` with `key` (keys are
+  // unique per kind among unfinished jobs), as committed, or nullopt: for a
+  // caller that knows a long-lived job by its key alone and needs its id
+  // and lease (a cursor's lease, server/cursors). INVALID_ARGUMENT for an
+  // empty kind or key.
+  virtual absl::StatusOr<std::optional<Job>> FindUnfinished(const std::string& kind, const std::string& key) = 0;
 
   // Deletes at most `n` finished jobs (DONE or FAILED, of any kind) that
   // finished before `finished_before`, the longest finished first, in one

@@ -264,6 +264,22 @@ absl::StatusOr<int64_t> JobTable::CountUnfinished(sqlite3* db, Stmt& count, cons
   return u.ColInt(0);
 }
 
+absl::Status JobTable::PrepareFind(sqlite3* db, Stmt* find) {
+  // Walks jobs_key (its WHERE repeats the index's).
+  return find->Prepare(
+      db, absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE kind=?1 AND key=?2 AND state < 2 AND key <> ''").c_str());
+}
+
+absl::StatusOr<std::optional<Job>> JobTable::FindUnfinished(sqlite3* db, Stmt& find, const std::string& kind,
+                                                            const std::string& key) {
+  Use u(find);
+  u.Text(1, kind).Text(2, key);
+  int rc = u.Step();
+  if (rc == SQLITE_DONE) return std::optional<Job>();
+  if (rc != SQLITE_ROW) return SqlError(db, "find job");
+  return std::optional<Job>(ReadJob(u));
+}
+
 absl::StatusOr<std::optional<Job>> JobTable::Get(sqlite3* db, Stmt& get, int64_t id) {
   Use u(get);
   u.Int(1, id);

@@ -49,6 +49,11 @@ class JobTable {
   // jobs of `kind` with it.
   static absl::Status PrepareCount(sqlite3* db, Stmt* count);
   static absl::StatusOr<int64_t> CountUnfinished(sqlite3* db, Stmt& count, const std::string& kind);
+  // For a read connection: prepares `find`, then reads the unfinished job
+  // of `kind` with `key` with it.
+  static absl::Status PrepareFind(sqlite3* db, Stmt* find);
+  static absl::StatusOr<std::optional<Job>> FindUnfinished(sqlite3* db, Stmt& find, const std::string& kind,
+                                                           const std::string& key);
 
  private:
   absl::StatusOr<JobLease> Insert(const JobWrite& w, int64_t now_us, bool* wrote);

@@ -225,6 +225,11 @@ class PgStore final : public Store, public JobQueue {
     return Read<int64_t>([&](Conn& c) { return pg::CountUnfinishedJobs(c, kind); });
   }
 
+  absl::StatusOr<std::optional<Job>> FindUnfinished(const std::string& kind, const std::string& key) override {
+    RETURN_IF_ERROR(CheckFind(kind, key));
+    return Read<std::optional<Job>>([&](Conn& c) { return pg::FindUnfinishedJob(c, kind, key); });
+  }
+
   void ReleaseOwnedBy(std::string owner_prefix, PruneDone done) override {
     if (absl::Status s = CheckReleasePrefix(owner_prefix); !s.ok()) return done(s);
     auto released = std::make_shared<int>(0);

@@ -123,10 +123,12 @@ struct ReadConn {
   Stmt head;
   Stmt get_job;
   Stmt count_jobs;
+  Stmt find_job;
   ~ReadConn() {
     // Members are destroyed after this body; statements must be finalized
     // before the connection can close.
-    for (Stmt* s : {&get_resource, &list_resources, &read_all, &read_service, &head, &get_job, &count_jobs}) {
+    for (Stmt* s : {&get_resource, &list_resources, &read_all, &read_service, &head, &get_job, &count_jobs,
+                     &find_job}) {
       s->Finalize();
     }
     sqlite3_close(db);
@@ -196,6 +198,7 @@ class SqliteStore final : public Store, public JobQueue {
       RETURN_IF_ERROR(conn->head.Prepare(conn->db, "SELECT COALESCE(MAX(seq), 0) FROM events"));
       RETURN_IF_ERROR(sqlite::JobTable::PrepareGet(conn->db, &conn->get_job));
       RETURN_IF_ERROR(sqlite::JobTable::PrepareCount(conn->db, &conn->count_jobs));
+      RETURN_IF_ERROR(sqlite::JobTable::PrepareFind(conn->db, &conn->find_job));
       free_.push_back(conn.get());
       pool_.push_back(std::move(conn));
     }
@@ -242,6 +245,12 @@ class SqliteStore final : public Store, public JobQueue {
   absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) override {
     Lease lease(this);
     return sqlite::JobTable::CountUnfinished(lease->db, lease->count_jobs, kind);
+  }
+
+  absl::StatusOr<std::optional<Job>> FindUnfinished(const std::string& kind, const std::string& key) override {
+    RETURN_IF_ERROR(CheckFind(kind, key));
+    Lease lease(this);
+    return sqlite::JobTable::FindUnfinished(lease->db, lease->find_job, kind, key);
   }
 
   void Prune(absl::Time finished_before, int n, PruneDone done) override {

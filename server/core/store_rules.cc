@@ -49,4 +49,10 @@ absl::Status CheckReleasePrefix(absl::string_view owner_prefix) {
   return absl::OkStatus();
 }
 
+absl::Status CheckFind(absl::string_view kind, absl::string_view key) {
+  if (kind.empty()) return absl::InvalidArgumentError("find kind is required, e.g. cursor.lease/cursors/x");
+  if (key.empty()) return absl::InvalidArgumentError("find key is required: the unfinished job's key");
+  return absl::OkStatus();
+}
+
 }  // namespace switchboard::core

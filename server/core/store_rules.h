@@ -29,5 +29,6 @@ std::string FinalizeEvent(std::string payload, int64_t seq, int64_t create_us);
 absl::Status CheckClaim(absl::string_view kind, absl::string_view owner, int n, absl::Duration lease);
 absl::Status CheckPrune(int n);
 absl::Status CheckReleasePrefix(absl::string_view owner_prefix);
+absl::Status CheckFind(absl::string_view kind, absl::string_view key);
 
 }  // namespace switchboard::core

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "absl/time/clock.h"
 #include "server/core/job_pruner.h"
@@ -693,6 +694,51 @@ TEST_P(JobQueueConformance, ReleaseOwnedByFreesADeadPredecessorsLeasesAndNoOneEl
   std::promise<absl::Status> bad;
   q().ReleaseOwnedBy("", [&bad](absl::StatusOr<int> n) { bad.set_value(n.status()); });
   EXPECT_EQ(bad.get_future().get().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(JobQueueConformance, FindUnfinishedGivesTheJobOfAKeyUntilItFinishes) {
+  auto find = [&](const std::string& kind, const std::string& key) -> std::optional<Job> {
+    auto j = q().FindUnfinished(kind, key);
+    EXPECT_TRUE(j.ok()) << j.status();
+    return j.ok() ? *j : std::nullopt;
+  };
+  EXPECT_FALSE(find(kKind, "k").has_value()) << "no job has the key yet";
+  int64_t id = Enqueue("k", "payload-k");
+  Enqueue("k", "p", absl::InfinitePast(), "other.kind");
+  std::optional<Job> ready = find(kKind, "k");
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->id, id);
+  EXPECT_EQ(ready->kind, kKind);
+  EXPECT_EQ(ready->payload, "payload-k");
+  EXPECT_EQ(ready->state, JobState::kReady);
+  EXPECT_TRUE(ready->lease.owner.empty());
+  EXPECT_NE(find("other.kind", "k")->id, id) << "keys are per kind";
+
+  auto held = Claim("holder-a", 1, kLong);
+  ASSERT_EQ(held.size(), 1u);
+  std::optional<Job> running = find(kKind, "k");
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(running->state, JobState::kRunning);
+  EXPECT_EQ(running->lease.job_id, id);
+  EXPECT_EQ(running->lease.owner, "holder-a");
+  EXPECT_EQ(running->lease.token, held[0].lease.token);
+  EXPECT_EQ(running->lease.expires_us, held[0].lease.expires_us);
+  // The lease it reads is good for the holder's writes.
+  ASSERT_TRUE(Write(JobWrite::Heartbeat(running->lease, kLong)).ok());
+
+  // Finished: the key is free, and the next job with it is the one found.
+  ASSERT_TRUE(Write(JobWrite::Complete(held[0].lease)).ok());
+  EXPECT_FALSE(find(kKind, "k").has_value()) << "a finished job is not found";
+  int64_t next = Enqueue("k");
+  ASSERT_GT(next, id);
+  EXPECT_EQ(find(kKind, "k")->id, next);
+
+  for (auto [kind, key, field] : {std::tuple<std::string, std::string, std::string>{"", "k", "kind"},
+                                  {kKind, "", "key"}}) {
+    auto bad = q().FindUnfinished(kind, key);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+    EXPECT_NE(bad.status().message().find(field), absl::string_view::npos) << bad.status();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, JobQueueConformance, ::testing::ValuesIn(testing::AllStoreImpls()),

@@ -89,6 +89,35 @@ else
   done
 fi
 
+# run_blocks TMP SCRIPT [NAME=VALUE...]: runs SCRIPT in a session of its own
+# (setsid, so $! is the session's id), with HOME in TMP, sbctl on PATH and
+# the extra variables, its output in TMP/blocks.log; what it left running in
+# the background (listeners, watches) is stopped with it. Returns its status.
+run_blocks() {
+  local tmp="$1" script="$2" rc
+  shift 2
+  env HOME="$tmp/home" PATH="$BUILD/clients/sbctl:$PATH" "$@" setsid timeout --kill-after=10 "$TIMEOUT" \
+    bash "$script" > "$tmp/blocks.log" 2>&1 < /dev/null &
+  local blocks_sid=$!
+  wait "$blocks_sid"; rc=$?
+  pkill -TERM -s "$blocks_sid" 2>/dev/null || true
+  return "$rc"
+}
+
+# blocks_passed FILE TMP RC: says why FILE's blocks failed, with the end of
+# their output, unless RC is 0.
+blocks_passed() {
+  local file="$1" tmp="$2" rc="$3"
+  [ "$rc" -eq 0 ] && return 0
+  if [ "$rc" -eq 124 ]; then
+    log "FAIL: $file: the blocks did not finish within ${TIMEOUT}s"
+  else
+    log "FAIL: $file: exit $rc"
+  fi
+  echo "---- output of $file's blocks (last 60 lines) ----" >&2; tail -n 60 "$tmp/blocks.log" >&2
+  return 1
+}
+
 # check_file FILE: one fresh run.sh, FILE's blocks, and a clean stop.
 check_file() {
   local file="$1" tmp script rc run_pid
@@ -130,20 +159,10 @@ check_file() {
   # id), so that what they left running in the background (listeners,
   # watches) is stopped with them.
   log "$file: running $(grep -c '^__sb_block=' "$script") block(s)"
-  HOME="$tmp/home" PATH="$BUILD/clients/sbctl:$PATH" setsid timeout --kill-after=10 "$TIMEOUT" \
-    bash "$script" > "$tmp/blocks.log" 2>&1 < /dev/null &
-  local blocks_sid=$!
-  wait "$blocks_sid"; rc=$?
-  pkill -TERM -s "$blocks_sid" 2>/dev/null || true
-
+  run_blocks "$tmp" "$script"; rc=$?
   local ok=1
-  if [ "$rc" -eq 124 ]; then
-    log "FAIL: $file: the blocks did not finish within ${TIMEOUT}s"; ok=0
-  elif [ "$rc" -ne 0 ]; then
-    log "FAIL: $file: exit $rc"; ok=0
-  fi
-  if [ "$ok" -eq 0 ]; then
-    echo "---- output of $file's blocks (last 60 lines) ----" >&2; tail -n 60 "$tmp/blocks.log" >&2
+  if ! blocks_passed "$file" "$tmp" "$rc"; then
+    ok=0
     echo "---- tools/run.sh (last 30 lines) ----" >&2; tail -n 30 "$tmp/run.log" >&2
   fi
 
@@ -164,22 +183,13 @@ check_cluster_file() {
   local file="$1" tmp="$2" script="$3" skip="$4" rc ok=1
   chmod 755 "$tmp"  # RabbitMQ and PostgreSQL run as their own users, under it
   log "$file: running $(grep -c '^__sb_block=' "$script") block(s) (they start their own cluster)"
-  HOME="$tmp/home" SWITCHBOARD_CLUSTER_DIR="$tmp/cluster" SWITCHBOARD_SKIP_BOOTSTRAP="$skip" \
-    SWITCHBOARD_BUILD_DIR="$BUILD" PATH="$BUILD/clients/sbctl:$PATH" setsid timeout --kill-after=10 "$TIMEOUT" \
-    bash "$script" > "$tmp/blocks.log" 2>&1 < /dev/null &
-  local blocks_sid=$!
-  wait "$blocks_sid"; rc=$?
-  pkill -TERM -s "$blocks_sid" 2>/dev/null || true
-  SWITCHBOARD_CLUSTER_DIR="$tmp/cluster" SWITCHBOARD_BUILD_DIR="$BUILD" "$ROOT/tools/cluster.sh" stop \
-    >> "$tmp/blocks.log" 2>&1 || { log "FAIL: $file: tools/cluster.sh stop failed"; ok=0; }
-  if [ "$rc" -eq 124 ]; then
-    log "FAIL: $file: the blocks did not finish within ${TIMEOUT}s"; ok=0
-  elif [ "$rc" -ne 0 ]; then
-    log "FAIL: $file: exit $rc"; ok=0
+  run_blocks "$tmp" "$script" SWITCHBOARD_CLUSTER_DIR="$tmp/cluster" SWITCHBOARD_SKIP_BOOTSTRAP="$skip" \
+    SWITCHBOARD_BUILD_DIR="$BUILD"; rc=$?
+  if ! SWITCHBOARD_CLUSTER_DIR="$tmp/cluster" SWITCHBOARD_BUILD_DIR="$BUILD" "$ROOT/tools/cluster.sh" stop \
+    >> "$tmp/blocks.log" 2>&1; then
+    log "FAIL: $file: tools/cluster.sh stop failed"; rc=1
   fi
-  if [ "$ok" -eq 0 ]; then
-    echo "---- output of $file's blocks (last 60 lines) ----" >&2; tail -n 60 "$tmp/blocks.log" >&2
-  fi
+  blocks_passed "$file" "$tmp" "$rc" || ok=0
   if [ "${README_CHECK_KEEP:-0}" = 1 ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
   [ "$ok" -eq 1 ] && log "ok: $file"
   [ "$ok" -eq 1 ]

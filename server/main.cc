@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
                 "Where the durable state lives: \"sqlite\" (the default, a file in --data_dir) or a PostgreSQL URI "
                 "(postgresql:///switchboard?host=/run/postgresql) shared by several replicas; docs/scale-out.md.");
   cli.AddString("store_schema", defaults.store_schema, "The PostgreSQL schema of --store (made if missing).");
+  cli.AddBool("store_listen", defaults.store_listen,
+              "PostgreSQL: LISTEN for other replicas' commits (--store_listen=false: own commits and a 1 s poll only).");
   cli.AddString("grpc_address", defaults.grpc_address, "gRPC listen address host:port (port 0 picks a free one).");
   cli.AddString("http_address", defaults.http_address, "HTTP listen address for /healthz and /metrics.");
   cli.AddString("token_file", "",
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
   str("data_dir", &config.data_dir);
   str("store", &config.store);
   str("store_schema", &config.store_schema);
+  if (cli.IsSet("store_listen")) config.store_listen = cli.GetBool("store_listen");
   str("grpc_address", &config.grpc_address);
   str("http_address", &config.http_address);
   str("token_file", &config.token_file);

@@ -98,10 +98,16 @@ absl::Status MergeConfigJson(absl::string_view json_text, ServerConfig* c) {
       *out = v.get<int64_t>();
       return absl::OkStatus();
     };
+    auto boolean = [&](bool* out) -> absl::Status {
+      if (!v.is_boolean()) return absl::InvalidArgumentError(absl::StrCat("key '", k, "' must be true or false"));
+      *out = v.get<bool>();
+      return absl::OkStatus();
+    };
     absl::Status s;
     if (k == "data_dir") s = str(&c->data_dir);
     else if (k == "store") s = str(&c->store);
     else if (k == "store_schema") s = str(&c->store_schema);
+    else if (k == "store_listen") s = boolean(&c->store_listen);
     else if (k == "grpc_address") s = str(&c->grpc_address);
     else if (k == "http_address") s = str(&c->http_address);
     else if (k == "token_file") s = str(&c->token_file);

@@ -32,6 +32,11 @@ struct ServerConfig {
   std::string store;
   // The PostgreSQL schema holding switchboardd's tables (made if missing).
   std::string store_schema = "switchboard";
+  // PostgreSQL: the log tailer LISTENs for the NOTIFY every log transaction
+  // sends, so other replicas' events reach this one's watchers at once.
+  // Off, it relies on its own commits and a poll every second (a
+  // benchmark's "NOTIFY off"). Ignored with SQLite.
+  bool store_listen = true;
   std::string grpc_address = "127.0.0.1:50051";
   std::string http_address = "127.0.0.1:8081";
   // Bearer tokens; without it the server is loopback-only and every caller

@@ -28,6 +28,7 @@ bool OpensPostgres(const ServerConfig& config) { return UsesPostgres(config) || 
 
 absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerConfig& config) {
   PgOptions pg;
+  pg.listen = config.store_listen;
   if (UsesPostgres(config)) {
     pg.url = config.store;
     pg.schema = config.store_schema;

@@ -1,4 +1,4 @@
-// switchboardd's `store` and `store_schema` keys: which store a start opens,
+// switchboardd's `store`, `store_schema` and `store_listen` keys: which store a start opens,
 // and the errors that name what to fix.
 
 #include <gtest/gtest.h>
@@ -53,6 +53,19 @@ TEST(StoreConfig, WrongTypesNameTheKey) {
   ServerConfig c;
   absl::Status s = MergeConfigJson(R"({"store": 5})", &c);
   EXPECT_EQ(s.message(), "key 'store' must be a string");
+  s = MergeConfigJson(R"({"store_listen": "no"})", &c);
+  EXPECT_EQ(s.message(), "key 'store_listen' must be true or false");
+  EXPECT_TRUE(c.store_listen) << "a refused value changes nothing";
+}
+
+TEST(StoreConfig, StoreListenIsOnByDefaultAndTurnsOff) {
+  ServerConfig c;
+  EXPECT_TRUE(c.store_listen);
+  ASSERT_TRUE(MergeConfigJson(R"({"store": "postgresql:///switchboard", "store_listen": false})", &c).ok());
+  EXPECT_FALSE(c.store_listen);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  ASSERT_TRUE(MergeConfigJson(R"({"store_listen": true})", &c).ok());
+  EXPECT_TRUE(c.store_listen);
 }
 
 TEST(ReplicatedConfig, APostgresStoreRefusesWhatLivesOnOneReplicasDisk) {

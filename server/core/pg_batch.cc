@@ -1,6 +1,7 @@
 #include "server/core/pg_batch.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -263,8 +264,18 @@ void Finish(Txn& t, const std::string& channel, std::vector<Query>& out) {
 }
 
 absl::Status RunOnce(Conn& c, const std::string& channel, std::vector<Pending>& batch, bool lock, Txn& t,
-                     std::vector<absl::StatusOr<CommitResult>>& results, std::vector<bool>& appended) {
+                     std::vector<absl::StatusOr<CommitResult>>& results, std::vector<bool>& appended,
+                     absl::Duration& lock_held) {
   RETURN_IF_ERROR(Begin(c, lock, t));
+  // Until the COMMIT's answer (or the failure) is in: the lock's hold time.
+  struct HoldTimer {
+    bool on;
+    absl::Duration& total;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    ~HoldTimer() {
+      if (on) total += absl::FromChrono(std::chrono::steady_clock::now() - start);
+    }
+  } hold{t.locked, lock_held};
   if (lock) RETURN_IF_ERROR(LoadRequests(c, batch, t));
   for (Pending& p : batch) {
     if (p.op) {
@@ -316,7 +327,7 @@ BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pendin
     results.clear();
     appended.clear();
     Txn t;
-    failed = RunOnce(c, channel, batch, lock, t, results, appended);
+    failed = RunOnce(c, channel, batch, lock, t, results, appended, out.lock_held);
     committed = failed.ok();
     if (!committed) {
       // A deadlock or serialization failure rolled the transaction back;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/core/pg_conn.h"
 #include "server/core/store.h"
 
@@ -41,6 +42,10 @@ struct BatchOutcome {
   // appended events (then it is answered once they are delivered).
   std::vector<absl::StatusOr<CommitResult>> results;
   std::vector<bool> appended;
+  // How long this batch held the log counter's lock, every try included
+  // (zero when it did not take it): from the lock granted until the
+  // COMMIT (or the failure) came back.
+  absl::Duration lock_held;
 };
 
 // Runs `batch` in one transaction on `c`, NOTIFYing `channel` (payload:

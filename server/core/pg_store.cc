@@ -163,7 +163,13 @@ class PgStore final : public Store, public JobQueue {
   int64_t HeadSequence() const override { return tailer_ ? tailer_->delivered() : 0; }
 
   Stats stats() const override {
-    return Stats{transactions_.load(std::memory_order_relaxed), mutations_.load(std::memory_order_relaxed)};
+    Stats s;
+    s.transactions = transactions_.load(std::memory_order_relaxed);
+    s.mutations = mutations_.load(std::memory_order_relaxed);
+    s.locked_transactions = locked_transactions_.load(std::memory_order_relaxed);
+    s.locked_mutations = locked_mutations_.load(std::memory_order_relaxed);
+    s.lock_hold_us = lock_hold_us_.load(std::memory_order_relaxed);
+    return s;
   }
 
   JobQueue& jobs() override { return *this; }
@@ -187,6 +193,14 @@ class PgStore final : public Store, public JobQueue {
       done_cv_.notify_all();
     }
     if (completion_thread_.joinable()) completion_thread_.join();
+    const Stats s = stats();
+    log::Info("store closed", {{"schema", options_.schema},
+                               {"transactions", s.transactions},
+                               {"mutations", s.mutations},
+                               {"locked_transactions", s.locked_transactions},
+                               {"locked_mutations", s.locked_mutations},
+                               {"lock_hold_us", s.lock_hold_us},
+                               {"lock_hold_max_us", lock_hold_max_us_.load(std::memory_order_relaxed)}});
   }
 
   // JobQueue.
@@ -354,6 +368,15 @@ class PgStore final : public Store, public JobQueue {
 
   void RunBatch(Conn& c, std::vector<Pending>& batch) {
     pg::BatchOutcome out = pg::CommitBatch(c, channel_, batch);
+    if (out.lock_held > absl::ZeroDuration()) {
+      const int64_t us = absl::ToInt64Microseconds(out.lock_held);
+      locked_transactions_.fetch_add(1, std::memory_order_relaxed);
+      locked_mutations_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
+      lock_hold_us_.fetch_add(us, std::memory_order_relaxed);
+      int64_t max = lock_hold_max_us_.load(std::memory_order_relaxed);
+      while (us > max && !lock_hold_max_us_.compare_exchange_weak(max, us, std::memory_order_relaxed)) {
+      }
+    }
     if (!out.failed.ok()) {
       for (Pending& p : batch) Post([done = std::move(p.done), failed = out.failed] { done(failed); });
       return;
@@ -400,6 +423,11 @@ class PgStore final : public Store, public JobQueue {
 
   std::atomic<int64_t> transactions_{0};
   std::atomic<int64_t> mutations_{0};
+  // The log counter's lock (Stats); the longest hold goes to the log at Close.
+  std::atomic<int64_t> locked_transactions_{0};
+  std::atomic<int64_t> locked_mutations_{0};
+  std::atomic<int64_t> lock_hold_us_{0};
+  std::atomic<int64_t> lock_hold_max_us_{0};
 };
 
 }  // namespace

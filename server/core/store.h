@@ -146,6 +146,13 @@ class Store {
     // group-commit factor.
     int64_t transactions = 0;
     int64_t mutations = 0;
+    // PostgreSQL: the transactions that held the log counter's lock (every
+    // replica's log writes queue behind it), the calls they carried, and
+    // the microseconds they held it, from the lock granted to the COMMIT's
+    // answer. 0 on SQLite.
+    int64_t locked_transactions = 0;
+    int64_t locked_mutations = 0;
+    int64_t lock_hold_us = 0;
   };
   virtual Stats stats() const = 0;
 

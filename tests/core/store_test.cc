@@ -778,5 +778,35 @@ TEST(PgStore, AHeldCounterLockTimesOutAndJobsDoNotWaitForIt) {
   EXPECT_EQ(later->last_sequence, 1);
 }
 
+// The counter lock's statistics (Store::Stats, the "store closed" log line,
+// tools/bench/scaleout_bench.cc): only batches that take the lock count, and
+// the time spent waiting for it is not hold time.
+TEST(PgStore, CounterLockStatsCountHoldsNotWaits) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  auto a = env->Open();
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::promise<absl::StatusOr<JobLease>> enq;
+  (*a)->jobs().Write(JobWrite::Enqueue("test.kind", "k", "p"), [&enq](absl::StatusOr<JobLease> r) { enq.set_value(r); });
+  ASSERT_TRUE(enq.get_future().get().ok());
+  EXPECT_EQ((*a)->stats().locked_transactions, 0) << "a job write alone does not take the lock";
+
+  auto peer = Admin(env->where());
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->ExecScript("lock", "BEGIN; SELECT head FROM log_counter WHERE id=1 FOR UPDATE").ok());
+  std::thread unlock([&] {
+    absl::SleepFor(absl::Milliseconds(500));
+    EXPECT_TRUE(peer->ExecScript("unlock", "ROLLBACK").ok());
+  });
+  auto committed = (*a)->Commit(OneEvent("e1", "x"));
+  unlock.join();
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  Store::Stats s = (*a)->stats();
+  EXPECT_EQ(s.locked_transactions, 1);
+  EXPECT_EQ(s.locked_mutations, 1);
+  EXPECT_GT(s.lock_hold_us, 0);
+  EXPECT_LT(s.lock_hold_us, 400000) << "the 500 ms spent waiting for the peer's lock is not hold time";
+}
+
 }  // namespace
 }  // namespace switchboard::core

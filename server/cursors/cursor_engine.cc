@@ -6,11 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
+#include "server/cursors/cursor_lease.h"
 
 namespace switchboard::cursors {
 namespace {
 
-constexpr char kCursorKind[] = "cursor";
 constexpr char kPrefix[] = "cursors/";
 
 }  // namespace
@@ -44,8 +44,23 @@ void CursorEngine::Commit(const v1::CommitCursorRequest& request,
                           std::function<void(absl::StatusOr<v1::Cursor>)> done) {
   if (auto s = ValidateCursorName(request.name()); !s.ok()) return done(s);
   if (request.sequence() < 0) return done(absl::InvalidArgumentError("sequence: must not be negative"));
+  if (request.lease_token() < 0) return done(absl::InvalidArgumentError("lease_token: must not be negative"));
+  const bool fenced = request.lease_token() > 0 || !request.lease_holder().empty();
+  if (fenced && request.lease_holder().empty()) {
+    return done(absl::InvalidArgumentError("lease_holder: required with lease_token (the holder the lease was granted to)"));
+  }
+  if (fenced && request.lease_token() == 0) {
+    return done(absl::InvalidArgumentError(
+        "lease_token: required with lease_holder (the token of the holder's lease; leave both unset for an unfenced commit)"));
+  }
   auto result = std::make_shared<v1::Cursor>();
   core::Mutation m;
+  if (fenced) {
+    absl::StatusOr<core::JobWrite> check =
+        FenceCommit(store_->jobs(), request.name(), request.lease_holder(), request.lease_token());
+    if (!check.ok()) return done(check.status());
+    m.jobs.push_back(*std::move(check));
+  }
   m.prepare = [request, result](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
     if (request.sequence() >= txn.NextSequence()) {
       return absl::OutOfRangeError(absl::StrCat("sequence ", request.sequence(), " is beyond the head of the log (",
@@ -64,10 +79,19 @@ void CursorEngine::Commit(const v1::CommitCursorRequest& request,
     self.writes.push_back({kCursorKind, request.name(), result->SerializeAsString(), false});
     return absl::OkStatus();
   };
-  store_->CommitAsync(std::move(m), [result, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+  store_->CommitAsync(std::move(m), [request, fenced, result,
+                                     done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    if (!r.ok() && fenced) {
+      return done(ExplainRefusal(r.status(), request.name(), request.lease_holder(), request.lease_token()));
+    }
     if (!r.ok()) return done(r.status());
     done(*result);
   });
+}
+
+void CursorEngine::AcquireLease(const v1::AcquireCursorLeaseRequest& request,
+                                std::function<void(absl::StatusOr<v1::CursorLease>)> done) {
+  cursors::AcquireLease(store_, request, std::move(done));
 }
 
 }  // namespace switchboard::cursors

@@ -18,4 +18,14 @@ grpc::ServerUnaryReactor* CursorServiceImpl::CommitCursor(grpc::CallbackServerCo
   return reactor;
 }
 
+grpc::ServerUnaryReactor* CursorServiceImpl::AcquireCursorLease(grpc::CallbackServerContext* ctx,
+                                                                const v1::AcquireCursorLeaseRequest* req,
+                                                                v1::CursorLease* resp) {
+  auto principal = guard_->Admit(ctx, *req);
+  if (!principal.ok()) return rpc::FinishNow<v1::CursorLease>(ctx, principal.status(), resp);
+  auto* reactor = ctx->DefaultReactor();
+  engine_->AcquireLease(*req, rpc::Completer(ctx, reactor, resp));
+  return reactor;
+}
+
 }  // namespace switchboard::cursors

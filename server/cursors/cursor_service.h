@@ -15,6 +15,9 @@ class CursorServiceImpl final : public v1::CursorService::CallbackService {
                                       v1::Cursor* resp) override;
   grpc::ServerUnaryReactor* CommitCursor(grpc::CallbackServerContext* ctx, const v1::CommitCursorRequest* req,
                                          v1::Cursor* resp) override;
+  grpc::ServerUnaryReactor* AcquireCursorLease(grpc::CallbackServerContext* ctx,
+                                               const v1::AcquireCursorLeaseRequest* req,
+                                               v1::CursorLease* resp) override;
 
  private:
   const rpc::Guard* guard_;

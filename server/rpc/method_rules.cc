@@ -91,6 +91,7 @@ const std::vector<MethodRule>& MethodRules() {
 
       {"CursorService.GetCursor", R},
       {"CursorService.CommitCursor", O},
+      {"CursorService.AcquireCursorLease", O},
   };
   return rules;
 }

@@ -94,4 +94,9 @@ void CursorEngine::AcquireLease(const v1::AcquireCursorLeaseRequest& request,
   cursors::AcquireLease(store_, request, std::move(done));
 }
 
+void CursorEngine::ReleaseLease(const v1::ReleaseCursorLeaseRequest& request,
+                                std::function<void(absl::StatusOr<v1::ReleaseCursorLeaseResponse>)> done) {
+  cursors::ReleaseLease(store_, request, std::move(done));
+}
+
 }  // namespace switchboard::cursors

@@ -30,6 +30,9 @@ class CursorEngine {
   // AcquireCursorLease (cursor_lease.h).
   void AcquireLease(const v1::AcquireCursorLeaseRequest& request,
                     std::function<void(absl::StatusOr<v1::CursorLease>)> done);
+  // ReleaseCursorLease (cursor_lease.h).
+  void ReleaseLease(const v1::ReleaseCursorLeaseRequest& request,
+                    std::function<void(absl::StatusOr<v1::ReleaseCursorLeaseResponse>)> done);
 
  private:
   core::Store* store_;

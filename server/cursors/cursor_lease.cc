@@ -150,6 +150,26 @@ void AcquireLease(core::Store* store, const v1::AcquireCursorLeaseRequest& reque
                         [claim = std::move(claim)](absl::StatusOr<core::JobLease> r) mutable { claim(r.status()); });
 }
 
+void ReleaseLease(core::Store* store, const v1::ReleaseCursorLeaseRequest& request,
+                  std::function<void(absl::StatusOr<v1::ReleaseCursorLeaseResponse>)> done) {
+  if (absl::Status s = ValidateCursorName(request.name()); !s.ok()) return done(s);
+  if (request.holder().empty()) return done(absl::InvalidArgumentError("holder: required, the lease's holder"));
+  if (request.token() < 1) return done(absl::InvalidArgumentError("token: required, the lease's token (1 or more)"));
+  absl::StatusOr<std::optional<core::Job>> found =
+      store->jobs().FindUnfinished(LeaseJobKind(request.name()), request.name());
+  if (!found.ok()) return done(found.status());
+  if (!Holds(*found, request.holder(), request.token())) {
+    return done(Lost(request.name(), request.holder(), request.token(), HeldBy(*found)));
+  }
+  core::Mutation m;
+  // READY now on the store's clock (run_at 0); the next claim bumps the token.
+  m.jobs.push_back(core::JobWrite::RetryAt((*found)->lease, absl::InfinitePast(), "released by its holder"));
+  store->CommitAsync(std::move(m), [request, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
+    if (!r.ok()) return done(ExplainRefusal(r.status(), request.name(), request.holder(), request.token()));
+    done(v1::ReleaseCursorLeaseResponse());
+  });
+}
+
 absl::StatusOr<core::JobWrite> FenceCommit(core::JobQueue& queue, absl::string_view name, absl::string_view holder,
                                            int64_t token) {
   ASSIGN_OR_RETURN(std::optional<core::Job> found, queue.FindUnfinished(LeaseJobKind(name), std::string(name)));

@@ -46,6 +46,11 @@ absl::Status ValidateAcquire(const v1::AcquireCursorLeaseRequest& request);
 void AcquireLease(core::Store* store, const v1::AcquireCursorLeaseRequest& request,
                   std::function<void(absl::StatusOr<v1::CursorLease>)> done);
 
+// ReleaseCursorLease (see the proto): the lease READY at once, on the
+// store's clock.
+void ReleaseLease(core::Store* store, const v1::ReleaseCursorLeaseRequest& request,
+                  std::function<void(absl::StatusOr<v1::ReleaseCursorLeaseResponse>)> done);
+
 // For a commit fenced by `holder`'s lease `token` on cursor `name`: the job
 // write to add to the commit's Mutation (a heartbeat of that lease by its
 // ttl, so the check and the commit are one transaction), or the "lease

@@ -28,4 +28,14 @@ grpc::ServerUnaryReactor* CursorServiceImpl::AcquireCursorLease(grpc::CallbackSe
   return reactor;
 }
 
+grpc::ServerUnaryReactor* CursorServiceImpl::ReleaseCursorLease(grpc::CallbackServerContext* ctx,
+                                                                const v1::ReleaseCursorLeaseRequest* req,
+                                                                v1::ReleaseCursorLeaseResponse* resp) {
+  auto principal = guard_->Admit(ctx, *req);
+  if (!principal.ok()) return rpc::FinishNow<v1::ReleaseCursorLeaseResponse>(ctx, principal.status(), resp);
+  auto* reactor = ctx->DefaultReactor();
+  engine_->ReleaseLease(*req, rpc::Completer(ctx, reactor, resp));
+  return reactor;
+}
+
 }  // namespace switchboard::cursors

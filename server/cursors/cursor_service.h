@@ -18,6 +18,9 @@ class CursorServiceImpl final : public v1::CursorService::CallbackService {
   grpc::ServerUnaryReactor* AcquireCursorLease(grpc::CallbackServerContext* ctx,
                                                const v1::AcquireCursorLeaseRequest* req,
                                                v1::CursorLease* resp) override;
+  grpc::ServerUnaryReactor* ReleaseCursorLease(grpc::CallbackServerContext* ctx,
+                                               const v1::ReleaseCursorLeaseRequest* req,
+                                               v1::ReleaseCursorLeaseResponse* resp) override;
 
  private:
   const rpc::Guard* guard_;

@@ -92,6 +92,7 @@ const std::vector<MethodRule>& MethodRules() {
       {"CursorService.GetCursor", R},
       {"CursorService.CommitCursor", O},
       {"CursorService.AcquireCursorLease", O},
+      {"CursorService.ReleaseCursorLease", O},
   };
   return rules;
 }

@@ -1,7 +1,7 @@
 // CursorService's leases against a real in-process switchboardd
 // (proto/switchboard/v1/cursors.proto, server/cursors/cursor_lease.h): one
-// holder at a time, fenced commits, take-over after the ttl, renewals, bad
-// input. With SWITCHBOARD_TEST_STORE_URL set (tools/test.sh
+// holder at a time, fenced commits, take-over after the ttl or a release,
+// renewals, bad input. With SWITCHBOARD_TEST_STORE_URL set (tools/test.sh
 // --store=postgres) the server keeps them in PostgreSQL.
 
 #include <gtest/gtest.h>
@@ -43,6 +43,15 @@ struct Leases {
     req.set_lease_holder(holder);
     req.set_lease_token(token);
     return stub->CommitCursor(&ctx, req, out);
+  }
+  grpc::Status Release(const std::string& holder, int64_t token) {
+    grpc::ClientContext ctx;
+    v1::ReleaseCursorLeaseRequest req;
+    req.set_name(kCursor);
+    req.set_holder(holder);
+    req.set_token(token);
+    v1::ReleaseCursorLeaseResponse resp;
+    return stub->ReleaseCursorLease(&ctx, req, &resp);
   }
   int64_t Cursor() {
     grpc::ClientContext ctx;
@@ -122,6 +131,46 @@ TEST(CursorLeaseTest, OneHolderAtATimeAndTheNextTakesOverAfterTheTtl) {
   // Leases are per cursor.
   v1::CursorLease other;
   ASSERT_TRUE(l.Acquire("gateway-a", absl::Seconds(1), &other, 0, "cursors/another").ok());
+}
+
+TEST(CursorLeaseTest, AReleasedLeaseIsTakenAtOnceAndFencesItsOldHolder) {
+  TempDir dir;
+  TestServer server(dir.path());
+  Leases l{v1::CursorService::NewStub(server.Channel())};
+  auto bus = server.Notification();
+  for (int i = 1; i <= 2; ++i) PublishOk(*bus, Uuid(i));
+
+  v1::CursorLease a;
+  ASSERT_TRUE(l.Acquire("gateway-a", absl::Minutes(5), &a).ok());
+  v1::Cursor c;
+  ASSERT_TRUE(l.Commit(2, "gateway-a", a.token(), &c).ok());
+  // Only the holder, with its token, hands it back.
+  EXPECT_EQ(l.Release("gateway-b", a.token()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(l.Release("gateway-a", a.token() + 1).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  grpc::Status released = l.Release("gateway-a", a.token());
+  ASSERT_TRUE(released.ok()) << released.error_message();
+
+  // B gets it at once, though A's ttl was five minutes.
+  v1::CursorLease b;
+  grpc::Status took = l.Acquire("gateway-b", absl::Seconds(10), &b);
+  ASSERT_TRUE(took.ok()) << took.error_message();
+  EXPECT_GT(b.token(), a.token());
+  EXPECT_EQ(b.sequence(), 2);
+  // A is fenced: no commit, renewal or second release.
+  grpc::Status late = l.Commit(2, "gateway-a", a.token(), &c);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << late.error_message();
+  EXPECT_NE(late.error_message().find("gateway-b"), std::string::npos) << late.error_message();
+  v1::CursorLease renewed;
+  EXPECT_EQ(l.Acquire("gateway-a", absl::Seconds(10), &renewed, a.token()).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(l.Release("gateway-a", a.token()).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  // Bad input names the field.
+  EXPECT_EQ(l.Release("", b.token()).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status no_token = l.Release("gateway-b", 0);
+  EXPECT_EQ(no_token.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(no_token.error_message().find("token"), std::string::npos) << no_token.error_message();
+  EXPECT_TRUE(l.Release("gateway-b", b.token()).ok());
 }
 
 TEST(CursorLeaseTest, RenewalsAndFencedCommitsKeepTheLease) {

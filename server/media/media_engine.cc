@@ -273,6 +273,7 @@ absl::Status MediaEngine::Resume(const v1::Operation& op, const std::string& req
     return absl::OkStatus();
   }
   log::Info("resuming an interrupted operation", {{"operation", op.name()}, {"type", v1::OperationType_Name(op.type())}});
+  *job->resumed = true;
   job->work(op, LogUnrecorded("resumed operation"));
   return absl::OkStatus();
 }
@@ -510,8 +511,12 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CreateContainerR
   auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
   if (!store.ok()) return store.status();
   MediaJob job = JobFor(v1::CREATE_CONTAINER, req, ContainerUri(req.storage_account_name(), req.container_name()));
-  job.work = [this, req, store = *store](v1::Operation op, Done done) {
+  job.work = [this, req, store = *store, resumed = job.resumed](v1::Operation op, Done done) {
     absl::Status s = store->CreateContainer(req.storage_account_name(), req.container_name());
+    if (absl::IsAlreadyExists(s) && *resumed) {
+      log::Info("resumed container create: the interrupted attempt had created it", {{"operation", op.name()}});
+      s = absl::OkStatus();
+    }
     if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerCreateFailed, s, std::move(done));
     return recorder_->Succeed(std::move(op), std::move(done));
   };
@@ -522,8 +527,12 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::DeleteContainerR
   auto store = ContainerTarget(router_, req.storage_account_name(), req.container_name());
   if (!store.ok()) return store.status();
   MediaJob job = JobFor(v1::DELETE_CONTAINER, req, ContainerUri(req.storage_account_name(), req.container_name()));
-  job.work = [this, req, store = *store](v1::Operation op, Done done) {
+  job.work = [this, req, store = *store, resumed = job.resumed](v1::Operation op, Done done) {
     absl::Status s = store->DeleteContainer(req.storage_account_name(), req.container_name());
+    if (absl::IsNotFound(s) && *resumed) {
+      log::Info("resumed container delete: the interrupted attempt had deleted it", {{"operation", op.name()}});
+      s = absl::OkStatus();
+    }
     if (!s.ok()) return recorder_->Fail(std::move(op), log_events::kContainerDeleteFailed, s, std::move(done));
     return recorder_->Succeed(std::move(op), std::move(done));
   };

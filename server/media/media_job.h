@@ -2,6 +2,7 @@
 // A validated media request, ready to record and run (MediaEngine::Start).
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -20,6 +21,10 @@ struct MediaJob {
   // Does the work, given the ACCEPTED operation, and records its outcome
   // with OpRecorder's asynchronous calls, which end by calling `done`.
   std::function<void(v1::Operation, OpRecorder::Done done)> work;
+  // Set before `work` runs again for an operation an earlier attempt left
+  // unfinished (a crash, a lost replica): that attempt may have done the
+  // work already, so `work` may take "already done" for success.
+  std::shared_ptr<bool> resumed = std::make_shared<bool>(false);
 };
 
 // The Job of a request: its BeginArgs, with return_when_accepted and origin

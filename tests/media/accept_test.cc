@@ -21,17 +21,22 @@ v1::SetBlobMetadataRequest MetadataRequest(const std::string& id, const std::str
 
 // Records `req` as ACCEPTED and pending, as switchboardd does just before a
 // crash that leaves its work undone.
-v1::Operation AcceptWithoutRunning(const std::string& data_dir, const v1::SetBlobMetadataRequest& req) {
+template <class Req>
+v1::Operation AcceptWithoutRunning(const std::string& data_dir, const Req& req, v1::OperationType type,
+                                   const std::string& target) {
   auto store = OpenServerStore(data_dir);
   EXPECT_TRUE(store.ok()) << store.status();
   media::OpRecorder recorder(store->get());
-  media::MediaJob job = media::JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());
+  media::MediaJob job = media::JobFor(type, req, target);
   std::promise<absl::StatusOr<media::OpRecorder::Begun>> p;
   recorder.BeginAsync(job.begin, [&p](absl::StatusOr<media::OpRecorder::Begun> b) { p.set_value(std::move(b)); });
   auto begun = p.get_future().get();
   EXPECT_TRUE(begun.ok()) << begun.status();
   (*store)->Close();
   return begun.ok() ? begun->op : v1::Operation();
+}
+v1::Operation AcceptWithoutRunning(const std::string& data_dir, const v1::SetBlobMetadataRequest& req) {
+  return AcceptWithoutRunning(data_dir, req, v1::SET_BLOB_METADATA, req.blob_uri());
 }
 
 TEST(MediaAccept, ReturnWhenAcceptedAnswersAtAcceptedAndTheOutcomeFollows) {
@@ -125,6 +130,36 @@ TEST(MediaAccept, AnInterruptedOperationThatNoLongerValidatesFailsNamingWhy) {
   EXPECT_EQ(done.failure().log_event_id(), media::log_events::kResumeFailed.id);
   EXPECT_NE(done.failure().log_event_message().find("goneaccount"), std::string::npos)
       << done.failure().log_event_message();
+}
+
+TEST(MediaAccept, AResumedContainerCreateOrDeleteTakesWhatTheInterruptedAttemptDidForDone) {
+  TempDir dir;
+  { MediaServer first(nlohmann::json::object(), dir.path()); }
+  // Killed after Azure created (or deleted) the container, before the
+  // outcome was recorded: the resume finds it done, and succeeds.
+  v1::CreateContainerRequest create;
+  create.set_request_id("resume-create");
+  create.set_storage_account_name(kAccount);
+  create.set_container_name("made");
+  v1::Operation created = AcceptWithoutRunning(dir.path(), create, v1::CREATE_CONTAINER, "made");
+  v1::DeleteContainerRequest del;
+  del.set_request_id("resume-delete");
+  del.set_storage_account_name(kAccount);
+  del.set_container_name("gone");
+  v1::Operation deleted = AcceptWithoutRunning(dir.path(), del, v1::DELETE_CONTAINER, "gone");
+  {
+    // What the killed attempt did: "made" exists, "gone" does not.
+    blob::LocalBlobStoreOptions o;
+    o.root = dir.path() + "/blobs";
+    auto local = blob::LocalBlobStore::Open(o);
+    ASSERT_TRUE(local.ok()) << local.status();
+    ASSERT_TRUE((*local)->CreateContainer(kAccount, "made").ok());
+    ASSERT_FALSE(*(*local)->ContainerExists(kAccount, "gone"));
+  }
+  MediaServer second(nlohmann::json::object(), dir.path());
+  EXPECT_EQ(second.WaitDone(created.name()).state(), v1::Operation::SUCCEEDED);
+  EXPECT_EQ(second.WaitDone(deleted.name()).state(), v1::Operation::SUCCEEDED);
+  EXPECT_TRUE(*second.local().ContainerExists(kAccount, "made"));
 }
 
 }  // namespace

@@ -338,6 +338,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   impl->metrics.AddGauge("switchboard_store_mutations", "Mutations committed; divided by transactions, the "
                          "group-commit factor.",
                          [raw] { return static_cast<double>(raw->store->stats().mutations); });
+  impl->metrics.AddGauge("switchboard_store_locked_transactions",
+                         "PostgreSQL: transactions that held the log counter lock (0 on SQLite).",
+                         [raw] { return static_cast<double>(raw->store->stats().locked_transactions); });
+  impl->metrics.AddGauge("switchboard_store_locked_mutations",
+                         "PostgreSQL: mutations in those transactions; divided by them, mutations per lock hold.",
+                         [raw] { return static_cast<double>(raw->store->stats().locked_mutations); });
+  impl->metrics.AddGauge("switchboard_store_lock_hold_seconds",
+                         "PostgreSQL: time the log counter lock was held, from granted to COMMIT answered.",
+                         [raw] { return static_cast<double>(raw->store->stats().lock_hold_us) / 1e6; });
 
   log::Info("serving", {{"grpc_address", impl->grpc_address},
                         {"http_address", impl->http->address()},

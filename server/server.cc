@@ -18,6 +18,7 @@
 #include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/job_pruner.h"
+#include "server/core/leadership.h"
 #include "server/cursors/cursor_service.h"
 #include "server/core/store.h"
 #include "server/core/store_open.h"
@@ -49,6 +50,9 @@ struct Server::Impl {
   // The pools every engine posts to; stopped in Shutdown after the engines
   // (which wait for their own work) and before the store.
   std::unique_ptr<core::Executor> executor;
+  // Which replica leads (always this one on SQLite): its pruner is the one
+  // that deletes finished jobs.
+  std::unique_ptr<core::Leadership> leadership;
   std::unique_ptr<rpc::Guard> guard;
   rpc::Metrics metrics;
   std::unique_ptr<notification::BusEngine> bus;
@@ -73,6 +77,8 @@ struct Server::Impl {
   // A start that failed half-way has no Shutdown: the engines stop before the
   // pools they post to, and those before the store.
   ~Impl() {
+    if (job_pruner) job_pruner->Stop();  // it asks `leadership`
+    if (leadership) leadership->Stop();
     if (resourcing_engine) resourcing_engine->Stop();
     if (executor) executor->Stop();
   }
@@ -165,11 +171,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     if (!n.ok()) return n.status();
     if (*n > 0) log::Info("released the jobs a previous process on this data dir held", {{"jobs", *n}});
   }
-  core::JobPruner::Options prune_opts;
-  prune_opts.retention = absl::Seconds(config.job_retention_seconds);
-  impl->job_pruner = std::make_unique<core::JobPruner>(&impl->store->jobs(), prune_opts);
-  impl->job_pruner->Start();
-
   core::EventHub::Options hub_opts;
   hub_opts.max_lag = config.watch_max_lag;
   hub_opts.ring_capacity = static_cast<size_t>(config.watch_ring_capacity);
@@ -182,6 +183,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     RETURN_IF_ERROR(impl->executor
                         ->AddPool({name, static_cast<int>(size.threads), static_cast<int>(size.queue_limit)})
                         .status());
+  }
+
+  {
+    core::Leadership::Options lo;
+    lo.owner = replica_id;
+    if (!shared_store) {
+      // Alone on SQLite nobody competes: a heartbeat (a write) every 15 s.
+      lo.lease = absl::Seconds(60);
+      lo.tick = absl::Seconds(15);
+    }
+    impl->leadership = std::make_unique<core::Leadership>(
+        &impl->store->jobs(), impl->executor->pool("core"), lo, [](bool leading, int64_t term) {
+          log::Info(leading ? "leading" : "no longer leading", {{"term", term}});
+        });
+    impl->leadership->Start();
+    core::JobPruner::Options prune_opts;
+    prune_opts.retention = absl::Seconds(config.job_retention_seconds);
+    prune_opts.active = [leadership = impl->leadership.get()] { return leadership->leading(); };
+    impl->job_pruner = std::make_unique<core::JobPruner>(&impl->store->jobs(), prune_opts);
+    impl->job_pruner->Start();
   }
 
   impl->guard = std::make_unique<rpc::Guard>(impl->auth.get(), static_cast<size_t>(config.max_message_bytes));
@@ -377,8 +398,9 @@ void Server::Shutdown() {
   impl_->webhooks->Close();
   // The one place the pools stop: what is queued runs, timers are dropped,
   // threads are joined; then the store commits what is left.
-  impl_->executor->Stop();
   impl_->job_pruner->Stop();
+  impl_->leadership->Stop();  // hands the lease back: another replica leads at its next tick
+  impl_->executor->Stop();
   impl_->store->Close();
   log::Info("stopped", {{"log_head", impl_->store->HeadSequence()}});
 }

@@ -55,6 +55,7 @@ void JobPruner::Loop() {
   while (!stopping_) {
     cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.interval), [this] { return stopping_; });
     if (stopping_) break;
+    if (options_.active && !options_.active()) continue;
     lock.unlock();
     absl::StatusOr<int64_t> n = PruneNow();
     if (!n.ok()) {

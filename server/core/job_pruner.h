@@ -5,13 +5,15 @@
 // round, every `interval`, prunes in batches of `batch` jobs
 // (JobQueue::Prune): each batch is one short write that joins the store's
 // writer queue like any commit, so pruning a backlog never holds the writer
-// for long. A round goes on while full batches come back.
+// for long. A round goes on while full batches come back. With replicas,
+// only the leader's pruner runs its rounds (Options::active).
 //
 // The rounds run on a thread of the pruner's own until the engines move to
 // core::Executor's timers.
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -29,6 +31,9 @@ class JobPruner {
     absl::Duration interval = absl::Minutes(1);
     // Jobs deleted per write.
     int batch = 500;
+    // Whether this process prunes now (a round is skipped while it says no):
+    // with replicas, only the leader does (core::Leadership). Unset: always.
+    std::function<bool()> active;
   };
 
   JobPruner(JobQueue* queue, Options options);

@@ -87,11 +87,14 @@ class Replicas : public ::testing::Test {
   }
 
   // The owner of the status bridge's cursor job, as committed.
-  std::string BridgeOwner() {
+  std::string BridgeOwner() { return JobOwner("status_bridge.cursor"); }
+  // The owner of the running job of `kind` (a kind with one job), as
+  // committed; empty when none runs.
+  std::string JobOwner(const std::string& kind) {
     PGconn* c = PQconnectdb(config_.store.c_str());
     EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
     const std::string sql = absl::StrCat("SELECT convert_from(owner, 'UTF8') FROM ", config_.store_schema,
-                                         ".jobs WHERE kind='status_bridge.cursor' AND state=1");
+                                         ".jobs WHERE kind='", kind, "' AND state=1");
     PGresult* r = PQexec(c, sql.c_str());
     std::string owner = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
     PQclear(r);
@@ -249,6 +252,23 @@ TEST_F(Replicas, ManagedAppNotificationsRecordedAtOnceOnThreeReplicasLoseNoHisto
     EXPECT_EQ(apps.applications(0).history_size(), 6) << "every replica reads all six notifications";
     EXPECT_EQ(apps.applications(0).state(), v1::Application::DELETED) << "the newest eventTime wins";
   }
+}
+
+TEST_F(Replicas, OneReplicaLeadsAndAnotherTakesOverWhenItStops) {
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  auto leader = [&] { return JobOwner("switchboard.leader"); };
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && leader().empty()) absl::SleepFor(absl::Milliseconds(100));
+  const std::string first = leader();
+  ASSERT_FALSE(first.empty()) << "no replica leads";
+  const bool a_led = first.rfind(InstanceOf("a") + "/", 0) == 0;
+  EXPECT_TRUE(a_led || first.rfind(InstanceOf("b") + "/", 0) == 0) << first;
+  (a_led ? a : b)->Shutdown();  // hands the lease back
+  const std::string next = InstanceOf(a_led ? "b" : "a") + "/";
+  deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && leader().rfind(next, 0) != 0) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(leader().rfind(next, 0), 0u) << "the other replica leads: " << leader();
 }
 
 }  // namespace

@@ -180,6 +180,7 @@ class Chaos : public ::testing::Test {
     }
     Say(absl::StrCat("the replicas logged ", unrecorded, " media outcomes not recorded and resumed ", resumed,
                      " interrupted operations"));
+    resumed_ = resumed;
     CheckMediaFinished(ops, load_end + kMediaSettle);
     PgCheck pg(pg_url_, schema_);
     ASSERT_TRUE(pg.ok());
@@ -340,6 +341,46 @@ class Chaos : public ::testing::Test {
     }
   }
 
+  // kill -9 of this case's own postmaster at a random moment of the load
+  // (after a batch of `batch` copies to one replica, if any), and its
+  // restart 3 s later; the checks, and that writes went on afterwards.
+  void PostmasterCase(int batch) {
+    const std::string missing = MissingChaosEnv(/*need_pg=*/false);
+    ASSERT_TRUE(missing.empty()) << missing;
+    const std::string url = StartOwnPg();
+    ASSERT_FALSE(HasFailure());
+    StartCluster(url);
+    if (HasFatalFailure()) return;
+    int64_t head_at_kill = -1;
+    RunAndCheck([&](absl::Time since, MediaLoad& media) {
+      const absl::Duration at = absl::Milliseconds(Random(8000, 15000));
+      SleepUntil(since + at);
+      {
+        PgCheck pg(url, schema_);
+        head_at_kill = pg.Int("SELECT head FROM log_counter WHERE id=1");
+      }
+      if (batch > 0) media.SubmitBatch(Random(0, procs_->size() - 1), batch);
+      EXPECT_EQ(PgSh("kill"), 0);
+      Say(absl::StrCat("kill -9 of the postmaster at ", absl::FormatDuration(at), batch > 0 ? " right after a batch of " : "",
+                       batch > 0 ? absl::StrCat(batch, " copies") : "", ", log head about ", head_at_kill));
+      absl::SleepFor(absl::Seconds(3));
+      // Its backends may take a moment to notice; pg.sh start waits for
+      // the server to accept connections.
+      int rc = -1;
+      for (int i = 0; i < 5 && rc != 0; ++i) {
+        if (i > 0) absl::SleepFor(absl::Seconds(1));
+        rc = PgSh("start");
+      }
+      EXPECT_EQ(rc, 0) << "PostgreSQL did not start again; see " << own_pg_->path() << "/pg.log";
+      Say(absl::StrCat("PostgreSQL restarted ", absl::FormatDuration(absl::Now() - since - at), " after the kill"));
+    });
+    // Writes went on after the restart.
+    PgCheck pg(url, schema_);
+    const int64_t after = pg.Int(absl::StrCat("SELECT count(*) FROM events WHERE seq > ", head_at_kill + 100));
+    Say(absl::StrCat(after, " events written after the restart"));
+    EXPECT_GT(after, 100) << "writes did not resume after PostgreSQL's restart";
+  }
+
   TempDir dir_;
   uint32_t run_ = 0;
   std::mt19937 rng_;
@@ -349,25 +390,30 @@ class Chaos : public ::testing::Test {
   ChaosClients clients_;
   // What each watcher saw (CheckWatchers), for a case's own checks.
   std::vector<Watchers::Seen> seen_;
+  // Interrupted media operations the replicas resumed (their logs).
+  size_t resumed_ = 0;
   // Set by the case that runs its own PostgreSQL (tools/pg.sh), stopped
   // at the end.
   std::unique_ptr<TempDir> own_pg_;
 };
 
 // The main case: kill -9 of one replica at a random moment under load,
-// and its restart on the same data dir a few seconds later (which frees at
-// once the media jobs it held).
+// right after it accepted a batch of copies (their jobs mostly still
+// queued there), and its restart on the same data dir a few seconds later,
+// which frees at once the media jobs it held.
 TEST_F(Chaos, Kill9OfAReplicaUnderLoadLosesNothing) {
   const std::string missing = MissingChaosEnv(/*need_pg=*/true);
   ASSERT_TRUE(missing.empty()) << missing;
   StartCluster(Env("SWITCHBOARD_TEST_PG_URL"));
   if (HasFatalFailure()) return;
   const int victim = Random(0, procs_->size() - 1);
-  RunAndCheck([&](absl::Time since, MediaLoad&) {
+  RunAndCheck([&](absl::Time since, MediaLoad& media) {
     const absl::Duration at = absl::Milliseconds(Random(8000, 20000));
     SleepUntil(since + at);
+    const size_t batch = media.SubmitBatch(victim, 100).size();
     procs_->Kill(victim);
-    Say(absl::StrCat("kill -9 of replica ", victim, " at ", absl::FormatDuration(at)));
+    Say(absl::StrCat("kill -9 of replica ", victim, " at ", absl::FormatDuration(at), ", right after its batch of ",
+                     batch, " copies"));
     absl::SleepFor(absl::Seconds(4));
     const absl::Time t = absl::Now();
     absl::Status s = procs_->Start(victim);
@@ -376,6 +422,7 @@ TEST_F(Chaos, Kill9OfAReplicaUnderLoadLosesNothing) {
   });
   ASSERT_EQ(seen_.size(), 3u);
   EXPECT_GE(seen_[victim].resumes, 1) << "the victim's watcher never lost its stream: was it killed?";
+  EXPECT_GT(resumed_, 0u) << "no media operation was interrupted by the kill: nothing of the jobs was tested";
 }
 
 // Variant 1: a replica frozen (SIGSTOP) while it holds media jobs, past
@@ -463,40 +510,20 @@ TEST_F(Chaos, DISABLED_ASigstoppedReplicaPastItsLeaseFinishesNothingTwice) {
 // same data (WAL recovery) a few seconds later, on a PostgreSQL of this
 // case's own. Every acknowledged write survives; the replicas open their
 // sessions again and writes succeed again.
-TEST_F(Chaos, Kill9OfThePostmasterLosesNoAcknowledgedWrite) {
-  const std::string missing = MissingChaosEnv(/*need_pg=*/false);
-  ASSERT_TRUE(missing.empty()) << missing;
-  const std::string url = StartOwnPg();
-  ASSERT_FALSE(HasFailure());
-  StartCluster(url);
-  if (HasFatalFailure()) return;
-  int64_t head_at_kill = -1;
-  RunAndCheck([&](absl::Time since, MediaLoad&) {
-    const absl::Duration at = absl::Milliseconds(Random(8000, 15000));
-    SleepUntil(since + at);
-    {
-      PgCheck pg(url, schema_);
-      head_at_kill = pg.Int("SELECT head FROM log_counter WHERE id=1");
-    }
-    EXPECT_EQ(PgSh("kill"), 0);
-    Say(absl::StrCat("kill -9 of the postmaster at ", absl::FormatDuration(at), ", log head about ", head_at_kill));
-    absl::SleepFor(absl::Seconds(3));
-    // Its backends may take a moment to notice; pg.sh start waits for
-    // the server to accept connections.
-    int rc = -1;
-    for (int i = 0; i < 5 && rc != 0; ++i) {
-      if (i > 0) absl::SleepFor(absl::Seconds(1));
-      rc = PgSh("start");
-    }
-    EXPECT_EQ(rc, 0) << "PostgreSQL did not start again; see " << own_pg_->path() << "/pg.log";
-    Say(absl::StrCat("PostgreSQL restarted ", absl::FormatDuration(absl::Now() - since - at), " after the kill"));
-  });
-  // Writes went on after the restart, on every replica.
-  PgCheck pg(url, schema_);
-  const int64_t after = pg.Int(absl::StrCat("SELECT count(*) FROM events WHERE seq > ", head_at_kill + 100));
-  Say(absl::StrCat(after, " events written after the restart"));
-  EXPECT_GT(after, 100) << "writes did not resume after PostgreSQL's restart";
-}
+TEST_F(Chaos, Kill9OfThePostmasterLosesNoAcknowledgedWrite) { PostmasterCase(/*batch=*/0); }
+
+// The same, right after a replica accepted a batch of copies: their stage
+// writes fail while PostgreSQL is down, and each operation must still
+// finish once.
+//
+// DISABLED: it fails today, on a real bug. A copy whose SCHEDULED stage
+// cannot be recorded (UNAVAILABLE) keeps its job's lease: OpRecorder::Record
+// drops a held lease only for a finished operation or "lease lost", the
+// JobWorker goes on renewing it, and nobody runs the operation again; it
+// stays ACCEPTED until that replica restarts. Enable it once a failed
+// stage write lets the job run again. Run it with
+//   chaos_test --gtest_also_run_disabled_tests --gtest_filter='*WhileCopiesRun*'
+TEST_F(Chaos, DISABLED_Kill9OfThePostmasterWhileCopiesRunFinishesEachOnce) { PostmasterCase(/*batch=*/100); }
 
 // Variant 3: the log's LISTEN sessions (every replica's "switchboardd log
 // listener (<schema>)") terminated again and again under load. Watches

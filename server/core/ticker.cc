@@ -1,5 +1,6 @@
 #include "server/core/ticker.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -20,10 +21,12 @@ void Ticker::Start(absl::Duration first) {
 }
 
 void Ticker::Schedule(absl::Duration delay) {
+  uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
     ++pending_;
+    seq = ++scheduled_;
   }
   // Counts down when the task is gone, run or not: a stopping pool destroys
   // its timers unrun, and Stop must not wait for those.
@@ -38,14 +41,26 @@ void Ticker::Schedule(absl::Duration delay) {
     }
   };
   auto pending = std::make_shared<Pending>(this);
-  Pool::TimerId id = pool_->RunAfter(absl::ToChronoNanoseconds(delay), [pending] { pending->self->Run(); });
-  std::lock_guard<std::mutex> lock(mu_);
-  timer_ = id;
-}
-
-void Ticker::Run() {
+  Pool::TimerId id = pool_->RunAfter(absl::ToChronoNanoseconds(delay), [pending, seq] { pending->self->Run(seq); });
+  bool cancel = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // The timer may have fired (and scheduled the next) already: then its
+    // id is stale and must not replace the next one's. And Stop may have
+    // come since the check above, without this id to cancel.
+    if (stopping_) {
+      cancel = true;
+    } else if (seq > fired_) {
+      timer_ = id;
+    }
+  }
+  if (cancel && id != 0) pool_->Cancel(id);  // outside mu_: the dropped task's Pending takes it
+}
+
+void Ticker::Run(uint64_t seq) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fired_ = std::max(fired_, seq);
     if (stopping_) return;
     running_ = true;
     timer_ = 0;

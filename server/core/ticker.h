@@ -6,6 +6,7 @@
 // owner may destroy what `fn` uses right after Stop.
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 
@@ -28,7 +29,8 @@ class Ticker {
 
  private:
   void Schedule(absl::Duration delay);
-  void Run();
+  // The run of the timer that Schedule numbered `seq`.
+  void Run(uint64_t seq);
 
   Pool* pool_;
   const absl::Duration period_;
@@ -42,6 +44,11 @@ class Ticker {
   // its own task is gone.
   int pending_ = 0;
   Pool::TimerId timer_ = 0;
+  // Schedules so far, and the newest whose timer fired: a Schedule records
+  // its timer in timer_ only if it has not fired yet (else the next one's
+  // is there, or will be).
+  uint64_t scheduled_ = 0;
+  uint64_t fired_ = 0;
 };
 
 }  // namespace switchboard::core

@@ -317,5 +317,22 @@ TEST(Ticker, AStoppedPoolDropsTheNextRunAndStopDoesNotWaitForIt) {
   EXPECT_EQ(runs.load(), 0);
 }
 
+// The first run can come, and schedule the next, before Start has
+// recorded the first run's timer: Stop must still cancel the next one, not
+// wait out its period (a 15 s stall of every SQLite server's Shutdown when
+// the leader's first tick won that race).
+TEST(Ticker, StopRightAfterAnImmediateFirstRunDoesNotWaitForTheNext) {
+  Pool pool({"tick", 2, 16});
+  for (int i = 0; i < 100; ++i) {
+    std::atomic<int> runs{0};
+    Ticker ticker(&pool, absl::Seconds(5), [&] { runs.fetch_add(1); });
+    ticker.Start();
+    ASSERT_TRUE(WaitFor([&] { return runs.load() >= 1; }));
+    auto t0 = std::chrono::steady_clock::now();
+    ticker.Stop();
+    ASSERT_LT(std::chrono::steady_clock::now() - t0, 1s) << "Stop waited for the next run, at try " << i;
+  }
+}
+
 }  // namespace
 }  // namespace switchboard::core

@@ -57,6 +57,10 @@ const std::vector<Key>& Keys() {
         "PEM CA file an https:// topic's certificate is verified against (default: the system's CAs)."),
       S("eventgrid_cursor", &GatewayConfig::eventgrid_cursor,
         "Name of the durable server-side cursor the Event Grid publisher resumes from."),
+      N("eventgrid_cursor_lease_seconds", &GatewayConfig::eventgrid_cursor_lease_seconds,
+        "Ttl of the Event Grid cursor's lease: of several gateways on one switchboardd, the holder publishes and "
+        "the others stand by, taking over within the ttl when it dies (at once when it stops). 1-300; 0: no "
+        "lease, every gateway publishes every event."),
       N("eventgrid_batch_max_events", &GatewayConfig::eventgrid_batch_max_events,
         "Most events per outbound Event Grid POST."),
       N("eventgrid_batch_max_bytes", &GatewayConfig::eventgrid_batch_max_bytes,
@@ -241,6 +245,9 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
     return absl::InvalidArgumentError("eventgrid_batch_max_bytes: must be 1024-1000000 (Event Grid's 1 MB limit)");
   }
   if (c.eventgrid_cursor.empty()) return absl::InvalidArgumentError("eventgrid_cursor: must not be empty");
+  if (c.eventgrid_cursor_lease_seconds < 0 || c.eventgrid_cursor_lease_seconds > 300) {
+    return absl::InvalidArgumentError("eventgrid_cursor_lease_seconds: must be 0 (no lease) or 1-300");
+  }
   if (c.amqp_deferred_ttl_ms <= 0) return absl::InvalidArgumentError("amqp_deferred_ttl_ms: must be positive");
   if (auto s = storage_queue::ValidateStorageQueueConfig(c); !s.ok()) return s;
   return absl::OkStatus();

@@ -52,6 +52,10 @@ struct GatewayConfig {
   std::string eventgrid_topic_ca_file;
   // Durable server-side cursor the publisher resumes from.
   std::string eventgrid_cursor = "gateway-eventgrid";
+  // Ttl of the cursor's lease, with which one of several gateways publishes
+  // at a time (the others stand by and take over); 0: no lease, every
+  // gateway publishes every event.
+  int64_t eventgrid_cursor_lease_seconds = 10;
   int64_t eventgrid_batch_max_events = 100;
   int64_t eventgrid_batch_max_bytes = 1000000;
 

@@ -183,6 +183,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     popts.cursor = absl::StrCat("cursors/", config.eventgrid_cursor);
     popts.max_events = static_cast<int>(config.eventgrid_batch_max_events);
     popts.max_bytes = static_cast<size_t>(config.eventgrid_batch_max_bytes);
+    popts.lease_ttl = std::chrono::seconds(config.eventgrid_cursor_lease_seconds);
     const client::Connection* conn = impl->conn.get();
     auto encode = impl->media.encode;
     impl->publisher = std::make_unique<eventgrid::Publisher>(
@@ -208,6 +209,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   impl->metrics.AddGauge("switchboard_gateway_eventgrid_outbound_queue_depth",
                          "Log events read by the Event Grid publisher and not yet published.",
                          [raw] { return raw->publisher ? static_cast<double>(raw->publisher->queue_depth()) : 0.0; });
+  impl->metrics.AddGauge("switchboard_gateway_eventgrid_cursor_lease_held",
+                         "1 while this gateway holds the Event Grid cursor's lease and publishes; 0 while it "
+                         "stands by (or publishes without a lease).",
+                         [raw] { return raw->publisher && raw->publisher->lease_held() ? 1.0 : 0.0; });
   impl->metrics.AddGauge("switchboard_gateway_eventgrid_cursor_sequence",
                          "Log sequence last committed by the Event Grid publisher.",
                          [raw] { return raw->publisher ? static_cast<double>(raw->publisher->committed()) : 0.0; });

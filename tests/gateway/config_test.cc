@@ -78,6 +78,24 @@ TEST(GatewayConfigTest, TopicUrlNeedsAKey) {
   EXPECT_NE(ValidateConfig(c).message().find("eventgrid_topic_url"), std::string::npos);
 }
 
+TEST(GatewayConfigTest, TheCursorLeaseIsOnByDefaultAndZeroTurnsItOff) {
+  GatewayConfig c;
+  EXPECT_EQ(c.eventgrid_cursor_lease_seconds, 10);
+  ASSERT_TRUE(MergeConfigJson(R"({"eventgrid_cursor_lease_seconds":0})", &c).ok());
+  EXPECT_EQ(c.eventgrid_cursor_lease_seconds, 0);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  for (int64_t ok : {1, 300}) {
+    c.eventgrid_cursor_lease_seconds = ok;
+    EXPECT_TRUE(ValidateConfig(c).ok()) << ok;
+  }
+  for (int64_t bad : {-1, 301}) {
+    c.eventgrid_cursor_lease_seconds = bad;
+    auto s = ValidateConfig(c);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad;
+    EXPECT_NE(s.message().find("eventgrid_cursor_lease_seconds"), std::string::npos) << s;
+  }
+}
+
 TEST(GatewayConfigTest, HttpsNeedsBothTheCertificateAndTheKey) {
   GatewayConfig c;
   c.http_tls_cert_file = "/x/cert.pem";

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "switchboard/v1/cursors.grpc.pb.h"
 #include "tests/core/test_support.h"
@@ -51,9 +52,15 @@ struct Fixture {
 
   std::unique_ptr<Publisher> MakePublisher(int max_events = 100, size_t max_bytes = 1000000) {
     PublisherOptions p;
-    p.cursor = "cursors/test-publisher";
     p.max_events = max_events;
     p.max_bytes = max_bytes;
+    return MakePublisher(p, topic.get());
+  }
+
+  // A publisher of cursors/test-publisher with `p`'s other options, POSTing
+  // through `via`.
+  std::unique_ptr<Publisher> MakePublisher(PublisherOptions p, const TopicClient* via) {
+    p.cursor = "cursors/test-publisher";
     auto make = [this]() -> std::unique_ptr<LogSource> {
       return std::make_unique<WatchSource<v1::NotificationEvent>>(
           conn.get(),
@@ -72,7 +79,18 @@ struct Fixture {
             return out;
           });
     };
-    return std::make_unique<Publisher>(conn.get(), make, topic.get(), p, &metrics);
+    return std::make_unique<Publisher>(conn.get(), make, via, p, &metrics);
+  }
+
+  // A topic client that sends `key`, so that the capture tells which
+  // publisher POSTed what.
+  std::unique_ptr<TopicClient> MakeTopic(const std::string& key) {
+    TopicOptions t;
+    t.url = capture.url();
+    t.key = key;
+    t.initial_backoff = std::chrono::milliseconds(10);
+    t.max_backoff = std::chrono::milliseconds(50);
+    return std::make_unique<TopicClient>(t);
   }
 
   int64_t Cursor() {
@@ -198,6 +216,175 @@ TEST(PublisherTest, SurvivesAServerRestart) {
   ASSERT_TRUE(f.capture.WaitForEvents(2, std::chrono::seconds(30)));
   EXPECT_EQ(f.capture.Events()[1]["id"], Uuid(2));
   pub->Stop();
+}
+
+// Several gateways on one cursor (PublisherOptions::lease_ttl): the holder
+// of the cursor's lease publishes, the others stand by.
+
+PublisherOptions Leased(const std::string& holder, std::chrono::milliseconds ttl) {
+  PublisherOptions p;
+  p.max_events = 5;
+  p.lease_ttl = ttl;
+  p.standby_retry = std::chrono::milliseconds(200);
+  p.lease_holder = holder;
+  return p;
+}
+
+template <class Pred>
+bool WaitUntil(Pred pred, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::set<std::string> Ids(const CaptureServer& capture) {
+  std::set<std::string> ids;
+  for (const auto& e : capture.Events()) ids.insert(e["id"]);
+  return ids;
+}
+
+std::set<std::string> Expected(int n) {
+  std::set<std::string> ids;
+  for (int i = 1; i <= n; ++i) ids.insert(Uuid(i));
+  return ids;
+}
+
+TEST(PublisherLeaseTest, OnePublishesAndTheOtherTakesOverWhenItDiesLosingNothing) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  auto topic_a = f.MakeTopic("key-a");
+  auto topic_b = f.MakeTopic("key-b");
+  for (int i = 1; i <= 20; ++i) PublishOk(*bus, Uuid(i));
+  const auto ttl = std::chrono::milliseconds(2000);
+  auto a = f.MakePublisher(Leased("gateway-a", ttl), topic_a.get());
+  a->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(20, std::chrono::seconds(20)));
+  ASSERT_TRUE(a->lease_held());
+  auto b = f.MakePublisher(Leased("gateway-b", ttl), topic_b.get());
+  b->Start();
+  // B stands by for several of its retries, while A publishes what comes.
+  for (int i = 21; i <= 30; ++i) {
+    PublishOk(*bus, Uuid(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(f.capture.WaitForEvents(30, std::chrono::seconds(20)));
+  EXPECT_FALSE(b->lease_held());
+  for (const auto& k : f.capture.Keys()) EXPECT_EQ(k, "key-a") << "only the holder POSTs";
+  ASSERT_TRUE(WaitUntil([&] { return f.Cursor() == 30; }, std::chrono::seconds(10)));
+
+  // A dies (no last commit, no hand-back), with events still coming: B takes
+  // over within the ttl and a few seconds, and every event reaches the topic.
+  for (int i = 31; i <= 35; ++i) PublishOk(*bus, Uuid(i));
+  const auto died = std::chrono::steady_clock::now();
+  a->Abandon();
+  for (int i = 36; i <= 40; ++i) PublishOk(*bus, Uuid(i));
+  ASSERT_TRUE(WaitUntil([&] { return b->lease_held(); }, ttl + std::chrono::seconds(4)));
+  const auto took = std::chrono::steady_clock::now() - died;
+  EXPECT_LE(took, ttl + std::chrono::seconds(3));
+  ASSERT_TRUE(WaitUntil([&] { return Ids(f.capture) == Expected(40); }, std::chrono::seconds(20)))
+      << "events lost: " << Ids(f.capture).size() << " of 40 distinct ids";
+  EXPECT_EQ(f.capture.Keys().back(), "key-b");
+  ASSERT_TRUE(WaitUntil([&] { return f.Cursor() == 40; }, std::chrono::seconds(10)));
+  b->Stop();
+}
+
+TEST(PublisherLeaseTest, AStoppedHolderHandsTheLeaseBackAtOnce) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  for (int i = 1; i <= 10; ++i) PublishOk(*bus, Uuid(i));
+  const auto ttl = std::chrono::milliseconds(30000);  // far longer than the test waits
+  auto a = f.MakePublisher(Leased("gateway-a", ttl), f.topic.get());
+  a->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(10, std::chrono::seconds(20)));
+  ASSERT_TRUE(WaitUntil([&] { return f.Cursor() == 10; }, std::chrono::seconds(10)));
+  auto b = f.MakePublisher(Leased("gateway-b", ttl), f.topic.get());
+  b->Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(b->lease_held());
+  a->Stop();
+  ASSERT_TRUE(WaitUntil([&] { return b->lease_held(); }, std::chrono::seconds(3)))
+      << "a clean stop hands the lease back: no waiting for the ttl";
+  for (int i = 11; i <= 15; ++i) PublishOk(*bus, Uuid(i));
+  ASSERT_TRUE(f.capture.WaitForEvents(15, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto events = f.capture.Events();
+  ASSERT_EQ(events.size(), 15u) << "B resumed from A's last commit: nothing sent twice";
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(events[i]["id"], Uuid(i + 1));
+}
+
+TEST(PublisherLeaseTest, AHolderThatLosesTheLeaseStopsPublishingAndResumesWhenItGetsItBack) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  auto stub = v1::CursorService::NewStub(f.conn->channel());
+  for (int i = 1; i <= 10; ++i) PublishOk(*bus, Uuid(i));
+  const auto ttl = std::chrono::milliseconds(3000);
+  auto a = f.MakePublisher(Leased("gateway-a", ttl), f.topic.get());
+  a->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(10, std::chrono::seconds(20)));
+  ASSERT_TRUE(WaitUntil([&] { return f.Cursor() == 10; }, std::chrono::seconds(10)));
+
+  // Another holder takes the lease from under A (as when A stalled past its
+  // ttl): A's lease is handed back in its name, and the thief acquires it.
+  auto acquire = [&](const std::string& holder, int64_t token, v1::CursorLease* out) {
+    grpc::ClientContext ctx;
+    v1::AcquireCursorLeaseRequest req;
+    req.set_name("cursors/test-publisher");
+    req.set_holder(holder);
+    req.mutable_ttl()->set_seconds(300);
+    req.set_token(token);
+    return stub->AcquireCursorLease(&ctx, req, out);
+  };
+  auto release = [&](const std::string& holder, int64_t token) {
+    grpc::ClientContext ctx;
+    v1::ReleaseCursorLeaseRequest req;
+    req.set_name("cursors/test-publisher");
+    req.set_holder(holder);
+    req.set_token(token);
+    v1::ReleaseCursorLeaseResponse resp;
+    return stub->ReleaseCursorLease(&ctx, req, &resp);
+  };
+  v1::CursorLease as_a, thief;
+  ASSERT_TRUE(acquire(a->lease_holder(), 0, &as_a).ok());
+  ASSERT_TRUE(release(a->lease_holder(), as_a.token()).ok());
+  ASSERT_TRUE(acquire("thief", 0, &thief).ok());
+  EXPECT_GT(thief.token(), as_a.token());
+
+  // A finds out at its next renewal (a third of the ttl) and stands by:
+  // what is published now is not POSTed, and the cursor does not move.
+  ASSERT_TRUE(WaitUntil([&] { return !a->lease_held(); }, ttl));
+  const int posts = f.capture.posts();
+  for (int i = 11; i <= 20; ++i) PublishOk(*bus, Uuid(i));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(f.capture.posts(), posts) << "a holder that lost the lease POSTs nothing";
+  EXPECT_EQ(f.Cursor(), 10);
+  EXPECT_NE(f.metrics.Render().find("eventgrid_cursor_lease_lost"), std::string::npos);
+
+  // The thief hands it back: A takes it again and resumes from the cursor.
+  ASSERT_TRUE(release("thief", thief.token()).ok());
+  ASSERT_TRUE(WaitUntil([&] { return a->lease_held(); }, std::chrono::seconds(3)));
+  ASSERT_TRUE(f.capture.WaitForEvents(20, std::chrono::seconds(10)));
+  EXPECT_EQ(Ids(f.capture), Expected(20));
+  ASSERT_TRUE(WaitUntil([&] { return f.Cursor() == 20; }, std::chrono::seconds(10)));
+}
+
+TEST(PublisherLeaseTest, WithoutALeaseEveryPublisherPublishes) {
+  Fixture f;
+  auto bus = f.server->Notification();
+  auto topic_a = f.MakeTopic("key-a");
+  auto topic_b = f.MakeTopic("key-b");
+  for (int i = 1; i <= 5; ++i) PublishOk(*bus, Uuid(i));
+  auto a = f.MakePublisher(Leased("gateway-a", std::chrono::milliseconds(0)), topic_a.get());
+  auto b = f.MakePublisher(Leased("gateway-b", std::chrono::milliseconds(0)), topic_b.get());
+  a->Start();
+  b->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(10, std::chrono::seconds(20)));
+  std::set<std::string> keys;
+  for (const auto& k : f.capture.Keys()) keys.insert(k);
+  EXPECT_EQ(keys, (std::set<std::string>{"key-a", "key-b"}));
+  EXPECT_FALSE(a->lease_held());
 }
 
 // What the publisher POSTs is written without building a document; it must

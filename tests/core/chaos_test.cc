@@ -66,9 +66,10 @@ class Chaos : public ::testing::Test {
 
   void TearDown() override {
     clients_.stop = true;
+    const bool started = procs_ != nullptr;
     procs_.reset();
     const bool keep_schema = HasFailure() && !own_pg_;
-    if (HasFailure()) {
+    if (HasFailure() && started) {
       // For whoever reads the failure: the replicas' logs, and the schema
       // (on the shared PostgreSQL; a case's own is removed).
       const std::string keep = absl::StrCat(dir_.path(), "-logs");

@@ -27,25 +27,40 @@ void JobWorker::Poke() { ClaimNow(); }
 
 void JobWorker::Hold(const std::string& key, const JobLease& lease) {
   std::lock_guard<std::mutex> lock(mu_);
-  held_[key] = lease;
+  held_[key] = HeldLease{lease, false};
 }
 
 std::optional<JobLease> JobWorker::Held(const std::string& key) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = held_.find(key);
+  if (it == held_.end() || it->second.lost) return std::nullopt;
+  return it->second.lease;
+}
+
+std::optional<JobLease> JobWorker::Fence(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = held_.find(key);
   if (it == held_.end()) return std::nullopt;
-  return it->second;
+  return it->second.lease;
+}
+
+void JobWorker::Abandon(const std::string& key, int64_t token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = held_.find(key);
+  if (it != held_.end() && it->second.lease.token == token) it->second.lost = true;
 }
 
 void JobWorker::Drop(const std::string& key, int64_t token) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = held_.find(key);
-  if (it != held_.end() && it->second.token == token) held_.erase(it);
+  if (it != held_.end() && it->second.lease.token == token) held_.erase(it);
 }
 
 size_t JobWorker::held_count() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return held_.size();
+  size_t n = 0;
+  for (const auto& [key, h] : held_) n += h.lost ? 0 : 1;
+  return n;
 }
 
 void JobWorker::Finished() {
@@ -75,7 +90,7 @@ void JobWorker::ClaimNow() {
       std::lock_guard<std::mutex> lock(mu_);
       claiming_ = false;
       if (got.ok()) {
-        for (const Job& j : *got) held_[j.key] = j.lease;
+        for (const Job& j : *got) held_[j.key] = HeldLease{j.lease, false};
         if (!stopping_) jobs = std::move(*got);
         again = static_cast<int>(jobs.size()) == n;
       }
@@ -98,8 +113,8 @@ void JobWorker::Renew() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
-    for (const auto& [key, lease] : held_) {
-      if (lease.expires_us - now_us < half_us) due.emplace_back(key, lease);
+    for (const auto& [key, h] : held_) {
+      if (!h.lost && h.lease.expires_us - now_us < half_us) due.emplace_back(key, h.lease);
     }
     in_flight_ += static_cast<int>(due.size());
   }
@@ -108,10 +123,12 @@ void JobWorker::Renew() {
       {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = held_.find(key);
-        if (it != held_.end() && it->second.token == old.token) {
+        if (it != held_.end() && it->second.lease.token == old.token) {
           if (renewed.ok()) {
-            it->second.expires_us = renewed->expires_us;
-          } else if (absl::IsFailedPrecondition(renewed.status()) || absl::IsNotFound(renewed.status())) {
+            it->second.lease.expires_us = renewed->expires_us;
+          } else if (absl::IsFailedPrecondition(renewed.status())) {
+            it->second.lost = true;  // taken over: its work's late writes are refused (Fence)
+          } else if (absl::IsNotFound(renewed.status())) {
             held_.erase(it);
           }
         }

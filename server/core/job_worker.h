@@ -9,8 +9,9 @@
 // Claims happen at Start, on Poke, and on every tick; each asks for at most
 // `room()` jobs (the engine's backpressure) and goes on while full batches
 // come back. On each tick, every held lease past half its time gets a
-// heartbeat; one that comes back "lease lost" is dropped (the job's new
-// holder finishes it). Leases are looked up by the job's key, so the jobs
+// heartbeat; one that comes back "lease lost" is no longer renewed but kept
+// as lost (Fence), so the late writes of its work are refused rather than
+// unfenced (the job's new holder finishes it), until Drop. Leases are looked up by the job's key, so the jobs
 // of a kind run here need non-empty keys, unique among unfinished jobs.
 //
 // The ticks run on a thread of the worker's own until the engines move to
@@ -65,8 +66,17 @@ class JobWorker {
   // that claimed it (JobWrite::EnqueueClaimed). Claims made here are held
   // without this.
   void Hold(const std::string& key, const JobLease& lease);
-  // The lease held here for the unfinished job with `key`, if any.
+  // The lease held here for the unfinished job with `key`, if any (a lost
+  // one is not held).
   std::optional<JobLease> Held(const std::string& key) const;
+  // The lease this process last held for `key`, lost or not: what a write
+  // for that job must name, so that a holder whose lease was taken over is
+  // refused ("lease lost") instead of writing unfenced.
+  std::optional<JobLease> Fence(const std::string& key) const;
+  // Stops renewing the lease with `token` for `key`, keeping it as lost (for
+  // Fence): its work was abandoned (a write failed), so it expires and the
+  // job runs again, here or elsewhere.
+  void Abandon(const std::string& key, int64_t token);
   // Stops keeping the lease with `token` for `key` (its finishing write
   // committed, or failed: then the lease expires and the job runs again).
   void Drop(const std::string& key, int64_t token);
@@ -90,7 +100,11 @@ class JobWorker {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, JobLease> held_;
+  struct HeldLease {
+    JobLease lease;
+    bool lost = false;  // taken over or abandoned: not renewed, still named by Fence
+  };
+  std::map<std::string, HeldLease> held_;
   bool started_ = false;
   bool stopping_ = false;
   bool claiming_ = false;

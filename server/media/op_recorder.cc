@@ -178,7 +178,9 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
   const v1::Operation::State state = shared_op->state();
   const bool finished =
       state == v1::Operation::SUCCEEDED || state == v1::Operation::FAILED || state == v1::Operation::CANCELED;
-  std::optional<core::JobLease> held = jobs_ ? jobs_->Held(shared_op->name()) : std::nullopt;
+  // A lease lost meanwhile (taken over after a stall) is still named, so
+  // the write is refused rather than made unfenced (JobWorker::Fence).
+  std::optional<core::JobLease> held = jobs_ ? jobs_->Fence(shared_op->name()) : std::nullopt;
   if (held) {
     m.jobs.push_back(finished ? core::JobWrite::Complete(*held) : core::JobWrite::Heartbeat(*held, jobs_->lease()));
   }
@@ -189,6 +191,11 @@ void OpRecorder::Record(v1::Operation op, std::vector<v1::MediaEvent> events, Do
       } else if (finished || absl::IsFailedPrecondition(r.status())) {
         // Done with, or lost: then the lease expires and the job runs again.
         jobs_->Drop(shared_op->name(), held->token);
+      } else if (!r.ok()) {
+        // Not recorded (the store unreachable): the work stops here, so the
+        // lease is no longer renewed; once it expires the job runs again
+        // from what was recorded, here or on another replica.
+        jobs_->Abandon(shared_op->name(), held->token);
       }
     }
     if (!r.ok()) return done(r.status());

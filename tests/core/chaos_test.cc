@@ -432,22 +432,14 @@ TEST_F(Chaos, Kill9OfAReplicaUnderLoadLosesNothing) {
 // writes for those jobs must be refused ("lease lost"), so that each
 // operation still has one outcome, the taker's.
 //
-// DISABLED: it fails today, on a real bug. When the frozen replica
-// continues, its JobWorker's tick (overdue) heartbeats first, is told
-// "lease lost" and forgets the lease (JobWorker::Renew erases it from
-// held_); the media workers then finish the copies they had queued, and
-// OpRecorder::Record, finding no held lease, writes the outcome with no
-// fence at all: a second outcome event, and the Operation overwritten.
-// Seen: 232, 250 and 238 of 300 operations with two outcomes. Enable it
-// once a lost lease stays known until the work that held it drops it.
-// It also tripped on a second bug once: while the frozen replica held the
-// log counter's lock, another replica's copy could not record its
-// SCHEDULED stage (lock timeout, UNAVAILABLE); OpRecorder::Record drops a
-// held lease only for a finished operation or "lease lost", so that
-// replica kept heartbeating the job and nobody ever ran the operation
-// again (ACCEPTED for good, until that replica restarts). Run it with
-//   chaos_test --gtest_also_run_disabled_tests --gtest_filter='*Sigstop*'
-TEST_F(Chaos, DISABLED_ASigstoppedReplicaPastItsLeaseFinishesNothingTwice) {
+// It found two bugs, both fixed: the frozen replica's JobWorker forgot a
+// lease its overdue heartbeat was told was lost, so the copies it had
+// queued wrote their outcomes unfenced (a second outcome for 232-250 of 300
+// operations); a lost lease is now kept for JobWorker::Fence until its
+// work's write is refused. And a copy whose stage write failed (the frozen
+// replica held the counter lock: lock timeout, UNAVAILABLE) kept its lease,
+// renewed for ever; a failed write now abandons it (JobWorker::Abandon).
+TEST_F(Chaos, ASigstoppedReplicaPastItsLeaseFinishesNothingTwice) {
   const std::string missing = MissingChaosEnv(/*need_pg=*/true);
   ASSERT_TRUE(missing.empty()) << missing;
   StartCluster(Env("SWITCHBOARD_TEST_PG_URL"));
@@ -517,14 +509,11 @@ TEST_F(Chaos, Kill9OfThePostmasterLosesNoAcknowledgedWrite) { PostmasterCase(/*b
 // writes fail while PostgreSQL is down, and each operation must still
 // finish once.
 //
-// DISABLED: it fails today, on a real bug. A copy whose SCHEDULED stage
-// cannot be recorded (UNAVAILABLE) keeps its job's lease: OpRecorder::Record
-// drops a held lease only for a finished operation or "lease lost", the
-// JobWorker goes on renewing it, and nobody runs the operation again; it
-// stays ACCEPTED until that replica restarts. Enable it once a failed
-// stage write lets the job run again. Run it with
-//   chaos_test --gtest_also_run_disabled_tests --gtest_filter='*WhileCopiesRun*'
-TEST_F(Chaos, DISABLED_Kill9OfThePostmasterWhileCopiesRunFinishesEachOnce) { PostmasterCase(/*batch=*/100); }
+// It found a bug, fixed: a copy whose SCHEDULED stage could not be
+// recorded (UNAVAILABLE) kept its job's lease, renewed for ever, so nobody
+// ran it again (97 of 100 stayed ACCEPTED); a failed write now abandons the
+// lease (JobWorker::Abandon), which expires, and the job runs again.
+TEST_F(Chaos, Kill9OfThePostmasterWhileCopiesRunFinishesEachOnce) { PostmasterCase(/*batch=*/100); }
 
 // Variant 3: the log's LISTEN sessions (every replica's "switchboardd log
 // listener (<schema>)") terminated again and again under load. Watches

@@ -139,6 +139,55 @@ TEST(MediaJobs, AnOutcomeFromAHolderWhoseLeaseWasTakenOverIsRefused) {
   (*store)->Close();
 }
 
+// The same when the holder's own heartbeat learns of the loss first (a
+// replica continued after SIGSTOP): the lease is no longer renewed, but the
+// outcome still names it, and is refused.
+TEST(MediaJobs, AnOutcomeAfterTheHeartbeatLearnedOfTheLossIsRefusedToo) {
+  TempDir dir;
+  auto store = core::OpenSqliteStore({DbPath(dir.path())});
+  ASSERT_TRUE(store.ok()) << store.status();
+  core::JobWorker::Options o;
+  o.kind = media::kJobKind;
+  o.owner = "stalled-replica";
+  o.lease = absl::Milliseconds(200);
+  o.tick = absl::Milliseconds(20);
+  core::JobWorker worker(&(*store)->jobs(), o, [](core::Job) {}, [] { return 0; });
+  media::OpRecorder recorder(store->get());
+  recorder.SetJobs(&worker);
+  auto req = MetadataRequest("stalled-2", AzureUri("media", "t.mp4"));
+  media::MediaJob job = media::JobFor(v1::SET_BLOB_METADATA, req, req.blob_uri());
+  std::promise<absl::StatusOr<media::OpRecorder::Begun>> p;
+  recorder.BeginAsync(job.begin, [&p](absl::StatusOr<media::OpRecorder::Begun> b) { p.set_value(std::move(b)); });
+  auto begun = p.get_future().get();
+  ASSERT_TRUE(begun.ok()) << begun.status();
+  const std::string name = begun->op.name();
+
+  // Taken over while this holder is not renewing (the stall), then its
+  // ticks resume and its heartbeat is refused.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::promise<absl::StatusOr<std::vector<core::Job>>> claimed;
+  (*store)->jobs().Claim(media::kJobKind, "other-replica", 10, absl::Minutes(5),
+                         [&claimed](absl::StatusOr<std::vector<core::Job>> r) { claimed.set_value(std::move(r)); });
+  auto got = claimed.get_future().get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u);
+  worker.Start();
+  for (int i = 0; i < 200 && worker.Held(name).has_value(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(worker.Held(name).has_value()) << "the refused heartbeat did not mark the lease lost";
+  ASSERT_TRUE(worker.Fence(name).has_value()) << "a lost lease is still named for the late writes";
+
+  auto late = recorder.Succeed(begun->op);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition) << late.status();
+  auto now = recorder.Get(name);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->state(), v1::Operation::ACCEPTED) << "the stalled holder's outcome was written unfenced";
+  EXPECT_FALSE(worker.Fence(name).has_value()) << "dropped once its write was refused";
+  worker.Stop();
+  (*store)->Close();
+}
+
 TEST(MediaJobs, APreviousReleasesPendingOperationsBecomeJobs) {
   TempDir dir;
   std::string uri = AzureUri("media", "old.mp4");

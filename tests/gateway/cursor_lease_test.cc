@@ -78,14 +78,14 @@ TEST(CursorLeaseTest, OneHolderAtATimeAndTheNextTakesOverAfterTheTtl) {
 
   // A takes the lease of a cursor never committed.
   v1::CursorLease a;
-  ASSERT_TRUE(l.Acquire("gateway-a", absl::Seconds(1), &a).ok());
+  ASSERT_TRUE(l.Acquire("gateway-a", absl::Seconds(2), &a).ok());
   EXPECT_EQ(a.name(), kCursor);
   EXPECT_EQ(a.holder(), "gateway-a");
   EXPECT_GT(a.token(), 0);
   EXPECT_EQ(a.sequence(), 0);
   const int64_t now_us = absl::ToUnixMicros(absl::Now());
   EXPECT_GT(ExpireUs(a), now_us);
-  EXPECT_LE(ExpireUs(a), now_us + 2'000'000);
+  EXPECT_LE(ExpireUs(a), now_us + 3'000'000);
 
   // B is refused while A holds it, with A named.
   v1::CursorLease b;
@@ -104,7 +104,7 @@ TEST(CursorLeaseTest, OneHolderAtATimeAndTheNextTakesOverAfterTheTtl) {
 
   // A stops renewing (dies): after the ttl B takes over, with a bigger
   // token and the cursor as A left it.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   grpc::Status took = l.Acquire("gateway-b", absl::Seconds(10), &b);
   ASSERT_TRUE(took.ok()) << took.error_message();
   EXPECT_GT(b.token(), a.token());
@@ -180,15 +180,18 @@ TEST(CursorLeaseTest, RenewalsAndFencedCommitsKeepTheLease) {
   auto bus = server.Notification();
   for (int i = 1; i <= 3; ++i) PublishOk(*bus, Uuid(i));
 
+  // Every step below comes well within the ttl of the one before, so B is
+  // refused throughout even on a slow machine.
+  const absl::Duration ttl = absl::Seconds(2);
   v1::CursorLease a;
-  ASSERT_TRUE(l.Acquire("gateway-a", absl::Seconds(1), &a).ok());
-  // Renewed for three ttls with its token: the lease stays A's, same token,
+  ASSERT_TRUE(l.Acquire("gateway-a", ttl, &a).ok());
+  // Renewed for two ttls with its token: the lease stays A's, same token,
   // and B is refused throughout.
   int64_t last_expiry = ExpireUs(a);
-  for (int i = 0; i < 9; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     v1::CursorLease renewed;
-    grpc::Status s = l.Acquire("gateway-a", absl::Seconds(1), &renewed, a.token());
+    grpc::Status s = l.Acquire("gateway-a", ttl, &renewed, a.token());
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(renewed.token(), a.token());
     EXPECT_GT(ExpireUs(renewed), last_expiry);
@@ -199,12 +202,12 @@ TEST(CursorLeaseTest, RenewalsAndFencedCommitsKeepTheLease) {
   // A token-less acquire by the holder gives the same lease back, renewed
   // (a retry whose first answer was lost).
   v1::CursorLease same;
-  ASSERT_TRUE(l.Acquire("gateway-a", absl::Seconds(1), &same).ok());
+  ASSERT_TRUE(l.Acquire("gateway-a", ttl, &same).ok());
   EXPECT_EQ(same.token(), a.token());
 
   // Fenced commits renew it too (by the ttl A asked for).
   for (int i = 1; i <= 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
     v1::Cursor c;
     grpc::Status s = l.Commit(i, "gateway-a", a.token(), &c);
     ASSERT_TRUE(s.ok()) << s.error_message();
@@ -218,12 +221,12 @@ TEST(CursorLeaseTest, RenewalsAndFencedCommitsKeepTheLease) {
   v1::Cursor c;
   ASSERT_TRUE(l.Commit(3, "", 0, &c).ok());
   v1::CursorLease renewed;
-  ASSERT_TRUE(l.Acquire("gateway-a", absl::Seconds(1), &renewed, a.token()).ok());
+  ASSERT_TRUE(l.Acquire("gateway-a", ttl, &renewed, a.token()).ok());
   EXPECT_EQ(renewed.sequence(), 3);
 
   // An expired lease nobody took over is still the holder's.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
-  ASSERT_TRUE(l.Acquire("gateway-a", absl::Seconds(1), &renewed, a.token()).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2300));
+  ASSERT_TRUE(l.Acquire("gateway-a", ttl, &renewed, a.token()).ok());
   EXPECT_EQ(renewed.token(), a.token());
 }
 

@@ -258,7 +258,7 @@ TEST(PublisherLeaseTest, OnePublishesAndTheOtherTakesOverWhenItDiesLosingNothing
   auto topic_a = f.MakeTopic("key-a");
   auto topic_b = f.MakeTopic("key-b");
   for (int i = 1; i <= 20; ++i) PublishOk(*bus, Uuid(i));
-  const auto ttl = std::chrono::milliseconds(2000);
+  const auto ttl = std::chrono::milliseconds(3000);
   auto a = f.MakePublisher(Leased("gateway-a", ttl), topic_a.get());
   a->Start();
   ASSERT_TRUE(f.capture.WaitForEvents(20, std::chrono::seconds(20)));

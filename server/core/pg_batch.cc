@@ -265,8 +265,9 @@ void Finish(Txn& t, const std::string& channel, std::vector<Query>& out) {
 
 absl::Status RunOnce(Conn& c, const std::string& channel, std::vector<Pending>& batch, bool lock, Txn& t,
                      std::vector<absl::StatusOr<CommitResult>>& results, std::vector<bool>& appended,
-                     absl::Duration& lock_held) {
+                     absl::Duration& lock_held, const std::function<void()>& locked) {
   RETURN_IF_ERROR(Begin(c, lock, t));
+  if (lock && locked) locked();
   // Until the COMMIT's answer (or the failure) is in: the lock's hold time.
   struct HoldTimer {
     bool on;
@@ -300,7 +301,7 @@ absl::Status RunOnce(Conn& c, const std::string& channel, std::vector<Pending>& 
 
 }  // namespace
 
-BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch) {
+BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch, const TopUp& top_up) {
   bool lock = false;
   for (const Pending& p : batch) lock = lock || NeedsLock(p);
   // What `prepare` adds is taken off again before another try.
@@ -309,7 +310,21 @@ BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pendin
   };
   std::vector<Sizes> sizes;
   sizes.reserve(batch.size());
-  for (const Pending& p : batch) sizes.push_back({p.m.writes.size(), p.m.events.size(), p.m.jobs.size()});
+  auto measure = [&] {
+    for (size_t i = sizes.size(); i < batch.size(); ++i) {
+      sizes.push_back({batch[i].m.writes.size(), batch[i].m.events.size(), batch[i].m.jobs.size()});
+    }
+  };
+  measure();
+  // Once, on the first try: what queued up while the lock was awaited
+  // joins this hold (before anything of the batch is applied).
+  bool topped = !top_up;
+  std::function<void()> locked = [&] {
+    if (topped) return;
+    topped = true;
+    top_up(batch);
+    measure();
+  };
 
   BatchOutcome out;
   auto& results = out.results;
@@ -327,7 +342,7 @@ BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pendin
     results.clear();
     appended.clear();
     Txn t;
-    failed = RunOnce(c, channel, batch, lock, t, results, appended, out.lock_held);
+    failed = RunOnce(c, channel, batch, lock, t, results, appended, out.lock_held, locked);
     committed = failed.ok();
     if (!committed) {
       // A deadlock or serialization failure rolled the transaction back;

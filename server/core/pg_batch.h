@@ -55,6 +55,12 @@ struct BatchOutcome {
 // prepare added to its mutation is taken off first. A session lost later
 // leaves the outcome unknown: the batch fails UNAVAILABLE (a request_id
 // makes the retry safe).
-BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch);
+//
+// `top_up`, when set, is called once the first try holds the counter's
+// lock: it may append to `batch` what arrived while the lock was awaited
+// (another replica held it), so that the hold carries them too.
+using TopUp = std::function<void(std::vector<Pending>& batch)>;
+BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch,
+                         const TopUp& top_up = nullptr);
 
 }  // namespace switchboard::core::pg

@@ -361,13 +361,21 @@ class PgStore final : public Store, public JobQueue {
           lane.queue.pop_front();
         }
       }
-      RunBatch(*lane.conn, batch);
+      RunBatch(lane, batch);
       batch.clear();
     }
   }
 
-  void RunBatch(Conn& c, std::vector<Pending>& batch) {
-    pg::BatchOutcome out = pg::CommitBatch(c, channel_, batch);
+  void RunBatch(Lane& lane, std::vector<Pending>& batch) {
+    // Once the counter's lock is held, what queued up while another
+    // replica held it joins the batch: more mutations per hold.
+    pg::BatchOutcome out = pg::CommitBatch(*lane.conn, channel_, batch, [this, &lane](std::vector<Pending>& b) {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      while (!lane.queue.empty() && static_cast<int>(b.size()) < options_.max_batch) {
+        b.push_back(std::move(lane.queue.front()));
+        lane.queue.pop_front();
+      }
+    });
     if (out.lock_held > absl::ZeroDuration()) {
       const int64_t us = absl::ToInt64Microseconds(out.lock_held);
       locked_transactions_.fetch_add(1, std::memory_order_relaxed);

@@ -808,5 +808,36 @@ TEST(PgStore, CounterLockStatsCountHoldsNotWaits) {
   EXPECT_LT(s.lock_hold_us, 400000) << "the 500 ms spent waiting for the peer's lock is not hold time";
 }
 
+// Commits that queue up while another replica holds the counter's lock
+// join the batch that was waiting for it: one hold carries them all, in
+// the order they were sent, each with its own sequence.
+TEST(PgStore, CommitsQueuedWhileThePeerHoldsTheLockJoinTheWaitingBatch) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  auto a = env->Open();
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto peer = Admin(env->where());
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->ExecScript("lock", "BEGIN; SELECT head FROM log_counter WHERE id=1 FOR UPDATE").ok());
+  constexpr int kCommits = 20;
+  std::vector<std::promise<absl::StatusOr<CommitResult>>> answers(kCommits);
+  (*a)->CommitAsync(OneEvent("first", "x"), [&answers](absl::StatusOr<CommitResult> r) { answers[0].set_value(r); });
+  absl::SleepFor(absl::Milliseconds(200));  // the writer now waits for the lock with "first" alone
+  for (int i = 1; i < kCommits; ++i) {
+    (*a)->CommitAsync(OneEvent(absl::StrCat("later-", i), "x"),
+                      [&answers, i](absl::StatusOr<CommitResult> r) { answers[static_cast<size_t>(i)].set_value(r); });
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_TRUE(peer->ExecScript("unlock", "ROLLBACK").ok());
+  for (int i = 0; i < kCommits; ++i) {
+    auto r = answers[static_cast<size_t>(i)].get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->last_sequence, i + 1) << "commit " << i;
+  }
+  Store::Stats s = (*a)->stats();
+  EXPECT_EQ(s.locked_transactions, 1) << "the commits sent during the wait took a hold of their own";
+  EXPECT_EQ(s.locked_mutations, kCommits);
+}
+
 }  // namespace
 }  // namespace switchboard::core

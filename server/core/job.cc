@@ -81,7 +81,21 @@ JobWrite JobWrite::Wake(std::string kind, std::string key) {
   return w;
 }
 
+JobWrite JobWrite::CancelAll(std::string kind, std::string error) {
+  JobWrite w;
+  w.op = Op::kCancelAll;
+  w.kind = std::move(kind);
+  w.error = std::move(error);
+  return w;
+}
+
 absl::Status ValidateJobWrite(const JobWrite& w) {
+  if (w.op == JobWrite::Op::kCancelAll) {
+    if (w.kind.empty()) {
+      return absl::InvalidArgumentError("job kind is required to cancel jobs: the kind whose unfinished jobs fail");
+    }
+    return absl::OkStatus();
+  }
   if (w.op == JobWrite::Op::kWake) {
     if (w.kind.empty()) return absl::InvalidArgumentError("job kind is required to wake a job, e.g. resourcing.run");
     if (w.key.empty()) return absl::InvalidArgumentError("job key is required to wake a job: the unfinished job's key");

@@ -70,9 +70,9 @@ struct Job {
 // One write of a job, applied in the transaction of the Mutation that
 // carries it. Build one with the functions below.
 struct JobWrite {
-  enum class Op { kEnqueue, kHeartbeat, kComplete, kRetry, kFail, kCheckpoint, kWake };
+  enum class Op { kEnqueue, kHeartbeat, kComplete, kRetry, kFail, kCheckpoint, kWake, kCancelAll };
   Op op = Op::kEnqueue;
-  // kEnqueue, kWake: the job's kind and key; kEnqueue, kCheckpoint: its
+  // kEnqueue, kWake: the job's kind and key; kCancelAll: the kind; kEnqueue, kCheckpoint: its
   // (new) payload.
   std::string kind, key, payload;
   // kEnqueue, kRetry: not claimable before (unix microseconds; 0: now).
@@ -87,7 +87,7 @@ struct JobWrite {
   // kHeartbeat, kCheckpoint, kComplete, kRetry, kFail: the holder's lease
   // (job_id, owner and token are checked).
   JobLease lease;
-  // kRetry, kFail.
+  // kRetry, kFail, kCancelAll.
   std::string error;
 
   // A READY job. De-duplicated: when an unfinished job of `kind` has `key`,
@@ -115,6 +115,12 @@ struct JobWrite {
   // carries the job on. No unfinished job with the key: nothing changes
   // (and the mutation still commits).
   static JobWrite Wake(std::string kind, std::string key);
+  // Every unfinished (READY or RUNNING) job of `kind` FAILED for good, with
+  // `error`, whoever holds it (its holder's next write is refused: "lease
+  // lost"): for the owner of a kind that is going away (a deleted bus
+  // subscription's messages). Its entry in CommitResult::jobs has job_id 0.
+  // None unfinished: nothing changes (and the mutation still commits).
+  static JobWrite CancelAll(std::string kind, std::string error);
 };
 
 // INVALID_ARGUMENT naming the field for a write the store must refuse

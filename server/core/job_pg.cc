@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "server/core/store_rules.h"
 
 namespace switchboard::core::pg {
 
@@ -107,6 +108,19 @@ absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_u
                         .status());
     return JobLease{};
   }
+  if (w.op == JobWrite::Op::kCancelAll) {
+    // As a fail does (FAILED, the lease gone, finished now for the pruner),
+    // whoever holds them: a holder's next write finds FAILED and is
+    // refused. Walks jobs_due (its WHERE repeats the index's).
+    Params p;
+    p.Bytes(w.kind).Bytes(w.error).Int(now_us);
+    RETURN_IF_ERROR(c.Exec("cancel jobs",
+                           "UPDATE jobs SET state=3, owner='', lease_until_us=0, last_error=$2, due_us=$3 "
+                           "WHERE kind=$1 AND state < 2",
+                           p)
+                        .status());
+    return JobLease{};
+  }
   JobLease out = w.lease;
   // Every lease write names the job, its owner and its token ($1-$3): a
   // holder fenced off by a later claim changes no row.
@@ -146,7 +160,8 @@ absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_u
       what = "fail job";
       break;
     case JobWrite::Op::kEnqueue:
-    case JobWrite::Op::kWake: break;
+    case JobWrite::Op::kWake:
+    case JobWrite::Op::kCancelAll: break;
   }
   ASSIGN_OR_RETURN(Result r, c.Exec(what, sql, p));
   if (r.Changed() == 0) return WhyRefused(c, w);
@@ -222,6 +237,25 @@ absl::StatusOr<int64_t> CountUnfinishedJobs(Conn& c, const std::string& kind) {
   p.Bytes(kind);
   ASSIGN_OR_RETURN(Result r, c.Exec("count jobs", "SELECT count(*) FROM jobs WHERE kind=$1 AND state < 2", p));
   return r.Int(0, 0);
+}
+
+absl::StatusOr<JobQueue::Counts> CountJobsByState(Conn& c, const std::string& kind, bool prefix) {
+  const std::optional<std::string> end = prefix ? PrefixEnd(kind) : std::nullopt;
+  Params p;
+  p.Bytes(kind);
+  if (end) p.Bytes(*end);
+  // Walks jobs_due (its WHERE repeats the index's): a prefix is a range of
+  // it.
+  const char* where = !prefix ? "kind=$1" : end ? "kind>=$1 AND kind<$2" : "kind>=$1";
+  ASSIGN_OR_RETURN(Result r, c.Exec("count jobs by state",
+                                    absl::StrCat("SELECT state, count(*) FROM jobs WHERE ", where,
+                                                 " AND state < 2 GROUP BY state"),
+                                    p));
+  JobQueue::Counts counts;
+  for (int i = 0; i < r.rows(); ++i) {
+    (static_cast<JobState>(r.Int(i, 0)) == JobState::kRunning ? counts.running : counts.ready) = r.Int(i, 1);
+  }
+  return counts;
 }
 
 }  // namespace switchboard::core::pg

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/job.h"
+#include "server/core/job_queue.h"
 #include "server/core/pg_conn.h"
 
 namespace switchboard::core::pg {
@@ -40,6 +41,8 @@ absl::StatusOr<int> ReleaseJobsOwnedBy(Conn& c, const std::string& owner_prefix)
 
 absl::StatusOr<std::optional<Job>> GetJob(Conn& c, int64_t id);
 absl::StatusOr<int64_t> CountUnfinishedJobs(Conn& c, const std::string& kind);
+// JobQueue::CountByState: of `kind`, or of every kind starting with it.
+absl::StatusOr<JobQueue::Counts> CountJobsByState(Conn& c, const std::string& kind, bool prefix);
 absl::StatusOr<std::optional<Job>> FindUnfinishedJob(Conn& c, const std::string& kind, const std::string& key);
 
 }  // namespace switchboard::core::pg

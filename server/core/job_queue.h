@@ -8,10 +8,10 @@
 // store adds a second implementation, with claims leased across processes.
 // The conformance suite is tests/core/job_queue_test.cc.
 //
-// Nothing here blocks on I/O except GetJob, CountUnfinished and
-// FindUnfinished (reads, like Store::GetResource): every other call answers
-// through `done`, on the store's completion thread, once what it wrote is
-// durable. Never block in `done`.
+// Nothing here blocks on I/O except GetJob, CountUnfinished, CountByState
+// and FindUnfinished (reads, like Store::GetResource): every other call
+// answers through `done`, on the store's completion thread, once what it
+// wrote is durable. Never block in `done`.
 
 #include <cstdint>
 #include <functional>
@@ -57,6 +57,14 @@ class JobQueue {
 
   // Unfinished (READY or RUNNING) jobs of `kind`, as committed.
   virtual absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) = 0;
+
+  // Unfinished jobs by state, as committed: of `kind`, or with `prefix`,
+  // of every kind that starts with it.
+  struct Counts {
+    int64_t ready = 0;
+    int64_t running = 0;
+  };
+  virtual absl::StatusOr<Counts> CountByState(const std::string& kind, bool prefix = false) = 0;
 
   // The unfinished (READY or RUNNING) job of `kind` with `key` (keys are
   // unique per kind among unfinished jobs), as committed, or nullopt: for a

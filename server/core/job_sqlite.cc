@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "server/core/store_rules.h"
 
 namespace switchboard::core::sqlite {
 namespace {
@@ -99,6 +100,11 @@ absl::Status JobTable::Open(sqlite3* writer) {
   RETURN_IF_ERROR(wake_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?3, due_us=?3 "
            "WHERE kind=?1 AND key=?2 AND state < 2"));
+  // As a fail does: FAILED, the lease gone, finished now (for the pruner).
+  // Walks jobs_due (its WHERE repeats the index's).
+  RETURN_IF_ERROR(cancel_all_.Prepare(
+      db_, "UPDATE jobs SET state=3, owner='', lease_until_us=0, last_error=?2, due_us=?3 "
+           "WHERE kind=?1 AND state < 2"));
   if (sqlite3_exec(db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us WHERE state=1",
                    nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
@@ -113,7 +119,7 @@ absl::Status JobTable::Open(sqlite3* writer) {
 
 void JobTable::Finalize() {
   for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &complete_, &retry_, &fail_, &claim_, &state_of_, &prune_,
-                  &wake_}) {
+                  &wake_, &cancel_all_}) {
     s->Finalize();
   }
 }
@@ -163,6 +169,14 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
     if (sqlite3_changes(db_) > 0) *wrote = true;
     return JobLease{};
   }
+  if (w.op == JobWrite::Op::kCancelAll) {
+    // Whoever holds them: a holder's next write finds FAILED and is refused.
+    Use u(cancel_all_);
+    u.Text(1, w.kind).Text(2, w.error).Int(3, now_us);
+    if (u.Step() != SQLITE_DONE) return SqlError(db_, "cancel jobs");
+    if (sqlite3_changes(db_) > 0) *wrote = true;
+    return JobLease{};
+  }
   JobLease out = w.lease;
   const char* what = "";
   {
@@ -199,7 +213,8 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
         what = "fail job";
         break;
       case JobWrite::Op::kEnqueue:
-      case JobWrite::Op::kWake: break;
+      case JobWrite::Op::kWake:
+      case JobWrite::Op::kCancelAll: break;
     }
     if (u->Step() != SQLITE_DONE) return SqlError(db_, what);
   }
@@ -262,6 +277,35 @@ absl::StatusOr<int64_t> JobTable::CountUnfinished(sqlite3* db, Stmt& count, cons
   u.Text(1, kind);
   if (u.Step() != SQLITE_ROW) return SqlError(db, "count jobs");
   return u.ColInt(0);
+}
+
+void JobTable::CountStmts::Finalize() {
+  for (Stmt* s : {&exact, &range, &from}) s->Finalize();
+}
+
+absl::Status JobTable::PrepareCountByState(sqlite3* db, CountStmts* stmts) {
+  // Each walks jobs_due (their WHERE repeats the index's): a prefix is a
+  // range of it.
+  RETURN_IF_ERROR(
+      stmts->exact.Prepare(db, "SELECT state, COUNT(*) FROM jobs WHERE kind=?1 AND state < 2 GROUP BY state"));
+  RETURN_IF_ERROR(stmts->range.Prepare(
+      db, "SELECT state, COUNT(*) FROM jobs WHERE kind>=?1 AND kind<?2 AND state < 2 GROUP BY state"));
+  return stmts->from.Prepare(db, "SELECT state, COUNT(*) FROM jobs WHERE kind>=?1 AND state < 2 GROUP BY state");
+}
+
+absl::StatusOr<JobQueue::Counts> JobTable::CountByState(sqlite3* db, CountStmts& stmts, const std::string& kind,
+                                                        bool prefix) {
+  const std::optional<std::string> end = prefix ? PrefixEnd(kind) : std::nullopt;
+  Use u(!prefix ? stmts.exact : end ? stmts.range : stmts.from);
+  u.Text(1, kind);
+  if (end) u.Text(2, *end);
+  JobQueue::Counts counts;
+  int rc;
+  while ((rc = u.Step()) == SQLITE_ROW) {
+    (static_cast<JobState>(u.ColInt(0)) == JobState::kRunning ? counts.running : counts.ready) = u.ColInt(1);
+  }
+  if (rc != SQLITE_DONE) return SqlError(db, "count jobs by state");
+  return counts;
 }
 
 absl::Status JobTable::PrepareFind(sqlite3* db, Stmt* find) {

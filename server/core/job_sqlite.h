@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/job.h"
+#include "server/core/job_queue.h"
 #include "server/core/sqlite_stmt.h"
 
 namespace switchboard::core::sqlite {
@@ -49,6 +50,15 @@ class JobTable {
   // jobs of `kind` with it.
   static absl::Status PrepareCount(sqlite3* db, Stmt* count);
   static absl::StatusOr<int64_t> CountUnfinished(sqlite3* db, Stmt& count, const std::string& kind);
+  // For a read connection: the statements of CountByState (an exact kind,
+  // a kind prefix with an upper bound, one without), prepared once.
+  struct CountStmts {
+    Stmt exact, range, from;
+    void Finalize();
+  };
+  static absl::Status PrepareCountByState(sqlite3* db, CountStmts* stmts);
+  static absl::StatusOr<JobQueue::Counts> CountByState(sqlite3* db, CountStmts& stmts, const std::string& kind,
+                                                       bool prefix);
   // For a read connection: prepares `find`, then reads the unfinished job
   // of `kind` with `key` with it.
   static absl::Status PrepareFind(sqlite3* db, Stmt* find);
@@ -61,7 +71,8 @@ class JobTable {
   absl::Status WhyRefused(const JobWrite& w);
 
   sqlite3* db_ = nullptr;
-  Stmt insert_, heartbeat_, checkpoint_, complete_, retry_, fail_, claim_, state_of_, prune_, wake_;
+  Stmt insert_, heartbeat_, checkpoint_, complete_, retry_, fail_, claim_, state_of_, prune_, wake_,
+      cancel_all_;
 };
 
 }  // namespace switchboard::core::sqlite

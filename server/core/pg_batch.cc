@@ -24,9 +24,13 @@ constexpr size_t kRowsPerInsert = 1000;
 // Tries of a batch that was rolled back before it could commit.
 constexpr int kTries = 3;
 
+// A mutation that changes the routes writes their new version to the
+// counter's row: it takes the lock even without a write of its own
+// (store.h, TxnReader::RoutesVersion).
 bool NeedsLock(const Pending& p) {
   const Mutation& m = p.m;
-  return !p.op && (!m.request_id.empty() || m.prepare || !m.writes.empty() || !m.events.empty());
+  return !p.op && (!m.request_id.empty() || m.prepare || !m.writes.empty() || !m.events.empty() ||
+                   m.changes_routes);
 }
 
 struct StoredRequest {
@@ -40,6 +44,10 @@ struct Txn {
   int64_t head = 0;    // the last sequence given, this batch's included
   int64_t now_us = 0;
   int64_t create_us = 0;
+  // TxnReader::RoutesVersion: read with the head, and new once a mutation
+  // that changes the routes is applied (then written with the commit).
+  uint64_t routes_version = 0;
+  bool routes_changed = false;
   // Resource writes not sent yet (sent before the next read, or with the
   // commit).
   std::vector<Query> unsent;
@@ -84,7 +92,15 @@ class TxnRead final : public TxnReader {
     if (r->rows() == 0) return std::optional<std::string>();
     return std::optional<std::string>(r->Bytes(0, 0));
   }
+  absl::StatusOr<ResourcePage> List(absl::string_view kind, absl::string_view after_name, int limit) override {
+    RETURN_IF_ERROR(SendUnsent(c_, t_));
+    absl::StatusOr<ResourcePage> page = ListResources(c_, kind, after_name, limit);
+    if (!page.ok()) t_.lost = page.status();
+    return page;
+  }
   int64_t NextSequence() const override { return t_.head + 1; }
+  // Read under the counter's lock: a prepare makes its batch take it.
+  uint64_t RoutesVersion() const override { return t_.routes_version; }
 
  private:
   Conn& c_;
@@ -96,7 +112,7 @@ absl::Status Begin(Conn& c, bool lock, Txn& t) {
   if (!c.ok()) RETURN_IF_ERROR(c.Reconnect());
   absl::StatusOr<Result> r = c.ExecScript(
       lock ? "lock the log counter (another replica may hold it: see lock_timeout)" : "begin",
-      absl::StrCat("BEGIN; SELECT head, create_us, ", kNowUs, " FROM log_counter WHERE id=1",
+      absl::StrCat("BEGIN; SELECT head, create_us, ", kNowUs, ", routes_version FROM log_counter WHERE id=1",
                    lock ? " FOR UPDATE" : ""));
   if (!r.ok()) return r.status();
   if (r->rows() != 1) return absl::DataLossError("store: log_counter has no row; the schema was changed by hand");
@@ -106,6 +122,7 @@ absl::Status Begin(Conn& c, bool lock, Txn& t) {
   t.now_us = r->Int(0, 2);
   // Event times never go back along the log, whatever the clocks did.
   t.create_us = std::max(t.now_us, r->Int(0, 1));
+  t.routes_version = static_cast<uint64_t>(r->Int(0, 3));
   return absl::OkStatus();
 }
 
@@ -208,6 +225,13 @@ absl::StatusOr<CommitResult> Apply(Conn& c, Mutation& m, Txn& t) {
     ++t.head;
     t.events.push_back(Txn::Event{t.head, &e, FinalizeEvent(e.payload, t.head, t.create_us)});
   }
+  // Applied (its writes go with the commit, or the batch is lost): later
+  // prepares of this batch see a new version, and so does every replica
+  // once it commits. A batch tried again reads the committed one again.
+  if (m.changes_routes) {
+    t.routes_version = NewRoutesVersion();
+    t.routes_changed = true;
+  }
   CommitResult result;
   result.last_sequence = t.head;
   if (m.make_response) result.response = m.make_response(t.head);
@@ -248,11 +272,21 @@ void Finish(Txn& t, const std::string& channel, std::vector<Query>& out) {
     }
     out.push_back(std::move(q));
   }
-  if (!t.events.empty()) {
+  if (!t.events.empty() || t.routes_changed) {
     Query bump;
-    bump.sql = "UPDATE log_counter SET head=$1, create_us=$2 WHERE id=1";
-    bump.params.Int(t.head).Int(t.create_us);
+    if (!t.events.empty()) {
+      bump.sql = "UPDATE log_counter SET head=$1, create_us=$2";
+      bump.params.Int(t.head).Int(t.create_us);
+    }
+    if (t.routes_changed) {
+      absl::StrAppend(&bump.sql, bump.sql.empty() ? "UPDATE log_counter SET " : ", ", "routes_version=$",
+                      bump.params.size() + 1);
+      bump.params.Int(static_cast<int64_t>(t.routes_version));
+    }
+    bump.sql += " WHERE id=1";
     out.push_back(std::move(bump));
+  }
+  if (!t.events.empty()) {
     // Delivered with the commit, to every replica's tailer.
     Query notify;
     notify.sql = "SELECT pg_notify($1, $2)";
@@ -300,6 +334,22 @@ absl::Status RunOnce(Conn& c, const std::string& channel, std::vector<Pending>& 
 }
 
 }  // namespace
+
+absl::StatusOr<ResourcePage> ListResources(Conn& c, absl::string_view kind, absl::string_view after_name, int limit) {
+  Params p;
+  p.Bytes(kind).Bytes(after_name).Int(limit + 1);
+  ASSIGN_OR_RETURN(Result r, c.Exec("list resources",
+                                    "SELECT name, value FROM resources WHERE kind=$1 AND name>$2 "
+                                    "ORDER BY name LIMIT $3",
+                                    p));
+  ResourcePage page;
+  for (int i = 0; i < r.rows(); ++i) page.items.emplace_back(r.Bytes(i, 0), r.Bytes(i, 1));
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    page.next_after = page.items.back().first;
+  }
+  return page;
+}
 
 BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch, const TopUp& top_up) {
   bool lock = false;

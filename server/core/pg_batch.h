@@ -4,14 +4,18 @@
 // writer's session, with store.h's rules (idempotency, `prepare`, job
 // writes that refuse their whole mutation, no gap for a refused one).
 //
-// A batch that appends events, records a request_id, writes resources or
-// runs a prepare first locks the one-row log counter (SELECT ... FOR
-// UPDATE): that serializes those batches across replicas, so that sequence
-// order is commit order, an idempotency check sees every earlier record,
-// and a prepare's read-modify-write is as safe as on SQLite's one writer. A
-// batch of job writes, claims and prunes alone does not take it. The
-// statements that need no answer (resource writes, the event and request
-// inserts, the counter's update, NOTIFY, COMMIT) go in one pipeline.
+// A batch that appends events, records a request_id, writes resources,
+// runs a prepare or changes the routes first locks the one-row log counter
+// (SELECT ... FOR UPDATE): that serializes those batches across replicas,
+// so that sequence order is commit order, an idempotency check sees every
+// earlier record, and a prepare's read-modify-write is as safe as on
+// SQLite's one writer. A batch of job writes, claims and prunes alone does
+// not take it. The row also holds the routes' version
+// (TxnReader::RoutesVersion): read with the head under the lock, made new
+// when a Mutation::changes_routes is applied, and written with the commit.
+// The statements that need no answer (resource writes, the event and
+// request inserts, the counter's update, NOTIFY, COMMIT) go in one
+// pipeline.
 
 #include <cstdint>
 #include <functional>
@@ -62,5 +66,9 @@ struct BatchOutcome {
 using TopUp = std::function<void(std::vector<Pending>& batch)>;
 BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch,
                          const TopUp& top_up = nullptr);
+
+// One page of resources (Store::ListResources) on `c`: a read session, or
+// a batch's open transaction (TxnReader::List).
+absl::StatusOr<ResourcePage> ListResources(Conn& c, absl::string_view kind, absl::string_view after_name, int limit);
 
 }  // namespace switchboard::core::pg

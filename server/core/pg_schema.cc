@@ -11,7 +11,11 @@ namespace {
 // create time of its last event: a batch locks the row (FOR UPDATE), takes
 // the next sequences and a create time no earlier than the last, and
 // updates it in the transaction that appends the events, so that sequence
-// order is commit order and the log has no gap. requests holds the
+// order is commit order and the log has no gap. It also holds the routes'
+// version (TxnReader::RoutesVersion, never 0), read under the same lock and
+// set to a new random value by a batch that changes the routes; a schema
+// from before it gets the column (the DO block, so that no ALTER, and no
+// lock on the table, comes once it is there). requests holds the
 // idempotency records, keyed by request_id alone (a request_id names one
 // request of one RPC: the same id under another scope is a conflict).
 // Strings are bytea: opaque bytes, compared bytewise as SQLite does.
@@ -19,8 +23,15 @@ constexpr const char* kLogSchema = R"sql(
 CREATE TABLE IF NOT EXISTS log_counter(
   id smallint PRIMARY KEY CHECK (id = 1),
   head bigint NOT NULL,
-  create_us bigint NOT NULL);
+  create_us bigint NOT NULL,
+  routes_version bigint NOT NULL DEFAULT 1);
 INSERT INTO log_counter(id, head, create_us) VALUES(1, 0, 0) ON CONFLICT DO NOTHING;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'log_counter'::regclass
+                 AND attname = 'routes_version' AND NOT attisdropped) THEN
+    ALTER TABLE log_counter ADD COLUMN routes_version bigint NOT NULL DEFAULT 1;
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS events(
   seq bigint PRIMARY KEY,
   create_us bigint NOT NULL,

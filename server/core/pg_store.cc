@@ -102,23 +102,7 @@ class PgStore final : public Store, public JobQueue {
 
   absl::StatusOr<ResourcePage> ListResources(absl::string_view kind, absl::string_view after_name,
                                              int limit) override {
-    return Read<ResourcePage>([&](Conn& c) { return List(c, kind, after_name, limit); });
-  }
-
-  absl::StatusOr<ResourcePage> List(Conn& c, absl::string_view kind, absl::string_view after_name, int limit) {
-    Params p;
-    p.Bytes(kind).Bytes(after_name).Int(limit + 1);
-    ASSIGN_OR_RETURN(Result r, c.Exec("list resources",
-                                       "SELECT name, value FROM resources WHERE kind=$1 AND name>$2 "
-                                       "ORDER BY name LIMIT $3",
-                                       p));
-    ResourcePage page;
-    for (int i = 0; i < r.rows(); ++i) page.items.emplace_back(r.Bytes(i, 0), r.Bytes(i, 1));
-    if (static_cast<int>(page.items.size()) > limit) {
-      page.items.pop_back();
-      page.next_after = page.items.back().first;
-    }
-    return page;
+    return Read<ResourcePage>([&](Conn& c) { return pg::ListResources(c, kind, after_name, limit); });
   }
 
   absl::StatusOr<EventBatch> ReadEvents(int64_t after, int limit, absl::string_view service) override {
@@ -237,6 +221,10 @@ class PgStore final : public Store, public JobQueue {
 
   absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) override {
     return Read<int64_t>([&](Conn& c) { return pg::CountUnfinishedJobs(c, kind); });
+  }
+
+  absl::StatusOr<Counts> CountByState(const std::string& kind, bool prefix) override {
+    return Read<Counts>([&](Conn& c) { return pg::CountJobsByState(c, kind, prefix); });
   }
 
   absl::StatusOr<std::optional<Job>> FindUnfinished(const std::string& kind, const std::string& key) override {

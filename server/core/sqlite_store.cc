@@ -124,6 +124,7 @@ struct ReadConn {
   Stmt get_job;
   Stmt count_jobs;
   Stmt find_job;
+  sqlite::JobTable::CountStmts count_states;
   ~ReadConn() {
     // Members are destroyed after this body; statements must be finalized
     // before the connection can close.
@@ -131,6 +132,7 @@ struct ReadConn {
                      &find_job}) {
       s->Finalize();
     }
+    count_states.Finalize();
     sqlite3_close(db);
   }
 };
@@ -168,6 +170,8 @@ class SqliteStore final : public Store, public JobQueue {
         writer_,
         "INSERT INTO request_log(scope, request_id, fingerprint, response, create_us) VALUES(?1,?2,?3,?4,?5)"));
     RETURN_IF_ERROR(w_get_resource_.Prepare(writer_, "SELECT value FROM resources WHERE kind=?1 AND name=?2"));
+    RETURN_IF_ERROR(w_list_resources_.Prepare(
+        writer_, "SELECT name, value FROM resources WHERE kind=?1 AND name>?2 ORDER BY name LIMIT ?3"));
     RETURN_IF_ERROR(w_put_resource_.Prepare(
         writer_, "INSERT INTO resources(kind, name, value) VALUES(?1,?2,?3) "
                  "ON CONFLICT(kind, name) DO UPDATE SET value=excluded.value"));
@@ -199,6 +203,7 @@ class SqliteStore final : public Store, public JobQueue {
       RETURN_IF_ERROR(sqlite::JobTable::PrepareGet(conn->db, &conn->get_job));
       RETURN_IF_ERROR(sqlite::JobTable::PrepareCount(conn->db, &conn->count_jobs));
       RETURN_IF_ERROR(sqlite::JobTable::PrepareFind(conn->db, &conn->find_job));
+      RETURN_IF_ERROR(sqlite::JobTable::PrepareCountByState(conn->db, &conn->count_states));
       free_.push_back(conn.get());
       pool_.push_back(std::move(conn));
     }
@@ -245,6 +250,11 @@ class SqliteStore final : public Store, public JobQueue {
   absl::StatusOr<int64_t> CountUnfinished(const std::string& kind) override {
     Lease lease(this);
     return sqlite::JobTable::CountUnfinished(lease->db, lease->count_jobs, kind);
+  }
+
+  absl::StatusOr<Counts> CountByState(const std::string& kind, bool prefix) override {
+    Lease lease(this);
+    return sqlite::JobTable::CountByState(lease->db, lease->count_states, kind, prefix);
   }
 
   absl::StatusOr<std::optional<Job>> FindUnfinished(const std::string& kind, const std::string& key) override {
@@ -296,17 +306,7 @@ class SqliteStore final : public Store, public JobQueue {
   absl::StatusOr<ResourcePage> ListResources(absl::string_view kind, absl::string_view after_name,
                                              int limit) override {
     Lease lease(this);
-    Use u(lease->list_resources);
-    u.Text(1, kind).Text(2, after_name).Int(3, limit + 1);
-    ResourcePage page;
-    int rc;
-    while ((rc = u.Step()) == SQLITE_ROW) page.items.emplace_back(u.Col(0), u.Col(1));
-    if (rc != SQLITE_DONE) return SqlError(lease->db, "list resources");
-    if (static_cast<int>(page.items.size()) > limit) {
-      page.items.pop_back();
-      page.next_after = page.items.back().first;
-    }
-    return page;
+    return ListPage(lease->db, lease->list_resources, kind, after_name, limit);
   }
 
   absl::StatusOr<EventBatch> ReadEvents(int64_t after, int limit, absl::string_view service) override {
@@ -429,6 +429,23 @@ class SqliteStore final : public Store, public JobQueue {
     ReadConn* c_;
   };
 
+  // One page of resources with `list` (a read connection's, or the
+  // writer's inside its transaction).
+  static absl::StatusOr<ResourcePage> ListPage(sqlite3* db, Stmt& list, absl::string_view kind,
+                                               absl::string_view after_name, int limit) {
+    Use u(list);
+    u.Text(1, kind).Text(2, after_name).Int(3, limit + 1);
+    ResourcePage page;
+    int rc;
+    while ((rc = u.Step()) == SQLITE_ROW) page.items.emplace_back(u.Col(0), u.Col(1));
+    if (rc != SQLITE_DONE) return SqlError(db, "list resources");
+    if (static_cast<int>(page.items.size()) > limit) {
+      page.items.pop_back();
+      page.next_after = page.items.back().first;
+    }
+    return page;
+  }
+
   class WriterReader final : public TxnReader {
    public:
     explicit WriterReader(SqliteStore* s) : s_(s) {}
@@ -440,7 +457,12 @@ class SqliteStore final : public Store, public JobQueue {
       if (rc != SQLITE_ROW) return SqlError(s_->writer_, "get resource");
       return std::optional<std::string>(u.Col(0));
     }
+    absl::StatusOr<ResourcePage> List(absl::string_view kind, absl::string_view after_name, int limit) override {
+      return ListPage(s_->writer_, s_->w_list_resources_, kind, after_name, limit);
+    }
     int64_t NextSequence() const override { return s_->next_seq_; }
+    // One process writes: the writer's own, with no lock to take.
+    uint64_t RoutesVersion() const override { return s_->routes_version_; }
 
    private:
     SqliteStore* s_;
@@ -556,6 +578,9 @@ class SqliteStore final : public Store, public JobQueue {
       last = next_seq_++;
       out_events.push_back(std::move(rec));
     }
+    // Applied: what later prepares read has changed (a rollback gives
+    // another version again, RunBatch).
+    if (m.changes_routes) routes_version_ = NewRoutesVersion();
     CommitResult result;
     result.last_sequence = last;
     if (m.make_response) result.response = m.make_response(last);
@@ -627,6 +652,7 @@ class SqliteStore final : public Store, public JobQueue {
     results.reserve(batch.size());
     std::vector<std::shared_ptr<const EventRecord>> events;
     const int64_t start_seq = next_seq_;
+    const uint64_t start_routes = routes_version_;
     const int64_t now_us = absl::ToUnixMicros(absl::Now());
     if (!Exec(w_begin_)) {
       absl::Status s = SqlError(writer_, "begin");
@@ -637,6 +663,9 @@ class SqliteStore final : public Store, public JobQueue {
       log::Error("store transaction failed", {{"error", std::string(s.message())}});
       Exec(w_rollback_);
       next_seq_ = start_seq;
+      // A prepare may have loaded routes at the rolled-back version: a new
+      // one (never that one) makes it load them again.
+      if (routes_version_ != start_routes) routes_version_ = NewRoutesVersion();
       for (const auto& r : txn_requests_) requests_.Remove(r.request_id, r.rowid);
       txn_requests_.clear();
       for (auto& p : batch) p.done(s);
@@ -692,8 +721,8 @@ class SqliteStore final : public Store, public JobQueue {
 
   void FinalizeWriter() {
     for (Stmt* s : {&w_begin_, &w_commit_, &w_rollback_, &w_savepoint_, &w_release_, &w_rollback_to_,
-                    &w_get_request_, &w_put_request_, &w_get_resource_, &w_put_resource_, &w_del_resource_,
-                    &w_put_event_}) {
+                    &w_get_request_, &w_put_request_, &w_get_resource_, &w_list_resources_, &w_put_resource_,
+                    &w_del_resource_, &w_put_event_}) {
       s->Finalize();
     }
     jobs_.Finalize();
@@ -721,8 +750,12 @@ class SqliteStore final : public Store, public JobQueue {
   };
   RequestIndex requests_;
   std::vector<RequestKey> txn_requests_;
-  Stmt w_get_request_, w_put_request_, w_get_resource_, w_put_resource_, w_del_resource_, w_put_event_;
+  Stmt w_get_request_, w_put_request_, w_get_resource_, w_list_resources_, w_put_resource_, w_del_resource_,
+      w_put_event_;
   int64_t next_seq_ = 1;  // writer thread only
+  // TxnReader::RoutesVersion (writer thread only): new at every open, and
+  // after every changes_routes mutation applied.
+  uint64_t routes_version_ = NewRoutesVersion();
   std::atomic<int64_t> head_{0};
   std::atomic<int64_t> transactions_{0};
 

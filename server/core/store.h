@@ -58,13 +58,31 @@ struct ResourceWrite {
   bool erase = false;
 };
 
+struct ResourcePage {
+  std::vector<std::pair<std::string, std::string>> items;  // name, value
+  // Name to pass as `after_name` for the next page; empty on the last page.
+  std::string next_after;
+};
+
 // Reads inside the committing transaction: they see every earlier mutation
 // of the same batch, so read-modify-write is safe.
 class TxnReader {
  public:
   virtual ~TxnReader() = default;
   virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view kind, absl::string_view name) = 0;
+  // Resources of `kind` with names > after_name, in name order, at most
+  // `limit`, as this transaction sees them (its batch's earlier writes
+  // included).
+  virtual absl::StatusOr<ResourcePage> List(absl::string_view kind, absl::string_view after_name, int limit) = 0;
   virtual int64_t NextSequence() const = 0;
+  // An opaque, never-zero version of the routes (Mutation::changes_routes):
+  // it differs from every value seen before once a mutation that changes
+  // them has been applied, in this transaction or in any committed one, on
+  // any replica. Read under the log counter's lock (every mutation with a
+  // prepare or a write holds it), so an engine whose in-memory routes were
+  // loaded (with List) at the version it sees here knows they are current.
+  // A rolled-back transaction's version is never seen again.
+  virtual uint64_t RoutesVersion() const = 0;
 };
 
 struct Mutation {
@@ -86,6 +104,11 @@ struct Mutation {
   // outcome it records. One that is refused (a lease lost, a bad write)
   // refuses the whole mutation, and nothing of it is written.
   std::vector<JobWrite> jobs;
+  // Set by a mutation that changes what other mutations' `prepare` reads
+  // from an engine's memory: bus subscriptions and webhooks, which every
+  // Publish routes by. Once it is applied, TxnReader::RoutesVersion() gives
+  // a new value on every replica (store.h, TxnReader).
+  bool changes_routes = false;
   // Builds the response stored for the request_id, given the sequence of the
   // mutation's last event (or the head of the log if it has none).
   std::function<std::string(int64_t last_sequence)> make_response;
@@ -102,12 +125,6 @@ struct CommitResult {
   // an enqueue-claim took or a heartbeat renewed (owner, token, expiry).
   // job_id is 0 for an enqueue that was de-duplicated. Empty on a repeat.
   std::vector<JobLease> jobs;
-};
-
-struct ResourcePage {
-  std::vector<std::pair<std::string, std::string>> items;  // name, value
-  // Name to pass as `after_name` for the next page; empty on the last page.
-  std::string next_after;
 };
 
 struct EventBatch {

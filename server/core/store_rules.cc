@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_bytes.h"
 #include "common/status.h"
+#include "common/uuid.h"
 
 namespace switchboard::core {
 
@@ -27,6 +28,12 @@ std::string FinalizeEvent(std::string payload, int64_t seq, int64_t create_us) {
   AppendVarintField(out, 1, static_cast<uint64_t>(seq));
   AppendMessageField(out, 2, ts);
   return out;
+}
+
+uint64_t NewRoutesVersion() {
+  uint64_t v = 0;
+  while (v == 0) v = UniqueRandom64();
+  return v;
 }
 
 absl::Status CheckClaim(absl::string_view kind, absl::string_view owner, int n, absl::Duration lease) {
@@ -53,6 +60,14 @@ absl::Status CheckFind(absl::string_view kind, absl::string_view key) {
   if (kind.empty()) return absl::InvalidArgumentError("find kind is required, e.g. cursor.lease/cursors/x");
   if (key.empty()) return absl::InvalidArgumentError("find key is required: the unfinished job's key");
   return absl::OkStatus();
+}
+
+std::optional<std::string> PrefixEnd(absl::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) return std::nullopt;
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
 }
 
 }  // namespace switchboard::core

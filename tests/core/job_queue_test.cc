@@ -22,6 +22,7 @@
 #include "server/core/job_queue.h"
 #include "server/core/pg_store.h"
 #include "server/core/store.h"
+#include "server/core/store_rules.h"
 #include "tests/core/store_impls.h"
 
 namespace switchboard::core {
@@ -739,6 +740,128 @@ TEST_P(JobQueueConformance, FindUnfinishedGivesTheJobOfAKeyUntilItFinishes) {
     EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
     EXPECT_NE(bad.status().message().find(field), absl::string_view::npos) << bad.status();
   }
+}
+
+// A kind going away (a deleted subscription): every unfinished job of it
+// fails for good, held or not; its holders are fenced off; other kinds and
+// finished jobs are left alone; the failed jobs are pruned like any other.
+TEST_P(JobQueueConformance, CancelAllFailsEveryUnfinishedJobOfTheKind) {
+  int64_t done = Enqueue("done");
+  auto finished = Claim("holder-a", 1, kLong);
+  ASSERT_EQ(finished.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::Complete(finished[0].lease)).ok());
+  int64_t held = Enqueue("held");
+  auto holding = Claim("holder-a", 1, kLong);
+  ASSERT_EQ(holding.size(), 1u);
+  ASSERT_EQ(holding[0].id, held);
+  int64_t ready = Enqueue("ready");
+  int64_t later = Enqueue("later", "p", absl::Now() + absl::Hours(1));
+  int64_t other_held = Enqueue("o1", "p", absl::InfinitePast(), "other.kind");
+  int64_t other_ready = Enqueue("o2", "p", absl::InfinitePast(), "other.kind");
+  auto other_holding = Claim("holder-o", 1, kLong, "other.kind");
+  ASSERT_EQ(other_holding.size(), 1u);
+  ASSERT_EQ(other_holding[0].id, other_held);
+  auto counts = q().CountByState(kKind);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->ready, 2);
+  EXPECT_EQ(counts->running, 1);
+
+  // In a mutation of its own state, which commits with it.
+  Mutation m;
+  m.writes.push_back({"thing", "subscriptions/s", "", true});
+  m.jobs.push_back(JobWrite::CancelAll(kKind, "subscription deleted"));
+  auto r = Commit(std::move(m));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->jobs.size(), 1u);
+  EXPECT_EQ(r->jobs[0].job_id, 0);
+  for (int64_t id : {held, ready, later}) {
+    Job j = Get(id);
+    EXPECT_EQ(j.state, JobState::kFailed) << "job " << id;
+    EXPECT_EQ(j.last_error, "subscription deleted") << "job " << id;
+    EXPECT_TRUE(j.lease.owner.empty()) << "job " << id;
+  }
+  EXPECT_EQ(Get(done).state, JobState::kDone) << "a finished job changed";
+  EXPECT_TRUE(Get(done).last_error.empty());
+  EXPECT_EQ(Get(other_held).state, JobState::kRunning) << "another kind's job changed";
+  EXPECT_EQ(Get(other_held).lease.owner, "holder-o");
+  EXPECT_EQ(Get(other_ready).state, JobState::kReady);
+
+  // The holder is fenced off.
+  for (JobWrite w : {JobWrite::Complete(holding[0].lease), JobWrite::Heartbeat(holding[0].lease, kLong)}) {
+    auto refused = Write(std::move(w));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+    EXPECT_NE(refused.status().message().find("lease lost"), absl::string_view::npos) << refused.status();
+  }
+  EXPECT_EQ(Get(held).state, JobState::kFailed);
+  counts = q().CountByState(kKind);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->ready, 0);
+  EXPECT_EQ(counts->running, 0);
+  EXPECT_EQ(*q().CountUnfinished(kKind), 0);
+  EXPECT_TRUE(Claim("holder-b", 5, kLong).empty());
+  EXPECT_EQ(Claim("holder-b", 5, kLong, "other.kind").size(), 1u) << "another kind's ready job is still claimable";
+
+  // Their keys are free again; nothing unfinished: the write still commits.
+  int64_t again = Enqueue("held");
+  EXPECT_GT(again, held);
+  ASSERT_TRUE(Write(JobWrite::CancelAll("no.such.kind", "gone")).ok());
+
+  // Refused with the mutation: a later job write of it refused undoes it.
+  Mutation refused;
+  refused.jobs.push_back(JobWrite::CancelAll(kKind, "never"));
+  refused.jobs.push_back(JobWrite::Complete(holding[0].lease));
+  EXPECT_EQ(Commit(std::move(refused)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Get(again).state, JobState::kReady) << "a refused mutation's cancel was applied";
+
+  // Finished now: pruned like a failed job (the done one, the three
+  // cancelled; not the new one).
+  std::promise<absl::StatusOr<int>> pruned;
+  q().Prune(absl::Now() + absl::Minutes(1), 100, [&pruned](absl::StatusOr<int> n) { pruned.set_value(n); });
+  auto n = pruned.get_future().get();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 4);
+  EXPECT_FALSE(q().GetJob(held)->has_value());
+  EXPECT_TRUE(q().GetJob(again)->has_value());
+
+  EXPECT_EQ(Write(JobWrite::CancelAll("", "x")).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(JobQueueConformance, CountByStateCountsAKindOrEveryKindWithAPrefix) {
+  for (const char* kind : {"bus.sub/a", "bus.sub/a", "bus.sub/a", "bus.sub/a2", "bus.sub/b", "bus.sub/b", "bus.suc",
+                           "bus.su", "other"}) {
+    Enqueue("", "p", absl::InfinitePast(), kind);
+  }
+  ASSERT_EQ(Claim("holder", 1, kLong, "bus.sub/a").size(), 1u);
+  ASSERT_EQ(Claim("holder", 1, kLong, "bus.sub/b").size(), 1u);
+  auto finished = Claim("holder", 1, kLong, "bus.sub/a");
+  ASSERT_EQ(finished.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::Complete(finished[0].lease)).ok());
+  ASSERT_TRUE(Write(JobWrite::CancelAll("other", "gone")).ok());
+
+  auto counts = [&](const std::string& kind, bool prefix) {
+    auto c = q().CountByState(kind, prefix);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::make_pair(c->ready, c->running) : std::make_pair<int64_t, int64_t>(-1, -1);
+  };
+  using P = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(counts("bus.sub/a", false), P(1, 1)) << "a finished job was counted";
+  EXPECT_EQ(counts("bus.sub/b", false), P(1, 1));
+  EXPECT_EQ(counts("bus.sub", false), P(0, 0)) << "an exact kind matched as a prefix";
+  EXPECT_EQ(counts("other", false), P(0, 0)) << "a cancelled job was counted";
+  EXPECT_EQ(counts("bus.sub/a", true), P(2, 1));
+  EXPECT_EQ(counts("bus.sub/", true), P(3, 2));
+  EXPECT_EQ(counts("bus.sub", true), P(3, 2)) << "bus.suc (just past the prefix) or bus.su was counted";
+  EXPECT_EQ(counts("bus.su", true), P(5, 2));
+  EXPECT_EQ(counts("", true), P(5, 2)) << "an empty prefix counts every kind";
+  EXPECT_EQ(counts("zzz", true), P(0, 0));
+}
+
+TEST(StoreRules, PrefixEndIsTheLeastStringPastThePrefix) {
+  EXPECT_EQ(PrefixEnd("bus.sub"), "bus.suc");
+  EXPECT_EQ(PrefixEnd("a/"), "a0");
+  EXPECT_EQ(PrefixEnd(std::string("a\xff\xff", 3)), "b");
+  EXPECT_EQ(PrefixEnd(std::string("\xff", 1)), std::nullopt);
+  EXPECT_EQ(PrefixEnd(""), std::nullopt);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, JobQueueConformance, ::testing::ValuesIn(testing::AllStoreImpls()),

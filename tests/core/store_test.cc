@@ -455,6 +455,290 @@ TEST_P(StoreConformance, ARepeatOnAnotherReplicaReplaysTheFirst) {
   EXPECT_EQ(events->events.size(), 1u) << "a repeat appended an event";
 }
 
+// Holds the store's writer inside a prepare until Open(): what is queued
+// meanwhile is taken in one batch once it opens (a batch takes all that
+// is queued, up to max_batch).
+class Gate {
+ public:
+  Mutation Blocker() {
+    Mutation m;
+    m.prepare = [this](TxnReader&, Mutation&) {
+      std::unique_lock<std::mutex> lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      return absl::OkStatus();
+    };
+    return m;
+  }
+  bool WaitEntered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(20), [&] { return entered_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false, open_ = false;
+};
+
+// Commits `ms` behind a gate, so that they share one transaction; their
+// results in order. Fails the test when they took more than one.
+std::vector<absl::StatusOr<CommitResult>> CommitInOneBatch(Store& store, std::vector<Mutation> ms) {
+  Gate gate;
+  std::promise<absl::StatusOr<CommitResult>> gated;
+  store.CommitAsync(gate.Blocker(), [&gated](absl::StatusOr<CommitResult> r) { gated.set_value(std::move(r)); });
+  EXPECT_TRUE(gate.WaitEntered()) << "the gate's prepare never ran";
+  const int64_t before = store.stats().transactions;
+  std::vector<std::promise<absl::StatusOr<CommitResult>>> answers(ms.size());
+  for (size_t i = 0; i < ms.size(); ++i) {
+    store.CommitAsync(std::move(ms[i]), [&answers, i](absl::StatusOr<CommitResult> r) { answers[i].set_value(r); });
+  }
+  gate.Open();
+  EXPECT_TRUE(gated.get_future().get().ok());
+  std::vector<absl::StatusOr<CommitResult>> out;
+  for (auto& a : answers) out.push_back(a.get_future().get());
+  bool all_ok = true;
+  for (const auto& r : out) all_ok = all_ok && r.ok();
+  // The gate's transaction, and one more (when they committed).
+  if (all_ok) {
+    EXPECT_EQ(store.stats().transactions - before, 2) << "the mutations did not share one transaction";
+  }
+  return out;
+}
+
+// The routes version a prepare sees now (its own mutation changes nothing).
+uint64_t RoutesVersion(Store& store) {
+  uint64_t seen = 0;
+  Mutation m;
+  m.prepare = [&seen](TxnReader& txn, Mutation&) {
+    seen = txn.RoutesVersion();
+    return absl::OkStatus();
+  };
+  auto r = store.Commit(std::move(m));
+  EXPECT_TRUE(r.ok()) << r.status();
+  return seen;
+}
+
+// A mutation that changes the routes (a subscription written).
+Mutation RouteChange(const std::string& name) {
+  Mutation m;
+  m.changes_routes = true;
+  m.writes.push_back({"route", name, "v-" + name, false});
+  return m;
+}
+
+// A prepare that records the routes version it sees.
+Mutation SeeVersion(uint64_t* seen) {
+  Mutation m;
+  m.prepare = [seen](TxnReader& txn, Mutation&) {
+    *seen = txn.RoutesVersion();
+    return absl::OkStatus();
+  };
+  return m;
+}
+
+TEST_P(StoreConformance, TheRoutesVersionChangesOnlyWhenARoutesChangeIsApplied) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  const uint64_t v0 = RoutesVersion(*store);
+  EXPECT_NE(v0, 0u);
+  ASSERT_TRUE(store->Commit(OneEvent("plain", "x")).ok());
+  EXPECT_EQ(RoutesVersion(*store), v0) << "a mutation that does not change the routes changed the version";
+
+  ASSERT_TRUE(store->Commit(RouteChange("a")).ok());
+  const uint64_t v1 = RoutesVersion(*store);
+  EXPECT_NE(v1, 0u);
+  EXPECT_NE(v1, v0);
+  EXPECT_EQ(RoutesVersion(*store), v1) << "reading it changes nothing";
+
+  // Refused: by its prepare, by a job write, or a repeat of a request that
+  // was applied: nothing applied, the version stays.
+  Mutation refused = RouteChange("b");
+  refused.prepare = [](TxnReader&, Mutation&) { return absl::FailedPreconditionError("no"); };
+  EXPECT_FALSE(store->Commit(std::move(refused)).ok());
+  EXPECT_EQ(RoutesVersion(*store), v1) << "a refused routes change changed the version";
+  Mutation lease_lost = RouteChange("c");
+  lease_lost.jobs.push_back(JobWrite::Complete(JobLease{987654, "nobody", 1, 0}));
+  EXPECT_EQ(store->Commit(std::move(lease_lost)).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(RoutesVersion(*store), v1) << "a routes change whose job write was refused changed the version";
+  auto gone = store->GetResource("route", "c");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+
+  Mutation first = RouteChange("d");
+  first.scope = "test.Op";
+  first.request_id = "route-d";
+  first.fingerprint = "d";
+  ASSERT_TRUE(store->Commit(std::move(first)).ok());
+  const uint64_t v2 = RoutesVersion(*store);
+  EXPECT_NE(v2, v1);
+  EXPECT_NE(v2, v0);
+  Mutation repeat = RouteChange("d");
+  repeat.scope = "test.Op";
+  repeat.request_id = "route-d";
+  repeat.fingerprint = "d";
+  auto replayed = store->Commit(std::move(repeat));
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_TRUE(replayed->replayed);
+  EXPECT_EQ(RoutesVersion(*store), v2) << "a repeat applies nothing";
+}
+
+// Inside one transaction: a prepare after the routes change sees the new
+// version (one before it, and the change's own prepare, the old), and the
+// version committed is the one it saw.
+TEST_P(StoreConformance, ARoutesChangeIsSeenByTheNextMutationsOfItsBatch) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  const uint64_t v0 = RoutesVersion(*store);
+  uint64_t before = 0, own = 0, after = 0, after2 = 0;
+  std::vector<Mutation> ms;
+  ms.push_back(SeeVersion(&before));
+  Mutation change = RouteChange("a");
+  change.prepare = [&own](TxnReader& txn, Mutation&) {
+    own = txn.RoutesVersion();
+    return absl::OkStatus();
+  };
+  ms.push_back(std::move(change));
+  ms.push_back(SeeVersion(&after));
+  ms.push_back(OneEvent("between", "x"));
+  ms.push_back(SeeVersion(&after2));
+  for (const auto& r : CommitInOneBatch(*store, std::move(ms))) ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(before, v0);
+  EXPECT_EQ(own, v0) << "a mutation's prepare runs before it is applied";
+  EXPECT_NE(after, v0) << "the next mutation of the batch did not see the change";
+  EXPECT_NE(after, 0u);
+  EXPECT_EQ(after2, after) << "a plain mutation changed the version";
+  EXPECT_EQ(RoutesVersion(*store), after) << "the version committed is not the one the batch saw";
+}
+
+// A change on one replica is seen on every other (SQLite: one store).
+TEST_P(StoreConformance, ARoutesChangeOnOneReplicaIsSeenOnAnother) {
+  auto a = Open();
+  ASSERT_NE(a, nullptr);
+  std::unique_ptr<Store> b_holder;
+  Store* b = Replica(a.get(), b_holder);
+  ASSERT_NE(b, nullptr);
+  const uint64_t v0 = RoutesVersion(*b);
+  EXPECT_EQ(RoutesVersion(*a), v0) << "replicas of one state disagree";
+  ASSERT_TRUE(a->Commit(RouteChange("a")).ok());
+  const uint64_t v1 = RoutesVersion(*b);
+  EXPECT_NE(v1, v0) << "the other replica did not see the change";
+  EXPECT_EQ(RoutesVersion(*a), v1);
+  ASSERT_TRUE(b->Commit(RouteChange("b")).ok());
+  const uint64_t v2 = RoutesVersion(*a);
+  EXPECT_NE(v2, v1);
+  EXPECT_NE(v2, v0);
+}
+
+// Makes every write of a resource of kind "boom" fail (a failed statement,
+// not a refusal): the transaction holding it is rolled back.
+void InstallBoom(StoreEnv& env, const std::string& impl) {
+  if (impl == "sqlite") {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((env.where() + "/switchboard.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db,
+                          "CREATE TRIGGER boom BEFORE INSERT ON resources WHEN NEW.kind = 'boom' "
+                          "BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                          nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return;
+  }
+  auto url = testing::TestPgUrl();
+  ASSERT_TRUE(url.ok()) << url.status();
+  pg::ConnectSpec spec;
+  spec.url = *url;
+  spec.schema = env.where();
+  auto c = pg::Conn::Open(spec);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto r = (*c)->ExecScript(
+      "boom", "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$; "
+              "CREATE TRIGGER boom BEFORE INSERT ON resources FOR EACH ROW WHEN (NEW.kind = 'boom'::bytea) "
+              "EXECUTE FUNCTION boom()");
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// A batch rolled back after a routes change was applied in it: the version
+// its later prepares saw is never seen again.
+TEST_P(StoreConformance, ARolledBackRoutesVersionIsNeverSeenAgain) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  InstallBoom(*env_, GetParam().name);
+  const uint64_t v0 = RoutesVersion(*store);
+  uint64_t inside = 0;
+  std::vector<Mutation> ms;
+  ms.push_back(RouteChange("lost"));
+  Mutation fails = SeeVersion(&inside);
+  fails.writes.push_back({"boom", "x", "x", false});
+  ms.push_back(std::move(fails));
+  for (const auto& r : CommitInOneBatch(*store, std::move(ms))) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << "the batch was not rolled back: " << r.status();
+  }
+  EXPECT_NE(inside, v0) << "the change was not applied inside the batch";
+  auto lost = store->GetResource("route", "lost");
+  ASSERT_TRUE(lost.ok());
+  EXPECT_FALSE(lost->has_value()) << "the batch committed";
+  const uint64_t now = RoutesVersion(*store);
+  EXPECT_NE(now, 0u);
+  EXPECT_NE(now, inside) << "a rolled-back transaction's version was seen again";
+  ASSERT_TRUE(store->Commit(RouteChange("kept")).ok());
+  const uint64_t later = RoutesVersion(*store);
+  EXPECT_NE(later, inside);
+  EXPECT_NE(later, now);
+}
+
+// TxnReader::List reads inside the transaction: what earlier mutations of
+// the batch wrote and erased, in name order, a page at a time.
+TEST_P(StoreConformance, PrepareListsWhatEarlierMutationsOfTheBatchWrote) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Mutation committed;
+  for (const char* n : {"a", "c"}) committed.writes.push_back({"route", n, std::string("old-") + n, false});
+  committed.writes.push_back({"other", "b", "x", false});
+  ASSERT_TRUE(store->Commit(std::move(committed)).ok());
+
+  std::vector<Mutation> ms;
+  Mutation writes;
+  writes.writes.push_back({"route", "b", "new-b", false});
+  writes.writes.push_back({"route", "c", "new-c", false});
+  writes.writes.push_back({"route", "a", "", true});
+  ms.push_back(std::move(writes));
+  std::vector<std::pair<std::string, std::string>> seen;
+  std::vector<std::string> nexts;
+  absl::Status list_status;
+  Mutation lister;
+  lister.prepare = [&](TxnReader& txn, Mutation& self) -> absl::Status {
+    std::string after;
+    do {
+      auto page = txn.List("route", after, 1);
+      if (!page.ok()) return list_status = page.status();
+      for (auto& item : page->items) seen.push_back(item);
+      nexts.push_back(page->next_after);
+      after = page->next_after;
+    } while (!after.empty());
+    self.writes.push_back({"route", "d", "from-prepare", false});
+    return absl::OkStatus();
+  };
+  ms.push_back(std::move(lister));
+  for (const auto& r : CommitInOneBatch(*store, std::move(ms))) ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(list_status.ok()) << list_status;
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"b", "new-b"}, {"c", "new-c"}}))
+      << "the list did not see the batch's earlier writes and erase";
+  EXPECT_EQ(nexts, (std::vector<std::string>{"b", ""})) << "one item a page, then the last page";
+  auto all = store->ListResources("route", "", 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->items.size(), 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoreConformance, ::testing::ValuesIn(testing::AllStoreImpls()),
                          testing::ImplName);
 
@@ -837,6 +1121,35 @@ TEST(PgStore, CommitsQueuedWhileThePeerHoldsTheLockJoinTheWaitingBatch) {
   Store::Stats s = (*a)->stats();
   EXPECT_EQ(s.locked_transactions, 1) << "the commits sent during the wait took a hold of their own";
   EXPECT_EQ(s.locked_mutations, kCommits);
+}
+
+// A schema from before the routes version: opening it adds the column, and
+// the version works (never 0; a change is seen on every replica).
+TEST(PgStore, ASchemaFromBeforeTheRoutesVersionGetsIt) {
+  auto env = PgEnv();
+  ASSERT_NE(env, nullptr);
+  {
+    auto admin = Admin(env->where());
+    ASSERT_NE(admin, nullptr);
+    const std::string schema = pg::QuoteIdent(env->where());
+    auto r = admin->ExecScript(
+        "old schema", "CREATE SCHEMA " + schema + "; CREATE TABLE " + schema +
+                          ".log_counter(id smallint PRIMARY KEY CHECK (id = 1), head bigint NOT NULL, "
+                          "create_us bigint NOT NULL); INSERT INTO " + schema +
+                          ".log_counter VALUES(1, 0, 0)");
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  auto a = env->Open();
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = env->Open();
+  ASSERT_TRUE(b.ok()) << b.status();
+  const uint64_t v0 = RoutesVersion(**a);
+  EXPECT_NE(v0, 0u);
+  EXPECT_EQ(RoutesVersion(**b), v0);
+  ASSERT_TRUE((*a)->Commit(RouteChange("a")).ok());
+  EXPECT_NE(RoutesVersion(**b), v0);
+  EXPECT_EQ(RoutesVersion(**b), RoutesVersion(**a));
+  ASSERT_TRUE((*b)->Commit(OneEvent("e", "x")).ok()) << "the log still works on the old table";
 }
 
 }  // namespace

@@ -211,7 +211,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   queue_opts.visibility_timeout = absl::Milliseconds(config.bus_visibility_timeout_ms);
   queue_opts.retry_delay = absl::Milliseconds(config.bus_retry_delay_ms);
   queue_opts.max_attempts = static_cast<int>(config.bus_max_attempts);
-  impl->queues = std::make_unique<notification::QueueEngine>(impl->store.get(), queue_opts);
+  queue_opts.replica_id = replica_id;
+  impl->queues = std::make_unique<notification::QueueEngine>(impl->store.get(), impl->hub.get(), queue_opts);
   RETURN_IF_ERROR(impl->queues->Load());
   notification::WebhookOptions hook_opts;
   hook_opts.workers = static_cast<int>(config.webhook_workers);

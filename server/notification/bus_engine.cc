@@ -100,7 +100,10 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
     AppendMessageField(&log_event, v1::NotificationEvent::kBusEventFieldNumber, bytes);
     self.writes.push_back({kBusEventKind, name, std::move(bytes), false});
     self.events.push_back({"notification", kBusEventKind, name, ev.envelope().event_name(), std::move(log_event)});
-    for (BusRoute* route : routes_) *matched += route->Route(ev, self, after.get());
+    for (BusRoute* route : routes_) {
+      ASSIGN_OR_RETURN(int n, route->Route(ev, txn, self, after.get()));
+      *matched += n;
+    }
     return absl::OkStatus();
   };
   m.make_response = [name, matched](int64_t last_sequence) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "server/core/store.h"
 #include "switchboard/v1/notification.pb.h"
 
@@ -19,8 +20,12 @@ class BusRoute {
  public:
   virtual ~BusRoute() = default;
   // Called inside the Publish transaction, in log order. Returns how many
-  // destinations took the event.
-  virtual int Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) = 0;
+  // destinations took the event. Routes kept in memory are reloaded
+  // through `txn` when txn.RoutesVersion() moved (another replica, or an
+  // earlier mutation, created or deleted one): see store.h.
+  // An error (the routes could not be read) fails the Publish.
+  virtual absl::StatusOr<int> Route(const v1::BusEvent& event, core::TxnReader& txn, core::Mutation& m,
+                                    AfterCommit* after_commit) = 0;
   // True if an event with this routing key would reach a destination now.
   virtual bool Wants(const std::string& routing_key) const = 0;
 };

@@ -3,13 +3,27 @@
 // delivery to Subscribe streams, Ack/Nack in the Gorg convention, and dead
 // letters. Free of gRPC: a stream is a Consumer.
 //
-// What is durable and what is not:
-//  * subscriptions, queued messages (with their errors[], softfail count and
-//    retry time) and dead letters live in the store; a message is on the
-//    queue from the moment its Publish is durable;
-//  * leases (which stream holds which delivery, until when) live in memory
-//    only. A restart, a dropped stream or an expired visibility timeout all
-//    put the message back on the queue, which is what at-least-once asks.
+// Every queued message is a job (server/core/job.h) of kind
+// "bus.message:<queue>", keyed by the event's sequence, its payload a
+// v1::QueuedMessage (envelope, errors, soft failures). The store is the only
+// truth, so any replica serves any subscription:
+//  * Publish enqueues one job per matching subscription in its own
+//    transaction (Route; the subscriptions are reloaded there whenever
+//    TxnReader::RoutesVersion() moved, so one created on another replica a
+//    moment ago is not missed);
+//  * a replica with Subscribe streams attached claims jobs for them, as many
+//    as they have room for. A claim is the delivery's visibility lease (the
+//    subscription's visibility_timeout); the delivery id carries the job,
+//    its fencing token and the lease's owner, so Ack (complete), Nack
+//    (retry_at, or fail with a dead letter) and a lapsed lease work on
+//    any replica, and an answer to a delivery that was given to someone
+//    else since is refused;
+//  * claims are triggered by the log (every replica's EventHub sees every
+//    bus event, NOTIFY or poll on PostgreSQL), by answers, by the leases
+//    and retries timed here, and by a poll every second for those timed on
+//    other replicas.
+// A restart, a dropped stream or an expired visibility timeout puts a
+// message back on its queue, which is what at-least-once asks.
 
 #include <condition_variable>
 #include <cstdint>
@@ -17,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -24,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/event_hub.h"
 #include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/notification/bus_route.h"
@@ -35,6 +51,12 @@ struct QueueOptions {
   absl::Duration visibility_timeout = absl::Seconds(60);
   absl::Duration retry_delay = absl::Minutes(30);
   int max_attempts = 48;
+  // The owner of the delivery leases taken here: this replica's id (empty:
+  // core::NewReplicaId()).
+  std::string replica_id;
+  // How often subscriptions with streams here look for messages that came
+  // due on another replica's timers (a Nack's retry, a lapsed lease).
+  absl::Duration poll = absl::Seconds(1);
 };
 
 // One Subscribe stream. Deliver is called with no engine lock held, but may
@@ -50,11 +72,11 @@ class Consumer {
 
 class QueueEngine final : public BusRoute {
  public:
-  QueueEngine(core::Store* store, QueueOptions defaults);
+  QueueEngine(core::Store* store, core::EventHub* hub, QueueOptions defaults);
   ~QueueEngine();
 
-  // Reads subscriptions and queued messages back after a restart, then
-  // starts the timer thread.
+  // Moves messages queued by a data dir from before jobs into jobs, reads
+  // the subscriptions, and starts following the log.
   absl::Status Load();
   // Ends every stream; later calls fail UNAVAILABLE.
   void Close();
@@ -67,10 +89,10 @@ class QueueEngine final : public BusRoute {
   absl::StatusOr<v1::Subscription> GetSubscription(absl::string_view name) const;
   absl::StatusOr<v1::ListSubscriptionsResponse> ListSubscriptions(const v1::ListSubscriptionsRequest& request) const;
 
-  // Inside a Publish transaction: queues `event` on every matching
-  // subscription (adding the writes to `m`) and returns how many. The
-  // in-memory queues take the messages in `after_commit`.
-  int Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) override;
+  // Inside a Publish transaction: enqueues `event` on every matching
+  // subscription (adding job writes to `m`) and returns how many.
+  absl::StatusOr<int> Route(const v1::BusEvent& event, core::TxnReader& txn, core::Mutation& m,
+                            AfterCommit* after_commit) override;
   bool Wants(const std::string& routing_key) const override;
 
   // Starts delivering `subscription` to `consumer`, at most `max_in_flight`
@@ -89,6 +111,8 @@ class QueueEngine final : public BusRoute {
   void PurgeDeadLetters(const v1::PurgeDeadLettersRequest& request,
                         std::function<void(core::Reply<v1::PurgeDeadLettersResponse>)> done);
 
+  // Across every subscription (ready and in flight, from the store's jobs)
+  // and the streams attached here.
   struct Totals {
     int64_t ready = 0, in_flight = 0, consumers = 0;
   };
@@ -96,37 +120,78 @@ class QueueEngine final : public BusRoute {
 
  private:
   struct Queue;
-  struct Message;
   struct Attached;
+  struct Outstanding;
+  class Follower;
+  using Sends = std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>>;
 
-  void Dispatch(Queue& q, std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>>* out);  // mu_ held
-  void MakeReady(Queue& q, Message& msg, int64_t visible_us);  // mu_ held
-  void ReleaseLease(Queue& q, Message& msg);  // mu_ held
-  void Send(std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>> out);
+  // The subscription as stored, with its counts filled in.
+  absl::StatusOr<v1::Subscription> Snapshot(v1::Subscription sub) const;
+  absl::StatusOr<std::optional<v1::Subscription>> ReadSubscription(const std::string& queue) const;
+  // The subscriptions as committed, for Wants (refreshed by the poll).
+  void RefreshWants();
+
+  // Claims for `queue`'s streams here, if they have room (one claim at a
+  // time per queue; a poke during one claims again after it).
+  void Poke(const std::string& queue);
+  void PokeAll();
+  void OnClaimed(const std::string& queue, absl::StatusOr<std::vector<core::Job>> jobs);
+  // The log moved: claims for the queues its new bus events match.
+  void FollowLog();
   void TimerLoop();
-  v1::Subscription Snapshot(const Queue& q) const;  // mu_ held
-  // Finds a leased message by delivery id; FAILED_PRECONDITION if the lease
-  // is gone.
-  absl::StatusOr<std::pair<Queue*, Message*>> FindLease(absl::string_view subscription,
-                                                        absl::string_view delivery_id);  // mu_ held
-  // After a settle commit: forget the message, or put it back.
-  void Settled(const std::string& queue, int64_t seq, bool ok, std::optional<v1::QueuedMessage> requeue);
+  // Puts a delivery back on its queue at once (its stream went away).
+  void Release(const core::JobLease& lease, const std::string& queue);
+  // The delivery `delivery_id` names, checked against `subscription`.
+  absl::StatusOr<core::JobLease> ParseDelivery(absl::string_view subscription, absl::string_view delivery_id,
+                                               std::string* queue) const;
+  // Forgets a local delivery once answered; its stream has room again.
+  void Answered(const std::string& delivery_id);
+  void Send(Sends out);
+  // Ends the streams attached here to `queue` (deleted) and forgets its
+  // deliveries.
+  void EndLocal(const std::string& queue, absl::Status why);
+  // Starts following the log and the timer thread (Load's last step).
+  void Start();
+  // Load's first step: messages of a data dir from before jobs become jobs.
+  absl::Status MoveLegacyMessages();
 
   core::Store* store_;
+  core::EventHub* hub_;
   const QueueOptions defaults_;
+  const std::string owner_;
 
   // std::mutex, not absl::Mutex: Debian's Abseil is not built for
   // ThreadSanitizer, which would not see an absl::Mutex at all
   // (docs/reliability.md, "Sanitizers"). The fields below are guarded by it.
   mutable std::mutex mu_;
   std::condition_variable closed_cv_;  // TimerLoop's wait; Close() wakes it
+  // Subscriptions with streams attached here.
   std::map<std::string, std::unique_ptr<Queue>, std::less<>> queues_;
-  // Wake-ups: (due time, queue, sequence); stale entries are skipped.
-  std::set<std::tuple<int64_t, std::string, int64_t>> timers_;
   std::map<Consumer*, std::unique_ptr<Attached>> attached_;
-  int64_t lease_counter_ = 0;
+  // Deliveries made here and not answered yet, by delivery id.
+  std::map<std::string, Outstanding> outstanding_;
+  // When to claim again: (due time, queue).
+  std::set<std::pair<int64_t, std::string>> timers_;
+  // When the leases of outstanding_ lapse: (expiry, delivery id).
+  std::set<std::pair<int64_t, std::string>> lapses_;
+  int64_t next_poll_us_ = 0;
   bool closed_ = false;
   std::thread timer_;
+
+  // The log follower: events after cursor_ were not looked at yet.
+  std::mutex follow_mu_;
+  bool following_ = false, follow_again_ = false;
+  int64_t cursor_ = 0;
+  std::shared_ptr<Follower> follower_;
+  std::shared_ptr<core::EventHub::Listener> listener_;
+
+  // Routing, on the store's writer thread only: the subscriptions as of
+  // routes_version_ (unset: never loaded).
+  std::vector<v1::Subscription> routes_;
+  std::optional<uint64_t> routes_version_;
+  // For Wants, from any thread.
+  mutable std::mutex wants_mu_;
+  std::vector<v1::Subscription> wants_;
 };
 
 }  // namespace switchboard::notification

@@ -186,6 +186,7 @@ void WebhookEngine::Create(const v1::CreateWebhookSubscriptionRequest& request, 
   m.scope = "notification.CreateWebhookSubscription";
   m.request_id = request.request_id();
   m.fingerprint = core::Fingerprint(request);
+  m.changes_routes = true;
   m.prepare = [hook](core::TxnReader& txn, core::Mutation& self) -> absl::Status {
     ASSIGN_OR_RETURN(auto existing, txn.Get(kWebhookKind, hook.name()));
     if (existing.has_value()) return absl::AlreadyExistsError(absl::StrCat(hook.name(), " already exists"));
@@ -222,6 +223,7 @@ void WebhookEngine::Delete(const v1::DeleteWebhookSubscriptionRequest& request, 
     });
   }
   if (!hook.ok()) return done(hook.status());
+  m.changes_routes = true;
   m.writes.push_back({kWebhookKind, hook->name(), "", true});
   m.make_response = [h = *hook](int64_t) { return h.SerializeAsString(); };
   store_->CommitAsync(std::move(m), [this, name = hook->name(), done = std::move(done)](auto r) {
@@ -240,10 +242,15 @@ absl::StatusOr<v1::WebhookSubscription> WebhookEngine::Get(absl::string_view nam
   if (!absl::StartsWith(name, kWebhooksPrefix)) {
     return absl::InvalidArgumentError(absl::StrCat("name '", Echo(name), "' must be webhooks/{id}"));
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = hooks_.find(std::string(name));
-  if (it == hooks_.end()) return absl::NotFoundError(absl::StrCat(name, " does not exist"));
-  return Public(*it->second);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = hooks_.find(std::string(name));
+    if (it != hooks_.end()) return Public(*it->second);
+  }
+  // Perhaps made on another replica since this one last loaded.
+  ASSIGN_OR_RETURN(v1::WebhookSubscription stored,
+                   core::GetParsed<v1::WebhookSubscription>(*store_, kWebhookKind, name, "webhook"));
+  return Public(std::move(stored));
 }
 
 absl::StatusOr<v1::ListWebhookSubscriptionsResponse> WebhookEngine::List(
@@ -286,7 +293,27 @@ bool WebhookEngine::Wants(const std::string& routing_key) const {
   return false;
 }
 
-int WebhookEngine::Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) {
+absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnReader& txn, core::Mutation& m,
+                                         AfterCommit* after_commit) {
+  const uint64_t version = txn.RoutesVersion();
+  if (!routes_version_.has_value() || *routes_version_ != version) {
+    // Created or deleted since (here or on another replica): reload.
+    std::map<std::string, Hook> loaded;
+    std::string after;
+    for (;;) {
+      ASSIGN_OR_RETURN(core::ResourcePage page, txn.List(kWebhookKind, after, 1000));
+      for (auto& [name, value] : page.items) {
+        auto hook = std::make_shared<v1::WebhookSubscription>();
+        if (!hook->ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+        loaded[name] = std::move(hook);
+      }
+      if (page.next_after.empty()) break;
+      after = page.next_after;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    hooks_ = std::move(loaded);
+    routes_version_ = version;
+  }
   int count = 0;
   // The body every matching webhook gets, rendered once.
   std::string body;
@@ -356,7 +383,35 @@ void WebhookEngine::OnClaimed(core::Job job) {
     jobs_->Drop(job.key, job.lease.token);
     return;
   }
-  outcomes_->Add(Finish(job, /*failed=*/true, absl::StrCat(name, " was deleted; its deliveries stop")));
+  // Unknown here: a worker reads the store (this is the store's thread).
+  std::lock_guard<std::mutex> lock(mu_);
+  unknown_.push_back(std::move(job));
+  cv_.notify_one();
+}
+
+void WebhookEngine::LookUp(std::vector<core::Job> jobs) {
+  for (core::Job& job : jobs) {
+    const std::string name = HookOf(job.key);
+    auto value = store_->GetResource(kWebhookKind, name);
+    if (value.ok() && value->has_value()) {
+      auto hook = std::make_shared<v1::WebhookSubscription>();
+      if (hook->ParseFromString(**value)) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          hooks_.emplace(name, std::move(hook));
+        }
+        OnClaimed(std::move(job));
+        continue;
+      }
+    }
+    if (!value.ok()) {
+      // The store is unreachable: leave the job to its lease.
+      log::Warn("webhook lookup failed", {{"webhook", name}, {"error", value.status().ToString()}});
+      jobs_->Drop(job.key, job.lease.token);
+      continue;
+    }
+    outcomes_->Add(Finish(job, /*failed=*/true, absl::StrCat(name, " was deleted; its deliveries stop")));
+  }
 }
 
 bool WebhookEngine::PickLocked(Picked* out, std::vector<core::Job>* orphans) {
@@ -402,6 +457,14 @@ void WebhookEngine::WorkerLoop() {
       wakes_.erase(wakes_.begin(), wakes_.upper_bound(now));
       lock.unlock();
       jobs_->Poke();
+      lock.lock();
+      continue;
+    }
+    if (!unknown_.empty()) {
+      std::vector<core::Job> jobs = std::move(unknown_);
+      unknown_.clear();
+      lock.unlock();
+      LookUp(std::move(jobs));
       lock.lock();
       continue;
     }

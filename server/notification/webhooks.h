@@ -29,6 +29,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -100,7 +101,8 @@ class WebhookEngine final : public BusRoute {
   absl::StatusOr<v1::ListWebhookSubscriptionsResponse> List(const v1::ListWebhookSubscriptionsRequest& request) const;
   absl::StatusOr<v1::ListDeliveriesResponse> ListDeliveries(const v1::ListDeliveriesRequest& request) const;
 
-  int Route(const v1::BusEvent& event, core::Mutation& m, AfterCommit* after_commit) override;
+  absl::StatusOr<int> Route(const v1::BusEvent& event, core::TxnReader& txn, core::Mutation& m,
+                            AfterCommit* after_commit) override;
   bool Wants(const std::string& routing_key) const override;
 
   // Deliveries not delivered or dead-lettered yet (their jobs unfinished).
@@ -121,6 +123,9 @@ class WebhookEngine final : public BusRoute {
 
   // A job claimed by jobs_ (on the store's completion thread).
   void OnClaimed(core::Job job);
+  // Claimed jobs whose webhook was not in hooks_: queued if the store has
+  // it, finished as deleted if not (on a worker thread).
+  void LookUp(std::vector<core::Job> jobs);
   // How many more jobs the claim window has room for.
   int Room();
   int RoomLocked() const;
@@ -144,6 +149,12 @@ class WebhookEngine final : public BusRoute {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Hook> hooks_;  // by name, secret included
+  // Routing (on the store's writer thread): hooks_ as of this version of
+  // the routes (unset: never loaded), store.h's TxnReader::RoutesVersion.
+  std::optional<uint64_t> routes_version_;
+  // Claimed jobs of webhooks not in hooks_: made on another replica since
+  // this one loaded, or deleted. A worker looks them up in the store.
+  std::vector<core::Job> unknown_;
   std::map<std::string, HookQueue> queues_;
   // Webhooks with waiting deliveries, each once, in turn.
   std::deque<std::string> turns_;

@@ -76,7 +76,10 @@ int64_t PayloadOf(const CursorJob& job) { return job.payload.empty() ? -1 : std:
 // A destination that takes every event, so every status change is bridged.
 class TakeAll : public notification::BusRoute {
  public:
-  int Route(const v1::BusEvent&, core::Mutation&, notification::AfterCommit*) override { return 1; }
+  absl::StatusOr<int> Route(const v1::BusEvent&, core::TxnReader&, core::Mutation&,
+                            notification::AfterCommit*) override {
+    return 1;
+  }
   bool Wants(const std::string&) const override { return true; }
 };
 

@@ -1,0 +1,537 @@
+// The queue engine's streams, claims and answers (queues.h says how a
+// message's job is its state); queues.cc holds subscriptions and routing.
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/uuid.h"
+#include "server/core/job_queue.h"
+#include "server/notification/queue_names.h"
+#include "server/notification/queues.h"
+#include "server/notification/topic.h"
+
+namespace switchboard::notification {
+
+using google::protobuf::util::TimeUtil;
+using namespace queue_names;  // NOLINT: this engine's own names
+
+namespace {
+// Most jobs one claim asks for.
+constexpr int kClaimBatch = 256;
+}  // namespace
+
+// A subscription with streams attached here.
+struct QueueEngine::Queue {
+  v1::Subscription sub;
+  std::vector<Attached*> consumers;
+  size_t next_consumer = 0;
+  bool claiming = false;
+  bool again = false;
+};
+
+struct QueueEngine::Attached {
+  std::shared_ptr<Consumer> consumer;
+  std::string queue;
+  int max_in_flight = 16;
+  int in_flight = 0;
+};
+
+// A delivery made here and not answered yet.
+struct QueueEngine::Outstanding {
+  core::JobLease lease;
+  std::string queue;
+  Attached* holder = nullptr;
+  v1::QueuedMessage message;
+};
+
+class QueueEngine::Follower final : public core::Waiter {
+ public:
+  explicit Follower(QueueEngine* engine) : engine_(engine) {}
+  void Wake() override { engine_->FollowLog(); }
+
+ private:
+  QueueEngine* engine_;
+};
+
+QueueEngine::QueueEngine(core::Store* store, core::EventHub* hub, QueueOptions defaults)
+    : store_(store),
+      hub_(hub),
+      defaults_(defaults),
+      owner_(defaults.replica_id.empty() ? core::NewReplicaId() : defaults.replica_id) {}
+
+QueueEngine::~QueueEngine() { Close(); }
+
+void QueueEngine::Start() {
+  follower_ = std::make_shared<Follower>(this);
+  {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    cursor_ = hub_->head();
+  }
+  FollowLog();  // parks the follower in the hub
+  timer_ = std::thread([this] { TimerLoop(); });
+}
+
+void QueueEngine::Close() {
+  std::vector<std::shared_ptr<Consumer>> ending;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    for (auto& [c, a] : attached_) ending.push_back(a->consumer);
+  }
+  closed_cv_.notify_all();
+  for (auto& c : ending) c->End(absl::UnavailableError("server is shutting down; subscribe again once it is back"));
+  if (timer_.joinable()) timer_.join();
+  // The follower may still be parked in the hub: it only pokes, and pokes
+  // after closing do nothing.
+}
+
+void QueueEngine::FollowLog() {
+  {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    if (following_) {
+      follow_again_ = true;
+      return;
+    }
+    following_ = true;
+  }
+  static const core::WatchFilter kBusEvents{"notification", {"bus_event"}, "", ""};
+  std::set<std::string> matched;
+  bool all = false;
+  for (;;) {
+    std::vector<std::string> keys;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) break;
+    }
+    int64_t cursor;
+    {
+      std::lock_guard<std::mutex> lock(follow_mu_);
+      cursor = cursor_;
+    }
+    core::EventHub::Next next = hub_->NextEvent(cursor, kBusEvents, /*live=*/false, follower_);
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    if (next.kind == core::EventHub::NextKind::kEvent) {
+      cursor_ = next.event->sequence;
+      std::lock_guard<std::mutex> qlock(mu_);
+      for (const auto& [name, q] : queues_) {
+        for (const auto& b : q->sub.bindings()) {
+          if (TopicMatches(b, next.event->related)) {
+            matched.insert(name);
+            break;
+          }
+        }
+      }
+      continue;
+    }
+    if (next.kind == core::EventHub::NextKind::kWait) {
+      cursor_ = std::max(cursor_, next.advance_to);
+      if (follow_again_) {
+        follow_again_ = false;
+        continue;
+      }
+      following_ = false;
+      break;
+    }
+    if (next.kind == core::EventHub::NextKind::kClosed) {
+      following_ = false;
+      break;
+    }
+    // Behind the ring (kReadStore, kLagging): skip to the head and let every
+    // queue look for itself.
+    cursor_ = hub_->head();
+    all = true;
+  }
+  if (all) return PokeAll();
+  for (const auto& q : matched) Poke(q);
+}
+
+void QueueEngine::PokeAll() {
+  std::vector<std::string> names;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, q] : queues_) names.push_back(name);
+  }
+  for (const auto& n : names) Poke(n);
+}
+
+void QueueEngine::Poke(const std::string& queue) {
+  int room = 0;
+  absl::Duration visibility;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    auto it = queues_.find(queue);
+    if (it == queues_.end()) return;
+    Queue& q = *it->second;
+    if (q.claiming) {
+      q.again = true;
+      return;
+    }
+    for (const Attached* a : q.consumers) room += std::max(0, a->max_in_flight - a->in_flight);
+    if (room == 0) return;
+    q.claiming = true;
+    q.again = false;
+    visibility = absl::Microseconds(ToUs(q.sub.visibility_timeout()));
+  }
+  store_->jobs().Claim(JobKind(queue), owner_, std::min(room, kClaimBatch), visibility,
+                       [this, queue](absl::StatusOr<std::vector<core::Job>> jobs) { OnClaimed(queue, std::move(jobs)); });
+}
+
+void QueueEngine::OnClaimed(const std::string& queue, absl::StatusOr<std::vector<core::Job>> jobs) {
+  if (!jobs.ok()) {
+    log::Warn("bus claim failed; retrying on the next poll", {{"queue", queue}, {"error", jobs.status().ToString()}});
+  }
+  Sends out;
+  std::vector<core::JobLease> unplaced;
+  bool again = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queues_.find(queue);
+    Queue* q = it == queues_.end() ? nullptr : it->second.get();
+    std::vector<core::Job> got = jobs.ok() ? std::move(*jobs) : std::vector<core::Job>();
+    std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    for (core::Job& job : got) {
+      Attached* a = nullptr;
+      for (size_t i = 0; q != nullptr && !closed_ && i < q->consumers.size() && a == nullptr; ++i) {
+        Attached* c = q->consumers[(q->next_consumer + i) % q->consumers.size()];
+        if (c->in_flight < c->max_in_flight) {
+          a = c;
+          q->next_consumer = (q->next_consumer + i + 1) % q->consumers.size();
+        }
+      }
+      if (a == nullptr) {
+        unplaced.push_back(job.lease);
+        continue;
+      }
+      Outstanding o;
+      o.lease = job.lease;
+      o.queue = queue;
+      o.holder = a;
+      if (!o.message.ParseFromString(job.payload)) {
+        log::Error("a queued bus message is corrupt; failing its job", {{"queue", queue}, {"job", job.id}});
+        store_->jobs().Fail(job.lease, "the stored message is corrupt", [](absl::Status) {});
+        continue;
+      }
+      const std::string id = absl::StrCat(job.id, ".", job.lease.token, ".", owner_);
+      v1::Delivery d;
+      d.set_delivery_id(id);
+      d.set_subscription(q->sub.name());
+      *d.mutable_envelope() = o.message.envelope();
+      d.set_attempt(job.attempts);
+      d.set_softfail_count(o.message.softfail_count());
+      ++a->in_flight;
+      lapses_.insert({job.lease.expires_us, id});
+      out.emplace_back(a->consumer, std::move(d));
+      outstanding_.emplace(id, std::move(o));
+    }
+    if (q != nullptr) {
+      q->claiming = false;
+      // A full claim may have left more behind.
+      again = q->again || (jobs.ok() && !got.empty() && unplaced.empty());
+      if (q->consumers.empty()) queues_.erase(it);
+    }
+  }
+  closed_cv_.notify_all();
+  Send(std::move(out));
+  for (const auto& lease : unplaced) Release(lease, queue);
+  if (again) Poke(queue);
+}
+
+void QueueEngine::Release(const core::JobLease& lease, const std::string& queue) {
+  store_->jobs().RetryAt(lease, absl::InfinitePast(), "the subscriber's stream ended before answering",
+                         [this, queue](absl::Status) { Poke(queue); });
+}
+
+void QueueEngine::Send(Sends out) {
+  for (auto& [consumer, delivery] : out) consumer->Deliver(std::move(delivery));
+}
+
+void QueueEngine::TimerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!closed_) {
+    const int64_t now = NowUs();
+    std::vector<std::string> due;
+    bool poll = false;
+    if (now >= next_poll_us_) {
+      next_poll_us_ = now + absl::ToInt64Microseconds(defaults_.poll);
+      poll = true;
+    }
+    // Leases that lapsed here: their streams have room again, and the next
+    // claim takes the message back.
+    while (!lapses_.empty() && lapses_.begin()->first <= now) {
+      auto it = outstanding_.find(lapses_.begin()->second);
+      if (it != outstanding_.end() && it->second.lease.expires_us == lapses_.begin()->first) {
+        if (it->second.holder != nullptr) --it->second.holder->in_flight;
+        due.push_back(it->second.queue);
+        outstanding_.erase(it);
+      }
+      lapses_.erase(lapses_.begin());
+    }
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      due.push_back(timers_.begin()->second);
+      timers_.erase(timers_.begin());
+    }
+    if (poll || !due.empty()) {
+      std::vector<std::string> attached;
+      for (const auto& [name, q] : queues_) attached.push_back(name);
+      lock.unlock();
+      if (poll) {
+        RefreshWants();
+        // A subscription deleted on another replica ends its streams here.
+        for (const auto& name : attached) {
+          auto sub = ReadSubscription(name);
+          if (sub.ok() && !sub->has_value()) EndLocal(name, absl::NotFoundError("the subscription was deleted"));
+        }
+        PokeAll();
+      } else {
+        std::sort(due.begin(), due.end());
+        due.erase(std::unique(due.begin(), due.end()), due.end());
+        for (const auto& q : due) Poke(q);
+      }
+      lock.lock();
+      continue;
+    }
+    int64_t wake = next_poll_us_;
+    if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
+    if (!lapses_.empty()) wake = std::min(wake, lapses_.begin()->first);
+    closed_cv_.wait_for(lock, std::chrono::microseconds(std::max<int64_t>(wake - now, 1000)));
+  }
+}
+
+absl::Status QueueEngine::Attach(absl::string_view subscription, int max_in_flight,
+                                 std::shared_ptr<Consumer> consumer) {
+  ASSIGN_OR_RETURN(std::string queue, QueueOf("subscription", subscription));
+  if (max_in_flight < 0 || max_in_flight > 10000) {
+    return absl::InvalidArgumentError("max_in_flight must be between 1 and 10000 (0 means 16)");
+  }
+  ASSIGN_OR_RETURN(auto sub, ReadSubscription(queue));
+  if (!sub.has_value()) {
+    return absl::NotFoundError(absl::StrCat(
+        "subscriptions/", queue, " does not exist; create it with CreateSubscription (sbctl bus subscribe --bind)"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return absl::UnavailableError("server is shutting down");
+    auto& q = queues_[queue];
+    if (q == nullptr) {
+      q = std::make_unique<Queue>();
+      q->sub = std::move(*sub);
+    }
+    auto a = std::make_unique<Attached>();
+    a->consumer = std::move(consumer);
+    a->queue = queue;
+    a->max_in_flight = max_in_flight == 0 ? 16 : max_in_flight;
+    q->consumers.push_back(a.get());
+    attached_[a->consumer.get()] = std::move(a);
+  }
+  Poke(queue);
+  return absl::OkStatus();
+}
+
+void QueueEngine::Detach(Consumer* consumer) {
+  std::shared_ptr<Consumer> keep;  // released after the lock
+  std::vector<core::JobLease> held;
+  std::string queue;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = attached_.find(consumer);
+    if (it == attached_.end()) return;
+    Attached* a = it->second.get();
+    keep = a->consumer;
+    queue = a->queue;
+    for (auto o = outstanding_.begin(); o != outstanding_.end();) {
+      if (o->second.holder == a) {
+        held.push_back(o->second.lease);
+        o = outstanding_.erase(o);
+      } else {
+        ++o;
+      }
+    }
+    auto qit = queues_.find(queue);
+    if (qit != queues_.end()) {
+      auto& cs = qit->second->consumers;
+      cs.erase(std::remove(cs.begin(), cs.end(), a), cs.end());
+      if (cs.empty() && !qit->second->claiming) queues_.erase(qit);
+    }
+    attached_.erase(it);
+  }
+  for (const auto& lease : held) Release(lease, queue);
+  if (held.empty()) Poke(queue);
+}
+
+void QueueEngine::EndLocal(const std::string& queue, absl::Status why) {
+  std::vector<std::shared_ptr<Consumer>> ending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto qit = queues_.find(queue);
+    if (qit == queues_.end()) return;
+    for (Attached* a : qit->second->consumers) ending.push_back(a->consumer);
+  }
+  // Each stream's end detaches it (SubscribeStream::OnDone).
+  for (auto& c : ending) c->End(why);
+}
+
+absl::StatusOr<core::JobLease> QueueEngine::ParseDelivery(absl::string_view subscription,
+                                                          absl::string_view delivery_id, std::string* queue) const {
+  ASSIGN_OR_RETURN(*queue, QueueOf("subscription", subscription));
+  std::vector<absl::string_view> parts = absl::StrSplit(delivery_id, absl::MaxSplits('.', 2));
+  core::JobLease lease;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &lease.job_id) || !absl::SimpleAtoi(parts[1], &lease.token) ||
+      parts[2].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("delivery_id '", Echo(delivery_id), "' is not one this server issued; pass Delivery.delivery_id"));
+  }
+  lease.owner = std::string(parts[2]);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = outstanding_.find(std::string(delivery_id));
+  if (it != outstanding_.end() && it->second.queue != *queue) {
+    return absl::InvalidArgumentError(absl::StrCat("delivery ", Echo(delivery_id), " belongs to subscriptions/",
+                                                   it->second.queue, ", not ", Echo(subscription)));
+  }
+  return lease;
+}
+
+namespace {
+absl::Status NotOutstanding(absl::Status s, absl::string_view delivery_id) {
+  if (absl::IsFailedPrecondition(s) || absl::IsNotFound(s)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "delivery ", Echo(delivery_id),
+        " is no longer outstanding: it was already answered, or its visibility timeout passed and it was "
+        "delivered again; answer the newer delivery"));
+  }
+  return s;
+}
+}  // namespace
+
+void QueueEngine::Answered(const std::string& delivery_id) {
+  std::string queue;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = outstanding_.find(delivery_id);
+    if (it == outstanding_.end()) return;
+    if (it->second.holder != nullptr) --it->second.holder->in_flight;
+    queue = it->second.queue;
+    outstanding_.erase(it);
+  }
+  Poke(queue);
+}
+
+void QueueEngine::Ack(const v1::AckRequest& request, std::function<void(absl::StatusOr<v1::AckResponse>)> done) {
+  std::string queue;
+  auto lease = ParseDelivery(request.subscription(), request.delivery_id(), &queue);
+  if (!lease.ok()) return done(lease.status());
+  store_->jobs().Complete(*lease, [this, id = request.delivery_id(), done = std::move(done)](absl::Status s) {
+    if (!s.ok()) return done(NotOutstanding(s, id));
+    Answered(id);
+    done(v1::AckResponse());
+  });
+}
+
+void QueueEngine::Nack(const v1::NackRequest& request, std::function<void(absl::StatusOr<v1::NackResponse>)> done) {
+  if (request.error_type() != v1::BusError::SOFTERROR && request.error_type() != v1::BusError::HARDERROR) {
+    return done(absl::InvalidArgumentError(
+        "error_type must be SOFTERROR (retry later) or HARDERROR (never); debug, info and warning are not answers"));
+  }
+  if (request.error_message().empty()) {
+    return done(absl::InvalidArgumentError("error_message is required: say why the message was not processed"));
+  }
+  std::string queue;
+  auto lease = ParseDelivery(request.subscription(), request.delivery_id(), &queue);
+  if (!lease.ok()) return done(lease.status());
+  // The message and its subscription: here if the delivery was made here,
+  // else from the store (a Nack sent to another replica than the stream's).
+  v1::QueuedMessage updated;
+  std::optional<v1::Subscription> sub;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = outstanding_.find(request.delivery_id());
+    if (it != outstanding_.end()) {
+      updated = it->second.message;
+      auto qit = queues_.find(queue);
+      if (qit != queues_.end()) sub = qit->second->sub;
+    }
+  }
+  if (!sub.has_value()) {
+    auto job = store_->jobs().GetJob(lease->job_id);
+    if (!job.ok()) return done(job.status());
+    if (!job->has_value() || (*job)->kind != JobKind(queue) || (*job)->lease.token != lease->token ||
+        (*job)->state != core::JobState::kRunning) {
+      return done(NotOutstanding(absl::FailedPreconditionError("lease lost"), request.delivery_id()));
+    }
+    if (!updated.ParseFromString((*job)->payload)) return done(absl::DataLossError("the stored message is corrupt"));
+    auto read = ReadSubscription(queue);
+    if (!read.ok()) return done(read.status());
+    if (!read->has_value()) return done(absl::NotFoundError(absl::StrCat("subscriptions/", queue, " does not exist")));
+    sub = std::move(**read);
+  }
+
+  const int64_t now = NowUs();
+  v1::BusEnvelope* env = updated.mutable_envelope();
+  v1::BusError* err = env->add_errors();
+  err->set_error_type(request.error_type());
+  err->set_error_uuid(NewUuid());
+  err->set_error_sender(sub->app_id());
+  err->set_error_message(request.error_message());
+  *err->mutable_timestamp() = TimeUtil::MicrosecondsToTimestamp(now);
+  *err->mutable_error_debug() = request.error_debug();
+  err->set_error_code(request.error_code());
+  env->set_errors_count(env->errors_count() + 1);
+  const bool hard = request.error_type() == v1::BusError::HARDERROR;
+  if (!hard) updated.set_softfail_count(updated.softfail_count() + 1);
+  const bool dead = hard || updated.softfail_count() >= sub->max_attempts();
+  const int64_t seq = updated.sequence();
+
+  core::Mutation m;
+  v1::NackResponse resp;
+  if (dead) {
+    resp.set_dead_lettered(true);
+    v1::DeadLetter dl;
+    dl.set_name(DeadLetterName(queue, seq));
+    dl.set_subscription(sub->name());
+    *dl.mutable_envelope() = updated.envelope();
+    dl.set_reason(hard ? absl::StrCat("harderror: ", request.error_message())
+                       : absl::StrCat("max attempts reached (", sub->max_attempts(), " soft errors)"));
+    *dl.mutable_dead_letter_time() = TimeUtil::MicrosecondsToTimestamp(now);
+    m.jobs.push_back(core::JobWrite::Fail(*lease, dl.reason()));
+    m.writes.push_back({kDeadLetterKind, dl.name(), dl.SerializeAsString(), false});
+    v1::NotificationEvent event;
+    *event.mutable_dead_letter() = dl;
+    m.events.push_back({"notification", kDeadLetterKind, dl.name(), sub->name(), event.SerializeAsString()});
+  } else {
+    const int64_t visible = now + ToUs(sub->retry_delay());
+    *updated.mutable_visible_time() = TimeUtil::MicrosecondsToTimestamp(visible);
+    *resp.mutable_redeliver_time() = updated.visible_time();
+    // The grown errors[] and soft-failure count go with the job, then it
+    // waits out the retry delay.
+    m.jobs.push_back(
+        core::JobWrite::Checkpoint(*lease, updated.SerializeAsString(), absl::Microseconds(ToUs(sub->visibility_timeout()))));
+    m.jobs.push_back(core::JobWrite::RetryAt(*lease, absl::FromUnixMicros(visible), request.error_message()));
+    std::lock_guard<std::mutex> lock(mu_);
+    timers_.insert({visible, queue});
+  }
+  closed_cv_.notify_all();
+  store_->CommitAsync(std::move(m), [this, id = request.delivery_id(), resp, done = std::move(done)](auto r) {
+    if (!r.ok()) return done(NotOutstanding(r.status(), id));
+    Answered(id);
+    done(resp);
+  });
+}
+
+QueueEngine::Totals QueueEngine::totals() const {
+  Totals t;
+  if (auto counts = store_->jobs().CountByState(kMessageJobPrefix, /*prefix=*/true); counts.ok()) {
+    t.ready = counts->ready;
+    t.in_flight = counts->running;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  t.consumers = static_cast<int64_t>(attached_.size());
+  return t;
+}
+
+}  // namespace switchboard::notification

@@ -3,7 +3,9 @@
 // log that every replica's watchers see in order, and a repeat on another
 // replica gets the first answer; a run submitted on one replica and
 // approved on another goes on; managed-app notifications recorded at once
-// on three replicas keep every history entry. Needs SWITCHBOARD_TEST_PG_URL and Azurite
+// on three replicas keep every history entry; a bus subscription or a
+// webhook made on one replica takes the publishes of another, and any
+// replica delivers, answers and ends its streams. Needs SWITCHBOARD_TEST_PG_URL and Azurite
 // (tools/services.sh); fails, never skips, without them.
 
 #include <gtest/gtest.h>
@@ -21,7 +23,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/core/test_support.h"
+#include "clients/lib/webhook_receiver.h"
 #include "tests/notification/app_fixtures.h"
+#include "tests/notification/bus_client.h"
+#include "tests/notification/webhook_client.h"
 #include "tests/resourcing/resourcing_test_support.h"
 
 namespace switchboard::testing {
@@ -269,6 +274,86 @@ TEST_F(Replicas, OneReplicaLeadsAndAnotherTakesOverWhenItStops) {
   deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline && leader().rfind(next, 0) != 0) absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(leader().rfind(next, 0), 0u) << "the other replica leads: " << leader();
+}
+
+
+// The publish that follows on another replica must find it: the routes
+// version moved, so that replica reloads its routes in the publish.
+TEST_F(Replicas, ASubscriptionMadeOnOneReplicaTakesAnotherReplicasPublishesAndAnyReplicaDeliversAndAnswers) {
+  config_.bus_status_events = 0;
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  auto c = StartReplica("c");
+  auto sa = a->Notification();
+  auto sb = b->Notification();
+  auto sc = c->Notification();
+  // b routes a publish first, so its routes are loaded from before the subscription.
+  PublishOk(*sb, "00000000-0000-4000-8000-000000000001");
+  CreateSubscriptionOk(*sa, "xrep_job_q", "request.gapps.#", /*retry_delay_ms=*/100, /*max_attempts=*/5);
+  v1::PublishRequest req;
+  *req.mutable_envelope() = Envelope("00000000-0000-4000-8000-000000000002");
+  v1::PublishResponse published = CallOk(*sb, &v1::NotificationService::Stub::Publish, req);
+  EXPECT_EQ(published.matched_subscriptions(), 1) << "the replica that did not make the subscription missed it";
+
+  SubscriberThread on_c(*sc, "xrep_job_q");
+  auto first = on_c.Next();
+  ASSERT_TRUE(first.has_value()) << "a stream on a third replica got nothing";
+  EXPECT_EQ(first->envelope().event_uuid(), "00000000-0000-4000-8000-000000000002");
+  EXPECT_EQ(first->attempt(), 1);
+  // A soft error answered on another replica than the stream's: back after the retry delay.
+  v1::NackResponse nacked;
+  ASSERT_TRUE(Nack(*sa, *first, v1::BusError::SOFTERROR, &nacked).ok());
+  EXPECT_FALSE(nacked.dead_lettered());
+  auto second = on_c.Next();
+  ASSERT_TRUE(second.has_value()) << "the nacked message never came back";
+  EXPECT_EQ(second->envelope().event_uuid(), first->envelope().event_uuid());
+  EXPECT_EQ(second->attempt(), 2);
+  EXPECT_EQ(second->softfail_count(), 1);
+  EXPECT_EQ(second->envelope().errors_size(), 1);
+  EXPECT_EQ(Ack(*sa, *first).error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "the older delivery was answered";
+  EXPECT_TRUE(Ack(*sb, *second).ok());
+  EXPECT_EQ(Ack(*sc, *second).error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "acked twice";
+  v1::GetSubscriptionRequest get;
+  get.set_name("subscriptions/xrep_job_q");
+  v1::Subscription sub = CallOk(*sb, &v1::NotificationService::Stub::GetSubscription, get);
+  EXPECT_EQ(sub.ready_count(), 0);
+  EXPECT_EQ(sub.in_flight_count(), 0);
+
+  // Deleted on b: the stream on c ends, and a publish on a goes nowhere.
+  v1::DeleteSubscriptionRequest del;
+  del.set_name("subscriptions/xrep_job_q");
+  del.set_request_id("delete-xrep");
+  CallOk(*sb, &v1::NotificationService::Stub::DeleteSubscription, del);
+  EXPECT_FALSE(on_c.Next(5000).has_value());
+  EXPECT_EQ(on_c.status().error_code(), grpc::StatusCode::NOT_FOUND) << on_c.status().error_message();
+  *req.mutable_envelope() = Envelope("00000000-0000-4000-8000-000000000003");
+  EXPECT_EQ(CallOk(*sa, &v1::NotificationService::Stub::Publish, req).matched_subscriptions(), 0);
+}
+
+TEST_F(Replicas, AWebhookMadeOnOneReplicaGetsAnotherReplicasPublishes) {
+  config_.bus_status_events = 0;
+  config_.webhook_retry_base_ms = 50;
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  auto sa = a->Notification();
+  auto sb = b->Notification();
+  PublishOk(*sb, "00000000-0000-4000-8000-000000000011");  // b's routes loaded before the webhook
+  client::WebhookReceiver rx([](const client::WebhookReceiver::Request&) {
+    return client::WebhookReceiver::Reply{200, {}, 0};
+  });
+  const std::string hook = CreateWebhookOk(*sa, GappsWebhook(rx.url(), kSecret, 2000, 60)).name();
+  // b answers for it too, before any publish there.
+  v1::GetWebhookSubscriptionRequest get;
+  get.set_name(hook);
+  CallOk(*sb, &v1::NotificationService::Stub::GetWebhookSubscription, get);
+  v1::PublishRequest req;
+  *req.mutable_envelope() = Envelope("00000000-0000-4000-8000-000000000012");
+  EXPECT_EQ(CallOk(*sb, &v1::NotificationService::Stub::Publish, req).matched_subscriptions(), 1);
+  auto d = WaitForDelivery(
+      *sb, hook, [](const v1::ListDeliveriesResponse&, const v1::WebhookDelivery&) { return true; }, Final, 15000);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  ASSERT_EQ(rx.received().size(), 1u);
+  EXPECT_EQ(rx.received()[0].headers.at("x-switchboard-event-id"), "00000000-0000-4000-8000-000000000012");
 }
 
 }  // namespace

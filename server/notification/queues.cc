@@ -218,7 +218,20 @@ void QueueEngine::DeleteSubscription(const v1::DeleteSubscriptionRequest& reques
     if (!existing.has_value()) return absl::NotFoundError(absl::StrCat(name, " does not exist"));
     *removed = *existing;
     self.writes.push_back({kSubscriptionKind, name, "", true});
+    // Its waiting messages and its dead letters go with it.
     self.jobs.push_back(core::JobWrite::CancelAll(JobKind(q), "the subscription was deleted"));
+    const std::string prefix = DeadLetterPrefix(q);
+    for (std::string after = prefix; !after.empty();) {
+      ASSIGN_OR_RETURN(core::ResourcePage page, txn.List(kDeadLetterKind, after, 1000));
+      after = page.next_after;
+      for (const auto& [dl, value] : page.items) {
+        if (!absl::StartsWith(dl, prefix)) {
+          after.clear();
+          break;
+        }
+        self.writes.push_back({kDeadLetterKind, dl, "", true});
+      }
+    }
     return absl::OkStatus();
   };
   m.make_response = [removed](int64_t) { return *removed; };

@@ -145,6 +145,45 @@ TEST(Bus, HardErrorDeadLettersAtOnceAndReplayAndPurgeWork) {
   EXPECT_EQ(DeadLetters(*stub, "gappsd_job_q").dead_letters_size(), 0);
 }
 
+TEST(Bus, DeletingASubscriptionDropsItsMessagesAndDeadLettersAndARecreatedOneStartsEmpty) {
+  TempDir dir;
+  TestServer ts(dir.path());
+  auto stub = ts.Notification();
+  CreateSubscriptionOk(*stub, "gone_job_q", "request.gapps.#");
+  CreateSubscriptionOk(*stub, "kept_job_q", "request.gapps.#");
+  PublishKey(*stub, "del-1", "request.gapps.account.create");
+  {
+    SubscriberThread reader(*stub, "gone_job_q", 1);
+    auto d = reader.Next();
+    ASSERT_TRUE(d.has_value());
+    ASSERT_TRUE(Nack(*stub, *d, v1::BusError::HARDERROR).ok());
+  }
+  PublishKey(*stub, "del-2", "request.gapps.account.create");
+  PublishKey(*stub, "del-3", "request.gapps.account.create");
+  ASSERT_EQ(GetSub(*stub, "gone_job_q").ready_count(), 2);
+  ASSERT_EQ(GetSub(*stub, "gone_job_q").dead_letter_count(), 1);
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteSubscriptionRequest req;
+    req.set_request_id(NewRequestId());
+    req.set_name("subscriptions/gone_job_q");
+    v1::Subscription out;
+    ASSERT_TRUE(stub->DeleteSubscription(&ctx, req, &out).ok());
+  }
+  CreateSubscriptionOk(*stub, "gone_job_q", "request.gapps.#");
+  v1::Subscription fresh = GetSub(*stub, "gone_job_q");
+  EXPECT_EQ(fresh.ready_count(), 0) << "the deleted subscription's messages came back";
+  EXPECT_EQ(fresh.dead_letter_count(), 0) << "the deleted subscription's dead letters stayed";
+  EXPECT_EQ(DeadLetters(*stub, "gone_job_q").dead_letters_size(), 0);
+  SubscriberThread reader(*stub, "gone_job_q");
+  PublishKey(*stub, "del-4", "request.gapps.account.create");
+  auto d = reader.Next();
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->envelope().event_uuid(), "del-4");
+  EXPECT_FALSE(reader.Next(300).has_value());
+  EXPECT_EQ(GetSub(*stub, "kept_job_q").ready_count(), 4) << "another subscription lost messages";
+}
+
 TEST(Bus, UnansweredDeliveryComesBackAfterTheVisibilityTimeout) {
   TempDir dir;
   TestServer ts(dir.path());

@@ -52,9 +52,19 @@ struct QueueEngine::Outstanding {
 class QueueEngine::Follower final : public core::Waiter {
  public:
   explicit Follower(QueueEngine* engine) : engine_(engine) {}
-  void Wake() override { engine_->FollowLog(); }
+  void Wake() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (engine_ != nullptr) engine_->FollowLog();
+  }
+  // Waits for a Wake under way; later ones do nothing (the hub may outlive
+  // the engine).
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    engine_ = nullptr;
+  }
 
  private:
+  std::mutex mu_;
   QueueEngine* engine_;
 };
 
@@ -87,8 +97,7 @@ void QueueEngine::Close() {
   closed_cv_.notify_all();
   for (auto& c : ending) c->End(absl::UnavailableError("server is shutting down; subscribe again once it is back"));
   if (timer_.joinable()) timer_.join();
-  // The follower may still be parked in the hub: it only pokes, and pokes
-  // after closing do nothing.
+  if (follower_) follower_->Detach();
 }
 
 void QueueEngine::FollowLog() {

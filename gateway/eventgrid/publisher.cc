@@ -9,12 +9,22 @@
 namespace switchboard::gateway::eventgrid {
 namespace {
 
-PublisherOptions WithHolder(PublisherOptions o) {
-  if (o.lease_holder.empty()) o.lease_holder = NewLeaseHolder();
+CursorLeaseOptions LeaseOptions(const PublisherOptions& p) {
+  CursorLeaseOptions o;
+  o.cursor = p.cursor;
+  o.holder = p.lease_holder;
+  o.ttl = p.lease_ttl;
+  o.standby_retry = p.standby_retry;
+  o.max_backoff = p.max_reconnect_backoff;
+  o.what = "event grid publisher";
+  o.doing = "publishing";
+  o.ttl_key = "eventgrid_cursor_lease_seconds";
+  o.error_kind = "eventgrid_cursor_lease";
   return o;
 }
 
-// The last commit and the hand-back while stopping: each gets this long.
+// The last commit while stopping gets this long (and so does the hand-back,
+// CursorLeaseHolder::EndTerm).
 constexpr std::chrono::milliseconds kStopCallTimeout{2000};
 
 }  // namespace
@@ -24,10 +34,10 @@ Publisher::Publisher(const client::Connection* conn, std::function<std::unique_p
     : conn_(conn),
       make_source_(std::move(make_source)),
       topic_(topic),
-      options_(WithHolder(std::move(options))),
+      options_(std::move(options)),
       metrics_(metrics),
       outage_("event grid topic", options_.outage_log_interval),
-      lease_(conn, options_.cursor, options_.lease_holder, options_.lease_ttl) {}
+      lease_(conn, LeaseOptions(options_), [metrics](const std::string& kind) { metrics->RecordError(kind); }) {}
 
 Publisher::~Publisher() { Stop(); }
 
@@ -57,10 +67,7 @@ size_t Publisher::queue_depth() const {
   return queue_.size();
 }
 
-bool Publisher::lease_held() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return token_ != 0 && !lost_;
-}
+bool Publisher::lease_held() const { return lease_.held(); }
 
 void Publisher::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& flag) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -68,52 +75,23 @@ void Publisher::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& flag
 }
 
 void Publisher::Run() {
-  bool said_standby = false;
   auto backoff = std::chrono::milliseconds(100);
   while (!stop_) {
     int64_t start = 0;
-    if (Begin(&start, &said_standby, &backoff)) RunTerm(start);
+    if (Begin(&start, &backoff)) RunTerm(start);
   }
 }
 
-bool Publisher::Begin(int64_t* start, bool* said_standby, std::chrono::milliseconds* backoff) {
+bool Publisher::Begin(int64_t* start, std::chrono::milliseconds* backoff) {
   if (!leased()) {
     if (LoadCursor(start)) return true;
     Sleep(*backoff, stop_);
     *backoff = std::min(options_.max_reconnect_backoff, *backoff * 2);
     return false;
   }
-  CursorLeaseClient::Result r = lease_.Acquire(0);
-  if (r.outcome == CursorLeaseClient::Result::kHeld) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      token_ = r.token;
-      lease_until_ = r.valid_until;
-    }
-    *start = r.sequence;
-    *said_standby = false;
-    *backoff = std::chrono::milliseconds(100);
-    log::Info("event grid publisher holds the cursor lease; publishing",
-              {{"cursor", options_.cursor},
-               {"holder", options_.lease_holder},
-               {"term", r.token},
-               {"after_sequence", r.sequence}});
-    return true;
-  }
-  if (r.outcome == CursorLeaseClient::Result::kTaken) {
-    if (!*said_standby) {
-      log::Info("event grid publisher stands by: another gateway holds the cursor lease",
-                {{"cursor", options_.cursor}, {"holder", options_.lease_holder}, {"why", r.message}});
-      *said_standby = true;
-    }
-    Sleep(options_.standby_retry, stop_);
-    return false;
-  }
-  log::Warn("cannot acquire the event grid publisher's cursor lease; retrying",
-            {{"cursor", options_.cursor}, {"error", r.message}});
-  metrics_->RecordError("eventgrid_cursor_lease");
-  Sleep(std::min(*backoff, options_.standby_retry), stop_);
-  *backoff = std::min(options_.max_reconnect_backoff, *backoff * 2);
+  std::chrono::milliseconds wait{0};
+  if (lease_.Acquire(start, &wait)) return true;
+  Sleep(wait, stop_);
   return false;
 }
 
@@ -132,10 +110,9 @@ void Publisher::RunTerm(int64_t start) {
   }
   if (run) {
     committed_ = start;
+    lease_.StartTerm([this] { LeaseLost(); });
     std::thread reader([this, start] { ReadLoop(start); });
     std::thread committer([this] { CommitLoop(); });
-    std::thread renewer;
-    if (leased()) renewer = std::thread([this] { RenewLoop(); });
 
     PublishLoop(start);
 
@@ -147,74 +124,28 @@ void Publisher::RunTerm(int64_t start) {
     }
     cv_.notify_all();
     commit_cv_.notify_all();
-    if (renewer.joinable()) renewer.join();
+    lease_.StopRenewing();
     committer.join();  // after its last commit
     reader.join();
   }
-  int64_t token = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.clear();  // read and not published: the next holder reads it again
     source_.reset();
-    token = token_;
-    token_ = 0;
   }
-  if (!leased() || token == 0 || lost_ || abandon_) return;
-  // A clean stop: hand the lease back, so another gateway goes on at once.
-  grpc::Status s = lease_.Release(token, kStopCallTimeout);
-  if (s.ok()) {
-    log::Info("event grid publisher handed its cursor lease back",
-              {{"cursor", options_.cursor}, {"holder", options_.lease_holder}, {"term", token}});
-  } else {
-    log::Warn("cannot hand the cursor lease back; it expires after its ttl",
-              {{"cursor", options_.cursor}, {"error", s.error_message()}});
-  }
+  // A clean stop hands the lease back, so another gateway goes on at once.
+  lease_.EndTerm(!abandon_);
 }
 
-void Publisher::LeaseLost(const std::string& why) {
-  bool first = false;
-  int64_t token = 0;
+void Publisher::LeaseLost() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    first = !lost_.exchange(true);
-    token = token_;
+    lost_ = true;
     halt_ = true;
     if (source_) source_->Cancel();
   }
   cv_.notify_all();
   commit_cv_.notify_all();
-  if (!first) return;
-  log::Warn("event grid publisher lost its cursor lease: stops publishing, drops what it read, and stands by",
-            {{"cursor", options_.cursor}, {"holder", options_.lease_holder}, {"term", token}, {"why", why}});
-  metrics_->RecordError("eventgrid_cursor_lease_lost");
-}
-
-void Publisher::RenewLoop() {
-  const auto period = std::max(options_.lease_ttl / 3, std::chrono::milliseconds(1));
-  while (true) {
-    int64_t token = 0;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, period, [this] { return halt_.load(); });
-      if (halt_) return;
-      token = token_;
-    }
-    CursorLeaseClient::Result r = lease_.Acquire(token);
-    if (r.outcome == CursorLeaseClient::Result::kHeld) {
-      std::lock_guard<std::mutex> lock(mu_);
-      lease_until_ = std::max(lease_until_, r.valid_until);
-      continue;
-    }
-    if (r.outcome == CursorLeaseClient::Result::kTaken) return LeaseLost(r.message);
-    log::Warn("cannot renew the event grid publisher's cursor lease",
-              {{"cursor", options_.cursor}, {"error", r.message}});
-    bool expired = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      expired = std::chrono::steady_clock::now() >= lease_until_;
-    }
-    if (expired) return LeaseLost(absl::StrCat("no renewal got through within the ttl: ", r.message));
-  }
 }
 
 bool Publisher::LoadCursor(int64_t* out) {
@@ -249,22 +180,15 @@ void Publisher::CommitCursor(int64_t sequence, int attempts) {
     v1::CommitCursorRequest req;
     req.set_name(options_.cursor);
     req.set_sequence(sequence);
-    if (leased()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      req.set_lease_token(token_);
-      req.set_lease_holder(options_.lease_holder);
-    }
+    lease_.Fence(&req);
     v1::Cursor cursor;
     grpc::Status s = stub->CommitCursor(ctx.get(), req, &cursor);
     if (s.ok()) {
       committed_ = cursor.sequence();
-      if (leased()) {  // a fenced commit renews the lease too
-        std::lock_guard<std::mutex> lock(mu_);
-        lease_until_ = std::max(lease_until_, started + options_.lease_ttl);
-      }
+      lease_.Committed(started);  // a fenced commit renews the lease too
       return;
     }
-    if (leased() && s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) return LeaseLost(s.error_message());
+    if (lease_.Refused(s)) return;  // the lease is lost: the next holder commits
     log::Warn("cannot commit the publisher cursor",
               {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
     if (halt_) break;
@@ -343,15 +267,8 @@ void Publisher::PublishLoop(int64_t start) {
 
   auto flush = [&](int64_t commit_through) {
     if (!batch.empty()) {
-      if (leased()) {
-        bool expired = false;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          expired = std::chrono::steady_clock::now() >= lease_until_;
-        }
-        // Another gateway may hold it by now: POST nothing more.
-        if (expired) return LeaseLost("the lease ran out before a renewal got through");
-      }
+      // Another gateway may hold the lease by now: POST nothing more.
+      if (!lease_.Valid()) return;
       const size_t events = batch.size();
       std::string body = batch.Take();
       PostResult last;

@@ -2,9 +2,10 @@
 // The outbound Event Grid publisher: stateless and lossless.
 //
 //  0. With a cursor lease (lease_ttl > 0, the default), takes turns with the
-//     other gateways publishing from the same cursor: it acquires the
-//     cursor's lease (CursorService.AcquireCursorLease) before it reads or
-//     publishes anything, standing by and trying again every
+//     other gateways publishing from the same cursor (CursorLeaseHolder,
+//     gateway/cursor_lease_holder.h, shared with the status queue emitter):
+//     it acquires the cursor's lease (CursorService.AcquireCursorLease)
+//     before it reads or publishes anything, standing by and trying again every
 //     `standby_retry` while another gateway holds it (one log line when it
 //     starts standing by). While it holds the lease it renews it every third
 //     of the ttl and commits with its fencing token; when a renewal or a
@@ -52,7 +53,7 @@
 #include <thread>
 
 #include "clients/lib/client.h"
-#include "gateway/eventgrid/cursor_lease.h"
+#include "gateway/cursor_lease_holder.h"
 #include "gateway/eventgrid/log_source.h"
 #include "gateway/eventgrid/outage_log.h"
 #include "gateway/eventgrid/topic_client.h"
@@ -104,15 +105,15 @@ class Publisher {
   // True while this publisher holds the cursor's lease (always false
   // without a lease).
   bool lease_held() const;
-  const std::string& lease_holder() const { return options_.lease_holder; }
+  const std::string& lease_holder() const { return lease_.holder(); }
 
  private:
-  bool leased() const { return options_.lease_ttl.count() > 0; }
+  bool leased() const { return lease_.leased(); }
   // The publisher thread: stands by, acquires, runs a term; until Stop.
   void Run();
   // Where the next term starts (after acquiring the lease, if leased);
   // false when it cannot start yet (after a wait).
-  bool Begin(int64_t* start, bool* said_standby, std::chrono::milliseconds* backoff);
+  bool Begin(int64_t* start, std::chrono::milliseconds* backoff);
   // Publishes from `start` until Stop or the lease is lost.
   void RunTerm(int64_t start);
   void ReadLoop(int64_t after);
@@ -124,10 +125,8 @@ class Publisher {
   // cursor; when the term ends, makes one last attempt (none after the
   // lease was lost or on Abandon).
   void CommitLoop();
-  // Renews the lease every third of the ttl, while the term lasts.
-  void RenewLoop();
-  // Ends the term: the lease is gone (`why`).
-  void LeaseLost(const std::string& why);
+  // Ends the term: the lease is gone (CursorLeaseHolder's on_lost).
+  void LeaseLost();
   // Hands a published sequence to CommitLoop.
   void Committable(int64_t sequence);
   // Waits `d`, or until `flag` is true.
@@ -139,7 +138,7 @@ class Publisher {
   PublisherOptions options_;
   Metrics* metrics_;
   OutageLog outage_;
-  CursorLeaseClient lease_;
+  CursorLeaseHolder lease_;
 
   // Stop (or Abandon) was called.
   std::atomic<bool> stop_{false};
@@ -151,10 +150,6 @@ class Publisher {
   // Guarded by mu_: the newest sequence whose events the topic accepted.
   int64_t committable_ = 0;
   bool publishing_done_ = false;
-  // Guarded by mu_: the lease held (token 0: none), and when it runs out at
-  // the latest unless renewed.
-  int64_t token_ = 0;
-  std::chrono::steady_clock::time_point lease_until_;
   std::condition_variable commit_cv_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

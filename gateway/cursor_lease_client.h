@@ -1,9 +1,10 @@
 #pragma once
-// The publisher's side of its cursor's lease (CursorService's
+// The gateway's side of a cursor's lease (CursorService's
 // AcquireCursorLease and ReleaseCursorLease, proto/switchboard/v1/
-// cursors.proto): several gateways publish from one cursor one at a time,
-// the holder of its lease. Blocking unary calls, each with a deadline of a
-// third of the ttl (at least 1 s), made from the publisher's own threads.
+// cursors.proto): several gateways work from one cursor one at a time, the
+// holder of its lease (cursor_lease_holder.h). Blocking unary calls, each
+// with a deadline of a third of the ttl (at least 1 s), made from the
+// caller's own threads.
 
 #include <chrono>
 #include <cstdint>
@@ -11,7 +12,7 @@
 
 #include "clients/lib/client.h"
 
-namespace switchboard::gateway::eventgrid {
+namespace switchboard::gateway {
 
 // A holder id unique per process (and per call): "gateway/<host>/<pid>/<8
 // hex digits>".
@@ -19,8 +20,10 @@ std::string NewLeaseHolder();
 
 class CursorLeaseClient {
  public:
+  // `ttl_key` is the config key whose 0 turns the lease off, named when
+  // switchboardd predates leases.
   CursorLeaseClient(const client::Connection* conn, std::string cursor, std::string holder,
-                    std::chrono::milliseconds ttl);
+                    std::chrono::milliseconds ttl, std::string ttl_key);
 
   struct Result {
     enum Outcome {
@@ -51,6 +54,7 @@ class CursorLeaseClient {
   const std::string cursor_;
   const std::string holder_;
   const std::chrono::milliseconds ttl_;
+  const std::string ttl_key_;
 };
 
-}  // namespace switchboard::gateway::eventgrid
+}  // namespace switchboard::gateway

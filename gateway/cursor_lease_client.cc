@@ -1,4 +1,4 @@
-#include "gateway/eventgrid/cursor_lease.h"
+#include "gateway/cursor_lease_client.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include "common/uuid.h"
 #include "switchboard/v1/cursors.grpc.pb.h"
 
-namespace switchboard::gateway::eventgrid {
+namespace switchboard::gateway {
 
 std::string NewLeaseHolder() {
   char host[256] = {0};
@@ -18,8 +18,8 @@ std::string NewLeaseHolder() {
 }
 
 CursorLeaseClient::CursorLeaseClient(const client::Connection* conn, std::string cursor, std::string holder,
-                                     std::chrono::milliseconds ttl)
-    : conn_(conn), cursor_(std::move(cursor)), holder_(std::move(holder)), ttl_(ttl) {}
+                                     std::chrono::milliseconds ttl, std::string ttl_key)
+    : conn_(conn), cursor_(std::move(cursor)), holder_(std::move(holder)), ttl_(ttl), ttl_key_(std::move(ttl_key)) {}
 
 CursorLeaseClient::Result CursorLeaseClient::Acquire(int64_t token) const {
   const auto started = std::chrono::steady_clock::now();
@@ -43,9 +43,8 @@ CursorLeaseClient::Result CursorLeaseClient::Acquire(int64_t token) const {
   }
   r.outcome = s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ? Result::kTaken : Result::kError;
   r.message = s.error_code() == grpc::StatusCode::UNIMPLEMENTED
-                  ? absl::StrCat(s.error_message(),
-                                 " (switchboardd predates cursor leases: upgrade it, or set "
-                                 "eventgrid_cursor_lease_seconds to 0)")
+                  ? absl::StrCat(s.error_message(), " (switchboardd predates cursor leases: upgrade it, or set ",
+                                 ttl_key_, " to 0)")
                   : s.error_message();
   return r;
 }
@@ -61,4 +60,4 @@ grpc::Status CursorLeaseClient::Release(int64_t token, std::chrono::milliseconds
   return v1::CursorService::NewStub(conn_->channel())->ReleaseCursorLease(ctx.get(), req, &resp);
 }
 
-}  // namespace switchboard::gateway::eventgrid
+}  // namespace switchboard::gateway

@@ -1,0 +1,189 @@
+#include "gateway/cursor_lease_holder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace switchboard::gateway {
+namespace {
+
+CursorLeaseOptions WithHolder(CursorLeaseOptions o) {
+  if (o.holder.empty()) o.holder = NewLeaseHolder();
+  return o;
+}
+
+// The hand-back while stopping gets this long.
+constexpr std::chrono::milliseconds kReleaseTimeout{2000};
+
+}  // namespace
+
+CursorLeaseHolder::CursorLeaseHolder(const client::Connection* conn, CursorLeaseOptions options,
+                                     std::function<void(const std::string& kind)> record_error)
+    : options_(WithHolder(std::move(options))),
+      record_error_(std::move(record_error)),
+      client_(conn, options_.cursor, options_.holder, options_.ttl, options_.ttl_key) {}
+
+CursorLeaseHolder::~CursorLeaseHolder() { StopRenewing(); }
+
+bool CursorLeaseHolder::held() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return token_ != 0 && !lost_;
+}
+
+bool CursorLeaseHolder::Acquire(int64_t* after, std::chrono::milliseconds* wait) {
+  CursorLeaseClient::Result r = client_.Acquire(0);
+  if (r.outcome == CursorLeaseClient::Result::kHeld) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      token_ = r.token;
+      until_ = r.valid_until;
+      lost_ = false;
+    }
+    *after = r.sequence;
+    said_standby_ = false;
+    backoff_ = std::chrono::milliseconds(100);
+    log::Info(absl::StrCat(options_.what, " holds the cursor lease; ", options_.doing),
+              {{"cursor", options_.cursor},
+               {"holder", options_.holder},
+               {"term", r.token},
+               {"after_sequence", r.sequence}});
+    return true;
+  }
+  if (r.outcome == CursorLeaseClient::Result::kTaken) {
+    if (!said_standby_) {
+      log::Info(absl::StrCat(options_.what, " stands by: another gateway holds the cursor lease"),
+                {{"cursor", options_.cursor}, {"holder", options_.holder}, {"why", r.message}});
+      said_standby_ = true;
+    }
+    *wait = options_.standby_retry;
+    return false;
+  }
+  log::Warn(absl::StrCat("cannot acquire the ", options_.what, "'s cursor lease; retrying"),
+            {{"cursor", options_.cursor}, {"error", r.message}});
+  if (record_error_) record_error_(options_.error_kind);
+  *wait = std::min(backoff_, options_.standby_retry);
+  backoff_ = std::min(options_.max_backoff, backoff_ * 2);
+  return false;
+}
+
+void CursorLeaseHolder::StartTerm(std::function<void()> on_lost) {
+  bool renew = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_lost_ = std::move(on_lost);
+    renew = renewing_ = leased() && token_ != 0 && !lost_;
+  }
+  if (renew) renewer_ = std::thread([this] { RenewLoop(); });
+}
+
+void CursorLeaseHolder::StopRenewing() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    renewing_ = false;
+  }
+  cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+}
+
+void CursorLeaseHolder::EndTerm(bool release) {
+  StopRenewing();
+  int64_t token = 0;
+  bool lost = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    token = token_;
+    token_ = 0;
+    lost = lost_;
+  }
+  if (!leased() || token == 0 || lost || !release) return;
+  // A clean stop: hand the lease back, so another gateway goes on at once.
+  grpc::Status s = client_.Release(token, kReleaseTimeout);
+  if (s.ok()) {
+    log::Info(absl::StrCat(options_.what, " handed its cursor lease back"),
+              {{"cursor", options_.cursor}, {"holder", options_.holder}, {"term", token}});
+  } else {
+    log::Warn("cannot hand the cursor lease back; it expires after its ttl",
+              {{"cursor", options_.cursor}, {"error", s.error_message()}});
+  }
+}
+
+void CursorLeaseHolder::Fence(v1::CommitCursorRequest* req) const {
+  if (!leased()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  req->set_lease_token(token_);
+  req->set_lease_holder(options_.holder);
+}
+
+void CursorLeaseHolder::Committed(std::chrono::steady_clock::time_point started) {
+  if (!leased()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  until_ = std::max(until_, started + options_.ttl);
+}
+
+bool CursorLeaseHolder::Refused(const grpc::Status& s) {
+  if (!leased() || s.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return false;
+  Lost(s.error_message());
+  return true;
+}
+
+bool CursorLeaseHolder::Valid() {
+  if (!leased()) return true;
+  bool lost = false, expired = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lost = lost_;
+    expired = std::chrono::steady_clock::now() >= until_;
+  }
+  if (lost) return false;
+  if (expired) Lost("the lease ran out before a renewal got through");
+  return !expired;
+}
+
+void CursorLeaseHolder::Lost(const std::string& why) {
+  int64_t token = 0;
+  std::function<void()> on_lost;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (lost_) return;
+    lost_ = true;
+    token = token_;
+    on_lost = on_lost_;
+  }
+  cv_.notify_all();  // the renewer stops
+  log::Warn(absl::StrCat(options_.what, " lost its cursor lease: stops ", options_.doing,
+                         ", drops what it read, and stands by"),
+            {{"cursor", options_.cursor}, {"holder", options_.holder}, {"term", token}, {"why", why}});
+  if (record_error_) record_error_(absl::StrCat(options_.error_kind, "_lost"));
+  if (on_lost) on_lost();
+}
+
+void CursorLeaseHolder::RenewLoop() {
+  const auto period = std::max(options_.ttl / 3, std::chrono::milliseconds(1));
+  while (true) {
+    int64_t token = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, period, [this] { return !renewing_ || lost_; });
+      if (!renewing_ || lost_) return;
+      token = token_;
+    }
+    CursorLeaseClient::Result r = client_.Acquire(token);
+    if (r.outcome == CursorLeaseClient::Result::kHeld) {
+      std::lock_guard<std::mutex> lock(mu_);
+      until_ = std::max(until_, r.valid_until);
+      continue;
+    }
+    if (r.outcome == CursorLeaseClient::Result::kTaken) return Lost(r.message);
+    log::Warn(absl::StrCat("cannot renew the ", options_.what, "'s cursor lease"),
+              {{"cursor", options_.cursor}, {"error", r.message}});
+    bool expired = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      expired = std::chrono::steady_clock::now() >= until_;
+    }
+    if (expired) return Lost(absl::StrCat("no renewal got through within the ttl: ", r.message));
+  }
+}
+
+}  // namespace switchboard::gateway

@@ -94,6 +94,10 @@ const std::vector<Key>& Keys() {
         "Optional queue of pipeline outputs fed to ReportPipelineOutputs."),
       S("status_queue_cursor", &GatewayConfig::status_queue_cursor,
         "Name of the durable server-side cursor the status queue emitter resumes from."),
+      N("status_queue_cursor_lease_seconds", &GatewayConfig::status_queue_cursor_lease_seconds,
+        "Ttl of the status queue cursor's lease: of several gateways on one switchboardd, the holder emits status "
+        "messages and the others stand by, taking over within the ttl when it dies (at once when it stops). "
+        "1-300; 0: no lease, every gateway emits every status message."),
       S("azure_queue_message_encoding", &GatewayConfig::azure_queue_message_encoding,
         "Encoding of the bodies put on status and poison queues: base64 (Azure's default) or none."),
       N("azure_queue_visibility_timeout_seconds", &GatewayConfig::azure_queue_visibility_timeout_seconds,
@@ -247,6 +251,9 @@ absl::Status ValidateConfig(const GatewayConfig& c) {
   if (c.eventgrid_cursor.empty()) return absl::InvalidArgumentError("eventgrid_cursor: must not be empty");
   if (c.eventgrid_cursor_lease_seconds < 0 || c.eventgrid_cursor_lease_seconds > 300) {
     return absl::InvalidArgumentError("eventgrid_cursor_lease_seconds: must be 0 (no lease) or 1-300");
+  }
+  if (c.status_queue_cursor_lease_seconds < 0 || c.status_queue_cursor_lease_seconds > 300) {
+    return absl::InvalidArgumentError("status_queue_cursor_lease_seconds: must be 0 (no lease) or 1-300");
   }
   if (c.amqp_deferred_ttl_ms <= 0) return absl::InvalidArgumentError("amqp_deferred_ttl_ms: must be positive");
   if (auto s = storage_queue::ValidateStorageQueueConfig(c); !s.ok()) return s;

@@ -87,6 +87,10 @@ struct GatewayConfig {
   std::string pipeline_output_queue;
   // Durable server-side cursor of the status queue emitter.
   std::string status_queue_cursor = "gateway-status-queue";
+  // Ttl of that cursor's lease, with which one of several gateways emits at
+  // a time (the others stand by and take over); 0: no lease, every gateway
+  // emits every status message.
+  int64_t status_queue_cursor_lease_seconds = 10;
   // Bodies the gateway puts on queues (status, poison): "base64" or "none".
   std::string azure_queue_message_encoding = "base64";
   // How long a dequeued message stays hidden while it is being handled.

@@ -247,6 +247,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     if (!sq.ok()) return sq.status();
     impl->storage_queue = std::move(*sq);
   }
+  // Registered once storage_queue is set: /metrics is already being served.
+  impl->metrics.AddGauge(
+      "switchboard_gateway_status_queue_cursor_lease_held",
+      "1 while this gateway holds the status queue cursor's lease and emits status messages; 0 while it stands by "
+      "(or emits without a lease, or has no storage queue adapter).",
+      [raw] { return raw->storage_queue && raw->storage_queue->emitter().lease_held() ? 1.0 : 0.0; });
   log::Info("serving", {{"http_address", impl->http->address()},
                         {"scheme", config.http_tls_cert_file.empty() ? "http" : "https"},
                         {"server", copts.server}});

@@ -96,6 +96,24 @@ TEST(GatewayConfigTest, TheCursorLeaseIsOnByDefaultAndZeroTurnsItOff) {
   }
 }
 
+TEST(GatewayConfigTest, TheStatusQueueCursorLeaseIsOnByDefaultAndZeroTurnsItOff) {
+  GatewayConfig c;
+  EXPECT_EQ(c.status_queue_cursor_lease_seconds, 10);
+  ASSERT_TRUE(MergeConfigJson(R"({"status_queue_cursor_lease_seconds":0})", &c).ok());
+  EXPECT_EQ(c.status_queue_cursor_lease_seconds, 0);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  for (int64_t ok : {1, 300}) {
+    c.status_queue_cursor_lease_seconds = ok;
+    EXPECT_TRUE(ValidateConfig(c).ok()) << ok;
+  }
+  for (int64_t bad : {-1, 301}) {
+    c.status_queue_cursor_lease_seconds = bad;
+    auto s = ValidateConfig(c);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad;
+    EXPECT_NE(s.message().find("status_queue_cursor_lease_seconds"), std::string::npos) << s;
+  }
+}
+
 TEST(GatewayConfigTest, HttpsNeedsBothTheCertificateAndTheKey) {
   GatewayConfig c;
   c.http_tls_cert_file = "/x/cert.pem";
@@ -111,8 +129,9 @@ TEST(GatewayBinaryTest, HelpDocumentsTheAcceptanceFlags) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* flag : {"--server", "--http_address", "--eventgrid_key", "--eventgrid_topic_url",
                            "--eventgrid_topic_key", "--managedapp_sig", "--amqp_url", "--config",
-                           "--managedapp_sig_file", "SWITCHBOARD_EVENTGRID_KEY", "/api/eventgrid", "/resource",
-                           "/healthz", "/metrics", "127.0.0.1:8080"}) {
+                           "--managedapp_sig_file", "--eventgrid_cursor_lease_seconds",
+                           "--status_queue_cursor_lease_seconds", "SWITCHBOARD_EVENTGRID_KEY", "/api/eventgrid",
+                           "/resource", "/healthz", "/metrics", "127.0.0.1:8080"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag << " missing from --help:\n" << r.out;
   }
 }

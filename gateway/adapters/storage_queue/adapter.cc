@@ -110,6 +110,7 @@ absl::StatusOr<std::unique_ptr<StorageQueueAdapter>> StorageQueueAdapter::Start(
   eo.queue = config.status_queue;
   eo.cursor = absl::StrCat("cursors/", config.status_queue_cursor);
   eo.encode_base64 = base64;
+  eo.lease_ttl = std::chrono::seconds(config.status_queue_cursor_lease_seconds);
   a->emitter_ = std::make_unique<StatusEmitter>(conn, a->client_.get(), eo, hooks);
 
   a->run_requests_->Start();
@@ -121,7 +122,8 @@ absl::StatusOr<std::unique_ptr<StorageQueueAdapter>> StorageQueueAdapter::Start(
              {"run_request_poison_queue", config.run_request_poison_queue},
              {"status_queue", config.status_queue},
              {"pipeline_output_queue", config.pipeline_output_queue},
-             {"status_queue_cursor", config.status_queue_cursor}});
+             {"status_queue_cursor", config.status_queue_cursor},
+             {"status_queue_cursor_lease_seconds", config.status_queue_cursor_lease_seconds}});
   return a;
 }
 

@@ -11,10 +11,34 @@
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
 namespace switchboard::gateway::storage_queue {
+namespace {
+
+CursorLeaseOptions LeaseOptions(const StatusEmitterOptions& e) {
+  CursorLeaseOptions o;
+  o.cursor = e.cursor;
+  o.holder = e.lease_holder;
+  o.ttl = e.lease_ttl;
+  o.standby_retry = e.standby_retry;
+  o.max_backoff = e.max_backoff;
+  o.what = "status queue emitter";
+  o.doing = "emitting";
+  o.ttl_key = "status_queue_cursor_lease_seconds";
+  o.error_kind = "status_queue_cursor_lease";
+  return o;
+}
+
+// The commit of a message put just before Stop gets this long.
+constexpr std::chrono::milliseconds kStopCallTimeout{2000};
+
+}  // namespace
 
 StatusEmitter::StatusEmitter(const client::Connection* conn, const QueueClient* client, StatusEmitterOptions options,
                              Hooks hooks)
-    : conn_(conn), client_(client), options_(std::move(options)), hooks_(std::move(hooks)) {}
+    : conn_(conn),
+      client_(client),
+      options_(std::move(options)),
+      hooks_(std::move(hooks)),
+      lease_(conn, LeaseOptions(options_), [this](const std::string& kind) { hooks_.Error(kind); }) {}
 
 StatusEmitter::~StatusEmitter() { Stop(); }
 
@@ -23,18 +47,73 @@ void StatusEmitter::Start() {
 }
 
 void StatusEmitter::Stop() {
-  stop_ = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    halt_ = true;
     if (watch_ctx_) watch_ctx_->TryCancel();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
-void StatusEmitter::Sleep(std::chrono::milliseconds d) {
+void StatusEmitter::Abandon() {
+  abandon_ = true;
+  Stop();
+}
+
+void StatusEmitter::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& flag) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, d, [this] { return stop_.load(); });
+  cv_.wait_for(lock, d, [&flag] { return flag.load(); });
+}
+
+void StatusEmitter::Loop() {
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop_) {
+    int64_t start = 0;
+    if (Begin(&start, &backoff)) RunTerm(start);
+  }
+}
+
+bool StatusEmitter::Begin(int64_t* start, std::chrono::milliseconds* backoff) {
+  if (!lease_.leased()) {
+    if (LoadCursor(start)) return true;
+    Sleep(*backoff, stop_);
+    *backoff = std::min(options_.max_backoff, *backoff * 2);
+    return false;
+  }
+  std::chrono::milliseconds wait{0};
+  if (lease_.Acquire(start, &wait)) return true;
+  Sleep(wait, stop_);
+  return false;
+}
+
+void StatusEmitter::RunTerm(int64_t start) {
+  bool run = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stop_) {
+      run = true;
+      halt_ = false;
+    }
+  }
+  if (run) {
+    committed_ = start;
+    lease_.StartTerm([this] { LeaseLost(); });
+    Emit(start);
+    lease_.StopRenewing();
+  }
+  // A clean stop hands the lease back, so another gateway goes on at once.
+  lease_.EndTerm(!abandon_);
+}
+
+void StatusEmitter::LeaseLost() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    halt_ = true;
+    if (watch_ctx_) watch_ctx_->TryCancel();
+  }
+  cv_.notify_all();
 }
 
 bool StatusEmitter::LoadCursor(int64_t* out) {
@@ -59,20 +138,29 @@ bool StatusEmitter::LoadCursor(int64_t* out) {
 }
 
 bool StatusEmitter::Commit(int64_t sequence) {
-  for (int attempt = 0; attempt < 5 && !stop_; ++attempt) {
+  // Abandoned (as a crash would), or the lease lost: the next holder commits.
+  if (abandon_ || (lease_.leased() && !lease_.held())) return false;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const auto started = std::chrono::steady_clock::now();
     auto ctx = conn_->NewUnaryContext();
+    // Stopping: one last try.
+    if (halt_) client::SetDeadline(ctx.get(), absl::Milliseconds(kStopCallTimeout.count()));
     v1::CommitCursorRequest req;
     req.set_name(options_.cursor);
     req.set_sequence(sequence);
+    lease_.Fence(&req);
     v1::Cursor cursor;
     grpc::Status s = v1::CursorService::NewStub(conn_->channel())->CommitCursor(ctx.get(), req, &cursor);
     if (s.ok()) {
       committed_ = cursor.sequence();
+      lease_.Committed(started);  // a fenced commit renews the lease too
       return true;
     }
+    if (lease_.Refused(s)) return false;  // the lease is lost: the next holder commits
     log::Warn("cannot commit the status queue cursor",
               {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
-    Sleep(std::chrono::milliseconds(100 << attempt));
+    if (halt_) break;
+    Sleep(std::chrono::milliseconds(100 << attempt), halt_);
   }
   // The next commit covers this one; a restart before it re-sends (at least once).
   hooks_.Error("status_queue_cursor_commit");
@@ -82,7 +170,7 @@ bool StatusEmitter::Commit(int64_t sequence) {
 StatusEmitter::PutResult StatusEmitter::PutWithRetry(const std::string& body) {
   auto backoff = std::chrono::milliseconds(100);
   bool queue_ready = false;
-  while (!stop_) {
+  while (!halt_) {
     absl::Status s = queue_ready ? absl::OkStatus() : client_->CreateQueue(options_.queue);
     if (s.ok()) {
       queue_ready = true;
@@ -100,24 +188,19 @@ StatusEmitter::PutResult StatusEmitter::PutWithRetry(const std::string& body) {
     hooks_.Error("status_queue_put");
     log::Warn("cannot put a status message; retrying",
               {{"queue", options_.queue}, {"error", std::string(s.message())}, {"backoff_ms", backoff.count()}});
-    Sleep(backoff);
+    Sleep(backoff, halt_);
     backoff = std::min(options_.max_backoff, backoff * 2);
   }
   return PutResult::kStopped;
 }
 
-void StatusEmitter::Loop() {
+void StatusEmitter::Emit(int64_t start) {
   auto backoff = std::chrono::milliseconds(100);
-  int64_t last = 0;
-  while (!stop_ && !LoadCursor(&last)) {
-    Sleep(backoff);
-    backoff = std::min(options_.max_backoff, backoff * 2);
-  }
-  committed_ = last;
-  while (!stop_) {
+  int64_t last = start;
+  while (!halt_) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) break;
+      if (halt_) break;
       watch_ctx_ = conn_->NewStreamContext();
     }
     v1::WatchWorkspacesRequest req;
@@ -125,7 +208,7 @@ void StatusEmitter::Loop() {
     auto reader = v1::ResourcingService::NewStub(conn_->channel())->WatchWorkspaces(watch_ctx_.get(), req);
     v1::ResourcingEvent event;
     int skipped = 0;
-    while (!stop_ && reader->Read(&event)) {
+    while (!halt_ && reader->Read(&event)) {
       backoff = std::chrono::milliseconds(100);
       if (!event.has_status()) {
         last = event.sequence();
@@ -134,6 +217,8 @@ void StatusEmitter::Loop() {
         }
         continue;
       }
+      // Another gateway may hold the lease by now: put nothing more.
+      if (!lease_.Valid()) break;
       std::string json = wire::StatusReportToJson(event.status());
       std::string body = options_.encode_base64 ? absl::Base64Escape(json) : json;
       PutResult put = PutWithRetry(body);
@@ -150,21 +235,21 @@ void StatusEmitter::Loop() {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) watch_ctx_->TryCancel();
+      if (halt_) watch_ctx_->TryCancel();
     }
     grpc::Status s = reader->Finish();
     {
       std::lock_guard<std::mutex> lock(mu_);
       watch_ctx_.reset();
     }
-    if (stop_) break;
+    if (halt_) break;
     if (skipped > 0) Commit(last);
     hooks_.Error("status_queue_watch");
     log::Warn("status queue watch ended; reconnecting",
               {{"code", CodeName(static_cast<absl::StatusCode>(s.error_code()))},
                {"error", s.error_message()},
                {"after_sequence", last}});
-    Sleep(backoff);
+    Sleep(backoff, halt_);
     backoff = std::min(options_.max_backoff, backoff * 2);
   }
 }

@@ -4,7 +4,17 @@
 // resourcing log (every workspace and template status change).
 //
 // Stateless and lossless, like the Event Grid publisher:
-//  1. reads its durable cursor from switchboardd (CursorService; never
+//  0. with a cursor lease (lease_ttl > 0, the default), takes turns with the
+//     other gateways emitting from the same cursor, as the publisher does
+//     (CursorLeaseHolder, gateway/cursor_lease_holder.h): it acquires the
+//     lease before it reads anything and stands by while another gateway
+//     holds it; holding it, it renews it every third of the ttl, commits
+//     with its token, and checks that the lease has not run out before each
+//     put; when the lease is lost it stops emitting and stands by again, to
+//     resume from the cursor when it gets it back; a clean Stop hands it
+//     back;
+//  1. reads its durable cursor from switchboardd (with a lease, the sequence
+//     the lease came with; otherwise CursorService.GetCursor: never
 //     committed = the beginning of the log);
 //  2. watches WatchWorkspaces after it;
 //  3. puts each status message on the queue, retrying until Azure accepts
@@ -15,7 +25,8 @@
 //     `skip_commit_every` events or with the next status).
 // Killed at any moment, a restarted emitter resumes from the cursor: nothing
 // is lost, and at most the one message put but not yet committed is sent
-// twice.
+// twice; so is the one put by a holder that stalled past the ttl before its
+// commit was refused.
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +39,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "clients/lib/client.h"
+#include "gateway/cursor_lease_holder.h"
 #include "gateway/adapters/storage_queue/hooks.h"
 #include "gateway/adapters/storage_queue/queue_client.h"
 
@@ -40,6 +52,13 @@ struct StatusEmitterOptions {
   bool encode_base64 = true;
   int skip_commit_every = 100;
   std::chrono::milliseconds max_backoff{5000};
+  // The cursor lease's ttl; 0: no lease (every emitter of the cursor emits
+  // every status). Renewed every third of it.
+  std::chrono::milliseconds lease_ttl{10000};
+  // While another holder has the lease: how often to try again.
+  std::chrono::milliseconds standby_retry{2000};
+  // The lease's holder id; empty: NewLeaseHolder() (unique per process).
+  std::string lease_holder;
 };
 
 class StatusEmitter {
@@ -48,24 +67,47 @@ class StatusEmitter {
   ~StatusEmitter();
 
   void Start();
-  // Stops watching; a put being retried is abandoned uncommitted.
+  // Stops watching; a put being retried is abandoned uncommitted. Commits a
+  // message just put (one try), then hands the lease back.
   void Stop();
+  // Stops as a crash would (for tests): no last commit, and the lease is
+  // left to expire.
+  void Abandon();
 
   int64_t committed() const { return committed_.load(); }
+  // True while this emitter holds the cursor's lease (always false without
+  // a lease).
+  bool lease_held() const { return lease_.held(); }
+  const std::string& lease_holder() const { return lease_.holder(); }
 
  private:
+  // The emitter's thread: stands by, acquires, runs a term; until Stop.
   void Loop();
+  // Where the next term starts (after acquiring the lease, if leased);
+  // false when it cannot start yet (after a wait).
+  bool Begin(int64_t* start, std::chrono::milliseconds* backoff);
+  // Emits from `start` until Stop or the lease is lost.
+  void RunTerm(int64_t start);
+  void Emit(int64_t start);
+  // Ends the term: the lease is gone (CursorLeaseHolder's on_lost).
+  void LeaseLost();
   bool LoadCursor(int64_t* out);
   bool Commit(int64_t sequence);
   enum class PutResult { kPut, kRejected, kStopped };
   PutResult PutWithRetry(const std::string& body);
-  void Sleep(std::chrono::milliseconds d);
+  // Waits `d`, or until `flag` is true.
+  void Sleep(std::chrono::milliseconds d, const std::atomic<bool>& flag);
 
   const client::Connection* conn_;
   const QueueClient* client_;
   StatusEmitterOptions options_;
   Hooks hooks_;
+  CursorLeaseHolder lease_;
+  // Stop (or Abandon) was called.
   std::atomic<bool> stop_{false};
+  std::atomic<bool> abandon_{false};
+  // The current term ends: stop_, or the lease lost. Set under mu_.
+  std::atomic<bool> halt_{false};
   std::atomic<int64_t> committed_{0};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -114,7 +114,7 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
     return resp.SerializeAsString();
   };
   store_->CommitAsync(std::move(m), [after, done = std::move(done)](absl::StatusOr<core::CommitResult> r) {
-    for (auto& f : *after) f(r.ok());
+    for (auto& f : *after) f(r.ok() ? &*r : nullptr);
     if (!r.ok()) return done(r.status());
     v1::PublishResponse resp;
     if (!resp.ParseFromString(r->response)) return done(absl::DataLossError("stored Publish response is corrupt"));

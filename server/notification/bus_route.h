@@ -13,8 +13,9 @@
 
 namespace switchboard::notification {
 
-// Runs once the publish has committed (ok) or failed.
-using AfterCommit = std::vector<std::function<void(bool ok)>>;
+// Runs once the publish has committed (`committed` is its result, whose
+// `jobs` answer the mutation's job writes in order) or failed (null).
+using AfterCommit = std::vector<std::function<void(const core::CommitResult* committed)>>;
 
 class BusRoute {
  public:

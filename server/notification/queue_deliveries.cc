@@ -25,6 +25,13 @@ namespace {
 constexpr int kClaimBatch = 256;
 }  // namespace
 
+struct QueueEngine::Attached {
+  std::shared_ptr<Consumer> consumer;
+  std::string queue;
+  int max_in_flight = 16;
+  int in_flight = 0;
+};
+
 // A subscription with streams attached here.
 struct QueueEngine::Queue {
   v1::Subscription sub;
@@ -32,13 +39,18 @@ struct QueueEngine::Queue {
   size_t next_consumer = 0;
   bool claiming = false;
   bool again = false;
-};
+  // The last claim found no more than it asked for: no older message waits,
+  // so a publish here may enqueue its message claimed (Route).
+  bool drained = false;
+  int asked = 0;
+  // Room promised to publishes not committed yet, by event uuid.
+  std::set<std::string> reserved;
 
-struct QueueEngine::Attached {
-  std::shared_ptr<Consumer> consumer;
-  std::string queue;
-  int max_in_flight = 16;
-  int in_flight = 0;
+  int Room() const {
+    int room = 0;
+    for (const Attached* a : consumers) room += std::max(0, a->max_in_flight - a->in_flight);
+    return room - static_cast<int>(reserved.size());
+  }
 };
 
 // A delivery made here and not answered yet.
@@ -182,9 +194,10 @@ void QueueEngine::Poke(const std::string& queue) {
       q.again = true;
       return;
     }
-    for (const Attached* a : q.consumers) room += std::max(0, a->max_in_flight - a->in_flight);
-    if (room == 0) return;
+    room = q.Room();
+    if (room <= 0) return;
     q.claiming = true;
+    q.asked = std::min(room, kClaimBatch);
     q.again = false;
     visibility = absl::Microseconds(ToUs(q.sub.visibility_timeout()));
   }
@@ -206,43 +219,13 @@ void QueueEngine::OnClaimed(const std::string& queue, absl::StatusOr<std::vector
     std::vector<core::Job> got = jobs.ok() ? std::move(*jobs) : std::vector<core::Job>();
     std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     for (core::Job& job : got) {
-      Attached* a = nullptr;
-      for (size_t i = 0; q != nullptr && !closed_ && i < q->consumers.size() && a == nullptr; ++i) {
-        Attached* c = q->consumers[(q->next_consumer + i) % q->consumers.size()];
-        if (c->in_flight < c->max_in_flight) {
-          a = c;
-          q->next_consumer = (q->next_consumer + i + 1) % q->consumers.size();
-        }
-      }
-      if (a == nullptr) {
-        unplaced.push_back(job.lease);
-        continue;
-      }
-      Outstanding o;
-      o.lease = job.lease;
-      o.queue = queue;
-      o.holder = a;
-      if (!o.message.ParseFromString(job.payload)) {
-        log::Error("a queued bus message is corrupt; failing its job", {{"queue", queue}, {"job", job.id}});
-        store_->jobs().Fail(job.lease, "the stored message is corrupt", [](absl::Status) {});
-        continue;
-      }
-      const std::string id = absl::StrCat(job.id, ".", job.lease.token, ".", owner_);
-      v1::Delivery d;
-      d.set_delivery_id(id);
-      d.set_subscription(q->sub.name());
-      *d.mutable_envelope() = o.message.envelope();
-      d.set_attempt(job.attempts);
-      d.set_softfail_count(o.message.softfail_count());
-      ++a->in_flight;
-      lapses_.insert({job.lease.expires_us, id});
-      out.emplace_back(a->consumer, std::move(d));
-      outstanding_.emplace(id, std::move(o));
+      if (q == nullptr || closed_ || !HandOut(*q, job, &out)) unplaced.push_back(job.lease);
     }
     if (q != nullptr) {
       q->claiming = false;
       // A full claim may have left more behind.
-      again = q->again || (jobs.ok() && !got.empty() && unplaced.empty());
+      again = q->again || (jobs.ok() && static_cast<int>(got.size()) >= q->asked && unplaced.empty());
+      q->drained = jobs.ok() && static_cast<int>(got.size()) < q->asked;
       if (q->consumers.empty()) queues_.erase(it);
     }
   }
@@ -250,6 +233,75 @@ void QueueEngine::OnClaimed(const std::string& queue, absl::StatusOr<std::vector
   Send(std::move(out));
   for (const auto& lease : unplaced) Release(lease, queue);
   if (again) Poke(queue);
+}
+
+bool QueueEngine::HandOut(Queue& q, const core::Job& job, Sends* out) {
+  Attached* a = nullptr;
+  for (size_t i = 0; i < q.consumers.size() && a == nullptr; ++i) {
+    Attached* c = q.consumers[(q.next_consumer + i) % q.consumers.size()];
+    if (c->in_flight < c->max_in_flight) {
+      a = c;
+      q.next_consumer = (q.next_consumer + i + 1) % q.consumers.size();
+    }
+  }
+  if (a == nullptr) return false;
+  const std::string id = absl::StrCat(job.id, ".", job.lease.token, ".", owner_);
+  if (outstanding_.count(id) > 0) return true;  // handed out already
+  Outstanding o;
+  o.lease = job.lease;
+  o.queue = q.sub.queue();
+  o.holder = a;
+  if (!o.message.ParseFromString(job.payload)) {
+    log::Error("a queued bus message is corrupt; failing its job", {{"queue", o.queue}, {"job", job.id}});
+    store_->jobs().Fail(job.lease, "the stored message is corrupt", [](absl::Status) {});
+    return true;
+  }
+  v1::Delivery d;
+  d.set_delivery_id(id);
+  d.set_subscription(q.sub.name());
+  *d.mutable_envelope() = o.message.envelope();
+  d.set_attempt(job.attempts);
+  d.set_softfail_count(o.message.softfail_count());
+  ++a->in_flight;
+  lapses_.insert({job.lease.expires_us, id});
+  out->emplace_back(a->consumer, std::move(d));
+  outstanding_.emplace(id, std::move(o));
+  return true;
+}
+
+bool QueueEngine::ReserveDirect(const std::string& queue, const std::string& event_uuid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = queues_.find(queue);
+  if (it == queues_.end() || closed_) return false;
+  Queue& q = *it->second;
+  if (q.reserved.count(event_uuid) > 0) return true;  // the same publish, prepared again
+  if (!q.drained || q.claiming || q.Room() <= 0) return false;
+  q.reserved.insert(event_uuid);
+  return true;
+}
+
+void QueueEngine::OnRouted(const std::vector<std::pair<std::string, size_t>>& direct, const std::string& event_uuid,
+                           const std::string& payload, const core::CommitResult* committed) {
+  Sends out;
+  std::vector<std::pair<core::JobLease, std::string>> unplaced;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [queue, index] : direct) {
+      auto it = queues_.find(queue);
+      if (it != queues_.end()) it->second->reserved.erase(event_uuid);
+      if (committed == nullptr || index >= committed->jobs.size() || committed->jobs[index].job_id == 0) continue;
+      core::Job job;
+      job.id = committed->jobs[index].job_id;
+      job.kind = JobKind(queue);
+      job.attempts = 1;
+      job.payload = payload;
+      job.lease = committed->jobs[index];
+      if (it == queues_.end() || closed_ || !HandOut(*it->second, job, &out)) unplaced.emplace_back(job.lease, queue);
+    }
+  }
+  if (!out.empty()) closed_cv_.notify_all();
+  Send(std::move(out));
+  for (const auto& [lease, queue] : unplaced) Release(lease, queue);
 }
 
 void QueueEngine::Release(const core::JobLease& lease, const std::string& queue) {

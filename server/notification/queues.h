@@ -136,6 +136,17 @@ class QueueEngine final : public BusRoute {
   void Poke(const std::string& queue);
   void PokeAll();
   void OnClaimed(const std::string& queue, absl::StatusOr<std::vector<core::Job>> jobs);
+  // Hands a claimed job to a stream of `q` with room (mu_ held); false if
+  // none has room (the caller puts it back).
+  bool HandOut(Queue& q, const core::Job& job, Sends* out);
+  // Inside Route: whether this publish may enqueue its message on `queue`
+  // claimed for a stream here at once (a stream has room, nothing older is
+  // waiting), reserving that room for `event_uuid`.
+  bool ReserveDirect(const std::string& queue, const std::string& event_uuid);
+  // After the publish: hands out the messages Route enqueued claimed
+  // (`direct`: queue and index in the mutation's jobs).
+  void OnRouted(const std::vector<std::pair<std::string, size_t>>& direct, const std::string& event_uuid,
+                const std::string& payload, const core::CommitResult* committed);
   // The log moved: claims for the queues its new bus events match.
   void FollowLog();
   void TimerLoop();

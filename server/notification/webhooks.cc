@@ -343,8 +343,8 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
     }
   }
   if (count > 0) {
-    after_commit->push_back([this, count](bool ok) {
-      if (!ok) return;
+    after_commit->push_back([this, count](const core::CommitResult* committed) {
+      if (committed == nullptr) return;
       pending_.fetch_add(count);
       if (jobs_) jobs_->Poke();
     });

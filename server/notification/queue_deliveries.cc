@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/uuid.h"
@@ -23,6 +24,8 @@ using namespace queue_names;  // NOLINT: this engine's own names
 namespace {
 // Most jobs one claim asks for.
 constexpr int kClaimBatch = 256;
+// Publishes claimed here that the log follower has not passed yet, at most.
+constexpr size_t kMaxDirectRemembered = 65536;
 }  // namespace
 
 struct QueueEngine::Attached {
@@ -140,7 +143,13 @@ void QueueEngine::FollowLog() {
     if (next.kind == core::EventHub::NextKind::kEvent) {
       cursor_ = next.event->sequence;
       std::lock_guard<std::mutex> qlock(mu_);
+      // The queues this replica's publish claimed its message for already
+      // have nothing new to claim.
+      absl::string_view uuid = next.event->resource;
+      absl::ConsumePrefix(&uuid, "busEvents/");
+      auto direct = direct_by_event_.find(uuid);
       for (const auto& [name, q] : queues_) {
+        if (direct != direct_by_event_.end() && direct->second.erase(name) > 0) continue;
         for (const auto& b : q->sub.bindings()) {
           if (TopicMatches(b, next.event->related)) {
             matched.insert(name);
@@ -148,6 +157,7 @@ void QueueEngine::FollowLog() {
           }
         }
       }
+      if (direct != direct_by_event_.end()) direct_by_event_.erase(direct);
       continue;
     }
     if (next.kind == core::EventHub::NextKind::kWait) {
@@ -277,6 +287,8 @@ bool QueueEngine::ReserveDirect(const std::string& queue, const std::string& eve
   if (q.reserved.count(event_uuid) > 0) return true;  // the same publish, prepared again
   if (!q.drained || q.claiming || q.Room() <= 0) return false;
   q.reserved.insert(event_uuid);
+  if (direct_by_event_.size() >= kMaxDirectRemembered) direct_by_event_.clear();  // events the follower skipped
+  direct_by_event_[event_uuid].insert(queue);
   return true;
 }
 
@@ -289,6 +301,7 @@ void QueueEngine::OnRouted(const std::vector<std::pair<std::string, size_t>>& di
     for (const auto& [queue, index] : direct) {
       auto it = queues_.find(queue);
       if (it != queues_.end()) it->second->reserved.erase(event_uuid);
+      if (committed == nullptr) direct_by_event_.erase(event_uuid);
       if (committed == nullptr || index >= committed->jobs.size() || committed->jobs[index].job_id == 0) continue;
       core::Job job;
       job.id = committed->jobs[index].job_id;

@@ -189,6 +189,9 @@ class QueueEngine final : public BusRoute {
   bool closed_ = false;
   std::thread timer_;
 
+  // By event uuid, the queues whose message the publish claimed here at once
+  // (Route); the log follower skips them for that event. Guarded by mu_.
+  std::map<std::string, std::set<std::string>, std::less<>> direct_by_event_;
   // The log follower: events after cursor_ were not looked at yet.
   std::mutex follow_mu_;
   bool following_ = false, follow_again_ = false;

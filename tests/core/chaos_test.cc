@@ -4,7 +4,9 @@
 // killed, or PostgreSQL is, or the log's LISTEN sessions are. Afterwards
 // every acknowledged write reads back with the sequence first acknowledged,
 // each watcher saw exactly the log's events in order, the log is gap-free,
-// and every media operation finished exactly once.
+// and every media operation finished exactly once. One more case kills a
+// replica whose bus stream holds unanswered deliveries, and checks that a
+// stream on another replica gets every message not acked.
 //
 // Needs SWITCHBOARD_TEST_PG_URL and Azurite (tools/services.sh); fails,
 // never skips, without them. The postmaster case runs a PostgreSQL of its
@@ -29,6 +31,7 @@
 #include "tests/core/chaos_load.h"
 #include "tests/core/replica_procs.h"
 #include "tests/core/test_support.h"
+#include "tests/notification/bus_client.h"
 
 namespace switchboard::testing {
 namespace {
@@ -547,6 +550,74 @@ TEST_F(Chaos, TerminatedListenSessionsCostNoWatcherAnEvent) {
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (pg.Int(count_sql) < procs_->size() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(pg.Int(count_sql), procs_->size()) << "a replica did not LISTEN again within 10 s";
+}
+
+
+// The bus across a lost replica: a stream on one replica holds deliveries
+// (some acked, some not) when that replica is killed; a stream on another
+// replica then gets every message not acked, once the dead replica's
+// visibility leases run out, and nothing published is lost.
+TEST_F(Chaos, Kill9OfAReplicaHoldingBusDeliveriesLosesNoMessage) {
+  const std::string missing = MissingChaosEnv(/*need_pg=*/true);
+  ASSERT_TRUE(missing.empty()) << missing;
+  StartCluster(Env("SWITCHBOARD_TEST_PG_URL"));
+  if (HasFatalFailure()) return;
+  std::vector<std::unique_ptr<v1::NotificationService::Stub>> stubs;
+  for (int i = 0; i < procs_->size(); ++i) stubs.push_back(v1::NotificationService::NewStub(procs_->channel(i)));
+  CreateSubscriptionOk(*stubs[0], "chaos_bus_q", "chaos.bus.#", /*retry_delay_ms=*/200, /*max_attempts=*/48,
+                       /*visibility_ms=*/2000);
+  constexpr int kMessages = 200;
+  std::set<std::string> published;
+  for (int n = 0; n < kMessages; ++n) {  // round the replicas
+    const std::string uuid = absl::StrCat("c0000000-0000-4000-8000-", absl::Dec(n, absl::kZeroPad12));
+    v1::PublishRequest req;
+    *req.mutable_envelope() = Envelope(uuid, "chaos.bus.message");
+    grpc::ClientContext ctx;
+    v1::PublishResponse resp;
+    ASSERT_TRUE(stubs[n % procs_->size()]->Publish(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.matched_subscriptions(), 1);
+    published.insert(uuid);
+  }
+  const int victim = Random(0, procs_->size() - 1);
+  const int other = (victim + 1) % procs_->size();
+  std::set<std::string> acked;
+  int held = 0;
+  {
+    SubscriberThread on_victim(*stubs[victim], "chaos_bus_q", /*max_in_flight=*/64);
+    for (int i = 0; i < 64; ++i) {
+      auto d = on_victim.Next();
+      ASSERT_TRUE(d.has_value()) << "the victim's stream got " << i << " deliveries of 64";
+      if (i % 2 == 0) {
+        ASSERT_TRUE(Ack(*stubs[victim], *d).ok());
+        acked.insert(d->envelope().event_uuid());
+      } else {
+        ++held;
+      }
+    }
+    procs_->Kill(victim);
+    Say(absl::StrCat("kill -9 of replica ", victim, " holding ", held, " unanswered deliveries (", acked.size(),
+                     " acked)"));
+  }
+  SubscriberThread on_other(*stubs[other], "chaos_bus_q", 64);
+  int redelivered = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (acked.size() < published.size() && absl::Now() < deadline) {
+    auto d = on_other.Next(1000);
+    if (!d.has_value()) continue;
+    if (d->attempt() > 1) ++redelivered;
+    ASSERT_TRUE(Ack(*stubs[other], *d).ok());
+    acked.insert(d->envelope().event_uuid());
+  }
+  EXPECT_EQ(acked, published) << acked.size() << " of " << published.size() << " messages acked within 30 s";
+  EXPECT_GE(redelivered, held) << "the victim's unanswered deliveries did not all come back";
+  v1::GetSubscriptionRequest get;
+  get.set_name("subscriptions/chaos_bus_q");
+  grpc::ClientContext ctx;
+  v1::Subscription sub;
+  ASSERT_TRUE(stubs[other]->GetSubscription(&ctx, get, &sub).ok());
+  EXPECT_EQ(sub.ready_count(), 0);
+  EXPECT_EQ(sub.in_flight_count(), 0);
+  Say(absl::StrCat("every message acked; ", redelivered, " redelivered after the kill"));
 }
 
 }  // namespace

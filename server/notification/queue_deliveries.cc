@@ -128,7 +128,6 @@ void QueueEngine::FollowLog() {
   std::set<std::string> matched;
   bool all = false;
   for (;;) {
-    std::vector<std::string> keys;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) break;

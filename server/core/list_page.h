@@ -120,4 +120,22 @@ absl::StatusOr<T> GetParsed(Store& store, absl::string_view kind, absl::string_v
   return item;
 }
 
+// Every resource that `list(after)` gives (Store::ListResources or
+// TxnReader::List bound to one kind and a page size: the names > after)
+// whose name starts with `prefix`, in name order, a page at a time:
+// fn(name, value), whose error ends the walk.
+template <class ListFn, class Fn>
+absl::Status ForEachResource(ListFn list, absl::string_view prefix, Fn fn) {
+  std::string after(prefix);
+  for (;;) {
+    ASSIGN_OR_RETURN(ResourcePage page, list(after));
+    for (const auto& [name, value] : page.items) {
+      if (!absl::StartsWith(name, prefix)) return absl::OkStatus();
+      RETURN_IF_ERROR(fn(name, value));
+    }
+    if (page.next_after.empty()) return absl::OkStatus();
+    after = std::move(page.next_after);
+  }
+}
+
 }  // namespace switchboard::core

@@ -40,21 +40,18 @@ bool Binds(const v1::Subscription& sub, const std::string& key) {
   return false;
 }
 
-// Every resource of `kind` from `list` (a store's or a transaction's).
+// Every subscription from `list` (a store's or a transaction's, bound to
+// the subscription kind).
 template <class ListFn>
 absl::StatusOr<std::vector<v1::Subscription>> ReadAll(ListFn list) {
   std::vector<v1::Subscription> out;
-  std::string after;
-  for (;;) {
-    ASSIGN_OR_RETURN(core::ResourcePage page, list(after));
-    for (auto& [name, value] : page.items) {
-      v1::Subscription sub;
-      if (!sub.ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-      out.push_back(std::move(sub));
+  RETURN_IF_ERROR(core::ForEachResource(list, "", [&out](const std::string& name, const std::string& value) {
+    if (!out.emplace_back().ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
     }
-    if (page.next_after.empty()) return out;
-    after = page.next_after;
-  }
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace
@@ -68,6 +65,7 @@ absl::Status QueueEngine::Load() {
 
 absl::Status QueueEngine::MoveLegacyMessages() {
   int64_t moved = 0, orphans = 0;
+  std::map<std::string, bool> exists;  // by queue, read once
   for (;;) {
     ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kLegacyMessageKind, "", 500));
     if (page.items.empty()) break;
@@ -75,9 +73,13 @@ absl::Status QueueEngine::MoveLegacyMessages() {
     for (auto& [name, value] : page.items) {
       m.writes.push_back({kLegacyMessageKind, name, "", true});
       const std::string queue = name.substr(0, name.rfind('/'));
-      ASSIGN_OR_RETURN(auto sub, store_->GetResource(kSubscriptionKind, absl::StrCat(kSubscriptionsPrefix, queue)));
+      auto known = exists.find(queue);
+      if (known == exists.end()) {
+        ASSIGN_OR_RETURN(auto sub, store_->GetResource(kSubscriptionKind, absl::StrCat(kSubscriptionsPrefix, queue)));
+        known = exists.emplace(queue, sub.has_value()).first;
+      }
       v1::QueuedMessage msg;
-      if (!sub.has_value() || !msg.ParseFromString(value)) {
+      if (!known->second || !msg.ParseFromString(value)) {
         ++orphans;
         continue;
       }
@@ -106,21 +108,13 @@ absl::StatusOr<v1::Subscription> QueueEngine::Snapshot(v1::Subscription sub) con
   ASSIGN_OR_RETURN(core::JobQueue::Counts counts, store_->jobs().CountByState(JobKind(sub.queue())));
   sub.set_ready_count(counts.ready);
   sub.set_in_flight_count(counts.running);
-  const std::string prefix = DeadLetterPrefix(sub.queue());
   int64_t dead = 0;
-  std::string after = prefix;
-  for (;;) {
-    ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kDeadLetterKind, after, 1000));
-    for (const auto& [name, value] : page.items) {
-      if (!absl::StartsWith(name, prefix)) {
-        page.next_after.clear();
-        break;
-      }
-      ++dead;
-    }
-    if (page.next_after.empty()) break;
-    after = page.next_after;
-  }
+  RETURN_IF_ERROR(core::ForEachResource(
+      [this](const std::string& after) { return store_->ListResources(kDeadLetterKind, after, 1000); },
+      DeadLetterPrefix(sub.queue()), [&dead](const std::string&, const std::string&) {
+        ++dead;
+        return absl::OkStatus();
+      }));
   sub.set_dead_letter_count(dead);
   return sub;
 }
@@ -220,19 +214,12 @@ void QueueEngine::DeleteSubscription(const v1::DeleteSubscriptionRequest& reques
     self.writes.push_back({kSubscriptionKind, name, "", true});
     // Its waiting messages and its dead letters go with it.
     self.jobs.push_back(core::JobWrite::CancelAll(JobKind(q), "the subscription was deleted"));
-    const std::string prefix = DeadLetterPrefix(q);
-    for (std::string after = prefix; !after.empty();) {
-      ASSIGN_OR_RETURN(core::ResourcePage page, txn.List(kDeadLetterKind, after, 1000));
-      after = page.next_after;
-      for (const auto& [dl, value] : page.items) {
-        if (!absl::StartsWith(dl, prefix)) {
-          after.clear();
-          break;
-        }
-        self.writes.push_back({kDeadLetterKind, dl, "", true});
-      }
-    }
-    return absl::OkStatus();
+    return core::ForEachResource(
+        [&txn](const std::string& after) { return txn.List(kDeadLetterKind, after, 1000); }, DeadLetterPrefix(q),
+        [&self](const std::string& dl, const std::string&) {
+          self.writes.push_back({kDeadLetterKind, dl, "", true});
+          return absl::OkStatus();
+        });
   };
   m.make_response = [removed](int64_t) { return *removed; };
   store_->CommitAsync(std::move(m), [this, q = *queue, done = std::move(done)](auto r) {

@@ -25,6 +25,20 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// Every webhook from `list` (the store's or a transaction's, bound to the
+// webhook kind), secret included, by name.
+template <class ListFn>
+absl::StatusOr<std::map<std::string, std::shared_ptr<const v1::WebhookSubscription>>> ReadHooks(ListFn list) {
+  std::map<std::string, std::shared_ptr<const v1::WebhookSubscription>> out;
+  RETURN_IF_ERROR(core::ForEachResource(list, "", [&out](const std::string& name, const std::string& value) {
+    auto hook = std::make_shared<v1::WebhookSubscription>();
+    if (!hook->ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
+    out[name] = std::move(hook);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 constexpr char kWebhookKind[] = "webhook";
 constexpr char kWebhooksPrefix[] = "webhooks/";
 // Bodies up to this size ride in their delivery jobs; a larger one is read
@@ -99,19 +113,12 @@ WebhookEngine::~WebhookEngine() { Close(); }
 absl::Status WebhookEngine::Load() {
   std::set<std::string> names;
   {
-    std::string after;
+    ASSIGN_OR_RETURN(auto loaded, ReadHooks([this](const std::string& after) {
+                       return store_->ListResources(kWebhookKind, after, 1000);
+                     }));
+    for (const auto& [name, hook] : loaded) names.insert(name);
     std::lock_guard<std::mutex> lock(mu_);
-    for (;;) {
-      ASSIGN_OR_RETURN(core::ResourcePage page, store_->ListResources(kWebhookKind, after, 1000));
-      for (auto& [name, value] : page.items) {
-        auto hook = std::make_shared<v1::WebhookSubscription>();
-        if (!hook->ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-        hooks_[name] = std::move(hook);
-        names.insert(name);
-      }
-      if (page.next_after.empty()) break;
-      after = page.next_after;
-    }
+    hooks_ = std::move(loaded);
   }
   RETURN_IF_ERROR(MigrateDeliveries(store_, names));
   ASSIGN_OR_RETURN(int64_t unfinished, store_->jobs().CountUnfinished(kDeliveryJobKind));
@@ -298,18 +305,8 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
   const uint64_t version = txn.RoutesVersion();
   if (!routes_version_.has_value() || *routes_version_ != version) {
     // Created or deleted since (here or on another replica): reload.
-    std::map<std::string, Hook> loaded;
-    std::string after;
-    for (;;) {
-      ASSIGN_OR_RETURN(core::ResourcePage page, txn.List(kWebhookKind, after, 1000));
-      for (auto& [name, value] : page.items) {
-        auto hook = std::make_shared<v1::WebhookSubscription>();
-        if (!hook->ParseFromString(value)) return absl::DataLossError(absl::StrCat("stored ", name, " is corrupt"));
-        loaded[name] = std::move(hook);
-      }
-      if (page.next_after.empty()) break;
-      after = page.next_after;
-    }
+    ASSIGN_OR_RETURN(auto loaded,
+                     ReadHooks([&txn](const std::string& after) { return txn.List(kWebhookKind, after, 1000); }));
     std::lock_guard<std::mutex> lock(mu_);
     hooks_ = std::move(loaded);
     routes_version_ = version;
@@ -390,27 +387,32 @@ void WebhookEngine::OnClaimed(core::Job job) {
 }
 
 void WebhookEngine::LookUp(std::vector<core::Job> jobs) {
+  // Each webhook read once per batch: as stored, or null when it is gone.
+  std::map<std::string, Hook> read;
   for (core::Job& job : jobs) {
     const std::string name = HookOf(job.key);
-    auto value = store_->GetResource(kWebhookKind, name);
-    if (value.ok() && value->has_value()) {
-      auto hook = std::make_shared<v1::WebhookSubscription>();
-      if (hook->ParseFromString(**value)) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          hooks_.emplace(name, std::move(hook));
-        }
-        OnClaimed(std::move(job));
+    auto it = read.find(name);
+    if (it == read.end()) {
+      auto value = store_->GetResource(kWebhookKind, name);
+      if (!value.ok()) {
+        // The store is unreachable: leave the job to its lease.
+        log::Warn("webhook lookup failed", {{"webhook", name}, {"error", value.status().ToString()}});
+        jobs_->Drop(job.key, job.lease.token);
         continue;
       }
+      auto hook = std::make_shared<v1::WebhookSubscription>();
+      if (!value->has_value() || !hook->ParseFromString(**value)) hook = nullptr;
+      it = read.emplace(name, hook).first;
+      if (hook != nullptr) {
+        std::lock_guard<std::mutex> lock(mu_);
+        hooks_.emplace(name, std::move(hook));
+      }
     }
-    if (!value.ok()) {
-      // The store is unreachable: leave the job to its lease.
-      log::Warn("webhook lookup failed", {{"webhook", name}, {"error", value.status().ToString()}});
-      jobs_->Drop(job.key, job.lease.token);
-      continue;
+    if (it->second != nullptr) {
+      OnClaimed(std::move(job));
+    } else {
+      outcomes_->Add(Finish(job, /*failed=*/true, absl::StrCat(name, " was deleted; its deliveries stop")));
     }
-    outcomes_->Add(Finish(job, /*failed=*/true, absl::StrCat(name, " was deleted; its deliveries stop")));
   }
 }
 

@@ -20,10 +20,15 @@ void JobWorker::Start() {
     started_ = true;
   }
   ClaimNow();
-  ticker_ = std::thread([this] { Loop(); });
+  if (options_.own_ticker) ticker_ = std::thread([this] { Loop(); });
 }
 
 void JobWorker::Poke() { ClaimNow(); }
+
+void JobWorker::Tick() {
+  Renew();
+  ClaimNow();
+}
 
 void JobWorker::Hold(const std::string& key, const JobLease& lease) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -150,8 +155,7 @@ void JobWorker::Loop() {
     cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.tick), [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    Renew();
-    ClaimNow();
+    Tick();
     lock.lock();
   }
 }

@@ -15,7 +15,9 @@
 // of a kind run here need non-empty keys, unique among unfinished jobs.
 //
 // The ticks run on a thread of the worker's own until the engines move to
-// core::Executor's timers.
+// core::Executor's timers; or, with Options::own_ticker false, on the
+// caller's, through Tick() (an engine that runs many workers, one per
+// webhook, from one thread).
 
 #include <condition_variable>
 #include <cstdint>
@@ -42,6 +44,8 @@ class JobWorker {
     absl::Duration tick = absl::Seconds(15);
     // Most jobs one claim asks for.
     int claim_batch = 256;
+    // False: no thread of its own; the owner calls Tick() every `tick`.
+    bool own_ticker = true;
   };
   // Gets each job claimed here, on the store's completion thread: hand the
   // work off, never block.
@@ -62,6 +66,9 @@ class JobWorker {
   void Start();
   // Claims now (a READY job was enqueued, or room freed up).
   void Poke();
+  // One tick: renews the leases past half their time, then claims. For a
+  // worker without a ticker of its own; never call it from `run`.
+  void Tick();
   // Keeps `lease` alive from now on: a job this process holds by an enqueue
   // that claimed it (JobWrite::EnqueueClaimed). Claims made here are held
   // without this.

@@ -218,6 +218,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   hook_opts.workers = static_cast<int>(config.webhook_workers);
   hook_opts.replica_id = replica_id;
   hook_opts.job_lease = job_lease;
+  if (shared_store) {
+    // Owner leases as short as the jobs', renewed every 2 s; alone on SQLite
+    // one process holds them all, renewed every 30 s.
+    hook_opts.owner_lease = absl::Seconds(10);
+    hook_opts.owner_renew_below = absl::Seconds(8);
+  }
   hook_opts.per_webhook_in_flight = static_cast<int>(config.webhook_per_endpoint_in_flight);
   hook_opts.retry_base = absl::Milliseconds(config.webhook_retry_base_ms);
   hook_opts.retry_max = absl::Milliseconds(config.webhook_retry_max_ms);

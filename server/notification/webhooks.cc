@@ -101,12 +101,15 @@ v1::WebhookSubscription Public(v1::WebhookSubscription hook) {
 
 }  // namespace
 
+std::string DeliveryJobKind(absl::string_view webhook) { return absl::StrCat(kDeliveryJobKindPrefix, webhook); }
+
 WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options)
     : store_(store),
       options_(std::move(options)),
       policy_{options_.retry_base, options_.retry_max},
       share_(std::max(1, options_.claim_window / 4)),
-      max_held_(8 * std::max(1, options_.claim_window)) {}
+      max_held_(8 * std::max(1, options_.claim_window)),
+      owner_(options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id) {}
 
 WebhookEngine::~WebhookEngine() { Close(); }
 
@@ -121,23 +124,24 @@ absl::Status WebhookEngine::Load() {
     hooks_ = std::move(loaded);
   }
   RETURN_IF_ERROR(MigrateDeliveries(store_, names));
-  ASSIGN_OR_RETURN(int64_t unfinished, store_->jobs().CountUnfinished(kDeliveryJobKind));
-  pending_.store(unfinished);
+  RETURN_IF_ERROR(MigrateDeliveryJobKinds(store_, names));
+  RETURN_IF_ERROR(EnsureOwnerJobs(store_, names));
+  ASSIGN_OR_RETURN(auto unfinished, store_->jobs().CountByState(kDeliveryJobKindPrefix, /*prefix=*/true));
+  pending_.store(unfinished.ready + unfinished.running);
 
   outcomes_ = std::make_unique<OutcomeWriter>(
       store_, [this](const Outcome& o, const absl::Status& s) { OnRecorded(o, s); });
-  core::JobWorker::Options jo;
-  jo.kind = kDeliveryJobKind;
-  jo.owner = options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id;
-  jo.lease = options_.job_lease;
-  // Retries written here wake a worker when due (wakes_); the tick claims
-  // what other writers made due (the retries of a previous run).
-  jo.tick = std::min(options_.job_lease / 4, absl::Seconds(1));
-  jo.claim_batch = options_.claim_batch;
-  jobs_ = std::make_unique<core::JobWorker>(
-      &store_->jobs(), jo, [this](core::Job job) { OnClaimed(std::move(job)); }, [this] { return Room(); });
+  OwnerLeases::Options oo;
+  oo.owner = owner_;
+  oo.lease = options_.owner_lease;
+  oo.renew_below = options_.owner_renew_below;
+  oo.grace = 2 * options_.owner_lease;
+  owners_ = std::make_unique<OwnerLeases>(&store_->jobs(), oo, [this](const std::string& name) -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(auto value, store_->GetResource(kWebhookKind, name));
+    return value.has_value();
+  });
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
-  jobs_->Start();
+  keeper_ = std::thread([this] { KeeperLoop(); });
   return absl::OkStatus();
 }
 
@@ -148,12 +152,200 @@ void WebhookEngine::Close() {
     closed_ = true;
   }
   cv_.notify_all();
+  keeper_cv_.notify_all();
+  if (keeper_.joinable()) keeper_.join();
   for (auto& t : workers_) t.join();
   workers_.clear();
-  if (jobs_) jobs_->Stop();
   // Outcomes still committing call back into this engine.
   if (outcomes_) outcomes_->Drain();
+  if (!owners_) return;
+  // What was claimed and not attempted goes back now, then the leases.
+  std::vector<std::string> names;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, o] : owned_) names.push_back(name);
+  }
+  for (const std::string& name : names) Disown(name, /*shed=*/false);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] {
+      for (const auto& [name, o] : owned_) {
+        if (o.releasing > 0) return false;
+      }
+      return true;
+    });
+  }
+  for (const std::string& name : names) {
+    if (auto w = WorkerOf(name)) w->Stop();
+  }
+  owners_->Stop();
 }
+
+void WebhookEngine::PokeKeeper() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keeper_poke_ = true;
+  }
+  keeper_cv_.notify_all();
+}
+
+void WebhookEngine::KeeperLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  int round = 0;
+  while (!closed_) {
+    lock.unlock();
+    KeeperRound();
+    if (++round % 10 == 0) {
+      // Publishes and outcomes on other replicas move it too.
+      auto n = store_->jobs().CountByState(kDeliveryJobKindPrefix, /*prefix=*/true);
+      if (n.ok()) pending_.store(n->ready + n->running);
+    }
+    lock.lock();
+    keeper_cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.tick), [this] { return closed_ || keeper_poke_; });
+    keeper_poke_ = false;
+  }
+}
+
+void WebhookEngine::KeeperRound() {
+  OwnerLeases::Changes changes = owners_->Tick();
+  for (const std::string& name : changes.lost) Disown(name, /*shed=*/false);
+  for (const std::string& name : changes.gained) Own(name);
+  if (int excess = owners_->Excess(); excess > 0) {
+    // Hand back the webhooks with the least work here.
+    std::vector<std::pair<size_t, std::string>> candidates;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [name, o] : owned_) {
+        if (!o.active) {
+          --excess;  // already on its way out
+          continue;
+        }
+        auto q = queues_.find(name);
+        candidates.emplace_back(q == queues_.end() ? 0 : q->second.waiting.size() + q->second.in_flight, name);
+      }
+    }
+    std::sort(candidates.begin(), candidates.end());
+    for (int i = 0; i < excess && i < static_cast<int>(candidates.size()); ++i) {
+      log::Info("webhook owner lease to be handed back (more than this replica's share)",
+                {{"webhook", candidates[i].second}, {"share", owners_->share()}});
+      Disown(candidates[i].second, /*shed=*/true);
+    }
+  }
+  Sweep();
+  std::vector<std::shared_ptr<core::JobWorker>> workers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, o] : owned_) workers.push_back(o.worker);
+  }
+  // Renews the deliveries' leases (of disowned webhooks too, while their
+  // attempts finish) and claims what came due.
+  for (auto& w : workers) w->Tick();
+  // An attempt waits for a lease with time to spare: look again.
+  cv_.notify_all();
+}
+
+void WebhookEngine::Own(const std::string& name) {
+  std::shared_ptr<core::JobWorker> worker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    auto it = owned_.find(name);
+    if (it != owned_.end()) {
+      // Lost or shed a moment ago and not drained yet: its worker goes on.
+      it->second.active = true;
+      it->second.shedding = false;
+      worker = it->second.worker;
+    } else {
+      core::JobWorker::Options jo;
+      jo.kind = DeliveryJobKind(name);
+      jo.owner = owner_;
+      jo.lease = options_.job_lease;
+      jo.tick = options_.tick;
+      jo.claim_batch = options_.claim_batch;
+      jo.own_ticker = false;
+      worker = std::make_shared<core::JobWorker>(
+          &store_->jobs(), jo, [this](core::Job job) { OnClaimed(std::move(job)); },
+          [this, name] { return RoomFor(name); });
+      owned_[name].worker = worker;
+    }
+  }
+  worker->Start();
+  worker->Poke();
+}
+
+void WebhookEngine::Disown(const std::string& name, bool shed) {
+  std::vector<core::Job> back;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = owned_.find(name);
+    if (it == owned_.end()) return;
+    it->second.active = false;
+    it->second.shedding = shed;
+    auto q = queues_.find(name);
+    if (q != queues_.end()) {
+      waiting_ -= static_cast<int>(q->second.waiting.size());
+      back.assign(std::make_move_iterator(q->second.waiting.begin()),
+                  std::make_move_iterator(q->second.waiting.end()));
+      q->second.waiting.clear();
+      if (q->second.in_flight == 0) queues_.erase(q);
+    }
+  }
+  GiveBack(name, std::move(back));
+}
+
+void WebhookEngine::GiveBack(const std::string& name, std::vector<core::Job> jobs) {
+  if (jobs.empty()) return;
+  std::shared_ptr<core::JobWorker> worker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = owned_.find(name);
+    if (it == owned_.end()) return;  // cannot happen: jobs come from its worker
+    it->second.releasing += static_cast<int>(jobs.size());
+    worker = it->second.worker;
+  }
+  for (core::Job& job : jobs) {
+    // READY again at its own run_at (a retry keeps its schedule); refused
+    // when the webhook was deleted (its jobs were cancelled) or the lease
+    // taken over: nothing to give back then.
+    store_->jobs().Write(core::JobWrite::RetryAt(job.lease, absl::FromUnixMicros(job.run_at_us),
+                                                 "given back with the webhook's owner lease"),
+                         [this, name, worker, key = job.key, token = job.lease.token](absl::StatusOr<core::JobLease>) {
+                           worker->Drop(key, token);
+                           std::lock_guard<std::mutex> lock(mu_);
+                           auto it = owned_.find(name);
+                           if (it != owned_.end()) --it->second.releasing;
+                           cv_.notify_all();
+                         });
+  }
+}
+
+void WebhookEngine::Sweep() {
+  std::vector<std::pair<std::string, bool>> done;  // name, shed
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, o] : owned_) {
+      if (o.active || o.releasing > 0 || recording_.count(name) > 0) continue;
+      auto q = queues_.find(name);
+      if (q != queues_.end() && (q->second.in_flight > 0 || !q->second.waiting.empty())) continue;
+      done.emplace_back(name, o.shedding);
+    }
+  }
+  for (const auto& [name, shed] : done) {
+    if (shed) owners_->HandBack(name, "handed back: more than this replica's share");
+    std::shared_ptr<core::JobWorker> worker = WorkerOf(name);
+    worker->Stop();
+    std::lock_guard<std::mutex> lock(mu_);
+    owned_.erase(name);
+  }
+}
+
+std::shared_ptr<core::JobWorker> WebhookEngine::WorkerOf(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = owned_.find(name);
+  return it == owned_.end() ? nullptr : it->second.worker;
+}
+
+std::vector<std::string> WebhookEngine::owned() const { return owners_ ? owners_->held() : std::vector<std::string>(); }
 
 int64_t WebhookEngine::pending() const { return pending_.load(); }
 
@@ -198,6 +390,8 @@ void WebhookEngine::Create(const v1::CreateWebhookSubscriptionRequest& request, 
     ASSIGN_OR_RETURN(auto existing, txn.Get(kWebhookKind, hook.name()));
     if (existing.has_value()) return absl::AlreadyExistsError(absl::StrCat(hook.name(), " already exists"));
     self.writes.push_back({kWebhookKind, hook.name(), hook.SerializeAsString(), false});
+    // Its owner lease (webhook_owners.h): a replica's keeper claims it.
+    self.jobs.push_back(core::JobWrite::Enqueue(kOwnerJobKind, hook.name(), ""));
     return absl::OkStatus();
   };
   m.make_response = [hook](int64_t) { return hook.SerializeAsString(); };
@@ -207,8 +401,11 @@ void WebhookEngine::Create(const v1::CreateWebhookSubscriptionRequest& request, 
     stored.ParseFromString(r->response);
     if (!r->replayed) {
       // A repeat must not bring back a webhook deleted since.
-      std::lock_guard<std::mutex> lock(mu_);
-      hooks_[stored.name()] = std::make_shared<const v1::WebhookSubscription>(stored);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        hooks_[stored.name()] = std::make_shared<const v1::WebhookSubscription>(stored);
+      }
+      PokeKeeper();  // its owner lease is free: claim it now if this replica has room
     }
     done(core::MaybeReplayed(Public(std::move(stored)), r->replayed));
   });
@@ -232,6 +429,11 @@ void WebhookEngine::Delete(const v1::DeleteWebhookSubscriptionRequest& request, 
   if (!hook.ok()) return done(hook.status());
   m.changes_routes = true;
   m.writes.push_back({kWebhookKind, hook->name(), "", true});
+  // Its deliveries stop wherever they are held, and its owner lease ends:
+  // the holder's next heartbeat is refused, and the next claim, finding
+  // the webhook gone, finishes the lease's job.
+  m.jobs.push_back(core::JobWrite::CancelAll(DeliveryJobKind(hook->name()), "the webhook was deleted"));
+  m.jobs.push_back(core::JobWrite::Wake(kOwnerJobKind, hook->name()));
   m.make_response = [h = *hook](int64_t) { return h.SerializeAsString(); };
   store_->CommitAsync(std::move(m), [this, name = hook->name(), done = std::move(done)](auto r) {
     if (!r.ok()) return done(r.status());
@@ -239,6 +441,7 @@ void WebhookEngine::Delete(const v1::DeleteWebhookSubscriptionRequest& request, 
       std::lock_guard<std::mutex> lock(mu_);
       hooks_.erase(name);
     }
+    PokeKeeper();
     v1::WebhookSubscription out;
     out.ParseFromString(r->response);
     done(core::MaybeReplayed<v1::WebhookSubscription>(std::move(out), r->replayed));
@@ -312,6 +515,7 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
     routes_version_ = version;
   }
   int count = 0;
+  std::vector<std::string> matched;
   // The body every matching webhook gets, rendered once.
   std::string body;
   {
@@ -334,51 +538,56 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
       m.writes.push_back({kDeliveryKind, d.name(), std::move(record), false});
       m.events.push_back({"notification", kDeliveryKind, d.name(), name, std::move(log_event)});
       m.jobs.push_back(core::JobWrite::Enqueue(
-          kDeliveryJobKind, d.name(), body.size() <= kMaxKeptBody ? body : std::string(),
+          DeliveryJobKind(name), d.name(), body.size() <= kMaxKeptBody ? body : std::string(),
           absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(event.publish_time()))));
+      matched.push_back(name);
       ++count;
     }
   }
   if (count > 0) {
-    after_commit->push_back([this, count](const core::CommitResult* committed) {
+    after_commit->push_back([this, count, matched = std::move(matched)](const core::CommitResult* committed) {
       if (committed == nullptr) return;
       pending_.fetch_add(count);
-      if (jobs_) jobs_->Poke();
+      // The owner claims at once when it is this replica (others poll).
+      for (const std::string& name : matched) {
+        if (auto w = WorkerOf(name)) w->Poke();
+      }
     });
   }
   return count;
 }
 
-int WebhookEngine::RoomLocked() const {
-  if (closed_) return 0;
-  return std::max(0, std::min(options_.claim_window - counted_ - attempting_, max_held_ - waiting_ - attempting_));
-}
-
-int WebhookEngine::Room() {
+int WebhookEngine::RoomFor(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  return RoomLocked();
+  if (closed_) return 0;
+  auto own = owned_.find(name);
+  if (own == owned_.end() || !own->second.active) return 0;
+  auto q = queues_.find(name);
+  const int waiting = q == queues_.end() ? 0 : static_cast<int>(q->second.waiting.size());
+  return std::max(0, std::min(share_ - waiting, max_held_ - waiting_ - attempting_));
 }
 
 void WebhookEngine::OnClaimed(core::Job job) {
   const std::string name = HookOf(job.key);
-  bool closed = false;
+  bool active = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    closed = closed_;
-    if (!closed && hooks_.count(name) > 0) {
+    auto own = owned_.find(name);
+    active = !closed_ && own != owned_.end() && own->second.active;
+    if (active && hooks_.count(name) > 0) {
       HookQueue& q = queues_[name];
       if (q.waiting.empty()) turns_.push_back(name);
-      if (static_cast<int>(q.waiting.size()) < share_) ++counted_;
       q.waiting.push_back(std::move(job));
       ++waiting_;
       cv_.notify_one();
       return;
     }
   }
-  if (closed) {
-    // Not attempted: the lease runs out (or the next start releases it).
-    jobs_->Drop(job.key, job.lease.token);
-    return;
+  if (!active) {
+    // Its owner lease went meanwhile: not attempted, given back.
+    std::vector<core::Job> back;
+    back.push_back(std::move(job));
+    return GiveBack(name, std::move(back));
   }
   // Unknown here: a worker reads the store (this is the store's thread).
   std::lock_guard<std::mutex> lock(mu_);
@@ -397,7 +606,9 @@ void WebhookEngine::LookUp(std::vector<core::Job> jobs) {
       if (!value.ok()) {
         // The store is unreachable: leave the job to its lease.
         log::Warn("webhook lookup failed", {{"webhook", name}, {"error", value.status().ToString()}});
-        jobs_->Drop(job.key, job.lease.token);
+        std::vector<core::Job> back;
+        back.push_back(std::move(job));
+        GiveBack(name, std::move(back));
         continue;
       }
       auto hook = std::make_shared<v1::WebhookSubscription>();
@@ -411,7 +622,7 @@ void WebhookEngine::LookUp(std::vector<core::Job> jobs) {
     if (it->second != nullptr) {
       OnClaimed(std::move(job));
     } else {
-      outcomes_->Add(Finish(job, /*failed=*/true, absl::StrCat(name, " was deleted; its deliveries stop")));
+      Record(Finish(job, /*failed=*/true, absl::StrCat(name, " was deleted; its deliveries stop")));
     }
   }
 }
@@ -427,19 +638,19 @@ bool WebhookEngine::PickLocked(Picked* out, std::vector<core::Job>* orphans) {
     if (hook == hooks_.end()) {
       // Deleted since: its deliveries stop.
       waiting_ -= static_cast<int>(q.waiting.size());
-      counted_ -= std::min(static_cast<int>(q.waiting.size()), share_);
       for (core::Job& j : q.waiting) orphans->push_back(std::move(j));
       q.waiting.clear();
       if (q.in_flight == 0) queues_.erase(qit);
       continue;
     }
-    if (q.in_flight >= options_.per_webhook_in_flight) {
+    // The cap holds across replicas only while this replica holds the
+    // webhook's lease, with time to spare for the attempt to start.
+    if (q.in_flight >= options_.per_webhook_in_flight || !owners_->Holds(name, options_.owner_lease / 5)) {
       turns_.push_back(std::move(name));
       continue;
     }
     out->job = std::move(q.waiting.front());
     out->hook = hook->second;
-    if (static_cast<int>(q.waiting.size()) <= share_) --counted_;
     q.waiting.pop_front();
     ++q.in_flight;
     --waiting_;
@@ -454,11 +665,17 @@ void WebhookEngine::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!closed_) {
     const int64_t now = NowUs();
-    if (!wakes_.empty() && *wakes_.begin() <= now) {
-      // Retries came due: claim them.
-      wakes_.erase(wakes_.begin(), wakes_.upper_bound(now));
+    if (!wakes_.empty() && wakes_.begin()->first <= now) {
+      // Retries came due: their webhooks claim them.
+      std::set<std::string> due;
+      while (!wakes_.empty() && wakes_.begin()->first <= now) {
+        due.insert(wakes_.begin()->second);
+        wakes_.erase(wakes_.begin());
+      }
       lock.unlock();
-      jobs_->Poke();
+      for (const std::string& name : due) {
+        if (auto w = WorkerOf(name)) w->Poke();
+      }
       lock.lock();
       continue;
     }
@@ -472,26 +689,31 @@ void WebhookEngine::WorkerLoop() {
     }
     Picked picked;
     std::vector<core::Job> orphans;
-    const int room_before = RoomLocked();
     const bool got = PickLocked(&picked, &orphans);
     if (!got && orphans.empty()) {
       if (wakes_.empty()) {
         cv_.wait(lock);
       } else {
-        cv_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::microseconds(*wakes_.begin())));
+        cv_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::microseconds(wakes_.begin()->first)));
       }
       continue;
     }
-    // Room for a full claim again: claim more (once per crossing; a claim
-    // that comes back full claims again by itself, and one that comes back
-    // short found nothing more due).
-    const bool refill = room_before < options_.claim_batch && RoomLocked() >= options_.claim_batch;
+    // Half the webhook's share waits here now: claim more (once per
+    // crossing; a claim that comes back full claims again by itself).
+    std::shared_ptr<core::JobWorker> refill;
+    if (got) {
+      auto q = queues_.find(picked.hook->name());
+      if (q != queues_.end() && static_cast<int>(q->second.waiting.size()) == share_ / 2) {
+        auto own = owned_.find(picked.hook->name());
+        if (own != owned_.end()) refill = own->second.worker;
+      }
+    }
     lock.unlock();
     for (const core::Job& j : orphans) {
-      outcomes_->Add(Finish(j, /*failed=*/true, absl::StrCat(HookOf(j.key), " was deleted; its deliveries stop")));
+      Record(Finish(j, /*failed=*/true, absl::StrCat(HookOf(j.key), " was deleted; its deliveries stop")));
     }
-    if (refill) jobs_->Poke();
-    if (got) outcomes_->Add(Attempt(picked));
+    if (refill) refill->Poke();
+    if (got) Record(Attempt(picked));
     lock.lock();
   }
 }
@@ -565,8 +787,24 @@ Outcome WebhookEngine::Attempt(const Picked& picked) {
   return o;
 }
 
+void WebhookEngine::Record(Outcome o) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++recording_[o.webhook];
+  }
+  outcomes_->Add(std::move(o));
+}
+
 void WebhookEngine::OnRecorded(const Outcome& o, const absl::Status& status) {
-  jobs_->Drop(o.delivery, o.job.lease.token);
+  std::shared_ptr<core::JobWorker> worker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto own = owned_.find(o.webhook);
+    if (own != owned_.end()) worker = own->second.worker;
+    auto r = recording_.find(o.webhook);
+    if (r != recording_.end() && --r->second <= 0) recording_.erase(r);
+  }
+  if (worker) worker->Drop(o.delivery, o.job.lease.token);
   if (!status.ok()) {
     // A lost lease: the job's new holder attempts it. Anything else: the
     // job stays ours until its lease runs out, then it is claimed again.
@@ -578,7 +816,7 @@ void WebhookEngine::OnRecorded(const Outcome& o, const absl::Status& status) {
   if (o.job.op == core::JobWrite::Op::kRetry) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closed_) {
-      wakes_.insert(o.job.run_at_us);
+      wakes_.emplace(o.job.run_at_us, o.webhook);
       cv_.notify_one();
     }
   } else {

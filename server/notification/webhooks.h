@@ -4,24 +4,32 @@
 //
 // A published bus event that matches a webhook's bindings gets, in the same
 // transaction as the publish, a delivery record and a job (kind
-// webhook.delivery, keyed by the delivery's name, run_at the publish time,
-// the payload the envelope's Gorg JSON, rendered once per event). This
-// engine claims due delivery jobs in batches (core::JobWorker) into
-// per-webhook queues; `workers` threads POST them, at most
-// `per_webhook_in_flight` at once to one webhook, webhooks taking turns.
-// Each outcome is recorded with its job's completion (2xx), retry_at
-// (backoff; Retry-After wins) or failure (dead letter), many outcomes per
-// mutation (webhook_outcomes.h), and a worker never waits for that commit.
-// Pending deliveries therefore survive a restart or kill -9 as jobs and
-// keep their schedule; a crash between an attempt and its record repeats
-// the attempt (at-least-once).
+// webhook.delivery:<webhook>, keyed by the delivery's name, run_at the
+// publish time, the payload the envelope's Gorg JSON, rendered once per
+// event). Each webhook has an owner lease (webhook_owners.h): only the
+// replica holding it claims the webhook's delivery jobs (core::JobWorker,
+// one per webhook held, ticked by this engine's keeper thread), so the
+// webhook's in-flight cap and retry timers hold across replicas. With one
+// process (SQLite) it holds every webhook's lease. `workers` threads POST
+// the claimed deliveries, at most `per_webhook_in_flight` at once to one
+// webhook, webhooks taking turns, and only while the webhook's lease is
+// held with time to spare. Each outcome is recorded with its job's
+// completion (2xx), retry_at (backoff; Retry-After wins) or failure (dead
+// letter), many outcomes per mutation (webhook_outcomes.h), and a worker
+// never waits for that commit. Pending deliveries therefore survive a
+// restart or kill -9 as jobs and keep their schedule; a crash between an
+// attempt and its record repeats the attempt (at-least-once).
 //
-// Claims stop while `claim_window` deliveries wait here, but one webhook's
-// waiting deliveries count for at most a quarter of it: a slow receiver's
-// pile does not stop the claims that bring the others' deliveries. Claimed
-// deliveries are held here up to 8 times the window; a webhook that keeps
-// more than that waiting holds the others up until it works through it
-// (issue 22 gives each webhook a lease of its own).
+// Claims for a webhook stop while a quarter of `claim_window` of its
+// deliveries wait here, and every claim stops while 8 times the window
+// wait: a slow receiver's pile does not stop the others' claims. A lease
+// lost or handed back (rebalancing, Close) gives the webhook's waiting
+// deliveries back at once (retry_at their run_at), and the webhook's work
+// here ends once its attempts under way are recorded.
+//
+// Publishes made here wake the owner's claims at once when it is this
+// replica; the owner claims what other replicas published, the retries
+// another owner set, and leases that ran out on a 1 s poll (`tick`).
 
 #include <atomic>
 #include <condition_variable>
@@ -45,14 +53,19 @@
 #include "server/notification/bus_route.h"
 #include "server/notification/webhook_attempt.h"
 #include "server/notification/webhook_outcomes.h"
+#include "server/notification/webhook_owners.h"
 #include "switchboard/v1/notification.pb.h"
 
 namespace switchboard::notification {
 
 // The resource kind of delivery records.
 inline constexpr char kDeliveryKind[] = "delivery";
-// The job kind of a delivery (server/core/job_queue.h).
-inline constexpr char kDeliveryJobKind[] = "webhook.delivery";
+// The job kind of a webhook's deliveries (server/core/job_queue.h):
+// kDeliveryJobKindPrefix + the webhook's name.
+inline constexpr char kDeliveryJobKindPrefix[] = "webhook.delivery:";
+std::string DeliveryJobKind(absl::string_view webhook);
+// The one kind of every delivery before owner leases (webhook_migration.h).
+inline constexpr char kLegacyDeliveryJobKind[] = "webhook.delivery";
 
 struct WebhookOptions {
   // Threads making HTTP attempts; also the most attempts at once.
@@ -71,6 +84,13 @@ struct WebhookOptions {
   std::string replica_id;
   // How long a claimed delivery's lease lasts without a heartbeat.
   absl::Duration job_lease = absl::Seconds(60);
+  // A webhook's owner lease (webhook_owners.h): its length, renewed when
+  // less than `owner_renew_below` is left; no attempt starts with less
+  // than a fifth of it left. The keeper's tick: owner leases, delivery
+  // lease renewals and the claims' poll.
+  absl::Duration owner_lease = absl::Seconds(60);
+  absl::Duration owner_renew_below = absl::Seconds(30);
+  absl::Duration tick = absl::Seconds(1);
   // Claimed deliveries waiting here for a worker before claims stop, one
   // webhook's counting for at most a quarter; 8 times as many at most.
   int claim_window = 1024;
@@ -83,14 +103,14 @@ class WebhookEngine final : public BusRoute {
   WebhookEngine(core::Store* store, WebhookOptions options);
   ~WebhookEngine();
 
-  // Reads the webhooks back, gives the pending deliveries of a data dir
-  // from before jobs their jobs (webhook_migration.h), then starts the
-  // workers and claims what is due.
+  // Reads the webhooks back, moves the deliveries of an older data dir to
+  // this release's jobs (webhook_migration.h), then starts the workers and
+  // the keeper, which takes owner leases and claims what is due.
   absl::Status Load();
-  // Stops claiming and attempting (an attempt under way finishes), and
-  // waits until every outcome is recorded. Deliveries claimed but not
-  // attempted stay with their jobs: the next start (or, once their lease
-  // expires, another claim) runs them.
+  // Stops claiming and attempting (an attempt under way finishes), waits
+  // until every outcome is recorded, gives the deliveries claimed but not
+  // attempted back (retry_at their run_at) and hands the owner leases back,
+  // so another replica goes on at once.
   void Close();
 
   // A repeat of an earlier request_id gets the first answer, marked replayed.
@@ -105,8 +125,11 @@ class WebhookEngine final : public BusRoute {
                             AfterCommit* after_commit) override;
   bool Wants(const std::string& routing_key) const override;
 
-  // Deliveries not delivered or dead-lettered yet (their jobs unfinished).
+  // Deliveries not delivered or dead-lettered yet (their jobs unfinished;
+  // counted again from the store every 10 ticks).
   int64_t pending() const;
+  // The webhooks whose owner lease this replica holds.
+  std::vector<std::string> owned() const;
 
  private:
   using Hook = std::shared_ptr<const v1::WebhookSubscription>;
@@ -121,14 +144,39 @@ class WebhookEngine final : public BusRoute {
     Hook hook;
   };
 
-  // A job claimed by jobs_ (on the store's completion thread).
+  // A webhook whose owner lease is held here, and its claims.
+  struct Owned {
+    std::shared_ptr<core::JobWorker> worker;
+    // Claims and attempts go on; false once the lease was lost or is being
+    // handed back (`shedding`): the work here ends when drained.
+    bool active = true;
+    bool shedding = false;
+    // Waiting deliveries being given back, not answered yet.
+    int releasing = 0;
+  };
+
+  // The keeper: owner leases, their webhooks' claims and lease renewals.
+  void KeeperLoop();
+  void KeeperRound();
+  void Own(const std::string& name);
+  // Stops claims and attempts for `name` and gives its waiting deliveries
+  // back; `shed`: its lease is handed back once its work here drained.
+  void Disown(const std::string& name, bool shed);
+  // Gives claimed, unattempted deliveries back to their queue at once.
+  void GiveBack(const std::string& name, std::vector<core::Job> jobs);
+  // Ends the work of disowned webhooks that drained.
+  void Sweep();
+  void PokeKeeper();
+  std::shared_ptr<core::JobWorker> WorkerOf(const std::string& name) const;
+  // Hands `o` to outcomes_, counting it for its webhook until recorded.
+  void Record(Outcome o);
+  // A job claimed by a webhook's worker (on the store's completion thread).
   void OnClaimed(core::Job job);
   // Claimed jobs whose webhook was not in hooks_: queued if the store has
   // it, finished as deleted if not (on a worker thread).
   void LookUp(std::vector<core::Job> jobs);
-  // How many more jobs the claim window has room for.
-  int Room();
-  int RoomLocked() const;
+  // How many more deliveries of `name` may be claimed now.
+  int RoomFor(const std::string& name);
   void WorkerLoop();
   // The next job whose webhook has room for an attempt, webhooks in turn;
   // jobs of deleted webhooks go to `orphans`. Call with mu_ held.
@@ -158,21 +206,31 @@ class WebhookEngine final : public BusRoute {
   std::map<std::string, HookQueue> queues_;
   // Webhooks with waiting deliveries, each once, in turn.
   std::deque<std::string> turns_;
-  // Claimed and waiting; of those, what counts against claim_window
-  // (each webhook's up to share_); attempts under way.
+  // Claimed and waiting; attempts under way.
   int waiting_ = 0;
-  int counted_ = 0;
   int attempting_ = 0;
+  // Most waiting deliveries of one webhook, and of all.
   const int share_;
   const int max_held_;
-  // When a retry written here comes due: a worker claims then.
-  std::set<int64_t> wakes_;
+  // When a retry written here comes due (time, webhook): a worker claims
+  // then.
+  std::set<std::pair<int64_t, std::string>> wakes_;
   bool closed_ = false;
   std::vector<std::thread> workers_;
   std::atomic<int64_t> pending_{0};
+  std::string owner_;
+
+  // Owner leases held here (or draining), by webhook; changed by the
+  // keeper thread only.
+  std::map<std::string, Owned> owned_;
+  // Outcomes handed to outcomes_ and not recorded yet, by webhook.
+  std::map<std::string, int> recording_;
+  std::condition_variable keeper_cv_;
+  bool keeper_poke_ = false;
+  std::thread keeper_;
 
   std::unique_ptr<OutcomeWriter> outcomes_;
-  std::unique_ptr<core::JobWorker> jobs_;
+  std::unique_ptr<OwnerLeases> owners_;
 };
 
 }  // namespace switchboard::notification

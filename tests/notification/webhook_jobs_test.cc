@@ -1,4 +1,4 @@
-// Webhook deliveries as jobs (kind webhook.delivery, server/core/job_queue.h):
+// Webhook deliveries as jobs (kind webhook.delivery:<webhook>, server/core/job_queue.h):
 // an attempt cut short by kill -9 is made again after the restart through
 // its job; a retry waits for its job's run_at; a data dir from before jobs
 // has its pending deliveries moved to jobs at start; outcomes are recorded
@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "server/core/store.h"
 #include "server/notification/webhook_migration.h"
 #include "server/notification/webhook_outcomes.h"
+#include "server/notification/webhook_owners.h"
 #include "server/notification/webhooks.h"
 #include "tests/core/test_support.h"
 #include "tests/notification/daemon_process.h"
@@ -44,10 +46,11 @@ struct JobRow {
   std::string last_error;
 };
 
-// The webhook.delivery job of `delivery`, read straight from the file (the
-// server may be running: WAL readers do not disturb it).
+// The webhook.delivery:<webhook> job of `delivery`, read straight from the
+// file (the server may be running: WAL readers do not disturb it).
 JobRow JobOf(const std::string& data_dir, const std::string& delivery) {
-  std::vector<core::Job> jobs = JobsInStore(data_dir, "webhook.delivery", delivery);
+  std::vector<core::Job> jobs = JobsInStore(
+      data_dir, notification::DeliveryJobKind(delivery.substr(0, delivery.find("/deliveries/"))), delivery);
   JobRow row;
   if (!jobs.empty()) {
     row.state = static_cast<int>(jobs.back().state);
@@ -240,7 +243,7 @@ TEST(WebhookJobs, TheMigrationRunsOnceAndEnqueuesNothingTwice) {
   int64_t moved = -1;
   ASSERT_TRUE(notification::MigrateDeliveries(store->get(), {"webhooks/a"}, /*page_size=*/2, &moved).ok());
   EXPECT_EQ(moved, 4) << "the PENDING ones, over four pages";
-  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::kDeliveryJobKind), 4);
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::DeliveryJobKind("webhooks/a")), 4);
   ASSERT_TRUE(notification::MigrateDeliveries(store->get(), {"webhooks/a"}, 2, &moved).ok());
   EXPECT_EQ(moved, 0) << "the marker stops a second scan";
   // Without the marker (a start interrupted before the last page) the
@@ -249,8 +252,105 @@ TEST(WebhookJobs, TheMigrationRunsOnceAndEnqueuesNothingTwice) {
   unmark.writes.push_back({notification::kMigrationKind, notification::kDeliveryJobsMigrated, "", true});
   ASSERT_TRUE((*store)->Commit(std::move(unmark)).ok());
   ASSERT_TRUE(notification::MigrateDeliveries(store->get(), {"webhooks/a"}, 2, &moved).ok());
-  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::kDeliveryJobKind), 4);
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::DeliveryJobKind("webhooks/a")), 4);
   (*store)->Close();
+}
+
+// A data dir from before owner leases: every delivery job had the one kind
+// webhook.delivery. The scan gives each unfinished one of a webhook that
+// still exists a job of its webhook's kind (payload and run_at kept) and
+// cancels the old ones, once.
+TEST(WebhookJobs, OldKindDeliveryJobsMoveToTheirWebhooksKindsOnce) {
+  TempDir dir;
+  auto store = core::OpenSqliteStore({DbPath(dir.path())});
+  ASSERT_TRUE(store.ok()) << store.status();
+  const int64_t later_us = absl::ToUnixMicros(absl::Now()) + 3'600'000'000;
+  core::Mutation m;
+  for (int i = 1; i <= 5; ++i) {
+    v1::WebhookDelivery d;
+    d.set_webhook(i <= 4 ? "webhooks/a" : "webhooks/gone");
+    d.set_name(d.webhook() + "/deliveries/0000000000000000000" + std::to_string(i));
+    d.set_state(i == 3 ? v1::DELIVERED : v1::DELIVERY_PENDING);
+    m.writes.push_back({"delivery", d.name(), d.SerializeAsString(), false});
+    if (i != 3) {
+      m.jobs.push_back(core::JobWrite::Enqueue(notification::kLegacyDeliveryJobKind, d.name(),
+                                               "body " + std::to_string(i), absl::FromUnixMicros(later_us + i)));
+    }
+  }
+  ASSERT_TRUE((*store)->Commit(std::move(m)).ok());
+  int64_t moved = -1;
+  ASSERT_TRUE(notification::MigrateDeliveryJobKinds(store->get(), {"webhooks/a"}, /*page_size=*/2, &moved).ok());
+  EXPECT_EQ(moved, 3) << "the three unfinished ones of webhooks/a, over three pages";
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::kLegacyDeliveryJobKind), 0) << "the old ones cancelled";
+  const std::string kind = notification::DeliveryJobKind("webhooks/a");
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(kind), 3);
+  for (int i : {1, 2, 4}) {
+    auto job = (*store)->jobs().FindUnfinished(kind, "webhooks/a/deliveries/0000000000000000000" + std::to_string(i));
+    ASSERT_TRUE(job.ok() && job->has_value()) << i;
+    EXPECT_EQ((*job)->payload, "body " + std::to_string(i));
+    EXPECT_EQ((*job)->run_at_us, later_us + i) << "the schedule was kept";
+    EXPECT_EQ((*job)->state, core::JobState::kReady);
+  }
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(notification::DeliveryJobKind("webhooks/gone")), 0);
+  ASSERT_TRUE(notification::MigrateDeliveryJobKinds(store->get(), {"webhooks/a"}, 2, &moved).ok());
+  EXPECT_EQ(moved, 0) << "the marker stops a second scan";
+  EXPECT_EQ(*(*store)->jobs().CountUnfinished(kind), 3);
+  (*store)->Close();
+}
+
+// The same through a server: a data dir of the release before owner leases
+// (old-kind jobs, no owner job) starts, takes its webhook's owner lease and
+// delivers the moved jobs with their kept bodies.
+TEST(WebhookJobs, AServerStartedOnOldKindJobsDeliversThem) {
+  TempDir dir;
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  WebhookReceiver rx([&](const WebhookReceiver::Request& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    bodies.push_back(r.body);
+    return Reply{200, {}, 0};
+  });
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
+  {
+    auto store = OpenServerStore(dir.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    core::Mutation m;
+    v1::WebhookSubscription hook = Hook(rx.url() + "/hook");
+    hook.set_name("webhooks/old");
+    m.writes.push_back({"webhook", hook.name(), hook.SerializeAsString(), false});
+    m.writes.push_back({notification::kMigrationKind, notification::kDeliveryJobsMigrated, "1", false});
+    for (int i = 1; i <= 3; ++i) {
+      v1::WebhookDelivery d;
+      d.set_name("webhooks/old/deliveries/0000000000000000000" + std::to_string(i));
+      d.set_webhook("webhooks/old");
+      d.set_event_uuid("old-kind-" + std::to_string(i));
+      d.set_state(v1::DELIVERY_PENDING);
+      *d.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+      *d.mutable_next_attempt_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+      m.writes.push_back({"delivery", d.name(), d.SerializeAsString(), false});
+      m.jobs.push_back(core::JobWrite::Enqueue(notification::kLegacyDeliveryJobKind, d.name(),
+                                               "{\"old\": " + std::to_string(i) + "}", absl::FromUnixMicros(now_us)));
+    }
+    ASSERT_TRUE((*store)->Commit(std::move(m)).ok());
+    (*store)->Close();
+  }
+  TestServer ts(dir.path(), FastRetries());
+  auto stub = ts.Notification();
+  for (int i = 1; i <= 3; ++i) {
+    const std::string name = "webhooks/old/deliveries/0000000000000000000" + std::to_string(i);
+    auto d = WaitDelivery(*stub, "webhooks/old", Final, name);
+    EXPECT_EQ(d.state(), v1::DELIVERED) << name;
+    EXPECT_EQ(JobOf(dir.path(), name).state, static_cast<int>(core::JobState::kDone)) << name;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"{\"old\": 1}", "{\"old\": 2}", "{\"old\": 3}"}));
+  for (const core::Job& j : JobsInStore(dir.path(), notification::kLegacyDeliveryJobKind)) {
+    EXPECT_EQ(j.state, core::JobState::kFailed) << j.key << " (old kind) still unfinished";
+  }
+  std::vector<core::Job> owner = JobsInStore(dir.path(), notification::kOwnerJobKind, "webhooks/old");
+  ASSERT_EQ(owner.size(), 1u) << "the webhook got its owner lease job";
+  EXPECT_EQ(owner[0].state, core::JobState::kRunning);
 }
 
 // Outcomes handed over faster than the store commits share mutations; one
@@ -261,15 +361,16 @@ TEST(WebhookJobs, OutcomesShareMutationsAndALostLeaseRefusesOnlyItsOwn) {
   ASSERT_TRUE(store.ok()) << store.status();
   core::JobQueue& q = (*store)->jobs();
   constexpr int kJobs = 200;
+  const std::string kind = notification::DeliveryJobKind("webhooks/x");
   {
     core::Mutation m;
     for (int i = 0; i < kJobs; ++i) {
-      m.jobs.push_back(core::JobWrite::Enqueue(notification::kDeliveryJobKind, "d" + std::to_string(i), ""));
+      m.jobs.push_back(core::JobWrite::Enqueue(kind, "d" + std::to_string(i), ""));
     }
     ASSERT_TRUE((*store)->Commit(std::move(m)).ok());
   }
   std::promise<absl::StatusOr<std::vector<core::Job>>> claimed;
-  q.Claim(notification::kDeliveryJobKind, "me", kJobs, absl::Minutes(5),
+  q.Claim(kind, "me", kJobs, absl::Minutes(5),
           [&](absl::StatusOr<std::vector<core::Job>> r) { claimed.set_value(std::move(r)); });
   auto jobs = claimed.get_future().get();
   ASSERT_TRUE(jobs.ok()) << jobs.status();
@@ -321,7 +422,7 @@ TEST(WebhookJobs, OutcomesShareMutationsAndALostLeaseRefusesOnlyItsOwn) {
   }
   EXPECT_FALSE((*store)->GetResource(notification::kDeliveryKind, lost)->has_value())
       << "the refused outcome's record was written";
-  EXPECT_EQ(*q.CountUnfinished(notification::kDeliveryJobKind), 1) << "the refused one's job is unfinished";
+  EXPECT_EQ(*q.CountUnfinished(kind), 1) << "the refused one's job is unfinished";
   (*store)->Close();
 }
 

@@ -79,6 +79,14 @@ void MediaEngine::SubmitBatch(const v1::SubmitBatchRequest& req,
       SB_BATCH_CASE(kChangeContainerAccess, change_container_access)
       SB_BATCH_CASE(kRollStorageKey, roll_storage_key)
 #undef SB_BATCH_CASE
+      case v1::MediaRequest::kEncode:
+        finish(absl::InvalidArgumentError(
+            absl::StrCat("requests[", i, "].encode: SubmitBatch does not take encodes; call Encode")));
+        break;
+      case v1::MediaRequest::kReportStorageEvent:
+        finish(absl::InvalidArgumentError(absl::StrCat(
+            "requests[", i, "].report_storage_event: SubmitBatch does not take storage events; call ReportStorageEvent")));
+        break;
       default:
         finish(absl::InvalidArgumentError(absl::StrCat(
             "requests[", i, "]: set one request (set_blob_metadata, analyze_blob, copy_blob, delete_blob, "

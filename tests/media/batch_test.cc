@@ -96,5 +96,40 @@ TEST(MediaBatch, AnEmptyOrOversizedBatchIsRefusedWhole) {
   EXPECT_EQ(ops.operations_size(), 0) << "nothing of a refused batch is recorded";
 }
 
+TEST(MediaBatch, EncodesAndStorageEventsAreRefusedAndTheRestAccepted) {
+  MediaServer s;
+  ASSERT_TRUE(s.PutLocal("media", "a.mp4", "abc").ok());
+  v1::SubmitBatchRequest req;
+  v1::EncodeRequest* encode = req.add_requests()->mutable_encode();
+  encode->set_request_id("batch-encode");
+  encode->set_encoder(v1::FLIP);
+  encode->add_input_uris(AzureUri("media", "a.mp4"));
+  v1::ReportStorageEventRequest* storage = req.add_requests()->mutable_report_storage_event();
+  storage->set_request_id("batch-storage");
+  storage->mutable_event()->set_kind(v1::StorageEvent::BLOB_CREATED);
+  storage->mutable_event()->set_blob_uri(AzureUri("media", "a.mp4"));
+  *req.add_requests() = Metadata("batch-after", AzureUri("media", "a.mp4"));
+  v1::SubmitBatchResponse resp;
+  grpc::Status st = Call(&MediaService::Stub::SubmitBatch, s.stub(), req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), 3);
+  for (int i : {0, 1}) {
+    ASSERT_TRUE(resp.results(i).has_error()) << i;
+    EXPECT_EQ(resp.results(i).error().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT)) << i;
+  }
+  EXPECT_NE(resp.results(0).error().message().find("requests[0].encode"), std::string::npos)
+      << resp.results(0).error().message();
+  EXPECT_NE(resp.results(0).error().message().find("call Encode"), std::string::npos);
+  EXPECT_NE(resp.results(1).error().message().find("requests[1].report_storage_event"), std::string::npos)
+      << resp.results(1).error().message();
+  EXPECT_NE(resp.results(1).error().message().find("call ReportStorageEvent"), std::string::npos);
+  ASSERT_TRUE(resp.results(2).has_operation());
+  EXPECT_EQ(s.WaitDone(resp.results(2).operation().name()).state(), v1::Operation::SUCCEEDED);
+  v1::ListOperationsRequest list;
+  v1::ListOperationsResponse ops;
+  ASSERT_TRUE(Call(&MediaService::Stub::ListOperations, s.stub(), list, &ops).ok());
+  EXPECT_EQ(ops.operations_size(), 1) << "the refused encode recorded nothing";
+}
+
 }  // namespace
 }  // namespace switchboard::testing

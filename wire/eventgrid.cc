@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/uuid.h"
 #include "wire/json_util.h"
+#include "wire/media_request.h"
 
 namespace switchboard::wire {
 namespace {
@@ -198,37 +199,39 @@ std::string RequestEventType(v1::OperationType type) {
   return op ? op->request_event_type : "";
 }
 
-absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& e) {
+absl::Status DecodeMediaRequest(const EventGridEvent& e, v1::MediaRequest* out) {
   const json& d = e.data;
-  MediaRequest out;
+  out->Clear();
+  // data.operationContext is checked first, whatever the eventType (but
+  // rollkey's, which is ignored); it then moves into the request.
+  google::protobuf::Struct context;
   if (const json* ctx = FindMember(d, "operationContext"); ctx && !IsRollKey(e.event_type)) {
     if (!ctx->is_object()) return FieldError("data.operationContext", "must be a JSON object");
     SB_TRY(s, JsonToStruct(*ctx, "data.operationContext"));
-    out.operation_context = std::move(s);
+    context.Swap(&s);
   }
-  auto common = [&](auto& req) {
-    req.set_request_id(e.id);
-    req.set_event_subject(e.subject);
-    *req.mutable_operation_context() = out.operation_context;
+  auto common = [&](auto* req) {
+    req->set_request_id(e.id);
+    req->set_event_subject(e.subject);
+    req->mutable_operation_context()->Swap(&context);
   };
   const std::string& t = e.event_type;
   if (t == "request.blob.metadata.create") {
-    v1::SetBlobMetadataRequest r;
+    v1::SetBlobMetadataRequest* r = out->mutable_set_blob_metadata();
     common(r);
     SB_TRY(uri, Str(d, "blobUri"));
-    r.set_blob_uri(uri);
+    r->set_blob_uri(std::move(uri));
     SB_TRY(md, RequireMember(d, "blobMetadata", "data.blobMetadata"));
     if (!md->is_object()) return FieldError("data.blobMetadata", "must be an object of name -> string");
     for (auto& [k, v] : md->items()) {
       if (!v.is_string()) return FieldError(absl::StrCat("data.blobMetadata.", k), "must be a string");
-      (*r.mutable_blob_metadata())[k] = v.get<std::string>();
+      (*r->mutable_blob_metadata())[k] = v.get<std::string>();
     }
-    out.message = std::move(r);
   } else if (t == "request.blob.analysis.create") {
-    v1::AnalyzeBlobRequest r;
+    v1::AnalyzeBlobRequest* r = out->mutable_analyze_blob();
     common(r);
     SB_TRY(uri, Str(d, "blobUri"));
-    r.set_blob_uri(uri);
+    r->set_blob_uri(std::move(uri));
     const json* asd = FindMember(d, "analyzerSpecificData");
     const json* mi = asd && asd->is_object() ? FindMember(*asd, "mediaInfo") : nullptr;
     const json* opts = mi && mi->is_object() ? FindMember(*mi, "commandLineOptions") : nullptr;
@@ -237,145 +240,149 @@ absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& e) {
         return FieldError("data.analyzerSpecificData.mediaInfo.commandLineOptions", "must be an object");
       }
       for (auto& [k, v] : opts->items()) {
-        (*r.mutable_mediainfo_options())[k] = v.is_string() ? v.get<std::string>() : v.dump();
+        (*r->mutable_mediainfo_options())[k] = v.is_string() ? v.get<std::string>() : v.dump();
       }
     }
-    out.message = std::move(r);
   } else if (t == "request.blob.copy") {
-    v1::CopyBlobRequest r;
+    v1::CopyBlobRequest* r = out->mutable_copy_blob();
     common(r);
     SB_TRY(src, Str(d, "sourceUri"));
     SB_TRY(dst, Str(d, "destinationUri"));
-    r.set_source_uri(src);
-    r.set_destination_uri(dst);
-    out.message = std::move(r);
+    r->set_source_uri(std::move(src));
+    r->set_destination_uri(std::move(dst));
   } else if (t == "request.blob.delete") {
-    v1::DeleteBlobRequest r;
+    v1::DeleteBlobRequest* r = out->mutable_delete_blob();
     common(r);
     SB_TRY(uri, Str(d, "blobUri"));
-    r.set_blob_uri(uri);
-    out.message = std::move(r);
+    r->set_blob_uri(std::move(uri));
   } else if (t == "request.blob.sas-url.create") {
-    v1::CreateSasUrlRequest r;
+    v1::CreateSasUrlRequest* r = out->mutable_create_sas_url();
     common(r);
     SB_TRY(uri, Str(d, "blobUri"));
     SB_TRY(ttl, Int(d, "secToLive", INT32_MIN, INT64_MAX));
-    r.set_blob_uri(uri);
-    r.set_sec_to_live(ttl);
-    out.message = std::move(r);
+    r->set_blob_uri(std::move(uri));
+    r->set_sec_to_live(ttl);
   } else if (t == "request.blob.tier.change") {
-    v1::ChangeBlobTierRequest r;
+    v1::ChangeBlobTierRequest* r = out->mutable_change_blob_tier();
     common(r);
     SB_TRY(uri, Str(d, "blobUri"));
     SB_TRY(tier, Str(d, "accessTier"));
-    r.set_blob_uri(uri);
-    if (tier == "Hot") r.set_access_tier(v1::HOT);
-    else if (tier == "Cool") r.set_access_tier(v1::COOL);
-    else if (tier == "Cold") r.set_access_tier(v1::COLD);
-    else if (tier == "Archive") r.set_access_tier(v1::ARCHIVE);
+    r->set_blob_uri(std::move(uri));
+    if (tier == "Hot") r->set_access_tier(v1::HOT);
+    else if (tier == "Cool") r->set_access_tier(v1::COOL);
+    else if (tier == "Cold") r->set_access_tier(v1::COLD);
+    else if (tier == "Archive") r->set_access_tier(v1::ARCHIVE);
     else return FieldError("data.accessTier", absl::StrCat("'", tier, "' is not Hot, Cool, Cold or Archive"));
     if (const json* p = FindMember(d, "rehydratePriority")) {
       std::string prio = p->is_string() ? p->get<std::string>() : "";
-      if (prio == "Standard") r.set_rehydrate_priority(v1::STANDARD);
-      else if (prio == "High") r.set_rehydrate_priority(v1::HIGH);
+      if (prio == "Standard") r->set_rehydrate_priority(v1::STANDARD);
+      else if (prio == "High") r->set_rehydrate_priority(v1::HIGH);
       else return FieldError("data.rehydratePriority", "must be Standard or High");
     }
-    out.message = std::move(r);
   } else if (t == "request.blob.container.create" || t == "request.blob.container.delete" ||
              t == "request.blob.container.access.change") {
     SB_TRY(account, Str(d, "storageAccountName"));
     SB_TRY(container, Str(d, "containerName"));
+    auto names = [&](auto* r) {
+      common(r);
+      r->set_storage_account_name(std::move(account));
+      r->set_container_name(std::move(container));
+    };
     if (t == "request.blob.container.create") {
-      v1::CreateContainerRequest r;
-      common(r);
-      r.set_storage_account_name(account);
-      r.set_container_name(container);
-      out.message = std::move(r);
+      names(out->mutable_create_container());
     } else if (t == "request.blob.container.delete") {
-      v1::DeleteContainerRequest r;
-      common(r);
-      r.set_storage_account_name(account);
-      r.set_container_name(container);
-      out.message = std::move(r);
+      names(out->mutable_delete_container());
     } else {
-      v1::ChangeContainerAccessRequest r;
-      common(r);
-      r.set_storage_account_name(account);
-      r.set_container_name(container);
+      v1::ChangeContainerAccessRequest* r = out->mutable_change_container_access();
+      names(r);
       SB_TRY(access, Str(d, "accessType"));
-      if (access == "Blob") r.set_access(v1::BLOB);
-      else if (access == "BlobContainer") r.set_access(v1::BLOB_CONTAINER);
-      else if (access == "None") r.set_access(v1::PRIVATE);
+      if (access == "Blob") r->set_access(v1::BLOB);
+      else if (access == "BlobContainer") r->set_access(v1::BLOB_CONTAINER);
+      else if (access == "None") r->set_access(v1::PRIVATE);
       else return FieldError("data.accessType", absl::StrCat("'", access, "' is not Blob, BlobContainer or None"));
-      out.message = std::move(r);
     }
   } else if (t == "request.rollkey.storage") {
-    v1::RollStorageKeyRequest r;
-    r.set_request_id(e.id);
+    v1::RollStorageKeyRequest* r = out->mutable_roll_storage_key();
+    r->set_request_id(e.id);
     SB_TRY(account, Str(d, "account"));
     SB_TRY(key, Str(d, "keyName"));
-    r.set_account(account);
-    r.set_key_name(key);
-    out.message = std::move(r);
+    r->set_account(std::move(account));
+    r->set_key_name(std::move(key));
   } else if (t == "request.encode.flip.create" || t == "request.encode.cloudport.create") {
-    v1::EncodeRequest r;
+    v1::EncodeRequest* r = out->mutable_encode();
     common(r);
     bool flip = t == "request.encode.flip.create";
-    r.set_encoder(flip ? v1::FLIP : v1::CLOUDPORT);
+    r->set_encoder(flip ? v1::FLIP : v1::CLOUDPORT);
     SB_TRY(inputs, RequireMember(d, "inputs", "data.inputs"));
     if (!inputs->is_array() || inputs->empty()) return FieldError("data.inputs", "must be an array of {blobUri}");
     for (size_t i = 0; i < inputs->size(); ++i) {
       const json& in = (*inputs)[i];
       if (!in.is_object()) return FieldError(absl::StrCat("data.inputs[", i, "]"), "must be an object {blobUri}");
       SB_TRY(uri, RequireString(in, "blobUri", absl::StrCat("data.inputs[", i, "].blobUri")));
-      r.add_input_uris(uri);
+      r->add_input_uris(std::move(uri));
     }
     SB_TRY(outc, Str(d, "outputContainer"));
-    r.set_output_container(outc);
+    r->set_output_container(std::move(outc));
     if (flip) {
       SB_TRY(profiles, Str(d, "profiles"));
-      r.set_profiles(profiles);
-      if (const json* f = FindMember(d, "factoryName"); f && f->is_string()) r.set_factory_name(f->get<std::string>());
+      r->set_profiles(std::move(profiles));
+      if (const json* f = FindMember(d, "factoryName"); f && f->is_string()) r->set_factory_name(f->get<std::string>());
     } else {
       SB_TRY(wf, Str(d, "workflowName"));
-      r.set_workflow_name(wf);
+      r->set_workflow_name(std::move(wf));
     }
     if (const json* p = FindMember(d, "parameters")) {
       if (!p->is_array()) return FieldError("data.parameters", "must be an array of objects");
       for (size_t i = 0; i < p->size(); ++i) {
         if (!(*p)[i].is_object()) return FieldError(absl::StrCat("data.parameters[", i, "]"), "must be an object");
         SB_TRY(s, JsonToStruct((*p)[i], absl::StrCat("data.parameters[", i, "]")));
-        *r.add_parameters() = std::move(s);
+        r->add_parameters()->Swap(&s);
       }
     }
     SB_TRY(ttl, Int(d, "secToLive", INT32_MIN, INT64_MAX));
-    r.set_sec_to_live(ttl);
-    out.message = std::move(r);
+    r->set_sec_to_live(ttl);
   } else if (t == "Microsoft.Storage.BlobCreated" || t == "Microsoft.Storage.BlobDeleted") {
-    v1::ReportStorageEventRequest r;
-    r.set_request_id(e.id);
-    auto* ev = r.mutable_event();
+    // Its operation context travelled through storage in clientRequestId
+    // (OperationContextOf reads it there).
+    v1::ReportStorageEventRequest* r = out->mutable_report_storage_event();
+    r->set_request_id(e.id);
+    v1::StorageEvent* ev = r->mutable_event();
     ev->set_kind(t == "Microsoft.Storage.BlobCreated" ? v1::StorageEvent::BLOB_CREATED
                                                       : v1::StorageEvent::BLOB_DELETED);
     SB_TRY(url, Str(d, "url"));
-    ev->set_blob_uri(url);
+    ev->set_blob_uri(std::move(url));
     ev->set_client_request_id(OptString(d, "clientRequestId"));
     ev->set_content_type(OptString(d, "contentType"));
     if (const json* n = FindMember(d, "contentLength"); n && n->is_number_integer()) {
       ev->set_content_length(n->get<int64_t>());
     }
     ev->set_etag(OptString(d, "eTag"));
-    // The operation context came through storage in the client request id.
-    json ctx = json::parse(ev->client_request_id(), nullptr, false);
-    if (!ctx.is_discarded() && ctx.is_object()) {
-      auto s = JsonToStruct(ctx, "data.clientRequestId");
-      if (s.ok()) out.operation_context = std::move(*s);
-    }
-    out.message = std::move(r);
   } else {
     return absl::NotFoundError(absl::StrCat("eventType '", t, "' is not a request this service handles"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::MediaRequest> DecodeMediaRequest(const EventGridEvent& e) {
+  v1::MediaRequest out;
+  if (absl::Status s = DecodeMediaRequest(e, &out); !s.ok()) return s;
   return out;
+}
+
+google::protobuf::Struct OperationContextOf(const v1::MediaRequest& request) {
+  if (request.has_report_storage_event()) {
+    json ctx = json::parse(request.report_storage_event().event().client_request_id(), nullptr, false);
+    if (ctx.is_discarded() || !ctx.is_object()) return {};
+    auto s = JsonToStruct(ctx, "data.clientRequestId");
+    return s.ok() ? std::move(*s) : google::protobuf::Struct();
+  }
+  return VisitMediaRequest(request, [](const auto& r) -> google::protobuf::Struct {
+    if constexpr (requires { r.operation_context(); }) {
+      return r.operation_context();
+    } else {
+      return {};
+    }
+  });
 }
 
 bool IsFinalEvent(const v1::MediaEvent& e) {

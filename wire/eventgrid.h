@@ -5,7 +5,6 @@
 
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -42,21 +41,24 @@ absl::StatusOr<std::vector<EventGridEvent>> ParseEventGridBatch(absl::string_vie
 // batch holds one.
 std::optional<nlohmann::json> ValidationResponse(const std::vector<EventGridEvent>& batch);
 
-using MediaRequestMessage =
-    std::variant<v1::SetBlobMetadataRequest, v1::AnalyzeBlobRequest, v1::CopyBlobRequest, v1::DeleteBlobRequest,
-                 v1::CreateSasUrlRequest, v1::ChangeBlobTierRequest, v1::CreateContainerRequest,
-                 v1::DeleteContainerRequest, v1::ChangeContainerAccessRequest, v1::RollStorageKeyRequest,
-                 v1::EncodeRequest, v1::ReportStorageEventRequest>;
+// One request event (request.*) or storage event
+// (Microsoft.Storage.BlobCreated / BlobDeleted) decoded straight into the
+// MediaService request `out` (wire/media_request.h visits it): the oneof
+// case set, request_id = the event id, and, but for rollkey (no ack, no
+// operationContext) and storage events, event_subject = the event's subject
+// and operation_context = data.operationContext. INVALID_ARGUMENT naming
+// `data.<field>` for bad data; NOT_FOUND for an eventType this codec does
+// not know (answer it with a response.failure). `out` is cleared first; on
+// an error it holds a partial request, to be cleared or dropped.
+absl::Status DecodeMediaRequest(const EventGridEvent& event, v1::MediaRequest* out);
+// The same, into a new message.
+absl::StatusOr<v1::MediaRequest> DecodeMediaRequest(const EventGridEvent& event);
 
-struct MediaRequest {
-  MediaRequestMessage message;
-  google::protobuf::Struct operation_context;
-};
-
-// One request event to its MediaService request; request_id is the event
-// id and event_subject its subject (not for rollkey, which has no ack). INVALID_ARGUMENT naming `data.<field>` for bad data; NOT_FOUND for an
-// eventType this codec does not know (answer it with a response.failure).
-absl::StatusOr<MediaRequest> DecodeMediaRequest(const EventGridEvent& event);
+// The operation context a decoded request carries: its operation_context;
+// for a storage event the context that travelled through storage in
+// data.clientRequestId (empty unless that is a JSON object); empty for a
+// rollkey.
+google::protobuf::Struct OperationContextOf(const v1::MediaRequest& request);
 
 // True for request.rollkey.storage (no acknowledge, no operationContext).
 bool IsRollKey(absl::string_view event_type);

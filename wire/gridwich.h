@@ -73,8 +73,8 @@ struct GridwichOperation {
   // "request.blob.copy".
   const char* request_event_type;
   // The v1 request message it decodes to ("switchboard.v1.CopyBlobRequest"),
-  // and its case in MediaRequest (SubmitBatch); kRequestNotSet for the
-  // encodes, which SubmitBatch does not take.
+  // and its case in MediaRequest when SubmitBatch takes it; REQUEST_NOT_SET
+  // for the encodes (MediaRequest.encode), which SubmitBatch does not take.
   const char* request_message;
   v1::MediaRequest::RequestCase batch_case;
   // False for request.rollkey.storage: no response.acknowledge, and no

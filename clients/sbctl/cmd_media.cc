@@ -22,6 +22,7 @@
 #include "wire/eventgrid.h"
 #include "wire/gridwich.h"
 #include "wire/json_util.h"
+#include "wire/media_request.h"
 
 namespace switchboard::sbctl {
 
@@ -152,7 +153,7 @@ int FinishMediaOperation(Invocation& inv, client::Connection* conn, const v1::Op
 
 namespace {
 
-// One overload per request type, so `media exec` can std::visit.
+// One overload per request type, so `media exec` can visit the decoded request.
 #define SBCTL_MEDIA_SEND(Req, Method)                                                           \
   grpc::Status Send(Stub& s, grpc::ClientContext* c, const v1::Req& r, v1::Operation* out) { \
     return s.Method(c, r, out);                                                                \
@@ -421,20 +422,20 @@ int ExecOne(Invocation& inv, client::Connection* conn, const wire::EventGridEven
     return kExitOk;
   }
   auto stub = v1::MediaService::NewStub(conn->channel());
-  if (auto* storage = std::get_if<v1::ReportStorageEventRequest>(&decoded->message)) {
+  if (decoded->has_report_storage_event()) {
     v1::StorageEvent recorded;
     auto ctx = conn->NewUnaryContext();
-    grpc::Status s = stub->ReportStorageEvent(ctx.get(), *storage, &recorded);
+    grpc::Status s = stub->ReportStorageEvent(ctx.get(), decoded->report_storage_event(), &recorded);
     if (!s.ok()) {
       if (conn->IsUnreachable(s)) return inv.RpcError(s);
-      PrintEvent(inv, wire::RequestFailureEvent(e, decoded->operation_context, wire::kLogRequestInvalid,
+      PrintEvent(inv, wire::RequestFailureEvent(e, wire::OperationContextOf(*decoded), wire::kLogRequestInvalid,
                                                   s.error_message(), "StorageEventHandler"));
       *failed = true;
       return kExitOk;
     }
     v1::MediaEvent me;
     *me.mutable_storage() = recorded;
-    *me.mutable_operation_context() = decoded->operation_context;
+    *me.mutable_operation_context() = wire::OperationContextOf(*decoded);
     if (auto out = wire::ResponseFor(me, nullptr)) PrintEvent(inv, *out);
     return kExitOk;
   }
@@ -442,15 +443,13 @@ int ExecOne(Invocation& inv, client::Connection* conn, const wire::EventGridEven
   grpc::Status s;
   {
     auto ctx = conn->NewUnaryContext();
-    s = std::visit(
-        [&](const auto& req) -> grpc::Status {
-          if constexpr (std::is_same_v<std::decay_t<decltype(req)>, v1::ReportStorageEventRequest>) {
-            return grpc::Status(grpc::StatusCode::INTERNAL, "unreachable");
-          } else {
-            return Send(*stub, ctx.get(), req, &op);
-          }
-        },
-        decoded->message);
+    s = wire::VisitMediaRequest(*decoded, [&](const auto& req) -> grpc::Status {
+      if constexpr (std::is_same_v<std::decay_t<decltype(req)>, v1::ReportStorageEventRequest>) {
+        return grpc::Status(grpc::StatusCode::INTERNAL, "unreachable");
+      } else {
+        return Send(*stub, ctx.get(), req, &op);
+      }
+    });
     // stdout is the Event Grid event stream: the note goes to stderr.
     if (s.ok() && client::Replayed(*ctx)) {
       inv.err() << "replayed: " << op.name() << " is the operation of an earlier request with this request_id; "
@@ -461,7 +460,7 @@ int ExecOne(Invocation& inv, client::Connection* conn, const wire::EventGridEven
     if (conn->IsUnreachable(s)) return inv.RpcError(s);
     // Rejected before an operation existed (validation): the gateway
     // answers it the same way.
-    PrintEvent(inv, wire::RequestFailureEvent(e, decoded->operation_context, wire::kLogRequestInvalid,
+    PrintEvent(inv, wire::RequestFailureEvent(e, wire::OperationContextOf(*decoded), wire::kLogRequestInvalid,
                                                 absl::StrCat(CodeName(FromGrpcStatus(s).code()), ": ",
                                                              s.error_message()),
                                                 wire::HandlerFor(e.event_type)));

@@ -4,12 +4,12 @@
 #include <future>
 #include <mutex>
 #include <type_traits>
-#include <variant>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "wire/eventgrid.h"
 #include "wire/json_util.h"
+#include "wire/media_request.h"
 #include "gateway/eventgrid/responses.h"
 #include "gateway/eventgrid/topic_rule.h"
 #include "switchboard/v1/media.grpc.pb.h"
@@ -62,26 +62,10 @@ void Call(Stub* s, grpc::ClientContext* c, const v1::ReportStorageEventRequest* 
   s->async()->ReportStorageEvent(c, r, o, std::move(f));
 }
 
-// Puts a request SubmitBatch takes into `item` (moving it); false for the
-// others (encodes, storage events), which go as their own calls.
-template <class Req>
-bool IntoBatch(Req& r, v1::MediaRequest* item) {
-  if constexpr (std::is_same_v<Req, v1::SetBlobMetadataRequest>) item->mutable_set_blob_metadata()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::AnalyzeBlobRequest>) item->mutable_analyze_blob()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::CopyBlobRequest>) item->mutable_copy_blob()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::DeleteBlobRequest>) item->mutable_delete_blob()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::CreateSasUrlRequest>) item->mutable_create_sas_url()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::ChangeBlobTierRequest>) item->mutable_change_blob_tier()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::CreateContainerRequest>) item->mutable_create_container()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::DeleteContainerRequest>) item->mutable_delete_container()->Swap(&r);
-  else if constexpr (std::is_same_v<Req, v1::ChangeContainerAccessRequest>) {
-    item->mutable_change_container_access()->Swap(&r);
-  } else if constexpr (std::is_same_v<Req, v1::RollStorageKeyRequest>) {
-    item->mutable_roll_storage_key()->Swap(&r);
-  } else {
-    return false;
-  }
-  return true;
+// SubmitBatch takes every request but encodes and storage events, which go
+// as their own calls.
+bool InBatch(const v1::MediaRequest& r) {
+  return r.request_case() != v1::MediaRequest::kEncode && r.request_case() != v1::MediaRequest::kReportStorageEvent;
 }
 
 // The request came through POST /api/eventgrid: its operation's events are
@@ -96,9 +80,23 @@ grpc::Status StatusOf(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
-template <class Req>
-using ResponseOf =
-    std::conditional_t<std::is_same_v<Req, v1::ReportStorageEventRequest>, v1::StorageEvent, v1::Operation>;
+// One request sent as its own call: the decoded request, and the call's
+// context and answer (an Operation; a StorageEvent for a storage event).
+struct Single {
+  std::unique_ptr<grpc::ClientContext> ctx;
+  v1::MediaRequest req;
+  v1::Operation operation;
+  v1::StorageEvent storage;
+
+  template <class Req>
+  auto* ResponseFor(const Req&) {
+    if constexpr (std::is_same_v<Req, v1::ReportStorageEventRequest>) {
+      return &storage;
+    } else {
+      return &operation;
+    }
+  }
+};
 
 bool IsStorageEventType(const std::string& t) {
   return t == "Microsoft.Storage.BlobCreated" || t == "Microsoft.Storage.BlobDeleted";
@@ -121,10 +119,11 @@ class MediaHandler : public Handler {
   }
 
   void SubmitAsync(const Event& event, const std::string& request_id, Callback done) override {
-    auto decoded = wire::DecodeMediaRequest(event);
-    if (!decoded.ok()) return done(StatusOf(decoded.status()));
+    auto single = std::make_shared<Single>();
+    absl::Status decoded = wire::DecodeMediaRequest(event, &single->req);
+    if (!decoded.ok()) return done(StatusOf(decoded));
     (void)request_id;  // the codec already made the event id the request_id
-    Send(std::move(*decoded), std::move(done));
+    Send(std::move(single), std::move(done));
   }
 
   // The requests SubmitBatch takes go in SubmitBatch calls of up to
@@ -138,27 +137,21 @@ class MediaHandler : public Handler {
   std::vector<Event> Rejection(const Event& request, const grpc::Status& status) const override;
 
  private:
-  // One call for a decoded request.
-  void Send(wire::MediaRequest decoded, Callback done) {
-    std::visit(
-        [&](auto& msg) {
-          using Req = std::decay_t<decltype(msg)>;
-          struct State {
-            std::unique_ptr<grpc::ClientContext> ctx;
-            Req req;
-            ResponseOf<Req> resp;
-          };
-          auto st = std::make_shared<State>();
-          st->ctx = conn_->NewUnaryContext();
-          st->req = std::move(msg);
-          // Event Grid is answered once the batch is durably accepted; the
-          // outcomes reach the topic through the publisher.
-          if constexpr (requires { st->req.set_return_when_accepted(true); }) st->req.set_return_when_accepted(true);
-          MarkFromEventGrid(st->req);
-          Call(stub_.get(), st->ctx.get(), &st->req, &st->resp,
-               [st, done = std::move(done)](grpc::Status s) { done(std::move(s)); });
-        },
-        decoded.message);
+  // One call for a decoded request, which `st` holds until it answers.
+  void Send(std::shared_ptr<Single> st, Callback done) {
+    if (st->req.request_case() == v1::MediaRequest::REQUEST_NOT_SET) {
+      return done(grpc::Status(grpc::StatusCode::INTERNAL, "the codec decoded no request"));
+    }
+    st->ctx = conn_->NewUnaryContext();
+    Single* one = st.get();
+    wire::VisitMediaRequest(one->req, [&](auto& req) {
+      // Event Grid is answered once the batch is durably accepted; the
+      // outcomes reach the topic through the publisher.
+      if constexpr (requires { req.set_return_when_accepted(true); }) req.set_return_when_accepted(true);
+      MarkFromEventGrid(req);
+      Call(stub_.get(), one->ctx.get(), &req, one->ResponseFor(req),
+           [st = std::move(st), done = std::move(done)](grpc::Status s) { done(std::move(s)); });
+    });
   }
 
   const client::Connection* conn_;
@@ -191,21 +184,25 @@ void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
   st->status.resize(events.size());
   st->done = std::move(done);
   std::vector<std::shared_ptr<Chunk>> chunks;
-  std::vector<std::pair<size_t, wire::MediaRequest>> single;  // sent as their own calls
+  std::vector<std::pair<size_t, std::shared_ptr<Single>>> single;  // sent as their own calls
   for (size_t i = 0; i < events.size(); ++i) {
-    auto decoded = wire::DecodeMediaRequest(*events[i]);
-    if (!decoded.ok()) {
-      st->status[i] = StatusOf(decoded.status());
-      continue;
-    }
-    std::visit([](auto& msg) { MarkFromEventGrid(msg); }, decoded->message);
     if (chunks.empty() || chunks.back()->req.requests_size() == kMaxBatch) chunks.push_back(std::make_shared<Chunk>());
+    // Decoded in place, into the batch.
     v1::MediaRequest* item = chunks.back()->req.add_requests();
-    if (!std::visit([item](auto& msg) { return IntoBatch(msg, item); }, decoded->message)) {
+    absl::Status decoded = wire::DecodeMediaRequest(*events[i], item);
+    if (!decoded.ok()) {
+      st->status[i] = StatusOf(decoded);
       chunks.back()->req.mutable_requests()->RemoveLast();
-      single.emplace_back(i, std::move(*decoded));
       continue;
     }
+    if (!InBatch(*item)) {
+      auto one = std::make_shared<Single>();
+      one->req.Swap(item);
+      chunks.back()->req.mutable_requests()->RemoveLast();
+      single.emplace_back(i, std::move(one));
+      continue;
+    }
+    wire::VisitMediaRequest(*item, [](auto& req) { MarkFromEventGrid(req); });
     chunks.back()->index.push_back(i);
   }
   {
@@ -236,8 +233,8 @@ void MediaHandler::SubmitBatchAsync(const std::vector<const Event*>& events,
       st->Finish();
     });
   }
-  for (auto& [i, decoded] : single) {
-    Send(std::move(decoded), [st, i = i](grpc::Status s) {
+  for (auto& [i, one] : single) {
+    Send(std::move(one), [st, i = i](grpc::Status s) {
       {
         std::lock_guard<std::mutex> lock(st->mu);
         st->status[i] = std::move(s);

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "wire/json_util.h"
+#include "wire/media_request.h"
 #include "server/media/request_echo.h"
 
 namespace switchboard::wire {
@@ -70,13 +71,13 @@ void ExpectSuccessSubject(const json& ev) {
 json Ctx(const EventGridEvent& e) { return e.data.contains("operationContext") ? e.data["operationContext"] : json(); }
 
 // Field by field: the decoded request against the fixture's data.
-void ExpectDecodedMatches(const EventGridEvent& e, const MediaRequest& r) {
+void ExpectDecodedMatches(const EventGridEvent& e, const v1::MediaRequest& r) {
   const json& d = e.data;
   if (!IsRollKey(e.event_type) && d.contains("operationContext")) {
-    EXPECT_EQ(StructToJson(r.operation_context), d["operationContext"]) << e.event_type;
+    EXPECT_EQ(StructToJson(OperationContextOf(r)), d["operationContext"]) << e.event_type;
   }
-  std::visit(
-      [&](const auto& m) {
+  VisitMediaRequest(
+      r, [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, v1::ReportStorageEventRequest>) {
           EXPECT_EQ(m.request_id(), e.id);
@@ -89,13 +90,13 @@ void ExpectDecodedMatches(const EventGridEvent& e, const MediaRequest& r) {
                                           ? v1::StorageEvent::BLOB_CREATED
                                           : v1::StorageEvent::BLOB_DELETED);
           // The context travelled through storage in clientRequestId.
-          EXPECT_EQ(StructToJson(r.operation_context), json::parse(d["clientRequestId"].get<std::string>()));
+          EXPECT_EQ(StructToJson(OperationContextOf(r)), json::parse(d["clientRequestId"].get<std::string>()));
         } else {
           EXPECT_EQ(m.request_id(), e.id);
           if constexpr (std::is_same_v<T, v1::RollStorageKeyRequest>) {
             EXPECT_EQ(m.account(), d["account"].get<std::string>());
             EXPECT_EQ(m.key_name(), d["keyName"].get<std::string>());
-            EXPECT_TRUE(r.operation_context.fields().empty()) << "rollkey carries no operationContext";
+            EXPECT_TRUE(OperationContextOf(r).fields().empty()) << "rollkey carries no operationContext";
           } else {
             EXPECT_EQ(StructToJson(m.operation_context()), d["operationContext"]);
             // The ack's subject prefix travels with the request to the server.
@@ -166,13 +167,12 @@ void ExpectDecodedMatches(const EventGridEvent& e, const MediaRequest& r) {
             EXPECT_EQ(m.sec_to_live(), d["secToLive"].get<int64_t>());
           }
         }
-      },
-      r.message);
+      });
 }
 
-v1::OperationType TypeOf(const MediaRequest& r) {
-  return std::visit(
-      [](const auto& m) -> v1::OperationType {
+v1::OperationType TypeOf(const v1::MediaRequest& r) {
+  return VisitMediaRequest(
+      r, [](const auto& m) -> v1::OperationType {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, v1::SetBlobMetadataRequest>) return v1::SET_BLOB_METADATA;
         if constexpr (std::is_same_v<T, v1::AnalyzeBlobRequest>) return v1::ANALYZE_BLOB;
@@ -188,23 +188,20 @@ v1::OperationType TypeOf(const MediaRequest& r) {
           return m.encoder() == v1::FLIP ? v1::ENCODE_FLIP : v1::ENCODE_CLOUDPORT;
         }
         return v1::OPERATION_TYPE_UNSPECIFIED;
-      },
-      r.message);
+      });
 }
 
 // A MediaEvent of the operation `r` starts, as OpRecorder writes it: the
 // operation's type, context and the engine's RequestEcho of the request.
-v1::MediaEvent EventOf(const MediaRequest& r, v1::OperationType type) {
+v1::MediaEvent EventOf(const v1::MediaRequest& r, v1::OperationType type) {
   v1::MediaEvent e;
   e.set_operation_type(type);
-  if (type != v1::ROLL_STORAGE_KEY) *e.mutable_operation_context() = r.operation_context;
-  std::visit(
-      [&](const auto& m) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(m)>, v1::ReportStorageEventRequest>) {
-          *e.mutable_echo() = media::EchoOf(m);
-        }
-      },
-      r.message);
+  if (type != v1::ROLL_STORAGE_KEY) *e.mutable_operation_context() = OperationContextOf(r);
+  VisitMediaRequest(r, [&](const auto& m) {
+    if constexpr (!std::is_same_v<std::decay_t<decltype(m)>, v1::ReportStorageEventRequest>) {
+      *e.mutable_echo() = media::EchoOf(m);
+    }
+  });
   return e;
 }
 
@@ -216,7 +213,7 @@ v1::MediaEvent WithoutEcho(v1::MediaEvent e) {
 
 // The responses a service sends for a request after the ack, built as the
 // engine builds its MediaEvents, encoded, and checked against the request.
-void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
+void ExpectResponsesMatch(const EventGridEvent& req, const v1::MediaRequest& r) {
   const json& d = req.data;
   v1::OperationType type = TypeOf(r);
   ASSERT_NE(type, v1::OPERATION_TYPE_UNSPECIFIED) << req.event_type;
@@ -376,7 +373,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       EXPECT_EQ(out["rehydratePriority"], d["rehydratePriority"]);
       EXPECT_EQ(ResponseFor(WithoutEcho(e), &req).value()["data"]["rehydratePriority"], d["rehydratePriority"]);
       // High, and Standard when the request leaves the priority out.
-      v1::ChangeBlobTierRequest high = std::get<v1::ChangeBlobTierRequest>(r.message);
+      v1::ChangeBlobTierRequest high = r.change_blob_tier();
       high.set_rehydrate_priority(v1::HIGH);
       *e.mutable_echo() = media::EchoOf(high);
       EXPECT_EQ(one(e, "response.blob.tier.success")["rehydratePriority"], "High");
@@ -385,7 +382,7 @@ void ExpectResponsesMatch(const EventGridEvent& req, const MediaRequest& r) {
       EXPECT_EQ(one(e, "response.blob.tier.success")["rehydratePriority"], "Standard");
       // An archived blob asked back to Hot is still Archive while it is
       // rehydrated: the response repeats the tier asked for.
-      v1::ChangeBlobTierRequest back = std::get<v1::ChangeBlobTierRequest>(r.message);
+      v1::ChangeBlobTierRequest back = r.change_blob_tier();
       back.set_access_tier(v1::HOT);
       *e.mutable_echo() = media::EchoOf(back);
       e.mutable_succeeded()->mutable_blob()->set_access_tier(v1::ARCHIVE);
@@ -503,8 +500,8 @@ TEST(EventGridGolden, EveryFixtureDecodesAndAnswers) {
       // A storage event on its own: its response carries the context that
       // came back in clientRequestId.
       v1::MediaEvent me;
-      *me.mutable_storage() = std::get<v1::ReportStorageEventRequest>(r->message).event();
-      *me.mutable_operation_context() = r->operation_context;
+      *me.mutable_storage() = r->report_storage_event().event();
+      *me.mutable_operation_context() = OperationContextOf(*r);
       auto out = ResponseFor(me, nullptr);
       ASSERT_TRUE(out.has_value());
       ExpectEnvelope(*out, "response.blob.created.success");
@@ -531,7 +528,7 @@ TEST(EventGridGolden, EveryFixtureDecodesAndAnswers) {
 
 // ---- Bad input, one test per rule ----
 
-absl::StatusOr<MediaRequest> DecodeWith(const std::string& fixture, const std::function<void(json&)>& edit) {
+absl::StatusOr<v1::MediaRequest> DecodeWith(const std::string& fixture, const std::function<void(json&)>& edit) {
   auto batch = LoadFixture(fixture);
   EXPECT_EQ(batch.size(), 1u);
   EventGridEvent e = batch.at(0);
@@ -539,7 +536,7 @@ absl::StatusOr<MediaRequest> DecodeWith(const std::string& fixture, const std::f
   return DecodeMediaRequest(e);
 }
 
-void ExpectInvalid(const absl::StatusOr<MediaRequest>& r, const std::string& field) {
+void ExpectInvalid(const absl::StatusOr<v1::MediaRequest>& r, const std::string& field) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   EXPECT_TRUE(absl::StrContains(r.status().message(), field)) << r.status() << " should name " << field;
@@ -746,23 +743,23 @@ TEST(EventGridBadInput, UnknownEnumWordsAreNamed) {
            {"Hot", v1::HOT}, {"Cool", v1::COOL}, {"Cold", v1::COLD}, {"Archive", v1::ARCHIVE}}) {
     auto r = DecodeWith("request.blob.tier.change.json", [&](json& d) { d["accessTier"] = word; });
     ASSERT_TRUE(r.ok()) << word;
-    EXPECT_EQ(std::get<v1::ChangeBlobTierRequest>(r->message).access_tier(), tier);
+    EXPECT_EQ(r->change_blob_tier().access_tier(), tier);
   }
   auto hi = DecodeWith("request.blob.tier.change.json", [](json& d) { d["rehydratePriority"] = "High"; });
   ASSERT_TRUE(hi.ok());
-  EXPECT_EQ(std::get<v1::ChangeBlobTierRequest>(hi->message).rehydrate_priority(), v1::HIGH);
+  EXPECT_EQ(hi->change_blob_tier().rehydrate_priority(), v1::HIGH);
   for (auto [word, acc] : std::vector<std::pair<std::string, v1::ContainerAccess>>{
            {"Blob", v1::BLOB}, {"BlobContainer", v1::BLOB_CONTAINER}, {"None", v1::PRIVATE}}) {
     auto r = DecodeWith("request.blob.container.access.change.json", [&](json& d) { d["accessType"] = word; });
     ASSERT_TRUE(r.ok()) << word;
-    EXPECT_EQ(std::get<v1::ChangeContainerAccessRequest>(r->message).access(), acc);
+    EXPECT_EQ(r->change_container_access().access(), acc);
   }
 }
 
 TEST(EventGridBadInput, RollKeyIgnoresOperationContext) {
   auto r = DecodeWith("request.rollkey.storage.json", [](json& d) { d["operationContext"] = "not even an object"; });
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_TRUE(r->operation_context.fields().empty());
+  EXPECT_TRUE(OperationContextOf(*r).fields().empty());
 }
 
 TEST(EventGridBadInput, StorageEventWithoutJsonClientRequestIdHasNoContext) {
@@ -772,8 +769,8 @@ TEST(EventGridBadInput, StorageEventWithoutJsonClientRequestIdHasNoContext) {
     d["eTag"] = 12;
   });
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_TRUE(r->operation_context.fields().empty());
-  const auto& ev = std::get<v1::ReportStorageEventRequest>(r->message).event();
+  EXPECT_TRUE(OperationContextOf(*r).fields().empty());
+  const auto& ev = r->report_storage_event().event();
   EXPECT_EQ(ev.client_request_id(), "plain-id");
   EXPECT_EQ(ev.content_length(), 0);
   EXPECT_EQ(ev.etag(), "");

@@ -138,7 +138,7 @@ void OwnerLeases::Claim(int n, Changes* changes) {
       (void)WriteNow(core::JobWrite::Complete(j.lease));
       continue;
     }
-    log::Info("webhook owner lease taken", {{"webhook", j.key}, {"owner", options_.owner}, {"token", j.lease.token}});
+    log::Info("webhook owner lease taken", {{"webhook", j.key}, {"owner", options_.owner}, {"fencing", j.lease.token}});
     std::lock_guard<std::mutex> lock(mu_);
     held_[j.key] = j.lease;
     changes->gained.push_back(j.key);

@@ -17,11 +17,16 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <chrono>
+#include <set>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "tests/core/test_support.h"
 #include "clients/lib/webhook_receiver.h"
 #include "tests/notification/app_fixtures.h"
@@ -354,6 +359,142 @@ TEST_F(Replicas, AWebhookMadeOnOneReplicaGetsAnotherReplicasPublishes) {
   EXPECT_EQ(d.state(), v1::DELIVERED);
   ASSERT_EQ(rx.received().size(), 1u);
   EXPECT_EQ(rx.received()[0].headers.at("x-switchboard-event-id"), "00000000-0000-4000-8000-000000000012");
+}
+
+
+// A receiver that counts the requests it is answering at once (each held
+// `hold_ms`) and the distinct event ids it got.
+class CountingReceiver {
+ public:
+  explicit CountingReceiver(int hold_ms)
+      : rx_([this, hold_ms](const client::WebhookReceiver::Request& r) {
+          const int now = ++current_;
+          int seen = max_.load();
+          while (now > seen && !max_.compare_exchange_weak(seen, now)) {
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = r.headers.find("x-switchboard-event-id");
+            if (it != r.headers.end()) ids_.insert(it->second);
+          }
+          --current_;
+          return client::WebhookReceiver::Reply{200, {}, 0};
+        }) {}
+  std::string url() const { return rx_.url(); }
+  int max_in_flight() const { return max_.load(); }
+  size_t distinct() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ids_.size();
+  }
+  bool WaitForDistinct(size_t n, absl::Duration timeout) const {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (distinct() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+    return distinct() >= n;
+  }
+
+ private:
+  std::atomic<int> current_{0};
+  std::atomic<int> max_{0};
+  mutable std::mutex mu_;
+  std::set<std::string> ids_;
+  client::WebhookReceiver rx_;
+};
+
+std::string EventId(int i) { return absl::StrFormat("00000000-0000-4000-8000-%012d", 1000 + i); }
+
+// How many of `hook`'s deliveries are DELIVERED, as `stub`'s replica lists them.
+int Delivered(v1::NotificationService::Stub& stub, const std::string& hook) {
+  int n = 0;
+  v1::ListDeliveriesRequest req;
+  req.set_webhook(hook);
+  req.set_page_size(1000);
+  for (;;) {
+    v1::ListDeliveriesResponse resp = CallOk(stub, &v1::NotificationService::Stub::ListDeliveries, req);
+    for (const auto& d : resp.deliveries()) n += d.state() == v1::DELIVERED ? 1 : 0;
+    if (resp.next_page_token().empty()) return n;
+    req.set_page_token(resp.next_page_token());
+  }
+}
+
+// Issue 22: one lease per webhook owns its in-flight cap. Publishes on all
+// three replicas make deliveries for one webhook; one replica holds its
+// owner lease and makes every attempt, so the receiver never sees more
+// than webhook_per_endpoint_in_flight at once (each replica alone would
+// allow that many: three times the cap without the lease).
+TEST_F(Replicas, AWebhooksInFlightCapHoldsAcrossThreeReplicas) {
+  config_.bus_status_events = 0;
+  config_.webhook_per_endpoint_in_flight = 2;
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  auto c = StartReplica("c");
+  CountingReceiver rx(/*hold_ms=*/60);
+  auto sa = a->Notification();
+  const std::string hook = CreateWebhookOk(*sa, GappsWebhook(rx.url(), kSecret, 5000, 600)).name();
+  constexpr int kPerReplica = 30;
+  std::vector<std::thread> publishers;
+  int k = 0;
+  for (TestServer* r : {a.get(), b.get(), c.get()}) {
+    publishers.emplace_back([r, first = k] {
+      auto stub = r->Notification();
+      for (int i = 0; i < kPerReplica; ++i) PublishOk(*stub, EventId(first + i));
+    });
+    k += kPerReplica;
+  }
+  for (auto& t : publishers) t.join();
+  EXPECT_TRUE(rx.WaitForDistinct(3 * kPerReplica, absl::Seconds(60)))
+      << "got " << rx.distinct() << " of " << 3 * kPerReplica;
+  EXPECT_LE(rx.max_in_flight(), 2) << "more attempts at once than the cap";
+  EXPECT_EQ(rx.max_in_flight(), 2) << "the cap was never reached: the test shows nothing";
+  EXPECT_EQ(UnfinishedJobs("webhook.owner"), 1);
+  const std::string owner = JobOwner("webhook.owner");
+  EXPECT_FALSE(owner.empty()) << "nobody holds the owner lease";
+  auto sc = c->Notification();
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (Delivered(*sc, hook) < 3 * kPerReplica && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(Delivered(*sc, hook), 3 * kPerReplica);
+}
+
+// The owner's replica closes while deliveries are pending: it hands the
+// lease (and what it claimed) back, another replica takes it and delivers
+// the rest, nothing lost; the cap still holds.
+TEST_F(Replicas, AWebhooksOwnerLeaseMovesWhenItsReplicaClosesAndNothingIsLost) {
+  config_.bus_status_events = 0;
+  config_.webhook_per_endpoint_in_flight = 2;
+  std::vector<std::unique_ptr<TestServer>> rs;
+  for (const char* n : {"a", "b", "c"}) rs.push_back(StartReplica(n));
+  CountingReceiver rx(/*hold_ms=*/100);
+  auto s0 = rs[0]->Notification();
+  const std::string hook = CreateWebhookOk(*s0, GappsWebhook(rx.url(), kSecret, 5000, 600)).name();
+  constexpr int kEvents = 60;
+  for (int i = 0; i < kEvents; ++i) {
+    auto stub = rs[i % 3]->Notification();
+    PublishOk(*stub, EventId(i));
+  }
+  ASSERT_TRUE(rx.WaitForDistinct(6, absl::Seconds(20))) << "no deliveries began";
+  const std::string owner = JobOwner("webhook.owner");
+  int owning = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (owner.rfind(InstanceOf(std::string(1, static_cast<char>('a' + i))) + "/", 0) == 0) owning = i;
+  }
+  ASSERT_GE(owning, 0) << "the owner lease is held by none of the replicas: " << owner;
+  const size_t before = rx.distinct();
+  rs[owning]->Shutdown();
+  rs[owning].reset();
+  EXPECT_LT(before, static_cast<size_t>(kEvents)) << "everything was delivered before the close: the test shows nothing";
+  // Publishes after the close, on a survivor.
+  auto survivor = rs[(owning + 1) % 3]->Notification();
+  for (int i = kEvents; i < kEvents + 10; ++i) PublishOk(*survivor, EventId(i));
+  EXPECT_TRUE(rx.WaitForDistinct(kEvents + 10, absl::Seconds(30)))
+      << "got " << rx.distinct() << " of " << kEvents + 10;
+  const std::string next = JobOwner("webhook.owner");
+  EXPECT_FALSE(next.empty());
+  EXPECT_NE(next.rfind(InstanceOf(std::string(1, static_cast<char>('a' + owning))) + "/", 0), 0u)
+      << "the closed replica still holds it: " << next;
+  EXPECT_LE(rx.max_in_flight(), 2);
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (Delivered(*survivor, hook) < kEvents + 10 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(Delivered(*survivor, hook), kEvents + 10);
 }
 
 }  // namespace

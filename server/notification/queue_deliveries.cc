@@ -24,6 +24,8 @@ using namespace queue_names;  // NOLINT: this engine's own names
 namespace {
 // Most jobs one claim asks for.
 constexpr int kClaimBatch = 256;
+// Deliveries one Ack answers, at most.
+constexpr int kMaxAckIds = 1000;
 // Publishes claimed here that the log follower has not passed yet, at most.
 constexpr size_t kMaxDirectRemembered = 65536;
 }  // namespace
@@ -42,8 +44,10 @@ struct QueueEngine::Queue {
   size_t next_consumer = 0;
   bool claiming = false;
   bool again = false;
-  // The last claim found no more than it asked for: no older message waits,
-  // so a publish here may enqueue its message claimed (Route).
+  // The last claim found less than it asked for, and no message came for
+  // this queue since that the streams had no room for: nothing waits
+  // ready. A publish here may then enqueue its message claimed (Route),
+  // and an answer needs no claim to follow it (Answered).
   bool drained = false;
   int asked = 0;
   // Room promised to publishes not committed yet, by event uuid.
@@ -61,7 +65,8 @@ struct QueueEngine::Outstanding {
   core::JobLease lease;
   std::string queue;
   Attached* holder = nullptr;
-  v1::QueuedMessage message;
+  // Shared by the queues one publish claimed it for here.
+  std::shared_ptr<const v1::QueuedMessage> message;
 };
 
 class QueueEngine::Follower final : public core::Waiter {
@@ -204,7 +209,10 @@ void QueueEngine::Poke(const std::string& queue) {
       return;
     }
     room = q.Room();
-    if (room <= 0) return;
+    if (room <= 0) {
+      q.drained = false;  // what this poke was for waits for room
+      return;
+    }
     q.claiming = true;
     q.asked = std::min(room, kClaimBatch);
     q.again = false;
@@ -228,7 +236,7 @@ void QueueEngine::OnClaimed(const std::string& queue, absl::StatusOr<std::vector
     std::vector<core::Job> got = jobs.ok() ? std::move(*jobs) : std::vector<core::Job>();
     std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     for (core::Job& job : got) {
-      if (q == nullptr || closed_ || !HandOut(*q, job, &out)) unplaced.push_back(job.lease);
+      if (q == nullptr || closed_ || !HandOut(*q, job, nullptr, &out)) unplaced.push_back(job.lease);
     }
     if (q != nullptr) {
       q->claiming = false;
@@ -244,7 +252,8 @@ void QueueEngine::OnClaimed(const std::string& queue, absl::StatusOr<std::vector
   if (again) Poke(queue);
 }
 
-bool QueueEngine::HandOut(Queue& q, const core::Job& job, Sends* out) {
+bool QueueEngine::HandOut(Queue& q, const core::Job& job, std::shared_ptr<const v1::QueuedMessage> message,
+                          Sends* out) {
   Attached* a = nullptr;
   for (size_t i = 0; i < q.consumers.size() && a == nullptr; ++i) {
     Attached* c = q.consumers[(q.next_consumer + i) % q.consumers.size()];
@@ -254,27 +263,32 @@ bool QueueEngine::HandOut(Queue& q, const core::Job& job, Sends* out) {
     }
   }
   if (a == nullptr) return false;
-  const std::string id = absl::StrCat(job.id, ".", job.lease.token, ".", owner_);
+  std::string id = absl::StrCat(job.id, ".", job.lease.token, ".", owner_);
   if (outstanding_.count(id) > 0) return true;  // handed out already
-  Outstanding o;
-  o.lease = job.lease;
-  o.queue = q.sub.queue();
-  o.holder = a;
-  if (!o.message.ParseFromString(job.payload)) {
-    log::Error("a queued bus message is corrupt; failing its job", {{"queue", o.queue}, {"job", job.id}});
-    store_->jobs().Fail(job.lease, "the stored message is corrupt", [](absl::Status) {});
-    return true;
+  if (message == nullptr) {
+    auto parsed = std::make_shared<v1::QueuedMessage>();
+    if (!parsed->ParseFromString(job.payload)) {
+      log::Error("a queued bus message is corrupt; failing its job", {{"queue", q.sub.queue()}, {"job", job.id}});
+      store_->jobs().Fail(job.lease, "the stored message is corrupt", [](absl::Status) {});
+      return true;
+    }
+    message = std::move(parsed);
   }
   v1::Delivery d;
   d.set_delivery_id(id);
   d.set_subscription(q.sub.name());
-  *d.mutable_envelope() = o.message.envelope();
+  *d.mutable_envelope() = message->envelope();
   d.set_attempt(job.attempts);
-  d.set_softfail_count(o.message.softfail_count());
+  d.set_softfail_count(message->softfail_count());
   ++a->in_flight;
   lapses_.insert({job.lease.expires_us, id});
   out->emplace_back(a->consumer, std::move(d));
-  outstanding_.emplace(id, std::move(o));
+  Outstanding o;
+  o.lease = job.lease;
+  o.queue = q.sub.queue();
+  o.holder = a;
+  o.message = std::move(message);
+  outstanding_.emplace(std::move(id), std::move(o));
   return true;
 }
 
@@ -295,6 +309,12 @@ void QueueEngine::OnRouted(const std::vector<std::pair<std::string, size_t>>& di
                            const std::string& payload, const core::CommitResult* committed) {
   Sends out;
   std::vector<std::pair<core::JobLease, std::string>> unplaced;
+  // One message for every queue this publish claimed it for.
+  std::shared_ptr<v1::QueuedMessage> message;
+  if (committed != nullptr) {
+    message = std::make_shared<v1::QueuedMessage>();
+    if (!message->ParseFromString(payload)) message.reset();  // each HandOut fails its job
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [queue, index] : direct) {
@@ -308,7 +328,9 @@ void QueueEngine::OnRouted(const std::vector<std::pair<std::string, size_t>>& di
       job.attempts = 1;
       job.payload = payload;
       job.lease = committed->jobs[index];
-      if (it == queues_.end() || closed_ || !HandOut(*it->second, job, &out)) unplaced.emplace_back(job.lease, queue);
+      if (it == queues_.end() || closed_ || !HandOut(*it->second, job, message, &out)) {
+        unplaced.emplace_back(job.lease, queue);
+      }
     }
   }
   if (!out.empty()) closed_cv_.notify_all();
@@ -491,19 +513,75 @@ void QueueEngine::Answered(const std::string& delivery_id) {
     if (it->second.holder != nullptr) --it->second.holder->in_flight;
     queue = it->second.queue;
     outstanding_.erase(it);
+    // A drained queue has nothing ready to claim into the room this answer
+    // made; the log follower, the timers and the poll claim what comes.
+    auto qit = queues_.find(queue);
+    if (qit != queues_.end() && qit->second->drained) return;
   }
   Poke(queue);
 }
 
 void QueueEngine::Ack(const v1::AckRequest& request, std::function<void(absl::StatusOr<v1::AckResponse>)> done) {
+  if (request.delivery_ids().empty()) {
+    std::string queue;
+    auto lease = ParseDelivery(request.subscription(), request.delivery_id(), &queue);
+    if (!lease.ok()) return done(lease.status());
+    store_->jobs().Complete(*lease, [this, id = request.delivery_id(), done = std::move(done)](absl::Status s) {
+      if (!s.ok()) return done(NotOutstanding(s, id));
+      Answered(id);
+      done(v1::AckResponse());
+    });
+    return;
+  }
+  AckMany(request, std::move(done));
+}
+
+void QueueEngine::AckMany(const v1::AckRequest& request,
+                          std::function<void(absl::StatusOr<v1::AckResponse>)> done) {
+  const int total = request.delivery_ids_size() + (request.delivery_id().empty() ? 0 : 1);
+  if (total > kMaxAckIds) {
+    return done(absl::InvalidArgumentError(absl::StrCat("delivery_ids holds ", total, " deliveries with delivery_id; ",
+                                                        "send at most ", kMaxAckIds, " per Ack")));
+  }
+  // Every id is checked before any is acked.
+  std::vector<std::pair<std::string, core::JobLease>> acks;
+  std::set<absl::string_view> seen;
   std::string queue;
-  auto lease = ParseDelivery(request.subscription(), request.delivery_id(), &queue);
-  if (!lease.ok()) return done(lease.status());
-  store_->jobs().Complete(*lease, [this, id = request.delivery_id(), done = std::move(done)](absl::Status s) {
-    if (!s.ok()) return done(NotOutstanding(s, id));
-    Answered(id);
-    done(v1::AckResponse());
-  });
+  for (int i = -1; i < request.delivery_ids_size(); ++i) {
+    const std::string& id = i < 0 ? request.delivery_id() : request.delivery_ids(i);
+    if (i < 0 && id.empty()) continue;
+    if (!seen.insert(id).second) continue;  // the same delivery twice: acked once
+    auto lease = ParseDelivery(request.subscription(), id, &queue);
+    if (!lease.ok()) {
+      if (!absl::IsInvalidArgument(lease.status()) || i < 0) return done(lease.status());
+      return done(absl::InvalidArgumentError(absl::StrCat("delivery_ids[", i, "]: ", lease.status().message())));
+    }
+    acks.emplace_back(id, *lease);
+  }
+  struct Batch {
+    std::mutex mu;
+    size_t left;
+    v1::AckResponse response;
+    absl::Status error;
+    std::function<void(absl::StatusOr<v1::AckResponse>)> done;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->left = acks.size();
+  batch->done = std::move(done);
+  for (auto& [id, lease] : acks) {
+    store_->jobs().Complete(lease, [this, batch, id = id](absl::Status s) {
+      if (s.ok()) Answered(id);
+      const bool stale = absl::IsFailedPrecondition(s) || absl::IsNotFound(s);
+      {
+        std::lock_guard<std::mutex> lock(batch->mu);
+        if (stale) batch->response.add_not_outstanding(id);
+        if (!s.ok() && !stale && batch->error.ok()) batch->error = s;
+        if (--batch->left > 0) return;
+      }
+      if (!batch->error.ok()) return batch->done(batch->error);
+      batch->done(std::move(batch->response));
+    });
+  }
 }
 
 void QueueEngine::Nack(const v1::NackRequest& request, std::function<void(absl::StatusOr<v1::NackResponse>)> done) {
@@ -525,7 +603,7 @@ void QueueEngine::Nack(const v1::NackRequest& request, std::function<void(absl::
     std::lock_guard<std::mutex> lock(mu_);
     auto it = outstanding_.find(request.delivery_id());
     if (it != outstanding_.end()) {
-      updated = it->second.message;
+      updated = *it->second.message;
       auto qit = queues_.find(queue);
       if (qit != queues_.end()) sub = qit->second->sub;
     }

@@ -101,6 +101,9 @@ class QueueEngine final : public BusRoute {
   // The stream ended: its unanswered deliveries go back on the queue now.
   void Detach(Consumer* consumer);
 
+  // delivery_id alone: FAILED_PRECONDITION if it is no longer outstanding.
+  // delivery_ids: each acked on its own; the stale ones are listed in
+  // AckResponse.not_outstanding.
   void Ack(const v1::AckRequest& request, std::function<void(absl::StatusOr<v1::AckResponse>)> done);
   void Nack(const v1::NackRequest& request, std::function<void(absl::StatusOr<v1::NackResponse>)> done);
 
@@ -137,8 +140,9 @@ class QueueEngine final : public BusRoute {
   void PokeAll();
   void OnClaimed(const std::string& queue, absl::StatusOr<std::vector<core::Job>> jobs);
   // Hands a claimed job to a stream of `q` with room (mu_ held); false if
-  // none has room (the caller puts it back).
-  bool HandOut(Queue& q, const core::Job& job, Sends* out);
+  // none has room (the caller puts it back). `message` is the job's payload
+  // parsed already, or null to parse it here.
+  bool HandOut(Queue& q, const core::Job& job, std::shared_ptr<const v1::QueuedMessage> message, Sends* out);
   // Inside Route: whether this publish may enqueue its message on `queue`
   // claimed for a stream here at once (a stream has room, nothing older is
   // waiting), reserving that room for `event_uuid`.
@@ -152,6 +156,8 @@ class QueueEngine final : public BusRoute {
   void TimerLoop();
   // Puts a delivery back on its queue at once (its stream went away).
   void Release(const core::JobLease& lease, const std::string& queue);
+  // Ack with delivery_ids: every id checked first, then each completed.
+  void AckMany(const v1::AckRequest& request, std::function<void(absl::StatusOr<v1::AckResponse>)> done);
   // The delivery `delivery_id` names, checked against `subscription`.
   absl::StatusOr<core::JobLease> ParseDelivery(absl::string_view subscription, absl::string_view delivery_id,
                                                std::string* queue) const;

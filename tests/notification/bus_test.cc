@@ -67,6 +67,61 @@ TEST(Bus, QueueFillsWithNoClientConnectedAndDeliversInOrder) {
   EXPECT_EQ(after.in_flight_count(), 0);
 }
 
+TEST(Bus, OneAckAnswersManyDeliveriesAndNamesTheOnesNoLongerOutstanding) {
+  TempDir dir;
+  TestServer ts(dir.path());
+  auto stub = ts.Notification();
+  CreateSubscriptionOk(*stub, "batch_q", "#");
+  for (int i = 0; i < 5; ++i) PublishKey(*stub, "batch-" + std::to_string(i), "a.b");
+  SubscriberThread reader(*stub, "batch_q");
+  std::vector<v1::Delivery> got;
+  for (int i = 0; i < 5; ++i) {
+    auto d = reader.Next();
+    ASSERT_TRUE(d.has_value()) << "delivery " << i;
+    got.push_back(*d);
+  }
+  // The first one answered alone, then all five at once (the first twice).
+  ASSERT_TRUE(Ack(*stub, got[0]).ok());
+  grpc::ClientContext ctx;
+  v1::AckRequest req;
+  req.set_subscription("subscriptions/batch_q");
+  for (const auto& d : got) req.add_delivery_ids(d.delivery_id());
+  req.add_delivery_ids(got[0].delivery_id());
+  v1::AckResponse resp;
+  grpc::Status s = stub->Ack(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.not_outstanding_size(), 1);
+  EXPECT_EQ(resp.not_outstanding(0), got[0].delivery_id());
+  v1::Subscription after = GetSub(*stub, "batch_q");
+  EXPECT_EQ(after.ready_count(), 0);
+  EXPECT_EQ(after.in_flight_count(), 0);
+  EXPECT_FALSE(reader.Next(300).has_value()) << "an acked delivery came back";
+
+  // One id that this server never issued refuses the whole call, naming it,
+  // and acks none.
+  PublishKey(*stub, "batch-5", "a.b");
+  auto d5 = reader.Next();
+  ASSERT_TRUE(d5.has_value());
+  grpc::ClientContext bad_ctx;
+  v1::AckRequest bad;
+  bad.set_subscription("subscriptions/batch_q");
+  bad.add_delivery_ids(d5->delivery_id());
+  bad.add_delivery_ids("not-a-delivery");
+  grpc::Status refused = stub->Ack(&bad_ctx, bad, &resp);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("delivery_ids[1]"), std::string::npos) << refused.error_message();
+  EXPECT_EQ(GetSub(*stub, "batch_q").in_flight_count(), 1);
+
+  grpc::ClientContext big_ctx;
+  v1::AckRequest big;
+  big.set_subscription("subscriptions/batch_q");
+  for (int i = 0; i < 1001; ++i) big.add_delivery_ids(d5->delivery_id());
+  grpc::Status too_many = stub->Ack(&big_ctx, big, &resp);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(too_many.error_message().find("at most 1000"), std::string::npos) << too_many.error_message();
+  EXPECT_TRUE(Ack(*stub, *d5).ok());
+}
+
 TEST(Bus, SoftErrorsGrowErrorsThenDeadLetterAtMaxAttempts) {
   TempDir dir;
   TestServer ts(dir.path());

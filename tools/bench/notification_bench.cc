@@ -118,7 +118,59 @@ struct BusResult {
   double p50_ms = 0, p99_ms = 0;
 };
 
-bool BenchBus(int subscribers, int messages, int publishers, BusResult* out) {
+// A consumer's acks, batched: one Ack call in flight at a time, carrying
+// every delivery read while the previous one was under way
+// (AckRequest.delivery_ids).
+class BatchAcker {
+ public:
+  BatchAcker(v1::NotificationService::Stub* stub, std::string subscription, std::atomic<int64_t>* in_flight)
+      : stub_(stub), subscription_(std::move(subscription)), in_flight_(in_flight) {}
+
+  void Add(const std::string& delivery_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting_.push_back(delivery_id);
+    if (!sending_) SendLocked();
+  }
+
+ private:
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::AckRequest req;
+    v1::AckResponse resp;
+  };
+
+  void SendLocked() {
+    auto* call = new Call;
+    call->req.set_subscription(subscription_);
+    for (auto& id : waiting_) call->req.add_delivery_ids(std::move(id));
+    waiting_.clear();
+    sending_ = true;
+    ++*in_flight_;
+    stub_->async()->Ack(&call->ctx, &call->req, &call->resp, [this, call](grpc::Status s) {
+      if (!s.ok()) std::cerr << "ack: " << s.error_message() << "\n";
+      if (call->resp.not_outstanding_size() > 0) {
+        std::cerr << "ack: " << call->resp.not_outstanding_size() << " of " << call->req.delivery_ids_size()
+                  << " deliveries no longer outstanding, " << call->resp.not_outstanding(0) << " first\n";
+      }
+      delete call;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        sending_ = false;
+        if (!waiting_.empty()) SendLocked();
+      }
+      --*in_flight_;
+    });
+  }
+
+  v1::NotificationService::Stub* stub_;
+  const std::string subscription_;
+  std::atomic<int64_t>* in_flight_;
+  std::mutex mu_;
+  std::vector<std::string> waiting_;
+  bool sending_ = false;
+};
+
+bool BenchBus(int subscribers, int messages, int publishers, bool batched_acks, BusResult* out) {
   std::string dir = TempDir();
   auto server = StartServer(dir, 2);
   if (!server) return false;
@@ -144,6 +196,11 @@ bool BenchBus(int subscribers, int messages, int publishers, BusResult* out) {
   const int64_t want = static_cast<int64_t>(subscribers) * messages;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   for (int i = 0; i < subscribers; ++i) contexts.push_back(std::make_unique<grpc::ClientContext>());
+  // Outlive the readers: an Ack's callback may still run after its reader ended.
+  std::vector<std::unique_ptr<BatchAcker>> ackers;
+  for (int i = 0; i < subscribers; ++i) {
+    ackers.push_back(std::make_unique<BatchAcker>(stub.get(), "subscriptions/q" + std::to_string(i), &acks_in_flight));
+  }
   std::vector<std::thread> readers;
   for (int i = 0; i < subscribers; ++i) {
     readers.emplace_back([&, i] {
@@ -156,22 +213,26 @@ bool BenchBus(int subscribers, int messages, int publishers, BusResult* out) {
       while (reader->Read(&d)) {
         int64_t sent = std::stoll(d.envelope().data().fields().at("t_ns").string_value());
         mine.push_back((NowNs() - sent) / 1e6);
-        // Acks are pipelined (callback API), as a consumer with a worker
-        // pool would send them; each is durable when its callback runs.
-        struct PendingAck {
-          grpc::ClientContext ctx;
-          v1::AckRequest req;
-          v1::AckResponse resp;
-        };
-        auto* ack = new PendingAck;
-        ack->req.set_subscription(d.subscription());
-        ack->req.set_delivery_id(d.delivery_id());
-        ++acks_in_flight;
-        stub->async()->Ack(&ack->ctx, &ack->req, &ack->resp, [ack, &acks_in_flight](grpc::Status s) {
-          if (!s.ok()) std::cerr << "ack: " << s.error_message() << "\n";
-          delete ack;
-          --acks_in_flight;
-        });
+        if (batched_acks) {
+          ackers[i]->Add(d.delivery_id());
+        } else {
+          // Acks are pipelined (callback API), as a consumer with a worker
+          // pool would send them; each is durable when its callback runs.
+          struct PendingAck {
+            grpc::ClientContext ctx;
+            v1::AckRequest req;
+            v1::AckResponse resp;
+          };
+          auto* ack = new PendingAck;
+          ack->req.set_subscription(d.subscription());
+          ack->req.set_delivery_id(d.delivery_id());
+          ++acks_in_flight;
+          stub->async()->Ack(&ack->ctx, &ack->req, &ack->resp, [ack, &acks_in_flight](grpc::Status s) {
+            if (!s.ok()) std::cerr << "ack: " << s.error_message() << "\n";
+            delete ack;
+            --acks_in_flight;
+          });
+        }
         if (++delivered >= want) break;
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -184,6 +245,9 @@ bool BenchBus(int subscribers, int messages, int publishers, BusResult* out) {
   auto deadline = Clock::now() + std::chrono::seconds(300);
   while (ok && delivered < want && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // Every ack answered before the streams end (an ended stream's deliveries
+  // go back to their queues, and a later ack of one is refused).
+  while (acks_in_flight > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   for (auto& c : contexts) c->TryCancel();
   for (auto& t : readers) t.join();
   while (acks_in_flight > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -325,6 +389,9 @@ int main(int argc, char** argv) {
   cli.AddInt("webhook_events", 3000, "Events delivered per webhook run with --webhook_backlog=0.");
   cli.AddInt("wrk_seconds", 5, "Duration of each wrk run.");
   cli.AddString("only", "", "bus or webhooks: run that part alone.");
+  cli.AddString("acks", "batched",
+                "How each bus subscriber acks: batched (one Ack call in flight, with every delivery read meanwhile "
+                "in delivery_ids) or each (a pipelined Ack call per delivery, as before AckRequest.delivery_ids).");
   auto parsed = cli.Parse(argc, argv);
   if (!parsed.ok()) {
     std::cerr << parsed.status().message() << "\n";
@@ -334,18 +401,25 @@ int main(int argc, char** argv) {
   const int messages = static_cast<int>(cli.GetInt("messages"));
   const int publishers = static_cast<int>(cli.GetInt("publishers"));
 
+  const std::string acks = cli.GetString("acks");
+  if (acks != "batched" && acks != "each") {
+    std::cerr << "--acks is '" << acks << "'; give batched or each\n";
+    return 2;
+  }
+  const bool batched_acks = acks == "batched";
   const std::string only = cli.GetString("only");
   if (!only.empty() && only != "bus" && only != "webhooks") {
     std::cerr << "--only is '" << only << "'; give bus or webhooks\n";
     return 2;
   }
   if (only.empty() || only == "bus") {
-    std::printf("## Bus: publish -> delivery (each delivery acked)\n\n");
+    std::printf("## Bus: publish -> delivery (each delivery acked, acks %s)\n\n",
+                batched_acks ? "batched" : "one call each");
     std::printf("| subscribers | messages | deliveries | seconds | deliveries/s | publishes/s | p50 ms | p99 ms |\n");
     std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (auto [subs, msgs] : {std::pair{1, messages}, std::pair{10, messages / 2}, std::pair{100, messages / 8}}) {
       BusResult r;
-      if (!BenchBus(subs, msgs, publishers, &r)) return 1;
+      if (!BenchBus(subs, msgs, publishers, batched_acks, &r)) return 1;
       std::printf("| %d | %d | %lld | %.2f | %.0f | %.0f | %.1f | %.1f |\n", r.subscribers, r.messages,
                   static_cast<long long>(r.deliveries), r.seconds, r.deliveries / r.seconds,
                   r.messages / r.publish_seconds, r.p50_ms, r.p99_ms);

@@ -290,6 +290,56 @@ TEST(Ticker, RunsEveryPeriodOnThePoolAndNeverAfterStop) {
   ticker.Stop();  // idempotent
 }
 
+TEST(Ticker, RunByBringsTheNextRunForwardAndRunsNeverOverlap) {
+  Pool pool({"tick", 2, 16});
+  std::atomic<int> runs{0};
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  Ticker ticker(&pool, absl::Hours(1), [&] {
+    if (inside.fetch_add(1) > 0) overlapped = true;
+    std::this_thread::sleep_for(5ms);
+    runs.fetch_add(1);
+    inside.fetch_sub(1);
+  });
+  ticker.RunBy(absl::ZeroDuration());  // before Start: nothing
+  ticker.Start(absl::Hours(1));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(runs.load(), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  ticker.RunBy(absl::Milliseconds(30));
+  ASSERT_TRUE(WaitFor([&] { return runs.load() >= 1; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 25ms);
+  // A later time than the scheduled run changes nothing; an earlier one
+  // asked for during a run comes right after it, never beside it.
+  ticker.RunBy(absl::Hours(2));
+  for (int i = 0; i < 20; ++i) {
+    const int before = runs.load();
+    ticker.RunBy(absl::ZeroDuration());
+    ASSERT_TRUE(WaitFor([&] { return runs.load() > before; })) << "round " << i;
+  }
+  EXPECT_FALSE(overlapped.load());
+  ticker.Stop();
+  const int at_stop = runs.load();
+  ticker.RunBy(absl::ZeroDuration());
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(runs.load(), at_stop);
+}
+
+TEST(Ticker, RunByFromInsideARunSchedulesTheNextSooner) {
+  Pool pool({"tick", 1, 16});
+  std::atomic<int> runs{0};
+  Ticker* self = nullptr;
+  Ticker ticker(&pool, absl::Hours(1), [&] {
+    if (runs.fetch_add(1) < 3) self->RunBy(absl::Milliseconds(10));
+  });
+  self = &ticker;
+  ticker.Start();
+  ASSERT_TRUE(WaitFor([&] { return runs.load() >= 4; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(runs.load(), 4) << "runs after the last RunBy should wait for the period";
+  ticker.Stop();
+}
+
 TEST(Ticker, StopWaitsForARunInProgress) {
   Pool pool({"tick", 1, 16});
   std::atomic<bool> inside{false};

@@ -80,6 +80,7 @@ struct Server::Impl {
     if (job_pruner) job_pruner->Stop();  // it asks `leadership`
     if (leadership) leadership->Stop();
     if (resourcing_engine) resourcing_engine->Stop();
+    if (media_engine) media_engine->Shutdown();  // cancels its encodes first
     if (executor) executor->Stop();
   }
 };
@@ -212,7 +213,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
   queue_opts.retry_delay = absl::Milliseconds(config.bus_retry_delay_ms);
   queue_opts.max_attempts = static_cast<int>(config.bus_max_attempts);
   queue_opts.replica_id = replica_id;
-  impl->queues = std::make_unique<notification::QueueEngine>(impl->store.get(), impl->hub.get(), queue_opts);
+  impl->queues = std::make_unique<notification::QueueEngine>(impl->store.get(), impl->hub.get(),
+                                                             impl->executor->pool("core"), queue_opts);
   RETURN_IF_ERROR(impl->queues->Load());
   notification::WebhookOptions hook_opts;
   hook_opts.workers = static_cast<int>(config.webhook_workers);
@@ -273,7 +275,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
                                                                           impl->resourcing_engine.get());
   {
     ASSIGN_OR_RETURN(media::MediaConfig media_config, media::ParseMediaConfig(config.media_json));
+    // The media engine's pools, sized by its own section (media.workers,
+    // media.max_concurrent_encodes, ...): stopped with the others.
+    for (const core::PoolOptions& pool : media::MediaPools(media_config)) {
+      RETURN_IF_ERROR(impl->executor->AddPool(pool).status());
+    }
     media::MediaEngineOptions mo;
+    mo.executor = impl->executor.get();
     mo.replica_id = replica_id;
     mo.job_lease = job_lease;
     mo.start_jobs = false;  // StartJobs() once the HTTP listener is up

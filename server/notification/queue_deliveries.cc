@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "common/uuid.h"
 #include "server/core/job_queue.h"
+#include "server/core/ticker.h"
 #include "server/notification/queue_names.h"
 #include "server/notification/queues.h"
 #include "server/notification/topic.h"
@@ -88,11 +89,12 @@ class QueueEngine::Follower final : public core::Waiter {
   QueueEngine* engine_;
 };
 
-QueueEngine::QueueEngine(core::Store* store, core::EventHub* hub, QueueOptions defaults)
+QueueEngine::QueueEngine(core::Store* store, core::EventHub* hub, core::Pool* pool, QueueOptions defaults)
     : store_(store),
       hub_(hub),
       defaults_(defaults),
-      owner_(defaults.replica_id.empty() ? core::NewReplicaId() : defaults.replica_id) {}
+      owner_(defaults.replica_id.empty() ? core::NewReplicaId() : defaults.replica_id),
+      pool_(pool) {}
 
 QueueEngine::~QueueEngine() { Close(); }
 
@@ -103,7 +105,9 @@ void QueueEngine::Start() {
     cursor_ = hub_->head();
   }
   FollowLog();  // parks the follower in the hub
-  timer_ = std::thread([this] { TimerLoop(); });
+  std::lock_guard<std::mutex> lock(mu_);
+  ticker_ = std::make_unique<core::Ticker>(pool_, defaults_.poll, [this] { OnTimer(); });
+  ticker_->Start();
 }
 
 void QueueEngine::Close() {
@@ -114,9 +118,10 @@ void QueueEngine::Close() {
     closed_ = true;
     for (auto& [c, a] : attached_) ending.push_back(a->consumer);
   }
-  closed_cv_.notify_all();
   for (auto& c : ending) c->End(absl::UnavailableError("server is shutting down; subscribe again once it is back"));
-  if (timer_.joinable()) timer_.join();
+  // No OnTimer runs after this; ticker_ itself is not touched again (Start
+  // made it, and WakeByLocked only runs while not closed_).
+  if (ticker_) ticker_->Stop();
   if (follower_) follower_->Detach();
 }
 
@@ -246,7 +251,6 @@ void QueueEngine::OnClaimed(const std::string& queue, absl::StatusOr<std::vector
       if (q->consumers.empty()) queues_.erase(it);
     }
   }
-  closed_cv_.notify_all();
   Send(std::move(out));
   for (const auto& lease : unplaced) Release(lease, queue);
   if (again) Poke(queue);
@@ -282,6 +286,7 @@ bool QueueEngine::HandOut(Queue& q, const core::Job& job, std::shared_ptr<const 
   d.set_softfail_count(message->softfail_count());
   ++a->in_flight;
   lapses_.insert({job.lease.expires_us, id});
+  WakeByLocked(job.lease.expires_us);
   out->emplace_back(a->consumer, std::move(d));
   Outstanding o;
   o.lease = job.lease;
@@ -333,7 +338,6 @@ void QueueEngine::OnRouted(const std::vector<std::pair<std::string, size_t>>& di
       }
     }
   }
-  if (!out.empty()) closed_cv_.notify_all();
   Send(std::move(out));
   for (const auto& [lease, queue] : unplaced) Release(lease, queue);
 }
@@ -347,12 +351,19 @@ void QueueEngine::Send(Sends out) {
   for (auto& [consumer, delivery] : out) consumer->Deliver(std::move(delivery));
 }
 
-void QueueEngine::TimerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!closed_) {
+void QueueEngine::WakeByLocked(int64_t due_us) {
+  if (closed_ || ticker_ == nullptr || due_us >= next_poll_us_) return;  // the poll's run comes first
+  ticker_->RunBy(absl::Microseconds(due_us - NowUs()));
+}
+
+void QueueEngine::OnTimer() {
+  std::vector<std::string> due;
+  std::vector<std::string> attached;
+  bool poll = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
     const int64_t now = NowUs();
-    std::vector<std::string> due;
-    bool poll = false;
     if (now >= next_poll_us_) {
       next_poll_us_ = now + absl::ToInt64Microseconds(defaults_.poll);
       poll = true;
@@ -372,31 +383,26 @@ void QueueEngine::TimerLoop() {
       due.push_back(timers_.begin()->second);
       timers_.erase(timers_.begin());
     }
-    if (poll || !due.empty()) {
-      std::vector<std::string> attached;
+    // The next run: the poll's (the ticker's period), or sooner.
+    if (!timers_.empty()) WakeByLocked(timers_.begin()->first);
+    if (!lapses_.empty()) WakeByLocked(lapses_.begin()->first);
+    if (poll) {
       for (const auto& [name, q] : queues_) attached.push_back(name);
-      lock.unlock();
-      if (poll) {
-        RefreshWants();
-        // A subscription deleted on another replica ends its streams here.
-        for (const auto& name : attached) {
-          auto sub = ReadSubscription(name);
-          if (sub.ok() && !sub->has_value()) EndLocal(name, absl::NotFoundError("the subscription was deleted"));
-        }
-        PokeAll();
-      } else {
-        std::sort(due.begin(), due.end());
-        due.erase(std::unique(due.begin(), due.end()), due.end());
-        for (const auto& q : due) Poke(q);
-      }
-      lock.lock();
-      continue;
     }
-    int64_t wake = next_poll_us_;
-    if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
-    if (!lapses_.empty()) wake = std::min(wake, lapses_.begin()->first);
-    closed_cv_.wait_for(lock, std::chrono::microseconds(std::max<int64_t>(wake - now, 1000)));
   }
+  if (poll) {
+    RefreshWants();
+    // A subscription deleted on another replica ends its streams here.
+    for (const auto& name : attached) {
+      auto sub = ReadSubscription(name);
+      if (sub.ok() && !sub->has_value()) EndLocal(name, absl::NotFoundError("the subscription was deleted"));
+    }
+    PokeAll();
+    return;
+  }
+  std::sort(due.begin(), due.end());
+  due.erase(std::unique(due.begin(), due.end()), due.end());
+  for (const auto& q : due) Poke(q);
 }
 
 absl::Status QueueEngine::Attach(absl::string_view subscription, int max_in_flight,
@@ -665,8 +671,8 @@ void QueueEngine::Nack(const v1::NackRequest& request, std::function<void(absl::
     m.jobs.push_back(core::JobWrite::RetryAt(*lease, absl::FromUnixMicros(visible), request.error_message()));
     std::lock_guard<std::mutex> lock(mu_);
     timers_.insert({visible, queue});
+    WakeByLocked(visible);
   }
-  closed_cv_.notify_all();
   store_->CommitAsync(std::move(m), [this, id = request.delivery_id(), resp, done = std::move(done)](auto r) {
     if (!r.ok()) return done(NotOutstanding(r.status(), id));
     Answered(id);

@@ -25,7 +25,6 @@
 // A restart, a dropped stream or an expired visibility timeout puts a
 // message back on its queue, which is what at-least-once asks.
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,7 +33,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +42,11 @@
 #include "server/core/store.h"
 #include "server/notification/bus_route.h"
 #include "switchboard/v1/notification.pb.h"
+
+namespace switchboard::core {
+class Pool;
+class Ticker;
+}  // namespace switchboard::core
 
 namespace switchboard::notification {
 
@@ -72,7 +75,9 @@ class Consumer {
 
 class QueueEngine final : public BusRoute {
  public:
-  QueueEngine(core::Store* store, core::EventHub* hub, QueueOptions defaults);
+  // `pool` runs the engine's timers (leases lapsing here, retry times, the
+  // poll): the Server's "core" pool.
+  QueueEngine(core::Store* store, core::EventHub* hub, core::Pool* pool, QueueOptions defaults);
   ~QueueEngine();
 
   // Moves messages queued by a data dir from before jobs into jobs, reads
@@ -153,7 +158,10 @@ class QueueEngine final : public BusRoute {
                 const std::string& payload, const core::CommitResult* committed);
   // The log moved: claims for the queues its new bus events match.
   void FollowLog();
-  void TimerLoop();
+  // What came due: lapsed leases, retry times, the poll.
+  void OnTimer();
+  // OnTimer runs by `due_us` (mu_ held).
+  void WakeByLocked(int64_t due_us);
   // Puts a delivery back on its queue at once (its stream went away).
   void Release(const core::JobLease& lease, const std::string& queue);
   // Ack with delivery_ids: every id checked first, then each completed.
@@ -181,7 +189,6 @@ class QueueEngine final : public BusRoute {
   // ThreadSanitizer, which would not see an absl::Mutex at all
   // (docs/reliability.md, "Sanitizers"). The fields below are guarded by it.
   mutable std::mutex mu_;
-  std::condition_variable closed_cv_;  // TimerLoop's wait; Close() wakes it
   // Subscriptions with streams attached here.
   std::map<std::string, std::unique_ptr<Queue>, std::less<>> queues_;
   std::map<Consumer*, std::unique_ptr<Attached>> attached_;
@@ -193,7 +200,10 @@ class QueueEngine final : public BusRoute {
   std::set<std::pair<int64_t, std::string>> lapses_;
   int64_t next_poll_us_ = 0;
   bool closed_ = false;
-  std::thread timer_;
+  // Runs OnTimer every `poll`, and sooner when a lease or a retry time
+  // comes due before that (WakeBy).
+  core::Pool* pool_;
+  std::unique_ptr<core::Ticker> ticker_;
 
   // By event uuid, the queues whose message the publish claimed here at once
   // (Route); the log follower skips them for that event. Guarded by mu_.

@@ -808,7 +808,9 @@ void WebhookEngine::OnRecorded(const Outcome& o, const absl::Status& status) {
   if (!status.ok()) {
     // A lost lease: the job's new holder attempts it. Anything else: the
     // job stays ours until its lease runs out, then it is claimed again.
-    if (!absl::IsFailedPrecondition(status)) {
+    if (absl::IsFailedPrecondition(status)) {
+      log::Info("webhook attempt not recorded: its delivery was taken over", {{"delivery", o.delivery}});
+    } else {
       log::Error("webhook attempt not recorded", {{"delivery", o.delivery}, {"error", status.ToString()}});
     }
     return;

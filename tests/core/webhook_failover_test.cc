@@ -1,0 +1,217 @@
+// A webhook's owner lease across lost replicas (issue 22, docs/scale-out.md):
+// three real switchboardd processes on one PostgreSQL schema, one webhook
+// whose receiver counts the requests it answers at once. The replica holding
+// the webhook's owner lease is killed (kill -9) or frozen (SIGSTOP) while
+// deliveries are pending; another replica takes the lease once it runs out
+// and delivers the rest, nothing lost, and the webhook's in-flight cap holds
+// throughout. Needs SWITCHBOARD_TEST_PG_URL and Azurite (tools/services.sh);
+// fails, never skips, without them.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "clients/lib/webhook_receiver.h"
+#include "tests/core/replica_procs.h"
+#include "tests/core/test_support.h"
+#include "tests/notification/bus_client.h"
+#include "tests/notification/webhook_client.h"
+
+namespace switchboard::testing {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+constexpr int kCap = 2;  // webhook_per_endpoint_in_flight's default
+
+// Counts the requests answered at once (each held `hold_ms`) and the
+// distinct event ids received.
+class CountingReceiver {
+ public:
+  explicit CountingReceiver(int hold_ms)
+      : rx_([this, hold_ms](const client::WebhookReceiver::Request& r) {
+          const int now = ++current_;
+          int seen = max_.load();
+          while (now > seen && !max_.compare_exchange_weak(seen, now)) {
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto it = r.headers.find("x-switchboard-event-id");
+            if (it != r.headers.end()) ids_.insert(it->second);
+          }
+          --current_;
+          return client::WebhookReceiver::Reply{200, {}, 0};
+        }) {}
+  std::string url() const { return rx_.url(); }
+  int max_in_flight() const { return max_.load(); }
+  size_t distinct() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ids_.size();
+  }
+  bool WaitForDistinct(size_t n, absl::Duration timeout) const {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (distinct() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+    return distinct() >= n;
+  }
+
+ private:
+  std::atomic<int> current_{0};
+  std::atomic<int> max_{0};
+  mutable std::mutex mu_;
+  std::set<std::string> ids_;
+  client::WebhookReceiver rx_;
+};
+
+class WebhookFailover : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string missing = MissingChaosEnv(/*need_pg=*/true);
+    ASSERT_TRUE(missing.empty()) << missing;
+    ReplicaProcs::Options o;
+    o.binary = SWITCHBOARDD_PATH;
+    o.dir = dir_.path();
+    o.pg_url = Env("SWITCHBOARD_TEST_PG_URL");
+    o.schema = absl::StrCat("webhook_failover_", getpid(), "_", std::time(nullptr) % 100000);
+    schema_ = o.schema;
+    auto procs = ReplicaProcs::Create(o);
+    ASSERT_TRUE(procs.ok()) << procs.status();
+    procs_ = std::move(*procs);
+    absl::Status s = procs_->StartAll();
+    ASSERT_TRUE(s.ok()) << s;
+    for (int i = 0; i < procs_->size(); ++i) stubs_.push_back(v1::NotificationService::NewStub(procs_->channel(i)));
+  }
+
+  static std::string EventId(int i) { return absl::StrFormat("00000000-0000-4000-8000-%012d", 5000 + i); }
+
+  void Publish(int replica, int i) {
+    v1::PublishRequest req;
+    *req.mutable_envelope() = Envelope(EventId(i));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::PublishResponse resp;
+    grpc::Status s = stubs_[replica]->Publish(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.matched_subscriptions(), 1);
+  }
+
+  // The replica whose process holds the webhook's owner lease, or -1.
+  int Owner(PgCheck& pg) {
+    auto owners = pg.Column(absl::StrCat("SELECT convert_from(owner, 'UTF8') FROM ", schema_,
+                                         ".jobs WHERE kind='webhook.owner' AND state=1"));
+    if (owners.size() != 1) return -1;
+    for (int i = 0; i < procs_->size(); ++i) {
+      std::string instance;
+      std::ifstream(procs_->data_dir(i) + "/instance") >> instance;
+      if (!instance.empty() && owners[0].rfind(instance + "/", 0) == 0) return i;
+    }
+    return -1;
+  }
+  int WaitForOwner(PgCheck& pg, int not_this, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    int o = Owner(pg);
+    while ((o < 0 || o == not_this) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(200));
+      o = Owner(pg);
+    }
+    return o == not_this ? -1 : o;
+  }
+
+  // Delivery jobs of the webhook by state: {unfinished, done}.
+  std::pair<int64_t, int64_t> DeliveryJobs(PgCheck& pg, const std::string& hook) {
+    const std::string kind = "webhook.delivery:" + hook;
+    return {pg.Int(absl::StrCat("SELECT count(*) FROM ", schema_, ".jobs WHERE kind='", kind, "' AND state<2")),
+            pg.Int(absl::StrCat("SELECT count(*) FROM ", schema_, ".jobs WHERE kind='", kind, "' AND state=2"))};
+  }
+
+  TempDir dir_;
+  std::string schema_;
+  std::unique_ptr<ReplicaProcs> procs_;
+  std::vector<std::unique_ptr<v1::NotificationService::Stub>> stubs_;
+};
+
+TEST_F(WebhookFailover, Kill9OfTheOwningReplicaMovesTheLeaseAndLosesNoDelivery) {
+  CountingReceiver rx(/*hold_ms=*/150);
+  const std::string hook = CreateWebhookOk(*stubs_[0], GappsWebhook(rx.url(), kSecret, 5000, 600)).name();
+  constexpr int kBefore = 60, kAfter = 10;
+  for (int i = 0; i < kBefore; ++i) Publish(i % 3, i);
+  ASSERT_TRUE(rx.WaitForDistinct(6, absl::Seconds(20))) << "no deliveries began";
+  PgCheck pg(Env("SWITCHBOARD_TEST_PG_URL"), schema_);
+  const int victim = Owner(pg);
+  ASSERT_GE(victim, 0) << "no replica holds the owner lease";
+  procs_->Kill(victim);
+  const size_t at_kill = rx.distinct();
+  ASSERT_LT(at_kill, static_cast<size_t>(kBefore)) << "everything arrived before the kill: the test shows nothing";
+  const int survivor = (victim + 1) % 3;
+  for (int i = kBefore; i < kBefore + kAfter; ++i) Publish(survivor, i);
+  const int next = WaitForOwner(pg, victim, absl::Seconds(20));
+  EXPECT_GE(next, 0) << "no other replica took the lease within 20 s";
+  EXPECT_TRUE(rx.WaitForDistinct(kBefore + kAfter, absl::Seconds(40)))
+      << rx.distinct() << " of " << kBefore + kAfter << " events arrived (" << at_kill << " at the kill)\n"
+      << procs_->AllLogTails(20);
+  EXPECT_LE(rx.max_in_flight(), kCap) << "more attempts at once than the cap";
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (DeliveryJobs(pg, hook).first > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(DeliveryJobs(pg, hook), (std::pair<int64_t, int64_t>(0, kBefore + kAfter)))
+      << "{unfinished, done} delivery jobs";
+}
+
+TEST_F(WebhookFailover, SigstopOfTheOwningReplicaMovesTheLeaseAndItsLateWritesAreRefused) {
+  CountingReceiver rx(/*hold_ms=*/150);
+  const std::string hook = CreateWebhookOk(*stubs_[0], GappsWebhook(rx.url(), kSecret, 5000, 600)).name();
+  constexpr int kBefore = 60, kAfter = 10;
+  for (int i = 0; i < kBefore; ++i) Publish(i % 3, i);
+  ASSERT_TRUE(rx.WaitForDistinct(6, absl::Seconds(20))) << "no deliveries began";
+  PgCheck pg(Env("SWITCHBOARD_TEST_PG_URL"), schema_);
+  const int victim = Owner(pg);
+  ASSERT_GE(victim, 0) << "no replica holds the owner lease";
+  procs_->Stop(victim);
+  const size_t at_stop = rx.distinct();
+  ASSERT_LT(at_stop, static_cast<size_t>(kBefore)) << "everything arrived before the stop: the test shows nothing";
+  const int survivor = (victim + 1) % 3;
+  for (int i = kBefore; i < kBefore + kAfter; ++i) Publish(survivor, i);
+  const int next = WaitForOwner(pg, victim, absl::Seconds(20));
+  EXPECT_GE(next, 0) << "no other replica took the lease within 20 s of the stop";
+  EXPECT_TRUE(rx.WaitForDistinct(kBefore + kAfter, absl::Seconds(40)))
+      << rx.distinct() << " of " << kBefore + kAfter << " events arrived (" << at_stop << " at the stop)";
+  procs_->Continue(victim);
+  // The frozen holder finds its lease taken, stops, and its late writes are
+  // refused: the delivery jobs all end done once, the new owner keeps it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (procs_->LogLines(victim, "webhook owner lease lost").empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_FALSE(procs_->LogLines(victim, "webhook owner lease lost").empty()) << procs_->LogTail(victim, 30);
+  absl::SleepFor(absl::Seconds(2));
+  // The attempts it had under way when frozen end after the resume; their
+  // deliveries were claimed again since, so their outcomes are refused.
+  EXPECT_FALSE(procs_->LogLines(victim, "its delivery was taken over").empty())
+      << "no late outcome of the frozen replica was refused (none under way at the stop?)\n"
+      << procs_->LogTail(victim, 30);
+  EXPECT_EQ(Owner(pg), next) << "the resumed replica took the lease back";
+  EXPECT_EQ(DeliveryJobs(pg, hook), (std::pair<int64_t, int64_t>(0, kBefore + kAfter)))
+      << "{unfinished, done} delivery jobs";
+  EXPECT_LE(rx.max_in_flight(), kCap) << "more attempts at once than the cap";
+  // A publish after the resume still arrives once the cluster settled.
+  Publish(victim, kBefore + kAfter);
+  EXPECT_TRUE(rx.WaitForDistinct(kBefore + kAfter + 1, absl::Seconds(15)));
+  EXPECT_LE(rx.max_in_flight(), kCap);
+}
+
+}  // namespace
+}  // namespace switchboard::testing

@@ -107,7 +107,7 @@ WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options)
     : store_(store),
       options_(std::move(options)),
       policy_{options_.retry_base, options_.retry_max},
-      share_(std::max(1, options_.claim_window / 4)),
+      share_(std::max(1, options_.claim_window)),
       max_held_(8 * std::max(1, options_.claim_window)),
       owner_(options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id) {}
 
@@ -698,12 +698,13 @@ void WebhookEngine::WorkerLoop() {
       }
       continue;
     }
-    // Half the webhook's share waits here now: claim more (once per
+    // Room for a full claim for the webhook again: claim more (once per
     // crossing; a claim that comes back full claims again by itself).
     std::shared_ptr<core::JobWorker> refill;
     if (got) {
       auto q = queues_.find(picked.hook->name());
-      if (q != queues_.end() && static_cast<int>(q->second.waiting.size()) == share_ / 2) {
+      if (q != queues_.end() &&
+          static_cast<int>(q->second.waiting.size()) == std::max(0, share_ - options_.claim_batch)) {
         auto own = owned_.find(picked.hook->name());
         if (own != owned_.end()) refill = own->second.worker;
       }

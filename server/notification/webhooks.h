@@ -20,9 +20,10 @@
 // restart or kill -9 as jobs and keep their schedule; a crash between an
 // attempt and its record repeats the attempt (at-least-once).
 //
-// Claims for a webhook stop while a quarter of `claim_window` of its
-// deliveries wait here, and every claim stops while 8 times the window
-// wait: a slow receiver's pile does not stop the others' claims. A lease
+// Claims for a webhook stop while `claim_window` of its deliveries wait
+// here, and every claim stops while 8 times the window wait: a slow
+// receiver's pile does not stop the others' claims (each webhook claims on
+// its own). A lease
 // lost or handed back (rebalancing, Close) gives the webhook's waiting
 // deliveries back at once (retry_at their run_at), and the webhook's work
 // here ends once its attempts under way are recorded.
@@ -91,8 +92,8 @@ struct WebhookOptions {
   absl::Duration owner_lease = absl::Seconds(60);
   absl::Duration owner_renew_below = absl::Seconds(30);
   absl::Duration tick = absl::Seconds(1);
-  // Claimed deliveries waiting here for a worker before claims stop, one
-  // webhook's counting for at most a quarter; 8 times as many at most.
+  // Claimed deliveries of one webhook waiting here for a worker before its
+  // claims stop; 8 times as many of all webhooks at most.
   int claim_window = 1024;
   // Deliveries one claim asks for, at most.
   int claim_batch = 256;
@@ -209,7 +210,7 @@ class WebhookEngine final : public BusRoute {
   // Claimed and waiting; attempts under way.
   int waiting_ = 0;
   int attempting_ = 0;
-  // Most waiting deliveries of one webhook, and of all.
+  // Most waiting deliveries of one webhook (claim_window), and of all.
   const int share_;
   const int max_held_;
   // When a retry written here comes due (time, webhook): a worker claims

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <chrono>
 #include <set>
@@ -377,12 +378,17 @@ class CountingReceiver {
             std::lock_guard<std::mutex> lock(mu_);
             auto it = r.headers.find("x-switchboard-event-id");
             if (it != r.headers.end()) ids_.insert(it->second);
+            ++requests_;
           }
           --current_;
           return client::WebhookReceiver::Reply{200, {}, 0};
         }) {}
   std::string url() const { return rx_.url(); }
   int max_in_flight() const { return max_.load(); }
+  int requests() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
   size_t distinct() const {
     std::lock_guard<std::mutex> lock(mu_);
     return ids_.size();
@@ -398,6 +404,7 @@ class CountingReceiver {
   std::atomic<int> max_{0};
   mutable std::mutex mu_;
   std::set<std::string> ids_;
+  int requests_ = 0;
   client::WebhookReceiver rx_;
 };
 
@@ -495,6 +502,53 @@ TEST_F(Replicas, AWebhooksOwnerLeaseMovesWhenItsReplicaClosesAndNothingIsLost) {
   absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (Delivered(*survivor, hook) < kEvents + 10 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
   EXPECT_EQ(Delivered(*survivor, hook), kEvents + 10);
+}
+
+
+// Owner leases spread: a replica alone holds every webhook's lease; once two
+// more replicas join, it hands back what is above its share (after the
+// grace of twice the 10 s lease) and each replica holds two of the six;
+// every webhook still gets its deliveries.
+TEST_F(Replicas, WebhookOwnerLeasesEvenOutWhenReplicasJoin) {
+  config_.bus_status_events = 0;
+  auto a = StartReplica("a");
+  CountingReceiver rx(/*hold_ms=*/0);
+  auto sa = a->Notification();
+  constexpr int kHooks = 6;
+  for (int i = 0; i < kHooks; ++i) CreateWebhookOk(*sa, GappsWebhook(rx.url(), kSecret, 5000, 600));
+  // By replica name, how many owner leases each holds.
+  auto held = [&] {
+    std::map<std::string, int> n;
+    PGconn* conn = PQconnectdb(config_.store.c_str());
+    EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    const std::string sql = absl::StrCat("SELECT convert_from(owner, 'UTF8') FROM ", config_.store_schema,
+                                         ".jobs WHERE kind='webhook.owner' AND state=1");
+    PGresult* r = PQexec(conn, sql.c_str());
+    for (int row = 0; PQresultStatus(r) == PGRES_TUPLES_OK && row < PQntuples(r); ++row) {
+      const std::string owner = PQgetvalue(r, row, 0);
+      for (const char* name : {"a", "b", "c"}) {
+        if (owner.rfind(InstanceOf(name) + "/", 0) == 0) ++n[name];
+      }
+    }
+    PQclear(r);
+    PQfinish(conn);
+    return n;
+  };
+  auto wait_for = [&](const std::map<std::string, int>& want, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (held() != want && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(200));
+    return held();
+  };
+  EXPECT_EQ(wait_for({{"a", kHooks}}, absl::Seconds(10)), (std::map<std::string, int>{{"a", kHooks}}));
+  auto b = StartReplica("b");
+  auto c = StartReplica("c");
+  const std::map<std::string, int> even{{"a", 2}, {"b", 2}, {"c", 2}};
+  EXPECT_EQ(wait_for(even, absl::Seconds(45)), even) << "the leases did not even out";
+  auto sc = c->Notification();
+  PublishOk(*sc, EventId(900));
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (rx.requests() < kHooks && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(rx.requests(), kHooks) << "each webhook gets the event once";
 }
 
 }  // namespace

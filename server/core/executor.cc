@@ -32,6 +32,11 @@ bool Pool::Post(Task task) {
   return false;  // `task` is destroyed here, outside the lock
 }
 
+int64_t Pool::queue_depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(queue_.size());
+}
+
 bool Pool::PostAdmitted(Task task) {
   std::lock_guard<std::mutex> lock(mu_);
   if (joined_) return false;

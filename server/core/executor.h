@@ -61,6 +61,9 @@ class Pool {
 
   const std::string& name() const { return options_.name; }
   int threads() const { return options_.threads; }
+  int queue_limit() const { return options_.queue_limit; }
+  // Tasks waiting for a thread now (not timers).
+  int64_t queue_depth() const;
 
   // Queues `task`. False (and `task` is destroyed, not run) when the queue
   // holds queue_limit tasks or the pool is stopping.

@@ -8,7 +8,6 @@
 #include "server/media/media_engine.h"
 #include "server/media/op_recorder.h"
 #include "server/media/request_echo.h"
-#include "server/media/worker_pool.h"
 
 namespace switchboard::media {
 namespace {

@@ -44,40 +44,66 @@ v1::MediaEvent EncodeEvent(const v1::EncodeProgress& p) {
 
 }  // namespace
 
-EncodeManager::EncodeManager(OpRecorder* recorder, const MediaConfig& config, std::string work_dir)
-    : recorder_(recorder), config_(config), work_dir_(std::move(work_dir)) {
-  for (int i = 0; i < config_.max_concurrent_encodes; ++i) threads_.emplace_back([this] { Loop(); });
-}
+EncodeManager::EncodeManager(OpRecorder* recorder, const MediaConfig& config, std::string work_dir, core::Pool* pool,
+                             core::Pool* timers)
+    : recorder_(recorder), config_(config), work_dir_(std::move(work_dir)), pool_(pool), timers_(timers) {}
 
 EncodeManager::~EncodeManager() { Shutdown(); }
 
-void EncodeManager::Shutdown() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (stopping_ && threads_.empty()) return;
-    stopping_ = true;
-    for (auto& [_, job] : active_) job->cancel.Cancel();
-    cv_.notify_all();
-  }
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  threads_.clear();
+EncodeManager::Slot::~Slot() {
+  if (manager_ != nullptr) manager_->Unreserve();
 }
 
-absl::StatusOr<v1::Operation> EncodeManager::Submit(std::shared_ptr<EncodeJob> job) {
+void EncodeManager::Unreserve() {
+  std::lock_guard<std::mutex> l(mu_);
+  --reserved_;
+}
+
+void EncodeManager::Shutdown() {
+  std::unique_lock<std::mutex> l(mu_);
+  stopping_ = true;
+  for (auto& [_, job] : active_) job->cancel.Cancel();
+  // The pool runs what it accepted, even while the executor stops.
+  cv_.wait(l, [this] { return tasks_ == 0; });
+}
+
+absl::StatusOr<EncodeManager::Slot> EncodeManager::Reserve() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (stopping_) return absl::UnavailableError("the media service is shutting down");
+  // Only this manager posts to the pool, so its queue never holds more than
+  // waiting_ and a reserved slot always finds room.
+  if (reserved_ + waiting_ >= pool_->queue_limit()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the '", pool_->name(), "' pool's queue is full: ", pool_->queue_limit(),
+        " encodes are waiting to start (media.max_queued_encodes); nothing was recorded, retry later"));
+  }
+  ++reserved_;
+  return Slot(this);
+}
+
+absl::StatusOr<v1::Operation> EncodeManager::Submit(std::shared_ptr<EncodeJob> job, Slot slot) {
   job->op.mutable_encode()->set_state(v1::ENCODE_SCHEDULED);
   job->op.set_state(v1::Operation::SCHEDULED);
   ASSIGN_OR_RETURN(job->op, recorder_->Record(job->op, {EncodeEvent(job->op.encode())}));
   std::lock_guard<std::mutex> l(mu_);
   if (stopping_) return absl::UnavailableError("the media service is shutting down");
-  active_[job->op.name()] = job;
+  const std::string name = job->op.name();
+  active_[name] = job;
   queue_.push_back(job);
-  cv_.notify_one();
+  if (!pool_->Post([this] { RunNext(); })) {
+    // Refused only once the executor stops (the slot kept room).
+    queue_.pop_back();
+    active_.erase(name);
+    return absl::UnavailableError("the media service is shutting down");
+  }
+  slot.manager_ = nullptr;
+  --reserved_;
+  ++waiting_;
+  ++tasks_;
   return job->op;
 }
 
-core::Reply<v1::Operation> EncodeManager::Cancel(const std::string& name) {
+void EncodeManager::Cancel(const std::string& name, Done done) {
   std::shared_ptr<EncodeJob> job;
   bool was_queued = false;
   {
@@ -97,48 +123,67 @@ core::Reply<v1::Operation> EncodeManager::Cancel(const std::string& name) {
     }
   }
   if (!job) {
-    ASSIGN_OR_RETURN(v1::Operation op, recorder_->Get(name));
-    if (op.type() != v1::ENCODE_FLIP && op.type() != v1::ENCODE_CLOUDPORT) {
-      return absl::InvalidArgumentError(absl::StrCat("name: ", name, " is not an encode"));
+    auto op = recorder_->Get(name);
+    if (!op.ok()) return done(op.status());
+    if (op->type() != v1::ENCODE_FLIP && op->type() != v1::ENCODE_CLOUDPORT) {
+      return done(absl::InvalidArgumentError(absl::StrCat("name: ", name, " is not an encode")));
     }
     // A repeat: the encode was canceled by an earlier call.
-    if (op.state() == v1::Operation::CANCELED) return core::Replayed(std::move(op));
-    return absl::FailedPreconditionError(
-        absl::StrCat(name, " has already ended (", v1::Operation::State_Name(op.state()), "); nothing to cancel"));
+    if (op->state() == v1::Operation::CANCELED) return done(core::Replayed(std::move(*op)));
+    return done(absl::FailedPreconditionError(
+        absl::StrCat(name, " has already ended (", v1::Operation::State_Name(op->state()), "); nothing to cancel")));
   }
   if (was_queued) {
     v1::Operation op = job->op;
     op.mutable_encode()->set_state(v1::ENCODE_CANCELED);
     op.mutable_encode()->set_current_status("canceled before it started");
     op.set_state(v1::Operation::CANCELED);
-    return recorder_->Record(op, {EncodeEvent(op.encode())});
+    return done(recorder_->Record(op, {EncodeEvent(op.encode())}));
   }
-  // Running: its thread stops ffmpeg and records `canceled`.
-  for (int i = 0; i < 1500; ++i) {
-    ASSIGN_OR_RETURN(v1::Operation op, recorder_->Get(name));
-    if (op.state() == v1::Operation::CANCELED || op.state() == v1::Operation::SUCCEEDED ||
-        op.state() == v1::Operation::FAILED) {
-      return op;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return absl::DeadlineExceededError(absl::StrCat(name, " did not stop within 15 s"));
+  // Running: its task stops ffmpeg and records `canceled`.
+  AwaitEnd(name, 1500, std::move(done));
 }
 
-void EncodeManager::Loop() {
-  while (true) {
-    std::shared_ptr<EncodeJob> job;
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_ && queue_.empty()) return;
+void EncodeManager::AwaitEnd(std::string name, int left, Done done) {
+  auto op = recorder_->Get(name);
+  if (!op.ok()) return done(op.status());
+  if (op->state() == v1::Operation::CANCELED || op->state() == v1::Operation::SUCCEEDED ||
+      op->state() == v1::Operation::FAILED) {
+    return done(std::move(*op));
+  }
+  if (left <= 0) return done(absl::DeadlineExceededError(absl::StrCat(name, " did not stop within 15 s")));
+  auto shared = std::make_shared<Done>(std::move(done));
+  const core::Pool::TimerId timer = timers_->RunAfter(
+      std::chrono::milliseconds(10), [this, name, left, shared] { AwaitEnd(name, left - 1, std::move(*shared)); });
+  if (timer == 0) {
+    (*shared)(absl::UnavailableError(absl::StrCat(
+        "the cancel of ", name, " was sent, but its end cannot be awaited now (the '", timers_->name(),
+        "' pool is stopping or full); GetOperation shows it")));
+  }
+}
+
+void EncodeManager::RunNext() {
+  std::shared_ptr<EncodeJob> job;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    --waiting_;
+    // A job canceled while queued left the queue; its task runs the next.
+    if (!queue_.empty()) {
       job = queue_.front();
       queue_.pop_front();
     }
-    RunJob(job);
-    std::lock_guard<std::mutex> l(mu_);
-    active_.erase(job->op.name());
   }
+  // Counts the task as ended even if the encode threw (the pool carries on).
+  struct Ended {
+    EncodeManager* self;
+    const std::shared_ptr<EncodeJob>& job;
+    ~Ended() {
+      std::lock_guard<std::mutex> l(self->mu_);
+      if (job) self->active_.erase(job->op.name());
+      if (--self->tasks_ == 0) self->cv_.notify_all();
+    }
+  } ended{this, job};
+  if (job) RunJob(job);
 }
 
 absl::StatusOr<std::string> EncodeManager::InputFor(const EncodeJob& job, const ResolvedBlob& in) const {

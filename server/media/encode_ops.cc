@@ -12,7 +12,6 @@
 #include "server/media/media_engine.h"
 #include "server/media/op_recorder.h"
 #include "server/media/request_echo.h"
-#include "server/media/worker_pool.h"
 
 namespace switchboard::media {
 namespace {
@@ -34,7 +33,8 @@ absl::Status MediaEngine::InitEncodes() {
     log::Warn("external program missing",
               {{"program", options_.config.ffmpeg_path}, {"setting", "media.ffmpeg_path"}, {"error", s.ToString()}});
   }
-  encodes_ = std::make_unique<EncodeManager>(recorder_.get(), options_.config, options_.work_dir);
+  encodes_ = std::make_unique<EncodeManager>(recorder_.get(), options_.config, options_.work_dir,
+                                             options_.executor->pool(kEncodePool), pool_);
   return absl::OkStatus();
 }
 
@@ -101,6 +101,9 @@ void MediaEngine::Encode(const v1::EncodeRequest& req, Done done) {
   }
 
   auto body = [this, req, type, job]() -> core::Reply<v1::Operation> {
+    // A place among the waiting encodes first, so a full queue records
+    // nothing.
+    ASSIGN_OR_RETURN(EncodeManager::Slot slot, encodes_->Reserve());
     // How the request arrived (origin) is kept in the echo, not fingerprinted.
     v1::EncodeRequest plain = req;
     plain.clear_origin();
@@ -124,22 +127,23 @@ void MediaEngine::Encode(const v1::EncodeRequest& req, Done done) {
     *e.mutable_encode() = *p;
     ASSIGN_OR_RETURN(op, recorder_->Record(std::move(op), std::move(e)));
     job->op = op;
-    return encodes_->Submit(job);
+    return encodes_->Submit(job, std::move(slot));
   };
+  // Recording waits for commits: on a `media` worker, not the caller's thread.
   auto done_ptr = std::make_shared<Done>(std::move(done));
-  if (!pool_->Submit([done_ptr, body]() mutable { (*done_ptr)(body()); })) {
-    (*done_ptr)(absl::UnavailableError("the media service is shutting down"));
-  }
+  if (absl::Status s = Post([done_ptr, body]() mutable { (*done_ptr)(body()); }); !s.ok()) (*done_ptr)(s);
 }
 
 void MediaEngine::CancelEncode(const v1::CancelEncodeRequest& req, Done done) {
   if (!absl::StartsWith(req.name(), "operations/") || req.name().size() <= 11) {
     return done(absl::InvalidArgumentError("name must be the encode's operation name, e.g. operations/ab12"));
   }
-  // Waits (briefly) on a worker for ffmpeg to stop and `canceled` to be recorded.
+  // On a worker (a store read, maybe a commit); waiting for ffmpeg to stop
+  // and `canceled` to be recorded holds no thread (EncodeManager::Cancel).
   auto done_ptr = std::make_shared<Done>(std::move(done));
-  if (!pool_->Submit([this, done_ptr, name = req.name()]() { (*done_ptr)(encodes_->Cancel(name)); })) {
-    (*done_ptr)(absl::UnavailableError("the media service is shutting down"));
+  if (absl::Status s = Post([this, done_ptr, name = req.name()]() { encodes_->Cancel(name, std::move(*done_ptr)); });
+      !s.ok()) {
+    (*done_ptr)(s);
   }
 }
 

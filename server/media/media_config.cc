@@ -85,11 +85,11 @@ absl::StatusOr<MediaConfig> ParseMediaConfig(absl::string_view text) {
         return Bad(k, k == "workers" ? "must be 1..512" : "must be 1..64");
       }
       (k == "workers" ? c.workers : c.max_concurrent_encodes) = v.get<int>();
-    } else if (k == "max_queued_operations") {
+    } else if (k == "max_queued_operations" || k == "max_queued_encodes") {
       if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1000000) {
         return Bad(k, "must be 1..1000000");
       }
-      c.max_queued_operations = v.get<int>();
+      (k == "max_queued_operations" ? c.max_queued_operations : c.max_queued_encodes) = v.get<int>();
     } else if (k == "profiles") {
       auto s = ArgMap(v, k, &c.profiles);
       if (!s.ok()) return s;
@@ -107,6 +107,11 @@ absl::StatusOr<MediaConfig> ParseMediaConfig(absl::string_view text) {
     }
   }
   return c;
+}
+
+std::vector<core::PoolOptions> MediaPools(const MediaConfig& config) {
+  return {{kMediaPool, config.workers, config.max_queued_operations},
+          {kEncodePool, config.max_concurrent_encodes, config.max_queued_encodes}};
 }
 
 absl::Status CheckFfmpeg(const MediaConfig& config) {

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/blob/azure_blob_store.h"
+#include "server/core/executor.h"
 
 namespace switchboard::media {
 
@@ -21,8 +22,13 @@ struct MediaConfig {
   // Encoders: name ("flip", "cloudport") -> implementation ("ffmpeg").
   std::map<std::string, std::string> encoders = {{"flip", "ffmpeg"}, {"cloudport", "ffmpeg"}};
   std::string ffmpeg_path = "ffmpeg";
-  // Encodes running at once; the rest wait in `scheduled`.
+  // Encodes running at once: the threads of the executor's `encode` pool
+  // (each holds one while ffmpeg runs); the rest wait in `scheduled`.
   int max_concurrent_encodes = 1;
+  // Encodes waiting in `scheduled` at most: the `encode` pool's queue
+  // limit. Beyond it an Encode is RESOURCE_EXHAUSTED and nothing is
+  // recorded.
+  int max_queued_encodes = 1024;
   // Flip profile -> ffmpeg output arguments; CloudPort workflow -> the same.
   std::map<std::string, std::vector<std::string>> profiles;
   std::map<std::string, std::vector<std::string>> workflows;
@@ -30,12 +36,22 @@ struct MediaConfig {
   std::map<std::string, std::string> extensions;
   // Least time between two `processing` events of one encode.
   double progress_interval_seconds = 1.0;
-  // Worker threads for storage operations.
+  // Threads of the executor's `media` pool: storage operations, analysis,
+  // the recording half of an encode.
   int workers = 4;
-  // Accepted operations waiting for a worker at most; beyond it a new
-  // request is RESOURCE_EXHAUSTED (retry later) and nothing is recorded.
+  // Accepted operations waiting for a worker at most (also the `media`
+  // pool's queue limit); beyond it a new request is RESOURCE_EXHAUSTED
+  // (retry later) and nothing is recorded.
   int max_queued_operations = 20000;
 };
+
+// The executor pools the media engine runs on, sized by the keys above
+// (docs/media.md): `media` (workers, max_queued_operations) and `encode`
+// (max_concurrent_encodes, max_queued_encodes). The server adds them to its
+// core::Executor.
+inline constexpr char kMediaPool[] = "media";
+inline constexpr char kEncodePool[] = "encode";
+std::vector<core::PoolOptions> MediaPools(const MediaConfig& config);
 
 // Defaults plus the keys of `json_text` (empty: defaults only). Unknown keys
 // and wrong types are INVALID_ARGUMENT naming the key.

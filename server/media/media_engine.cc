@@ -25,7 +25,6 @@
 #include "server/media/encode_manager.h"
 #include "server/media/op_recorder.h"
 #include "server/media/request_echo.h"
-#include "server/media/worker_pool.h"
 
 namespace switchboard::media {
 namespace {
@@ -181,16 +180,24 @@ absl::Status MediaEngine::Init() {
     router_.Add(azure_.get(), hosts);
   }
   router_.SetLocalHost(options_.http_host);
+  if (options_.executor == nullptr || options_.executor->pool(kMediaPool) == nullptr ||
+      options_.executor->pool(kEncodePool) == nullptr || options_.executor->pool("core") == nullptr) {
+    return absl::FailedPreconditionError(
+        "media: the executor needs the pools of media::MediaPools (media, encode) and core");
+  }
+  pool_ = options_.executor->pool(kMediaPool);
   recorder_ = std::make_unique<OpRecorder>(store_);
   core::JobWorker::Options jo;
   jo.kind = kJobKind;
   jo.owner = options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id;
   jo.lease = options_.job_lease;
   jo.tick = options_.job_lease / 4;
+  jo.own_ticker = false;
   jobs_ = std::make_unique<core::JobWorker>(
       &store_->jobs(), jo, [this](core::Job job) { RunClaimed(std::move(job)); }, [this] { return Room(); });
+  jobs_ticker_ = std::make_unique<core::Ticker>(options_.executor->pool("core"), jo.tick,
+                                                [jobs = jobs_.get()] { jobs->Tick(); });
   recorder_->SetJobs(jobs_.get());
-  pool_ = std::make_unique<WorkerPool>(c.workers);
   RETURN_IF_ERROR(MigratePending());
   RETURN_IF_ERROR(InitEncodes());
   if (options_.start_jobs) StartJobs();
@@ -200,19 +207,58 @@ absl::Status MediaEngine::Init() {
 void MediaEngine::StartJobs() {
   // Runs again what a crash or kill interrupted (and, every tick, a job
   // whose lease expired).
-  std::call_once(jobs_started_, [this] { jobs_->Start(); });
+  std::call_once(jobs_started_, [this] {
+    jobs_->Start();
+    jobs_ticker_->Start(options_.job_lease / 4);
+  });
 }
 
 void MediaEngine::Shutdown() {
+  {
+    std::lock_guard<std::mutex> l(tasks_mu_);
+    stopping_ = true;
+  }
+  if (jobs_ticker_) jobs_ticker_->Stop();
   ShutdownEncodes();
   if (jobs_) jobs_->Stop();
-  if (pool_) pool_->Stop();
+  // What is queued still runs (the executor stops only after the engines).
+  std::unique_lock<std::mutex> l(tasks_mu_);
+  tasks_cv_.wait(l, [this] { return tasks_ == 0; });
+}
+
+absl::Status MediaEngine::Post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> l(tasks_mu_);
+    if (stopping_) return absl::UnavailableError("the media service is shutting down");
+    ++tasks_;
+  }
+  struct Ended {
+    MediaEngine* self;
+    ~Ended() {
+      std::lock_guard<std::mutex> l(self->tasks_mu_);
+      if (--self->tasks_ == 0) self->tasks_cv_.notify_all();
+    }
+  };
+  std::shared_ptr<Ended> ended(new Ended{this});
+  if (pool_->Post([task = std::move(task), ended]() { task(); })) return absl::OkStatus();
+  // The refused task is destroyed already: `ended` is the last copy.
+  ended.reset();
+  if (pool_->queue_depth() < pool_->queue_limit()) {
+    return absl::UnavailableError("the media service is shutting down");
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the '", pool_->name(), "' pool's queue is full: ", pool_->queue_limit(),
+      " operations wait for a worker (media.max_queued_operations); retry later"));
+}
+
+void MediaEngine::LetGo(const std::string& operation) {
+  if (auto lease = jobs_->Held(operation)) jobs_->Abandon(operation, lease->token);
 }
 
 size_t MediaEngine::Busy() {
   // Outcomes waiting for room in the store's queue count too: the recorder
   // never makes a worker wait for them (op_recorder.h).
-  return pool_->queued() + in_storage_.load() + recorder_->waiting();
+  return static_cast<size_t>(pool_->queue_depth()) + in_storage_.load() + recorder_->waiting();
 }
 
 int MediaEngine::Room() {
@@ -234,15 +280,28 @@ void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
     if (!begun.ok()) return done(begun.status());
     if (begun->replayed) return done(core::Replayed(std::move(begun->op)));
     v1::Operation op = std::move(begun->op);
+    const std::string name = op.name();
     if (job->return_when_accepted) {
       done(op);
-      pool_->Submit([job, op = std::move(op)]() mutable { job->work(std::move(op), LogUnrecorded("operation")); });
+      absl::Status posted =
+          Post([job, op = std::move(op)]() mutable { job->work(std::move(op), LogUnrecorded("operation")); });
+      if (!posted.ok()) {
+        // Accepted: its job runs again once the lease is let go.
+        log::Warn("accepted operation not queued; it runs once its lease expires",
+                  {{"operation", name}, {"error", posted.ToString()}});
+        LetGo(name);
+      }
       return;
     }
     auto shared_done = std::make_shared<Done>(done);
-    if (!pool_->Submit([job, op = std::move(op), shared_done]() mutable { job->work(std::move(op), *shared_done); })) {
-      // Recorded, its job unfinished: it runs at the next start.
-      (*shared_done)(absl::UnavailableError("the media service is shutting down; the operation runs at its next start"));
+    absl::Status posted =
+        Post([job, op = std::move(op), shared_done]() mutable { job->work(std::move(op), *shared_done); });
+    if (!posted.ok()) {
+      // Recorded, its job unfinished: it runs again once its lease expires,
+      // or at the next start.
+      LetGo(name);
+      (*shared_done)(absl::Status(posted.code(), absl::StrCat(posted.message(), "; ", name,
+                                                                " is recorded and runs later")));
     }
   });
 }
@@ -299,8 +358,8 @@ absl::Status MediaEngine::MigratePending() {
 void MediaEngine::RunClaimed(core::Job job) {
   std::string key = job.key;
   int64_t token = job.lease.token;
-  if (!pool_->Submit([this, job = std::move(job)] { ResumeJob(job); })) {
-    jobs_->Drop(key, token);  // shutting down: it runs at the next start
+  if (!Post([this, job = std::move(job)] { ResumeJob(job); }).ok()) {
+    jobs_->Drop(key, token);  // shutting down or full: it runs once its lease expires
   }
 }
 
@@ -384,7 +443,8 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CopyBlobRequest&
 
 void MediaEngine::CopyScheduled(v1::Operation op, const ResolvedBlob& s, const ResolvedBlob& d,
                                 const v1::CopyBlobRequest& req) {
-  pool_->Submit([this, op, s, d, req]() mutable {
+  const std::string name = op.name();
+  absl::Status posted = Post([this, op, s, d, req]() mutable {
     std::string crid = ClientRequestId(op);
     absl::Status st = EnsureContainer(d);
     absl::StatusOr<blob::BlobProperties> out =
@@ -400,6 +460,7 @@ void MediaEngine::CopyScheduled(v1::Operation op, const ResolvedBlob& s, const R
     *e.mutable_storage() = ev;
     recorder_->Record(std::move(op), std::move(e), LogUnrecorded("copy"));
   });
+  if (!posted.ok()) LetGo(name);  // scheduled: the copy runs again later
 }
 
 absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::DeleteBlobRequest& req) {
@@ -421,7 +482,8 @@ absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::DeleteBlobReques
 
 void MediaEngine::DeleteScheduled(v1::Operation op, const ResolvedBlob& t, const v1::DeleteBlobRequest& req,
                                   const blob::BlobProperties& props) {
-  pool_->Submit([this, op, t, req, props]() mutable {
+  const std::string name = op.name();
+  absl::Status posted = Post([this, op, t, req, props]() mutable {
     std::string crid = ClientRequestId(op);
     absl::Status st = t.store->DeleteBlob(t.ref, crid);
     if (!st.ok()) return recorder_->Fail(std::move(op), log_events::kDeleteFailed, st, LogUnrecorded("delete"));
@@ -432,6 +494,7 @@ void MediaEngine::DeleteScheduled(v1::Operation op, const ResolvedBlob& t, const
     *e.mutable_storage() = ev;
     recorder_->Record(std::move(op), std::move(e), LogUnrecorded("delete"));
   });
+  if (!posted.ok()) LetGo(name);  // scheduled: the delete runs again later
 }
 
 absl::StatusOr<MediaEngine::Job> MediaEngine::Prepare(const v1::CreateSasUrlRequest& req) {

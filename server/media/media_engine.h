@@ -12,7 +12,8 @@
 //      a storage event (copy, delete), encode stages, or `failure` with a
 //      stable logEventId (server/media/log_events.h).
 // Recording (2) does not hold a worker thread; the work (3) runs on the
-// engine's worker threads. `done` gets the Operation once it is succeeded,
+// executor's `media` pool, encodes on its `encode` pool (media_config.h:
+// MediaPools), and the job worker's ticks on its `core` pool's timers. `done` gets the Operation once it is succeeded,
 // failed or scheduled, or, with the request's return_when_accepted, once it
 // is ACCEPTED. Each operation is also a job ("media.operation", see
 // op_recorder.h) whose payload is the request: the recording in (2) enqueues
@@ -21,6 +22,7 @@
 // them again, so an accepted operation survives both.
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -29,7 +31,9 @@
 
 #include "absl/status/statusor.h"
 #include "server/blob/local_blob_store.h"
+#include "server/core/executor.h"
 #include "server/core/job_worker.h"
+#include "server/core/ticker.h"
 #include "server/core/reply.h"
 #include "server/core/store.h"
 #include "server/media/blob_router.h"
@@ -39,11 +43,13 @@
 
 namespace switchboard::media {
 
-class WorkerPool;
 class EncodeManager;
 
 struct MediaEngineOptions {
   MediaConfig config;
+  // The server's executor, holding the pools of MediaPools(config) and
+  // `core` (the job worker's ticks). Its owner stops it after Shutdown.
+  core::Executor* executor = nullptr;
   // Root of the local blob store (<data_dir>/blobs).
   std::string blob_root;
   // Temp files (cross-store copies, encodes): <data_dir>/media-tmp.
@@ -110,9 +116,11 @@ class MediaEngine {
   blob::LocalBlobStore* local_store() const { return local_.get(); }
   const MediaConfig& config() const { return options_.config; }
 
-  // Cancels encodes, finishes queued work; later calls fail UNAVAILABLE.
   // Starts claiming jobs, when options.start_jobs was false. Idempotent.
   void StartJobs();
+  // Later calls fail UNAVAILABLE; cancels encodes, stops claiming jobs and
+  // waits for the tasks it posted to the executor to end (the executor
+  // itself is stopped after, by its owner). Idempotent.
   void Shutdown();
 
  private:
@@ -146,6 +154,14 @@ class MediaEngine {
   void ResumeJob(const core::Job& job);
   template <class Req>
   absl::Status Resume(const v1::Operation& op, const std::string& request);
+  // Runs `task` on the `media` pool. UNAVAILABLE once shutting down,
+  // RESOURCE_EXHAUSTED naming media.max_queued_operations when the pool's
+  // queue is full; `task` is then not run.
+  absl::Status Post(std::function<void()> task);
+  // An operation recorded (its job held here) whose work could not be
+  // posted: its lease is let go, so the job runs again once it expires
+  // (here, or at the next start).
+  void LetGo(const std::string& operation);
   // Operations queued for a worker or waiting for storage, and outcomes
   // waiting for room in the store's queue: what media.max_queued_operations
   // bounds.
@@ -162,11 +178,20 @@ class MediaEngine {
   std::unique_ptr<blob::BlobStore> azure_;
   BlobRouter router_;
   std::unique_ptr<OpRecorder> recorder_;
-  // Claims and keeps the leases of "media.operation" jobs (declared before
-  // pool_, whose tasks finish them).
+  // Claims and keeps the leases of "media.operation" jobs, ticked by
+  // jobs_ticker_ on the `core` pool.
   std::unique_ptr<core::JobWorker> jobs_;
+  std::unique_ptr<core::Ticker> jobs_ticker_;
   std::once_flag jobs_started_;
-  std::unique_ptr<WorkerPool> pool_;
+  // The executor's `media` pool (storage operations, analysis, the
+  // recording half of an encode).
+  core::Pool* pool_ = nullptr;
+  // Tasks this engine posted to pool_ and that have not ended (Shutdown
+  // waits for none), and whether it still posts.
+  std::mutex tasks_mu_;
+  std::condition_variable tasks_cv_;
+  int64_t tasks_ = 0;
+  bool stopping_ = false;
   // Operations whose storage call a worker handed to the store, not yet
   // answered (counted with the pool's queue against
   // media.max_queued_operations).

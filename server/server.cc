@@ -202,7 +202,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     core::JobPruner::Options prune_opts;
     prune_opts.retention = absl::Seconds(config.job_retention_seconds);
     prune_opts.active = [leadership = impl->leadership.get()] { return leadership->leading(); };
-    impl->job_pruner = std::make_unique<core::JobPruner>(&impl->store->jobs(), prune_opts);
+    impl->job_pruner =
+        std::make_unique<core::JobPruner>(&impl->store->jobs(), impl->executor->pool("core"), prune_opts);
     impl->job_pruner->Start();
   }
 

@@ -7,23 +7,28 @@
 
 namespace switchboard::core {
 
-JobPruner::JobPruner(JobQueue* queue, Options options) : queue_(queue), options_(options) {}
+JobPruner::JobPruner(JobQueue* queue, Pool* pool, Options options)
+    : queue_(queue), pool_(pool), options_(options) {}
 
 JobPruner::~JobPruner() { Stop(); }
 
 void JobPruner::Start() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Loop(); });
+  if (ticker_ != nullptr || stopping_) return;
+  ticker_ = std::make_unique<Ticker>(pool_, options_.interval, [this] { Round(); });
+  ticker_->Start(options_.interval);
 }
 
 void JobPruner::Stop() {
+  Ticker* ticker = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    ticker = ticker_.get();
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (ticker != nullptr) ticker->Stop();
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !in_round_; });
 }
 
 absl::StatusOr<int> JobPruner::PruneBatch(absl::Time before) {
@@ -50,21 +55,39 @@ absl::StatusOr<int64_t> JobPruner::PruneNow() {
   return total;
 }
 
-void JobPruner::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.interval), [this] { return stopping_; });
-    if (stopping_) break;
-    if (options_.active && !options_.active()) continue;
-    lock.unlock();
-    absl::StatusOr<int64_t> n = PruneNow();
-    if (!n.ok()) {
-      log::Warn("finished jobs not pruned", {{"error", n.status().ToString()}});
-    } else if (*n > 0) {
-      log::Debug("finished jobs pruned", {{"jobs", *n}});
-    }
-    lock.lock();
+void JobPruner::Round() {
+  if (options_.active && !options_.active()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || in_round_) return;
+    in_round_ = true;
   }
+  // One cutoff for the whole round, as in PruneNow.
+  NextBatch(absl::Now() - options_.retention, 0);
+}
+
+void JobPruner::NextBatch(absl::Time before, int64_t total) {
+  queue_->Prune(before, options_.batch, [this, before, total](absl::StatusOr<int> n) {
+    if (!n.ok()) return EndRound(n.status(), total);
+    bool more = *n >= options_.batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      more = more && !stopping_;
+    }
+    if (more) return NextBatch(before, total + *n);
+    EndRound(absl::OkStatus(), total + *n);
+  });
+}
+
+void JobPruner::EndRound(const absl::Status& status, int64_t total) {
+  if (!status.ok()) {
+    log::Warn("finished jobs not pruned", {{"error", status.ToString()}});
+  } else if (total > 0) {
+    log::Debug("finished jobs pruned", {{"jobs", total}});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  in_round_ = false;
+  cv_.notify_all();
 }
 
 }  // namespace switchboard::core

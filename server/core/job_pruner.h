@@ -8,18 +8,19 @@
 // for long. A round goes on while full batches come back. With replicas,
 // only the leader's pruner runs its rounds (Options::active).
 //
-// The rounds run on a thread of the pruner's own until the engines move to
-// core::Executor's timers.
+// The rounds are timed by a core::Ticker on an executor pool and hold no
+// thread: each batch's completion sends the next.
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/core/job_queue.h"
+#include "server/core/ticker.h"
 
 namespace switchboard::core {
 
@@ -36,7 +37,8 @@ class JobPruner {
     std::function<bool()> active;
   };
 
-  JobPruner(JobQueue* queue, Options options);
+  // `pool` times the rounds (the Server's "core" pool).
+  JobPruner(JobQueue* queue, Pool* pool, Options options);
   ~JobPruner();
   JobPruner(const JobPruner&) = delete;
   JobPruner& operator=(const JobPruner&) = delete;
@@ -51,16 +53,21 @@ class JobPruner {
   void Stop();
 
  private:
-  void Loop();
+  // A timed round: its batches follow each other from their completions.
+  void Round();
+  void NextBatch(absl::Time before, int64_t total);
+  void EndRound(const absl::Status& status, int64_t total);
   // One batch; blocks until it is committed.
   absl::StatusOr<int> PruneBatch(absl::Time before);
 
   JobQueue* queue_;
+  Pool* pool_;
   const Options options_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::thread thread_;
+  bool in_round_ = false;
+  std::unique_ptr<Ticker> ticker_;
 };
 
 }  // namespace switchboard::core

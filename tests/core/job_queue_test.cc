@@ -604,7 +604,8 @@ TEST_P(JobQueueConformance, ThePrunerDeletesInBatchesUntilNothingIsPastRetention
   JobPruner::Options long_retention;
   long_retention.retention = absl::Hours(1);
   long_retention.batch = 5;
-  auto none = JobPruner(&q(), long_retention).PruneNow();
+  Pool timers({"prune", 1, 16});
+  auto none = JobPruner(&q(), &timers, long_retention).PruneNow();
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(*none, 0) << "nothing finished an hour ago";
 
@@ -612,7 +613,7 @@ TEST_P(JobQueueConformance, ThePrunerDeletesInBatchesUntilNothingIsPastRetention
   JobPruner::Options o;
   o.retention = absl::Milliseconds(10);
   o.batch = 5;
-  JobPruner pruner(&q(), o);
+  JobPruner pruner(&q(), &timers, o);
   auto n = pruner.PruneNow();
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, kJobs) << "batches of 5 until one came back short";
@@ -624,7 +625,7 @@ TEST_P(JobQueueConformance, ThePrunerDeletesInBatchesUntilNothingIsPastRetention
   ASSERT_EQ(again.size(), 1u);
   ASSERT_TRUE(Write(JobWrite::Complete(again[0].lease)).ok());
   o.interval = absl::Milliseconds(50);
-  JobPruner timed(&q(), o);
+  JobPruner timed(&q(), &timers, o);
   timed.Start();
   for (int i = 0; i < 100 && q().GetJob(kept)->has_value(); ++i) absl::SleepFor(absl::Milliseconds(20));
   timed.Stop();

@@ -239,7 +239,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     }
     hook_opts.ca_file = config.webhook_ca_file;
   }
-  impl->webhooks = std::make_unique<notification::WebhookEngine>(impl->store.get(), hook_opts);
+  // With replicas, a webhook's owner follows the log for what the others
+  // publish; alone, every publish is made here and wakes the claims itself.
+  impl->webhooks = std::make_unique<notification::WebhookEngine>(impl->store.get(), hook_opts,
+                                                                 shared_store ? impl->hub.get() : nullptr);
   RETURN_IF_ERROR(impl->webhooks->Load());
   impl->bus->AddRoute(impl->queues.get());
   impl->bus->AddRoute(impl->webhooks.get());

@@ -103,13 +103,34 @@ v1::WebhookSubscription Public(v1::WebhookSubscription hook) {
 
 std::string DeliveryJobKind(absl::string_view webhook) { return absl::StrCat(kDeliveryJobKindPrefix, webhook); }
 
-WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options)
+// Wakes the engine's log follower; detached at Close (the hub outlives the
+// engine).
+class WebhookEngine::Follower final : public core::Waiter {
+ public:
+  explicit Follower(WebhookEngine* engine) : engine_(engine) {}
+  void Wake() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (engine_ != nullptr) engine_->FollowLog();
+  }
+  // Waits for a Wake under way; later ones do nothing.
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    engine_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  WebhookEngine* engine_;
+};
+
+WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options, core::EventHub* hub)
     : store_(store),
       options_(std::move(options)),
       policy_{options_.retry_base, options_.retry_max},
       share_(std::max(1, options_.claim_window)),
       max_held_(8 * std::max(1, options_.claim_window)),
-      owner_(options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id) {}
+      owner_(options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id),
+      hub_(hub) {}
 
 WebhookEngine::~WebhookEngine() { Close(); }
 
@@ -142,7 +163,82 @@ absl::Status WebhookEngine::Load() {
   });
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   keeper_ = std::thread([this] { KeeperLoop(); });
+  if (hub_ != nullptr) {
+    follower_ = std::make_shared<Follower>(this);
+    {
+      std::lock_guard<std::mutex> lock(follow_mu_);
+      cursor_ = hub_->head();
+    }
+    FollowLog();  // parks the follower in the hub
+  }
   return absl::OkStatus();
+}
+
+void WebhookEngine::FollowLog() {
+  {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    if (following_) {
+      follow_again_ = true;
+      return;
+    }
+    following_ = true;
+  }
+  static const core::WatchFilter kDeliveries{"notification", {kDeliveryKind}, "", ""};
+  std::set<std::string> due;
+  bool all = false;
+  for (;;) {
+    int64_t cursor;
+    {
+      std::lock_guard<std::mutex> lock(follow_mu_);
+      cursor = cursor_;
+    }
+    core::EventHub::Next next = hub_->NextEvent(cursor, kDeliveries, /*live=*/false, follower_);
+    if (next.kind == core::EventHub::NextKind::kEvent) {
+      {
+        std::lock_guard<std::mutex> lock(follow_mu_);
+        cursor_ = next.event->sequence;
+      }
+      const std::string& webhook = next.event->related;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto own = owned_.find(webhook);
+        if (closed_ || own == owned_.end() || !own->second.active) continue;
+      }
+      // A new delivery (not an attempt's outcome) of a webhook owned here.
+      v1::NotificationEvent e;
+      if (e.ParseFromString(next.event->data) && e.delivery().state() == v1::DELIVERY_PENDING &&
+          e.delivery().attempts_size() == 0) {
+        due.insert(webhook);
+      }
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    if (next.kind == core::EventHub::NextKind::kWait) {
+      cursor_ = std::max(cursor_, next.advance_to);
+      if (follow_again_) {
+        follow_again_ = false;
+        continue;
+      }
+      following_ = false;
+      break;
+    }
+    if (next.kind == core::EventHub::NextKind::kClosed) {
+      following_ = false;
+      break;
+    }
+    // Behind the ring (kReadStore, kLagging): skip to the head and let every
+    // webhook owned here look for itself.
+    cursor_ = hub_->head();
+    all = true;
+  }
+  std::vector<std::shared_ptr<core::JobWorker>> workers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, o] : owned_) {
+      if (all || due.count(name) > 0) workers.push_back(o.worker);
+    }
+  }
+  for (auto& w : workers) w->Poke();
 }
 
 void WebhookEngine::Close() {
@@ -153,6 +249,7 @@ void WebhookEngine::Close() {
   }
   cv_.notify_all();
   keeper_cv_.notify_all();
+  if (follower_) follower_->Detach();
   if (keeper_.joinable()) keeper_.join();
   for (auto& t : workers_) t.join();
   workers_.clear();

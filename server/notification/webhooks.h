@@ -29,8 +29,9 @@
 // here ends once its attempts under way are recorded.
 //
 // Publishes made here wake the owner's claims at once when it is this
-// replica; the owner claims what other replicas published, the retries
-// another owner set, and leases that ran out on a 1 s poll (`tick`).
+// replica; given the EventHub (replicas), the owner follows the log and
+// claims at once what other replicas published too. The retries another
+// owner set and leases that ran out are claimed on a 1 s poll (`tick`).
 
 #include <atomic>
 #include <condition_variable>
@@ -48,6 +49,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/event_hub.h"
 #include "server/core/job_worker.h"
 #include "server/core/reply.h"
 #include "server/core/store.h"
@@ -101,7 +103,9 @@ struct WebhookOptions {
 
 class WebhookEngine final : public BusRoute {
  public:
-  WebhookEngine(core::Store* store, WebhookOptions options);
+  // `hub` (optional; with replicas): the log the owner follows for the
+  // deliveries other replicas enqueue.
+  WebhookEngine(core::Store* store, WebhookOptions options, core::EventHub* hub = nullptr);
   ~WebhookEngine();
 
   // Reads the webhooks back, moves the deliveries of an older data dir to
@@ -155,6 +159,11 @@ class WebhookEngine final : public BusRoute {
     // Waiting deliveries being given back, not answered yet.
     int releasing = 0;
   };
+
+  class Follower;
+  // New delivery events in the log: pokes the claims of the webhooks owned
+  // here that got one (from any replica).
+  void FollowLog();
 
   // The keeper: owner leases, their webhooks' claims and lease renewals.
   void KeeperLoop();
@@ -232,6 +241,13 @@ class WebhookEngine final : public BusRoute {
 
   std::unique_ptr<OutcomeWriter> outcomes_;
   std::unique_ptr<OwnerLeases> owners_;
+
+  // The log follower (with a hub): events after cursor_ were looked at.
+  core::EventHub* hub_;
+  std::mutex follow_mu_;
+  bool following_ = false, follow_again_ = false;
+  int64_t cursor_ = 0;
+  std::shared_ptr<Follower> follower_;
 };
 
 }  // namespace switchboard::notification

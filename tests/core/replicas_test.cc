@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -549,6 +550,35 @@ TEST_F(Replicas, WebhookOwnerLeasesEvenOutWhenReplicasJoin) {
   const absl::Time deadline = absl::Now() + absl::Seconds(15);
   while (rx.requests() < kHooks && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(rx.requests(), kHooks) << "each webhook gets the event once";
+}
+
+
+// The owner follows the log: a publish on another replica reaches the
+// receiver without waiting for the owner's 1 s poll (median well under it).
+TEST_F(Replicas, AWebhooksOwnerClaimsWhatAnotherReplicaPublishesAtOnce) {
+  config_.bus_status_events = 0;
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  CountingReceiver rx(/*hold_ms=*/0);
+  auto sa = a->Notification();
+  CreateWebhookOk(*sa, GappsWebhook(rx.url(), kSecret, 5000, 600));
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (JobOwner("webhook.owner").empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  const std::string owner = JobOwner("webhook.owner");
+  ASSERT_FALSE(owner.empty()) << "nobody took the owner lease";
+  TestServer* other = owner.rfind(InstanceOf("a") + "/", 0) == 0 ? b.get() : a.get();
+  auto stub = other->Notification();
+  std::vector<absl::Duration> took;
+  for (int i = 0; i < 9; ++i) {
+    const absl::Time t0 = absl::Now();
+    PublishOk(*stub, EventId(700 + i));
+    ASSERT_TRUE(rx.WaitForDistinct(i + 1, absl::Seconds(5))) << "event " << i << " never arrived";
+    took.push_back(absl::Now() - t0);
+    absl::SleepFor(absl::Milliseconds(137));  // off the poll's beat
+  }
+  std::sort(took.begin(), took.end());
+  EXPECT_LT(took[took.size() / 2], absl::Milliseconds(300))
+      << "median " << took[took.size() / 2] << ": the owner waited for its poll";
 }
 
 }  // namespace

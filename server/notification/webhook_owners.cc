@@ -83,7 +83,7 @@ void OwnerLeases::ReapDeadReplicas() {
   }
 }
 
-void OwnerLeases::Renew(Changes* changes) {
+void OwnerLeases::Renew(const std::set<std::string>& renew_now, Changes* changes) {
   std::map<std::string, core::JobLease> held;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -94,7 +94,7 @@ void OwnerLeases::Renew(Changes* changes) {
   // Sent together, answered in any order.
   std::map<std::string, std::future<absl::StatusOr<core::JobLease>>> out;
   for (const auto& [name, lease] : held) {
-    if (lease.expires_us - now >= below) continue;
+    if (lease.expires_us - now >= below && renew_now.count(name) == 0) continue;
     auto p = std::make_shared<std::promise<absl::StatusOr<core::JobLease>>>();
     out.emplace(name, p->get_future());
     queue_->Heartbeat(lease, options_.lease, [p](absl::StatusOr<core::JobLease> r) { p->set_value(std::move(r)); });
@@ -145,11 +145,11 @@ void OwnerLeases::Claim(int n, Changes* changes) {
   }
 }
 
-OwnerLeases::Changes OwnerLeases::Tick() {
+OwnerLeases::Changes OwnerLeases::Tick(const std::set<std::string>& renew_now) {
   Changes changes;
   KeepPresence();
   ReapDeadReplicas();
-  Renew(&changes);
+  Renew(renew_now, &changes);
   auto replicas = queue_->CountByState(kReplicaJobKind);
   auto owners = queue_->CountByState(kOwnerJobKind);
   if (!replicas.ok() || !owners.ok()) {

@@ -32,6 +32,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,8 +67,10 @@ class OwnerLeases {
     std::vector<std::string> lost;
   };
   // One round: keeps the presence, finishes dead replicas' presences,
-  // renews the held leases and claims free ones up to the share.
-  Changes Tick();
+  // renews the held leases (those in `renew_now` whatever their time left:
+  // webhooks deleted here, whose heartbeat is then refused) and claims free
+  // ones up to the share.
+  Changes Tick(const std::set<std::string>& renew_now = {});
   // How many held leases should be handed back to even out the cluster.
   int Excess();
   // Hands `name`'s lease back (READY now) and forgets it.
@@ -87,7 +90,7 @@ class OwnerLeases {
   absl::StatusOr<std::vector<core::Job>> ClaimNow(const std::string& kind, int n);
   void KeepPresence();
   void ReapDeadReplicas();
-  void Renew(Changes* changes);
+  void Renew(const std::set<std::string>& renew_now, Changes* changes);
   void Claim(int n, Changes* changes);
 
   core::JobQueue* queue_;

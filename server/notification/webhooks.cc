@@ -304,7 +304,16 @@ void WebhookEngine::KeeperLoop() {
 }
 
 void WebhookEngine::KeeperRound() {
-  OwnerLeases::Changes changes = owners_->Tick();
+  // Webhooks deleted here: their leases were woken by the delete, so a
+  // heartbeat now finds them lost at once.
+  std::set<std::string> gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, o] : owned_) {
+      if (o.active && hooks_.count(name) == 0) gone.insert(name);
+    }
+  }
+  OwnerLeases::Changes changes = owners_->Tick(gone);
   for (const std::string& name : changes.lost) Disown(name, /*shed=*/false);
   for (const std::string& name : changes.gained) Own(name);
   if (int excess = owners_->Excess(); excess > 0) {
@@ -359,7 +368,7 @@ void WebhookEngine::Own(const std::string& name) {
       jo.lease = options_.job_lease;
       jo.tick = options_.tick;
       jo.claim_batch = options_.claim_batch;
-      jo.own_ticker = false;
+
       worker = std::make_shared<core::JobWorker>(
           &store_->jobs(), jo, [this](core::Job job) { OnClaimed(std::move(job)); },
           [this, name] { return RoomFor(name); });

@@ -26,6 +26,7 @@
 #include "server/notification/webhook_owners.h"
 #include "server/notification/webhooks.h"
 #include "tests/core/test_support.h"
+#include "tests/notification/bus_client.h"
 #include "tests/notification/daemon_process.h"
 #include "tests/notification/webhook_client.h"
 #include "tests/core/store_jobs.h"
@@ -351,6 +352,47 @@ TEST(WebhookJobs, AServerStartedOnOldKindJobsDeliversThem) {
   std::vector<core::Job> owner = JobsInStore(dir.path(), notification::kOwnerJobKind, "webhooks/old");
   ASSERT_EQ(owner.size(), 1u) << "the webhook got its owner lease job";
   EXPECT_EQ(owner[0].state, core::JobState::kRunning);
+}
+
+// A delete ends the webhook's owner lease and cancels its delivery jobs in
+// its own transaction: nothing more reaches the receiver, and the owner job
+// is finished within a keeper tick or two.
+TEST(WebhookJobs, DeletingAWebhookCancelsItsDeliveriesAndEndsItsOwnerLease) {
+  TempDir dir;
+  core::ServerConfig config = FastRetries();
+  config.webhook_retry_base_ms = 1000;
+  config.webhook_retry_max_ms = 1000;
+  TestServer ts(dir.path(), config);
+  auto stub = ts.Notification();
+  WebhookReceiver rx([](const WebhookReceiver::Request&) { return Reply{503, {}, 0}; });
+  const std::string hook = CreateWebhook(*stub, Hook(rx.url() + "/hook"));
+  PublishOk(*stub, "wh-delete-1");
+  PublishOk(*stub, "wh-delete-2");
+  ASSERT_TRUE(rx.WaitFor(2, 15000)) << "the first attempts never came";
+  const absl::Time owned_by = absl::Now() + absl::Seconds(5);
+  while (JobsInStore(dir.path(), notification::kOwnerJobKind, hook).empty() && absl::Now() < owned_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(JobsInStore(dir.path(), notification::kOwnerJobKind, hook).size(), 1u);
+  EXPECT_EQ(JobsInStore(dir.path(), notification::kOwnerJobKind, hook)[0].state, core::JobState::kRunning);
+  v1::DeleteWebhookSubscriptionRequest del;
+  del.set_name(hook);
+  del.set_request_id(NewRequestId());
+  CallOk(*stub, &v1::NotificationService::Stub::DeleteWebhookSubscription, del);
+  const size_t at_delete = rx.received().size();
+  for (const core::Job& j : JobsInStore(dir.path(), notification::DeliveryJobKind(hook))) {
+    EXPECT_EQ(j.state, core::JobState::kFailed) << j.key;
+    EXPECT_NE(j.last_error.find("deleted"), std::string::npos) << j.last_error;
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  auto owner_done = [&] {
+    auto jobs = JobsInStore(dir.path(), notification::kOwnerJobKind, hook);
+    return jobs.size() == 1 && jobs[0].state == core::JobState::kDone;
+  };
+  while (!owner_done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE(owner_done()) << "the deleted webhook's owner job is not finished";
+  absl::SleepFor(absl::Milliseconds(2500));  // past the 1 s retries
+  EXPECT_LE(rx.received().size(), at_delete + 2) << "attempts went on after the delete";
 }
 
 // Outcomes handed over faster than the store commits share mutations; one

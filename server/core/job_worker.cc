@@ -20,7 +20,10 @@ void JobWorker::Start() {
     started_ = true;
   }
   ClaimNow();
-  if (options_.own_ticker) ticker_ = std::thread([this] { Loop(); });
+  if (options_.ticker_pool != nullptr) {
+    ticker_ = std::make_unique<Ticker>(options_.ticker_pool, options_.tick, [this] { Tick(); });
+    ticker_->Start(options_.tick);
+  }
 }
 
 void JobWorker::Poke() { ClaimNow(); }
@@ -149,24 +152,13 @@ void JobWorker::Renew() {
   }
 }
 
-void JobWorker::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.tick), [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    Tick();
-    lock.lock();
-  }
-}
-
 void JobWorker::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
     cv_.notify_all();
   }
-  if (ticker_.joinable()) ticker_.join();
+  if (ticker_) ticker_->Stop();
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return in_flight_ == 0; });
 }

@@ -14,23 +14,23 @@
 // unfenced (the job's new holder finishes it), until Drop. Leases are looked up by the job's key, so the jobs
 // of a kind run here need non-empty keys, unique among unfinished jobs.
 //
-// The ticks run on a thread of the worker's own until the engines move to
-// core::Executor's timers; or, with Options::own_ticker false, on the
-// caller's, through Tick() (an engine that runs many workers, one per
-// webhook, from one thread).
+// The ticks run on a core::Ticker on Options::ticker_pool; or, without
+// one, the owner calls Tick() (an engine that runs many workers, one per
+// webhook, from one ticker of its own).
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/time/time.h"
 #include "server/core/job.h"
 #include "server/core/job_queue.h"
+#include "server/core/ticker.h"
 
 namespace switchboard::core {
 
@@ -44,8 +44,9 @@ class JobWorker {
     absl::Duration tick = absl::Seconds(15);
     // Most jobs one claim asks for.
     int claim_batch = 256;
-    // False: no thread of its own; the owner calls Tick() every `tick`.
-    bool own_ticker = true;
+    // The pool whose timers call Tick() every `tick` from Start; null: the
+    // owner calls Tick().
+    Pool* ticker_pool = nullptr;
   };
   // Gets each job claimed here, on the store's completion thread: hand the
   // work off, never block.
@@ -97,7 +98,6 @@ class JobWorker {
  private:
   void ClaimNow();
   void Renew();
-  void Loop();
   void Finished();  // one call to the queue answered
 
   JobQueue* queue_;
@@ -117,7 +117,7 @@ class JobWorker {
   bool claiming_ = false;
   bool claim_again_ = false;
   int in_flight_ = 0;
-  std::thread ticker_;
+  std::unique_ptr<Ticker> ticker_;
 };
 
 }  // namespace switchboard::core

@@ -192,7 +192,7 @@ absl::Status MediaEngine::Init() {
   jo.owner = options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id;
   jo.lease = options_.job_lease;
   jo.tick = options_.job_lease / 4;
-  jo.own_ticker = false;
+
   jobs_ = std::make_unique<core::JobWorker>(
       &store_->jobs(), jo, [this](core::Job job) { RunClaimed(std::move(job)); }, [this] { return Room(); });
   jobs_ticker_ = std::make_unique<core::Ticker>(options_.executor->pool("core"), jo.tick,

@@ -67,6 +67,7 @@ void ResourcingEngine::StartJobs() {
   o.owner = options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id;
   o.lease = options_.job_lease;
   o.tick = options_.job_tick > absl::ZeroDuration() ? options_.job_tick : options_.job_lease / 4;
+  o.ticker_pool = work_pool_;
   // No room limit: claimed runs wait in the engine's queue for a worker.
   jobs_ = std::make_unique<core::JobWorker>(&store_->jobs(), o, [this](core::Job job) { RunClaimed(std::move(job)); },
                                             nullptr);

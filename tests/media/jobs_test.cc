@@ -151,6 +151,8 @@ TEST(MediaJobs, AnOutcomeAfterTheHeartbeatLearnedOfTheLossIsRefusedToo) {
   o.owner = "stalled-replica";
   o.lease = absl::Milliseconds(200);
   o.tick = absl::Milliseconds(20);
+  core::Pool ticks({"ticks", 1, 16});
+  o.ticker_pool = &ticks;
   core::JobWorker worker(&(*store)->jobs(), o, [](core::Job) {}, [] { return 0; });
   media::OpRecorder recorder(store->get());
   recorder.SetJobs(&worker);

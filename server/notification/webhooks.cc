@@ -368,7 +368,7 @@ void WebhookEngine::Own(const std::string& name) {
       jo.lease = options_.job_lease;
       jo.tick = options_.tick;
       jo.claim_batch = options_.claim_batch;
-
+      // No ticker_pool: the keeper ticks every webhook's worker.
       worker = std::make_shared<core::JobWorker>(
           &store_->jobs(), jo, [this](core::Job job) { OnClaimed(std::move(job)); },
           [this, name] { return RoomFor(name); });

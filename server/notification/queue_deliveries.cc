@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "common/uuid.h"
 #include "server/core/job_queue.h"
+#include "server/core/log_follower.h"
 #include "server/core/ticker.h"
 #include "server/notification/queue_names.h"
 #include "server/notification/queues.h"
@@ -70,25 +71,6 @@ struct QueueEngine::Outstanding {
   std::shared_ptr<const v1::QueuedMessage> message;
 };
 
-class QueueEngine::Follower final : public core::Waiter {
- public:
-  explicit Follower(QueueEngine* engine) : engine_(engine) {}
-  void Wake() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (engine_ != nullptr) engine_->FollowLog();
-  }
-  // Waits for a Wake under way; later ones do nothing (the hub may outlive
-  // the engine).
-  void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    engine_ = nullptr;
-  }
-
- private:
-  std::mutex mu_;
-  QueueEngine* engine_;
-};
-
 QueueEngine::QueueEngine(core::Store* store, core::EventHub* hub, core::Pool* pool, QueueOptions defaults)
     : store_(store),
       hub_(hub),
@@ -99,12 +81,10 @@ QueueEngine::QueueEngine(core::Store* store, core::EventHub* hub, core::Pool* po
 QueueEngine::~QueueEngine() { Close(); }
 
 void QueueEngine::Start() {
-  follower_ = std::make_shared<Follower>(this);
-  {
-    std::lock_guard<std::mutex> lock(follow_mu_);
-    cursor_ = hub_->head();
-  }
-  FollowLog();  // parks the follower in the hub
+  static const core::WatchFilter kBusEvents{"notification", {"bus_event"}, "", ""};
+  follower_ = std::make_unique<core::LogFollower>(
+      hub_, kBusEvents, [this](const auto& events, bool behind) { OnLogPass(events, behind); });
+  follower_->Start();
   std::lock_guard<std::mutex> lock(mu_);
   ticker_ = std::make_unique<core::Ticker>(pool_, defaults_.poll, [this] { OnTimer(); });
   ticker_->Start();
@@ -122,72 +102,34 @@ void QueueEngine::Close() {
   // No OnTimer runs after this; ticker_ itself is not touched again (Start
   // made it, and WakeByLocked only runs while not closed_).
   if (ticker_) ticker_->Stop();
-  if (follower_) follower_->Detach();
+  if (follower_) follower_->Stop();
 }
 
-void QueueEngine::FollowLog() {
-  {
-    std::lock_guard<std::mutex> lock(follow_mu_);
-    if (following_) {
-      follow_again_ = true;
-      return;
-    }
-    following_ = true;
-  }
-  static const core::WatchFilter kBusEvents{"notification", {"bus_event"}, "", ""};
+void QueueEngine::OnLogPass(const std::vector<std::shared_ptr<const core::EventRecord>>& events, bool behind) {
+  // Behind the ring: every queue looks for itself.
+  if (behind) return PokeAll();
   std::set<std::string> matched;
-  bool all = false;
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) break;
-    }
-    int64_t cursor;
-    {
-      std::lock_guard<std::mutex> lock(follow_mu_);
-      cursor = cursor_;
-    }
-    core::EventHub::Next next = hub_->NextEvent(cursor, kBusEvents, /*live=*/false, follower_);
-    std::lock_guard<std::mutex> lock(follow_mu_);
-    if (next.kind == core::EventHub::NextKind::kEvent) {
-      cursor_ = next.event->sequence;
-      std::lock_guard<std::mutex> qlock(mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    for (const auto& event : events) {
       // The queues this replica's publish claimed its message for already
       // have nothing new to claim.
-      absl::string_view uuid = next.event->resource;
+      absl::string_view uuid = event->resource;
       absl::ConsumePrefix(&uuid, "busEvents/");
       auto direct = direct_by_event_.find(uuid);
       for (const auto& [name, q] : queues_) {
         if (direct != direct_by_event_.end() && direct->second.erase(name) > 0) continue;
         for (const auto& b : q->sub.bindings()) {
-          if (TopicMatches(b, next.event->related)) {
+          if (TopicMatches(b, event->related)) {
             matched.insert(name);
             break;
           }
         }
       }
       if (direct != direct_by_event_.end()) direct_by_event_.erase(direct);
-      continue;
     }
-    if (next.kind == core::EventHub::NextKind::kWait) {
-      cursor_ = std::max(cursor_, next.advance_to);
-      if (follow_again_) {
-        follow_again_ = false;
-        continue;
-      }
-      following_ = false;
-      break;
-    }
-    if (next.kind == core::EventHub::NextKind::kClosed) {
-      following_ = false;
-      break;
-    }
-    // Behind the ring (kReadStore, kLagging): skip to the head and let every
-    // queue look for itself.
-    cursor_ = hub_->head();
-    all = true;
   }
-  if (all) return PokeAll();
   for (const auto& q : matched) Poke(q);
 }
 

@@ -44,6 +44,7 @@
 #include "switchboard/v1/notification.pb.h"
 
 namespace switchboard::core {
+class LogFollower;
 class Pool;
 class Ticker;
 }  // namespace switchboard::core
@@ -130,7 +131,6 @@ class QueueEngine final : public BusRoute {
   struct Queue;
   struct Attached;
   struct Outstanding;
-  class Follower;
   using Sends = std::vector<std::pair<std::shared_ptr<Consumer>, v1::Delivery>>;
 
   // The subscription as stored, with its counts filled in.
@@ -156,8 +156,9 @@ class QueueEngine final : public BusRoute {
   // (`direct`: queue and index in the mutation's jobs).
   void OnRouted(const std::vector<std::pair<std::string, size_t>>& direct, const std::string& event_uuid,
                 const std::string& payload, const core::CommitResult* committed);
-  // The log moved: claims for the queues its new bus events match.
-  void FollowLog();
+  // The log moved (core::LogFollower): claims for the queues its new bus
+  // events match, or for every queue when the follower fell behind.
+  void OnLogPass(const std::vector<std::shared_ptr<const core::EventRecord>>& events, bool behind);
   // What came due: lapsed leases, retry times, the poll.
   void OnTimer();
   // OnTimer runs by `due_us` (mu_ held).
@@ -208,11 +209,8 @@ class QueueEngine final : public BusRoute {
   // By event uuid, the queues whose message the publish claimed here at once
   // (Route); the log follower skips them for that event. Guarded by mu_.
   std::map<std::string, std::set<std::string>, std::less<>> direct_by_event_;
-  // The log follower: events after cursor_ were not looked at yet.
-  std::mutex follow_mu_;
-  bool following_ = false, follow_again_ = false;
-  int64_t cursor_ = 0;
-  std::shared_ptr<Follower> follower_;
+  // Follows the log's bus events (Start to Close).
+  std::unique_ptr<core::LogFollower> follower_;
   std::shared_ptr<core::EventHub::Listener> listener_;
 
   // Routing, on the store's writer thread only: the subscriptions as of

@@ -16,6 +16,7 @@
 #include "common/uuid.h"
 #include "server/core/fingerprint.h"
 #include "server/core/list_page.h"
+#include "server/core/log_follower.h"
 #include "server/notification/topic.h"
 #include "server/notification/webhook_migration.h"
 #include "wire/gorg_envelope.h"
@@ -105,24 +106,6 @@ std::string DeliveryJobKind(absl::string_view webhook) { return absl::StrCat(kDe
 
 // Wakes the engine's log follower; detached at Close (the hub outlives the
 // engine).
-class WebhookEngine::Follower final : public core::Waiter {
- public:
-  explicit Follower(WebhookEngine* engine) : engine_(engine) {}
-  void Wake() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (engine_ != nullptr) engine_->FollowLog();
-  }
-  // Waits for a Wake under way; later ones do nothing.
-  void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    engine_ = nullptr;
-  }
-
- private:
-  std::mutex mu_;
-  WebhookEngine* engine_;
-};
-
 WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options, core::EventHub* hub)
     : store_(store),
       options_(std::move(options)),
@@ -164,78 +147,35 @@ absl::Status WebhookEngine::Load() {
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   keeper_ = std::thread([this] { KeeperLoop(); });
   if (hub_ != nullptr) {
-    follower_ = std::make_shared<Follower>(this);
-    {
-      std::lock_guard<std::mutex> lock(follow_mu_);
-      cursor_ = hub_->head();
-    }
-    FollowLog();  // parks the follower in the hub
+    static const core::WatchFilter kDeliveries{"notification", {kDeliveryKind}, "", ""};
+    follower_ = std::make_unique<core::LogFollower>(
+        hub_, kDeliveries, [this](const auto& events, bool behind) { OnLogPass(events, behind); });
+    follower_->Start();
   }
   return absl::OkStatus();
 }
 
-void WebhookEngine::FollowLog() {
-  {
-    std::lock_guard<std::mutex> lock(follow_mu_);
-    if (following_) {
-      follow_again_ = true;
-      return;
-    }
-    following_ = true;
-  }
-  static const core::WatchFilter kDeliveries{"notification", {kDeliveryKind}, "", ""};
+void WebhookEngine::OnLogPass(const std::vector<std::shared_ptr<const core::EventRecord>>& events, bool behind) {
   std::set<std::string> due;
-  bool all = false;
-  for (;;) {
-    int64_t cursor;
+  for (const auto& event : events) {
+    const std::string& webhook = event->related;
     {
-      std::lock_guard<std::mutex> lock(follow_mu_);
-      cursor = cursor_;
+      std::lock_guard<std::mutex> lock(mu_);
+      auto own = owned_.find(webhook);
+      if (closed_ || own == owned_.end() || !own->second.active) continue;
     }
-    core::EventHub::Next next = hub_->NextEvent(cursor, kDeliveries, /*live=*/false, follower_);
-    if (next.kind == core::EventHub::NextKind::kEvent) {
-      {
-        std::lock_guard<std::mutex> lock(follow_mu_);
-        cursor_ = next.event->sequence;
-      }
-      const std::string& webhook = next.event->related;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto own = owned_.find(webhook);
-        if (closed_ || own == owned_.end() || !own->second.active) continue;
-      }
-      // A new delivery (not an attempt's outcome) of a webhook owned here.
-      v1::NotificationEvent e;
-      if (e.ParseFromString(next.event->data) && e.delivery().state() == v1::DELIVERY_PENDING &&
-          e.delivery().attempts_size() == 0) {
-        due.insert(webhook);
-      }
-      continue;
+    // A new delivery (not an attempt's outcome) of a webhook owned here.
+    v1::NotificationEvent e;
+    if (e.ParseFromString(event->data) && e.delivery().state() == v1::DELIVERY_PENDING &&
+        e.delivery().attempts_size() == 0) {
+      due.insert(webhook);
     }
-    std::lock_guard<std::mutex> lock(follow_mu_);
-    if (next.kind == core::EventHub::NextKind::kWait) {
-      cursor_ = std::max(cursor_, next.advance_to);
-      if (follow_again_) {
-        follow_again_ = false;
-        continue;
-      }
-      following_ = false;
-      break;
-    }
-    if (next.kind == core::EventHub::NextKind::kClosed) {
-      following_ = false;
-      break;
-    }
-    // Behind the ring (kReadStore, kLagging): skip to the head and let every
-    // webhook owned here look for itself.
-    cursor_ = hub_->head();
-    all = true;
   }
   std::vector<std::shared_ptr<core::JobWorker>> workers;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [name, o] : owned_) {
-      if (all || due.count(name) > 0) workers.push_back(o.worker);
+      if (behind || due.count(name) > 0) workers.push_back(o.worker);
     }
   }
   for (auto& w : workers) w->Poke();
@@ -249,7 +189,7 @@ void WebhookEngine::Close() {
   }
   cv_.notify_all();
   keeper_cv_.notify_all();
-  if (follower_) follower_->Detach();
+  if (follower_) follower_->Stop();
   if (keeper_.joinable()) keeper_.join();
   for (auto& t : workers_) t.join();
   workers_.clear();

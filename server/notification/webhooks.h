@@ -59,6 +59,10 @@
 #include "server/notification/webhook_owners.h"
 #include "switchboard/v1/notification.pb.h"
 
+namespace switchboard::core {
+class LogFollower;
+}  // namespace switchboard::core
+
 namespace switchboard::notification {
 
 // The resource kind of delivery records.
@@ -160,10 +164,10 @@ class WebhookEngine final : public BusRoute {
     int releasing = 0;
   };
 
-  class Follower;
-  // New delivery events in the log: pokes the claims of the webhooks owned
-  // here that got one (from any replica).
-  void FollowLog();
+  // New delivery events in the log (core::LogFollower): pokes the claims of
+  // the webhooks owned here that got one (from any replica), or of every
+  // webhook owned here when the follower fell behind.
+  void OnLogPass(const std::vector<std::shared_ptr<const core::EventRecord>>& events, bool behind);
 
   // The keeper: owner leases, their webhooks' claims and lease renewals.
   void KeeperLoop();
@@ -242,12 +246,9 @@ class WebhookEngine final : public BusRoute {
   std::unique_ptr<OutcomeWriter> outcomes_;
   std::unique_ptr<OwnerLeases> owners_;
 
-  // The log follower (with a hub): events after cursor_ were looked at.
+  // The log follower (with a hub).
   core::EventHub* hub_;
-  std::mutex follow_mu_;
-  bool following_ = false, follow_again_ = false;
-  int64_t cursor_ = 0;
-  std::shared_ptr<Follower> follower_;
+  std::unique_ptr<core::LogFollower> follower_;
 };
 
 }  // namespace switchboard::notification

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "tests/core/test_support.h"
 #include "tests/notification/bus_client.h"
 
@@ -215,6 +218,12 @@ TEST(Bus, DeletingASubscriptionDropsItsMessagesAndDeadLettersAndARecreatedOneSta
   }
   PublishKey(*stub, "del-2", "request.gapps.account.create");
   PublishKey(*stub, "del-3", "request.gapps.account.create");
+  // The closed stream is detached on the server a moment after the client
+  // cancels it: a publish just before that may hand it a message, which its
+  // detach then puts back. Wait (5 s at most) for the queue to settle.
+  for (int i = 0; i < 250 && GetSub(*stub, "gone_job_q").ready_count() != 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_EQ(GetSub(*stub, "gone_job_q").ready_count(), 2);
   ASSERT_EQ(GetSub(*stub, "gone_job_q").dead_letter_count(), 1);
   {

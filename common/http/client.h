@@ -45,11 +45,14 @@ struct Request {
   // form type to a body, which a SharedKey signature covers). No
   // "Expect: 100-continue" round trip is made.
   std::vector<std::pair<std::string, std::string>> headers;
-  // The body: either `body` (not copied: it must outlive Perform), or bytes
-  // read from `body_source`: exactly `body_size` of them when that is 0 or
-  // more (a source that ends early fails the call), or until the source
-  // returns 0 when it is -1 (sent chunked).
+  // The body: either `body` (not copied: it must outlive Perform),
+  // `owned_body` (held by the request itself: what an AsyncClient call
+  // wants, async_client.h), or bytes read from `body_source`: exactly
+  // `body_size` of them when that is 0 or more (a source that ends early
+  // fails the call), or until the source returns 0 when it is -1 (sent
+  // chunked). Giving more than one is INVALID_ARGUMENT.
   absl::string_view body;
+  std::string owned_body;
   BodySource body_source;
   int64_t body_size = -1;
   // A 2xx answer's body goes to `sink` as it arrives, if set. Any other

@@ -103,6 +103,8 @@ struct JobWrite {
   // progress, kept with the job (a later claim, by anyone, reads it), and
   // written in the same transaction as the work it stands for.
   static JobWrite Checkpoint(const JobLease& held, std::string payload, absl::Duration lease);
+  // DONE. The payload is dropped (a finished job's row is kept until it is
+  // pruned, but nothing reads its work again), so retained rows stay small.
   static JobWrite Complete(const JobLease& held);
   // READY again at `when`, remembering `error`.
   static JobWrite RetryAt(const JobLease& held, absl::Time when, std::string error);

@@ -144,7 +144,7 @@ absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_u
       break;
     case JobWrite::Op::kComplete:
       p.Int(now_us);
-      sql = absl::StrCat("UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=$4", kHeld);
+      sql = absl::StrCat("UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=$4, payload=''::bytea", kHeld);
       what = "complete job";
       break;
     case JobWrite::Op::kRetry:

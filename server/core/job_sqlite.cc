@@ -77,7 +77,7 @@ absl::Status JobTable::Open(sqlite3* writer) {
       db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1, payload=?5 "
            "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
   RETURN_IF_ERROR(complete_.Prepare(
-      db_, "UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=?4 "
+      db_, "UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=?4, payload=x'' "
            "WHERE id=?1 AND state=1 AND owner=?2 AND token=?3"));
   RETURN_IF_ERROR(retry_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?1, due_us=?1, last_error=?2 "

@@ -390,6 +390,7 @@ TEST_P(JobQueueConformance, CompleteEndsTheJob) {
   ASSERT_EQ(got.size(), 1u);
   ASSERT_TRUE(Write(JobWrite::Complete(got[0].lease)).ok());
   EXPECT_EQ(Get(id).state, JobState::kDone);
+  EXPECT_EQ(Get(id).payload, "") << "a finished job keeps no payload";
   EXPECT_TRUE(Claim("a", 1, kLong).empty());
   auto twice = Write(JobWrite::Complete(got[0].lease));
   EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition) << twice.status();

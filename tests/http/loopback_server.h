@@ -50,6 +50,7 @@ inline std::unique_ptr<gw::HttpServer> Start(const std::string& cert = "", const
   o.address = "127.0.0.1:0";
   o.body_limit = 8 << 20;
   o.worker_threads = 4;
+  o.queue_limit = 1024;  // the async client's tests make hundreds of calls at once
   o.tls_cert_file = cert;
   o.tls_key_file = key;
   auto s = gw::HttpServer::Start(o, [](gw::Request req, gw::Responder respond) {

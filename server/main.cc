@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   cli.AddString("webhook_ca_file", "",
                 "PEM CA file https:// webhook receivers are verified against (default: the system's CAs).");
   cli.AddInt("webhook_per_endpoint_in_flight", defaults.webhook_per_endpoint_in_flight,
-             "Webhook attempts at once to one subscription, so a slow receiver cannot hold every worker.");
+             "Webhook attempts at once to one subscription, so a slow receiver cannot hold every attempt.");
   cli.AddInt("webhook_retry_base_ms", defaults.webhook_retry_base_ms,
              "First webhook retry backoff; doubles per attempt, with jitter, up to --webhook_retry_max_ms.");
   cli.AddInt("webhook_retry_max_ms", defaults.webhook_retry_max_ms, "Longest webhook retry backoff.");

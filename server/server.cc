@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -239,9 +240,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const core::ServerConfig& 
     }
     hook_opts.ca_file = config.webhook_ca_file;
   }
+  // The webhook engine's pool, sized from webhook_workers (the most
+  // attempts at once): its keeper, its retries' wake-ups, each attempt's
+  // record read and outcome. The POSTs wait on the engine's HTTP loop
+  // thread, not here. Stopped with the others.
+  ASSIGN_OR_RETURN(core::Pool * webhook_pool,
+                   impl->executor->AddPool({"webhooks", static_cast<int>(std::min<int64_t>(config.webhook_workers, 4)),
+                                            static_cast<int>(4 * config.webhook_workers + 64)}));
   // With replicas, a webhook's owner follows the log for what the others
   // publish; alone, every publish is made here and wakes the claims itself.
-  impl->webhooks = std::make_unique<notification::WebhookEngine>(impl->store.get(), hook_opts,
+  impl->webhooks = std::make_unique<notification::WebhookEngine>(impl->store.get(), hook_opts, webhook_pool,
                                                                  shared_store ? impl->hub.get() : nullptr);
   RETURN_IF_ERROR(impl->webhooks->Load());
   impl->bus->AddRoute(impl->queues.get());

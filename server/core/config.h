@@ -69,7 +69,9 @@ struct ServerConfig {
   int64_t bus_max_attempts = 48;
   // 1: publish every status change of the log on the bus (StatusBridge).
   int64_t bus_status_events = 1;
-  // Notification: webhook delivery.
+  // Notification: webhook delivery. webhook_workers: the most attempts at
+  // once over every webhook (not threads: attempts wait on one event-loop
+  // HTTP client); it also sizes the executor's "webhooks" pool (server.cc).
   int64_t webhook_workers = 8;
   int64_t webhook_per_endpoint_in_flight = 2;
   int64_t webhook_retry_base_ms = 1000;

@@ -1,14 +1,20 @@
 #pragma once
-// One HTTP POST of a webhook delivery, through the one HTTP client
-// (common/http/client.h). Connections to a receiver are reused (keep-alive)
-// across deliveries: the deliveries share a client that keeps one idle
-// connection handle per delivery worker. Redirects are not followed.
+// One HTTP POST of a webhook delivery, through the event-loop HTTP client
+// (common/http/async_client.h): no thread waits for the answer.
+// Connections to a receiver are reused (keep-alive) across deliveries: the
+// deliveries share the client's connection cache. Redirects are not
+// followed.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+
+namespace switchboard::httpclient {
+class AsyncClient;
+}  // namespace switchboard::httpclient
 
 namespace switchboard::notification {
 
@@ -23,10 +29,14 @@ struct PostResult {
   int64_t retry_after_seconds = -1;
 };
 
+// Runs on the client's loop thread: must not block.
+using PostDone = std::function<void(PostResult)>;
+
+// Starts the POST of `body` to `url` on `client`; `done` gets its result.
 // `headers` are "Name: value" lines. `ca_file`: a PEM CA file https://
-// receivers are verified against (empty: the system's CAs). The certificate
-// and host name are always verified.
-PostResult HttpPost(const std::string& url, const std::vector<std::string>& headers, const std::string& body,
-                    absl::Duration timeout, const std::string& ca_file = "");
+// receivers are verified against (empty: the system's CAs). The
+// certificate and host name are always verified.
+void HttpPost(httpclient::AsyncClient& client, const std::string& url, const std::vector<std::string>& headers,
+              std::string body, absl::Duration timeout, const std::string& ca_file, PostDone done);
 
 }  // namespace switchboard::notification

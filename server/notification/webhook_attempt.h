@@ -1,10 +1,10 @@
 #pragma once
 // One attempt of a webhook delivery, free of the store and of threads: the
-// signed POST, and what its answer does to the delivery record. The policy
-// (seed 002's, applied outward): 2xx delivers; >=500, 429, timeouts and
-// unreachable hosts retry with exponential backoff and jitter (Retry-After
-// wins when sent) until the webhook's time limit, then dead-letter; any
-// other answer dead-letters at once.
+// signed POST (started, not waited for), and what its answer does to the
+// delivery record. The policy (seed 002's, applied outward): 2xx delivers;
+// >=500, 429, timeouts and unreachable hosts retry with exponential backoff
+// and jitter (Retry-After wins when sent) until the webhook's time limit,
+// then dead-letter; any other answer dead-letters at once.
 
 #include <cstdint>
 #include <string>
@@ -15,10 +15,12 @@
 
 namespace switchboard::notification {
 
-// POSTs `body` (the event's Gorg JSON) for delivery `d` to `hook`'s URL,
-// signed with its secret (common/webhook_signature.h), at `start_us`.
-PostResult PostDelivery(const v1::WebhookSubscription& hook, const v1::WebhookDelivery& d, const std::string& body,
-                        int64_t start_us, const std::string& ca_file);
+// Starts the POST of `body` (the event's Gorg JSON) for delivery `d` to
+// `hook`'s URL on `client`, signed with its secret
+// (common/webhook_signature.h) at `start_us`; `done` runs on the client's
+// loop thread (http_post.h).
+void PostDelivery(httpclient::AsyncClient& client, const v1::WebhookSubscription& hook, const v1::WebhookDelivery& d,
+                  std::string body, int64_t start_us, const std::string& ca_file, PostDone done);
 
 struct RetryPolicy {
   // Backoff before retry n is about base * 2^(n-1), capped at max, with

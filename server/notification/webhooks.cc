@@ -1,7 +1,6 @@
 #include "server/notification/webhooks.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/util/time_util.h>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/http/async_client.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/uuid.h"
@@ -106,14 +106,20 @@ std::string DeliveryJobKind(absl::string_view webhook) { return absl::StrCat(kDe
 
 // Wakes the engine's log follower; detached at Close (the hub outlives the
 // engine).
-WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options, core::EventHub* hub)
+WebhookEngine::WebhookEngine(core::Store* store, WebhookOptions options, core::Pool* pool, core::EventHub* hub)
     : store_(store),
       options_(std::move(options)),
       policy_{options_.retry_base, options_.retry_max},
+      pool_(pool),
       share_(std::max(1, options_.claim_window)),
       max_held_(8 * std::max(1, options_.claim_window)),
       owner_(options_.replica_id.empty() ? core::NewReplicaId() : options_.replica_id),
-      hub_(hub) {}
+      hub_(hub) {
+  if (pool_ == nullptr) {
+    own_pool_ = std::make_unique<core::Pool>(core::PoolOptions{"webhooks", 4, 1024});
+    pool_ = own_pool_.get();
+  }
+}
 
 WebhookEngine::~WebhookEngine() { Close(); }
 
@@ -144,8 +150,11 @@ absl::Status WebhookEngine::Load() {
     ASSIGN_OR_RETURN(auto value, store_->GetResource(kWebhookKind, name));
     return value.has_value();
   });
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
-  keeper_ = std::thread([this] { KeeperLoop(); });
+  client_ = std::make_unique<httpclient::AsyncClient>();
+  waker_ = std::make_unique<core::Ticker>(pool_, options_.tick, [this] { WakeTick(); });
+  waker_->Start(options_.tick);
+  keeper_ = std::make_unique<core::Ticker>(pool_, options_.tick, [this] { KeeperTick(); });
+  keeper_->Start();
   if (hub_ != nullptr) {
     static const core::WatchFilter kDeliveries{"notification", {kDeliveryKind}, "", ""};
     follower_ = std::make_unique<core::LogFollower>(
@@ -187,12 +196,16 @@ void WebhookEngine::Close() {
     if (closed_) return;
     closed_ = true;
   }
-  cv_.notify_all();
-  keeper_cv_.notify_all();
   if (follower_) follower_->Stop();
-  if (keeper_.joinable()) keeper_.join();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
+  if (keeper_) keeper_->Stop();
+  if (waker_) waker_->Stop();
+  {
+    // Attempts under way finish (their answers come, or their timeouts),
+    // and what they posted to the pool returns.
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return attempting_ == 0 && tasks_ == 0; });
+  }
+  if (client_) client_->Stop();  // nothing under way: no call fails
   // Outcomes still committing call back into this engine.
   if (outcomes_) outcomes_->Drain();
   if (!owners_) return;
@@ -216,31 +229,45 @@ void WebhookEngine::Close() {
     if (auto w = WorkerOf(name)) w->Stop();
   }
   owners_->Stop();
+  if (own_pool_) own_pool_->Stop();
 }
 
 void WebhookEngine::PokeKeeper() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    keeper_poke_ = true;
-  }
-  keeper_cv_.notify_all();
+  // (Before Load or after Close: nothing.)
+  if (keeper_) keeper_->RunBy(absl::ZeroDuration());
 }
 
-void WebhookEngine::KeeperLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  int round = 0;
-  while (!closed_) {
-    lock.unlock();
-    KeeperRound();
-    if (++round % 10 == 0) {
-      // Publishes and outcomes on other replicas move it too.
-      auto n = store_->jobs().CountByState(kDeliveryJobKindPrefix, /*prefix=*/true);
-      if (n.ok()) pending_.store(n->ready + n->running);
-    }
-    lock.lock();
-    keeper_cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.tick), [this] { return closed_ || keeper_poke_; });
-    keeper_poke_ = false;
+void WebhookEngine::KeeperTick() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
   }
+  KeeperRound();
+  if (++keeper_rounds_ % 10 == 0) {
+    // Publishes and outcomes on other replicas move it too.
+    auto n = store_->jobs().CountByState(kDeliveryJobKindPrefix, /*prefix=*/true);
+    if (n.ok()) pending_.store(n->ready + n->running);
+  }
+}
+
+void WebhookEngine::WakeTick() {
+  std::set<std::string> due;
+  int64_t next = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    const int64_t now = NowUs();
+    while (!wakes_.empty() && wakes_.begin()->first <= now) {
+      due.insert(wakes_.begin()->second);
+      wakes_.erase(wakes_.begin());
+    }
+    if (!wakes_.empty()) next = wakes_.begin()->first - now;
+  }
+  // Retries came due: their webhooks claim them.
+  for (const std::string& name : due) {
+    if (auto w = WorkerOf(name)) w->Poke();
+  }
+  if (next >= 0) waker_->RunBy(absl::Microseconds(next));
 }
 
 void WebhookEngine::KeeperRound() {
@@ -287,7 +314,7 @@ void WebhookEngine::KeeperRound() {
   // attempts finish) and claims what came due.
   for (auto& w : workers) w->Tick();
   // An attempt waits for a lease with time to spare: look again.
-  cv_.notify_all();
+  Dispatch();
 }
 
 void WebhookEngine::Own(const std::string& name) {
@@ -616,29 +643,42 @@ int WebhookEngine::RoomFor(const std::string& name) {
 void WebhookEngine::OnClaimed(core::Job job) {
   const std::string name = HookOf(job.key);
   bool active = false;
+  bool hooks_known = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto own = owned_.find(name);
     active = !closed_ && own != owned_.end() && own->second.active;
-    if (active && hooks_.count(name) > 0) {
+    hooks_known = hooks_.count(name) > 0;
+    if (active && hooks_known) {
       HookQueue& q = queues_[name];
       if (q.waiting.empty()) turns_.push_back(name);
       q.waiting.push_back(std::move(job));
       ++waiting_;
-      cv_.notify_one();
-      return;
     }
   }
+  if (active && hooks_known) return Dispatch();
   if (!active) {
     // Its owner lease went meanwhile: not attempted, given back.
     std::vector<core::Job> back;
     back.push_back(std::move(job));
     return GiveBack(name, std::move(back));
   }
-  // Unknown here: a worker reads the store (this is the store's thread).
-  std::lock_guard<std::mutex> lock(mu_);
-  unknown_.push_back(std::move(job));
-  cv_.notify_one();
+  // Unknown here: a task reads the store (this is the store's thread).
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = unknown_.empty();
+    unknown_.push_back(std::move(job));
+  }
+  if (!first) return;  // the task posted for the first takes it too
+  Run([this] {
+    std::vector<core::Job> jobs;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs.swap(unknown_);
+    }
+    LookUp(std::move(jobs));
+  });
 }
 
 void WebhookEngine::LookUp(std::vector<core::Job> jobs) {
@@ -707,74 +747,70 @@ bool WebhookEngine::PickLocked(Picked* out, std::vector<core::Job>* orphans) {
   return false;
 }
 
-void WebhookEngine::WorkerLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!closed_) {
-    const int64_t now = NowUs();
-    if (!wakes_.empty() && wakes_.begin()->first <= now) {
-      // Retries came due: their webhooks claim them.
-      std::set<std::string> due;
-      while (!wakes_.empty() && wakes_.begin()->first <= now) {
-        due.insert(wakes_.begin()->second);
-        wakes_.erase(wakes_.begin());
-      }
-      lock.unlock();
-      for (const std::string& name : due) {
-        if (auto w = WorkerOf(name)) w->Poke();
-      }
-      lock.lock();
-      continue;
-    }
-    if (!unknown_.empty()) {
-      std::vector<core::Job> jobs = std::move(unknown_);
-      unknown_.clear();
-      lock.unlock();
-      LookUp(std::move(jobs));
-      lock.lock();
-      continue;
-    }
-    Picked picked;
-    std::vector<core::Job> orphans;
-    const bool got = PickLocked(&picked, &orphans);
-    if (!got && orphans.empty()) {
-      if (wakes_.empty()) {
-        cv_.wait(lock);
-      } else {
-        cv_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::microseconds(wakes_.begin()->first)));
-      }
-      continue;
-    }
-    // Room for a full claim for the webhook again: claim more (once per
-    // crossing; a claim that comes back full claims again by itself).
-    std::shared_ptr<core::JobWorker> refill;
-    if (got) {
-      auto q = queues_.find(picked.hook->name());
+void WebhookEngine::Dispatch() {
+  std::vector<Picked> picked;
+  std::vector<core::Job> orphans;
+  std::vector<std::shared_ptr<core::JobWorker>> refills;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    Picked p;
+    while (attempting_ < options_.workers && PickLocked(&p, &orphans)) {
+      // Room for a full claim for the webhook again: claim more (once per
+      // crossing; a claim that comes back full claims again by itself).
+      auto q = queues_.find(p.hook->name());
       if (q != queues_.end() &&
           static_cast<int>(q->second.waiting.size()) == std::max(0, share_ - options_.claim_batch)) {
-        auto own = owned_.find(picked.hook->name());
-        if (own != owned_.end()) refill = own->second.worker;
+        auto own = owned_.find(p.hook->name());
+        if (own != owned_.end()) refills.push_back(own->second.worker);
       }
+      picked.push_back(std::move(p));
     }
-    lock.unlock();
-    for (const core::Job& j : orphans) {
-      Record(Finish(j, /*failed=*/true, absl::StrCat(HookOf(j.key), " was deleted; its deliveries stop")));
-    }
-    if (refill) refill->Poke();
-    if (got) Record(Attempt(picked));
-    lock.lock();
+  }
+  for (const core::Job& j : orphans) {
+    Record(Finish(j, /*failed=*/true, absl::StrCat(HookOf(j.key), " was deleted; its deliveries stop")));
+  }
+  for (auto& w : refills) w->Poke();
+  for (Picked& p : picked) {
+    Run([this, p = std::move(p)]() mutable { Attempt(std::move(p)); });
+  }
+}
+
+void WebhookEngine::Run(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++tasks_;
+  }
+  auto done = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--tasks_ == 0) cv_.notify_all();
+  };
+  auto shared = std::make_shared<std::function<void()>>(std::move(task));
+  if (!pool_->Post([shared, done] {
+        (*shared)();
+        done();
+      })) {
+    // The pool's queue is full (or it stops): run it here rather than lose
+    // an attempt or its record.
+    (*shared)();
+    done();
   }
 }
 
 void WebhookEngine::ReleaseSlot(const std::string& webhook) {
-  std::lock_guard<std::mutex> lock(mu_);
-  --attempting_;
-  auto it = queues_.find(webhook);
-  if (it != queues_.end()) {
-    HookQueue& q = it->second;
-    --q.in_flight;
-    if (q.in_flight == 0 && q.waiting.empty()) queues_.erase(it);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --attempting_;
+    ++recording_[webhook];
+    auto it = queues_.find(webhook);
+    if (it != queues_.end()) {
+      HookQueue& q = it->second;
+      --q.in_flight;
+      if (q.in_flight == 0 && q.waiting.empty()) queues_.erase(it);
+    }
+    if (attempting_ == 0) cv_.notify_all();
   }
-  cv_.notify_one();
+  Dispatch();
 }
 
 Outcome WebhookEngine::Finish(const core::Job& job, bool failed, std::string why) {
@@ -784,19 +820,18 @@ Outcome WebhookEngine::Finish(const core::Job& job, bool failed, std::string why
                  ""};
 }
 
-Outcome WebhookEngine::Attempt(const Picked& picked) {
+void WebhookEngine::Attempt(Picked picked) {
   const core::Job& job = picked.job;
   const v1::WebhookSubscription& hook = *picked.hook;
   auto given_up = [&](bool failed, std::string why) {
     ReleaseSlot(hook.name());
-    return Finish(job, failed, std::move(why));
+    outcomes_->Add(Finish(job, failed, std::move(why)));
   };
   auto d = core::GetParsed<v1::WebhookDelivery>(*store_, kDeliveryKind, job.key, "delivery");
   if (!d.ok()) return given_up(true, absl::StrCat("the delivery record is unreadable: ", d.status().ToString()));
   // A guard: a record and its job's end commit together.
   if (d->state() != v1::DELIVERY_PENDING && d->state() != v1::DELIVERY_RETRYING) return given_up(false, "");
 
-  PostResult result;
   const int64_t start_us = NowUs();
   std::string body = job.payload;
   if (body.empty()) {
@@ -804,34 +839,47 @@ Outcome WebhookEngine::Attempt(const Picked& picked) {
     // (webhook_migration.h).
     auto event = core::GetParsed<v1::BusEvent>(*store_, "bus_event", absl::StrCat("busEvents/", d->event_uuid()),
                                                "bus event");
-    if (event.ok()) {
-      body = wire::GorgEnvelopeToJson(event->envelope());
-    } else {
+    if (!event.ok()) {
+      PostResult result;
       result.error = absl::StrCat("the bus event is gone: ", event.status().message());
       result.status_code = -1;
+      return Answered(picked, std::move(*d), start_us, result);
     }
+    body = wire::GorgEnvelopeToJson(event->envelope());
   }
-  if (result.status_code == 0) result = PostDelivery(hook, *d, body, start_us, options_.ca_file);
-  ReleaseSlot(hook.name());
+  auto record = std::make_shared<v1::WebhookDelivery>(std::move(*d));
+  auto hook_ptr = picked.hook;
+  PostDelivery(*client_, *hook_ptr, *record, std::move(body), start_us, options_.ca_file,
+               [this, picked = std::move(picked), record, start_us](PostResult result) mutable {
+                 // On the client's loop thread: the rest goes to the pool
+                 // (counted before this attempt stops counting).
+                 Run([this, picked = std::move(picked), record, start_us, result = std::move(result)] {
+                   Answered(picked, std::move(*record), start_us, result);
+                 });
+               });
+}
 
-  ApplyAttempt(&*d, hook, start_us, result, policy_, NowUs());
+void WebhookEngine::Answered(const Picked& picked, v1::WebhookDelivery d, int64_t start_us, const PostResult& result) {
+  const core::Job& job = picked.job;
+  const v1::WebhookSubscription& hook = *picked.hook;
+  ReleaseSlot(hook.name());
+  ApplyAttempt(&d, hook, start_us, result, policy_, NowUs());
   Outcome o;
   o.delivery = job.key;
   o.webhook = hook.name();
-  o.record = d->SerializeAsString();
+  o.record = d.SerializeAsString();
   o.event = DeliveryEvent(o.record);
-  switch (d->state()) {
+  const v1::DeliveryAttempt& last = d.attempts(d.attempts_size() - 1);
+  switch (d.state()) {
     case v1::DELIVERED: o.job = core::JobWrite::Complete(job.lease); break;
     case v1::DELIVERY_RETRYING:
-      o.job = core::JobWrite::RetryAt(
-          job.lease, absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(d->next_attempt_time())),
-          d->attempts(d->attempts_size() - 1).error().empty()
-              ? absl::StrCat("HTTP ", d->attempts(d->attempts_size() - 1).status_code())
-              : d->attempts(d->attempts_size() - 1).error());
+      o.job = core::JobWrite::RetryAt(job.lease,
+                                      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(d.next_attempt_time())),
+                                      last.error().empty() ? absl::StrCat("HTTP ", last.status_code()) : last.error());
       break;
-    default: o.job = core::JobWrite::Fail(job.lease, d->attempts(d->attempts_size() - 1).error()); break;
+    default: o.job = core::JobWrite::Fail(job.lease, last.error()); break;
   }
-  return o;
+  outcomes_->Add(std::move(o));
 }
 
 void WebhookEngine::Record(Outcome o) {
@@ -863,11 +911,13 @@ void WebhookEngine::OnRecorded(const Outcome& o, const absl::Status& status) {
     return;
   }
   if (o.job.op == core::JobWrite::Op::kRetry) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!closed_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
       wakes_.emplace(o.job.run_at_us, o.webhook);
-      cv_.notify_one();
     }
+    // The waker claims it when it comes due (nothing once it stopped).
+    waker_->RunBy(absl::Microseconds(std::max<int64_t>(0, o.job.run_at_us - NowUs())));
   } else {
     pending_.fetch_sub(1);
   }

@@ -8,15 +8,22 @@
 // publish time, the payload the envelope's Gorg JSON, rendered once per
 // event). Each webhook has an owner lease (webhook_owners.h): only the
 // replica holding it claims the webhook's delivery jobs (core::JobWorker,
-// one per webhook held, ticked by this engine's keeper thread), so the
-// webhook's in-flight cap and retry timers hold across replicas. With one
-// process (SQLite) it holds every webhook's lease. `workers` threads POST
-// the claimed deliveries, at most `per_webhook_in_flight` at once to one
-// webhook, webhooks taking turns, and only while the webhook's lease is
-// held with time to spare. Each outcome is recorded with its job's
-// completion (2xx), retry_at (backoff; Retry-After wins) or failure (dead
-// letter), many outcomes per mutation (webhook_outcomes.h), and a worker
-// never waits for that commit. Pending deliveries therefore survive a
+// one per webhook held, ticked by this engine's keeper), so the webhook's
+// in-flight cap and retry timers hold across replicas. With one process
+// (SQLite) it holds every webhook's lease. The claimed deliveries are
+// POSTed, at most `workers` at once in all and `per_webhook_in_flight` at
+// once to one webhook, webhooks taking turns, and only while the webhook's
+// lease is held with time to spare. Each outcome is recorded with its
+// job's completion (2xx), retry_at (backoff; Retry-After wins) or failure
+// (dead letter), many outcomes per mutation (webhook_outcomes.h), and no
+// attempt waits for that commit.
+//
+// Threads: none of the engine's own. The keeper (owner leases, claims'
+// ticks) and the retries' wake-ups are core::Tickers on the engine's pool
+// (server.cc: the "webhooks" pool); an attempt reads its delivery record
+// on the pool, starts its POST on one event-loop HTTP client
+// (common/http/async_client.h: no thread waits for the answer), and its
+// answer is applied and recorded on the pool again. Pending deliveries therefore survive a
 // restart or kill -9 as jobs and keep their schedule; a crash between an
 // attempt and its record repeats the attempt (at-least-once).
 //
@@ -44,15 +51,16 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/core/event_hub.h"
+#include "server/core/executor.h"
 #include "server/core/job_worker.h"
 #include "server/core/reply.h"
 #include "server/core/store.h"
+#include "server/core/ticker.h"
 #include "server/notification/bus_route.h"
 #include "server/notification/webhook_attempt.h"
 #include "server/notification/webhook_outcomes.h"
@@ -62,6 +70,9 @@
 namespace switchboard::core {
 class LogFollower;
 }  // namespace switchboard::core
+namespace switchboard::httpclient {
+class AsyncClient;
+}  // namespace switchboard::httpclient
 
 namespace switchboard::notification {
 
@@ -75,7 +86,9 @@ std::string DeliveryJobKind(absl::string_view webhook);
 inline constexpr char kLegacyDeliveryJobKind[] = "webhook.delivery";
 
 struct WebhookOptions {
-  // Threads making HTTP attempts; also the most attempts at once.
+  // The most attempts at once, over every webhook (config
+  // webhook_workers). Not threads: attempts wait for their answers on the
+  // HTTP client's one loop thread.
   int workers = 8;
   // Most attempts at once to one webhook, so one slow receiver cannot
   // hold every worker.
@@ -107,14 +120,16 @@ struct WebhookOptions {
 
 class WebhookEngine final : public BusRoute {
  public:
-  // `hub` (optional; with replicas): the log the owner follows for the
-  // deliveries other replicas enqueue.
-  WebhookEngine(core::Store* store, WebhookOptions options, core::EventHub* hub = nullptr);
+  // `pool`: where the keeper, the wake-ups and the attempts' store reads
+  // and records run (nullptr: a pool of the engine's own, 4 threads). It
+  // must outlive Close. `hub` (optional; with replicas): the log the owner
+  // follows for the deliveries other replicas enqueue.
+  WebhookEngine(core::Store* store, WebhookOptions options, core::Pool* pool, core::EventHub* hub = nullptr);
   ~WebhookEngine();
 
   // Reads the webhooks back, moves the deliveries of an older data dir to
-  // this release's jobs (webhook_migration.h), then starts the workers and
-  // the keeper, which takes owner leases and claims what is due.
+  // this release's jobs (webhook_migration.h), then starts the keeper,
+  // which takes owner leases and claims what is due.
   absl::Status Load();
   // Stops claiming and attempting (an attempt under way finishes), waits
   // until every outcome is recorded, gives the deliveries claimed but not
@@ -147,7 +162,7 @@ class WebhookEngine final : public BusRoute {
     std::deque<core::Job> waiting;
     int in_flight = 0;
   };
-  // A job handed to a worker, with its webhook.
+  // A job picked for an attempt, with its webhook.
   struct Picked {
     core::Job job;
     Hook hook;
@@ -169,9 +184,13 @@ class WebhookEngine final : public BusRoute {
   // webhook owned here when the follower fell behind.
   void OnLogPass(const std::vector<std::shared_ptr<const core::EventRecord>>& events, bool behind);
 
-  // The keeper: owner leases, their webhooks' claims and lease renewals.
-  void KeeperLoop();
+  // The keeper (a Ticker on pool_): owner leases, their webhooks' claims
+  // and lease renewals, and the pending count every 10 rounds.
+  void KeeperTick();
   void KeeperRound();
+  // The waker (a Ticker on pool_): pokes the claims of the webhooks whose
+  // retries came due (wakes_), and runs again by the next one.
+  void WakeTick();
   void Own(const std::string& name);
   // Stops claims and attempts for `name` and gives its waiting deliveries
   // back; `shed`: its lease is handed back once its work here drained.
@@ -187,18 +206,30 @@ class WebhookEngine final : public BusRoute {
   // A job claimed by a webhook's worker (on the store's completion thread).
   void OnClaimed(core::Job job);
   // Claimed jobs whose webhook was not in hooks_: queued if the store has
-  // it, finished as deleted if not (on a worker thread).
+  // it, finished as deleted if not (on the pool).
   void LookUp(std::vector<core::Job> jobs);
   // How many more deliveries of `name` may be claimed now.
   int RoomFor(const std::string& name);
-  void WorkerLoop();
+  // Starts attempts while fewer than `workers` are under way and a webhook
+  // has room (PickLocked); each goes on on the pool (Attempt). Cheap: any
+  // thread, never with mu_ held.
+  void Dispatch();
   // The next job whose webhook has room for an attempt, webhooks in turn;
   // jobs of deleted webhooks go to `orphans`. Call with mu_ held.
   bool PickLocked(Picked* out, std::vector<core::Job>* orphans);
-  // Makes one attempt of a picked job and returns its outcome; the
-  // webhook's slot is given back as soon as the answer is in.
-  Outcome Attempt(const Picked& picked);
+  // On the pool: reads the delivery record and starts its POST; the answer
+  // comes back to Answered on the pool. Attempts that end without a POST
+  // are recorded here.
+  void Attempt(Picked picked);
+  // On the pool: the answer of the attempt that started at `start_us`
+  // applied to its record and recorded.
+  void Answered(const Picked& picked, v1::WebhookDelivery d, int64_t start_us, const PostResult& result);
+  // Gives the webhook's slot back (the attempt's answer is in) and counts
+  // its outcome as being recorded (Sweep waits for it), then Dispatch.
   void ReleaseSlot(const std::string& webhook);
+  // Runs `task` on pool_ (inline when the pool refuses it), counted in
+  // tasks_ until it returned.
+  void Run(std::function<void()> task);
   // What to write for a job that ends without an attempt.
   static Outcome Finish(const core::Job& job, bool failed, std::string why);
   // An outcome's mutation committed or failed.
@@ -208,40 +239,47 @@ class WebhookEngine final : public BusRoute {
   const WebhookOptions options_;
   const RetryPolicy policy_;
 
+  core::Pool* pool_;
+  // With no pool given: the engine's own.
+  std::unique_ptr<core::Pool> own_pool_;
   mutable std::mutex mu_;
+  // Close waits on it: attempts, tasks and give-backs ending.
   std::condition_variable cv_;
   std::map<std::string, Hook> hooks_;  // by name, secret included
   // Routing (on the store's writer thread): hooks_ as of this version of
   // the routes (unset: never loaded), store.h's TxnReader::RoutesVersion.
   std::optional<uint64_t> routes_version_;
   // Claimed jobs of webhooks not in hooks_: made on another replica since
-  // this one loaded, or deleted. A worker looks them up in the store.
+  // this one loaded, or deleted. A task on the pool looks them up.
   std::vector<core::Job> unknown_;
   std::map<std::string, HookQueue> queues_;
   // Webhooks with waiting deliveries, each once, in turn.
   std::deque<std::string> turns_;
-  // Claimed and waiting; attempts under way.
+  // Claimed and waiting; attempts under way (picked, until their answer
+  // is in); tasks posted to the pool and not returned.
   int waiting_ = 0;
   int attempting_ = 0;
+  int tasks_ = 0;
   // Most waiting deliveries of one webhook (claim_window), and of all.
   const int share_;
   const int max_held_;
-  // When a retry written here comes due (time, webhook): a worker claims
-  // then.
+  // When a retry written here comes due (time, webhook): the waker pokes
+  // its webhook's claims then.
   std::set<std::pair<int64_t, std::string>> wakes_;
   bool closed_ = false;
-  std::vector<std::thread> workers_;
   std::atomic<int64_t> pending_{0};
   std::string owner_;
 
   // Owner leases held here (or draining), by webhook; changed by the
-  // keeper thread only.
+  // keeper only.
   std::map<std::string, Owned> owned_;
   // Outcomes handed to outcomes_ and not recorded yet, by webhook.
   std::map<std::string, int> recording_;
-  std::condition_variable keeper_cv_;
-  bool keeper_poke_ = false;
-  std::thread keeper_;
+  int keeper_rounds_ = 0;  // the keeper's only
+  std::unique_ptr<core::Ticker> keeper_;
+  std::unique_ptr<core::Ticker> waker_;
+  // The attempts' POSTs.
+  std::unique_ptr<httpclient::AsyncClient> client_;
 
   std::unique_ptr<OutcomeWriter> outcomes_;
   std::unique_ptr<OwnerLeases> owners_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -41,25 +42,25 @@ bool IsLeaseLost(const absl::Status& s) {
 
 }  // namespace
 
-// Parked in the hub while the bridge is caught up; woken on each commit.
+// Parked in the hub while the bridge is caught up, and behind the 1 s
+// timer: kicks the bridge while it runs. Outlives it (the hub and the timer
+// hold it); the bridge detaches it as its chain ends, under the same lock
+// as a kick, so a kick never reaches a bridge that is gone.
 class StatusBridge::Wakeup : public core::Waiter {
  public:
+  explicit Wakeup(StatusBridge* bridge) : bridge_(bridge) {}
   void Wake() override {
     std::lock_guard<std::mutex> lock(mu_);
-    woken_ = true;
-    cv_.notify_all();
+    if (bridge_ != nullptr) bridge_->Kick();
   }
-  // Waits for a wake (or at most `ms`), then re-arms.
-  void WaitFor(int ms) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return woken_; });
-    woken_ = false;
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    bridge_ = nullptr;
   }
 
  private:
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool woken_ = false;
+  StatusBridge* bridge_;
 };
 
 struct StatusBridge::Shared {
@@ -86,7 +87,7 @@ StatusBridge::StatusBridge(core::Store* store, core::EventHub* hub, BusEngine* b
       bus_(bus),
       options_(std::move(options)),
       shared_(std::make_shared<Shared>()),
-      wakeup_(std::make_shared<Wakeup>()) {
+      wakeup_(std::make_shared<Wakeup>(this)) {
   if (options_.owner.empty()) options_.owner = core::NewReplicaId();
 }
 
@@ -140,24 +141,158 @@ absl::StatusOr<core::Job> StatusBridge::Acquire() {
   return job;
 }
 
-absl::Status StatusBridge::Start() {
+absl::Status StatusBridge::Start(core::Pool* pool) {
   ASSIGN_OR_RETURN(core::Job job, Acquire());
   ASSIGN_OR_RETURN(int64_t cursor, ParseCursor(job.payload, absl::StrCat("job ", job.id, " (", kJobKind, ")")));
   lease_ = job.lease;
   cursor_ = cursor;
   submitted_ = cursor;
   renewed_ = absl::Now();
+  pool_ = pool;
   // "claim": the lease's fencing token (a field named token is redacted).
   log::Info("status bridge started",
             {{"cursor", cursor}, {"job", job.id}, {"owner", lease_.owner}, {"claim", lease_.token}});
-  thread_ = std::thread([this] { Run(); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+    busy_ = true;
+  }
+  Post([this] { Step(); });
   return absl::OkStatus();
 }
 
 void StatusBridge::Stop() {
-  stop_ = true;
-  wakeup_->Wake();
-  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) return;
+    stop_ = true;
+  }
+  Kick();
+  std::unique_lock<std::mutex> lock(mu_);
+  ended_cv_.wait(lock, [this] { return ended_; });
+}
+
+bool StatusBridge::ended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !started_ || ended_;
+}
+
+void StatusBridge::Kick() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || ended_) return;
+    if (busy_) {
+      kicked_ = true;
+      return;
+    }
+    busy_ = true;
+    if (timer_ != 0) pool_->Cancel(timer_);
+    timer_ = 0;
+  }
+  Post([this] { Step(); });
+}
+
+void StatusBridge::Post(std::function<void()> task) {
+  if (pool_->Post(task)) return;
+  // A full queue: a little later (a timer's task is admitted when it is
+  // scheduled). The pool stops only after the engines, so it is not
+  // stopping while the bridge runs; if it is, the task runs here.
+  if (pool_->RunAfter(std::chrono::milliseconds(100), task) != 0) return;
+  log::Error("status bridge: its pool refused a step; running it on this thread");
+  task();
+}
+
+void StatusBridge::Park() {
+  static const core::WatchFilter kAll;
+  auto next = hub_->NextEvent(cursor_.load(), kAll, /*live=*/false, wakeup_);
+  if (next.kind == core::EventHub::NextKind::kClosed) return Finish();
+  if (next.kind != core::EventHub::NextKind::kWait) {
+    Post([this] { Step(); });  // more came meanwhile (posted: no recursion under a steady stream)
+    return;
+  }
+  Idle();
+}
+
+void StatusBridge::Idle() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!kicked_ && !stop_) {
+      busy_ = false;
+      // Behind the hub's wake: a timer (through the wakeup, which outlives
+      // the bridge).
+      timer_ = pool_->RunAfter(std::chrono::seconds(1), [w = wakeup_] { w->Wake(); });
+      return;
+    }
+    kicked_ = false;
+  }
+  Post([this] { Step(); });  // kicked meanwhile
+}
+
+void StatusBridge::Step() {
+  bool stop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    kicked_ = false;
+    stop = stop_;
+  }
+  if (stop || shared_->lost.load()) return Finish();
+  // When no subscription or webhook binds any status key, nothing up to
+  // the log's head would be published (as a topic exchange drops what no
+  // queue binds): pass it by without reading or parsing it. The head is
+  // read before the routes are asked, so no event committed after a route
+  // appeared is passed by.
+  const int64_t head = store_->HeadSequence();
+  if (head > cursor_.load() && !AnyStatusKeyWanted()) {
+    cursor_ = head;
+    MaybeSave(/*idle=*/false);
+    return Park();
+  }
+  auto batch = store_->ReadEvents(cursor_.load(), options_.batch_size, "");
+  if (!batch.ok()) {
+    log::Error("status bridge cannot read the log", {{"error", batch.status().ToString()}});
+    return Idle();  // the timer tries again
+  }
+  if (batch->events.empty()) {
+    MaybeSave(/*idle=*/true);
+    return Park();
+  }
+  PublishBatch(*batch);
+}
+
+void StatusBridge::AfterBatch(int64_t through, bool unapplied, bool closing) {
+  if (unapplied) submitted_ = -1;  // not known to be saved: save soon
+  if (closing || shared_->lost.load()) return Finish();
+  cursor_ = through;
+  // Published events saved the cursor with them; one passed by is saved
+  // now and then, so a restart re-scans little.
+  MaybeSave(/*idle=*/false);
+  Step();
+}
+
+void StatusBridge::Finish() {
+  if (shared_->lost.load()) return MarkEnded();  // the new holder records the cursor
+  // Saved and released in one: READY again, for the next start (or another
+  // replica). Stop returns once it is durable.
+  core::Mutation m;
+  m.scope = kScope;
+  m.jobs.push_back(CheckpointAt(cursor_.load()));
+  m.jobs.push_back(core::JobWrite::RetryAt(lease_, absl::Now(), ""));
+  store_->CommitAsync(std::move(m), [this](absl::StatusOr<core::CommitResult> r) {
+    // Not through OnWritten: the chain is ending, nothing is left to wake.
+    if (!r.ok() && !absl::IsUnavailable(r.status())) {
+      log::Error("status bridge could not release its cursor", {{"error", r.status().ToString()}});
+    }
+    MarkEnded();
+  });
+}
+
+void StatusBridge::MarkEnded() {
+  wakeup_->Detach();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (timer_ != 0) pool_->Cancel(timer_);
+  timer_ = 0;
+  ended_ = true;
+  ended_cv_.notify_all();
 }
 
 core::JobWrite StatusBridge::CheckpointAt(int64_t sequence) const {
@@ -187,20 +322,33 @@ bool StatusBridge::AnyStatusKeyWanted() const {
   return false;
 }
 
-bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
+void StatusBridge::PublishBatch(const core::EventBatch& batch) {
   static const Principal kBridge{"status-bridge", Role::kAdmin, false};
+  const int64_t through = std::max(batch.scanned_through, batch.events.back().sequence);
   struct Pending {
     std::mutex mu;
-    std::condition_variable cv;
-    int outstanding = 0;
+    // The publishes in flight, plus one while they are being submitted.
+    int outstanding = 1;
     bool closing = false;
     // A publish that wrote nothing (a repeat, or refused): its checkpoint
     // did not land.
     bool unapplied = false;
   };
   auto pending = std::make_shared<Pending>();
+  // The last to finish (a publish's commit, or the submitting step) steps
+  // on, on the pool.
+  auto finish_one = [this, pending, through] {
+    bool unapplied, closing;
+    {
+      std::lock_guard<std::mutex> lock(pending->mu);
+      if (--pending->outstanding > 0) return;
+      unapplied = pending->unapplied;
+      closing = pending->closing;
+    }
+    Post([this, through, unapplied, closing] { AfterBatch(through, unapplied, closing); });
+  };
   bool published = false;
-  // Submitted in log order from this one thread, so the store commits them
+  // Submitted in log order from this one step, so the store commits them
   // (group-committed together) in that order, and the checkpoints with them.
   for (const auto& record : batch.events) {
     // As a topic exchange drops what no queue binds, a status change that no
@@ -218,84 +366,28 @@ bool StatusBridge::PublishBatch(const core::EventBatch& batch) {
       std::lock_guard<std::mutex> lock(pending->mu);
       ++pending->outstanding;
     }
-    auto done = [pending, shared = shared_, wakeup = wakeup_,
+    auto done = [pending, finish_one, shared = shared_, wakeup = wakeup_,
                  seq = record.sequence](core::Reply<v1::PublishResponse> r) {
       if (!r.ok() && IsLeaseLost(r.status())) shared->OnWritten(r.status(), *wakeup);
-      std::lock_guard<std::mutex> lock(pending->mu);
-      if (!r.ok() || r.replayed()) pending->unapplied = true;
-      if (!r.ok()) {
-        if (absl::IsUnavailable(r.status())) {
-          pending->closing = true;
-        } else if (!IsLeaseLost(r.status())) {
-          log::Error("status bridge could not publish", {{"sequence", seq}, {"error", r.status().ToString()}});
+      {
+        std::lock_guard<std::mutex> lock(pending->mu);
+        if (!r.ok() || r.replayed()) pending->unapplied = true;
+        if (!r.ok()) {
+          if (absl::IsUnavailable(r.status())) {
+            pending->closing = true;
+          } else if (!IsLeaseLost(r.status())) {
+            log::Error("status bridge could not publish", {{"sequence", seq}, {"error", r.status().ToString()}});
+          }
         }
       }
-      if (--pending->outstanding == 0) pending->cv.notify_all();
+      finish_one();
     };
     bus_->Publish(kBridge, req, std::move(done), {CheckpointAt(record.sequence)});
     submitted_ = record.sequence;
     published = true;
   }
   if (published) renewed_ = absl::Now();
-  // Back-pressure, on the bridge's own thread: the next batch is read once
-  // this one is durable.
-  std::unique_lock<std::mutex> lock(pending->mu);
-  pending->cv.wait(lock, [&] { return pending->outstanding == 0; });
-  if (pending->unapplied) submitted_ = -1;  // not known to be saved: save soon
-  return !pending->closing && !shared_->lost.load();
-}
-
-void StatusBridge::Run() {
-  const core::WatchFilter all;
-  auto wait_for_more = [&] {
-    auto next = hub_->NextEvent(cursor_.load(), all, /*live=*/false, wakeup_);
-    if (next.kind == core::EventHub::NextKind::kWait) wakeup_->WaitFor(1000);
-    return next.kind != core::EventHub::NextKind::kClosed;
-  };
-  while (!stop_ && !shared_->lost.load()) {
-    // When no subscription or webhook binds any status key, nothing up to
-    // the log's head would be published (as a topic exchange drops what no
-    // queue binds): pass it by without reading or parsing it. The head is
-    // read before the routes are asked, so no event committed after a route
-    // appeared is passed by.
-    const int64_t head = store_->HeadSequence();
-    if (head > cursor_.load() && !AnyStatusKeyWanted()) {
-      cursor_ = head;
-      MaybeSave(/*idle=*/false);
-      if (!wait_for_more()) break;
-      continue;
-    }
-    auto batch = store_->ReadEvents(cursor_.load(), options_.batch_size, "");
-    if (!batch.ok()) {
-      log::Error("status bridge cannot read the log", {{"error", batch.status().ToString()}});
-      wakeup_->WaitFor(1000);
-      continue;
-    }
-    if (batch->events.empty()) {
-      MaybeSave(/*idle=*/true);
-      if (!wait_for_more()) break;
-      continue;
-    }
-    if (!PublishBatch(*batch)) break;
-    cursor_ = std::max(batch->scanned_through, batch->events.back().sequence);
-    // Published events saved the cursor with them; one passed by is saved
-    // now and then, so a restart re-scans little.
-    MaybeSave(/*idle=*/false);
-  }
-  if (shared_->lost.load()) return;  // the new holder records the cursor
-  // Saved and released in one: READY again, for the next start (or another
-  // replica). Stop returns once it is durable: the thread waits for it.
-  core::Mutation m;
-  m.scope = kScope;
-  m.jobs.push_back(CheckpointAt(cursor_.load()));
-  m.jobs.push_back(core::JobWrite::RetryAt(lease_, absl::Now(), ""));
-  auto released = std::make_shared<std::promise<absl::Status>>();
-  store_->CommitAsync(std::move(m), [shared = shared_, wakeup = wakeup_,
-                                     released](absl::StatusOr<core::CommitResult> r) {
-    shared->OnWritten(r.status(), *wakeup);
-    released->set_value(r.status());
-  });
-  released->get_future().wait();
+  finish_one();
 }
 
 }  // namespace switchboard::notification

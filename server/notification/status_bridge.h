@@ -3,7 +3,7 @@
 // (routing keys in status_routes.h), so any subscription or webhook can
 // follow the whole control plane.
 //
-// A thread follows the global log from a cursor: the log sequence up to
+// The bridge follows the global log from a cursor: the log sequence up to
 // which every event has been bridged. The cursor is a durable job (kind
 // status_bridge.cursor, key "cursor", payload the sequence in decimal;
 // server/core/job_queue.h). Start claims it (enqueuing it the first time,
@@ -24,22 +24,31 @@
 // another replica leads) has every write refused ("lease lost"), so it
 // writes nothing more, and stops.
 //
-// Waits: the bridge's own thread waits for a batch's publishes to commit
-// (its back-pressure), when caught up for a commit to wake it, and at the
-// end for the release; Start waits for the claim (it runs at server start,
-// not on a gRPC thread). Every cursor write is a CommitAsync; no other
-// thread waits on one.
+// It has no thread of its own: it runs as a chain of steps on an executor
+// pool (the keeper's, `core`). A step reads a batch from the log and
+// publishes what it bridges; the last publish's commit posts the next step
+// (its back-pressure: the next batch is read once this one is durable).
+// Caught up, the chain parks in the EventHub, and a commit (or a 1 s timer
+// behind it) posts the next step. One step runs at a time. Start waits for
+// the claim (it runs at server start or on the keeper's tick; the answers
+// come on the store's completion thread); Stop waits for the chain to end
+// and the release to be durable, so it must not run on the bridge's pool
+// (the keeper hands a bridge that lost its lease to a retired list instead,
+// and frees it once it ended). Every cursor write is a CommitAsync.
 
 #include <atomic>
 #include <cstdint>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/core/event_hub.h"
+#include "server/core/executor.h"
 #include "server/core/job.h"
 #include "server/core/store.h"
 #include "server/notification/bus_engine.h"
@@ -69,13 +78,17 @@ class StatusBridge {
   ~StatusBridge();
 
   // Claims the cursor's job (enqueues it, migrating an old cursor, when
-  // there is none), reads the cursor and starts the thread.
+  // there is none), reads the cursor and starts the chain on `pool`.
   // FAILED_PRECONDITION when another owner holds an unexpired lease on it.
-  absl::Status Start();
+  absl::Status Start(core::Pool* pool);
   // Finishes the batch in flight, saves the cursor and releases the job
   // (READY again, for the next start or another replica); a bridge that
-  // lost its lease writes nothing. Joins the thread.
+  // lost its lease writes nothing. Returns once the chain has ended; never
+  // call it from a task of the bridge's pool.
   void Stop();
+  // True once the chain has ended (stopped, or stopped itself on a lost
+  // lease or a closing store); then Stop returns at once.
+  bool ended() const;
 
   // Log sequence up to which every event has been bridged.
   int64_t cursor() const { return cursor_.load(); }
@@ -88,10 +101,28 @@ class StatusBridge {
   struct Shared;
   // Claims the job, or enqueues it claimed (with the migration).
   absl::StatusOr<core::Job> Acquire();
-  void Run();
+  // Posts the next step unless the chain is busy (then it steps again
+  // after the busy step); the wakeup and the timer call it.
+  void Kick();
+  // Posts `task` to the pool (a full queue: in 100 ms).
+  void Post(std::function<void()> task);
+  // One step of the chain (on the pool).
+  void Step();
+  // Nothing to read now: parks in the hub (a commit or the 1 s timer
+  // kicks), or steps again at once when kicked meanwhile.
+  void Park();
+  // Ends the step with nothing to do: waits for a kick or the 1 s timer,
+  // or steps again at once when kicked meanwhile.
+  void Idle();
+  // After a batch's publishes are durable: moves the cursor and steps on.
+  void AfterBatch(int64_t through, bool unapplied, bool closing);
+  // Ends the chain: saves and releases the job (unless the lease was lost),
+  // then marks it ended.
+  void Finish();
+  void MarkEnded();
   // Publishes the bridged events of the batch, in order, each with its
-  // checkpoint; false to stop.
-  bool PublishBatch(const core::EventBatch& batch);
+  // checkpoint; AfterBatch follows once all are durable.
+  void PublishBatch(const core::EventBatch& batch);
   bool AnyStatusKeyWanted() const;
   // Saves the cursor when it is far enough ahead of the last save (or the
   // bridge is `idle`), or renews the lease when a heartbeat is due.
@@ -102,18 +133,28 @@ class StatusBridge {
   core::EventHub* hub_;
   BusEngine* bus_;
   Options options_;
-  // The claim; set by Start, then read by the thread only.
+  core::Pool* pool_ = nullptr;
+  // The claim; set by Start, then read by the steps only.
   core::JobLease lease_;
   std::atomic<int64_t> cursor_{0};
-  // The thread's own: the last cursor sent in a checkpoint (-1: unknown, a
+  // The steps' own: the last cursor sent in a checkpoint (-1: unknown, a
   // publish of the batch was not applied), and when the lease was renewed.
   int64_t submitted_ = 0;
   absl::Time renewed_;
-  std::atomic<bool> stop_{false};
-  // Outlive the bridge: commit callbacks hold them.
+
+  mutable std::mutex mu_;
+  std::condition_variable ended_cv_;
+  bool started_ = false;
+  bool stop_ = false;
+  // A step is posted or running, or a batch's publishes are in flight.
+  bool busy_ = false;
+  // Kicked while busy: step again after.
+  bool kicked_ = false;
+  bool ended_ = false;
+  core::Pool::TimerId timer_ = 0;
+  // Outlive the bridge: commit callbacks, the hub and the timer hold them.
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<Wakeup> wakeup_;
-  std::thread thread_;
 };
 
 }  // namespace switchboard::notification

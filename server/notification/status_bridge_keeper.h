@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -41,9 +42,14 @@ class StatusBridgeKeeper {
 
   Factory make_;
   const absl::Duration retry_;
+  // Runs the retries and the bridge's steps.
+  core::Pool* pool_;
   core::Ticker ticker_;
   mutable std::mutex mu_;
   std::unique_ptr<StatusBridge> bridge_;
+  // Bridges that lost their lease, until their chain has ended (an attempt
+  // runs on the bridge's pool, so it must not wait for that).
+  std::vector<std::unique_ptr<StatusBridge>> retired_;
 };
 
 }  // namespace switchboard::notification

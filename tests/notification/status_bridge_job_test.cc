@@ -108,7 +108,7 @@ class Rig {
     o.lease = lease;
     o.heartbeat = heartbeat;
     bridge = std::make_unique<StatusBridge>(store.get(), hub.get(), bus.get(), o);
-    return bridge->Start();
+    return bridge->Start(&pool);
   }
 
   // A managed-app status change in the log; returns its sequence.
@@ -139,6 +139,8 @@ class Rig {
   }
 
   TakeAll route;
+  // The bridge's steps; stopped after the bridge (members go in reverse).
+  core::Pool pool{core::PoolOptions{"core", 1, 1024}};
   std::unique_ptr<core::Store> store;
   std::unique_ptr<core::EventHub> hub;
   std::unique_ptr<notification::BusEngine> bus;

@@ -37,6 +37,9 @@ struct QueueEngine::Attached {
   std::string queue;
   int max_in_flight = 16;
   int in_flight = 0;
+  // Ending (Quiesce): takes nothing more.
+  bool ending = false;
+  int Room() const { return ending ? 0 : std::max(0, max_in_flight - in_flight); }
 };
 
 // A subscription with streams attached here.
@@ -57,7 +60,7 @@ struct QueueEngine::Queue {
 
   int Room() const {
     int room = 0;
-    for (const Attached* a : consumers) room += std::max(0, a->max_in_flight - a->in_flight);
+    for (const Attached* a : consumers) room += a->Room();
     return room - static_cast<int>(reserved.size());
   }
 };
@@ -203,7 +206,7 @@ bool QueueEngine::HandOut(Queue& q, const core::Job& job, std::shared_ptr<const 
   Attached* a = nullptr;
   for (size_t i = 0; i < q.consumers.size() && a == nullptr; ++i) {
     Attached* c = q.consumers[(q.next_consumer + i) % q.consumers.size()];
-    if (c->in_flight < c->max_in_flight) {
+    if (c->Room() > 0) {
       a = c;
       q.next_consumer = (q.next_consumer + i + 1) % q.consumers.size();
     }
@@ -375,6 +378,12 @@ absl::Status QueueEngine::Attach(absl::string_view subscription, int max_in_flig
   }
   Poke(queue);
   return absl::OkStatus();
+}
+
+void QueueEngine::Quiesce(Consumer* consumer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = attached_.find(consumer);
+  if (it != attached_.end()) it->second->ending = true;
 }
 
 void QueueEngine::Detach(Consumer* consumer) {

@@ -106,6 +106,11 @@ class QueueEngine final : public BusRoute {
   absl::Status Attach(absl::string_view subscription, int max_in_flight, std::shared_ptr<Consumer> consumer);
   // The stream ended: its unanswered deliveries go back on the queue now.
   void Detach(Consumer* consumer);
+  // The stream is ending (cancelled, or its client went away): nothing more
+  // is handed to it, and its room no longer counts, from now on rather than
+  // from its Detach, which follows once gRPC is done with it (the messages
+  // it holds go back then).
+  void Quiesce(Consumer* consumer);
 
   // delivery_id alone: FAILED_PRECONDITION if it is no longer outstanding.
   // delivery_ids: each acked on its own; the stale ones are listed in

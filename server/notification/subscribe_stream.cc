@@ -37,7 +37,7 @@ void SubscribeStream::WriteNextLocked() {
 }
 
 void SubscribeStream::OnWriteDone(bool ok) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   writing_ = false;
   if (deferred_finish_.has_value()) {
     Finish(*deferred_finish_);
@@ -46,6 +46,8 @@ void SubscribeStream::OnWriteDone(bool ok) {
   }
   if (!ok) {
     FinishLocked(absl::CancelledError("the client went away"));
+    lock.unlock();
+    queues_->Quiesce(this);
     return;
   }
   WriteNextLocked();
@@ -57,6 +59,8 @@ void SubscribeStream::End(absl::Status status) {
 }
 
 void SubscribeStream::OnCancel() {
+  // First, so that nothing more is handed to a stream that cannot take it.
+  queues_->Quiesce(this);
   std::lock_guard<std::mutex> lock(mu_);
   FinishLocked(absl::CancelledError("cancelled by the client"));
 }

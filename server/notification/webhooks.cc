@@ -271,6 +271,7 @@ void WebhookEngine::WakeTick() {
 }
 
 void WebhookEngine::KeeperRound() {
+  if (hub_ != nullptr) RefreshWants();
   // Webhooks deleted here: their leases were woken by the delete, so a
   // heartbeat now finds them lost at once.
   std::set<std::string> gone;
@@ -567,13 +568,29 @@ absl::StatusOr<v1::ListDeliveriesResponse> WebhookEngine::ListDeliveries(const v
 }
 
 bool WebhookEngine::Wants(const std::string& routing_key) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [name, hook] : hooks_) {
-    for (const auto& b : hook->bindings()) {
-      if (TopicMatches(b, routing_key)) return true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, hook] : hooks_) {
+      for (const auto& b : hook->bindings()) {
+        if (TopicMatches(b, routing_key)) return true;
+      }
     }
   }
-  return false;
+  std::lock_guard<std::mutex> lock(wants_mu_);
+  return std::any_of(wants_.begin(), wants_.end(),
+                     [&routing_key](const std::string& b) { return TopicMatches(b, routing_key); });
+}
+
+void WebhookEngine::RefreshWants() {
+  auto hooks = ReadHooks([this](const std::string& after) { return store_->ListResources(kWebhookKind, after, 1000); });
+  if (!hooks.ok()) {
+    log::Warn("webhooks could not be read", {{"error", hooks.status().ToString()}});
+    return;
+  }
+  std::vector<std::string> bindings;
+  for (const auto& [name, hook] : *hooks) bindings.insert(bindings.end(), hook->bindings().begin(), hook->bindings().end());
+  std::lock_guard<std::mutex> lock(wants_mu_);
+  wants_ = std::move(bindings);
 }
 
 absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnReader& txn, core::Mutation& m,

@@ -234,6 +234,10 @@ class WebhookEngine final : public BusRoute {
   static Outcome Finish(const core::Job& job, bool failed, std::string why);
   // An outcome's mutation committed or failed.
   void OnRecorded(const Outcome& o, const absl::Status& status);
+  // With replicas: wants_ from the webhooks as committed (the keeper's
+  // tick), so Wants counts a webhook made on another replica within a tick
+  // though no publish here has reloaded hooks_ since.
+  void RefreshWants();
 
   core::Store* store_;
   const WebhookOptions options_;
@@ -280,6 +284,11 @@ class WebhookEngine final : public BusRoute {
   std::unique_ptr<core::Ticker> waker_;
   // The attempts' POSTs.
   std::unique_ptr<httpclient::AsyncClient> client_;
+
+  // Every committed webhook's bindings (replicas only), for Wants besides
+  // hooks_: refreshed by the keeper, never written by routing.
+  mutable std::mutex wants_mu_;
+  std::vector<std::string> wants_;
 
   std::unique_ptr<OutcomeWriter> outcomes_;
   std::unique_ptr<OwnerLeases> owners_;

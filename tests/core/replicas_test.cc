@@ -192,6 +192,34 @@ TEST_F(Replicas, TheStatusBridgeRunsOnOneReplicaAndAnotherTakesOverWhenItStops) 
   EXPECT_EQ(BridgeOwner().rfind(InstanceOf("b") + "/", 0), 0u) << "b took the bridge over: " << BridgeOwner();
 }
 
+// The status bridge publishes a status change only when a route wants its
+// routing key, and asks its own replica. A webhook made on another replica
+// counts there within the keeper's tick (1 s), though that replica has
+// published nothing since: the change reaches the webhook.
+TEST_F(Replicas, AStatusChangeReachesAWebhookMadeOnAReplicaThatDoesNotRunTheBridge) {
+  config_.webhook_retry_base_ms = 50;
+  auto a = StartReplica("a");
+  auto b = StartReplica("b");
+  ASSERT_EQ(BridgeOwner().rfind(InstanceOf("a") + "/", 0), 0u) << "a runs the bridge: " << BridgeOwner();
+  auto sb = b->Notification();
+  client::WebhookReceiver rx([](const client::WebhookReceiver::Request&) {
+    return client::WebhookReceiver::Reply{200, {}, 0};
+  });
+  v1::WebhookSubscription spec = GappsWebhook(rx.url(), kSecret, 2000, 60);
+  spec.clear_bindings();
+  spec.add_bindings("notify.managedapp.#");
+  const std::string hook = CreateWebhookOk(*sb, spec).name();
+  // Nothing is published anywhere meanwhile: nothing but a's keeper tells a.
+  absl::SleepFor(absl::Milliseconds(2500));
+  RecordOk(*sb, "put-accepted.service-catalog.json");
+  auto d = WaitForDelivery(
+      *sb, hook, [](const v1::ListDeliveriesResponse&, const v1::WebhookDelivery&) { return true; }, Final, 15000);
+  EXPECT_EQ(d.state(), v1::DELIVERED);
+  EXPECT_EQ(d.event_name(), "notify.managedapp.put.accepted");
+  ASSERT_EQ(rx.received().size(), 1u);
+  EXPECT_EQ(rx.received()[0].headers.at("x-switchboard-event"), "notify.managedapp.put.accepted");
+}
+
 TEST_F(Replicas, ARunSubmittedOnOneReplicaAndApprovedOnAnotherGoesOnToSucceed) {
   auto a = StartReplica("a");
   auto b = StartReplica("b");

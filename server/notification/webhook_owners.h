@@ -25,7 +25,8 @@
 // gone is finished.
 //
 // Every call but Holds, held and share blocks on the store: call them from
-// one thread (WebhookEngine's keeper), never the store's completion thread.
+// one caller at a time (WebhookEngine's keeper, a core::Ticker whose runs
+// never overlap), never from the store's completion thread.
 
 #include <cstdint>
 #include <functional>

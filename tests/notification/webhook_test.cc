@@ -1,15 +1,22 @@
 // Webhook delivery against real HTTP receivers on loopback: retries on 5xx,
 // 429 with Retry-After, no retry on 400, a receiver that is down then up, a
-// hanging receiver, the time limit, a restart with pending retries, and the
-// signature checked on the receiver's side.
+// hanging receiver, the time limit, a restart with pending retries, the
+// signature checked on the receiver's side, and webhook_workers as the most
+// attempts at once over every webhook, none holding a thread.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "wire/gorg_envelope.h"
 #include "common/webhook_signature.h"
@@ -244,6 +251,48 @@ TEST(Webhooks, HttpsReceiversAreVerifiedAgainstTheConfiguredCa) {
   auto d = WaitDelivery(*stub, hook, Final);
   EXPECT_EQ(d.state(), v1::DELIVERED) << d.ShortDebugString();
   EXPECT_EQ(received.load(), 1);
+}
+
+TEST(Webhooks, WebhookWorkersCapsAttemptsAtOnceOverAllWebhooksAndNoneHoldsAPoolThread) {
+  // 3 webhooks of 4 deliveries each may take 4 at once, but webhook_workers
+  // allows 6 over all of them. The webhooks pool has min(4, 6) = 4 threads:
+  // 6 attempts at once means none waits for its answer on one of them.
+  TempDir dir;
+  core::ServerConfig c = FastRetries();
+  c.webhook_workers = 6;
+  c.webhook_per_endpoint_in_flight = 4;
+  TestServer ts(dir.path(), c);
+  auto stub = ts.Notification();
+  std::mutex mu;
+  std::condition_variable cv;
+  int now = 0;
+  int most = 0;
+  bool released = false;
+  // Holds each request until 6 are held at once (or 1.5 s passed), then
+  // answers every one at once.
+  WebhookReceiver rx([&](const WebhookReceiver::Request&) {
+    std::unique_lock<std::mutex> lock(mu);
+    most = std::max(most, ++now);
+    if (now >= 6) released = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::milliseconds(1500), [&] { return released; });
+    --now;
+    return Reply{200, {}, 0};
+  });
+  std::vector<std::string> hooks;
+  for (int i = 0; i < 3; ++i) hooks.push_back(CreateWebhook(*stub, rx.url(), /*attempt_timeout_ms=*/5000));
+  for (int i = 0; i < 4; ++i) PublishOk(*stub, absl::StrCat("wh-cap-", i));
+  ASSERT_TRUE(rx.WaitFor(12, 15000)) << rx.received().size() << " of 12 deliveries arrived";
+  for (const std::string& hook : hooks) {
+    WaitForDelivery(
+        *stub, hook, [](const v1::ListDeliveriesResponse& resp, const v1::WebhookDelivery&) {
+          return resp.deliveries_size() == 4;
+        },
+        [](const v1::WebhookDelivery& d) { return d.state() == v1::DELIVERED; }, 15000);
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(most, 6) << "webhook_workers is the most attempts at once over every webhook";
+  EXPECT_EQ(rx.received().size(), 12u) << "each delivery was attempted once";
 }
 
 TEST(Webhooks, BadUrlIsRejectedAndNothingIsStored) {

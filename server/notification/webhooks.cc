@@ -764,7 +764,7 @@ bool WebhookEngine::PickLocked(Picked* out, std::vector<core::Job>* orphans) {
   return false;
 }
 
-void WebhookEngine::Dispatch() {
+void WebhookEngine::Dispatch(bool here) {
   std::vector<Picked> picked;
   std::vector<core::Job> orphans;
   std::vector<std::shared_ptr<core::JobWorker>> refills;
@@ -788,9 +788,24 @@ void WebhookEngine::Dispatch() {
     Record(Finish(j, /*failed=*/true, absl::StrCat(HookOf(j.key), " was deleted; its deliveries stop")));
   }
   for (auto& w : refills) w->Poke();
+  const bool inline_reads = here && hub_ == nullptr;
   for (Picked& p : picked) {
-    Run([this, p = std::move(p)]() mutable { Attempt(std::move(p)); });
+    if (inline_reads) {
+      RunHere([&] { Attempt(std::move(p)); });
+    } else {
+      Run([this, p = std::move(p)]() mutable { Attempt(std::move(p)); });
+    }
   }
+}
+
+void WebhookEngine::RunHere(const std::function<void()>& task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++tasks_;
+  }
+  task();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--tasks_ == 0) cv_.notify_all();
 }
 
 void WebhookEngine::Run(std::function<void()> task) {
@@ -814,7 +829,7 @@ void WebhookEngine::Run(std::function<void()> task) {
   }
 }
 
-void WebhookEngine::ReleaseSlot(const std::string& webhook) {
+void WebhookEngine::ReleaseSlot(const std::string& webhook, bool here) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     --attempting_;
@@ -827,7 +842,7 @@ void WebhookEngine::ReleaseSlot(const std::string& webhook) {
     }
     if (attempting_ == 0) cv_.notify_all();
   }
-  Dispatch();
+  Dispatch(here);
 }
 
 Outcome WebhookEngine::Finish(const core::Job& job, bool failed, std::string why) {
@@ -868,18 +883,20 @@ void WebhookEngine::Attempt(Picked picked) {
   auto hook_ptr = picked.hook;
   PostDelivery(*client_, *hook_ptr, *record, std::move(body), start_us, options_.ca_file,
                [this, picked = std::move(picked), record, start_us](PostResult result) mutable {
-                 // On the client's loop thread: the rest goes to the pool
-                 // (counted before this attempt stops counting).
-                 Run([this, picked = std::move(picked), record, start_us, result = std::move(result)] {
-                   Answered(picked, std::move(*record), start_us, result);
-                 });
+                 // On the client's loop thread, at once: recording the
+                 // answer and picking the next attempts never block (the
+                 // outcome is committed asynchronously, and the next
+                 // attempts' store reads go to the pool), and a hop to the
+                 // pool here would add a thread wake-up to every attempt.
+                 // Counted as a task before this attempt stops counting.
+                 RunHere([&] { Answered(picked, std::move(*record), start_us, result); });
                });
 }
 
 void WebhookEngine::Answered(const Picked& picked, v1::WebhookDelivery d, int64_t start_us, const PostResult& result) {
   const core::Job& job = picked.job;
   const v1::WebhookSubscription& hook = *picked.hook;
-  ReleaseSlot(hook.name());
+  ReleaseSlot(hook.name(), /*here=*/true);
   ApplyAttempt(&d, hook, start_us, result, policy_, NowUs());
   Outcome o;
   o.delivery = job.key;

@@ -212,24 +212,30 @@ class WebhookEngine final : public BusRoute {
   int RoomFor(const std::string& name);
   // Starts attempts while fewer than `workers` are under way and a webhook
   // has room (PickLocked); each goes on on the pool (Attempt). Cheap: any
-  // thread, never with mu_ held.
-  void Dispatch();
+  // thread, never with mu_ held. `here` (from the HTTP loop, as an answer
+  // frees a slot): with the embedded store, whose reads are local and
+  // short, the next attempts start on this thread, sparing each attempt a
+  // hand-off to the pool; with a shared store (a round trip per read) they
+  // go to the pool all the same.
+  void Dispatch(bool here = false);
   // The next job whose webhook has room for an attempt, webhooks in turn;
   // jobs of deleted webhooks go to `orphans`. Call with mu_ held.
   bool PickLocked(Picked* out, std::vector<core::Job>* orphans);
-  // On the pool: reads the delivery record and starts its POST; the answer
-  // comes back to Answered on the pool. Attempts that end without a POST
-  // are recorded here.
+  // On the pool (or the HTTP loop: Dispatch): reads the delivery record and
+  // starts its POST; the answer comes back to Answered on the HTTP loop.
+  // Attempts that end without a POST are recorded here.
   void Attempt(Picked picked);
-  // On the pool: the answer of the attempt that started at `start_us`
+  // On the HTTP loop: the answer of the attempt that started at `start_us`
   // applied to its record and recorded.
   void Answered(const Picked& picked, v1::WebhookDelivery d, int64_t start_us, const PostResult& result);
   // Gives the webhook's slot back (the attempt's answer is in) and counts
-  // its outcome as being recorded (Sweep waits for it), then Dispatch.
-  void ReleaseSlot(const std::string& webhook);
+  // its outcome as being recorded (Sweep waits for it), then Dispatch(here).
+  void ReleaseSlot(const std::string& webhook, bool here = false);
   // Runs `task` on pool_ (inline when the pool refuses it), counted in
   // tasks_ until it returned.
   void Run(std::function<void()> task);
+  // Runs `task` here, now, counted in tasks_ the same way.
+  void RunHere(const std::function<void()>& task);
   // What to write for a job that ends without an attempt.
   static Outcome Finish(const core::Job& job, bool failed, std::string why);
   // An outcome's mutation committed or failed.

@@ -78,6 +78,8 @@ struct Server::Impl {
   // A start that failed half-way has no Shutdown: the engines stop before the
   // pools they post to, and those before the store.
   ~Impl() {
+    if (bridge) bridge->Stop();        // its steps run on the core pool
+    if (webhooks) webhooks->Close();   // its tasks on the webhooks pool
     if (job_pruner) job_pruner->Stop();  // it asks `leadership`
     if (leadership) leadership->Stop();
     if (resourcing_engine) resourcing_engine->Stop();

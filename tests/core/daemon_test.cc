@@ -1,7 +1,9 @@
 // The real switchboardd binary: --help, bad flags and config, SIGTERM drain.
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +76,49 @@ TEST(Daemon, HelpAndBadFlags) {
   std::ofstream(cfg) << R"({"grpc_address": "127.0.0.1:0", "colour": "blue"})";
   EXPECT_EQ(RunToExit({"--config=" + cfg}, dir, &out), 2);
   EXPECT_NE(out.find("unknown key 'colour'"), std::string::npos) << out;
+}
+
+// A loopback port held by this test (bound and listening) until it ends.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd_, 1);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~HeldPort() { close(fd_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// A port in use is a clear error and exit 1, never a crash: the gRPC port
+// (before anything runs), and the HTTP port, taken after the engines and
+// the status bridge started, which then stop in order.
+TEST(Daemon, ABusyPortIsAnErrorNamingItAndNoCrash) {
+  TempDir dir;
+  HeldPort held;
+  std::string out;
+  EXPECT_EQ(RunToExit({"--data_dir=" + dir.path() + "/a", "--grpc_address=" + held.address(),
+                       "--http_address=127.0.0.1:0"},
+                      dir, &out),
+            1);
+  EXPECT_NE(out.find("cannot listen on --grpc_address " + held.address()), std::string::npos) << out;
+  EXPECT_EQ(RunToExit({"--data_dir=" + dir.path() + "/b", "--grpc_address=127.0.0.1:0",
+                       "--http_address=" + held.address()},
+                      dir, &out),
+            1);
+  EXPECT_NE(out.find("cannot listen on " + held.address()), std::string::npos) << out;
+  EXPECT_NE(out.find("status bridge started"), std::string::npos) << "the bridge ran before the HTTP listener: " << out;
+  EXPECT_EQ(out.find("refused a step"), std::string::npos) << "the bridge stopped before its pool: " << out;
 }
 
 // Waits for the "serving" log line and returns the gRPC address.

@@ -33,6 +33,7 @@
 #include "clients/lib/webhook_receiver.h"
 #include "tests/notification/app_fixtures.h"
 #include "tests/notification/bus_client.h"
+#include "tests/notification/counting_receiver.h"
 #include "tests/notification/webhook_client.h"
 #include "tests/resourcing/resourcing_test_support.h"
 
@@ -392,50 +393,6 @@ TEST_F(Replicas, AWebhookMadeOnOneReplicaGetsAnotherReplicasPublishes) {
 }
 
 
-// A receiver that counts the requests it is answering at once (each held
-// `hold_ms`) and the distinct event ids it got.
-class CountingReceiver {
- public:
-  explicit CountingReceiver(int hold_ms)
-      : rx_([this, hold_ms](const client::WebhookReceiver::Request& r) {
-          const int now = ++current_;
-          int seen = max_.load();
-          while (now > seen && !max_.compare_exchange_weak(seen, now)) {
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            auto it = r.headers.find("x-switchboard-event-id");
-            if (it != r.headers.end()) ids_.insert(it->second);
-            ++requests_;
-          }
-          --current_;
-          return client::WebhookReceiver::Reply{200, {}, 0};
-        }) {}
-  std::string url() const { return rx_.url(); }
-  int max_in_flight() const { return max_.load(); }
-  int requests() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  size_t distinct() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ids_.size();
-  }
-  bool WaitForDistinct(size_t n, absl::Duration timeout) const {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (distinct() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
-    return distinct() >= n;
-  }
-
- private:
-  std::atomic<int> current_{0};
-  std::atomic<int> max_{0};
-  mutable std::mutex mu_;
-  std::set<std::string> ids_;
-  int requests_ = 0;
-  client::WebhookReceiver rx_;
-};
 
 std::string EventId(int i) { return absl::StrFormat("00000000-0000-4000-8000-%012d", 1000 + i); }
 

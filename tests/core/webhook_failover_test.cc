@@ -27,6 +27,7 @@
 #include "tests/core/replica_procs.h"
 #include "tests/core/test_support.h"
 #include "tests/notification/bus_client.h"
+#include "tests/notification/counting_receiver.h"
 #include "tests/notification/webhook_client.h"
 
 namespace switchboard::testing {
@@ -39,44 +40,6 @@ std::string Env(const char* name) {
 
 constexpr int kCap = 2;  // webhook_per_endpoint_in_flight's default
 
-// Counts the requests answered at once (each held `hold_ms`) and the
-// distinct event ids received.
-class CountingReceiver {
- public:
-  explicit CountingReceiver(int hold_ms)
-      : rx_([this, hold_ms](const client::WebhookReceiver::Request& r) {
-          const int now = ++current_;
-          int seen = max_.load();
-          while (now > seen && !max_.compare_exchange_weak(seen, now)) {
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            auto it = r.headers.find("x-switchboard-event-id");
-            if (it != r.headers.end()) ids_.insert(it->second);
-          }
-          --current_;
-          return client::WebhookReceiver::Reply{200, {}, 0};
-        }) {}
-  std::string url() const { return rx_.url(); }
-  int max_in_flight() const { return max_.load(); }
-  size_t distinct() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ids_.size();
-  }
-  bool WaitForDistinct(size_t n, absl::Duration timeout) const {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (distinct() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
-    return distinct() >= n;
-  }
-
- private:
-  std::atomic<int> current_{0};
-  std::atomic<int> max_{0};
-  mutable std::mutex mu_;
-  std::set<std::string> ids_;
-  client::WebhookReceiver rx_;
-};
 
 class WebhookFailover : public ::testing::Test {
  protected:

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -39,7 +40,14 @@ std::string Env(const char* name) {
 }
 
 constexpr int kCap = 2;  // webhook_per_endpoint_in_flight's default
+constexpr int kBefore = 60, kAfter = 10;
 
+// What DisruptTheOwner did.
+struct Disrupted {
+  std::string hook;
+  int victim = -1;
+  int next = -1;
+};
 
 class WebhookFailover : public ::testing::Test {
  protected:
@@ -102,6 +110,29 @@ class WebhookFailover : public ::testing::Test {
             pg.Int(absl::StrCat("SELECT count(*) FROM ", schema_, ".jobs WHERE kind='", kind, "' AND state=2"))};
   }
 
+  // One webhook, its 60 events published on all three replicas and under
+  // way; then `disrupt` (kill -9, SIGSTOP) hits the replica holding the
+  // owner lease, 10 more events are published on another replica, another
+  // replica takes the lease, and all 70 arrive.
+  void DisruptTheOwner(CountingReceiver& rx, PgCheck& pg, const std::function<void(int)>& disrupt,
+                       const std::string& what, Disrupted* out) {
+    out->hook = CreateWebhookOk(*stubs_[0], GappsWebhook(rx.url(), kSecret, 5000, 600)).name();
+    for (int i = 0; i < kBefore; ++i) Publish(i % 3, i);
+    ASSERT_TRUE(rx.WaitForDistinct(6, absl::Seconds(20))) << "no deliveries began";
+    out->victim = Owner(pg);
+    ASSERT_GE(out->victim, 0) << "no replica holds the owner lease";
+    disrupt(out->victim);
+    const size_t at = rx.distinct();
+    ASSERT_LT(at, static_cast<size_t>(kBefore)) << "everything arrived before the " << what << ": the test shows nothing";
+    const int survivor = (out->victim + 1) % 3;
+    for (int i = kBefore; i < kBefore + kAfter; ++i) Publish(survivor, i);
+    out->next = WaitForOwner(pg, out->victim, absl::Seconds(20));
+    EXPECT_GE(out->next, 0) << "no other replica took the lease within 20 s of the " << what;
+    EXPECT_TRUE(rx.WaitForDistinct(kBefore + kAfter, absl::Seconds(40)))
+        << rx.distinct() << " of " << kBefore + kAfter << " events arrived (" << at << " at the " << what << ")\n"
+        << procs_->AllLogTails(20);
+  }
+
   TempDir dir_;
   std::string schema_;
   std::unique_ptr<ReplicaProcs> procs_;
@@ -110,68 +141,43 @@ class WebhookFailover : public ::testing::Test {
 
 TEST_F(WebhookFailover, Kill9OfTheOwningReplicaMovesTheLeaseAndLosesNoDelivery) {
   CountingReceiver rx(/*hold_ms=*/150);
-  const std::string hook = CreateWebhookOk(*stubs_[0], GappsWebhook(rx.url(), kSecret, 5000, 600)).name();
-  constexpr int kBefore = 60, kAfter = 10;
-  for (int i = 0; i < kBefore; ++i) Publish(i % 3, i);
-  ASSERT_TRUE(rx.WaitForDistinct(6, absl::Seconds(20))) << "no deliveries began";
   PgCheck pg(Env("SWITCHBOARD_TEST_PG_URL"), schema_);
-  const int victim = Owner(pg);
-  ASSERT_GE(victim, 0) << "no replica holds the owner lease";
-  procs_->Kill(victim);
-  const size_t at_kill = rx.distinct();
-  ASSERT_LT(at_kill, static_cast<size_t>(kBefore)) << "everything arrived before the kill: the test shows nothing";
-  const int survivor = (victim + 1) % 3;
-  for (int i = kBefore; i < kBefore + kAfter; ++i) Publish(survivor, i);
-  const int next = WaitForOwner(pg, victim, absl::Seconds(20));
-  EXPECT_GE(next, 0) << "no other replica took the lease within 20 s";
-  EXPECT_TRUE(rx.WaitForDistinct(kBefore + kAfter, absl::Seconds(40)))
-      << rx.distinct() << " of " << kBefore + kAfter << " events arrived (" << at_kill << " at the kill)\n"
-      << procs_->AllLogTails(20);
+  Disrupted d;
+  DisruptTheOwner(rx, pg, [this](int victim) { procs_->Kill(victim); }, "kill", &d);
+  if (HasFatalFailure()) return;
   EXPECT_LE(rx.max_in_flight(), kCap) << "more attempts at once than the cap";
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (DeliveryJobs(pg, hook).first > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_EQ(DeliveryJobs(pg, hook), (std::pair<int64_t, int64_t>(0, kBefore + kAfter)))
+  while (DeliveryJobs(pg, d.hook).first > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(DeliveryJobs(pg, d.hook), (std::pair<int64_t, int64_t>(0, kBefore + kAfter)))
       << "{unfinished, done} delivery jobs";
 }
 
 TEST_F(WebhookFailover, SigstopOfTheOwningReplicaMovesTheLeaseAndItsLateWritesAreRefused) {
   CountingReceiver rx(/*hold_ms=*/150);
-  const std::string hook = CreateWebhookOk(*stubs_[0], GappsWebhook(rx.url(), kSecret, 5000, 600)).name();
-  constexpr int kBefore = 60, kAfter = 10;
-  for (int i = 0; i < kBefore; ++i) Publish(i % 3, i);
-  ASSERT_TRUE(rx.WaitForDistinct(6, absl::Seconds(20))) << "no deliveries began";
   PgCheck pg(Env("SWITCHBOARD_TEST_PG_URL"), schema_);
-  const int victim = Owner(pg);
-  ASSERT_GE(victim, 0) << "no replica holds the owner lease";
-  procs_->Stop(victim);
-  const size_t at_stop = rx.distinct();
-  ASSERT_LT(at_stop, static_cast<size_t>(kBefore)) << "everything arrived before the stop: the test shows nothing";
-  const int survivor = (victim + 1) % 3;
-  for (int i = kBefore; i < kBefore + kAfter; ++i) Publish(survivor, i);
-  const int next = WaitForOwner(pg, victim, absl::Seconds(20));
-  EXPECT_GE(next, 0) << "no other replica took the lease within 20 s of the stop";
-  EXPECT_TRUE(rx.WaitForDistinct(kBefore + kAfter, absl::Seconds(40)))
-      << rx.distinct() << " of " << kBefore + kAfter << " events arrived (" << at_stop << " at the stop)";
-  procs_->Continue(victim);
+  Disrupted d;
+  DisruptTheOwner(rx, pg, [this](int victim) { procs_->Stop(victim); }, "stop", &d);
+  if (HasFatalFailure()) return;
+  procs_->Continue(d.victim);
   // The frozen holder finds its lease taken, stops, and its late writes are
   // refused: the delivery jobs all end done once, the new owner keeps it.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (procs_->LogLines(victim, "webhook owner lease lost").empty() && absl::Now() < deadline) {
+  while (procs_->LogLines(d.victim, "webhook owner lease lost").empty() && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(200));
   }
-  EXPECT_FALSE(procs_->LogLines(victim, "webhook owner lease lost").empty()) << procs_->LogTail(victim, 30);
+  EXPECT_FALSE(procs_->LogLines(d.victim, "webhook owner lease lost").empty()) << procs_->LogTail(d.victim, 30);
   absl::SleepFor(absl::Seconds(2));
   // The attempts it had under way when frozen end after the resume; their
   // deliveries were claimed again since, so their outcomes are refused.
-  EXPECT_FALSE(procs_->LogLines(victim, "its delivery was taken over").empty())
+  EXPECT_FALSE(procs_->LogLines(d.victim, "its delivery was taken over").empty())
       << "no late outcome of the frozen replica was refused (none under way at the stop?)\n"
-      << procs_->LogTail(victim, 30);
-  EXPECT_EQ(Owner(pg), next) << "the resumed replica took the lease back";
-  EXPECT_EQ(DeliveryJobs(pg, hook), (std::pair<int64_t, int64_t>(0, kBefore + kAfter)))
+      << procs_->LogTail(d.victim, 30);
+  EXPECT_EQ(Owner(pg), d.next) << "the resumed replica took the lease back";
+  EXPECT_EQ(DeliveryJobs(pg, d.hook), (std::pair<int64_t, int64_t>(0, kBefore + kAfter)))
       << "{unfinished, done} delivery jobs";
   EXPECT_LE(rx.max_in_flight(), kCap) << "more attempts at once than the cap";
   // A publish after the resume still arrives once the cluster settled.
-  Publish(victim, kBefore + kAfter);
+  Publish(d.victim, kBefore + kAfter);
   EXPECT_TRUE(rx.WaitForDistinct(kBefore + kAfter + 1, absl::Seconds(15)));
   EXPECT_LE(rx.max_in_flight(), kCap);
 }

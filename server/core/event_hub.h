@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -69,6 +70,27 @@ class Waiter {
  public:
   virtual ~Waiter() = default;
   virtual void Wake() = 0;
+};
+
+// A Waiter for an owner the hub may outlive (the hub holds its waiters
+// weakly, but may be waking one right now): calls `wake` until Detach.
+// Detach waits for a wake under way; later wakes do nothing. A timer that
+// must not reach a gone owner can hold it too.
+class DetachableWaiter final : public Waiter {
+ public:
+  explicit DetachableWaiter(std::function<void()> wake) : wake_(std::move(wake)) {}
+  void Wake() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (wake_) wake_();
+  }
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  std::function<void()> wake_;
 };
 
 class EventHub {

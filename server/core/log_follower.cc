@@ -5,32 +5,14 @@
 
 namespace switchboard::core {
 
-// The hub's waiter: it may outlive the follower, so Stop detaches it.
-class LogFollower::Waker final : public Waiter {
- public:
-  explicit Waker(LogFollower* follower) : follower_(follower) {}
-  void Wake() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (follower_ != nullptr) follower_->Pass();
-  }
-  // Waits for a Wake under way; later ones do nothing.
-  void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    follower_ = nullptr;
-  }
-
- private:
-  std::mutex mu_;
-  LogFollower* follower_;
-};
-
 LogFollower::LogFollower(EventHub* hub, WatchFilter filter, OnPass on_pass)
     : hub_(hub), filter_(std::move(filter)), on_pass_(std::move(on_pass)) {}
 
 LogFollower::~LogFollower() { Stop(); }
 
 void LogFollower::Start() {
-  waker_ = std::make_shared<Waker>(this);
+  // The hub's waiter: it may outlive the follower, so Stop detaches it.
+  waker_ = std::make_shared<DetachableWaiter>([this] { Pass(); });
   {
     std::lock_guard<std::mutex> lock(mu_);
     cursor_ = hub_->head();

@@ -37,13 +37,12 @@ class LogFollower {
   void Stop();
 
  private:
-  class Waker;
   void Pass();
 
   EventHub* hub_;
   const WatchFilter filter_;
   OnPass on_pass_;
-  std::shared_ptr<Waker> waker_;
+  std::shared_ptr<DetachableWaiter> waker_;
   // Events after cursor_ were not looked at yet.
   std::mutex mu_;
   int64_t cursor_ = 0;

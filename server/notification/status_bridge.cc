@@ -42,32 +42,11 @@ bool IsLeaseLost(const absl::Status& s) {
 
 }  // namespace
 
-// Parked in the hub while the bridge is caught up, and behind the 1 s
-// timer: kicks the bridge while it runs. Outlives it (the hub and the timer
-// hold it); the bridge detaches it as its chain ends, under the same lock
-// as a kick, so a kick never reaches a bridge that is gone.
-class StatusBridge::Wakeup : public core::Waiter {
- public:
-  explicit Wakeup(StatusBridge* bridge) : bridge_(bridge) {}
-  void Wake() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (bridge_ != nullptr) bridge_->Kick();
-  }
-  void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    bridge_ = nullptr;
-  }
-
- private:
-  std::mutex mu_;
-  StatusBridge* bridge_;
-};
-
 struct StatusBridge::Shared {
   std::atomic<bool> lost{false};
 
   // For every write of the bridge: a lost lease stops it.
-  void OnWritten(const absl::Status& s, Wakeup& wakeup) {
+  void OnWritten(const absl::Status& s, core::Waiter& wakeup) {
     if (s.ok() || absl::IsUnavailable(s)) return;  // UNAVAILABLE: the store is closing
     if (!IsLeaseLost(s)) {
       log::Error("status bridge could not save its cursor", {{"error", s.ToString()}});
@@ -87,7 +66,11 @@ StatusBridge::StatusBridge(core::Store* store, core::EventHub* hub, BusEngine* b
       bus_(bus),
       options_(std::move(options)),
       shared_(std::make_shared<Shared>()),
-      wakeup_(std::make_shared<Wakeup>(this)) {
+      // Parked in the hub while the bridge is caught up, and behind the 1 s
+      // timer: kicks the bridge while it runs. Outlives it (the hub and the
+      // timer hold it); the bridge detaches it as its chain ends, under the
+      // same lock as a kick, so a kick never reaches a bridge that is gone.
+      wakeup_(std::make_shared<core::DetachableWaiter>([this] { Kick(); })) {
   if (options_.owner.empty()) options_.owner = core::NewReplicaId();
 }
 

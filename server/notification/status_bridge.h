@@ -97,7 +97,6 @@ class StatusBridge {
   bool lease_lost() const;
 
  private:
-  class Wakeup;
   struct Shared;
   // Claims the job, or enqueues it claimed (with the migration).
   absl::StatusOr<core::Job> Acquire();
@@ -154,7 +153,7 @@ class StatusBridge {
   core::Pool::TimerId timer_ = 0;
   // Outlive the bridge: commit callbacks, the hub and the timer hold them.
   std::shared_ptr<Shared> shared_;
-  std::shared_ptr<Wakeup> wakeup_;
+  std::shared_ptr<core::DetachableWaiter> wakeup_;
 };
 
 }  // namespace switchboard::notification

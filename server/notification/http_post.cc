@@ -3,23 +3,18 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "common/http/async_client.h"
 
 namespace switchboard::notification {
 
-void HttpPost(httpclient::AsyncClient& client, const std::string& url, const std::vector<std::string>& headers,
-              std::string body, absl::Duration timeout, const std::string& ca_file, PostDone done) {
+void HttpPost(httpclient::AsyncClient& client, const std::string& url,
+              std::vector<std::pair<std::string, std::string>> headers, std::string body, absl::Duration timeout,
+              const std::string& ca_file, PostDone done) {
   httpclient::Request req;
   req.method = "POST";
   req.url = url;
-  for (const std::string& h : headers) {
-    auto colon = h.find(':');
-    if (colon == std::string::npos) continue;
-    req.headers.emplace_back(absl::StripAsciiWhitespace(h.substr(0, colon)),
-                             absl::StripAsciiWhitespace(h.substr(colon + 1)));
-  }
+  req.headers = std::move(headers);
   req.headers.emplace_back("User-Agent", "switchboard-webhooks/1");
   req.owned_body = std::move(body);
   req.max_body = 0;  // the receiver's answer body is not kept

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -33,10 +34,11 @@ struct PostResult {
 using PostDone = std::function<void(PostResult)>;
 
 // Starts the POST of `body` to `url` on `client`; `done` gets its result.
-// `headers` are "Name: value" lines. `ca_file`: a PEM CA file https://
+// `headers`: (name, value), sent as given. `ca_file`: a PEM CA file https://
 // receivers are verified against (empty: the system's CAs). The
 // certificate and host name are always verified.
-void HttpPost(httpclient::AsyncClient& client, const std::string& url, const std::vector<std::string>& headers,
-              std::string body, absl::Duration timeout, const std::string& ca_file, PostDone done);
+void HttpPost(httpclient::AsyncClient& client, const std::string& url,
+              std::vector<std::pair<std::string, std::string>> headers, std::string body, absl::Duration timeout,
+              const std::string& ca_file, PostDone done);
 
 }  // namespace switchboard::notification

@@ -22,11 +22,14 @@ bool Retryable(int status) { return status == 0 || status == 429 || status >= 50
 void PostDelivery(httpclient::AsyncClient& client, const v1::WebhookSubscription& hook, const v1::WebhookDelivery& d,
                   std::string body, int64_t start_us, const std::string& ca_file, PostDone done) {
   const int64_t ts = start_us / 1000000;
-  std::vector<std::string> headers = {
-      "Content-Type: application/json", absl::StrCat("X-Switchboard-Event: ", d.event_name()),
-      absl::StrCat("X-Switchboard-Event-Id: ", d.event_uuid()), absl::StrCat("X-Switchboard-Delivery: ", d.name()),
-      absl::StrCat(kTimestampHeader, ": ", ts), absl::StrCat(kSignatureHeader, ": ", SignWebhook(hook.secret(), ts, body))};
-  HttpPost(client, hook.url(), headers, std::move(body),
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Type", "application/json"},
+      {"X-Switchboard-Event", d.event_name()},
+      {"X-Switchboard-Event-Id", d.event_uuid()},
+      {"X-Switchboard-Delivery", d.name()},
+      {kTimestampHeader, absl::StrCat(ts)},
+      {kSignatureHeader, SignWebhook(hook.secret(), ts, body)}};
+  HttpPost(client, hook.url(), std::move(headers), std::move(body),
            absl::Microseconds(TimeUtil::DurationToMicroseconds(hook.attempt_timeout())), ca_file, std::move(done));
 }
 

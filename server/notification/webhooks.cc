@@ -42,6 +42,12 @@ absl::StatusOr<std::map<std::string, std::shared_ptr<const v1::WebhookSubscripti
 
 constexpr char kWebhookKind[] = "webhook";
 constexpr char kWebhooksPrefix[] = "webhooks/";
+
+// Every webhook as committed.
+absl::StatusOr<std::map<std::string, std::shared_ptr<const v1::WebhookSubscription>>> ReadStoredHooks(
+    core::Store& store) {
+  return ReadHooks([&store](const std::string& after) { return store.ListResources(kWebhookKind, after, 1000); });
+}
 // Bodies up to this size ride in their delivery jobs; a larger one is read
 // from its bus event at each attempt instead of being copied per webhook.
 constexpr size_t kMaxKeptBody = 64 << 10;
@@ -126,9 +132,7 @@ WebhookEngine::~WebhookEngine() { Close(); }
 absl::Status WebhookEngine::Load() {
   std::set<std::string> names;
   {
-    ASSIGN_OR_RETURN(auto loaded, ReadHooks([this](const std::string& after) {
-                       return store_->ListResources(kWebhookKind, after, 1000);
-                     }));
+    ASSIGN_OR_RETURN(auto loaded, ReadStoredHooks(*store_));
     for (const auto& [name, hook] : loaded) names.insert(name);
     std::lock_guard<std::mutex> lock(mu_);
     hooks_ = std::move(loaded);
@@ -582,7 +586,7 @@ bool WebhookEngine::Wants(const std::string& routing_key) const {
 }
 
 void WebhookEngine::RefreshWants() {
-  auto hooks = ReadHooks([this](const std::string& after) { return store_->ListResources(kWebhookKind, after, 1000); });
+  auto hooks = ReadStoredHooks(*store_);
   if (!hooks.ok()) {
     log::Warn("webhooks could not be read", {{"error", hooks.status().ToString()}});
     return;

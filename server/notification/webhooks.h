@@ -20,12 +20,15 @@
 //
 // Threads: none of the engine's own. The keeper (owner leases, claims'
 // ticks) and the retries' wake-ups are core::Tickers on the engine's pool
-// (server.cc: the "webhooks" pool); an attempt reads its delivery record
-// on the pool, starts its POST on one event-loop HTTP client
-// (common/http/async_client.h: no thread waits for the answer), and its
-// answer is applied and recorded on the pool again. Pending deliveries therefore survive a
-// restart or kill -9 as jobs and keep their schedule; a crash between an
-// attempt and its record repeats the attempt (at-least-once).
+// (server.cc: the "webhooks" pool). An attempt's POST goes out on one
+// event-loop HTTP client (common/http/async_client.h: no thread waits for
+// the answer), and the answer is applied and handed to the outcome writer
+// on that loop's thread at once. The delivery read before an attempt runs
+// on the pool, or, with the embedded store (local, short reads), on the
+// loop thread as an answer frees the slot (Dispatch). Pending deliveries
+// therefore survive a restart or kill -9 as jobs and keep their schedule;
+// a crash between an attempt and its record repeats the attempt
+// (at-least-once).
 //
 // Claims for a webhook stop while `claim_window` of its deliveries wait
 // here, and every claim stops while 8 times the window wait: a slow

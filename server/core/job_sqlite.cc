@@ -10,14 +10,21 @@
 namespace switchboard::core::sqlite {
 namespace {
 
-// due_us is when the job can next be claimed: run_at_us while READY, the
-// lease's expiry while RUNNING; once DONE or FAILED, when it finished. One
-// partial index on it serves every claim (finished jobs leave it), another
-// every prune (only finished jobs are in it); a third keeps keys unique
-// among unfinished jobs. (A job finished before pruning existed kept its
-// lease's expiry there: close enough to its end.) AUTOINCREMENT: an id is
-// never given again, so (id, token) names one claim for ever, even once old
-// jobs are pruned.
+// Unfinished jobs (READY, RUNNING) live in `jobs`; a job that finishes
+// moves, in the same transaction, to `jobs_done` (DONE or FAILED, without
+// its lease), where the pruner finds it by when it finished. `jobs` then
+// stays as small as the work under way, whatever the retention: a finished
+// job costs one row removed there and one appended here, not a row kept
+// among the live ones with an index entry of its own (measured in
+// docs/performance.md, "Finished jobs in a table of their own").
+//
+// due_us is when a job in `jobs` can next be claimed: run_at_us while
+// READY, the lease's expiry while RUNNING. One partial index on it serves
+// every claim; another keeps keys unique among unfinished jobs (their
+// WHERE clauses are the same as when finished jobs shared the table, so a
+// data dir from then opens with them as they are). AUTOINCREMENT: an id is
+// never given again, so (id, token) names one claim for ever, even once
+// old jobs are pruned; a job keeps its id in `jobs_done`.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -34,9 +41,47 @@ CREATE TABLE IF NOT EXISTS jobs(
   lease_until_us INTEGER NOT NULL DEFAULT 0,
   create_us INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(kind, due_us) WHERE state < 2;
-CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(due_us) WHERE state >= 2;
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';
+CREATE TABLE IF NOT EXISTS jobs_done(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  run_at_us INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  last_error TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  create_us INTEGER NOT NULL,
+  finished_us INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_done_at ON jobs_done(finished_us);
 )sql";
+
+// A data dir from before jobs_done: its finished jobs move there once (in
+// one transaction), with when they finished (their due_us then), and the
+// index that found them among the live ones goes.
+constexpr const char* kMoveFinished = R"sql(
+BEGIN IMMEDIATE;
+INSERT INTO jobs_done(id, kind, key, state, run_at_us, attempts, payload, last_error, token, create_us, finished_us)
+  SELECT id, kind, key, state, run_at_us, attempts, payload, last_error, token, create_us, due_us
+  FROM jobs WHERE state >= 2;
+DELETE FROM jobs WHERE state >= 2;
+DROP INDEX IF EXISTS jobs_finished;
+COMMIT;
+)sql";
+
+// The columns of kColumns, read from jobs_done (a finished job holds no
+// lease).
+constexpr const char* kDoneColumns =
+    "id, kind, key, state, run_at_us, attempts, payload, last_error, '', token, 0";
+
+// Moves the RUNNING job ?1 held by (?2, ?3) to jobs_done as state ?4 (DONE
+// drops the payload, FAILED sets last_error to ?5), finished at ?6.
+constexpr const char* kFinishSql =
+    "INSERT INTO jobs_done(id, kind, key, state, run_at_us, attempts, payload, last_error, token, create_us, "
+    "finished_us) SELECT id, kind, key, ?4, run_at_us, attempts, CASE WHEN ?4=2 THEN x'' ELSE payload END, "
+    "CASE WHEN ?4=3 THEN ?5 ELSE last_error END, token, create_us, ?6 "
+    "FROM jobs WHERE id=?1 AND state=1 AND owner=?2 AND token=?3";
 
 constexpr const char* kColumns =
     "id, kind, key, state, run_at_us, attempts, payload, last_error, owner, token, lease_until_us";
@@ -68,6 +113,7 @@ absl::Status JobTable::Open(sqlite3* writer) {
     sqlite3_free(err);
     return absl::UnavailableError(absl::StrCat("store schema (jobs): ", msg));
   }
+  if (absl::Status s = MoveFinished(); !s.ok()) return s;
   RETURN_IF_ERROR(insert_.Prepare(
       db_, "INSERT INTO jobs(kind, key, state, run_at_us, due_us, attempts, payload, owner, token, lease_until_us, "
            "create_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT DO NOTHING"));
@@ -76,19 +122,15 @@ absl::Status JobTable::Open(sqlite3* writer) {
   RETURN_IF_ERROR(checkpoint_.Prepare(
       db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1, payload=?5 "
            "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
-  RETURN_IF_ERROR(complete_.Prepare(
-      db_, "UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=?4, payload=x'' "
-           "WHERE id=?1 AND state=1 AND owner=?2 AND token=?3"));
+  RETURN_IF_ERROR(finish_.Prepare(db_, kFinishSql));
+  RETURN_IF_ERROR(remove_.Prepare(db_, "DELETE FROM jobs WHERE id=?1"));
   RETURN_IF_ERROR(retry_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?1, due_us=?1, last_error=?2 "
            "WHERE id=?3 AND state=1 AND owner=?4 AND token=?5"));
-  RETURN_IF_ERROR(fail_.Prepare(
-      db_, "UPDATE jobs SET state=3, owner='', lease_until_us=0, last_error=?1, due_us=?5 "
-           "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
-  // The inner SELECT walks jobs_finished (its WHERE repeats the index's).
+  // The inner SELECT walks jobs_done_at.
   RETURN_IF_ERROR(prune_.Prepare(
-      db_, "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state >= 2 AND due_us<?1 "
-           "ORDER BY due_us LIMIT ?2)"));
+      db_, "DELETE FROM jobs_done WHERE id IN (SELECT id FROM jobs_done WHERE finished_us<?1 "
+           "ORDER BY finished_us LIMIT ?2)"));
   // The inner SELECT walks jobs_due (its WHERE repeats the index's).
   RETURN_IF_ERROR(claim_.Prepare(
       db_, absl::StrCat("UPDATE jobs SET state=1, owner=?1, token=token+1, attempts=attempts+1, lease_until_us=?2, "
@@ -96,15 +138,19 @@ absl::Status JobTable::Open(sqlite3* writer) {
                         "ORDER BY due_us, id LIMIT ?5) RETURNING ",
                         kColumns)
                .c_str()));
-  RETURN_IF_ERROR(state_of_.Prepare(db_, "SELECT state, owner, token FROM jobs WHERE id=?1"));
+  RETURN_IF_ERROR(state_of_.Prepare(
+      db_, "SELECT state, owner, token FROM jobs WHERE id=?1 UNION ALL SELECT state, '', token FROM jobs_done "
+           "WHERE id=?1"));
   RETURN_IF_ERROR(wake_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?3, due_us=?3 "
            "WHERE kind=?1 AND key=?2 AND state < 2"));
   // As a fail does: FAILED, the lease gone, finished now (for the pruner).
   // Walks jobs_due (its WHERE repeats the index's).
-  RETURN_IF_ERROR(cancel_all_.Prepare(
-      db_, "UPDATE jobs SET state=3, owner='', lease_until_us=0, last_error=?2, due_us=?3 "
-           "WHERE kind=?1 AND state < 2"));
+  RETURN_IF_ERROR(cancel_move_.Prepare(
+      db_, "INSERT INTO jobs_done(id, kind, key, state, run_at_us, attempts, payload, last_error, token, create_us, "
+           "finished_us) SELECT id, kind, key, 3, run_at_us, attempts, payload, ?2, token, create_us, ?3 "
+           "FROM jobs WHERE kind=?1 AND state < 2"));
+  RETURN_IF_ERROR(cancel_remove_.Prepare(db_, "DELETE FROM jobs WHERE kind=?1 AND state < 2"));
   if (sqlite3_exec(db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us WHERE state=1",
                    nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "?";
@@ -117,9 +163,30 @@ absl::Status JobTable::Open(sqlite3* writer) {
   return absl::OkStatus();
 }
 
+absl::Status JobTable::MoveFinished() {
+  Stmt has_old;
+  RETURN_IF_ERROR(has_old.Prepare(db_, "SELECT 1 FROM sqlite_master WHERE type='index' AND name='jobs_finished'"));
+  bool old = false;
+  {
+    Use u(has_old);
+    old = u.Step() == SQLITE_ROW;
+  }
+  has_old.Finalize();
+  if (!old) return absl::OkStatus();
+  char* err = nullptr;
+  if (sqlite3_exec(db_, kMoveFinished, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return absl::UnavailableError(absl::StrCat("store: moving finished jobs to jobs_done: ", msg));
+  }
+  log::Info("store: finished jobs moved to their own table (jobs_done)");
+  return absl::OkStatus();
+}
+
 void JobTable::Finalize() {
-  for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &complete_, &retry_, &fail_, &claim_, &state_of_, &prune_,
-                  &wake_, &cancel_all_}) {
+  for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &finish_, &remove_, &retry_, &claim_, &state_of_, &prune_,
+                  &wake_, &cancel_move_, &cancel_remove_}) {
     s->Finalize();
   }
 }
@@ -171,10 +238,16 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
   }
   if (w.op == JobWrite::Op::kCancelAll) {
     // Whoever holds them: a holder's next write finds FAILED and is refused.
-    Use u(cancel_all_);
-    u.Text(1, w.kind).Text(2, w.error).Int(3, now_us);
+    {
+      Use u(cancel_move_);
+      u.Text(1, w.kind).Text(2, w.error).Int(3, now_us);
+      if (u.Step() != SQLITE_DONE) return SqlError(db_, "cancel jobs");
+    }
+    if (sqlite3_changes(db_) == 0) return JobLease{};
+    Use u(cancel_remove_);
+    u.Text(1, w.kind);
     if (u.Step() != SQLITE_DONE) return SqlError(db_, "cancel jobs");
-    if (sqlite3_changes(db_) > 0) *wrote = true;
+    *wrote = true;
     return JobLease{};
   }
   JobLease out = w.lease;
@@ -196,10 +269,14 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
         what = "checkpoint job";
         break;
       case JobWrite::Op::kComplete:
-        u.emplace(complete_);
-        u->Int(1, w.lease.job_id).Text(2, w.lease.owner).Int(3, w.lease.token).Int(4, now_us);
-        what = "complete job";
+      case JobWrite::Op::kFail: {
+        const bool done = w.op == JobWrite::Op::kComplete;
+        u.emplace(finish_);
+        u->Int(1, w.lease.job_id).Text(2, w.lease.owner).Int(3, w.lease.token);
+        u->Int(4, static_cast<int>(done ? JobState::kDone : JobState::kFailed)).Text(5, w.error).Int(6, now_us);
+        what = done ? "complete job" : "fail job";
         break;
+      }
       case JobWrite::Op::kRetry: {
         int64_t run_at = w.run_at_us > 0 ? w.run_at_us : now_us;
         u.emplace(retry_);
@@ -207,11 +284,6 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
         what = "retry job";
         break;
       }
-      case JobWrite::Op::kFail:
-        u.emplace(fail_);
-        u->Text(1, w.error).Int(2, w.lease.job_id).Text(3, w.lease.owner).Int(4, w.lease.token).Int(5, now_us);
-        what = "fail job";
-        break;
       case JobWrite::Op::kEnqueue:
       case JobWrite::Op::kWake:
       case JobWrite::Op::kCancelAll: break;
@@ -220,6 +292,12 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
   }
   if (sqlite3_changes(db_) == 0) return WhyRefused(w);
   *wrote = true;
+  if (w.op == JobWrite::Op::kComplete || w.op == JobWrite::Op::kFail) {
+    // Moved: the row leaves the live table.
+    Use u(remove_);
+    u.Int(1, w.lease.job_id);
+    if (u.Step() != SQLITE_DONE) return SqlError(db_, "remove finished job");
+  }
   return out;
 }
 
@@ -265,7 +343,10 @@ absl::StatusOr<int> JobTable::ReleaseOwnedBy(const std::string& owner_prefix) {
 }
 
 absl::Status JobTable::PrepareGet(sqlite3* db, Stmt* get) {
-  return get->Prepare(db, absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE id=?1").c_str());
+  return get->Prepare(
+      db, absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE id=?1 UNION ALL SELECT ", kDoneColumns,
+                       " FROM jobs_done WHERE id=?1")
+              .c_str());
 }
 
 absl::Status JobTable::PrepareCount(sqlite3* db, Stmt* count) {

@@ -1,5 +1,5 @@
 #pragma once
-// The jobs table of the SQLite store (job.h, job_queue.h): its schema and
+// The jobs tables of the SQLite store (job.h, job_queue.h): their schema and
 // the statements the store's writer runs inside its transactions. The
 // store (sqlite_store.cc) owns the connections and the transactions; this
 // file owns the SQL.
@@ -71,8 +71,11 @@ class JobTable {
   absl::Status WhyRefused(const JobWrite& w);
 
   sqlite3* db_ = nullptr;
-  Stmt insert_, heartbeat_, checkpoint_, complete_, retry_, fail_, claim_, state_of_, prune_, wake_,
-      cancel_all_;
+  // A data dir from before jobs_done: moves its finished jobs there.
+  absl::Status MoveFinished();
+
+  Stmt insert_, heartbeat_, checkpoint_, finish_, remove_, retry_, claim_, state_of_, prune_, wake_, cancel_move_,
+      cancel_remove_;
 };
 
 }  // namespace switchboard::core::sqlite

@@ -17,6 +17,7 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/core/job_pruner.h"
 #include "server/core/job_queue.h"
@@ -922,6 +923,72 @@ TEST(SqliteJobs, AStoreFromBeforeJobsOpens) {
   auto r = p.get_future().get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_GT(r->job_id, 0);
+  store->Close();
+}
+
+// A data dir from before jobs_done (finished jobs kept in `jobs`, found by
+// the jobs_finished index): opening it moves them to jobs_done, where they
+// read as before and are pruned; the unfinished stay claimable.
+TEST(SqliteJobs, AStoreWithFinishedJobsInTheLiveTableOpensAndMovesThem) {
+  TempDir dir;
+  int64_t done_id = 0, ready_id = 0;
+  {
+    auto store = OpenSqlite(dir.path());
+    std::promise<absl::StatusOr<JobLease>> p;
+    store->jobs().Write(JobWrite::EnqueueClaimed(kKind, "done", "p", "me", kLong),
+                        [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
+    auto held = p.get_future().get();
+    ASSERT_TRUE(held.ok()) << held.status();
+    done_id = held->job_id;
+    std::promise<absl::StatusOr<JobLease>> q;
+    store->jobs().Write(JobWrite::Enqueue(kKind, "ready", "p"), [&q](absl::StatusOr<JobLease> r) { q.set_value(r); });
+    auto ready = q.get_future().get();
+    ASSERT_TRUE(ready.ok()) << ready.status();
+    ready_id = ready->job_id;
+    store->Close();
+  }
+  // The layout of the release before: a DONE row in `jobs`, no jobs_done.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() + "/switchboard.db").c_str(), &db), SQLITE_OK);
+  const std::string old_layout = absl::StrCat(
+      "DROP TABLE jobs_done; CREATE INDEX jobs_finished ON jobs(due_us) WHERE state >= 2; "
+      "UPDATE jobs SET state=2, owner='', lease_until_us=0, payload=x'', due_us=1000 WHERE id=",
+      done_id, ";");
+  ASSERT_EQ(sqlite3_exec(db, old_layout.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  auto store = OpenSqlite(dir.path());
+  auto done = store->jobs().GetJob(done_id);
+  ASSERT_TRUE(done.ok() && done->has_value()) << done.status();
+  EXPECT_EQ((*done)->state, JobState::kDone);
+  EXPECT_EQ((*done)->key, "done");
+  auto ready = store->jobs().GetJob(ready_id);
+  ASSERT_TRUE(ready.ok() && ready->has_value());
+  EXPECT_EQ((*ready)->state, JobState::kReady);
+  // Moved, not copied: the live table holds only the unfinished one.
+  ASSERT_EQ(sqlite3_open_v2((dir.path() + "/switchboard.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  auto count = [db](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM jobs"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM jobs_done"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM sqlite_master WHERE name='jobs_finished'"), 0);
+  sqlite3_close(db);
+  // Finished at due_us 1000 (1970): the pruner's first batch takes it.
+  std::promise<absl::StatusOr<int>> pruned;
+  store->jobs().Prune(absl::Now(), 10, [&pruned](absl::StatusOr<int> n) { pruned.set_value(n); });
+  auto n = pruned.get_future().get();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  auto gone = store->jobs().GetJob(done_id);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
   store->Close();
 }
 

@@ -17,6 +17,7 @@ namespace switchboard::testing {
 namespace {
 
 constexpr char kColumns[] = "id, state, attempts, run_at_us, payload, last_error, owner, token, lease_until_us";
+constexpr char kDoneColumns[] = "id, state, attempts, run_at_us, payload, last_error, '', token, 0";
 
 std::vector<core::Job> FromSqlite(const std::string& path, const std::string& kind, const std::string& key) {
   std::vector<core::Job> out;
@@ -27,8 +28,10 @@ std::vector<core::Job> FromSqlite(const std::string& path, const std::string& ki
     return out;
   }
   sqlite3_busy_timeout(db, 5000);
-  const std::string sql = absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE kind=?1",
-                                       key.empty() ? "" : " AND key=?2", " ORDER BY id");
+  // Unfinished jobs are in `jobs`, finished ones in `jobs_done` (job_sqlite.cc).
+  const std::string where = absl::StrCat(" WHERE kind=?1", key.empty() ? "" : " AND key=?2");
+  const std::string sql = absl::StrCat("SELECT ", kColumns, " FROM jobs", where, " UNION ALL SELECT ", kDoneColumns,
+                                       " FROM jobs_done", where, " ORDER BY id");
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
     ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);

@@ -87,7 +87,18 @@ UPDATE meta SET value='2' WHERE key='schema_version';
 COMMIT;
 )sql";
 
+// SQLite keeps memory statistics by default, which takes one process-wide
+// mutex around every allocation and free of every connection (a few per
+// statement); nothing here reads them. Set before SQLite's first use, once;
+// later it is refused (SQLITE_MISUSE) and the default stays, which is only
+// slower.
+void TuneSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
+  TuneSqliteOnce();
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {

@@ -107,13 +107,8 @@ Job ReadJob(Use& u) {
 
 absl::Status JobTable::Open(sqlite3* writer) {
   db_ = writer;
-  char* err = nullptr;
-  if (sqlite3_exec(db_, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "?";
-    sqlite3_free(err);
-    return absl::UnavailableError(absl::StrCat("store schema (jobs): ", msg));
-  }
-  if (absl::Status s = MoveFinished(); !s.ok()) return s;
+  RETURN_IF_ERROR(Exec(db_, kSchema, "schema (jobs)"));
+  RETURN_IF_ERROR(MoveFinished());
   RETURN_IF_ERROR(insert_.Prepare(
       db_, "INSERT INTO jobs(kind, key, state, run_at_us, due_us, attempts, payload, owner, token, lease_until_us, "
            "create_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT DO NOTHING"));
@@ -151,12 +146,8 @@ absl::Status JobTable::Open(sqlite3* writer) {
            "finished_us) SELECT id, kind, key, 3, run_at_us, attempts, payload, ?2, token, create_us, ?3 "
            "FROM jobs WHERE kind=?1 AND state < 2"));
   RETURN_IF_ERROR(cancel_remove_.Prepare(db_, "DELETE FROM jobs WHERE kind=?1 AND state < 2"));
-  if (sqlite3_exec(db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us WHERE state=1",
-                   nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "?";
-    sqlite3_free(err);
-    return absl::UnavailableError(absl::StrCat("store: releasing the leases of the last run: ", msg));
-  }
+  RETURN_IF_ERROR(Exec(db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us WHERE state=1",
+                       "releasing the leases of the last run"));
   if (int n = sqlite3_changes(db_); n > 0) {
     log::Info("store: jobs that were running when the last run ended are ready again", {{"jobs", n}});
   }
@@ -164,23 +155,9 @@ absl::Status JobTable::Open(sqlite3* writer) {
 }
 
 absl::Status JobTable::MoveFinished() {
-  Stmt has_old;
-  RETURN_IF_ERROR(has_old.Prepare(db_, "SELECT 1 FROM sqlite_master WHERE type='index' AND name='jobs_finished'"));
-  bool old = false;
-  {
-    Use u(has_old);
-    old = u.Step() == SQLITE_ROW;
-  }
-  has_old.Finalize();
-  if (!old) return absl::OkStatus();
-  char* err = nullptr;
-  if (sqlite3_exec(db_, kMoveFinished, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "?";
-    sqlite3_free(err);
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return absl::UnavailableError(absl::StrCat("store: moving finished jobs to jobs_done: ", msg));
-  }
-  log::Info("store: finished jobs moved to their own table (jobs_done)");
+  ASSIGN_OR_RETURN(bool moved, MigrateOnce(db_, "index", "jobs_finished", kMoveFinished,
+                                           "moving finished jobs to jobs_done"));
+  if (moved) log::Info("store: finished jobs moved to their own table (jobs_done)");
   return absl::OkStatus();
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -16,6 +17,23 @@ namespace switchboard::core::sqlite {
 inline absl::Status SqlError(sqlite3* db, absl::string_view what) {
   return absl::UnavailableError(absl::StrCat("store: ", what, ": ", sqlite3_errmsg(db)));
 }
+
+// Runs `sql` (one statement or several). On failure, rolls back a
+// transaction `sql` left open and answers UNAVAILABLE "store: <what>: <why>".
+inline absl::Status Exec(sqlite3* db, const char* sql, absl::string_view what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) == SQLITE_OK) return absl::OkStatus();
+  std::string why = err ? err : sqlite3_errmsg(db);
+  sqlite3_free(err);
+  if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return absl::UnavailableError(absl::StrCat("store: ", what, ": ", why));
+}
+
+// Runs the one-time migration `script` when the schema still holds the
+// object it replaces (`type` 'table' or 'index', named `old_name`); true
+// when it ran. `what` names it in an error.
+absl::StatusOr<bool> MigrateOnce(sqlite3* db, absl::string_view type, absl::string_view old_name,
+                                 const char* script, absl::string_view what);
 
 // A prepared statement that resets itself when it goes out of scope.
 class Stmt {
@@ -78,5 +96,21 @@ class Use {
  private:
   sqlite3_stmt* s_;
 };
+
+inline absl::StatusOr<bool> MigrateOnce(sqlite3* db, absl::string_view type, absl::string_view old_name,
+                                        const char* script, absl::string_view what) {
+  Stmt has;
+  if (absl::Status s = has.Prepare(db, "SELECT 1 FROM sqlite_master WHERE type=?1 AND name=?2"); !s.ok()) return s;
+  bool present = false;
+  {
+    Use u(has);
+    u.Text(1, type).Text(2, old_name);
+    present = u.Step() == SQLITE_ROW;
+  }
+  has.Finalize();
+  if (!present) return false;
+  if (absl::Status s = Exec(db, script, what); !s.ok()) return s;
+  return true;
+}
 
 }  // namespace switchboard::core::sqlite

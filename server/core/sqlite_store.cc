@@ -48,6 +48,7 @@ namespace {
 using sqlite::SqlError;
 using sqlite::Stmt;
 using sqlite::Use;
+using sqlite::MigrateOnce;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS events(
@@ -115,12 +116,9 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
   const char* pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
                                  "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"
                                : "PRAGMA synchronous=FULL; PRAGMA cache_size=-8192; PRAGMA mmap_size=1073741824;";
-  char* err = nullptr;
-  if (sqlite3_exec(db, pragmas, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "?";
-    sqlite3_free(err);
+  if (absl::Status s = sqlite::Exec(db, pragmas, "pragmas"); !s.ok()) {
     sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("store pragmas failed: ", msg));
+    return s;
   }
   return db;
 }
@@ -160,12 +158,7 @@ class SqliteStore final : public Store, public JobQueue {
 
   absl::Status Init() {
     ASSIGN_OR_RETURN(writer_, OpenDb(options_.path, /*writer=*/true));
-    char* err = nullptr;
-    if (sqlite3_exec(writer_, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      return absl::UnavailableError(absl::StrCat("store schema: ", msg));
-    }
+    RETURN_IF_ERROR(sqlite::Exec(writer_, kSchema, "schema"));
     RETURN_IF_ERROR(w_begin_.Prepare(writer_, "BEGIN IMMEDIATE"));
     RETURN_IF_ERROR(w_commit_.Prepare(writer_, "COMMIT"));
     RETURN_IF_ERROR(w_rollback_.Prepare(writer_, "ROLLBACK"));
@@ -486,23 +479,9 @@ class SqliteStore final : public Store, public JobQueue {
 
   // Converts a schema-1 store's idempotency records (kMigrateRequests).
   absl::Status MigrateRequests() {
-    Stmt has;
-    RETURN_IF_ERROR(has.Prepare(writer_, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='requests'"));
-    bool old = false;
-    {
-      Use u(has);
-      old = u.Step() == SQLITE_ROW;
-    }
-    has.Finalize();
-    if (!old) return absl::OkStatus();
-    char* err = nullptr;
-    if (sqlite3_exec(writer_, kMigrateRequests, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return absl::UnavailableError(absl::StrCat("store: moving idempotency records to request_log: ", msg));
-    }
-    log::Info("store: idempotency records moved to request_log (schema 2)");
+    ASSIGN_OR_RETURN(bool moved, MigrateOnce(writer_, "table", "requests", kMigrateRequests,
+                                             "moving idempotency records to request_log"));
+    if (moved) log::Info("store: idempotency records moved to request_log (schema 2)");
     return absl::OkStatus();
   }
 

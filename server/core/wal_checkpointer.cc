@@ -2,20 +2,17 @@
 
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "server/core/sqlite_stmt.h"
 
 namespace switchboard::core {
 
 absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(sqlite3* own, sqlite3* writer, int pages) {
   // A connection reads the database header lazily: until it has, it does
   // not know the database is in WAL mode and a checkpoint does nothing.
-  char* err = nullptr;
-  if (sqlite3_exec(own, "PRAGMA journal_mode=WAL;", nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "?";
-    sqlite3_free(err);
+  if (absl::Status s = sqlite::Exec(own, "PRAGMA journal_mode=WAL;", "checkpointer"); !s.ok()) {
     sqlite3_close(own);
-    return absl::UnavailableError(absl::StrCat("store checkpointer: ", msg));
+    return s;
   }
   auto c = std::unique_ptr<WalCheckpointer>(new WalCheckpointer(writer, own, pages));
   c->thread_ = std::thread([p = c.get()] { p->Loop(); });

@@ -2,6 +2,9 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <algorithm>
 
 namespace switchboard {
 
@@ -36,6 +39,31 @@ void AppendMessageField(std::string& serialized, int number, const google::proto
   const size_t at = serialized.size();
   serialized.resize(at + size);
   message.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(serialized.data() + at));
+}
+
+std::string WithoutFields(std::string serialized, std::initializer_list<int> numbers) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(serialized.data()),
+                                            static_cast<int>(serialized.size()));
+  std::string out;
+  size_t kept_from = 0;  // where the bytes not yet copied to `out` start
+  bool dropped = false;
+  while (true) {
+    const size_t start = static_cast<size_t>(in.CurrentPosition());
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    if (!WireFormatLite::SkipField(&in, tag)) return serialized;
+    const int number = static_cast<int>(WireFormatLite::GetTagFieldNumber(tag));
+    if (std::find(numbers.begin(), numbers.end(), number) == numbers.end()) continue;
+    if (!dropped) out.reserve(serialized.size());
+    out.append(serialized, kept_from, start - kept_from);
+    kept_from = static_cast<size_t>(in.CurrentPosition());
+    dropped = true;
+  }
+  if (static_cast<size_t>(in.CurrentPosition()) != serialized.size()) return serialized;  // stopped early
+  if (!dropped) return serialized;
+  out.append(serialized, kept_from, std::string::npos);
+  return out;
 }
 
 }  // namespace switchboard

@@ -5,6 +5,7 @@
 // a later message field), so appending sets a field without parsing.
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include <google/protobuf/message_lite.h>
@@ -19,5 +20,12 @@ std::string DeterministicBytes(const google::protobuf::MessageLite& message);
 void AppendVarintField(std::string& serialized, int number, uint64_t value);
 // Appends field `number` holding `message` (wire type 2).
 void AppendMessageField(std::string& serialized, int number, const google::protobuf::MessageLite& message);
+
+// `serialized` without its top-level fields numbered `numbers` (every
+// occurrence), the rest byte for byte: for bytes from DeterministicBytes,
+// the same as the message serialized with those fields cleared, without
+// copying the message to clear them. Bytes that do not parse as fields come
+// back unchanged.
+std::string WithoutFields(std::string serialized, std::initializer_list<int> numbers);
 
 }  // namespace switchboard

@@ -276,7 +276,8 @@ void MediaEngine::Start(absl::StatusOr<Job> prepared, Done done) {
   }
   auto job = std::make_shared<Job>(std::move(*prepared));
   // Runs on the store's completion thread: hand the work to a worker.
-  recorder_->BeginAsync(job->begin, [this, job, done = std::move(done)](absl::StatusOr<OpRecorder::Begun> begun) {
+  // The args are moved out: nothing reads job->begin after this.
+  recorder_->BeginAsync(std::move(job->begin), [this, job, done = std::move(done)](absl::StatusOr<OpRecorder::Begun> begun) {
     if (!begun.ok()) return done(begun.status());
     if (begun->replayed) return done(core::Replayed(std::move(begun->op)));
     v1::Operation op = std::move(begun->op);

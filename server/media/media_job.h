@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "common/proto_bytes.h"
 #include "server/core/fingerprint.h"
 #include "server/media/op_recorder.h"
 #include "server/media/request_echo.h"
@@ -33,15 +34,11 @@ struct MediaJob {
 template <class Req>
 MediaJob JobFor(v1::OperationType type, const Req& req, std::string target) {
   // One deterministic serialization is both the kept request and what the
-  // fingerprint hashes; the request is copied only to drop the flags.
-  std::string bytes;
+  // fingerprint hashes; the flags are left out of the bytes (the same bytes
+  // as the request serialized with them cleared, without copying it).
+  std::string bytes = DeterministicBytes(req);
   if (req.return_when_accepted() || req.origin() != v1::REQUEST_ORIGIN_UNSPECIFIED) {
-    Req plain = req;
-    plain.clear_return_when_accepted();
-    plain.clear_origin();
-    bytes = DeterministicBytes(plain);
-  } else {
-    bytes = DeterministicBytes(req);
+    bytes = WithoutFields(std::move(bytes), {Req::kReturnWhenAcceptedFieldNumber, Req::kOriginFieldNumber});
   }
   MediaJob job;
   job.return_when_accepted = req.return_when_accepted();

@@ -67,7 +67,7 @@ class OpRecorder {
     v1::RequestEcho echo;
     std::string request;
   };
-  void BeginAsync(const BeginArgs& args, std::function<void(absl::StatusOr<Begun>)> done);
+  void BeginAsync(BeginArgs args, std::function<void(absl::StatusOr<Begun>)> done);
 
   // Receives the operation as recorded, once it is durable; runs on the
   // store's completion thread.

@@ -48,5 +48,31 @@ TEST(ProtoBytes, AnAppendedMessageFieldIsReadBack) {
   EXPECT_EQ(bytes, expected);
 }
 
+TEST(ProtoBytes, FieldsLeftOutGiveTheBytesOfTheMessageWithThemCleared) {
+  v1::SetBlobMetadataRequest req;
+  req.set_request_id("r-1");
+  req.set_blob_uri("https://acct.blob.core.windows.net/c/b.mp4");
+  (*req.mutable_blob_metadata())["b"] = "2";
+  (*req.mutable_blob_metadata())["a"] = "1";
+  (*req.mutable_operation_context()->mutable_fields())["k"].set_string_value("v");
+  req.set_return_when_accepted(true);
+  req.set_origin(v1::REQUEST_ORIGIN_EVENT_GRID);
+  v1::SetBlobMetadataRequest plain = req;
+  plain.clear_return_when_accepted();
+  plain.clear_origin();
+  const std::string stripped =
+      WithoutFields(DeterministicBytes(req), {v1::SetBlobMetadataRequest::kReturnWhenAcceptedFieldNumber,
+                                              v1::SetBlobMetadataRequest::kOriginFieldNumber});
+  EXPECT_EQ(stripped, DeterministicBytes(plain));
+  EXPECT_NE(stripped, DeterministicBytes(req));
+  // Nothing to leave out: the same bytes.
+  EXPECT_EQ(WithoutFields(DeterministicBytes(plain), {v1::SetBlobMetadataRequest::kOriginFieldNumber}),
+            DeterministicBytes(plain));
+  // Bytes that are not fields (a truncated length): unchanged.
+  std::string broken = DeterministicBytes(req);
+  broken.resize(broken.size() - 1);
+  EXPECT_EQ(WithoutFields(broken, {v1::SetBlobMetadataRequest::kOriginFieldNumber}), broken);
+}
+
 }  // namespace
 }  // namespace switchboard

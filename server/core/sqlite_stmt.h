@@ -29,12 +29,6 @@ inline absl::Status Exec(sqlite3* db, const char* sql, absl::string_view what) {
   return absl::UnavailableError(absl::StrCat("store: ", what, ": ", why));
 }
 
-// Runs the one-time migration `script` when the schema still holds the
-// object it replaces (`type` 'table' or 'index', named `old_name`); true
-// when it ran. `what` names it in an error.
-absl::StatusOr<bool> MigrateOnce(sqlite3* db, absl::string_view type, absl::string_view old_name,
-                                 const char* script, absl::string_view what);
-
 // A prepared statement that resets itself when it goes out of scope.
 class Stmt {
  public:
@@ -97,6 +91,9 @@ class Use {
   sqlite3_stmt* s_;
 };
 
+// Runs the one-time migration `script` when the schema still holds the
+// object it replaces (`type` 'table' or 'index', named `old_name`); true
+// when it ran. `what` names it in an error.
 inline absl::StatusOr<bool> MigrateOnce(sqlite3* db, absl::string_view type, absl::string_view old_name,
                                         const char* script, absl::string_view what) {
   Stmt has;

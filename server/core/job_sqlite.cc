@@ -75,11 +75,15 @@ COMMIT;
 constexpr const char* kDoneColumns =
     "id, kind, key, state, run_at_us, attempts, payload, last_error, '', token, 0";
 
+// The head of every statement that moves rows of `jobs` to jobs_done.
+constexpr const char* kInsertDone =
+    "INSERT INTO jobs_done(id, kind, key, state, run_at_us, attempts, payload, last_error, token, create_us, "
+    "finished_us) ";
+
 // Moves the RUNNING job ?1 held by (?2, ?3) to jobs_done as state ?4 (DONE
 // drops the payload, FAILED sets last_error to ?5), finished at ?6.
-constexpr const char* kFinishSql =
-    "INSERT INTO jobs_done(id, kind, key, state, run_at_us, attempts, payload, last_error, token, create_us, "
-    "finished_us) SELECT id, kind, key, ?4, run_at_us, attempts, CASE WHEN ?4=2 THEN x'' ELSE payload END, "
+constexpr const char* kFinishSelect =
+    "SELECT id, kind, key, ?4, run_at_us, attempts, CASE WHEN ?4=2 THEN x'' ELSE payload END, "
     "CASE WHEN ?4=3 THEN ?5 ELSE last_error END, token, create_us, ?6 "
     "FROM jobs WHERE id=?1 AND state=1 AND owner=?2 AND token=?3";
 
@@ -117,7 +121,7 @@ absl::Status JobTable::Open(sqlite3* writer) {
   RETURN_IF_ERROR(checkpoint_.Prepare(
       db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1, payload=?5 "
            "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
-  RETURN_IF_ERROR(finish_.Prepare(db_, kFinishSql));
+  RETURN_IF_ERROR(finish_.Prepare(db_, absl::StrCat(kInsertDone, kFinishSelect).c_str()));
   RETURN_IF_ERROR(remove_.Prepare(db_, "DELETE FROM jobs WHERE id=?1"));
   RETURN_IF_ERROR(retry_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?1, due_us=?1, last_error=?2 "
@@ -142,9 +146,10 @@ absl::Status JobTable::Open(sqlite3* writer) {
   // As a fail does: FAILED, the lease gone, finished now (for the pruner).
   // Walks jobs_due (its WHERE repeats the index's).
   RETURN_IF_ERROR(cancel_move_.Prepare(
-      db_, "INSERT INTO jobs_done(id, kind, key, state, run_at_us, attempts, payload, last_error, token, create_us, "
-           "finished_us) SELECT id, kind, key, 3, run_at_us, attempts, payload, ?2, token, create_us, ?3 "
-           "FROM jobs WHERE kind=?1 AND state < 2"));
+      db_, absl::StrCat(kInsertDone,
+                        "SELECT id, kind, key, 3, run_at_us, attempts, payload, ?2, token, create_us, ?3 "
+                        "FROM jobs WHERE kind=?1 AND state < 2")
+               .c_str()));
   RETURN_IF_ERROR(cancel_remove_.Prepare(db_, "DELETE FROM jobs WHERE kind=?1 AND state < 2"));
   RETURN_IF_ERROR(Exec(db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, due_us=run_at_us WHERE state=1",
                        "releasing the leases of the last run"));

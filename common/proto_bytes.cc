@@ -30,12 +30,24 @@ void AppendVarintField(std::string& serialized, int number, uint64_t value) {
   serialized.append(reinterpret_cast<const char*>(buf), end - buf);
 }
 
-void AppendMessageField(std::string& serialized, int number, const google::protobuf::MessageLite& message) {
-  const size_t size = message.ByteSizeLong();
+namespace {
+// The tag and length of a length-delimited field of `size` bytes.
+void AppendFieldHead(std::string& serialized, int number, size_t size) {
   uint8_t head[16];  // a tag and a length, at most 5 bytes each
   uint8_t* end = CodedOutputStream::WriteTagToArray((static_cast<uint32_t>(number) << 3) | 2, head);
   end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), end);
   serialized.append(reinterpret_cast<const char*>(head), end - head);
+}
+}  // namespace
+
+void AppendBytesField(std::string& serialized, int number, absl::string_view bytes) {
+  AppendFieldHead(serialized, number, bytes.size());
+  serialized.append(bytes.data(), bytes.size());
+}
+
+void AppendMessageField(std::string& serialized, int number, const google::protobuf::MessageLite& message) {
+  const size_t size = message.ByteSizeLong();
+  AppendFieldHead(serialized, number, size);
   const size_t at = serialized.size();
   serialized.resize(at + size);
   message.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(serialized.data() + at));

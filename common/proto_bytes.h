@@ -10,6 +10,8 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include "absl/strings/string_view.h"
+
 namespace switchboard {
 
 // `message` serialized deterministically (map entries in key order), sized
@@ -20,6 +22,9 @@ std::string DeterministicBytes(const google::protobuf::MessageLite& message);
 void AppendVarintField(std::string& serialized, int number, uint64_t value);
 // Appends field `number` holding `message` (wire type 2).
 void AppendMessageField(std::string& serialized, int number, const google::protobuf::MessageLite& message);
+// Appends field `number` holding `bytes`, a message already serialized
+// (wire type 2).
+void AppendBytesField(std::string& serialized, int number, absl::string_view bytes);
 
 // `serialized` without its top-level fields numbered `numbers` (every
 // occurrence), the rest byte for byte: for bytes from DeterministicBytes,

@@ -1,13 +1,12 @@
 #include "server/notification/bus_engine.h"
 
-#include <google/protobuf/io/coded_stream.h>
-
 #include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/proto_bytes.h"
 #include "common/status.h"
 #include "server/core/fingerprint.h"
 #include "server/core/list_page.h"
@@ -25,16 +24,6 @@ absl::Status Required(bool present, absl::string_view field) {
 }
 
 std::string BusEventName(absl::string_view uuid) { return absl::StrCat("busEvents/", uuid); }
-
-// Appends a length-delimited field holding `bytes` (a serialized message).
-void AppendMessageField(std::string* out, int field, const std::string& bytes) {
-  uint8_t buf[10];  // two varints of at most 5 bytes
-  uint8_t* p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-      static_cast<uint32_t>(field) << 3 | 2, buf);
-  p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
-  out->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(p - buf));
-  out->append(bytes);
-}
 
 }  // namespace
 
@@ -97,7 +86,7 @@ void BusEngine::Publish(const Principal& caller, const v1::PublishRequest& reque
     v1::NotificationEvent head;
     head.set_request_id(ev.envelope().event_uuid());  // the idempotency key
     std::string log_event = head.SerializeAsString();
-    AppendMessageField(&log_event, v1::NotificationEvent::kBusEventFieldNumber, bytes);
+    AppendBytesField(log_event, v1::NotificationEvent::kBusEventFieldNumber, bytes);
     self.writes.push_back({kBusEventKind, name, std::move(bytes), false});
     self.events.push_back({"notification", kBusEventKind, name, ev.envelope().event_name(), std::move(log_event)});
     for (BusRoute* route : routes_) {

@@ -48,6 +48,20 @@ TEST(ProtoBytes, AnAppendedMessageFieldIsReadBack) {
   EXPECT_EQ(bytes, expected);
 }
 
+TEST(ProtoBytes, AnAppendedBytesFieldIsTheSameAsTheMessageAppended) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(1700000000);
+  ts.set_nanos(5);
+  std::string from_message = "x", from_bytes = "x";
+  AppendMessageField(from_message, v1::Operation::kCreateTimeFieldNumber, ts);
+  AppendBytesField(from_bytes, v1::Operation::kCreateTimeFieldNumber, ts.SerializeAsString());
+  EXPECT_EQ(from_bytes, from_message);
+  v1::Operation back;
+  ASSERT_TRUE(back.ParseFromString(from_bytes.substr(1)));
+  EXPECT_EQ(back.create_time().seconds(), 1700000000);
+  EXPECT_EQ(back.create_time().nanos(), 5);
+}
+
 TEST(ProtoBytes, FieldsLeftOutGiveTheBytesOfTheMessageWithThemCleared) {
   v1::SetBlobMetadataRequest req;
   req.set_request_id("r-1");

@@ -1,21 +1,17 @@
 #include "common/webhook_signature.h"
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/hmac.h"
 
 namespace switchboard {
 
 std::string SignWebhook(absl::string_view secret, int64_t unix_seconds, absl::string_view body) {
-  std::string message = absl::StrCat(unix_seconds, ".", body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
-  return absl::StrCat("sha256=", absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(mac), len)));
+  const std::string ts = absl::StrCat(unix_seconds);  // fits the string's own buffer
+  return absl::StrCat("sha256=", absl::BytesToHexString(DigestBytes(HmacSha256(secret, {ts, ".", body}))));
 }
 
 absl::Status VerifyWebhook(absl::string_view secret, absl::string_view timestamp_header,

@@ -2,19 +2,15 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "absl/strings/escaping.h"
+#include "common/hmac.h"
 
 namespace switchboard::azure {
 
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
+  return std::string(DigestBytes(switchboard::HmacSha256(key, {data})));
 }
 
 absl::StatusOr<std::string> SignBase64(absl::string_view key_b64, absl::string_view data) {

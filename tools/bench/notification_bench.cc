@@ -11,6 +11,11 @@
 //    pending jobs, then opens it, and the clock runs from then until the
 //    last one arrives (the publisher is not the limit). --webhook_backlog=0
 //    measures --webhook_events delivered while they are published instead.
+//    Beside the rate, the CPU this process spends per delivery during the
+//    drain (switchboard and the receiver, both in this process) and the
+//    receiver's own CPU per request while wrk ran (the server not started
+//    yet): their difference is switchboard's CPU per delivery, a steadier
+//    figure than a one-second drain's rate. --webhook_rounds repeats each.
 //
 // Every run uses a fresh in-process switchboardd (real SQLite, full sync) in
 // a temp dir, with the status bridge off so only the bus is measured.
@@ -37,6 +42,7 @@
 #include "server/server.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 #include "clients/lib/webhook_receiver.h"
+#include "process.h"
 
 namespace v1 = switchboard::v1;
 using Clock = std::chrono::steady_clock;
@@ -297,6 +303,10 @@ struct HookResult {
   int events = 0;
   double seconds = 0;
   double wrk_rps = 0;
+  // CPU seconds of this process: while wrk ran, and while the backlog (or
+  // the events) drained.
+  double wrk_cpu = 0;
+  double drain_cpu = 0;
 };
 
 // The receiver's door: while shut, each request waits at it (the first
@@ -332,7 +342,9 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
                      R"("event_creation_time":"2023-11-14T22:13:20+00:00","event_sender_id":"bench",)"
                      R"("data":{"id":"0","padding":")" +
                      std::string(200, 'x') + R"(","t_ns":"1"}})";
+  const double wrk_cpu0 = switchboard::bench::SelfCpuSeconds();
   double rps = WrkCeiling(receiver.url() + "/wrk", body, per_endpoint, wrk_seconds);
+  const double wrk_cpu = switchboard::bench::SelfCpuSeconds() - wrk_cpu0;
   if (rps < 0) return false;
   size_t before = receiver.received().size();
   if (backlog == 0) door.Open();
@@ -360,21 +372,24 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
   }
   const int n = backlog > 0 ? backlog : events;
   auto start = Clock::now();
+  double cpu0 = switchboard::bench::SelfCpuSeconds();
   bool ok = PublishAll(*stub, "hook" + std::to_string(per_endpoint), n, publishers);
   if (backlog > 0) {
     // Every publish is durable with its delivery's job: the backlog is in.
     start = Clock::now();
+    cpu0 = switchboard::bench::SelfCpuSeconds();
     door.Open();
   }
   ok = ok && receiver.WaitFor(before + n, 600000);
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double drain_cpu = switchboard::bench::SelfCpuSeconds() - cpu0;
   server->Shutdown();
   std::filesystem::remove_all(dir);
   if (!ok) {
     std::cerr << "webhook deliveries did not all arrive\n";
     return false;
   }
-  *out = {per_endpoint, n, seconds, rps};
+  *out = {per_endpoint, n, seconds, rps, wrk_cpu, drain_cpu};
   return true;
 }
 
@@ -388,6 +403,7 @@ int main(int argc, char** argv) {
              "Pending deliveries drained per webhook run (published first); 0: --webhook_events while published.");
   cli.AddInt("webhook_events", 3000, "Events delivered per webhook run with --webhook_backlog=0.");
   cli.AddInt("wrk_seconds", 5, "Duration of each wrk run.");
+  cli.AddInt("webhook_rounds", 1, "Runs of each in-flight setting (a row each).");
   cli.AddString("only", "", "bus or webhooks: run that part alone.");
   cli.AddString("acks", "batched",
                 "How each bus subscriber acks: batched (one Ack call in flight, with every delivery read meanwhile "
@@ -430,19 +446,27 @@ int main(int argc, char** argv) {
     const int backlog = static_cast<int>(cli.GetInt("webhook_backlog"));
     std::printf("\n## Webhooks: deliveries/s against the receiver's own ceiling (wrk, same connections)%s\n\n",
                 backlog > 0 ? ", draining a backlog" : ", while published");
-    std::printf("| in flight per webhook | %s | seconds | switchboard deliveries/s | wrk requests/s | ratio |\n",
+    std::printf("| in flight per webhook | %s | seconds | switchboard deliveries/s | wrk requests/s | ratio "
+                "| CPU µs per delivery (process) | receiver CPU µs per wrk request | switchboard CPU µs per delivery |\n",
                 backlog > 0 ? "backlog" : "events");
-    std::printf("|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    const int wrk_seconds = static_cast<int>(cli.GetInt("wrk_seconds"));
+    const int64_t rounds = std::max<int64_t>(1, cli.GetInt("webhook_rounds"));
     for (int per_endpoint : {2, 8}) {
-      HookResult r;
-      if (!BenchWebhook(per_endpoint, static_cast<int>(cli.GetInt("webhook_events")), backlog, publishers,
-                        static_cast<int>(cli.GetInt("wrk_seconds")), &r)) {
-        return 1;
+      for (int64_t round = 0; round < rounds; ++round) {
+        HookResult r;
+        if (!BenchWebhook(per_endpoint, static_cast<int>(cli.GetInt("webhook_events")), backlog, publishers,
+                          wrk_seconds, &r)) {
+          return 1;
+        }
+        const double rate = r.events / r.seconds;
+        const double per_delivery_us = 1e6 * r.drain_cpu / r.events;
+        const double receiver_us = 1e6 * r.wrk_cpu / (r.wrk_rps * wrk_seconds);
+        std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f |\n", r.per_endpoint, r.events,
+                    r.seconds, rate, r.wrk_rps, rate / r.wrk_rps, per_delivery_us, receiver_us,
+                    per_delivery_us - receiver_us);
+        std::fflush(stdout);
       }
-      double rate = r.events / r.seconds;
-      std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f |\n", r.per_endpoint, r.events, r.seconds, rate, r.wrk_rps,
-                  rate / r.wrk_rps);
-      std::fflush(stdout);
     }
   }
   return 0;

@@ -62,7 +62,9 @@ int main(int argc, char** argv) {
              "First webhook retry backoff; doubles per attempt, with jitter, up to --webhook_retry_max_ms.");
   cli.AddInt("webhook_retry_max_ms", defaults.webhook_retry_max_ms, "Longest webhook retry backoff.");
   cli.AddInt("job_retention_seconds", defaults.job_retention_seconds,
-             "Finished jobs (delivered webhooks, finished media operations) are deleted once this old.");
+             "Finished jobs (delivered webhooks, finished media operations) are deleted once this old. 0: a "
+             "completed job is deleted as it completes (its operation or delivery record keeps the outcome), a "
+             "failed one at the next prune pass.");
   cli.SetEpilog(
       "Logs are JSON lines on stderr. SIGTERM or SIGINT drains and stops the server.\n"
       "Services: switchboard.v1.ResourcingService, MediaService, NotificationService, grpc.health.v1.Health,\n"

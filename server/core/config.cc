@@ -193,7 +193,7 @@ absl::Status ValidateConfig(const ServerConfig& c) {
                          Range{"webhook_per_endpoint_in_flight", c.webhook_per_endpoint_in_flight, 1, 256},
                          Range{"webhook_retry_base_ms", c.webhook_retry_base_ms, 1, 3600LL * 1000},
                          Range{"webhook_retry_max_ms", c.webhook_retry_max_ms, 1, 24LL * 3600 * 1000},
-                         Range{"job_retention_seconds", c.job_retention_seconds, 1, 365LL * 24 * 3600}}) {
+                         Range{"job_retention_seconds", c.job_retention_seconds, 0, 365LL * 24 * 3600}}) {
     if (r.value < r.min || r.value > r.max) {
       return absl::InvalidArgumentError(
           absl::StrCat(r.key, " is ", r.value, "; it must be between ", r.min, " and ", r.max));

@@ -81,11 +81,16 @@ absl::StatusOr<JobLease> Insert(Conn& c, const JobWrite& w, int64_t now_us) {
 }
 
 // Why a lease write changed no row: NOT_FOUND or "lease lost".
-absl::Status WhyRefused(Conn& c, const JobWrite& w) {
+absl::Status WhyRefused(Conn& c, const JobWrite& w, bool keep_done) {
   Params p;
   p.Int(w.lease.job_id);
   ASSIGN_OR_RETURN(Result r, c.Exec("read job", "SELECT state, owner, token FROM jobs WHERE id=$1", p));
-  if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
+  if (r.rows() == 0) {
+    // Without keep_done a completed job leaves no row: a late write of its
+    // holder is refused as one of a finished job.
+    if (!keep_done) return LeaseLost(w, "is finished or does not exist (completed jobs are not kept)");
+    return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
+  }
   auto state = static_cast<JobState>(r.Int(0, 0));
   if (state != JobState::kRunning) return LeaseLost(w, absl::StrCat("is ", JobStateName(state)));
   return LeaseLost(w, absl::StrCat("was claimed again (owner ", r.View(0, 1), ", token ", r.Int(0, 2), ")"));
@@ -93,7 +98,7 @@ absl::Status WhyRefused(Conn& c, const JobWrite& w) {
 
 }  // namespace
 
-absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_us) {
+absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_us, bool keep_done) {
   RETURN_IF_ERROR(ValidateJobWrite(w));
   if (w.op == JobWrite::Op::kEnqueue) return Insert(c, w, now_us);
   if (w.op == JobWrite::Op::kWake) {
@@ -143,8 +148,12 @@ absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_u
       what = "checkpoint job";
       break;
     case JobWrite::Op::kComplete:
-      p.Int(now_us);
-      sql = absl::StrCat("UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=$4, payload=''::bytea", kHeld);
+      if (!keep_done) {
+        sql = absl::StrCat("DELETE FROM jobs", kHeld);
+      } else {
+        p.Int(now_us);
+        sql = absl::StrCat("UPDATE jobs SET state=2, owner='', lease_until_us=0, due_us=$4, payload=''::bytea", kHeld);
+      }
       what = "complete job";
       break;
     case JobWrite::Op::kRetry:
@@ -164,7 +173,7 @@ absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_u
     case JobWrite::Op::kCancelAll: break;
   }
   ASSIGN_OR_RETURN(Result r, c.Exec(what, sql, p));
-  if (r.Changed() == 0) return WhyRefused(c, w);
+  if (r.Changed() == 0) return WhyRefused(c, w, keep_done);
   return out;
 }
 

@@ -24,8 +24,9 @@ extern const char* const kJobSchema;
 
 // Inside an open transaction on `c`, at `now_us`. A refusal
 // (INVALID_ARGUMENT, NOT_FOUND, "lease lost") changes nothing; UNAVAILABLE
-// is a failed statement, after which the transaction is lost.
-absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_us);
+// is a failed statement, after which the transaction is lost. Without
+// `keep_done` a completed job is deleted instead of kept as DONE.
+absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_us, bool keep_done = true);
 
 // Inside an open transaction: leases up to `n` due jobs of `kind` to
 // `owner` (rows other transactions hold are skipped, never waited for) and

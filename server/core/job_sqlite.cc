@@ -109,8 +109,9 @@ Job ReadJob(Use& u) {
 
 }  // namespace
 
-absl::Status JobTable::Open(sqlite3* writer) {
+absl::Status JobTable::Open(sqlite3* writer, bool keep_done) {
   db_ = writer;
+  keep_done_ = keep_done;
   RETURN_IF_ERROR(Exec(db_, kSchema, "schema (jobs)"));
   RETURN_IF_ERROR(MoveFinished());
   RETURN_IF_ERROR(insert_.Prepare(
@@ -123,6 +124,7 @@ absl::Status JobTable::Open(sqlite3* writer) {
            "WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
   RETURN_IF_ERROR(finish_.Prepare(db_, absl::StrCat(kInsertDone, kFinishSelect).c_str()));
   RETURN_IF_ERROR(remove_.Prepare(db_, "DELETE FROM jobs WHERE id=?1"));
+  RETURN_IF_ERROR(complete_held_.Prepare(db_, "DELETE FROM jobs WHERE id=?1 AND state=1 AND owner=?2 AND token=?3"));
   RETURN_IF_ERROR(retry_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?1, due_us=?1, last_error=?2 "
            "WHERE id=?3 AND state=1 AND owner=?4 AND token=?5"));
@@ -167,8 +169,8 @@ absl::Status JobTable::MoveFinished() {
 }
 
 void JobTable::Finalize() {
-  for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &finish_, &remove_, &retry_, &claim_, &state_of_, &prune_,
-                  &wake_, &cancel_move_, &cancel_remove_}) {
+  for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &finish_, &remove_, &complete_held_, &retry_, &claim_,
+                  &state_of_, &prune_, &wake_, &cancel_move_, &cancel_remove_}) {
     s->Finalize();
   }
 }
@@ -199,7 +201,12 @@ absl::Status JobTable::WhyRefused(const JobWrite& w) {
   Use u(state_of_);
   u.Int(1, w.lease.job_id);
   int rc = u.Step();
-  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
+  if (rc == SQLITE_DONE) {
+    // Without keep_done a completed job leaves no row: a late write of its
+    // holder is refused as one of a finished job.
+    if (!keep_done_) return LeaseLost(w, "is finished or does not exist (completed jobs are not kept)");
+    return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
+  }
   if (rc != SQLITE_ROW) return SqlError(db_, "read job");
   auto state = static_cast<JobState>(u.ColInt(0));
   if (state != JobState::kRunning) return LeaseLost(w, absl::StrCat("is ", JobStateName(state)));
@@ -251,6 +258,13 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
         what = "checkpoint job";
         break;
       case JobWrite::Op::kComplete:
+        if (!keep_done_) {
+          u.emplace(complete_held_);
+          u->Int(1, w.lease.job_id).Text(2, w.lease.owner).Int(3, w.lease.token);
+          what = "complete job";
+          break;
+        }
+        [[fallthrough]];
       case JobWrite::Op::kFail: {
         const bool done = w.op == JobWrite::Op::kComplete;
         u.emplace(finish_);
@@ -274,7 +288,7 @@ absl::StatusOr<JobLease> JobTable::Apply(const JobWrite& w, int64_t now_us, bool
   }
   if (sqlite3_changes(db_) == 0) return WhyRefused(w);
   *wrote = true;
-  if (w.op == JobWrite::Op::kComplete || w.op == JobWrite::Op::kFail) {
+  if ((w.op == JobWrite::Op::kComplete && keep_done_) || w.op == JobWrite::Op::kFail) {
     // Moved: the row leaves the live table.
     Use u(remove_);
     u.Int(1, w.lease.job_id);

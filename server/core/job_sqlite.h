@@ -23,8 +23,9 @@ class JobTable {
   // Creates the table and its indexes when missing (a data dir from before
   // jobs opens as it is) and prepares the writer's statements on `writer`.
   // Every RUNNING job becomes READY: one process opens the file at a time
-  // (SqliteOptions), so whoever held those leases is gone.
-  absl::Status Open(sqlite3* writer);
+  // (SqliteOptions), so whoever held those leases is gone. Without
+  // `keep_done`, a completed job is deleted instead of moved to jobs_done.
+  absl::Status Open(sqlite3* writer, bool keep_done = true);
   void Finalize();
 
   // Inside the writer's open transaction, at `now_us`. Sets `*wrote` once
@@ -71,11 +72,13 @@ class JobTable {
   absl::Status WhyRefused(const JobWrite& w);
 
   sqlite3* db_ = nullptr;
+  bool keep_done_ = true;
   // A data dir from before jobs_done: moves its finished jobs there.
   absl::Status MoveFinished();
 
-  Stmt insert_, heartbeat_, checkpoint_, finish_, remove_, retry_, claim_, state_of_, prune_, wake_, cancel_move_,
-      cancel_remove_;
+  // complete_held_ deletes a completed job (without keep_done).
+  Stmt insert_, heartbeat_, checkpoint_, finish_, remove_, complete_held_, retry_, claim_, state_of_, prune_, wake_,
+      cancel_move_, cancel_remove_;
 };
 
 }  // namespace switchboard::core::sqlite

@@ -44,6 +44,7 @@ struct Txn {
   int64_t head = 0;    // the last sequence given, this batch's included
   int64_t now_us = 0;
   int64_t create_us = 0;
+  bool keep_done_jobs = true;
   // TxnReader::RoutesVersion: read with the head, and new once a mutation
   // that changes the routes is applied (then written with the commit).
   uint64_t routes_version = 0;
@@ -162,7 +163,7 @@ absl::StatusOr<std::vector<JobLease>> ApplyJobs(Conn& c, const std::vector<JobWr
   std::vector<JobLease> leases;
   leases.reserve(writes.size());
   for (const JobWrite& w : writes) {
-    absl::StatusOr<JobLease> l = pg::ApplyJobWrite(c, w, t.now_us);
+    absl::StatusOr<JobLease> l = pg::ApplyJobWrite(c, w, t.now_us, t.keep_done_jobs);
     if (l.ok()) {
       leases.push_back(std::move(*l));
       continue;
@@ -351,7 +352,8 @@ absl::StatusOr<ResourcePage> ListResources(Conn& c, absl::string_view kind, absl
   return page;
 }
 
-BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch, const TopUp& top_up) {
+BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch, const TopUp& top_up,
+                         bool keep_done_jobs) {
   bool lock = false;
   for (const Pending& p : batch) lock = lock || NeedsLock(p);
   // What `prepare` adds is taken off again before another try.
@@ -392,6 +394,7 @@ BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pendin
     results.clear();
     appended.clear();
     Txn t;
+    t.keep_done_jobs = keep_done_jobs;
     failed = RunOnce(c, channel, batch, lock, t, results, appended, out.lock_held, locked);
     committed = failed.ok();
     if (!committed) {

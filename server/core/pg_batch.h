@@ -63,9 +63,11 @@ struct BatchOutcome {
 // `top_up`, when set, is called once the first try holds the counter's
 // lock: it may append to `batch` what arrived while the lock was awaited
 // (another replica held it), so that the hold carries them too.
+//
+// `keep_done_jobs` off: a completed job is deleted (PgOptions).
 using TopUp = std::function<void(std::vector<Pending>& batch)>;
 BatchOutcome CommitBatch(Conn& c, const std::string& channel, std::vector<Pending>& batch,
-                         const TopUp& top_up = nullptr);
+                         const TopUp& top_up = nullptr, bool keep_done_jobs = true);
 
 // One page of resources (Store::ListResources) on `c`: a read session, or
 // a batch's open transaction (TxnReader::List).

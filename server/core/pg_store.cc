@@ -363,7 +363,7 @@ class PgStore final : public Store, public JobQueue {
         b.push_back(std::move(lane.queue.front()));
         lane.queue.pop_front();
       }
-    });
+    }, options_.keep_done_jobs);
     if (out.lock_held > absl::ZeroDuration()) {
       const int64_t us = absl::ToInt64Microseconds(out.lock_held);
       locked_transactions_.fetch_add(1, std::memory_order_relaxed);

@@ -33,6 +33,8 @@ struct PgOptions {
   int max_batch = 256;
   // Read connections kept open.
   int read_connections = 4;
+  // As SqliteOptions::keep_done_jobs.
+  bool keep_done_jobs = true;
   // How often the log tailer polls when no commit or NOTIFY woke it.
   absl::Duration poll_interval = absl::Seconds(1);
   // Off: the tailer does not LISTEN and relies on its own commits and the

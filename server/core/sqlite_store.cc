@@ -165,7 +165,7 @@ class SqliteStore final : public Store, public JobQueue {
     RETURN_IF_ERROR(w_savepoint_.Prepare(writer_, "SAVEPOINT jobs"));
     RETURN_IF_ERROR(w_release_.Prepare(writer_, "RELEASE jobs"));
     RETURN_IF_ERROR(w_rollback_to_.Prepare(writer_, "ROLLBACK TO jobs"));
-    RETURN_IF_ERROR(jobs_.Open(writer_));
+    RETURN_IF_ERROR(jobs_.Open(writer_, options_.keep_done_jobs));
     RETURN_IF_ERROR(MigrateRequests());
     RETURN_IF_ERROR(LoadRequestIndex());
     RETURN_IF_ERROR(w_get_request_.Prepare(

@@ -205,6 +205,10 @@ struct SqliteOptions {
   int max_batch = 1024;
   // Read connections kept open.
   int read_connections = 4;
+  // Off: a job that completes is deleted in its completing transaction
+  // instead of being kept as DONE until the pruner takes it (config
+  // job_retention_seconds 0). A FAILED job is kept either way.
+  bool keep_done_jobs = true;
 };
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);

@@ -29,6 +29,7 @@ bool OpensPostgres(const ServerConfig& config) { return UsesPostgres(config) || 
 absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerConfig& config) {
   PgOptions pg;
   pg.listen = config.store_listen;
+  pg.keep_done_jobs = config.job_retention_seconds > 0;
   if (UsesPostgres(config)) {
     pg.url = config.store;
     pg.schema = config.store_schema;
@@ -42,6 +43,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenConfiguredStore(const ServerConfig& c
   }
   SqliteOptions sqlite;
   sqlite.path = (std::filesystem::path(config.data_dir) / "switchboard.db").string();
+  sqlite.keep_done_jobs = config.job_retention_seconds > 0;
   return OpenSqliteStore(sqlite);
 }
 

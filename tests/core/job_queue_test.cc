@@ -398,6 +398,48 @@ TEST_P(JobQueueConformance, CompleteEndsTheJob) {
   EXPECT_NE(twice.status().message().find("DONE"), absl::string_view::npos) << twice.status();
 }
 
+// job_retention_seconds 0: a completed job is deleted as it completes (its
+// key free again, a late write of its holder refused as a finished job's);
+// a failed one is still kept for the pruner.
+TEST_P(JobQueueConformance, WithoutDoneJobsKeptACompletedJobLeavesNoRow) {
+  store_->Close();
+  ReplicaOptions o;
+  o.keep_done_jobs = false;
+  auto s = env_->Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  store_ = std::move(*s);
+
+  int64_t id = Enqueue("k");
+  auto got = Claim("a", 1, kLong);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::Complete(got[0].lease)).ok());
+  auto gone = q().GetJob(id);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_FALSE(gone->has_value()) << "state " << JobStateName((*gone)->state);
+  EXPECT_TRUE(Claim("a", 1, kLong).empty());
+  auto twice = Write(JobWrite::Complete(got[0].lease));
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition) << twice.status();
+  EXPECT_NE(twice.status().message().find("finished"), absl::string_view::npos) << twice.status();
+  auto late = Write(JobWrite::Heartbeat(got[0].lease, kLong));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition) << late.status();
+  EXPECT_GT(Enqueue("k"), id) << "the key is free again";
+
+  auto claimed = Write(JobWrite::EnqueueClaimed(kKind, "at-once", "p", "enqueuer", absl::Seconds(30)));
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_TRUE(Write(JobWrite::Complete(*claimed)).ok());
+  auto gone2 = q().GetJob(claimed->job_id);
+  ASSERT_TRUE(gone2.ok()) << gone2.status();
+  EXPECT_FALSE(gone2->has_value());
+
+  int64_t failing = Enqueue("f", "p", absl::InfinitePast(), "test.other");
+  auto f = Claim("a", 1, kLong, "test.other");
+  ASSERT_EQ(f.size(), 1u);
+  ASSERT_TRUE(Write(JobWrite::Fail(f[0].lease, "broken")).ok());
+  Job failed = Get(failing);
+  EXPECT_EQ(failed.state, JobState::kFailed);
+  EXPECT_EQ(failed.last_error, "broken");
+}
+
 TEST_P(JobQueueConformance, AnEnqueueCanClaimItsJobAtOnce) {
   auto lease = Write(JobWrite::EnqueueClaimed(kKind, "mine", "p", "enqueuer", absl::Seconds(30)));
   ASSERT_TRUE(lease.ok()) << lease.status();

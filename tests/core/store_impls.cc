@@ -31,6 +31,7 @@ class SqliteEnv final : public StoreEnv {
     if (dir_.empty()) return absl::InternalError("mkdtemp failed");
     SqliteOptions options{dir_ + "/switchboard.db"};
     if (o.max_batch > 0) options.max_batch = o.max_batch;
+    options.keep_done_jobs = o.keep_done_jobs;
     return OpenSqliteStore(options);
   }
   bool replicas() const override { return false; }
@@ -63,6 +64,7 @@ class PostgresEnv final : public StoreEnv {
     options.poll_interval = o.poll_interval;
     if (o.max_batch > 0) options.max_batch = o.max_batch;
     if (o.lock_timeout > absl::ZeroDuration()) options.lock_timeout = o.lock_timeout;
+    options.keep_done_jobs = o.keep_done_jobs;
     return OpenPgStore(options);
   }
   bool replicas() const override { return true; }

@@ -26,6 +26,8 @@ struct ReplicaOptions {
   int max_batch = 0;  // 0: the implementation's default
   // PostgreSQL's lock_timeout (zero: the default).
   absl::Duration lock_timeout = absl::ZeroDuration();
+  // SqliteOptions / PgOptions::keep_done_jobs.
+  bool keep_done_jobs = true;
 };
 
 // The durable state stores open: a SQLite file, or a PostgreSQL schema.

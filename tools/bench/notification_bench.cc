@@ -63,8 +63,12 @@ std::string TempDir() {
   return tmpl;
 }
 
+// switchboardd's job_retention_seconds in every run (--job_retention_seconds).
+int64_t g_job_retention_seconds = switchboard::core::ServerConfig{}.job_retention_seconds;
+
 std::unique_ptr<switchboard::Server> StartServer(const std::string& dir, int per_endpoint) {
   switchboard::core::ServerConfig config;
+  config.job_retention_seconds = g_job_retention_seconds;
   config.data_dir = dir + "/data";
   config.grpc_address = "127.0.0.1:0";
   config.http_address = "127.0.0.1:0";
@@ -404,6 +408,8 @@ int main(int argc, char** argv) {
   cli.AddInt("webhook_events", 3000, "Events delivered per webhook run with --webhook_backlog=0.");
   cli.AddInt("wrk_seconds", 5, "Duration of each wrk run.");
   cli.AddInt("webhook_rounds", 1, "Runs of each in-flight setting (a row each).");
+  cli.AddInt("job_retention_seconds", g_job_retention_seconds,
+             "switchboardd's job_retention_seconds (0: completed jobs are deleted as they complete).");
   cli.AddString("only", "", "bus or webhooks: run that part alone.");
   cli.AddString("acks", "batched",
                 "How each bus subscriber acks: batched (one Ack call in flight, with every delivery read meanwhile "
@@ -414,6 +420,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!*parsed) return 0;
+  g_job_retention_seconds = cli.GetInt("job_retention_seconds");
   const int messages = static_cast<int>(cli.GetInt("messages"));
   const int publishers = static_cast<int>(cli.GetInt("publishers"));
 

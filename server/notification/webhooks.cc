@@ -610,6 +610,8 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
   }
   int count = 0;
   std::vector<std::string> matched;
+  // (delivery, record) as written, kept once committed.
+  std::vector<std::pair<std::string, std::string>> routed;
   // The body every matching webhook gets, rendered once.
   std::string body;
   {
@@ -629,6 +631,7 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
       *d.mutable_create_time() = event.publish_time();
       std::string record = d.SerializeAsString();
       std::string log_event = DeliveryEvent(record);
+      routed.emplace_back(d.name(), record);
       m.writes.push_back({kDeliveryKind, d.name(), std::move(record), false});
       m.events.push_back({"notification", kDeliveryKind, d.name(), name, std::move(log_event)});
       m.jobs.push_back(core::JobWrite::Enqueue(
@@ -639,9 +642,11 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
     }
   }
   if (count > 0) {
-    after_commit->push_back([this, count, matched = std::move(matched)](const core::CommitResult* committed) {
+    after_commit->push_back([this, count, matched = std::move(matched),
+                             routed = std::move(routed)](const core::CommitResult* committed) mutable {
       if (committed == nullptr) return;
       pending_.fetch_add(count);
+      for (auto& [delivery, record] : routed) records_.Put(delivery, std::move(record), /*token=*/0);
       // The owner claims at once when it is this replica (others poll).
       for (const std::string& name : matched) {
         if (auto w = WorkerOf(name)) w->Poke();
@@ -863,7 +868,7 @@ void WebhookEngine::Attempt(Picked picked) {
     ReleaseSlot(hook.name());
     outcomes_->Add(Finish(job, failed, std::move(why)));
   };
-  auto d = core::GetParsed<v1::WebhookDelivery>(*store_, kDeliveryKind, job.key, "delivery");
+  auto d = ReadDelivery(job);
   if (!d.ok()) return given_up(true, absl::StrCat("the delivery record is unreadable: ", d.status().ToString()));
   // A guard: a record and its job's end commit together.
   if (d->state() != v1::DELIVERY_PENDING && d->state() != v1::DELIVERY_RETRYING) return given_up(false, "");
@@ -928,7 +933,22 @@ void WebhookEngine::Record(Outcome o) {
   outcomes_->Add(std::move(o));
 }
 
+absl::StatusOr<v1::WebhookDelivery> WebhookEngine::ReadDelivery(const core::Job& job) const {
+  if (std::optional<std::string> kept = records_.Get(job.key, job.lease.token)) {
+    v1::WebhookDelivery d;
+    if (d.ParseFromString(*kept)) return d;
+  }
+  return core::GetParsed<v1::WebhookDelivery>(*store_, kDeliveryKind, job.key, "delivery");
+}
+
 void WebhookEngine::OnRecorded(const Outcome& o, const absl::Status& status) {
+  // The next claim of a retried delivery reads its record from here; a
+  // finished one, or one whose write is refused or unknown, is forgotten.
+  if (status.ok() && o.job.op == core::JobWrite::Op::kRetry && !o.record.empty()) {
+    records_.Put(o.delivery, o.record, o.job.lease.token);
+  } else {
+    records_.Erase(o.delivery);
+  }
   std::shared_ptr<core::JobWorker> worker;
   {
     std::lock_guard<std::mutex> lock(mu_);

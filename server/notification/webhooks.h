@@ -68,6 +68,7 @@
 #include "server/notification/webhook_attempt.h"
 #include "server/notification/webhook_outcomes.h"
 #include "server/notification/webhook_owners.h"
+#include "server/notification/webhook_records.h"
 #include "switchboard/v1/notification.pb.h"
 
 namespace switchboard::core {
@@ -243,6 +244,9 @@ class WebhookEngine final : public BusRoute {
   static Outcome Finish(const core::Job& job, bool failed, std::string why);
   // An outcome's mutation committed or failed.
   void OnRecorded(const Outcome& o, const absl::Status& status);
+  // The job's delivery record: as committed here last when no claim came
+  // between (records_), else read from the store.
+  absl::StatusOr<v1::WebhookDelivery> ReadDelivery(const core::Job& job) const;
   // With replicas: wants_ from the webhooks as committed (the keeper's
   // tick), so Wants counts a webhook made on another replica within a tick
   // though no publish here has reloaded hooks_ since.
@@ -293,6 +297,11 @@ class WebhookEngine final : public BusRoute {
   std::unique_ptr<core::Ticker> waker_;
   // The attempts' POSTs.
   std::unique_ptr<httpclient::AsyncClient> client_;
+  // The records committed here last, so that an attempt need not read its
+  // record back (webhook_records.h): a backlog of this many routed here,
+  // about 200 bytes each.
+  static constexpr size_t kKeptRecords = 1 << 16;
+  DeliveryRecords records_{kKeptRecords};
 
   // Every committed webhook's bindings (replicas only), for Wants besides
   // hooks_: refreshed by the keeper, never written by routing.

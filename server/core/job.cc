@@ -126,6 +126,11 @@ absl::Status LeaseLost(const JobWrite& w, absl::string_view why) {
                                                     "; nothing was written: the job's current holder records it"));
 }
 
+absl::Status NoSuchJob(const JobWrite& w, bool keep_done) {
+  if (!keep_done) return LeaseLost(w, "is finished or does not exist (completed jobs are not kept)");
+  return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
+}
+
 std::string NewReplicaId() {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';

@@ -132,6 +132,10 @@ absl::Status ValidateJobWrite(const JobWrite& w);
 // The refusal of a write whose lease was taken over (or whose job is no
 // longer RUNNING): FAILED_PRECONDITION, "lease lost" first.
 absl::Status LeaseLost(const JobWrite& w, absl::string_view why);
+// The refusal of a lease write whose job has no row: NOT_FOUND; without
+// `keep_done` (job_retention_seconds 0, where a completed job is deleted),
+// the refusal of a finished job's write (LeaseLost).
+absl::Status NoSuchJob(const JobWrite& w, bool keep_done);
 
 // A new owner id for this process start: "<host>/<pid>/<8 hex digits>".
 std::string NewReplicaId();

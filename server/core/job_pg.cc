@@ -85,12 +85,7 @@ absl::Status WhyRefused(Conn& c, const JobWrite& w, bool keep_done) {
   Params p;
   p.Int(w.lease.job_id);
   ASSIGN_OR_RETURN(Result r, c.Exec("read job", "SELECT state, owner, token FROM jobs WHERE id=$1", p));
-  if (r.rows() == 0) {
-    // Without keep_done a completed job leaves no row: a late write of its
-    // holder is refused as one of a finished job.
-    if (!keep_done) return LeaseLost(w, "is finished or does not exist (completed jobs are not kept)");
-    return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
-  }
+  if (r.rows() == 0) return NoSuchJob(w, keep_done);
   auto state = static_cast<JobState>(r.Int(0, 0));
   if (state != JobState::kRunning) return LeaseLost(w, absl::StrCat("is ", JobStateName(state)));
   return LeaseLost(w, absl::StrCat("was claimed again (owner ", r.View(0, 1), ", token ", r.Int(0, 2), ")"));

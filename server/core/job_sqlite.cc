@@ -201,12 +201,7 @@ absl::Status JobTable::WhyRefused(const JobWrite& w) {
   Use u(state_of_);
   u.Int(1, w.lease.job_id);
   int rc = u.Step();
-  if (rc == SQLITE_DONE) {
-    // Without keep_done a completed job leaves no row: a late write of its
-    // holder is refused as one of a finished job.
-    if (!keep_done_) return LeaseLost(w, "is finished or does not exist (completed jobs are not kept)");
-    return absl::NotFoundError(absl::StrCat("job ", w.lease.job_id, " does not exist"));
-  }
+  if (rc == SQLITE_DONE) return NoSuchJob(w, keep_done_);
   if (rc != SQLITE_ROW) return SqlError(db_, "read job");
   auto state = static_cast<JobState>(u.ColInt(0));
   if (state != JobState::kRunning) return LeaseLost(w, absl::StrCat("is ", JobStateName(state)));

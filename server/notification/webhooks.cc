@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/match.h"
@@ -12,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/http/async_client.h"
 #include "common/log.h"
+#include "common/proto_bytes.h"
 #include "common/status.h"
 #include "common/uuid.h"
 #include "server/core/fingerprint.h"
@@ -64,13 +64,8 @@ std::string HookOf(absl::string_view delivery) { return std::string(delivery.sub
 // holds the record's bytes (serialized once for both).
 std::string DeliveryEvent(const std::string& record) {
   std::string out;
-  uint8_t buf[10];
-  uint8_t* p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-      static_cast<uint32_t>(v1::NotificationEvent::kDeliveryFieldNumber) << 3 | 2, buf);
-  p = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(record.size()), p);
-  out.reserve(static_cast<size_t>(p - buf) + record.size());
-  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(p - buf));
-  out.append(record);
+  out.reserve(record.size() + 10);  // the field's tag and length: two varints of at most 5 bytes
+  AppendBytesField(out, v1::NotificationEvent::kDeliveryFieldNumber, record);
   return out;
 }
 

@@ -38,6 +38,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "common/cli.h"
 #include "server/server.h"
 #include "switchboard/v1/notification.grpc.pb.h"
@@ -61,6 +63,17 @@ std::string TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "sb_bench_notification.XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) return "";
   return tmpl;
+}
+
+// perf's control fifo (--perf_control): "enable" is written to it when a
+// drain starts and "disable" when it ends, so that `perf record -D -1
+// --control fifo:F` samples the drains alone.
+std::string g_perf_control;
+
+void PerfControl(const char* command) {
+  if (g_perf_control.empty()) return;
+  std::ofstream fifo(g_perf_control);
+  fifo << command << "\n" << std::flush;
 }
 
 // switchboardd's job_retention_seconds in every run (--job_retention_seconds).
@@ -382,9 +395,11 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
     // Every publish is durable with its delivery's job: the backlog is in.
     start = Clock::now();
     cpu0 = switchboard::bench::SelfCpuSeconds();
+    PerfControl("enable");
     door.Open();
   }
   ok = ok && receiver.WaitFor(before + n, 600000);
+  if (backlog > 0) PerfControl("disable");
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const double drain_cpu = switchboard::bench::SelfCpuSeconds() - cpu0;
   server->Shutdown();
@@ -411,6 +426,10 @@ int main(int argc, char** argv) {
   cli.AddInt("job_retention_seconds", g_job_retention_seconds,
              "switchboardd's job_retention_seconds (0: completed jobs are deleted as they complete).");
   cli.AddString("only", "", "bus or webhooks: run that part alone.");
+  cli.AddString("webhook_in_flight", "2,8", "The in-flight settings of the webhook runs, comma-separated.");
+  cli.AddString("perf_control", "",
+                "perf's control fifo: 'enable' is written to it as each backlog's drain starts and 'disable' as it "
+                "ends (perf record -D -1 --control fifo:FILE profiles the drains alone).");
   cli.AddString("acks", "batched",
                 "How each bus subscriber acks: batched (one Ack call in flight, with every delivery read meanwhile "
                 "in delivery_ids) or each (a pipelined Ack call per delivery, as before AckRequest.delivery_ids).");
@@ -421,6 +440,16 @@ int main(int argc, char** argv) {
   }
   if (!*parsed) return 0;
   g_job_retention_seconds = cli.GetInt("job_retention_seconds");
+  g_perf_control = cli.GetString("perf_control");
+  std::vector<int> in_flight_settings;
+  for (absl::string_view part : absl::StrSplit(cli.GetString("webhook_in_flight"), ',')) {
+    int v = 0;
+    if (!absl::SimpleAtoi(part, &v) || v < 1) {
+      std::cerr << "--webhook_in_flight has '" << part << "'; give positive whole numbers, comma-separated\n";
+      return 2;
+    }
+    in_flight_settings.push_back(v);
+  }
   const int messages = static_cast<int>(cli.GetInt("messages"));
   const int publishers = static_cast<int>(cli.GetInt("publishers"));
 
@@ -459,7 +488,7 @@ int main(int argc, char** argv) {
     std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     const int wrk_seconds = static_cast<int>(cli.GetInt("wrk_seconds"));
     const int64_t rounds = std::max<int64_t>(1, cli.GetInt("webhook_rounds"));
-    for (int per_endpoint : {2, 8}) {
+    for (int per_endpoint : in_flight_settings) {
       for (int64_t round = 0; round < rounds; ++round) {
         HookResult r;
         if (!BenchWebhook(per_endpoint, static_cast<int>(cli.GetInt("webhook_events")), backlog, publishers,

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace switchboard::gateway {
 namespace {
@@ -74,7 +75,10 @@ void CursorLeaseHolder::StartTerm(std::function<void()> on_lost) {
     on_lost_ = std::move(on_lost);
     renew = renewing_ = leased() && token_ != 0 && !lost_;
   }
-  if (renew) renewer_ = std::thread([this] { RenewLoop(); });
+  if (renew) renewer_ = std::thread([this] {
+    SetThreadName("cursor-lease");
+    RenewLoop();
+  });
 }
 
 void CursorLeaseHolder::StopRenewing() {

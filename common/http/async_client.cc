@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/http/curl_call.h"
+#include "common/thread_name.h"
 
 namespace switchboard::httpclient {
 namespace {
@@ -32,7 +33,10 @@ struct AsyncClient::Call {
 AsyncClient::AsyncClient() {
   internal::GlobalInit();
   multi_ = curl_multi_init();
-  loop_ = std::thread([this] { Loop(); });
+  loop_ = std::thread([this] {
+    SetThreadName("http-client");
+    Loop();
+  });
 }
 
 AsyncClient::~AsyncClient() {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/http/session.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace switchboard::httpserver {
 
@@ -127,11 +128,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
   std::string bound_host = bound.address().to_string();
   if (bound.address().is_v6()) bound_host = absl::StrCat("[", bound_host, "]");
   impl->address = absl::StrCat(bound_host, ":", bound.port());
-  impl->workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
+  {
+    ScopedThreadName named("http-worker");  // asio's pool threads take it
+    impl->workers = std::make_unique<asio::thread_pool>(std::max(1, options.worker_threads));
+  }
   impl->work.emplace(impl->ioc.get_executor());
   impl->Accept();
   for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    impl->io_threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
+    impl->io_threads.emplace_back([raw = impl.get()] {
+      SetThreadName("http-io");
+      raw->ioc.run();
+    });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "gateway/eventgrid/outbound.h"
 #include "switchboard/v1/cursors.grpc.pb.h"
 
@@ -42,7 +43,10 @@ Publisher::Publisher(const client::Connection* conn, std::function<std::unique_p
 Publisher::~Publisher() { Stop(); }
 
 void Publisher::Start() {
-  publisher_ = std::thread([this] { Run(); });
+  publisher_ = std::thread([this] {
+    SetThreadName("eg-publisher");
+    Run();
+  });
 }
 
 void Publisher::Stop() {
@@ -111,8 +115,14 @@ void Publisher::RunTerm(int64_t start) {
   if (run) {
     committed_ = start;
     lease_.StartTerm([this] { LeaseLost(); });
-    std::thread reader([this, start] { ReadLoop(start); });
-    std::thread committer([this] { CommitLoop(); });
+    std::thread reader([this, start] {
+      SetThreadName("eg-reader");
+      ReadLoop(start);
+    });
+    std::thread committer([this] {
+      SetThreadName("eg-committer");
+      CommitLoop();
+    });
 
     PublishLoop(start);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/thread_name.h"
+
 namespace switchboard::core {
 namespace {
 
@@ -88,7 +90,10 @@ EventHub::EventHub(Store* store, Options options) : store_(store), options_(opti
   dispatched_through_ = head_;
   woken_through_ = head_;
   const int threads = std::max(1, options_.wake_threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { WorkLoop(); });
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+    SetThreadName("hub-wake");
+    WorkLoop();
+  });
 }
 
 EventHub::~EventHub() {

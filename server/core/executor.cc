@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace switchboard::core {
 
@@ -14,7 +15,10 @@ double Seconds(Pool::Clock::duration d) { return std::chrono::duration<double>(d
 
 Pool::Pool(PoolOptions options) : options_(std::move(options)) {
   threads_.reserve(static_cast<size_t>(options_.threads));
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] {
+      SetThreadName(absl::StrCat("sb-", options_.name));
+      Loop();
+    });
 }
 
 Pool::~Pool() { Stop(); }

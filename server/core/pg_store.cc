@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "server/core/job_pg.h"
 #include "server/core/job_queue.h"
 #include "server/core/pg_batch.h"
@@ -78,9 +79,18 @@ class PgStore final : public Store, public JobQueue {
     topts.poll_interval = options_.poll_interval;
     topts.listen = options_.listen;
     ASSIGN_OR_RETURN(tailer_, pg::Tailer::Start(topts, head.Int(0, 0)));
-    log_.thread = std::thread([this] { WriterLoop(log_); });
-    jobs_lane_.thread = std::thread([this] { WriterLoop(jobs_lane_); });
-    completion_thread_ = std::thread([this] { CompletionLoop(); });
+    log_.thread = std::thread([this] {
+      SetThreadName("pg-log-writer");
+      WriterLoop(log_);
+    });
+    jobs_lane_.thread = std::thread([this] {
+      SetThreadName("pg-job-writer");
+      WriterLoop(jobs_lane_);
+    });
+    completion_thread_ = std::thread([this] {
+      SetThreadName("pg-done");
+      CompletionLoop();
+    });
     return absl::OkStatus();
   }
 

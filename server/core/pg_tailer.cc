@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 
 namespace switchboard::core::pg {
 
@@ -20,7 +21,10 @@ absl::StatusOr<std::unique_ptr<Tailer>> Tailer::Start(Options options, int64_t f
   t->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (t->wake_fd_ < 0) return absl::InternalError("log tailer: eventfd failed");
   if (t->options_.listen) t->ListenSession();
-  t->thread_ = std::thread([raw = t.get()] { raw->Loop(); });
+  t->thread_ = std::thread([raw = t.get()] {
+    SetThreadName("pg-tailer");
+    raw->Loop();
+  });
   return t;
 }
 

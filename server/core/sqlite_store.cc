@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "server/core/job_queue.h"
 #include "server/core/job_sqlite.h"
 #include "server/core/request_index.h"
@@ -213,8 +214,14 @@ class SqliteStore final : public Store, public JobQueue {
     }
     ASSIGN_OR_RETURN(sqlite3 * checkpoint_db, OpenDb(options_.path, /*writer=*/false));
     ASSIGN_OR_RETURN(checkpointer_, WalCheckpointer::Start(checkpoint_db, writer_, kCheckpointPages));
-    writer_thread_ = std::thread([this] { WriterLoop(); });
-    completion_thread_ = std::thread([this] { CompletionLoop(); });
+    writer_thread_ = std::thread([this] {
+      SetThreadName("store-writer");
+      WriterLoop();
+    });
+    completion_thread_ = std::thread([this] {
+      SetThreadName("store-done");
+      CompletionLoop();
+    });
     return absl::OkStatus();
   }
 

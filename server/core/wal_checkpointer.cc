@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "server/core/sqlite_stmt.h"
 
 namespace switchboard::core {
@@ -15,7 +16,10 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(sqlite3*
     return s;
   }
   auto c = std::unique_ptr<WalCheckpointer>(new WalCheckpointer(writer, own, pages));
-  c->thread_ = std::thread([p = c.get()] { p->Loop(); });
+  c->thread_ = std::thread([p = c.get()] {
+    SetThreadName("wal-checkpoint");
+    p->Loop();
+  });
   // Replaces the writer's automatic checkpoint (sqlite3_wal_autocheckpoint
   // is itself a wal hook).
   sqlite3_wal_hook(writer, &WalCheckpointer::Hook, c.get());

@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <set>
+#include <string>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -153,6 +156,33 @@ TEST(Daemon, AcknowledgedWritesSurviveKill9) {
   auto stub = v1::NotificationService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   EXPECT_EQ(PublishOk(*stub, "k9-49"), last) << "every acknowledged write is there, idempotency too";
   EXPECT_EQ(PublishOk(*stub, "after"), last + 1) << "the sequence carries on without a gap";
+}
+
+// What `top -H` and perf show for each of switchboardd's threads.
+std::multiset<std::string> ThreadNames(pid_t pid) {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
+TEST(Daemon, EveryThreadItStartsIsNamedForItsJob) {
+  TempDir dir;
+  auto p = Spawn({"--data_dir=" + dir.path() + "/data", "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0"},
+                 dir.path() + "/n.log");
+  ASSERT_FALSE(AddressOf(*p).empty()) << p->Log();
+  const std::multiset<std::string> names = ThreadNames(p->pid);
+  std::string all;
+  for (const std::string& n : names) all += n + " ";
+  for (const char* want : {"store-writer", "store-done", "wal-checkpoint", "hub-wake", "sb-media", "sb-encode",
+                           "sb-webhooks", "sb-core", "sb-git", "sb-resourcing", "http-io", "http-worker",
+                           "http-client"}) {
+    EXPECT_EQ(names.count(want) > 0, true) << "no thread named " << want << "; the threads: " << all;
+  }
+  EXPECT_EQ(names.count("hub-wake"), 2u) << "watch_wake_threads, 2 by default: " << all;
 }
 
 TEST(Daemon, ASecondServerOnTheSameDataDirIsRefused) {

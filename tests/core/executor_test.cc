@@ -1,7 +1,8 @@
 // core::Executor: a full queue refuses, timers fire in due order and can be
 // cancelled, a strand never runs two tasks at once and keeps their order,
 // Stop drains what is queued (pools in reverse order of creation) and joins,
-// and the metrics count; the "pools" config keys name themselves in errors.
+// and the metrics count; the "pools" config keys name themselves in errors;
+// a pool's threads carry its name.
 
 #include "server/core/executor.h"
 
@@ -11,9 +12,11 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "server/core/config.h"
 #include "server/core/ticker.h"
 
@@ -187,6 +190,19 @@ TEST(Executor, StopRefusesNewWorkDropsTimersDrainsTheQueueAndJoins) {
   EXPECT_EQ(pool.stats().queue_depth, 0);
   EXPECT_EQ(pool.stats().busy, 0);
   pool.Stop();  // idempotent
+}
+
+TEST(Executor, PoolThreadsCarryThePoolsNameAndLinuxKeepsFifteenBytes) {
+  Pool pool({"media", 1, 16});
+  std::promise<std::string> name;
+  ASSERT_TRUE(pool.Post([&] { name.set_value(ThreadName()); }));
+  EXPECT_EQ(name.get_future().get(), "sb-media") << "top -H and perf show which pool a thread serves";
+  Pool long_name({"resourcing-git-writes", 1, 16});
+  std::promise<std::string> cut;
+  ASSERT_TRUE(long_name.Post([&] { cut.set_value(ThreadName()); }));
+  EXPECT_EQ(cut.get_future().get(), "sb-resourcing-g") << "cut to 15 bytes, not refused";
+  pool.Stop();
+  long_name.Stop();
 }
 
 TEST(Executor, StopsPoolsInReverseOrderOfCreation) {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "wire/gorg_envelope.h"
 #include "gateway/endpoints/status_map.h"
 
@@ -17,7 +18,10 @@ Inbound::Inbound(const client::Connection* conn, InboundOptions options, Metrics
 Inbound::~Inbound() { Stop(); }
 
 void Inbound::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetThreadName("amqp-inbound");
+    Loop();
+  });
 }
 
 void Inbound::Stop() {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "wire/gorg_envelope.h"
 #include "gateway/endpoints/status_map.h"
 
@@ -40,7 +41,10 @@ void Outbound::Start() {
   }
   for (auto& w : workers_) {
     Worker* raw = w.get();
-    raw->thread = std::thread([this, raw] { Run(raw); });
+    raw->thread = std::thread([this, raw] {
+      SetThreadName("amqp-outbound");
+      Run(raw);
+    });
   }
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace switchboard::gateway::storage_queue {
 
@@ -21,7 +22,10 @@ QueueConsumer::QueueConsumer(const QueueClient* client, ConsumerOptions options,
 QueueConsumer::~QueueConsumer() { Stop(); }
 
 void QueueConsumer::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetThreadName("queue-consumer");
+    Loop();
+  });
 }
 
 void QueueConsumer::Stop() {

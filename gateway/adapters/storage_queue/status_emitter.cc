@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "wire/terraform_output.h"
 #include "switchboard/v1/cursors.grpc.pb.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
@@ -43,7 +44,10 @@ StatusEmitter::StatusEmitter(const client::Connection* conn, const QueueClient* 
 StatusEmitter::~StatusEmitter() { Stop(); }
 
 void StatusEmitter::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetThreadName("status-emitter");
+    Loop();
+  });
 }
 
 void StatusEmitter::Stop() {

@@ -69,6 +69,9 @@ class EventHub::Listener {
   // wake.
   bool parked = false;
   int64_t parked_at = 0;
+  // The hub's count of parkings when it parked: listeners are woken in the
+  // order they parked (see DispatchLocked).
+  uint64_t park_order = 0;
   // When woken: no event in (parked_at, wake_from) has one of its keys.
   int64_t wake_from = 0;
   uint64_t woken_round = 0;
@@ -203,6 +206,7 @@ EventHub::Next EventHub::NextEvent(int64_t after, absl::FunctionRef<bool(const E
   }
   l->parked = true;
   l->parked_at = head_;
+  l->park_order = ++parkings_;
   return {NextKind::kWait, nullptr, std::max(after, head_)};
 }
 
@@ -301,7 +305,7 @@ void EventHub::DispatchLocked(std::unique_lock<std::mutex>& lock) {
   events.clear();
   lock.lock();
 
-  std::vector<std::weak_ptr<Waiter>> wake;
+  std::vector<Listener*> woken;
   // A listener parked before `last` is woken; its hint is the first event
   // of the span after it parked. A listener woken by another key of this
   // round keeps the smallest hint.
@@ -312,7 +316,7 @@ void EventHub::DispatchLocked(std::unique_lock<std::mutex>& lock) {
       l->parked = false;
       l->woken_round = round;
       l->wake_from = hint;
-      wake.push_back(l->waiter);
+      woken.push_back(l);
     } else if (l->woken_round == round && l->wake_from > 0) {
       l->wake_from = std::min(l->wake_from, hint);
     }
@@ -327,11 +331,21 @@ void EventHub::DispatchLocked(std::unique_lock<std::mutex>& lock) {
       if (l->parked && l->parked_at < to) {
         l->parked = false;
         l->woken_round = round;
-        wake.push_back(l->waiter);
+        woken.push_back(l);
       }
       if (l->woken_round == round) l->wake_from = 0;
     }
   }
+  // In the order they parked, not the index's (a hash set's): streams that
+  // parked together, as their writes on one connection completed together,
+  // are woken together, so the wake threads' chunks of them seldom meet on
+  // one connection's lock in gRPC.
+  std::sort(woken.begin(), woken.end(), [](const Listener* a, const Listener* b) {
+    return a->park_order < b->park_order;
+  });
+  std::vector<std::weak_ptr<Waiter>> wake;
+  wake.reserve(woken.size());
+  for (Listener* l : woken) wake.push_back(l->waiter);
   StartBatchLocked(std::move(wake));
   woken_through_ = to;
 }

@@ -218,6 +218,7 @@ class EventHub {
   // one thread at a time works out the next round.
   int64_t dispatched_through_ = 0;
   uint64_t round_ = 0;
+  uint64_t parkings_ = 0;
   bool dispatching_ = false;
   bool close_pending_ = false;
   // Rounds worked out this far: their wakes are in batches_.

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "server/core/event_hub.h"
 #include "server/core/store.h"
@@ -224,6 +225,58 @@ TEST(EventHub, AKeyAddedAfterParkingIsNotPassedOverByTheWakeHint) {
       stream.listener.get());
   ASSERT_EQ(next.kind, EventHub::NextKind::kEvent);
   EXPECT_EQ(next.event->sequence, first) << "the hint (the runs/1 event) passed over runs/2's first event";
+}
+
+// Records the order in which its waiters were woken.
+class OrderedWaiter : public Waiter {
+ public:
+  OrderedWaiter(int id, std::vector<int>* order, std::mutex* mu) : id_(id), order_(order), mu_(mu) {}
+  void Wake() override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    order_->push_back(id_);
+  }
+
+ private:
+  int id_;
+  std::vector<int>* order_;
+  std::mutex* mu_;
+};
+
+TEST(EventHub, WatchersAreWokenInTheOrderTheyParked) {
+  EventHub::Options options;
+  options.wake_threads = 1;  // one thread: the order of its wakes is the order of the batch
+  Hub h(options);
+  std::mutex mu;
+  std::vector<int> woken;
+  // Listening in one order, parking in another (a shuffle of 0..199): the
+  // wake order follows the parking, not the listening or the index's hash.
+  constexpr int kWatchers = 200;
+  std::vector<int> park_order(kWatchers);
+  for (int i = 0; i < kWatchers; ++i) park_order[i] = (i * 73 + 11) % kWatchers;  // 73 is prime to 200
+  std::vector<std::shared_ptr<OrderedWaiter>> waiters;
+  std::vector<std::shared_ptr<EventHub::Listener>> listeners;
+  const WatchFilter filter = Filter("notification");
+  for (int i = 0; i < kWatchers; ++i) {
+    waiters.push_back(std::make_shared<OrderedWaiter>(i, &woken, &mu));
+    listeners.push_back(h.hub->Listen(waiters.back()));
+    for (const auto& key : KeysOf(filter)) h.hub->AddKey(listeners.back().get(), key);
+  }
+  for (int id : park_order) {
+    auto next = h.hub->NextEvent(
+        h.hub->head(), [&](const EventRecord& e) { return filter.Matches(e); }, false, listeners[id].get());
+    ASSERT_EQ(next.kind, EventHub::NextKind::kWait);
+  }
+  const int64_t seq = h.Commit("notification", "bus_event", "busEvents/order");
+  ASSERT_TRUE(h.Dispatched(seq));
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (woken.size() == kWatchers) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(woken, park_order);
 }
 
 TEST(EventHub, CloseWakesParkedWatchersAndUnlistenForgetsThem) {

@@ -5,10 +5,21 @@
 
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 
 namespace switchboard {
 
 void SetThreadName(std::string_view name);
+
+// A thread named `name` (SetThreadName) that runs `body`.
+template <class F>
+std::thread NamedThread(std::string name, F body) {
+  return std::thread([name = std::move(name), body = std::move(body)]() mutable {
+    SetThreadName(name);
+    body();
+  });
+}
 
 // The calling thread's name ("" when it cannot be read).
 std::string ThreadName();

@@ -75,10 +75,7 @@ void CursorLeaseHolder::StartTerm(std::function<void()> on_lost) {
     on_lost_ = std::move(on_lost);
     renew = renewing_ = leased() && token_ != 0 && !lost_;
   }
-  if (renew) renewer_ = std::thread([this] {
-    SetThreadName("cursor-lease");
-    RenewLoop();
-  });
+  if (renew) renewer_ = NamedThread("cursor-lease", [this] { RenewLoop(); });
 }
 
 void CursorLeaseHolder::StopRenewing() {

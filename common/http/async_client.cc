@@ -33,10 +33,7 @@ struct AsyncClient::Call {
 AsyncClient::AsyncClient() {
   internal::GlobalInit();
   multi_ = curl_multi_init();
-  loop_ = std::thread([this] {
-    SetThreadName("http-client");
-    Loop();
-  });
+  loop_ = NamedThread("http-client", [this] { Loop(); });
 }
 
 AsyncClient::~AsyncClient() {

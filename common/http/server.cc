@@ -135,10 +135,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOption
   impl->work.emplace(impl->ioc.get_executor());
   impl->Accept();
   for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    impl->io_threads.emplace_back([raw = impl.get()] {
-      SetThreadName("http-io");
-      raw->ioc.run();
-    });
+    impl->io_threads.push_back(NamedThread("http-io", [raw = impl.get()] { raw->ioc.run(); }));
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -43,10 +43,7 @@ Publisher::Publisher(const client::Connection* conn, std::function<std::unique_p
 Publisher::~Publisher() { Stop(); }
 
 void Publisher::Start() {
-  publisher_ = std::thread([this] {
-    SetThreadName("eg-publisher");
-    Run();
-  });
+  publisher_ = NamedThread("eg-publisher", [this] { Run(); });
 }
 
 void Publisher::Stop() {
@@ -115,14 +112,8 @@ void Publisher::RunTerm(int64_t start) {
   if (run) {
     committed_ = start;
     lease_.StartTerm([this] { LeaseLost(); });
-    std::thread reader([this, start] {
-      SetThreadName("eg-reader");
-      ReadLoop(start);
-    });
-    std::thread committer([this] {
-      SetThreadName("eg-committer");
-      CommitLoop();
-    });
+    std::thread reader = NamedThread("eg-reader", [this, start] { ReadLoop(start); });
+    std::thread committer = NamedThread("eg-committer", [this] { CommitLoop(); });
 
     PublishLoop(start);
 

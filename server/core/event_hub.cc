@@ -93,10 +93,7 @@ EventHub::EventHub(Store* store, Options options) : store_(store), options_(opti
   dispatched_through_ = head_;
   woken_through_ = head_;
   const int threads = std::max(1, options_.wake_threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
-    SetThreadName("hub-wake");
-    WorkLoop();
-  });
+  for (int i = 0; i < threads; ++i) threads_.push_back(NamedThread("hub-wake", [this] { WorkLoop(); }));
 }
 
 EventHub::~EventHub() {

@@ -15,10 +15,8 @@ double Seconds(Pool::Clock::duration d) { return std::chrono::duration<double>(d
 
 Pool::Pool(PoolOptions options) : options_(std::move(options)) {
   threads_.reserve(static_cast<size_t>(options_.threads));
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] {
-      SetThreadName(absl::StrCat("sb-", options_.name));
-      Loop();
-    });
+  const std::string name = absl::StrCat("sb-", options_.name);
+  for (int i = 0; i < options_.threads; ++i) threads_.push_back(NamedThread(name, [this] { Loop(); }));
 }
 
 Pool::~Pool() { Stop(); }

@@ -79,18 +79,9 @@ class PgStore final : public Store, public JobQueue {
     topts.poll_interval = options_.poll_interval;
     topts.listen = options_.listen;
     ASSIGN_OR_RETURN(tailer_, pg::Tailer::Start(topts, head.Int(0, 0)));
-    log_.thread = std::thread([this] {
-      SetThreadName("pg-log-writer");
-      WriterLoop(log_);
-    });
-    jobs_lane_.thread = std::thread([this] {
-      SetThreadName("pg-job-writer");
-      WriterLoop(jobs_lane_);
-    });
-    completion_thread_ = std::thread([this] {
-      SetThreadName("pg-done");
-      CompletionLoop();
-    });
+    log_.thread = NamedThread("pg-log-writer", [this] { WriterLoop(log_); });
+    jobs_lane_.thread = NamedThread("pg-job-writer", [this] { WriterLoop(jobs_lane_); });
+    completion_thread_ = NamedThread("pg-done", [this] { CompletionLoop(); });
     return absl::OkStatus();
   }
 

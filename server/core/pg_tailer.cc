@@ -21,10 +21,7 @@ absl::StatusOr<std::unique_ptr<Tailer>> Tailer::Start(Options options, int64_t f
   t->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (t->wake_fd_ < 0) return absl::InternalError("log tailer: eventfd failed");
   if (t->options_.listen) t->ListenSession();
-  t->thread_ = std::thread([raw = t.get()] {
-    SetThreadName("pg-tailer");
-    raw->Loop();
-  });
+  t->thread_ = NamedThread("pg-tailer", [raw = t.get()] { raw->Loop(); });
   return t;
 }
 

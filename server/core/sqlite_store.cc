@@ -214,14 +214,8 @@ class SqliteStore final : public Store, public JobQueue {
     }
     ASSIGN_OR_RETURN(sqlite3 * checkpoint_db, OpenDb(options_.path, /*writer=*/false));
     ASSIGN_OR_RETURN(checkpointer_, WalCheckpointer::Start(checkpoint_db, writer_, kCheckpointPages));
-    writer_thread_ = std::thread([this] {
-      SetThreadName("store-writer");
-      WriterLoop();
-    });
-    completion_thread_ = std::thread([this] {
-      SetThreadName("store-done");
-      CompletionLoop();
-    });
+    writer_thread_ = NamedThread("store-writer", [this] { WriterLoop(); });
+    completion_thread_ = NamedThread("store-done", [this] { CompletionLoop(); });
     return absl::OkStatus();
   }
 

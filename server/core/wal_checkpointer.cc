@@ -16,10 +16,7 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(sqlite3*
     return s;
   }
   auto c = std::unique_ptr<WalCheckpointer>(new WalCheckpointer(writer, own, pages));
-  c->thread_ = std::thread([p = c.get()] {
-    SetThreadName("wal-checkpoint");
-    p->Loop();
-  });
+  c->thread_ = NamedThread("wal-checkpoint", [p = c.get()] { p->Loop(); });
   // Replaces the writer's automatic checkpoint (sqlite3_wal_autocheckpoint
   // is itself a wal hook).
   sqlite3_wal_hook(writer, &WalCheckpointer::Hook, c.get());

@@ -18,10 +18,7 @@ Inbound::Inbound(const client::Connection* conn, InboundOptions options, Metrics
 Inbound::~Inbound() { Stop(); }
 
 void Inbound::Start() {
-  thread_ = std::thread([this] {
-    SetThreadName("amqp-inbound");
-    Loop();
-  });
+  thread_ = NamedThread("amqp-inbound", [this] { Loop(); });
 }
 
 void Inbound::Stop() {

@@ -41,10 +41,7 @@ void Outbound::Start() {
   }
   for (auto& w : workers_) {
     Worker* raw = w.get();
-    raw->thread = std::thread([this, raw] {
-      SetThreadName("amqp-outbound");
-      Run(raw);
-    });
+    raw->thread = NamedThread("amqp-outbound", [this, raw] { Run(raw); });
   }
 }
 

@@ -22,10 +22,7 @@ QueueConsumer::QueueConsumer(const QueueClient* client, ConsumerOptions options,
 QueueConsumer::~QueueConsumer() { Stop(); }
 
 void QueueConsumer::Start() {
-  thread_ = std::thread([this] {
-    SetThreadName("queue-consumer");
-    Loop();
-  });
+  thread_ = NamedThread("queue-consumer", [this] { Loop(); });
 }
 
 void QueueConsumer::Stop() {

@@ -44,10 +44,7 @@ StatusEmitter::StatusEmitter(const client::Connection* conn, const QueueClient* 
 StatusEmitter::~StatusEmitter() { Stop(); }
 
 void StatusEmitter::Start() {
-  thread_ = std::thread([this] {
-    SetThreadName("status-emitter");
-    Loop();
-  });
+  thread_ = NamedThread("status-emitter", [this] { Loop(); });
 }
 
 void StatusEmitter::Stop() {

@@ -141,6 +141,30 @@ bool CursorLeaseHolder::Valid() {
   return !expired;
 }
 
+bool CursorLeaseHolder::Confirm() {
+  if (!leased()) return true;
+  int64_t token = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (lost_) return false;
+    token = token_;
+  }
+  CursorLeaseClient::Result r = client_.Acquire(token);
+  if (r.outcome == CursorLeaseClient::Result::kHeld) {
+    std::lock_guard<std::mutex> lock(mu_);
+    until_ = std::max(until_, r.valid_until);
+    return true;
+  }
+  if (r.outcome == CursorLeaseClient::Result::kTaken) {
+    Lost(r.message);
+    return false;
+  }
+  log::Warn(absl::StrCat("cannot renew the ", options_.what, "'s cursor lease after reconnecting; trying again"),
+            {{"cursor", options_.cursor}, {"error", r.message}});
+  Valid();  // Lost once the ttl has run out
+  return false;
+}
+
 void CursorLeaseHolder::Lost(const std::string& why) {
   int64_t token = 0;
   std::function<void()> on_lost;

@@ -11,7 +11,8 @@
 //  2. StartTerm(on_lost): renews the lease every third of the ttl on a
 //     thread of its own while the loop works from the sequence Acquire gave;
 //     each commit carries the token (Fence) and reports its answer
-//     (Committed, Refused); each send waits for Valid();
+//     (Committed, Refused); each send waits for Valid(); after the loop's
+//     watch reconnects, Confirm() renews before anything more is sent;
 //  3. when the lease is lost (a renewal or a commit refused: another gateway
 //     took it; or no renewal got through within the ttl), on_lost is called
 //     once, and the loop ends its term: stops sending, drops what it read;
@@ -95,6 +96,13 @@ class CursorLeaseHolder {
   // False (and Lost) once the lease may have run out without a renewal:
   // another gateway may hold it, send nothing more.
   bool Valid();
+  // After the loop's watch reconnects, before it sends anything read on the
+  // new stream: renews the lease now (one blocking try). The server may have
+  // restarted meanwhile, and a restarted switchboardd holds no leases, so
+  // sending first would send under a lease nobody holds (and send it again
+  // after the refused commit). True: held (or no lease). False: lost (Lost
+  // was called), or the server did not answer: wait, then try again.
+  bool Confirm();
   // The lease is gone (`why`): logs once, counts, calls on_lost.
   void Lost(const std::string& why);
 

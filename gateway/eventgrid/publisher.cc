@@ -228,7 +228,16 @@ void Publisher::CommitLoop() {
 void Publisher::ReadLoop(int64_t after) {
   int64_t last = after;
   auto backoff = std::chrono::milliseconds(100);
+  bool reconnecting = false;
   while (!halt_) {
+    // The server may have restarted and freed the lease: renew it before
+    // reading (and so publishing) anything more (CursorLeaseHolder::Confirm).
+    if (reconnecting && !lease_.Confirm()) {
+      Sleep(backoff, halt_);
+      backoff = std::min(options_.max_reconnect_backoff, backoff * 2);
+      continue;
+    }
+    reconnecting = true;
     LogSource* src = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);

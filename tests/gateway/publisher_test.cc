@@ -237,6 +237,42 @@ TEST(PublisherTest, SurvivesAServerRestart) {
   pub->Stop();
 }
 
+// A restarted switchboardd holds no leases. Once event 1's cursor commit has
+// landed, nothing after the restart may go out under the freed lease: the
+// publisher renews it when its watch reconnects (CursorLeaseHolder::Confirm),
+// finds it gone, takes it again and resumes from the committed cursor. Sent
+// first, event 2's commit would be refused and event 2 sent twice.
+TEST(PublisherTest, AfterAServerRestartSendsNothingUntilItHoldsTheLeaseAgain) {
+  Fixture f;
+  auto pub = f.MakePublisher();
+  PublishOk(*f.server->Notification(), Uuid(1));
+  pub->Start();
+  ASSERT_TRUE(f.capture.WaitForEvents(1, std::chrono::seconds(10)));
+  for (int i = 0; i < 500 && f.Cursor() != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(f.Cursor(), 1);
+  std::string address = f.server->server().grpc_address();
+  f.server.reset();
+  core::ServerConfig cfg;
+  cfg.data_dir = f.dir.path();
+  cfg.grpc_address = address;
+  cfg.http_address = "127.0.0.1:0";
+  cfg.shutdown_grace_seconds = 1;
+  auto restarted = Server::Start(cfg);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto bus = v1::NotificationService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  PublishOk(*bus, Uuid(2));
+  ASSERT_TRUE(f.capture.WaitForEvents(2, std::chrono::seconds(30)));
+  // Time for a refused commit and a second copy, were there to be one.
+  for (int i = 0; i < 100 && f.Cursor() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<std::string> got;
+  for (const auto& e : f.capture.Events()) got.push_back(e["id"]);
+  EXPECT_EQ(got, (std::vector<std::string>{Uuid(1), Uuid(2)}));
+  EXPECT_EQ(f.Cursor(), 2);
+  pub->Stop();
+}
+
 // Several gateways on one cursor (PublisherOptions::lease_ttl): the holder
 // of the cursor's lease publishes, the others stand by.
 

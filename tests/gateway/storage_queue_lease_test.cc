@@ -193,6 +193,38 @@ TEST(StatusEmitterLeaseTest, OneEmitsAndTheOtherTakesOverWhenItDiesLosingNothing
   b->Stop();
 }
 
+// A restarted switchboardd on SQLite holds no leases. After its watch
+// reconnects, the emitter renews before it puts anything more
+// (CursorLeaseHolder::Confirm), finds the lease gone, takes it again and
+// resumes from the committed cursor; put first, the status's commit would be
+// refused and the status put twice. The ttl is far longer than the test, so
+// no periodic renewal finds it out first.
+TEST(StatusEmitterLeaseTest, AfterAServerRestartPutsNothingUntilItHoldsTheLeaseAgain) {
+  Fixture f;
+  Tally ta;
+  f.Submit(1);
+  auto a = f.MakeEmitter("gateway-a", milliseconds(30000), &ta);
+  a->Start();
+  f.CaughtUp();
+  ASSERT_TRUE(a->lease_held());
+  // Restarted on the same address and data; the emitter's connection stays.
+  core::ServerConfig cfg;
+  cfg.data_dir = f.dir.path();
+  cfg.grpc_address = f.server->server().grpc_address();
+  cfg.http_address = "127.0.0.1:0";
+  cfg.shutdown_grace_seconds = 1;
+  f.server.reset();
+  auto restarted = Server::Start(cfg);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  f.ch = grpc::CreateChannel(cfg.grpc_address, grpc::InsecureChannelCredentials());
+  f.Submit(1);
+  auto expected = f.CaughtUp();
+  f.ExpectAllReceived(expected);
+  EXPECT_EQ(f.received.size(), expected.size()) << "each status once";
+  EXPECT_EQ(ta.puts, static_cast<int>(expected.size()));
+  a->Stop();
+}
+
 TEST(StatusEmitterLeaseTest, AStoppedHolderHandsTheLeaseBackAtOnce) {
   Fixture f;
   Tally ta, tb;

@@ -198,7 +198,16 @@ StatusEmitter::PutResult StatusEmitter::PutWithRetry(const std::string& body) {
 void StatusEmitter::Emit(int64_t start) {
   auto backoff = std::chrono::milliseconds(100);
   int64_t last = start;
+  bool reconnecting = false;
   while (!halt_) {
+    // The server may have restarted and freed the lease: renew it before
+    // putting anything more (CursorLeaseHolder::Confirm).
+    if (reconnecting && !lease_.Confirm()) {
+      Sleep(backoff, halt_);
+      backoff = std::min(options_.max_backoff, backoff * 2);
+      continue;
+    }
+    reconnecting = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (halt_) break;

@@ -40,6 +40,21 @@ TestServer::TestServer(const std::string& data_dir, core::ServerConfig config) {
 
 TestServer::~TestServer() { server_->Shutdown(); }
 
+std::unique_ptr<Server> RestartOnTheSameAddress(std::unique_ptr<TestServer>* server, const std::string& data_dir) {
+  core::ServerConfig config;
+  config.data_dir = data_dir;
+  config.grpc_address = (*server)->server().grpc_address();
+  config.http_address = "127.0.0.1:0";
+  config.shutdown_grace_seconds = 1;
+  server->reset();
+  auto s = Server::Start(config);
+  if (!s.ok()) {
+    ADD_FAILURE() << "server did not start again on " << config.grpc_address << ": " << s.status();
+    return nullptr;
+  }
+  return std::move(*s);
+}
+
 std::shared_ptr<grpc::Channel> TestServer::Channel() const {
   return grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
 }

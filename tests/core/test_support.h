@@ -39,6 +39,12 @@ class TestServer {
   std::unique_ptr<Server> server_;
 };
 
+// A restart: stops `*server` and starts a switchboardd on `data_dir` at the
+// same gRPC address, so clients connected to the old one reconnect to it.
+// Null (and a test failure) if it does not start. Not a TestServer, which
+// always takes a fresh port.
+std::unique_ptr<Server> RestartOnTheSameAddress(std::unique_ptr<TestServer>* server, const std::string& data_dir);
+
 // A fresh request_id ("test-<uuid>") for a mutating call that is not about
 // idempotency: every such call needs one (docs/api.md).
 std::string NewRequestId();

@@ -22,6 +22,7 @@ namespace {
 
 using switchboard::testing::CaptureServer;
 using switchboard::testing::PublishOk;
+using switchboard::testing::RestartOnTheSameAddress;
 using switchboard::testing::TempDir;
 using switchboard::testing::TestServer;
 
@@ -202,19 +203,12 @@ TEST(PublisherTest, SurvivesAServerRestart) {
   PublishOk(*f.server->Notification(), Uuid(1));
   pub->Start();
   ASSERT_TRUE(f.capture.WaitForEvents(1, std::chrono::seconds(10)));
-  std::string address = f.server->server().grpc_address();
   // Restart the server on the same address and data; the connection and
   // the publisher stay.
-  f.server.reset();
-  core::ServerConfig cfg;
-  cfg.data_dir = f.dir.path();
-  cfg.grpc_address = address;
-  cfg.http_address = "127.0.0.1:0";
-  cfg.shutdown_grace_seconds = 1;
-  auto restarted = Server::Start(cfg);
-  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto restarted = RestartOnTheSameAddress(&f.server, f.dir.path());
+  ASSERT_NE(restarted, nullptr);
   auto bus = v1::NotificationService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(restarted->grpc_address(), grpc::InsecureChannelCredentials()));
   PublishOk(*bus, Uuid(2));
   // At least once: when the server stopped before event 1's cursor commit
   // reached it, the publisher sends event 1 again after the restart (its
@@ -250,17 +244,10 @@ TEST(PublisherTest, AfterAServerRestartSendsNothingUntilItHoldsTheLeaseAgain) {
   ASSERT_TRUE(f.capture.WaitForEvents(1, std::chrono::seconds(10)));
   for (int i = 0; i < 500 && f.Cursor() != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(f.Cursor(), 1);
-  std::string address = f.server->server().grpc_address();
-  f.server.reset();
-  core::ServerConfig cfg;
-  cfg.data_dir = f.dir.path();
-  cfg.grpc_address = address;
-  cfg.http_address = "127.0.0.1:0";
-  cfg.shutdown_grace_seconds = 1;
-  auto restarted = Server::Start(cfg);
-  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto restarted = RestartOnTheSameAddress(&f.server, f.dir.path());
+  ASSERT_NE(restarted, nullptr);
   auto bus = v1::NotificationService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(restarted->grpc_address(), grpc::InsecureChannelCredentials()));
   PublishOk(*bus, Uuid(2));
   ASSERT_TRUE(f.capture.WaitForEvents(2, std::chrono::seconds(30)));
   // Time for a refused commit and a second copy, were there to be one.

@@ -208,15 +208,9 @@ TEST(StatusEmitterLeaseTest, AfterAServerRestartPutsNothingUntilItHoldsTheLeaseA
   f.CaughtUp();
   ASSERT_TRUE(a->lease_held());
   // Restarted on the same address and data; the emitter's connection stays.
-  core::ServerConfig cfg;
-  cfg.data_dir = f.dir.path();
-  cfg.grpc_address = f.server->server().grpc_address();
-  cfg.http_address = "127.0.0.1:0";
-  cfg.shutdown_grace_seconds = 1;
-  f.server.reset();
-  auto restarted = Server::Start(cfg);
-  ASSERT_TRUE(restarted.ok()) << restarted.status();
-  f.ch = grpc::CreateChannel(cfg.grpc_address, grpc::InsecureChannelCredentials());
+  auto restarted = switchboard::testing::RestartOnTheSameAddress(&f.server, f.dir.path());
+  ASSERT_NE(restarted, nullptr);
+  f.ch = grpc::CreateChannel(restarted->grpc_address(), grpc::InsecureChannelCredentials());
   f.Submit(1);
   auto expected = f.CaughtUp();
   f.ExpectAllReceived(expected);

@@ -149,20 +149,7 @@ bool CursorLeaseHolder::Confirm() {
     if (lost_) return false;
     token = token_;
   }
-  CursorLeaseClient::Result r = client_.Acquire(token);
-  if (r.outcome == CursorLeaseClient::Result::kHeld) {
-    std::lock_guard<std::mutex> lock(mu_);
-    until_ = std::max(until_, r.valid_until);
-    return true;
-  }
-  if (r.outcome == CursorLeaseClient::Result::kTaken) {
-    Lost(r.message);
-    return false;
-  }
-  log::Warn(absl::StrCat("cannot renew the ", options_.what, "'s cursor lease after reconnecting; trying again"),
-            {{"cursor", options_.cursor}, {"error", r.message}});
-  Valid();  // Lost once the ttl has run out
-  return false;
+  return Renew(token);
 }
 
 void CursorLeaseHolder::Lost(const std::string& why) {
@@ -183,6 +170,28 @@ void CursorLeaseHolder::Lost(const std::string& why) {
   if (on_lost) on_lost();
 }
 
+bool CursorLeaseHolder::Renew(int64_t token) {
+  CursorLeaseClient::Result r = client_.Acquire(token);
+  if (r.outcome == CursorLeaseClient::Result::kHeld) {
+    std::lock_guard<std::mutex> lock(mu_);
+    until_ = std::max(until_, r.valid_until);
+    return true;
+  }
+  if (r.outcome == CursorLeaseClient::Result::kTaken) {
+    Lost(r.message);
+    return false;
+  }
+  log::Warn(absl::StrCat("cannot renew the ", options_.what, "'s cursor lease"),
+            {{"cursor", options_.cursor}, {"error", r.message}});
+  bool expired = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    expired = std::chrono::steady_clock::now() >= until_;
+  }
+  if (expired) Lost(absl::StrCat("no renewal got through within the ttl: ", r.message));
+  return false;
+}
+
 void CursorLeaseHolder::RenewLoop() {
   const auto period = std::max(options_.ttl / 3, std::chrono::milliseconds(1));
   while (true) {
@@ -193,21 +202,7 @@ void CursorLeaseHolder::RenewLoop() {
       if (!renewing_ || lost_) return;
       token = token_;
     }
-    CursorLeaseClient::Result r = client_.Acquire(token);
-    if (r.outcome == CursorLeaseClient::Result::kHeld) {
-      std::lock_guard<std::mutex> lock(mu_);
-      until_ = std::max(until_, r.valid_until);
-      continue;
-    }
-    if (r.outcome == CursorLeaseClient::Result::kTaken) return Lost(r.message);
-    log::Warn(absl::StrCat("cannot renew the ", options_.what, "'s cursor lease"),
-              {{"cursor", options_.cursor}, {"error", r.message}});
-    bool expired = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      expired = std::chrono::steady_clock::now() >= until_;
-    }
-    if (expired) return Lost(absl::StrCat("no renewal got through within the ttl: ", r.message));
+    Renew(token);  // once lost, the wait above returns at once and the loop ends
   }
 }
 

@@ -107,6 +107,10 @@ class CursorLeaseHolder {
   void Lost(const std::string& why);
 
  private:
+  // One renewal with `token` (a blocking call). True: renewed. False: not;
+  // Lost was called if it was refused, or if the ttl ran out without one
+  // getting through. Used by RenewLoop and Confirm.
+  bool Renew(int64_t token);
   void RenewLoop();
 
   CursorLeaseOptions options_;

@@ -237,6 +237,7 @@ void Watchers::Loop(Watcher* w, int home) {
       w->ctx = nullptr;
       if (w->done) return;
       ++w->seen.resumes;
+      w->seen.endings.push_back(absl::StrCat("on replica ", r, " after ", last, ": ", Describe(s)));
       if (s.error_code() == grpc::StatusCode::OUT_OF_RANGE) ++w->seen.out_of_range;
     }
     if (!Retryable(s) && s.error_code() != grpc::StatusCode::OUT_OF_RANGE) {

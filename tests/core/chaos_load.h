@@ -124,6 +124,9 @@ class Watchers {
     // what the old one had (tried again).
     int out_of_range = 0;
     std::vector<int> replicas;  // the replica of each stream, in order
+    // How each stream that broke ended (its status, and the last sequence
+    // it had delivered), in order.
+    std::vector<std::string> endings;
   };
   Seen seen(int watcher) const;
   int size() const { return static_cast<int>(watchers_.size()); }

@@ -334,7 +334,8 @@ class Chaos : public ::testing::Test {
       seen_.push_back(seen);
       Say(absl::StrCat("watcher ", i, ": ", seen.sequences.size(), " events, ", seen.resumes, " resumes (",
                        seen.out_of_range, " refused OUT_OF_RANGE), streams on replicas ",
-                       absl::StrJoin(seen.replicas, ",")));
+                       absl::StrJoin(seen.replicas, ","),
+                       seen.endings.empty() ? "" : absl::StrCat("; streams ended ", absl::StrJoin(seen.endings, "; "))));
       if (seen.sequences == want) continue;
       size_t k = 0;
       while (k < seen.sequences.size() && k < want.size() && seen.sequences[k] == want[k]) ++k;

@@ -16,6 +16,9 @@
 //    receiver's own CPU per request while wrk ran (the server not started
 //    yet): their difference is switchboard's CPU per delivery, a steadier
 //    figure than a one-second drain's rate. --webhook_rounds repeats each.
+//    Between the two, the HTTP client switchboard delivers with, alone
+//    (ClientCeiling: the same POSTs, as many in flight, nothing recorded):
+//    how much of the gap to wrk is the client and how much the durable path.
 //
 // Every run uses a fresh in-process switchboardd (real SQLite, full sync) in
 // a temp dir, with the status bridge off so only the bus is measured.
@@ -41,6 +44,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/cli.h"
+#include "common/http/async_client.h"
 #include "server/server.h"
 #include "switchboard/v1/notification.grpc.pb.h"
 #include "clients/lib/webhook_receiver.h"
@@ -315,15 +319,76 @@ double WrkCeiling(const std::string& url, const std::string& body, int connectio
   return -1;
 }
 
+// The HTTP client switchboard delivers with (httpclient::AsyncClient, one
+// curl multi loop) POSTing `body` to `url` with `in_flight` calls at a
+// time, `n` in all, and nothing else: no store, no job, no record. What
+// the client alone reaches on this machine, between wrk and a delivery.
+struct ClientRun {
+  double rps = -1;
+  double cpu = 0;  // CPU seconds of this process (the client and the receiver)
+};
+ClientRun ClientCeiling(const std::string& url, const std::string& body, int in_flight, int n) {
+  switchboard::httpclient::AsyncClient client;
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0, finished = 0, failed = 0;
+  std::function<void()> start_one = [&] {
+    switchboard::httpclient::Request req;
+    req.method = "POST";
+    req.url = url;
+    req.headers = {{"Content-Type", "application/json"}};
+    req.owned_body = body;
+    client.Start(std::move(req), [&](absl::StatusOr<switchboard::httpclient::Response> r) {
+      bool more = false;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++finished;
+        if (!r.ok() || r->status / 100 != 2) ++failed;
+        if (started < n) {
+          ++started;
+          more = true;
+        }
+        if (finished == n) cv.notify_all();
+      }
+      if (more) start_one();
+    });
+  };
+  const auto start = Clock::now();
+  const double cpu0 = switchboard::bench::SelfCpuSeconds();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    started = std::min(in_flight, n);
+  }
+  for (int i = 0; i < std::min(in_flight, n); ++i) start_one();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return finished == n; });
+  }
+  ClientRun out;
+  out.cpu = switchboard::bench::SelfCpuSeconds() - cpu0;
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  client.Stop();
+  if (failed > 0) {
+    std::cerr << failed << " of " << n << " calls of the client alone failed\n";
+    return out;
+  }
+  out.rps = n / seconds;
+  return out;
+}
+
 struct HookResult {
   int per_endpoint = 0;
   int events = 0;
   double seconds = 0;
   double wrk_rps = 0;
+  // The HTTP client alone (ClientCeiling), with as many calls in flight.
+  ClientRun client;
   // CPU seconds of this process: while wrk ran, and while the backlog (or
   // the events) drained.
   double wrk_cpu = 0;
   double drain_cpu = 0;
+  // wrk's own CPU seconds (its process, and the shell that started it).
+  double wrk_own_cpu = 0;
 };
 
 // The receiver's door: while shut, each request waits at it (the first
@@ -360,9 +425,14 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
                      R"("data":{"id":"0","padding":")" +
                      std::string(200, 'x') + R"(","t_ns":"1"}})";
   const double wrk_cpu0 = switchboard::bench::SelfCpuSeconds();
+  const double wrk_own_cpu0 = switchboard::bench::ChildrenCpuSeconds();
   double rps = WrkCeiling(receiver.url() + "/wrk", body, per_endpoint, wrk_seconds);
   const double wrk_cpu = switchboard::bench::SelfCpuSeconds() - wrk_cpu0;
+  const double wrk_own_cpu = switchboard::bench::ChildrenCpuSeconds() - wrk_own_cpu0;
   if (rps < 0) return false;
+  const int n = backlog > 0 ? backlog : events;
+  const ClientRun client = ClientCeiling(receiver.url() + "/wrk", body, per_endpoint, 4 * n);
+  if (client.rps < 0) return false;
   size_t before = receiver.received().size();
   if (backlog == 0) door.Open();
 
@@ -387,7 +457,6 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
       return false;
     }
   }
-  const int n = backlog > 0 ? backlog : events;
   auto start = Clock::now();
   double cpu0 = switchboard::bench::SelfCpuSeconds();
   bool ok = PublishAll(*stub, "hook" + std::to_string(per_endpoint), n, publishers);
@@ -408,7 +477,7 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
     std::cerr << "webhook deliveries did not all arrive\n";
     return false;
   }
-  *out = {per_endpoint, n, seconds, rps, wrk_cpu, drain_cpu};
+  *out = {per_endpoint, n, seconds, rps, client, wrk_cpu, drain_cpu, wrk_own_cpu};
   return true;
 }
 
@@ -483,9 +552,10 @@ int main(int argc, char** argv) {
     std::printf("\n## Webhooks: deliveries/s against the receiver's own ceiling (wrk, same connections)%s\n\n",
                 backlog > 0 ? ", draining a backlog" : ", while published");
     std::printf("| in flight per webhook | %s | seconds | switchboard deliveries/s | wrk requests/s | ratio "
-                "| CPU µs per delivery (process) | receiver CPU µs per wrk request | switchboard CPU µs per delivery |\n",
+                "| CPU µs per delivery (process) | receiver CPU µs per wrk request | switchboard CPU µs per delivery "
+                "| client alone: requests/s | its ratio | its CPU µs per request | wrk's CPU µs per request |\n",
                 backlog > 0 ? "backlog" : "events");
-    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     const int wrk_seconds = static_cast<int>(cli.GetInt("wrk_seconds"));
     const int64_t rounds = std::max<int64_t>(1, cli.GetInt("webhook_rounds"));
     for (int per_endpoint : in_flight_settings) {
@@ -498,9 +568,13 @@ int main(int argc, char** argv) {
         const double rate = r.events / r.seconds;
         const double per_delivery_us = 1e6 * r.drain_cpu / r.events;
         const double receiver_us = 1e6 * r.wrk_cpu / (r.wrk_rps * wrk_seconds);
-        std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f |\n", r.per_endpoint, r.events,
-                    r.seconds, rate, r.wrk_rps, rate / r.wrk_rps, per_delivery_us, receiver_us,
-                    per_delivery_us - receiver_us);
+        // The client alone's run made 4x the deliveries' count of requests.
+        const double client_us = 1e6 * r.client.cpu / (4.0 * r.events) - receiver_us;
+        const double wrk_us = 1e6 * r.wrk_own_cpu / (r.wrk_rps * wrk_seconds);
+        std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.0f | %.2f | %.1f | %.1f |\n",
+                    r.per_endpoint, r.events, r.seconds, rate, r.wrk_rps, rate / r.wrk_rps, per_delivery_us,
+                    receiver_us, per_delivery_us - receiver_us, r.client.rps, r.client.rps / r.wrk_rps, client_us,
+                    wrk_us);
         std::fflush(stdout);
       }
     }

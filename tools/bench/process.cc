@@ -123,12 +123,18 @@ double CpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-double SelfCpuSeconds() {
+namespace {
+double UsageSeconds(int who) {
   rusage u{};
-  getrusage(RUSAGE_SELF, &u);
+  getrusage(who, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
+}  // namespace
+
+double SelfCpuSeconds() { return UsageSeconds(RUSAGE_SELF); }
+
+double ChildrenCpuSeconds() { return UsageSeconds(RUSAGE_CHILDREN); }
 
 std::string HttpGet(const std::string& host_port, const std::string& path) {
   size_t colon = host_port.rfind(':');

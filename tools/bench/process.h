@@ -43,6 +43,8 @@ double CpuSeconds(pid_t pid);
 
 // User plus system CPU time of this process, in seconds.
 double SelfCpuSeconds();
+// The same of this process's children that ended and were waited for.
+double ChildrenCpuSeconds();
 
 // One GET over plain HTTP/1.0 to host:port; the body, or "" on any failure.
 std::string HttpGet(const std::string& host_port, const std::string& path);

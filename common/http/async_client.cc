@@ -20,6 +20,11 @@ constexpr int kPollMs = 1000;
 
 CURLM* Multi(void* m) { return static_cast<CURLM*>(m); }
 
+// The client whose loop runs on this thread, if any: a call started from
+// one of its `done`s needs no wake-up (the loop looks at its queue before
+// it polls again).
+thread_local const AsyncClient* t_loop_of = nullptr;
+
 }  // namespace
 
 struct AsyncClient::Call {
@@ -60,7 +65,7 @@ void AsyncClient::Start(Request request, Done done) {
                                  : Stopping(*call));
     return;
   }
-  curl_multi_wakeup(Multi(multi_));
+  if (t_loop_of != this) curl_multi_wakeup(Multi(multi_));
 }
 
 size_t AsyncClient::in_flight() const {
@@ -138,6 +143,7 @@ void AsyncClient::Reap() {
 }
 
 void AsyncClient::Loop() {
+  t_loop_of = this;
   while (true) {
     std::deque<std::unique_ptr<Call>> fresh;
     bool stop = false;
@@ -168,7 +174,13 @@ void AsyncClient::Loop() {
     int still_running = 0;
     curl_multi_perform(Multi(multi_), &still_running);
     Reap();
-    curl_multi_poll(Multi(multi_), nullptr, 0, kPollMs, nullptr);
+    bool queued = false;
+    {
+      // Calls the `done`s just started (no wake-up was sent for them).
+      std::lock_guard<std::mutex> lock(mu_);
+      queued = !incoming_.empty();
+    }
+    if (!queued) curl_multi_poll(Multi(multi_), nullptr, 0, kPollMs, nullptr);
   }
 }
 

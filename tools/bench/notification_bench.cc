@@ -324,6 +324,7 @@ double WrkCeiling(const std::string& url, const std::string& body, int connectio
 // time, `n` in all, and nothing else: no store, no job, no record. What
 // the client alone reaches on this machine, between wrk and a delivery.
 struct ClientRun {
+  int requests = 0;
   double rps = -1;
   double cpu = 0;  // CPU seconds of this process (the client and the receiver)
 };
@@ -365,6 +366,7 @@ ClientRun ClientCeiling(const std::string& url, const std::string& body, int in_
     cv.wait(lock, [&] { return finished == n; });
   }
   ClientRun out;
+  out.requests = n;
   out.cpu = switchboard::bench::SelfCpuSeconds() - cpu0;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   client.Stop();
@@ -431,6 +433,7 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
   const double wrk_own_cpu = switchboard::bench::ChildrenCpuSeconds() - wrk_own_cpu0;
   if (rps < 0) return false;
   const int n = backlog > 0 ? backlog : events;
+  // Four times the deliveries' count: a run long enough to time steadily.
   const ClientRun client = ClientCeiling(receiver.url() + "/wrk", body, per_endpoint, 4 * n);
   if (client.rps < 0) return false;
   size_t before = receiver.received().size();
@@ -568,8 +571,7 @@ int main(int argc, char** argv) {
         const double rate = r.events / r.seconds;
         const double per_delivery_us = 1e6 * r.drain_cpu / r.events;
         const double receiver_us = 1e6 * r.wrk_cpu / (r.wrk_rps * wrk_seconds);
-        // The client alone's run made 4x the deliveries' count of requests.
-        const double client_us = 1e6 * r.client.cpu / (4.0 * r.events) - receiver_us;
+        const double client_us = 1e6 * r.client.cpu / r.client.requests - receiver_us;
         const double wrk_us = 1e6 * r.wrk_own_cpu / (r.wrk_rps * wrk_seconds);
         std::printf("| %d | %d | %.2f | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.0f | %.2f | %.1f | %.1f |\n",
                     r.per_endpoint, r.events, r.seconds, rate, r.wrk_rps, rate / r.wrk_rps, per_delivery_us,

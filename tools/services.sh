@@ -11,8 +11,8 @@
 #                             # connections drop; durable queues and persistent messages stay)
 #
 # Needs what `tools/bootstrap.sh --test` installs. Nothing listens beyond
-# 127.0.0.1 (epmd, Erlang's port mapper, binds loopback too, and is left
-# running after stop like any Erlang installation leaves it: it holds no state).
+# 127.0.0.1. Each start runs its own epmd (Erlang's port mapper) on a free
+# loopback port instead of the shared 4369, and stop ends it with the node.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${SWITCHBOARD_SERVICES_DIR:-/tmp/switchboard-services}"
@@ -26,7 +26,7 @@ AZURITE_START_TIMEOUT="${SWITCHBOARD_AZURITE_START_TIMEOUT:-60}"
 
 log() { echo "[services] $*" >&2; }
 
-# Five distinct free loopback ports: all are bound at once before any is
+# N distinct free loopback ports: all are bound at once before any is
 # released, so no two are the same.
 free_ports() {
   python3 - "$1" <<'PY'
@@ -62,16 +62,28 @@ rabbit_mode() {
   if [ "$(id -u)" -eq 0 ] && id rabbitmq >/dev/null 2>&1; then echo wrapper; else echo direct; fi
 }
 
-# rabbit_argv MODE rabbitmq-server|rabbitmqctl: sets RABBIT_ARGV to the command.
+# rabbit_argv MODE rabbitmq-server|rabbitmqctl EPMD_PORT: sets RABBIT_ARGV to
+# the command, talking to the epmd on EPMD_PORT (empty: Erlang's default).
 rabbit_argv() {
   local ctl_args="-kernel inet_dist_use_interface {127,0,0,1}"  # rabbitmqctl's own node: loopback
+  local -a epmd_env=()
+  [ -n "${3:-}" ] && epmd_env=(ERL_EPMD_PORT="$3" ERL_EPMD_ADDRESS=127.0.0.1)
   if [ "$1" = wrapper ]; then
-    RABBIT_ARGV=(env RABBITMQ_CTL_ERL_ARGS="$ctl_args" "$2")
+    RABBIT_ARGV=(env "${epmd_env[@]}" RABBITMQ_CTL_ERL_ARGS="$ctl_args" "$2")
   else
     local bin="/usr/lib/rabbitmq/bin/$2"
     [ -x "$bin" ] || bin="$2"
-    RABBIT_ARGV=(env HOME="$DIR/rabbitmq/home" RABBITMQ_CTL_ERL_ARGS="$ctl_args" "$bin")
+    RABBIT_ARGV=(env "${epmd_env[@]}" HOME="$DIR/rabbitmq/home" RABBITMQ_CTL_ERL_ARGS="$ctl_args" "$bin")
   fi
+}
+
+# The epmd of a start: found by the ERL_EPMD_PORT in its environment (it
+# inherits the node's), so another start's epmd, or a system one, is left alone.
+epmd_pids() {
+  local p
+  for p in $(pgrep -x epmd || true); do
+    if grep -qzxF "ERL_EPMD_PORT=$1" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
+  done
 }
 
 start() {
@@ -87,9 +99,9 @@ start() {
     stop
   fi
   mkdir -p "$DIR"
-  local amqp amqps dist blob queue table mode node
+  local amqp amqps dist blob queue table epmd mode node
   local -a RABBIT_ARGV
-  read -r amqp amqps dist blob queue table < <(free_ports 6)
+  read -r amqp amqps dist blob queue table epmd < <(free_ports 7)
   mode=$(rabbit_mode)
   node="sbtest-$amqp@localhost"
 
@@ -101,6 +113,7 @@ DIST_PORT=$dist
 BLOB_PORT=$blob
 QUEUE_PORT=$queue
 TABLE_PORT=$table
+EPMD_PORT=$epmd
 RABBIT_NODE=$node
 RABBIT_MODE=$mode
 S
@@ -136,10 +149,10 @@ CONF
     chown -R rabbitmq:rabbitmq "$rdir"
     chmod 755 "$DIR"
   fi
-  rabbit_argv "$mode" rabbitmq-server
-  log "starting RabbitMQ $node on 127.0.0.1:$amqp (distribution 127.0.0.1:$dist)"
+  rabbit_argv "$mode" rabbitmq-server "$epmd"
+  log "starting RabbitMQ $node on 127.0.0.1:$amqp (distribution 127.0.0.1:$dist, epmd 127.0.0.1:$epmd)"
   env RABBITMQ_NODENAME="$node" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp" \
-      RABBITMQ_DIST_PORT="$dist" ERL_EPMD_ADDRESS=127.0.0.1 \
+      RABBITMQ_DIST_PORT="$dist" \
       RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
       RABBITMQ_CONFIG_FILE="$rdir/rabbitmq" \
       RABBITMQ_MNESIA_BASE="$rdir/mnesia" RABBITMQ_LOG_BASE="$rdir/log" \
@@ -229,14 +242,14 @@ rabbit_vm_pids() {
 
 stop() {
   [ -e "$DIR" ] || return 0
-  local RABBIT_NODE="" RABBIT_MODE=""
+  local RABBIT_NODE="" RABBIT_MODE="" EPMD_PORT=""
   if [ -f "$STATE" ]; then
     local -a RABBIT_ARGV
     # shellcheck disable=SC1090
     . "$STATE"
     if [ -n "$RABBIT_NODE" ] && [ -f "$DIR/rabbitmq.launcher.pid" ]; then
       log "stopping RabbitMQ $RABBIT_NODE"
-      rabbit_argv "${RABBIT_MODE:-$(rabbit_mode)}" rabbitmqctl
+      rabbit_argv "${RABBIT_MODE:-$(rabbit_mode)}" rabbitmqctl "$EPMD_PORT"
       "${RABBIT_ARGV[@]}" -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 \
         || log "rabbitmqctl stop failed; killing the node"
     fi
@@ -249,6 +262,11 @@ stop() {
     for vm in $(rabbit_vm_pids "$RABBIT_NODE"); do kill_pid "$vm"; done
   fi
   kill_pidfile "$DIR/rabbitmq.launcher.pid"
+  # Its epmd last: rabbitmqctl above may have started it again.
+  if [ -n "${EPMD_PORT:-}" ]; then
+    local e
+    for e in $(epmd_pids "$EPMD_PORT"); do kill_pid "$e"; done
+  fi
   if [ -f "$DIR/azurite.pid" ]; then log "stopping Azurite"; fi
   kill_pidfile "$DIR/azurite.pid"
   SWITCHBOARD_PG_DIR="$DIR/pg" "$ROOT/tools/pg.sh" stop
@@ -264,11 +282,11 @@ stop() {
 # closed meanwhile, as in a broker restart; durable state is kept.
 restart_rabbitmq() {
   [ -f "$STATE" ] || { log "not started ($STATE is missing): run tools/services.sh start"; exit 1; }
-  local RABBIT_NODE="" RABBIT_MODE="" AMQP_PORT=""
+  local RABBIT_NODE="" RABBIT_MODE="" AMQP_PORT="" EPMD_PORT=""
   local -a RABBIT_ARGV
   # shellcheck disable=SC1090
   . "$STATE"
-  rabbit_argv "${RABBIT_MODE:-$(rabbit_mode)}" rabbitmqctl
+  rabbit_argv "${RABBIT_MODE:-$(rabbit_mode)}" rabbitmqctl "$EPMD_PORT"
   log "restarting RabbitMQ $RABBIT_NODE"
   "${RABBIT_ARGV[@]}" -q -n "$RABBIT_NODE" stop_app >/dev/null
   "${RABBIT_ARGV[@]}" -q -n "$RABBIT_NODE" start_app >/dev/null

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "switchboard/v1/cursors.grpc.pb.h"
 
 namespace switchboard::gateway {
 namespace {
@@ -14,14 +15,15 @@ CursorLeaseOptions WithHolder(CursorLeaseOptions o) {
   return o;
 }
 
-// The hand-back while stopping gets this long.
-constexpr std::chrono::milliseconds kReleaseTimeout{2000};
+// The hand-back, and the last commit while stopping, get this long.
+constexpr std::chrono::milliseconds kLastCallTimeout{2000};
 
 }  // namespace
 
 CursorLeaseHolder::CursorLeaseHolder(const client::Connection* conn, CursorLeaseOptions options,
                                      std::function<void(const std::string& kind)> record_error)
-    : options_(WithHolder(std::move(options))),
+    : conn_(conn),
+      options_(WithHolder(std::move(options))),
       record_error_(std::move(record_error)),
       client_(conn, options_.cursor, options_.holder, options_.ttl, options_.ttl_key) {}
 
@@ -30,6 +32,65 @@ CursorLeaseHolder::~CursorLeaseHolder() { StopRenewing(); }
 bool CursorLeaseHolder::held() const {
   std::lock_guard<std::mutex> lock(mu_);
   return token_ != 0 && !lost_;
+}
+
+bool CursorLeaseHolder::Begin(int64_t* after, std::chrono::milliseconds* wait) {
+  return leased() ? Acquire(after, wait) : LoadCursor(after, wait);
+}
+
+bool CursorLeaseHolder::LoadCursor(int64_t* after, std::chrono::milliseconds* wait) {
+  auto ctx = conn_->NewUnaryContext();
+  v1::GetCursorRequest req;
+  req.set_name(options_.cursor);
+  v1::Cursor cursor;
+  grpc::Status s = v1::CursorService::NewStub(conn_->channel())->GetCursor(ctx.get(), req, &cursor);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    *after = 0;
+    log::Info(absl::StrCat(options_.what, " starts a new cursor at the beginning of the log"),
+              {{"cursor", options_.cursor}});
+    backoff_ = std::chrono::milliseconds(100);
+    return true;
+  }
+  if (!s.ok()) {
+    log::Warn(absl::StrCat("cannot read the ", options_.what, "'s cursor; retrying"),
+              {{"cursor", options_.cursor}, {"error", s.error_message()}});
+    *wait = backoff_;
+    backoff_ = std::min(options_.max_backoff, backoff_ * 2);
+    return false;
+  }
+  *after = cursor.sequence();
+  log::Info(absl::StrCat(options_.what, " resumes"), {{"cursor", options_.cursor}, {"after_sequence", *after}});
+  backoff_ = std::chrono::milliseconds(100);
+  return true;
+}
+
+bool CursorLeaseHolder::Commit(int64_t sequence, int attempts, const std::atomic<bool>& halt,
+                               const std::function<void(std::chrono::milliseconds)>& sleep, int64_t* committed) {
+  auto stub = v1::CursorService::NewStub(conn_->channel());
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    const auto started = std::chrono::steady_clock::now();
+    auto ctx = conn_->NewUnaryContext();
+    // Stopping: one last try.
+    if (halt) client::SetDeadline(ctx.get(), absl::Milliseconds(kLastCallTimeout.count()));
+    v1::CommitCursorRequest req;
+    req.set_name(options_.cursor);
+    req.set_sequence(sequence);
+    Fence(&req);
+    v1::Cursor cursor;
+    grpc::Status s = stub->CommitCursor(ctx.get(), req, &cursor);
+    if (s.ok()) {
+      *committed = cursor.sequence();
+      Committed(started);
+      return true;
+    }
+    if (Refused(s)) return false;
+    log::Warn(absl::StrCat("cannot commit the ", options_.what, "'s cursor"),
+              {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
+    if (halt) break;
+    sleep(std::chrono::milliseconds(100 << attempt));
+  }
+  if (record_error_) record_error_(options_.commit_error_kind);
+  return false;
 }
 
 bool CursorLeaseHolder::Acquire(int64_t* after, std::chrono::milliseconds* wait) {
@@ -99,7 +160,7 @@ void CursorLeaseHolder::EndTerm(bool release) {
   }
   if (!leased() || token == 0 || lost || !release) return;
   // A clean stop: hand the lease back, so another gateway goes on at once.
-  grpc::Status s = client_.Release(token, kReleaseTimeout);
+  grpc::Status s = client_.Release(token, kLastCallTimeout);
   if (s.ok()) {
     log::Info(absl::StrCat(options_.what, " handed its cursor lease back"),
               {{"cursor", options_.cursor}, {"holder", options_.holder}, {"term", token}});

@@ -5,21 +5,21 @@
 // by (docs/gateway.md, "Several gateways, one publisher").
 //
 // The loop, on a thread of its own:
-//  1. Acquire until it says held (waiting what it says in between: a try
-//     every `standby_retry` while another gateway holds it, one log line
-//     when it starts standing by; a capped backoff on errors);
+//  1. Begin until it says go (waiting what it says in between: a try
+//     every `standby_retry` while another gateway holds the lease, one log
+//     line when it starts standing by; a capped backoff on errors);
 //  2. StartTerm(on_lost): renews the lease every third of the ttl on a
 //     thread of its own while the loop works from the sequence Acquire gave;
-//     each commit carries the token (Fence) and reports its answer
-//     (Committed, Refused); each send waits for Valid(); after the loop's
+//     each commit goes through Commit (fenced by the token; its answer
+//     renews the lease or ends it); each send waits for Valid(); after the loop's
 //     watch reconnects, Confirm() renews before anything more is sent;
 //  3. when the lease is lost (a renewal or a commit refused: another gateway
 //     took it; or no renewal got through within the ttl), on_lost is called
 //     once, and the loop ends its term: stops sending, drops what it read;
 //  4. EndTerm: stops renewing and, after a clean stop, hands the lease back,
 //     so another gateway goes on at once.
-// With a ttl of 0 there is no lease: Fence, Committed and Refused do
-// nothing, Valid is always true, and the loop reads the cursor itself.
+// With a ttl of 0 there is no lease: Begin reads the cursor, commits are
+// not fenced, and Valid is always true.
 
 #include <atomic>
 #include <chrono>
@@ -59,6 +59,9 @@ struct CursorLeaseOptions {
   // Error kind of a failed acquire, e.g. "eventgrid_cursor_lease";
   // "<kind>_lost" counts lost leases.
   std::string error_kind;
+  // Error kind of a commit that did not get through, e.g.
+  // "eventgrid_cursor_commit".
+  std::string commit_error_kind;
 };
 
 class CursorLeaseHolder {
@@ -73,8 +76,12 @@ class CursorLeaseHolder {
   // True while the lease is held and not known lost.
   bool held() const;
 
-  // One try (a blocking call). True: held, resume after `*after`. False:
-  // wait `*wait` (or until stopping) before the next try.
+  // Where the next term starts, one try (a blocking call): with a lease,
+  // acquiring it; without one, the cursor as stored (0 when it does not
+  // exist yet). True: work from after `*after`. False: wait `*wait` (or
+  // until stopping) before the next try.
+  bool Begin(int64_t* after, std::chrono::milliseconds* wait);
+  // The lease alone: Begin with a lease.
   bool Acquire(int64_t* after, std::chrono::milliseconds* wait);
   // Starts renewing (no-op without a lease). `on_lost` is called once, from
   // whichever thread finds out, when the lease is lost.
@@ -85,14 +92,16 @@ class CursorLeaseHolder {
   // lost, hands it back (2 s deadline). The holder can Acquire again.
   void EndTerm(bool release);
 
-  // Puts the lease's token and holder on a commit.
-  void Fence(v1::CommitCursorRequest* req) const;
-  // A fenced commit that started at `started` succeeded: it renewed the
-  // lease too.
-  void Committed(std::chrono::steady_clock::time_point started);
-  // True if a failed commit was refused because the lease is lost (then
-  // Lost has been called): stop, the next holder commits.
-  bool Refused(const grpc::Status& s);
+  // Commits `sequence` to the cursor (blocking calls), fenced by the lease:
+  // up to `attempts` tries, `sleep`ing 100 ms, 200 ms, ... between them
+  // (`sleep` returns early once the loop halts). Once `halt` is set, one
+  // last try with a 2 s deadline. True: committed, and `*committed` is the
+  // cursor's sequence (a fenced commit renews the lease too). False: refused
+  // because the lease is lost (Lost was called: the next holder commits),
+  // or it did not get through (counted as `commit_error_kind`; a later
+  // commit covers it, and a restart before that sends again: at least once).
+  bool Commit(int64_t sequence, int attempts, const std::atomic<bool>& halt,
+              const std::function<void(std::chrono::milliseconds)>& sleep, int64_t* committed);
   // False (and Lost) once the lease may have run out without a renewal:
   // another gateway may hold it, send nothing more.
   bool Valid();
@@ -112,7 +121,18 @@ class CursorLeaseHolder {
   // getting through. Used by RenewLoop and Confirm.
   bool Renew(int64_t token);
   void RenewLoop();
+  // Begin without a lease: the cursor as stored.
+  bool LoadCursor(int64_t* after, std::chrono::milliseconds* wait);
+  // Puts the lease's token and holder on a commit.
+  void Fence(v1::CommitCursorRequest* req) const;
+  // A fenced commit that started at `started` succeeded: it renewed the
+  // lease too.
+  void Committed(std::chrono::steady_clock::time_point started);
+  // True if a failed commit was refused because the lease is lost (then
+  // Lost has been called).
+  bool Refused(const grpc::Status& s);
 
+  const client::Connection* conn_;
   CursorLeaseOptions options_;
   std::function<void(const std::string&)> record_error_;
   CursorLeaseClient client_;
@@ -126,7 +146,7 @@ class CursorLeaseHolder {
   bool lost_ = false;
   bool renewing_ = false;
   std::function<void()> on_lost_;
-  // Acquire's state between tries.
+  // Begin's state between tries.
   bool said_standby_ = false;
   std::chrono::milliseconds backoff_{100};
   std::thread renewer_;

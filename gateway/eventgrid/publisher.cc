@@ -5,7 +5,6 @@
 #include "common/status.h"
 #include "common/thread_name.h"
 #include "gateway/eventgrid/outbound.h"
-#include "switchboard/v1/cursors.grpc.pb.h"
 
 namespace switchboard::gateway::eventgrid {
 namespace {
@@ -21,19 +20,15 @@ CursorLeaseOptions LeaseOptions(const PublisherOptions& p) {
   o.doing = "publishing";
   o.ttl_key = "eventgrid_cursor_lease_seconds";
   o.error_kind = "eventgrid_cursor_lease";
+  o.commit_error_kind = "eventgrid_cursor_commit";
   return o;
 }
-
-// The last commit while stopping gets this long (and so does the hand-back,
-// CursorLeaseHolder::EndTerm).
-constexpr std::chrono::milliseconds kStopCallTimeout{2000};
 
 }  // namespace
 
 Publisher::Publisher(const client::Connection* conn, std::function<std::unique_ptr<LogSource>()> make_source,
                      const TopicClient* topic, PublisherOptions options, Metrics* metrics)
-    : conn_(conn),
-      make_source_(std::move(make_source)),
+    : make_source_(std::move(make_source)),
       topic_(topic),
       options_(std::move(options)),
       metrics_(metrics),
@@ -76,24 +71,15 @@ void Publisher::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& flag
 }
 
 void Publisher::Run() {
-  auto backoff = std::chrono::milliseconds(100);
   while (!stop_) {
     int64_t start = 0;
-    if (Begin(&start, &backoff)) RunTerm(start);
+    std::chrono::milliseconds wait{0};
+    if (lease_.Begin(&start, &wait)) {
+      RunTerm(start);
+    } else {
+      Sleep(wait, stop_);
+    }
   }
-}
-
-bool Publisher::Begin(int64_t* start, std::chrono::milliseconds* backoff) {
-  if (!leased()) {
-    if (LoadCursor(start)) return true;
-    Sleep(*backoff, stop_);
-    *backoff = std::min(options_.max_reconnect_backoff, *backoff * 2);
-    return false;
-  }
-  std::chrono::milliseconds wait{0};
-  if (lease_.Acquire(start, &wait)) return true;
-  Sleep(wait, stop_);
-  return false;
 }
 
 void Publisher::RunTerm(int64_t start) {
@@ -149,56 +135,6 @@ void Publisher::LeaseLost() {
   commit_cv_.notify_all();
 }
 
-bool Publisher::LoadCursor(int64_t* out) {
-  auto stub = v1::CursorService::NewStub(conn_->channel());
-  auto ctx = conn_->NewUnaryContext();
-  v1::GetCursorRequest req;
-  req.set_name(options_.cursor);
-  v1::Cursor cursor;
-  grpc::Status s = stub->GetCursor(ctx.get(), req, &cursor);
-  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-    *out = 0;
-    log::Info("event grid publisher starts a new cursor at the beginning of the log", {{"cursor", options_.cursor}});
-    return true;
-  }
-  if (!s.ok()) {
-    log::Warn("cannot read the publisher cursor; retrying",
-              {{"cursor", options_.cursor}, {"error", s.error_message()}});
-    return false;
-  }
-  *out = cursor.sequence();
-  log::Info("event grid publisher resumes", {{"cursor", options_.cursor}, {"after_sequence", *out}});
-  return true;
-}
-
-void Publisher::CommitCursor(int64_t sequence, int attempts) {
-  auto stub = v1::CursorService::NewStub(conn_->channel());
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    const auto started = std::chrono::steady_clock::now();
-    auto ctx = conn_->NewUnaryContext();
-    // The last attempt, while the term ends.
-    if (halt_) client::SetDeadline(ctx.get(), absl::Milliseconds(kStopCallTimeout.count()));
-    v1::CommitCursorRequest req;
-    req.set_name(options_.cursor);
-    req.set_sequence(sequence);
-    lease_.Fence(&req);
-    v1::Cursor cursor;
-    grpc::Status s = stub->CommitCursor(ctx.get(), req, &cursor);
-    if (s.ok()) {
-      committed_ = cursor.sequence();
-      lease_.Committed(started);  // a fenced commit renews the lease too
-      return;
-    }
-    if (lease_.Refused(s)) return;  // the lease is lost: the next holder commits
-    log::Warn("cannot commit the publisher cursor",
-              {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
-    if (halt_) break;
-    Sleep(std::chrono::milliseconds(100 << attempt), halt_);
-  }
-  // A later commit covers this one; a restart before it re-sends (at least once).
-  metrics_->RecordError("eventgrid_cursor_commit");
-}
-
 void Publisher::Committable(int64_t sequence) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -220,7 +156,12 @@ void Publisher::CommitLoop() {
       last = publishing_done_;
     }
     if (last && abandon_) return;  // as a crash would: no last commit
-    if (target > committed_.load()) CommitCursor(target, last ? 1 : 5);
+    int64_t committed = 0;
+    if (target > committed_.load() &&
+        lease_.Commit(target, last ? 1 : 5, halt_, [this](std::chrono::milliseconds d) { Sleep(d, halt_); },
+                      &committed)) {
+      committed_ = committed;
+    }
     if (last) return;
   }
 }

@@ -108,19 +108,12 @@ class Publisher {
   const std::string& lease_holder() const { return lease_.holder(); }
 
  private:
-  bool leased() const { return lease_.leased(); }
   // The publisher thread: stands by, acquires, runs a term; until Stop.
   void Run();
-  // Where the next term starts (after acquiring the lease, if leased);
-  // false when it cannot start yet (after a wait).
-  bool Begin(int64_t* start, std::chrono::milliseconds* backoff);
   // Publishes from `start` until Stop or the lease is lost.
   void RunTerm(int64_t start);
   void ReadLoop(int64_t after);
   void PublishLoop(int64_t start);
-  bool LoadCursor(int64_t* out);
-  // Commits `sequence`, trying up to `attempts` times (once while halting).
-  void CommitCursor(int64_t sequence, int attempts);
   // Commits the newest published sequence whenever it is ahead of the
   // cursor; when the term ends, makes one last attempt (none after the
   // lease was lost or on Abandon).
@@ -132,7 +125,6 @@ class Publisher {
   // Waits `d`, or until `flag` is true.
   void Sleep(std::chrono::milliseconds d, const std::atomic<bool>& flag);
 
-  const client::Connection* conn_;
   std::function<std::unique_ptr<LogSource>()> make_source_;
   const TopicClient* topic_;
   PublisherOptions options_;

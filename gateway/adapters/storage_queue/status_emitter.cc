@@ -8,7 +8,6 @@
 #include "common/status.h"
 #include "common/thread_name.h"
 #include "wire/terraform_output.h"
-#include "switchboard/v1/cursors.grpc.pb.h"
 #include "switchboard/v1/resourcing.grpc.pb.h"
 
 namespace switchboard::gateway::storage_queue {
@@ -25,11 +24,9 @@ CursorLeaseOptions LeaseOptions(const StatusEmitterOptions& e) {
   o.doing = "emitting";
   o.ttl_key = "status_queue_cursor_lease_seconds";
   o.error_kind = "status_queue_cursor_lease";
+  o.commit_error_kind = "status_queue_cursor_commit";
   return o;
 }
-
-// The commit of a message put just before Stop gets this long.
-constexpr std::chrono::milliseconds kStopCallTimeout{2000};
 
 }  // namespace
 
@@ -69,24 +66,15 @@ void StatusEmitter::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& 
 }
 
 void StatusEmitter::Loop() {
-  auto backoff = std::chrono::milliseconds(100);
   while (!stop_) {
     int64_t start = 0;
-    if (Begin(&start, &backoff)) RunTerm(start);
+    std::chrono::milliseconds wait{0};
+    if (lease_.Begin(&start, &wait)) {
+      RunTerm(start);
+    } else {
+      Sleep(wait, stop_);
+    }
   }
-}
-
-bool StatusEmitter::Begin(int64_t* start, std::chrono::milliseconds* backoff) {
-  if (!lease_.leased()) {
-    if (LoadCursor(start)) return true;
-    Sleep(*backoff, stop_);
-    *backoff = std::min(options_.max_backoff, *backoff * 2);
-    return false;
-  }
-  std::chrono::milliseconds wait{0};
-  if (lease_.Acquire(start, &wait)) return true;
-  Sleep(wait, stop_);
-  return false;
 }
 
 void StatusEmitter::RunTerm(int64_t start) {
@@ -117,55 +105,15 @@ void StatusEmitter::LeaseLost() {
   cv_.notify_all();
 }
 
-bool StatusEmitter::LoadCursor(int64_t* out) {
-  auto ctx = conn_->NewUnaryContext();
-  v1::GetCursorRequest req;
-  req.set_name(options_.cursor);
-  v1::Cursor cursor;
-  grpc::Status s = v1::CursorService::NewStub(conn_->channel())->GetCursor(ctx.get(), req, &cursor);
-  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-    *out = 0;
-    log::Info("status queue emitter starts a new cursor at the beginning of the log", {{"cursor", options_.cursor}});
-    return true;
-  }
-  if (!s.ok()) {
-    log::Warn("cannot read the status queue cursor; retrying",
-              {{"cursor", options_.cursor}, {"error", s.error_message()}});
-    return false;
-  }
-  *out = cursor.sequence();
-  log::Info("status queue emitter resumes", {{"cursor", options_.cursor}, {"after_sequence", *out}});
-  return true;
-}
-
 bool StatusEmitter::Commit(int64_t sequence) {
   // Abandoned (as a crash would), or the lease lost: the next holder commits.
   if (abandon_ || (lease_.leased() && !lease_.held())) return false;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    const auto started = std::chrono::steady_clock::now();
-    auto ctx = conn_->NewUnaryContext();
-    // Stopping: one last try.
-    if (halt_) client::SetDeadline(ctx.get(), absl::Milliseconds(kStopCallTimeout.count()));
-    v1::CommitCursorRequest req;
-    req.set_name(options_.cursor);
-    req.set_sequence(sequence);
-    lease_.Fence(&req);
-    v1::Cursor cursor;
-    grpc::Status s = v1::CursorService::NewStub(conn_->channel())->CommitCursor(ctx.get(), req, &cursor);
-    if (s.ok()) {
-      committed_ = cursor.sequence();
-      lease_.Committed(started);  // a fenced commit renews the lease too
-      return true;
-    }
-    if (lease_.Refused(s)) return false;  // the lease is lost: the next holder commits
-    log::Warn("cannot commit the status queue cursor",
-              {{"cursor", options_.cursor}, {"sequence", sequence}, {"error", s.error_message()}});
-    if (halt_) break;
-    Sleep(std::chrono::milliseconds(100 << attempt), halt_);
+  int64_t committed = 0;
+  if (!lease_.Commit(sequence, 5, halt_, [this](std::chrono::milliseconds d) { Sleep(d, halt_); }, &committed)) {
+    return false;
   }
-  // The next commit covers this one; a restart before it re-sends (at least once).
-  hooks_.Error("status_queue_cursor_commit");
-  return false;
+  committed_ = committed;
+  return true;
 }
 
 StatusEmitter::PutResult StatusEmitter::PutWithRetry(const std::string& body) {

@@ -83,15 +83,12 @@ class StatusEmitter {
  private:
   // The emitter's thread: stands by, acquires, runs a term; until Stop.
   void Loop();
-  // Where the next term starts (after acquiring the lease, if leased);
-  // false when it cannot start yet (after a wait).
-  bool Begin(int64_t* start, std::chrono::milliseconds* backoff);
   // Emits from `start` until Stop or the lease is lost.
   void RunTerm(int64_t start);
   void Emit(int64_t start);
   // Ends the term: the lease is gone (CursorLeaseHolder's on_lost).
   void LeaseLost();
-  bool LoadCursor(int64_t* out);
+  // Commits `sequence` (CursorLeaseHolder::Commit); false when not.
   bool Commit(int64_t sequence);
   enum class PutResult { kPut, kRejected, kStopped };
   PutResult PutWithRetry(const std::string& body);

@@ -52,6 +52,14 @@ std::string NewRequestId();
 // A valid Gorg envelope with the given uuid and routing key.
 v1::BusEnvelope Envelope(const std::string& uuid, const std::string& event_name = "request.gapps.account.create");
 
+// GET /metrics from an admin listener ("127.0.0.1:port", plain HTTP): the
+// whole answer, head included; empty if the connection failed.
+std::string AdminMetrics(const std::string& address);
+
+// The value of one sample line ("name{labels} value") of a metrics text,
+// or -1 when it has no such line.
+double MetricSample(const std::string& text, const std::string& series);
+
 // Publishes and returns the sequence (fails the test on error).
 int64_t PublishOk(v1::NotificationService::Stub& stub, const std::string& uuid,
                   const std::string& token = "");

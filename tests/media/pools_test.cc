@@ -5,11 +5,7 @@
 // its key, and records nothing. The "ffmpeg" here is a script that sleeps
 // until it is stopped, so an encode holds its pool thread for as long as the
 // test needs.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "tests/media/media_test_support.h"
 
@@ -18,39 +14,13 @@ namespace {
 
 using v1::MediaService;
 
-// GET /metrics from the admin listener ("127.0.0.1:port"), plain HTTP.
-std::string Metrics(const std::string& address) {
-  const int port = std::stoi(address.substr(address.rfind(':') + 1));
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-// The value of one sample line ("name{labels} value"), or -1.
-double Sample(const std::string& text, const std::string& series) {
-  size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
 // Metrics once `series` reads `value` (a task counts once it has returned,
 // which may be just after its answer went out), or after 10 s.
 std::string MetricsOnce(const std::string& address, const std::string& series, double value) {
   std::string text;
   for (int i = 0; i < 1000; ++i) {
-    text = Metrics(address);
-    if (Sample(text, series) == value) break;
+    text = AdminMetrics(address);
+    if (MetricSample(text, series) == value) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return text;
@@ -100,13 +70,13 @@ TEST(MediaPools, OperationsAndEncodesRunOnTheExecutorsPoolsShownOnMetrics) {
   ASSERT_TRUE(WaitState(s, enc.name(), v1::Operation::RUNNING)) << s.GetOp(enc.name()).DebugString();
 
   std::string metrics = MetricsOnce(s.http(), "switchboard_executor_tasks_total{pool=\"media\"}", 2);
-  EXPECT_EQ(Sample(metrics, "switchboard_executor_threads{pool=\"media\"}"), 3) << metrics;
-  EXPECT_EQ(Sample(metrics, "switchboard_executor_threads{pool=\"encode\"}"), 2) << metrics;
-  EXPECT_EQ(Sample(metrics, "switchboard_executor_busy_threads{pool=\"encode\"}"), 1)
+  EXPECT_EQ(MetricSample(metrics, "switchboard_executor_threads{pool=\"media\"}"), 3) << metrics;
+  EXPECT_EQ(MetricSample(metrics, "switchboard_executor_threads{pool=\"encode\"}"), 2) << metrics;
+  EXPECT_EQ(MetricSample(metrics, "switchboard_executor_busy_threads{pool=\"encode\"}"), 1)
       << "the running encode holds an encode thread, not a media one\n"
       << metrics;
   // The metadata change and the encode's recording ran as media tasks.
-  EXPECT_GE(Sample(metrics, "switchboard_executor_tasks_total{pool=\"media\"}"), 2) << metrics;
+  EXPECT_GE(MetricSample(metrics, "switchboard_executor_tasks_total{pool=\"media\"}"), 2) << metrics;
 
   v1::CancelEncodeRequest cancel;
   cancel.set_name(enc.name());
@@ -115,8 +85,8 @@ TEST(MediaPools, OperationsAndEncodesRunOnTheExecutorsPoolsShownOnMetrics) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(canceled.state(), v1::Operation::CANCELED);
   metrics = MetricsOnce(s.http(), "switchboard_executor_tasks_total{pool=\"encode\"}", 1);
-  EXPECT_EQ(Sample(metrics, "switchboard_executor_tasks_total{pool=\"encode\"}"), 1) << metrics;
-  EXPECT_EQ(Sample(metrics, "switchboard_executor_busy_threads{pool=\"encode\"}"), 0) << metrics;
+  EXPECT_EQ(MetricSample(metrics, "switchboard_executor_tasks_total{pool=\"encode\"}"), 1) << metrics;
+  EXPECT_EQ(MetricSample(metrics, "switchboard_executor_busy_threads{pool=\"encode\"}"), 0) << metrics;
 }
 
 TEST(MediaPools, AFullEncodeQueueIsResourceExhaustedNamingItsKeyAndRecordsNothing) {

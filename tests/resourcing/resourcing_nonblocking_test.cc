@@ -10,12 +10,8 @@
 // waits behind the push on the repository's strand (without a thread) and
 // completes once the push is let go.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -39,32 +35,6 @@ std::unique_ptr<grpc::ClientContext> Within(int seconds) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return ctx;
-}
-
-// GET /metrics from the admin listener ("127.0.0.1:port"), plain HTTP.
-std::string Metrics(const std::string& address) {
-  const int port = std::stoi(address.substr(address.rfind(':') + 1));
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-// The value of one sample line ("name{labels} value"), or -1.
-double Sample(const std::string& text, const std::string& series) {
-  size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
 }
 
 TEST(ResourcingNonBlocking, SlowPushDoesNotDelayUnrelatedCalls) {
@@ -187,9 +157,9 @@ TEST(ResourcingNonBlocking, SlowPushDoesNotDelayUnrelatedCalls) {
   EXPECT_EQ(approved.state(), v1::PullRequest::MERGED);
   EXPECT_TRUE(Exists(finished));
   // The git work ran on the executor's git pool, which /metrics shows.
-  const std::string metrics = Metrics(ts.server().http_address());
-  EXPECT_GE(Sample(metrics, "switchboard_executor_tasks_total{pool=\"git\"}"), 3) << metrics;
-  EXPECT_EQ(Sample(metrics, "switchboard_executor_threads{pool=\"git\"}"), 2) << metrics;
+  const std::string metrics = testing::AdminMetrics(ts.server().http_address());
+  EXPECT_GE(testing::MetricSample(metrics, "switchboard_executor_tasks_total{pool=\"git\"}"), 3) << metrics;
+  EXPECT_EQ(testing::MetricSample(metrics, "switchboard_executor_threads{pool=\"git\"}"), 2) << metrics;
   for (const auto& name : {slow.name(), other.name()}) {
     EXPECT_TRUE(WaitFor([&] { return testing::GetRunOrDie(*stub, name).state() == v1::Run::AWAITING_APPROVAL; },
                         60))

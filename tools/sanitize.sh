@@ -19,9 +19,9 @@
 # Too slow for CI on two cores (a build from scratch is about twice the
 # normal one): run it before resolving and after changes to threading.
 # Debug information is line tables only (-g1): enough for every frame of a
-# report to name its file and line, at a fraction of the disk (with full
-# -g, build-tsan/ took 22 GB and build-asan/ over 50 GB). Delete the folder
-# after a run.
+# report to name its file and line. Disk: build-asan/ takes about 39 GB
+# (over 50 GB with full -g), build-tsan/ about 22 GB with full -g. Free
+# that much first, and delete the folder after a run.
 # SB_SANITIZE_JOBS: build jobs (default nproc).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -13,10 +13,14 @@ namespace switchboard::testing {
 
 // Starts argv[0] (searched in PATH unless it holds a '/') with `argv`; the
 // child's stdout and stderr go to `log` (truncated). Returns the child's pid
-// (-1 when fork fails); a child that cannot exec exits 127.
-inline pid_t SpawnLogged(std::vector<std::string> argv, const std::string& log) {
+// (-1 when fork fails); a child that cannot exec exits 127. With
+// `own_group`, the child leads a process group of its own (its pid), so
+// that kill(-pid, ...) reaches what it starts too.
+inline pid_t SpawnLogged(std::vector<std::string> argv, const std::string& log, bool own_group = false) {
   pid_t pid = fork();
+  if (pid > 0 && own_group) setpgid(pid, pid);  // both sides: whichever runs first
   if (pid == 0) {
+    if (own_group) setpgid(0, 0);
     FILE* f = fopen(log.c_str(), "w");
     dup2(fileno(f), 1);
     dup2(fileno(f), 2);

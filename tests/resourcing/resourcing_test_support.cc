@@ -93,7 +93,7 @@ std::unique_ptr<core::Executor> DefaultExecutor() {
 
 void Proc::Kill() {
   if (pid > 0) {
-    kill(pid, SIGKILL);
+    kill(-pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     pid = -1;
   }
@@ -109,7 +109,7 @@ std::string Proc::Log() const {
 std::unique_ptr<Proc> Spawn(std::vector<std::string> argv, const std::string& log) {
   auto p = std::make_unique<Proc>();
   p->log = log;
-  p->pid = SpawnLogged(std::move(argv), log);
+  p->pid = SpawnLogged(std::move(argv), log, /*own_group=*/true);
   return p;
 }
 

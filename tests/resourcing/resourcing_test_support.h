@@ -50,8 +50,9 @@ core::Reply<T> Await(Call call) {
   return answer->get_future().get();
 }
 
-// A child process whose stdout and stderr go to `log`; killed (SIGKILL) and
-// reaped when destroyed.
+// A child process whose stdout and stderr go to `log`, in a process group of
+// its own; killed (SIGKILL to the whole group: `git daemon` runs the real
+// daemon as its child) and reaped when destroyed.
 struct Proc {
   pid_t pid = -1;
   std::string log;

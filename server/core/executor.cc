@@ -129,7 +129,11 @@ void Pool::Loop() {
     if (timers_.empty()) {
       cv_.wait(lock);
     } else {
-      cv_.wait_until(lock, timers_.begin()->first.first);
+      // A copy: wait_until reads its deadline again as it wakes, when
+      // another thread may have run or cancelled that timer, freeing the
+      // key a reference would point into (AddressSanitizer, 2026-12-04).
+      const Clock::time_point due = timers_.begin()->first.first;
+      cv_.wait_until(lock, due);
     }
   }
 }

@@ -9,7 +9,7 @@
 //     every `standby_retry` while another gateway holds the lease, one log
 //     line when it starts standing by; a capped backoff on errors);
 //  2. StartTerm(on_lost): renews the lease every third of the ttl on a
-//     thread of its own while the loop works from the sequence Acquire gave;
+//     thread of its own while the loop works from the sequence Begin gave;
 //     each commit goes through Commit (fenced by the token; its answer
 //     renews the lease or ends it); each send waits for Valid(); after the loop's
 //     watch reconnects, Confirm() renews before anything more is sent;
@@ -89,7 +89,7 @@ class CursorLeaseHolder {
   // Stops renewing (idempotent).
   void StopRenewing();
   // Ends the term: stops renewing and, if `release` and the lease was not
-  // lost, hands it back (2 s deadline). The holder can Acquire again.
+  // lost, hands it back (2 s deadline). The holder can Begin again.
   void EndTerm(bool release);
 
   // Commits `sequence` to the cursor (blocking calls), fenced by the lease:

@@ -2,14 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/http/client.h"
 #include "common/uuid.h"
 
 namespace switchboard::testing {
@@ -92,27 +88,17 @@ int64_t PublishOk(v1::NotificationService::Stub& stub, const std::string& uuid, 
 }
 
 std::string AdminMetrics(const std::string& address) {
-  const int port = std::stoi(address.substr(address.rfind(':') + 1));
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    (void)!write(fd, req.data(), req.size());
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
+  httpclient::Request req;
+  req.url = "http://" + address + "/metrics";
+  auto r = httpclient::SharedClient().Perform(req);
+  return r.ok() ? r->body : "";
 }
 
 double MetricSample(const std::string& text, const std::string& series) {
-  size_t at = text.find("\n" + series + " ");
+  const std::string lines = "\n" + text;  // the first line counts too
+  size_t at = lines.find("\n" + series + " ");
   if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
+  return std::stod(lines.substr(at + series.size() + 2));
 }
 
 }  // namespace switchboard::testing

@@ -53,7 +53,7 @@ std::string NewRequestId();
 v1::BusEnvelope Envelope(const std::string& uuid, const std::string& event_name = "request.gapps.account.create");
 
 // GET /metrics from an admin listener ("127.0.0.1:port", plain HTTP): the
-// whole answer, head included; empty if the connection failed.
+// answer's body, whatever its status; empty if no answer came.
 std::string AdminMetrics(const std::string& address);
 
 // The value of one sample line ("name{labels} value") of a metrics text,

@@ -77,15 +77,6 @@ rabbit_argv() {
   fi
 }
 
-# The epmd of a start: found by the ERL_EPMD_PORT in its environment (it
-# inherits the node's), so another start's epmd, or a system one, is left alone.
-epmd_pids() {
-  local p
-  for p in $(pgrep -x epmd || true); do
-    if grep -qzxF "ERL_EPMD_PORT=$1" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
-  done
-}
-
 start() {
   command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
     || { log "rabbitmq-server is not installed: run tools/bootstrap.sh --test"; exit 1; }
@@ -230,13 +221,15 @@ kill_pidfile() {
   kill_pid "$pid"
 }
 
-# The Erlang VMs of node $1: found by the RABBITMQ_NODENAME in their
-# environment, which names this start's node alone (its port is in the name).
-# Needed when the node is stopped before it wrote its pid file.
-rabbit_vm_pids() {
+# The processes named $1 whose environment holds $2 ("NAME=value"): the
+# Erlang VMs of a node by their RABBITMQ_NODENAME (this start's alone: its
+# port is in the name; needed when the node is stopped before it wrote its
+# pid file), and a start's epmd by its ERL_EPMD_PORT (inherited from the
+# node), so another start's, or a system one, is left alone.
+pids_with_env() {
   local p
-  for p in $(pgrep -x beam.smp || true); do
-    if grep -qzxF "RABBITMQ_NODENAME=$1" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
+  for p in $(pgrep -x "$1" || true); do
+    if grep -qzxF "$2" "/proc/$p/environ" 2>/dev/null; then echo "$p"; fi
   done
 }
 
@@ -259,13 +252,13 @@ stop() {
   kill_pidfile "$DIR/rabbitmq/pid"
   if [ -n "${RABBIT_NODE:-}" ]; then
     local vm
-    for vm in $(rabbit_vm_pids "$RABBIT_NODE"); do kill_pid "$vm"; done
+    for vm in $(pids_with_env beam.smp "RABBITMQ_NODENAME=$RABBIT_NODE"); do kill_pid "$vm"; done
   fi
   kill_pidfile "$DIR/rabbitmq.launcher.pid"
   # Its epmd last: rabbitmqctl above may have started it again.
   if [ -n "${EPMD_PORT:-}" ]; then
     local e
-    for e in $(epmd_pids "$EPMD_PORT"); do kill_pid "$e"; done
+    for e in $(pids_with_env epmd "ERL_EPMD_PORT=$EPMD_PORT"); do kill_pid "$e"; done
   fi
   if [ -f "$DIR/azurite.pid" ]; then log "stopping Azurite"; fi
   kill_pidfile "$DIR/azurite.pid"

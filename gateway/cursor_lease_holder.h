@@ -81,8 +81,6 @@ class CursorLeaseHolder {
   // exist yet). True: work from after `*after`. False: wait `*wait` (or
   // until stopping) before the next try.
   bool Begin(int64_t* after, std::chrono::milliseconds* wait);
-  // The lease alone: Begin with a lease.
-  bool Acquire(int64_t* after, std::chrono::milliseconds* wait);
   // Starts renewing (no-op without a lease). `on_lost` is called once, from
   // whichever thread finds out, when the lease is lost.
   void StartTerm(std::function<void()> on_lost);
@@ -121,6 +119,8 @@ class CursorLeaseHolder {
   // getting through. Used by RenewLoop and Confirm.
   bool Renew(int64_t token);
   void RenewLoop();
+  // Begin with a lease: one try at acquiring it.
+  bool Acquire(int64_t* after, std::chrono::milliseconds* wait);
   // Begin without a lease: the cursor as stored.
   bool LoadCursor(int64_t* after, std::chrono::milliseconds* wait);
   // Puts the lease's token and holder on a commit.

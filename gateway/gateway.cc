@@ -189,12 +189,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     impl->publisher = std::make_unique<eventgrid::Publisher>(
         conn,
         [conn, encode]() -> std::unique_ptr<eventgrid::LogSource> {
-          return std::make_unique<eventgrid::WatchSource<v1::MediaEvent>>(
+          // Every media event, many to a message (WatchEventBatches).
+          return std::make_unique<eventgrid::WatchSource<v1::MediaEvent, v1::MediaEventBatch>>(
               conn,
               [conn](grpc::ClientContext* ctx, int64_t after) {
                 v1::WatchEventsRequest req;
                 req.set_after_sequence(after);
-                return v1::MediaService::NewStub(conn->channel())->WatchEvents(ctx, req);
+                return v1::MediaService::NewStub(conn->channel())->WatchEventBatches(ctx, req);
               },
               encode);
         },

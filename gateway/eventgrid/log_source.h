@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "clients/lib/client.h"
@@ -34,12 +35,15 @@ class LogSource {
   virtual void Cancel() = 0;
 };
 
-// A LogSource over any service's server-streaming Watch RPC.
-template <class EventMsg>
+// A LogSource over any service's server-streaming Watch RPC: one event per
+// message (StreamMsg = EventMsg, as WatchEvents), or several (StreamMsg a
+// batch whose `events` are EventMsg, as MediaService.WatchEventBatches:
+// gRPC's cost per message is then paid once per batch).
+template <class EventMsg, class StreamMsg = EventMsg>
 class WatchSource : public LogSource {
  public:
   using OpenFn =
-      std::function<std::unique_ptr<grpc::ClientReader<EventMsg>>(grpc::ClientContext*, int64_t after_sequence)>;
+      std::function<std::unique_ptr<grpc::ClientReader<StreamMsg>>(grpc::ClientContext*, int64_t after_sequence)>;
   using EncodeFn = std::function<std::vector<Event>(const EventMsg&)>;
 
   WatchSource(const client::Connection* conn, OpenFn open, EncodeFn encode)
@@ -47,15 +51,17 @@ class WatchSource : public LogSource {
 
   void Open(int64_t after) override {
     std::lock_guard<std::mutex> lock(mu_);
+    in_.Clear();
+    next_ = 0;
     ctx_ = conn_->NewStreamContext();
     reader_ = open_(ctx_.get(), after);
   }
   std::optional<Encoded> Next() override {
-    EventMsg msg;
-    if (!reader_ || !reader_->Read(&msg)) return std::nullopt;
+    const EventMsg* msg = NextEvent();
+    if (msg == nullptr) return std::nullopt;
     Encoded out;
-    out.sequence = msg.sequence();
-    out.events = encode_(msg);
+    out.sequence = msg->sequence();
+    out.events = encode_(*msg);
     return out;
   }
   grpc::Status Finish() override {
@@ -68,12 +74,29 @@ class WatchSource : public LogSource {
   }
 
  private:
+  // The next event of the stream, read into in_ (reused, so that its
+  // memory is too); null when the watch ended.
+  const EventMsg* NextEvent() {
+    if constexpr (std::is_same_v<EventMsg, StreamMsg>) {
+      if (!reader_ || !reader_->Read(&in_)) return nullptr;
+      return &in_;
+    } else {
+      while (next_ >= in_.events_size()) {
+        next_ = 0;
+        if (!reader_ || !reader_->Read(&in_)) return nullptr;
+      }
+      return &in_.events(next_++);
+    }
+  }
+
   const client::Connection* conn_;
   OpenFn open_;
   EncodeFn encode_;
   std::mutex mu_;
   std::unique_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<grpc::ClientReader<EventMsg>> reader_;
+  std::unique_ptr<grpc::ClientReader<StreamMsg>> reader_;
+  StreamMsg in_;
+  int next_ = 0;
 };
 
 }  // namespace switchboard::gateway::eventgrid

@@ -6,6 +6,8 @@
 namespace switchboard::media {
 namespace {
 constexpr char kService[] = "media";
+// WatchEventBatches: most events per message (media.proto).
+constexpr int kMaxEventsPerBatch = 256;
 }  // namespace
 
 // Roles: server/rpc/method_rules.cc.
@@ -78,6 +80,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchEvents(grpc::
                                                                       const grpc::ByteBuffer* raw) {
   return rpc::StartWatch<v1::WatchEventsRequest>(ctx, *guard_, hub_, kService, raw,
                                                  [](const auto&, core::WatchFilter*) { return absl::OkStatus(); });
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchEventBatches(grpc::CallbackServerContext* ctx,
+                                                                            const grpc::ByteBuffer* raw) {
+  return rpc::StartWatch<v1::WatchEventsRequest>(
+      ctx, *guard_, hub_, kService, raw, [](const auto&, core::WatchFilter*) { return absl::OkStatus(); },
+      kMaxEventsPerBatch);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MediaServiceImpl::WatchOperation(grpc::CallbackServerContext* ctx,

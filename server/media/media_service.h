@@ -12,8 +12,8 @@
 namespace switchboard::media {
 
 using MediaServiceBase = v1::MediaService::WithRawCallbackMethod_WatchEvents<
-    v1::MediaService::WithRawCallbackMethod_WatchOperation<
-        v1::MediaService::WithRawCallbackMethod_WatchStorageEvents<v1::MediaService::CallbackService>>>;
+    v1::MediaService::WithRawCallbackMethod_WatchEventBatches<v1::MediaService::WithRawCallbackMethod_WatchOperation<
+        v1::MediaService::WithRawCallbackMethod_WatchStorageEvents<v1::MediaService::CallbackService>>>>;
 
 class MediaServiceImpl final : public MediaServiceBase {
  public:
@@ -47,6 +47,8 @@ class MediaServiceImpl final : public MediaServiceBase {
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* ctx,
                                                           const grpc::ByteBuffer* req) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEventBatches(grpc::CallbackServerContext* ctx,
+                                                                const grpc::ByteBuffer* req) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchOperation(grpc::CallbackServerContext* ctx,
                                                              const grpc::ByteBuffer* req) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStorageEvents(grpc::CallbackServerContext* ctx,

@@ -60,6 +60,7 @@ const std::vector<MethodRule>& MethodRules() {
       {"MediaService.WatchOperation", R},
       {"MediaService.WatchStorageEvents", R},
       {"MediaService.WatchEvents", R},
+      {"MediaService.WatchEventBatches", R},
       {"MediaService.WatchMany", R},
 
       {"NotificationService.RecordManagedAppNotification", O},

@@ -101,6 +101,8 @@ class MultiWatchStream final
   bool MatchesLocked(const core::EventRecord& e) const;
   bool SendEventLocked(std::shared_ptr<const core::EventRecord> event);
   void AdvanceLocked(int64_t to) { pos_ = std::max(pos_, to); }
+  bool MoreLocked() const { return false; }  // one event per message
+  void SealLocked() {}
   void WrittenLocked() {}
   grpc::Status EndStatusLocked(core::EventHub::NextKind why);
 

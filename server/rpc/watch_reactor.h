@@ -24,6 +24,13 @@
 //                          true, or returns false with nothing to send; the
 //                          position moves past e either way;
 //   AdvanceLocked(seq)     nothing this stream matches up to seq;
+//   MoreLocked()           after a SendEventLocked: whether the message in
+//                          the making takes another event that is ready
+//                          now (a stream that batches events); false sends
+//                          it as it is;
+//   SealLocked()           the message in the making is complete: put it in
+//                          out_ (a stream that sends one event per message
+//                          has done so in SendEventLocked);
 //   WrittenLocked()        the message in out_ reached the client;
 //   EndStatusLocked(why)   the status for kLagging or kClosed.
 // Base is grpc::ServerWriteReactor<grpc::ByteBuffer> or
@@ -181,6 +188,58 @@ class WatchReactor : public Base, public core::Waiter, public std::enable_shared
     return false;
   }
 
+  // The next event after the stream's position that it can match, from the
+  // hub (or what to do instead).
+  core::EventHub::Next NextLocked() {
+    Derived& d = derived();
+    parked_ = false;  // asking the hub unparks it there too
+    return hub_->NextEvent(
+        d.PositionLocked(), [&d](const core::EventRecord& e) { return d.MatchesLocked(e); }, live_,
+        listener_.get());
+  }
+
+  // Nothing to send up to `advance_to`: parked in the hub until an event the
+  // stream can match commits.
+  void WaitLocked(int64_t advance_to) {
+    live_ = true;
+    parked_ = true;
+    derived().AdvanceLocked(advance_to);
+  }
+
+  // The next event read ahead: whether it is sent.
+  bool SendReplayedLocked() {
+    Derived& d = derived();
+    auto event = std::move(replay_[replay_next_++]);
+    const bool send = d.SendEventLocked(std::move(event));
+    if (replay_next_ == replay_.size()) {
+      // Nothing else this stream matches up to scanned_through.
+      ForgetReplayLocked();
+      d.AdvanceLocked(replay_scanned_);
+    }
+    return send;
+  }
+
+  // An event is in the message in the making: adds the ones ready now while
+  // the stream takes more (MoreLocked), then writes the message. Only
+  // events already read ahead or in the hub's ring are added; anything else
+  // (a store read, an end) is left to the step after the write.
+  bool SendCollectedLocked(std::unique_lock<std::mutex>& lock) {
+    Derived& d = derived();
+    while (!finished_ && d.MoreLocked()) {
+      if (replay_next_ < replay_.size()) {
+        SendReplayedLocked();
+        continue;
+      }
+      core::EventHub::Next next = NextLocked();
+      if (next.kind == core::EventHub::NextKind::kWait) WaitLocked(next.advance_to);
+      if (next.kind != core::EventHub::NextKind::kEvent) break;
+      d.SendEventLocked(std::move(next.event));
+    }
+    if (finished_) return false;
+    d.SealLocked();
+    return StartWriteLocked(lock);
+  }
+
   // One step: start a write, park, or start a read from the store. Returns
   // true when it should run again at once.
   bool Step() {
@@ -200,33 +259,22 @@ class WatchReactor : public Base, public core::Waiter, public std::enable_shared
         break;
     }
     if (replay_next_ < replay_.size()) {
-      auto event = std::move(replay_[replay_next_++]);
-      const bool send = d.SendEventLocked(std::move(event));
-      if (replay_next_ == replay_.size()) {
-        // Nothing else this stream matches up to scanned_through.
-        ForgetReplayLocked();
-        d.AdvanceLocked(replay_scanned_);
-      }
+      const bool send = SendReplayedLocked();
       if (finished_) return false;
-      return send ? StartWriteLocked(lock) : true;
+      return send ? SendCollectedLocked(lock) : true;
     }
-    const int64_t from = d.PositionLocked();
-    parked_ = false;  // asking the hub unparks it there too
-    core::EventHub::Next next = hub_->NextEvent(
-        from, [&d](const core::EventRecord& e) { return d.MatchesLocked(e); }, live_, listener_.get());
+    core::EventHub::Next next = NextLocked();
     switch (next.kind) {
       case core::EventHub::NextKind::kEvent:
         if (!d.SendEventLocked(std::move(next.event))) return !finished_;
-        return StartWriteLocked(lock);
+        return SendCollectedLocked(lock);
       case core::EventHub::NextKind::kWait:
-        live_ = true;
-        parked_ = true;
-        d.AdvanceLocked(next.advance_to);
+        WaitLocked(next.advance_to);
         return false;
       case core::EventHub::NextKind::kReadStore: {
         auto self = this->shared_from_this();
         const uint64_t epoch = replay_epoch_;
-        reading_ = hub_->ReadEventsAsync(from, kReplayBatch, service_,
+        reading_ = hub_->ReadEventsAsync(d.PositionLocked(), kReplayBatch, service_,
                                          [self, epoch](absl::StatusOr<core::EventBatch> batch) {
                                            static_cast<WatchReactor*>(self.get())
                                                ->OnReplayRead(epoch, std::move(batch));

@@ -6,16 +6,17 @@
 namespace switchboard::rpc {
 
 std::shared_ptr<WatchStream> WatchStream::Create(grpc::CallbackServerContext* ctx, core::EventHub* hub,
-                                                 int64_t after, core::WatchFilter filter) {
-  auto w = std::shared_ptr<WatchStream>(new WatchStream(ctx, hub, after, std::move(filter)));
+                                                 int64_t after, core::WatchFilter filter, int max_batch) {
+  auto w = std::shared_ptr<WatchStream>(new WatchStream(ctx, hub, after, std::move(filter), max_batch));
   w->Attach(w);
   return w;
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchStream::Start(grpc::CallbackServerContext* ctx,
                                                                core::EventHub* hub, int64_t after,
-                                                               core::WatchFilter filter, absl::Status precheck) {
-  auto w = Create(ctx, hub, after, std::move(filter));
+                                                               core::WatchFilter filter, absl::Status precheck,
+                                                               int max_batch) {
+  auto w = Create(ctx, hub, after, std::move(filter), max_batch);
   if (precheck.ok()) precheck = CheckAfterSequence(after, hub->head());
   if (!precheck.ok()) {
     std::lock_guard<std::mutex> lock(w->mu_);
@@ -64,8 +65,20 @@ void WatchStream::Go() {
 
 bool WatchStream::SendEventLocked(std::shared_ptr<const core::EventRecord> event) {
   pending_seq_ = event->sequence;
-  out_ = EventBytes(std::move(event));
+  if (max_batch_ == 0) {
+    out_ = EventBytes(std::move(event));
+    return true;
+  }
+  AppendMessageField(&batch_, 1, event->data);
+  ++batched_;
   return true;
+}
+
+void WatchStream::SealLocked() {
+  if (batched_ == 0) return;
+  out_ = OwnedBytes(std::move(batch_));
+  batch_.clear();
+  batched_ = 0;
 }
 
 grpc::Status WatchStream::EndStatusLocked(core::EventHub::NextKind why) {

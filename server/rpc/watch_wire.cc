@@ -27,6 +27,18 @@ grpc::ByteBuffer EventBytes(std::shared_ptr<const core::EventRecord> event) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+void AppendMessageField(std::string* out, int field, std::string_view bytes) {
+  PutVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
+  PutVarint(out, bytes.size());
+  out->append(bytes);
+}
+
+grpc::ByteBuffer OwnedBytes(std::string bytes) {
+  auto* held = new std::string(std::move(bytes));
+  grpc::Slice slice(held->data(), held->size(), [](void* p) { delete static_cast<std::string*>(p); }, held);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 grpc::ByteBuffer WatchManyEventBytes(const std::vector<int64_t>& watch_ids,
                                      std::shared_ptr<const core::EventRecord> event) {
   std::string ids;

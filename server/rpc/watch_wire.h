@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/core/store.h"
@@ -21,6 +23,13 @@ grpc::Slice EventSlice(std::shared_ptr<const core::EventRecord> event);
 
 // One message of a WatchEvents-like stream: the event itself.
 grpc::ByteBuffer EventBytes(std::shared_ptr<const core::EventRecord> event);
+
+// Appends field `field` (length-delimited: a message or bytes) holding
+// `bytes` to the serialized message `out`.
+void AppendMessageField(std::string* out, int field, std::string_view bytes);
+
+// A message built in `bytes`, handed over without a copy.
+grpc::ByteBuffer OwnedBytes(std::string bytes);
 
 // One <Service>WatchManyResponse carrying an event: field 1 (watch_ids,
 // packed) and field 2 (event), as the three services' WatchMany responses

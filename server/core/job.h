@@ -89,12 +89,19 @@ struct JobWrite {
   JobLease lease;
   // kRetry, kFail, kCancelAll.
   std::string error;
+  // kEnqueue: false when the enqueuer knows no other unfinished job of
+  // `kind` has `key` (a name it has just made, such as a new operation's):
+  // the store then neither checks nor indexes the key, which saves a write
+  // per job. Such a job is not de-duplicated, and FindUnfinished and Wake
+  // do not see it; its holder still finds it by key (JobWorker).
+  bool deduplicate = true;
 
   // A READY job. De-duplicated: when an unfinished job of `kind` has `key`,
   // nothing is enqueued (and the mutation still commits).
   static JobWrite Enqueue(std::string kind, std::string key, std::string payload,
                           absl::Time run_at = absl::InfinitePast());
-  // Enqueued and claimed in one: the enqueuer holds it for `lease`.
+  // Enqueued and claimed in one: the enqueuer holds it for `lease`. Set
+  // `deduplicate` false on the result for a key known to be new.
   static JobWrite EnqueueClaimed(std::string kind, std::string key, std::string payload, std::string owner,
                                  absl::Duration lease);
   // Extends the lease to `lease` from the commit.

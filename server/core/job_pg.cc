@@ -11,7 +11,9 @@ namespace switchboard::core::pg {
 // As in SQLite (job_sqlite.cc): due_us is when the job can next be claimed
 // (run_at_us while READY, the lease's expiry while RUNNING, the finish once
 // DONE or FAILED); one partial index serves claims, one prunes, one keeps
-// keys unique among unfinished jobs. An identity column never gives an id
+// keys unique among unfinished jobs that de-duplicate (`dedupe`; a schema
+// from before the column gets it, the DO block, every job there
+// de-duplicating). An identity column never gives an id
 // again, so (id, token) names one claim for ever. Strings are bytea: they
 // are opaque bytes to the store, compared bytewise.
 const char* const kJobSchema = R"sql(
@@ -28,10 +30,18 @@ CREATE TABLE IF NOT EXISTS jobs(
   owner bytea NOT NULL DEFAULT '',
   token bigint NOT NULL DEFAULT 0,
   lease_until_us bigint NOT NULL DEFAULT 0,
-  create_us bigint NOT NULL);
+  create_us bigint NOT NULL,
+  dedupe boolean NOT NULL DEFAULT true);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'jobs'::regclass
+                 AND attname = 'dedupe' AND NOT attisdropped) THEN
+    ALTER TABLE jobs ADD COLUMN dedupe boolean NOT NULL DEFAULT true;
+  END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(kind, due_us) WHERE state < 2;
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(due_us) WHERE state >= 2;
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';
+DROP INDEX IF EXISTS jobs_key;
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_key_dedupe ON jobs(kind, key) WHERE state < 2 AND key <> '' AND dedupe;
 )sql";
 
 namespace {
@@ -68,11 +78,12 @@ absl::StatusOr<JobLease> Insert(Conn& c, const JobWrite& w, int64_t now_us) {
   Params p;
   p.Bytes(w.kind).Bytes(w.key).Int(static_cast<int>(claimed ? JobState::kRunning : JobState::kReady));
   p.Int(run_at).Int(claimed ? lease.expires_us : run_at).Int(claimed ? 1 : 0).Bytes(w.payload);
-  p.Bytes(lease.owner).Int(lease.token).Int(lease.expires_us).Int(now_us);
+  p.Bytes(lease.owner).Int(lease.token).Int(lease.expires_us).Int(now_us).Int(w.deduplicate ? 1 : 0);
   // A unique key already held by an unfinished job inserts nothing.
   ASSIGN_OR_RETURN(Result r, c.Exec("enqueue job",
                                     "INSERT INTO jobs(kind, key, state, run_at_us, due_us, attempts, payload, owner, "
-                                    "token, lease_until_us, create_us) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
+                                    "token, lease_until_us, create_us, dedupe) "
+                                    "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12 <> 0) "
                                     "ON CONFLICT DO NOTHING RETURNING id",
                                     p));
   if (r.rows() == 0) return JobLease{};  // de-duplicated
@@ -103,7 +114,7 @@ absl::StatusOr<JobLease> ApplyJobWrite(Conn& c, const JobWrite& w, int64_t now_u
     p.Bytes(w.kind).Bytes(w.key).Int(now_us);
     RETURN_IF_ERROR(c.Exec("wake job",
                            "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=$3, due_us=$3 "
-                           "WHERE kind=$1 AND key=$2 AND state < 2",
+                           "WHERE kind=$1 AND key=$2 AND state < 2 AND key <> '' AND dedupe",
                            p)
                         .status());
     return JobLease{};
@@ -227,10 +238,11 @@ absl::StatusOr<std::optional<Job>> GetJob(Conn& c, int64_t id) {
 absl::StatusOr<std::optional<Job>> FindUnfinishedJob(Conn& c, const std::string& kind, const std::string& key) {
   Params p;
   p.Bytes(kind).Bytes(key);
-  // Walks jobs_key (its WHERE repeats the index's).
+  // Walks jobs_key_dedupe (its WHERE repeats the index's).
   ASSIGN_OR_RETURN(Result r, c.Exec("find job",
                                     absl::StrCat("SELECT ", kColumns,
-                                                 " FROM jobs WHERE kind=$1 AND key=$2 AND state < 2 AND key <> ''"),
+                                                 " FROM jobs WHERE kind=$1 AND key=$2 AND state < 2 AND key <> '' "
+                                                 "AND dedupe"),
                                     p));
   if (r.rows() == 0) return std::optional<Job>();
   return std::optional<Job>(ReadJob(r, 0));

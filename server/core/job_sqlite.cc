@@ -22,7 +22,11 @@ namespace {
 // READY, the lease's expiry while RUNNING. One partial index on it serves
 // every claim; another keeps keys unique among unfinished jobs (their
 // WHERE clauses are the same as when finished jobs shared the table, so a
-// data dir from then opens with them as they are). AUTOINCREMENT: an id is
+// data dir from then opens with them as they are), and only jobs that
+// de-duplicate (`dedupe`, JobWrite::deduplicate) have an entry there: a
+// data dir from before the column gets it, every job it holds
+// de-duplicating, and the index that leaves the others out (AddDedupe).
+// AUTOINCREMENT: an id is
 // never given again, so (id, token) names one claim for ever, even once
 // old jobs are pruned; a job keeps its id in `jobs_done`.
 constexpr const char* kSchema = R"sql(
@@ -39,9 +43,9 @@ CREATE TABLE IF NOT EXISTS jobs(
   owner TEXT NOT NULL DEFAULT '',
   token INTEGER NOT NULL DEFAULT 0,
   lease_until_us INTEGER NOT NULL DEFAULT 0,
-  create_us INTEGER NOT NULL);
+  create_us INTEGER NOT NULL,
+  dedupe INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(kind, due_us) WHERE state < 2;
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';
 CREATE TABLE IF NOT EXISTS jobs_done(
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -67,6 +71,15 @@ INSERT INTO jobs_done(id, kind, key, state, run_at_us, attempts, payload, last_e
   FROM jobs WHERE state >= 2;
 DELETE FROM jobs WHERE state >= 2;
 DROP INDEX IF EXISTS jobs_finished;
+COMMIT;
+)sql";
+
+// The key index of de-duplicating jobs, in place of the one of every keyed
+// job (jobs_key); the queries that walk it repeat its WHERE.
+constexpr const char* kDedupeIndex = R"sql(
+BEGIN IMMEDIATE;
+DROP INDEX IF EXISTS jobs_key;
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_key_dedupe ON jobs(kind, key) WHERE state < 2 AND key <> '' AND dedupe = 1;
 COMMIT;
 )sql";
 
@@ -114,9 +127,10 @@ absl::Status JobTable::Open(sqlite3* writer, bool keep_done) {
   keep_done_ = keep_done;
   RETURN_IF_ERROR(Exec(db_, kSchema, "schema (jobs)"));
   RETURN_IF_ERROR(MoveFinished());
+  RETURN_IF_ERROR(AddDedupe());
   RETURN_IF_ERROR(insert_.Prepare(
       db_, "INSERT INTO jobs(kind, key, state, run_at_us, due_us, attempts, payload, owner, token, lease_until_us, "
-           "create_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT DO NOTHING"));
+           "create_us, dedupe) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) ON CONFLICT DO NOTHING"));
   RETURN_IF_ERROR(heartbeat_.Prepare(
       db_, "UPDATE jobs SET lease_until_us=?1, due_us=?1 WHERE id=?2 AND state=1 AND owner=?3 AND token=?4"));
   RETURN_IF_ERROR(checkpoint_.Prepare(
@@ -142,9 +156,10 @@ absl::Status JobTable::Open(sqlite3* writer, bool keep_done) {
   RETURN_IF_ERROR(state_of_.Prepare(
       db_, "SELECT state, owner, token FROM jobs WHERE id=?1 UNION ALL SELECT state, '', token FROM jobs_done "
            "WHERE id=?1"));
+  // Walks jobs_key_dedupe (its WHERE repeats the index's).
   RETURN_IF_ERROR(wake_.Prepare(
       db_, "UPDATE jobs SET state=0, owner='', lease_until_us=0, run_at_us=?3, due_us=?3 "
-           "WHERE kind=?1 AND key=?2 AND state < 2"));
+           "WHERE kind=?1 AND key=?2 AND state < 2 AND key <> '' AND dedupe = 1"));
   // As a fail does: FAILED, the lease gone, finished now (for the pruner).
   // Walks jobs_due (its WHERE repeats the index's).
   RETURN_IF_ERROR(cancel_move_.Prepare(
@@ -168,6 +183,24 @@ absl::Status JobTable::MoveFinished() {
   return absl::OkStatus();
 }
 
+absl::Status JobTable::AddDedupe() {
+  bool has_column = false;
+  {
+    Stmt column;
+    RETURN_IF_ERROR(column.Prepare(db_, "SELECT 1 FROM pragma_table_info('jobs') WHERE name='dedupe'"));
+    Use u(column);
+    int rc = u.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "read the jobs table's columns");
+    has_column = rc == SQLITE_ROW;
+  }
+  if (!has_column) {
+    RETURN_IF_ERROR(Exec(db_, "ALTER TABLE jobs ADD COLUMN dedupe INTEGER NOT NULL DEFAULT 1",
+                         "adding jobs.dedupe"));
+    log::Info("store: jobs can now skip de-duplication (jobs.dedupe; every job already there de-duplicates)");
+  }
+  return Exec(db_, kDedupeIndex, "the key index of de-duplicating jobs");
+}
+
 void JobTable::Finalize() {
   for (Stmt* s : {&insert_, &heartbeat_, &checkpoint_, &finish_, &remove_, &complete_held_, &retry_, &claim_,
                   &state_of_, &prune_, &wake_, &cancel_move_, &cancel_remove_}) {
@@ -189,6 +222,7 @@ absl::StatusOr<JobLease> JobTable::Insert(const JobWrite& w, int64_t now_us, boo
     u.Text(1, w.kind).Text(2, w.key).Int(3, static_cast<int>(claimed ? JobState::kRunning : JobState::kReady));
     u.Int(4, run_at).Int(5, claimed ? lease.expires_us : run_at).Int(6, claimed ? 1 : 0).Blob(7, w.payload);
     u.Text(8, lease.owner).Int(9, lease.token).Int(10, lease.expires_us).Int(11, now_us);
+    u.Int(12, w.deduplicate ? 1 : 0);
     if (u.Step() != SQLITE_DONE) return SqlError(db_, "enqueue job");
   }
   if (sqlite3_changes(db_) == 0) return JobLease{};  // de-duplicated: an unfinished job has the key
@@ -381,9 +415,11 @@ absl::StatusOr<JobQueue::Counts> JobTable::CountByState(sqlite3* db, CountStmts&
 }
 
 absl::Status JobTable::PrepareFind(sqlite3* db, Stmt* find) {
-  // Walks jobs_key (its WHERE repeats the index's).
+  // Walks jobs_key_dedupe (its WHERE repeats the index's).
   return find->Prepare(
-      db, absl::StrCat("SELECT ", kColumns, " FROM jobs WHERE kind=?1 AND key=?2 AND state < 2 AND key <> ''").c_str());
+      db, absl::StrCat("SELECT ", kColumns,
+                       " FROM jobs WHERE kind=?1 AND key=?2 AND state < 2 AND key <> '' AND dedupe = 1")
+              .c_str());
 }
 
 absl::StatusOr<std::optional<Job>> JobTable::FindUnfinished(sqlite3* db, Stmt& find, const std::string& kind,

@@ -75,6 +75,9 @@ class JobTable {
   bool keep_done_ = true;
   // A data dir from before jobs_done: moves its finished jobs there.
   absl::Status MoveFinished();
+  // A data dir from before jobs.dedupe: adds the column; and the key index
+  // of de-duplicating jobs in place of jobs_key.
+  absl::Status AddDedupe();
 
   // complete_held_ deletes a completed job (without keep_done).
   Stmt insert_, heartbeat_, checkpoint_, finish_, remove_, complete_held_, retry_, claim_, state_of_, prune_, wake_,

@@ -126,6 +126,8 @@ void OpRecorder::BeginAsync(BeginArgs args, std::function<void(absl::StatusOr<Be
     m.jobs.push_back(jobs_ ? core::JobWrite::EnqueueClaimed(kJobKind, op.name(), args.request, jobs_->owner(),
                                                            jobs_->lease())
                            : core::JobWrite::Enqueue(kJobKind, op.name(), args.request));
+    // The operation's name was made just now: no other job has it.
+    m.jobs.back().deduplicate = false;
   }
   auto shared_op = std::make_shared<v1::Operation>(std::move(op));
   // Only the operation waits for the writer: it names the acknowledge

@@ -188,6 +188,46 @@ TEST_P(JobQueueConformance, AKeyIsUniquePerKindAmongUnfinishedJobs) {
   EXPECT_GT(again, first) << "a finished job frees its key";
 }
 
+// A job enqueued without de-duplication (a key its enqueuer has just made,
+// such as a new operation's name) shares its key with anyone, and neither
+// FindUnfinished nor Wake sees it; its holder still gets it with its key.
+TEST_P(JobQueueConformance, AJobThatDoesNotDeduplicateIsNeitherCheckedNorFoundByItsKey) {
+  auto named = [&](const std::string& payload) {
+    JobWrite w = JobWrite::Enqueue(kKind, "named", payload);
+    w.deduplicate = false;
+    auto r = Write(std::move(w));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->job_id : -1;
+  };
+  int64_t first = named("n1");
+  int64_t second = named("n2");
+  ASSERT_GT(first, 0);
+  ASSERT_GT(second, first) << "not de-duplicated: a second job with the key";
+  auto found = q().FindUnfinished(kKind, "named");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_FALSE(found->has_value()) << "FindUnfinished sees only jobs that de-duplicate";
+  int64_t deduplicated = Enqueue("named", "d");
+  ASSERT_GT(deduplicated, second) << "the others do not hold the key";
+  EXPECT_EQ(Enqueue("named", "again"), 0) << "the one that de-duplicates does";
+  found = q().FindUnfinished(kKind, "named");
+  ASSERT_TRUE(found.ok() && found->has_value()) << found.status();
+  EXPECT_EQ((*found)->id, deduplicated);
+
+  auto held = Claim("holder", 10, kLong);
+  ASSERT_EQ(held.size(), 3u);
+  EXPECT_EQ(Keys(held), (std::vector<std::string>{"named", "named", "named"})) << "each keeps its key";
+  ASSERT_TRUE(Write(JobWrite::Wake(kKind, "named")).ok());
+  EXPECT_EQ(Get(deduplicated).state, JobState::kReady) << "woken";
+  for (int64_t id : {first, second}) {
+    Job j = Get(id);
+    EXPECT_EQ(j.state, JobState::kRunning) << "job " << id << ": Wake does not see it";
+    EXPECT_EQ(j.lease.owner, "holder");
+  }
+  for (const Job& j : held) {
+    if (j.id != deduplicated) EXPECT_TRUE(Write(JobWrite::Complete(j.lease)).ok()) << "its holder's lease is good";
+  }
+}
+
 TEST_P(JobQueueConformance, ClaimsTakeDueJobsEarliestFirst) {
   absl::Time now = absl::Now();
   Enqueue("b", "p", now - absl::Seconds(1));
@@ -1032,6 +1072,61 @@ TEST(SqliteJobs, AStoreWithFinishedJobsInTheLiveTableOpensAndMovesThem) {
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(gone->has_value());
   store->Close();
+}
+
+// A data dir from before jobs.dedupe (every keyed job in one unique index,
+// jobs_key): opening it adds the column, every job there de-duplicating,
+// and swaps the index for the one of de-duplicating jobs.
+TEST(SqliteJobs, AStoreFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
+  TempDir dir;
+  int64_t old_id = 0;
+  {
+    auto store = OpenSqlite(dir.path());
+    std::promise<absl::StatusOr<JobLease>> p;
+    store->jobs().Write(JobWrite::Enqueue(kKind, "old", "p"), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
+    auto r = p.get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    old_id = r->job_id;
+    store->Close();
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() + "/switchboard.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP INDEX jobs_key_dedupe; ALTER TABLE jobs DROP COLUMN dedupe; "
+                         "CREATE UNIQUE INDEX jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  auto store = OpenSqlite(dir.path());
+  auto write = [&](JobWrite w) {
+    std::promise<absl::StatusOr<JobLease>> p;
+    store->jobs().Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
+    return p.get_future().get();
+  };
+  auto again = write(JobWrite::Enqueue(kKind, "old", "p2"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->job_id, 0) << "the job from before still holds its key";
+  auto found = store->jobs().FindUnfinished(kKind, "old");
+  ASSERT_TRUE(found.ok() && found->has_value()) << found.status();
+  EXPECT_EQ((*found)->id, old_id);
+  JobWrite named = JobWrite::Enqueue(kKind, "old", "p3");
+  named.deduplicate = false;
+  auto shared = write(std::move(named));
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_GT(shared->job_id, old_id) << "one that does not de-duplicate goes in beside it";
+  store->Close();
+
+  ASSERT_EQ(sqlite3_open_v2((dir.path() + "/switchboard.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM sqlite_master WHERE name LIKE 'jobs_key%'", -1, &st,
+                               nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "jobs_key_dedupe");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 // PostgreSQL's own: replicas share the table, so opening a store releases

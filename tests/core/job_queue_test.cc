@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "server/core/job_pruner.h"
 #include "server/core/job_queue.h"
+#include "server/core/pg_conn.h"
 #include "server/core/pg_store.h"
 #include "server/core/store.h"
 #include "server/core/store_rules.h"
@@ -1152,6 +1153,54 @@ TEST(PgJobs, OpeningAStoreKeepsOtherReplicasLeases) {
   auto got = c.get_future().get();
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(got->empty()) << "replica A's live lease was taken";
+}
+
+// A schema from before jobs.dedupe, as the SQLite test above: the DO block
+// adds the column (every job there de-duplicating) and the index swaps.
+TEST(PgJobs, ASchemaFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
+  auto url = testing::TestPgUrl();
+  ASSERT_TRUE(url.ok()) << url.status();
+  auto env = testing::PostgresImpl().make();
+  ASSERT_TRUE(env.ok()) << env.status();
+  auto write = [](Store& store, JobWrite w) {
+    std::promise<absl::StatusOr<JobLease>> p;
+    store.jobs().Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
+    return p.get_future().get();
+  };
+  int64_t old_id = 0;
+  {
+    auto store = (*env)->Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto r = write(**store, JobWrite::Enqueue(kKind, "old", "p"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    old_id = r->job_id;
+    (*store)->Close();
+  }
+  {
+    pg::ConnectSpec spec;
+    spec.url = *url;
+    spec.schema = (*env)->where();
+    auto c = pg::Conn::Open(spec);
+    ASSERT_TRUE(c.ok()) << c.status();
+    auto r = (*c)->ExecScript("old layout",
+                              "DROP INDEX jobs_key_dedupe; ALTER TABLE jobs DROP COLUMN dedupe; "
+                              "CREATE UNIQUE INDEX jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';");
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  auto store = (*env)->Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto again = write(**store, JobWrite::Enqueue(kKind, "old", "p2"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->job_id, 0) << "the job from before still holds its key";
+  auto found = (*store)->jobs().FindUnfinished(kKind, "old");
+  ASSERT_TRUE(found.ok() && found->has_value()) << found.status();
+  EXPECT_EQ((*found)->id, old_id);
+  JobWrite named = JobWrite::Enqueue(kKind, "old", "p3");
+  named.deduplicate = false;
+  auto shared = write(**store, std::move(named));
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_GT(shared->job_id, old_id) << "one that does not de-duplicate goes in beside it";
+  (*store)->Close();
 }
 
 }  // namespace

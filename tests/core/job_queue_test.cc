@@ -61,6 +61,13 @@ std::unique_ptr<Store> OpenSqlite(const std::string& dir) {
 constexpr char kKind[] = "test.kind";
 constexpr absl::Duration kLong = absl::Minutes(10);
 
+// One job write on `store`, waited for.
+absl::StatusOr<JobLease> WriteJob(Store& store, JobWrite w) {
+  std::promise<absl::StatusOr<JobLease>> p;
+  store.jobs().Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
 class JobQueueConformance : public ::testing::TestWithParam<StoreImpl> {
  protected:
   void SetUp() override {
@@ -1017,15 +1024,10 @@ TEST(SqliteJobs, AStoreWithFinishedJobsInTheLiveTableOpensAndMovesThem) {
   int64_t done_id = 0, ready_id = 0;
   {
     auto store = OpenSqlite(dir.path());
-    std::promise<absl::StatusOr<JobLease>> p;
-    store->jobs().Write(JobWrite::EnqueueClaimed(kKind, "done", "p", "me", kLong),
-                        [&p](absl::StatusOr<JobLease> r) { p.set_value(std::move(r)); });
-    auto held = p.get_future().get();
+    auto held = WriteJob(*store, JobWrite::EnqueueClaimed(kKind, "done", "p", "me", kLong));
     ASSERT_TRUE(held.ok()) << held.status();
     done_id = held->job_id;
-    std::promise<absl::StatusOr<JobLease>> q;
-    store->jobs().Write(JobWrite::Enqueue(kKind, "ready", "p"), [&q](absl::StatusOr<JobLease> r) { q.set_value(r); });
-    auto ready = q.get_future().get();
+    auto ready = WriteJob(*store, JobWrite::Enqueue(kKind, "ready", "p"));
     ASSERT_TRUE(ready.ok()) << ready.status();
     ready_id = ready->job_id;
     store->Close();
@@ -1083,9 +1085,7 @@ TEST(SqliteJobs, AStoreFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
   int64_t old_id = 0;
   {
     auto store = OpenSqlite(dir.path());
-    std::promise<absl::StatusOr<JobLease>> p;
-    store->jobs().Write(JobWrite::Enqueue(kKind, "old", "p"), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
-    auto r = p.get_future().get();
+    auto r = WriteJob(*store, JobWrite::Enqueue(kKind, "old", "p"));
     ASSERT_TRUE(r.ok()) << r.status();
     old_id = r->job_id;
     store->Close();
@@ -1101,12 +1101,7 @@ TEST(SqliteJobs, AStoreFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
   sqlite3_close(db);
 
   auto store = OpenSqlite(dir.path());
-  auto write = [&](JobWrite w) {
-    std::promise<absl::StatusOr<JobLease>> p;
-    store->jobs().Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
-    return p.get_future().get();
-  };
-  auto again = write(JobWrite::Enqueue(kKind, "old", "p2"));
+  auto again = WriteJob(*store, JobWrite::Enqueue(kKind, "old", "p2"));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->job_id, 0) << "the job from before still holds its key";
   auto found = store->jobs().FindUnfinished(kKind, "old");
@@ -1114,7 +1109,7 @@ TEST(SqliteJobs, AStoreFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
   EXPECT_EQ((*found)->id, old_id);
   JobWrite named = JobWrite::Enqueue(kKind, "old", "p3");
   named.deduplicate = false;
-  auto shared = write(std::move(named));
+  auto shared = WriteJob(*store, std::move(named));
   ASSERT_TRUE(shared.ok()) << shared.status();
   EXPECT_GT(shared->job_id, old_id) << "one that does not de-duplicate goes in beside it";
   store->Close();
@@ -1162,16 +1157,11 @@ TEST(PgJobs, ASchemaFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
   ASSERT_TRUE(url.ok()) << url.status();
   auto env = testing::PostgresImpl().make();
   ASSERT_TRUE(env.ok()) << env.status();
-  auto write = [](Store& store, JobWrite w) {
-    std::promise<absl::StatusOr<JobLease>> p;
-    store.jobs().Write(std::move(w), [&p](absl::StatusOr<JobLease> r) { p.set_value(r); });
-    return p.get_future().get();
-  };
   int64_t old_id = 0;
   {
     auto store = (*env)->Open();
     ASSERT_TRUE(store.ok()) << store.status();
-    auto r = write(**store, JobWrite::Enqueue(kKind, "old", "p"));
+    auto r = WriteJob(**store, JobWrite::Enqueue(kKind, "old", "p"));
     ASSERT_TRUE(r.ok()) << r.status();
     old_id = r->job_id;
     (*store)->Close();
@@ -1189,7 +1179,7 @@ TEST(PgJobs, ASchemaFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
   }
   auto store = (*env)->Open();
   ASSERT_TRUE(store.ok()) << store.status();
-  auto again = write(**store, JobWrite::Enqueue(kKind, "old", "p2"));
+  auto again = WriteJob(**store, JobWrite::Enqueue(kKind, "old", "p2"));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->job_id, 0) << "the job from before still holds its key";
   auto found = (*store)->jobs().FindUnfinished(kKind, "old");
@@ -1197,7 +1187,7 @@ TEST(PgJobs, ASchemaFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
   EXPECT_EQ((*found)->id, old_id);
   JobWrite named = JobWrite::Enqueue(kKind, "old", "p3");
   named.deduplicate = false;
-  auto shared = write(**store, std::move(named));
+  auto shared = WriteJob(**store, std::move(named));
   ASSERT_TRUE(shared.ok()) << shared.status();
   EXPECT_GT(shared->job_id, old_id) << "one that does not de-duplicate goes in beside it";
   (*store)->Close();

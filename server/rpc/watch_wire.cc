@@ -13,6 +13,13 @@ void PutVarint(std::string* out, uint64_t v) {
   out->push_back(static_cast<char>(v));
 }
 
+// The head of field `field`, length-delimited (a message, bytes or a packed
+// repeated field), of `size` bytes.
+void PutFieldHead(std::string* out, int field, size_t size) {
+  PutVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
+  PutVarint(out, size);
+}
+
 }  // namespace
 
 grpc::Slice EventSlice(std::shared_ptr<const core::EventRecord> event) {
@@ -28,8 +35,7 @@ grpc::ByteBuffer EventBytes(std::shared_ptr<const core::EventRecord> event) {
 }
 
 void AppendMessageField(std::string* out, int field, std::string_view bytes) {
-  PutVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
-  PutVarint(out, bytes.size());
+  PutFieldHead(out, field, bytes.size());
   out->append(bytes);
 }
 
@@ -45,13 +51,9 @@ grpc::ByteBuffer WatchManyEventBytes(const std::vector<int64_t>& watch_ids,
   for (int64_t id : watch_ids) PutVarint(&ids, static_cast<uint64_t>(id));
   std::string head;
   head.reserve(ids.size() + 24);
-  if (!ids.empty()) {
-    head.push_back(0x0a);  // field 1, length-delimited (packed int64)
-    PutVarint(&head, ids.size());
-    head.append(ids);
-  }
-  head.push_back(0x12);  // field 2, length-delimited (the event message)
-  PutVarint(&head, event->data.size());
+  if (!ids.empty()) AppendMessageField(&head, 1, ids);  // watch_ids, packed int64
+  // The event message: its head here, its bytes not copied.
+  PutFieldHead(&head, 2, event->data.size());
   grpc::Slice slices[2] = {grpc::Slice(head), EventSlice(std::move(event))};
   return grpc::ByteBuffer(slices, 2);
 }

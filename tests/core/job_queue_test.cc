@@ -61,6 +61,15 @@ std::unique_ptr<Store> OpenSqlite(const std::string& dir) {
 constexpr char kKind[] = "test.kind";
 constexpr absl::Duration kLong = absl::Minutes(10);
 
+// Runs `sql` on the closed store file in `dir`: the layout of an earlier
+// release.
+void RewriteStoreFile(const std::string& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/switchboard.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
 // One job write on `store`, waited for.
 absl::StatusOr<JobLease> WriteJob(Store& store, JobWrite w) {
   std::promise<absl::StatusOr<JobLease>> p;
@@ -999,13 +1008,8 @@ TEST(SqliteJobs, AStoreFromBeforeJobsOpens) {
     ASSERT_TRUE(store->Commit(std::move(m)).ok());
     store->Close();
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir.path() + "/switchboard.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE jobs; DELETE FROM sqlite_sequence WHERE name='jobs';", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_close(db);
+  ASSERT_NO_FATAL_FAILURE(
+      RewriteStoreFile(dir.path(), "DROP TABLE jobs; DELETE FROM sqlite_sequence WHERE name='jobs';"));
   auto store = OpenSqlite(dir.path());
   EXPECT_EQ(*store->GetResource("thing", "things/old"), std::optional<std::string>("kept"));
   std::promise<absl::StatusOr<JobLease>> p;
@@ -1033,14 +1037,11 @@ TEST(SqliteJobs, AStoreWithFinishedJobsInTheLiveTableOpensAndMovesThem) {
     store->Close();
   }
   // The layout of the release before: a DONE row in `jobs`, no jobs_done.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir.path() + "/switchboard.db").c_str(), &db), SQLITE_OK);
   const std::string old_layout = absl::StrCat(
       "DROP TABLE jobs_done; CREATE INDEX jobs_finished ON jobs(due_us) WHERE state >= 2; "
       "UPDATE jobs SET state=2, owner='', lease_until_us=0, payload=x'', due_us=1000 WHERE id=",
       done_id, ";");
-  ASSERT_EQ(sqlite3_exec(db, old_layout.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  sqlite3_close(db);
+  ASSERT_NO_FATAL_FAILURE(RewriteStoreFile(dir.path(), old_layout));
 
   auto store = OpenSqlite(dir.path());
   auto done = store->jobs().GetJob(done_id);
@@ -1051,6 +1052,7 @@ TEST(SqliteJobs, AStoreWithFinishedJobsInTheLiveTableOpensAndMovesThem) {
   ASSERT_TRUE(ready.ok() && ready->has_value());
   EXPECT_EQ((*ready)->state, JobState::kReady);
   // Moved, not copied: the live table holds only the unfinished one.
+  sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2((dir.path() + "/switchboard.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   auto count = [db](const char* sql) {
     sqlite3_stmt* st = nullptr;
@@ -1090,15 +1092,10 @@ TEST(SqliteJobs, AStoreFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
     old_id = r->job_id;
     store->Close();
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir.path() + "/switchboard.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP INDEX jobs_key_dedupe; ALTER TABLE jobs DROP COLUMN dedupe; "
-                         "CREATE UNIQUE INDEX jobs_key ON jobs(kind, key) WHERE state < 2 AND key <> '';",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_close(db);
+  ASSERT_NO_FATAL_FAILURE(RewriteStoreFile(dir.path(),
+                                           "DROP INDEX jobs_key_dedupe; ALTER TABLE jobs DROP COLUMN dedupe; "
+                                           "CREATE UNIQUE INDEX jobs_key ON jobs(kind, key) WHERE state < 2 AND "
+                                           "key <> '';"));
 
   auto store = OpenSqlite(dir.path());
   auto again = WriteJob(*store, JobWrite::Enqueue(kKind, "old", "p2"));
@@ -1114,6 +1111,7 @@ TEST(SqliteJobs, AStoreFromBeforeDedupeOpensWithItsJobsStillDeduplicating) {
   EXPECT_GT(shared->job_id, old_id) << "one that does not de-duplicate goes in beside it";
   store->Close();
 
+  sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2((dir.path() + "/switchboard.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM sqlite_master WHERE name LIKE 'jobs_key%'", -1, &st,

@@ -113,9 +113,14 @@ absl::StatusOr<sqlite3*> OpenDb(const std::string& path, bool writer) {
   // The writer's page cache holds the hot parts of the indexes (random
   // request ids and operation names land all over them); every connection
   // reads the database file through one shared memory map instead of
-  // copying pages in with pread.
+  // copying pages in with pread. The writer keeps its temporary data in
+  // memory: a statement that changes many rows inside the writer's
+  // transaction (a claim of a batch of jobs) saves the pages it changes, to
+  // undo that statement alone if it fails, and past 64 KiB SQLite otherwise
+  // puts them in a temporary file of its own, created and deleted for each
+  // such statement.
   const char* pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
-                                 "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"
+                                 "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824; PRAGMA temp_store=MEMORY;"
                                : "PRAGMA synchronous=FULL; PRAGMA cache_size=-8192; PRAGMA mmap_size=1073741824;";
   if (absl::Status s = sqlite::Exec(db, pragmas, "pragmas"); !s.ok()) {
     sqlite3_close(db);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -241,7 +242,9 @@ TEST_P(JobQueueConformance, AJobThatDoesNotDeduplicateIsNeitherCheckedNorFoundBy
     EXPECT_EQ(j.lease.owner, "holder");
   }
   for (const Job& j : held) {
-    if (j.id != deduplicated) EXPECT_TRUE(Write(JobWrite::Complete(j.lease)).ok()) << "its holder's lease is good";
+    if (j.id != deduplicated) {
+      EXPECT_TRUE(Write(JobWrite::Complete(j.lease)).ok()) << "its holder's lease is good";
+    }
   }
 }
 
@@ -994,6 +997,63 @@ TEST(SqliteJobs, OpeningTheFileReleasesEveryLease) {
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].lease.token, 2);
+  store->Close();
+}
+
+// The default VFS, counting the files SQLite opens to undo one statement
+// (a statement journal that outgrew memory), while Install()ed.
+class SubjournalCounter {
+ public:
+  SubjournalCounter() {
+    real_ = sqlite3_vfs_find(nullptr);
+    vfs_ = *real_;
+    vfs_.zName = "sb-subjournal-counter";
+    vfs_.pAppData = this;
+    vfs_.xOpen = &Open;
+    EXPECT_EQ(sqlite3_vfs_register(&vfs_, /*makeDflt=*/1), SQLITE_OK);
+  }
+  ~SubjournalCounter() {
+    sqlite3_vfs_unregister(&vfs_);
+    sqlite3_vfs_register(real_, /*makeDflt=*/1);
+  }
+  int opened() const { return opened_.load(); }
+
+ private:
+  static int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out) {
+    auto* self = static_cast<SubjournalCounter*>(vfs->pAppData);
+    if (flags & SQLITE_OPEN_SUBJOURNAL) ++self->opened_;
+    return self->real_->xOpen(self->real_, name, file, flags, out);
+  }
+
+  sqlite3_vfs* real_ = nullptr;
+  sqlite3_vfs vfs_{};
+  std::atomic<int> opened_{0};
+};
+
+// A claim of many jobs changes one page or more per job inside the
+// writer's transaction; the pages it saves to undo it alone stay in
+// memory instead of going to a temporary file made and deleted for each
+// claim (PRAGMA temp_store on the writer).
+TEST(SqliteJobs, AClaimOfManyLargeJobsWritesNoTemporaryFile) {
+  TempDir dir;
+  SubjournalCounter counter;
+  auto store = OpenSqlite(dir.path());
+  ASSERT_NE(store, nullptr);
+  constexpr int kJobs = 300;
+  Mutation m;
+  for (int i = 0; i < kJobs; ++i) {
+    m.jobs.push_back(JobWrite::Enqueue(kKind, absl::StrCat("k", i), std::string(3000, 'a' + i % 26)));
+  }
+  auto committed = store->Commit(std::move(m));
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  std::promise<absl::StatusOr<std::vector<Job>>> p;
+  store->jobs().Claim(kKind, "owner", kJobs, kLong,
+                      [&p](absl::StatusOr<std::vector<Job>> r) { p.set_value(std::move(r)); });
+  auto got = p.get_future().get();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), static_cast<size_t>(kJobs));
+  EXPECT_EQ((*got)[7].payload, std::string(3000, 'a' + 7));
+  EXPECT_EQ(counter.opened(), 0) << "the claim's statement journal went to a temporary file";
   store->Close();
 }
 

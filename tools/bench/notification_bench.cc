@@ -34,11 +34,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -391,6 +393,8 @@ struct HookResult {
   double drain_cpu = 0;
   // wrk's own CPU seconds (its process, and the shell that started it).
   double wrk_own_cpu = 0;
+  // This process's CPU seconds while the deliveries drained, by thread name.
+  std::map<std::string, double> drain_threads;
 };
 
 // The receiver's door: while shut, each request waits at it (the first
@@ -412,6 +416,24 @@ class Door {
   std::condition_variable cv_;
   bool open_ = false;
 };
+
+// "- in flight N, run R: name µs, ..." from the drain's CPU by thread,
+// largest first.
+std::string ThreadLine(const HookResult& r, int round) {
+  std::vector<std::pair<double, std::string>> us;
+  for (const auto& [name, cpu] : r.drain_threads) {
+    const double per = 1e6 * cpu / r.events;
+    if (per >= 0.5) us.emplace_back(per, name);
+  }
+  std::sort(us.rbegin(), us.rend());
+  std::string line = "- in flight " + std::to_string(r.per_endpoint) + ", run " + std::to_string(round) + ":";
+  char buf[160];
+  for (size_t i = 0; i < us.size(); ++i) {
+    std::snprintf(buf, sizeof(buf), "%s `%s` %.1f", i == 0 ? "" : ",", us[i].second.c_str(), us[i].first);
+    line += buf;
+  }
+  return line;
+}
 
 // `backlog` > 0: publishes `backlog` events with the door shut, then times
 // the drain from its opening. 0: times `events` delivered while published.
@@ -462,11 +484,13 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
   }
   auto start = Clock::now();
   double cpu0 = switchboard::bench::SelfCpuSeconds();
+  auto threads0 = switchboard::bench::ThreadCpuNow();
   bool ok = PublishAll(*stub, "hook" + std::to_string(per_endpoint), n, publishers);
   if (backlog > 0) {
     // Every publish is durable with its delivery's job: the backlog is in.
     start = Clock::now();
     cpu0 = switchboard::bench::SelfCpuSeconds();
+    threads0 = switchboard::bench::ThreadCpuNow();
     PerfControl("enable");
     door.Open();
   }
@@ -474,13 +498,14 @@ bool BenchWebhook(int per_endpoint, int events, int backlog, int publishers, int
   if (backlog > 0) PerfControl("disable");
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const double drain_cpu = switchboard::bench::SelfCpuSeconds() - cpu0;
+  std::map<std::string, double> drain_threads = switchboard::bench::ThreadCpuSince(threads0);
   server->Shutdown();
   std::filesystem::remove_all(dir);
   if (!ok) {
     std::cerr << "webhook deliveries did not all arrive\n";
     return false;
   }
-  *out = {per_endpoint, n, seconds, rps, client, wrk_cpu, drain_cpu, wrk_own_cpu};
+  *out = {per_endpoint, n, seconds, rps, client, wrk_cpu, drain_cpu, wrk_own_cpu, std::move(drain_threads)};
   return true;
 }
 
@@ -561,6 +586,8 @@ int main(int argc, char** argv) {
     std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     const int wrk_seconds = static_cast<int>(cli.GetInt("wrk_seconds"));
     const int64_t rounds = std::max<int64_t>(1, cli.GetInt("webhook_rounds"));
+    // Where this process's CPU went, a line per run, after the table.
+    std::vector<std::string> by_thread;
     for (int per_endpoint : in_flight_settings) {
       for (int64_t round = 0; round < rounds; ++round) {
         HookResult r;
@@ -578,8 +605,12 @@ int main(int argc, char** argv) {
                     receiver_us, per_delivery_us - receiver_us, r.client.rps, r.client.rps / r.wrk_rps, client_us,
                     wrk_us);
         std::fflush(stdout);
+        by_thread.push_back(ThreadLine(r, static_cast<int>(round) + 1));
       }
     }
+    std::printf("\nThis process's CPU while the deliveries drained, by thread name, in µs per delivery (threads of "
+                "0.5 µs or more; `sb_bench_notifi` is the receiver's threads and the benchmark's own):\n\n");
+    for (const std::string& line : by_thread) std::printf("%s\n", line.c_str());
   }
   return 0;
 }

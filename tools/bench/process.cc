@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -135,6 +137,38 @@ double UsageSeconds(int who) {
 double SelfCpuSeconds() { return UsageSeconds(RUSAGE_SELF); }
 
 double ChildrenCpuSeconds() { return UsageSeconds(RUSAGE_CHILDREN); }
+
+std::map<pid_t, ThreadCpu> ThreadCpuNow() {
+  std::map<pid_t, ThreadCpu> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    pid_t tid = 0;
+    try {
+      tid = static_cast<pid_t>(std::stol(entry.path().filename().string()));
+    } catch (const std::exception&) {
+      continue;
+    }
+    ThreadCpu t;
+    std::getline(std::ifstream(entry.path() / "comm"), t.name);
+    // The kernel's clock id of a thread's CPU time (what glibc's
+    // pthread_getcpuclockid makes from a tid): CPUCLOCK_SCHED, per thread.
+    const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
+    timespec ts{};
+    if (t.name.empty() || clock_gettime(clock, &ts) != 0) continue;  // it ended meanwhile
+    t.seconds = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+    out.emplace(tid, std::move(t));
+  }
+  return out;
+}
+
+std::map<std::string, double> ThreadCpuSince(const std::map<pid_t, ThreadCpu>& before) {
+  std::map<std::string, double> out;
+  for (const auto& [tid, now] : ThreadCpuNow()) {
+    auto was = before.find(tid);
+    out[now.name] += now.seconds - (was == before.end() ? 0 : was->second.seconds);
+  }
+  return out;
+}
 
 std::string HttpGet(const std::string& host_port, const std::string& path) {
   size_t colon = host_port.rfind(':');

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,17 @@ double CpuSeconds(pid_t pid);
 double SelfCpuSeconds();
 // The same of this process's children that ended and were waited for.
 double ChildrenCpuSeconds();
+// CPU seconds of each of this process's threads alive now, by thread id,
+// with its name (/proc/self/task/*/comm), read from the thread's own CPU
+// clock (to the nanosecond; /proc's counters tick every 10 ms).
+struct ThreadCpu {
+  std::string name;
+  double seconds = 0;
+};
+std::map<pid_t, ThreadCpu> ThreadCpuNow();
+// The CPU seconds each thread name used since `before` (ThreadCpuNow):
+// threads started meanwhile count whole, threads that ended are left out.
+std::map<std::string, double> ThreadCpuSince(const std::map<pid_t, ThreadCpu>& before);
 
 // One GET over plain HTTP/1.0 to host:port; the body, or "" on any failure.
 std::string HttpGet(const std::string& host_port, const std::string& path);

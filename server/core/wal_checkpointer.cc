@@ -34,7 +34,8 @@ WalCheckpointer::~WalCheckpointer() {
   sqlite3_close(db_);
 }
 
-// Runs on the writer thread after each commit.
+// Runs on the writer thread after each commit; `pages` is the -wal file's
+// frame count.
 int WalCheckpointer::Hook(void* self, sqlite3* db, const char*, int pages) {
   auto* c = static_cast<WalCheckpointer*>(self);
   if (pages >= kWriterCheckpointFactor * c->pages_) {
@@ -45,16 +46,26 @@ int WalCheckpointer::Hook(void* self, sqlite3* db, const char*, int pages) {
     // A PASSIVE checkpoint is refused (BUSY) while another runs, so it
     // first waits for the thread's round to end.
     std::lock_guard<std::mutex> running(c->run_mu_);
-    int log_frames = 0, copied = 0;
-    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    c->Run(db);
     return SQLITE_OK;
   }
-  if (pages >= c->pages_) {
+  if (pages < c->asked_at_) c->asked_at_ = 0;  // the file started over since
+  if (pages - c->asked_at_ >= c->pages_) {
+    c->asked_at_ = pages;
     std::lock_guard<std::mutex> lock(c->mu_);
     c->wanted_ = true;
     c->cv_.notify_one();
   }
   return SQLITE_OK;
+}
+
+void WalCheckpointer::Run(sqlite3* db) {
+  int log_frames = 0, copied = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+  rounds_.fetch_add(1, std::memory_order_relaxed);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    log::Warn("store checkpoint failed; the next commit retries it", {{"error", sqlite3_errmsg(db)}});
+  }
 }
 
 void WalCheckpointer::Loop() {
@@ -66,11 +77,7 @@ void WalCheckpointer::Loop() {
       wanted_ = false;
     }
     std::lock_guard<std::mutex> running(run_mu_);
-    int log_frames = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      log::Warn("store checkpoint failed; the next commit retries it", {{"error", sqlite3_errmsg(db_)}});
-    }
+    Run(db_);
   }
 }
 

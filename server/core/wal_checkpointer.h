@@ -5,10 +5,20 @@
 // automatic checkpoint, which runs inside the COMMIT that crosses the
 // threshold; it is PASSIVE in the same way (it never blocks the writer or a
 // reader, and leaves frames a reader still needs for the next round).
+//
+// It runs once `pages` frames have been added to the -wal file since the
+// last round was asked for (or since the file started over), not whenever
+// the file holds `pages`: under steady writes the file only starts over at
+// the writer's own checkpoint (kWriterCheckpointFactor), and SQLite's rule
+// (the file's size) would checkpoint after every commit past the
+// threshold, each round copying the last commit's few frames and paying
+// two fsyncs for them.
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,6 +39,9 @@ class WalCheckpointer {
   static absl::StatusOr<std::unique_ptr<WalCheckpointer>> Start(sqlite3* own, sqlite3* writer, int pages);
   ~WalCheckpointer();
 
+  // Checkpoints run so far, by the thread and by the writer.
+  int64_t rounds() const { return rounds_.load(std::memory_order_relaxed); }
+
   WalCheckpointer(const WalCheckpointer&) = delete;
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
@@ -36,6 +49,8 @@ class WalCheckpointer {
   WalCheckpointer(sqlite3* writer, sqlite3* own, int pages) : writer_(writer), db_(own), pages_(pages) {}
   static int Hook(void* self, sqlite3* db, const char* name, int pages);
   void Loop();
+  // A checkpoint on `db` (with run_mu_ held); notes the frames it copied.
+  void Run(sqlite3* db);
 
   sqlite3* writer_;
   sqlite3* db_;  // the checkpointing connection, used by the thread only
@@ -45,6 +60,10 @@ class WalCheckpointer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool wanted_ = false;
+  // The -wal file's frames when the last round was asked for (0 once the
+  // file started over); the writer's hook only.
+  int asked_at_ = 0;
+  std::atomic<int64_t> rounds_{0};
   bool stop_ = false;
   std::thread thread_;
 };

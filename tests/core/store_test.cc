@@ -24,6 +24,7 @@
 #include "server/core/pg_store.h"
 #include "server/core/request_index.h"
 #include "server/core/store.h"
+#include "server/core/wal_checkpointer.h"
 #include "tests/core/store_impls.h"
 #include "tests/core/test_support.h"
 
@@ -835,6 +836,55 @@ TEST(SqliteStore, CheckpointsMoveTheLogIntoTheDatabaseWhileOpen) {
   auto read = store->ReadEvents(59990, 100, "");
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->events.size(), 10u);
+}
+
+// The checkpoint thread runs once per `pages` frames added to the -wal
+// file, not after every commit once the file holds `pages` (SQLite's own
+// rule): under steady writes the file does not start over, and each of
+// those rounds would copy one commit's frames and pay two fsyncs. Here a
+// reader's open snapshot keeps the file from starting over.
+TEST(WalCheckpointer, RunsOncePerPagesOfNewFramesNotAfterEveryCommit) {
+  TempDir dir;
+  const std::string path = dir.path() + "/ck.db";
+  auto open = [&](sqlite3** db) {
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), SQLITE_OK);
+  };
+  sqlite3* writer = nullptr;
+  sqlite3* reader = nullptr;
+  sqlite3* own = nullptr;
+  open(&writer);
+  ASSERT_EQ(sqlite3_exec(writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(x);", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  open(&reader);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM t;", nullptr, nullptr, nullptr), SQLITE_OK);
+  open(&own);
+  constexpr int kPages = 500;
+  {
+    auto checkpointer = WalCheckpointer::Start(own, writer, kPages);
+    ASSERT_TRUE(checkpointer.ok()) << checkpointer.status();
+    // About a frame per commit: 1,500 commits stay below the writer's own
+    // checkpoint (kWriterCheckpointFactor * kPages frames).
+    constexpr int kCommits = 1500;
+    for (int i = 0; i < kCommits; ++i) {
+      ASSERT_EQ(sqlite3_exec(writer, "INSERT INTO t VALUES(1)", nullptr, nullptr, nullptr), SQLITE_OK);
+    }
+    // The -wal file: a 32-byte header, then frames of a 24-byte header and
+    // a page (4 KiB).
+    const int log_frames = static_cast<int>((std::filesystem::file_size(path + "-wal") - 32) / (24 + 4096));
+    ASSERT_LT(log_frames, WalCheckpointer::kWriterCheckpointFactor * kPages);
+    ASSERT_GE(log_frames, 2 * kPages);
+    // Asked for at 500, 1,000 and 1,500 frames; two asks before the thread
+    // woke make one round.
+    for (int i = 0; i < 500 && (*checkpointer)->rounds() < 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_GE((*checkpointer)->rounds(), 1) << log_frames << " frames";
+    EXPECT_LE((*checkpointer)->rounds(), log_frames / kPages + 1) << log_frames << " frames";
+  }
+  sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+  sqlite3_close(writer);
 }
 
 // PostgreSQL's own.

@@ -49,7 +49,7 @@ class WalCheckpointer {
   WalCheckpointer(sqlite3* writer, sqlite3* own, int pages) : writer_(writer), db_(own), pages_(pages) {}
   static int Hook(void* self, sqlite3* db, const char* name, int pages);
   void Loop();
-  // A checkpoint on `db` (with run_mu_ held); notes the frames it copied.
+  // A PASSIVE checkpoint on `db` (with run_mu_ held), counted in rounds_.
   void Run(sqlite3* db);
 
   sqlite3* writer_;

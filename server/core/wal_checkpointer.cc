@@ -60,8 +60,7 @@ int WalCheckpointer::Hook(void* self, sqlite3* db, const char*, int pages) {
 }
 
 void WalCheckpointer::Run(sqlite3* db) {
-  int log_frames = 0, copied = 0;
-  int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+  int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   rounds_.fetch_add(1, std::memory_order_relaxed);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
     log::Warn("store checkpoint failed; the next commit retries it", {{"error", sqlite3_errmsg(db)}});

@@ -102,7 +102,7 @@ class Db {
     sqlite3_reset(s);
   }
   [[noreturn]] void Fail(const std::string& what) {
-    std::cerr << "webhook_store_model: " << what << ": " << sqlite3_errmsg(db_) << "\n";
+    std::cerr << "sb_webhook_store_model: " << what << ": " << sqlite3_errmsg(db_) << "\n";
     std::exit(1);
   }
 
@@ -267,7 +267,7 @@ void Drain(const Design& d, const std::string& dir, int n, int per_commit, int c
 int main(int argc, char** argv) {
   std::string designs_help = "Comma-separated designs to run, each in a fresh database; all if empty:";
   for (const Design& d : kDesigns) absl::StrAppend(&designs_help, "\n        ", d.name, ": ", d.what);
-  switchboard::Cli cli("webhook_store_model", "webhook_store_model [flags]");
+  switchboard::Cli cli("sb_webhook_store_model", "sb_webhook_store_model [flags]");
   cli.AddString("designs", "", designs_help);
   cli.AddInt("deliveries", 20000, "Deliveries in the backlog (1-1000000).");
   cli.AddInt("per_commit", 34,
@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
     const Design* found = nullptr;
     for (const Design& d : kDesigns) found = name == d.name ? &d : found;
     if (found == nullptr) {
-      std::cerr << "--designs has '" << name << "'; give names from webhook_store_model --help, comma-separated\n";
+      std::cerr << "--designs has '" << name << "'; give names from sb_webhook_store_model --help, comma-separated\n";
       return 2;
     }
     chosen.push_back(found);

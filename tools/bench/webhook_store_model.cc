@@ -304,7 +304,8 @@ int main(int argc, char** argv) {
   if (chosen.empty()) {
     for (const Design& d : kDesigns) chosen.push_back(&d);
   }
-  std::printf("| design | µs of CPU per delivery | -wal frames per delivery | commits that wrote |\n|---|---:|---:|---:|\n");
+  std::printf("| design | µs of CPU per delivery | -wal frames per delivery | commits that wrote |\n");
+  std::printf("|---|---:|---:|---:|\n");
   for (long long r = 0; r < rounds; ++r) {
     for (const Design* d : chosen) {
       Drain(*d, cli.GetString("dir"), static_cast<int>(n), static_cast<int>(per), static_cast<int>(claim));

@@ -298,6 +298,9 @@ absl::StatusOr<int> QueueEngine::Route(const v1::BusEvent& event, core::TxnReade
     } else {
       m.jobs.push_back(core::JobWrite::Enqueue(JobKind(sub.queue()), JobKey(event.sequence()), payload));
     }
+    // The key is this event's log sequence, given in this transaction: no
+    // other job of the queue has it, so it goes unindexed (job.h).
+    m.jobs.back().deduplicate = false;
     ++count;
   }
   if (!direct.empty()) {

@@ -632,6 +632,9 @@ absl::StatusOr<int> WebhookEngine::Route(const v1::BusEvent& event, core::TxnRea
       m.jobs.push_back(core::JobWrite::Enqueue(
           DeliveryJobKind(name), d.name(), body.size() <= kMaxKeptBody ? body : std::string(),
           absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(event.publish_time()))));
+      // The delivery's name holds this event's log sequence, given in this
+      // transaction: no other job has its key, so the key goes unindexed.
+      m.jobs.back().deduplicate = false;
       matched.push_back(name);
       ++count;
     }

@@ -7,11 +7,13 @@
 // docs/performance.md has what it found.
 //
 // A backlog of --deliveries jobs (600-byte payloads), their records and
-// log events is written first; then, timed by this thread's CPU clock,
-// claims of --claim jobs and commits of --per_commit outcomes (each: the
-// record rewritten, a log event, the job finished) drain it, as the
-// store's writer does, with synchronous=FULL and a PASSIVE checkpoint
-// once the -wal file holds 1,000 frames.
+// log events is written first, and --claim more jobs are claimed and left
+// in flight (as the engine's held attempts are during a drain). Then,
+// timed by this thread's CPU clock, claims of --claim jobs and commits of
+// --per_commit outcomes (each: the record rewritten, a log event, the job
+// finished) drain the backlog, as the store's writer does, with
+// synchronous=FULL and a PASSIVE checkpoint once the -wal file holds 1,000
+// frames.
 
 #include <sqlite3.h>
 #include <time.h>
@@ -36,15 +38,21 @@ struct Design {
   bool claim_writes;  // the claim leases each job (today) or only reads (fenced once per commit)
   bool keep_done;     // the finished job moves to jobs_done (today) or is deleted
   bool log_event;     // each outcome writes a log event (today)
+  bool key_index;     // the job's key is in the de-duplicating index (today)
+  bool moving_due;    // the claim moves the job's due time to its lease's end (today), in an index of unfinished jobs
   const char* what;
 };
 
 constexpr Design kDesigns[] = {
-    {"today", true, true, true, "the claim leases each job; the finished job moves to jobs_done"},
-    {"delete-done", true, false, true, "as today, but the finished job is deleted"},
-    {"read-claim", false, true, true, "the claim only reads (the owner lease, checked once per commit, fences)"},
-    {"read-claim-delete-done", false, false, true, "both of the above"},
-    {"read-claim-delete-done-no-event", false, false, false, "both, and no log event per outcome"},
+    {"today", true, true, true, true, true, "the claim leases each job; the finished job moves to jobs_done"},
+    {"no-key-index", true, true, true, false, true, "as today, but the job's key is not indexed (deduplicate false)"},
+    {"no-key-index-fixed-due", true, true, true, false, false,
+     "that, and the claim leaves the due index alone (an index with no WHERE; expired leases found by a filter)"},
+    {"delete-done", true, false, true, true, true, "as today, but the finished job is deleted"},
+    {"read-claim", false, true, true, true, true,
+     "the claim only reads (the owner lease, checked once per commit, fences)"},
+    {"read-claim-delete-done", false, false, true, true, true, "both of the above"},
+    {"read-claim-delete-done-no-event", false, false, false, true, true, "both, and no log event per outcome"},
 };
 
 constexpr const char* kSchema = R"sql(
@@ -145,10 +153,11 @@ void Drain(const Design& d, const std::string& dir, int n, int per_commit, int c
   for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
   Db db(path);
   db.Exec(kSchema);
+  if (!d.moving_due) db.Exec("DROP INDEX jobs_due; CREATE INDEX jobs_due ON jobs(kind, due_us);");
   const std::string payload(600, 'p'), record(200, 'r'), event(260, 'e');
   auto* insert_job = db.Prepare(
       "INSERT INTO jobs(kind,key,state,run_at_us,due_us,attempts,payload,create_us,dedupe) "
-      "VALUES('webhook.delivery:webhooks/w',?1,0,?2,?2,0,?3,?2,1)");
+      "VALUES('webhook.delivery:webhooks/w',?1,0,?2,?2,0,?3,?2,?4)");
   auto* put_record = db.Prepare(
       "INSERT INTO resources(kind,name,value) VALUES('delivery',?1,?2) "
       "ON CONFLICT(kind,name) DO UPDATE SET value=excluded.value");
@@ -169,11 +178,12 @@ void Drain(const Design& d, const std::string& dir, int n, int per_commit, int c
     db.Run(put_record);
   };
   db.Exec("BEGIN");
-  for (long long i = 0; i < n; ++i) {
+  for (long long i = 0; i < n + claim; ++i) {
     const std::string key = Key(i);
     BindText(insert_job, 1, key);
     sqlite3_bind_int64(insert_job, 2, 1000 + i);
     sqlite3_bind_blob(insert_job, 3, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+    sqlite3_bind_int(insert_job, 4, d.key_index ? 1 : 0);
     db.Run(insert_job);
     write_record(key);
     log_event(i, key);
@@ -185,6 +195,10 @@ void Drain(const Design& d, const std::string& dir, int n, int per_commit, int c
       "UPDATE jobs SET state=1, owner='me', token=token+1, attempts=attempts+1, lease_until_us=?1, due_us=?1 "
       "WHERE id IN (SELECT id FROM jobs WHERE kind='webhook.delivery:webhooks/w' AND state < 2 AND due_us<=?2 "
       "ORDER BY due_us, id LIMIT ?3) RETURNING id, key, payload");
+  auto* claim_fixed = db.Prepare(
+      "UPDATE jobs SET state=1, owner='me', token=token+1, attempts=attempts+1, lease_until_us=?1 "
+      "WHERE id IN (SELECT id FROM jobs WHERE kind='webhook.delivery:webhooks/w' AND due_us<=?2 "
+      "AND (state=0 OR lease_until_us<=?2) ORDER BY due_us, id LIMIT ?3) RETURNING id, key, payload");
   auto* claim_read = db.Prepare(
       "SELECT id, key, payload FROM jobs WHERE kind='webhook.delivery:webhooks/w' AND state < 2 AND due_us<=?2 "
       "AND id>?4 ORDER BY due_us, id LIMIT ?3");
@@ -208,27 +222,35 @@ void Drain(const Design& d, const std::string& dir, int n, int per_commit, int c
   std::vector<Claimed> held;
   size_t next = 0;
   long long last_id = 0;
+  // One claim of up to --claim jobs into `held`, in a transaction of its
+  // own; every lease ends far after "now", so none expires in the run.
+  auto claim_batch = [&] {
+    held.clear();
+    next = 0;
+    db.Exec("BEGIN IMMEDIATE");
+    sqlite3_stmt* c = !d.claim_writes ? claim_read : d.moving_due ? claim_lease : claim_fixed;
+    sqlite3_bind_int64(c, 1, 1LL << 41);
+    sqlite3_bind_int64(c, 2, 1LL << 40);
+    sqlite3_bind_int(c, 3, claim);
+    if (!d.claim_writes) sqlite3_bind_int64(c, 4, last_id);
+    while (sqlite3_step(c) == SQLITE_ROW) {
+      held.push_back({sqlite3_column_int64(c, 0), reinterpret_cast<const char*>(sqlite3_column_text(c, 1))});
+      (void)sqlite3_column_blob(c, 2);  // the payload, read as the engine reads it
+    }
+    sqlite3_reset(c);
+    db.Exec("COMMIT");
+    if (held.empty()) db.Fail("the claim found nothing");
+    last_id = held.back().id;
+  };
+  // The first claim's jobs stay in flight for the whole run, as the
+  // engine's held attempts do: every later claim passes them by.
+  claim_batch();
+  held.clear();
+  next = 0;
   int done = 0;
   const double cpu0 = ThreadCpu();
   while (done < n) {
-    if (next == held.size()) {
-      held.clear();
-      next = 0;
-      db.Exec("BEGIN IMMEDIATE");
-      sqlite3_stmt* c = d.claim_writes ? claim_lease : claim_read;
-      sqlite3_bind_int64(c, 1, 1LL << 40);
-      sqlite3_bind_int64(c, 2, 1LL << 40);
-      sqlite3_bind_int(c, 3, claim);
-      if (!d.claim_writes) sqlite3_bind_int64(c, 4, last_id);
-      while (sqlite3_step(c) == SQLITE_ROW) {
-        held.push_back({sqlite3_column_int64(c, 0), reinterpret_cast<const char*>(sqlite3_column_text(c, 1))});
-        (void)sqlite3_column_blob(c, 2);  // the payload, read as the engine reads it
-      }
-      sqlite3_reset(c);
-      db.Exec("COMMIT");
-      if (held.empty()) db.Fail("the claim found nothing");
-      last_id = held.back().id;
-    }
+    if (next == held.size()) claim_batch();
     db.Exec("BEGIN IMMEDIATE");
     if (!d.claim_writes) {
       if (sqlite3_step(fence) != SQLITE_ROW) db.Fail("the fence");

@@ -57,6 +57,7 @@ constexpr Design kDesigns[] = {
 
 constexpr const char* kSchema = R"sql(
 PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
+PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;
 CREATE TABLE jobs(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
   state INTEGER NOT NULL, run_at_us INTEGER NOT NULL, due_us INTEGER NOT NULL, attempts INTEGER NOT NULL,
   payload BLOB NOT NULL, last_error TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '',

@@ -192,25 +192,28 @@ void Drain(const Design& d, const std::string& dir, int n, int per_commit, int c
   db.Exec("COMMIT");
   db.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
 
+  // The claim as the store runs it (the due time moves to the lease's end),
+  // the claim that leaves it alone, and the claim that only reads.
+  const std::string lease =
+      "UPDATE jobs SET state=1, owner='me', token=token+1, attempts=attempts+1, lease_until_us=?1";
+  const std::string due = "SELECT id FROM jobs WHERE kind='webhook.delivery:webhooks/w' AND due_us<=?2 ";
+  const std::string first = " ORDER BY due_us, id LIMIT ?3";
+  const std::string claimed = "RETURNING id, key, payload";
   auto* claim_lease = db.Prepare(
-      "UPDATE jobs SET state=1, owner='me', token=token+1, attempts=attempts+1, lease_until_us=?1, due_us=?1 "
-      "WHERE id IN (SELECT id FROM jobs WHERE kind='webhook.delivery:webhooks/w' AND state < 2 AND due_us<=?2 "
-      "ORDER BY due_us, id LIMIT ?3) RETURNING id, key, payload");
+      (lease + ", due_us=?1 WHERE id IN (" + due + "AND state < 2" + first + ") " + claimed).c_str());
   auto* claim_fixed = db.Prepare(
-      "UPDATE jobs SET state=1, owner='me', token=token+1, attempts=attempts+1, lease_until_us=?1 "
-      "WHERE id IN (SELECT id FROM jobs WHERE kind='webhook.delivery:webhooks/w' AND due_us<=?2 "
-      "AND (state=0 OR lease_until_us<=?2) ORDER BY due_us, id LIMIT ?3) RETURNING id, key, payload");
+      (lease + " WHERE id IN (" + due + "AND (state=0 OR lease_until_us<=?2)" + first + ") " + claimed).c_str());
   auto* claim_read = db.Prepare(
-      "SELECT id, key, payload FROM jobs WHERE kind='webhook.delivery:webhooks/w' AND state < 2 AND due_us<=?2 "
-      "AND id>?4 ORDER BY due_us, id LIMIT ?3");
+      ("SELECT id, key, payload FROM jobs WHERE id IN (" + due + "AND state < 2 AND id>?4" + first + ")").c_str());
   auto* fence = db.Prepare("SELECT 1 FROM owners WHERE name='webhooks/w' AND owner='me' AND token=7");
-  auto* move_leased = db.Prepare(
+  // A finished job's move to jobs_done, under its lease or (read claims)
+  // still READY, its attempt counted as it finishes.
+  const std::string move =
       "INSERT INTO jobs_done(id,kind,key,state,run_at_us,attempts,payload,last_error,token,create_us,finished_us) "
-      "SELECT id,kind,key,2,run_at_us,attempts,x'',last_error,token,create_us,?2 FROM jobs "
-      "WHERE id=?1 AND state=1 AND owner='me' AND token=1");
-  auto* move_read = db.Prepare(
-      "INSERT INTO jobs_done(id,kind,key,state,run_at_us,attempts,payload,last_error,token,create_us,finished_us) "
-      "SELECT id,kind,key,2,run_at_us,attempts+1,x'',last_error,token,create_us,?2 FROM jobs WHERE id=?1 AND state=0");
+      "SELECT id,kind,key,2,run_at_us,";
+  const std::string finished = ",x'',last_error,token,create_us,?2 FROM jobs WHERE id=?1 AND ";
+  auto* move_leased = db.Prepare((move + "attempts" + finished + "state=1 AND owner='me' AND token=1").c_str());
+  auto* move_read = db.Prepare((move + "attempts+1" + finished + "state=0").c_str());
   auto* remove = db.Prepare("DELETE FROM jobs WHERE id=?1");
   auto* remove_leased = db.Prepare("DELETE FROM jobs WHERE id=?1 AND state=1 AND owner='me' AND token=1");
 

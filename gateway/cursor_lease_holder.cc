@@ -38,6 +38,20 @@ bool CursorLeaseHolder::Begin(int64_t* after, std::chrono::milliseconds* wait) {
   return leased() ? Acquire(after, wait) : LoadCursor(after, wait);
 }
 
+void CursorLeaseHolder::RunTerms(const std::atomic<bool>& stop,
+                                 const std::function<void(std::chrono::milliseconds)>& sleep,
+                                 const std::function<void(int64_t after)>& term) {
+  while (!stop) {
+    int64_t after = 0;
+    std::chrono::milliseconds wait{0};
+    if (Begin(&after, &wait)) {
+      term(after);
+    } else {
+      sleep(wait);
+    }
+  }
+}
+
 bool CursorLeaseHolder::LoadCursor(int64_t* after, std::chrono::milliseconds* wait) {
   auto ctx = conn_->NewUnaryContext();
   v1::GetCursorRequest req;

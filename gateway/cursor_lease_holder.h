@@ -81,6 +81,11 @@ class CursorLeaseHolder {
   // exist yet). True: work from after `*after`. False: wait `*wait` (or
   // until stopping) before the next try.
   bool Begin(int64_t* after, std::chrono::milliseconds* wait);
+  // The loop's step 1 until `stop`: Begin, then `term(after)` when it says
+  // go (the term calls StartTerm and EndTerm), else `sleep(wait)` (which
+  // returns early once `stop` is set). Runs on the loop's thread.
+  void RunTerms(const std::atomic<bool>& stop, const std::function<void(std::chrono::milliseconds)>& sleep,
+                const std::function<void(int64_t after)>& term);
   // Starts renewing (no-op without a lease). `on_lost` is called once, from
   // whichever thread finds out, when the lease is lost.
   void StartTerm(std::function<void()> on_lost);

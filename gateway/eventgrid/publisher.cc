@@ -71,15 +71,8 @@ void Publisher::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& flag
 }
 
 void Publisher::Run() {
-  while (!stop_) {
-    int64_t start = 0;
-    std::chrono::milliseconds wait{0};
-    if (lease_.Begin(&start, &wait)) {
-      RunTerm(start);
-    } else {
-      Sleep(wait, stop_);
-    }
-  }
+  lease_.RunTerms(
+      stop_, [this](std::chrono::milliseconds d) { Sleep(d, stop_); }, [this](int64_t start) { RunTerm(start); });
 }
 
 void Publisher::RunTerm(int64_t start) {

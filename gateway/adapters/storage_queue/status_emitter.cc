@@ -66,15 +66,8 @@ void StatusEmitter::Sleep(std::chrono::milliseconds d, const std::atomic<bool>& 
 }
 
 void StatusEmitter::Loop() {
-  while (!stop_) {
-    int64_t start = 0;
-    std::chrono::milliseconds wait{0};
-    if (lease_.Begin(&start, &wait)) {
-      RunTerm(start);
-    } else {
-      Sleep(wait, stop_);
-    }
-  }
+  lease_.RunTerms(
+      stop_, [this](std::chrono::milliseconds d) { Sleep(d, stop_); }, [this](int64_t start) { RunTerm(start); });
 }
 
 void StatusEmitter::RunTerm(int64_t start) {

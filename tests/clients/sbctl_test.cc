@@ -518,15 +518,22 @@ TEST(SbctlTls, VerifiesTheServerWithTheGivenCa) {
 // The watcher is frozen with SIGSTOP while events far larger than the socket
 // buffers are published, so the server's write cannot complete and the
 // watcher must fall behind.
+//
+// The freeze must stay well under 20 s: a connection whose peer has read
+// nothing for about that long while data waits for it is reset (gRPC's
+// TCP_USER_TIMEOUT, its keepalive timeout), and the watch then ends with
+// UNAVAILABLE, not the server's ABORTED (docs/api.md, "Watching"). Each
+// event is an sbctl run, which takes a second or more under TSan in a busy
+// suite, so these publish few, large events.
 class SbctlLagTest : public SbctlTest {
  protected:
   std::vector<std::string> ServerFlags() const override { return {"--watch_max_lag=1"}; }
 
-  // Publishes `n` envelopes of ~300 KB each; returns their uuids.
+  // Publishes `n` envelopes of ~1.5 MB each; returns their uuids.
   std::vector<std::string> PublishBig(int n) {
     std::vector<std::string> uuids;
     json env = json::parse(ReadFile(kNotifyFixture));
-    env["data"] = json{{"blob", std::string(300000, 'x')}};
+    env["data"] = json{{"blob", std::string(1500000, 'x')}};
     for (int i = 0; i < n; ++i) {
       env["event_uuid"] = absl::StrCat("big-", i);
       std::string path = server_->dir().Write(absl::StrCat("big", i, ".json"), env.dump());
@@ -550,7 +557,8 @@ class SbctlLagTest : public SbctlTest {
   }
 };
 
-constexpr int kBigEvents = 30;
+// 9 MB in all; a frozen client's socket buffers took about 4.5 MB here.
+constexpr int kBigEvents = 6;
 
 TEST_F(SbctlLagTest, WatchEndsWithTheResumePoint) {
   auto watch = FrozenLiveWatch({});
@@ -594,8 +602,9 @@ TEST_F(SbctlLagTest, AppWatchEndsWithAnAfterHint) {
   ASSERT_TRUE(watch.ReadLine(15s).has_value()) << watch.err();
   watch.Signal(SIGSTOP);
   // Each event carries the application with its whole history, so these
-  // grow to ~2 MB each: far more than the socket buffers hold.
-  for (int i = 1; i <= 20; ++i) record(i, 100000);
+  // grow to ~2.8 MB each, 11 MB in all: far more than the socket buffers
+  // hold. Few records, so that the freeze is short (above).
+  for (int i = 1; i <= 7; ++i) record(i, 400000);
   watch.Signal(SIGCONT);
   int64_t last = 1;
   while (auto line = watch.ReadLine(30s)) {

@@ -272,7 +272,9 @@ TEST(StatusEmitterLeaseTest, AFencedHolderIsRefusedItsCommitStopsEmittingAndResu
   f.Submit(1);
   ASSERT_TRUE(WaitFor([&] { return !a->lease_held(); }, 10)) << "the fenced commit was not refused";
   EXPECT_EQ(ta.puts, puts + 1) << "the one status put before the refused commit";
-  EXPECT_TRUE(ta.Counted("status_queue_cursor_lease_lost"));
+  // Counted just after the lease is marked lost (CursorLeaseHolder::Lost
+  // logs in between), so wait for it.
+  EXPECT_TRUE(WaitFor([&] { return ta.Counted("status_queue_cursor_lease_lost"); }, 5));
   std::this_thread::sleep_for(milliseconds(1000));
   EXPECT_EQ(f.Cursor(), cursor) << "a fenced commit writes nothing";
   EXPECT_EQ(ta.puts, puts + 1) << "a holder that lost the lease puts nothing more";

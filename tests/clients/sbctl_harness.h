@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -115,6 +116,11 @@ class Server {
 
   const std::string& address() const { return address_; }
   std::string Log() const { return ReadFile(log_path_); }
+  // kill -9, as a crash would.
+  void Kill() {
+    process_.Signal(SIGKILL);
+    process_.Wait(5s);
+  }
   const TempDir& dir() const { return dir_; }
 
  private:

@@ -339,6 +339,25 @@ TEST_F(SbctlTest, WatchPrintsLiveEventsAsText) {
   EXPECT_TRUE(absl::StrContains(*line, kNotifyUuid)) << *line;
 }
 
+// A stream that breaks without a resume point from the server (a crash, a
+// reset connection) names the last event printed as the place to go on.
+TEST_F(SbctlTest, WatchBrokenByAServerCrashNamesTheLastEventPrinted) {
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kCreateFixture}).exit_code, 0);
+  ASSERT_EQ(Ctl({"bus", "publish", "--file=" + kNotifyFixture}).exit_code, 0);
+  auto watch = StartWatch({"notification", "--after=0", "--json"});
+  ASSERT_TRUE(watch->ReadLine(15s).has_value()) << watch->err();
+  ASSERT_TRUE(watch->ReadLine(15s).has_value()) << watch->err();
+  server_->Kill();
+  std::optional<int> code = watch->Wait(15s);
+  ASSERT_TRUE(code.has_value()) << "the watch did not end after the server's kill -9";
+  watch->ReadAll(5s);
+  EXPECT_EQ(*code, 3) << watch->err();
+  EXPECT_TRUE(absl::StrContains(watch->err(), "sbctl: watch: UNAVAILABLE: cannot reach switchboardd")) << watch->err();
+  EXPECT_TRUE(absl::StrContains(watch->err(), "; resume after sequence 2 with 'sbctl watch notification --after=2', "
+                                              "or add --follow to reconnect automatically"))
+      << watch->err();
+}
+
 TEST_F(SbctlTest, WatchBeyondTheHeadIsOutOfRange) {
   RunResult r = Ctl({"watch", "media", "--after=50"});
   EXPECT_EQ(r.exit_code, 1) << Describe(r);

@@ -1,6 +1,7 @@
 #include "server/core/pg_schema.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/auth.h"
 #include "common/status.h"
 #include "server/core/job_pg.h"
 
@@ -59,14 +60,39 @@ INSERT INTO meta(key, value) VALUES('schema_version', '1') ON CONFLICT DO NOTHIN
 }  // namespace
 
 absl::Status EnsureSchema(Conn& c, const std::string& schema) {
-  // The advisory lock's key is fixed: every store's creation waits for any
-  // other's, which costs nothing at start and rules out CREATE races (two
-  // CREATE SCHEMA IF NOT EXISTS at once can fail on the catalog's unique
-  // index).
-  std::string script = absl::StrCat("BEGIN; SELECT pg_advisory_xact_lock(7301163242); CREATE SCHEMA IF NOT EXISTS ",
-                                    QuoteIdent(schema), "; SET LOCAL search_path TO ", QuoteIdent(schema), ";",
-                                    kLogSchema, kJobSchema, "COMMIT;");
+  // A schema made by this very script (its hash in meta) is left alone, and
+  // no lock is taken: the script's CREATE INDEX IF NOT EXISTS statements
+  // take a SHARE lock on their tables even when the index is there, and held
+  // together in one transaction they deadlock with the writes of replicas
+  // already running (seen: a replica restarted under load exited with
+  // "deadlock detected"). A changed script runs once, on the first start of
+  // the build that changed it.
+  const std::string script_sha = Sha256Hex(absl::StrCat(kLogSchema, kJobSchema));
+  const std::string meta = absl::StrCat(QuoteIdent(schema), ".meta");
+  Params name;
+  name.Text(meta);
+  absl::StatusOr<Result> found = c.Exec("look for the schema", "SELECT to_regclass($1) IS NOT NULL", name);
+  if (found.ok() && found->rows() == 1 && found->View(0, 0) == absl::string_view("\x01", 1)) {
+    const std::string sql = absl::StrCat("SELECT value FROM ", meta, " WHERE key = 'schema_script_sha256'");
+    absl::StatusOr<Result> made = c.Exec("read the schema's version", sql);
+    if (made.ok() && made->rows() == 1 && made->View(0, 0) == script_sha) return absl::OkStatus();
+  }
+  // Not there yet, or made by another script. The advisory lock's key is
+  // fixed: every store's creation waits for any other's, which costs
+  // nothing at start and rules out CREATE races (two CREATE SCHEMA IF NOT
+  // EXISTS at once can fail on the catalog's unique index). If this script
+  // still deadlocks with a running replica's writes (a new build's first
+  // start beside older ones) and PostgreSQL picks it to fail, it runs again.
+  std::string script = absl::StrCat(
+      "BEGIN; SELECT pg_advisory_xact_lock(7301163242); CREATE SCHEMA IF NOT EXISTS ", QuoteIdent(schema),
+      "; SET LOCAL search_path TO ", QuoteIdent(schema), ";", kLogSchema, kJobSchema,
+      "INSERT INTO meta(key, value) VALUES('schema_script_sha256', '", script_sha,
+      "') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; COMMIT;");
   absl::StatusOr<Result> r = c.ExecScript("create schema", script);
+  for (int retries = 3; !r.ok() && c.sqlstate() == "40P01" && retries > 0; --retries) {  // deadlock_detected
+    (void)c.ExecScript("rollback", "ROLLBACK");
+    r = c.ExecScript("create schema", script);
+  }
   if (!r.ok()) {
     (void)c.ExecScript("rollback", "ROLLBACK");
     return absl::UnavailableError(absl::StrCat(r.status().message(), "; check that the --store user may create schema ",

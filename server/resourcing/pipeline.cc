@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/programs.h"
 
@@ -30,6 +31,21 @@ absl::StatusOr<PipelineResult> CommandPipeline::Run(const std::string& dir, cons
   if (argv_.empty()) return absl::FailedPreconditionError("no pipeline command is configured");
   // Looked up again for each run: the program may have been installed since.
   if (absl::Status s = CheckProgram(argv_); !s.ok()) return s;
+  // Everything the child needs is made before fork: between fork and exec
+  // the child of this multi-threaded process may only make async-signal-safe
+  // calls. (It called putenv there, which allocates; under ThreadSanitizer a
+  // child hung for ever on the allocator's lock, held by another thread at
+  // fork, and its run waited on it.)
+  absl::StatusOr<std::string> program = core::FindProgram(argv_[0]);
+  if (!program.ok()) return program.status();
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!absl::StartsWith(*e, "SB_PROJECT=")) env.emplace_back(*e);
+  }
+  env.push_back(absl::StrCat("SB_PROJECT=", project));
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -42,7 +58,6 @@ absl::StatusOr<PipelineResult> CommandPipeline::Run(const std::string& dir, cons
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  std::string env_project = absl::StrCat("SB_PROJECT=", project);
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork failed: ", strerror(errno)));
   if (pid == 0) {
@@ -50,8 +65,7 @@ absl::StatusOr<PipelineResult> CommandPipeline::Run(const std::string& dir, cons
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     if (chdir(dir.c_str()) != 0) _exit(126);
-    putenv(env_project.data());
-    execvp(cargv[0], cargv.data());
+    execve(program->c_str(), cargv.data(), envp.data());
     const char msg[] = "pipeline command could not be started\n";
     (void)!write(2, msg, sizeof msg - 1);
     _exit(127);

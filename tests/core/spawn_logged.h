@@ -3,6 +3,7 @@
 // that kill or wait for the child themselves (header-only: the suites that
 // use it link different support libraries).
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,19 +18,26 @@ namespace switchboard::testing {
 // `own_group`, the child leads a process group of its own (its pid), so
 // that kill(-pid, ...) reaches what it starts too.
 inline pid_t SpawnLogged(std::vector<std::string> argv, const std::string& log, bool own_group = false) {
+  // Everything the child needs is made before fork: the child of a
+  // multi-threaded test may only make async-signal-safe calls before exec
+  // (fopen and vector growth allocate, and another thread may have held the
+  // allocator's lock at fork).
+  const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   pid_t pid = fork();
   if (pid > 0 && own_group) setpgid(pid, pid);  // both sides: whichever runs first
   if (pid == 0) {
     if (own_group) setpgid(0, 0);
-    FILE* f = fopen(log.c_str(), "w");
-    dup2(fileno(f), 1);
-    dup2(fileno(f), 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
+    if (out >= 0) {
+      dup2(out, 1);
+      dup2(out, 2);
+    }
     execvp(args[0], args.data());
     _exit(127);
   }
+  if (out >= 0) close(out);
   return pid;
 }
 

@@ -350,6 +350,24 @@ TEST(ResourcingScenarios, FailingPipelineKeepsTheStderrTail) {
   EXPECT_NE(ws.templates(0).message().find("quota exceeded"), std::string::npos);
 }
 
+// The pipeline command gets SB_PROJECT and the server's own environment
+// (its PATH, here), all made before fork.
+TEST(ResourcingScenarios, PipelineCommandGetsTheProjectAndTheServersEnvironment) {
+  TempDir dir;
+  TestServer ts(dir.path(), testing::ConfigWith(
+      R"({"pipeline_command": ["sh", "-c", "echo \"project=$SB_PROJECT path=$PATH\" >&2; exit 3", "sh"]})"));
+  auto stub = v1::ResourcingService::NewStub(ts.Channel());
+  v1::Run run = WaitState(*stub, Submit(*stub, FishRequest("pe")).name(), v1::Run::AWAITING_APPROVAL);
+  v1::PullRequest pr;
+  ASSERT_TRUE(Approve(*stub, run.pull_request(), &pr).ok());
+  run = WaitEnd(*stub, run.name());
+  EXPECT_EQ(run.state(), v1::Run::FAILED);
+  EXPECT_NE(run.error().find("project=FISH "), std::string::npos) << run.error();
+  const char* path = getenv("PATH");
+  ASSERT_NE(path, nullptr);
+  EXPECT_NE(run.error().find(std::string("path=") + path), std::string::npos) << run.error();
+}
+
 TEST(ResourcingScenarios, SymlinkInATemplateFailsTheRun) {
   TempDir dir, mod;
   // A modules repository made with git itself (over file://), holding a

@@ -54,6 +54,16 @@ grpc::Status Approve(v1::ResourcingService::Stub& stub, const std::string& pr, v
   return stub.ApprovePullRequest(&ctx, req, out);
 }
 
+// Submits FishRequest(id), approves its pull request and waits for the
+// run's end (its pipeline then runs).
+v1::Run ApprovedToTheEnd(v1::ResourcingService::Stub& stub, const std::string& id) {
+  v1::Run run = WaitState(stub, Submit(stub, FishRequest(id)).name(), v1::Run::AWAITING_APPROVAL);
+  v1::PullRequest pr;
+  grpc::Status s = Approve(stub, run.pull_request(), &pr);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return WaitEnd(stub, run.name());
+}
+
 // The x-switchboard-replayed trailer of a finished call ("" when absent).
 std::string ReplayedTrailer(const grpc::ClientContext& ctx) {
   const auto& md = ctx.GetServerTrailingMetadata();
@@ -338,10 +348,7 @@ TEST(ResourcingScenarios, FailingPipelineKeepsTheStderrTail) {
   TestServer ts(dir.path(), testing::ConfigWith(
       R"({"pipeline_command": ["sh", "-c", "echo planning >&2; echo 'Error: quota exceeded' >&2; exit 3", "sh"]})"));
   auto stub = v1::ResourcingService::NewStub(ts.Channel());
-  v1::Run run = WaitState(*stub, Submit(*stub, FishRequest("pf")).name(), v1::Run::AWAITING_APPROVAL);
-  v1::PullRequest pr;
-  ASSERT_TRUE(Approve(*stub, run.pull_request(), &pr).ok());
-  run = WaitEnd(*stub, run.name());
+  v1::Run run = ApprovedToTheEnd(*stub, "pf");
   EXPECT_EQ(run.state(), v1::Run::FAILED);
   EXPECT_NE(run.error().find("exited with 3"), std::string::npos) << run.error();
   EXPECT_NE(run.error().find("quota exceeded"), std::string::npos) << run.error();
@@ -357,10 +364,7 @@ TEST(ResourcingScenarios, PipelineCommandGetsTheProjectAndTheServersEnvironment)
   TestServer ts(dir.path(), testing::ConfigWith(
       R"({"pipeline_command": ["sh", "-c", "echo \"project=$SB_PROJECT path=$PATH\" >&2; exit 3", "sh"]})"));
   auto stub = v1::ResourcingService::NewStub(ts.Channel());
-  v1::Run run = WaitState(*stub, Submit(*stub, FishRequest("pe")).name(), v1::Run::AWAITING_APPROVAL);
-  v1::PullRequest pr;
-  ASSERT_TRUE(Approve(*stub, run.pull_request(), &pr).ok());
-  run = WaitEnd(*stub, run.name());
+  v1::Run run = ApprovedToTheEnd(*stub, "pe");
   EXPECT_EQ(run.state(), v1::Run::FAILED);
   EXPECT_NE(run.error().find("project=FISH "), std::string::npos) << run.error();
   const char* path = getenv("PATH");

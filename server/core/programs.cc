@@ -47,9 +47,10 @@ absl::StatusOr<std::string> FindProgram(absl::string_view program) {
   return absl::NotFoundError(absl::StrCat("was not found on PATH (", search, ")"));
 }
 
-absl::Status CheckProgram(absl::string_view program, absl::string_view config_key, absl::string_view used_for) {
+absl::StatusOr<std::string> CheckProgram(absl::string_view program, absl::string_view config_key,
+                                         absl::string_view used_for) {
   auto found = FindProgram(program);
-  if (found.ok()) return absl::OkStatus();
+  if (found.ok()) return found;
   return absl::FailedPreconditionError(absl::StrCat("program '", program, "' (", config_key,
                                                     used_for.empty() ? "" : ", ", used_for, ") ",
                                                     found.status().message(), "; install it or set ", config_key));

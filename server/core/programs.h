@@ -18,9 +18,10 @@ namespace switchboard::core {
 // folder). NOT_FOUND or PERMISSION_DENIED saying what was looked at.
 absl::StatusOr<std::string> FindProgram(absl::string_view program);
 
-// OK when FindProgram finds `program`; otherwise FAILED_PRECONDITION, e.g.
+// Where FindProgram finds `program`; otherwise FAILED_PRECONDITION, e.g.
 //   program '/nonexistent/ffmpeg' (media.ffmpeg_path, used by the encoders
 //   flip, cloudport) does not exist; install it or set media.ffmpeg_path
-absl::Status CheckProgram(absl::string_view program, absl::string_view config_key, absl::string_view used_for);
+absl::StatusOr<std::string> CheckProgram(absl::string_view program, absl::string_view config_key,
+                                         absl::string_view used_for);
 
 }  // namespace switchboard::core

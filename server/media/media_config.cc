@@ -120,7 +120,8 @@ absl::Status CheckFfmpeg(const MediaConfig& config) {
   for (const auto& [name, impl] : config.encoders) names.push_back(name);
   return core::CheckProgram(config.ffmpeg_path, "media.ffmpeg_path",
                             absl::StrCat("used by the encoder", names.size() == 1 ? " " : "s ",
-                                         absl::StrJoin(names, ", ")));
+                                         absl::StrJoin(names, ", ")))
+      .status();
 }
 
 }  // namespace switchboard::media

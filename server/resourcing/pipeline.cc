@@ -20,23 +20,27 @@ namespace {
 constexpr size_t kMaxStdout = 16 << 20;
 constexpr size_t kStderrTail = 4096;
 
+// Where the pipeline's program is (argv non-empty), or the error naming its key.
+absl::StatusOr<std::string> FindPipelineProgram(const std::vector<std::string>& argv) {
+  return core::CheckProgram(argv[0], kPipelineProgramKey, "the pipeline run after changes land on main");
+}
+
 }  // namespace
 
 absl::Status CommandPipeline::CheckProgram(const std::vector<std::string>& argv) {
   if (argv.empty()) return absl::OkStatus();  // no pipeline: reports come from outside
-  return core::CheckProgram(argv[0], kPipelineProgramKey, "the pipeline run after changes land on main");
+  return FindPipelineProgram(argv).status();
 }
 
 absl::StatusOr<PipelineResult> CommandPipeline::Run(const std::string& dir, const std::string& project) {
   if (argv_.empty()) return absl::FailedPreconditionError("no pipeline command is configured");
   // Looked up again for each run: the program may have been installed since.
-  if (absl::Status s = CheckProgram(argv_); !s.ok()) return s;
   // Everything the child needs is made before fork: between fork and exec
   // the child of this multi-threaded process may only make async-signal-safe
   // calls. (It called putenv there, which allocates; under ThreadSanitizer a
   // child hung for ever on the allocator's lock, held by another thread at
   // fork, and its run waited on it.)
-  absl::StatusOr<std::string> program = core::FindProgram(argv_[0]);
+  absl::StatusOr<std::string> program = FindPipelineProgram(argv_);
   if (!program.ok()) return program.status();
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {

@@ -68,7 +68,7 @@ TEST(Programs, ABareNameIsLookedUpOnPathInOrder) {
 }
 
 TEST(Programs, CheckProgramNamesTheProgramAndTheKeyToSet) {
-  absl::Status s = CheckProgram("/nonexistent/ffmpeg", "media.ffmpeg_path", "used by the encoder flip");
+  absl::Status s = CheckProgram("/nonexistent/ffmpeg", "media.ffmpeg_path", "used by the encoder flip").status();
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_EQ(s.message(),
             "program '/nonexistent/ffmpeg' (media.ffmpeg_path, used by the encoder flip) does not exist; "

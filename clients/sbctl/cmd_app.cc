@@ -206,13 +206,9 @@ int RunWatch(Invocation& inv) {
   }
   grpc::Status s = reader->Finish();
   if (s.ok()) return kExitOk;
-  // Lagging or a server shutdown leaves a resume point, and a stream that
-  // broke (the server gone, the connection reset) after events were printed
-  // resumes after the last one: say how to go on.
-  std::optional<int64_t> resume = client::ResumeAfter(*ctx);
-  if (resume.has_value() || (conn->IsUnreachable(s) && after > 0)) {
+  if (std::optional<int64_t> point = ResumePoint(*conn, *ctx, s, after)) {
     std::string rerun = absl::StrCat("sbctl app watch", inv.args().empty() ? "" : " " + inv.args()[0]);
-    return inv.RpcError(s, ResumeHint(rerun, std::max<long long>(after, resume.value_or(0))));
+    return inv.RpcError(s, ResumeHint(rerun, *point));
   }
   return inv.RpcError(s);
 }

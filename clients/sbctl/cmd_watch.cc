@@ -110,11 +110,8 @@ int WatchLoop(Invocation& inv, client::Connection* conn, const Opener<Event>& op
       continue;
     }
     if (s.ok()) return kExitOk;
-    // A resume point from the server, or a stream that broke (the server
-    // gone, the connection reset) after events were printed: say how to go
-    // on from the last one.
-    if (resume.has_value() || (conn->IsUnreachable(s) && after > 0)) {
-      return inv.RpcError(s, absl::StrCat(ResumeHint(rerun, after), ", or add --follow to reconnect automatically"));
+    if (std::optional<int64_t> point = ResumePoint(*conn, *ctx, s, after)) {
+      return inv.RpcError(s, absl::StrCat(ResumeHint(rerun, *point), ", or add --follow to reconnect automatically"));
     }
     return inv.RpcError(s);
   }

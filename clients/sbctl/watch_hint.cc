@@ -1,5 +1,6 @@
 #include "clients/sbctl/watch_hint.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -21,6 +22,13 @@ std::string WithoutResumeAdvice(absl::string_view message) {
 
 std::string ResumeHint(absl::string_view rerun, int64_t after) {
   return absl::StrCat("resume after sequence ", after, " with '", rerun, " --after=", after, "'");
+}
+
+std::optional<int64_t> ResumePoint(const client::Connection& conn, const grpc::ClientContext& ctx,
+                                   const grpc::Status& status, int64_t printed) {
+  if (std::optional<int64_t> resume = client::ResumeAfter(ctx)) return std::max(printed, *resume);
+  if (conn.IsUnreachable(status) && printed > 0) return printed;
+  return std::nullopt;
 }
 
 }  // namespace switchboard::sbctl

@@ -541,7 +541,7 @@ TEST(SbctlTls, VerifiesTheServerWithTheGivenCa) {
 // The freeze must stay well under 20 s: a connection whose peer has read
 // nothing for about that long while data waits for it is reset (gRPC's
 // TCP_USER_TIMEOUT, its keepalive timeout), and the watch then ends with
-// UNAVAILABLE, not the server's ABORTED (docs/api.md, "Watching"). Each
+// UNAVAILABLE, not the server's ABORTED (docs/api.md, "The event log and watches"). Each
 // event is an sbctl run, which takes a second or more under TSan in a busy
 // suite, so these publish few, large events.
 class SbctlLagTest : public SbctlTest {

@@ -154,6 +154,9 @@ void HttpServer::Stop() {
   impl_->ioc.stop();
   for (auto& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();
+  // Connections still awaiting an answer go now, while the io_context they
+  // belong to exists; a Responder called later does nothing.
+  impl_->answers->Close();
 }
 
 }  // namespace switchboard::httpserver

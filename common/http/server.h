@@ -7,7 +7,10 @@
 // I/O runs on `io_threads` threads; each request's handler runs on a
 // separate pool of `worker_threads`, so a handler may block (on a gRPC call,
 // on disk) without stalling other connections. A handler answers exactly
-// once by calling its Responder, from any thread.
+// once by calling its Responder, from any thread; a second answer is
+// dropped, and a Responder dropped unanswered closes its connection. A
+// Responder may outlive the server: Stop closes the connections that still
+// await an answer, and one given after Stop is dropped.
 //
 // Admission: a `front` hook sees every buffered request first, on the I/O
 // thread, and may answer it there (health, metrics, shedding) so that it

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/http/answer_board.h"
 #include "common/http/server.h"
 
 namespace switchboard::httpserver {
@@ -30,6 +31,8 @@ struct HttpServer::Impl {
   std::atomic<std::size_t> queued{0};
   std::mutex stop_mu;
   std::shared_ptr<const TlsContext> tls;  // set when serving HTTPS
+  // Shared with every Responder, which may outlive the server.
+  std::shared_ptr<detail::AnswerBoard> answers = std::make_shared<detail::AnswerBoard>();
 
   void Accept();
   // Runs `run` on a worker; or answers `refuse` with 503 when queue_limit

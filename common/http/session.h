@@ -13,7 +13,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -226,12 +225,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   // A buffered request: `front`, else a worker.
   void Dispatch(Request req) {
-    auto self = this->shared_from_this();
-    auto responded = std::make_shared<std::atomic<bool>>(false);
-    Responder respond = [self, responded](Response resp) {
-      if (responded->exchange(true)) return;
+    // The Responder holds this connection only through the server's answer
+    // board (common/http/answer_board.h): it may be kept past the server.
+    auto ticket = AnswerBoard::Await(server_->answers, [self = this->shared_from_this()](Response resp) {
       self->Post([self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), false); });
-    };
+    });
+    Responder respond = [ticket](Response resp) { ticket->Answer(std::move(resp)); };
     HttpServer::Impl* server = server_;
     if (server->options.front) {
       bool taken = false;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -60,6 +62,58 @@ TEST(HttpServerTest, AnswersFromAnotherThread) {
   auto r = client.Get("/later");
   EXPECT_EQ(r.status, 202);
   EXPECT_EQ(r.body, "GET /later sig= h= body=\n");
+}
+
+// A client's request on a thread of its own, so that the test can see
+// whether an answer, or the connection's end, came in time.
+std::shared_future<testing::HttpResult> GetAsync(const std::string& address, const std::string& target) {
+  auto result = std::make_shared<std::promise<testing::HttpResult>>();
+  std::shared_future<testing::HttpResult> answer = result->get_future().share();
+  std::thread([result, address, target] {
+    HttpClient client(address);
+    result->set_value(client.Get(target));
+  }).detach();
+  return answer;
+}
+
+// A handler's Responder may outlive the server: the gateway's gRPC
+// completions hold theirs until the call ends, which may be after shutdown.
+// Stopping the server closes the connection waiting for that answer, and
+// the late answer does nothing.
+TEST(HttpServerTest, AnAnswerAfterTheServerStoppedIsDropped) {
+  ServerOptions o;
+  o.address = "127.0.0.1:0";
+  auto kept = std::make_shared<std::promise<Responder>>();
+  auto s = HttpServer::Start(o, [kept](Request, Responder respond) { kept->set_value(std::move(respond)); });
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::unique_ptr<HttpServer> server = std::move(*s);
+  auto answer = GetAsync(server->address(), "/kept");
+  auto handed = kept->get_future();
+  ASSERT_EQ(handed.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  Responder respond = handed.get();
+  server.reset();
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the connection awaiting an answer stayed open after the server stopped";
+  EXPECT_EQ(answer.get().status, 0) << answer.get().body;
+  respond(Response::Text(200, "too late"));
+  respond = nullptr;
+}
+
+// A handler that drops its Responder unanswered closes the connection, and
+// the server goes on serving.
+TEST(HttpServerTest, AResponderDroppedUnansweredClosesTheConnection) {
+  ServerOptions o;
+  o.address = "127.0.0.1:0";
+  auto s = HttpServer::Start(o, [](Request req, Responder respond) {
+    if (req.path != "/dropped") respond(Response::Text(200, "ok"));
+  });
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto answer = GetAsync((*s)->address(), "/dropped");
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "a request whose Responder was dropped kept its connection open";
+  EXPECT_EQ(answer.get().status, 0) << answer.get().body;
+  HttpClient client((*s)->address());
+  EXPECT_EQ(client.Get("/next").status, 200);
 }
 
 TEST(HttpServerTest, BodyOverTheLimitIs413) {
